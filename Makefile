@@ -1,0 +1,60 @@
+# Two commands matter: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: chaos install run demo test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-pipeline clean
+
+$(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) (first time only) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/pairing run --port $(PORT)
+
+demo: $(STAMP)
+	@$(BIN)/pairing demo --port $(PORT)
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	@$(BIN)/python -m pytest -m unit
+
+test-integration: $(STAMP)
+	@$(BIN)/python -m pytest -m integration
+
+test-e2e: $(STAMP)
+	@$(BIN)/python -m pytest -m e2e
+
+asyncapi: $(STAMP)
+	@$(BIN)/pairing asyncapi
+
+check-asyncapi: $(STAMP)
+	@$(BIN)/pairing asyncapi --check
+
+# The chaos test at full size: 1,000 people, at least 20 kills.
+chaos: $(STAMP)
+	@CHAOS_PEOPLE=1000 CHAOS_KILLS=24 $(BIN)/python -m pytest -m chaos -s -p no:cacheprovider
+
+# Benchmarks rewrite their own section of docs/benchmarks.md; they are measurements, not tests.
+bench: bench-matcher bench-registry bench-pipeline
+
+bench-matcher: $(STAMP)
+	@$(BIN)/python -m tests.bench.bench_matcher
+
+bench-registry: $(STAMP)
+	@$(BIN)/python -m tests.bench.bench_registry
+
+bench-pipeline: $(STAMP)
+	@$(BIN)/python -m tests.bench.bench_pipeline
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

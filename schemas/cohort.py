@@ -1,0 +1,200 @@
+"""Cohort file version 1: the matcher's input and its result.
+
+The same models travel inside events, so the offline command
+(`pairing match COHORT.json`) and the matcher service solve exactly the same
+problem. Unknown fields are refused: a typo must never drop a constraint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["patient_leader", "carer_leader", "clinical_leader", "managerial_leader"]
+LIVED_EXPERIENCE_ROLES: frozenset[str] = frozenset({"patient_leader", "carer_leader"})
+PROFESSIONAL_ROLES: frozenset[str] = frozenset({"clinical_leader", "managerial_leader"})
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MeetingMode = Literal["in_person", "video", "phone"]
+AccessNeed = Literal[
+    "step_free_access",
+    "hearing_loop",
+    "bsl_interpreter",
+    "quiet_room",
+    "regular_breaks",
+    "support_worker",
+    "large_print_papers",
+    "easy_read_papers",
+]
+Experience = Literal["new", "some", "experienced"]
+LeaderId = str
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Location(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Window(Strict):
+    """A weekly recurring window, Europe/London local time."""
+
+    day: Day
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("end must be later than start (for example start 10:00, end 12:30)")
+        return self
+
+
+class Session(Strict):
+    """A mandatory meeting of the round, on a fixed date."""
+
+    date: dt.date
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Session:
+        if self.end <= self.start:
+            raise ValueError("end must be later than start")
+        return self
+
+
+class DateRange(Strict):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.to < self.from_:
+            raise ValueError("'to' must be on or after 'from'")
+        return self
+
+
+class RoundSpec(Strict):
+    id: str = Field(min_length=1, max_length=100)
+    launch_date: dt.date
+    sessions: list[Session] = Field(default_factory=list)
+    school_holidays: list[DateRange] = Field(default_factory=list)
+    min_shared_hours_per_week: float = Field(default=1.0, ge=0, le=168)
+    allow_cross_system_remote: bool = True
+    time_limit_seconds: float = Field(default=10, gt=0, le=3600)
+    seed: int = Field(default=0, ge=0)
+    min_pairs_per_system: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description=(
+            "Optional minimum number of pairs per integrated care system code. A pair counts for "
+            "the area of each of its two leaders (once when they share it); locked pairs count."
+        ),
+    )
+
+
+class MatchingProfile(Strict):
+    """What the matcher may know about a leader: coded, pseudonymous, no contact details."""
+
+    id: LeaderId = Field(min_length=1, max_length=100)
+    role: Role
+    system: str = Field(min_length=1, max_length=20, description="Integrated care system code")
+    organisation: str | None = None
+    location: Location | None = None
+    max_travel_km: float | None = Field(default=None, ge=0)
+    meeting_modes: list[MeetingMode] = Field(min_length=1)
+    availability: list[Window] = Field(default_factory=list)
+    unavailable_dates: list[dt.date] = Field(default_factory=list)
+    term_time_only: bool = False
+    min_notice_days: int = Field(default=0, ge=0, le=365)
+    access_needs: list[AccessNeed] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    experience: Experience = "new"
+    capacity: int = Field(default=1, ge=0, le=100)
+    release_confirmed: bool | None = None
+    do_not_pair_with: list[LeaderId] = Field(default_factory=list)
+
+    @property
+    def is_professional(self) -> bool:
+        return self.role in PROFESSIONAL_ROLES
+
+
+Pair = tuple[LeaderId, LeaderId]
+
+
+class Cohort(Strict):
+    schema_version: Literal[1] = 1
+    round: RoundSpec
+    leaders: list[MatchingProfile]
+    locked_pairs: list[Pair] = Field(default_factory=list)
+    forbidden_pairs: list[Pair] = Field(default_factory=list)
+    previous_pairs: list[Pair] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_are_known(self) -> Cohort:
+        seen: set[str] = set()
+        for leader in self.leaders:
+            if leader.id in seen:
+                raise ValueError(f"leader {leader.id}: id appears more than once; each leader needs its own id")
+            seen.add(leader.id)
+        roles = {leader.id: leader.role for leader in self.leaders}
+        for field in ("locked_pairs", "forbidden_pairs", "previous_pairs"):
+            for a, b in getattr(self, field):
+                for who in (a, b):
+                    if who not in roles:
+                        raise ValueError(f"{field}: leader {who} is not in the cohort's leaders")
+                if field == "locked_pairs" and (roles[a] in PROFESSIONAL_ROLES) == (roles[b] in PROFESSIONAL_ROLES):
+                    raise ValueError(
+                        f"locked_pairs: {a} and {b} are on the same side; a pair needs one lived-experience "
+                        "leader and one professional"
+                    )
+        return self
+
+
+# ---- result -----------------------------------------------------------------
+
+SolveStatus = Literal["optimal", "feasible", "infeasible", "cancelled"]
+
+
+class PairResult(Strict):
+    lived_experience_id: LeaderId
+    professional_id: LeaderId
+    score: int
+    meeting_modes: list[MeetingMode]
+    shared_windows: list[Window]
+    reasons: list[str]
+    locked: bool = False
+
+
+class UnmatchedResult(Strict):
+    id: LeaderId
+    reason: str
+    rule: str = Field(description="Code of the rule that removed most candidates, for reports")
+
+
+class SolveStats(Strict):
+    status: SolveStatus
+    objective: dict[str, float] = Field(default_factory=dict)
+    best_bound: dict[str, float] = Field(default_factory=dict)
+    gap: float = 0.0
+    wall_seconds: float = 0.0
+    counts: dict[str, int] = Field(default_factory=dict)
+    method: str = ""
+
+
+class CohortResult(Strict):
+    schema_version: Literal[1] = 1
+    round_id: str
+    pairs: list[PairResult]
+    unmatched: list[UnmatchedResult]
+    stats: SolveStats
+    relaxations: list[str] = Field(
+        default_factory=list,
+        description="When the round cannot be solved as set up (status infeasible): the smallest changes that would allow it, in plain English",
+    )

@@ -1,0 +1,263 @@
+"""Event contract between the registry, the matcher and the notifier.
+
+Every event has the same envelope. Consumers ignore fields they do not know,
+so a producer may add fields within a version; anything breaking is a new
+`.v2` topic. Events are past tense and frozen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.cohort import (
+    CohortResult,
+    LeaderId,
+    MatchingProfile,
+    MeetingMode,
+    Pair,
+    Role,
+    RoundSpec,
+    Window,
+)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str
+    schema_version: int = 1
+    occurred_at: dt.datetime = Field(default_factory=utc_now)
+    producer: str
+    correlation_id: str = Field(description="The round or leader the whole flow is about")
+    causation_id: str | None = Field(default=None, description="event_id of the event that caused this one")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# ---- leaders.profile.v1 and leaders.contact.v1 (compacted, keyed by leader id) ----
+
+
+class LeaderProfile(Payload):
+    version: int = Field(ge=1, description="Grows with every change of this leader in the registry")
+    status: Literal["active", "paused", "withdrawn"]
+    profile: MatchingProfile
+
+
+class LeaderProfileChanged(Envelope):
+    event_type: Literal["LeaderProfileChanged"] = "LeaderProfileChanged"
+    data: LeaderProfile
+
+
+ContactMethod = Literal["email", "letter", "sms", "telephone", "text_relay", "via_carer"]
+InformationFormat = Literal[
+    "standard", "easy_read", "large_print_20", "large_print_24", "large_print_28", "braille", "audio", "email"
+]
+
+
+class LeaderContact(Payload):
+    leader_id: LeaderId
+    version: int = Field(ge=1)
+    name: str
+    pronouns: str | None = None
+    role: Role
+    organisation: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    postal_address: str | None = None
+    contact_method: ContactMethod = "email"
+    information_format: InformationFormat = "standard"
+    communication_professional: str | None = None
+    communication_support: str | None = None
+    # Added later within v1: when this person does not want text messages or phone calls
+    # (Europe/London time). Not set means the notifier's default quiet hours.
+    quiet_hours_start: dt.time | None = Field(default=None, description="No texts or calls from this time")
+    quiet_hours_end: dt.time | None = Field(default=None, description="Texts and calls again from this time")
+
+
+class LeaderContactChanged(Envelope):
+    event_type: Literal["LeaderContactChanged"] = "LeaderContactChanged"
+    data: LeaderContact
+
+
+# ---- rounds.v1 (keyed by round id) ----
+
+
+class RoundRequest(Payload):
+    round: RoundSpec
+    leader_versions: dict[LeaderId, int] = Field(
+        description="Profile version of each leader in the round; the matcher waits until it has at least these"
+    )
+    locked_pairs: list[Pair] = Field(default_factory=list)
+    forbidden_pairs: list[Pair] = Field(default_factory=list)
+    previous_pairs: list[Pair] = Field(default_factory=list)
+
+
+class RoundRequested(Envelope):
+    event_type: Literal["RoundRequested"] = "RoundRequested"
+    data: RoundRequest
+
+
+class RoundRef(Payload):
+    round_id: str
+
+
+class RoundPublished(Envelope):
+    event_type: Literal["RoundPublished"] = "RoundPublished"
+    data: RoundRef
+
+
+class RoundCancelled(Envelope):
+    event_type: Literal["RoundCancelled"] = "RoundCancelled"
+    data: RoundRef
+
+
+class StatusChange(Payload):
+    round_id: str
+    from_status: str
+    to_status: str
+    by: str | None = Field(default=None, description="Who made the change, when a person did")
+
+
+class RoundStatusChanged(Envelope):
+    """Every change of a round's status, for the record and for anyone following rounds."""
+
+    event_type: Literal["RoundStatusChanged"] = "RoundStatusChanged"
+    data: StatusChange
+
+
+RoundEvent = Annotated[
+    Union[RoundRequested, RoundPublished, RoundCancelled, RoundStatusChanged], Field(discriminator="event_type")
+]
+
+
+# ---- matches.v1 (keyed by round id) ----
+
+
+class RoundSolved(Envelope):
+    event_type: Literal["RoundSolved"] = "RoundSolved"
+    data: CohortResult
+
+
+class RoundFailure(Payload):
+    round_id: str
+    reason: str
+
+
+class RoundSolveFailed(Envelope):
+    event_type: Literal["RoundSolveFailed"] = "RoundSolveFailed"
+    data: RoundFailure
+
+
+MatchEvent = Annotated[Union[RoundSolved, RoundSolveFailed], Field(discriminator="event_type")]
+
+
+# ---- outcomes.v1 (keyed by leader id) ----
+
+
+class Partner(Payload):
+    """One partner of a paired person, with why they were paired and how to answer."""
+
+    partner_id: LeaderId
+    reasons: list[str] = Field(default_factory=list, description="Plain-English reasons for the pair")
+    shared_windows: list[Window] = Field(default_factory=list)
+    meeting_modes: list[MeetingMode] = Field(default_factory=list)
+    accept_url: str
+    decline_url: str
+    # Added within v1: when the pair could first meet, from both people's needs.
+    first_meeting_after: dt.date | None = Field(
+        default=None, description="No meeting before this date: both people's notice, and 28 days to book an interpreter"
+    )
+    cannot_meet_on: list[dt.date] = Field(default_factory=list, description="Dates either person cannot do")
+
+
+class Outcome(Payload):
+    """Everything one person is told about one round, in one message."""
+
+    round_id: str
+    leader_id: LeaderId
+    outcome: Literal["paired", "unmatched"]
+    partners: list[Partner] = Field(default_factory=list, description="More than one for a professional with capacity")
+    unmatched_reason: str | None = None
+    respond_by: dt.date | None = None
+
+
+class OutcomePublished(Envelope):
+    event_type: Literal["OutcomePublished"] = "OutcomePublished"
+    data: Outcome
+
+
+# ---- responses.v1 (keyed by round id) ----
+
+
+class PairAnswer(Payload):
+    round_id: str
+    leader_id: LeaderId = Field(description="Who answered")
+    partner_id: LeaderId
+
+
+class PairAccepted(Envelope):
+    event_type: Literal["PairAccepted"] = "PairAccepted"
+    data: PairAnswer
+
+
+class PairDeclined(Envelope):
+    event_type: Literal["PairDeclined"] = "PairDeclined"
+    data: PairAnswer
+
+
+ResponseEvent = Annotated[Union[PairAccepted, PairDeclined], Field(discriminator="event_type")]
+
+
+# ---- deliveries.v1 (keyed by leader id) ----
+
+DeliveryStatus = Literal["sent", "delivered", "failed", "scheduled", "needs_a_person"]
+
+
+class Delivery(Payload):
+    round_id: str
+    leader_id: LeaderId
+    outcome_event_id: uuid.UUID
+    channel: str
+    status: DeliveryStatus
+    detail: str = ""
+    # Added later within v1: which message this report is about. For "partner_declined",
+    # outcome_event_id holds the PairDeclined event's id.
+    about: str = Field(default="outcome", description="outcome, or partner_declined")
+
+
+class NotificationStatusChanged(Envelope):
+    event_type: Literal["NotificationStatusChanged"] = "NotificationStatusChanged"
+    data: Delivery
+
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    cls.model_fields["event_type"].default: cls
+    for cls in (
+        LeaderProfileChanged,
+        LeaderContactChanged,
+        RoundRequested,
+        RoundPublished,
+        RoundCancelled,
+        RoundStatusChanged,
+        RoundSolved,
+        RoundSolveFailed,
+        OutcomePublished,
+        PairAccepted,
+        PairDeclined,
+        NotificationStatusChanged,
+    )
+}
+
+round_events: TypeAdapter[RoundEvent] = TypeAdapter(RoundEvent)
+match_events: TypeAdapter[MatchEvent] = TypeAdapter(MatchEvent)

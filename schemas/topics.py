@@ -1,0 +1,66 @@
+"""Every Kafka topic the services use, in one place.
+
+Services create these at start-up (see services/common/kafka.py) and deploy/
+checks its topic settings against this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int = 3
+    compacted: bool = False
+    description: str = ""
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {"cleanup.policy": "compact"} if self.compacted else {}
+
+
+LEADER_PROFILES = Topic(
+    "leaders.profile.v1",
+    key="leader_id",
+    compacted=True,
+    description="Coded, pseudonymous matching profile of each leader; no names, contact details or free text.",
+)
+LEADER_CONTACTS = Topic(
+    "leaders.contact.v1",
+    key="leader_id",
+    compacted=True,
+    description="Name and contact details with communication needs; read only by the notifier.",
+)
+ROUNDS = Topic("rounds.v1", key="round_id", description="Round lifecycle: requested, published, cancelled.")
+MATCHES = Topic("matches.v1", key="round_id", description="The matcher's results for a round.")
+OUTCOMES = Topic(
+    "outcomes.v1",
+    key="leader_id",
+    description="One published outcome per person: paired (with partner and reasons) or unmatched (with reason).",
+)
+RESPONSES = Topic(
+    "responses.v1",
+    key="round_id",
+    description="Leaders' answers to a proposed pair: accepted or declined.",
+)
+DELIVERIES = Topic("deliveries.v1", key="leader_id", description="Notification delivery status, back to the registry.")
+DEAD_LETTERS = Topic(
+    "deadletter.v1",
+    key="original key",
+    partitions=1,
+    description="Events a consumer could not handle after bounded retries, with the error and original position.",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    LEADER_PROFILES,
+    LEADER_CONTACTS,
+    ROUNDS,
+    MATCHES,
+    OUTCOMES,
+    RESPONSES,
+    DELIVERIES,
+    DEAD_LETTERS,
+)

@@ -1,0 +1,83 @@
+"""Reading and replaying the dead-letter topic (`pairing dlq list|replay`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.topics import DEAD_LETTERS
+from services.common.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    offset: int
+    consumer: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    attempts: int
+    error: str
+    key: bytes | None
+    value: bytes | None
+    event_id: str | None
+
+
+def _header(headers: dict[str, bytes], name: str, default: str = "") -> str:
+    value = headers.get(name)
+    return value.decode(errors="replace") if value is not None else default
+
+
+async def read_dead_letters(kafka: KafkaSettings, wait_ms: int = 1000) -> list[DeadLetter]:
+    """Every dead letter still on the topic, oldest first."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(DEAD_LETTERS.name, p) for p in range(DEAD_LETTERS.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        letters: list[DeadLetter] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=wait_ms)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    headers = dict(record.headers or ())
+                    letters.append(
+                        DeadLetter(
+                            offset=record.offset,
+                            consumer=_header(headers, "consumer"),
+                            original_topic=_header(headers, "original_topic"),
+                            original_partition=int(_header(headers, "original_partition", "-1")),
+                            original_offset=int(_header(headers, "original_offset", "-1")),
+                            attempts=int(_header(headers, "attempts", "0")),
+                            error=_header(headers, "error"),
+                            key=record.key,
+                            value=record.value,
+                            event_id=_header(headers, "event_id") or None,
+                        )
+                    )
+        return sorted(letters, key=lambda letter: letter.offset)
+    finally:
+        await consumer.stop()
+
+
+async def replay(kafka: KafkaSettings, letters: list[DeadLetter]) -> int:
+    """Send dead letters back to their original topics, for every consumer there to try again.
+
+    Consumers that already handled an event skip it (their inbox remembers its id).
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **kafka.producer_options)
+    await producer.start()
+    try:
+        for letter in letters:
+            headers = [("replayed_from_dead_letter", str(letter.offset).encode())]
+            if letter.event_id:
+                headers.append(("event_id", letter.event_id.encode()))
+            await producer.send_and_wait(letter.original_topic, letter.value, key=letter.key, headers=headers)
+    finally:
+        await producer.stop()
+    return len(letters)

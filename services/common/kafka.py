@@ -1,0 +1,191 @@
+"""Kafka plumbing every service shares: topics, producer, broker, dead letters.
+
+At-least-once everywhere: a consumer commits its offset only after the
+handler's transaction has committed. A handler that keeps failing is retried a
+bounded number of times with backoff, then its event goes to the dead-letter
+topic with the error and its original position, so one bad event never blocks
+a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.middlewares import AckPolicy
+from pydantic import ValidationError
+
+from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
+from services.common.logs import correlation_id, correlation_of
+from services.common.observability import DEAD_LETTERED, prometheus_middleware
+from services.common.settings import KafkaSettings, ReliabilitySettings
+from services.common.tracing import mark_correlation
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class PermanentError(Exception):
+    """The event can never be handled as it is: dead-letter it without retrying."""
+
+
+async def ensure_topics(kafka: KafkaSettings, topics: tuple[Topic, ...] = ALL_TOPICS) -> None:
+    """Create every topic from the one list; existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_prefix}-admin")
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(t.name, t.partitions, kafka.replication_factor, topic_configs=t.config) for t in topics]
+        )
+        for name, code, message in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"Could not create topic {name}: {message} (Kafka error {code})")
+    finally:
+        await admin.close()
+
+
+def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        client_id=f"{kafka.client_prefix}-{client_id}",
+        linger_ms=5,
+        **kafka.producer_options,
+    )
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, (PermanentError, ValidationError, json.JSONDecodeError, UnicodeDecodeError))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong, safe for logs: a validation error names fields, never the values (they may be personal)."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()[:20])
+        return f"ValidationError: {fields}"
+    return f"{exc.__class__.__name__}: {str(exc)[:500]}"
+
+
+def backoff_seconds(attempt: int, reliability: ReliabilitySettings) -> float:
+    """Exponential backoff with full jitter, so retrying instances do not stampede."""
+    ceiling = min(reliability.max_backoff_seconds, reliability.first_backoff_seconds * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySettings) -> KafkaBroker:
+    """A FastStream Kafka broker whose consumers retry, then dead-letter."""
+    holder: dict[str, KafkaBroker] = {}
+
+    class RetryThenDeadLetter(BaseMiddleware):
+        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            token = correlation_id.set(correlation_of(msg.raw_message.value))
+            mark_correlation(correlation_id.get())
+            try:
+                return await self._with_retries(call_next, msg)
+            finally:
+                correlation_id.reset(token)
+
+        async def _with_retries(self, call_next: Any, msg: Any) -> Any:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await call_next(msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+                    if is_permanent(exc) or attempt >= reliability.max_attempts:
+                        await dead_letter(holder["broker"], service, msg, exc, attempt)
+                        return None
+                    delay = backoff_seconds(attempt, reliability)
+                    log.warning(
+                        "%s: handling failed (%s), try %d of %d in %.1fs",
+                        service,
+                        describe_failure(exc),
+                        attempt,
+                        reliability.max_attempts,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+
+    broker = KafkaBroker(
+        kafka.bootstrap_servers,
+        client_id=f"{kafka.client_prefix}-{service}",
+        # Outermost first: the trace span covers the whole handling, retries included.
+        middlewares=[KafkaTelemetryMiddleware(), prometheus_middleware(service), RetryThenDeadLetter],
+        logger=logging.getLogger(f"pairing.{service}.kafka"),
+        **kafka.producer_options,
+    )
+    holder["broker"] = broker
+    return broker
+
+
+async def dead_letter(broker: KafkaBroker, service: str, msg: Any, exc: BaseException, attempts: int) -> None:
+    record = msg.raw_message
+    if record.topic == DEAD_LETTERS.name:
+        # Never dead-letter a dead letter: that would loop for ever.
+        log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, exc.__class__.__name__)
+        return
+    error = describe_failure(exc)
+    DEAD_LETTERED.labels(service, record.topic).inc()
+    log.error(
+        "%s: event at %s[%s]@%s dead-lettered after %d tries: %s",
+        service,
+        record.topic,
+        record.partition,
+        record.offset,
+        attempts,
+        error,
+        exc_info=not is_permanent(exc),
+    )
+    await broker.publish(
+        record.value or b"",
+        topic=DEAD_LETTERS.name,
+        key=record.key,
+        headers={
+            "consumer": service,
+            "error": error,
+            "attempts": str(attempts),
+            "original_topic": record.topic,
+            "original_partition": str(record.partition),
+            "original_offset": str(record.offset),
+            **({"event_id": event_id} if (event_id := event_id_of(msg)) else {}),
+        },
+    )
+
+
+def subscriber_options(service: str, topic: Topic, kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
+    """Options every subscriber uses: its service's consumer group and commit-after-work.
+
+    One group per service and topic, so a new subscriber on one topic never
+    pauses the service's other consumers for a rebalance.
+    """
+    return {
+        # The prefix keeps separate deployments on one broker (or test stacks) out of each other's groups.
+        "group_id": f"{kafka.client_prefix}-{service}.{topic.name}",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        **{**kafka.consumer_options, **extra},
+    }
+
+
+def event_id_of(msg: Any) -> str | None:
+    """The event id from the Kafka headers (set by the outbox relay)."""
+    headers = dict(msg.raw_message.headers or ())
+    value = headers.get("event_id")
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def decode_tombstone(msg: Any, original_decoder: Any) -> Any:
+    """A compacted topic's tombstone (no value) reaches the handler as None."""
+    if msg.raw_message.value is None:
+        return None
+    return await original_decoder(msg)

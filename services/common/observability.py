@@ -1,0 +1,102 @@
+"""What operators can see: Prometheus metrics and health checks, the same in every service.
+
+Consumer lag is measured by each service from its own consumers (high-water
+mark minus position), because the embedded broker cannot report a group's
+committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
+
+if TYPE_CHECKING:
+    from services.common.store import Store
+
+log = logging.getLogger(__name__)
+
+OUTBOX_BACKLOG = Gauge("pairing_outbox_backlog", "Events written to the outbox but not yet published", ["service"])
+EVENTS_PUBLISHED = Counter("pairing_events_published_total", "Events the outbox relay published", ["service", "topic"])
+CONSUMER_LAG = Gauge(
+    "pairing_consumer_lag", "Messages waiting for this service (high-water mark minus position)", ["service", "topic"]
+)
+DUPLICATES_SKIPPED = Counter(
+    "pairing_duplicates_skipped_total", "Redelivered events skipped because they were already handled", ["consumer"]
+)
+DEAD_LETTERED = Counter("pairing_dead_letters_total", "Events given up on and sent to the dead-letter topic", ["service", "topic"])
+SOLVE_SECONDS = Histogram(
+    "pairing_solve_seconds", "Time to solve one round", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+)
+SOLVE_GAP = Gauge("pairing_solve_gap", "Distance from proven optimum of the last solved round (0 is optimal)")
+NOTIFICATIONS = Counter("pairing_notifications_total", "Messages by channel and what happened", ["channel", "status"])
+
+
+_middleware: list[KafkaPrometheusMiddleware] = []
+
+
+def prometheus_middleware(service: str) -> KafkaPrometheusMiddleware:
+    """Events consumed and published per topic, and handler time, from FastStream itself.
+
+    One per process: FastStream registers its metrics once in the registry, and a
+    service process has one broker (tests build several in one process).
+    """
+    if not _middleware:
+        _middleware.append(KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service, metrics_prefix="pairing"))
+    return _middleware[0]
+
+
+def metrics_app() -> Any:
+    return make_asgi_app(REGISTRY)
+
+
+async def consumer_lag(broker: Any) -> dict[str, int]:
+    """Messages waiting per topic, summed over the partitions this instance holds."""
+    lag: dict[str, int] = {}
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
+        for partition in consumer.assignment():
+            high = consumer.highwater(partition)
+            if high is None:
+                continue
+            position = await consumer.position(partition)
+            lag[partition.topic] = lag.get(partition.topic, 0) + max(0, high - position)
+    return lag
+
+
+async def sample_forever(service: str, broker: Any, store: Store, every_seconds: float = 5) -> None:
+    from sqlalchemy import func, select
+
+    outbox = store.outbox
+    while True:
+        try:
+            async with store.sessions() as session:
+                backlog = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
+                )
+            OUTBOX_BACKLOG.labels(service).set(backlog or 0)
+            for topic, waiting in (await consumer_lag(broker)).items():
+                CONSUMER_LAG.labels(service, topic).set(waiting)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the service
+            log.warning("%s: could not sample metrics: %s", service, exc.__class__.__name__)
+        await asyncio.sleep(every_seconds)
+
+
+@contextlib.asynccontextmanager
+async def sampling(service: str, broker: Any, store: Store) -> AsyncIterator[None]:
+    task = asyncio.create_task(sample_forever(service, broker, store), name=f"{service}-metrics")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

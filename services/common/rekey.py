@@ -1,0 +1,42 @@
+"""Key rotation: re-encrypt every sealed column with the newest key.
+
+To rotate: put a new key first in the service's *_ENCRYPTION_KEYS (keep the
+old one after it), restart, run `pairing rekey SERVICE`, then remove the old
+key. Every sealed column is a LargeBinary column whose name starts with
+"sealed", so a new one is covered without changing this file.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import LargeBinary, select, update
+
+from services.common.crypto import Cipher
+from services.common.store import make_engine
+
+
+def sealed_columns(metadata) -> list[tuple]:
+    return [
+        (table, column)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if column.name.startswith("sealed") and isinstance(column.type, LargeBinary)
+    ]
+
+
+async def rekey(database_url: str, metadata, cipher: Cipher) -> int:
+    """Re-encrypt every sealed value with the first key; returns how many values were rewritten."""
+    engine = make_engine(database_url)
+    rewritten = 0
+    try:
+        async with engine.begin() as conn:
+            for table, column in sealed_columns(metadata):
+                key = list(table.primary_key.columns)
+                rows = (await conn.execute(select(*key, column).where(column.is_not(None)))).all()
+                for row in rows:
+                    *ids, token = row
+                    condition = [k == v for k, v in zip(key, ids)]
+                    await conn.execute(update(table).where(*condition).values({column.name: cipher.rotate(token)}))
+                    rewritten += 1
+    finally:
+        await engine.dispose()
+    return rewritten

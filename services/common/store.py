@@ -1,0 +1,269 @@
+"""Database plumbing every service shares: engine, outbox, inbox, unit of work.
+
+The outbox and the inbox are what make the services reliable: an event that a
+database change causes is written in the same transaction as the change (and
+published later by the relay), and an event a service has handled is
+remembered in the same transaction as its effects, so a redelivery is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schemas.events import Envelope
+from schemas.topics import Topic
+from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED
+from services.common.tracing import trace_headers
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and "+aiosqlite" not in url:
+        url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets the relay read while a handler writes.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class OutboxMixin:
+    """Events waiting to be published. `event_id` is fixed here, never at send time."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    # None before publishing is a tombstone (it erases the key from a compacted topic);
+    # after publishing the body is cleared, and the row remains as a record.
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+
+
+class InboxMixin:
+    """Events a consumer has already handled, remembered with their effects."""
+
+    __tablename__ = "inbox"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class Store:
+    """One service's database: its engine, session factory and outbox/inbox models."""
+
+    def __init__(self, engine: AsyncEngine, outbox: type[OutboxMixin], inbox: type[InboxMixin], metadata: Any):
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.outbox = outbox
+        self.inbox = inbox
+        self.metadata = metadata
+        # Set after each commit that wrote to the outbox, so the relay wakes at once.
+        self.outbox_written = asyncio.Event()
+
+    async def prepare(self, service: str) -> None:
+        """Bring the database to the service's newest migration."""
+        from services.common.migrations import upgrade
+
+        await upgrade(self.engine, service)
+
+    async def check(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+
+class UnitOfWork:
+    """One transaction: domain changes, outbox rows and the inbox mark commit together."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.session: AsyncSession
+        self._wrote_outbox = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self.store.sessions()
+        return self
+
+    async def __aexit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            if exc_type is not None:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._wrote_outbox:
+            self.store.outbox_written.set()
+            self._wrote_outbox = False
+
+    def publish(self, topic: Topic, key: str, event: Envelope) -> None:
+        self._add_outbox(topic, key, str(event.event_id), event.model_dump_json().encode(), event.event_type)
+
+    def tombstone(self, topic: Topic, key: str, event_id: str) -> None:
+        self._add_outbox(topic, key, event_id, None, "Tombstone")
+
+    def _add_outbox(self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str) -> None:
+        # The trace context travels with the event, so the consumer's work joins this trace.
+        headers = {"event_type": event_type, **trace_headers()}
+        self.session.add(
+            self.store.outbox(event_id=event_id, topic=topic.name, key=key, value=value, headers=headers)
+        )
+        self._wrote_outbox = True
+
+    async def first_time(self, consumer: str, event_id: str) -> bool:
+        """Mark the event as handled by `consumer`; False if it already was (a redelivery)."""
+        inbox = self.store.inbox
+        seen = await self.session.scalar(
+            select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
+        )
+        if seen:
+            return False
+        self.session.add(inbox(consumer=consumer, event_id=event_id))
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            # Another instance handled it at the same moment.
+            await self.session.rollback()
+            return False
+        return True
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order, then marks them published.
+
+    At-least-once: a crash between sending and marking sends the row again
+    with the same event_id, and consumers' inboxes skip it.
+    """
+
+    BATCH = 500
+
+    def __init__(self, store: Store, producer: Any, service: str = "", poll_seconds: float = 0.5):
+        self.store = store
+        self.producer = producer
+        self.service = service
+        self.poll_seconds = poll_seconds
+        self.published = 0
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                sent = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker or database is down: wait and try again
+                log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
+                await asyncio.sleep(1.0)
+                continue
+            if sent < self.BATCH:
+                self.store.outbox_written.clear()
+                try:
+                    await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def publish_pending(self) -> int:
+        outbox = self.store.outbox
+        async with self.store.sessions() as session, session.begin():
+            if self.store.is_postgres:
+                # One relay at a time per database keeps per-key order across instances.
+                locked = await session.scalar(text("select pg_try_advisory_xact_lock(7263001)"))
+                if not locked:
+                    return 0
+            rows = (
+                await session.scalars(
+                    select(outbox).where(outbox.published_at.is_(None)).order_by(outbox.id).limit(self.BATCH)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = [
+                await self.producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[("event_id", row.event_id.encode())]
+                    + [(k, str(v).encode()) for k, v in (row.headers or {}).items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            now = utc_now()
+            for row in rows:
+                # The event now lives in Kafka; keeping its body here would keep personal data twice.
+                row.published_at, row.value = now, None
+                EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
+        self.published += len(rows)
+        return len(rows)
+
+    async def backlog(self) -> int:
+        outbox = self.store.outbox
+        async with self.store.sessions() as session:
+            return int(
+                await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
+                or 0
+            )
+
+
+async def handle_once(store: Store, consumer: str, event: Envelope, handler: Any, *args: Any) -> bool:
+    """Run `handler(uow, event, *args)` once per event and consumer; False for a redelivery."""
+    async with store.unit_of_work() as uow:
+        if not await uow.first_time(consumer, str(event.event_id)):
+            skipped_duplicate(consumer)
+            return False
+        await handler(uow, event, *args)
+        await uow.commit()
+        return True
+
+
+async def was_handled(store: Store, consumer: str, event_id: str) -> bool:
+    """Cheap check before slow work; the inbox row itself is still written with the result."""
+    inbox = store.inbox
+    async with store.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
+        )
+    if count:
+        skipped_duplicate(consumer)
+    return bool(count)
+
+
+def skipped_duplicate(consumer: str) -> None:
+    DUPLICATES_SKIPPED.labels(consumer).inc()
+    log.info("%s: skipped a redelivered event that was already handled", consumer)

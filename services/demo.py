@@ -1,0 +1,76 @@
+"""`make demo`: start the product, pair the built-in sample cohort, show the result."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from services.launcher import Stack
+from services.registry.client import RegistryClient
+from services.registry.sample import SAMPLE_ROUND, sample_leaders
+
+console = Console()
+
+
+def demo(port: int, data_dir: Path) -> None:
+    # A fresh folder each time, so the messages shown are this run's only.
+    shutil.rmtree(data_dir, ignore_errors=True)
+    with Stack(data_dir=data_dir, http_port=port, report=lambda line: console.print(line)) as stack:
+        client = RegistryClient(stack.base_url, auth=stack.admin)
+        leaders = sample_leaders()
+        console.print(f"\nRegistering {len(leaders)} sample leaders ...")
+        names = {}
+        for leader in leaders:
+            client.register_leader(leader)
+            names[leader["id"]] = leader["name"]
+        console.print("Launching a pairing round ...")
+        client.launch_round(SAMPLE_ROUND)
+        view = client.wait_for_round(SAMPLE_ROUND["id"], {"proposed", "failed"})
+        if view["status"] == "failed":
+            console.print(f"[red]The round could not be solved: {view['failure']}[/red]")
+            return
+        show(view, names)
+        console.print("\nA person must approve every pair before anyone is told. Approving as 'Demo manager' ...")
+        client.approve(SAMPLE_ROUND["id"], "Demo manager")
+        client.publish(SAMPLE_ROUND["id"])
+        console.print("Published. Waiting for every person to be told ...")
+        view = client.wait_for_deliveries(SAMPLE_ROUND["id"], len(leaders), seconds=60)
+        summary = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(view["deliveries"].items()))
+        console.print(f"Messages: {summary}.")
+        console.print("\nWhere the messages are (one file each):")
+        for folder, what in (
+            (stack.mail_dir / "new", "emails (open with any text editor or mail program)"),
+            (stack.data_dir / "letters", "letters to print and post (PDF)"),
+            (stack.data_dir / "sms", "text messages"),
+            (stack.data_dir / "for_a_person", "tasks for a person to deliver the message another way"),
+        ):
+            count = len(list(folder.glob("*"))) if folder.exists() else 0
+            console.print(f"  {count:3d} {what}: {folder}")
+        for person in view["needs_a_person"]:
+            console.print(f"A person must contact {names[person['leader_id']]} ({person['leader_id']}). Why: {person['why']}.")
+
+
+def show(view: dict, names: dict[str, str]) -> None:
+    stats = view["stats"] or {}
+    pairs = Table(title=f"Proposed pairs ({len(view['pairs'])}), solve status: {stats.get('status', '?')}", show_lines=True)
+    pairs.add_column("Patient or carer leader")
+    pairs.add_column("Professional")
+    pairs.add_column("Fit", justify="right")
+    pairs.add_column("Why")
+    for pair in view["pairs"]:
+        pairs.add_row(
+            f"{names.get(pair['lived_experience_id'], '')}\n{pair['lived_experience_id']}",
+            f"{names.get(pair['professional_id'], '')}\n{pair['professional_id']}",
+            f"{pair['score']:.0f}",
+            "\n".join(pair["reasons"]),
+        )
+    console.print(pairs)
+    unmatched = Table(title=f"Not paired this time ({len(view['unmatched'])})", show_lines=True)
+    unmatched.add_column("Leader")
+    unmatched.add_column("Reason")
+    for person in view["unmatched"]:
+        unmatched.add_row(f"{names.get(person['id'], '')}\n{person['id']}", person["reason"])
+    console.print(unmatched)

@@ -1,0 +1,353 @@
+"""solve(cohort) -> result: the pairs, the unmatched with reasons, and how the solve went.
+
+Objective, in this order (cohort-format.md):
+1. most pairs (each lived-experience leader is in at most one, so most of them paired);
+2. the highest total fit score among those;
+3. the highest score of the worst pair, keeping 1 and 2 at their best.
+
+Locked pairs are taken out first and use up capacity; locks that ask for more than a
+person can take make the round infeasible, and the result says which to unlock.
+The free pairs are then solved exactly by minimum-cost flow (flow.py): status
+"optimal", gap 0, at any size, with no time limit or seed involved. Only when the
+round sets area minimums (round.min_pairs_per_system) does CP-SAT take over
+(quotas.py), with the round's time limit and seed, and the status says how close it
+got.
+
+rematch() pairs people again after some pairs were declined, keeping the accepted
+pairs and solving only for the people affected.
+
+Pure: no input/output and no clock, so stats.wall_seconds is left at 0 for the
+caller to fill in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
+from services.matcher.domain import explain, flow, quotas
+from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, sides, spans_to_windows, usable_modes
+from services.matcher.domain.scoring import FitScorer, Weights
+
+_MODE_NAMES = (("in_person", 1), ("video", 2), ("phone", 4))
+
+
+@dataclass(frozen=True)
+class Limits:
+    fairness_stage: bool = True  # stage 3: lift the worst pair
+    weights: Weights = field(default_factory=Weights)
+    # CP-SAT search workers, used only with area minimums: its portfolio of 8 beat the
+    # default 2 by far in an earlier measurement (2,000 x 400, capacity 5), even on 2 cores.
+    search_workers: int = 8
+    # With area minimums, stop searching once the total fit is within this share of
+    # the best possible (0.01%: a few points in a national round, none in a small one).
+    fit_gap: float = 1e-4
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A round ready to solve: its candidates, locked pairs, and the free pairs left."""
+
+    cohort: Cohort
+    cands: Candidates
+    scorer: FitScorer
+    locked_l: np.ndarray  # lived-experience leader of each locked pair
+    locked_p: np.ndarray
+    spare: np.ndarray  # places left per professional once locked pairs are taken out
+    arc_l: np.ndarray  # the free pairs: lived-experience leader, professional, modes, score
+    arc_p: np.ndarray
+    arc_modes: np.ndarray
+    arc_score: np.ndarray
+
+    @property
+    def n_lived(self) -> int:
+        return len(self.cands.lived.people)
+
+
+def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
+    limits = limits or Limits()
+    cands = find_candidates(cohort)
+    profs = cands.professionals
+    scorer = FitScorer(cands, limits.weights)
+    locked = sorted({_oriented(cands, a, b) for a, b in cohort.locked_pairs})
+    locked_l = np.array([l for l, _ in locked], dtype=np.int32)
+    locked_p = np.array([p for _, p in locked], dtype=np.int32)
+    capacity = np.array([p.capacity if b is None else 0 for p, b in zip(profs.people, profs.blocked)], dtype=np.int64)
+    spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
+    free = (spare[cands.pair_prof] > 0) & ~np.isin(cands.pair_lived, locked_l)
+    arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
+    return Prepared(cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes))
+
+
+def _oriented(cands: Candidates, a: str, b: str) -> tuple[int, int]:
+    return (cands.lived.index[a], cands.professionals.index[b]) if a in cands.lived.index else (cands.lived.index[b], cands.professionals.index[a])
+
+
+def solve(cohort: Cohort, limits: Limits | None = None) -> CohortResult:
+    limits = limits or Limits()
+    prep = prepare(cohort, limits)
+    if conflicts := lock_conflicts(prep):
+        return _infeasible(prep, conflicts, "locked pairs checked against capacity")
+    outcome = flow.match(prep.n_lived, prep.spare, prep.arc_l, prep.arc_p, prep.arc_score, limits.fairness_stage)
+    method = "min-cost flow per connected part (most pairs, then best total fit)"
+    if limits.fairness_stage:
+        method += "; worst pair lifted by a threshold search on the same flow"
+    if outcome.priced:
+        method += f"; {outcome.priced} large part(s) solved on each person's best pairs and proven optimal by pricing"
+    counts = {"components": outcome.parts, "flow_pairs": outcome.flow_pairs, "flow_solves": outcome.solves}
+    bound = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
+    if limits.fairness_stage:
+        bound["worst_pair_fit"] = float(outcome.worst)
+    chosen, status = outcome.chosen, "optimal"
+
+    if cohort.round.min_pairs_per_system:
+        areas = _areas(prep)
+        plan = quotas.plan(
+            prep.n_lived,
+            prep.spare,
+            prep.arc_l,
+            prep.arc_p,
+            prep.arc_score,
+            areas,
+            outcome,
+            limits.fairness_stage,
+            cohort.round.time_limit_seconds,
+            cohort.round.seed,
+            limits.search_workers,
+            limits.fit_gap,
+        )
+        method = f"{method}; area minimums: {plan.method}"
+        if plan.status == "infeasible":
+            minimum = dict(zip(areas.names, areas.minimum.tolist()))
+            relax = [explain.lower_minimum(area, minimum[area], minimum[area] - short) for area, short in plan.shortfall.items()]
+            if not plan.proven:
+                relax.append(explain.UNPROVEN_RELAXATION)
+            return _infeasible(prep, relax, method)
+        chosen, status, bound = plan.chosen, plan.status, plan.bound
+        counts |= plan.counts
+    return _result(prep, chosen, status, bound, method, counts, outcome.part_l, outcome.part_p)
+
+
+def _areas(prep: Prepared) -> quotas.Areas:
+    """Areas of the round's people and minimums; an area nobody is from gets its own number."""
+    minimums = prep.cohort.round.min_pairs_per_system
+    names = sorted({p.system for p in prep.cohort.leaders} | set(minimums))
+    number = {name: i for i, name in enumerate(names)}
+    lived = np.array([number[p.system] for p in prep.cands.lived.people], dtype=np.int64)
+    profs = np.array([number[p.system] for p in prep.cands.professionals.people], dtype=np.int64)
+    locked = quotas.pairs_per_area(lived[prep.locked_l], profs[prep.locked_p], len(names))
+    return quotas.Areas(names, lived, profs, np.array([minimums.get(n, 0) for n in names], dtype=np.int64), locked)
+
+
+def lock_conflicts(prep: Prepared) -> list[str]:
+    """The smallest changes to the locked pairs that fit everyone's capacity, in plain English."""
+    lived, profs = prep.cands.lived.people, prep.cands.professionals.people
+    pairs = list(zip(prep.locked_l.tolist(), prep.locked_p.tolist()))
+    out = []
+    for person, count in sorted(Counter(l for l, _ in pairs).items()):
+        if count > 1:
+            names = [f"{lived[l].id} with {profs[p].id}" for l, p in pairs if l == person]
+            out.append(explain.unlock(lived[person].id, 1, names, professional=False))
+    for person, count in sorted(Counter(p for _, p in pairs).items()):
+        if count > profs[person].capacity:
+            names = [f"{lived[l].id} with {profs[p].id}" for l, p in pairs if p == person]
+            out.append(explain.unlock(profs[person].id, profs[person].capacity, names, professional=True))
+    return out
+
+
+def _infeasible(prep: Prepared, relaxations: list[str], method: str) -> CohortResult:
+    cohort = prep.cohort
+    stats = SolveStats(status="infeasible", method=method, counts={"leaders": len(cohort.leaders), "pairs": 0, "unmatched": len(cohort.leaders)})
+    return CohortResult(round_id=cohort.round.id, pairs=[], unmatched=explain.round_not_solved(cohort), stats=stats, relaxations=relaxations)
+
+
+def _result(
+    prep: Prepared,
+    chosen: np.ndarray,
+    status: str,
+    free_bound: dict[str, float],
+    method: str,
+    counts: dict[str, int],
+    part_l: np.ndarray,
+    part_p: np.ndarray,
+) -> CohortResult:
+    cohort, cands = prep.cohort, prep.cands
+    lived, profs = cands.lived, cands.professionals
+    locked_modes = usable_modes(lived, profs, prep.locked_l, prep.locked_p)
+    locked_score = prep.scorer(prep.locked_l, prep.locked_p, locked_modes)
+    li = np.concatenate([prep.locked_l, prep.arc_l[chosen]]).astype(np.int64)
+    pj = np.concatenate([prep.locked_p, prep.arc_p[chosen]]).astype(np.int64)
+    modes = np.concatenate([locked_modes, prep.arc_modes[chosen]])
+    score = np.concatenate([locked_score, prep.arc_score[chosen]]).astype(np.int64)
+    is_locked = np.arange(len(li)) < len(prep.locked_l)
+    order = np.lexsort((pj, li))
+    pairs = pair_results(cohort, lived, profs, li[order], pj[order], modes[order], score[order], is_locked[order])
+
+    unmatched = explain.unmatched(
+        cohort, cands, np.bincount(li, minlength=len(lived.people)) == 0, np.bincount(pj, minlength=len(profs.people)) == 0, part_l, part_p, prep.spare
+    )
+    objective = {"paired_people": float(len(pairs)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min()) if len(score) else 0.0}
+    # Locked pairs are fixed, so the bounds are the free pairs' bounds plus them.
+    bound = {"paired_people": len(locked_score) + free_bound["paired_people"], "total_fit": float(locked_score.sum()) + free_bound["total_fit"]}
+    if "worst_pair_fit" in free_bound:
+        free_worst = [free_bound["worst_pair_fit"]] if len(chosen) else []
+        bound["worst_pair_fit"] = float(min(locked_score.tolist() + free_worst, default=0))
+    stats = SolveStats(
+        status=status,
+        objective=objective,
+        best_bound=bound,
+        gap=gap(objective, bound),
+        counts={
+            "leaders": len(cohort.leaders),
+            "lived_experience": len(lived.people),
+            "professionals": len(profs.people),
+            "candidate_pairs": len(cands.pair_lived),
+            **counts,
+            "pairs": len(pairs),
+            "unmatched": len(unmatched),
+        },
+        method=method,
+    )
+    return CohortResult(round_id=cohort.round.id, pairs=pairs, unmatched=unmatched, stats=stats)
+
+
+def gap(objective: dict[str, float], bound: dict[str, float]) -> float:
+    """Relative gap of the first stage whose bound is above what was found (0 when none)."""
+    for stage in ("paired_people", "total_fit", "worst_pair_fit"):
+        if stage in bound and bound[stage] > objective[stage]:
+            return round((bound[stage] - objective[stage]) / bound[stage], 6)
+    return 0.0
+
+
+def pair_results(
+    cohort: Cohort, lived: Side, profs: Side, li: np.ndarray, pj: np.ndarray, modes: np.ndarray, score: np.ndarray, locked: np.ndarray
+) -> list[PairResult]:
+    km = distance_km(lived, profs, li, pj)
+    out = []
+    for l, p, m, s, k, is_locked in zip(li.tolist(), pj.tolist(), modes.tolist(), score.tolist(), km.tolist(), locked.tolist()):
+        person, prof = lived.people[l], profs.people[p]
+        windows: list[Window] = spans_to_windows(shared_spans(lived.spans[l], profs.spans[p]))
+        mode_names = [name for name, bit in _MODE_NAMES if m & bit]
+        # People no rule rules out can attend every session; only the others need checking.
+        attend = (lived.blocked[l] is None and profs.blocked[p] is None) or (
+            session_problem(person, cohort.round) is None and session_problem(prof, cohort.round) is None
+        )
+        out.append(
+            PairResult.model_construct(
+                lived_experience_id=person.id,
+                professional_id=prof.id,
+                score=s,
+                meeting_modes=mode_names,
+                shared_windows=windows,
+                reasons=explain.pair_reasons(cohort.round, person, prof, mode_names, windows, k if m & 1 else None, is_locked, attend),
+                locked=is_locked,
+            )
+        )
+    return out
+
+
+# ---- re-matching after declines ------------------------------------------------
+
+
+def rematch(
+    cohort: Cohort,
+    accepted_pairs: Iterable[tuple[str, str]],
+    affected_ids: Iterable[str],
+    limits: Limits | None = None,
+    declined_pairs: Iterable[tuple[str, str]] = (),
+) -> CohortResult:
+    """Pair the affected people again, keeping every accepted pair.
+
+    Only the affected people are solved for (for example both people of each declined
+    pair, and those left unmatched before); accepted pairs stay as they are and use
+    up capacity. A declined pair is never formed again. The result lists the accepted
+    pairs and the new ones, and as unmatched only affected people still without a
+    partner: everyone else keeps their earlier outcome.
+    """
+    people = {p.id: p for p in cohort.leaders}
+    accepted = sorted({(a, b) if not people[a].is_professional else (b, a) for a, b in accepted_pairs})
+    for a, b in accepted:
+        if people[a].is_professional == people[b].is_professional:
+            raise ValueError(f"accepted pair {a} and {b}: a pair needs one lived-experience leader and one professional")
+    taken = Counter(b for _, b in accepted)
+    in_accepted = {a for a, _ in accepted} | set(taken)
+    affected = set(affected_ids)
+    if unknown := sorted(affected - set(people)):
+        raise ValueError(f"affected leader {unknown[0]} is not in the cohort's leaders")
+
+    leaders = []
+    for person in cohort.leaders:
+        if person.id not in affected:
+            continue
+        if person.is_professional:
+            left = person.capacity - taken[person.id]
+            if left > 0:  # a professional still has places: offer them
+                leaders.append(person.model_copy(update={"capacity": left}) if taken[person.id] else person)
+        elif person.id not in in_accepted:
+            leaders.append(person)
+    present = {p.id for p in leaders}
+
+    def within(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in pairs if a in present and b in present]
+
+    kept = _kept_pairs(cohort, accepted, limits)
+    minimums = cohort.round.min_pairs_per_system
+    if minimums:  # accepted pairs count towards the area minimums already
+        done = Counter(area for a, b in accepted for area in {people[a].system, people[b].system})
+        minimums = {area: max(0, count - done[area]) for area, count in minimums.items()}
+    sub = Cohort.model_construct(
+        schema_version=1,
+        round=cohort.round.model_copy(update={"min_pairs_per_system": minimums}),
+        leaders=leaders,
+        locked_pairs=within(cohort.locked_pairs),
+        forbidden_pairs=within(list(cohort.forbidden_pairs) + list(declined_pairs)),
+        previous_pairs=within(cohort.previous_pairs),
+    )
+    result = solve(sub, limits)
+    stats = result.stats
+    if stats.status == "infeasible":
+        return result.model_copy(update={"stats": stats.model_copy(update={"method": f"re-match of {len(leaders)} affected leaders; {stats.method}"})})
+
+    pairs = sorted(kept + result.pairs, key=lambda p: (p.lived_experience_id, p.professional_id))
+    unmatched = [u for u in result.unmatched if u.id not in in_accepted]
+    scores = [p.score for p in kept]
+    objective = dict(stats.objective) | {
+        "paired_people": float(len(pairs)),
+        "total_fit": stats.objective["total_fit"] + sum(scores),
+        "worst_pair_fit": float(min([p.score for p in pairs], default=0)),
+    }
+    bound = dict(stats.best_bound)
+    bound["paired_people"] = bound.get("paired_people", 0.0) + len(kept)
+    bound["total_fit"] = bound.get("total_fit", 0.0) + sum(scores)
+    if "worst_pair_fit" in bound:
+        bound["worst_pair_fit"] = float(min(scores + ([bound["worst_pair_fit"]] if result.pairs else []), default=0))
+    stats = stats.model_copy(
+        update={
+            "objective": objective,
+            "best_bound": bound,
+            "gap": gap(objective, bound),
+            "counts": stats.counts | {"accepted_pairs": len(kept), "affected": len(affected), "pairs": len(pairs), "unmatched": len(unmatched)},
+            "method": f"re-match of {len(leaders)} affected leaders, {len(kept)} accepted pairs kept; {stats.method}",
+        }
+    )
+    return result.model_copy(update={"pairs": pairs, "unmatched": unmatched, "stats": stats})
+
+
+def _kept_pairs(cohort: Cohort, accepted: list[tuple[str, str]], limits: Limits | None) -> list[PairResult]:
+    """Pair results (score, ways to meet, shared times, reasons) for the accepted pairs;
+    only their people are looked at, so this stays quick."""
+    limits = limits or Limits()
+    ids = {i for pair in accepted for i in pair}
+    lived, profs = sides(cohort.model_copy(update={"leaders": [p for p in cohort.leaders if p.id in ids]}))
+    li = np.array([lived.index[a] for a, _ in accepted], dtype=np.int64)
+    pj = np.array([profs.index[b] for _, b in accepted], dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
+    scorer = FitScorer(Candidates(lived, profs, empty, empty, np.zeros(0, dtype=np.uint8), {}, {}), limits.weights)
+    modes = usable_modes(lived, profs, li, pj)
+    locked = {frozenset(pair) for pair in cohort.locked_pairs}
+    is_locked = np.array([frozenset(pair) in locked for pair in accepted], dtype=bool)
+    return pair_results(cohort, lived, profs, li, pj, modes, scorer(li, pj, modes).astype(np.int64), is_locked)

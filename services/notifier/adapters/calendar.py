@@ -1,0 +1,47 @@
+"""The suggested first meeting as a calendar file (.ics) people can add to their calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+
+from services.notifier.domain.messages import ProposedMeeting
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def meeting_uid(round_id: str, leader_id: str, partner_id: str) -> str:
+    """The same for both people in a pair, so a later change can replace the entry."""
+    first, second = sorted((leader_id, partner_id))
+    return f"first-meeting.{round_id}.{first}.{second}@pairing.local"
+
+
+def invitation_ics(meetings: tuple[ProposedMeeting, ...], round_id: str, leader_id: str, stamp: dt.datetime) -> bytes:
+    """METHOD:PUBLISH and STATUS:TENTATIVE: a suggestion to note down, not a booking to accept."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Patient leader programme//Pairing//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    for meeting in meetings:
+        event = Event()
+        event.add("uid", meeting_uid(round_id, leader_id, meeting.partner_id))
+        event.add("dtstamp", stamp)
+        event.add("dtstart", dt.datetime.combine(meeting.date, meeting.start, tzinfo=LONDON))
+        event.add("dtend", dt.datetime.combine(meeting.date, meeting.end, tzinfo=LONDON))
+        event.add("summary", f"First meeting with {meeting.partner_name} (suggested)")
+        event.add(
+            "description",
+            "Suggested by the patient leader programme. "
+            "Your programme manager will check the date, time and place with you both.",
+        )
+        if meeting.modes:
+            event.add("location", f"{meeting.modes[0].upper()}{meeting.modes[1:]}: to be confirmed")
+        event.add("status", "TENTATIVE")
+        calendar.add_component(event)
+    # Calendar programs need the time zone rules to place a Europe/London time; a few years of them is plenty.
+    if meetings:
+        first = min(m.date for m in meetings)
+        calendar.add_missing_timezones(first_date=dt.date(first.year, 1, 1), last_date=first + dt.timedelta(days=730))
+    return calendar.to_ical()

@@ -1,0 +1,164 @@
+"""Channels behind one port: `async send(message, to, key) -> str`.
+
+Each channel delivers one planned message to one person, or raises. It returns
+a short note of where the message went, for the delivery report (no personal
+details). The idempotency key names the message everywhere (Message-ID, file
+name), so a second attempt replaces rather than adds where the channel allows.
+
+- SmtpChannel: email through an SMTP server (a relay in production, the local
+  sink under `make run`).
+- FileSmsChannel: there is no SMS gateway here, so each text message is written
+  as a .txt file into a folder. A gateway adapter (for example GOV.UK Notify)
+  would take its place behind the same port.
+- PrintQueueChannel: a printable PDF letter into a print-queue folder; someone
+  (or a print-and-post service) prints and posts it.
+- PersonTaskChannel: for needs this service cannot meet (braille, audio, an
+  interpreter, a phone call): a task file with the words to use and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import tempfile
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from schemas.events import LeaderContact
+from services.notifier.adapters.calendar import invitation_ics
+from services.notifier.adapters.letters import LetterCannotBeMade, letter_pdf
+from services.notifier.compose import PlannedMessage, london_date
+
+
+class Channel(Protocol):
+    async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str: ...
+
+
+class CannotUseChannel(Exception):
+    """This message cannot go this way (not a passing fault): a person must send it."""
+
+
+def file_name(key: str, suffix: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key) + suffix
+
+
+def write_once(folder: Path, name: str, data: bytes) -> Path:
+    """Write whole or not at all; writing the same key again replaces the file, never adds one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".writing-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class SmtpChannel:
+    def __init__(self, host: str, port: int, timeout: float, sender: str = "Patient leader pairing <pairing@example.nhs.uk>"):
+        self.host, self.port, self.timeout, self.sender = host, port, timeout, sender
+
+    async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
+        if not to.email:
+            raise CannotUseChannel("no email address on record")
+        await aiosmtplib.send(
+            email_message(message, self.sender, to.email, key), hostname=self.host, port=self.port, timeout=self.timeout
+        )
+        return "emailed"
+
+
+def message_id(idempotency_key: str) -> str:
+    return "<" + re.sub(r"[^A-Za-z0-9.-]", ".", idempotency_key) + "@pairing.local>"
+
+
+def email_message(
+    planned: PlannedMessage, sender: str, to: str, idempotency_key: str, stamp: dt.datetime | None = None
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = planned.subject
+    message["Date"] = formatdate(localtime=False)
+    # The same key always gives the same Message-ID, so a resend after a crash can be recognised.
+    message["Message-ID"] = message_id(idempotency_key)
+    message["X-Pairing-Key"] = idempotency_key
+    message.set_content(planned.text)
+    message.add_alternative(planned.html, subtype="html")
+    if planned.meetings:
+        ics = invitation_ics(
+            planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.timezone.utc)
+        )
+        message.add_attachment(
+            ics, maintype="text", subtype="calendar", filename="first-meeting.ics", params={"method": "PUBLISH"}
+        )
+    return message
+
+
+class FileSmsChannel:
+    """Not a real SMS gateway: writes each text message to a file in `folder`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
+        if not to.phone:
+            raise CannotUseChannel("no mobile phone number on record")
+        body = f"To: {to.phone}\n\n{message.sms}".encode()
+        path = await asyncio.to_thread(write_once, self.folder, file_name(key, ".txt"), body)
+        return f"text message written to {path.name} (no SMS gateway is set up here)"
+
+
+class PrintQueueChannel:
+    """Puts a printable PDF letter in the print-queue folder, to be printed and posted."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
+        if not to.postal_address:
+            raise CannotUseChannel("no postal address on record")
+        try:
+            dated = london_date(dt.datetime.now(dt.timezone.utc))
+            pdf = await asyncio.to_thread(letter_pdf, message, to, dated)
+        except LetterCannotBeMade as exc:
+            raise CannotUseChannel(str(exc)) from exc
+        path = await asyncio.to_thread(write_once, self.folder, file_name(key, ".pdf"), pdf)
+        return f"letter in the print queue as {path.name}, to be printed and posted"
+
+
+class PersonTaskChannel:
+    """Leaves a task for a person: who to reach, why, and the words of the message."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
+        why = message.why_a_person
+        if message.contact_known:
+            about = (
+                f"Please get this message to {to.name} (leader {to.leader_id}).\n"
+                f"Why a person is needed: {to.name} {why}.\n"
+                f"Their contact details and needs are in the registry.\n"
+                f"Format they asked for: {to.information_format.replace('_', ' ')}.\n"
+            )
+        else:
+            # We know nothing about them but their id: no name or format to quote.
+            about = (
+                f"Please get this message to leader {to.leader_id}.\n"
+                f"Why a person is needed: {why}.\n"
+                f"Look for their contact details and needs in the registry.\n"
+            )
+        body = f"{about}\n---- the message ----\n\n{message.text}"
+        path = await asyncio.to_thread(write_once, self.folder, file_name(key, ".txt"), body.encode())
+        return f"{why}; task written to {path.name}"

@@ -1,0 +1,69 @@
+"""The notifier's own tables: contact projection (encrypted), delivery log, outbox, inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.store import InboxMixin, OutboxMixin, utc_now
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeliveryRow(Base):
+    """One row per (outcome event, person, channel): the idempotency key of a message."""
+
+    __tablename__ = "deliveries"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    round_id: Mapped[str] = mapped_column(String(100), index=True)
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class ScheduledRow(Base):
+    """A message that will be tried again later, kept here so a restart does not lose it.
+
+    Why it waits (`reason`): the person's quiet hours, contact details still on
+    their way, or a failed send waiting for its next try. The event that caused
+    it is kept sealed (it holds answer links) and the message is written afresh
+    from it when it is due, with the contact details known then.
+    """
+
+    __tablename__ = "scheduled_messages"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "{event id}:{leader id}"
+    event_type: Mapped[str] = mapped_column(String(60))
+    sealed_event: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Waiting for contact details: after this a person is asked to pass the message on.
+    give_up_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Set while one scheduler sends it (due_at is then the end of the lease), so two instances never both send.
+    lease: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

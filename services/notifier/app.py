@@ -1,0 +1,121 @@
+"""The notifier process: contact projection, one message per person and outcome or decline, and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from schemas.events import LeaderContactChanged, NotificationStatusChanged, OutcomePublished, PairDeclined, ResponseEvent
+from schemas.topics import DELIVERIES, LEADER_CONTACTS, OUTCOMES, RESPONSES
+from services.common.crypto import Cipher
+from services.common.kafka import create_broker, decode_tombstone, subscriber_options
+from services.common.runtime import service_app
+from services.common.store import Store, handle_once, make_engine
+from services.notifier import handlers
+from services.notifier.adapters.channels import (
+    Channel,
+    FileSmsChannel,
+    PersonTaskChannel,
+    PrintQueueChannel,
+    SmtpChannel,
+)
+from services.notifier.adapters.notify import ByFormat, NotifyChannel
+from services.notifier.adapters.orm import Base, Inbox, Outbox
+from services.notifier.clock import Clock, SystemClock
+from services.notifier.config import NotifierSettings
+from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.handlers import Notifier
+from services.notifier.scheduler import Scheduler
+
+SERVICE = "notifier"
+log = logging.getLogger("pairing.notifier")
+
+
+def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notifier: Notifier | None = None) -> KafkaBroker:
+    notifier = notifier or make_notifier(settings, store, cipher)
+    broker = create_broker(settings.kafka, SERVICE, settings.reliability)
+
+    @broker.subscriber(
+        LEADER_CONTACTS.name,
+        **subscriber_options(SERVICE, LEADER_CONTACTS, settings.kafka),
+        decoder=decode_tombstone,
+        title="notifier: contact details",
+    )
+    async def on_contact(event: LeaderContactChanged | None, message: KafkaMessage) -> None:
+        if event is None:
+            await handlers.forget_contact(store, message.raw_message.key.decode())
+        elif await handle_once(store, f"{SERVICE}.contacts", event, handlers.apply_contact, cipher):
+            notifier.wake.set()  # a message may be waiting for exactly these details
+
+    @broker.subscriber(OUTCOMES.name, **subscriber_options(SERVICE, OUTCOMES, settings.kafka), title="notifier: published outcomes")
+    async def on_outcome(event: OutcomePublished) -> None:
+        await handlers.on_event(notifier, event)
+
+    @broker.subscriber(RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="notifier: answers to pairs")
+    async def on_response(event: ResponseEvent) -> None:
+        # Always Event 4: when someone says no, their partner is told and offered someone else.
+        if isinstance(event, PairDeclined):
+            await handlers.on_event(notifier, event)
+
+    broker.publisher(
+        DELIVERIES.name, schema=NotificationStatusChanged, title="notifier: deliveries.v1", description=DELIVERIES.description
+    )
+    return broker
+
+
+def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:
+    rules = handlers.MessageRules(
+        programme_contact=settings.programme_contact,
+        notice_days=settings.first_meeting_notice_days,
+        meeting_minutes=settings.first_meeting_minutes,
+        max_attempts=settings.reliability.max_attempts,
+        contact_wait_seconds=settings.contact_wait_seconds,
+        repair_contact_days=settings.partner_declined_contact_days,
+        quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
+    )
+    return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock())
+
+
+def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFastStream:
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+    cipher = Cipher(settings.encryption_keys)
+    notifier = make_notifier(settings, store, cipher, clock)
+    app = service_app(build_broker(settings, store, cipher, notifier), store, settings.kafka, SERVICE, log)
+    scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)
+
+    # After start-up the database is migrated; on shutdown the engine is still open.
+    @app.after_startup
+    async def start_scheduler() -> None:
+        scheduler.start()
+
+    @app.on_shutdown
+    async def stop_scheduler() -> None:
+        await scheduler.stop()
+
+    return app
+
+
+def make_channels(settings: NotifierSettings) -> dict[str, Channel]:
+    """One channel per way of reaching people; swap any of them for a real gateway behind the same port."""
+    print_queue = PrintQueueChannel(settings.letters_dir)
+    channels: dict[str, Channel] = {
+        "email": SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds, settings.from_address),
+        "sms": FileSmsChannel(settings.sms_dir),
+        "letter": print_queue,
+        "person": PersonTaskChannel(settings.tasks_dir),
+    }
+    if settings.channel == "notify":
+
+        def notify(kind: Literal["email", "sms", "letter"], template_id: str | None) -> NotifyChannel:
+            key = settings.notify_api_key.get_secret_value() if settings.notify_api_key else ""
+            return NotifyChannel(kind, template_id or "", key, settings.notify_base_url, settings.notify_timeout_seconds)
+
+        channels["email"] = notify("email", settings.notify_email_template_id)
+        channels["sms"] = notify("sms", settings.notify_sms_template_id)
+        # Notify prints letters in standard print only: large print and easy read stay in our print queue.
+        channels["letter"] = ByFormat(notify("letter", settings.notify_letter_template_id), print_queue)
+    return channels

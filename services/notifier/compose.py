@@ -1,0 +1,212 @@
+"""Writes each person's message: the domain decides what to say and how to reach
+them, the Jinja templates in templates/ put it into words.
+
+Kept out of domain/ only because it reads the template files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined
+from services.notifier.domain.messages import (
+    STANDARD_POINTS,
+    Block,
+    ProposedMeeting,
+    Route,
+    choose_route,
+    declined_facts,
+    html_nodes,
+    long_date,
+    message_facts,
+    one_line,
+    parse_blocks,
+    plain_text,
+)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LONDON = ZoneInfo("Europe/London")
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    # "email.html.j2" must be escaped: names and reasons come from people.
+    autoescape=select_autoescape(["html.j2"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """One person's message in every form a channel may need; the route says which to use."""
+
+    route: Route
+    subject: str
+    blocks: tuple[Block, ...]
+    text: str  # plain text: the email's text part, and the words a person uses for a task
+    html: str  # the email's HTML part
+    sms: str  # the short text message
+    meetings: tuple[ProposedMeeting, ...]
+    round_id: str
+    leader_id: str
+    # False for a task about someone whose contact details we do not have: no name, no format to quote.
+    contact_known: bool = True
+
+    @property
+    def channel(self) -> str:
+        return self.route.channel
+
+    @property
+    def why_a_person(self) -> str:
+        return self.route.why_a_person
+
+
+def london_date(moment: dt.datetime) -> dt.date:
+    """The date people in England see; an event time without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(LONDON).date()
+
+
+def render(template: str, context: dict) -> str:
+    return _env.get_template(template).render(context)
+
+
+def tidy(text: str) -> str:
+    """At most one blank line in a row: the SMS templates are sent as they render."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def plan_message(
+    outcome: Outcome,
+    me: LeaderContact,
+    contacts: dict[str, LeaderContact],
+    programme_contact: str,
+    published_on: dt.date,
+    notice_days: int = 14,
+    meeting_minutes: int = 60,
+    route: Route | None = None,
+) -> PlannedMessage:
+    """`contacts` holds each partner's contact details, by leader id. `route` overrides
+    the usual choice, for a message that has to go to a person after all."""
+    route = route or choose_route(me)
+    facts, meetings = message_facts(outcome, me, contacts, route, published_on, notice_days, meeting_minutes)
+    name = "paired" if outcome.outcome == "paired" else "unmatched"
+    return _written(name, route, facts, programme_contact, outcome.round_id, outcome.leader_id, meetings)
+
+
+def plan_partner_declined(
+    declined: PairAnswer,
+    me: LeaderContact,
+    decliner: LeaderContact | None,
+    programme_contact: str,
+    declined_on: dt.date,
+    contact_within_days: int = 14,
+    route: Route | None = None,
+) -> PlannedMessage:
+    """The message to `me` (declined.partner_id) when their proposed partner (declined.leader_id) says no."""
+    route = route or choose_route(me)
+    facts = declined_facts(me, decliner, route, declined_on, contact_within_days)
+    return _written("partner_declined", route, facts, programme_contact, declined.round_id, me.leader_id, [])
+
+
+def _written(
+    name: str,
+    route: Route,
+    facts: dict,
+    programme_contact: str,
+    round_id: str,
+    leader_id: str,
+    meetings: list[ProposedMeeting],
+) -> PlannedMessage:
+    context = {**facts, "programme_contact": one_line(programme_contact)}
+    folder = "easy_read" if route.style == "easy_read" else "standard"
+    blocks = parse_blocks(render(f"{folder}/{name}.j2", context))
+    title = blocks[0].text
+    subject = title if "programme" in title else f"{title} for the patient leader programme"
+    html = render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": route.font_points})
+    return PlannedMessage(
+        route=route,
+        subject=subject,
+        blocks=tuple(blocks),
+        text=plain_text(blocks),
+        html=html,
+        sms=tidy(render(f"sms/{name}.j2", context)),
+        meetings=tuple(meetings),
+        round_id=round_id,
+        leader_id=leader_id,
+    )
+
+
+def capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plan_missing_contact_task(
+    event: OutcomePublished | PairDeclined,
+    leader_id: str,
+    contacts: dict[str, LeaderContact | None],
+    why: str,
+    programme_contact: str,
+    contact_within_days: int = 14,
+) -> PlannedMessage:
+    """A task for a person when contact details never arrived: the news in plain words, so they can pass it on.
+
+    Never silence (Always Event 1): someone must tell this person, even though we cannot write to them ourselves.
+    """
+
+    def who(leader: str) -> str:
+        contact = contacts.get(leader)
+        return f"{one_line(contact.name)} (leader {leader})" if contact else f"leader {leader}"
+
+    blocks = [
+        Block("h1", "Please pass on this message"),
+        Block("p", f"We could not send this message ourselves: {why}."),
+        Block("p", "Please find their details in the registry. Then tell them the news below, in the way they need."),
+        Block("h2", f"The news for {who(leader_id)}"),
+    ]
+    if isinstance(event, PairDeclined):
+        date = long_date(london_date(event.occurred_at) + dt.timedelta(days=contact_within_days))
+        blocks += [
+            Block("p", f"{capital(who(event.data.leader_id))} has decided not to go ahead as their partner."),
+            Block("p", "This is not about them. Do not pass on any reason: it stays private."),
+            Block("p", f"We will try to find them someone else, and will be in touch by {date}."),
+        ]
+    elif event.data.outcome == "paired":
+        outcome = event.data
+        for p in outcome.partners:
+            blocks.append(Block("p", f"We have found them a partner: {who(p.partner_id)}."))
+            reasons = [Block("li", one_line(r)) for r in p.reasons if one_line(r)]
+            if reasons:
+                blocks += [Block("p", "Why we chose this pair, as we would tell them:"), *reasons]
+            blocks += [Block("link", "If they want to work together", p.accept_url), Block("link", "If they do not", p.decline_url)]
+        if outcome.respond_by:
+            blocks.append(Block("p", f"Please ask them to answer by {long_date(outcome.respond_by)}."))
+    else:
+        blocks += [
+            Block("p", "We could not find them a partner this time."),
+            Block("p", one_line(event.data.unmatched_reason) or "Nobody fitted with them this time."),
+            Block("p", "We will keep their details and try again next time."),
+        ]
+    blocks.append(Block("p", f"If you have questions, contact {one_line(programme_contact)}."))
+    subject = "Please pass on a message for the patient leader programme"
+    route = Route("person", "standard", STANDARD_POINTS, why)
+    return PlannedMessage(
+        route=route,
+        subject=subject,
+        blocks=tuple(blocks),
+        text=plain_text(blocks),
+        html=render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": STANDARD_POINTS}),
+        sms="",
+        meetings=(),
+        round_id=event.data.round_id,
+        leader_id=leader_id,
+        contact_known=contacts.get(leader_id) is not None,
+    )

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import KafkaSettings, ReliabilitySettings
+
+
+class NotifierSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", populate_by_name=True, hide_input_in_errors=True)
+
+    database_url: str = "sqlite:///var/notifier.db"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    from_address: str = "Patient leader pairing <pairing@example.nhs.uk>"
+    programme_contact: str = Field(
+        default="the programme team at pairing@example.nhs.uk",
+        description="Who people can contact with questions, written as it reads in a sentence",
+    )
+    output_dir: Path = Field(
+        default=Path("var/notifier"),
+        description="Where letters (letters/), text messages (sms/) and tasks for a person (for_a_person/) are written",
+    )
+    first_meeting_notice_days: int = Field(
+        default=14, ge=0, le=365, description="The first meeting we suggest is at least this many days after publishing"
+    )
+    first_meeting_minutes: int = Field(default=60, ge=15, le=480)
+    contact_wait_seconds: float = Field(
+        default=30, ge=0, le=600, description="How long an outcome waits for contact details that are still on their way"
+    )
+    partner_declined_contact_days: int = Field(
+        default=14, ge=1, le=90, description="Someone whose partner said no hears from us again within this many days"
+    )
+    quiet_hours_start: dt.time = Field(
+        default=dt.time(20), description="No text messages or phone calls from this time (Europe/London)"
+    )
+    quiet_hours_end: dt.time = Field(
+        default=dt.time(9), description="Text messages and phone calls again from this time (Europe/London)"
+    )
+    scheduler_poll_seconds: float = Field(
+        default=5, gt=0, le=300, description="How often the scheduler looks for messages that are due"
+    )
+    channel: Literal["smtp", "notify"] = Field(
+        default="smtp",
+        description="smtp: email by SMTP, text messages and letters as files; notify: all three by GOV.UK Notify",
+    )
+    notify_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NOTIFY_API_KEY", "NOTIFIER_NOTIFY_API_KEY", "notify_api_key")
+    )
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_email_template_id: str | None = None
+    notify_sms_template_id: str | None = None
+    notify_letter_template_id: str | None = None
+    notify_timeout_seconds: float = Field(default=30, gt=0, le=120)
+    encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
+
+    @model_validator(mode="after")
+    def _notify_is_complete(self) -> NotifierSettings:
+        if self.channel == "notify":
+            missing = [
+                name
+                for name, value in (
+                    ("NOTIFY_API_KEY", self.notify_api_key),
+                    ("NOTIFIER_NOTIFY_EMAIL_TEMPLATE_ID", self.notify_email_template_id),
+                    ("NOTIFIER_NOTIFY_SMS_TEMPLATE_ID", self.notify_sms_template_id),
+                    ("NOTIFIER_NOTIFY_LETTER_TEMPLATE_ID", self.notify_letter_template_id),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"NOTIFIER_CHANNEL=notify needs {', '.join(missing)}")
+        return self
+
+    @property
+    def letters_dir(self) -> Path:
+        """The print queue: PDF letters waiting to be printed and posted."""
+        return self.output_dir / "letters"
+
+    @property
+    def sms_dir(self) -> Path:
+        """Text messages, one file each: there is no SMS gateway here."""
+        return self.output_dir / "sms"
+
+    @property
+    def tasks_dir(self) -> Path:
+        """Messages a person must deliver (braille, audio, a phone call ...), with why."""
+        return self.output_dir / "for_a_person"

@@ -1,0 +1,319 @@
+"""What each person is told, how, and in which format.
+
+Pure rules, no I/O and no clock: contact details, an outcome and the publish
+date in; a route (channel and format), the facts to put in the message and a
+suggested first meeting out. The wording lives in the templates
+(services/notifier/compose.py fills them) and the sending in adapters/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from schemas.cohort import DAYS, Window
+from schemas.events import LeaderContact, Outcome
+
+ROLE_PHRASES = {
+    "patient_leader": "a patient leader: someone who brings their own experience of using health care",
+    "carer_leader": "a carer leader: someone who brings their experience of caring for a family member or friend",
+    "clinical_leader": "a clinical leader: a doctor, nurse, therapist or other health worker",
+    "managerial_leader": "a manager who works in health and care",
+}
+EASY_ROLE_PHRASES = {
+    "patient_leader": "a patient leader. This means they have used health services",
+    "carer_leader": "a carer leader. This means they look after someone",
+    "clinical_leader": "a health worker, like a doctor or nurse",
+    "managerial_leader": "a manager in health and care",
+}
+SHORT_ROLE_PHRASES = {
+    "patient_leader": "a patient leader",
+    "carer_leader": "a carer leader",
+    "clinical_leader": "a clinical leader (a doctor, nurse or other health worker)",
+    "managerial_leader": "a manager in health and care",
+}
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+MODE_PHRASES = {"in_person": "in person", "video": "by video call", "phone": "by phone"}
+LARGE_PRINT_POINTS = {"large_print_20": 20, "large_print_24": 24, "large_print_28": 28}
+STANDARD_POINTS = 12
+# Easy read guidance asks for at least 14 point; a little more is easier still.
+EASY_READ_POINTS = 16
+# Formats this service cannot produce itself: a person must arrange them.
+NEEDS_A_PERSON_FORMATS = {"braille": "braille", "audio": "audio"}
+# Contact methods only a person can use. "via_carer": the contact record has no
+# field for a carer's details or their consent, so a person must arrange it.
+PERSON_CONTACT_METHODS = {
+    "telephone": "asked to be phoned",
+    "text_relay": "asked to be phoned through the text relay service",
+    "via_carer": "asked to be contacted through a carer, and no carer's contact details are recorded",
+}
+# The contact detail each written channel needs.
+CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "letter": "postal_address"}
+MISSING_ADDRESS = {"email": "email address", "sms": "mobile phone number", "letter": "postal address"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one person is reached: the channel, and the format the words take."""
+
+    channel: str  # "email", "sms", "letter", or "person" when someone must reach them another way
+    style: str  # "standard", "large_print" or "easy_read": which templates and what size
+    font_points: int
+    why_a_person: str = ""
+
+
+def choose_route(me: LeaderContact) -> Route:
+    """Honour the recorded communication needs, or hand the message to a person; never downgrade."""
+    style, points = "standard", STANDARD_POINTS
+    if me.information_format in LARGE_PRINT_POINTS:
+        style, points = "large_print", LARGE_PRINT_POINTS[me.information_format]
+    elif me.information_format == "easy_read":
+        style, points = "easy_read", EASY_READ_POINTS
+
+    def person(why: str) -> Route:
+        return Route("person", style, points, why)
+
+    if unmet := NEEDS_A_PERSON_FORMATS.get(me.information_format):
+        return person(f"needs the message in {unmet}")
+    # The free text is not repeated here: it may be sensitive, and the registry holds it.
+    if me.communication_professional:
+        return person("needs a communication professional to share the message, as recorded")
+    if me.communication_support:
+        return person("needs communication support to read the message, as recorded")
+    if why := PERSON_CONTACT_METHODS.get(me.contact_method):
+        return person(why)
+    if not getattr(me, CHANNEL_ADDRESS[me.contact_method]):
+        return person(f"has no {MISSING_ADDRESS[me.contact_method]} on record")
+    return Route(me.contact_method, style, points)
+
+
+@dataclass(frozen=True)
+class ProposedMeeting:
+    """A suggested first meeting: a date inside a weekly window both people share."""
+
+    partner_id: str
+    partner_name: str
+    modes: str  # "by video call or in person"
+    date: dt.date
+    start: dt.time
+    end: dt.time
+
+    @property
+    def wording(self) -> str:
+        return f"{DAY_NAMES[DAYS[self.date.weekday()]]} {long_date(self.date)}, from {self.start:%H:%M} to {self.end:%H:%M}"
+
+
+def earliest_first_meeting(published_on: dt.date, respond_by: dt.date | None, notice_days: int) -> dt.date:
+    """Give people notice, and never suggest meeting before they have had the chance to answer."""
+    earliest = published_on + dt.timedelta(days=notice_days)
+    if respond_by is not None:
+        earliest = max(earliest, respond_by + dt.timedelta(days=1))
+    return earliest
+
+
+def first_meetings(
+    windows_per_partner: list[list[Window]],
+    not_before: dt.date,
+    minutes: int,
+    weeks: int = 8,
+    limits: list[tuple[dt.date | None, list[dt.date]]] | None = None,
+) -> list[tuple[dt.date, dt.time, dt.time] | None]:
+    """For each partner, the earliest slot inside a weekly window you share, on or after `not_before`.
+
+    `limits` gives, per partner, the pair's own earliest date (the notice both need,
+    and four weeks to book an interpreter) and the dates either cannot do.
+    Someone with several partners must not be asked to be in two places at once,
+    so each slot avoids the ones already suggested.
+    """
+    taken: list[tuple[dt.datetime, dt.datetime]] = []
+    chosen = []
+    length = dt.timedelta(minutes=minutes)
+    for index, windows in enumerate(windows_per_partner):
+        after, blocked = (limits[index] if limits else (None, []))
+        start_from = max(not_before, after) if after else not_before
+        options = []
+        for week in range(weeks):
+            for window in windows:
+                day = start_from + dt.timedelta(days=(DAYS.index(window.day) - start_from.weekday()) % 7 + 7 * week)
+                if day in blocked:
+                    continue
+                start, window_end = dt.datetime.combine(day, window.start), dt.datetime.combine(day, window.end)
+                while start < window_end:
+                    end = min(window_end, start + length)
+                    if not any(start < t_end and t_start < end for t_start, t_end in taken):
+                        options.append((start, end))
+                        break
+                    start += length
+        if options:
+            start, end = min(options)
+            taken.append((start, end))
+            chosen.append((start.date(), start.time(), end.time()))
+        else:
+            chosen.append(None)
+    return chosen
+
+
+def one_line(text: str | None) -> str:
+    """Names and reasons are put into line-based templates: a newline must not start a new block."""
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def join_words(items: list[str], last: str = "or") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def message_facts(
+    outcome: Outcome,
+    me: LeaderContact,
+    contacts: dict[str, LeaderContact],
+    route: Route,
+    published_on: dt.date,
+    notice_days: int = 14,
+    meeting_minutes: int = 60,
+) -> tuple[dict, list[ProposedMeeting]]:
+    """Everything the templates need, already in plain words; and the suggested first meetings.
+
+    `contacts` holds each partner's contact details, by leader id.
+    """
+    not_before = earliest_first_meeting(published_on, outcome.respond_by, notice_days)
+    slots = first_meetings(
+        [p.shared_windows for p in outcome.partners],
+        not_before,
+        meeting_minutes,
+        limits=[(p.first_meeting_after, p.cannot_meet_on) for p in outcome.partners],
+    )
+    partners, meetings = [], []
+    for p, slot in zip(outcome.partners, slots):
+        contact = contacts[p.partner_id]
+        name = one_line(contact.name)
+        modes = join_words([MODE_PHRASES[m] for m in p.meeting_modes])
+        meeting = ProposedMeeting(p.partner_id, name, modes, *slot) if slot else None
+        if meeting:
+            meetings.append(meeting)
+        partners.append(
+            {
+                "name": name,
+                "pronouns": one_line(contact.pronouns),
+                "organisation": one_line(contact.organisation),
+                "role": ROLE_PHRASES[contact.role],
+                "easy_role": EASY_ROLE_PHRASES[contact.role],
+                "short_role": SHORT_ROLE_PHRASES[contact.role],
+                "reasons": [one_line(r) for r in p.reasons if one_line(r)],
+                "windows": [f"{DAY_NAMES[w.day]}, {w.start:%H:%M} to {w.end:%H:%M}" for w in p.shared_windows],
+                "modes": modes,
+                "meeting": meeting.wording if meeting else "",
+                "accept_url": p.accept_url,
+                "decline_url": p.decline_url,
+            }
+        )
+    facts = {
+        "name": one_line(me.name),
+        "outcome": outcome.outcome,
+        "partners": partners,
+        "unmatched_reason": one_line(outcome.unmatched_reason) or "We could not find a partner who fits with you this time.",
+        "respond_by": long_date(outcome.respond_by) if outcome.respond_by else "",
+        "channel": route.channel,
+        "style": route.style,
+    }
+    return facts, meetings
+
+
+def declined_facts(
+    me: LeaderContact, decliner: LeaderContact | None, route: Route, declined_on: dt.date, contact_within_days: int
+) -> dict:
+    """What a person is told when their proposed partner says no. The reason they gave is never here:
+    it stays private with the programme manager. The decliner may be unknown here (erased): then unnamed."""
+    return {
+        "name": one_line(me.name),
+        "partner_name": one_line(decliner.name) if decliner else "",
+        "contact_by": long_date(declined_on + dt.timedelta(days=contact_within_days)),
+        "channel": route.channel,
+        "style": route.style,
+    }
+
+
+# ---- the light markup the message templates are written in ----
+#
+# One block per line: "# " title, "## " heading, "### " sub-heading, "- " list
+# item, "[words](address)" a link, anything else a paragraph. Each output
+# (plain text, HTML, letter, task) is made from the same blocks, so they say
+# the same thing.
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "h1", "h2", "h3", "p", "li" or "link"
+    text: str
+    url: str = ""
+
+
+_LINK = re.compile(r"^\[(?P<text>.+)\]\((?P<url>\S+)\)$")
+
+
+def parse_blocks(markup: str) -> list[Block]:
+    blocks = []
+    for raw in markup.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if link := _LINK.match(line):
+            blocks.append(Block("link", link["text"], link["url"]))
+        elif line.startswith("### "):
+            blocks.append(Block("h3", line[4:].strip()))
+        elif line.startswith("## "):
+            blocks.append(Block("h2", line[3:].strip()))
+        elif line.startswith("# "):
+            blocks.append(Block("h1", line[2:].strip()))
+        elif line.startswith("- "):
+            blocks.append(Block("li", line[2:].strip()))
+        else:
+            blocks.append(Block("p", line))
+    return blocks
+
+
+def plain_text(blocks: list[Block]) -> str:
+    """Plain text with no hard line wrapping, so it reflows at any text size (large print too)."""
+    lines: list[str] = []
+    for i, block in enumerate(blocks):
+        previous = blocks[i - 1].kind if i else None
+        # A blank line between paragraphs and before headings; list items stay together.
+        if lines and not (block.kind == "li" and previous == "li"):
+            lines.append("")
+        if block.kind in ("h1", "h2", "h3"):
+            lines.append(block.text)
+        elif block.kind == "li":
+            lines.append(f"- {block.text}")
+        elif block.kind == "link":
+            lines += [f"{block.text}:", block.url]
+        else:
+            lines.append(block.text)
+    return "\n".join(lines) + "\n"
+
+
+def html_nodes(blocks: list[Block]) -> list[dict]:
+    """Blocks grouped for HTML: consecutive list items become one list."""
+    nodes: list[dict] = []
+    for block in blocks:
+        if block.kind == "li":
+            if nodes and nodes[-1]["kind"] == "ul":
+                nodes[-1]["items"].append(block.text)
+            else:
+                nodes.append({"kind": "ul", "items": [block.text]})
+        else:
+            nodes.append({"kind": block.kind, "text": block.text, "url": block.url})
+    return nodes

@@ -1,0 +1,581 @@
+"""The notifier's handlers: keep contact details, tell each person once, in the way they need.
+
+Two kinds of event make a message: an outcome (`OutcomePublished`, to the
+person it is about) and a partner saying no (`PairDeclined`, to the other
+person in the pair). Both go through the same steps (`attempt`).
+
+Sending a message and recording it cannot share one transaction, so each
+message has a delivery row keyed by (event, person, channel):
+
+1. claim: the row is written as "sending" before anything is sent;
+2. send through the channel;
+3. finish: in one transaction, the row becomes "sent" (or "needs_a_person"),
+   the event is marked handled (or its scheduled entry removed) and the
+   delivery report goes to the outbox.
+
+A redelivered event whose row is finished is not sent again; it only gets its
+report. The window that remains: a crash after the channel has taken the
+message but before step 3 commits. The next attempt finds the row still
+"sending" and sends again. For letters, text messages and tasks that
+rewrites the same file (named by the key), so nobody gets two; for email it
+can mean a second copy, with the same Message-ID so mail programs can spot it.
+We choose that over the risk of someone never hearing back.
+
+Some messages cannot go at once. They are parked in the database
+(`scheduled_messages`), the event marked handled in the same transaction, and
+the scheduler (scheduler.py) tries them again when due:
+
+- a text message or phone call in the person's quiet hours: reported
+  "scheduled", sent when the quiet hours end;
+- contact details still on their way: tried again every few seconds, and when
+  they have not come after NOTIFIER_CONTACT_WAIT_SECONDS, a person is asked
+  to pass the message on ("needs_a_person"). Never silence;
+- a send that failed, from the scheduler: tried again later with backoff.
+
+Parking, instead of waiting inside the consumer, keeps the partition flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from schemas.events import (
+    EVENT_TYPES,
+    Delivery,
+    LeaderContact,
+    LeaderContactChanged,
+    NotificationStatusChanged,
+    OutcomePublished,
+    PairDeclined,
+)
+from schemas.topics import DELIVERIES
+from services.common.observability import NOTIFICATIONS
+from services.common.crypto import Cipher
+from services.common.store import Store, UnitOfWork, was_handled
+from services.notifier.adapters.channels import CannotUseChannel, Channel
+from services.notifier.adapters.orm import ContactRow, DeliveryRow, ScheduledRow
+from services.notifier.clock import Clock, SystemClock
+from services.notifier.compose import (
+    PlannedMessage,
+    london_date,
+    plan_message,
+    plan_missing_contact_task,
+    plan_partner_declined,
+)
+from services.notifier.domain.messages import Route
+from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, next_allowed, quiet_hours_for, when_words
+
+PRODUCER = "notifier"
+CONSUMER = "notifier.outcomes"
+DECLINES_CONSUMER = "notifier.declines"
+FINISHED = {"sent", "needs_a_person"}
+WAITING_FOR_CONTACT = "waiting_for_contact_details"
+QUIET_HOURS = "quiet_hours"
+RETRY = "retry"
+# How long one scheduler may hold a message while sending it; far longer than any send.
+LEASE = dt.timedelta(minutes=10)
+# How often a message waiting for contact details looks again (a new contact also wakes the scheduler).
+RECHECK = dt.timedelta(seconds=2)
+log = logging.getLogger("pairing.notifier")
+
+Cause = OutcomePublished | PairDeclined
+
+
+@dataclass(frozen=True)
+class MessageRules:
+    """Settings that shape every message."""
+
+    programme_contact: str
+    notice_days: int = 14  # the first meeting we suggest is at least this many days after publishing
+    meeting_minutes: int = 60
+    max_attempts: int = 5  # after this many failed sends the delivery is reported as failed
+    # Contact details come on their own topic and may arrive a little after an outcome.
+    # After this long without them, a person is asked to pass the message on.
+    contact_wait_seconds: float = 0
+    # Someone whose partner said no hears from us again within this many days.
+    repair_contact_days: int = 14
+    quiet_hours: QuietHours = QuietHours()
+    # A send from the scheduler that failed is tried again after this, doubling each time.
+    retry_seconds: float = 30
+    max_retry_seconds: float = 1800
+
+
+@dataclass
+class Notifier:
+    """Everything the handlers need, built once by the app."""
+
+    store: Store
+    cipher: Cipher
+    channels: Mapping[str, Channel]
+    rules: MessageRules
+    clock: Clock = field(default_factory=SystemClock)
+    # Set when something may have become due early (contact details arrived): the scheduler looks at once.
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def now(self) -> dt.datetime:
+        return self.clock.now().astimezone(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to one person, and the event that caused it."""
+
+    event: Cause
+
+    @property
+    def about(self) -> str:
+        return "outcome" if isinstance(self.event, OutcomePublished) else "partner_declined"
+
+    @property
+    def consumer(self) -> str:
+        return CONSUMER if isinstance(self.event, OutcomePublished) else DECLINES_CONSUMER
+
+    @property
+    def leader_id(self) -> str:
+        """Who is told: the person the outcome is about, or the partner of the one who said no."""
+        data = self.event.data
+        return data.leader_id if isinstance(self.event, OutcomePublished) else data.partner_id
+
+    @property
+    def round_id(self) -> str:
+        return self.event.data.round_id
+
+    @property
+    def needed(self) -> list[str]:
+        """Whose contact details the message cannot be written without."""
+        if isinstance(self.event, OutcomePublished):
+            return [self.leader_id, *(p.partner_id for p in self.event.data.partners)]
+        return [self.leader_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        """Whose details make it better but are not needed: the name of the person who said no."""
+        return [] if isinstance(self.event, OutcomePublished) else [self.event.data.leader_id]
+
+    @property
+    def job_key(self) -> str:
+        return f"{self.event.event_id}:{self.leader_id}"
+
+    def key(self, channel: str) -> str:
+        return f"{self.job_key}:{channel}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A scheduled message one scheduler holds while it works on it."""
+
+    key: str
+    token: str
+    give_up_at: dt.datetime | None
+
+
+# ---- contact details ----
+
+
+async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: Cipher) -> None:
+    data = changed.data
+    row = await uow.session.get(ContactRow, data.leader_id)
+    if row is not None and row.version >= data.version:
+        return
+    if row is None:
+        row = ContactRow(leader_id=data.leader_id)
+        uow.session.add(row)
+    row.version = data.version
+    row.sealed = cipher.seal(data.model_dump(mode="json"))
+
+
+async def forget_contact(store: Store, leader_id: str) -> None:
+    async with store.unit_of_work() as uow:
+        row = await uow.session.get(ContactRow, leader_id)
+        if row is not None:
+            await uow.session.delete(row)
+        await uow.commit()
+
+
+async def contact_of(uow: UnitOfWork, cipher: Cipher, leader_id: str) -> LeaderContact | None:
+    row = await uow.session.get(ContactRow, leader_id)
+    return LeaderContact.model_validate(cipher.open(row.sealed)) if row else None
+
+
+async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact | None]:
+    async with n.store.unit_of_work() as uow:
+        return {leader: await contact_of(uow, n.cipher, leader) for leader in [*notice.needed, *notice.wanted]}
+
+
+# ---- reports and keys ----
+
+
+def report(event: Cause, channel: str, status: str, detail: str = "") -> NotificationStatusChanged:
+    notice = Notice(event)
+    NOTIFICATIONS.labels(channel, status).inc()  # every status change is reported through here
+    return NotificationStatusChanged(
+        producer=PRODUCER,
+        correlation_id=notice.round_id,
+        causation_id=str(event.event_id),
+        data=Delivery(
+            round_id=notice.round_id,
+            leader_id=notice.leader_id,
+            outcome_event_id=event.event_id,
+            channel=channel,
+            status=status,
+            detail=detail,
+            about=notice.about,
+        ),
+    )
+
+
+def delivery_key(event: Cause, channel: str) -> str:
+    return Notice(event).key(channel)
+
+
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back times without a zone; they were stored as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.timezone.utc)
+
+
+# ---- one attempt at a message, from a consumer (lease None) or the scheduler ----
+
+
+async def on_event(n: Notifier, event: Cause) -> None:
+    """A consumer's entry: an outcome or a partner saying no."""
+    notice = Notice(event)
+    if await was_handled(n.store, notice.consumer, str(event.event_id)):
+        return
+    await attempt(n, notice, None)
+
+
+def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None], route: Route | None = None) -> PlannedMessage:
+    rules, event = n.rules, notice.event
+    me = contacts[notice.leader_id]
+    if isinstance(event, OutcomePublished):
+        known = {k: v for k, v in contacts.items() if v is not None}
+        return plan_message(
+            event.data,
+            me,
+            known,
+            rules.programme_contact,
+            london_date(event.occurred_at),
+            rules.notice_days,
+            rules.meeting_minutes,
+            route,
+        )
+    return plan_partner_declined(
+        event.data,
+        me,
+        contacts.get(event.data.leader_id),
+        rules.programme_contact,
+        london_date(event.occurred_at),
+        rules.repair_contact_days,
+        route,
+    )
+
+
+async def attempt(n: Notifier, notice: Notice, lease: Lease | None) -> None:
+    """Write the message and send it; or park it (contact details not here yet, quiet hours)."""
+    now = n.now()
+    contacts = await contacts_for(n, notice)
+    missing = [leader for leader in notice.needed if contacts[leader] is None]
+    me = contacts[notice.leader_id]
+    if missing or None in contacts.values():
+        # Details on their way (a wanted name too: at start-up each topic's consumer catches up on its own).
+        give_up_at = (lease and lease.give_up_at) or now + dt.timedelta(seconds=n.rules.contact_wait_seconds)
+        if now < give_up_at:
+            await park(n, notice, lease, WAITING_FOR_CONTACT, min(now + RECHECK, give_up_at), give_up_at)
+            return
+    if missing:
+        why = (
+            "we do not have their contact details yet"
+            if me is None
+            else "cannot be told yet: we do not have their partner's contact details"
+        )
+        log.warning("%s: no contact details for %s after waiting; a person will pass it on", notice.job_key, missing)
+        planned = plan_missing_contact_task(
+            notice.event, notice.leader_id, contacts, why, n.rules.programme_contact, n.rules.repair_contact_days
+        )
+        # The task channel needs someone to address; only the id is known.
+        me = me or LeaderContact(leader_id=notice.leader_id, version=1, name=f"leader {notice.leader_id}", role="patient_leader")
+        await send_and_record(n, notice, planned, me, lambda _route: planned, lease)
+        return
+
+    def replan(route: Route | None = None) -> PlannedMessage:
+        return plan(n, notice, contacts, route)
+
+    planned = replan()
+    if keeps_quiet_hours(planned.route, me):
+        opens = next_allowed(now, quiet_hours_for(me, n.rules.quiet_hours))
+        if opens > now:
+            await schedule_after_quiet_hours(n, notice, lease, planned.channel, opens)
+            return
+    await send_and_record(n, notice, planned, me, replan, lease)
+
+
+async def send_and_record(
+    n: Notifier,
+    notice: Notice,
+    planned: PlannedMessage,
+    me: LeaderContact,
+    replan: Callable[[Route], PlannedMessage],
+    lease: Lease | None,
+) -> None:
+    row, before = await claim(n.store, notice, planned.channel)
+    if before in FINISHED:
+        await finish(n, notice, row.key, None, lease)  # sent before; only the report may be missing
+        return
+    if before == "sending":
+        log.warning("delivery %s: the last attempt stopped part way and may have sent already; sending again", row.key)
+    try:
+        result = await send(n.channels, planned, me, row.key, replan)
+    except Exception as exc:
+        # Not sent: say so on the row, so the next attempt knows it is not a possible duplicate.
+        failure = f"{exc.__class__.__name__} on try {row.attempts}"
+        if row.attempts >= n.rules.max_attempts:
+            await give_up(n, notice, row.key, row.channel, failure, lease)
+        else:
+            await set_status(n.store, row.key, "retrying", failure)
+            if lease is not None:
+                wait = min(n.rules.max_retry_seconds, n.rules.retry_seconds * 2 ** (row.attempts - 1))
+                await park(n, notice, lease, RETRY, n.now() + dt.timedelta(seconds=wait), None)
+        if lease is None:
+            raise  # the consumer retries with backoff, then dead-letters
+        log.warning("delivery %s: %s; will try again later", row.key, failure)
+        return
+    await finish(n, notice, row.key, result, lease)
+
+
+async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None]:
+    """The delivery row for this message, and its status before this attempt (None if new).
+
+    A finished row for the same event and person under another channel counts
+    too: if their contact details changed between two attempts, they still
+    hear once.
+    """
+    key = notice.key(channel)
+    async with store.unit_of_work() as uow:
+        rows = (
+            await uow.session.scalars(
+                select(DeliveryRow).where(
+                    DeliveryRow.leader_id == notice.leader_id, DeliveryRow.key.startswith(f"{notice.event.event_id}:")
+                )
+            )
+        ).all()
+        done = next((r for r in rows if r.status in FINISHED), None)
+        if done is not None:
+            return done, done.status
+        row = next((r for r in rows if r.key == key), None)
+        before = row.status if row else None
+        if row is None:
+            row = DeliveryRow(
+                key=key, round_id=notice.round_id, leader_id=notice.leader_id, channel=channel, attempts=0, detail=""
+            )
+            uow.session.add(row)
+        row.status = "sending"
+        row.attempts += 1
+        await uow.commit()
+        return row, before
+
+
+async def set_status(store: Store, key: str, status: str, detail: str) -> None:
+    async with store.unit_of_work() as uow:
+        row = await uow.session.get(DeliveryRow, key)
+        row.status, row.detail = status, detail
+        await uow.commit()
+
+
+async def mark_done(uow: UnitOfWork, notice: Notice, lease: Lease | None) -> bool:
+    """Inside the result's transaction: mark the event handled, or take the message off the schedule.
+
+    False if that was already done (a redelivery, or another scheduler took over after our lease ran out).
+    """
+    if lease is None:
+        return await uow.first_time(notice.consumer, str(notice.event.event_id))
+    gone = await uow.session.execute(
+        delete(ScheduledRow).where(ScheduledRow.key == lease.key, ScheduledRow.lease == lease.token)
+    )
+    return gone.rowcount == 1
+
+
+async def finish(n: Notifier, notice: Notice, key: str, result: tuple[str, str, str] | None, lease: Lease | None) -> None:
+    """Record the result (status, channel, detail), mark it done and report, all in one transaction."""
+    async with n.store.unit_of_work() as uow:
+        if not await mark_done(uow, notice, lease):
+            return
+        row = await uow.session.get(DeliveryRow, key)
+        if result is not None:
+            row.status, row.channel, row.detail = result
+        # Scheduled for one channel and sent by another (their details changed overnight): close the old row.
+        await uow.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.key.startswith(f"{notice.event.event_id}:"),
+                DeliveryRow.leader_id == notice.leader_id,
+                DeliveryRow.key != key,
+                DeliveryRow.status == "scheduled",
+            )
+            .values(status="replaced", detail=f"sent by {row.channel} instead")
+        )
+        uow.publish(DELIVERIES, notice.leader_id, report(notice.event, row.channel, row.status, row.detail))
+        await uow.commit()
+
+
+async def give_up(n: Notifier, notice: Notice, key: str, channel: str, detail: str, lease: Lease | None) -> None:
+    """Tell the registry a message could not be sent, so a person can follow it up.
+
+    From a consumer the event is not marked handled: replaying it from the
+    dead-letter topic tries again. From the scheduler it leaves the schedule.
+    """
+    async with n.store.unit_of_work() as uow:
+        row = await uow.session.get(DeliveryRow, key)
+        row.status, row.detail = "failed", detail
+        if lease is not None and not await mark_done(uow, notice, lease):
+            return
+        uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, "failed", detail))
+        await uow.commit()
+
+
+async def send(
+    channels: Mapping[str, Channel],
+    planned: PlannedMessage,
+    me: LeaderContact,
+    key: str,
+    replan: Callable[[Route], PlannedMessage],
+) -> tuple[str, str, str]:
+    """Send through the planned channel; if that channel cannot take this message, give it to a person.
+
+    Returns (status, channel, detail) for the delivery row and report.
+    """
+    try:
+        detail = await channels[planned.channel].send(planned, me, key)
+        return ("needs_a_person" if planned.channel == "person" else "sent"), planned.channel, detail
+    except CannotUseChannel as exc:
+        why = f"could not be reached by {planned.channel}: {exc}"
+    for_a_person = replan(dataclasses.replace(planned.route, channel="person", why_a_person=why))
+    return "needs_a_person", "person", await channels["person"].send(for_a_person, me, key)
+
+
+# ---- parking a message for later ----
+
+
+def sealed_job(n: Notifier, notice: Notice, reason: str, due: dt.datetime, give_up_at: dt.datetime | None) -> ScheduledRow:
+    return ScheduledRow(
+        key=notice.job_key,
+        event_type=notice.event.event_type,
+        # The event holds answer links: sealed like every other personal detail at rest.
+        sealed_event=n.cipher.seal(notice.event.model_dump(mode="json")),
+        reason=reason,
+        due_at=due,
+        give_up_at=give_up_at,
+        attempts=0,
+    )
+
+
+async def keep_on_schedule(
+    uow: UnitOfWork, n: Notifier, notice: Notice, lease: Lease | None, reason: str, due: dt.datetime, give_up_at: dt.datetime | None
+) -> bool:
+    """Put the message on the schedule (from a consumer: with the inbox mark), or move it (from the scheduler)."""
+    if lease is None:
+        if not await uow.first_time(notice.consumer, str(notice.event.event_id)):
+            return False
+        uow.session.add(sealed_job(n, notice, reason, due, give_up_at))
+        return True
+    moved = await uow.session.execute(
+        update(ScheduledRow)
+        .where(ScheduledRow.key == lease.key, ScheduledRow.lease == lease.token)
+        .values(reason=reason, due_at=due, give_up_at=give_up_at, lease=None)
+    )
+    return moved.rowcount == 1
+
+
+async def park(
+    n: Notifier, notice: Notice, lease: Lease | None, reason: str, due: dt.datetime, give_up_at: dt.datetime | None
+) -> None:
+    async with n.store.unit_of_work() as uow:
+        if await keep_on_schedule(uow, n, notice, lease, reason, due, give_up_at):
+            await uow.commit()
+
+
+async def schedule_after_quiet_hours(n: Notifier, notice: Notice, lease: Lease | None, channel: str, opens: dt.datetime) -> None:
+    """Stored and reported as scheduled; the scheduler sends it when the person's quiet hours end."""
+    detail = f"to be sent at {when_words(opens)}, when the person's quiet hours end"
+    async with n.store.unit_of_work() as uow:
+        if not await keep_on_schedule(uow, n, notice, lease, QUIET_HOURS, opens, None):
+            return
+        key = notice.key(channel)
+        row = await uow.session.get(DeliveryRow, key)
+        already = row is not None and row.status == "scheduled"
+        if row is None:
+            row = DeliveryRow(
+                key=key, round_id=notice.round_id, leader_id=notice.leader_id, channel=channel, attempts=0, detail=""
+            )
+            uow.session.add(row)
+        row.status, row.detail = "scheduled", detail
+        if not already:
+            uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, "scheduled", detail))
+        await uow.commit()
+
+
+# ---- the scheduler's side: take due messages and try them again ----
+
+
+async def due_keys(n: Notifier, early: bool = False, limit: int = 100) -> list[str]:
+    """Messages due now; with `early`, also those waiting for contact details (one may just have come)."""
+    query = select(ScheduledRow.key).where(due_clause(n, early)).order_by(ScheduledRow.due_at).limit(limit)
+    async with n.store.sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+def due_clause(n: Notifier, early: bool):  # noqa: ANN201 - an SQL expression
+    due = ScheduledRow.due_at <= n.now()
+    if early:
+        return or_(due, and_(ScheduledRow.reason == WAITING_FOR_CONTACT, ScheduledRow.lease.is_(None)))
+    return due
+
+
+async def next_due(n: Notifier) -> dt.datetime | None:
+    async with n.store.sessions() as session:
+        return as_utc(await session.scalar(select(ScheduledRow.due_at).order_by(ScheduledRow.due_at).limit(1)))
+
+
+async def take(n: Notifier, key: str, early: bool = False) -> tuple[Lease, Cause] | None:
+    """Hold one due message for LEASE, so no other scheduler sends it meanwhile; None if another has it."""
+    token = str(uuid.uuid4())
+    async with n.store.unit_of_work() as uow:
+        taken = await uow.session.execute(
+            update(ScheduledRow)
+            .where(ScheduledRow.key == key, due_clause(n, early))
+            .values(lease=token, due_at=n.now() + LEASE, attempts=ScheduledRow.attempts + 1)
+        )
+        if taken.rowcount != 1:
+            return None
+        row = await uow.session.get(ScheduledRow, key)
+        event = EVENT_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+        lease = Lease(key, token, as_utc(row.give_up_at))
+        await uow.commit()
+    return lease, event
+
+
+async def run_due(n: Notifier, early: bool = False) -> int:
+    """Try every message that is due; returns how many were tried."""
+    tried = 0
+    for key in await due_keys(n, early):
+        taken = await take(n, key, early)
+        if taken is None:
+            continue
+        lease, event = taken
+        tried += 1
+        try:
+            await attempt(n, Notice(event), lease)
+        except Exception:  # noqa: BLE001 - one broken message must not stop the others
+            log.exception("scheduled message %s could not be handled; trying again later", key)
+            later = n.now() + dt.timedelta(seconds=n.rules.max_retry_seconds)
+            await park(n, Notice(event), lease, RETRY, later, lease.give_up_at)
+    return tried

@@ -1,0 +1,179 @@
+"""The registry's tables. Special-category data and contact details live only
+in the encrypted `sealed` column."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.store import InboxMixin, OutboxMixin, utc_now
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class LeaderRow(Base):
+    __tablename__ = "leaders"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(30), index=True)
+    system: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # Non-sensitive attributes (topics, windows, modes), for listing and filtering.
+    public: Mapped[dict] = mapped_column(JSON)
+    # Name, contact details, communication and access needs: encrypted.
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class RoundRow(Base):
+    __tablename__ = "rounds"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    spec: Mapped[dict] = mapped_column(JSON)
+    leader_ids: Mapped[list] = mapped_column(JSON)
+    cohort_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The request the current solve answers: results of an earlier request are stale.
+    request_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Pairs the manager locked in or ruled out while reviewing; kept for every re-solve.
+    locked_pairs: Mapped[list] = mapped_column(JSON, default=list)
+    forbidden_pairs: Mapped[list] = mapped_column(JSON, default=list)
+    stats: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    failure: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class PairRow(Base):
+    __tablename__ = "pairs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[str] = mapped_column(ForeignKey("rounds.id"), index=True)
+    lived_experience_id: Mapped[str] = mapped_column(String(100))
+    professional_id: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    meeting_modes: Mapped[list] = mapped_column(JSON)
+    shared_windows: Mapped[list] = mapped_column(JSON)
+    reasons: Mapped[list] = mapped_column(JSON)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UnmatchedRow(Base):
+    __tablename__ = "unmatched"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[str] = mapped_column(ForeignKey("rounds.id"), index=True)
+    leader_id: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(50))
+
+
+class DeliveryRow(Base):
+    """What the notifier reported about each person's message (read model)."""
+
+    __tablename__ = "deliveries"
+
+    round_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(30), primary_key=True)
+    status: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class ResponseRow(Base):
+    """A leader's answer to one proposed partner. The token's nonce makes each link single-use."""
+
+    __tablename__ = "responses"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[str] = mapped_column(String(100), index=True)
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    partner_id: Mapped[str] = mapped_column(String(100))
+    answer: Mapped[str] = mapped_column(String(10))
+    # A reason for declining is free text that may mention health: encrypted.
+    sealed_reason: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class AuditRow(Base):
+    """Every read of special-category data, and every erasure: who, what, when, why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    purpose: Mapped[str] = mapped_column(String(500))
+
+
+class ProgrammeRow(Base):
+    __tablename__ = "programmes"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class CohortRow(Base):
+    """A group of leaders in a programme who are paired together in rounds."""
+
+    __tablename__ = "cohorts"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class CohortMemberRow(Base):
+    __tablename__ = "cohort_members"
+
+    cohort_id: Mapped[str] = mapped_column(ForeignKey("cohorts.id"), primary_key=True)
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class ManagerRow(Base):
+    """A person who signs in to the web pages: an admin, a manager or a viewer.
+    Only an Argon2 hash of the password is kept."""
+
+    __tablename__ = "managers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ManagerSessionRow(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 digest is stored here."""
+
+    __tablename__ = "manager_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("managers.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,134 @@
+"""The registry process: HTTP API for managers, Kafka consumers for results,
+and the outbox relay. Everything is built here from settings, nothing at import."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from faststream.kafka import KafkaBroker
+from itsdangerous import URLSafeTimedSerializer
+
+from schemas.events import (
+    LeaderContactChanged,
+    LeaderProfileChanged,
+    MatchEvent,
+    NotificationStatusChanged,
+    OutcomePublished,
+    ResponseEvent,
+    RoundEvent,
+    RoundSolved,
+)
+from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
+from services.common.crypto import Cipher
+from services.common.kafka import create_broker, ensure_topics, subscriber_options
+from services.common.observability import metrics_app, sampling
+from services.common.runtime import outbox_relay
+from services.common.store import Store, handle_once, make_engine
+from services.registry import handlers
+from services.registry.adapters.orm import Base, Inbox, Outbox
+from services.registry.config import RegistrySettings
+
+SERVICE = "registry"
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    detail: str
+    errors: list[FieldProblem] = []
+
+
+@dataclass
+class Registry:
+    settings: RegistrySettings
+    store: Store
+    cipher: Cipher
+    broker: KafkaBroker
+    signer: URLSafeTimedSerializer
+
+    def today(self) -> dt.date:
+        return dt.date.today()
+
+
+def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
+    broker = create_broker(settings.kafka, SERVICE, settings.reliability)
+    consumer = f"{SERVICE}.matches"
+
+    @broker.subscriber(MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka), title="registry: matcher results")
+    async def on_match_result(event: MatchEvent) -> None:
+        handler = handlers.record_solution if isinstance(event, RoundSolved) else handlers.record_failure
+        await handle_once(store, consumer, event, handler)
+
+    @broker.subscriber(DELIVERIES.name, **subscriber_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
+    async def on_delivery(event: NotificationStatusChanged) -> None:
+        await handle_once(store, f"{SERVICE}.deliveries", event, handlers.record_delivery)
+
+    # What the registry publishes (through its outbox), for the AsyncAPI document.
+    for topic, schema in (
+        (LEADER_PROFILES, LeaderProfileChanged),
+        (LEADER_CONTACTS, LeaderContactChanged),
+        (ROUNDS, RoundEvent),
+        (OUTCOMES, OutcomePublished),
+        (RESPONSES, ResponseEvent),
+    ):
+        broker.publisher(topic.name, schema=schema, title=f"registry: {topic.name}", description=topic.description)
+    return broker
+
+
+def create_app(settings: RegistrySettings) -> FastAPI:
+    from services.registry.api import install_routes
+    from services.registry.web import install_web
+
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+    registry = Registry(
+        settings=settings,
+        store=store,
+        cipher=Cipher(settings.encryption_keys),
+        broker=build_broker(settings, store),
+        signer=URLSafeTimedSerializer(settings.token_secret, salt="pairing-response"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.prepare(SERVICE)
+        await ensure_topics(settings.kafka)
+        async with outbox_relay(store, settings.kafka, SERVICE):
+            await registry.broker.start()
+            try:
+                async with sampling(SERVICE, registry.broker, store):
+                    yield
+            finally:
+                await registry.broker.stop()
+        await store.engine.dispose()
+
+    app = FastAPI(
+        responses={
+            400: {"model": Problem, "description": "The request cannot be used as it is"},
+            401: {"model": Problem, "description": "Sign in first: HTTP Basic with your email address and password"},
+            403: {"model": Problem, "description": "Your role may not do this"},
+            404: {"model": Problem, "description": "There is nothing with that id"},
+            409: {"model": Problem, "description": "Not allowed in the current state; the detail says why"},
+            422: {"model": ValidationProblem, "description": "Some fields need fixing; each is named with the reason"},
+        },
+        title="Pairing registry",
+        description="Register leaders, launch pairing rounds, review, approve and publish pairs.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.mount("/metrics", metrics_app())
+    install_routes(app)
+    install_web(app)
+    return app

@@ -1,0 +1,64 @@
+"""Commands a programme manager gives the registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.cohort import DateRange, LeaderId, Pair, Session
+
+
+class LaunchRound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    launch_date: dt.date | None = Field(default=None, description="Defaults to today")
+    sessions: list[Session] = Field(default_factory=list)
+    school_holidays: list[DateRange] = Field(default_factory=list)
+    min_shared_hours_per_week: float = Field(default=1.0, ge=0, le=168)
+    allow_cross_system_remote: bool = True
+    time_limit_seconds: float = Field(default=10, gt=0, le=3600)
+    seed: int = Field(default=0, ge=0)
+    leader_ids: list[LeaderId] | None = Field(
+        default=None, description="Defaults to the cohort's active members, or else every active leader"
+    )
+    cohort_id: str | None = Field(default=None, max_length=100)
+    locked_pairs: list[Pair] = Field(default_factory=list)
+    forbidden_pairs: list[Pair] = Field(default_factory=list)
+
+
+class ApproveRound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    approved_by: str = Field(min_length=1, max_length=200, description="The person who checked the pairs")
+
+
+class NewProgramme(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class NewCohort(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    leader_ids: list[LeaderId] = Field(default_factory=list)
+
+
+class CohortMembers(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    leader_ids: list[LeaderId] = Field(min_length=1)
+
+
+class PairChoice(BaseModel):
+    """A pair the manager locks in or rules out while reviewing a round."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lived_experience_id: LeaderId
+    professional_id: LeaderId

@@ -1,0 +1,184 @@
+"""Leaders from a spreadsheet (CSV or Excel), row by row.
+
+Valid rows become leaders; every invalid row is reported with its row number,
+column and a plain-English reason. Nothing is dropped silently: an unknown
+column stops the whole file, because its data would otherwise be lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from schemas.cohort import Location
+from services.common.errors import describe
+from services.registry.domain.leaders import LeaderIn
+
+# Column -> what to write in it, for the template and the guide.
+COLUMNS: dict[str, str] = {
+    "id": "your reference for the person, kept the same between imports (letters, digits, dot, dash, underscore)",
+    "name": "full name",
+    "pronouns": "for example she/her",
+    "role": "patient_leader, carer_leader, clinical_leader or managerial_leader",
+    "status": "active, paused or withdrawn (active if empty)",
+    "email": "email address",
+    "phone": "phone number",
+    "postal_address": "postal address, for letters",
+    "contact_method": "email, letter, sms, telephone, text_relay or via_carer (email if empty)",
+    "information_format": "standard, easy_read, large_print_20, large_print_24, large_print_28, braille, audio or email",
+    "communication_professional": "for example a British Sign Language interpreter",
+    "communication_support": "any other support with communication",
+    "system": "code of the local health and care area, for example QHM",
+    "organisation": "organisation, for professionals",
+    "latitude": "where they are (or leave empty and give town)",
+    "longitude": "where they are (or leave empty and give town)",
+    "town": "town or city in the United Kingdom, used when latitude and longitude are empty",
+    "max_travel_km": "how far they can travel, in kilometres",
+    "meeting_modes": "in_person, video, phone; separate several with ;",
+    "availability": "weekly times, for example: tue 10:00-12:30; thu 09:00-11:00",
+    "unavailable_dates": "dates they cannot do, for example 2027-01-26; 2027-02-02",
+    "term_time_only": "yes or no",
+    "min_notice_days": "days of notice they need",
+    "hours_per_month": "hours per month they can give",
+    "access_needs": "step_free_access, hearing_loop, bsl_interpreter, quiet_room, regular_breaks, support_worker, "
+    "large_print_papers, easy_read_papers; separate several with ;",
+    "topics": "topics they care about, separated with ;",
+    "challenge": "the local challenge, in their words",
+    "experience": "new, some or experienced",
+    "capacity": "professionals: how many partners they can take",
+    "release_confirmed": "professionals: yes if their manager has agreed the time",
+    "do_not_pair_with": "ids of people they must not be paired with, separated with ;",
+}
+LISTS = {"meeting_modes", "unavailable_dates", "access_needs", "topics", "do_not_pair_with"}
+YES = {"yes", "y", "true", "1"}
+NO = {"no", "n", "false", "0"}
+WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}:\d{2})\s*(?:-|to)\s*(\d{1,2}:\d{2})$", re.I)
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be read (not a row's fault)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    column: str
+    message: str
+
+
+def check_columns(header: Iterable[str]) -> list[str]:
+    names = [str(h or "").strip().lower() for h in header]
+    unknown = [n for n in names if n and n not in COLUMNS]
+    if unknown:
+        raise FileProblem(
+            f"these columns are not ones we know: {', '.join(unknown)}. Use the template's column names, "
+            "so that no information is lost."
+        )
+    if "name" not in names or "role" not in names:
+        raise FileProblem("the file needs at least the columns name and role (download the template to see them all)")
+    return names
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def _yes_no(column: str, text: str) -> bool:
+    if text.lower() in YES:
+        return True
+    if text.lower() in NO:
+        return False
+    raise ValueError(f"{column}: write yes or no")
+
+
+def _windows(text: str) -> list[dict]:
+    windows = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        match = WINDOW.match(part)
+        if not match:
+            raise ValueError(f"availability: {part!r} should look like 'tue 10:00-12:30'")
+        day, start, end = match.groups()
+        windows.append({"day": day[:3].lower(), "start": start.zfill(5), "end": end.zfill(5)})
+    return windows
+
+
+def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location]) -> LeaderIn:
+    data: dict[str, object] = {}
+    for column, value in cells.items():
+        text = _text(value)
+        if text is None or column in ("latitude", "longitude", "town"):
+            continue
+        if column in LISTS:
+            data[column] = [p.strip() for p in text.split(";") if p.strip()]
+        elif column == "availability":
+            data[column] = _windows(text)
+        elif column in ("term_time_only", "release_confirmed"):
+            data[column] = _yes_no(column, text)
+        else:
+            data[column] = text
+    lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
+    if lat or lon:
+        data["location"] = {"lat": lat, "lon": lon}
+    elif town:
+        data["location"] = locate_town(town).model_dump()
+    return LeaderIn.model_validate(data)
+
+
+def column_of(field: str) -> str:
+    """availability[0].end -> availability; location.lat -> latitude."""
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if field.startswith("location.lat"):
+        return "latitude"
+    if field.startswith("location.lon"):
+        return "longitude"
+    return head
+
+
+def parse_rows(
+    header: list[str], rows: Iterable[tuple[int, list[object]]], locate_town: Callable[[str], Location]
+) -> tuple[list[tuple[int, LeaderIn]], list[RowProblem]]:
+    """Rows are (spreadsheet row number, cells). Returns the valid leaders and every problem."""
+    names = check_columns(header)
+    valid: list[tuple[int, LeaderIn]] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    for number, cells in rows:
+        if all(_text(c) is None for c in cells):
+            continue  # a blank line is not a person
+        if len(cells) > len(names) and any(_text(c) is not None for c in cells[len(names):]):
+            problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
+            continue
+        record = {name: cell for name, cell in zip(names, cells) if name}
+        try:
+            leader = row_to_leader(record, locate_town)
+        except ValidationError as exc:
+            problems += [RowProblem(number, column_of(d["field"]), d["message"]) for d in describe(exc.errors())]
+            continue
+        except ValueError as exc:
+            column, _, message = str(exc).partition(": ")
+            if not message:
+                column, message = "town", str(exc)
+            problems.append(RowProblem(number, column, message))
+            continue
+        if not leader.id:
+            problems.append(RowProblem(number, "id", "is needed, so that importing the same file again changes nothing"))
+            continue
+        if leader.id in seen:
+            problems.append(RowProblem(number, "id", f"the same id is also on row {seen[leader.id]}; each person needs their own"))
+            continue
+        seen[leader.id] = number
+        valid.append((number, leader))
+    return valid, problems

@@ -1,0 +1,148 @@
+"""A leader as the registry holds them, and the two views it shares.
+
+The matcher sees only the coded matching profile (no name, contact detail or
+free text); the notifier sees only the contact view. Everything else stays in
+the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.cohort import (
+    AccessNeed,
+    Experience,
+    LeaderId,
+    Location,
+    MatchingProfile,
+    MeetingMode,
+    Role,
+    Window,
+)
+from schemas.events import ContactMethod, InformationFormat, LeaderContact
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ConsentPurpose = Literal["pairing", "sharing_details_with_partner", "contact", "health_and_access_data"]
+
+
+class Consent(BaseModel):
+    """What a person agreed to (or withdrew), for which purpose, and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purpose: ConsentPurpose
+    given: bool
+    at: dt.datetime
+LeaderStatus = Literal["active", "paused", "withdrawn"]
+
+
+class LeaderIn(BaseModel):
+    """What a programme manager enters for one leader."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: LeaderId | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Your own reference for this person (letters, digits, dot, dash, underscore). Made up if left out.",
+    )
+    name: str = Field(min_length=1, max_length=200)
+    pronouns: str | None = Field(default=None, max_length=50)
+    role: Role
+    status: LeaderStatus = "active"
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    postal_address: str | None = Field(default=None, max_length=500)
+    contact_method: ContactMethod = "email"
+    information_format: InformationFormat = "standard"
+    communication_professional: str | None = Field(default=None, max_length=200)
+    communication_support: str | None = Field(default=None, max_length=500)
+
+    system: str = Field(min_length=1, max_length=20, description="Code of the local health and care area")
+    organisation: str | None = Field(default=None, max_length=200)
+    location: Location | None = None
+    max_travel_km: float | None = Field(default=None, ge=0, le=1000)
+    meeting_modes: list[MeetingMode] = Field(min_length=1)
+    availability: list[Window] = Field(default_factory=list)
+    unavailable_dates: list[dt.date] = Field(default_factory=list)
+    term_time_only: bool = False
+    min_notice_days: int = Field(default=0, ge=0, le=365)
+    hours_per_month: float | None = Field(default=None, ge=0, le=200)
+    access_needs: list[AccessNeed] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    challenge: str | None = Field(default=None, max_length=2000)
+    experience: Experience = "new"
+    capacity: int = Field(default=1, ge=0, le=100)
+    release_confirmed: bool | None = None
+    do_not_pair_with: list[LeaderId] = Field(default_factory=list)
+    consents: list[Consent] = Field(default_factory=list, description="Consent per purpose, with when it was given")
+
+    @field_validator("email")
+    @classmethod
+    def _email_looks_right(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError("must look like name@example.org")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_are_tags(cls, value: list[str]) -> list[str]:
+        return sorted({t.strip().lower() for t in value if t.strip()})
+
+    def with_id(self) -> LeaderIn:
+        return self if self.id else self.model_copy(update={"id": f"ldr-{uuid.uuid4().hex[:12]}"})
+
+    def contact_problem(self) -> str | None:
+        """The first missing detail that the chosen contact method needs, in plain words."""
+        needs = {"email": "email", "sms": "phone", "telephone": "phone", "text_relay": "phone", "letter": "postal_address"}
+        field = needs.get(self.contact_method)
+        if field and not getattr(self, field):
+            return f"contact_method is {self.contact_method}, so {field} is needed"
+        return None
+
+    def matching_profile(self) -> MatchingProfile:
+        assert self.id
+        return MatchingProfile(
+            id=self.id,
+            role=self.role,
+            system=self.system,
+            organisation=self.organisation,
+            location=self.location,
+            max_travel_km=self.max_travel_km,
+            meeting_modes=self.meeting_modes,
+            availability=self.availability,
+            unavailable_dates=self.unavailable_dates,
+            term_time_only=self.term_time_only,
+            min_notice_days=self.min_notice_days,
+            access_needs=self.access_needs,
+            topics=self.topics,
+            experience=self.experience,
+            capacity=self.capacity if self.role in ("clinical_leader", "managerial_leader") else 1,
+            release_confirmed=self.release_confirmed,
+            do_not_pair_with=self.do_not_pair_with,
+        )
+
+    def contact(self, version: int) -> LeaderContact:
+        assert self.id
+        return LeaderContact(
+            leader_id=self.id,
+            version=version,
+            name=self.name,
+            pronouns=self.pronouns,
+            role=self.role,
+            organisation=self.organisation,
+            email=self.email,
+            phone=self.phone,
+            postal_address=self.postal_address,
+            contact_method=self.contact_method,
+            information_format=self.information_format,
+            communication_professional=self.communication_professional,
+            communication_support=self.communication_support,
+        )

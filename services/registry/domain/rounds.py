@@ -1,0 +1,61 @@
+"""The round lifecycle: which changes are allowed, in plain words when not."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RoundStatus(StrEnum):
+    draft = "draft"
+    queued = "queued"
+    solving = "solving"
+    proposed = "proposed"
+    approved = "approved"
+    published = "published"
+    closed = "closed"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+S = RoundStatus
+ALLOWED: dict[RoundStatus, frozenset[RoundStatus]] = {
+    S.draft: frozenset({S.queued, S.cancelled}),
+    S.queued: frozenset({S.solving, S.proposed, S.failed, S.cancelled}),
+    S.solving: frozenset({S.proposed, S.failed, S.cancelled}),
+    # A proposed round can be solved again after locking or forbidding pairs.
+    S.proposed: frozenset({S.approved, S.queued, S.cancelled}),
+    S.approved: frozenset({S.published, S.proposed, S.cancelled}),
+    S.published: frozenset({S.closed}),
+    S.closed: frozenset(),
+    S.cancelled: frozenset(),
+    S.failed: frozenset({S.queued, S.cancelled}),
+}
+
+ACTION_NAMES: dict[RoundStatus, str] = {
+    S.draft: "put back into draft",
+    S.queued: "sent to the matcher",
+    S.solving: "solved",
+    S.proposed: "given proposed pairs",
+    S.approved: "approved",
+    S.published: "published",
+    S.closed: "closed",
+    S.cancelled: "cancelled",
+    S.failed: "marked as failed",
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, current: RoundStatus, target: RoundStatus):
+        self.current, self.target = current, target
+        allowed = ", ".join(sorted(s.value for s in ALLOWED[current])) or "nothing: it is finished"
+        super().__init__(
+            f"This round is {current.value}, so it cannot be {ACTION_NAMES[target]}. "
+            f"From {current.value} it can go to: {allowed}."
+        )
+
+
+def transition(current: RoundStatus | str, target: RoundStatus) -> RoundStatus:
+    current = RoundStatus(current)
+    if target not in ALLOWED[current]:
+        raise IllegalTransition(current, target)
+    return target

@@ -1,0 +1,694 @@
+"""One function per command or event. Each runs inside a unit of work that the
+caller commits, so database changes and the events they cause land together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, func, or_, select, update
+
+from schemas.cohort import RoundSpec
+from schemas.events import (
+    Envelope,
+    LeaderContactChanged,
+    LeaderProfile,
+    LeaderProfileChanged,
+    NotificationStatusChanged,
+    Outcome,
+    OutcomePublished,
+    RoundCancelled,
+    RoundStatusChanged,
+    StatusChange,
+    PairAccepted,
+    PairAnswer,
+    PairDeclined,
+    Partner,
+    RoundRef,
+    RoundPublished,
+    RoundRequest,
+    RoundRequested,
+    RoundSolved,
+    RoundSolveFailed,
+)
+from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES, RESPONSES, ROUNDS
+from services.common.crypto import Cipher
+from services.common.kafka import PermanentError
+from services.common.store import UnitOfWork
+from services.registry.adapters.orm import (
+    AuditRow,
+    CohortMemberRow,
+    CohortRow,
+    ProgrammeRow,
+    DeliveryRow,
+    LeaderRow,
+    PairRow,
+    ResponseRow,
+    RoundRow,
+    UnmatchedRow,
+)
+from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice
+from services.registry.domain.importing import RowProblem
+from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.rounds import RoundStatus, transition
+
+PRODUCER = "registry"
+SEALED_FIELDS = (
+    "name",
+    "pronouns",
+    "email",
+    "phone",
+    "postal_address",
+    "contact_method",
+    "information_format",
+    "communication_professional",
+    "communication_support",
+    "access_needs",
+    "challenge",
+)
+
+
+class NotFound(PermanentError):
+    """Nothing with that id: answered 404 over HTTP; an event about it is dead-lettered without retrying."""
+
+
+class Conflict(Exception):
+    pass
+
+
+def event(cls: type[Envelope], data: object, correlation_id: str, causation_id: str | None = None) -> Envelope:
+    return cls(producer=PRODUCER, data=data, correlation_id=correlation_id, causation_id=causation_id)
+
+
+def move_round(uow: UnitOfWork, row: RoundRow, target: RoundStatus, by: str | None = None) -> None:
+    """Change a round's status if the lifecycle allows it; every change is itself an event."""
+    before = row.status
+    row.status = transition(before, target)
+    change = StatusChange(round_id=row.id, from_status=before, to_status=target, by=by)
+    uow.publish(ROUNDS, row.id, event(RoundStatusChanged, change, row.id))
+
+
+# ---- leaders ----
+
+
+async def register_leader(
+    uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None
+) -> tuple[LeaderRow, str]:
+    """Create or update a leader and share the new profile and contact views.
+
+    Returns the row and what happened: created, updated or unchanged. An
+    unchanged leader keeps its version and sends no events, so importing the
+    same file twice changes nothing. `known` holds rows already loaded, for bulk imports.
+    """
+    leader = leader.with_id()
+    assert leader.id
+    if problem := leader.contact_problem():
+        raise Conflict(problem)
+    row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
+    data = leader.model_dump(mode="json")
+    sealed = {k: data.pop(k) for k in SEALED_FIELDS}
+    if row is not None and row.public == data and cipher.open(row.sealed) == sealed:
+        return row, "unchanged"
+    outcome = "updated" if row is not None else "created"
+    if row is None:
+        row = LeaderRow(id=leader.id, version=0)
+        uow.session.add(row)
+        if known is not None:
+            known[leader.id] = row
+    row.version += 1
+    row.role, row.system, row.status = leader.role, leader.system, leader.status
+    row.public = data
+    row.sealed = cipher.seal(sealed)
+    profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
+    uow.publish(LEADER_PROFILES, leader.id, event(LeaderProfileChanged, profile, leader.id))
+    uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, leader.contact(row.version), leader.id))
+    return row, outcome
+
+
+async def import_leaders(
+    uow: UnitOfWork, cipher: Cipher, leaders: list[tuple[int, LeaderIn]]
+) -> tuple[dict[str, int], list[RowProblem]]:
+    """Store every valid row; a row whose details conflict is reported, the others still land."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    problems: list[RowProblem] = []
+    # One query for the rows that exist and one flush at the end, instead of a round trip per row.
+    ids = [leader.id for _, leader in leaders if leader.id]
+    known: dict[str, LeaderRow] = {}
+    for chunk in range(0, len(ids), 1000):
+        rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
+        known.update({row.id: row for row in rows})
+    with uow.session.no_autoflush:
+        for number, leader in leaders:
+            try:
+                _, outcome = await register_leader(uow, cipher, leader, known)
+            except Conflict as exc:
+                problems.append(RowProblem(number, "contact_method", str(exc)))
+                continue
+            counts[outcome] += 1
+    await uow.session.flush()
+    return counts, problems
+
+
+def audit(uow: UnitOfWork, actor: str, action: str, leader_id: str, purpose: str) -> None:
+    uow.session.add(AuditRow(actor=actor, action=action, leader_id=leader_id, purpose=purpose))
+
+
+async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: str, purpose: str) -> dict:
+    """The leader as entered, including special-category data; the read is written to the audit log."""
+    row = await uow.session.get(LeaderRow, leader_id)
+    if row is None:
+        raise NotFound(f"there is no leader called {leader_id}")
+    audit(uow, actor, "read", leader_id, purpose)
+    return {**row.public, **cipher.open(row.sealed), "id": row.id, "version": row.version}
+
+
+ERASED = "erased"
+
+
+async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str) -> None:
+    """Remove a person everywhere: here, and (through tombstones) from the matcher and the notifier."""
+    row = await uow.session.get(LeaderRow, leader_id)
+    if row is None:
+        raise NotFound(f"there is no leader called {leader_id}")
+    outbox = uow.store.outbox
+    await uow.session.delete(row)
+    # Events already sent still sit in the outbox with their contents: remove them too.
+    await uow.session.execute(delete(outbox).where(outbox.key == leader_id))
+    await uow.session.execute(
+        delete(ResponseRow).where(or_(ResponseRow.leader_id == leader_id, ResponseRow.partner_id == leader_id))
+    )
+    await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
+    await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
+    # Their partners' pairs stay in the round's history, without the erased person's id.
+    await uow.session.execute(
+        update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED)
+    )
+    await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))
+    for topic in (LEADER_PROFILES, LEADER_CONTACTS):
+        uow.tombstone(topic, leader_id, str(uuid.uuid4()))
+    # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
+    audit(uow, actor, "erased", leader_id, purpose)
+
+
+# ---- rounds ----
+
+
+async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) -> RoundRow:
+    round_id = command.id or f"round-{today.isoformat()}-{uuid.uuid4().hex[:6]}"
+    if await uow.session.get(RoundRow, round_id) is not None:
+        raise Conflict(f"a round called {round_id} already exists; choose another id")
+    query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status)
+    if command.leader_ids is not None:
+        query = query.where(LeaderRow.id.in_(command.leader_ids))
+    elif command.cohort_id is not None:
+        await get_cohort(uow, command.cohort_id)
+        members = select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == command.cohort_id)
+        query = query.where(LeaderRow.id.in_(members), LeaderRow.status == "active")
+    else:
+        query = query.where(LeaderRow.status == "active")
+    found = {lid: (version, status) for lid, version, status in (await uow.session.execute(query)).all()}
+    if command.leader_ids is not None:
+        missing = sorted(set(command.leader_ids) - set(found))
+        if missing:
+            raise NotFound(f"leader_ids: these leaders are not registered: {', '.join(missing[:20])}")
+        inactive = sorted(lid for lid, (_, status) in found.items() if status != "active")
+        if inactive:
+            raise Conflict(f"leader_ids: these leaders are paused or withdrawn: {', '.join(inactive[:20])}")
+    if not found:
+        raise Conflict("there are no active leaders to pair; register leaders first")
+    for field in ("locked_pairs", "forbidden_pairs"):
+        for pair in getattr(command, field):
+            unknown = [who for who in pair if who not in found]
+            if unknown:
+                raise Conflict(f"{field}: {', '.join(unknown)} is not in this round")
+
+    spec = RoundSpec(
+        id=round_id,
+        launch_date=command.launch_date or today,
+        **command.model_dump(
+            include={
+                "sessions",
+                "school_holidays",
+                "min_shared_hours_per_week",
+                "allow_cross_system_remote",
+                "time_limit_seconds",
+                "seed",
+            },
+            by_alias=True,
+        ),
+    )
+    row = RoundRow(
+        id=round_id,
+        status=RoundStatus.draft,
+        spec=spec.model_dump(mode="json", by_alias=True),
+        leader_ids=sorted(found),
+        cohort_id=command.cohort_id,
+        locked_pairs=[list(p) for p in command.locked_pairs],
+        forbidden_pairs=[list(p) for p in command.forbidden_pairs],
+    )
+    uow.session.add(row)
+    move_round(uow, row, RoundStatus.queued)
+    await request_solve(uow, row)
+    return row
+
+
+async def request_solve(uow: UnitOfWork, row: RoundRow) -> None:
+    """Ask the matcher to solve the round as it stands now, with the leaders' current versions."""
+    versions = dict(
+        (await uow.session.execute(select(LeaderRow.id, LeaderRow.version).where(LeaderRow.id.in_(row.leader_ids)))).all()
+    )
+    request = RoundRequest(
+        round=RoundSpec.model_validate(row.spec),
+        leader_versions=dict(sorted(versions.items())),
+        locked_pairs=[tuple(p) for p in row.locked_pairs],
+        forbidden_pairs=[tuple(p) for p in row.forbidden_pairs],
+        previous_pairs=await previous_pairs(uow, set(versions)),
+    )
+    requested = event(RoundRequested, request, row.id)
+    row.request_event_id = str(requested.event_id)
+    uow.publish(ROUNDS, row.id, requested)
+
+
+async def previous_pairs(uow: UnitOfWork, leaders: set[str]) -> list[tuple[str, str]]:
+    """Pairs from earlier published rounds: the same two people are not paired again."""
+    rows = await uow.session.execute(
+        select(PairRow.lived_experience_id, PairRow.professional_id)
+        .join(RoundRow, RoundRow.id == PairRow.round_id)
+        .where(RoundRow.status.in_([RoundStatus.published, RoundStatus.closed]))
+    )
+    return sorted({(a, b) for a, b in rows.all() if a in leaders and b in leaders})
+
+
+async def get_round(uow: UnitOfWork, round_id: str) -> RoundRow:
+    row = await uow.session.get(RoundRow, round_id)
+    if row is None:
+        raise NotFound(f"there is no round called {round_id}")
+    return row
+
+
+def is_stale(row: RoundRow, answer: Envelope) -> bool:
+    """A result for an earlier request, or for a round that has since been cancelled."""
+    return row.status == RoundStatus.cancelled or answer.causation_id != row.request_event_id
+
+
+async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
+    result = solved.data
+    row = await get_round(uow, result.round_id)
+    if is_stale(row, solved):
+        return
+    move_round(uow, row, RoundStatus.proposed)
+    row.stats = result.stats.model_dump(mode="json")
+    await uow.session.execute(delete(PairRow).where(PairRow.round_id == row.id))
+    await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.round_id == row.id))
+    for pair in result.pairs:
+        uow.session.add(
+            PairRow(
+                round_id=row.id,
+                lived_experience_id=pair.lived_experience_id,
+                professional_id=pair.professional_id,
+                score=pair.score,
+                meeting_modes=list(pair.meeting_modes),
+                shared_windows=[w.model_dump(mode="json") for w in pair.shared_windows],
+                reasons=pair.reasons,
+                locked=pair.locked,
+            )
+        )
+    for person in result.unmatched:
+        uow.session.add(UnmatchedRow(round_id=row.id, leader_id=person.id, reason=person.reason, rule=person.rule))
+
+
+async def record_failure(uow: UnitOfWork, failed: RoundSolveFailed) -> None:
+    row = await get_round(uow, failed.data.round_id)
+    if is_stale(row, failed):
+        return
+    move_round(uow, row, RoundStatus.failed)
+    row.failure = failed.data.reason
+
+
+async def approve_round(uow: UnitOfWork, round_id: str, command: ApproveRound) -> RoundRow:
+    """A person checks the proposed pairs before anyone is told (no solely automated decision)."""
+    row = await get_round(uow, round_id)
+    move_round(uow, row, RoundStatus.approved, by=command.approved_by)
+    row.approved_by = command.approved_by
+    return row
+
+
+INTERPRETER_NOTICE_DAYS = 28  # a British Sign Language interpreter is booked four weeks ahead
+
+
+def first_meeting_limits(a: LeaderRow | None, b: LeaderRow | None, cipher: Cipher, today: dt.date) -> dict:
+    """The earliest date and the blocked dates for a pair's first meeting, from both people's records."""
+    notice, blocked = 0, set()
+    for row in (a, b):
+        if row is None:
+            continue
+        notice = max(notice, int(row.public.get("min_notice_days") or 0))
+        blocked |= {dt.date.fromisoformat(d) for d in row.public.get("unavailable_dates") or []}
+        if "bsl_interpreter" in cipher.open(row.sealed).get("access_needs", []):
+            notice = max(notice, INTERPRETER_NOTICE_DAYS)
+    return {"first_meeting_after": today + dt.timedelta(days=notice), "cannot_meet_on": sorted(blocked)}
+
+
+async def publish_round(
+    uow: UnitOfWork,
+    round_id: str,
+    public_url: str,
+    signer: URLSafeTimedSerializer,
+    today: dt.date,
+    response_days: int,
+    cipher: Cipher,
+) -> RoundRow:
+    """Release the approved outcome: every person in the round gets one outcome event."""
+    row = await get_round(uow, round_id)
+    move_round(uow, row, RoundStatus.published)
+    published = event(RoundPublished, RoundRef(round_id=round_id), round_id)
+    uow.publish(ROUNDS, round_id, published)
+    respond_by = today + dt.timedelta(days=response_days)
+    cause = str(published.event_id)
+
+    def links(leader_id: str, partner_id: str) -> dict[str, str]:
+        token = signer.dumps({"round": round_id, "leader": leader_id, "partner": partner_id, "nonce": uuid.uuid4().hex})
+        return {
+            "accept_url": f"{public_url}/responses/{token}?answer=accept",
+            "decline_url": f"{public_url}/responses/{token}?answer=decline",
+        }
+
+    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+    people = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
+    leaders = {
+        row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()
+    }
+    partners: dict[str, list[Partner]] = {}
+    for pair in pairs:
+        for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
+            partners.setdefault(me, []).append(
+                Partner(
+                    **first_meeting_limits(leaders.get(me), leaders.get(partner), cipher, today),
+                    partner_id=partner,
+                    reasons=pair.reasons,
+                    shared_windows=pair.shared_windows,
+                    meeting_modes=pair.meeting_modes,
+                    **links(me, partner),
+                )
+            )
+    for me, mine in partners.items():
+        outcome = Outcome(round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by)
+        uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
+    unmatched = (
+        await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
+    ).all()
+    for person in unmatched:
+        outcome = Outcome(round_id=round_id, leader_id=person.leader_id, outcome="unmatched", unmatched_reason=person.reason)
+        uow.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
+    return row
+
+
+async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
+    """The read model of how each person heard their round's outcome."""
+    d = changed.data
+    if d.about != "outcome":
+        return  # messages about a partner declining are in the notifier's own delivery log
+    row = await uow.session.get(DeliveryRow, (d.round_id, d.leader_id, d.channel))
+    if row is None:
+        uow.session.add(DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail))
+    else:
+        row.status, row.detail = d.status, d.detail
+
+
+async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[dict]:
+    """Rounds, newest first, with how far each has got."""
+    query = select(RoundRow).order_by(RoundRow.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(RoundRow.status == status)
+    rows = (await uow.session.scalars(query)).all()
+    ids = [r.id for r in rows]
+    pairs = dict(
+        (await uow.session.execute(
+            select(PairRow.round_id, func.count()).where(PairRow.round_id.in_(ids)).group_by(PairRow.round_id)
+        )).all()
+    )
+    told = dict(
+        (await uow.session.execute(
+            select(DeliveryRow.round_id, func.count()).where(DeliveryRow.round_id.in_(ids)).group_by(DeliveryRow.round_id)
+        )).all()
+    )
+    return [
+        {
+            "id": r.id,
+            "status": r.status,
+            "leader_count": len(r.leader_ids),
+            "pairs": pairs.get(r.id, 0),
+            "people_told": told.get(r.id, 0),
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+            "updated_at": r.updated_at.isoformat() if r.updated_at else None,
+        }
+        for r in rows
+    ]
+
+
+async def round_view(uow: UnitOfWork, round_id: str) -> dict:
+    row = await get_round(uow, round_id)
+    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+    unmatched = (
+        await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
+    ).all()
+    deliveries = (
+        await uow.session.execute(
+            select(DeliveryRow.status, func.count()).where(DeliveryRow.round_id == round_id).group_by(DeliveryRow.status)
+        )
+    ).all()
+    for_a_person = (
+        await uow.session.scalars(
+            select(DeliveryRow)
+            .where(DeliveryRow.round_id == round_id, DeliveryRow.status == "needs_a_person")
+            .order_by(DeliveryRow.leader_id)
+        )
+    ).all()
+    return {
+        "id": row.id,
+        "status": row.status,
+        "spec": row.spec,
+        "leader_count": len(row.leader_ids),
+        "cohort_id": row.cohort_id,
+        "locked_pairs": row.locked_pairs,
+        "forbidden_pairs": row.forbidden_pairs,
+        "stats": row.stats,
+        "failure": row.failure,
+        "approved_by": row.approved_by,
+        "pairs": [
+            {
+                "lived_experience_id": p.lived_experience_id,
+                "professional_id": p.professional_id,
+                "score": p.score,
+                "meeting_modes": p.meeting_modes,
+                "shared_windows": p.shared_windows,
+                "reasons": p.reasons,
+                "locked": p.locked,
+            }
+            for p in pairs
+        ],
+        "unmatched": [{"id": u.leader_id, "reason": u.reason, "rule": u.rule} for u in unmatched],
+        "deliveries": {status: count for status, count in deliveries},
+        "needs_a_person": [{"leader_id": d.leader_id, "why": d.detail} for d in for_a_person],
+        "responses": [
+            {"leader_id": r.leader_id, "partner_id": r.partner_id, "answer": r.answer}
+            for r in (
+                await uow.session.scalars(
+                    select(ResponseRow).where(ResponseRow.round_id == round_id).order_by(ResponseRow.answered_at)
+                )
+            ).all()
+        ],
+    }
+
+
+# ---- leaders' answers ----
+
+
+class LinkProblem(Exception):
+    """A response link that cannot be used, with what to do instead."""
+
+
+@dataclass(frozen=True)
+class ResponseLink:
+    round_id: str
+    leader_id: str
+    partner_id: str
+    nonce: str
+
+
+def read_link(signer: URLSafeTimedSerializer, token: str, max_age_days: int) -> ResponseLink:
+    try:
+        data = signer.loads(token, max_age=max_age_days * 86400)
+        return ResponseLink(data["round"], data["leader"], data["partner"], data["nonce"])
+    except SignatureExpired as exc:
+        raise LinkProblem("This link has expired. Please contact the programme team and they will help you.") from exc
+    except (BadSignature, KeyError, TypeError) as exc:
+        raise LinkProblem(
+            "This link is not complete. Please copy the whole link from your message, or contact the programme team."
+        ) from exc
+
+
+async def link_view(uow: UnitOfWork, cipher: Cipher, link: ResponseLink) -> dict:
+    """What the answer page shows: the partner's name and role, and any earlier answer."""
+    partner = await uow.session.get(LeaderRow, link.partner_id)
+    if partner is None:
+        raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
+    earlier = await uow.session.get(ResponseRow, link.nonce)
+    return {
+        "partner_name": cipher.open(partner.sealed)["name"],
+        "partner_role": partner.role,
+        "already": earlier.answer if earlier else None,
+    }
+
+
+async def record_response(
+    uow: UnitOfWork, cipher: Cipher, link: ResponseLink, answer: str, reason: str | None
+) -> ResponseRow:
+    if await uow.session.get(ResponseRow, link.nonce) is not None:
+        raise Conflict("You have already answered using this link. Thank you.")
+    round_row = await get_round(uow, link.round_id)
+    if round_row.status != RoundStatus.published:
+        raise Conflict("This round is no longer taking answers. Please contact the programme team.")
+    pair = await uow.session.scalar(
+        select(PairRow).where(
+            PairRow.round_id == link.round_id,
+            PairRow.lived_experience_id.in_([link.leader_id, link.partner_id]),
+            PairRow.professional_id.in_([link.leader_id, link.partner_id]),
+        )
+    )
+    if pair is None:
+        raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
+    row = ResponseRow(
+        nonce=link.nonce,
+        round_id=link.round_id,
+        leader_id=link.leader_id,
+        partner_id=link.partner_id,
+        answer=answer,
+        sealed_reason=cipher.seal({"reason": reason}) if reason else None,
+    )
+    uow.session.add(row)
+    cls = PairAccepted if answer == "accept" else PairDeclined
+    data = PairAnswer(round_id=link.round_id, leader_id=link.leader_id, partner_id=link.partner_id)
+    uow.publish(RESPONSES, link.round_id, event(cls, data, link.round_id))
+    return row
+
+
+# ---- reviewing a proposed round ----
+
+
+async def _proposed_round_with(uow: UnitOfWork, round_id: str, choice: PairChoice) -> RoundRow:
+    row = await get_round(uow, round_id)
+    if row.status != RoundStatus.proposed:
+        raise Conflict(f"This round is {row.status}; pairs can be locked or ruled out only while it is proposed.")
+    roles = dict(
+        (await uow.session.execute(
+            select(LeaderRow.id, LeaderRow.role).where(LeaderRow.id.in_([choice.lived_experience_id, choice.professional_id]))
+        )).all()
+    )
+    for field, leader_id, side in (
+        ("lived_experience_id", choice.lived_experience_id, ("patient_leader", "carer_leader")),
+        ("professional_id", choice.professional_id, ("clinical_leader", "managerial_leader")),
+    ):
+        if leader_id not in row.leader_ids:
+            raise Conflict(f"{field}: {leader_id} is not in this round")
+        if roles.get(leader_id) not in side:
+            raise Conflict(f"{field}: {leader_id} is not a {' or '.join(r.replace('_', ' ') for r in side)}")
+    return row
+
+
+async def lock_pair(uow: UnitOfWork, round_id: str, choice: PairChoice) -> RoundRow:
+    """Keep this pair in every re-solve, even if a rule would forbid it (a pre-formed pair)."""
+    row = await _proposed_round_with(uow, round_id, choice)
+    pair = [choice.lived_experience_id, choice.professional_id]
+    row.forbidden_pairs = [p for p in row.forbidden_pairs if p != pair]
+    if pair not in row.locked_pairs:
+        row.locked_pairs = [*row.locked_pairs, pair]
+    return row
+
+
+async def forbid_pair(uow: UnitOfWork, round_id: str, choice: PairChoice) -> RoundRow:
+    """Never propose this pair again in this round."""
+    row = await _proposed_round_with(uow, round_id, choice)
+    pair = [choice.lived_experience_id, choice.professional_id]
+    row.locked_pairs = [p for p in row.locked_pairs if p != pair]
+    if pair not in row.forbidden_pairs:
+        row.forbidden_pairs = [*row.forbidden_pairs, pair]
+    return row
+
+
+async def resolve_round(uow: UnitOfWork, round_id: str) -> RoundRow:
+    """Solve the round again with the manager's locks and exclusions."""
+    row = await get_round(uow, round_id)
+    move_round(uow, row, RoundStatus.queued)
+    await request_solve(uow, row)
+    return row
+
+
+async def cancel_round(uow: UnitOfWork, round_id: str) -> RoundRow:
+    row = await get_round(uow, round_id)
+    move_round(uow, row, RoundStatus.cancelled)
+    uow.publish(ROUNDS, round_id, event(RoundCancelled, RoundRef(round_id=round_id), round_id))
+    return row
+
+
+# ---- programmes and cohorts ----
+
+
+def _new_id(prefix: str, given: str | None) -> str:
+    return given or f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def create_programme(uow: UnitOfWork, command: NewProgramme) -> ProgrammeRow:
+    programme_id = _new_id("programme", command.id)
+    if await uow.session.get(ProgrammeRow, programme_id) is not None:
+        raise Conflict(f"a programme called {programme_id} already exists; choose another id")
+    row = ProgrammeRow(id=programme_id, name=command.name)
+    uow.session.add(row)
+    return row
+
+
+async def get_cohort(uow: UnitOfWork, cohort_id: str) -> CohortRow:
+    row = await uow.session.get(CohortRow, cohort_id)
+    if row is None:
+        raise NotFound(f"there is no cohort called {cohort_id}")
+    return row
+
+
+async def create_cohort(uow: UnitOfWork, programme_id: str, command: NewCohort) -> CohortRow:
+    if await uow.session.get(ProgrammeRow, programme_id) is None:
+        raise NotFound(f"there is no programme called {programme_id}")
+    cohort_id = _new_id("cohort", command.id)
+    if await uow.session.get(CohortRow, cohort_id) is not None:
+        raise Conflict(f"a cohort called {cohort_id} already exists; choose another id")
+    row = CohortRow(id=cohort_id, programme_id=programme_id, name=command.name)
+    uow.session.add(row)
+    await uow.session.flush()
+    if command.leader_ids:
+        await add_members(uow, cohort_id, command.leader_ids)
+    return row
+
+
+async def add_members(uow: UnitOfWork, cohort_id: str, leader_ids: list[str]) -> int:
+    await get_cohort(uow, cohort_id)
+    known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(leader_ids)))).all())
+    missing = sorted(set(leader_ids) - known)
+    if missing:
+        raise NotFound(f"leader_ids: these leaders are not registered: {', '.join(missing[:20])}")
+    present = set(
+        (await uow.session.scalars(select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id))).all()
+    )
+    new = sorted(known - present)
+    uow.session.add_all(CohortMemberRow(cohort_id=cohort_id, leader_id=lid) for lid in new)
+    return len(new)
+
+
+async def cohort_view(uow: UnitOfWork, cohort_id: str) -> dict:
+    row = await get_cohort(uow, cohort_id)
+    members = (
+        await uow.session.scalars(
+            select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id).order_by(CohortMemberRow.leader_id)
+        )
+    ).all()
+    return {"id": row.id, "programme_id": row.programme_id, "name": row.name, "leader_ids": list(members)}

@@ -1,0 +1,26 @@
+"""The web pages: manager journeys (sign in, leaders, import, rounds, review,
+approve, publish, queue monitor) in the NHS.UK design system, server-rendered
+so that every journey works without JavaScript.
+
+`install_web(app)` adds them to the registry's FastAPI app; the JSON API routes
+can be protected with `services.registry.web.auth.require_role`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def install_web(app: FastAPI) -> None:
+    from services.registry.web.pages import install_pages
+    from services.registry.web.security import install_secure_headers
+
+    registry = app.state.registry
+    install_secure_headers(app, https=registry.settings.public_url.startswith("https://"))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_pages(app)

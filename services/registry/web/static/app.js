@@ -1,0 +1,39 @@
+// Progressive enhancement only: every page works without this file.
+import { initAll } from "./nhsuk-frontend.min.js";
+
+document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
+initAll();
+
+// The round page: while the matcher works, or messages go out, ask the server every few seconds.
+const watched = document.querySelector("[data-round-poll]");
+if (watched) {
+  const url = watched.getAttribute("data-round-poll");
+  const live = document.getElementById("round-live");
+  const deliveries = document.getElementById("deliveries-summary");
+  let status = watched.getAttribute("data-status");
+  let stopped = false;
+
+  async function poll() {
+    if (stopped) return;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (response.ok) {
+        const now = await response.json();
+        if (now.status !== status) {
+          stopped = true;
+          live.textContent = `The round is now: ${now.status_words}. Loading the page again.`;
+          // Load the page again without the one-off message in the address.
+          window.setTimeout(() => window.location.replace(window.location.pathname), 1500);
+          return;
+        }
+        if (deliveries && now.deliveries_words && deliveries.textContent.trim() !== now.deliveries_words) {
+          deliveries.textContent = now.deliveries_words;
+        }
+      }
+    } catch (error) {
+      // The server may be restarting; try again at the next tick.
+    }
+    window.setTimeout(poll, status === "published" ? 5000 : 1500);
+  }
+  window.setTimeout(poll, 1500);
+}

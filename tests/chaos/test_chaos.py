@@ -1,0 +1,170 @@
+"""Chaos: a whole round runs while services are killed with no warning (kill -9)
+and restarted. Afterwards every participant has exactly one outcome message, no
+pair exists twice, every outbox row was published, every outcome event was
+handled once by the notifier, and the round reached its final state.
+
+CI runs it small; `make chaos` runs 1,000 people and at least 20 kills:
+CHAOS_PEOPLE, CHAOS_KILLS and CHAOS_SEED set the size and the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.embedded import free_port, read_maildir
+from services.launcher import SERVICES, Stack
+from services.registry.client import RegistryClient, RegistryError
+from services.registry.sample import SAMPLE_ROUND, sample_leaders
+
+pytestmark = pytest.mark.chaos
+
+PEOPLE = int(os.environ.get("CHAOS_PEOPLE", "60"))
+KILLS = int(os.environ.get("CHAOS_KILLS", "4"))
+SEED = int(os.environ.get("CHAOS_SEED", "2026"))
+
+
+class Chaos(threading.Thread):
+    """Kills a random service at random moments, then restarts it, until told to stop."""
+
+    def __init__(self, stack: Stack, kills: int, seed: int):
+        super().__init__(daemon=True)
+        self.stack, self.kills, self.random = stack, kills, random.Random(seed)
+        self.done = threading.Event()
+        self.log: list[str] = []
+
+    def run(self) -> None:
+        while len(self.log) < self.kills and not self.done.wait(self.random.uniform(0.5, 3.0)):
+            service = self.random.choice(SERVICES)
+            self.stack.kill_service(service)
+            self.log.append(service)
+            time.sleep(self.random.uniform(0.2, 1.5))
+            self.stack.restart_service(service)
+
+
+def patiently(action, *args, seconds: float = 120):
+    """Call the registry, riding out the moments when it is being killed and restarted."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action(*args)
+        except (httpx.HTTPError, RegistryError) as exc:
+            if isinstance(exc, RegistryError) and "already" in str(exc):
+                return None  # the first try landed before the registry died
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def wait_for(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (httpx.HTTPError, RegistryError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {seconds:.0f} seconds")
+
+
+def rows(db: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.mark.timeout(3600)
+def test_a_round_survives_services_being_killed_at_random(new_broker, smtp_server, tmp_path: Path):
+    smtp_port, maildir = smtp_server
+    stack = Stack(
+        data_dir=tmp_path / "stack",
+        http_port=free_port(),
+        kafka_bootstrap=new_broker(),
+        smtp_port=smtp_port,
+        start_smtp_sink=False,
+        extra_env={
+            "KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            # A killed member holds up its group's rebalance this long on Tansu.
+            "KAFKA_MAX_POLL_INTERVAL_MS": "15000",
+            "MATCHER_MAX_POLL_INTERVAL_MS": "15000",
+            "CONSUMER_MAX_ATTEMPTS": "20",
+        },
+        report=lambda _: None,
+    )
+    tag = f"chaos{SEED}-{os.getpid()}"
+    people = [
+        {
+            **leader,
+            "id": f"{leader['id']}-{tag}",
+            "email": f"{leader['id']}-{tag}@example.org",
+            "contact_method": "email",
+            "information_format": "standard",
+        }
+        for leader in sample_leaders(seed=SEED, count=PEOPLE)
+    ]
+    round_id = f"round-{tag}"
+    with stack:
+        client = RegistryClient(stack.base_url, auth=stack.admin, timeout=30)
+        chaos = Chaos(stack, KILLS, SEED)
+        chaos.start()
+        try:
+            for person in people:
+                patiently(client.register_leader, person)
+            patiently(client.launch_round, {**SAMPLE_ROUND, "id": round_id, "leader_ids": [p["id"] for p in people]})
+            proposed = wait_for(
+                lambda: (view := client.read_round(round_id))["status"] == "proposed" and view, 300, "the proposal"
+            )
+            patiently(client.approve, round_id, "Chaos manager")
+            patiently(client.publish, round_id)
+            final = wait_for(
+                lambda: sum((view := client.read_round(round_id))["deliveries"].values()) >= PEOPLE and view,
+                300,
+                "a message to every person",
+            )
+            # Keep killing until the planned number of kills is reached, so the full run always has them.
+            wait_for(lambda: len(chaos.log) >= KILLS, 120, "every planned kill")
+        finally:
+            chaos.done.set()
+            chaos.join()
+        for service in SERVICES:
+            if stack.processes[service].poll() is not None:
+                stack.restart_service(service)
+        time.sleep(3)  # let the relays publish what the last restarts left
+    data = stack.data_dir
+
+    emails = {p["email"] for p in people}
+    received = Counter(m["To"] for m in read_maildir(maildir) if m["To"] in emails)
+    duplicates = {to: n for to, n in received.items() if n > 1}
+    missing = emails - set(received)
+
+    pairs = [(p["lived_experience_id"], p["professional_id"]) for p in final["pairs"]]
+    unpublished = {s: rows(data / f"{s}.db", "select count(*) from outbox where published_at is null")[0][0] for s in SERVICES}
+    outcome_events = {r[0] for r in rows(data / "registry.db", "select event_id from outbox where topic = 'outcomes.v1'")}
+    handled = {r[0] for r in rows(data / "notifier.db", "select event_id from inbox where consumer = 'notifier.outcomes'")}
+    skipped = sum(
+        (data / "logs" / f"{s}.log").read_text(errors="replace").count("skipped a redelivered event") for s in SERVICES
+    )
+    print(
+        f"\nChaos report: {PEOPLE} people, seed {SEED}; {len(chaos.log)} kills ({dict(Counter(chaos.log))}); "
+        f"{skipped} redelivered events seen and skipped; {len(duplicates)} people with more than one message; "
+        f"{len(missing)} with none; {len(pairs)} pairs; round {final['status']}."
+    )
+    assert len(chaos.log) >= KILLS
+    assert final["status"] == "published"
+    assert final["deliveries"] == {"sent": PEOPLE}
+    assert not missing, f"{len(missing)} people heard nothing"
+    assert not duplicates, f"{len(duplicates)} people got more than one message: {sorted(duplicates)[:5]}"
+    assert len(pairs) == len(set(pairs)), "a pair exists twice"
+    assert proposed["pairs"] and len(final["pairs"]) == len(proposed["pairs"])
+    assert unpublished == {s: 0 for s in SERVICES}, f"outbox rows never published: {unpublished}"
+    assert outcome_events and outcome_events == handled, "every outcome event handled exactly once by the notifier"

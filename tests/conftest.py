@@ -1,0 +1,150 @@
+"""Fixtures for the real components: Kafka broker, PostgreSQL, SMTP server.
+
+The broker is chosen in this order: KAFKA_BOOTSTRAP_SERVERS if set; a
+testcontainers Kafka when a Docker daemon answers; else the embedded Tansu
+broker. PostgreSQL comes from DATABASE_URL (default: the machine's local
+server, database `test`); each test session makes its own databases in it.
+A missing broker or database fails the tests: it is never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.common.embedded import EmbeddedKafka, free_port
+from services.common.settings import KafkaSettings
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def docker_answers() -> bool:
+    try:
+        import docker
+
+        return bool(docker.from_env(timeout=2).ping())
+    except Exception:  # noqa: BLE001 - no Docker here is the usual case
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield servers
+    elif docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as container:
+            yield container.get_bootstrap_server()
+    else:
+        broker = EmbeddedKafka.start()
+        try:
+            yield broker.bootstrap_servers
+        finally:
+            broker.stop()
+
+
+@pytest.fixture(scope="session")
+def new_broker(kafka_bootstrap: str) -> Iterator:
+    """A broker for one stack of services.
+
+    Every stack reads its topics from the beginning, so two stacks on one broker
+    would see each other's rounds. With the embedded broker each stack gets its
+    own (it starts in milliseconds); an external broker is shared as it is.
+    """
+    started: list[EmbeddedKafka] = []
+
+    def make() -> str:
+        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or docker_answers():
+            return kafka_bootstrap
+        started.append(EmbeddedKafka.start())
+        return started[-1].bootstrap_servers
+
+    yield make
+    for broker in started:
+        broker.stop()
+
+
+# Short sessions make consumers join their groups in about a second on Tansu.
+FAST_SESSION = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
+    # Its own consumer groups: a stack started by another test may be running on the same broker.
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap, client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+
+
+def _admin_dsn() -> str:
+    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _create_database(name: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn(), timeout=10)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn(), timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator:
+    """Makes fresh PostgreSQL databases on the test server and drops them afterwards."""
+    made: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"pairing_{prefix}_{uuid.uuid4().hex[:8]}"
+        try:
+            asyncio.run(_create_database(name))
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.fail(
+                f"PostgreSQL is needed at {_admin_dsn()} (set DATABASE_URL to another server): {exc}", pytrace=False
+            )
+        made.append(name)
+        base = _admin_dsn().rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    yield make
+    for name in made:
+        asyncio.run(_drop_database(name))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(database_kind: str, postgres_database, tmp_path: Path) -> str:
+    if database_kind == "postgresql":
+        return postgres_database("store")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real SMTP server on loopback that keeps every message in a maildir."""
+    from services.common.smtp_sink import start_sink
+
+    port = free_port()
+    maildir = tmp_path / "mail"
+    controller = start_sink(maildir, port)
+    try:
+        yield port, maildir
+    finally:
+        controller.stop()

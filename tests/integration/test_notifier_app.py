@@ -1,0 +1,109 @@
+"""The notifier as it runs: its consumers on the real broker, its scheduler
+started and stopped with the app, a real SMTP server and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from schemas.events import (
+    Envelope,
+    LeaderContact,
+    LeaderContactChanged,
+    Outcome,
+    OutcomePublished,
+    PairAccepted,
+    PairAnswer,
+    PairDeclined,
+)
+from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES, Topic
+from services.common.crypto import new_key
+from services.common.embedded import read_maildir
+from services.notifier.app import create_app
+from services.notifier.clock import FrozenClock
+from services.notifier.config import NotifierSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def running(kafka_settings, smtp_server, tmp_path):
+    port, maildir = smtp_server
+    settings = NotifierSettings(
+        encryption_keys=new_key(),
+        database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
+        smtp_port=port,
+        output_dir=tmp_path / "out",
+        contact_wait_seconds=60,
+        scheduler_poll_seconds=30,  # long: only a new contact can make the waiting outcome go soon
+        kafka=kafka_settings,
+    )
+    # Midday in London: no quiet hours in the way.
+    app = create_app(settings, clock=FrozenClock(dt.datetime(2026, 12, 15, 12, tzinfo=dt.timezone.utc)))
+    await app.start()
+    try:
+        yield maildir
+    finally:
+        await app.stop()
+
+
+async def publish(kafka_settings, topic: Topic, key: str, event: Envelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic.name, event.model_dump_json().encode(), key=key.encode(), headers=[("event_id", str(event.event_id).encode())]
+        )
+    finally:
+        await producer.stop()
+
+
+async def contact(kafka_settings, leader_id: str, name: str, role: str) -> None:
+    data = LeaderContact(leader_id=leader_id, version=1, name=name, role=role, email=f"{leader_id}@example.org")
+    await publish(kafka_settings, LEADER_CONTACTS, leader_id, LeaderContactChanged(producer="test", correlation_id=leader_id, data=data))
+
+
+async def mail_to(maildir, address: str, seconds: float = 60) -> list:
+    for _ in range(int(seconds * 10)):
+        found = [m for m in read_maildir(maildir) if m["To"] == address]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_a_partner_is_told_when_the_other_says_no_and_not_when_they_say_yes(running, kafka_settings):
+    maildir = running
+    tag = uuid.uuid4().hex[:6]
+    amira, ben, chloe = f"pl-{tag}", f"cl-{tag}", f"cr-{tag}"
+    await contact(kafka_settings, amira, "Amira Ahmed", "patient_leader")
+    await contact(kafka_settings, ben, "Ben Bell", "clinical_leader")
+    await contact(kafka_settings, chloe, "Chloe Carter", "carer_leader")
+    round_id = f"round-{tag}"
+    accepted = PairAccepted(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=chloe, partner_id=ben))
+    await publish(kafka_settings, RESPONSES, round_id, accepted)
+    said_no = PairDeclined(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=ben, partner_id=amira))
+    await publish(kafka_settings, RESPONSES, round_id, said_no)
+
+    (message,) = await mail_to(maildir, f"{amira}@example.org")
+    assert "Ben Bell has decided not to go ahead" in message.get_body(preferencelist=("plain",)).get_content()
+    assert await mail_to(maildir, f"{ben}@example.org", seconds=1) == [], "the one who said no is not written to"
+    assert await mail_to(maildir, f"{chloe}@example.org", seconds=1) == [], "a yes tells nobody anything"
+
+
+async def test_an_outcome_that_arrives_before_the_contact_details_is_sent_as_soon_as_they_come(running, kafka_settings):
+    maildir = running
+    tag = uuid.uuid4().hex[:6]
+    amira = f"pl-{tag}"
+    outcome = Outcome(round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free on Tuesdays.")
+    await publish(kafka_settings, OUTCOMES, amira, OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome))
+    await asyncio.sleep(1)
+    assert await mail_to(maildir, f"{amira}@example.org", seconds=0.1) == []
+    await contact(kafka_settings, amira, "Amira Ahmed", "patient_leader")
+    # Far sooner than the 30 second poll: the new contact wakes the scheduler.
+    (message,) = await mail_to(maildir, f"{amira}@example.org", seconds=15)
+    assert "Nobody nearby is free on Tuesdays." in message.get_body(preferencelist=("plain",)).get_content()

@@ -1,0 +1,291 @@
+"""The notifier's delivery of an outcome on a real database (PostgreSQL and
+SQLite), a real SMTP server and real output folders: once per person, in the
+format and channel they need, or handed to a person."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from schemas.cohort import Window
+from schemas.events import LeaderContact, LeaderContactChanged, NotificationStatusChanged, Outcome, OutcomePublished, Partner
+from schemas.topics import DELIVERIES
+from services.common.crypto import Cipher, new_key
+from services.common.embedded import free_port, read_maildir
+from services.common.store import Store, handle_once, make_engine
+from services.notifier import handlers
+from services.notifier.adapters.channels import SmtpChannel
+from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
+from services.notifier.app import make_channels
+from services.notifier.clock import FrozenClock
+from services.notifier.config import NotifierSettings
+
+pytestmark = pytest.mark.integration
+
+KEY = new_key()
+RULES = handlers.MessageRules(programme_contact="the programme team at pairing@example.nhs.uk", max_attempts=3)
+# A Tuesday morning in London: no quiet hours in the way unless a test asks for them.
+DAYTIME = dt.datetime(2026, 12, 15, 11, tzinfo=dt.timezone.utc)
+PARTNER = LeaderContact(leader_id="cl-1", version=1, name="Ben Bell", role="clinical_leader", organisation="Newcastle Hospitals")
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing records it."""
+
+
+class CrashAfterSending:
+    """The channel takes the message, then the process dies before the delivery is recorded."""
+
+    def __init__(self, channel):
+        self.channel = channel
+
+    async def send(self, message, to, key):
+        await self.channel.send(message, to, key)
+        raise Crash()
+
+
+@pytest.fixture
+async def store(database_url):
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    await store.prepare("notifier")
+    yield store
+    await store.engine.dispose()
+
+
+@pytest.fixture
+def settings(smtp_server, tmp_path) -> NotifierSettings:
+    port, _ = smtp_server
+    return NotifierSettings(encryption_keys=KEY, smtp_port=port, output_dir=tmp_path / "out")
+
+
+@pytest.fixture
+def channels(settings):
+    return make_channels(settings)
+
+
+async def know(store: Store, *contacts: LeaderContact) -> None:
+    for contact in contacts:
+        changed = LeaderContactChanged(producer="test", correlation_id=contact.leader_id, data=contact)
+        await handle_once(store, "notifier.contacts", changed, handlers.apply_contact, Cipher(KEY))
+
+
+def published(leader_id: str = "pl-1", paired: bool = True) -> OutcomePublished:
+    partners = [
+        Partner(
+            partner_id="cl-1",
+            reasons=["You both care about cardiac care."],
+            shared_windows=[Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
+            meeting_modes=["video", "in_person"],
+            accept_url="http://127.0.0.1:8000/responses/t1?answer=accept",
+            decline_url="http://127.0.0.1:8000/responses/t1?answer=decline",
+        )
+    ]
+    outcome = Outcome(
+        round_id="r1",
+        leader_id=leader_id,
+        outcome="paired" if paired else "unmatched",
+        partners=partners if paired else [],
+        unmatched_reason=None if paired else "Nobody in your area is free on Tuesday mornings.",
+        respond_by=dt.date(2027, 1, 5),
+    )
+    return OutcomePublished(
+        producer="registry", correlation_id="r1", data=outcome, occurred_at=dt.datetime(2026, 12, 15, 9, tzinfo=dt.timezone.utc)
+    )
+
+
+def person(**change) -> LeaderContact:
+    return LeaderContact(leader_id="pl-1", version=1, name="Amira Ahmed", role="patient_leader", email="amira@example.org").model_copy(
+        update=change
+    )
+
+
+async def reports(store: Store) -> list[NotificationStatusChanged]:
+    async with store.sessions() as session:
+        rows = (await session.scalars(select(Outbox).where(Outbox.topic == DELIVERIES.name).order_by(Outbox.id))).all()
+    return [NotificationStatusChanged.model_validate_json(row.value) for row in rows]
+
+
+async def delivery_rows(store: Store) -> list[DeliveryRow]:
+    async with store.sessions() as session:
+        return list((await session.scalars(select(DeliveryRow))).all())
+
+
+def notifier(store, channels, rules=RULES, clock=None) -> handlers.Notifier:
+    return handlers.Notifier(store, Cipher(KEY), channels, rules, clock or FrozenClock(DAYTIME))
+
+
+async def deliver(store, channels, event, rules=RULES, clock=None):
+    await handlers.on_event(notifier(store, channels, rules, clock), event)
+
+
+async def test_a_redelivered_outcome_is_sent_once_and_reported_once(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    event = published()
+    for _ in range(3):
+        await deliver(store, channels, event)
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "amira@example.org"
+    assert "We have found you a partner" in message.get_body(preferencelist=("plain",)).get_content()
+    assert [a.get_filename() for a in message.iter_attachments()] == ["first-meeting.ics"]
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status, report.data.leader_id) == ("email", "sent", "pl-1")
+
+
+async def test_a_failing_mail_server_raises_so_the_consumer_retries_then_it_is_sent_once(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    event = published()
+    closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
+    with pytest.raises(Exception) as failure:
+        await deliver(store, closed, event)
+    assert isinstance(failure.value, OSError)
+    (row,) = await delivery_rows(store)
+    assert row.status == "retrying" and row.attempts == 1
+    assert await reports(store) == [], "nothing is reported while a retry may still succeed"
+
+    await deliver(store, channels, event)
+    assert len(read_maildir(maildir)) == 1
+    (report,) = await reports(store)
+    assert report.data.status == "sent"
+
+
+async def test_after_the_last_try_the_failure_is_reported_for_a_person_to_follow_up(store, channels):
+    await know(store, person(), PARTNER)
+    event = published()
+    closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
+    for _ in range(RULES.max_attempts):
+        with pytest.raises(Exception):
+            await deliver(store, closed, event)
+    (report,) = await reports(store)
+    assert report.data.status == "failed" and "try 3" in report.data.detail
+
+
+@pytest.mark.parametrize("channel", ["sms", "letter"])
+async def test_a_crash_after_a_file_channel_took_the_message_never_gives_two(store, channels, settings, channel):
+    await know(store, person(contact_method=channel, phone="07700 900123", postal_address="1 Example Street, Newcastle"), PARTNER)
+    event = published()
+    with pytest.raises(Crash):
+        await deliver(store, {**channels, channel: CrashAfterSending(channels[channel])}, event)
+    await deliver(store, channels, event)
+    folder = settings.sms_dir if channel == "sms" else settings.letters_dir
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 1
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == (channel, "sent")
+
+
+async def test_the_window_that_remains_a_crash_after_smtp_took_it_can_mean_a_second_email_with_the_same_id(
+    store, channels, smtp_server
+):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    event = published()
+    with pytest.raises(Crash):
+        await deliver(store, {**channels, "email": CrashAfterSending(channels["email"])}, event)
+    await deliver(store, channels, event)
+    first, second = read_maildir(maildir)
+    assert first["Message-ID"] == second["Message-ID"], "a mail program can tell it is the same message"
+    assert len(await reports(store)) == 1
+
+
+async def test_large_print_and_easy_read_emails_are_in_the_format_asked_for(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, PARTNER, person(information_format="large_print_24"))
+    await deliver(store, channels, published())
+    await know(store, person(leader_id="pl-2", email="b@example.org", information_format="easy_read"))
+    await deliver(store, channels, published("pl-2"))
+    large, easy = sorted(read_maildir(maildir), key=lambda m: m["To"])
+    assert "font-size: 24pt" in large.get_body(preferencelist=("html",)).get_content()
+    assert "We have found you a partner" in large.get_body(preferencelist=("plain",)).get_content()
+    assert "We found you a partner" in easy.get_body(preferencelist=("plain",)).get_content()
+    assert "font-size: 16pt" in easy.get_body(preferencelist=("html",)).get_content()
+
+
+async def test_a_text_message_and_a_letter_land_in_their_folders(store, channels, settings):
+    await know(
+        store,
+        PARTNER,
+        person(contact_method="sms", phone="07700 900123"),
+        person(leader_id="pl-2", contact_method="letter", postal_address="2 Example Road, York, YO1 1AA", information_format="large_print_20"),
+    )
+    await deliver(store, channels, published("pl-1"))
+    await deliver(store, channels, published("pl-2", paired=False))
+    (sms,) = settings.sms_dir.glob("*.txt")
+    assert sms.read_text().startswith("To: 07700 900123") and "answer=accept" in sms.read_text()
+    (letter,) = settings.letters_dir.glob("*.pdf")
+    assert letter.read_bytes().startswith(b"%PDF-")
+    assert {(r.data.leader_id, r.data.channel, r.data.status) for r in await reports(store)} == {
+        ("pl-1", "sms", "sent"),
+        ("pl-2", "letter", "sent"),
+    }
+
+
+async def test_braille_goes_to_a_person_with_the_words_to_use_and_is_never_emailed(store, channels, settings, smtp_server):
+    _, maildir = smtp_server
+    await know(store, PARTNER, person(information_format="braille"))
+    await deliver(store, channels, published())
+    assert read_maildir(maildir) == []
+    (task,) = settings.tasks_dir.glob("*.txt")
+    assert "braille" in task.read_text() and "Dear Amira Ahmed" in task.read_text()
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("person", "needs_a_person")
+    assert "braille" in report.data.detail
+
+
+async def test_a_letter_the_printer_font_cannot_show_goes_to_a_person(store, channels, settings):
+    await know(store, PARTNER, person(name="王芳", contact_method="letter", postal_address="1 Example Street, Leeds"))
+    await deliver(store, channels, published())
+    assert not settings.letters_dir.exists() or not list(settings.letters_dir.glob("*.pdf"))
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("person", "needs_a_person")
+    assert "could not be reached by letter" in report.data.detail
+
+
+async def test_an_outcome_whose_contact_details_never_come_goes_to_a_person_and_is_reported(store, channels, settings):
+    """Never silence (Always Event 1): after the wait, a person is asked to pass it on."""
+    await know(store, PARTNER)
+    clock = FrozenClock(DAYTIME)
+    n = notifier(store, channels, dataclasses.replace(RULES, contact_wait_seconds=30), clock)
+    await handlers.on_event(n, published())
+    assert await reports(store) == [] and await delivery_rows(store) == [], "waiting, not yet given up"
+    clock.advance(seconds=10)
+    await handlers.run_due(n)
+    assert await reports(store) == [], "still within the wait"
+    clock.advance(seconds=21)
+    assert await handlers.run_due(n) == 1
+    (report,) = await reports(store)
+    assert (report.data.leader_id, report.data.channel, report.data.status) == ("pl-1", "person", "needs_a_person")
+    assert "we do not have their contact details yet" in report.data.detail
+    (task,) = settings.tasks_dir.glob("*.txt")
+    body = task.read_text()
+    assert "leader pl-1" in body and "Ben Bell (leader cl-1)" in body and "answer=accept" in body
+    assert await handlers.run_due(n) == 0, "nothing is left on the schedule"
+    await handlers.on_event(n, published())
+    assert len(await reports(store)) == 1, "a redelivered outcome is not told twice"
+
+
+async def test_an_outcome_waiting_for_contact_details_does_not_hold_up_the_consumer(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, PARTNER)
+    clock = FrozenClock(DAYTIME)
+    n = notifier(store, channels, dataclasses.replace(RULES, contact_wait_seconds=30), clock)
+    # Returns at once: the outcome is parked in the database, so the partition keeps flowing.
+    await asyncio.wait_for(handlers.on_event(n, published()), 5)
+    assert read_maildir(maildir) == []
+    await know(store, person())
+    # The new contact wakes the scheduler, which looks at waiting messages before they are due.
+    assert await handlers.run_due(n) == 0
+    assert await handlers.run_due(n, early=True) == 1
+    assert len(read_maildir(maildir)) == 1
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("email", "sent")
+
+
+async def test_with_no_wait_a_missing_contact_goes_to_a_person_at_once(store, channels):
+    await deliver(store, channels, published(), dataclasses.replace(RULES, contact_wait_seconds=0))
+    (report,) = await reports(store)
+    assert report.data.status == "needs_a_person" and "contact details" in report.data.detail

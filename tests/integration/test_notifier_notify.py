@@ -1,0 +1,235 @@
+"""The GOV.UK Notify channel against a local server that speaks the parts of
+the Notify API we use (a real HTTP server on loopback, with its token check),
+on a real database: email, text messages and letters, and what happens when
+Notify cannot set a format or refuses a message."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+from pydantic import SecretStr
+import pytest
+
+from services.common.embedded import free_port
+from services.notifier import handlers
+from services.notifier.adapters.channels import FileSmsChannel, PrintQueueChannel, SmtpChannel
+from services.notifier.adapters.notify import ByFormat, NotifyChannel, notify_markdown
+from services.notifier.app import make_channels
+from services.notifier.config import NotifierSettings
+from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
+    KEY,
+    PARTNER,
+    deliver,
+    delivery_rows,
+    know,
+    person,
+    published,
+    reports,
+    store,
+)
+
+pytestmark = pytest.mark.integration
+
+SERVICE_ID, SECRET = str(uuid.uuid4()), str(uuid.uuid4())
+# Notify keys are "{name}-{service id}-{secret}"; the client splits them, so the fake must look real.
+API_KEY = f"pairing_test-{SERVICE_ID}-{SECRET}"
+TEMPLATES = {"email": str(uuid.uuid4()), "sms": str(uuid.uuid4()), "letter": str(uuid.uuid4())}
+REQUIRED = {"email": "email_address", "sms": "phone_number", "letter": "personalisation"}
+
+
+class FakeNotify:
+    """POST /v2/notifications/{email,sms,letter}, with the token checked as Notify checks it."""
+
+    def __init__(self):
+        self.received: list[tuple[str, dict]] = []
+        self.fail_next: list[int] = []  # status codes to answer with before working again
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                kind = self.path.rsplit("/", 1)[-1]
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("Bearer "):
+                    return self.answer(401, error("AuthError", "Unauthorized: authentication token must be provided"))
+                try:
+                    claims = jwt.decode(auth[7:], SECRET, algorithms=["HS256"])
+                except jwt.InvalidTokenError:
+                    return self.answer(403, error("AuthError", "Invalid token: signature, api token not found"))
+                if claims.get("iss") != SERVICE_ID or "iat" not in claims:
+                    return self.answer(403, error("AuthError", "Invalid token: iss field not provided"))
+                if not self.path.startswith("/v2/notifications/") or kind not in REQUIRED:
+                    return self.answer(404, error("NotFound", "not found"))
+                if fake.fail_next:
+                    return self.answer(fake.fail_next.pop(0), error("Exception", "Internal server error"))
+                if body.get("template_id") != TEMPLATES[kind] or REQUIRED[kind] not in body:
+                    return self.answer(400, error("BadRequestError", "Template not found"))
+                if kind == "sms" and not body["phone_number"].replace(" ", "").startswith("07"):
+                    return self.answer(400, error("ValidationError", "phone_number Not a UK mobile number"))
+                fake.received.append((kind, body))
+                notification = str(uuid.uuid4())
+                self.answer(201, {"id": notification, "reference": body.get("reference"), "template": {"id": body["template_id"]}})
+
+            def answer(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+
+def error(kind: str, message: str) -> dict:
+    return {"errors": [{"error": kind, "message": message}], "status_code": 0}
+
+
+@pytest.fixture
+def notify():
+    fake = FakeNotify()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def settings(notify, tmp_path) -> NotifierSettings:
+    return NotifierSettings(
+        encryption_keys=KEY,
+        output_dir=tmp_path / "out",
+        channel="notify",
+        notify_api_key=API_KEY,
+        notify_base_url=notify.url,
+        notify_email_template_id=TEMPLATES["email"],
+        notify_sms_template_id=TEMPLATES["sms"],
+        notify_letter_template_id=TEMPLATES["letter"],
+        notify_timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+def channels(settings):
+    return make_channels(settings)
+
+
+def test_settings_choose_notify_for_email_text_messages_and_standard_letters(channels):
+    assert isinstance(channels["email"], NotifyChannel) and channels["email"].kind == "email"
+    assert isinstance(channels["sms"], NotifyChannel) and channels["sms"].kind == "sms"
+    assert isinstance(channels["letter"], ByFormat) and isinstance(channels["letter"].otherwise, PrintQueueChannel)
+    local = make_channels(NotifierSettings(encryption_keys=KEY))
+    assert isinstance(local["email"], SmtpChannel) and isinstance(local["sms"], FileSmsChannel)
+
+
+def test_notify_without_its_key_and_templates_does_not_start():
+    with pytest.raises(ValueError, match="NOTIFY_API_KEY"):
+        NotifierSettings(encryption_keys=KEY, channel="notify")
+
+
+async def test_an_email_goes_through_notify_with_the_subject_body_and_delivery_key(store, channels, notify):
+    await know(store, person(), PARTNER)
+    event = published()
+    for _ in range(2):
+        await deliver(store, channels, event)
+    ((kind, body),) = notify.received
+    assert kind == "email" and body["email_address"] == "amira@example.org"
+    assert body["template_id"] == TEMPLATES["email"]
+    assert body["reference"] == handlers.delivery_key(event, "email")
+    fields = body["personalisation"]
+    assert fields["subject"] == "We have found you a partner for the patient leader programme"
+    assert "Dear Amira Ahmed" in fields["body"] and "# Your partner: Ben Bell" in fields["body"]
+    assert "http://127.0.0.1:8000/responses/t1?answer=accept" in fields["body"]
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("email", "sent")
+    assert "GOV.UK Notify" in report.data.detail
+
+
+async def test_a_text_message_goes_through_notify(store, channels, notify):
+    await know(store, person(contact_method="sms", phone="07700 900123"), PARTNER)
+    await deliver(store, channels, published())
+    ((kind, body),) = notify.received
+    assert kind == "sms" and body["phone_number"] == "07700 900123"
+    assert body["personalisation"]["body"].startswith("Patient leader programme: good news")
+    assert "answer=accept" in body["personalisation"]["body"]
+
+
+async def test_a_standard_letter_goes_through_notify_with_the_address_lines(store, channels, notify):
+    address = "1 Example Street\nNewcastle upon Tyne\nNE1 1AA"
+    await know(store, person(contact_method="letter", postal_address=address), PARTNER)
+    await deliver(store, channels, published())
+    ((kind, body),) = notify.received
+    fields = body["personalisation"]
+    assert kind == "letter"
+    assert [fields[f"address_line_{i}"] for i in range(1, 5)] == ["Amira Ahmed", "1 Example Street", "Newcastle upon Tyne", "NE1 1AA"]
+    assert "address_line_5" not in fields
+    assert "type it into a web browser" in fields["body"]
+
+
+async def test_a_large_print_letter_is_not_sent_as_standard_print_but_printed_here(store, channels, notify, settings):
+    address = "1 Example Street, Newcastle upon Tyne, NE1 1AA"
+    await know(store, person(contact_method="letter", postal_address=address, information_format="large_print_24"), PARTNER)
+    await deliver(store, channels, published())
+    assert notify.received == [], "Notify cannot set large print"
+    (pdf,) = settings.letters_dir.glob("*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("letter", "sent")
+
+
+async def test_a_large_print_email_goes_to_a_person_never_to_notify_in_standard_size(store, channels, notify, settings):
+    await know(store, person(information_format="large_print_28"), PARTNER)
+    await deliver(store, channels, published())
+    assert notify.received == []
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("person", "needs_a_person")
+    assert "GOV.UK Notify cannot set an email in large print" in report.data.detail
+
+
+async def test_a_message_notify_refuses_goes_to_a_person(store, channels, notify, settings):
+    await know(store, person(contact_method="sms", phone="+33 6 12 34 56 78"), PARTNER)
+    await deliver(store, channels, published())
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("person", "needs_a_person")
+    assert "Not a UK mobile number" in report.data.detail and "+33" not in report.data.detail
+    (task,) = settings.tasks_dir.glob("*.txt")
+    assert "Dear Amira Ahmed" in task.read_text()
+
+
+async def test_a_notify_outage_is_retried_and_then_sent_once(store, channels, notify):
+    await know(store, person(), PARTNER)
+    notify.fail_next = [500]
+    event = published()
+    with pytest.raises(Exception, match="500"):
+        await deliver(store, channels, event)
+    (row,) = await delivery_rows(store)
+    assert row.status == "retrying" and await reports(store) == []
+    await deliver(store, channels, event)
+    assert len(notify.received) == 1
+    (report,) = await reports(store)
+    assert report.data.status == "sent"
+
+
+async def test_a_wrong_key_is_refused_and_nothing_is_reported_sent(store, notify, settings):
+    wrong = f"pairing_test-{SERVICE_ID}-{uuid.uuid4()}"
+    channels = make_channels(settings.model_copy(update={"notify_api_key": SecretStr(wrong)}))
+    await know(store, person(), PARTNER)
+    with pytest.raises(Exception, match="403"):
+        await deliver(store, channels, published())
+    assert notify.received == [] and await reports(store) == []
+
+
+def test_notify_formatting_keeps_headings_lists_and_full_link_addresses():
+    from services.notifier.domain.messages import parse_blocks
+
+    blocks = tuple(parse_blocks("# Title\n## Part\n### Sub\n- one\n- two\n[Say yes](http://x/y)\nWords.\n"))
+    assert notify_markdown(blocks) == "# Part\n\n# Sub\n* one\n* two\n\nSay yes:\nhttp://x/y\n\nWords.\n"

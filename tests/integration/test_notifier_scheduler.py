@@ -1,0 +1,220 @@
+"""Messages that cannot go at once, on a real database (PostgreSQL and SQLite):
+quiet hours, a partner saying no, and the scheduler that sends them later and
+survives a restart. The clock is frozen, so the tests never wait for a real night."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from schemas.events import PairAnswer, PairDeclined
+from services.common.crypto import Cipher
+from services.common.embedded import free_port, read_maildir
+from services.common.store import Store, make_engine
+from services.notifier import handlers
+from services.notifier.adapters.channels import SmtpChannel
+from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
+from services.notifier.clock import FrozenClock
+from services.notifier.scheduler import Scheduler
+from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
+    KEY,
+    PARTNER,
+    RULES,
+    channels,
+    delivery_rows,
+    know,
+    notifier,
+    person,
+    published,
+    reports,
+    settings,
+    store,
+)
+
+pytestmark = pytest.mark.integration
+
+LONDON = ZoneInfo("Europe/London")
+TEXTER = {"contact_method": "sms", "phone": "07700 900123"}
+
+
+def london(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 12, day, hour, minute, tzinfo=LONDON)
+
+
+def declined(by: str = "cl-1", partner: str = "pl-1", at: dt.datetime | None = None) -> PairDeclined:
+    return PairDeclined(
+        producer="registry",
+        correlation_id="r1",
+        data=PairAnswer(round_id="r1", leader_id=by, partner_id=partner),
+        occurred_at=at or dt.datetime(2026, 12, 20, 11, tzinfo=dt.timezone.utc),
+    )
+
+
+def sms_files(settings) -> list:
+    return sorted(settings.sms_dir.glob("*.txt")) if settings.sms_dir.exists() else []
+
+
+# ---- Always Event 4: a partner says no ----
+
+
+async def test_when_someone_says_no_their_partner_is_told_once_in_their_format(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, person(information_format="easy_read"), PARTNER)
+    n = notifier(store, channels)
+    event = declined()
+    for _ in range(3):
+        await handlers.on_event(n, event)
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "amira@example.org"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Ben Bell has said no" in text and "This is not about you" in text
+    assert "We will tell you by 3 January 2027" in text, "14 days after the answer"
+    assert "font-size: 16pt" in message.get_body(preferencelist=("html",)).get_content()
+    (report,) = await reports(store)
+    assert (report.data.leader_id, report.data.about, report.data.status) == ("pl-1", "partner_declined", "sent")
+    assert report.data.outcome_event_id == event.event_id
+
+
+async def test_the_person_who_said_no_is_named_only_if_we_know_them_and_is_not_told_anything(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, person())  # the one who said no has been erased since
+    await handlers.on_event(notifier(store, channels), declined())
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "amira@example.org", "only the partner hears"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "the person we suggested as your partner has decided not to go ahead" in text
+
+
+async def test_a_partner_who_texts_is_told_by_text_message(store, channels, settings):
+    await know(store, person(**TEXTER), PARTNER)
+    await handlers.on_event(notifier(store, channels), declined())
+    (sms,) = sms_files(settings)
+    assert "Ben Bell has decided not to go ahead" in sms.read_text()
+
+
+# ---- quiet hours ----
+
+
+async def test_a_text_due_at_half_past_ten_at_night_is_sent_at_nine_the_next_morning_even_after_a_restart(
+    store, channels, settings, database_url
+):
+    await know(store, person(**TEXTER), PARTNER)
+    clock = FrozenClock(london(15, 22, 30))
+    n = notifier(store, channels, clock=clock)
+    event = published()
+    await handlers.on_event(n, event)
+
+    assert sms_files(settings) == [], "nothing is sent in quiet hours"
+    (row,) = await delivery_rows(store)
+    assert (row.channel, row.status) == ("sms", "scheduled")
+    (report,) = await reports(store)
+    assert report.data.status == "scheduled"
+    assert "09:00 on Wednesday 16 December 2026" in report.data.detail
+    await handlers.on_event(n, event)
+    assert len(await reports(store)) == 1, "a redelivery does not schedule it twice"
+
+    # The notifier stops overnight; a new process with a new database connection takes over.
+    await store.engine.dispose()
+    restarted = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    try:
+        clock.set(london(16, 8, 59))
+        scheduler = Scheduler(handlers.Notifier(restarted, Cipher(KEY), channels, RULES, clock))
+        assert await scheduler.run_due() == 0, "not before nine"
+        assert sms_files(settings) == []
+        clock.set(london(16, 9, 0))
+        assert await scheduler.run_due() == 1
+        (sms,) = sms_files(settings)
+        assert sms.read_text().startswith("To: 07700 900123") and "answer=accept" in sms.read_text()
+        scheduled, sent = await reports(restarted)
+        assert (sent.data.channel, sent.data.status) == ("sms", "sent")
+        (row,) = await delivery_rows(restarted)
+        assert row.status == "sent"
+        assert await scheduler.run_due() == 0, "sent once"
+    finally:
+        await restarted.engine.dispose()
+
+
+async def test_a_phone_call_waits_for_the_morning_but_an_email_does_not(store, channels, settings, smtp_server):
+    _, maildir = smtp_server
+    clock = FrozenClock(london(15, 23, 0))
+    await know(store, PARTNER, person(contact_method="telephone", phone="07700 900123"))
+    await know(store, person(leader_id="pl-2", email="b@example.org"))
+    n = notifier(store, channels, clock=clock)
+    await handlers.on_event(n, published("pl-1"))
+    await handlers.on_event(n, published("pl-2", paired=False))
+    assert len(read_maildir(maildir)) == 1, "an email waits in the inbox: no need to hold it"
+    assert not settings.tasks_dir.exists(), "nobody is asked to phone at 11pm"
+    clock.set(london(16, 9, 30))
+    assert await handlers.run_due(n) == 1
+    (task,) = settings.tasks_dir.glob("*.txt")
+    assert "asked to be phoned" in task.read_text()
+    statuses = [(r.data.leader_id, r.data.status) for r in await reports(store)]
+    assert statuses == [("pl-1", "scheduled"), ("pl-2", "sent"), ("pl-1", "needs_a_person")]
+
+
+async def test_a_person_s_own_quiet_hours_are_kept(store, channels, settings):
+    # Works nights: no texts from 08:00 to 16:00.
+    await know(store, PARTNER, person(**TEXTER, quiet_hours_start=dt.time(8), quiet_hours_end=dt.time(16)))
+    clock = FrozenClock(london(15, 10, 0))
+    n = notifier(store, channels, clock=clock)
+    await handlers.on_event(n, published())
+    assert sms_files(settings) == []
+    (report,) = await reports(store)
+    assert "16:00 on Tuesday 15 December 2026" in report.data.detail
+
+
+async def test_a_failed_send_from_the_scheduler_is_tried_again_later_then_reported(store, channels, settings):
+    await know(store, person(), PARTNER)
+    # Straight onto the schedule, as a message waiting for its next try would be.
+    clock = FrozenClock(london(15, 12, 0))
+    closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
+    n = notifier(store, closed, dataclasses.replace(RULES, max_attempts=2, retry_seconds=60), clock)
+    await handlers.park(n, handlers.Notice(published()), None, handlers.RETRY, clock.now(), None)
+    assert await handlers.run_due(n) == 1
+    (row,) = await delivery_rows(store)
+    assert row.status == "retrying" and await reports(store) == []
+    clock.advance(seconds=30)
+    assert await handlers.run_due(n) == 0, "backing off"
+    clock.advance(seconds=31)
+    assert await handlers.run_due(n) == 1
+    (report,) = await reports(store)
+    assert report.data.status == "failed" and "try 2" in report.data.detail
+    async with store.sessions() as session:
+        assert (await session.scalars(select(ScheduledRow))).all() == [], "given up: off the schedule"
+
+
+async def test_two_schedulers_never_send_the_same_message_twice(store, channels, settings):
+    await know(store, person(**TEXTER), PARTNER)
+    clock = FrozenClock(london(15, 22, 0))
+    await handlers.on_event(notifier(store, channels, clock=clock), published())
+    clock.set(london(16, 9, 0))
+    first, second = notifier(store, channels, clock=clock), notifier(store, channels, clock=clock)
+    tried = await asyncio.gather(handlers.run_due(first), handlers.run_due(second))
+    assert sorted(tried) == [0, 1]
+    assert len(sms_files(settings)) == 1
+    assert [r.data.status for r in await reports(store)] == ["scheduled", "sent"]
+
+
+async def test_the_scheduler_task_sends_when_due_and_stops_cleanly(store, channels, settings):
+    await know(store, person(**TEXTER), PARTNER)
+    clock = FrozenClock(london(15, 22, 0))
+    n = notifier(store, channels, clock=clock)
+    await handlers.on_event(n, published())
+    scheduler = Scheduler(n, poll_seconds=0.1)
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert sms_files(settings) == []
+        clock.set(london(16, 9, 0))
+        for _ in range(50):
+            if sms_files(settings):
+                break
+            await asyncio.sleep(0.1)
+        assert len(sms_files(settings)) == 1
+    finally:
+        await scheduler.stop()

@@ -1,0 +1,221 @@
+"""The registry's API on a real database (PostgreSQL and SQLite) and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import io
+import uuid
+
+import httpx
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import text
+
+from services.common.crypto import new_key
+from services.registry.app import create_app
+from services.registry.config import RegistrySettings
+from services.registry.domain.importing import COLUMNS
+from services.registry.sample import sample_leaders
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("admin@test.example", "a long test password")
+
+
+@pytest.fixture
+async def registry(database_url, kafka_settings):
+    key = new_key()
+    settings = RegistrySettings(
+        database_url=database_url,
+        encryption_keys=key,
+        token_secret=key,
+        kafka=kafka_settings,
+        admin_email=ADMIN[0],
+        admin_password=ADMIN[1],
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry", auth=ADMIN) as client:
+            client.store = app.state.registry.store
+            yield client
+
+
+def unique(leader: dict) -> dict:
+    return {**leader, "id": f"{leader['id']}-{uuid.uuid4().hex[:6]}"}
+
+
+def csv_file(rows: list[dict]) -> bytes:
+    lines = [",".join(COLUMNS)]
+    for row in rows:
+        lines.append(",".join(f'"{row.get(c, "")}"' for c in COLUMNS))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def a_row(ident: str, **changes: str) -> dict:
+    row = {
+        "id": ident,
+        "name": "Grace Green",
+        "role": "carer_leader",
+        "email": f"{ident}@example.org",
+        "system": "QHM",
+        "latitude": "54.97",
+        "longitude": "-1.61",
+        "meeting_modes": "video; phone",
+        "availability": "mon 09:30-11:30",
+        "term_time_only": "yes",
+        "access_needs": "bsl_interpreter; quiet_room",
+        "topics": "mental health",
+    }
+    return {**row, **changes}
+
+
+async def test_import_stores_valid_rows_reports_bad_ones_and_a_second_import_changes_nothing(registry):
+    tag = uuid.uuid4().hex[:6]
+    rows = [
+        a_row(f"imp-{tag}-1"),
+        a_row(f"imp-{tag}-2", role="nurse"),
+        a_row(f"imp-{tag}-3", availability="mornings"),
+        a_row(f"imp-{tag}-4", email="not-an-address"),
+        a_row(f"imp-{tag}-5", latitude="", longitude="", town="York"),
+    ]
+    content = csv_file(rows)
+    first = (await registry.post("/leaders/import", files={"file": ("leaders.csv", content, "text/csv")})).json()
+    assert (first["created"], first["updated"], first["unchanged"]) == (2, 0, 0)
+    assert first["rows_with_problems"] == 3
+    assert [(p["row"], p["column"]) for p in first["problems"]] == [(3, "role"), (4, "availability"), (5, "email")]
+    assert all(p["message"] for p in first["problems"])
+
+    york = (await registry.get(f"/leaders/imp-{tag}-5")).json()
+    assert abs(york["location"]["lat"] - 53.96) < 0.05, "the town came from the offline gazetteer"
+
+    second = (await registry.post("/leaders/import", files={"file": ("leaders.csv", content, "text/csv")})).json()
+    assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 2)
+    assert (await registry.get(f"/leaders/imp-{tag}-1")).json()["version"] == 1
+
+
+async def test_import_reads_excel_workbooks_too(registry):
+    tag = uuid.uuid4().hex[:6]
+    book = Workbook()
+    book.active.append(list(COLUMNS))
+    book.active.append([a_row(f"xl-{tag}").get(c, "") for c in COLUMNS])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    result = (await registry.post("/leaders/import", files={"file": ("leaders.xlsx", buffer.getvalue())})).json()
+    assert result["created"] == 1 and result["problems"] == []
+    template = await registry.get("/leaders/import/template.xlsx")
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+async def test_special_category_data_and_contact_details_are_encrypted_at_rest(registry):
+    leader = unique(sample_leaders()[12])  # has a British Sign Language interpreter need
+    leader["email"] = f"secret-{uuid.uuid4().hex[:6]}@example.org"
+    assert (await registry.post("/leaders", json=leader)).status_code == 201
+    outbox = registry.store.outbox
+    for _ in range(100):  # until the relay has published the leader's two events
+        async with registry.store.engine.connect() as conn:
+            waiting = (await conn.execute(text("select count(*) from outbox where published_at is null"))).scalar()
+        if waiting == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert waiting == 0
+    stored = ""
+    async with registry.store.engine.connect() as conn:
+        for table in ("leaders", "outbox", "audit_log", "inbox"):
+            stored += repr((await conn.execute(text(f"select * from {table}"))).all())
+    assert leader["email"] not in stored and leader["name"] not in stored
+    assert "bsl_interpreter" not in stored
+
+
+async def test_every_read_of_a_leader_is_audited_with_who_and_why(registry):
+    leader = unique(sample_leaders()[0])
+    await registry.post("/leaders", json=leader)
+    await registry.get(f"/leaders/{leader['id']}", params={"purpose": "checking access needs"})
+    entries = (await registry.get("/audit", params={"leader_id": leader["id"]})).json()["items"]
+    assert [(e["actor"], e["action"], e["purpose"]) for e in entries] == [(ADMIN[0], "read", "checking access needs")]
+
+
+async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_entry(registry):
+    leader = unique(sample_leaders()[2])
+    await registry.post("/leaders", json=leader)
+    assert (await registry.delete(f"/leaders/{leader['id']}")).status_code == 200
+    assert (await registry.get(f"/leaders/{leader['id']}")).status_code == 404
+    async with registry.store.engine.connect() as conn:
+        outbox = (await conn.execute(text("select value from outbox where key = :id"), {"id": leader["id"]})).all()
+        everything = []
+        for table in ("leaders", "outbox", "responses", "deliveries", "unmatched"):
+            everything += (await conn.execute(text(f"select * from {table}"))).all()
+    assert len(outbox) == 2 and all(row.value is None for row in outbox), "two tombstones: profile and contact"
+    dump = repr(everything)
+    assert leader["name"] not in dump and leader["email"] not in dump
+    entries = (await registry.get("/audit", params={"leader_id": leader["id"]})).json()["items"]
+    assert entries[0]["action"] == "erased" and entries[0]["actor"] == ADMIN[0]
+
+
+async def test_illegal_round_changes_are_refused_in_plain_words(registry):
+    leaders = [unique(l) for l in sample_leaders()[:4]]
+    for leader in leaders:
+        await registry.post("/leaders", json=leader)
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    launched = await registry.post(
+        "/rounds", json={"id": round_id, "launch_date": "2026-12-01", "leader_ids": [l["id"] for l in leaders]}
+    )
+    assert launched.status_code == 202
+    again = await registry.post("/rounds", json={"id": round_id, "leader_ids": [leaders[0]["id"]]})
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    refused = await registry.post(f"/rounds/{round_id}/publish")
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("This round is queued, so it cannot be published.")
+    unknown = await registry.post("/rounds", json={"leader_ids": ["nobody-here"]})
+    assert unknown.status_code == 404 and "nobody-here" in unknown.json()["detail"]
+
+
+async def test_bad_requests_name_the_field_and_never_give_a_server_error(registry):
+    bad = await registry.post("/leaders", json={"name": "", "role": "nurse", "meeting_modes": "video", "extra": 1})
+    assert bad.status_code == 422
+    fields = {e["field"] for e in bad.json()["errors"]}
+    assert {"name", "role", "meeting_modes", "system", "extra"} <= fields
+    assert (await registry.post("/leaders", content=b"{not json", headers={"content-type": "application/json"})).status_code == 422
+    assert (await registry.get("/leaders", params={"per_page": 100000})).status_code == 422
+    assert (await registry.get("/rounds/does-not-exist")).status_code == 404
+
+
+async def test_listing_filters_and_pages_without_special_category_data(registry):
+    tag = uuid.uuid4().hex[:6]
+    for i in range(3):
+        await registry.post("/leaders", json={**sample_leaders()[1], "id": f"list-{tag}-{i}", "system": f"Z{tag[:4]}"})
+    page = (await registry.get("/leaders", params={"system": f"Z{tag[:4]}", "per_page": 2, "page": 2})).json()
+    assert page["total"] == 3 and len(page["items"]) == 1
+    assert set(page["items"][0]) == {"id", "role", "system", "status", "version"}
+    await asyncio.sleep(0)
+
+
+async def test_consent_is_kept_per_purpose_with_its_time(registry):
+    leader = unique(sample_leaders()[0])
+    leader["consents"] = [
+        {"purpose": "pairing", "given": True, "at": "2026-11-01T10:00:00+00:00"},
+        {"purpose": "health_and_access_data", "given": False, "at": "2026-11-02T09:30:00+00:00"},
+    ]
+    assert (await registry.post("/leaders", json=leader)).status_code == 201
+    stored = (await registry.get(f"/leaders/{leader['id']}")).json()["consents"]
+    assert [(c["purpose"], c["given"]) for c in stored] == [("pairing", True), ("health_and_access_data", False)]
+    bad = await registry.post("/leaders", json={**unique(leader), "consents": [{"purpose": "marketing", "given": True}]})
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} >= {"consents[0].purpose", "consents[0].at"}
+
+
+async def test_every_change_of_a_round_is_an_event(registry):
+    leaders = [unique(l) for l in sample_leaders()[:4]]
+    for leader in leaders:
+        await registry.post("/leaders", json=leader)
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    await registry.post("/rounds", json={"id": round_id, "leader_ids": [l["id"] for l in leaders]})
+    await registry.post(f"/rounds/{round_id}/cancel")
+    async with registry.store.engine.connect() as conn:
+        types = (
+            await conn.execute(
+                text("select headers from outbox where key = :id and topic = 'rounds.v1' order by id"), {"id": round_id}
+            )
+        ).all()
+    kinds = [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in types]
+    assert kinds == ["RoundStatusChanged", "RoundRequested", "RoundStatusChanged", "RoundCancelled"]

@@ -1,0 +1,31 @@
+import pytest
+
+from services.common.crypto import Cipher, EncryptionKeyError, new_key
+
+pytestmark = pytest.mark.unit
+
+
+def test_sealed_data_holds_no_plain_text_and_opens_again():
+    cipher = Cipher(new_key())
+    token = cipher.seal({"email": "amira@example.org", "access_needs": ["bsl_interpreter"]})
+    assert b"amira" not in token and b"bsl" not in token
+    assert cipher.open(token) == {"email": "amira@example.org", "access_needs": ["bsl_interpreter"]}
+
+
+def test_rotation_new_key_first_still_reads_old_data_and_rewraps_it():
+    old, new = new_key(), new_key()
+    token = Cipher(old).seal({"name": "Ben"})
+    rotated = Cipher(f"{new},{old}")
+    assert rotated.open(token) == {"name": "Ben"}
+    rewrapped = rotated.rotate(token)
+    assert Cipher(new).open(rewrapped) == {"name": "Ben"}
+
+
+def test_wrong_or_missing_keys_give_a_plain_error():
+    with pytest.raises(EncryptionKeyError, match="pairing new-key"):
+        Cipher("")
+    with pytest.raises(EncryptionKeyError, match="not a valid key"):
+        Cipher("not-a-key")
+    token = Cipher(new_key()).seal({"a": 1})
+    with pytest.raises(EncryptionKeyError, match="cannot be read"):
+        Cipher(new_key()).open(token)

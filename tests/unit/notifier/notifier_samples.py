@@ -1,0 +1,52 @@
+"""Representative people and outcomes for the notifier's tests (every name is made up)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from schemas.cohort import Window
+from schemas.events import LeaderContact, Outcome, Partner
+
+PROGRAMME_CONTACT = "the programme team at pairing@example.nhs.uk"
+PUBLISHED_ON = dt.date(2026, 12, 15)  # a Tuesday
+RESPOND_BY = dt.date(2027, 1, 5)
+
+ME = LeaderContact(leader_id="pl-1", version=1, name="Amira Ahmed", role="patient_leader", email="amira@example.org")
+PARTNER = LeaderContact(
+    leader_id="cl-1", version=1, name="Ben Bell", pronouns="he/him", role="clinical_leader", organisation="Newcastle Hospitals"
+)
+SECOND = LeaderContact(leader_id="cr-2", version=1, name="Chloe Carter", role="carer_leader")
+# Reasons worded as the matcher words them (services/matcher/domain/explain.py).
+REASONS = [
+    "You both care about cardiac care and discharge from hospital.",
+    "You are both free on Tuesday 10:00 to 12:30.",
+    "You can meet by video call or in person (about 12 km apart).",
+    "You come from different organisations, so you each bring a fresh view.",
+]
+
+
+def partner(partner_id: str = "cl-1", windows: list[Window] | None = None) -> Partner:
+    return Partner(
+        partner_id=partner_id,
+        reasons=REASONS,
+        shared_windows=windows if windows is not None else [Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
+        meeting_modes=["video", "in_person"],
+        accept_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=accept",
+        decline_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=decline",
+    )
+
+
+PAIRED = Outcome(round_id="r1", leader_id="pl-1", outcome="paired", partners=[partner()], respond_by=RESPOND_BY)
+TWO_PARTNERS = Outcome(
+    round_id="r1", leader_id="cl-1", outcome="paired", partners=[partner("pl-1"), partner("cr-2")], respond_by=RESPOND_BY
+)
+UNMATCHED = Outcome(
+    round_id="r1",
+    leader_id="pl-1",
+    outcome="unmatched",
+    unmatched_reason=(
+        "None of the clinical leaders in your area who could meet you are free at the same times as you "
+        "for at least 1 hour each week."
+    ),
+)
+CONTACTS = {"cl-1": PARTNER, "pl-1": ME, "cr-2": SECOND}

@@ -1,0 +1,279 @@
+import datetime as dt
+from html.parser import HTMLParser
+
+import pytest
+from notifier_samples import (
+    CONTACTS,
+    ME,
+    PAIRED,
+    PARTNER,
+    PROGRAMME_CONTACT,
+    PUBLISHED_ON,
+    RESPOND_BY,
+    TWO_PARTNERS,
+    UNMATCHED,
+    partner,
+)
+
+from schemas.cohort import Window
+from schemas.events import PairAnswer
+from services.notifier.compose import london_date, plan_message, plan_partner_declined
+from services.notifier.domain.messages import choose_route, earliest_first_meeting, first_meetings, parse_blocks, plain_text
+
+pytestmark = pytest.mark.unit
+
+
+def plan(outcome=PAIRED, me=ME, **change):
+    return plan_message(outcome, me.model_copy(update=change), CONTACTS, PROGRAMME_CONTACT, PUBLISHED_ON)
+
+
+def test_a_paired_message_says_who_why_when_how_what_it_costs_and_what_next():
+    message = plan()
+    assert message.channel == "email"
+    for expected in (
+        "Dear Amira Ahmed",
+        "Ben Bell (he/him) is a clinical leader: a doctor, nurse, therapist or other health worker.",
+        "Ben Bell works at Newcastle Hospitals.",
+        "You both care about cardiac care",
+        "Tuesday, 10:00 to 12:30",
+        "You can meet by video call or in person.",
+        "We suggest you first meet on Tuesday 12 January 2027, from 10:00 to 11:00.",
+        "Your programme manager will check the date, time and place",
+        "We pay your travel costs",
+        "keep your tickets and receipts. Send them to the programme team",
+        "Please tell us by 5 January 2027",
+        "What happens next",
+        "the programme team at pairing@example.nhs.uk",
+    ):
+        assert expected in message.text
+    assert message.text.count("answer=accept") == 1 and message.text.count("answer=decline") == 1
+
+
+def test_an_unmatched_message_gives_the_reason_and_the_next_step():
+    for style in ("standard", "easy_read"):
+        message = plan(UNMATCHED, information_format=style)
+        assert "are free at the same times as you" in message.text
+        assert "What happens next" in message.text
+        assert "try again" in message.text
+        assert not message.meetings
+
+
+def test_a_professional_with_two_partners_gets_one_message_naming_both_with_a_link_pair_each():
+    message = plan(TWO_PARTNERS, PARTNER)
+    assert "We have found you 2 partners" in message.text
+    assert "Partner 1: Amira Ahmed" in message.text and "Partner 2: Chloe Carter" in message.text
+    assert "Chloe Carter is a carer leader" in message.text
+    assert message.text.count("answer=accept") == 2 and message.text.count("answer=decline") == 2
+
+
+def test_someone_with_two_partners_is_never_asked_to_be_in_two_meetings_at_once():
+    first, second = plan(TWO_PARTNERS, PARTNER).meetings
+    assert (first.date, first.start) == (dt.date(2027, 1, 12), dt.time(10))
+    assert (second.date, second.start) == (dt.date(2027, 1, 12), dt.time(11))
+
+
+def test_the_first_meeting_is_inside_the_shared_window_with_notice_and_after_the_reply_date():
+    assert earliest_first_meeting(dt.date(2027, 3, 1), None, 14) == dt.date(2027, 3, 15)
+    assert earliest_first_meeting(dt.date(2027, 3, 1), dt.date(2027, 3, 20), 14) == dt.date(2027, 3, 21)
+    windows = [Window(day="fri", start=dt.time(9, 30), end=dt.time(10)), Window(day="mon", start=dt.time(14), end=dt.time(16))]
+    # 15 March 2027 is a Monday: that beats the Friday.
+    assert first_meetings([windows], dt.date(2027, 3, 15), 60) == [(dt.date(2027, 3, 15), dt.time(14), dt.time(15))]
+    # A window shorter than a meeting gives a shorter meeting, never one that runs over.
+    assert first_meetings([windows[:1]], dt.date(2027, 3, 15), 60) == [(dt.date(2027, 3, 19), dt.time(9, 30), dt.time(10))]
+    assert first_meetings([[]], dt.date(2027, 3, 15), 60) == [None]
+
+
+def test_without_a_shared_window_no_meeting_is_suggested():
+    outcome = PAIRED.model_copy(update={"partners": [partner(windows=[])]})
+    message = plan(outcome)
+    assert not message.meetings
+    assert "Your first meeting" not in message.text
+
+
+def test_the_publish_date_is_the_date_in_england():
+    assert london_date(dt.datetime(2027, 6, 30, 23, 30, tzinfo=dt.timezone.utc)) == dt.date(2027, 7, 1)
+    assert london_date(dt.datetime(2027, 1, 31, 23, 30, tzinfo=dt.timezone.utc)) == dt.date(2027, 1, 31)
+
+
+@pytest.mark.parametrize(
+    ("change", "channel", "style", "points"),
+    [
+        ({}, "email", "standard", 12),
+        ({"information_format": "email"}, "email", "standard", 12),
+        ({"information_format": "large_print_20"}, "email", "large_print", 20),
+        ({"information_format": "large_print_28"}, "email", "large_print", 28),
+        ({"information_format": "easy_read"}, "email", "easy_read", 16),
+        ({"contact_method": "sms", "phone": "07700 900123"}, "sms", "standard", 12),
+        ({"contact_method": "letter", "postal_address": "1 Street", "information_format": "large_print_24"}, "letter", "large_print", 24),
+    ],
+)
+def test_each_person_is_reached_by_the_channel_and_in_the_format_they_asked_for(change, channel, style, points):
+    route = choose_route(ME.model_copy(update=change))
+    assert (route.channel, route.style, route.font_points) == (channel, style, points)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"information_format": "braille"}, "braille"),
+        ({"information_format": "audio"}, "audio"),
+        ({"communication_professional": "British Sign Language interpreter"}, "communication professional"),
+        ({"communication_support": "Reads with a support worker"}, "communication support"),
+        ({"contact_method": "telephone", "phone": "07700 900123"}, "phoned"),
+        ({"contact_method": "text_relay", "phone": "07700 900123"}, "text relay"),
+        ({"contact_method": "via_carer"}, "no carer's contact details"),
+        ({"contact_method": "letter"}, "no postal address"),
+        ({"contact_method": "sms"}, "no mobile phone number"),
+        ({"email": None}, "no email address"),
+    ],
+)
+def test_a_need_the_service_cannot_meet_goes_to_a_person_never_to_standard_print(change, why):
+    message = plan(**change)
+    assert message.channel == "person"
+    assert why in message.why_a_person
+    # The free text of a need is not copied into the report.
+    assert "Sign Language" not in message.why_a_person and "support worker" not in message.why_a_person
+
+
+def test_large_print_html_is_set_in_the_size_asked_for_and_the_plain_text_says_the_same():
+    for points in (20, 24, 28):
+        message = plan(information_format=f"large_print_{points}")
+        assert f"font-size: {points}pt" in message.html
+        assert message.text == plan().text
+
+
+def test_the_plain_text_is_never_hard_wrapped_so_it_reflows_at_any_size():
+    message = plan(information_format="large_print_28")
+    lines = message.text.splitlines()
+    for block in message.blocks:
+        if block.kind in ("p", "h1", "h2", "h3"):
+            assert block.text in lines, "each paragraph and heading is one whole line"
+
+
+class Headings(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.levels: list[int] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h1", "h2", "h3", "h4"):
+            self.levels.append(int(tag[1]))
+
+
+@pytest.mark.parametrize("outcome", [PAIRED, TWO_PARTNERS, UNMATCHED])
+@pytest.mark.parametrize("style", ["standard", "large_print_24", "easy_read"])
+def test_the_html_has_one_main_heading_and_never_skips_a_level(outcome, style):
+    me = PARTNER if outcome is TWO_PARTNERS else ME
+    html = plan(outcome, me, information_format=style, email="x@example.org").html
+    parser = Headings()
+    parser.feed(html)
+    assert parser.levels[0] == 1 and parser.levels.count(1) == 1
+    assert all(b - a <= 1 for a, b in zip(parser.levels, parser.levels[1:]))
+    assert '<html lang="en-GB">' in html and "<main" in html
+
+
+def test_names_are_escaped_in_html_and_cannot_break_the_layout():
+    tricky = PARTNER.model_copy(update={"name": "Ben <b>Bell</b>\n# Heading"})
+    message = plan_message(PAIRED, ME, {"cl-1": tricky}, PROGRAMME_CONTACT, PUBLISHED_ON)
+    assert "<b>Bell</b>" not in message.html and "&lt;b&gt;Bell&lt;/b&gt;" in message.html
+    assert not any(b.kind == "h1" and "Heading" in b.text for b in message.blocks)
+
+
+def test_links_get_words_saying_where_they_lead():
+    links = [b for b in plan().blocks if b.kind == "link"]
+    assert [b.text for b in links] == ["Yes, I want to work with Ben Bell", "No, I do not want to work with Ben Bell"]
+    assert 'href="http://127.0.0.1:8000/responses/token-cl-1?answer=accept"' in plan().html
+
+
+def test_a_letter_says_how_to_answer_without_a_computer():
+    message = plan(contact_method="letter", postal_address="1 Street")
+    assert "type it into a web browser" in message.text and "give your answer to the programme team" in message.text
+    assert "calendar file" not in message.text
+
+
+def test_an_email_mentions_the_calendar_file_only_when_there_is_one():
+    assert "calendar file" in plan().text
+    assert "calendar file" not in plan(contact_method="sms", phone="07700 900123").text
+
+
+def test_a_text_message_is_short_and_has_the_links_in_full():
+    message = plan(contact_method="sms", phone="07700 900123")
+    assert len(message.sms) < 640, "no more than about four text messages long"
+    assert "http://127.0.0.1:8000/responses/token-cl-1?answer=accept" in message.sms
+    assert "Ben Bell" in message.sms and "12 January 2027" in message.sms and RESPOND_BY.strftime("%B") in message.sms
+
+
+def test_markup_lines_become_blocks():
+    blocks = parse_blocks("# Title\n\n## Part\n### Sub\n- one\n- two\n[Say yes](http://x/y)\nWords.\n")
+    assert [(b.kind, b.text, b.url) for b in blocks] == [
+        ("h1", "Title", ""),
+        ("h2", "Part", ""),
+        ("h3", "Sub", ""),
+        ("li", "one", ""),
+        ("li", "two", ""),
+        ("link", "Say yes", "http://x/y"),
+        ("p", "Words.", ""),
+    ]
+    assert plain_text(blocks) == "Title\n\nPart\n\nSub\n\n- one\n- two\n\nSay yes:\nhttp://x/y\n\nWords.\n"
+
+
+# ---- a partner says no (Always Event 4) ----
+
+DECLINED = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
+
+
+def declined(me=ME, decliner=PARTNER, **change):
+    return plan_partner_declined(DECLINED, me.model_copy(update=change), decliner, PROGRAMME_CONTACT, PUBLISHED_ON)
+
+
+def test_when_a_partner_says_no_the_message_is_kind_private_and_says_what_happens_next():
+    message = declined()
+    assert message.subject == "An update about your partner for the patient leader programme"
+    for expected in (
+        "Dear Amira Ahmed",
+        "Ben Bell has decided not to go ahead.",
+        "This is not about you.",
+        "We keep their reasons private",
+        "We will try to find you someone else",
+        "We will be in touch by 29 December 2026.",  # 14 days after
+        "If you would rather not have a new partner",
+        "please contact the programme team at pairing@example.nhs.uk",
+    ):
+        assert expected in message.text
+    assert "answer=" not in message.text and not message.meetings
+
+
+def test_when_a_partner_says_no_the_easy_read_and_text_message_say_the_same():
+    easy = declined(information_format="easy_read")
+    assert easy.route.style == "easy_read"
+    assert "Ben Bell has said no." in easy.text and "We will tell you by 29 December 2026." in easy.text
+    text = declined(contact_method="sms", phone="07700 900123")
+    assert text.channel == "sms"
+    assert "Ben Bell has decided not to go ahead" in text.sms and "29 December 2026" in text.sms
+    assert len(text.sms) < 480
+
+
+def test_when_we_no_longer_know_who_said_no_they_are_not_named():
+    message = declined(decliner=None)
+    assert "the person we suggested as your partner has decided not to go ahead" in message.text
+    assert "Ben Bell" not in message.text
+
+
+def test_a_partner_who_needs_braille_is_told_through_a_person():
+    assert declined(information_format="braille").channel == "person"
+
+
+def test_the_first_meeting_waits_for_both_peoples_notice_and_avoids_their_dates():
+    import datetime as dt
+
+    from schemas.cohort import Window
+    from services.notifier.domain.messages import first_meetings
+
+    tuesdays = [Window(day="tue", start=dt.time(10), end=dt.time(12))]
+    published = dt.date(2026, 12, 1)  # a Tuesday
+    # Plain notice: the first Tuesday on or after the date given.
+    assert first_meetings([tuesdays], published, 60)[0][0] == dt.date(2026, 12, 1)
+    # An interpreter needs four weeks, and one of the pair cannot do 29 December.
+    limits = [(published + dt.timedelta(days=28), [dt.date(2026, 12, 29)])]
+    (day, start, end), = first_meetings([tuesdays], published, 60, limits=limits)
+    assert day == dt.date(2027, 1, 5) and (start, end) == (dt.time(10), dt.time(11))

@@ -1,0 +1,169 @@
+"""Every message template, rendered with representative data, must read plainly.
+
+The bars (Flesch reading ease, higher is easier; 60 to 70 is plain English,
+80 and above is easy to read):
+
+- standard and large print (email text, letters), and text messages: at least 70;
+- easy read: at least 80, and sentences of 10 words or fewer on average.
+
+Addresses (links, email addresses) are left out of the score: nobody reads
+them as words. Each heading and list item counts as a sentence of its own. The representative data is worded as the matcher words its
+reasons, so the bar covers what people really get.
+
+No acronyms: any word of two or more capital letters fails, unless it is in
+ALLOWED_ACRONYMS, the few everyone knows. Examples of what is banned, and why
+it matters: ICS and ICB (say "local health and care area"), PPI ("patient
+involvement"), AIS, BSL ("British Sign Language"), SMS ("text message"), PDF,
+URL, CQC, MDT, PCN, GDPR. Nor jargon: the words in JARGON.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import textstat
+from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED
+
+from schemas.events import LeaderContact, OutcomePublished, PairAnswer
+from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
+
+pytestmark = pytest.mark.unit
+
+STANDARD_BAR = 70
+EASY_READ_BAR = 80
+EASY_READ_WORDS_PER_SENTENCE = 10
+ALLOWED_ACRONYMS = {"NHS", "GP", "GPs"}
+BANNED_ACRONYMS = {"ICS", "ICB", "PPI", "AIS", "BSL", "SMS", "PDF", "URL", "CQC", "MDT", "PCN", "GDPR", "ICS"}
+JARGON = [
+    "cohort",
+    "co-production",
+    "coproduction",
+    "stakeholder",
+    "pathway",
+    "lived experience",
+    "service user",
+    "algorithm",
+    "round",
+    "utilise",
+    "facilitate",
+    "deliverable",
+    "notification",
+    "integrated care",
+]
+# Every template file, so a new one cannot be added without being checked here.
+TEMPLATE_FILES = {
+    "email.html.j2",
+    "standard/paired.j2",
+    "standard/unmatched.j2",
+    "easy_read/paired.j2",
+    "easy_read/unmatched.j2",
+    "sms/paired.j2",
+    "sms/unmatched.j2",
+    "standard/partner_declined.j2",
+    "easy_read/partner_declined.j2",
+    "sms/partner_declined.j2",
+}
+CHANNELS = {
+    "email": {},
+    "letter": {"contact_method": "letter", "postal_address": "1 Example Street, Newcastle upon Tyne, NE1 1AA"},
+    "sms": {"contact_method": "sms", "phone": "07700 900123"},
+}
+DECLINED = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
+OUTCOMES = {
+    "one partner": (PAIRED, ME),
+    "two partners": (TWO_PARTNERS, PARTNER),
+    "not paired": (UNMATCHED, ME),
+    "partner said no": (DECLINED, ME),
+    "partner said no, name unknown": (DECLINED, ME),
+}
+FORMATS = ["standard", "large_print_24", "easy_read"]
+
+
+def planned(outcome_name: str, me: LeaderContact):
+    outcome, _ = OUTCOMES[outcome_name]
+    if isinstance(outcome, PairAnswer):
+        decliner = None if "unknown" in outcome_name else PARTNER
+        return plan_partner_declined(outcome, me, decliner, PROGRAMME_CONTACT, PUBLISHED_ON)
+    return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT, PUBLISHED_ON)
+
+
+def rendered(outcome_name: str, format_: str, channel: str) -> tuple[str, str]:
+    """(what the person reads, which check applies)"""
+    _, me = OUTCOMES[outcome_name]
+    me = me.model_copy(update={"information_format": format_, "email": "x@example.org", **CHANNELS[channel]})
+    message = planned(outcome_name, me)
+    assert message.channel == channel
+    if channel == "sms":
+        return message.sms, "standard"
+    return message.text, "easy_read" if format_ == "easy_read" else "standard"
+
+
+def words_only(text: str) -> str:
+    text = re.sub(r"https?://\S+", " ", text)
+    return re.sub(r"\S+@\S+", " ", text)
+
+
+def as_sentences(text: str) -> str:
+    """Headings and list items are read on their own: end each line, so none is counted into the next sentence."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "\n".join(line if line[-1] in ".!?:" else line + "." for line in lines)
+
+
+def html_words(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+CASES = [(o, f, c) for o in OUTCOMES for f in FORMATS for c in CHANNELS]
+
+
+def test_every_template_file_is_covered():
+    found = {str(p.relative_to(TEMPLATES)) for p in Path(TEMPLATES).rglob("*.j2")}
+    assert found == TEMPLATE_FILES
+
+
+@pytest.mark.parametrize(("outcome", "format_", "channel"), CASES)
+def test_every_message_reads_plainly(outcome, format_, channel):
+    text, check = rendered(outcome, format_, channel)
+    words = as_sentences(words_only(text))
+    score = textstat.flesch_reading_ease(words)
+    if check == "easy_read":
+        assert score >= EASY_READ_BAR, f"easy read scores {score:.0f}"
+        per_sentence = textstat.lexicon_count(words) / textstat.sentence_count(words)
+        assert per_sentence <= EASY_READ_WORDS_PER_SENTENCE, f"{per_sentence:.1f} words a sentence"
+    else:
+        assert score >= STANDARD_BAR, f"scores {score:.0f}"
+
+
+@pytest.mark.parametrize(("outcome", "format_", "channel"), CASES)
+def test_no_message_uses_acronyms_jargon_or_leftover_markup(outcome, format_, channel):
+    text, _ = rendered(outcome, format_, channel)
+    _, me = OUTCOMES[outcome]
+    html = planned(outcome, me.model_copy(update={"information_format": format_})).html
+    for words in (words_only(text), words_only(html_words(html))):
+        capitals = set(re.findall(r"\b[A-Z]{2,}s?\b", words))
+        assert capitals <= ALLOWED_ACRONYMS, f"acronyms: {sorted(capitals - ALLOWED_ACRONYMS)}"
+        assert not capitals & BANNED_ACRONYMS
+        lower = words.lower()
+        assert not [j for j in JARGON if re.search(rf"\b{re.escape(j)}\b", lower)]
+        assert not re.search(r"\{\{|\{%|^#|\]\(", words, re.MULTILINE)
+        # Two lines run together ("...2027Do you want...") when a template tag eats a line end.
+        assert not re.search(r"[a-z0-9][A-Z]", words)
+
+
+def test_the_acronym_check_catches_an_acronym():
+    assert set(re.findall(r"\b[A-Z]{2,}s?\b", "Your ICS and your GP")) - ALLOWED_ACRONYMS == {"ICS"}
+
+
+@pytest.mark.parametrize("outcome", [PAIRED, UNMATCHED])
+@pytest.mark.parametrize("known", [True, False])
+def test_a_task_to_pass_on_a_message_reads_plainly(outcome, known):
+    """Staff read these too: the same bar as a standard message."""
+    event = OutcomePublished(producer="test", correlation_id="r1", data=outcome)
+    contacts = {"pl-1": ME if known else None, "cl-1": None}
+    why = "we do not have their contact details yet"
+    text = plan_missing_contact_task(event, "pl-1", contacts, why, PROGRAMME_CONTACT).text
+    words = as_sentences(words_only(text))
+    assert textstat.flesch_reading_ease(words) >= STANDARD_BAR
+    assert set(re.findall(r"\b[A-Z]{2,}s?\b", words)) <= ALLOWED_ACRONYMS
