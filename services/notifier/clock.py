@@ -33,3 +33,15 @@ class FrozenClock:
 
     def advance(self, **delta: float) -> None:
         self.moment += dt.timedelta(**delta)
+
+
+class RunningClock:
+    """Starts at a chosen moment and then keeps time: for running tests at midday whatever the real hour."""
+
+    def __init__(self, start: dt.datetime):
+        if start.tzinfo is None:
+            raise ValueError("a running clock needs a time zone")
+        self.offset = start - dt.datetime.now(dt.timezone.utc)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc) + self.offset

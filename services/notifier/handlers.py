@@ -291,6 +291,9 @@ async def attempt(n: Notifier, notice: Notice, lease: Lease | None) -> None:
         give_up_at = (lease and lease.give_up_at) or now + dt.timedelta(seconds=n.rules.contact_wait_seconds)
         if now < give_up_at:
             await park(n, notice, lease, WAITING_FOR_CONTACT, min(now + RECHECK, give_up_at), give_up_at)
+            # Details that came while we parked woke the scheduler too early to see this message: wake it again.
+            if None not in (await contacts_for(n, notice)).values():
+                n.wake.set()
             return
     if missing:
         why = (

@@ -24,14 +24,23 @@ from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES, Topic
 from services.common.crypto import new_key
 from services.common.embedded import read_maildir
 from services.notifier.app import create_app
-from services.notifier.clock import FrozenClock
+from services.notifier.clock import Clock, FrozenClock, RunningClock
 from services.notifier.config import NotifierSettings
 
 pytestmark = pytest.mark.integration
 
 
+MIDDAY = dt.datetime(2026, 12, 15, 12, tzinfo=dt.timezone.utc)  # in London: no quiet hours in the way
+
+
 @pytest.fixture
-async def running(kafka_settings, smtp_server, tmp_path):
+def clock(request) -> Clock:
+    """Time runs, from midday; a test marked `frozen_clock` stops it, so only a wake-up can send a waiting message."""
+    return FrozenClock(MIDDAY) if request.node.get_closest_marker("frozen_clock") else RunningClock(MIDDAY)
+
+
+@pytest.fixture
+async def running(kafka_settings, smtp_server, tmp_path, clock):
     port, maildir = smtp_server
     settings = NotifierSettings(
         encryption_keys=new_key(),
@@ -42,8 +51,7 @@ async def running(kafka_settings, smtp_server, tmp_path):
         scheduler_poll_seconds=30,  # long: only a new contact can make the waiting outcome go soon
         kafka=kafka_settings,
     )
-    # Midday in London: no quiet hours in the way.
-    app = create_app(settings, clock=FrozenClock(dt.datetime(2026, 12, 15, 12, tzinfo=dt.timezone.utc)))
+    app = create_app(settings, clock=clock)
     await app.start()
     try:
         yield maildir
@@ -95,6 +103,7 @@ async def test_a_partner_is_told_when_the_other_says_no_and_not_when_they_say_ye
     assert await mail_to(maildir, f"{chloe}@example.org", seconds=1) == [], "a yes tells nobody anything"
 
 
+@pytest.mark.frozen_clock
 async def test_an_outcome_that_arrives_before_the_contact_details_is_sent_as_soon_as_they_come(running, kafka_settings):
     maildir = running
     tag = uuid.uuid4().hex[:6]
