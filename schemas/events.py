@@ -159,7 +159,23 @@ class RoundSolveFailed(Envelope):
     data: RoundFailure
 
 
-MatchEvent = Annotated[Union[RoundSolved, RoundSolveFailed], Field(discriminator="event_type")]
+class SolveProgress(Payload):
+    """How a long solve is going: sent while it runs, so managers can watch it."""
+
+    round_id: str
+    stage: str = Field(description="What the matcher is doing now, in plain English")
+    objective: dict[str, float] = Field(default_factory=dict, description="Best found so far: paired_people, total_fit, worst_pair_fit")
+    bound: dict[str, float] = Field(default_factory=dict, description="The best that is still possible, by the same measures")
+    gap: float | None = Field(default=None, ge=0, le=1, description="Share of the bound not yet reached; none before a first solution")
+    elapsed_seconds: float = Field(ge=0)
+
+
+class RoundProgress(Envelope):
+    event_type: Literal["RoundProgress"] = "RoundProgress"
+    data: SolveProgress
+
+
+MatchEvent = Annotated[Union[RoundSolved, RoundSolveFailed, RoundProgress], Field(discriminator="event_type")]
 
 
 # ---- outcomes.v1 (keyed by leader id) ----

@@ -16,10 +16,19 @@ class Topic:
     partitions: int = 3
     compacted: bool = False
     description: str = ""
+    max_message_bytes: int | None = None  # above the broker's default of 1 MiB
 
     @property
     def config(self) -> dict[str, str]:
-        return {"cleanup.policy": "compact"} if self.compacted else {}
+        config = {"cleanup.policy": "compact"} if self.compacted else {}
+        if self.max_message_bytes:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
+
+
+# A round's whole result is one event: about 0.45 MB per 1,000 pairs, so a national round of
+# 20,000 pairs needs room for 9 MB.
+LARGEST_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 LEADER_PROFILES = Topic(
@@ -35,7 +44,12 @@ LEADER_CONTACTS = Topic(
     description="Name and contact details with communication needs; read only by the notifier.",
 )
 ROUNDS = Topic("rounds.v1", key="round_id", description="Round lifecycle: requested, published, cancelled.")
-MATCHES = Topic("matches.v1", key="round_id", description="The matcher's results for a round.")
+MATCHES = Topic(
+    "matches.v1",
+    key="round_id",
+    description="The matcher's results for a round, and its progress while solving.",
+    max_message_bytes=LARGEST_MESSAGE_BYTES,
+)
 OUTCOMES = Topic(
     "outcomes.v1",
     key="leader_id",

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.topics import LARGEST_MESSAGE_BYTES
+
 
 class KafkaSettings(BaseSettings):
     """How to reach Kafka. The defaults suit the embedded Tansu broker.
@@ -43,7 +45,8 @@ class KafkaSettings(BaseSettings):
     @property
     def producer_options(self) -> dict:
         acks: int | str = self.acks if self.acks == "all" else int(self.acks)
-        return {"acks": acks, "enable_idempotence": self.enable_idempotence}
+        # A large round's result is one event of several megabytes (schemas/topics.py).
+        return {"acks": acks, "enable_idempotence": self.enable_idempotence, "max_request_size": LARGEST_MESSAGE_BYTES}
 
 
 class ReliabilitySettings(BaseSettings):

@@ -5,11 +5,20 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from schemas.cohort import Cohort, CohortResult, MatchingProfile
-from schemas.events import LeaderProfileChanged, RoundFailure, RoundRequested, RoundSolved, RoundSolveFailed
+from schemas.events import (
+    LeaderProfileChanged,
+    RoundFailure,
+    RoundProgress,
+    RoundRequested,
+    RoundSolved,
+    RoundSolveFailed,
+    SolveProgress,
+)
 from schemas.topics import MATCHES
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
 from services.matcher.adapters.orm import ProfileRow
+from services.matcher.domain import Progress
 
 PRODUCER = "matcher"
 
@@ -74,3 +83,22 @@ async def publish_failure(uow: UnitOfWork, request: RoundRequested, reason: str)
         causation_id=str(request.event_id),
     )
     uow.publish(MATCHES, round_id, failed)
+
+
+async def nothing(uow: UnitOfWork, request: RoundRequested) -> None:
+    """A request with nothing to publish (its round was cancelled): only marked as handled."""
+
+
+async def publish_progress(store: Store, request: RoundRequested, progress: Progress, elapsed: float) -> None:
+    round_id = request.data.round.id
+    data = SolveProgress(
+        round_id=round_id,
+        stage=progress.stage,
+        objective=progress.objective,
+        bound=progress.bound,
+        gap=progress.gap,
+        elapsed_seconds=round(elapsed, 1),
+    )
+    async with store.unit_of_work() as uow:
+        uow.publish(MATCHES, round_id, RoundProgress(producer=PRODUCER, data=data, correlation_id=round_id, causation_id=str(request.event_id)))
+        await uow.commit()

@@ -21,6 +21,7 @@ from schemas.events import (
     OutcomePublished,
     ResponseEvent,
     RoundEvent,
+    RoundProgress,
     RoundSolved,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
@@ -68,8 +69,12 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
 
     @broker.subscriber(MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka), title="registry: matcher results")
     async def on_match_result(event: MatchEvent) -> None:
-        handler = handlers.record_solution if isinstance(event, RoundSolved) else handlers.record_failure
-        await handle_once(store, consumer, event, handler)
+        if isinstance(event, RoundSolved):
+            await handle_once(store, consumer, event, handlers.record_solution)
+        elif isinstance(event, RoundProgress):
+            await handle_once(store, consumer, event, handlers.record_progress)
+        else:
+            await handle_once(store, consumer, event, handlers.record_failure)
 
     @broker.subscriber(DELIVERIES.name, **subscriber_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
     async def on_delivery(event: NotificationStatusChanged) -> None:

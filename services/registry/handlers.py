@@ -31,6 +31,7 @@ from schemas.events import (
     RoundRequest,
     RoundRequested,
     RoundSolved,
+    RoundProgress,
     RoundSolveFailed,
 )
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES, RESPONSES, ROUNDS
@@ -250,6 +251,7 @@ async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) ->
     )
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
+    row.progress = None  # a new solve reports afresh
     await request_solve(uow, row)
     return row
 
@@ -317,6 +319,16 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
         )
     for person in result.unmatched:
         uow.session.add(UnmatchedRow(round_id=row.id, leader_id=person.id, reason=person.reason, rule=person.rule))
+
+
+async def record_progress(uow: UnitOfWork, progress: RoundProgress) -> None:
+    """The matcher is working on the round: show how far it has got."""
+    row = await get_round(uow, progress.data.round_id)
+    if is_stale(row, progress) or row.status not in (RoundStatus.queued, RoundStatus.solving):
+        return
+    if row.status == RoundStatus.queued:
+        move_round(uow, row, RoundStatus.solving)
+    row.progress = progress.data.model_dump(mode="json")
 
 
 async def record_failure(uow: UnitOfWork, failed: RoundSolveFailed) -> None:
@@ -475,6 +487,7 @@ async def round_view(uow: UnitOfWork, round_id: str) -> dict:
         "locked_pairs": row.locked_pairs,
         "forbidden_pairs": row.forbidden_pairs,
         "stats": row.stats,
+        "progress": row.progress,
         "failure": row.failure,
         "approved_by": row.approved_by,
         "pairs": [
@@ -622,6 +635,7 @@ async def resolve_round(uow: UnitOfWork, round_id: str) -> RoundRow:
     """Solve the round again with the manager's locks and exclusions."""
     row = await get_round(uow, round_id)
     move_round(uow, row, RoundStatus.queued)
+    row.progress = None  # a new solve reports afresh
     await request_solve(uow, row)
     return row
 

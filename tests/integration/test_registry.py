@@ -219,3 +219,35 @@ async def test_every_change_of_a_round_is_an_event(registry):
         ).all()
     kinds = [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in types]
     assert kinds == ["RoundStatusChanged", "RoundRequested", "RoundStatusChanged", "RoundCancelled"]
+
+
+async def test_the_matchers_progress_shows_the_round_being_solved(registry):
+    from schemas.events import RoundProgress, SolveProgress
+    from services.common.store import handle_once
+    from services.registry import handlers
+
+    leaders = [unique(l) for l in sample_leaders()[:4]]
+    for leader in leaders:
+        await registry.post("/leaders", json=leader)
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    await registry.post("/rounds", json={"id": round_id, "leader_ids": [l["id"] for l in leaders]})
+    async with registry.store.engine.connect() as conn:
+        request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+
+    def progress(answering: str, seconds: float) -> RoundProgress:
+        data = SolveProgress(round_id=round_id, stage="meeting the area minimums", objective={"paired_people": 2.0, "total_fit": 120.0},
+                             bound={"paired_people": 2.0, "total_fit": 130.0}, gap=0.076923, elapsed_seconds=seconds)
+        return RoundProgress(producer="test", correlation_id=round_id, causation_id=answering, data=data)
+
+    await handle_once(registry.store, "test.matches", progress(request_id, 1.0), handlers.record_progress)
+    view = (await registry.get(f"/rounds/{round_id}")).json()
+    assert view["status"] == "solving" and view["progress"]["elapsed_seconds"] == 1.0
+    # A report for an earlier request of the same round is stale.
+    await handle_once(registry.store, "test.matches", progress(str(uuid.uuid4()), 9.0), handlers.record_progress)
+    assert (await registry.get(f"/rounds/{round_id}")).json()["progress"]["elapsed_seconds"] == 1.0
+    from services.registry.web.pages import progress_words
+
+    assert progress_words(view["progress"]) == (
+        "Meeting the area minimums. Best so far: 2 pairs, with a total fit score of 120. "
+        "The best possible is at most 7.69% better. 1 second so far."
+    )

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 SERVICES = ("registry", "matcher", "notifier")
-EXPECTED_TOPICS = {t.name: (t.partitions, t.compacted) for t in ALL_TOPICS}
+EXPECTED_TOPICS = {t.name: (t.partitions, t.config) for t in ALL_TOPICS}
 
 
 def settings_env_names() -> set[str]:
@@ -92,9 +92,9 @@ def parse_dockerfile(path: Path) -> list[tuple[str, str]]:
     return instructions
 
 
-def topic_commands(script: str) -> dict[str, tuple[int, bool]]:
-    """Topic name -> (partitions, compacted) from the kafka-topics.sh lines of a shell script."""
-    found: dict[str, tuple[int, bool]] = {}
+def topic_commands(script: str) -> dict[str, tuple[int, dict[str, str]]]:
+    """Topic name -> (partitions, topic settings) from the kafka-topics.sh lines of a shell script."""
+    found: dict[str, tuple[int, dict[str, str]]] = {}
     for line in script.splitlines():
         if "kafka-topics.sh" not in line:
             continue
@@ -102,10 +102,9 @@ def topic_commands(script: str) -> dict[str, tuple[int, bool]]:
         assert "--create" in args and "--if-not-exists" in args, line
         assert args[args.index("--replication-factor") + 1] == "1", line
         name = args[args.index("--topic") + 1]
-        configs = [args[i + 1] for i, arg in enumerate(args) if arg == "--config"]
-        assert set(configs) <= {"cleanup.policy=compact"}, line
+        configs = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "--config")
         assert name not in found, f"{name} is created twice"
-        found[name] = (int(args[args.index("--partitions") + 1]), "cleanup.policy=compact" in configs)
+        found[name] = (int(args[args.index("--partitions") + 1]), configs)
     return found
 
 
@@ -340,10 +339,12 @@ def test_k8s_kafka_topics_are_exactly_the_topics_of_schemas_topics():
         spec = topic["spec"]
         name = spec.get("topicName", topic["metadata"]["name"])
         assert spec["replicas"] == 3, name
-        policy = spec.get("config", {}).get("cleanup.policy", "delete")
-        assert policy in ("compact", "delete"), name
+        config = {key: str(value) for key, value in spec.get("config", {}).items()}
+        assert config.get("cleanup.policy", "delete") in ("compact", "delete"), name
+        if config.get("cleanup.policy") == "delete":
+            del config["cleanup.policy"]  # Kafka's default, written out for readers
         assert name not in found
-        found[name] = (spec["partitions"], policy == "compact")
+        found[name] = (spec["partitions"], config)
     assert found == EXPECTED_TOPICS
     clusters = {t["metadata"]["labels"]["strimzi.io/cluster"] for t in topics}
     (configmap,) = k8s_kind("ConfigMap")

@@ -2,5 +2,6 @@
 
 from services.matcher.domain.scoring import Weights
 from services.matcher.domain.solver import Limits, rematch, solve
+from services.matcher.domain.watch import Progress, SolveStopped, Watch
 
-__all__ = ["Limits", "Weights", "rematch", "solve"]
+__all__ = ["Limits", "Progress", "SolveStopped", "Watch", "Weights", "rematch", "solve"]

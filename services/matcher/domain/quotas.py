@@ -42,6 +42,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from services.matcher.domain import flow
+from services.matcher.domain.watch import Progress, Watch, relative_gap
 
 # Rounds with at most this many allowed pairs are modelled whole.
 FULL_MODEL_PAIRS = 20_000
@@ -117,6 +118,7 @@ def plan(
     seed: int,
     workers: int,
     fit_gap: float = 1e-4,
+    watch: Watch | None = None,
 ) -> QuotaPlan:
     """The free pairs to take so that every area minimum is met (outcome: the flow's
     answer without minimums). fit_gap: good enough, as a share of the best total fit."""
@@ -129,7 +131,9 @@ def plan(
 
     whole = len(arc_l) <= FULL_MODEL_PAIRS
     subset = np.arange(len(arc_l)) if whole else _subset(free, outcome)
+    watch = watch or Watch()
     chosen = _steered(free, subset, outcome.chosen)
+    watch.check()
     method = f"flows steered towards the short areas on {len(subset)} of the {len(arc_l)} allowed pairs"
     counts = {"model_pairs": 0}
     # A steered pairing that meets the minimums with the most pairs, `lost` points of
@@ -141,10 +145,10 @@ def plan(
     if lost is None or lost >= max(1.0, fit_gap * outcome.total):  # not yet close enough
         near = outcome.within(lost) if lost is not None else None
         if near is not None and len(near) <= EXACT_MODEL_PAIRS:
-            model, complete = _Model.build(free, near, outcome), True
+            model, complete = _Model.build(free, near, outcome, watch), True
             method += f"; CP-SAT on the {len(near)} pairs that any better pairing could use"
         else:
-            model, complete = _Model.build(free, subset, outcome), whole
+            model, complete = _Model.build(free, subset, outcome, watch), whole
             method += "; CP-SAT on them"
     if model is not None:
         # Stop once closer than fit_gap of the best total fit (0 in small rounds: gaps are whole points).
@@ -176,7 +180,7 @@ def plan(
             # Stage 3 on every pair an equally good pairing could use, when few enough.
             arcs = outcome.within(outcome.total - total) if pairs == outcome.pairs else (model.pairs if complete else None)
             if arcs is not None and len(arcs) <= EXACT_MODEL_PAIRS:
-                stage3 = model if model is not None and complete and np.isin(arcs, model.pairs).all() else _Model.build(free, arcs, outcome)
+                stage3 = model if model is not None and complete and np.isin(arcs, model.pairs).all() else _Model.build(free, arcs, outcome, watch)
                 lifted = stage3.lift_worst(chosen, time_limit - (model.seconds if model else 0.0), seed, workers)
                 if lifted is not None:
                     chosen, worst, proven = lifted
@@ -265,10 +269,12 @@ class _Model:
     score: np.ndarray
     big: int
     free: _Pairs
+    watch: Watch
+    ceiling: int  # the flow's optimum without minimums, weighted as the objective is: a bound
     seconds: float = 0.0  # CP-SAT's own wall time so far
 
     @staticmethod
-    def build(free: _Pairs, pairs: np.ndarray, outcome: flow.Outcome) -> _Model:
+    def build(free: _Pairs, pairs: np.ndarray, outcome: flow.Outcome, watch: Watch) -> _Model:
         u, v, s = free.arc_l[pairs], free.arc_p[pairs], free.score[pairs].astype(np.int64)
         model = cp_model.CpModel()
         x = [model.new_bool_var(f"pair_{k}") for k in pairs]
@@ -290,22 +296,26 @@ class _Model:
         heavy = big * (free.n_lived + 1)
         objective = cp_model.LinearExpr.weighted_sum(x, (big + s).tolist()) - heavy * sum(short.values())
         # The flow's optimum without minimums bounds it: a proof CP-SAT would find hard.
-        model.add(objective <= big * outcome.pairs + outcome.total)
+        ceiling = big * outcome.pairs + outcome.total
+        model.add(objective <= ceiling)
         model.maximize(objective)
-        return _Model(pairs, model, x, short, s, big, free)
+        return _Model(pairs, model, x, short, s, big, free, watch, ceiling)
 
     def _hint(self, model: cp_model.CpModel, x: list[cp_model.IntVar], chosen: np.ndarray) -> None:
         model.clear_hints()
         for var, value in zip(x, np.isin(self.pairs, chosen).tolist()):
             model.add_hint(var, value)
 
-    def _run(self, model: cp_model.CpModel, time_limit: float, seed: int, workers: int, gap: float = 0.0) -> tuple[cp_model.CpSolver, int]:
+    def _run(
+        self, model: cp_model.CpModel, stage: str, time_limit: float, seed: int, workers: int, gap: float = 0.0
+    ) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(time_limit, 0.1)
         solver.parameters.random_seed = seed
         solver.parameters.num_workers = workers
         solver.parameters.absolute_gap_limit = gap
-        status = solver.solve(model)
+        with self.watch.searching(solver.stop_search):
+            status = solver.solve(model, _Reporter(self, stage, weighted=model is self.model))
         self.seconds += solver.wall_time
         return solver, status
 
@@ -315,7 +325,7 @@ class _Model:
         self._hint(self.model, self.x, hint)
         for a, missing in zip(self.short, self.free.shortfall(hint)[list(self.short)].tolist()):
             self.model.add_hint(self.short[a], missing)
-        solver, status = self._run(self.model, time_limit, seed, workers, fit_gap)
+        solver, status = self._run(self.model, "meeting the area minimums", time_limit, seed, workers, fit_gap)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # nothing in time: keep the hint
             return _Found(hint, False, (self.free.n_lived, 100 * self.free.n_lived))
         chosen = self.pairs[_chosen(solver, self.x)]
@@ -344,7 +354,7 @@ class _Model:
         model.maximize(worst)
         self._hint(model, x, chosen)
         model.add_hint(worst, int(self.score[on].min()))
-        solver, status = self._run(model, time_limit, seed, workers)
+        solver, status = self._run(model, "lifting the lowest-scored pair", time_limit, seed, workers)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         return self.pairs[_chosen(solver, x)], int(solver.value(worst)), status == cp_model.OPTIMAL
@@ -352,3 +362,23 @@ class _Model:
 
 def _chosen(solver: cp_model.CpSolver, x: list[cp_model.IntVar]) -> np.ndarray:
     return np.fromiter((solver.boolean_value(var) for var in x), dtype=bool, count=len(x))
+
+
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Tells the watch about each better solution CP-SAT finds, in the round's terms."""
+
+    def __init__(self, model: _Model, stage: str, weighted: bool) -> None:
+        super().__init__()
+        self.model, self.stage, self.weighted = model, stage, weighted
+
+    def on_solution_callback(self) -> None:
+        found, bound = round(self.objective_value), int(self.best_objective_bound)
+        if self.weighted:  # stages 1 and 2: pairs and total fit, read back from the weighted sum
+            heavy = self.model.big * (self.model.free.n_lived + 1)
+            pairs, fit = divmod(found + heavy * sum(self.value(v) for v in self.model.short.values()), self.model.big)
+            top_pairs, top_fit = divmod(min(max(bound, 0), self.model.ceiling), self.model.big)
+            objective = {"paired_people": float(pairs), "total_fit": float(fit)}
+            bounds = {"paired_people": float(top_pairs), "total_fit": float(top_fit)}
+        else:  # stage 3: the lowest score of a chosen pair
+            objective, bounds = {"worst_pair_fit": float(found)}, {"worst_pair_fit": float(bound)}
+        self.model.watch.report(Progress(self.stage, objective, bounds, relative_gap(objective, bounds)))

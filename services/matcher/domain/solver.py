@@ -32,6 +32,7 @@ from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
 from services.matcher.domain import explain, flow, quotas
 from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, sides, spans_to_windows, usable_modes
 from services.matcher.domain.scoring import FitScorer, Weights
+from services.matcher.domain.watch import Progress, Watch, relative_gap
 
 _MODE_NAMES = (("in_person", 1), ("video", 2), ("phone", 4))
 
@@ -87,12 +88,17 @@ def _oriented(cands: Candidates, a: str, b: str) -> tuple[int, int]:
     return (cands.lived.index[a], cands.professionals.index[b]) if a in cands.lived.index else (cands.lived.index[b], cands.professionals.index[a])
 
 
-def solve(cohort: Cohort, limits: Limits | None = None) -> CohortResult:
-    limits = limits or Limits()
+def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = None) -> CohortResult:
+    """watch: follow the solve's progress, or stop it (it then raises SolveStopped)."""
+    limits, watch = limits or Limits(), watch or Watch()
+    watch.report(Progress("checking who can be paired with whom"))
     prep = prepare(cohort, limits)
+    watch.check()
     if conflicts := lock_conflicts(prep):
         return _infeasible(prep, conflicts, "locked pairs checked against capacity")
+    watch.report(Progress(f"pairing: {len(prep.arc_l):,} possible pairs found"))
     outcome = flow.match(prep.n_lived, prep.spare, prep.arc_l, prep.arc_p, prep.arc_score, limits.fairness_stage)
+    watch.check()
     method = "min-cost flow per connected part (most pairs, then best total fit)"
     if limits.fairness_stage:
         method += "; worst pair lifted by a threshold search on the same flow"
@@ -105,21 +111,26 @@ def solve(cohort: Cohort, limits: Limits | None = None) -> CohortResult:
     chosen, status = outcome.chosen, "optimal"
 
     if cohort.round.min_pairs_per_system:
+        # The best pairing without minimums bounds every pairing that meets them.
+        best = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
         areas = _areas(prep)
-        plan = quotas.plan(
-            prep.n_lived,
-            prep.spare,
-            prep.arc_l,
-            prep.arc_p,
-            prep.arc_score,
-            areas,
-            outcome,
-            limits.fairness_stage,
-            cohort.round.time_limit_seconds,
-            cohort.round.seed,
-            limits.search_workers,
-            limits.fit_gap,
-        )
+        with watch.counting(_locked_figures(prep)):
+            watch.report(Progress("meeting the minimum pairs for each area", bound=best))
+            plan = quotas.plan(
+                prep.n_lived,
+                prep.spare,
+                prep.arc_l,
+                prep.arc_p,
+                prep.arc_score,
+                areas,
+                outcome,
+                limits.fairness_stage,
+                cohort.round.time_limit_seconds,
+                cohort.round.seed,
+                limits.search_workers,
+                limits.fit_gap,
+                watch,
+            )
         method = f"{method}; area minimums: {plan.method}"
         if plan.status == "infeasible":
             minimum = dict(zip(areas.names, areas.minimum.tolist()))
@@ -141,6 +152,14 @@ def _areas(prep: Prepared) -> quotas.Areas:
     profs = np.array([number[p.system] for p in prep.cands.professionals.people], dtype=np.int64)
     locked = quotas.pairs_per_area(lived[prep.locked_l], profs[prep.locked_p], len(names))
     return quotas.Areas(names, lived, profs, np.array([minimums.get(n, 0) for n in names], dtype=np.int64), locked)
+
+
+def _locked_figures(prep: Prepared) -> dict[str, float]:
+    """What the locked pairs add to the round's objective."""
+    if not len(prep.locked_l):
+        return {}
+    score = prep.scorer(prep.locked_l, prep.locked_p, usable_modes(prep.cands.lived, prep.cands.professionals, prep.locked_l, prep.locked_p))
+    return {"paired_people": float(len(score)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min())}
 
 
 def lock_conflicts(prep: Prepared) -> list[str]:
@@ -200,7 +219,7 @@ def _result(
         status=status,
         objective=objective,
         best_bound=bound,
-        gap=gap(objective, bound),
+        gap=relative_gap(objective, bound),
         counts={
             "leaders": len(cohort.leaders),
             "lived_experience": len(lived.people),
@@ -213,14 +232,6 @@ def _result(
         method=method,
     )
     return CohortResult(round_id=cohort.round.id, pairs=pairs, unmatched=unmatched, stats=stats)
-
-
-def gap(objective: dict[str, float], bound: dict[str, float]) -> float:
-    """Relative gap of the first stage whose bound is above what was found (0 when none)."""
-    for stage in ("paired_people", "total_fit", "worst_pair_fit"):
-        if stage in bound and bound[stage] > objective[stage]:
-            return round((bound[stage] - objective[stage]) / bound[stage], 6)
-    return 0.0
 
 
 def pair_results(
@@ -329,7 +340,7 @@ def rematch(
         update={
             "objective": objective,
             "best_bound": bound,
-            "gap": gap(objective, bound),
+            "gap": relative_gap(objective, bound),
             "counts": stats.counts | {"accepted_pairs": len(kept), "affected": len(affected), "pairs": len(pairs), "unmatched": len(unmatched)},
             "method": f"re-match of {len(leaders)} affected leaders, {len(kept)} accepted pairs kept; {stats.method}",
         }

@@ -53,6 +53,8 @@ class RoundRow(Base):
     locked_pairs: Mapped[list] = mapped_column(JSON, default=list)
     forbidden_pairs: Mapped[list] = mapped_column(JSON, default=list)
     stats: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The matcher's latest report while solving (stage, best found, bound, gap, time taken).
+    progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -70,6 +70,28 @@ PAGES.env.globals.update(
 )
 
 
+def progress_words(progress: dict | None) -> str:
+    """The matcher's latest report on a round it is solving, in plain English."""
+    if not progress:
+        return ""
+    stage = progress["stage"]
+    said = [f"{stage[:1].upper()}{stage[1:]}."]
+    found = progress.get("objective") or {}
+    if "paired_people" in found:
+        said.append(f"Best so far: {int(found['paired_people']):,} pairs, with a total fit score of {int(found.get('total_fit', 0)):,}.")
+    elif "worst_pair_fit" in found:
+        said.append(f"The lowest pair score so far is {int(found['worst_pair_fit'])} out of 100.")
+    gap = progress.get("gap")
+    if gap is not None:
+        said.append("Nothing better is possible." if gap == 0 else f"The best possible is at most {gap:.2%} better.")
+    seconds = round(progress.get("elapsed_seconds", 0))
+    said.append(f"{seconds} {'second' if seconds == 1 else 'seconds'} so far.")
+    return " ".join(said)
+
+
+PAGES.env.globals["progress_words"] = progress_words
+
+
 def say_date(value: Any) -> str:
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
@@ -639,6 +661,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         return JSONResponse({
             "status": row.status, "status_words": words, "deliveries": deliveries,
             "deliveries_words": "; ".join(f"{DELIVERY_WORDS.get(s, s)}: {n}" for s, n in sorted(deliveries.items())),
+            "progress_words": progress_words(row.progress),
         }, headers={"Cache-Control": "no-store"})
 
     async def round_action(request: Request, round_id: str, action, success: str) -> Response:

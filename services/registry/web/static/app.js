@@ -26,6 +26,10 @@ if (watched) {
           window.setTimeout(() => window.location.replace(window.location.pathname), 1500);
           return;
         }
+        const progress = document.getElementById("solve-progress");
+        if (progress && progress.textContent.trim() !== now.progress_words) {
+          progress.textContent = now.progress_words;
+        }
         if (deliveries && now.deliveries_words && deliveries.textContent.trim() !== now.deliveries_words) {
           deliveries.textContent = now.deliveries_words;
         }
