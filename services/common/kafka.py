@@ -27,6 +27,7 @@ from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
 from services.common.logs import correlation_id, correlation_of
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
 from services.common.settings import KafkaSettings, ReliabilitySettings
+from services.common.store import DatabaseUnavailable
 from services.common.tracing import mark_correlation
 
 log = logging.getLogger(__name__)
@@ -94,14 +95,21 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
                 correlation_id.reset(token)
 
         async def _with_retries(self, call_next: Any, msg: Any) -> Any:
-            attempt = 0
+            attempt = outage = 0
             while True:
                 attempt += 1
                 try:
                     return await call_next(msg)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+                except DatabaseUnavailable as exc:
+                    # An outage is not the event's fault: wait for the database for as long as it takes.
+                    attempt -= 1
+                    outage += 1
+                    delay = backoff_seconds(min(outage, 10), reliability)
+                    log.warning("%s: %s; trying again in %.1fs", service, exc, delay)
+                    await asyncio.sleep(delay)
+                except Exception as exc:  # noqa: BLE001 - every other failure is retried or dead-lettered
                     if is_permanent(exc) or attempt >= reliability.max_attempts:
                         await dead_letter(holder["broker"], service, msg, exc, attempt)
                         return None

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,6 +78,18 @@ class InboxMixin:
     handled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class DatabaseUnavailable(Exception):
+    """The database is not answering. Nothing is wrong with the work: wait and try again."""
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A lost or refused connection, not a problem with the data."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    # The drivers raise these themselves when the server cannot be reached at all.
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
 class Store:
     """One service's database: its engine, session factory and outbox/inbox models."""
 
@@ -120,12 +132,22 @@ class UnitOfWork:
         self.session = self.store.sessions()
         return self
 
-    async def __aexit__(self, exc_type: Any, *_: Any) -> None:
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
         try:
             if exc_type is not None:
                 await self.session.rollback()
+        except Exception:  # noqa: BLE001 - a dead connection cannot roll back; the work was not committed
+            if exc is None or not is_database_outage(exc):
+                raise
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            except Exception:  # noqa: BLE001 - likewise: nothing is left open on a lost connection
+                if exc is None or not is_database_outage(exc):
+                    raise
+        # Only database work runs inside a unit of work, so a lost connection here is the database's.
+        if exc is not None and is_database_outage(exc):
+            raise DatabaseUnavailable(f"the database is not answering ({exc.__class__.__name__})") from exc
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -255,8 +277,8 @@ async def handle_once(store: Store, consumer: str, event: Envelope, handler: Any
 async def was_handled(store: Store, consumer: str, event_id: str) -> bool:
     """Cheap check before slow work; the inbox row itself is still written with the result."""
     inbox = store.inbox
-    async with store.sessions() as session:
-        count = await session.scalar(
+    async with store.unit_of_work() as uow:
+        count = await uow.session.scalar(
             select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
         )
     if count:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from services.common.errors import describe
 from services.common.logs import correlation_id
+from services.common.store import DatabaseUnavailable
 from services.common.tracing import mark_correlation
 from services.registry import handlers
 from services.registry.adapters.orm import AuditRow, LeaderRow
@@ -88,6 +89,15 @@ def install_routes(app: FastAPI) -> None:
     @app.exception_handler(IllegalTransition)
     async def conflict(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        # Nothing was saved; saying so lets people (and scripts) simply try again.
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "30"},
+            content={"detail": "The database is not answering at the moment, so nothing was saved. Please try again in a minute."},
+        )
 
     @app.get("/live", tags=["operations"])
     async def live() -> dict[str, str]:

@@ -148,3 +148,68 @@ async def test_cancelling_a_round_stops_its_running_solve_without_a_result(match
         await handled(store, str(requested.event_id))
         await results.read(3)  # time enough for the outbox to publish a result, were there one
     assert not [e for e in results.seen if isinstance(e, RoundSolved)], "a stopped solve publishes no result"
+
+
+@pytest.fixture
+def outage_database(postgres_database) -> str:
+    return postgres_database("outage")
+
+
+async def test_a_database_outage_is_waited_out_and_no_event_is_lost(new_broker, outage_database, tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from schemas.events import LeaderProfile, LeaderProfileChanged
+    from schemas.topics import DEAD_LETTERS, LEADER_PROFILES
+    from tests.cuttable import CuttableLink
+
+    real = make_url(outage_database)
+    link = await CuttableLink(real.host or "127.0.0.1", real.port or 5432).start()
+    kafka = KafkaSettings(bootstrap_servers=new_broker(), client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+    settings = MatcherSettings(
+        database_url=real.set(port=link.listen_port).render_as_string(hide_password=False),
+        encryption_keys=KEY,
+        kafka=kafka,
+    )
+    app = create_app(settings)
+    await app.start()
+    try:
+        cohort = generate_cohort(10, 10, seed=2)
+        round_spec = cohort.round.model_copy(update={"id": f"round-{uuid.uuid4().hex[:6]}"})
+        link.cut()
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            for person in cohort.leaders:
+                changed = LeaderProfileChanged(
+                    producer="test", correlation_id=person.id, data=LeaderProfile(version=1, status="active", profile=person)
+                )
+                await producer.send_and_wait(
+                    LEADER_PROFILES.name,
+                    changed.model_dump_json().encode(),
+                    key=person.id.encode(),
+                    headers=[("event_id", str(changed.event_id).encode())],
+                )
+        finally:
+            await producer.stop()
+        # Longer than all the retries an ordinary failure gets before its event is dead-lettered.
+        await asyncio.sleep(8)
+        link.restore()
+
+        request = RoundRequest(round=round_spec, leader_versions={p.id: 1 for p in cohort.leaders})
+        requested = RoundRequested(producer="test", correlation_id=round_spec.id, data=request)
+        async with Results(kafka, round_spec.id) as results:
+            await publish(kafka, round_spec.id, requested)
+            seen = await results.until(RoundSolved)
+        solved = seen[-1]
+        assert solved.data.stats.counts["leaders"] == 20, "every profile sent during the outage reached the matcher"
+
+        dead = AIOKafkaConsumer(DEAD_LETTERS.name, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest")
+        await dead.start()
+        try:
+            letters = await dead.getmany(timeout_ms=2000)
+        finally:
+            await dead.stop()
+        assert not [r for records in letters.values() for r in records], "an outage dead-letters nothing"
+    finally:
+        await app.stop()
+        await link.close()
