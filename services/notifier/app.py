@@ -95,6 +95,9 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
     @app.on_shutdown
     async def stop_scheduler() -> None:
         await scheduler.stop()
+        for channel in notifier.channels.values():
+            if isinstance(channel, SmtpChannel):
+                await channel.close()  # say goodbye to the email server on the connection kept open
 
     return app
 

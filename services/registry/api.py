@@ -267,6 +267,15 @@ def install_routes(app: FastAPI) -> None:
         """Solve again, keeping locked pairs and leaving out forbidden ones."""
         return await round_action(request, handlers.resolve_round, round_id)
 
+    @app.post("/rounds/{round_id}/pair-again", status_code=202, tags=["rounds"], dependencies=[MANAGER])
+    async def pair_again(round_id: str, request: Request) -> dict:
+        """Start a follow-up round for the people whose partner said no: kept pairs stay, declined pairs are never proposed again."""
+        registry = registry_of(request)
+        async with registry.store.unit_of_work() as uow:
+            row = await handlers.pair_again(uow, round_id, registry.today())
+            await uow.commit()
+            return {"id": row.id, "status": row.status, "parent_round_id": row.parent_round_id, "leader_ids": row.leader_ids}
+
     @app.post("/rounds/{round_id}/cancel", tags=["rounds"], dependencies=[MANAGER])
     async def cancel_round(round_id: str, request: Request) -> dict:
         return await round_action(request, handlers.cancel_round, round_id)

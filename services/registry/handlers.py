@@ -405,7 +405,12 @@ async def publish_round(
                     **links(me, partner),
                 )
             )
+    # In a follow-up round, pairs carried over from the first round were told already.
+    carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
     for me, mine in partners.items():
+        mine = [p for p in mine if frozenset((me, p.partner_id)) not in carried]
+        if not mine:
+            continue
         outcome = Outcome(round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by)
         uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
     unmatched = (
@@ -484,6 +489,10 @@ async def round_view(uow: UnitOfWork, round_id: str) -> dict:
         "spec": row.spec,
         "leader_count": len(row.leader_ids),
         "cohort_id": row.cohort_id,
+        "parent_round_id": row.parent_round_id,
+        "follow_up_rounds": list(
+            (await uow.session.scalars(select(RoundRow.id).where(RoundRow.parent_round_id == row.id).order_by(RoundRow.created_at))).all()
+        ),
         "locked_pairs": row.locked_pairs,
         "forbidden_pairs": row.forbidden_pairs,
         "stats": row.stats,
@@ -636,6 +645,55 @@ async def resolve_round(uow: UnitOfWork, round_id: str) -> RoundRow:
     row = await get_round(uow, round_id)
     move_round(uow, row, RoundStatus.queued)
     row.progress = None  # a new solve reports afresh
+    await request_solve(uow, row)
+    return row
+
+
+async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow:
+    """A follow-up round for the people whose partner said no (and those not paired before).
+
+    Every pair nobody has said no to is kept as a locked pair, so those people keep
+    their partner and their places; the pairs that were declined are never proposed
+    again. When the follow-up round is published, only the people with something
+    new to hear are written to.
+    """
+    parent = await get_round(uow, round_id)
+    if parent.status not in (RoundStatus.published, RoundStatus.closed):
+        raise Conflict(f"This round is {parent.status}. People can be paired again only after the round is published.")
+    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
+    said_no = {
+        frozenset((r.leader_id, r.partner_id))
+        for r in (await uow.session.scalars(select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline"))).all()
+    }
+    declined = [[p.lived_experience_id, p.professional_id] for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) in said_no]
+    kept = [[p.lived_experience_id, p.professional_id] for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in said_no]
+    unmatched = (await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all()
+    in_kept = {who for pair in kept for who in pair}
+    wanted = ({who for pair in declined for who in pair} | set(unmatched)) - in_kept
+    active = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(wanted | in_kept), LeaderRow.status == "active"))).all())
+    affected = wanted & active
+    if not declined:
+        raise Conflict("Nobody in this round has said no to their partner, so there is nobody to pair again.")
+    if not affected:
+        raise Conflict("Everyone whose partner said no has since been paused or has left the programme.")
+    follow_ups = (await uow.session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.parent_round_id == round_id))) or 0
+    spec = RoundSpec.model_validate(parent.spec).model_copy(update={"launch_date": today})
+    command_id = f"{round_id[:90]}-again-{follow_ups + 1}"
+    kept_active = [pair for pair in kept if set(pair) <= active]
+    never = sorted({tuple(p) for p in declined} | {tuple(p) for p in parent.forbidden_pairs})
+    row = RoundRow(
+        id=command_id,
+        status=RoundStatus.draft,
+        spec=spec.model_copy(update={"id": command_id}).model_dump(mode="json", by_alias=True),
+        leader_ids=sorted(affected | {who for pair in kept_active for who in pair}),
+        cohort_id=parent.cohort_id,
+        parent_round_id=round_id,
+        locked_pairs=kept_active,
+        forbidden_pairs=[list(p) for p in never],
+    )
+    uow.session.add(row)
+    move_round(uow, row, RoundStatus.queued)
+    row.progress = None
     await request_solve(uow, row)
     return row
 

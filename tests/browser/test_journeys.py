@@ -312,7 +312,15 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     page.goto(f"{base}/manage/rounds/{round_id}")
     text = page.locator("main").inner_text()
     assert "answered yes" in text and "answered no" in text
+    assert "said no to working with" in text
     visit.check(page, "round-answers")
+
+    # ---- the people whose partner said no are paired again ----
+    activate(page, page.get_by_role("button", name="Pair these people again"))
+    assert f"/manage/rounds/{round_id}-again-1" in page.url
+    assert "whose partner said no" in page.locator("main").inner_text()
+    wait_for_heading(page, "Proposed pairs")
+    visit.check(page, "round-paired-again")
 
     # ---- an admin adds a viewer ----
     activate(page, page.get_by_role("link", name="People who sign in"))

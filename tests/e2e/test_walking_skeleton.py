@@ -164,6 +164,60 @@ def test_leaders_answer_once_from_the_links_in_their_message(stack: Stack, mail)
     assert broken.status_code == 400 and "not complete" in broken.text
 
 
+def test_people_whose_partner_said_no_are_paired_again_and_only_they_hear(stack: Stack, mail) -> None:
+    import httpx
+
+    _, maildir = mail
+    client = RegistryClient(stack.base_url, auth=stack.admin)
+    suffix = tag()
+    people = [
+        {**leader, "id": f"{leader['id']}-n{suffix}", "email": f"{leader['id']}-n{suffix}@example.org"}
+        for leader in sample_leaders()[:10]
+    ]
+    for person in people:
+        client.register_leader(person)
+    round_id = f"again-{suffix}"
+    client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [p["id"] for p in people]})
+    first = client.wait_for_round(round_id, {"proposed"}, seconds=90)
+    assert len(first["pairs"]) >= 2
+    early = client.http.post(f"/rounds/{round_id}/pair-again")
+    assert early.status_code == 409 and "only after the round is published" in early.json()["detail"]
+    client.approve(round_id, "Test manager")
+    client.publish(round_id)
+    client.wait_for_deliveries(round_id, len(people), seconds=90)
+    nobody_said_no = client.http.post(f"/rounds/{round_id}/pair-again")
+    assert nobody_said_no.status_code == 409 and "Nobody in this round has said no" in nobody_said_no.json()["detail"]
+
+    said_no = first["pairs"][0]
+    message = next(m for m in read_maildir(maildir) if m["To"] == f"{said_no['professional_id']}@example.org")
+    _, decline = answer_links(message)
+    assert "you said no" in httpx.post(decline.split("?")[0], data={"answer": "decline"}).text
+
+    before = len(read_maildir(maildir))
+    started = client.http.post(f"/rounds/{round_id}/pair-again")
+    assert started.status_code == 202, started.text
+    follow_up = started.json()
+    assert follow_up["parent_round_id"] == round_id
+    second = client.wait_for_round(follow_up["id"], {"proposed"}, seconds=90)
+    declined = (said_no["lived_experience_id"], said_no["professional_id"])
+    kept = {(p["lived_experience_id"], p["professional_id"]) for p in first["pairs"][1:]}
+    pairs = {(p["lived_experience_id"], p["professional_id"]): p for p in second["pairs"]}
+    assert declined not in pairs, "a pair someone said no to is never proposed again"
+    assert kept <= set(pairs) and all(pairs[k]["locked"] for k in kept), "every other pair is kept"
+    assert client.read_round(round_id)["follow_up_rounds"] == [follow_up["id"]]
+
+    client.approve(follow_up["id"], "Test manager")
+    client.publish(follow_up["id"])
+    in_kept_pairs = {who for pair in kept for who in pair}
+    told = set(follow_up["leader_ids"]) - in_kept_pairs
+    assert set(declined) <= told
+    # Someone in a kept pair hears again only when they also have a new partner (a professional with places left).
+    with_new_partner = {who for pair in set(pairs) - kept for who in pair}
+    client.wait_for_deliveries(follow_up["id"], len(told | with_new_partner), seconds=90)
+    written_to = {m["To"].split("@")[0] for m in read_maildir(maildir)[before:]}
+    assert written_to == told | with_new_partner, "people whose pairs were kept are not written to again"
+
+
 def test_a_manager_reviews_locks_rules_out_re_solves_and_cancels(stack: Stack) -> None:
     client = RegistryClient(stack.base_url, auth=stack.admin)
     suffix = tag()

@@ -41,6 +41,7 @@ NEEDS = {  # route -> the least role that may call it (None: open to everyone)
     ("POST", "/rounds/r-1/lock"): "manager",
     ("POST", "/rounds/r-1/forbid"): "manager",
     ("POST", "/rounds/r-1/resolve"): "manager",
+    ("POST", "/rounds/r-1/pair-again"): "manager",
     ("POST", "/rounds/r-1/cancel"): "manager",
     ("POST", "/rounds/r-1/approve"): "manager",
     ("POST", "/rounds/r-1/publish"): "manager",

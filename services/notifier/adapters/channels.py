@@ -66,16 +66,45 @@ def write_once(folder: Path, name: str, data: bytes) -> Path:
 
 
 class SmtpChannel:
+    """Email over one SMTP connection, kept open between messages: a round's messages go out
+    one after another, and connecting afresh for each cost more than sending it."""
+
     def __init__(self, host: str, port: int, timeout: float, sender: str = "Patient leader pairing <pairing@example.nhs.uk>"):
         self.host, self.port, self.timeout, self.sender = host, port, timeout, sender
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
 
     async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
         if not to.email:
             raise CannotUseChannel("no email address on record")
-        await aiosmtplib.send(
-            email_message(message, self.sender, to.email, key), hostname=self.host, port=self.port, timeout=self.timeout
-        )
+        email = email_message(message, self.sender, to.email, key)
+        async with self._lock:
+            try:
+                await self._send(email)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                # The server closed the connection we kept open: once more, on a new one.
+                await self.close()
+                await self._send(email)
         return "emailed"
+
+    async def _send(self, email: EmailMessage) -> None:
+        if self._client is None or not self._client.is_connected:
+            client = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
+            await client.connect()
+            self._client = client
+        try:
+            await self._client.send_message(email)
+        except BaseException:
+            await self.close()  # after a refusal part way through, start the next message afresh
+            raise
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                client.close()
 
 
 def message_id(idempotency_key: str) -> str:

@@ -47,6 +47,8 @@ class RoundRow(Base):
     spec: Mapped[dict] = mapped_column(JSON)
     leader_ids: Mapped[list] = mapped_column(JSON)
     cohort_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # A follow-up round pairs again the people whose partner said no in this earlier round.
+    parent_round_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     # The request the current solve answers: results of an earlier request are stale.
     request_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # Pairs the manager locked in or ruled out while reviewing; kept for every re-solve.

@@ -668,14 +668,14 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         await need_form(request, "manager")
         async with registry_of(request).store.unit_of_work() as uow:
             try:
-                await action(uow)
+                shown = await action(uow) or round_id  # an action may lead to another round's page
             except (handlers.Conflict, handlers.NotFound, IllegalTransition) as problem:
                 return page(request, "problem.html", {
                     "title": "That cannot be done now", "message": str(problem),
                     "back": f"/manage/rounds/{quote(round_id)}",
                 }, status_code=409)
             await uow.commit()
-        return with_message(f"/manage/rounds/{quote(round_id)}", success)
+        return with_message(f"/manage/rounds/{quote(shown)}", success)
 
     @app.post("/manage/rounds/{round_id}/approve", response_class=HTMLResponse, include_in_schema=False)
     async def approve(round_id: str, request: Request) -> Response:
@@ -752,6 +752,18 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             await handlers.resolve_round(uow, round_id)
 
         return await round_action(request, round_id, act, "The round has been sent to the matcher again")
+
+    @app.post("/manage/rounds/{round_id}/pair-again", response_class=HTMLResponse, include_in_schema=False)
+    async def pair_again(round_id: str, request: Request) -> Response:
+        registry = registry_of(request)
+
+        async def act(uow):
+            return (await handlers.pair_again(uow, round_id, registry.today())).id
+
+        return await round_action(
+            request, round_id, act,
+            "The people whose partner said no are being paired again. Pairs nobody said no to are kept.",
+        )
 
     @app.get("/manage/rounds/{round_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
     async def cancel_page(round_id: str, request: Request) -> Response:
