@@ -392,6 +392,63 @@ def test_a_viewer_sees_no_access_needs_and_cannot_change_anything(stack, browser
     context.close()
 
 
+def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, browser, visit):
+    base = stack.base_url
+    context = browser.new_context()
+    page = context.new_page()
+    visit.watch(page)
+    sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    people = [f"pl-prog-{RUN}", f"cl-prog-{RUN}"]
+    for leader_id, name, role in ((people[0], "Ada Area", "patient_leader"), (people[1], "Cal Cohort", "clinical_leader")):
+        page.goto(f"{base}/manage/leaders/new")
+        type_into(page, page.locator("#id"), leader_id)
+        type_into(page, page.locator("#name"), name)
+        choose_radio(page, "role", role)
+        type_into(page, page.locator("#system"), "QXX")
+        type_into(page, page.locator("#email"), f"{leader_id}@example.org")
+        tick(page, page.locator("#meeting_modes-2"))  # by video
+        activate(page, page.get_by_role("button", name="Add leader"))
+
+    # ---- a programme, and a cohort of everyone in one area ----
+    activate(page, page.get_by_role("link", name="Programmes"))
+    visit.check(page, "programmes")
+    activate(page, page.get_by_role("button", name="Add the programme"))
+    assert "Enter a name for the programme" in page.locator(".nhsuk-error-summary").inner_text()
+    visit.check(page, "programmes-error")
+    type_into(page, page.locator("#name"), f"North East {RUN}")
+    activate(page, page.get_by_role("button", name="Add the programme"))
+    assert page.locator("h1").inner_text() == f"North East {RUN}"
+    visit.check(page, "programme")
+    type_into(page, page.locator("#name"), "January")
+    choose_radio(page, "who", "listed")
+    type_into(page, page.locator("#references"), "nobody-by-this-name")
+    activate(page, page.get_by_role("button", name="Add the cohort"))
+    assert "Nobody is registered with the reference nobody-by-this-name" in page.locator(".nhsuk-error-summary").inner_text()
+    visit.check(page, "programme-cohort-error")
+    choose_radio(page, "who", "area")
+    tab_to(page, page.locator("#area"))
+    page.keyboard.type("QXX")  # a drop-down list picks the option that starts with what is typed
+    assert page.locator("#area").input_value() == "QXX"
+    activate(page, page.get_by_role("button", name="Add the cohort"))
+    text = page.locator("main").inner_text()
+    assert "2 leaders in this cohort" in text and "Ada Area" in text and "Cal Cohort" in text
+    visit.check(page, "cohort")
+    activate(page, page.get_by_role("button", name="Launch a round for this cohort"))
+    assert page.locator("input[name=who][value=cohort]").is_checked()
+
+    # ---- erasing a leader ----
+    page.goto(f"{base}/manage/leaders/{people[0]}")
+    activate(page, page.get_by_role("link", name="Erase this person's details"))
+    visit.check(page, "leader-erase")
+    activate(page, page.get_by_role("button", name="Erase their details"))
+    assert "Select why their details are being erased" in page.locator(".nhsuk-error-summary").inner_text()
+    choose_radio(page, "why", "asked")
+    activate(page, page.get_by_role("button", name="Erase their details"))
+    assert "Their details have been erased" in page.locator(".nhsuk-notification-banner").inner_text()
+    assert page.goto(f"{base}/manage/leaders/{people[0]}").status == 404
+    context.close()
+
+
 def test_pages_are_protected_and_send_secure_headers(stack):
     base = stack.base_url
     anonymous = httpx.Client(base_url=base)

@@ -18,9 +18,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_web(app: FastAPI) -> None:
     from services.registry.web.pages import install_pages
+    from services.registry.web.programmes import install_programme_pages
     from services.registry.web.security import install_secure_headers
 
     registry = app.state.registry
     install_secure_headers(app, https=registry.settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_pages(app)
+    install_programme_pages(app)

@@ -435,6 +435,43 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             "full": manager.sees_special_category, "may_edit": manager.may("manager"),
         })
 
+    ERASE_REASONS = {
+        "asked": "the person asked to be erased",
+        "left": "the person left the programme and their details are no longer needed",
+        "mistake": "the person was added by mistake",
+    }
+
+    async def erase_page(request: Request, leader_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+        registry = registry_of(request)
+        async with registry.store.unit_of_work() as uow:
+            row = await uow.session.get(LeaderRow, leader_id)
+        if row is None:
+            return not_found(request, f"There is no leader with the reference {leader_id}.")
+        leader = {"id": row.id, "name": registry.cipher.open(row.sealed).get("name")}
+        return page(request, "leader_erase.html", {
+            "title": f"Erase {leader['name']}", "section": "leaders", "leader": leader, "values": values,
+            "errors": list(errors.items()), "error_for": errors,
+        }, status_code=status_code)
+
+    @app.get("/manage/leaders/{leader_id}/erase", response_class=HTMLResponse, include_in_schema=False)
+    async def erase_leader_page(leader_id: str, request: Request) -> Response:
+        await need(request, "manager")
+        return await erase_page(request, leader_id, {"why": ""}, {})
+
+    @app.post("/manage/leaders/{leader_id}/erase", response_class=HTMLResponse, include_in_schema=False)
+    async def erase_leader(leader_id: str, request: Request) -> Response:
+        manager, form = await need_form(request, "manager")
+        why = str(form.get("why") or "")
+        if why not in ERASE_REASONS:
+            return await erase_page(request, leader_id, {"why": why}, {"why": "Select why their details are being erased"}, 400)
+        async with registry_of(request).store.unit_of_work() as uow:
+            try:
+                await handlers.erase_leader(uow, leader_id, manager.email, ERASE_REASONS[why])
+            except handlers.NotFound:
+                return not_found(request, f"There is no leader with the reference {leader_id}.")
+            await uow.commit()
+        return with_message("/manage/leaders", "Their details have been erased here, and will be from the matcher and the messages service in a few seconds.")
+
     @app.get("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)
     async def edit_leader_page(leader_id: str, request: Request) -> Response:
         manager = await need(request, "manager")
@@ -539,7 +576,10 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
     @app.get("/manage/rounds/new", response_class=HTMLResponse, include_in_schema=False)
     async def new_round_page(request: Request) -> Response:
         await need(request, "manager")
-        return await round_form_page(request, default_round_values(), {})
+        values = default_round_values()
+        if cohort := request.query_params.get("cohort"):  # from a cohort's page
+            values |= {"who": "cohort", "cohort": cohort}
+        return await round_form_page(request, values, {})
 
     async def checked_round(request: Request, values: dict[str, str]):
         """The command, the leaders it would include, and the problems."""
