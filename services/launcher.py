@@ -136,7 +136,11 @@ class Stack:
         """Start a service; name a second `instance` (say "matcher-2") to scale it out."""
         name = instance or service
         env = {}
-        if service != "registry":
+        if service == "registry":
+            # The queue monitor asks the others how they are doing, on their operations ports.
+            ports = {other: self.ops_ports.setdefault(other, free_port()) for other in SERVICES if other != "registry"}
+            env["REGISTRY_WATCH"] = ",".join(f"{other}=http://127.0.0.1:{port}" for other, port in ports.items())
+        else:
             port = self.ops_ports.setdefault(name, free_port())
             if port_is_open("127.0.0.1", port):
                 raise RuntimeError(f"port {port} is already in use; stop what uses it")

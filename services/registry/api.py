@@ -16,7 +16,7 @@ from services.common.errors import describe
 from services.common.logs import correlation_id
 from services.common.store import DatabaseUnavailable
 from services.common.tracing import mark_correlation
-from services.registry import handlers
+from services.registry import handlers, monitor
 from services.registry.adapters.orm import AuditRow, LeaderRow
 from services.registry.app import Registry
 from services.registry.domain.commands import (
@@ -179,6 +179,17 @@ def install_routes(app: FastAPI) -> None:
             await handlers.erase_leader(uow, leader_id, actor_of(request), purpose)
             await uow.commit()
         return {"id": leader_id, "erased": True}
+
+    @app.get("/operations/services", tags=["operations"], dependencies=[VIEWER])
+    async def services_state(request: Request) -> dict:
+        """Each service: answering, able to reach its database and the broker, and the work waiting for it."""
+        states = await monitor.every_service(registry_of(request))
+        return {
+            "items": [
+                {"name": s.name, "answering": s.answering, "ready": s.ready, "state": s.words, "waiting": s.waiting, "unsent": s.unsent}
+                for s in states
+            ]
+        }
 
     @app.get("/audit", tags=["operations"], dependencies=[ADMIN])
     async def audit_log(

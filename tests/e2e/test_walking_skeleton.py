@@ -301,6 +301,35 @@ def test_every_service_answers_health_and_metrics(stack: Stack) -> None:
     assert services >= {"pairing-registry", "pairing-matcher", "pairing-notifier"}
 
 
+def test_the_queue_monitor_shows_a_service_that_has_stopped_and_its_return(stack: Stack) -> None:
+    import time
+
+    client = RegistryClient(stack.base_url, auth=stack.admin)
+
+    def states(until=lambda found: True, seconds: float = 60) -> dict:
+        deadline = time.monotonic() + seconds
+        while True:
+            found = {s["name"]: s for s in client.http.get("/operations/services").json()["items"]}
+            if until(found) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+    def all_working(found: dict) -> bool:
+        return all(s["ready"] for s in found.values())
+
+    before = states(all_working)
+    assert set(before) == {"registry", "matcher", "notifier"} and all_working(before), before
+    assert all(s["state"] == "Working" for s in before.values())
+    stack.stop_service("notifier")
+    try:
+        stopped = states()
+        assert not stopped["notifier"]["answering"] and stopped["notifier"]["state"].startswith("Not answering")
+        assert stopped["matcher"]["ready"] and stopped["registry"]["ready"]
+    finally:
+        stack.restart_service("notifier")
+    assert all_working(states(all_working)), "the notifier is back at work"
+
+
 def test_erasure_removes_a_person_from_every_service_and_leaves_tombstones(stack: Stack, mail) -> None:
     import asyncio
     import time

@@ -49,6 +49,7 @@ NEEDS = {  # route -> the least role that may call it (None: open to everyone)
     ("POST", "/programmes/p-1/cohorts"): "manager",
     ("POST", "/cohorts/c-1/members"): "manager",
     ("GET", "/audit"): "admin",
+    ("GET", "/operations/services"): "viewer",
 }
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
-from services.registry import handlers
+from services.registry import handlers, monitor
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import CohortRow, DeliveryRow, LeaderRow, ManagerRow, RoundRow, UnmatchedRow
@@ -307,6 +307,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             leaders_by_status = dict((await uow.session.execute(select(LeaderRow.status, func.count()).group_by(LeaderRow.status))).all())
         names = await leader_names(registry, [u.leader_id for u in unmatched] + [d.leader_id for d in for_a_person])
         active = [r for r in rounds if r.status in ("queued", "solving", "proposed", "approved", "failed")]
+        services = await monitor.every_service(registry)
         return page(request, "queue.html", {
             "title": "Queue monitor",
             "section": "queue",
@@ -324,6 +325,8 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                 for u in unmatched
             ],
             "waiting_events": waiting_events or 0,
+            "services": services,
+            "troubled": [s for s in services if not (s.answering and s.ready)],
             "leaders_by_status": leaders_by_status,
             "now": dt.datetime.now().strftime("%H:%M:%S"),
             "done": request.query_params.get("done"),

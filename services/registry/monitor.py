@@ -1,0 +1,86 @@
+"""How each service is doing, for the queue monitor: answering or not, able to reach
+its database and the broker, and how much work is waiting for it.
+
+The matcher and the notifier answer /health and /metrics on their operations
+port (REGISTRY_WATCH lists where); the registry looks at itself directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    answering: bool  # the process answers at all
+    ready: bool  # and it can reach its database and the broker
+    waiting: dict[str, int] = field(default_factory=dict)  # topic -> messages not yet handled
+    unsent: int | None = None  # events written but not yet published
+
+    @property
+    def words(self) -> str:
+        if not self.answering:
+            return "Not answering: it may have stopped. Its work is kept and it carries on when it is started again."
+        if not self.ready:
+            return "Cannot reach its database or the message broker. It keeps trying, and nothing is lost."
+        return "Working"
+
+    @property
+    def waiting_total(self) -> int:
+        return sum(self.waiting.values())
+
+
+async def watch(services: Mapping[str, str], timeout: float = 4.0) -> list[ServiceState]:
+    """Ask every watched service at once; one that does not answer in time is reported as such."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        return list(await asyncio.gather(*(_state_of(client, name, url) for name, url in services.items())))
+
+
+async def _state_of(client: httpx.AsyncClient, name: str, url: str) -> ServiceState:
+    try:
+        health, metrics = await asyncio.gather(client.get(f"{url}/health"), client.get(f"{url}/metrics"))
+    except httpx.HTTPError:
+        return ServiceState(name, answering=False, ready=False)
+    waiting, unsent = read_metrics(metrics.text) if metrics.status_code == 200 else ({}, None)
+    return ServiceState(name, True, health.status_code == 200, waiting, unsent)
+
+
+def read_metrics(text: str) -> tuple[dict[str, int], int | None]:
+    """Messages waiting per topic and the outbox backlog, from a service's Prometheus page."""
+    waiting: dict[str, int] = {}
+    unsent = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pairing_consumer_lag":
+                topic = sample.labels.get("topic", "")
+                waiting[topic] = waiting.get(topic, 0) + int(sample.value)
+            elif sample.name == "pairing_outbox_backlog":
+                unsent = (unsent or 0) + int(sample.value)
+    return waiting, unsent
+
+
+async def every_service(registry) -> list[ServiceState]:
+    """The registry itself, then every service it watches."""
+    return [await own_state(registry), *await watch(registry.settings.watched)]
+
+
+async def own_state(registry) -> ServiceState:
+    from sqlalchemy import func, select
+
+    from services.common.observability import consumer_lag
+
+    outbox = registry.store.outbox
+    try:
+        async with registry.store.unit_of_work() as uow:
+            unsent = await uow.session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
+        ready = await registry.broker.ping(timeout=3)
+        waiting = await consumer_lag(registry.broker) if ready else {}
+    except Exception:  # noqa: BLE001 - whatever failed, the answer is the same: not ready
+        return ServiceState("registry", answering=True, ready=False)
+    return ServiceState("registry", True, bool(ready), waiting, unsent or 0)

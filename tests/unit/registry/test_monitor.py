@@ -1,0 +1,39 @@
+"""Reading how a service is doing, for the queue monitor (services/registry/monitor.py)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.registry.config import RegistrySettings
+from services.registry.monitor import ServiceState, read_metrics
+
+pytestmark = pytest.mark.unit
+
+METRICS = """# HELP pairing_consumer_lag Messages waiting for this service (high-water mark minus position)
+# TYPE pairing_consumer_lag gauge
+pairing_consumer_lag{service="notifier",topic="outcomes.v1"} 12.0
+pairing_consumer_lag{service="notifier",topic="leaders.contact.v1"} 3.0
+# HELP pairing_outbox_backlog Events written to the outbox but not yet published
+# TYPE pairing_outbox_backlog gauge
+pairing_outbox_backlog{service="notifier"} 4.0
+"""
+
+
+def test_waiting_messages_and_unsent_changes_are_read_from_the_metrics_page():
+    assert read_metrics(METRICS) == ({"outcomes.v1": 12, "leaders.contact.v1": 3}, 4)
+    assert read_metrics("") == ({}, None)
+
+
+def test_each_state_is_said_in_plain_words():
+    assert ServiceState("matcher", True, True, {"rounds.v1": 2}).words == "Working"
+    assert "Cannot reach its database or the message broker" in ServiceState("matcher", True, False).words
+    assert ServiceState("notifier", False, False).words.startswith("Not answering")
+    assert ServiceState("matcher", True, True, {"a": 2, "b": 3}).waiting_total == 5
+
+
+def test_the_watch_list_is_checked_and_read():
+    settings = RegistrySettings(encryption_keys="k", token_secret="a secret of sixteen", watch="matcher=http://127.0.0.1:9101/, notifier=http://127.0.0.1:9102")
+    assert settings.watched == {"matcher": "http://127.0.0.1:9101", "notifier": "http://127.0.0.1:9102"}
+    with pytest.raises(ValidationError, match="should be a name, an equals sign and an address"):
+        RegistrySettings(encryption_keys="k", token_secret="a secret of sixteen", watch="matcher:9101")
