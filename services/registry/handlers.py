@@ -650,45 +650,46 @@ async def resolve_round(uow: UnitOfWork, round_id: str) -> RoundRow:
 
 
 async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow:
-    """A follow-up round for the people whose partner said no (and those not paired before).
+    """A follow-up round for the people whose partner said no or has left (and those not paired before).
 
-    Every pair nobody has said no to is kept as a locked pair, so those people keep
-    their partner and their places; the pairs that were declined are never proposed
-    again. When the follow-up round is published, only the people with something
-    new to hear are written to.
+    Every other pair is kept as a locked pair, so those people keep their partner
+    and their places; the pairs that were declined are never proposed again. When
+    the follow-up round is published, only the people with something new to hear
+    are written to.
     """
     parent = await get_round(uow, round_id)
     if parent.status not in (RoundStatus.published, RoundStatus.closed):
         raise Conflict(f"This round is {parent.status}. People can be paired again only after the round is published.")
-    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
+    pairs = [(p.lived_experience_id, p.professional_id) for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()]
     said_no = {
         frozenset((r.leader_id, r.partner_id))
         for r in (await uow.session.scalars(select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline"))).all()
     }
-    declined = [[p.lived_experience_id, p.professional_id] for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) in said_no]
-    kept = [[p.lived_experience_id, p.professional_id] for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in said_no]
-    unmatched = (await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all()
+    unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
+    everyone = {who for pair in pairs for who in pair} | unmatched
+    active = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all())
+    declined = [pair for pair in pairs if frozenset(pair) in said_no]
+    # A pair whose partner has been paused or has left is broken too.
+    kept = [pair for pair in pairs if frozenset(pair) not in said_no and set(pair) <= active]
+    broken = [pair for pair in pairs if pair not in kept]
+    if not broken:
+        raise Conflict("Nobody in this round has said no to their partner or left, so there is nobody to pair again.")
     in_kept = {who for pair in kept for who in pair}
-    wanted = ({who for pair in declined for who in pair} | set(unmatched)) - in_kept
-    active = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(wanted | in_kept), LeaderRow.status == "active"))).all())
-    affected = wanted & active
-    if not declined:
-        raise Conflict("Nobody in this round has said no to their partner, so there is nobody to pair again.")
+    affected = (({who for pair in broken for who in pair} | unmatched) & active) - in_kept
     if not affected:
-        raise Conflict("Everyone whose partner said no has since been paused or has left the programme.")
+        raise Conflict("Everyone whose partner said no or left has since been paused or has left the programme.")
     follow_ups = (await uow.session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.parent_round_id == round_id))) or 0
     spec = RoundSpec.model_validate(parent.spec).model_copy(update={"launch_date": today})
     command_id = f"{round_id[:90]}-again-{follow_ups + 1}"
-    kept_active = [pair for pair in kept if set(pair) <= active]
-    never = sorted({tuple(p) for p in declined} | {tuple(p) for p in parent.forbidden_pairs})
+    never = sorted(set(declined) | {tuple(p) for p in parent.forbidden_pairs})
     row = RoundRow(
         id=command_id,
         status=RoundStatus.draft,
         spec=spec.model_copy(update={"id": command_id}).model_dump(mode="json", by_alias=True),
-        leader_ids=sorted(affected | {who for pair in kept_active for who in pair}),
+        leader_ids=sorted(affected | in_kept),
         cohort_id=parent.cohort_id,
         parent_round_id=round_id,
-        locked_pairs=kept_active,
+        locked_pairs=[list(pair) for pair in kept],
         forbidden_pairs=[list(p) for p in never],
     )
     uow.session.add(row)

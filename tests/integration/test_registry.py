@@ -251,3 +251,52 @@ async def test_the_matchers_progress_shows_the_round_being_solved(registry):
         "Meeting the area minimums. Best so far: 2 pairs, with a total fit score of 120. "
         "The best possible is at most 7.69% better. 1 second so far."
     )
+
+
+async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the_rest(registry):
+    from schemas.cohort import CohortResult, PairResult, SolveStats
+    from schemas.events import RoundSolved
+    from services.common.store import handle_once
+    from services.registry import handlers
+    from services.registry.adapters.orm import ResponseRow
+
+    leaders = [unique(l) for l in sample_leaders()[:12]]
+    for leader in leaders:
+        assert (await registry.post("/leaders", json=leader)).status_code == 201
+    lived = [l["id"] for l in leaders if l["role"] in ("patient_leader", "carer_leader")][:3]
+    professionals = [l["id"] for l in leaders if l["role"] in ("clinical_leader", "managerial_leader")][:3]
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    await registry.post("/rounds", json={"id": round_id, "leader_ids": lived + professionals})
+    async with registry.store.engine.connect() as conn:
+        request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+    # The matcher's answer, as the registry receives it: three pairs.
+    pairs = [
+        PairResult(lived_experience_id=a, professional_id=b, score=50, meeting_modes=["video"], shared_windows=[], reasons=["You both care about cardiac care."])
+        for a, b in zip(lived, professionals)
+    ]
+    solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
+                         data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
+    await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
+    assert (await registry.post(f"/rounds/{round_id}/pair-again")).status_code == 409, "not before the round is published"
+    await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
+    assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
+    nobody = await registry.post(f"/rounds/{round_id}/pair-again")
+    assert nobody.status_code == 409 and "nobody to pair again" in nobody.json()["detail"]
+
+    # The first pair's professional says no; the second pair's lived-experience leader leaves the programme.
+    async with registry.store.unit_of_work() as uow:
+        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professionals[0], partner_id=lived[0], answer="decline"))
+        await uow.commit()
+    leaving = next(l for l in leaders if l["id"] == lived[1])
+    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 201
+
+    started = await registry.post(f"/rounds/{round_id}/pair-again")
+    assert started.status_code == 202, started.text
+    follow_up = started.json()
+    assert follow_up["id"] == f"{round_id}-again-1" and follow_up["parent_round_id"] == round_id
+    assert follow_up["leader_ids"] == sorted({lived[0], professionals[0], professionals[1], lived[2], professionals[2]})
+    view = (await registry.get(f"/rounds/{follow_up['id']}")).json()
+    assert view["status"] == "queued"
+    assert view["locked_pairs"] == [[lived[2], professionals[2]]], "the pair nobody said no to is kept"
+    assert [lived[0], professionals[0]] in view["forbidden_pairs"], "the declined pair is never proposed again"
+    assert (await registry.get(f"/rounds/{round_id}")).json()["follow_up_rounds"] == [follow_up["id"]]
