@@ -81,6 +81,21 @@ class DateRange(Strict):
         return self
 
 
+class FitWeights(Strict):
+    """How much each part of a pair's fit score counts in this round; only the ratios matter."""
+
+    topics: float = Field(default=4.0, ge=0, le=100, description="Shared topics: the pair works on a shared challenge")
+    travel: float = Field(default=2.0, ge=0, le=100, description="A short journey to meet in person")
+    experience: float = Field(default=2.0, ge=0, le=100, description="Someone new paired with someone experienced")
+    organisation: float = Field(default=1.0, ge=0, le=100, description="Different organisations, so the two meet as equals")
+
+    @model_validator(mode="after")
+    def _one_counts(self) -> FitWeights:
+        if self.topics + self.travel + self.experience + self.organisation <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
 class RoundSpec(Strict):
     id: str = Field(min_length=1, max_length=100)
     launch_date: dt.date
@@ -90,6 +105,7 @@ class RoundSpec(Strict):
     allow_cross_system_remote: bool = True
     time_limit_seconds: float = Field(default=10, gt=0, le=3600)
     seed: int = Field(default=0, ge=0)
+    weights: FitWeights = Field(default_factory=FitWeights, description="How much each part of the fit score counts")
     min_pairs_per_system: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict,
         description=(

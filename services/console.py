@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.registry.client import RegistryClient, RegistryError
+from services.registry.domain.rounds import progress_words
 
 console = Console()
 WAITING = ("queued", "solving")
@@ -58,7 +59,19 @@ def queue_tables(client: RegistryClient) -> Group:
     for r in items[:15]:
         told = f"{r['people_told']} of {r['leader_count']}" if r["status"] in ("published", "closed") else "-"
         latest.add_row(r["id"], r["status"], str(r["leader_count"]), str(r["pairs"]), told)
-    return Group(counts, latest)
+    services = Table(title="Services")
+    for column, justify in (("service", "left"), ("state", "left"), ("messages waiting", "right"), ("still to send", "right")):
+        services.add_column(column, justify=justify)
+    answer = client.http.get("/operations/services")
+    for s in answer.json()["items"] if answer.status_code == 200 else []:
+        working = s["answering"] and s["ready"]
+        services.add_row(
+            s["name"],
+            s["state"],
+            str(sum(s["waiting"].values())) if working else "not known",
+            "not known" if s["unsent"] is None else str(s["unsent"]),
+        )
+    return Group(counts, latest, services)
 
 
 def queue(url: str, data_dir: Path, once: bool) -> None:
@@ -87,7 +100,9 @@ def launch(url: str, data_dir: Path, spec_file: Path) -> None:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"Round {round_id} with {launched['leader_count']} people: queued", total=None)
         while (view := client.read_round(round_id))["status"] not in FINISHED:
-            progress.update(task, description=f"Round {round_id} with {launched['leader_count']} people: {view['status']}")
+            # While solving, the matcher's own report: what it is doing, the best so far, how far from the best possible.
+            said = progress_words(view.get("progress")) or view["status"]
+            progress.update(task, description=f"Round {round_id} with {launched['leader_count']} people: {said}")
             time.sleep(0.5)
     if view["status"] != "proposed":
         console.print(f"The round is {view['status']}. {view.get('failure') or ''}")

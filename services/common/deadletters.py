@@ -29,6 +29,18 @@ def _header(headers: dict[str, bytes], name: str, default: str = "") -> str:
     return value.decode(errors="replace") if value is not None else default
 
 
+async def count_dead_letters(kafka: KafkaSettings) -> int:
+    """How many dead letters are on the topic, without reading them."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(DEAD_LETTERS.name, p) for p in range(DEAD_LETTERS.partitions)]
+        starts, ends = await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
+        return sum(ends[tp] - starts[tp] for tp in partitions)
+    finally:
+        await consumer.stop()
+
+
 async def read_dead_letters(kafka: KafkaSettings, wait_ms: int = 1000) -> list[DeadLetter]:
     """Every dead letter still on the topic, oldest first."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)

@@ -183,8 +183,10 @@ def install_routes(app: FastAPI) -> None:
     @app.get("/operations/services", tags=["operations"], dependencies=[VIEWER])
     async def services_state(request: Request) -> dict:
         """Each service: answering, able to reach its database and the broker, and the work waiting for it."""
-        states = await monitor.every_service(registry_of(request))
+        registry = registry_of(request)
+        states = await monitor.every_service(registry)
         return {
+            "dead_letters": await monitor.dead_letters(registry),
             "items": [
                 {"name": s.name, "answering": s.answering, "ready": s.ready, "state": s.words, "waiting": s.waiting, "unsent": s.unsent}
                 for s in states

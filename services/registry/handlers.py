@@ -236,6 +236,8 @@ async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) ->
                 "allow_cross_system_remote",
                 "time_limit_seconds",
                 "seed",
+                "weights",
+                "min_pairs_per_system",
             },
             by_alias=True,
         ),

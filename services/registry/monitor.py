@@ -84,3 +84,13 @@ async def own_state(registry) -> ServiceState:
     except Exception:  # noqa: BLE001 - whatever failed, the answer is the same: not ready
         return ServiceState("registry", answering=True, ready=False)
     return ServiceState("registry", True, bool(ready), waiting, unsent or 0)
+
+
+async def dead_letters(registry, seconds: float = 3.0) -> int | None:
+    """Events set aside after repeated failures, waiting for a person (`pairing dlq list`); None if the broker is away."""
+    from services.common.deadletters import count_dead_letters
+
+    try:
+        return await asyncio.wait_for(count_dead_letters(registry.settings.kafka), seconds)
+    except Exception:  # noqa: BLE001 - the broker may be away: then the number is not known
+        return None

@@ -432,6 +432,7 @@ def test_the_terminal_launches_a_round_and_shows_the_queue(stack: Stack, tmp_pat
     shown = pairing("queue", "--once")
     assert shown.returncode == 0, shown.stderr
     assert "The match queue" in shown.stdout and f"terminal-{suffix}" in shown.stdout
+    assert "Services" in shown.stdout and "notifier" in shown.stdout
     refused = subprocess.run(
         [sys.executable, "-m", "services.cli", "queue", "--once", "--url", stack.base_url, "--data", str(tmp_path)],
         env={**os.environ, "PAIRING_EMAIL": email, "PAIRING_PASSWORD": "wrong password!"},

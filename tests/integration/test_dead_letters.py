@@ -77,7 +77,7 @@ async def test_poison_events_are_dead_lettered_and_good_events_still_flow(kafka_
 
 
 async def test_dead_letters_can_be_listed_and_replayed_once_the_fault_is_fixed(kafka_settings):
-    from services.common.deadletters import read_dead_letters, replay
+    from services.common.deadletters import count_dead_letters, read_dead_letters, replay
 
     topic = Topic(f"test.replay.{uuid.uuid4().hex[:6]}", key="round_id", partitions=1)
     await ensure_topics(kafka_settings, (topic, DEAD_LETTERS))
@@ -102,6 +102,8 @@ async def test_dead_letters_can_be_listed_and_replayed_once_the_fault_is_fixed(k
             await asyncio.sleep(0.1)
         assert len(mine) == 1 and mine[0].consumer == "replay-test" and "ConnectionError" in mine[0].error
         assert handled == []
+        # What the queue monitor shows: every letter on the topic, counted without reading them.
+        assert await count_dead_letters(kafka_settings) >= len(await read_dead_letters(kafka_settings, wait_ms=200)) >= 1
 
         downstream_up = True
         assert await replay(kafka_settings, mine) == 1

@@ -245,7 +245,7 @@ async def test_the_matchers_progress_shows_the_round_being_solved(registry):
     # A report for an earlier request of the same round is stale.
     await handle_once(registry.store, "test.matches", progress(str(uuid.uuid4()), 9.0), handlers.record_progress)
     assert (await registry.get(f"/rounds/{round_id}")).json()["progress"]["elapsed_seconds"] == 1.0
-    from services.registry.web.pages import progress_words
+    from services.registry.domain.rounds import progress_words
 
     assert progress_words(view["progress"]) == (
         "Meeting the area minimums. Best so far: 2 pairs, with a total fit score of 120. "

@@ -40,7 +40,7 @@ _MODE_NAMES = (("in_person", 1), ("video", 2), ("phone", 4))
 @dataclass(frozen=True)
 class Limits:
     fairness_stage: bool = True  # stage 3: lift the worst pair
-    weights: Weights = field(default_factory=Weights)
+    weights: Weights | None = None  # None: the round's own weights (round.weights)
     # CP-SAT search workers, used only with area minimums: its portfolio of 8 beat the
     # default 2 by far in an earlier measurement (2,000 x 400, capacity 5), even on 2 cores.
     search_workers: int = 8
@@ -73,7 +73,7 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     limits = limits or Limits()
     cands = find_candidates(cohort)
     profs = cands.professionals
-    scorer = FitScorer(cands, limits.weights)
+    scorer = FitScorer(cands, weights_for(cohort, limits))
     locked = sorted({_oriented(cands, a, b) for a, b in cohort.locked_pairs})
     locked_l = np.array([l for l, _ in locked], dtype=np.int32)
     locked_p = np.array([p for _, p in locked], dtype=np.int32)
@@ -82,6 +82,11 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     free = (spare[cands.pair_prof] > 0) & ~np.isin(cands.pair_lived, locked_l)
     arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
     return Prepared(cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes))
+
+
+def weights_for(cohort: Cohort, limits: Limits) -> Weights:
+    """The weights given to the solver, or else the ones the round was launched with."""
+    return limits.weights or Weights(**cohort.round.weights.model_dump())
 
 
 def _oriented(cands: Candidates, a: str, b: str) -> tuple[int, int]:
@@ -357,7 +362,7 @@ def _kept_pairs(cohort: Cohort, accepted: list[tuple[str, str]], limits: Limits 
     li = np.array([lived.index[a] for a, _ in accepted], dtype=np.int64)
     pj = np.array([profs.index[b] for _, b in accepted], dtype=np.int64)
     empty = np.zeros(0, dtype=np.int32)
-    scorer = FitScorer(Candidates(lived, profs, empty, empty, np.zeros(0, dtype=np.uint8), {}, {}), limits.weights)
+    scorer = FitScorer(Candidates(lived, profs, empty, empty, np.zeros(0, dtype=np.uint8), {}, {}), weights_for(cohort, limits))
     modes = usable_modes(lived, profs, li, pj)
     locked = {frozenset(pair) for pair in cohort.locked_pairs}
     is_locked = np.array([frozenset(pair) in locked for pair in accepted], dtype=bool)

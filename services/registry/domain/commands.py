@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.cohort import DateRange, LeaderId, Pair, Session
+from schemas.cohort import DateRange, FitWeights, LeaderId, Pair, Session
 
 
 class LaunchRound(BaseModel):
@@ -20,6 +21,10 @@ class LaunchRound(BaseModel):
     allow_cross_system_remote: bool = True
     time_limit_seconds: float = Field(default=10, gt=0, le=3600)
     seed: int = Field(default=0, ge=0)
+    weights: FitWeights = Field(default_factory=FitWeights, description="How much each part of the fit score counts")
+    min_pairs_per_system: dict[str, Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict, description="At least this many pairs in each named area (integrated care system code)"
+    )
     leader_ids: list[LeaderId] | None = Field(
         default=None, description="Defaults to the cohort's active members, or else every active leader"
     )

@@ -59,3 +59,22 @@ def transition(current: RoundStatus | str, target: RoundStatus) -> RoundStatus:
     if target not in ALLOWED[current]:
         raise IllegalTransition(current, target)
     return target
+
+
+def progress_words(progress: dict | None) -> str:
+    """The matcher's latest report on a round it is solving, in plain English."""
+    if not progress:
+        return ""
+    stage = progress["stage"]
+    said = [f"{stage[:1].upper()}{stage[1:]}."]
+    found = progress.get("objective") or {}
+    if "paired_people" in found:
+        said.append(f"Best so far: {int(found['paired_people']):,} pairs, with a total fit score of {int(found.get('total_fit', 0)):,}.")
+    elif "worst_pair_fit" in found:
+        said.append(f"The lowest pair score so far is {int(found['worst_pair_fit'])} out of 100.")
+    gap = progress.get("gap")
+    if gap is not None:
+        said.append("Nothing better is possible." if gap == 0 else f"The best possible is at most {gap:.2%} better.")
+    seconds = round(progress.get("elapsed_seconds", 0))
+    said.append(f"{seconds} {'second' if seconds == 1 else 'seconds'} so far.")
+    return " ".join(said)

@@ -233,7 +233,14 @@ ROUND_FIELDS: dict[str, tuple[str, str]] = {
     "min_shared_hours_per_week": ("Shared free time each week", "Enter the hours of shared free time each week"),
     "allow_cross_system_remote": ("Pairs across local areas", "Select whether people in different areas can be paired"),
     "time_limit_seconds": ("Time limit for the matcher", "Enter a time limit in seconds"),
+    "min_pairs_per_area": ("Minimum pairs in an area", ""),
+    "weight_topics": ("How much shared topics count", "Enter how much shared topics count, from 0 to 100"),
+    "weight_travel": ("How much a short journey counts", "Enter how much a short journey counts, from 0 to 100"),
+    "weight_experience": ("How much experience to learn from counts", "Enter how much experience to learn from counts, from 0 to 100"),
+    "weight_organisation": ("How much different organisations count", "Enter how much different organisations count, from 0 to 100"),
 }
+WEIGHTS = ("topics", "travel", "experience", "organisation")
+MINIMUM_LINE = re.compile(r"^([A-Za-z0-9]{1,20})\s*[:=]?\s*(\d{1,6})$")
 ROUND_TEXT_FIELDS = tuple(ROUND_FIELDS)
 
 _DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[A-Za-z]+\s+\d{4})"
@@ -302,11 +309,26 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
         errors["cohort"] = ROUND_FIELDS["cohort"][1]
     if values["allow_cross_system_remote"] not in ("yes", "no"):
         errors["allow_cross_system_remote"] = ROUND_FIELDS["allow_cross_system_remote"][1]
+    minimums: dict[str, int] = {}
+    for number, line in enumerate(filter(None, (l.strip() for l in values["min_pairs_per_area"].splitlines())), start=1):
+        if not (match := MINIMUM_LINE.match(line)):
+            errors["min_pairs_per_area"] = (
+                f"Minimum pairs in an area: line {number} ({line!r}) should be an area code and a number, like 'QHM 3'"
+            )
+            break
+        minimums[match.group(1).upper()] = int(match.group(2))
     data: dict[str, Any] = {
         "sessions": sessions,
         "school_holidays": holidays,
         "allow_cross_system_remote": values["allow_cross_system_remote"] == "yes",
+        "min_pairs_per_system": minimums,
+        "weights": {},
     }
+    for part in WEIGHTS:
+        if values[f"weight_{part}"]:
+            data["weights"][part] = values[f"weight_{part}"]
+        else:
+            errors.setdefault(f"weight_{part}", ROUND_FIELDS[f"weight_{part}"][1])
     if values["round_id"]:
         data["id"] = values["round_id"]
     for name in ("min_shared_hours_per_week", "time_limit_seconds"):
@@ -322,8 +344,11 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
         command = LaunchRound.model_validate(data)
     except ValidationError as exc:
         for detail in describe(exc.errors()):
-            field = detail["field"].split(".")[0].split("[")[0]
-            field = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort"}.get(field, field)
+            parts = detail["field"].split(".")
+            field = parts[0].split("[")[0]
+            if field == "weights":  # one weight, or all of them together (then shown at the first)
+                field = f"weight_{parts[1]}" if len(parts) > 1 and parts[1] in WEIGHTS else "weight_topics"
+            field = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort", "min_pairs_per_system": "min_pairs_per_area"}.get(field, field)
             message = detail["message"]
             if field == "round_id" and ("pattern" in message.lower() or "should match" in message.lower()):
                 message = "must use only letters, digits, dots, dashes and underscores"

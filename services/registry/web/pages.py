@@ -20,9 +20,10 @@ from services.registry import handlers, monitor
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import CohortRow, DeliveryRow, LeaderRow, ManagerRow, RoundRow, UnmatchedRow
+from schemas.cohort import FitWeights
 from services.registry.domain.commands import ApproveRound
 from services.registry.domain.importing import COLUMNS, FileProblem, parse_rows
-from services.registry.domain.rounds import IllegalTransition
+from services.registry.domain.rounds import IllegalTransition, progress_words
 from services.registry.web import auth, forms
 from services.registry.web.auth import Manager
 
@@ -62,34 +63,13 @@ PAGES.env.globals.update(
     day_names=forms.DAY_NAMES,
     status_words=STATUS_WORDS,
     delivery_words=DELIVERY_WORDS,
+    progress_words=progress_words,
     role_words=auth.ROLE_WORDS,
     say_window=forms.say_window,
     leader_fields=forms.LEADER_FIELDS,
     round_fields=forms.ROUND_FIELDS,
     import_columns=COLUMNS,
 )
-
-
-def progress_words(progress: dict | None) -> str:
-    """The matcher's latest report on a round it is solving, in plain English."""
-    if not progress:
-        return ""
-    stage = progress["stage"]
-    said = [f"{stage[:1].upper()}{stage[1:]}."]
-    found = progress.get("objective") or {}
-    if "paired_people" in found:
-        said.append(f"Best so far: {int(found['paired_people']):,} pairs, with a total fit score of {int(found.get('total_fit', 0)):,}.")
-    elif "worst_pair_fit" in found:
-        said.append(f"The lowest pair score so far is {int(found['worst_pair_fit'])} out of 100.")
-    gap = progress.get("gap")
-    if gap is not None:
-        said.append("Nothing better is possible." if gap == 0 else f"The best possible is at most {gap:.2%} better.")
-    seconds = round(progress.get("elapsed_seconds", 0))
-    said.append(f"{seconds} {'second' if seconds == 1 else 'seconds'} so far.")
-    return " ".join(said)
-
-
-PAGES.env.globals["progress_words"] = progress_words
 
 
 def say_date(value: Any) -> str:
@@ -308,6 +288,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         names = await leader_names(registry, [u.leader_id for u in unmatched] + [d.leader_id for d in for_a_person])
         active = [r for r in rounds if r.status in ("queued", "solving", "proposed", "approved", "failed")]
         services = await monitor.every_service(registry)
+        dead_letters = await monitor.dead_letters(registry)
         return page(request, "queue.html", {
             "title": "Queue monitor",
             "section": "queue",
@@ -326,6 +307,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             ],
             "waiting_events": waiting_events or 0,
             "services": services,
+            "dead_letters": dead_letters,
             "troubled": [s for s in services if not (s.answering and s.ready)],
             "leaders_by_status": leaders_by_status,
             "now": dt.datetime.now().strftime("%H:%M:%S"),
@@ -567,8 +549,10 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         return {"systems": systems, "cohorts": cohorts, "active_count": active or 0}
 
     def default_round_values() -> dict[str, str]:
+        weights = FitWeights()
         return {"round_id": "", "who": "all", "area": "", "cohort": "", "sessions": "", "school_holidays": "",
-                "min_shared_hours_per_week": "1", "allow_cross_system_remote": "yes", "time_limit_seconds": "10"}
+                "min_shared_hours_per_week": "1", "allow_cross_system_remote": "yes", "time_limit_seconds": "10",
+                "min_pairs_per_area": "", **{f"weight_{part}": f"{getattr(weights, part):g}" for part in forms.WEIGHTS}}
 
     async def round_form_page(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
         return page(request, "round_new.html", {
