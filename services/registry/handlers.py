@@ -113,6 +113,7 @@ async def register_leader(
     if row is not None and row.public == data and cipher.open(row.sealed) == sealed:
         return row, "unchanged"
     outcome = "updated" if row is not None else "created"
+    was_active = row is not None and row.status == "active"
     if row is None:
         row = LeaderRow(id=leader.id, version=0)
         uow.session.add(row)
@@ -125,7 +126,37 @@ async def register_leader(
     profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
     uow.publish(LEADER_PROFILES, leader.id, event(LeaderProfileChanged, profile, leader.id))
     uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, leader.contact(row.version), leader.id))
+    if was_active and leader.status == "withdrawn":
+        await decline_open_pairs(uow, leader.id)
     return row, outcome
+
+
+async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
+    """Someone who leaves the programme has in effect said no to every pair still open,
+    so each partner is told at once, and can be paired again (Always Event 4)."""
+    pairs = (
+        await uow.session.scalars(
+            select(PairRow)
+            .join(RoundRow, RoundRow.id == PairRow.round_id)
+            .where(RoundRow.status == RoundStatus.published)
+            .where((PairRow.lived_experience_id == leader_id) | (PairRow.professional_id == leader_id))
+        )
+    ).all()
+    for pair in pairs:
+        partner = pair.professional_id if pair.lived_experience_id == leader_id else pair.lived_experience_id
+        answered = await uow.session.scalar(
+            select(ResponseRow).where(
+                ResponseRow.round_id == pair.round_id,
+                ResponseRow.leader_id == leader_id,
+                ResponseRow.partner_id == partner,
+                ResponseRow.answer == "decline",
+            )
+        )
+        if answered is not None:
+            continue  # they said no already, and their partner was told then
+        uow.session.add(ResponseRow(nonce=f"left-{uuid.uuid4().hex}", round_id=pair.round_id, leader_id=leader_id, partner_id=partner, answer="decline"))
+        data = PairAnswer(round_id=pair.round_id, leader_id=leader_id, partner_id=partner)
+        uow.publish(RESPONSES, pair.round_id, event(PairDeclined, data, pair.round_id))
 
 
 async def import_leaders(

@@ -289,6 +289,14 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
         await uow.commit()
     leaving = next(l for l in leaders if l["id"] == lived[1])
     assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 201
+    # Leaving counts as saying no: the partner is told (the notifier reads responses.v1), once.
+    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn", "name": "Renamed"})).status_code == 201
+    async with registry.store.engine.connect() as conn:
+        told = (await conn.execute(text("select headers from outbox where topic = 'responses.v1' and key = :id"), {"id": round_id})).all()
+    kinds = [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in told]
+    assert kinds == ["PairDeclined"]
+    responses = (await registry.get(f"/rounds/{round_id}")).json()["responses"]
+    assert {(r["leader_id"], r["answer"]) for r in responses} == {(professionals[0], "decline"), (lived[1], "decline")}
 
     started = await registry.post(f"/rounds/{round_id}/pair-again")
     assert started.status_code == 202, started.text
