@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from schemas.cohort import Cohort, CohortResult
-from services.matcher.domain import Limits, solve
+from services.matcher.domain import Limits, Progress, Watch, solve
 
 # What a field must hold, in words, for errors about its type or range.
 _FIELD_NEEDS = {
@@ -111,10 +112,10 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "cohort.schema.j
 def run_match(cohort_path: str | Path, output_path: str | Path, limits: Limits | None = None, progress: bool = False) -> CohortResult:
     """Solve the cohort file and write the result file; progress: show a spinner with
     the elapsed time on a terminal (large rounds take seconds)."""
-    with _spinner(f"Solving {Path(cohort_path).name}", progress):
+    with _spinner(f"Solving {Path(cohort_path).name}", progress) as say:
         cohort = load_cohort(cohort_path)
         started = time.perf_counter()
-        result = solve(cohort, limits)
+        result = solve(cohort, limits, Watch(lambda p: say(f"Solving {Path(cohort_path).name}: {_stage(p)}")))
         # The solver core reads no clock, so the wall time is measured here.
         stats = result.stats.model_copy(update={"wall_seconds": round(time.perf_counter() - started, 3)})
         result = result.model_copy(update={"stats": stats})
@@ -122,16 +123,24 @@ def run_match(cohort_path: str | Path, output_path: str | Path, limits: Limits |
     return result
 
 
+def _stage(progress: Progress) -> str:
+    """What the solver is doing, and how close it is, in a few words."""
+    if progress.gap is None:
+        return progress.stage
+    return f"{progress.stage} (best possible at most {progress.gap:.2%} better)" if progress.gap else f"{progress.stage} (best possible)"
+
+
 @contextmanager
-def _spinner(text: str, enabled: bool) -> Iterator[None]:
+def _spinner(text: str, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on a terminal; yields a way to change its words."""
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:
-        yield
+        yield lambda _text: None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        bar.add_task(text, total=None)
-        yield
+    with RichProgress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(text, total=None)
+        yield lambda words: bar.update(task, description=words)
 
 
 def summary(cohort_path: str | Path, output_path: str | Path, result: CohortResult) -> str:
