@@ -112,7 +112,6 @@ async def test_special_category_data_and_contact_details_are_encrypted_at_rest(r
     leader = unique(sample_leaders()[12])  # has a British Sign Language interpreter need
     leader["email"] = f"secret-{uuid.uuid4().hex[:6]}@example.org"
     assert (await registry.post("/leaders", json=leader)).status_code == 201
-    outbox = registry.store.outbox
     for _ in range(100):  # until the relay has published the leader's two events
         async with registry.store.engine.connect() as conn:
             waiting = (await conn.execute(text("select count(*) from outbox where published_at is null"))).scalar()
