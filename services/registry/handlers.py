@@ -335,6 +335,7 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
         return
     move_round(uow, row, RoundStatus.proposed)
     row.stats = result.stats.model_dump(mode="json")
+    row.relaxations = list(result.relaxations)
     await uow.session.execute(delete(PairRow).where(PairRow.round_id == row.id))
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.round_id == row.id))
     for pair in result.pairs:
@@ -375,6 +376,12 @@ async def record_failure(uow: UnitOfWork, failed: RoundSolveFailed) -> None:
 async def approve_round(uow: UnitOfWork, round_id: str, command: ApproveRound) -> RoundRow:
     """A person checks the proposed pairs before anyone is told (no solely automated decision)."""
     row = await get_round(uow, round_id)
+    if row.relaxations and row.status == RoundStatus.proposed:
+        raise Conflict(
+            "This round cannot be solved as it is set up, so nobody would be paired: "
+            + " ".join(row.relaxations)
+            + " Cancel it and launch it again with these changes."
+        )
     move_round(uow, row, RoundStatus.approved, by=command.approved_by)
     row.approved_by = command.approved_by
     return row
@@ -529,6 +536,7 @@ async def round_view(uow: UnitOfWork, round_id: str) -> dict:
         "locked_pairs": row.locked_pairs,
         "forbidden_pairs": row.forbidden_pairs,
         "stats": row.stats,
+        "relaxations": row.relaxations or [],
         "progress": row.progress,
         "failure": row.failure,
         "approved_by": row.approved_by,

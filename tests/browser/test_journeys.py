@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 import uuid
 
 import httpx
@@ -446,6 +447,32 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
     activate(page, page.get_by_role("button", name="Erase their details"))
     assert "Their details have been erased" in page.locator(".nhsuk-notification-banner").inner_text()
     assert page.goto(f"{base}/manage/leaders/{people[0]}").status == 404
+    context.close()
+
+
+def test_a_round_that_cannot_be_solved_says_what_to_change(stack, browser, visit):
+    base = stack.base_url
+    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    people = [{**p, "id": f"{p['id']}-inf{RUN}"} for p in sample_leaders()[:6]]
+    for person in people:
+        assert api.post("/leaders", json=person).status_code == 201
+    round_id = f"minimums-{RUN}"
+    area = people[0]["system"]
+    launched = api.post("/rounds", json={"id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 40}})
+    assert launched.status_code == 202, launched.text
+    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
+    while api.get(f"/rounds/{round_id}").json()["status"] != "proposed":
+        assert dt.datetime.now() < deadline, "the round was not solved in time"
+        time.sleep(0.3)
+    context = browser.new_context()
+    page = context.new_page()
+    visit.watch(page)
+    sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto(f"{base}/manage/rounds/{round_id}")
+    text = page.locator("main").inner_text()
+    assert "The round cannot be solved as it is set up" in text and f"Lower the minimum for area {area} from 40 to" in text
+    assert page.get_by_role("button", name="Approve the round").count() == 0, "not offered for approval"
+    visit.check(page, "round-cannot-be-solved")
     context.close()
 
 

@@ -218,6 +218,22 @@ def test_people_whose_partner_said_no_are_paired_again_and_only_they_hear(stack:
     assert written_to == told | with_new_partner, "people whose pairs were kept are not written to again"
 
 
+def test_a_round_that_cannot_be_solved_as_set_up_says_what_to_change(stack: Stack) -> None:
+    client = RegistryClient(stack.base_url, auth=stack.admin)
+    suffix = tag()
+    people = [{**leader, "id": f"{leader['id']}-m{suffix}"} for leader in sample_leaders()[:8]]
+    for person in people:
+        client.register_leader(person)
+    area = people[0]["system"]
+    round_id = f"minimums-{suffix}"
+    client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 50}})
+    view = client.wait_for_round(round_id, {"proposed"}, seconds=90)
+    assert view["stats"]["status"] == "infeasible" and view["pairs"] == []
+    assert view["relaxations"] and view["relaxations"][0].startswith(f"Lower the minimum for area {area} from 50 to ")
+    refused = client.http.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
+    assert refused.status_code == 409 and "cannot be solved as it is set up" in refused.json()["detail"]
+
+
 def test_a_manager_reviews_locks_rules_out_re_solves_and_cancels(stack: Stack) -> None:
     client = RegistryClient(stack.base_url, auth=stack.admin)
     suffix = tag()

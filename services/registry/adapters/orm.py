@@ -55,6 +55,8 @@ class RoundRow(Base):
     locked_pairs: Mapped[list] = mapped_column(JSON, default=list)
     forbidden_pairs: Mapped[list] = mapped_column(JSON, default=list)
     stats: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # When the round cannot be solved as set up: the smallest changes that would allow it, in plain English.
+    relaxations: Mapped[list | None] = mapped_column(JSON, nullable=True)
     # The matcher's latest report while solving (stage, best found, bound, gap, time taken).
     progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)
