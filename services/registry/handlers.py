@@ -284,7 +284,6 @@ async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) ->
     )
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
-    row.progress = None  # a new solve reports afresh
     await request_solve(uow, row)
     return row
 
@@ -303,6 +302,7 @@ async def request_solve(uow: UnitOfWork, row: RoundRow) -> None:
     )
     requested = event(RoundRequested, request, row.id)
     row.request_event_id = str(requested.event_id)
+    row.progress = None  # a new solve reports afresh
     uow.publish(ROUNDS, row.id, requested)
 
 
@@ -685,7 +685,6 @@ async def resolve_round(uow: UnitOfWork, round_id: str) -> RoundRow:
     """Solve the round again with the manager's locks and exclusions."""
     row = await get_round(uow, round_id)
     move_round(uow, row, RoundStatus.queued)
-    row.progress = None  # a new solve reports afresh
     await request_solve(uow, row)
     return row
 
@@ -735,7 +734,6 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     )
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
-    row.progress = None
     await request_solve(uow, row)
     return row
 

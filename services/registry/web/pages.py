@@ -138,6 +138,10 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
     return PAGES.TemplateResponse(request, name, context, status_code=status_code)
 
 
+def not_found(request: Request, message: str) -> Response:
+    return page(request, "problem.html", {"title": "Page not found", "message": message}, status_code=404)
+
+
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -282,8 +286,6 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             unmatched = (await uow.session.scalars(
                 select(UnmatchedRow).where(UnmatchedRow.round_id.in_(recent)).order_by(UnmatchedRow.round_id, UnmatchedRow.id)
             )).all() if recent else []
-            outbox = registry.store.outbox
-            waiting_events = await uow.session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
             leaders_by_status = dict((await uow.session.execute(select(LeaderRow.status, func.count()).group_by(LeaderRow.status))).all())
         names = await leader_names(registry, [u.leader_id for u in unmatched] + [d.leader_id for d in for_a_person])
         active = [r for r in rounds if r.status in ("queued", "solving", "proposed", "approved", "failed")]
@@ -305,7 +307,6 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                  "role": names[u.leader_id]["role"], "reason": for_role(u.reason, manager)}
                 for u in unmatched
             ],
-            "waiting_events": waiting_events or 0,
             "services": services,
             "dead_letters": dead_letters,
             "troubled": [s for s in services if not (s.answering and s.ready)],
@@ -472,9 +473,6 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
     @app.post("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)
     async def edit_leader(leader_id: str, request: Request) -> Response:
         return await save_leader(request, leader_id)
-
-    def not_found(request: Request, message: str) -> Response:
-        return page(request, "problem.html", {"title": "Page not found", "message": message}, status_code=404)
 
     # ---- importing ----
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from services.registry import handlers
 from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
 from services.registry.domain.commands import NewCohort, NewProgramme
-from services.registry.web.pages import leader_names, need, need_form, page, registry_of, with_message
+from services.registry.web.pages import leader_names, need, need_form, not_found, page, registry_of, with_message
 
 REFERENCE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
@@ -32,13 +32,10 @@ def install_programme_pages(app: FastAPI) -> None:
         manager = await need(request)
         async with registry_of(request).store.unit_of_work() as uow:
             rows = (await uow.session.scalars(select(ProgrammeRow).order_by(ProgrammeRow.name))).all()
-            cohorts = (await uow.session.scalars(select(CohortRow).order_by(CohortRow.name))).all()
-            sizes = dict((await uow.session.execute(
-                select(CohortMemberRow.cohort_id, func.count()).group_by(CohortMemberRow.cohort_id)
-            )).all())
+            cohorts = await cohorts_with_sizes(uow)
         by_programme: dict[str, list] = {}
         for cohort in cohorts:
-            by_programme.setdefault(cohort.programme_id, []).append({"id": cohort.id, "name": cohort.name, "size": sizes.get(cohort.id, 0)})
+            by_programme.setdefault(cohort["programme_id"], []).append(cohort)
         return page(request, "programmes.html", {
             "title": "Programmes and cohorts", "section": "programmes", "programmes": rows, "cohorts": by_programme,
             "values": values, "errors": list(errors.items()), "error_for": errors,
@@ -66,16 +63,12 @@ def install_programme_pages(app: FastAPI) -> None:
         async with registry_of(request).store.unit_of_work() as uow:
             row = await uow.session.get(ProgrammeRow, programme_id)
             if row is None:
-                return page(request, "problem.html", {"title": "Page not found", "message": f"There is no programme called {programme_id}."}, 404)
-            cohorts = (await uow.session.scalars(select(CohortRow).where(CohortRow.programme_id == programme_id).order_by(CohortRow.name))).all()
-            sizes = dict((await uow.session.execute(
-                select(CohortMemberRow.cohort_id, func.count()).where(CohortMemberRow.cohort_id.in_([c.id for c in cohorts]))
-                .group_by(CohortMemberRow.cohort_id)
-            )).all())
+                return not_found(request, f"There is no programme called {programme_id}.")
+            cohorts = await cohorts_with_sizes(uow, programme_id)
             areas = (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system))).all()
         return page(request, "programme.html", {
             "title": row.name, "section": "programmes", "programme": row,
-            "cohorts": [{"id": c.id, "name": c.name, "size": sizes.get(c.id, 0)} for c in cohorts],
+            "cohorts": cohorts,
             "areas": areas, "values": values, "errors": list(errors.items()), "error_for": errors,
             "may_act": manager.may("manager"), "done": request.query_params.get("done"),
         }, status_code=status_code)
@@ -114,7 +107,7 @@ def install_programme_pages(app: FastAPI) -> None:
             try:
                 cohort = await handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
             except handlers.NotFound as problem:
-                return page(request, "problem.html", {"title": "Page not found", "message": str(problem)}, 404)
+                return not_found(request, str(problem))
             await uow.commit()
         return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")
 
@@ -125,7 +118,7 @@ def install_programme_pages(app: FastAPI) -> None:
         async with registry.store.unit_of_work() as uow:
             row = await uow.session.get(CohortRow, cohort_id)
             if row is None:
-                return page(request, "problem.html", {"title": "Page not found", "message": f"There is no cohort called {cohort_id}."}, 404)
+                return not_found(request, f"There is no cohort called {cohort_id}.")
             programme_row = await uow.session.get(ProgrammeRow, row.programme_id)
             members = (await uow.session.scalars(
                 select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id).order_by(CohortMemberRow.leader_id)
@@ -136,3 +129,17 @@ def install_programme_pages(app: FastAPI) -> None:
             "title": row.name, "section": "programmes", "cohort": row, "programme": programme_row, "people": people,
             "may_act": manager.may("manager"), "done": request.query_params.get("done"),
         })
+
+
+async def cohorts_with_sizes(uow, programme_id: str | None = None) -> list[dict]:
+    """Cohorts by name (of one programme, or all), each with how many leaders it holds."""
+    query = (
+        select(CohortRow.id, CohortRow.name, CohortRow.programme_id, func.count(CohortMemberRow.leader_id))
+        .outerjoin(CohortMemberRow, CohortMemberRow.cohort_id == CohortRow.id)
+        .group_by(CohortRow.id, CohortRow.name, CohortRow.programme_id)
+        .order_by(CohortRow.name)
+    )
+    if programme_id is not None:
+        query = query.where(CohortRow.programme_id == programme_id)
+    rows = (await uow.session.execute(query)).all()
+    return [{"id": i, "name": name, "programme_id": programme, "size": size} for i, name, programme, size in rows]
