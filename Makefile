@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: chaos install run demo test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-pipeline clean
+.PHONY: chaos install run demo test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -45,13 +45,16 @@ chaos: $(STAMP)
 	@CHAOS_PEOPLE=1000 CHAOS_KILLS=24 $(BIN)/python -m pytest -m chaos -s -p no:cacheprovider
 
 # Benchmarks rewrite their own section of docs/benchmarks.md; they are measurements, not tests.
-bench: bench-matcher bench-registry bench-pipeline
+bench: bench-matcher bench-registry bench-notifier bench-pipeline
 
 bench-matcher: $(STAMP)
 	@$(BIN)/python -m tests.bench.bench_matcher
 
 bench-registry: $(STAMP)
 	@$(BIN)/python -m tests.bench.bench_registry
+
+bench-notifier: $(STAMP)
+	@$(BIN)/python -m tests.bench.bench_notifier
 
 bench-pipeline: $(STAMP)
 	@$(BIN)/python -m tests.bench.bench_pipeline

@@ -58,10 +58,11 @@ def metrics_app() -> Any:
 async def consumer_lag(broker: Any) -> dict[str, int]:
     """Messages waiting per topic, summed over the partitions this instance holds."""
     lag: dict[str, int] = {}
+    consumers = []
     for subscriber in broker.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            continue
+        # A subscriber with several workers has a consumer for each.
+        consumers += getattr(subscriber, "consumer_subgroup", None) or [getattr(subscriber, "consumer", None)]
+    for consumer in filter(None, consumers):
         for partition in consumer.assignment():
             high = consumer.highwater(partition)
             if high is None:

@@ -51,7 +51,14 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         elif await handle_once(store, f"{SERVICE}.contacts", event, handlers.apply_contact, cipher):
             notifier.wake.set()  # a message may be waiting for exactly these details
 
-    @broker.subscriber(OUTCOMES.name, **subscriber_options(SERVICE, OUTCOMES, settings.kafka), title="notifier: published outcomes")
+    # A round's outcomes come all at once: each partition has a worker of its own, so one
+    # message's waits (database, email server) overlap with another's work.
+    @broker.subscriber(
+        OUTCOMES.name,
+        **subscriber_options(SERVICE, OUTCOMES, settings.kafka),
+        max_workers=settings.workers,
+        title="notifier: published outcomes",
+    )
     async def on_outcome(event: OutcomePublished) -> None:
         await handlers.on_event(notifier, event)
 
@@ -106,7 +113,13 @@ def make_channels(settings: NotifierSettings) -> dict[str, Channel]:
     """One channel per way of reaching people; swap any of them for a real gateway behind the same port."""
     print_queue = PrintQueueChannel(settings.letters_dir)
     channels: dict[str, Channel] = {
-        "email": SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds, settings.from_address),
+        "email": SmtpChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_timeout_seconds,
+            settings.from_address,
+            connections=settings.workers,
+        ),
         "sms": FileSmsChannel(settings.sms_dir),
         "letter": print_queue,
         "person": PersonTaskChannel(settings.tasks_dir),

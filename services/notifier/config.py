@@ -45,6 +45,15 @@ class NotifierSettings(BaseSettings):
     scheduler_poll_seconds: float = Field(
         default=5, gt=0, le=300, description="How often the scheduler looks for messages that are due"
     )
+    workers: int = Field(
+        default=3,
+        ge=1,
+        le=32,
+        description=(
+            "How many outcomes are worked on at once, each from its own partition of outcomes.v1 "
+            "(more than the topic's partitions adds nothing)"
+        ),
+    )
     channel: Literal["smtp", "notify"] = Field(
         default="smtp",
         description="smtp: email by SMTP, text messages and letters as files; notify: all three by GOV.UK Notify",

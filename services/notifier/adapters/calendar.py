@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from services.notifier.domain.messages import ProposedMeeting
 
@@ -18,12 +19,24 @@ def meeting_uid(round_id: str, leader_id: str, partner_id: str) -> str:
     return f"first-meeting.{round_id}.{first}.{second}@pairing.local"
 
 
+@lru_cache(maxsize=4)
+def london_rules(first_year: int) -> Timezone:
+    """Europe/London's clock changes for three years from `first_year`: slow to work out and the
+    same for a whole round, so worked out once (calendars only read it)."""
+    return Timezone.from_tzinfo(
+        LONDON, tzid="Europe/London", first_date=dt.date(first_year, 1, 1), last_date=dt.date(first_year + 2, 12, 31)
+    )
+
+
 def invitation_ics(meetings: tuple[ProposedMeeting, ...], round_id: str, leader_id: str, stamp: dt.datetime) -> bytes:
     """METHOD:PUBLISH and STATUS:TENTATIVE: a suggestion to note down, not a booking to accept."""
     calendar = Calendar()
     calendar.add("prodid", "-//Patient leader programme//Pairing//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
+    # Calendar programs need the time zone rules to place a Europe/London time; a few years of them is plenty.
+    if meetings:
+        calendar.add_component(london_rules(min(m.date for m in meetings).year))
     for meeting in meetings:
         event = Event()
         event.add("uid", meeting_uid(round_id, leader_id, meeting.partner_id))
@@ -40,8 +53,4 @@ def invitation_ics(meetings: tuple[ProposedMeeting, ...], round_id: str, leader_
             event.add("location", f"{meeting.modes[0].upper()}{meeting.modes[1:]}: to be confirmed")
         event.add("status", "TENTATIVE")
         calendar.add_component(event)
-    # Calendar programs need the time zone rules to place a Europe/London time; a few years of them is plenty.
-    if meetings:
-        first = min(m.date for m in meetings)
-        calendar.add_missing_timezones(first_date=dt.date(first.year, 1, 1), last_date=first + dt.timedelta(days=730))
     return calendar.to_ical()

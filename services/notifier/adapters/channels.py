@@ -23,8 +23,12 @@ import datetime as dt
 import os
 import re
 import tempfile
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -66,71 +70,103 @@ def write_once(folder: Path, name: str, data: bytes) -> Path:
 
 
 class SmtpChannel:
-    """Email over one SMTP connection, kept open between messages: a round's messages go out
-    one after another, and connecting afresh for each cost more than sending it."""
+    """Email over a few SMTP connections kept open between messages: connecting afresh for
+    each message cost more than sending it. One connection per message sent at once."""
 
-    def __init__(self, host: str, port: int, timeout: float, sender: str = "Patient leader pairing <pairing@example.nhs.uk>"):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        sender: str = "Patient leader pairing <pairing@example.nhs.uk>",
+        connections: int = 1,
+    ):
         self.host, self.port, self.timeout, self.sender = host, port, timeout, sender
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(connections)
 
     async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
         if not to.email:
             raise CannotUseChannel("no email address on record")
         email = email_message(message, self.sender, to.email, key)
-        async with self._lock:
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
             try:
-                await self._send(email)
+                client = await self._send(client, email)
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
-                # The server closed the connection we kept open: once more, on a new one.
-                await self.close()
-                await self._send(email)
+                # The server closed a connection we kept open: once more, on a new one.
+                client = await self._send(None, email)
+            self._idle.append(client)
         return "emailed"
 
-    async def _send(self, email: EmailMessage) -> None:
-        if self._client is None or not self._client.is_connected:
+    async def _send(self, client: aiosmtplib.SMTP | None, email: Message) -> aiosmtplib.SMTP:
+        if client is None or not client.is_connected:
             client = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
             await client.connect()
-            self._client = client
         try:
-            await self._client.send_message(email)
+            await client.send_message(email)
         except BaseException:
-            await self.close()  # after a refusal part way through, start the next message afresh
+            await goodbye(client)  # after a refusal part way through, start the next message afresh
             raise
+        return client
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
-                client.close()
+        idle, self._idle = self._idle, []
+        for client in idle:
+            await goodbye(client)
+
+
+async def goodbye(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            client.close()
 
 
 def message_id(idempotency_key: str) -> str:
     return "<" + re.sub(r"[^A-Za-z0-9.-]", ".", idempotency_key) + "@pairing.local>"
 
 
+# Quoted-printable: any line length is safe, and the saved message stays readable in a text editor.
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP
+
+
+def header(text: str) -> str | Header:
+    """Plain ASCII as it is, so the saved message reads plainly; anything else encoded, as email needs."""
+    return text if text.isascii() else Header(text, "utf-8")
+
+
 def email_message(
     planned: PlannedMessage, sender: str, to: str, idempotency_key: str, stamp: dt.datetime | None = None
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = planned.subject
-    message["Date"] = formatdate(localtime=False)
-    # The same key always gives the same Message-ID, so a resend after a crash can be recognised.
-    message["Message-ID"] = message_id(idempotency_key)
-    message["X-Pairing-Key"] = idempotency_key
-    message.set_content(planned.text)
-    message.add_alternative(planned.html, subtype="html")
+) -> Message:
+    """Plain text and HTML as alternatives, and the suggested meeting as a calendar file.
+
+    Built with the email package's older classes: the same message on the wire, in a
+    quarter of the time (the newer EmailMessage parses every header it is given).
+    """
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(planned.text, "plain", UTF8))
+    body.attach(MIMEText(planned.html, "html", UTF8))
+    message = body
     if planned.meetings:
         ics = invitation_ics(
             planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.timezone.utc)
         )
-        message.add_attachment(
-            ics, maintype="text", subtype="calendar", filename="first-meeting.ics", params={"method": "PUBLISH"}
-        )
+        invitation = MIMEText(ics.decode(), "calendar", UTF8)
+        invitation.set_param("method", "PUBLISH")
+        invitation.add_header("Content-Disposition", "attachment", filename="first-meeting.ics")
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        message.attach(invitation)
+    message["From"] = formataddr(parseaddr(sender))  # a name beyond plain ASCII is encoded, the address kept
+    message["To"] = to
+    message["Subject"] = header(planned.subject)
+    message["Date"] = formatdate(localtime=False)
+    # The same key always gives the same Message-ID, so a resend after a crash can be recognised.
+    message["Message-ID"] = message_id(idempotency_key)
+    message["X-Pairing-Key"] = idempotency_key
     return message
 
 
