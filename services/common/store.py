@@ -14,7 +14,9 @@ import logging
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -170,21 +172,16 @@ class UnitOfWork:
         self._wrote_outbox = True
 
     async def first_time(self, consumer: str, event_id: str) -> bool:
-        """Mark the event as handled by `consumer`; False if it already was (a redelivery)."""
-        inbox = self.store.inbox
-        seen = await self.session.scalar(
-            select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
+        """Mark the event as handled by `consumer`; False if it already was (a redelivery).
+
+        One statement: if another instance marks it at the same moment, PostgreSQL waits
+        for that transaction and then skips, so only one of them goes on."""
+        inbox = self.store.inbox.__table__
+        insert = postgresql_insert if self.store.is_postgres else sqlite_insert
+        marked = await self.session.execute(
+            insert(inbox).values(consumer=consumer, event_id=event_id, handled_at=utc_now()).on_conflict_do_nothing()
         )
-        if seen:
-            return False
-        self.session.add(inbox(consumer=consumer, event_id=event_id))
-        try:
-            await self.session.flush()
-        except IntegrityError:
-            # Another instance handled it at the same moment.
-            await self.session.rollback()
-            return False
-        return True
+        return marked.rowcount == 1
 
 
 class OutboxRelay:
@@ -276,11 +273,16 @@ async def handle_once(store: Store, consumer: str, event: Envelope, handler: Any
 
 async def was_handled(store: Store, consumer: str, event_id: str) -> bool:
     """Cheap check before slow work; the inbox row itself is still written with the result."""
+    async with store.unit_of_work() as uow:  # which turns a lost connection into DatabaseUnavailable
+        return await handled_in(uow.session, store, consumer, event_id)
+
+
+async def handled_in(session: AsyncSession, store: Store, consumer: str, event_id: str) -> bool:
+    """`was_handled`, in a session the caller goes on to use."""
     inbox = store.inbox
-    async with store.unit_of_work() as uow:
-        count = await uow.session.scalar(
-            select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
-        )
+    count = await session.scalar(
+        select(func.count()).select_from(inbox).where(inbox.consumer == consumer, inbox.event_id == event_id)
+    )
     if count:
         skipped_duplicate(consumer)
     return bool(count)

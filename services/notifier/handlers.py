@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.events import (
     EVENT_TYPES,
@@ -59,7 +60,7 @@ from schemas.events import (
 from schemas.topics import DELIVERIES
 from services.common.observability import NOTIFICATIONS
 from services.common.crypto import Cipher
-from services.common.store import Store, UnitOfWork, was_handled
+from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ScheduledRow
 from services.notifier.clock import Clock, SystemClock
@@ -200,14 +201,18 @@ async def forget_contact(store: Store, leader_id: str) -> None:
         await uow.commit()
 
 
-async def contact_of(uow: UnitOfWork, cipher: Cipher, leader_id: str) -> LeaderContact | None:
-    row = await uow.session.get(ContactRow, leader_id)
+async def contact_of(session: AsyncSession, cipher: Cipher, leader_id: str) -> LeaderContact | None:
+    row = await session.get(ContactRow, leader_id)
     return LeaderContact.model_validate(cipher.open(row.sealed)) if row else None
+
+
+async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> dict[str, LeaderContact | None]:
+    return {leader: await contact_of(session, n.cipher, leader) for leader in [*notice.needed, *notice.wanted]}
 
 
 async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact | None]:
     async with n.store.unit_of_work() as uow:
-        return {leader: await contact_of(uow, n.cipher, leader) for leader in [*notice.needed, *notice.wanted]}
+        return await contacts_in(uow.session, n, notice)
 
 
 # ---- reports and keys ----
@@ -249,9 +254,11 @@ def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
 async def on_event(n: Notifier, event: Cause) -> None:
     """A consumer's entry: an outcome or a partner saying no."""
     notice = Notice(event)
-    if await was_handled(n.store, notice.consumer, str(event.event_id)):
-        return
-    await attempt(n, notice, None)
+    async with n.store.unit_of_work() as uow:  # one look at the database for both
+        if await handled_in(uow.session, n.store, notice.consumer, str(event.event_id)):
+            return
+        contacts = await contacts_in(uow.session, n, notice)
+    await attempt(n, notice, None, contacts)
 
 
 def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None], route: Route | None = None) -> PlannedMessage:
@@ -280,10 +287,12 @@ def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None],
     )
 
 
-async def attempt(n: Notifier, notice: Notice, lease: Lease | None) -> None:
+async def attempt(
+    n: Notifier, notice: Notice, lease: Lease | None, contacts: dict[str, LeaderContact | None] | None = None
+) -> None:
     """Write the message and send it; or park it (contact details not here yet, quiet hours)."""
     now = n.now()
-    contacts = await contacts_for(n, notice)
+    contacts = contacts or await contacts_for(n, notice)
     missing = [leader for leader in notice.needed if contacts[leader] is None]
     me = contacts[notice.leader_id]
     if missing or None in contacts.values():
@@ -330,9 +339,9 @@ async def send_and_record(
     replan: Callable[[Route], PlannedMessage],
     lease: Lease | None,
 ) -> None:
-    row, before = await claim(n.store, notice, planned.channel)
+    row, before, replaces = await claim(n.store, notice, planned.channel)
     if before in FINISHED:
-        await finish(n, notice, row.key, None, lease)  # sent before; only the report may be missing
+        await finish(n, notice, row, None, lease)  # sent before; only the report may be missing
         return
     if before == "sending":
         log.warning("delivery %s: the last attempt stopped part way and may have sent already; sending again", row.key)
@@ -352,11 +361,12 @@ async def send_and_record(
             raise  # the consumer retries with backoff, then dead-letters
         log.warning("delivery %s: %s; will try again later", row.key, failure)
         return
-    await finish(n, notice, row.key, result, lease)
+    await finish(n, notice, row, result, lease, replaces)
 
 
-async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None]:
-    """The delivery row for this message, and its status before this attempt (None if new).
+async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None, bool]:
+    """The delivery row for this message, its status before this attempt (None if new), and
+    whether it replaces a row scheduled for another channel.
 
     A finished row for the same event and person under another channel counts
     too: if their contact details changed between two attempts, they still
@@ -373,7 +383,8 @@ async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow
         ).all()
         done = next((r for r in rows if r.status in FINISHED), None)
         if done is not None:
-            return done, done.status
+            return done, done.status, False
+        replaces = any(r.status == "scheduled" and r.key != key for r in rows)
         row = next((r for r in rows if r.key == key), None)
         before = row.status if row else None
         if row is None:
@@ -384,7 +395,7 @@ async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow
         row.status = "sending"
         row.attempts += 1
         await uow.commit()
-        return row, before
+        return row, before, replaces
 
 
 async def set_status(store: Store, key: str, status: str, detail: str) -> None:
@@ -407,26 +418,38 @@ async def mark_done(uow: UnitOfWork, notice: Notice, lease: Lease | None) -> boo
     return gone.rowcount == 1
 
 
-async def finish(n: Notifier, notice: Notice, key: str, result: tuple[str, str, str] | None, lease: Lease | None) -> None:
-    """Record the result (status, channel, detail), mark it done and report, all in one transaction."""
+async def finish(
+    n: Notifier,
+    notice: Notice,
+    row: DeliveryRow,
+    result: tuple[str, str, str] | None,
+    lease: Lease | None,
+    replaces: bool = False,
+) -> None:
+    """Record the result (status, channel, detail), mark it done and report, all in one transaction.
+
+    With no result the row was finished before, and only its report may be missing."""
+    status, channel, detail = result or (row.status, row.channel, row.detail)
     async with n.store.unit_of_work() as uow:
         if not await mark_done(uow, notice, lease):
             return
-        row = await uow.session.get(DeliveryRow, key)
         if result is not None:
-            row.status, row.channel, row.detail = result
-        # Scheduled for one channel and sent by another (their details changed overnight): close the old row.
-        await uow.session.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.key.startswith(f"{notice.event.event_id}:"),
-                DeliveryRow.leader_id == notice.leader_id,
-                DeliveryRow.key != key,
-                DeliveryRow.status == "scheduled",
+            await uow.session.execute(
+                update(DeliveryRow).where(DeliveryRow.key == row.key).values(status=status, channel=channel, detail=detail)
             )
-            .values(status="replaced", detail=f"sent by {row.channel} instead")
-        )
-        uow.publish(DELIVERIES, notice.leader_id, report(notice.event, row.channel, row.status, row.detail))
+        if replaces:
+            # Scheduled for one channel and sent by another (their details changed overnight): close the old row.
+            await uow.session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.key.startswith(f"{notice.event.event_id}:"),
+                    DeliveryRow.leader_id == notice.leader_id,
+                    DeliveryRow.key != row.key,
+                    DeliveryRow.status == "scheduled",
+                )
+                .values(status="replaced", detail=f"sent by {channel} instead")
+            )
+        uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, status, detail))
         await uow.commit()
 
 
