@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, select, text
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -128,7 +128,9 @@ class UnitOfWork:
     def __init__(self, store: Store):
         self.store = store
         self.session: AsyncSession
-        self._wrote_outbox = False
+        # Outbox rows wait here and go in with one statement at commit: the ORM would insert them
+        # one at a time on SQLite, to read back ids that nothing here needs.
+        self._outbox_rows: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self.store.sessions()
@@ -152,10 +154,12 @@ class UnitOfWork:
             raise DatabaseUnavailable(f"the database is not answering ({exc.__class__.__name__})") from exc
 
     async def commit(self) -> None:
+        rows, self._outbox_rows = self._outbox_rows, []
+        if rows:
+            await self.session.execute(insert(self.store.outbox.__table__), rows)
         await self.session.commit()
-        if self._wrote_outbox:
+        if rows:
             self.store.outbox_written.set()
-            self._wrote_outbox = False
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
         self._add_outbox(topic, key, str(event.event_id), event.model_dump_json().encode(), event.event_type)
@@ -166,10 +170,9 @@ class UnitOfWork:
     def _add_outbox(self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str) -> None:
         # The trace context travels with the event, so the consumer's work joins this trace.
         headers = {"event_type": event_type, **trace_headers()}
-        self.session.add(
-            self.store.outbox(event_id=event_id, topic=topic.name, key=key, value=value, headers=headers)
+        self._outbox_rows.append(
+            {"event_id": event_id, "topic": topic.name, "key": key, "value": value, "headers": headers, "created_at": utc_now()}
         )
-        self._wrote_outbox = True
 
     async def first_time(self, consumer: str, event_id: str) -> bool:
         """Mark the event as handled by `consumer`; False if it already was (a redelivery).
