@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from rich.console import Console
@@ -51,6 +52,54 @@ def demo(port: int, data_dir: Path) -> None:
             console.print(f"  {count:3d} {what}: {folder}")
         for person in view["needs_a_person"]:
             console.print(f"A person must contact {names[person['leader_id']]} ({person['leader_id']}). Why: {person['why']}.")
+        show_formats(stack, leaders)
+
+
+FORMATS = {
+    "standard": "standard print",
+    "easy_read": "easy read",
+    "large_print_20": "large print (20 point)",
+    "large_print_24": "large print (24 point)",
+    "large_print_28": "large print (28 point)",
+    "braille": "braille",
+    "audio": "audio",
+    "email": "email",
+}
+METHODS = {"sms": "text message", "text_relay": "text relay", "via_carer": "through their carer"}
+
+
+def message_files(stack: Stack) -> dict[str, Path]:
+    """Each person's message file, by leader id (the id is in every file's key)."""
+    files = {}
+    for path in (stack.mail_dir / "new").glob("*"):
+        with path.open("rb") as handle:
+            key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""
+        if key.count(":") >= 2:
+            files[key.split(":")[1]] = path
+    for folder in ("letters", "sms", "for_a_person"):
+        for path in (stack.data_dir / folder).glob("*"):
+            parts = path.stem.split("_")  # event id, leader id, channel
+            if len(parts) >= 3:
+                files[parts[1]] = path
+    return files
+
+
+def show_formats(stack: Stack, leaders: list[dict]) -> None:
+    """One example of every format in the sample, so each can be opened and read."""
+    files = message_files(stack)
+    table = Table(title="Messages in the format each person asked for", show_lines=True)
+    table.add_column("Leader")
+    table.add_column("Asked for")
+    table.add_column("Their message (open it to read it)", overflow="fold")
+    shown: set[tuple[str, str]] = set()
+    for leader in leaders:
+        way = (leader.get("contact_method", "email"), leader.get("information_format", "standard"))
+        if way in shown or leader["id"] not in files:
+            continue
+        shown.add(way)
+        method = METHODS.get(way[0], way[0].replace("_", " "))
+        table.add_row(f"{leader['name']}\n{leader['id']}", f"{FORMATS.get(way[1], way[1])}, by {method}", str(files[leader["id"]]))
+    console.print(table)
 
 
 def show(view: dict, names: dict[str, str]) -> None:

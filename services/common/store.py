@@ -179,10 +179,11 @@ class UnitOfWork:
 
         One statement: if another instance marks it at the same moment, PostgreSQL waits
         for that transaction and then skips, so only one of them goes on."""
-        inbox = self.store.inbox.__table__
-        insert = postgresql_insert if self.store.is_postgres else sqlite_insert
+        insert_or_skip = postgresql_insert if self.store.is_postgres else sqlite_insert
         marked = await self.session.execute(
-            insert(inbox).values(consumer=consumer, event_id=event_id, handled_at=utc_now()).on_conflict_do_nothing()
+            insert_or_skip(self.store.inbox.__table__)
+            .values(consumer=consumer, event_id=event_id, handled_at=utc_now())
+            .on_conflict_do_nothing()
         )
         return marked.rowcount == 1
 
