@@ -87,7 +87,8 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
 
     class RetryThenDeadLetter(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-            token = correlation_id.set(correlation_of(msg.raw_message.value))
+            first = records_of(msg)[0]
+            token = correlation_id.set(correlation_of(first.value))
             mark_correlation(correlation_id.get())
             try:
                 return await self._with_retries(call_next, msg)
@@ -136,8 +137,19 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
     return broker
 
 
+def records_of(msg: Any) -> tuple[Any, ...]:
+    """The Kafka records behind a message: one, or a batch subscriber's many."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
 async def dead_letter(broker: KafkaBroker, service: str, msg: Any, exc: BaseException, attempts: int) -> None:
-    record = msg.raw_message
+    """Every record of the message (a batch that kept failing goes whole, so nothing is lost)."""
+    for record in records_of(msg):
+        await dead_letter_record(broker, service, record, exc, attempts)
+
+
+async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc: BaseException, attempts: int) -> None:
     if record.topic == DEAD_LETTERS.name:
         # Never dead-letter a dead letter: that would loop for ever.
         log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, exc.__class__.__name__)
@@ -165,7 +177,7 @@ async def dead_letter(broker: KafkaBroker, service: str, msg: Any, exc: BaseExce
             "original_topic": record.topic,
             "original_partition": str(record.partition),
             "original_offset": str(record.offset),
-            **({"event_id": event_id} if (event_id := event_id_of(msg)) else {}),
+            **({"event_id": event_id} if (event_id := event_id_of(record)) else {}),
         },
     )
 
@@ -185,15 +197,28 @@ def subscriber_options(service: str, topic: Topic, kafka: KafkaSettings, **extra
     }
 
 
-def event_id_of(msg: Any) -> str | None:
-    """The event id from the Kafka headers (set by the outbox relay)."""
-    headers = dict(msg.raw_message.headers or ())
+def event_id_of(record: Any) -> str | None:
+    """The event id from a record's Kafka headers (set by the outbox relay)."""
+    headers = dict(record.headers or ())
     value = headers.get("event_id")
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def decode_tombstone(msg: Any, original_decoder: Any) -> Any:
-    """A compacted topic's tombstone (no value) reaches the handler as None."""
-    if msg.raw_message.value is None:
-        return None
-    return await original_decoder(msg)
+# A projection takes up to this many events at a time: one transaction and one offset commit for them all.
+BATCH_RECORDS = 500
+
+
+def batch_options(service: str, topic: Topic, kafka: KafkaSettings) -> dict[str, Any]:
+    """`subscriber_options` for a projection that applies its events in batches (see projection.py)."""
+    return {
+        **subscriber_options(service, topic, kafka),
+        "batch": True,
+        "max_records": BATCH_RECORDS,
+        "batch_timeout_ms": 100,
+        "decoder": keep_records,
+    }
+
+
+async def keep_records(msg: Any, _original_decoder: Any) -> Any:
+    """A batch reaches its handler as the records themselves: projection.py reads each one."""
+    return list(msg.raw_message)

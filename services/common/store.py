@@ -187,6 +187,21 @@ class UnitOfWork:
         )
         return marked.rowcount == 1
 
+    async def first_times(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """`first_time` for many events in one statement: the ids not handled before."""
+        if not event_ids:
+            return set()
+        insert_or_skip = postgresql_insert if self.store.is_postgres else sqlite_insert
+        inbox = self.store.inbox.__table__
+        now = utc_now()
+        marked = await self.session.scalars(
+            insert_or_skip(inbox)
+            .values([{"consumer": consumer, "event_id": event_id, "handled_at": now} for event_id in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        return set(marked)
+
 
 class OutboxRelay:
     """Publishes outbox rows in order, then marks them published.

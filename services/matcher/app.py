@@ -16,7 +16,8 @@ from faststream.middlewares import AckPolicy
 from schemas.events import LeaderProfileChanged, MatchEvent, RoundCancelled, RoundEvent, RoundRequested, round_events
 from schemas.topics import LEADER_PROFILES, MATCHES, ROUNDS
 from services.common.crypto import Cipher
-from services.common.kafka import create_broker, decode_tombstone, subscriber_options
+from services.common.kafka import batch_options, create_broker, subscriber_options
+from services.common.projection import batch_of, project
 from services.common.observability import SOLVE_GAP, SOLVE_SECONDS
 from services.common.runtime import service_app
 from services.common.store import Store, handle_once, make_engine, was_handled
@@ -24,6 +25,9 @@ from services.matcher import handlers
 from services.matcher.adapters.orm import Base, Inbox, Outbox
 from services.matcher.config import MatcherSettings
 from services.matcher.domain import Limits, Progress, SolveStopped, Watch, solve
+
+# A projection's handler takes a batch of records (services/common/projection.py).
+ProfileBatch = batch_of(LeaderProfileChanged, tombstones=True)
 
 SERVICE = "matcher"
 log = logging.getLogger("pairing.matcher")
@@ -127,17 +131,21 @@ def build_broker(settings: MatcherSettings, store: Store, cipher: Cipher, solves
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
     solves = solves or Solves()
 
-    @broker.subscriber(
-        LEADER_PROFILES.name,
-        **subscriber_options(SERVICE, LEADER_PROFILES, settings.kafka),
-        decoder=decode_tombstone,
-        title="matcher: matching profiles",
-    )
-    async def on_profile(event: LeaderProfileChanged | None, message: KafkaMessage) -> None:
-        if event is None:
-            await handlers.forget_leader(store, message.raw_message.key.decode())
-        else:
-            await handle_once(store, f"{SERVICE}.profiles", event, handlers.apply_profile, cipher)
+    @broker.subscriber(LEADER_PROFILES.name, **batch_options(SERVICE, LEADER_PROFILES, settings.kafka), title="matcher: matching profiles")
+    async def on_profiles(records: ProfileBatch) -> None:
+        profiles = f"{SERVICE}.profiles"
+        await project(
+            broker,
+            SERVICE,
+            store,
+            profiles,
+            records,
+            LeaderProfileChanged,
+            handlers.apply_profile,
+            handlers.forget_leader,
+            cipher,
+            preload=handlers.load_profiles,
+        )
 
     @broker.subscriber(
         ROUNDS.name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from schemas.cohort import Cohort, CohortResult, MatchingProfile
 from schemas.events import (
@@ -36,13 +36,14 @@ async def apply_profile(uow: UnitOfWork, changed: LeaderProfileChanged, cipher: 
     row.sealed = cipher.seal(data.profile.model_dump(mode="json"))
 
 
-async def forget_leader(store: Store, leader_id: str) -> None:
+async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> None:
+    """A batch's stored profiles, read at once (apply_profile then finds them in the session)."""
+    await uow.session.scalars(select(ProfileRow).where(ProfileRow.leader_id.in_(leader_ids)))
+
+
+async def forget_leader(uow: UnitOfWork, leader_id: str) -> None:
     """A tombstone: the leader was erased from the registry."""
-    async with store.unit_of_work() as uow:
-        row = await uow.session.get(ProfileRow, leader_id)
-        if row is not None:
-            await uow.session.delete(row)
-        await uow.commit()
+    await uow.session.execute(delete(ProfileRow).where(ProfileRow.leader_id == leader_id))
 
 
 async def missing_profiles(store: Store, request: RoundRequested) -> list[str]:

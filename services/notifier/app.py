@@ -7,14 +7,14 @@ from typing import Literal
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from schemas.events import LeaderContactChanged, NotificationStatusChanged, OutcomePublished, PairDeclined, ResponseEvent
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, OUTCOMES, RESPONSES
 from services.common.crypto import Cipher
-from services.common.kafka import create_broker, decode_tombstone, subscriber_options
+from services.common.kafka import batch_options, create_broker, subscriber_options
+from services.common.projection import batch_of, project
 from services.common.runtime import service_app
-from services.common.store import Store, handle_once, make_engine
+from services.common.store import Store, make_engine
 from services.notifier import handlers
 from services.notifier.adapters.channels import (
     Channel,
@@ -31,6 +31,9 @@ from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.handlers import Notifier
 from services.notifier.scheduler import Scheduler
 
+# A projection's handler takes a batch of records (services/common/projection.py).
+ContactBatch = batch_of(LeaderContactChanged, tombstones=True)
+
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
 
@@ -39,16 +42,22 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     notifier = notifier or make_notifier(settings, store, cipher)
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
 
-    @broker.subscriber(
-        LEADER_CONTACTS.name,
-        **subscriber_options(SERVICE, LEADER_CONTACTS, settings.kafka),
-        decoder=decode_tombstone,
-        title="notifier: contact details",
-    )
-    async def on_contact(event: LeaderContactChanged | None, message: KafkaMessage) -> None:
-        if event is None:
-            await handlers.forget_contact(store, message.raw_message.key.decode())
-        elif await handle_once(store, f"{SERVICE}.contacts", event, handlers.apply_contact, cipher):
+    @broker.subscriber(LEADER_CONTACTS.name, **batch_options(SERVICE, LEADER_CONTACTS, settings.kafka), title="notifier: contact details")
+    async def on_contacts(records: ContactBatch) -> None:
+        contacts = f"{SERVICE}.contacts"
+        applied = await project(
+            broker,
+            SERVICE,
+            store,
+            contacts,
+            records,
+            LeaderContactChanged,
+            handlers.apply_contact,
+            handlers.forget_contact,
+            cipher,
+            preload=handlers.load_contacts,
+        )
+        if applied:
             notifier.wake.set()  # a message may be waiting for exactly these details
 
     # A round's outcomes come all at once: each partition has a worker of its own, so one

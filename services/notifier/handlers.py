@@ -193,12 +193,14 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
     row.sealed = cipher.seal(data.model_dump(mode="json"))
 
 
-async def forget_contact(store: Store, leader_id: str) -> None:
-    async with store.unit_of_work() as uow:
-        row = await uow.session.get(ContactRow, leader_id)
-        if row is not None:
-            await uow.session.delete(row)
-        await uow.commit()
+async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> None:
+    """A batch's stored contacts, read at once (apply_contact then finds them in the session)."""
+    await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids)))
+
+
+async def forget_contact(uow: UnitOfWork, leader_id: str) -> None:
+    """A tombstone: the leader was erased from the registry."""
+    await uow.session.execute(delete(ContactRow).where(ContactRow.leader_id == leader_id))
 
 
 async def contact_of(session: AsyncSession, cipher: Cipher, leader_id: str) -> LeaderContact | None:

@@ -26,13 +26,17 @@ from schemas.events import (
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
-from services.common.kafka import create_broker, ensure_topics, subscriber_options
+from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
+from services.common.projection import batch_of, project
 from services.common.observability import metrics_app, sampling
 from services.common.runtime import outbox_relay
 from services.common.store import Store, handle_once, make_engine
 from services.registry import handlers
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.config import RegistrySettings
+
+# A projection's handler takes a batch of records (services/common/projection.py).
+DeliveryBatch = batch_of(NotificationStatusChanged)
 
 SERVICE = "registry"
 
@@ -76,9 +80,19 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
         else:
             await handle_once(store, consumer, event, handlers.record_failure)
 
-    @broker.subscriber(DELIVERIES.name, **subscriber_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
-    async def on_delivery(event: NotificationStatusChanged) -> None:
-        await handle_once(store, f"{SERVICE}.deliveries", event, handlers.record_delivery)
+    @broker.subscriber(DELIVERIES.name, **batch_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
+    async def on_deliveries(records: DeliveryBatch) -> None:
+        await project(
+            broker,
+            SERVICE,
+            store,
+            f"{SERVICE}.deliveries",
+            records,
+            NotificationStatusChanged,
+            handlers.record_delivery,
+            None,
+            preload=handlers.load_deliveries,
+        )
 
     # What the registry publishes (through its outbox), for the AsyncAPI document.
     for topic, schema in (

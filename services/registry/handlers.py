@@ -462,6 +462,11 @@ async def publish_round(
     return row
 
 
+async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:
+    """The delivery rows of a batch's people, read at once (record_delivery then finds them in the session)."""
+    await uow.session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id.in_(leader_ids)))
+
+
 async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
     """The read model of how each person heard their round's outcome."""
     d = changed.data

@@ -7,7 +7,8 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import select
 
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import DEAD_LETTERS, Topic
@@ -114,3 +115,68 @@ async def test_dead_letters_can_be_listed_and_replayed_once_the_fault_is_fixed(k
     finally:
         await broker.stop()
     assert handled == ["needs-replay"]
+
+
+async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_what_cannot_be_read(kafka_settings, tmp_path):
+    """Contact details as the notifier keeps them: many at a time, a tombstone erasing in place,
+    a record that is not an event set aside on its own, and a redelivery applied once."""
+    from schemas.events import LeaderContact, LeaderContactChanged
+    from services.common.crypto import Cipher, new_key
+    from services.common.kafka import batch_options
+    from services.common.projection import batch_of, project
+    from services.common.store import Store, make_engine
+    from services.notifier import handlers
+    from services.notifier.adapters.orm import Base, ContactRow, Inbox, Outbox
+
+    topic = Topic(f"test.contacts.{uuid.uuid4().hex[:6]}", key="leader_id", partitions=1, compacted=True)
+    await ensure_topics(kafka_settings, (topic, DEAD_LETTERS))
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'p.db'}"), Outbox, Inbox, Base.metadata)
+    await store.prepare("notifier")
+    cipher = Cipher(new_key())
+    broker = create_broker(kafka_settings, "batch-test", ReliabilitySettings(max_attempts=2, first_backoff_seconds=0.01))
+    batches: list[int] = []
+
+    @broker.subscriber(topic.name, **batch_options("batch-test", topic, kafka_settings))
+    async def on_contacts(records: batch_of(LeaderContactChanged, tombstones=True)) -> None:
+        batches.append(len(records))
+        await project(broker, "batch-test", store, "batch-test", records, LeaderContactChanged, handlers.apply_contact, handlers.forget_contact, cipher)
+
+    def changed(leader_id: str, version: int) -> LeaderContactChanged:
+        data = LeaderContact(leader_id=leader_id, version=version, name=f"Person {leader_id}", role="patient_leader")
+        return LeaderContactChanged(producer="t", correlation_id=leader_id, data=data)
+
+    first = changed("a", 1)
+    sends = [
+        ("a", first.model_dump_json().encode()),
+        ("b", changed("b", 1).model_dump_json().encode()),
+        ("x", b"\xff\xfe not json"),
+        ("b", None),  # b is erased: a tombstone
+        ("a", changed("a", 2).model_dump_json().encode()),
+        ("a", first.model_dump_json().encode()),  # a redelivery of an old event: applied once, never undoes version 2
+        ("c", changed("c", 1).model_dump_json().encode()),
+    ]
+    # All on the topic before the projection starts, as after an import. Plain aiokafka: a tombstone is a record with no value.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        for key, value in sends:
+            await producer.send_and_wait(topic.name, value, key=key.encode())
+    finally:
+        await producer.stop()
+    await broker.start()
+    try:
+        for _ in range(100):
+            async with store.sessions() as session:
+                if await session.get(ContactRow, "c") is not None:
+                    break
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+
+    async with store.sessions() as session:
+        rows = {row.leader_id: row.version for row in (await session.scalars(select(ContactRow))).all()}
+    assert rows == {"a": 2, "c": 1}, "in order: b erased where its tombstone fell, a at its newest version"
+    assert sum(batches) >= len(sends) and len(batches) < len(sends), "records came in batches"
+    letters = await dead_letters_about(kafka_settings, topic.name, 1)
+    assert [r.value for r in letters] == [b"\xff\xfe not json"], "only the unreadable record is set aside"
+    assert dict(letters[0].headers)["original_offset"] == b"2"
