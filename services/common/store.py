@@ -175,20 +175,14 @@ class UnitOfWork:
         )
 
     async def first_time(self, consumer: str, event_id: str) -> bool:
-        """Mark the event as handled by `consumer`; False if it already was (a redelivery).
-
-        One statement: if another instance marks it at the same moment, PostgreSQL waits
-        for that transaction and then skips, so only one of them goes on."""
-        insert_or_skip = postgresql_insert if self.store.is_postgres else sqlite_insert
-        marked = await self.session.execute(
-            insert_or_skip(self.store.inbox.__table__)
-            .values(consumer=consumer, event_id=event_id, handled_at=utc_now())
-            .on_conflict_do_nothing()
-        )
-        return marked.rowcount == 1
+        """Mark the event as handled by `consumer`; False if it already was (a redelivery)."""
+        return event_id in await self.first_times(consumer, [event_id])
 
     async def first_times(self, consumer: str, event_ids: list[str]) -> set[str]:
-        """`first_time` for many events in one statement: the ids not handled before."""
+        """Mark many events as handled, in one statement; returns the ids not handled before.
+
+        If another instance marks one at the same moment, PostgreSQL waits for that
+        transaction and then skips it, so only one of them goes on."""
         if not event_ids:
             return set()
         insert_or_skip = postgresql_insert if self.store.is_postgres else sqlite_insert
