@@ -16,10 +16,19 @@ from services.registry.sample import SAMPLE_ROUND, sample_leaders
 console = Console()
 
 
+# Text messages and phone calls wait out quiet hours (20:00 to 09:00), so a demo run in the
+# evening would show no text message. Equal times mean no quiet hours; `make run` keeps them.
+NO_QUIET_HOURS = {"NOTIFIER_QUIET_HOURS_START": "00:00", "NOTIFIER_QUIET_HOURS_END": "00:00"}
+
+
 def demo(port: int, data_dir: Path) -> None:
     # A fresh folder each time, so the messages shown are this run's only.
     shutil.rmtree(data_dir, ignore_errors=True)
-    with Stack(data_dir=data_dir, http_port=port, report=lambda line: console.print(line)) as stack:
+    console.print(
+        "Quiet hours are off for this demo, so you can see every text message now. "
+        "`make run` keeps them: no texts or calls between 20:00 and 09:00."
+    )
+    with Stack(data_dir=data_dir, http_port=port, extra_env=NO_QUIET_HOURS, report=lambda line: console.print(line)) as stack:
         client = RegistryClient(stack.base_url, auth=stack.admin)
         leaders = sample_leaders()
         console.print(f"\nRegistering {len(leaders)} sample leaders ...")
