@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.cohort import (
+    AccessNeed,
     CohortResult,
     LeaderId,
     MatchingProfile,
@@ -65,6 +66,18 @@ InformationFormat = Literal[
 ]
 
 
+class ContactProxy(Payload):
+    """Someone the leader asked us to send their messages to (a carer, a relative, a friend).
+
+    Only ever in a contact record when the leader's consent to this is recorded."""
+
+    name: str
+    relationship: str | None = Field(default=None, description="How they know the leader, in a few words")
+    email: str | None = None
+    phone: str | None = None
+    postal_address: str | None = None
+
+
 class LeaderContact(Payload):
     leader_id: LeaderId
     version: int = Field(ge=1)
@@ -83,6 +96,11 @@ class LeaderContact(Payload):
     # (Europe/London time). Not set means the notifier's default quiet hours.
     quiet_hours_start: dt.time | None = Field(default=None, description="No texts or calls from this time")
     quiet_hours_end: dt.time | None = Field(default=None, description="Texts and calls again from this time")
+    # Added later within v1: with contact_method via_carer, the person who gets their messages.
+    # Present only when the leader has agreed (consent purpose contact_via_proxy); absent otherwise.
+    proxy: ContactProxy | None = Field(
+        default=None, description="Send their messages to this person instead (present only with the leader's consent)"
+    )
 
 
 class LeaderContactChanged(Envelope):
@@ -181,6 +199,14 @@ MatchEvent = Annotated[Union[RoundSolved, RoundSolveFailed, RoundProgress], Fiel
 # ---- outcomes.v1 (keyed by leader id) ----
 
 
+class MeetingSlot(Payload):
+    """A date and time, Europe/London local time."""
+
+    date: dt.date
+    start: dt.time
+    end: dt.time
+
+
 class Partner(Payload):
     """One partner of a paired person, with why they were paired and how to answer."""
 
@@ -195,6 +221,16 @@ class Partner(Payload):
         default=None, description="No meeting before this date: both people's notice, and 28 days to book an interpreter"
     )
     cannot_meet_on: list[dt.date] = Field(default_factory=list, description="Dates either person cannot do")
+    # Added within v1: the registry plans the first meeting, as it sees both people's dates and
+    # every pair a professional is in; the same slot goes to both partners.
+    first_meeting: MeetingSlot | None = Field(
+        default=None, description="The suggested first meeting; none when no shared time fits in the next weeks"
+    )
+    access_arrangements: list[AccessNeed] = Field(
+        default_factory=list,
+        description="What will be arranged for the pair's meetings: this person's own needs, and their "
+        "partner's where the partner agreed to share them. Coded, never a diagnosis",
+    )
 
 
 class Outcome(Payload):
@@ -206,6 +242,9 @@ class Outcome(Payload):
     partners: list[Partner] = Field(default_factory=list, description="More than one for a professional with capacity")
     unmatched_reason: str | None = None
     respond_by: dt.date | None = None
+    # Added within v1: a follow-up round pairs again people whose partner said no or left,
+    # so their message says this is a new partner.
+    pairing_again: bool = Field(default=False, description="A new partner, after an earlier partner said no or left")
 
 
 class OutcomePublished(Envelope):

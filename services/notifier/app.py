@@ -86,8 +86,6 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:
     rules = handlers.MessageRules(
         programme_contact=settings.programme_contact,
-        notice_days=settings.first_meeting_notice_days,
-        meeting_minutes=settings.first_meeting_minutes,
         max_attempts=settings.reliability.max_attempts,
         contact_wait_seconds=settings.contact_wait_seconds,
         repair_contact_days=settings.partner_declined_contact_days,
@@ -97,8 +95,8 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
 
 
 def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFastStream:
-    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
     cipher = Cipher(settings.encryption_keys)
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
     notifier = make_notifier(settings, store, cipher, clock)
     app = service_app(build_broker(settings, store, cipher, notifier), store, settings.kafka, SERVICE, log)
     scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)

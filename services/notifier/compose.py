@@ -89,15 +89,12 @@ def plan_message(
     me: LeaderContact,
     contacts: dict[str, LeaderContact],
     programme_contact: str,
-    published_on: dt.date,
-    notice_days: int = 14,
-    meeting_minutes: int = 60,
     route: Route | None = None,
 ) -> PlannedMessage:
     """`contacts` holds each partner's contact details, by leader id. `route` overrides
     the usual choice, for a message that has to go to a person after all."""
     route = route or choose_route(me)
-    facts, meetings = message_facts(outcome, me, contacts, route, published_on, notice_days, meeting_minutes)
+    facts, meetings = message_facts(outcome, me, contacts, route)
     name = "paired" if outcome.outcome == "paired" else "unmatched"
     return _written(name, route, facts, programme_contact, outcome.round_id, outcome.leader_id, meetings)
 
@@ -131,6 +128,12 @@ def _written(
     blocks = parse_blocks(render(f"{folder}/{name}.j2", context))
     title = blocks[0].text
     subject = title if "programme" in title else f"{title} for the patient leader programme"
+    sms = tidy(render(f"sms/{name}.j2", context))
+    if route.to_proxy:
+        # For the person the leader named to get their messages: first, who it is for and why it came to them.
+        blocks = parse_blocks(render(f"{folder}/for_proxy.j2", context)) + blocks
+        subject = f"A message for {facts['name']}: {subject}"
+        sms = tidy(render("sms/for_proxy.j2", context) + "\n" + sms)
     html = render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": route.font_points})
     return PlannedMessage(
         route=route,
@@ -138,7 +141,7 @@ def _written(
         blocks=tuple(blocks),
         text=plain_text(blocks),
         html=html,
-        sms=tidy(render(f"sms/{name}.j2", context)),
+        sms=sms,
         meetings=tuple(meetings),
         round_id=round_id,
         leader_id=leader_id,

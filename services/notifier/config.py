@@ -26,10 +26,6 @@ class NotifierSettings(BaseSettings):
         default=Path("var/notifier"),
         description="Where letters (letters/), text messages (sms/) and tasks for a person (for_a_person/) are written",
     )
-    first_meeting_notice_days: int = Field(
-        default=14, ge=0, le=365, description="The first meeting we suggest is at least this many days after publishing"
-    )
-    first_meeting_minutes: int = Field(default=60, ge=15, le=480)
     contact_wait_seconds: float = Field(
         default=30, ge=0, le=600, description="How long an outcome waits for contact details that are still on their way"
     )

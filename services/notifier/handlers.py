@@ -71,7 +71,7 @@ from services.notifier.compose import (
     plan_missing_contact_task,
     plan_partner_declined,
 )
-from services.notifier.domain.messages import Route
+from services.notifier.domain.messages import TO_PROXY, Route, recipient
 from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, next_allowed, quiet_hours_for, when_words
 
 PRODUCER = "notifier"
@@ -95,8 +95,6 @@ class MessageRules:
     """Settings that shape every message."""
 
     programme_contact: str
-    notice_days: int = 14  # the first meeting we suggest is at least this many days after publishing
-    meeting_minutes: int = 60
     max_attempts: int = 5  # after this many failed sends the delivery is reported as failed
     # Contact details come on their own topic and may arrive a little after an outcome.
     # After this long without them, a person is asked to pass the message on.
@@ -268,16 +266,7 @@ def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None],
     me = contacts[notice.leader_id]
     if isinstance(event, OutcomePublished):
         known = {k: v for k, v in contacts.items() if v is not None}
-        return plan_message(
-            event.data,
-            me,
-            known,
-            rules.programme_contact,
-            london_date(event.occurred_at),
-            rules.notice_days,
-            rules.meeting_minutes,
-            route,
-        )
+        return plan_message(event.data, me, known, rules.programme_contact, route)
     return plan_partner_declined(
         event.data,
         me,
@@ -482,11 +471,16 @@ async def send(
     Returns (status, channel, detail) for the delivery row and report.
     """
     try:
-        detail = await channels[planned.channel].send(planned, me, key)
+        detail = await channels[planned.channel].send(planned, recipient(me, planned.route), key)
+        if planned.route.to_proxy:
+            detail = f"{detail}, {TO_PROXY}"  # who, in words; never their name or address
         return ("needs_a_person" if planned.channel == "person" else "sent"), planned.channel, detail
     except CannotUseChannel as exc:
         why = f"could not be reached by {planned.channel}: {exc}"
-    for_a_person = replan(dataclasses.replace(planned.route, channel="person", why_a_person=why))
+        if planned.route.to_proxy:
+            why = f"could not be reached through the person they named, by {planned.channel}: {exc}"
+    # A person passes it on, and the task is about the leader: the message without the words for the proxy.
+    for_a_person = replan(dataclasses.replace(planned.route, channel="person", why_a_person=why, to_proxy=False))
     return "needs_a_person", "person", await channels["person"].send(for_a_person, me, key)
 
 

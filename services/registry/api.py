@@ -109,13 +109,38 @@ def install_routes(app: FastAPI) -> None:
         await registry_of(request).store.check()
         return {"status": "ok"}
 
-    @app.post("/leaders", status_code=201, tags=["leaders"], dependencies=[MANAGER])
-    async def register_leader(leader: LeaderIn, request: Request) -> dict:
+    def leader_answer(row: LeaderRow, outcome: str) -> dict:
+        return {"id": row.id, "version": row.version, "status": row.status, "outcome": outcome}
+
+    @app.post(
+        "/leaders",
+        status_code=201,
+        tags=["leaders"],
+        dependencies=[MANAGER],
+        responses={200: {"description": "A leader with this id was already registered: their record was replaced (or was the same)"}},
+    )
+    async def register_leader(leader: LeaderIn, request: Request, response: Response) -> dict:
+        """Add a leader (201), or replace the record of the leader with this id (200)."""
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
             row, outcome = await handlers.register_leader(uow, registry.cipher, leader)
             await uow.commit()
-        return {"id": row.id, "version": row.version, "status": row.status, "outcome": outcome}
+        if outcome != "created":
+            response.status_code = 200
+        return leader_answer(row, outcome)
+
+    @app.put("/leaders/{leader_id}", tags=["leaders"], dependencies=[MANAGER])
+    async def replace_leader(leader_id: str, leader: LeaderIn, request: Request) -> dict:
+        """Replace a registered leader's whole record; the id in the body may be left out."""
+        if leader.id is not None and leader.id != leader_id:
+            raise RequestValidationError(
+                [{"loc": ("body", "id"), "type": "value_error", "msg": f"must be {leader_id}, the id at the end of the address, or be left out"}]
+            )
+        registry = registry_of(request)
+        async with registry.store.unit_of_work() as uow:
+            row, outcome = await handlers.replace_leader(uow, registry.cipher, leader_id, leader)
+            await uow.commit()
+        return leader_answer(row, outcome)
 
     @app.get("/leaders/import/template.csv", tags=["import"], response_class=Response, dependencies=[MANAGER])
     async def import_template_csv() -> Response:
@@ -289,6 +314,11 @@ def install_routes(app: FastAPI) -> None:
             await uow.commit()
             return {"id": row.id, "status": row.status, "parent_round_id": row.parent_round_id, "leader_ids": row.leader_ids}
 
+    @app.post("/rounds/{round_id}/close", tags=["rounds"], dependencies=[MANAGER])
+    async def close_round(round_id: str, request: Request) -> dict:
+        """Finish a published round: its answer links stop taking answers."""
+        return await round_action(request, handlers.close_round, round_id, request.state.manager.name)
+
     @app.post("/rounds/{round_id}/cancel", tags=["rounds"], dependencies=[MANAGER])
     async def cancel_round(round_id: str, request: Request) -> dict:
         return await round_action(request, handlers.cancel_round, round_id)
@@ -334,15 +364,7 @@ def install_routes(app: FastAPI) -> None:
     async def publish_round(round_id: str, request: Request) -> dict:
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
-            row = await handlers.publish_round(
-                uow,
-                round_id,
-                registry.settings.public_url,
-                registry.signer,
-                registry.today(),
-                registry.settings.response_days,
-                registry.cipher,
-            )
+            row = await handlers.publish_round(uow, round_id, registry.publishing, registry.today(), actor_of(request))
             await uow.commit()
         return {"id": row.id, "status": row.status}
 

@@ -66,6 +66,17 @@ class Registry:
     def today(self) -> dt.date:
         return dt.date.today()
 
+    @property
+    def publishing(self) -> handlers.Publishing:
+        return handlers.Publishing(
+            public_url=self.settings.public_url,
+            signer=self.signer,
+            cipher=self.cipher,
+            response_days=self.settings.response_days,
+            meeting_notice_days=self.settings.first_meeting_notice_days,
+            meeting_minutes=self.settings.first_meeting_minutes,
+        )
+
 
 def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
@@ -110,11 +121,12 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     from services.registry.api import install_routes
     from services.registry.web import install_web
 
-    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+    cipher = Cipher(settings.encryption_keys)
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
     registry = Registry(
         settings=settings,
         store=store,
-        cipher=Cipher(settings.encryption_keys),
+        cipher=cipher,
         broker=build_broker(settings, store),
         signer=URLSafeTimedSerializer(settings.token_secret, salt="pairing-response"),
     )

@@ -16,6 +16,10 @@ class RegistrySettings(BaseSettings):
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
     token_secret: str = Field(min_length=16, description="Signs the accept and decline links in messages")
     response_days: int = Field(default=14, ge=1, le=90, description="Days people have to accept or decline")
+    first_meeting_notice_days: int = Field(
+        default=14, ge=0, le=180, description="The suggested first meeting is at least this many days after publishing"
+    )
+    first_meeting_minutes: int = Field(default=60, ge=15, le=480, description="How long the suggested first meeting is")
     watch: str = Field(
         default="",
         description="Where the queue monitor finds the other services: name=address pairs, comma separated, "

@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from schemas.cohort import RoundSpec
+from schemas.cohort import RoundSpec, Window
 from schemas.events import (
     Envelope,
     LeaderContactChanged,
@@ -25,6 +25,7 @@ from schemas.events import (
     PairAccepted,
     PairAnswer,
     PairDeclined,
+    MeetingSlot,
     Partner,
     RoundRef,
     RoundPublished,
@@ -53,6 +54,7 @@ from services.registry.adapters.orm import (
 from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice
 from services.registry.domain.importing import RowProblem
 from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.meetings import MeetingNeeds, MeetingRules, PairToMeet, plan_first_meetings
 from services.registry.domain.rounds import RoundStatus, transition
 
 PRODUCER = "registry"
@@ -66,6 +68,7 @@ SEALED_FIELDS = (
     "information_format",
     "communication_professional",
     "communication_support",
+    "proxy",  # the carer or other person who gets their messages: their contact details
     "access_needs",
     "challenge",
 )
@@ -129,6 +132,13 @@ async def register_leader(
     if was_active and leader.status == "withdrawn":
         await decline_open_pairs(uow, leader.id)
     return row, outcome
+
+
+async def replace_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, leader: LeaderIn) -> tuple[LeaderRow, str]:
+    """Replace an existing leader's record: the same events as any other change to a leader."""
+    if await uow.session.get(LeaderRow, leader_id) is None:
+        raise NotFound(f"there is no leader called {leader_id}; to add a new leader, send them to POST /leaders")
+    return await register_leader(uow, cipher, leader.model_copy(update={"id": leader_id}))
 
 
 async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
@@ -218,10 +228,25 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
         update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED)
     )
     await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))
+    await uow.session.execute(delete(CohortMemberRow).where(CohortMemberRow.leader_id == leader_id))
+    await forget_in_rounds(uow, leader_id)
     for topic in (LEADER_PROFILES, LEADER_CONTACTS):
         uow.tombstone(topic, leader_id, str(uuid.uuid4()))
     # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
     audit(uow, actor, "erased", leader_id, purpose)
+
+
+async def forget_in_rounds(uow: UnitOfWork, leader_id: str) -> None:
+    """Take an erased person out of every round's people and its kept and ruled-out pairs."""
+    # The id is removed, not kept as a placeholder: managers choose ids, and one may name the person.
+    quoted = f'"{leader_id}"'  # how the id appears in the stored JSON text, on PostgreSQL and SQLite alike
+    mentions = [cast(column, Text).contains(quoted, autoescape=True) for column in (RoundRow.leader_ids, RoundRow.locked_pairs, RoundRow.forbidden_pairs)]
+    for row in (await uow.session.scalars(select(RoundRow).where(or_(*mentions)))).all():
+        kept = [p for p in row.locked_pairs or [] if leader_id not in p]
+        ruled_out = [p for p in row.forbidden_pairs or [] if leader_id not in p]
+        if leader_id in row.leader_ids or kept != (row.locked_pairs or []) or ruled_out != (row.forbidden_pairs or []):
+            row.leader_ids = [i for i in row.leader_ids if i != leader_id]
+            row.locked_pairs, row.forbidden_pairs = kept, ruled_out
 
 
 # ---- rounds ----
@@ -323,9 +348,13 @@ async def get_round(uow: UnitOfWork, round_id: str) -> RoundRow:
     return row
 
 
+WAITING_FOR_MATCHER = (RoundStatus.queued, RoundStatus.solving)
+
+
 def is_stale(row: RoundRow, answer: Envelope) -> bool:
-    """A result for an earlier request, or for a round that has since been cancelled."""
-    return row.status == RoundStatus.cancelled or answer.causation_id != row.request_event_id
+    """A result for an earlier request, or for a round no longer waiting for one (cancelled, or
+    already proposed, approved or published: a repeated answer must not undo a person's review)."""
+    return row.status not in WAITING_FOR_MATCHER or answer.causation_id != row.request_event_id
 
 
 async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
@@ -358,7 +387,7 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
 async def record_progress(uow: UnitOfWork, progress: RoundProgress) -> None:
     """The matcher is working on the round: show how far it has got."""
     row = await get_round(uow, progress.data.round_id)
-    if is_stale(row, progress) or row.status not in (RoundStatus.queued, RoundStatus.solving):
+    if is_stale(row, progress):
         return
     if row.status == RoundStatus.queued:
         move_round(uow, row, RoundStatus.solving)
@@ -387,62 +416,89 @@ async def approve_round(uow: UnitOfWork, round_id: str, command: ApproveRound) -
     return row
 
 
-INTERPRETER_NOTICE_DAYS = 28  # a British Sign Language interpreter is booked four weeks ahead
+@dataclass(frozen=True)
+class Publishing:
+    """What publishing a round needs besides the database: where links point, how they are
+    signed, the keys to the stored needs, and the programme's rules for replies and first meetings."""
+
+    public_url: str
+    signer: URLSafeTimedSerializer
+    cipher: Cipher
+    response_days: int = 14
+    meeting_notice_days: int = 14
+    meeting_minutes: int = 60
+
+    def links(self, round_id: str, leader_id: str, partner_id: str) -> dict[str, str]:
+        token = self.signer.dumps({"round": round_id, "leader": leader_id, "partner": partner_id, "nonce": uuid.uuid4().hex})
+        return {
+            "accept_url": f"{self.public_url}/responses/{token}?answer=accept",
+            "decline_url": f"{self.public_url}/responses/{token}?answer=decline",
+        }
 
 
-def first_meeting_limits(a: LeaderRow | None, b: LeaderRow | None, cipher: Cipher, today: dt.date) -> dict:
-    """The earliest date and the blocked dates for a pair's first meeting, from both people's records."""
-    notice, blocked = 0, set()
-    for row in (a, b):
-        if row is None:
-            continue
-        notice = max(notice, int(row.public.get("min_notice_days") or 0))
-        blocked |= {dt.date.fromisoformat(d) for d in row.public.get("unavailable_dates") or []}
-        if "bsl_interpreter" in cipher.open(row.sealed).get("access_needs", []):
-            notice = max(notice, INTERPRETER_NOTICE_DAYS)
-    return {"first_meeting_after": today + dt.timedelta(days=notice), "cannot_meet_on": sorted(blocked)}
+def meeting_needs(row: LeaderRow, access_needs: list[str]) -> MeetingNeeds:
+    return MeetingNeeds(
+        notice_days=int(row.public.get("min_notice_days") or 0),
+        cannot_meet_on=frozenset(dt.date.fromisoformat(d) for d in row.public.get("unavailable_dates") or []),
+        term_time_only=bool(row.public.get("term_time_only")),
+        needs_interpreter="bsl_interpreter" in access_needs,
+    )
 
 
-async def publish_round(
-    uow: UnitOfWork,
-    round_id: str,
-    public_url: str,
-    signer: URLSafeTimedSerializer,
-    today: dt.date,
-    response_days: int,
-    cipher: Cipher,
-) -> RoundRow:
-    """Release the approved outcome: every person in the round gets one outcome event."""
+def shares_with_partner(row: LeaderRow) -> bool:
+    """The person's latest word on sharing their details with their partner, if they gave one."""
+    answers = sorted(
+        (c for c in row.public.get("consents") or [] if c.get("purpose") == "sharing_details_with_partner"),
+        key=lambda c: c.get("at") or "",
+    )
+    return bool(answers and answers[-1].get("given"))
+
+
+async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, today: dt.date, actor: str) -> RoundRow:
+    """Release the approved outcome: every person in the round gets one outcome event, and each
+    pair one suggested first meeting that suits both of them."""
     row = await get_round(uow, round_id)
     move_round(uow, row, RoundStatus.published)
     published = event(RoundPublished, RoundRef(round_id=round_id), round_id)
     uow.publish(ROUNDS, round_id, published)
-    respond_by = today + dt.timedelta(days=response_days)
+    respond_by = today + dt.timedelta(days=publishing.response_days)
     cause = str(published.event_id)
-
-    def links(leader_id: str, partner_id: str) -> dict[str, str]:
-        token = signer.dumps({"round": round_id, "leader": leader_id, "partner": partner_id, "nonce": uuid.uuid4().hex})
-        return {
-            "accept_url": f"{public_url}/responses/{token}?answer=accept",
-            "decline_url": f"{public_url}/responses/{token}?answer=decline",
-        }
 
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
     people = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
     leaders = {
         row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()
     }
+    access: dict[str, list[str]] = {}
+    for leader_id, leader in leaders.items():
+        # Access needs are special-category data: this read is audited like any other.
+        access[leader_id] = publishing.cipher.open(leader.sealed).get("access_needs") or []
+        audit(uow, actor, "read access needs", leader_id, f"plan the first meeting and its arrangements for round {round_id}")
+    needs = {leader_id: meeting_needs(leader, access[leader_id]) for leader_id, leader in leaders.items()}
+    spec = RoundSpec.model_validate(row.spec)
+    slots = plan_first_meetings(
+        [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs],
+        needs,
+        today,
+        respond_by,
+        MeetingRules(publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays),
+    )
     partners: dict[str, list[Partner]] = {}
-    for pair in pairs:
+    for pair, slot in zip(pairs, slots):
         for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
+            theirs = access.get(partner, []) if partner in leaders and shares_with_partner(leaders[partner]) else []
+            blocked = set().union(*(needs[who].cannot_meet_on for who in (me, partner) if who in needs))
             partners.setdefault(me, []).append(
                 Partner(
-                    **first_meeting_limits(leaders.get(me), leaders.get(partner), cipher, today),
                     partner_id=partner,
                     reasons=pair.reasons,
                     shared_windows=pair.shared_windows,
                     meeting_modes=pair.meeting_modes,
-                    **links(me, partner),
+                    first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,
+                    first_meeting_after=slot[0] if slot else None,
+                    cannot_meet_on=sorted(blocked),
+                    access_arrangements=sorted(set(access.get(me, [])) | set(theirs)),
+                    **publishing.links(round_id, me, partner),
                 )
             )
     # In a follow-up round, pairs carried over from the first round were told already.
@@ -451,7 +507,9 @@ async def publish_round(
         mine = [p for p in mine if frozenset((me, p.partner_id)) not in carried]
         if not mine:
             continue
-        outcome = Outcome(round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by)
+        outcome = Outcome(
+            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=bool(row.parent_round_id)
+        )
         uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
     unmatched = (
         await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
@@ -740,6 +798,15 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
     await request_solve(uow, row)
+    return row
+
+
+async def close_round(uow: UnitOfWork, round_id: str, by: str | None = None) -> RoundRow:
+    """Finish a published round: its answer links stop taking answers, and a person leaving
+    no longer counts as saying no to a pair in it. Its pairs are still never proposed again,
+    and the people whose partner said no can still be paired again."""
+    row = await get_round(uow, round_id)
+    move_round(uow, row, RoundStatus.closed, by=by)
     return row
 
 

@@ -120,7 +120,7 @@ def write_all(people: dict[str, LeaderContact], rounds: list[Outcome]) -> tuple[
     for outcome in rounds:
         me = people[outcome.leader_id]
         partners = {p.partner_id: people[p.partner_id] for p in outcome.partners}
-        planned = plan_message(outcome, me, partners, PROGRAMME_CONTACT, published_on)
+        planned = plan_message(outcome, me, partners, PROGRAMME_CONTACT)
         emails.append((planned, me, email_message(planned, SENDER, me.email, f"bench:{outcome.leader_id}:email")))
     return time.perf_counter() - started, emails
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -15,6 +16,11 @@ import pytest
 from services.common.embedded import free_port
 
 pytestmark = pytest.mark.e2e
+
+
+def leader_of(email: Path) -> str:
+    """The leader an email is for: the delivery key is event id, leader id, channel."""
+    return message_from_bytes(email.read_bytes(), policy=default)["X-Pairing-Key"].split(":")[1]
 
 
 def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
@@ -32,6 +38,12 @@ def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
     assert "Proposed pairs" in out and "You are both free on" in out, "pairs come with their reasons"
     assert "Not paired this time" in out
     assert "Messages: 1 needs a person, 39 sent." in out
+
+    # Every one of the 40 people hears exactly once, whatever the channel: one file each.
+    told = Counter(leader_of(path) for path in (data / "mail" / "new").glob("*"))
+    for folder in ("letters", "sms", "for_a_person"):
+        told.update(path.stem.split("_")[1] for path in (data / folder).glob("*"))
+    assert len(told) == 40 and set(told.values()) == {1}, told
 
     rows = {line.split("│")[2].strip(): line.split("│")[3].strip() for line in out.splitlines() if line.count("│") == 4}
     rows = {asked: path for asked, path in rows.items() if asked and path}

@@ -43,19 +43,45 @@ DAY_NAMES = {
     "sun": "Sunday",
 }
 MODE_PHRASES = {"in_person": "in person", "video": "by video call", "phone": "by phone"}
+# What will be arranged for a pair's meetings. Never who needs it or why: that stays with the registry.
+ARRANGEMENT_PHRASES = {
+    "step_free_access": "a meeting place with step-free access, such as a ramp or a lift",
+    "hearing_loop": "a room with a hearing loop",
+    "bsl_interpreter": "a British Sign Language interpreter",
+    "quiet_room": "a quiet room",
+    "regular_breaks": "regular breaks",
+    "support_worker": "room for a support worker to come too",
+    "large_print_papers": "papers in large print",
+    "easy_read_papers": "papers in easy read",
+}
+EASY_ARRANGEMENT_PHRASES = {
+    "step_free_access": "A place with no steps, or with a ramp or lift.",
+    "hearing_loop": "A room with a hearing loop.",
+    "bsl_interpreter": "Someone to sign in British Sign Language.",
+    "quiet_room": "A quiet room.",
+    "regular_breaks": "Breaks during the meeting.",
+    "support_worker": "Your support worker can come too.",
+    "large_print_papers": "Papers in big writing.",
+    "easy_read_papers": "Papers in easy read.",
+}
 LARGE_PRINT_POINTS = {"large_print_20": 20, "large_print_24": 24, "large_print_28": 28}
 STANDARD_POINTS = 12
 # Easy read guidance asks for at least 14 point; a little more is easier still.
 EASY_READ_POINTS = 16
 # Formats this service cannot produce itself: a person must arrange them.
 NEEDS_A_PERSON_FORMATS = {"braille": "braille", "audio": "audio"}
-# Contact methods only a person can use. "via_carer": the contact record has no
-# field for a carer's details or their consent, so a person must arrange it.
+# Contact methods only a person can use. "via_carer" is one, unless the contact record names
+# the person who gets their messages (it does only with the leader's consent): see choose_route.
 PERSON_CONTACT_METHODS = {
     "telephone": "asked to be phoned",
     "text_relay": "asked to be phoned through the text relay service",
-    "via_carer": "asked to be contacted through a carer, and no carer's contact details are recorded",
+    "via_carer": "asked to be contacted through a carer or another person, and no one is recorded, "
+    "with their agreement, to get their messages",
 }
+# The channels tried, in order, for the person who gets someone's messages.
+PROXY_CHANNELS = (("email", "email"), ("letter", "postal_address"), ("sms", "phone"))
+# For the delivery report: where the message went, with no name or address.
+TO_PROXY = "to the person they named to get their messages, with their agreement"
 # The contact detail each written channel needs.
 CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "letter": "postal_address"}
 MISSING_ADDRESS = {"email": "email address", "sms": "mobile phone number", "letter": "postal address"}
@@ -69,6 +95,8 @@ class Route:
     style: str  # "standard", "large_print" or "easy_read": which templates and what size
     font_points: int
     why_a_person: str = ""
+    # True when the message goes to the person the leader named to get their messages (contact.proxy).
+    to_proxy: bool = False
 
 
 def choose_route(me: LeaderContact) -> Route:
@@ -89,11 +117,31 @@ def choose_route(me: LeaderContact) -> Route:
         return person("needs a communication professional to share the message, as recorded")
     if me.communication_support:
         return person("needs communication support to read the message, as recorded")
+    if me.contact_method == "via_carer" and me.proxy is not None:
+        # The registry sends the proxy only when the leader agreed to it.
+        for channel, field in PROXY_CHANNELS:
+            if getattr(me.proxy, field):
+                return Route(channel, style, points, to_proxy=True)
+        return person(
+            "asked to be contacted through the person they named, and we have no email address, "
+            "postal address or phone number for that person"
+        )
     if why := PERSON_CONTACT_METHODS.get(me.contact_method):
         return person(why)
     if not getattr(me, CHANNEL_ADDRESS[me.contact_method]):
         return person(f"has no {MISSING_ADDRESS[me.contact_method]} on record")
     return Route(me.contact_method, style, points)
+
+
+def recipient(me: LeaderContact, route: Route) -> LeaderContact:
+    """Whom the channel writes to: the leader, or (with `to_proxy`) the person they named, at that person's
+    name and addresses. Everything else (the format, the leader's id) stays the leader's."""
+    if not route.to_proxy or me.proxy is None:
+        return me
+    proxy = me.proxy
+    return me.model_copy(
+        update={"name": proxy.name, "email": proxy.email, "phone": proxy.phone, "postal_address": proxy.postal_address}
+    )
 
 
 @dataclass(frozen=True)
@@ -112,56 +160,6 @@ class ProposedMeeting:
         return f"{DAY_NAMES[DAYS[self.date.weekday()]]} {long_date(self.date)}, from {self.start:%H:%M} to {self.end:%H:%M}"
 
 
-def earliest_first_meeting(published_on: dt.date, respond_by: dt.date | None, notice_days: int) -> dt.date:
-    """Give people notice, and never suggest meeting before they have had the chance to answer."""
-    earliest = published_on + dt.timedelta(days=notice_days)
-    if respond_by is not None:
-        earliest = max(earliest, respond_by + dt.timedelta(days=1))
-    return earliest
-
-
-def first_meetings(
-    windows_per_partner: list[list[Window]],
-    not_before: dt.date,
-    minutes: int,
-    weeks: int = 8,
-    limits: list[tuple[dt.date | None, list[dt.date]]] | None = None,
-) -> list[tuple[dt.date, dt.time, dt.time] | None]:
-    """For each partner, the earliest slot inside a weekly window you share, on or after `not_before`.
-
-    `limits` gives, per partner, the pair's own earliest date (the notice both need,
-    and four weeks to book an interpreter) and the dates either cannot do.
-    Someone with several partners must not be asked to be in two places at once,
-    so each slot avoids the ones already suggested.
-    """
-    taken: list[tuple[dt.datetime, dt.datetime]] = []
-    chosen = []
-    length = dt.timedelta(minutes=minutes)
-    for index, windows in enumerate(windows_per_partner):
-        after, blocked = (limits[index] if limits else (None, []))
-        start_from = max(not_before, after) if after else not_before
-        options = []
-        for week in range(weeks):
-            for window in windows:
-                day = start_from + dt.timedelta(days=(DAYS.index(window.day) - start_from.weekday()) % 7 + 7 * week)
-                if day in blocked:
-                    continue
-                start, window_end = dt.datetime.combine(day, window.start), dt.datetime.combine(day, window.end)
-                while start < window_end:
-                    end = min(window_end, start + length)
-                    if not any(start < t_end and t_start < end for t_start, t_end in taken):
-                        options.append((start, end))
-                        break
-                    start += length
-        if options:
-            start, end = min(options)
-            taken.append((start, end))
-            chosen.append((start.date(), start.time(), end.time()))
-        else:
-            chosen.append(None)
-    return chosen
-
-
 def one_line(text: str | None) -> str:
     """Names and reasons are put into line-based templates: a newline must not start a new block."""
     return re.sub(r"\s+", " ", text or "").strip()
@@ -178,31 +176,20 @@ def long_date(day: dt.date) -> str:
 
 
 def message_facts(
-    outcome: Outcome,
-    me: LeaderContact,
-    contacts: dict[str, LeaderContact],
-    route: Route,
-    published_on: dt.date,
-    notice_days: int = 14,
-    meeting_minutes: int = 60,
+    outcome: Outcome, me: LeaderContact, contacts: dict[str, LeaderContact], route: Route
 ) -> tuple[dict, list[ProposedMeeting]]:
     """Everything the templates need, already in plain words; and the suggested first meetings.
 
-    `contacts` holds each partner's contact details, by leader id.
+    `contacts` holds each partner's contact details, by leader id. The first meeting
+    comes planned from the registry, which sees both people's dates and notice.
     """
-    not_before = earliest_first_meeting(published_on, outcome.respond_by, notice_days)
-    slots = first_meetings(
-        [p.shared_windows for p in outcome.partners],
-        not_before,
-        meeting_minutes,
-        limits=[(p.first_meeting_after, p.cannot_meet_on) for p in outcome.partners],
-    )
     partners, meetings = [], []
-    for p, slot in zip(outcome.partners, slots):
+    for p in outcome.partners:
         contact = contacts[p.partner_id]
         name = one_line(contact.name)
         modes = join_words([MODE_PHRASES[m] for m in p.meeting_modes])
-        meeting = ProposedMeeting(p.partner_id, name, modes, *slot) if slot else None
+        slot = p.first_meeting
+        meeting = ProposedMeeting(p.partner_id, name, modes, slot.date, slot.start, slot.end) if slot else None
         if meeting:
             meetings.append(meeting)
         partners.append(
@@ -217,6 +204,8 @@ def message_facts(
                 "windows": [f"{DAY_NAMES[w.day]}, {w.start:%H:%M} to {w.end:%H:%M}" for w in p.shared_windows],
                 "modes": modes,
                 "meeting": meeting.wording if meeting else "",
+                "arrangements": [ARRANGEMENT_PHRASES[need] for need in p.access_arrangements],
+                "easy_arrangements": [EASY_ARRANGEMENT_PHRASES[need] for need in p.access_arrangements],
                 "accept_url": p.accept_url,
                 "decline_url": p.decline_url,
             }
@@ -224,6 +213,7 @@ def message_facts(
     facts = {
         "name": one_line(me.name),
         "outcome": outcome.outcome,
+        "pairing_again": outcome.pairing_again,
         "partners": partners,
         "unmatched_reason": one_line(outcome.unmatched_reason) or "We could not find a partner who fits with you this time.",
         "respond_by": long_date(outcome.respond_by) if outcome.respond_by else "",

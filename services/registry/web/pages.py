@@ -379,8 +379,14 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
     async def save_leader(request: Request, editing: str | None) -> Response:
         manager, form = await need_form(request, "manager")
         values = forms.leader_values(form)
-        leader, errors = forms.leader_from_values(values, editing)
         registry = registry_of(request)
+        consents: list = []
+        if editing is not None:
+            # The form does not list every consent: the ones recorded are kept, and the answer about a proxy added.
+            async with registry.store.unit_of_work() as uow:
+                stored = await uow.session.get(LeaderRow, editing)
+                consents = list((stored.public.get("consents") if stored is not None else None) or [])
+        leader, errors = forms.leader_from_values(values, editing, consents)
         if leader is None:
             return leader_form_page(request, values, errors, editing, 400)
         async with registry.store.unit_of_work() as uow:
@@ -419,6 +425,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         return page(request, "leader.html", {
             "title": view["name"], "section": "leaders", "leader": view, "done": request.query_params.get("done"),
             "full": manager.sees_special_category, "may_edit": manager.may("manager"),
+            "proxy_agreed": forms.proxy_agreed(view),
         })
 
     ERASE_REASONS = {
@@ -742,8 +749,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         registry = registry_of(request)
 
         async def act(uow):
-            await handlers.publish_round(uow, round_id, registry.settings.public_url, registry.signer, registry.today(),
-                                         registry.settings.response_days, registry.cipher)
+            await handlers.publish_round(uow, round_id, registry.publishing, registry.today(), auth.actor(request))
 
         return await round_action(request, round_id, act, "The round is published. Everyone will be told in the way they asked for.")
 
@@ -804,6 +810,21 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             await handlers.cancel_round(uow, round_id)
 
         return await round_action(request, round_id, act, "The round is cancelled. Nobody has been told anything.")
+
+    @app.get("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
+    async def close_page(round_id: str, request: Request) -> Response:
+        manager = await need(request, "manager")
+        context = await round_context(request, round_id, manager)
+        if context is None:
+            return not_found(request, f"There is no round called {round_id}.")
+        return page(request, "round_close.html", {"title": "Close this round?", "section": "rounds", **context})
+
+    @app.post("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
+    async def close(round_id: str, request: Request) -> Response:
+        async def act(uow):
+            await handlers.close_round(uow, round_id, f"{request.state.manager.name} ({request.state.manager.email})")
+
+        return await round_action(request, round_id, act, "The round is closed. People can no longer answer from the links in their message.")
 
     # ---- people who sign in ----
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.cohort import Window
-from schemas.events import LeaderContact, Outcome, Partner
+from schemas.events import LeaderContact, MeetingSlot, Outcome, Partner
 
 PROGRAMME_CONTACT = "the programme team at pairing@example.nhs.uk"
 PUBLISHED_ON = dt.date(2026, 12, 15)  # a Tuesday
@@ -25,12 +25,23 @@ REASONS = [
 ]
 
 
-def partner(partner_id: str = "cl-1", windows: list[Window] | None = None) -> Partner:
+# The registry plans each pair's first meeting (services/registry/domain/meetings.py).
+FIRST_MEETING = MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11))
+
+
+def partner(
+    partner_id: str = "cl-1",
+    windows: list[Window] | None = None,
+    meeting: MeetingSlot | None = FIRST_MEETING,
+    arrangements: list[str] | None = None,
+) -> Partner:
     return Partner(
         partner_id=partner_id,
         reasons=REASONS,
         shared_windows=windows if windows is not None else [Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
         meeting_modes=["video", "in_person"],
+        first_meeting=meeting,
+        access_arrangements=arrangements or [],
         accept_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=accept",
         decline_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=decline",
     )
@@ -38,7 +49,8 @@ def partner(partner_id: str = "cl-1", windows: list[Window] | None = None) -> Pa
 
 PAIRED = Outcome(round_id="r1", leader_id="pl-1", outcome="paired", partners=[partner()], respond_by=RESPOND_BY)
 TWO_PARTNERS = Outcome(
-    round_id="r1", leader_id="cl-1", outcome="paired", partners=[partner("pl-1"), partner("cr-2")], respond_by=RESPOND_BY
+    round_id="r1", leader_id="cl-1", outcome="paired", partners=[partner("pl-1"), partner("cr-2", meeting=FIRST_MEETING.model_copy(update={"start": dt.time(11), "end": dt.time(12)}))],
+    respond_by=RESPOND_BY,
 )
 UNMATCHED = Outcome(
     round_id="r1",

@@ -30,7 +30,7 @@ PHONE = {"contact_method": "sms", "phone": "07700 900123"}
 
 def plan(outcome=PAIRED, me=ME, **change):
     me = me.model_copy(update=change)
-    return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT, PUBLISHED_ON), me
+    return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT), me
 
 
 def received(message) -> EmailMessage:

@@ -18,13 +18,13 @@ from notifier_samples import (
 from schemas.cohort import Window
 from schemas.events import PairAnswer
 from services.notifier.compose import london_date, plan_message, plan_partner_declined
-from services.notifier.domain.messages import choose_route, earliest_first_meeting, first_meetings, parse_blocks, plain_text
+from services.notifier.domain.messages import choose_route, parse_blocks, plain_text
 
 pytestmark = pytest.mark.unit
 
 
 def plan(outcome=PAIRED, me=ME, **change):
-    return plan_message(outcome, me.model_copy(update=change), CONTACTS, PROGRAMME_CONTACT, PUBLISHED_ON)
+    return plan_message(outcome, me.model_copy(update=change), CONTACTS, PROGRAMME_CONTACT)
 
 
 def test_a_paired_message_says_who_why_when_how_what_it_costs_and_what_next():
@@ -66,28 +66,27 @@ def test_a_professional_with_two_partners_gets_one_message_naming_both_with_a_li
     assert message.text.count("answer=accept") == 2 and message.text.count("answer=decline") == 2
 
 
-def test_someone_with_two_partners_is_never_asked_to_be_in_two_meetings_at_once():
+def test_each_partner_gets_the_first_meeting_the_registry_planned_for_that_pair():
     first, second = plan(TWO_PARTNERS, PARTNER).meetings
-    assert (first.date, first.start) == (dt.date(2027, 1, 12), dt.time(10))
-    assert (second.date, second.start) == (dt.date(2027, 1, 12), dt.time(11))
+    assert (first.partner_id, first.date, first.start) == ("pl-1", dt.date(2027, 1, 12), dt.time(10))
+    assert (second.partner_id, second.date, second.start) == ("cr-2", dt.date(2027, 1, 12), dt.time(11))
 
 
-def test_the_first_meeting_is_inside_the_shared_window_with_notice_and_after_the_reply_date():
-    assert earliest_first_meeting(dt.date(2027, 3, 1), None, 14) == dt.date(2027, 3, 15)
-    assert earliest_first_meeting(dt.date(2027, 3, 1), dt.date(2027, 3, 20), 14) == dt.date(2027, 3, 21)
-    windows = [Window(day="fri", start=dt.time(9, 30), end=dt.time(10)), Window(day="mon", start=dt.time(14), end=dt.time(16))]
-    # 15 March 2027 is a Monday: that beats the Friday.
-    assert first_meetings([windows], dt.date(2027, 3, 15), 60) == [(dt.date(2027, 3, 15), dt.time(14), dt.time(15))]
-    # A window shorter than a meeting gives a shorter meeting, never one that runs over.
-    assert first_meetings([windows[:1]], dt.date(2027, 3, 15), 60) == [(dt.date(2027, 3, 19), dt.time(9, 30), dt.time(10))]
-    assert first_meetings([[]], dt.date(2027, 3, 15), 60) == [None]
-
-
-def test_without_a_shared_window_no_meeting_is_suggested():
-    outcome = PAIRED.model_copy(update={"partners": [partner(windows=[])]})
+def test_without_a_planned_meeting_none_is_suggested():
+    outcome = PAIRED.model_copy(update={"partners": [partner(meeting=None)]})
     message = plan(outcome)
     assert not message.meetings
     assert "Your first meeting" not in message.text
+
+
+def test_the_message_says_what_will_be_arranged_for_the_meetings_in_every_format():
+    outcome = PAIRED.model_copy(update={"partners": [partner(arrangements=["bsl_interpreter", "step_free_access"])]})
+    standard = plan(outcome)
+    assert "What we will arrange for your meetings" in standard.text
+    assert "a British Sign Language interpreter" in standard.text and "step-free access" in standard.text
+    easy = plan(outcome, information_format="easy_read")
+    assert "Someone to sign in British Sign Language." in easy.text
+    assert "What we will arrange" not in plan(PAIRED).text, "nothing to arrange, nothing said"
 
 
 def test_the_publish_date_is_the_date_in_england():
@@ -121,7 +120,7 @@ def test_each_person_is_reached_by_the_channel_and_in_the_format_they_asked_for(
         ({"communication_support": "Reads with a support worker"}, "communication support"),
         ({"contact_method": "telephone", "phone": "07700 900123"}, "phoned"),
         ({"contact_method": "text_relay", "phone": "07700 900123"}, "text relay"),
-        ({"contact_method": "via_carer"}, "no carer's contact details"),
+        ({"contact_method": "via_carer"}, "no one is recorded"),
         ({"contact_method": "letter"}, "no postal address"),
         ({"contact_method": "sms"}, "no mobile phone number"),
         ({"email": None}, "no email address"),
@@ -174,7 +173,7 @@ def test_the_html_has_one_main_heading_and_never_skips_a_level(outcome, style):
 
 def test_names_are_escaped_in_html_and_cannot_break_the_layout():
     tricky = PARTNER.model_copy(update={"name": "Ben <b>Bell</b>\n# Heading"})
-    message = plan_message(PAIRED, ME, {"cl-1": tricky}, PROGRAMME_CONTACT, PUBLISHED_ON)
+    message = plan_message(PAIRED, ME, {"cl-1": tricky}, PROGRAMME_CONTACT)
     assert "<b>Bell</b>" not in message.html and "&lt;b&gt;Bell&lt;/b&gt;" in message.html
     assert not any(b.kind == "h1" and "Heading" in b.text for b in message.blocks)
 
@@ -263,17 +262,10 @@ def test_a_partner_who_needs_braille_is_told_through_a_person():
     assert declined(information_format="braille").channel == "person"
 
 
-def test_the_first_meeting_waits_for_both_peoples_notice_and_avoids_their_dates():
-    import datetime as dt
-
-    from schemas.cohort import Window
-    from services.notifier.domain.messages import first_meetings
-
-    tuesdays = [Window(day="tue", start=dt.time(10), end=dt.time(12))]
-    published = dt.date(2026, 12, 1)  # a Tuesday
-    # Plain notice: the first Tuesday on or after the date given.
-    assert first_meetings([tuesdays], published, 60)[0][0] == dt.date(2026, 12, 1)
-    # An interpreter needs four weeks, and one of the pair cannot do 29 December.
-    limits = [(published + dt.timedelta(days=28), [dt.date(2026, 12, 29)])]
-    (day, start, end), = first_meetings([tuesdays], published, 60, limits=limits)
-    assert day == dt.date(2027, 1, 5) and (start, end) == (dt.time(10), dt.time(11))
+def test_someone_paired_again_is_told_this_is_a_new_partner_in_every_format():
+    again = PAIRED.model_copy(update={"pairing_again": True})
+    assert "We have found you a new partner" in plan(again).text
+    assert "could not go ahead" in plan(again).text
+    assert "We found you a new partner" in plan(again, information_format="easy_read").text
+    assert "We have found you a new partner" in plan(again, contact_method="sms", phone="07700 900123").sms
+    assert "new partner" not in plan(PAIRED).text

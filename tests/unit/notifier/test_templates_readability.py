@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 import textstat
-from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED
+from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED, partner
 
-from schemas.events import LeaderContact, OutcomePublished, PairAnswer
+from schemas.events import ContactProxy, LeaderContact, OutcomePublished, PairAnswer
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +65,9 @@ TEMPLATE_FILES = {
     "standard/partner_declined.j2",
     "easy_read/partner_declined.j2",
     "sms/partner_declined.j2",
+    "standard/for_proxy.j2",
+    "easy_read/for_proxy.j2",
+    "sms/for_proxy.j2",
 }
 CHANNELS = {
     "email": {},
@@ -74,6 +78,11 @@ DECLINED = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
 OUTCOMES = {
     "one partner": (PAIRED, ME),
     "two partners": (TWO_PARTNERS, PARTNER),
+    "one partner, with arrangements for the meetings": (
+        PAIRED.model_copy(update={"partners": [partner(arrangements=sorted(ARRANGEMENT_PHRASES))]}),
+        ME,
+    ),
+    "paired again": (PAIRED.model_copy(update={"pairing_again": True}), ME),
     "not paired": (UNMATCHED, ME),
     "partner said no": (DECLINED, ME),
     "partner said no, name unknown": (DECLINED, ME),
@@ -86,7 +95,7 @@ def planned(outcome_name: str, me: LeaderContact):
     if isinstance(outcome, PairAnswer):
         decliner = None if "unknown" in outcome_name else PARTNER
         return plan_partner_declined(outcome, me, decliner, PROGRAMME_CONTACT, PUBLISHED_ON)
-    return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT, PUBLISHED_ON)
+    return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT)
 
 
 def rendered(outcome_name: str, format_: str, channel: str) -> tuple[str, str]:
@@ -150,6 +159,35 @@ def test_no_message_uses_acronyms_jargon_or_leftover_markup(outcome, format_, ch
         assert not re.search(r"\{\{|\{%|^#|\]\(", words, re.MULTILINE)
         # Two lines run together ("...2027Do you want...") when a template tag eats a line end.
         assert not re.search(r"[a-z0-9][A-Z]", words)
+
+
+# The addresses of the person a leader named to get their messages, by the channel each leads to.
+PROXIES = {
+    "email": {"email": "sam@example.org"},
+    "letter": {"postal_address": "2 Example Road, Newcastle upon Tyne, NE1 2AA"},
+    "sms": {"phone": "07700 900456"},
+}
+
+
+@pytest.mark.parametrize(("outcome", "format_", "channel"), CASES)
+def test_every_message_to_the_person_a_leader_named_reads_plainly_too(outcome, format_, channel):
+    _, me = OUTCOMES[outcome]
+    proxy = ContactProxy(name="Sam Ahmed", relationship="son", **PROXIES[channel])
+    me = me.model_copy(update={"information_format": format_, "contact_method": "via_carer", "proxy": proxy})
+    message = planned(outcome, me)
+    assert (message.channel, message.route.to_proxy) == (channel, True)
+    text = message.sms if channel == "sms" else message.text
+    assert text.startswith(f"This message is for {me.name}.")
+    words = as_sentences(words_only(text))
+    score = textstat.flesch_reading_ease(words)
+    if format_ == "easy_read" and channel != "sms":
+        assert score >= EASY_READ_BAR, f"easy read scores {score:.0f}"
+        per_sentence = textstat.lexicon_count(words) / textstat.sentence_count(words)
+        assert per_sentence <= EASY_READ_WORDS_PER_SENTENCE, f"{per_sentence:.1f} words a sentence"
+    else:
+        assert score >= STANDARD_BAR, f"scores {score:.0f}"
+    assert set(re.findall(r"\b[A-Z]{2,}s?\b", words)) <= ALLOWED_ACRONYMS
+    assert not [j for j in JARGON if re.search(rf"\b{re.escape(j)}\b", words.lower())]
 
 
 def test_the_acronym_check_catches_an_acronym():

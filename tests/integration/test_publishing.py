@@ -1,0 +1,107 @@
+"""Publishing a round: one outcome per person, each pair's first meeting planned once for both,
+and the arrangements their meetings need, on a real database and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import text
+
+from schemas.cohort import CohortResult, PairResult, SolveStats, Window
+from schemas.events import OutcomePublished, RoundSolved
+from schemas.topics import OUTCOMES
+from services.common.store import handle_once
+from services.registry import handlers
+from services.registry.sample import sample_leaders
+from tests.integration.test_registry import registry, unique  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.integration
+
+TUESDAY_MORNING = [{"day": "tue", "start": "10:00", "end": "12:00"}]
+
+
+async def outcomes_of(kafka_settings, round_id: str, expected: int) -> dict[str, OutcomePublished]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(OUTCOMES.name, p) for p in range(OUTCOMES.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: dict[str, OutcomePublished] = {}
+        for _ in range(100):
+            batch = await consumer.getmany(timeout_ms=200)
+            for record in (r for records in batch.values() for r in records):
+                event = OutcomePublished.model_validate_json(record.value)
+                if event.data.round_id == round_id:
+                    found[event.data.leader_id] = event
+            if len(found) >= expected:
+                break
+        return found
+    finally:
+        await consumer.stop()
+
+
+def consent(given: bool) -> list[dict]:
+    return [{"purpose": "sharing_details_with_partner", "given": given, "at": "2026-11-01T10:00:00Z"}]
+
+
+async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangements_they_need(registry, kafka_settings):
+    base = {l["role"]: l for l in reversed(sample_leaders())}
+    today = dt.date.today()
+    common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
+    professional = unique({**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)})
+    signs = unique({**base["patient_leader"], **common, "access_needs": ["bsl_interpreter"], "consents": consent(False)})
+    carer = unique({**base["carer_leader"], **common, "access_needs": [], "term_time_only": False, "min_notice_days": 21})
+    for leader in (professional, signs, carer):
+        answer = await registry.post("/leaders", json=leader)
+        assert answer.status_code in (200, 201), answer.text
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    people = [signs["id"], carer["id"], professional["id"]]
+    assert (await registry.post("/rounds", json={"id": round_id, "leader_ids": people})).status_code in (200, 201, 202)
+    async with registry.store.engine.connect() as conn:
+        request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+    windows = [Window.model_validate(w) for w in TUESDAY_MORNING]
+    pairs = [
+        PairResult(lived_experience_id=who, professional_id=professional["id"], score=50, meeting_modes=["video"],
+                   shared_windows=windows, reasons=["You are both free on Tuesday 10:00 to 12:00."])
+        for who in (signs["id"], carer["id"])
+    ]
+    solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
+                         data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
+    await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
+    await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
+    assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
+
+    outcomes = {}
+    for _ in range(30):  # the relay publishes the outbox in the background
+        outcomes = await outcomes_of(kafka_settings, round_id, 3)
+        if len(outcomes) == 3:
+            break
+        await asyncio.sleep(0.5)
+    assert set(outcomes) == set(people)
+    mine = {p.partner_id: p for p in outcomes[professional["id"]].data.partners}
+    for who in (signs["id"], carer["id"]):
+        (theirs,) = outcomes[who].data.partners
+        assert theirs.first_meeting is not None and theirs.first_meeting == mine[who].first_meeting, "both are given the same slot"
+        slot = theirs.first_meeting
+        assert slot.date.weekday() == 1 and dt.time(10) <= slot.start < slot.end <= dt.time(12)
+    # Four weeks to book the interpreter; the carer's own three weeks' notice.
+    assert mine[signs["id"]].first_meeting.date >= today + dt.timedelta(days=28)
+    assert mine[carer["id"]].first_meeting.date >= today + dt.timedelta(days=21)
+    # One professional, two meetings: never at the same time.
+    a, b = mine[signs["id"]].first_meeting, mine[carer["id"]].first_meeting
+    assert a.date != b.date or a.end <= b.start or b.end <= a.start
+    # Each person's own needs are arranged; a partner's only when the partner agreed to share them.
+    assert outcomes[signs["id"]].data.partners[0].access_arrangements == ["bsl_interpreter", "hearing_loop"]
+    assert mine[signs["id"]].access_arrangements == ["hearing_loop"]
+    assert outcomes[carer["id"]].data.partners[0].access_arrangements == ["hearing_loop"]
+
+    # Reading their access needs to plan this was written to the audit log, with who and why.
+    audit = (await registry.get("/audit")).json()["items"]
+    reads = [e for e in audit if e["action"] == "read access needs" and round_id in e["purpose"]]
+    assert {e["leader_id"] for e in reads} == set(people)
+    assert all(e["actor"] for e in reads)
