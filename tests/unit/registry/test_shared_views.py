@@ -1,0 +1,79 @@
+"""What the registry shares about a leader: the matcher's coded profile holds nothing that names or
+reaches the person, and every field a manager enters is kept."""
+
+import datetime as dt
+
+import pytest
+
+from schemas.events import LeaderProfile
+from services.registry.domain.leaders import LeaderIn
+
+pytestmark = pytest.mark.unit
+
+EVERYTHING = {
+    "id": "pl-1",
+    "name": "Amira Ahmed",
+    "pronouns": "she/her",
+    "role": "carer_leader",
+    "email": "amira@example.org",
+    "phone": "07700 900123",
+    "postal_address": "1 Example Street, Newcastle upon Tyne, NE1 1AA",
+    "contact_method": "letter",
+    "information_format": "large_print_24",
+    "communication_professional": "British Sign Language interpreter",
+    "communication_support": "Please read the letter aloud to me",
+    "system": "QHM",
+    "organisation": "Carers Northumberland",
+    "location": {"lat": 54.97, "lon": -1.61},
+    "max_travel_km": 20,
+    "meeting_modes": ["video", "in_person"],
+    "availability": [{"day": "tue", "start": "10:00", "end": "12:00"}],
+    "unavailable_dates": ["2027-01-12"],
+    "term_time_only": True,
+    "min_notice_days": 14,
+    "hours_per_month": 6,
+    "access_needs": ["bsl_interpreter", "quiet_room"],
+    "topics": ["Dementia", "carers"],
+    "challenge": "Getting help at night for the person I care for, who has dementia",
+    "experience": "some",
+    "do_not_pair_with": ["cl-9"],
+    "consents": [{"purpose": "pairing", "given": True, "at": "2026-11-01T10:00:00Z"}],
+}
+# Nothing that names or reaches the person, and no free text (it may hold a diagnosis).
+NEVER_IN_THE_PROFILE = (
+    "Amira", "she/her", "amira@example.org", "07700", "Example Street", "letter", "large_print_24",
+    "Sign Language", "aloud", "at night", "hours_per_month", "consents", "challenge",
+)
+
+
+def test_the_matching_profile_is_coded_and_names_nobody():
+    leader = LeaderIn(**EVERYTHING)
+    event = LeaderProfile(version=1, status="active", profile=leader.matching_profile()).model_dump_json()
+    for private in NEVER_IN_THE_PROFILE:
+        assert private not in event, private
+    profile = leader.matching_profile()
+    # What the matcher needs is there, coded.
+    assert profile.access_needs == ["bsl_interpreter", "quiet_room"] and profile.term_time_only
+    assert profile.unavailable_dates == [dt.date(2027, 1, 12)] and profile.do_not_pair_with == ["cl-9"]
+
+
+def test_every_field_a_manager_enters_is_kept():
+    leader = LeaderIn(**EVERYTHING)
+    kept = leader.model_dump(mode="json", exclude_unset=True)
+    for field, value in EVERYTHING.items():
+        if field == "topics":
+            assert kept[field] == ["carers", "dementia"], "topics are tags: trimmed, lower case, sorted"
+        elif field == "consents":
+            assert kept[field][0]["purpose"] == "pairing" and kept[field][0]["given"] is True
+        elif field in ("availability", "location"):
+            assert kept[field] is not None
+        else:
+            assert kept[field] == value, field
+
+
+def test_a_professionals_capacity_and_line_manager_release_reach_the_matcher():
+    professional = LeaderIn(**{**EVERYTHING, "role": "clinical_leader", "capacity": 3, "release_confirmed": True})
+    profile = professional.matching_profile()
+    assert (profile.capacity, profile.release_confirmed) == (3, True)
+    # A lived-experience leader is in one pair at most, whatever was typed.
+    assert LeaderIn(**{**EVERYTHING, "capacity": 3}).matching_profile().capacity == 1
