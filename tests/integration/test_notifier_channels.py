@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from schemas.cohort import Window
-from schemas.events import LeaderContact, LeaderContactChanged, NotificationStatusChanged, Outcome, OutcomePublished, Partner
+from schemas.events import (
+    ContactProxy,
+    LeaderContact,
+    LeaderContactChanged,
+    NotificationStatusChanged,
+    Outcome,
+    OutcomePublished,
+    Partner,
+)
 from schemas.topics import DELIVERIES
 from services.common.crypto import Cipher, new_key
 from services.common.embedded import free_port, read_maildir
@@ -289,3 +297,42 @@ async def test_with_no_wait_a_missing_contact_goes_to_a_person_at_once(store, ch
     await deliver(store, channels, published(), dataclasses.replace(RULES, contact_wait_seconds=0))
     (report,) = await reports(store)
     assert report.data.status == "needs_a_person" and "contact details" in report.data.detail
+
+
+# ---- through a carer or another person the leader named, with their agreement ----
+
+SAM = ContactProxy(name="Sam Ahmed", relationship="son", email="sam@example.org")
+
+
+async def test_a_leader_who_asked_for_messages_through_a_named_person_is_told_through_them(store, channels, smtp_server, caplog):
+    _, maildir = smtp_server
+    caplog.set_level("DEBUG")
+    await know(store, PARTNER, person(contact_method="via_carer", email=None, proxy=SAM))
+    await deliver(store, channels, published())
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "sam@example.org"
+    assert message["Subject"].startswith("A message for Amira Ahmed: ")
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert body.startswith(
+        "This message is for Amira Ahmed. You are getting it because Amira Ahmed asked us to send their messages to you."
+    )
+    assert "Dear Amira Ahmed" in body and "We have found you a partner" in body
+    assert "This message is for Amira Ahmed" in message.get_body(preferencelist=("html",)).get_content()
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("email", "sent")
+    assert "the person they named to get their messages, with their agreement" in report.data.detail
+    # Our own logs (the test mail server logs what it receives, as a mail server would).
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("pairing"))
+    for personal in ("Sam", "sam@example.org"):
+        assert personal not in report.data.detail and personal not in ours
+
+
+async def test_a_named_person_with_no_address_means_a_person_passes_the_message_on(store, channels, settings, smtp_server):
+    _, maildir = smtp_server
+    await know(store, PARTNER, person(contact_method="via_carer", proxy=ContactProxy(name="Sam Ahmed")))
+    await deliver(store, channels, published())
+    assert read_maildir(maildir) == [], "never to the leader's own email instead"
+    (task,) = settings.tasks_dir.glob("*.txt")
+    assert "the person they named" in task.read_text() and "This message is for" not in task.read_text()
+    (report,) = await reports(store)
+    assert (report.data.channel, report.data.status) == ("person", "needs_a_person")

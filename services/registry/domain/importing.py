@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from schemas.cohort import Location
 from services.common.errors import describe
-from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.leaders import PROXY_CONSENT, LeaderIn
 
 # Column -> what to write in it, for the template and the guide.
 COLUMNS: dict[str, str] = {
@@ -32,6 +32,13 @@ COLUMNS: dict[str, str] = {
     "information_format": "standard, easy_read, large_print_20, large_print_24, large_print_28, braille, audio or email",
     "communication_professional": "for example a British Sign Language interpreter",
     "communication_support": "any other support with communication",
+    "proxy_name": "with contact_method via_carer: the full name of the carer or other person who gets their messages",
+    "proxy_relationship": "how that person knows them, for example daughter or carer",
+    "proxy_email": "that person's email address",
+    "proxy_phone": "that person's phone number",
+    "proxy_postal_address": "that person's postal address",
+    "proxy_consent_date": "the date they agreed we send their messages to that person, for example 2027-01-10. "
+    "Leave it empty if they have not agreed: then we never use that person",
     "system": "code of the local health and care area, for example QHM",
     "organisation": "organisation, for professionals",
     "latitude": "where they are (or leave empty and give town)",
@@ -53,6 +60,8 @@ COLUMNS: dict[str, str] = {
     "release_confirmed": "professionals: yes if their manager has agreed the time",
     "do_not_pair_with": "ids of people they must not be paired with, separated with ;",
 }
+# proxy_name -> the proxy's name, and so on.
+PROXY_COLUMNS = {f"proxy_{part}": part for part in ("name", "relationship", "email", "phone", "postal_address")}
 LISTS = {"meeting_modes", "unavailable_dates", "access_needs", "topics", "do_not_pair_with"}
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
@@ -115,13 +124,26 @@ def _windows(text: str) -> list[dict]:
     return windows
 
 
+def _consent_time(text: str) -> dt.datetime:
+    try:
+        day = dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError("proxy_consent_date: must be a date like 2027-01-10") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
 def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location]) -> LeaderIn:
     data: dict[str, object] = {}
+    proxy: dict[str, str] = {}
     for column, value in cells.items():
         text = _text(value)
         if text is None or column in ("latitude", "longitude", "town"):
             continue
-        if column in LISTS:
+        if column in PROXY_COLUMNS:
+            proxy[PROXY_COLUMNS[column]] = text
+        elif column == "proxy_consent_date":
+            data["consents"] = [{"purpose": PROXY_CONSENT, "given": True, "at": _consent_time(text)}]
+        elif column in LISTS:
             data[column] = [p.strip() for p in text.split(";") if p.strip()]
         elif column == "availability":
             data[column] = _windows(text)
@@ -129,6 +151,10 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
             data[column] = _yes_no(column, text)
         else:
             data[column] = text
+    if proxy:
+        data["proxy"] = proxy
+    elif "consents" in data:
+        raise ValueError("proxy_consent_date: give proxy_name too, so we know who they agreed to")
     lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
     if lat or lon:
         data["location"] = {"lat": lat, "lon": lon}
@@ -138,8 +164,10 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
 
 
 def column_of(field: str) -> str:
-    """availability[0].end -> availability; location.lat -> latitude."""
+    """availability[0].end -> availability; location.lat -> latitude; proxy.email -> proxy_email."""
     head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head == "proxy" and "." in field:
+        return "proxy_" + re.split(r"[.\[]", field)[1]
     if field.startswith("location.lat"):
         return "latitude"
     if field.startswith("location.lon"):

@@ -24,10 +24,12 @@ from schemas.cohort import (
     Role,
     Window,
 )
-from schemas.events import ContactMethod, InformationFormat, LeaderContact
+from schemas.events import ContactMethod, ContactProxy, InformationFormat, LeaderContact
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ConsentPurpose = Literal["pairing", "sharing_details_with_partner", "contact", "health_and_access_data"]
+# contact_via_proxy: the leader agrees we send their messages to the person in `proxy` (a carer or someone else they name).
+ConsentPurpose = Literal["pairing", "sharing_details_with_partner", "contact", "health_and_access_data", "contact_via_proxy"]
+PROXY_CONSENT = "contact_via_proxy"
 
 
 class Consent(BaseModel):
@@ -38,6 +40,49 @@ class Consent(BaseModel):
     purpose: ConsentPurpose
     given: bool
     at: dt.datetime
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def consent_given(consents: list[Consent], purpose: str) -> bool:
+    """Whether the latest record for `purpose` says yes. No record means no."""
+    records = sorted((c for c in consents if c.purpose == purpose), key=lambda c: _utc(c.at))
+    return bool(records) and records[-1].given
+
+
+def with_consent(consents: list[Consent], purpose: ConsentPurpose, given: bool, at: dt.datetime) -> list[Consent]:
+    """The consents with this answer recorded; unchanged when it is already the current answer."""
+    if consent_given(consents, purpose) == given and (given or any(c.purpose == purpose for c in consents)):
+        return list(consents)
+    return [*consents, Consent(purpose=purpose, given=given, at=at)]
+
+
+def _check_email(value: str | None) -> str | None:
+    if value is not None and not EMAIL.match(value):
+        raise ValueError("must look like name@example.org")
+    return value
+
+
+class ProxyIn(BaseModel):
+    """Someone the leader asked us to send their messages to: a carer, a relative, a friend.
+
+    Used only when contact_method is via_carer and the leader's consent (contact_via_proxy) is recorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    relationship: str | None = Field(
+        default=None, max_length=100, description="How they know the leader, in a few words, for example: daughter"
+    )
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    postal_address: str | None = Field(default=None, max_length=500)
+
+    _email_looks_right = field_validator("email")(_check_email)
+
+
 LeaderStatus = Literal["active", "paused", "withdrawn"]
 
 
@@ -64,6 +109,11 @@ class LeaderIn(BaseModel):
     information_format: InformationFormat = "standard"
     communication_professional: str | None = Field(default=None, max_length=200)
     communication_support: str | None = Field(default=None, max_length=500)
+    proxy: ProxyIn | None = Field(
+        default=None,
+        description="With contact_method via_carer: the person who gets their messages. Used only when the consent "
+        "contact_via_proxy is given",
+    )
 
     system: str = Field(min_length=1, max_length=20, description="Code of the local health and care area")
     organisation: str | None = Field(default=None, max_length=200)
@@ -87,9 +137,7 @@ class LeaderIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email_looks_right(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL.match(value):
-            raise ValueError("must look like name@example.org")
-        return value
+        return _check_email(value)
 
     @field_validator("topics")
     @classmethod
@@ -106,6 +154,12 @@ class LeaderIn(BaseModel):
         if field and not getattr(self, field):
             return f"contact_method is {self.contact_method}, so {field} is needed"
         return None
+
+    def shared_proxy(self) -> ContactProxy | None:
+        """The proxy, for the contact record: only when they asked to be contacted that way and agreed to it."""
+        if self.proxy is None or self.contact_method != "via_carer" or not consent_given(self.consents, PROXY_CONSENT):
+            return None
+        return ContactProxy(**self.proxy.model_dump())
 
     def matching_profile(self) -> MatchingProfile:
         assert self.id
@@ -145,4 +199,5 @@ class LeaderIn(BaseModel):
             information_format=self.information_format,
             communication_professional=self.communication_professional,
             communication_support=self.communication_support,
+            proxy=self.shared_proxy(),
         )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from services.common.errors import describe
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.domain.importing import column_of, row_to_leader
-from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.leaders import PROXY_CONSENT, Consent, LeaderIn, consent_given, with_consent
 
 # ---- words for coded values ----
 
@@ -32,7 +32,7 @@ CONTACT_NAMES = {
     "sms": "Text message (SMS)",
     "telephone": "Telephone call",
     "text_relay": "Text relay (for people who are deaf or have a speech difficulty)",
-    "via_carer": "Through their carer",
+    "via_carer": "Through their carer or another person they name",
 }
 FORMAT_NAMES = {
     "standard": "Standard print",
@@ -71,6 +71,12 @@ LEADER_FIELDS: dict[str, tuple[str, str]] = {
     "information_format": ("Format for information", "Select a format"),
     "communication_professional": ("Communication professional", ""),
     "communication_support": ("Other communication support", ""),
+    "proxy_name": ("Name of the person who gets their messages", "Enter the name of the person who gets their messages"),
+    "proxy_relationship": ("How they know the person who gets their messages", ""),
+    "proxy_email": ("Email address of the person who gets their messages", ""),
+    "proxy_phone": ("Phone number of the person who gets their messages", ""),
+    "proxy_postal_address": ("Postal address of the person who gets their messages", ""),
+    "proxy_consent": ("Agreed we send their messages to this person", "Select whether they agreed we send their messages to this person"),
     "system": ("Local health and care area code", "Enter the code of their local health and care area, for example QHM"),
     "organisation": ("Organisation", ""),
     "town": ("Town or city", "Enter a town or city"),
@@ -140,10 +146,18 @@ def _lines(text: str) -> str:
     return "; ".join(p.strip() for p in re.split(r"[\n;,]+", text or "") if p.strip())
 
 
-def leader_from_values(values: dict[str, Any], leader_id: str | None = None) -> tuple[LeaderIn | None, dict[str, str]]:
-    """The leader, or the problems by field."""
+def leader_from_values(
+    values: dict[str, Any],
+    leader_id: str | None = None,
+    consents: list[Any] | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[LeaderIn | None, dict[str, str]]:
+    """The leader, or the problems by field. `consents` are the ones already recorded (when
+    changing someone's details): kept, with the answer about the person who gets their messages added when it changed."""
     cells: dict[str, object] = {}
     for name, value in values.items():
+        if name == "proxy_consent":
+            continue  # a consent, recorded with its time below; not a column
         if name in LIST_FIELDS:
             cells[name] = "; ".join(value)
         elif name in ("availability", "unavailable_dates", "topics", "do_not_pair_with"):
@@ -183,7 +197,15 @@ def leader_from_values(values: dict[str, Any], leader_id: str | None = None) -> 
         ]
         errors[field] = f"{LEADER_FIELDS[field][1]}, because they want to be contacted by {CONTACT_NAMES[leader.contact_method].lower()}"
         return None, errors
-    return leader, {}
+    agreed = values.get("proxy_consent") or ""
+    if agreed == "yes" and leader.proxy is None:
+        errors["proxy_name"] = f"{LEADER_FIELDS['proxy_name'][1]}, because they agreed we send their messages to someone"
+        return None, errors
+    recorded = [c if isinstance(c, Consent) else Consent.model_validate(c) for c in consents or []]
+    if agreed in ("yes", "no"):
+        moment = now or dt.datetime.now(dt.timezone.utc)
+        recorded = with_consent(recorded, PROXY_CONSENT, agreed == "yes", moment)
+    return leader.model_copy(update={"consents": recorded}), {}
 
 
 def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
@@ -211,10 +233,20 @@ def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
             values[name] = str(value)
     for name in LIST_FIELDS:
         values[name] = list(view.get(name) or [])
+    proxy = view.get("proxy") or {}
+    for part in ("name", "relationship", "email", "phone", "postal_address"):
+        values[f"proxy_{part}"] = proxy.get(part) or ""
+    if any(c.get("purpose") == PROXY_CONSENT for c in view.get("consents") or []):
+        values["proxy_consent"] = "yes" if proxy_agreed(view) else "no"
     location = view.get("location") or {}
     if location:
         values["latitude"], values["longitude"] = str(location.get("lat", "")), str(location.get("lon", ""))
     return values
+
+
+def proxy_agreed(view: dict[str, Any]) -> bool:
+    """Whether the leader's latest answer is yes to sending their messages to the person they named."""
+    return consent_given([Consent.model_validate(c) for c in view.get("consents") or []], PROXY_CONSENT)
 
 
 def say_window(window: dict[str, str]) -> str:

@@ -1,0 +1,84 @@
+"""The person who gets a leader's messages, in the registry on a real database (PostgreSQL and SQLite):
+sealed at rest like every contact detail, and in the contact event only while the leader agrees."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from schemas.events import LeaderContactChanged
+from schemas.topics import LEADER_CONTACTS
+from services.common.crypto import Cipher, new_key
+from services.common.store import Store, make_engine
+from services.registry import handlers
+from services.registry.adapters.orm import Base, Inbox, Outbox
+from services.registry.domain.leaders import Consent, LeaderIn
+
+pytestmark = pytest.mark.integration
+
+CIPHER = Cipher(new_key())
+AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
+WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+LEADER = LeaderIn(
+    id="pl-proxy",
+    name="Amira Ahmed",
+    role="patient_leader",
+    contact_method="via_carer",
+    system="QHM",
+    meeting_modes=["video"],
+    proxy={"name": "Samuel Proxyson", "relationship": "son", "email": "samuel.proxyson@example.org", "phone": "07700 900456"},
+    consents=[AGREED],
+)
+
+
+@pytest.fixture
+async def store(database_url):
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    await store.prepare("registry")
+    yield store
+    await store.engine.dispose()
+
+
+async def register(store: Store, leader: LeaderIn) -> list[LeaderContactChanged]:
+    """Registers the leader; returns the contact events it published."""
+    contacts: list[LeaderContactChanged] = []
+    async with store.unit_of_work() as uow:
+        publish = uow.publish
+
+        def keep(topic, key, event):
+            if topic == LEADER_CONTACTS:
+                contacts.append(event)
+            publish(topic, key, event)
+
+        uow.publish = keep
+        await handlers.register_leader(uow, CIPHER, leader)
+        await uow.commit()
+    return contacts
+
+
+async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_drops_it_when_withdrawn(store):
+    (first,) = await register(store, LEADER)
+    assert first.data.proxy is not None
+    assert (first.data.proxy.name, first.data.proxy.email) == ("Samuel Proxyson", "samuel.proxyson@example.org")
+
+    (second,) = await register(store, LEADER.model_copy(update={"consents": [AGREED, WITHDRAWN]}))
+    assert second.data.version == 2 and second.data.proxy is None
+
+    async with store.unit_of_work() as uow:
+        kept = await handlers.read_leader(uow, CIPHER, "pl-proxy", "test", "checking the proxy is kept")
+    assert kept["proxy"]["name"] == "Samuel Proxyson", "still recorded, only no longer shared"
+
+
+async def test_a_proxy_recorded_without_consent_is_never_in_a_contact_event(store):
+    (only,) = await register(store, LEADER.model_copy(update={"consents": []}))
+    assert only.data.proxy is None and only.data.contact_method == "via_carer"
+
+
+async def test_the_proxys_details_are_sealed_at_rest(store):
+    await register(store, LEADER)
+    async with store.engine.connect() as conn:
+        stored = repr((await conn.execute(text("select * from leaders"))).all())
+    for detail in ("Samuel Proxyson", "samuel.proxyson@example.org", "07700 900456"):
+        assert detail not in stored
