@@ -323,6 +323,16 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     wait_for_heading(page, "Proposed pairs")
     visit.check(page, "round-paired-again")
 
+    # ---- the first round is finished: the manager closes it, after a confirmation page ----
+    page.goto(f"{base}/manage/rounds/{round_id}")
+    activate(page, page.get_by_role("link", name="Close this round"))
+    visit.check(page, "round-close-check")
+    activate(page, page.get_by_role("button", name="Close the round"))
+    assert "The round is closed" in page.locator(".nhsuk-notification-banner").inner_text()
+    assert "no longer answer" in page.locator("main").inner_text()
+    assert page.get_by_role("link", name="Close this round").count() == 0
+    visit.check(page, "round-closed")
+
     # ---- an admin adds a viewer ----
     activate(page, page.get_by_role("link", name="People who sign in"))
     visit.check(page, "users")

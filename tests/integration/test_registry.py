@@ -39,6 +39,7 @@ async def registry(database_url, kafka_settings):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry", auth=ADMIN) as client:
             client.store = app.state.registry.store
+            client.signer = app.state.registry.signer
             yield client
 
 
@@ -93,6 +94,15 @@ async def test_import_stores_valid_rows_reports_bad_ones_and_a_second_import_cha
     second = (await registry.post("/leaders/import", files={"file": ("leaders.csv", content, "text/csv")})).json()
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 2)
     assert (await registry.get(f"/leaders/imp-{tag}-1")).json()["version"] == 1
+
+
+async def test_an_import_that_cannot_be_read_is_a_plain_answer_never_a_server_error(registry):
+    tag = uuid.uuid4().hex[:6]
+    content = csv_file([a_row(f"long-{tag}-1")]) + b'"' + b"x" * 140_000 + b"\n" + csv_file([a_row(f"long-{tag}-2")])
+    answer = await registry.post("/leaders/import", files={"file": ("leaders.csv", content, "text/csv")})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("The file cannot be imported: row 3 has a cell longer than 131,072 characters")
+    assert (await registry.get(f"/leaders/long-{tag}-1")).status_code == 404, "nothing from the file was stored"
 
 
 async def test_import_reads_excel_workbooks_too(registry):
@@ -150,6 +160,30 @@ async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_ent
     assert leader["name"] not in dump and leader["email"] not in dump
     entries = (await registry.get("/audit", params={"leader_id": leader["id"]})).json()["items"]
     assert entries[0]["action"] == "erased" and entries[0]["actor"] == ADMIN[0]
+
+
+async def test_erasure_takes_the_persons_id_out_of_cohorts_rounds_and_kept_or_ruled_out_pairs(registry):
+    rounds = await Rounds.with_leaders(registry)
+    gone, stays = rounds.lived
+    first, second = rounds.professionals
+    programme = (await registry.post("/programmes", json={"name": "North East"})).json()["id"]
+    cohort = (await registry.post(f"/programmes/{programme}/cohorts", json={"name": "2027", "leader_ids": [gone, stays]})).json()["id"]
+    round_id = await rounds.launch(locked_pairs=[[gone, first], [stays, second]], forbidden_pairs=[[gone, second]])
+    await rounds.solve(round_id)  # the proposed pair is gone and first
+
+    assert (await registry.delete(f"/leaders/{gone}")).status_code == 200
+    assert (await registry.get(f"/cohorts/{cohort}")).json()["leader_ids"] == [stays]
+    view = (await registry.get(f"/rounds/{round_id}")).json()
+    assert view["leader_count"] == 3
+    assert (view["locked_pairs"], view["forbidden_pairs"]) == ([[stays, second]], [])
+    assert [(p["lived_experience_id"], p["professional_id"]) for p in view["pairs"]] == [("erased", first)]
+    async with registry.store.engine.connect() as conn:
+        kept = []
+        for table in ("leaders", "rounds", "cohort_members", "pairs", "unmatched", "responses", "deliveries"):
+            kept += (await conn.execute(text(f"select * from {table}"))).all()
+    assert gone not in repr(kept), "only the audit log keeps the id, to show the erasure was done"
+    # The round carries on without them.
+    assert (await rounds.post(round_id, "resolve")).status_code == 202
 
 
 async def test_illegal_round_changes_are_refused_in_plain_words(registry):
@@ -287,9 +321,9 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
         uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professionals[0], partner_id=lived[0], answer="decline"))
         await uow.commit()
     leaving = next(l for l in leaders if l["id"] == lived[1])
-    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 201
+    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 200
     # Leaving counts as saying no: the partner is told (the notifier reads responses.v1), once.
-    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn", "name": "Renamed"})).status_code == 201
+    assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn", "name": "Renamed"})).status_code == 200
     async with registry.store.engine.connect() as conn:
         told = (await conn.execute(text("select headers from outbox where topic = 'responses.v1' and key = :id"), {"id": round_id})).all()
     kinds = [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in told]
@@ -307,3 +341,253 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     assert view["locked_pairs"] == [[lived[2], professionals[2]]], "the pair nobody said no to is kept"
     assert [lived[0], professionals[0]] in view["forbidden_pairs"], "the declined pair is never proposed again"
     assert (await registry.get(f"/rounds/{round_id}")).json()["follow_up_rounds"] == [follow_up["id"]]
+
+
+# ---- every change of a round, made by the handler that makes it ----
+
+
+async def event_types(registry, key: str, topic: str) -> list[str]:
+    async with registry.store.engine.connect() as conn:
+        rows = (
+            await conn.execute(text("select headers from outbox where key = :key and topic = :topic order by id"), {"key": key, "topic": topic})
+        ).all()
+    return [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in rows]
+
+
+class Rounds:
+    """Launches rounds through the API and feeds them the matcher's answers as the registry receives them."""
+
+    def __init__(self, registry, leaders: list[dict]):
+        self.registry = registry
+        self.lived = [l["id"] for l in leaders if l["role"] in ("patient_leader", "carer_leader")][:2]
+        self.professionals = [l["id"] for l in leaders if l["role"] in ("clinical_leader", "managerial_leader")][:2]
+
+    @classmethod
+    async def with_leaders(cls, registry) -> Rounds:
+        leaders = [unique(l) for l in sample_leaders()[:12]]
+        for leader in leaders:
+            assert (await registry.post("/leaders", json=leader)).status_code == 201
+        return cls(registry, leaders)
+
+    async def launch(self, **fields) -> str:
+        round_id = f"r-{uuid.uuid4().hex[:6]}"
+        body = {"id": round_id, "leader_ids": self.lived + self.professionals, **fields}
+        assert (await self.registry.post("/rounds", json=body)).status_code == 202
+        return round_id
+
+    async def status(self, round_id: str) -> str:
+        return (await self.registry.get(f"/rounds/{round_id}")).json()["status"]
+
+    async def answer(self, round_id: str, make, handler) -> None:
+        from services.common.store import handle_once
+
+        async with self.registry.store.engine.connect() as conn:
+            request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+        await handle_once(self.registry.store, "test.matches", make(round_id, request_id), handler)
+
+    async def progress(self, round_id: str) -> None:
+        from schemas.events import RoundProgress, SolveProgress
+        from services.registry import handlers
+
+        def make(rid, cause):
+            data = SolveProgress(round_id=rid, stage="pairing", elapsed_seconds=1.0)
+            return RoundProgress(producer="test", correlation_id=rid, causation_id=cause, data=data)
+
+        await self.answer(round_id, make, handlers.record_progress)
+
+    def solved(self, round_id: str, cause: str):
+        from schemas.cohort import CohortResult, PairResult, SolveStats
+        from schemas.events import RoundSolved
+
+        pair = PairResult(lived_experience_id=self.lived[0], professional_id=self.professionals[0], score=50,
+                          meeting_modes=["video"], shared_windows=[], reasons=["You both care about cardiac care."])
+        result = CohortResult(round_id=round_id, pairs=[pair], unmatched=[], stats=SolveStats(status="optimal"))
+        return RoundSolved(producer="test", correlation_id=round_id, causation_id=cause, data=result)
+
+    async def solve(self, round_id: str) -> None:
+        from services.registry import handlers
+
+        await self.answer(round_id, self.solved, handlers.record_solution)
+
+    async def fail(self, round_id: str) -> None:
+        from schemas.events import RoundFailure, RoundSolveFailed
+        from services.registry import handlers
+
+        def make(rid, cause):
+            data = RoundFailure(round_id=rid, reason="The profiles of two leaders did not arrive in time.")
+            return RoundSolveFailed(producer="test", correlation_id=rid, causation_id=cause, data=data)
+
+        await self.answer(round_id, make, handlers.record_failure)
+
+    async def post(self, round_id: str, action: str, **body) -> httpx.Response:
+        return await self.registry.post(f"/rounds/{round_id}/{action}", json=body or None)
+
+    async def act(self, round_id: str, step: str) -> None:
+        if step in ("progress", "solve", "fail"):
+            await getattr(self, step)(round_id)
+            return
+        body = {"approved_by": "Test manager"} if step == "approve" else {}
+        answer = await self.post(round_id, step, **body)
+        assert answer.status_code < 300, f"{step}: {answer.text}"
+
+
+# How a round gets to each status, and which handler makes each change the lifecycle allows.
+ON_THE_WAY = {
+    "queued": [],
+    "solving": ["progress"],
+    "proposed": ["solve"],
+    "approved": ["solve", "approve"],
+    "published": ["solve", "approve", "publish"],
+    "failed": ["fail"],
+}
+MADE_BY = {
+    ("queued", "solving"): "progress",
+    ("queued", "proposed"): "solve",
+    ("queued", "failed"): "fail",
+    ("queued", "cancelled"): "cancel",
+    ("solving", "proposed"): "solve",
+    ("solving", "failed"): "fail",
+    ("solving", "cancelled"): "cancel",
+    ("proposed", "approved"): "approve",
+    ("proposed", "queued"): "resolve",
+    ("proposed", "cancelled"): "cancel",
+    ("approved", "published"): "publish",
+    ("approved", "cancelled"): "cancel",
+    ("published", "closed"): "close",
+    ("failed", "queued"): "resolve",
+    ("failed", "cancelled"): "cancel",
+}
+
+
+def test_every_change_the_lifecycle_allows_is_made_by_a_handler():
+    from services.registry.domain.rounds import ALLOWED
+
+    allowed = {(a.value, b.value) for a, targets in ALLOWED.items() for b in targets}
+    # Launching makes the draft and queues it in one transaction, so nothing else ever sees a draft.
+    assert allowed - {("draft", "queued"), ("draft", "cancelled")} == set(MADE_BY)
+
+
+async def test_each_allowed_change_of_a_round_is_made_and_is_one_event(registry):
+    rounds = await Rounds.with_leaders(registry)
+    for (before, after), step in MADE_BY.items():
+        round_id = await rounds.launch()
+        for earlier in ON_THE_WAY[before]:
+            await rounds.act(round_id, earlier)
+        assert await rounds.status(round_id) == before, f"{before} -> {after}: did not reach {before}"
+        changes = (await event_types(registry, round_id, "rounds.v1")).count("RoundStatusChanged")
+        await rounds.act(round_id, step)
+        assert await rounds.status(round_id) == after, f"{before} -> {after}: {step} did not make the change"
+        now = (await event_types(registry, round_id, "rounds.v1")).count("RoundStatusChanged")
+        assert now == changes + 1, f"{before} -> {after}: the change was not one RoundStatusChanged event"
+
+
+async def test_changes_the_lifecycle_does_not_allow_are_refused_in_plain_words(registry):
+    rounds = await Rounds.with_leaders(registry)
+    published = await rounds.launch()
+    for step in ON_THE_WAY["published"]:
+        await rounds.act(published, step)
+    approved = await rounds.launch()
+    for step in ON_THE_WAY["approved"]:
+        await rounds.act(approved, step)
+    proposed = await rounds.launch()
+    await rounds.solve(proposed)
+    refused = {
+        (proposed, "close"): "This round is proposed, so it cannot be closed. From proposed it can go to: approved, cancelled, queued.",
+        (approved, "resolve"): "This round is approved, so it cannot be sent to the matcher. From approved it can go to: cancelled, published.",
+        (published, "cancel"): "This round is published, so it cannot be cancelled. From published it can go to: closed.",
+        (published, "resolve"): "This round is published, so it cannot be sent to the matcher. From published it can go to: closed.",
+    }
+    for (round_id, step), words in refused.items():
+        answer = await rounds.post(round_id, step)
+        assert (answer.status_code, answer.json()["detail"]) == (409, words), step
+    assert (await rounds.post(published, "close")).status_code == 200
+    again = await rounds.post(published, "close")
+    assert again.status_code == 409 and again.json()["detail"].endswith("From closed it can go to: nothing: it is finished.")
+    assert (await rounds.post("no-such-round", "close")).status_code == 404
+
+
+async def test_a_repeated_answer_from_the_matcher_never_undoes_a_persons_approval(registry):
+    from schemas.events import RoundFailure, RoundSolveFailed
+    from services.common.store import handle_once
+    from services.registry import handlers
+
+    rounds = await Rounds.with_leaders(registry)
+    round_id = await rounds.launch()
+    await rounds.solve(round_id)
+    await rounds.act(round_id, "approve")
+    before = (await registry.get(f"/rounds/{round_id}")).json()
+    assert before["status"] == "approved" and before["approved_by"]
+    # The matcher answered the same request again (after a restart, say), under new event ids.
+    async with registry.store.engine.connect() as conn:
+        request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+    failed = RoundSolveFailed(producer="test", correlation_id=round_id, causation_id=request_id,
+                              data=RoundFailure(round_id=round_id, reason="The matcher stopped."))
+    assert await handle_once(registry.store, "test.matches", rounds.solved(round_id, request_id), handlers.record_solution)
+    assert await handle_once(registry.store, "test.matches", failed, handlers.record_failure)
+    assert (await registry.get(f"/rounds/{round_id}")).json() == before
+
+
+async def test_a_closed_round_takes_no_more_answers_and_its_people_can_still_be_paired_again(registry):
+    from services.registry.adapters.orm import ResponseRow
+
+    rounds = await Rounds.with_leaders(registry)
+    round_id = await rounds.launch()
+    for step in ON_THE_WAY["published"]:
+        await rounds.act(round_id, step)
+    lived, professional = rounds.lived[0], rounds.professionals[0]
+    async with registry.store.unit_of_work() as uow:
+        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professional, partner_id=lived, answer="decline"))
+        await uow.commit()
+    closed = await rounds.post(round_id, "close")
+    assert closed.json() == {"id": round_id, "status": "closed", "locked_pairs": [], "forbidden_pairs": []}
+
+    token = registry.signer.dumps({"round": round_id, "leader": lived, "partner": professional, "nonce": uuid.uuid4().hex})
+    late = await registry.post(f"/responses/{token}", data={"answer": "accept"})
+    assert late.status_code == 409 and "no longer taking answers" in late.text
+    again = await rounds.post(round_id, "pair-again")
+    assert again.status_code == 202 and [lived, professional] in (await registry.get(f"/rounds/{again.json()['id']}")).json()["forbidden_pairs"]
+
+
+# ---- changing a leader ----
+
+
+async def test_put_replaces_a_registered_leader_and_shares_the_change_like_any_update(registry):
+    leader = unique(sample_leaders()[0])
+    leader_id = leader["id"]
+    first = await registry.post("/leaders", json=leader)
+    assert (first.status_code, first.json()["outcome"], first.json()["version"]) == (201, "created", 1)
+    changed = {k: v for k, v in leader.items() if k != "id"} | {"topics": ["stroke"], "name": "A new name"}
+
+    replaced = await registry.put(f"/leaders/{leader_id}", json=changed)
+    assert replaced.status_code == 200
+    assert replaced.json() == {"id": leader_id, "version": 2, "status": "active", "outcome": "updated"}
+    stored = (await registry.get(f"/leaders/{leader_id}")).json()
+    assert (stored["name"], stored["topics"]) == ("A new name", ["stroke"])
+    shared = ["LeaderProfileChanged", "LeaderContactChanged"]
+    assert await event_types(registry, leader_id, "leaders.profile.v1") + await event_types(registry, leader_id, "leaders.contact.v1") == [
+        shared[0], shared[0], shared[1], shared[1]
+    ], "two of each view: the registration and the change"
+
+    same = await registry.put(f"/leaders/{leader_id}", json={**changed, "id": leader_id})
+    assert (same.status_code, same.json()["outcome"], same.json()["version"]) == (200, "unchanged", 2)
+    posted = await registry.post("/leaders", json={**changed, "id": leader_id, "topics": ["cancer"]})
+    assert (posted.status_code, posted.json()["outcome"], posted.json()["version"]) == (200, "updated", 3)
+
+
+async def test_put_refuses_an_unknown_leader_a_different_id_and_bad_fields_by_name(registry):
+    leader = unique(sample_leaders()[0])
+    await registry.post("/leaders", json=leader)
+    body = {k: v for k, v in leader.items() if k != "id"}
+
+    nobody = await registry.put("/leaders/nobody-here", json=body)
+    assert nobody.status_code == 404 and nobody.json()["detail"].startswith("there is no leader called nobody-here")
+    other = await registry.put(f"/leaders/{leader['id']}", json={**body, "id": "someone-else"})
+    assert other.status_code == 422
+    assert other.json()["errors"] == [
+        {"field": "id", "message": f"must be {leader['id']}, the id at the end of the address, or be left out"}
+    ]
+    bad = await registry.put(f"/leaders/{leader['id']}", json={**body, "role": "nurse", "meeting_modes": []})
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"role", "meeting_modes"}
+    no_email = await registry.put(f"/leaders/{leader['id']}", json={**body, "contact_method": "email", "email": None})
+    assert no_email.status_code == 409 and "email is needed" in no_email.json()["detail"]
+    assert (await registry.get(f"/leaders/{leader['id']}")).json()["version"] == 1, "nothing refused was saved"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 from python_calamine import CalamineError, CalamineWorkbook
@@ -31,16 +33,38 @@ EXAMPLE = {
 MAX_ROWS = 100_000
 
 
+def too_many_rows() -> str:
+    return (
+        f"the file has more than {MAX_ROWS:,} rows of people, the most one file can hold. Split it into files of "
+        f"{MAX_ROWS:,} rows or fewer, each starting with the same header row, and import them one after the other"
+    )
+
+
 def read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int, list[object]]]]:
     """The header and the numbered rows (numbered as a spreadsheet shows them: the header is row 1)."""
     if filename.lower().endswith(".xlsx"):
-        return _read_xlsx(content)
-    if filename.lower().endswith(".csv"):
-        return _read_csv(content)
-    raise FileProblem("the file must be a CSV file (.csv) or an Excel workbook (.xlsx)")
+        header, *data = _read_xlsx(content)
+    elif filename.lower().endswith(".csv"):
+        header, *data = _read_csv(content)
+    else:
+        raise FileProblem("the file must be a CSV file (.csv) or an Excel workbook (.xlsx)")
+    return [str(h or "") for h in header], [(number, list(cells)) for number, cells in enumerate(data, start=2)]
 
 
-def _read_csv(content: bytes) -> tuple[list[str], list[tuple[int, list[object]]]]:
+def _up_to_the_limit(rows: Iterable[list[object]]) -> list[list[object]]:
+    """Every row; a file with more than MAX_ROWS people is refused whole, so nobody is left out unseen."""
+    kept: list[list[object]] = []
+    people = 0
+    for cells in rows:
+        kept.append(cells)
+        if len(kept) > 1 and any(cell is not None and str(cell).strip() for cell in cells):
+            people += 1
+            if people > MAX_ROWS:
+                raise FileProblem(too_many_rows())
+    return kept
+
+
+def _read_csv(content: bytes) -> list[list[object]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -48,24 +72,49 @@ def _read_csv(content: bytes) -> tuple[list[str], list[tuple[int, list[object]]]
             text = content.decode("cp1252")  # what older Excel versions save as "CSV"
         except UnicodeDecodeError as exc:
             raise FileProblem("the CSV file's text cannot be read; save it as 'CSV UTF-8' and try again") from exc
-    rows = list(csv.reader(io.StringIO(text)))
+    # newline="" lets the reader find the line ends itself, so files with old Mac line ends (\r) read too.
+    reader = csv.reader(io.StringIO(text, newline=""))
+
+    def numbered() -> Iterator[list[object]]:
+        for number in itertools.count(1):  # row 1 is the header, as a spreadsheet shows it
+            try:
+                yield next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FileProblem(_unreadable_row(number, exc)) from exc
+
+    rows = _up_to_the_limit(numbered())
     if not rows:
         raise FileProblem("the file is empty")
-    return rows[0], [(number, list(cells)) for number, cells in enumerate(rows[1:], start=2)][:MAX_ROWS]
+    return rows
 
 
-def _read_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, list[object]]]]:
+def _unreadable_row(number: int, exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return (
+            f"row {number} has a cell longer than {csv.field_size_limit():,} characters, far more than any column needs. "
+            f"This usually means a quote mark (\") in row {number} is not closed, so the rest of the file runs into one cell. "
+            "Close the quote mark or shorten the cell, save the file and import it again"
+        )
+    return f"row {number} cannot be read; save the file again as 'CSV UTF-8' from your spreadsheet program and import it again"
+
+
+def _read_xlsx(content: bytes) -> list[list[object]]:
     # calamine (Rust) reads a 10,000-row workbook ten times faster than openpyxl, which still writes the template.
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0)
-        # Empty rows and columns at the top left are kept, so row numbers match what Excel shows.
-        rows = sheet.to_python(skip_empty_area=False, nrows=MAX_ROWS + 1)
+        # Empty rows and columns at the top left are kept, so row numbers and columns match what Excel shows
+        # (iter_rows keeps the empty rows but starts at the first column used).
+        pad = [""] * (sheet.start[1] if sheet.start else 0)
+        rows = _up_to_the_limit(pad + list(cells) for cells in sheet.iter_rows())
+    except FileProblem:
+        raise
     except (CalamineError, IndexError, ValueError) as exc:
         raise FileProblem("the Excel file cannot be opened; save it again as an .xlsx workbook") from exc
     if not rows:
         raise FileProblem("the first sheet of the workbook is empty")
-    header, *data = rows
-    return [str(h or "") for h in header], [(number, list(cells)) for number, cells in enumerate(data, start=2)]
+    return rows
 
 
 def template_csv() -> bytes:

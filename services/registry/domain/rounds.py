@@ -24,7 +24,9 @@ ALLOWED: dict[RoundStatus, frozenset[RoundStatus]] = {
     S.solving: frozenset({S.proposed, S.failed, S.cancelled}),
     # A proposed round can be solved again after locking or forbidding pairs.
     S.proposed: frozenset({S.approved, S.queued, S.cancelled}),
-    S.approved: frozenset({S.published, S.proposed, S.cancelled}),
+    # Approval is not taken back: a late answer from the matcher must not undo a person's check.
+    S.approved: frozenset({S.published, S.cancelled}),
+    # Closing a published round stops its answer links; its pairs still count as earlier pairs.
     S.published: frozenset({S.closed}),
     S.closed: frozenset(),
     S.cancelled: frozenset(),

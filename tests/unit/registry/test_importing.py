@@ -85,3 +85,76 @@ def test_files_that_are_not_spreadsheets_get_a_plain_error():
         spreadsheets.read_rows("leaders.txt", b"x")
     with pytest.raises(FileProblem, match="cannot be opened"):
         spreadsheets.read_rows("leaders.xlsx", b"not a workbook")
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    return "".join(",".join(cells) + "\n" for cells in rows).encode()
+
+
+def xlsx_bytes(rows: list[list[object]], at: str = "A1") -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    start_row, start_column = sheet[at].row, sheet[at].column
+    for r, cells in enumerate(rows):
+        for c, value in enumerate(cells):
+            if value != "":
+                sheet.cell(row=start_row + r, column=start_column + c, value=value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_cell_too_long_to_read_is_a_plain_file_problem_naming_its_row():
+    # An unclosed quote mark on row 3 runs the rest of the file into one enormous cell.
+    content = csv_bytes([HEADER, good(1), ['"' + "x" * 140_000, *good(2)[1:]], good(3)])
+    with pytest.raises(FileProblem) as problem:
+        spreadsheets.read_rows("leaders.csv", content)
+    message = str(problem.value)
+    assert message.startswith("row 3 has a cell longer than 131,072 characters")
+    assert "quote mark" in message and "import it again" in message
+
+
+def test_files_saved_with_old_mac_line_ends_are_read_row_by_row():
+    header, rows = spreadsheets.read_rows("leaders.csv", "\r".join([",".join(HEADER), ",".join(good(1)), ""]).encode())
+    assert header == HEADER and rows == [(2, good(1))]
+
+
+def people(count: int) -> list[list[str]]:
+    return [[f"pl-{i}", f"Person {i}"] for i in range(count)]
+
+
+def test_a_csv_with_more_people_than_the_limit_is_refused_whole_saying_how_to_split_it():
+    over = csv_bytes([["id", "name"], *people(spreadsheets.MAX_ROWS + 1)])
+    with pytest.raises(FileProblem) as problem:
+        spreadsheets.read_rows("leaders.csv", over)
+    assert str(problem.value) == (
+        "the file has more than 100,000 rows of people, the most one file can hold. Split it into files of "
+        "100,000 rows or fewer, each starting with the same header row, and import them one after the other"
+    )
+
+
+def test_a_csv_at_the_limit_is_read_to_its_last_row_and_blank_lines_do_not_count():
+    exactly = csv_bytes([["id", "name"], *people(spreadsheets.MAX_ROWS), ["", ""], ["", ""]])
+    _, rows = spreadsheets.read_rows("leaders.csv", exactly)
+    assert rows[spreadsheets.MAX_ROWS - 1] == (spreadsheets.MAX_ROWS + 1, [f"pl-{spreadsheets.MAX_ROWS - 1}", f"Person {spreadsheets.MAX_ROWS - 1}"])
+
+
+def test_a_workbook_over_the_limit_is_refused_even_when_blank_rows_come_first(monkeypatch):
+    # Writing 100,000 rows to a workbook takes a minute; the rule is the same at any limit.
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)
+    blank_then_four = [["id", "name"], ["", ""], *people(2), ["", ""], *people(2)]
+    with pytest.raises(FileProblem, match="more than 3 rows of people.*files of 3 rows or fewer"):
+        spreadsheets.read_rows("leaders.xlsx", xlsx_bytes(blank_then_four))
+    _, rows = spreadsheets.read_rows("leaders.xlsx", xlsx_bytes([["id", "name"], ["", ""], *people(3)]))
+    assert [number for number, cells in rows if cells[0]] == [3, 4, 5], "every person is kept, with Excel's row numbers"
+
+
+def test_a_workbook_with_an_empty_first_column_keeps_excels_rows_and_columns():
+    content = xlsx_bytes([["id", "name"], ["", ""], ["pl-1", "Person 1"]], at="B1")
+    header, rows = spreadsheets.read_rows("leaders.xlsx", content)
+    assert header == ["", "id", "name"], "the empty first column is kept, so no column moves"
+    assert rows == [(2, ["", "", ""]), (3, ["", "pl-1", "Person 1"])]
