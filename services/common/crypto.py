@@ -36,8 +36,24 @@ class Cipher:
         except InvalidToken as exc:
             raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
 
+    def seal_bytes(self, data: bytes) -> bytes:
+        """Encrypt raw bytes as they are (an event body already serialised), with no JSON round trip."""
+        return self._fernet.encrypt(data)
+
+    def open_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
+
     def rotate(self, token: bytes) -> bytes:
         return self._fernet.rotate(token)
+
+
+def is_plain_json(value: bytes) -> bool:
+    """A body written before outbox bodies were encrypted: JSON object text. A Fernet token never
+    starts with `{` (it is URL-safe base64 and begins with `gAAAAA`)."""
+    return value[:1] == b"{"
 
 
 def new_key() -> str:

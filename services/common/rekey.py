@@ -3,14 +3,15 @@
 To rotate: put a new key first in the service's *_ENCRYPTION_KEYS (keep the
 old one after it), restart, run `pairing rekey SERVICE`, then remove the old
 key. Every sealed column is a LargeBinary column whose name starts with
-"sealed", so a new one is covered without changing this file.
+"sealed", so a new one is covered without changing this file. Events still
+waiting in the outbox are encrypted too, and are rotated here as well.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import LargeBinary, select, update
 
-from services.common.crypto import Cipher
+from services.common.crypto import Cipher, is_plain_json
 from services.common.store import make_engine
 
 
@@ -37,6 +38,22 @@ async def rekey(database_url: str, metadata, cipher: Cipher) -> int:
                     condition = [k == v for k, v in zip(key, ids)]
                     await conn.execute(update(table).where(*condition).values({column.name: cipher.rotate(token)}))
                     rewritten += 1
+            rewritten += await _rekey_outbox(conn, metadata, cipher)
     finally:
         await engine.dispose()
     return rewritten
+
+
+async def _rekey_outbox(conn, metadata, cipher: Cipher) -> int:
+    """Re-encrypt the bodies of events not yet published (published ones are already cleared)."""
+    outbox = metadata.tables.get("outbox")
+    if outbox is None:
+        return 0
+    waiting = outbox.c.published_at.is_(None)
+    rows = (await conn.execute(select(outbox.c.id, outbox.c.value).where(waiting, outbox.c.value.is_not(None)))).all()
+    for row_id, value in rows:
+        # A body written before bodies were encrypted is encrypted now rather than rotated.
+        token = cipher.seal_bytes(value) if is_plain_json(value) else cipher.rotate(value)
+        # Only while still waiting: a relay that published it meanwhile has cleared it, and that stays.
+        await conn.execute(update(outbox).where(outbox.c.id == row_id, waiting).values(value=token))
+    return len(rows)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.events import Envelope
 from schemas.topics import Topic
+from services.common.crypto import Cipher, is_plain_json
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED
 from services.common.tracing import trace_headers
 
@@ -43,6 +44,8 @@ def make_engine(url: str) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows and cleared values are overwritten with zeros, not left readable in free space.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -64,6 +67,7 @@ class OutboxMixin:
     key: Mapped[str] = mapped_column(String(200))
     # None before publishing is a tombstone (it erases the key from a compacted topic);
     # after publishing the body is cleared, and the row remains as a record.
+    # Encrypted with the store's cipher while it waits (it may hold contact details and access needs).
     value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
@@ -93,10 +97,21 @@ def is_database_outage(exc: BaseException) -> bool:
 
 
 class Store:
-    """One service's database: its engine, session factory and outbox/inbox models."""
+    """One service's database: its engine, session factory and outbox/inbox models.
 
-    def __init__(self, engine: AsyncEngine, outbox: type[OutboxMixin], inbox: type[InboxMixin], metadata: Any):
+    With a cipher, outbox bodies are encrypted while they wait and decrypted by the relay just
+    before sending; every service passes its own. Without one (tests of the plumbing) they are plain."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: type[OutboxMixin],
+        inbox: type[InboxMixin],
+        metadata: Any,
+        cipher: Cipher | None = None,
+    ):
         self.engine = engine
+        self.cipher = cipher
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.outbox = outbox
         self.inbox = inbox
@@ -162,7 +177,10 @@ class UnitOfWork:
             self.store.outbox_written.set()
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
-        self._add_outbox(topic, key, str(event.event_id), event.model_dump_json().encode(), event.event_type)
+        body = event.model_dump_json().encode()
+        if self.store.cipher is not None:
+            body = self.store.cipher.seal_bytes(body)
+        self._add_outbox(topic, key, str(event.event_id), body, event.event_type)
 
     def tombstone(self, topic: Topic, key: str, event_id: str) -> None:
         self._add_outbox(topic, key, event_id, None, "Tombstone")
@@ -245,15 +263,17 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            # Every body is decrypted before anything is sent, so an unreadable one sends nothing.
+            bodies = [self._body(row.value) for row in rows]
             futures = [
                 await self.producer.send(
                     row.topic,
-                    value=row.value,
+                    value=body,
                     key=row.key.encode(),
                     headers=[("event_id", row.event_id.encode())]
                     + [(k, str(v).encode()) for k, v in (row.headers or {}).items()],
                 )
-                for row in rows
+                for row, body in zip(rows, bodies)
             ]
             await asyncio.gather(*futures)
             now = utc_now()
@@ -263,6 +283,13 @@ class OutboxRelay:
                 EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
         self.published += len(rows)
         return len(rows)
+
+    def _body(self, value: bytes | None) -> bytes | None:
+        cipher = self.store.cipher
+        # Tombstones stay None; a plain JSON body was written before bodies were encrypted: sent as it is.
+        if value is None or cipher is None or is_plain_json(value):
+            return value
+        return cipher.open_bytes(value)
 
     async def backlog(self) -> int:
         outbox = self.store.outbox

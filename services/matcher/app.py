@@ -179,6 +179,7 @@ def build_broker(settings: MatcherSettings, store: Store, cipher: Cipher, solves
 
 
 def create_app(settings: MatcherSettings) -> AsgiFastStream:
-    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
-    broker = build_broker(settings, store, Cipher(settings.encryption_keys))
+    cipher = Cipher(settings.encryption_keys)
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
+    broker = build_broker(settings, store, cipher)
     return service_app(broker, store, settings.kafka, SERVICE, log)

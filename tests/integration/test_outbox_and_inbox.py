@@ -123,3 +123,39 @@ async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(store
     )
     committed = [r for r in results if r is True]
     assert len(committed) == 1
+
+
+async def test_bodies_wait_encrypted_and_the_relay_sends_them_decrypted(database_url, kafka_settings):
+    from sqlalchemy import select
+
+    from services.common.crypto import Cipher, new_key
+
+    await ensure_topics(kafka_settings)
+    cipher = Cipher(new_key())
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata, cipher)
+    await store.prepare("registry")
+    sealed, old = f"sealed-{uuid.uuid4().hex[:6]}", f"old-{uuid.uuid4().hex[:6]}"
+    sealed_event, old_event = published(sealed), published(old)
+    try:
+        async with store.unit_of_work() as uow:
+            uow.publish(ROUNDS, sealed, sealed_event)
+            # A row written before bodies were encrypted: plain JSON, still sent as it is.
+            uow.session.add(Outbox(event_id=str(old_event.event_id), topic=ROUNDS.name, key=old, headers={},
+                                   value=old_event.model_dump_json().encode()))
+            await uow.commit()
+        async with store.sessions() as session:
+            stored = await session.scalar(select(Outbox.value).where(Outbox.key == sealed))
+        assert sealed.encode() not in stored and cipher.open_bytes(stored) == sealed_event.model_dump_json().encode()
+
+        producer = make_producer(kafka_settings, "test")
+        await producer.start()
+        try:
+            assert await OutboxRelay(store, producer).publish_pending() >= 2
+        finally:
+            await producer.stop()
+    finally:
+        await store.engine.dispose()
+    (sent,) = await read_round_events(kafka_settings, sealed, 1)
+    assert RoundPublished.model_validate_json(sent.value) == sealed_event
+    (sent_old,) = await read_round_events(kafka_settings, old, 1)
+    assert RoundPublished.model_validate_json(sent_old.value) == old_event

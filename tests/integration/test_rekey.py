@@ -29,3 +29,30 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
     assert Cipher(new).open(token) == {"email": "rk@example.org"}
     with pytest.raises(EncryptionKeyError):
         Cipher(old).open(token)
+
+
+async def test_rekey_rotates_events_waiting_in_the_outbox_and_encrypts_old_plain_ones(database_url):
+    from services.common.store import utc_now
+
+    old, new = new_key(), new_key()
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    await store.prepare("registry")
+    async with store.unit_of_work() as uow:
+        uow.session.add_all([
+            Outbox(event_id="00000000-0000-0000-0000-00000000000a", topic="t", key="a", headers={},
+                   value=Cipher(old).seal_bytes(b'{"email": "a@example.org"}')),
+            # Written before outbox bodies were encrypted.
+            Outbox(event_id="00000000-0000-0000-0000-00000000000b", topic="t", key="b", headers={},
+                   value=b'{"email": "b@example.org"}'),
+            Outbox(event_id="00000000-0000-0000-0000-00000000000c", topic="t", key="c", headers={}, value=None),
+            Outbox(event_id="00000000-0000-0000-0000-00000000000d", topic="t", key="d", headers={}, value=None,
+                   published_at=utc_now()),
+        ])
+        await uow.commit()
+    assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 2
+    async with store.sessions() as session:
+        values = dict((await session.execute(select(Outbox.key, Outbox.value))).all())
+    await store.engine.dispose()
+    assert Cipher(new).open_bytes(values["a"]) == b'{"email": "a@example.org"}'
+    assert Cipher(new).open_bytes(values["b"]) == b'{"email": "b@example.org"}'
+    assert values["c"] is None and values["d"] is None, "tombstones and published rows stay empty"

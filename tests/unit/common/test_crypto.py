@@ -29,3 +29,15 @@ def test_wrong_or_missing_keys_give_a_plain_error():
     token = Cipher(new_key()).seal({"a": 1})
     with pytest.raises(EncryptionKeyError, match="cannot be read"):
         Cipher(new_key()).open(token)
+
+
+def test_raw_bytes_are_sealed_as_they_are_and_never_look_like_plain_json():
+    from services.common.crypto import is_plain_json
+
+    cipher = Cipher(new_key())
+    body = b'{"email": "amira@example.org"}'
+    token = cipher.seal_bytes(body)
+    assert b"amira" not in token and not is_plain_json(token) and is_plain_json(body)
+    assert cipher.open_bytes(token) == body
+    with pytest.raises(EncryptionKeyError, match="cannot be read"):
+        Cipher(new_key()).open_bytes(token)
