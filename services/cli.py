@@ -269,6 +269,8 @@ def dead_letter_command(action: str, offsets: list[int] | None, consumer: str | 
             table.add_column(column)
         for letter in chosen:
             where = f"{letter.original_topic} partition {letter.original_partition} offset {letter.original_offset}"
+            if letter.source:  # not read from a record: the notifier's schedule of messages
+                where = f"{letter.original_topic}, from the {letter.consumer}'s {letter.source}"
             table.add_row(str(letter.offset), letter.consumer, where, str(letter.attempts), letter.error)
         console.print(table)
         return

@@ -22,6 +22,8 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     event_id: str | None
+    # Set when the event was not read from a record (the notifier's "schedule"): then it has no partition or offset.
+    source: str = ""
 
 
 def _header(headers: dict[str, bytes], name: str, default: str = "") -> str:
@@ -70,6 +72,7 @@ async def read_dead_letters(kafka: KafkaSettings, wait_ms: int = 1000) -> list[D
                             key=record.key,
                             value=record.value,
                             event_id=_header(headers, "event_id") or None,
+                            source=_header(headers, "source"),
                         )
                     )
         return sorted(letters, key=lambda letter: letter.offset)

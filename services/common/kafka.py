@@ -23,6 +23,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
+from schemas.events import Envelope
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
 from services.common.logs import correlation_id, correlation_of
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
@@ -75,10 +76,16 @@ def describe_failure(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {str(exc)[:500]}"
 
 
-def backoff_seconds(attempt: int, reliability: ReliabilitySettings) -> float:
-    """Exponential backoff with full jitter, so retrying instances do not stampede."""
-    ceiling = min(reliability.max_backoff_seconds, reliability.first_backoff_seconds * 2 ** (attempt - 1))
+def jittered_backoff(attempt: int, first_seconds: float, max_seconds: float) -> float:
+    """How long to wait before try `attempt` + 1: doubling from `first_seconds` up to `max_seconds`,
+    then a random point between half of that and all of it, so retrying instances do not stampede."""
+    ceiling = min(max_seconds, first_seconds * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def backoff_seconds(attempt: int, reliability: ReliabilitySettings) -> float:
+    """A consumer's wait between tries of one event."""
+    return jittered_backoff(attempt, reliability.first_backoff_seconds, reliability.max_backoff_seconds)
 
 
 def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySettings) -> KafkaBroker:
@@ -171,14 +178,40 @@ async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc
         topic=DEAD_LETTERS.name,
         key=record.key,
         headers={
-            "consumer": service,
-            "error": error,
-            "attempts": str(attempts),
-            "original_topic": record.topic,
+            **dead_letter_headers(service, error, attempts, record.topic, event_id_of(record)),
             "original_partition": str(record.partition),
             "original_offset": str(record.offset),
-            **({"event_id": event_id} if (event_id := event_id_of(record)) else {}),
         },
+    )
+
+
+def dead_letter_headers(service: str, error: str, attempts: int, topic: str, event_id: str | None) -> dict[str, str]:
+    """What every dead letter says: who gave up, why, after how many tries, and where a replay sends it."""
+    return {
+        "consumer": service,
+        "error": error,
+        "attempts": str(attempts),
+        "original_topic": topic,
+        **({"event_id": event_id} if event_id else {}),
+    }
+
+
+async def dead_letter_event(
+    broker: KafkaBroker, service: str, topic: Topic, key: str, event: Envelope, error: str, attempts: int, source: str
+) -> None:
+    """An event a service gave up on away from its consumer (the notifier's schedule of messages).
+
+    It goes to the dead-letter topic as if read from `topic`, so `pairing dlq replay` sends it
+    back there. It has no partition or offset: the `source` header says where it came from.
+    `error` is shown to people: say what failed, never with personal details.
+    """
+    DEAD_LETTERED.labels(service, topic.name).inc()
+    log.error("%s: event %s from its %s dead-lettered after %d tries: %s", service, event.event_id, source, attempts, error)
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=DEAD_LETTERS.name,
+        key=key.encode(),
+        headers={**dead_letter_headers(service, error, attempts, topic.name, str(event.event_id)), "source": source},
     )
 
 

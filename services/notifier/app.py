@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Literal
 
@@ -11,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from schemas.events import LeaderContactChanged, NotificationStatusChanged, OutcomePublished, PairDeclined, ResponseEvent
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, OUTCOMES, RESPONSES
 from services.common.crypto import Cipher
-from services.common.kafka import batch_options, create_broker, subscriber_options
+from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import batch_of, project
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
@@ -29,6 +30,7 @@ from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.handlers import Notifier
+from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
 # A projection's handler takes a batch of records (services/common/projection.py).
@@ -90,6 +92,7 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
         contact_wait_seconds=settings.contact_wait_seconds,
         repair_contact_days=settings.partner_declined_contact_days,
         quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
+        receipt_seconds=settings.notify_receipt_seconds,
     )
     return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock())
 
@@ -98,22 +101,38 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
     cipher = Cipher(settings.encryption_keys)
     store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
     notifier = make_notifier(settings, store, cipher, clock)
-    app = service_app(build_broker(settings, store, cipher, notifier), store, settings.kafka, SERVICE, log)
+    broker = build_broker(settings, store, cipher, notifier)
+    # A scheduled message given up on goes to the dead-letter topic, as a consumer's event does.
+    notifier.dead_letter = functools.partial(dead_letter_event, broker, SERVICE, source="schedule")
+    app = service_app(broker, store, settings.kafka, SERVICE, log)
     scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)
+    receipts = receipt_checker(settings, notifier)
 
     # After start-up the database is migrated; on shutdown the engine is still open.
     @app.after_startup
     async def start_scheduler() -> None:
         scheduler.start()
+        if receipts is not None:
+            receipts.start()
 
     @app.on_shutdown
     async def stop_scheduler() -> None:
         await scheduler.stop()
+        if receipts is not None:
+            await receipts.stop()
         for channel in notifier.channels.values():
             if isinstance(channel, SmtpChannel):
                 await channel.close()  # say goodbye to the email server on the connection kept open
 
     return app
+
+
+def receipt_checker(settings: NotifierSettings, notifier: Notifier) -> ReceiptChecker | None:
+    """With GOV.UK Notify, something asks it later what became of each message; an SMTP server tells us nothing more."""
+    email = notifier.channels.get("email")
+    if settings.channel != "notify" or not isinstance(email, NotifyChannel):
+        return None
+    return ReceiptChecker(notifier, email.receipt, settings.notify_receipt_seconds)
 
 
 def make_channels(settings: NotifierSettings) -> dict[str, Channel]:

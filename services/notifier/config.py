@@ -62,6 +62,12 @@ class NotifierSettings(BaseSettings):
     notify_sms_template_id: str | None = None
     notify_letter_template_id: str | None = None
     notify_timeout_seconds: float = Field(default=30, gt=0, le=120)
+    notify_receipt_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="How soon GOV.UK Notify is first asked whether a message arrived (then less often, at most hourly)",
+    )
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)

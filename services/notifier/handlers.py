@@ -30,7 +30,10 @@ the scheduler (scheduler.py) tries them again when due:
 - contact details still on their way: tried again every few seconds, and when
   they have not come after NOTIFIER_CONTACT_WAIT_SECONDS, a person is asked
   to pass the message on ("needs_a_person"). Never silence;
-- a send that failed, from the scheduler: tried again later with backoff.
+- a send that failed, from the scheduler: tried again later with backoff and
+  jitter; after the last try it is reported "failed" and its event goes to the
+  dead-letter topic as if from its own topic, so `pairing dlq replay` sends it
+  back to this service's consumer to try again.
 
 Parking, instead of waiting inside the consumer, keeps the partition flowing.
 """
@@ -42,7 +45,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -51,17 +54,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.events import (
     EVENT_TYPES,
     Delivery,
+    Envelope,
     LeaderContact,
     LeaderContactChanged,
     NotificationStatusChanged,
     OutcomePublished,
     PairDeclined,
 )
-from schemas.topics import DELIVERIES
+from schemas.topics import DELIVERIES, OUTCOMES, RESPONSES, Topic
 from services.common.observability import NOTIFICATIONS
 from services.common.crypto import Cipher
+from services.common.kafka import jittered_backoff
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.channels import CannotUseChannel, Channel
+from services.notifier.adapters.notify import SentByNotify
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ScheduledRow
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.compose import (
@@ -77,7 +83,7 @@ from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, 
 PRODUCER = "notifier"
 CONSUMER = "notifier.outcomes"
 DECLINES_CONSUMER = "notifier.declines"
-FINISHED = {"sent", "needs_a_person"}
+FINISHED = {"sent", "delivered", "needs_a_person"}
 WAITING_FOR_CONTACT = "waiting_for_contact_details"
 QUIET_HOURS = "quiet_hours"
 RETRY = "retry"
@@ -85,6 +91,8 @@ RETRY = "retry"
 LEASE = dt.timedelta(minutes=10)
 # How often a message waiting for contact details looks again (a new contact also wakes the scheduler).
 RECHECK = dt.timedelta(seconds=2)
+# How long we ask GOV.UK Notify what became of a message: it keeps a message's status for 7 days.
+ASK_FOR = dt.timedelta(days=7)
 log = logging.getLogger("pairing.notifier")
 
 Cause = OutcomePublished | PairDeclined
@@ -102,9 +110,15 @@ class MessageRules:
     # Someone whose partner said no hears from us again within this many days.
     repair_contact_days: int = 14
     quiet_hours: QuietHours = QuietHours()
-    # A send from the scheduler that failed is tried again after this, doubling each time.
+    # A send from the scheduler that failed is tried again after this, doubling each time (with jitter).
     retry_seconds: float = 30
     max_retry_seconds: float = 1800
+    # A message sent through GOV.UK Notify: first asked about after this (receipts.py).
+    receipt_seconds: float = 60
+
+
+# Sends an event the scheduler gave up on to the dead-letter topic: (its topic, its key, the event, why, tries).
+DeadLetterPort = Callable[[Topic, str, Envelope, str, int], Awaitable[None]]
 
 
 @dataclass
@@ -118,6 +132,8 @@ class Notifier:
     clock: Clock = field(default_factory=SystemClock)
     # Set when something may have become due early (contact details arrived): the scheduler looks at once.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where a scheduled message goes after its last try; None (tests of the handlers alone): it is only reported.
+    dead_letter: DeadLetterPort | None = None
 
     def now(self) -> dt.datetime:
         return self.clock.now().astimezone(dt.timezone.utc)
@@ -136,6 +152,15 @@ class Notice:
     @property
     def consumer(self) -> str:
         return CONSUMER if isinstance(self.event, OutcomePublished) else DECLINES_CONSUMER
+
+    @property
+    def topic(self) -> Topic:
+        """Where the event came from, and its key there: a replay from the dead-letter topic sends it back."""
+        return OUTCOMES if isinstance(self.event, OutcomePublished) else RESPONSES
+
+    @property
+    def record_key(self) -> str:
+        return self.event.data.leader_id if isinstance(self.event, OutcomePublished) else self.event.data.round_id
 
     @property
     def leader_id(self) -> str:
@@ -220,19 +245,25 @@ async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact |
 
 def report(event: Cause, channel: str, status: str, detail: str = "") -> NotificationStatusChanged:
     notice = Notice(event)
+    return delivery_report(notice.round_id, notice.leader_id, event.event_id, notice.about, channel, status, detail)
+
+
+def delivery_report(
+    round_id: str, leader_id: str, event_id: uuid.UUID, about: str, channel: str, status: str, detail: str
+) -> NotificationStatusChanged:
     NOTIFICATIONS.labels(channel, status).inc()  # every status change is reported through here
     return NotificationStatusChanged(
         producer=PRODUCER,
-        correlation_id=notice.round_id,
-        causation_id=str(event.event_id),
+        correlation_id=round_id,
+        causation_id=str(event_id),
         data=Delivery(
-            round_id=notice.round_id,
-            leader_id=notice.leader_id,
-            outcome_event_id=event.event_id,
+            round_id=round_id,
+            leader_id=leader_id,
+            outcome_event_id=event_id,
             channel=channel,
             status=status,
             detail=detail,
-            about=notice.about,
+            about=about,
         ),
     )
 
@@ -342,15 +373,15 @@ async def send_and_record(
         # Not sent: say so on the row, so the next attempt knows it is not a possible duplicate.
         failure = f"{exc.__class__.__name__} on try {row.attempts}"
         if row.attempts >= n.rules.max_attempts:
-            await give_up(n, notice, row.key, row.channel, failure, lease)
+            await give_up(n, notice, row.key, row.channel, failure, row.attempts, lease)
         else:
             await set_status(n.store, row.key, "retrying", failure)
             if lease is not None:
-                wait = min(n.rules.max_retry_seconds, n.rules.retry_seconds * 2 ** (row.attempts - 1))
+                wait = jittered_backoff(row.attempts, n.rules.retry_seconds, n.rules.max_retry_seconds)
                 await park(n, notice, lease, RETRY, n.now() + dt.timedelta(seconds=wait), None)
+                log.warning("delivery %s: %s; will try again in %.0f seconds", row.key, failure, wait)
         if lease is None:
             raise  # the consumer retries with backoff, then dead-letters
-        log.warning("delivery %s: %s; will try again later", row.key, failure)
         return
     await finish(n, notice, row, result, lease, replaces)
 
@@ -426,7 +457,9 @@ async def finish(
             return
         if result is not None:
             await uow.session.execute(
-                update(DeliveryRow).where(DeliveryRow.key == row.key).values(status=status, channel=channel, detail=detail)
+                update(DeliveryRow)
+                .where(DeliveryRow.key == row.key)
+                .values(status=status, channel=channel, detail=str(detail), **receipt_to_ask(n, notice, detail))
             )
         if replaces:
             # Scheduled for one channel and sent by another (their details changed overnight): close the old row.
@@ -444,18 +477,44 @@ async def finish(
         await uow.commit()
 
 
-async def give_up(n: Notifier, notice: Notice, key: str, channel: str, detail: str, lease: Lease | None) -> None:
+def receipt_to_ask(n: Notifier, notice: Notice, detail: str) -> dict:
+    """For a message GOV.UK Notify took: its id and when to ask what became of it (receipts.py)."""
+    if not isinstance(detail, SentByNotify) or not detail.notification_id:
+        return {}
+    now = n.now()
+    return {
+        "notify_id": detail.notification_id,
+        "about": notice.about,
+        "receipt_check_at": now + dt.timedelta(seconds=n.rules.receipt_seconds),
+        "receipt_until": now + ASK_FOR,
+    }
+
+
+async def give_up(
+    n: Notifier, notice: Notice, key: str, channel: str, failure: str, attempts: int, lease: Lease | None
+) -> None:
     """Tell the registry a message could not be sent, so a person can follow it up.
 
-    From a consumer the event is not marked handled: replaying it from the
-    dead-letter topic tries again. From the scheduler it leaves the schedule.
+    From a consumer the event is not marked handled, and the consumer then
+    dead-letters it: replaying it from the dead-letter topic tries again. From
+    the scheduler it leaves the schedule, its inbox mark (made when it was
+    parked) is taken away and it is dead-lettered here, so a replay works the same.
     """
+    detail = f"could not be sent ({failure}, the last); a person should follow it up"
     async with n.store.unit_of_work() as uow:
         row = await uow.session.get(DeliveryRow, key)
         row.status, row.detail = "failed", detail
-        if lease is not None and not await mark_done(uow, notice, lease):
-            return
+        if lease is not None:
+            if not await mark_done(uow, notice, lease):
+                return
+            inbox = n.store.inbox
+            await uow.session.execute(
+                delete(inbox).where(inbox.consumer == notice.consumer, inbox.event_id == str(notice.event.event_id))
+            )
         uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, "failed", detail))
+        if lease is not None and n.dead_letter is not None:
+            # Before the commit: if the broker is away, nothing is given up and the scheduler tries again later.
+            await n.dead_letter(notice.topic, notice.record_key, notice.event, failure, attempts)
         await uow.commit()
 
 
@@ -473,7 +532,9 @@ async def send(
     try:
         detail = await channels[planned.channel].send(planned, recipient(me, planned.route), key)
         if planned.route.to_proxy:
-            detail = f"{detail}, {TO_PROXY}"  # who, in words; never their name or address
+            # Who, in words; never their name or address. Notify's id for the message stays with the note.
+            proxy_note = f"{detail}, {TO_PROXY}"
+            detail = SentByNotify(proxy_note, detail.notification_id) if isinstance(detail, SentByNotify) else proxy_note
         return ("needs_a_person" if planned.channel == "person" else "sent"), planned.channel, detail
     except CannotUseChannel as exc:
         why = f"could not be reached by {planned.channel}: {exc}"

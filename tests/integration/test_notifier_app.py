@@ -1,5 +1,5 @@
 """The notifier as it runs: its consumers on the real broker, its scheduler
-started and stopped with the app, a real SMTP server and SQLite."""
+started and stopped with the app, a real SMTP server (or a closed port) and SQLite."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
 
 from schemas.events import (
     Envelope,
@@ -22,10 +23,15 @@ from schemas.events import (
 )
 from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES, Topic
 from services.common.crypto import new_key
-from services.common.embedded import read_maildir
+from services.common.deadletters import read_dead_letters
+from services.common.embedded import free_port, read_maildir
+from services.common.settings import KafkaSettings, ReliabilitySettings
+from services.common.store import Store, make_engine
+from services.notifier.adapters.orm import Base, ContactRow, DeliveryRow, Inbox, Outbox
 from services.notifier.app import create_app
 from services.notifier.clock import Clock, FrozenClock, RunningClock
 from services.notifier.config import NotifierSettings
+from tests.conftest import FAST_SESSION
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +122,51 @@ async def test_an_outcome_that_arrives_before_the_contact_details_is_sent_as_soo
     # Far sooner than the 30 second poll: the new contact wakes the scheduler.
     (message,) = await mail_to(maildir, f"{amira}@example.org", seconds=15)
     assert "Nobody nearby is free on Tuesdays." in message.get_body(preferencelist=("plain",)).get_content()
+
+
+async def test_a_mail_server_that_stays_down_is_retried_then_the_outcome_is_dead_lettered_and_reported_failed(
+    new_broker, tmp_path
+):
+    kafka = KafkaSettings(bootstrap_servers=new_broker(), client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+    settings = NotifierSettings(
+        encryption_keys=new_key(),
+        database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
+        smtp_port=free_port(),  # nothing listens there
+        output_dir=tmp_path / "out",
+        kafka=kafka,
+        reliability=ReliabilitySettings(max_attempts=3, first_backoff_seconds=0.01),
+    )
+    app = create_app(settings, clock=RunningClock(MIDDAY))
+    await app.start()
+    # A second connection to the notifier's database, to see what it has done.
+    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        amira = f"pl-{tag}"
+        await contact(kafka, amira, "Amira Ahmed", "patient_leader")
+        for _ in range(100):  # the contact details first, so the outcome is sent by its consumer, not parked
+            async with store.sessions() as session:
+                if await session.get(ContactRow, amira):
+                    break
+            await asyncio.sleep(0.1)
+        outcome = Outcome(round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free.")
+        event = OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome)
+        await publish(kafka, OUTCOMES, amira, event)
+        letters = []
+        for _ in range(100):
+            letters = [letter for letter in await read_dead_letters(kafka, wait_ms=200) if letter.event_id == str(event.event_id)]
+            if letters:
+                break
+            await asyncio.sleep(0.1)
+        async with store.sessions() as session:
+            (row,) = (await session.scalars(select(DeliveryRow))).all()
+    finally:
+        await store.engine.dispose()
+        await app.stop()
+
+    (letter,) = letters
+    assert (letter.consumer, letter.original_topic, letter.attempts, letter.source) == ("notifier", OUTCOMES.name, 3, "")
+    assert letter.original_partition >= 0 and letter.original_offset >= 0, "its place on the topic, for a replay"
+    assert "Error" in letter.error and letter.key == amira.encode()
+    assert OutcomePublished.model_validate_json(letter.value).event_id == event.event_id, "the event as it was"
+    assert (row.status, row.attempts) == ("failed", 3) and "a person should follow it up" in row.detail

@@ -1,10 +1,12 @@
 """The GOV.UK Notify channel against a local server that speaks the parts of
 the Notify API we use (a real HTTP server on loopback, with its token check),
-on a real database: email, text messages and letters, and what happens when
-Notify cannot set a format or refuses a message."""
+on a real database: email, text messages and letters, what happens when
+Notify cannot set a format or refuses a message, and what Notify says later
+became of a message (its receipt)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import uuid
@@ -18,14 +20,17 @@ from services.common.embedded import free_port
 from services.notifier import handlers
 from services.notifier.adapters.channels import FileSmsChannel, PrintQueueChannel, SmtpChannel
 from services.notifier.adapters.notify import ByFormat, NotifyChannel, notify_markdown
-from services.notifier.app import make_channels
+from services.notifier.app import make_channels, receipt_checker
+from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
+    DAYTIME,
     KEY,
     PARTNER,
     deliver,
     delivery_rows,
     know,
+    notifier,
     person,
     published,
     reports,
@@ -42,26 +47,49 @@ REQUIRED = {"email": "email_address", "sms": "phone_number", "letter": "personal
 
 
 class FakeNotify:
-    """POST /v2/notifications/{email,sms,letter}, with the token checked as Notify checks it."""
+    """POST /v2/notifications/{email,sms,letter} and GET /v2/notifications/{id}, with the token
+    checked as Notify checks it. A message's status is "sending" until a test sets `statuses[id]`."""
 
     def __init__(self):
         self.received: list[tuple[str, dict]] = []
         self.fail_next: list[int] = []  # status codes to answer with before working again
+        self.kinds: dict[str, str] = {}  # notification id -> email, sms or letter
+        self.statuses: dict[str, str] = {}
+        self.asked: list[str] = []  # the ids GET asked about
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                kind = self.path.rsplit("/", 1)[-1]
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+            def refused(self) -> bool:
+                """Answer as Notify does to a missing or wrong token; False if the token is good."""
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith("Bearer "):
-                    return self.answer(401, error("AuthError", "Unauthorized: authentication token must be provided"))
+                    self.answer(401, error("AuthError", "Unauthorized: authentication token must be provided"))
+                    return True
                 try:
                     claims = jwt.decode(auth[7:], SECRET, algorithms=["HS256"])
                 except jwt.InvalidTokenError:
-                    return self.answer(403, error("AuthError", "Invalid token: signature, api token not found"))
+                    self.answer(403, error("AuthError", "Invalid token: signature, api token not found"))
+                    return True
                 if claims.get("iss") != SERVICE_ID or "iat" not in claims:
-                    return self.answer(403, error("AuthError", "Invalid token: iss field not provided"))
+                    self.answer(403, error("AuthError", "Invalid token: iss field not provided"))
+                    return True
+                return False
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                if self.refused():
+                    return None
+                notification = self.path.rsplit("/", 1)[-1]
+                if not self.path.startswith("/v2/notifications/") or notification not in fake.kinds:
+                    return self.answer(404, error("NoResultFound", "No result found"))
+                fake.asked.append(notification)
+                status = fake.statuses.get(notification, "sending")
+                self.answer(200, {"id": notification, "type": fake.kinds[notification], "status": status})
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                kind = self.path.rsplit("/", 1)[-1]
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                if self.refused():
+                    return None
                 if not self.path.startswith("/v2/notifications/") or kind not in REQUIRED:
                     return self.answer(404, error("NotFound", "not found"))
                 if fake.fail_next:
@@ -72,6 +100,7 @@ class FakeNotify:
                     return self.answer(400, error("ValidationError", "phone_number Not a UK mobile number"))
                 fake.received.append((kind, body))
                 notification = str(uuid.uuid4())
+                fake.kinds[notification] = kind
                 self.answer(201, {"id": notification, "reference": body.get("reference"), "template": {"id": body["template_id"]}})
 
             def answer(self, status, payload):
@@ -233,3 +262,95 @@ def test_notify_formatting_keeps_headings_lists_and_full_link_addresses():
 
     blocks = tuple(parse_blocks("# Title\n## Part\n### Sub\n- one\n- two\n[Say yes](http://x/y)\nWords.\n"))
     assert notify_markdown(blocks) == "# Part\n\n# Sub\n* one\n* two\n\nSay yes:\nhttp://x/y\n\nWords.\n"
+
+
+# ---- what Notify says later became of a message ----
+
+
+async def sent_through_notify(store, channels, notify, contact) -> tuple[handlers.Notifier, FrozenClock, str]:
+    """One outcome sent through Notify at DAYTIME; the notifier, its clock and Notify's id for the message."""
+    await know(store, contact, PARTNER)
+    clock = FrozenClock(DAYTIME)
+    n = notifier(store, channels, clock=clock)
+    await handlers.on_event(n, published())
+    (notification,) = notify.kinds
+    return n, clock, notification
+
+
+async def test_a_message_notify_reports_delivered_is_reported_delivered(store, channels, notify, settings):
+    n, clock, notification = await sent_through_notify(store, channels, notify, person())
+    (row,) = await delivery_rows(store)
+    assert row.notify_id == notification and row.status == "sent"
+    checker = receipt_checker(settings, n)
+    assert await checker.run_due() == 0 and notify.asked == [], "not asked before NOTIFIER_NOTIFY_RECEIPT_SECONDS"
+
+    clock.advance(seconds=61)
+    assert await checker.run_due() == 1
+    assert notify.asked == [notification]
+    assert [r.data.status for r in await reports(store)] == ["sent"], "still sending: nothing new to report"
+
+    notify.statuses[notification] = "delivered"
+    clock.advance(seconds=30)
+    assert await checker.run_due() == 0, "asked less often as the message gets older"
+    clock.advance(seconds=91)
+    assert await checker.run_due() == 1
+    sent, delivered = await reports(store)
+    assert (delivered.data.channel, delivered.data.status, delivered.data.about) == ("email", "delivered", "outcome")
+    assert delivered.data.outcome_event_id == sent.data.outcome_event_id
+    assert delivered.data.detail == "GOV.UK Notify says it was delivered"
+    (row,) = await delivery_rows(store)
+    assert row.status == "delivered"
+
+    clock.advance(days=1)
+    assert await checker.run_due() == 0 and len(notify.asked) == 2, "a final status is not asked about again"
+
+
+async def test_a_permanent_failure_is_reported_failed_with_the_reason(store, channels, notify, settings):
+    n, clock, notification = await sent_through_notify(store, channels, notify, person(contact_method="sms", phone="07700 900123"))
+    notify.statuses[notification] = "permanent-failure"
+    clock.advance(seconds=61)
+    assert await receipt_checker(settings, n).run_due() == 1
+    _, failed = await reports(store)
+    assert (failed.data.channel, failed.data.status) == ("sms", "failed")
+    assert failed.data.detail == "GOV.UK Notify says the phone number does not take text messages; a person should check it"
+    assert "07700" not in failed.data.detail
+    (row,) = await delivery_rows(store)
+    assert (row.status, row.detail) == ("failed", failed.data.detail)
+
+
+async def test_a_letter_printed_and_posted_stays_sent_and_is_no_longer_asked_about(store, channels, notify, settings):
+    address = "1 Example Street\nNewcastle upon Tyne\nNE1 1AA"
+    n, clock, notification = await sent_through_notify(store, channels, notify, person(contact_method="letter", postal_address=address))
+    checker = receipt_checker(settings, n)
+    notify.statuses[notification] = "accepted"
+    clock.advance(seconds=61)
+    assert await checker.run_due() == 1
+    notify.statuses[notification] = "received"
+    clock.advance(hours=1)
+    assert await checker.run_due() == 1
+    assert [r.data.status for r in await reports(store)] == ["sent"], "the post never says it arrived"
+    (row,) = await delivery_rows(store)
+    assert row.status == "sent" and "printed and posted by GOV.UK Notify" in row.detail
+    clock.advance(days=1)
+    assert await checker.run_due() == 0 and len(notify.asked) == 2
+
+
+async def test_notify_is_asked_for_seven_days_at_most_and_never_about_a_letter_printed_here(store, channels, notify, settings):
+    n, clock, _ = await sent_through_notify(store, channels, notify, person())
+    address = "1 Example Street, Newcastle upon Tyne, NE1 1AA"
+    await know(store, person(leader_id="pl-2", contact_method="letter", postal_address=address, information_format="large_print_24"))
+    await handlers.on_event(n, published("pl-2"))
+    assert len(notify.received) == 1, "the large print letter went to our print queue"
+    checker = receipt_checker(settings, n)
+    for _ in range(8 * 24):
+        clock.advance(hours=1)
+        await checker.run_due()
+    assert len(notify.asked) == 7 * 24, "hourly once the message is an hour old, for 7 days, then not at all"
+    assert set(notify.asked) == set(notify.kinds), "only the message Notify sent is asked about"
+    assert [r.data.status for r in await reports(store)] == ["sent", "sent"]
+
+
+def test_only_notify_is_asked_what_became_of_a_message(store, channels, settings):
+    local = NotifierSettings(encryption_keys=KEY)
+    assert receipt_checker(local, notifier(store, make_channels(local))) is None, "an SMTP server tells us nothing more"
+    assert receipt_checker(settings, notifier(store, channels)) is not None

@@ -7,20 +7,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 
-from schemas.events import PairAnswer, PairDeclined
+from schemas.events import OutcomePublished, PairAnswer, PairDeclined
+from schemas.topics import DEAD_LETTERS, OUTCOMES
 from services.common.crypto import Cipher
+from services.common.deadletters import read_dead_letters, replay
 from services.common.embedded import free_port, read_maildir
+from services.common.kafka import create_broker, dead_letter_event, ensure_topics
+from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import Store, make_engine
 from services.notifier import handlers
 from services.notifier.adapters.channels import SmtpChannel
 from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
 from services.notifier.clock import FrozenClock
 from services.notifier.scheduler import Scheduler
+from tests.conftest import FAST_SESSION
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
     KEY,
     PARTNER,
@@ -178,14 +186,68 @@ async def test_a_failed_send_from_the_scheduler_is_tried_again_later_then_report
     assert await handlers.run_due(n) == 1
     (row,) = await delivery_rows(store)
     assert row.status == "retrying" and await reports(store) == []
-    clock.advance(seconds=30)
-    assert await handlers.run_due(n) == 0, "backing off"
-    clock.advance(seconds=31)
+    clock.advance(seconds=29)
+    assert await handlers.run_due(n) == 0, "backing off: at least half of 60 seconds"
+    clock.advance(seconds=32)
     assert await handlers.run_due(n) == 1
     (report,) = await reports(store)
     assert report.data.status == "failed" and "try 2" in report.data.detail
+    assert report.data.detail.endswith("a person should follow it up")
     async with store.sessions() as session:
         assert (await session.scalars(select(ScheduledRow))).all() == [], "given up: off the schedule"
+
+
+async def test_after_its_last_try_a_scheduled_message_is_dead_lettered_and_a_replay_sends_it(
+    store, channels, settings, smtp_server, new_broker
+):
+    _, maildir = smtp_server
+    kafka = KafkaSettings(bootstrap_servers=new_broker(), client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+    await ensure_topics(kafka, (OUTCOMES, DEAD_LETTERS))
+    broker = create_broker(kafka, "notifier", ReliabilitySettings())
+    await broker.start()
+    try:
+        await know(store, person(), PARTNER)
+        clock = FrozenClock(london(15, 12, 0))
+        closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
+        n = notifier(store, closed, dataclasses.replace(RULES, max_attempts=2), clock)
+        n.dead_letter = functools.partial(dead_letter_event, broker, "notifier", source="schedule")
+        event = published()
+        await handlers.park(n, handlers.Notice(event), None, handlers.RETRY, clock.now(), None)  # as the consumer parks it
+        assert await handlers.run_due(n) == 1
+        clock.advance(seconds=61)
+        assert await handlers.run_due(n) == 1
+        (report,) = await reports(store)
+        assert report.data.status == "failed"
+    finally:
+        await broker.stop()
+
+    (letter,) = await read_dead_letters(kafka, wait_ms=200)
+    assert (letter.original_topic, letter.consumer, letter.source, letter.attempts) == ("outcomes.v1", "notifier", "schedule", 2)
+    assert (letter.original_partition, letter.original_offset) == (-1, -1), "not read from a record"
+    assert letter.event_id == str(event.event_id) and letter.key == b"pl-1"
+    assert "on try 2" in letter.error and "amira" not in letter.error.lower()
+
+    # The mail server is back; `pairing dlq replay` sends the event back to outcomes.v1, to the notifier's consumer.
+    assert await replay(kafka, [letter]) == 1
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(OUTCOMES.name, p) for p in range(OUTCOMES.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found = []
+        for _ in range(50):
+            batch = await consumer.getmany(timeout_ms=200)
+            found += [r for records in batch.values() for r in records]
+            if found:
+                break
+        (record,) = found
+    finally:
+        await consumer.stop()
+    await handlers.on_event(notifier(store, channels, clock=clock), OutcomePublished.model_validate_json(record.value))
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "amira@example.org"
+    assert [r.data.status for r in await reports(store)] == ["failed", "sent"]
 
 
 async def test_two_schedulers_never_send_the_same_message_twice(store, channels, settings):

@@ -13,14 +13,18 @@ What Notify cannot do is never done silently a lesser way (Always Event 2):
 it sets emails and letters in its own type size, so a large print or easy read
 letter goes to the local print queue instead (`ByFormat` in app.py), and a
 large print email goes to a person. The Notify client is synchronous
-(requests), so it runs in a thread; a client is made per send, because the
+(requests), so it runs in a thread; a client is made per call, because the
 library says its client is not thread-safe.
+
+Notify says later what became of a message (`NotifyChannel.receipt`, asked by
+receipts.py): `read_receipt` turns its status into ours, in plain words.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from notifications_python_client.errors import HTTPError
@@ -38,6 +42,66 @@ CAN_SET = {"email": {"standard", "easy_read"}, "sms": {"standard", "large_print"
 AS_WORDS = {"email": "an email", "sms": "a text message", "letter": "a letter"}
 # Notify refuses a letter address of more or fewer lines than these.
 ADDRESS_LINES = (3, 7)
+
+
+class SentByNotify(str):
+    """The note a channel returns for the report, also carrying Notify's id for the message."""
+
+    notification_id: str
+
+    def __new__(cls, note: str, notification_id: str) -> SentByNotify:
+        sent = super().__new__(cls, note)
+        sent.notification_id = notification_id
+        return sent
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What Notify's status for a message means here."""
+
+    final: bool  # Notify will not change it again: stop asking
+    status: Literal["delivered", "failed"] | None = None  # the report to make; None: nothing new to report
+    detail: str = ""
+
+
+STILL_GOING = Receipt(final=False)
+# Notify's statuses: https://docs.notifications.service.gov.uk/python.html ("Get the status of one message").
+# Those not named here (created, sending, pending, accepted, pending-virus-check, and any new one) are not final.
+FAILURES = {
+    ("email", "permanent-failure"): "the email address does not accept messages; a person should check it",
+    ("email", "temporary-failure"): (
+        "the person's inbox was full or turned the email away; a person should try again later or reach them another way"
+    ),
+    ("sms", "permanent-failure"): "the phone number does not take text messages; a person should check it",
+    ("sms", "temporary-failure"): (
+        "the phone was off or could not take the text message; a person should try again later or reach them another way"
+    ),
+    ("letter", "permanent-failure"): "the printer could not print the letter, so it was not posted; a person should send it again",
+    ("letter", "validation-failed"): (
+        "GOV.UK Notify could not print the letter as it was (often the address); a person should check it"
+    ),
+    ("letter", "virus-scan-failed"): "GOV.UK Notify did not post the letter; a person should send it again",
+    ("letter", "cancelled"): "the letter was cancelled in GOV.UK Notify before it was posted; a person should check why",
+}
+TECHNICAL = "GOV.UK Notify could not send it because of a fault on its side; a person should send it again"
+SENT_ONLY = {
+    # As far as anyone can know: the post and text messages abroad give no receipt.
+    ("letter", "received"): "printed and posted by GOV.UK Notify; the post does not tell us when it arrives",
+    ("sms", "sent"): "sent abroad; GOV.UK Notify is not told whether it arrived",
+}
+
+
+def read_receipt(kind: str, status: str) -> Receipt:
+    """Notify's status for a message, as a report: delivered, failed with why, or not final yet."""
+    if status == "delivered":
+        return Receipt(True, "delivered", "GOV.UK Notify says it was delivered")
+    if (kind, status) in FAILURES:
+        return Receipt(True, "failed", f"GOV.UK Notify says {FAILURES[kind, status]}")
+    if status == "technical-failure":
+        return Receipt(True, "failed", TECHNICAL)
+    if (kind, status) in SENT_ONLY:
+        return Receipt(True, None, SENT_ONLY[kind, status])
+    return STILL_GOING
 
 
 def notify_markdown(blocks: tuple[Block, ...]) -> str:
@@ -116,7 +180,20 @@ class NotifyChannel:
                 # Notify refused this message (say, not a mobile number): trying again will not help.
                 raise CannotUseChannel(f"GOV.UK Notify refused it: {refusal(exc)}") from exc
             raise  # a fault on the way (403 key, 429 too many, 5xx): the caller retries, then reports it failed
-        return f"sent by GOV.UK Notify as {AS_WORDS[self.kind]} (notification {sent.get('id', 'unknown')})"
+        notification_id = str(sent.get("id", ""))
+        note = f"sent by GOV.UK Notify as {AS_WORDS[self.kind]} (notification {notification_id or 'unknown'})"
+        return SentByNotify(note, notification_id)
+
+    async def receipt(self, notification_id: str) -> Receipt:
+        """What Notify says became of a message it took. Raises on a fault on the way (ask again later)."""
+        try:
+            found = await asyncio.to_thread(lambda: self.client().get_notification_by_id(notification_id))
+        except HTTPError as exc:
+            if exc.status_code in (400, 404):
+                # Notify keeps a message for 7 days (unless the service keeps data longer), then forgets it.
+                return Receipt(final=True, detail="GOV.UK Notify no longer holds what became of it")
+            raise
+        return read_receipt(str(found.get("type", "")), str(found.get("status", "")))
 
 
 def refusal(exc: HTTPError) -> str:

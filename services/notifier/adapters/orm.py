@@ -43,6 +43,12 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+    # Sent through GOV.UK Notify: its id for the message, so we can ask later whether it arrived (receipts.py).
+    notify_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    about: Mapped[str | None] = mapped_column(String(30), nullable=True)  # "outcome" or "partner_declined", for that report
+    # When to ask Notify next (None: not asking, or no longer), and the last time we will ask.
+    receipt_check_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    receipt_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ScheduledRow(Base):
