@@ -14,6 +14,7 @@ from sqlalchemy import select
 from schemas.cohort import Window
 from schemas.events import (
     ContactProxy,
+    MeetingSlot,
     LeaderContact,
     LeaderContactChanged,
     NotificationStatusChanged,
@@ -88,6 +89,7 @@ def published(leader_id: str = "pl-1", paired: bool = True) -> OutcomePublished:
             reasons=["You both care about cardiac care."],
             shared_windows=[Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
             meeting_modes=["video", "in_person"],
+            first_meeting=MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11)),
             accept_url="http://127.0.0.1:8000/responses/t1?answer=accept",
             decline_url="http://127.0.0.1:8000/responses/t1?answer=decline",
         )
