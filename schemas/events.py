@@ -238,7 +238,8 @@ class Outcome(Payload):
 
     round_id: str
     leader_id: LeaderId
-    outcome: Literal["paired", "unmatched"]
+    # "cancelled" (added within v1): a round already published was stopped; nothing else is set.
+    outcome: Literal["paired", "unmatched", "cancelled"]
     partners: list[Partner] = Field(default_factory=list, description="More than one for a professional with capacity")
     unmatched_reason: str | None = None
     respond_by: dt.date | None = None

@@ -95,7 +95,7 @@ def plan_message(
     the usual choice, for a message that has to go to a person after all."""
     route = route or choose_route(me)
     facts, meetings = message_facts(outcome, me, contacts, route)
-    name = "paired" if outcome.outcome == "paired" else "unmatched"
+    name = outcome.outcome
     return _written(name, route, facts, programme_contact, outcome.round_id, outcome.leader_id, meetings)
 
 
@@ -192,6 +192,12 @@ def plan_missing_contact_task(
             blocks += [Block("link", "If they want to work together", p.accept_url), Block("link", "If they do not", p.decline_url)]
         if outcome.respond_by:
             blocks.append(Block("p", f"Please ask them to answer by {long_date(outcome.respond_by)}."))
+    elif event.data.outcome == "cancelled":
+        blocks += [
+            Block("p", "The pairing we told them about has been stopped, so their pair will not go ahead."),
+            Block("p", "This is not because of anything they did. We will still pay travel and carer costs they have had."),
+            Block("p", "We will keep their details and write again when we next make pairs."),
+        ]
     else:
         blocks += [
             Block("p", "We could not find them a partner this time."),

@@ -811,10 +811,29 @@ async def close_round(uow: UnitOfWork, round_id: str, by: str | None = None) -> 
 
 
 async def cancel_round(uow: UnitOfWork, round_id: str) -> RoundRow:
+    """Stop a round. Before publishing nobody has been told anything; after it, everyone who
+    was told is told again that it will not go ahead (their answer links stop working too)."""
     row = await get_round(uow, round_id)
+    was_published = row.status == RoundStatus.published
     move_round(uow, row, RoundStatus.cancelled)
-    uow.publish(ROUNDS, round_id, event(RoundCancelled, RoundRef(round_id=round_id), round_id))
+    cancelled = event(RoundCancelled, RoundRef(round_id=round_id), round_id)
+    uow.publish(ROUNDS, round_id, cancelled)
+    if was_published:
+        for leader_id in await people_told(uow, row):
+            outcome = Outcome(round_id=round_id, leader_id=leader_id, outcome="cancelled")
+            uow.publish(OUTCOMES, leader_id, event(OutcomePublished, outcome, round_id, str(cancelled.event_id)))
     return row
+
+
+async def people_told(uow: UnitOfWork, row: RoundRow) -> list[str]:
+    """Everyone a published round wrote to: its pairs (less those carried over from an earlier
+    round, who heard then) and the people it could not pair."""
+    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == row.id))).all()
+    carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
+    told = {who for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in carried
+            for who in (p.lived_experience_id, p.professional_id)}
+    told |= set(await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == row.id)))
+    return sorted(told)
 
 
 # ---- programmes and cohorts ----

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 TUESDAY_MORNING = [{"day": "tue", "start": "10:00", "end": "12:00"}]
 
 
-async def outcomes_of(kafka_settings, round_id: str, expected: int) -> dict[str, OutcomePublished]:
+async def outcomes_of(kafka_settings, round_id: str, kind: str) -> dict[str, OutcomePublished]:
+    """The round's outcomes of one kind on the broker, by leader."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -36,9 +37,9 @@ async def outcomes_of(kafka_settings, round_id: str, expected: int) -> dict[str,
             batch = await consumer.getmany(timeout_ms=200)
             for record in (r for records in batch.values() for r in records):
                 event = OutcomePublished.model_validate_json(record.value)
-                if event.data.round_id == round_id:
+                if event.data.round_id == round_id and event.data.outcome == kind:
                     found[event.data.leader_id] = event
-            if len(found) >= expected:
+            if not batch:
                 break
         return found
     finally:
@@ -49,9 +50,9 @@ def consent(given: bool) -> list[dict]:
     return [{"purpose": "sharing_details_with_partner", "given": given, "at": "2026-11-01T10:00:00Z"}]
 
 
-async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangements_they_need(registry, kafka_settings):
+async def publish_two_pairs(registry) -> tuple[str, dict, dict, dict]:
+    """A round with one professional paired with two people, solved, approved and published."""
     base = {l["role"]: l for l in reversed(sample_leaders())}
-    today = dt.date.today()
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
     professional = unique({**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)})
     signs = unique({**base["patient_leader"], **common, "access_needs": ["bsl_interpreter"], "consents": consent(False)})
@@ -75,13 +76,24 @@ async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangem
     await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
+    return round_id, professional, signs, carer
 
-    outcomes = {}
+
+async def published_outcomes(kafka_settings, round_id: str, kind: str, expected: int) -> dict[str, OutcomePublished]:
+    outcomes: dict[str, OutcomePublished] = {}
     for _ in range(30):  # the relay publishes the outbox in the background
-        outcomes = await outcomes_of(kafka_settings, round_id, 3)
-        if len(outcomes) == 3:
+        outcomes = await outcomes_of(kafka_settings, round_id, kind)
+        if len(outcomes) >= expected:
             break
         await asyncio.sleep(0.5)
+    return outcomes
+
+
+async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangements_they_need(registry, kafka_settings):
+    today = dt.date.today()
+    round_id, professional, signs, carer = await publish_two_pairs(registry)
+    people = [signs["id"], carer["id"], professional["id"]]
+    outcomes = await published_outcomes(kafka_settings, round_id, "paired", 3)
     assert set(outcomes) == set(people)
     mine = {p.partner_id: p for p in outcomes[professional["id"]].data.partners}
     for who in (signs["id"], carer["id"]):
@@ -105,3 +117,14 @@ async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangem
     reads = [e for e in audit if e["action"] == "read access needs" and round_id in e["purpose"]]
     assert {e["leader_id"] for e in reads} == set(people)
     assert all(e["actor"] for e in reads)
+
+
+async def test_cancelling_a_published_round_tells_everyone_it_will_not_go_ahead_and_stops_answers(registry, kafka_settings):
+    round_id, professional, signs, carer = await publish_two_pairs(registry)
+    people = {signs["id"], carer["id"], professional["id"]}
+    cancelled = await registry.post(f"/rounds/{round_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    outcomes = await published_outcomes(kafka_settings, round_id, "cancelled", 3)
+    assert set(outcomes) == people, "each person told about the round hears it is stopped"
+    assert all(not o.data.partners for o in outcomes.values())
+    assert (await registry.post(f"/rounds/{round_id}/close")).status_code == 409, "a cancelled round is finished"

@@ -454,6 +454,7 @@ MADE_BY = {
     ("approved", "published"): "publish",
     ("approved", "cancelled"): "cancel",
     ("published", "closed"): "close",
+    ("published", "cancelled"): "cancel",
     ("failed", "queued"): "resolve",
     ("failed", "cancelled"): "cancel",
 }
@@ -494,8 +495,8 @@ async def test_changes_the_lifecycle_does_not_allow_are_refused_in_plain_words(r
     refused = {
         (proposed, "close"): "This round is proposed, so it cannot be closed. From proposed it can go to: approved, cancelled, queued.",
         (approved, "resolve"): "This round is approved, so it cannot be sent to the matcher. From approved it can go to: cancelled, published.",
-        (published, "cancel"): "This round is published, so it cannot be cancelled. From published it can go to: closed.",
-        (published, "resolve"): "This round is published, so it cannot be sent to the matcher. From published it can go to: closed.",
+        (published, "publish"): "This round is published, so it cannot be published. From published it can go to: cancelled, closed.",
+        (published, "resolve"): "This round is published, so it cannot be sent to the matcher. From published it can go to: cancelled, closed.",
     }
     for (round_id, step), words in refused.items():
         answer = await rounds.post(round_id, step)

@@ -50,6 +50,8 @@ COLUMNS: dict[str, str] = {
     "unavailable_dates": "dates they cannot do, for example 2027-01-26; 2027-02-02",
     "term_time_only": "yes or no",
     "min_notice_days": "days of notice they need",
+    "quiet_hours_start": "no text messages or calls from this time, for example 21:00 (empty: 20:00 to 09:00)",
+    "quiet_hours_end": "text messages and calls again from this time, for example 08:00",
     "hours_per_month": "hours per month they can give",
     "access_needs": "step_free_access, hearing_loop, bsl_interpreter, quiet_room, regular_breaks, support_worker, "
     "large_print_papers, easy_read_papers; separate several with ;",

@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.cohort import (
     AccessNeed,
@@ -109,6 +109,12 @@ class LeaderIn(BaseModel):
     information_format: InformationFormat = "standard"
     communication_professional: str | None = Field(default=None, max_length=200)
     communication_support: str | None = Field(default=None, max_length=500)
+    quiet_hours_start: dt.time | None = Field(
+        default=None, description="No text messages or phone calls from this time (London time); give both ends or neither"
+    )
+    quiet_hours_end: dt.time | None = Field(
+        default=None, validate_default=True, description="Text messages and phone calls again from this time"
+    )
     proxy: ProxyIn | None = Field(
         default=None,
         description="With contact_method via_carer: the person who gets their messages. Used only when the consent "
@@ -143,6 +149,16 @@ class LeaderIn(BaseModel):
     @classmethod
     def _topics_are_tags(cls, value: list[str]) -> list[str]:
         return sorted({t.strip().lower() for t in value if t.strip()})
+
+    @field_validator("quiet_hours_end")
+    @classmethod
+    def _quiet_hours_have_both_ends(cls, value: dt.time | None, info: ValidationInfo) -> dt.time | None:
+        start = info.data.get("quiet_hours_start")
+        if value is None and start is not None:
+            raise ValueError("must be given too when quiet_hours_start is, for example 08:00")
+        if value is not None and start is None and "quiet_hours_start" in info.data:
+            raise ValueError("needs quiet_hours_start too, or leave both empty")
+        return value
 
     def with_id(self) -> LeaderIn:
         return self if self.id else self.model_copy(update={"id": f"ldr-{uuid.uuid4().hex[:12]}"})
@@ -200,4 +216,6 @@ class LeaderIn(BaseModel):
             communication_professional=self.communication_professional,
             communication_support=self.communication_support,
             proxy=self.shared_proxy(),
+            quiet_hours_start=self.quiet_hours_start,
+            quiet_hours_end=self.quiet_hours_end,
         )

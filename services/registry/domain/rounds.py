@@ -27,7 +27,8 @@ ALLOWED: dict[RoundStatus, frozenset[RoundStatus]] = {
     # Approval is not taken back: a late answer from the matcher must not undo a person's check.
     S.approved: frozenset({S.published, S.cancelled}),
     # Closing a published round stops its answer links; its pairs still count as earlier pairs.
-    S.published: frozenset({S.closed}),
+    # Cancelling it (the programme is stopped or put off) tells everyone in it that it will not go ahead.
+    S.published: frozenset({S.closed, S.cancelled}),
     S.closed: frozenset(),
     S.cancelled: frozenset(),
     S.failed: frozenset({S.queued, S.cancelled}),

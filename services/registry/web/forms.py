@@ -88,6 +88,8 @@ LEADER_FIELDS: dict[str, tuple[str, str]] = {
     "unavailable_dates": ("Dates they cannot do", ""),
     "term_time_only": ("Term time only", ""),
     "min_notice_days": ("Days of notice they need", ""),
+    "quiet_hours_start": ("No texts or calls from", ""),
+    "quiet_hours_end": ("Texts and calls again from", ""),
     "hours_per_month": ("Hours a month they can give", ""),
     "access_needs": ("Access needs", ""),
     "topics": ("Topics they care about", ""),

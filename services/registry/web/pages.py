@@ -8,6 +8,7 @@ import datetime as dt
 import secrets
 from collections import Counter
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -696,7 +697,8 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             "progress_words": progress_words(row.progress),
         }, headers={"Cache-Control": "no-store"})
 
-    async def round_action(request: Request, round_id: str, action, success: str) -> Response:
+    async def round_action(request: Request, round_id: str, action, success: str | Callable[[], str]) -> Response:
+        """Run `action` in one transaction; then show the round with `success` (words, or what makes them)."""
         await need_form(request, "manager")
         async with registry_of(request).store.unit_of_work() as uow:
             try:
@@ -707,7 +709,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                     "back": f"/manage/rounds/{quote(round_id)}",
                 }, status_code=409)
             await uow.commit()
-        return with_message(f"/manage/rounds/{quote(shown)}", success)
+        return with_message(f"/manage/rounds/{quote(shown)}", success() if callable(success) else success)
 
     @app.post("/manage/rounds/{round_id}/approve", response_class=HTMLResponse, include_in_schema=False)
     async def approve(round_id: str, request: Request) -> Response:
@@ -806,10 +808,16 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
     @app.post("/manage/rounds/{round_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
     async def cancel(round_id: str, request: Request) -> Response:
+        was_published = []
+
         async def act(uow):
+            was_published.append((await handlers.get_round(uow, round_id)).status == "published")
             await handlers.cancel_round(uow, round_id)
 
-        return await round_action(request, round_id, act, "The round is cancelled. Nobody has been told anything.")
+        return await round_action(request, round_id, act, lambda: (
+            "The round is cancelled. Everyone in it will be told that it will not go ahead."
+            if any(was_published) else "The round is cancelled. Nobody has been told anything."
+        ))
 
     @app.get("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
     async def close_page(round_id: str, request: Request) -> Response:

@@ -269,3 +269,16 @@ def test_someone_paired_again_is_told_this_is_a_new_partner_in_every_format():
     assert "We found you a new partner" in plan(again, information_format="easy_read").text
     assert "We have found you a new partner" in plan(again, contact_method="sms", phone="07700 900123").sms
     assert "new partner" not in plan(PAIRED).text
+
+
+def test_when_a_published_round_is_stopped_everyone_hears_it_will_not_go_ahead_in_their_format():
+    from schemas.events import Outcome
+
+    stopped = Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled")
+    standard = plan(stopped)
+    assert "The pairing you heard about will not go ahead" in standard.subject
+    assert "not because of anything you did" in standard.text and "pay you back" in standard.text
+    assert not standard.meetings and "answer=accept" not in standard.text
+    assert "Your pair will not go ahead" in plan(stopped, information_format="easy_read").text
+    assert "will not go ahead" in plan(stopped, contact_method="sms", phone="07700 900123").sms
+    assert plan(stopped, information_format="braille").channel == "person"

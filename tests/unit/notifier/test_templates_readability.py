@@ -26,7 +26,7 @@ import pytest
 import textstat
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED, partner
 
-from schemas.events import ContactProxy, LeaderContact, OutcomePublished, PairAnswer
+from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 
@@ -58,6 +58,9 @@ TEMPLATE_FILES = {
     "email.html.j2",
     "standard/paired.j2",
     "standard/unmatched.j2",
+    "standard/cancelled.j2",
+    "easy_read/cancelled.j2",
+    "sms/cancelled.j2",
     "easy_read/paired.j2",
     "easy_read/unmatched.j2",
     "sms/paired.j2",
@@ -84,6 +87,7 @@ OUTCOMES = {
     ),
     "paired again": (PAIRED.model_copy(update={"pairing_again": True}), ME),
     "not paired": (UNMATCHED, ME),
+    "round cancelled after publishing": (Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled"), ME),
     "partner said no": (DECLINED, ME),
     "partner said no, name unknown": (DECLINED, ME),
 }

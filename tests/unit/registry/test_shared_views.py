@@ -77,3 +77,29 @@ def test_a_professionals_capacity_and_line_manager_release_reach_the_matcher():
     assert (profile.capacity, profile.release_confirmed) == (3, True)
     # A lived-experience leader is in one pair at most, whatever was typed.
     assert LeaderIn(**{**EVERYTHING, "capacity": 3}).matching_profile().capacity == 1
+
+
+def test_a_persons_own_quiet_hours_reach_the_notifier_and_need_both_ends():
+    from pydantic import ValidationError
+
+    from services.common.errors import describe
+
+    contact = LeaderIn(**EVERYTHING, quiet_hours_start="21:30", quiet_hours_end="08:00").contact(1)
+    assert (contact.quiet_hours_start, contact.quiet_hours_end) == (dt.time(21, 30), dt.time(8))
+    assert LeaderIn(**EVERYTHING).contact(1).quiet_hours_start is None, "none given: the programme's quiet hours"
+    with pytest.raises(ValidationError) as refused:
+        LeaderIn(**EVERYTHING, quiet_hours_start="21:30")
+    assert describe(refused.value.errors()) == [
+        {"field": "quiet_hours_end", "message": "must be given too when quiet_hours_start is, for example 08:00"}
+    ]
+
+
+def test_quiet_hours_come_in_from_a_spreadsheet_row():
+    from services.registry.domain.importing import parse_rows
+
+    header = ["id", "name", "role", "system", "meeting_modes", "email", "quiet_hours_start", "quiet_hours_end"]
+    rows = [(2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "21:00", "07:30"]),
+            (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "21:00", ""])]
+    valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
+    assert [(n, l.quiet_hours_start, l.quiet_hours_end) for n, l in valid] == [(2, dt.time(21), dt.time(7, 30))]
+    assert [(p.row, p.column) for p in problems] == [(3, "quiet_hours_end")]
