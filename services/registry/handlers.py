@@ -411,6 +411,8 @@ async def approve_round(uow: UnitOfWork, round_id: str, command: ApproveRound) -
             + " ".join(row.relaxations)
             + " Cancel it and launch it again with these changes."
         )
+    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
+    refuse_pairs_with_erased_people(pairs, "Solve the round again first (the pairs you chose to keep stay).")
     move_round(uow, row, RoundStatus.approved, by=command.approved_by)
     row.approved_by = command.approved_by
     return row
@@ -454,6 +456,15 @@ def shares_with_partner(row: LeaderRow) -> bool:
     return bool(answers and answers[-1].get("given"))
 
 
+def refuse_pairs_with_erased_people(pairs, what_to_do: str) -> None:
+    """A pair with someone erased since the round was solved would tell their partner about nobody."""
+    if any(ERASED in (p.lived_experience_id, p.professional_id) for p in pairs):
+        raise Conflict(
+            "Someone in a proposed pair has been erased since this round was solved, so their partner would be "
+            f"told about nobody. {what_to_do}"
+        )
+
+
 async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, today: dt.date, actor: str) -> RoundRow:
     """Release the approved outcome: every person in the round gets one outcome event, and each
     pair one suggested first meeting that suits both of them."""
@@ -465,6 +476,7 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     cause = str(published.event_id)
 
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+    refuse_pairs_with_erased_people(pairs, "Cancel this round and launch a new one for the people in it.")
     people = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
     leaders = {
         row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()

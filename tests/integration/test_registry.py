@@ -182,6 +182,9 @@ async def test_erasure_takes_the_persons_id_out_of_cohorts_rounds_and_kept_or_ru
         for table in ("leaders", "rounds", "cohort_members", "pairs", "unmatched", "responses", "deliveries"):
             kept += (await conn.execute(text(f"select * from {table}"))).all()
     assert gone not in repr(kept), "only the audit log keeps the id, to show the erasure was done"
+    # Their partner is never told about nobody: approving waits for the round to be solved again.
+    refused = await rounds.post(round_id, "approve", approved_by="Test manager")
+    assert refused.status_code == 409 and "has been erased since this round was solved" in refused.json()["detail"]
     # The round carries on without them.
     assert (await rounds.post(round_id, "resolve")).status_code == 202
 
