@@ -11,12 +11,16 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import get_args
 
 from pydantic import ValidationError
 
 from schemas.cohort import Location
 from services.common.errors import describe
-from services.registry.domain.leaders import PROXY_CONSENT, LeaderIn
+from services.registry.domain.leaders import PROXY_CONSENT, ConsentPurpose, LeaderIn
+
+# The consents column takes these; agreeing to messages through someone else has its own column.
+CONSENT_PURPOSES: tuple[str, ...] = tuple(p for p in get_args(ConsentPurpose) if p != PROXY_CONSENT)
 
 # Column -> what to write in it, for the template and the guide.
 COLUMNS: dict[str, str] = {
@@ -61,6 +65,8 @@ COLUMNS: dict[str, str] = {
     "capacity": "professionals: how many partners they can take",
     "release_confirmed": "professionals: yes if their manager has agreed the time",
     "do_not_pair_with": "ids of people they must not be paired with, separated with ;",
+    "consents": "what they agreed to, each with the date, separated with ;, for example: pairing 2026-11-01; "
+    "contact 2026-11-01. The purposes: pairing, sharing_details_with_partner, contact, health_and_access_data",
 }
 # proxy_name -> the proxy's name, and so on.
 PROXY_COLUMNS = {f"proxy_{part}": part for part in ("name", "relationship", "email", "phone", "postal_address")}
@@ -126,17 +132,29 @@ def _windows(text: str) -> list[dict]:
     return windows
 
 
-def _consent_time(text: str) -> dt.datetime:
+def _consent_time(text: str, column: str) -> dt.datetime:
     try:
-        day = dt.date.fromisoformat(text[:10])
+        day = dt.date.fromisoformat(text.strip()[:10])
     except ValueError:
-        raise ValueError("proxy_consent_date: must be a date like 2027-01-10") from None
+        raise ValueError(f"{column}: {text!r} should be a date like 2027-01-10") from None
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+
+
+def _consents(text: str) -> list[dict]:
+    """'pairing 2026-11-01; contact 2026-11-01': each purpose they agreed to, and when."""
+    found = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        purpose, _, day = part.partition(" ")
+        if purpose not in CONSENT_PURPOSES:
+            raise ValueError(f"consents: {purpose!r} is not a purpose we know; use one of {', '.join(CONSENT_PURPOSES)}")
+        found.append({"purpose": purpose, "given": True, "at": _consent_time(day, "consents")})
+    return found
 
 
 def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location]) -> LeaderIn:
     data: dict[str, object] = {}
     proxy: dict[str, str] = {}
+    consents: list[dict] = []
     for column, value in cells.items():
         text = _text(value)
         if text is None or column in ("latitude", "longitude", "town"):
@@ -144,7 +162,9 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
         if column in PROXY_COLUMNS:
             proxy[PROXY_COLUMNS[column]] = text
         elif column == "proxy_consent_date":
-            data["consents"] = [{"purpose": PROXY_CONSENT, "given": True, "at": _consent_time(text)}]
+            consents.append({"purpose": PROXY_CONSENT, "given": True, "at": _consent_time(text, column)})
+        elif column == "consents":
+            consents += _consents(text)
         elif column in LISTS:
             data[column] = [p.strip() for p in text.split(";") if p.strip()]
         elif column == "availability":
@@ -153,9 +173,11 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
             data[column] = _yes_no(column, text)
         else:
             data[column] = text
+    if consents:
+        data["consents"] = consents
     if proxy:
         data["proxy"] = proxy
-    elif "consents" in data:
+    elif any(c["purpose"] == PROXY_CONSENT for c in consents):
         raise ValueError("proxy_consent_date: give proxy_name too, so we know who they agreed to")
     lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
     if lat or lon:

@@ -103,3 +103,19 @@ def test_quiet_hours_come_in_from_a_spreadsheet_row():
     valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
     assert [(n, l.quiet_hours_start, l.quiet_hours_end) for n, l in valid] == [(2, dt.time(21), dt.time(7, 30))]
     assert [(p.row, p.column) for p in problems] == [(3, "quiet_hours_end")]
+
+
+def test_consents_come_in_from_a_spreadsheet_each_with_its_date():
+    from services.registry.domain.importing import parse_rows
+
+    header = ["id", "name", "role", "system", "meeting_modes", "email", "consents"]
+    rows = [(2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "pairing 2026-11-01; contact 2026-11-02"]),
+            (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "marketing 2026-11-01"]),
+            (4, ["cr-3", "Chloe Carter", "carer_leader", "QHM", "video", "c@example.org", "pairing yesterday"])]
+    valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
+    ((_, leader),) = valid
+    assert [(c.purpose, c.given, c.at.date()) for c in leader.consents] == [
+        ("pairing", True, dt.date(2026, 11, 1)), ("contact", True, dt.date(2026, 11, 2))]
+    assert [(p.row, p.column) for p in problems] == [(3, "consents"), (4, "consents")]
+    assert "is not a purpose we know; use one of pairing" in problems[0].message
+    assert "should be a date like 2027-01-10" in problems[1].message
