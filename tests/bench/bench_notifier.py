@@ -31,7 +31,7 @@ import aiosmtplib
 from aiokafka import AIOKafkaProducer
 
 from schemas.cohort import Window
-from schemas.events import LeaderContact, LeaderContactChanged, Outcome, OutcomePublished, Partner
+from schemas.events import LeaderContact, LeaderContactChanged, MeetingSlot, Outcome, OutcomePublished, Partner
 from schemas.topics import LEADER_CONTACTS, OUTCOMES
 from services.common.embedded import EmbeddedKafka, free_port, wait_for_port
 from services.common.kafka import ensure_topics
@@ -97,6 +97,8 @@ def outcomes(people: list[LeaderContact], round_id: str) -> list[Outcome]:
                 reasons=REASONS,
                 shared_windows=[window],
                 meeting_modes=["video", "in_person"],
+                # As the registry plans it, so every email carries its calendar invitation.
+                first_meeting=MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11)),
                 accept_url=f"http://127.0.0.1:8000/responses/token-{me.leader_id}?answer=accept",
                 decline_url=f"http://127.0.0.1:8000/responses/token-{me.leader_id}?answer=decline",
             )
@@ -114,7 +116,6 @@ def rate(count: int, seconds: float) -> str:
 
 
 def write_all(people: dict[str, LeaderContact], rounds: list[Outcome]) -> tuple[float, list]:
-    published_on = dt.date(2026, 12, 15)
     started = time.perf_counter()
     emails = []
     for outcome in rounds:

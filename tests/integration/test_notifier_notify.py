@@ -6,7 +6,6 @@ became of a message (its receipt)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import uuid

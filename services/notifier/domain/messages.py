@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from schemas.cohort import DAYS, Window
+from schemas.cohort import DAYS
 from schemas.events import LeaderContact, Outcome
 
 ROLE_PHRASES = {

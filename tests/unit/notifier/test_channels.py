@@ -7,7 +7,7 @@ from email.policy import default
 
 import icalendar
 import pytest
-from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED
+from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
 from reportlab.platypus import Paragraph
 
 from services.notifier.adapters.calendar import invitation_ics, meeting_uid

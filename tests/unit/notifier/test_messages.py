@@ -15,7 +15,6 @@ from notifier_samples import (
     partner,
 )
 
-from schemas.cohort import Window
 from schemas.events import PairAnswer
 from services.notifier.compose import london_date, plan_message, plan_partner_declined
 from services.notifier.domain.messages import choose_route, parse_blocks, plain_text
