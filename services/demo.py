@@ -74,7 +74,14 @@ FORMATS = {
     "audio": "audio",
     "email": "email",
 }
-METHODS = {"sms": "text message", "text_relay": "text relay", "via_carer": "through their carer"}
+METHODS = {
+    "email": "by email",
+    "letter": "by letter",
+    "sms": "by text message",
+    "telephone": "by phone",
+    "text_relay": "by text relay",
+    "via_carer": "through someone they named",
+}
 
 
 def message_files(stack: Stack) -> dict[str, Path]:
@@ -107,7 +114,7 @@ def show_formats(stack: Stack, leaders: list[dict]) -> None:
             continue
         shown.add(way)
         method = METHODS.get(way[0], way[0].replace("_", " "))
-        table.add_row(f"{leader['name']}\n{leader['id']}", f"{FORMATS.get(way[1], way[1])}, by {method}", str(files[leader["id"]]))
+        table.add_row(f"{leader['name']}\n{leader['id']}", f"{FORMATS.get(way[1], way[1])}, {method}", str(files[leader["id"]]))
     console.print(table)
 
 

@@ -87,6 +87,11 @@ def sample_leaders(seed: int = 7, count: int = 40) -> list[dict]:
             leader["phone"] = "07700 900018"  # a number reserved for drama and examples
         if i == 26:
             leader["information_format"] = "braille"
+        if i == 20:
+            # Their son reads their post for them, and they have agreed we write to him.
+            leader["contact_method"] = "via_carer"
+            leader["proxy"] = {"name": "Sam Okafor", "relationship": "son", "email": "sam.okafor@example.org"}
+            leader["consents"] = [{"purpose": "contact_via_proxy", "given": True, "at": "2026-11-02T10:00:00Z"}]
         if i == 22:
             leader["unavailable_dates"] = ["2027-01-26"]
         leaders.append(leader)

@@ -54,6 +54,7 @@ def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
         "standard print, by letter",
         "standard print, by text message",
         "braille, by email",
+        "standard print, through someone they named",
     ):
         assert asked in rows, f"no example of {asked} in:\n{out}"
         assert Path(rows[asked]).is_file(), rows[asked]
@@ -67,3 +68,5 @@ def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
     assert Path(rows["standard print, by letter"]).read_bytes().startswith(b"%PDF-")
     assert "answer=accept" in Path(rows["standard print, by text message"]).read_text()
     assert "braille" in Path(rows["braille, by email"]).read_text()
+    to_son = message_from_bytes(Path(rows["standard print, through someone they named"]).read_bytes(), policy=default)
+    assert to_son["To"] == "sam.okafor@example.org" and to_son["Subject"].startswith("A message for ")
