@@ -7,34 +7,23 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import DEAD_LETTERS, Topic
 from services.common.kafka import create_broker, ensure_topics, subscriber_options
 from services.common.settings import ReliabilitySettings
+from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
 
 
 async def dead_letters_about(kafka_settings, topic: str, expected: int) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(DEAD_LETTERS.name, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        found = []
-        for _ in range(100):
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                found += [r for r in records if dict(r.headers).get("original_topic") == topic.encode()]
-            if len(found) >= expected:
-                break
-        return found
-    finally:
-        await consumer.stop()
+    def about(record) -> bool:
+        return dict(record.headers).get("original_topic") == topic.encode()
+
+    return await read_topic(kafka_settings.bootstrap_servers, DEAD_LETTERS, about, expected, timeout_s=20)
 
 
 async def test_poison_events_are_dead_lettered_and_good_events_still_flow(kafka_settings):

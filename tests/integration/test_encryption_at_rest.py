@@ -12,15 +12,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.common.crypto import new_key
 from services.common.store import OutboxRelay
-from services.registry.app import create_app
-from services.registry.config import RegistrySettings
 from services.registry.sample import sample_leaders
+from tests.integration.conftest import running_registry
 
 pytestmark = pytest.mark.integration
 
-ADMIN = ("admin@test.example", "a long test password")
 NEEDS = ["bsl_interpreter", "step_free_access", "hearing_loop"]
 
 
@@ -42,19 +39,6 @@ def relay_gate(monkeypatch) -> asyncio.Event:
 @pytest.fixture
 def postgres_url(postgres_database) -> str:
     return postgres_database("atrest")  # outside the test's event loop: it makes the database with asyncio.run
-
-
-async def start_registry(database_url: str, kafka_settings):
-    key = new_key()
-    settings = RegistrySettings(
-        database_url=database_url,
-        encryption_keys=key,
-        token_secret=key,
-        kafka=kafka_settings,
-        admin_email=ADMIN[0],
-        admin_password=ADMIN[1],
-    )
-    return create_app(settings)
 
 
 def secret_leaders(count: int) -> list[dict]:
@@ -110,43 +94,39 @@ def leaks(files: dict[str, bytes], details: list[str]) -> list[tuple[str, str]]:
 
 async def test_the_sqlite_file_and_its_log_hold_no_plain_personal_details(tmp_path, kafka_settings, relay_gate):
     db = tmp_path / "registry.db"
-    app = await start_registry(f"sqlite:///{db}", kafka_settings)
     leaders = secret_leaders(4)
     details = plain_details(leaders)
-    async with app.router.lifespan_context(app):
-        store = app.state.registry.store
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry", auth=ADMIN) as client:
-            await register(client, leaders)
-            assert await unpublished(store) == 2 * len(leaders), "the events are waiting in the outbox"
-            before = file_bytes(db)
-            assert any(name.endswith("-wal") and content for name, content in before.items()), "the writes are in the log"
-            assert leaks(before, details) == [], "waiting events are encrypted"
+    async with running_registry(f"sqlite:///{db}", kafka_settings) as client:
+        store = client.store
+        await register(client, leaders)
+        assert await unpublished(store) == 2 * len(leaders), "the events are waiting in the outbox"
+        before = file_bytes(db)
+        assert any(name.endswith("-wal") and content for name, content in before.items()), "the writes are in the log"
+        assert leaks(before, details) == [], "waiting events are encrypted"
 
-            relay_gate.set()
-            await until_published(store)
-            assert leaks(file_bytes(db), details) == [], "published events leave nothing behind"
+        relay_gate.set()
+        await until_published(store)
+        assert leaks(file_bytes(db), details) == [], "published events leave nothing behind"
 
-            # Copy the log into the main file, as SQLite does by itself from time to time.
-            async with store.engine.connect() as conn:
-                # Cleared bodies and deleted rows are overwritten, not left in the file's free space.
-                assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
-                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-            assert leaks(file_bytes(db), details) == []
+        # Copy the log into the main file, as SQLite does by itself from time to time.
+        async with store.engine.connect() as conn:
+            # Cleared bodies and deleted rows are overwritten, not left in the file's free space.
+            assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        assert leaks(file_bytes(db), details) == []
 
-            # The details are all there, encrypted: the registry reads them back.
-            read = (await client.get(f"/leaders/{leaders[0]['id']}", params={"purpose": "test"})).json()
-            assert (read["email"], read["postal_address"], read["access_needs"]) == (
-                leaders[0]["email"], leaders[0]["postal_address"], NEEDS
-            )
+        # The details are all there, encrypted: the registry reads them back.
+        read = (await client.get(f"/leaders/{leaders[0]['id']}", params={"purpose": "test"})).json()
+        assert (read["email"], read["postal_address"], read["access_needs"]) == (
+            leaders[0]["email"], leaders[0]["postal_address"], NEEDS
+        )
 
 
 async def test_events_waiting_in_the_postgresql_outbox_are_encrypted(postgres_url, kafka_settings, relay_gate):
-    app = await start_registry(postgres_url, kafka_settings)
     leaders = secret_leaders(2)
-    async with app.router.lifespan_context(app):
-        store = app.state.registry.store
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry", auth=ADMIN) as client:
-            await register(client, leaders)
+    async with running_registry(postgres_url, kafka_settings) as client:
+        store = client.store
+        await register(client, leaders)
         async with store.engine.connect() as conn:
             bodies = [row.value for row in (await conn.execute(text("select value from outbox where published_at is null")))]
         assert len(bodies) == 2 * len(leaders) and all(bodies)

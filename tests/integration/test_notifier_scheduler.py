@@ -12,7 +12,6 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select
 
 from schemas.events import OutcomePublished, PairAnswer, PairDeclined
@@ -43,6 +42,7 @@ from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
     settings,
     store,
 )
+from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -229,21 +229,7 @@ async def test_after_its_last_try_a_scheduled_message_is_dead_lettered_and_a_rep
 
     # The mail server is back; `pairing dlq replay` sends the event back to outcomes.v1, to the notifier's consumer.
     assert await replay(kafka, [letter]) == 1
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(OUTCOMES.name, p) for p in range(OUTCOMES.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found = []
-        for _ in range(50):
-            batch = await consumer.getmany(timeout_ms=200)
-            found += [r for records in batch.values() for r in records]
-            if found:
-                break
-        (record,) = found
-    finally:
-        await consumer.stop()
+    (record,) = await read_topic(kafka.bootstrap_servers, OUTCOMES, expected=1)
     await handlers.on_event(notifier(store, channels, clock=clock), OutcomePublished.model_validate_json(record.value))
     (message,) = read_maildir(maildir)
     assert message["To"] == "amira@example.org"

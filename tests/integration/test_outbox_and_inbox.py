@@ -6,57 +6,35 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import ROUNDS
 from services.common.kafka import ensure_topics, make_producer
 from services.common.store import DatabaseUnavailable, OutboxRelay, Store, handle_once, make_engine
 from services.registry.adapters.orm import Base, Inbox, Outbox, RoundRow
+from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def store(database_url):
-    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
-    await store.prepare("registry")
-    yield store
-    await store.engine.dispose()
-
-
 async def read_round_events(kafka_settings, round_id: str, expected: int) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(ROUNDS.name, p) for p in range(ROUNDS.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found = []
-        for _ in range(50):
-            batch = await consumer.getmany(timeout_ms=200)
-            found += [r for records in batch.values() for r in records if r.key == round_id.encode()]
-            if len(found) >= expected:
-                break
-        return found
-    finally:
-        await consumer.stop()
+    return await read_topic(kafka_settings.bootstrap_servers, ROUNDS, lambda r: r.key == round_id.encode(), expected)
 
 
 def published(round_id: str) -> RoundPublished:
     return RoundPublished(producer="test", data=RoundRef(round_id=round_id), correlation_id=round_id)
 
 
-async def test_an_event_is_published_only_if_its_transaction_commits(store, kafka_settings):
+async def test_an_event_is_published_only_if_its_transaction_commits(registry_store, kafka_settings):
     await ensure_topics(kafka_settings)
     kept, dropped = f"kept-{uuid.uuid4().hex[:6]}", f"dropped-{uuid.uuid4().hex[:6]}"
     kept_event = published(kept)
-    async with store.unit_of_work() as uow:
+    async with registry_store.unit_of_work() as uow:
         uow.session.add(RoundRow(id=kept, status="published", spec={}, leader_ids=[]))
         uow.publish(ROUNDS, kept, kept_event)
         await uow.commit()
     with pytest.raises(RuntimeError):
-        async with store.unit_of_work() as uow:
+        async with registry_store.unit_of_work() as uow:
             uow.session.add(RoundRow(id=dropped, status="published", spec={}, leader_ids=[]))
             uow.publish(ROUNDS, dropped, published(dropped))
             raise RuntimeError("the handler failed before commit")
@@ -64,7 +42,7 @@ async def test_an_event_is_published_only_if_its_transaction_commits(store, kafk
     producer = make_producer(kafka_settings, "test")
     await producer.start()
     try:
-        relay = OutboxRelay(store, producer)
+        relay = OutboxRelay(registry_store, producer)
         assert await relay.publish_pending() >= 1
         assert await relay.backlog() == 0
         assert await relay.publish_pending() == 0, "a published row is not sent again"
@@ -80,21 +58,21 @@ async def test_an_event_is_published_only_if_its_transaction_commits(store, kafk
     assert await read_round_events(kafka_settings, dropped, 1) == []
 
 
-async def test_a_redelivered_event_is_handled_once(store):
+async def test_a_redelivered_event_is_handled_once(registry_store):
     event = published(f"r-{uuid.uuid4().hex[:6]}")
     calls = []
 
     async def handler(uow, ev):
         calls.append(ev.event_id)
 
-    assert await handle_once(store, "test.consumer", event, handler) is True
-    assert await handle_once(store, "test.consumer", event, handler) is False
+    assert await handle_once(registry_store, "test.consumer", event, handler) is True
+    assert await handle_once(registry_store, "test.consumer", event, handler) is False
     # Another consumer keeps its own inbox.
-    assert await handle_once(store, "other.consumer", event, handler) is True
+    assert await handle_once(registry_store, "other.consumer", event, handler) is True
     assert calls == [event.event_id, event.event_id]
 
 
-async def test_a_failed_handler_leaves_no_inbox_mark_so_the_retry_runs(store):
+async def test_a_failed_handler_leaves_no_inbox_mark_so_the_retry_runs(registry_store):
     event = published(f"r-{uuid.uuid4().hex[:6]}")
     attempts = []
 
@@ -105,12 +83,12 @@ async def test_a_failed_handler_leaves_no_inbox_mark_so_the_retry_runs(store):
 
     # A lost connection is the database's outage, not the event's fault: consumers wait it out.
     with pytest.raises(DatabaseUnavailable):
-        await handle_once(store, "test.flaky", event, flaky)
-    assert await handle_once(store, "test.flaky", event, flaky) is True
+        await handle_once(registry_store, "test.flaky", event, flaky)
+    assert await handle_once(registry_store, "test.flaky", event, flaky) is True
     assert len(attempts) == 2
 
 
-async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(store):
+async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(registry_store):
     event = published(f"r-{uuid.uuid4().hex[:6]}")
     effects = []
 
@@ -119,7 +97,7 @@ async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(store
         effects.append(1)
 
     results = await asyncio.gather(
-        handle_once(store, "test.race", event, slow), handle_once(store, "test.race", event, slow), return_exceptions=True
+        handle_once(registry_store, "test.race", event, slow), handle_once(registry_store, "test.race", event, slow), return_exceptions=True
     )
     committed = [r for r in results if r is True]
     assert len(committed) == 1

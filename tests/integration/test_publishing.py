@@ -8,7 +8,6 @@ import datetime as dt
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
 from schemas.cohort import CohortResult, PairResult, SolveStats, Window
@@ -17,7 +16,8 @@ from schemas.topics import OUTCOMES
 from services.common.store import handle_once
 from services.registry import handlers
 from services.registry.sample import sample_leaders
-from tests.integration.test_registry import registry, unique  # noqa: F401 - the fixture
+from tests.integration.conftest import unique
+from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -26,24 +26,12 @@ TUESDAY_MORNING = [{"day": "tue", "start": "10:00", "end": "12:00"}]
 
 async def outcomes_of(kafka_settings, round_id: str, kind: str) -> dict[str, OutcomePublished]:
     """The round's outcomes of one kind on the broker, by leader."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(OUTCOMES.name, p) for p in range(OUTCOMES.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found: dict[str, OutcomePublished] = {}
-        for _ in range(100):
-            batch = await consumer.getmany(timeout_ms=200)
-            for record in (r for records in batch.values() for r in records):
-                event = OutcomePublished.model_validate_json(record.value)
-                if event.data.round_id == round_id and event.data.outcome == kind:
-                    found[event.data.leader_id] = event
-            if not batch:
-                break
-        return found
-    finally:
-        await consumer.stop()
+    found: dict[str, OutcomePublished] = {}
+    for record in await read_topic(kafka_settings.bootstrap_servers, OUTCOMES, timeout_s=20):
+        event = OutcomePublished.model_validate_json(record.value)
+        if event.data.round_id == round_id and event.data.outcome == kind:
+            found[event.data.leader_id] = event
+    return found
 
 
 def consent(given: bool) -> list[dict]:

@@ -12,40 +12,11 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
-from services.common.crypto import new_key
-from services.registry.app import create_app
-from services.registry.config import RegistrySettings
 from services.registry.domain.importing import COLUMNS
 from services.registry.sample import sample_leaders
+from tests.integration.conftest import ADMIN, unique
 
 pytestmark = pytest.mark.integration
-
-ADMIN = ("admin@test.example", "a long test password")
-
-
-@pytest.fixture
-async def registry(database_url, kafka_settings):
-    key = new_key()
-    settings = RegistrySettings(
-        database_url=database_url,
-        encryption_keys=key,
-        token_secret=key,
-        kafka=kafka_settings,
-        admin_email=ADMIN[0],
-        admin_password=ADMIN[1],
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://registry", auth=ADMIN) as client:
-            client.store = app.state.registry.store
-            client.signer = app.state.registry.signer
-            yield client
-
-
-def unique(leader: dict) -> dict:
-    return {**leader, "id": f"{leader['id']}-{uuid.uuid4().hex[:6]}"}
-
 
 def csv_file(rows: list[dict]) -> bytes:
     lines = [",".join(COLUMNS)]

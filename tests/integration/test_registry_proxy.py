@@ -11,9 +11,8 @@ from sqlalchemy import text
 from schemas.events import LeaderContactChanged
 from schemas.topics import LEADER_CONTACTS
 from services.common.crypto import Cipher, new_key
-from services.common.store import Store, make_engine
+from services.common.store import Store
 from services.registry import handlers
-from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.domain.leaders import Consent, LeaderIn
 
 pytestmark = pytest.mark.integration
@@ -33,14 +32,6 @@ LEADER = LeaderIn(
 )
 
 
-@pytest.fixture
-async def store(database_url):
-    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
-    await store.prepare("registry")
-    yield store
-    await store.engine.dispose()
-
-
 async def register(store: Store, leader: LeaderIn) -> list[LeaderContactChanged]:
     """Registers the leader; returns the contact events it published."""
     contacts: list[LeaderContactChanged] = []
@@ -58,27 +49,27 @@ async def register(store: Store, leader: LeaderIn) -> list[LeaderContactChanged]
     return contacts
 
 
-async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_drops_it_when_withdrawn(store):
-    (first,) = await register(store, LEADER)
+async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_drops_it_when_withdrawn(registry_store):
+    (first,) = await register(registry_store, LEADER)
     assert first.data.proxy is not None
     assert (first.data.proxy.name, first.data.proxy.email) == ("Samuel Proxyson", "samuel.proxyson@example.org")
 
-    (second,) = await register(store, LEADER.model_copy(update={"consents": [AGREED, WITHDRAWN]}))
+    (second,) = await register(registry_store, LEADER.model_copy(update={"consents": [AGREED, WITHDRAWN]}))
     assert second.data.version == 2 and second.data.proxy is None
 
-    async with store.unit_of_work() as uow:
+    async with registry_store.unit_of_work() as uow:
         kept = await handlers.read_leader(uow, CIPHER, "pl-proxy", "test", "checking the proxy is kept")
     assert kept["proxy"]["name"] == "Samuel Proxyson", "still recorded, only no longer shared"
 
 
-async def test_a_proxy_recorded_without_consent_is_never_in_a_contact_event(store):
-    (only,) = await register(store, LEADER.model_copy(update={"consents": []}))
+async def test_a_proxy_recorded_without_consent_is_never_in_a_contact_event(registry_store):
+    (only,) = await register(registry_store, LEADER.model_copy(update={"consents": []}))
     assert only.data.proxy is None and only.data.contact_method == "via_carer"
 
 
-async def test_the_proxys_details_are_sealed_at_rest(store):
-    await register(store, LEADER)
-    async with store.engine.connect() as conn:
+async def test_the_proxys_details_are_sealed_at_rest(registry_store):
+    await register(registry_store, LEADER)
+    async with registry_store.engine.connect() as conn:
         stored = repr((await conn.execute(text("select * from leaders"))).all())
     for detail in ("Samuel Proxyson", "samuel.proxyson@example.org", "07700 900456"):
         assert detail not in stored
