@@ -18,7 +18,6 @@ Messages sent by SMTP or written to files have no Notify id and are never asked 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -31,6 +30,7 @@ from services.notifier import handlers
 from services.notifier.adapters.notify import Receipt
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.handlers import Notifier, as_utc, delivery_report
+from services.notifier.scheduler import Background
 
 log = logging.getLogger("pairing.notifier.receipts")
 
@@ -120,10 +120,11 @@ async def run_due(n: Notifier, ask: Ask) -> int:
     return len(keys)
 
 
-class ReceiptChecker:
+class ReceiptChecker(Background):
+    task_name = "notifier-receipts"
+
     def __init__(self, notifier: Notifier, ask: Ask, every_seconds: float = 60):
         self.notifier, self.ask, self.every_seconds = notifier, ask, every_seconds
-        self._task: asyncio.Task | None = None
 
     async def run_due(self) -> int:
         """One pass. Tests call this with a frozen clock."""
@@ -140,14 +141,3 @@ class ReceiptChecker:
                 asked = 0
             # A full batch means more are due: go on at once.
             await asyncio.sleep(0 if asked >= BATCH else self.every_seconds)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name="notifier-receipts")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

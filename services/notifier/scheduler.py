@@ -18,11 +18,34 @@ from services.notifier.handlers import Notifier
 log = logging.getLogger("pairing.notifier.scheduler")
 
 
-class Scheduler:
+class Background:
+    """Runs `run_forever` as a task between start() and stop(). The scheduler and the receipt
+    checker share only this: when each looks again is its own (see their run_forever)."""
+
+    task_name = "notifier-background"
+    _task: asyncio.Task | None = None
+
+    async def run_forever(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run_forever(), name=self.task_name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class Scheduler(Background):
+    task_name = "notifier-scheduler"
+
     def __init__(self, notifier: Notifier, poll_seconds: float = 5.0):
         self.notifier = notifier
         self.poll_seconds = poll_seconds
-        self._task: asyncio.Task | None = None
 
     async def run_due(self, early: bool = False) -> int:
         """One pass: try everything due now. Tests call this with a frozen clock."""
@@ -50,14 +73,3 @@ class Scheduler:
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.05, (due - self.notifier.now()).total_seconds()))
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name="notifier-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
