@@ -735,16 +735,20 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
         return await round_action(request, round_id, act, "You have approved every pair. Publish the round to tell people.")
 
-    @app.get("/manage/rounds/{round_id}/publish", response_class=HTMLResponse, include_in_schema=False)
-    async def publish_page(round_id: str, request: Request) -> Response:
+    async def confirm_page(request: Request, round_id: str, template: str, title: str, **extra: Any) -> Response:
+        """The page that asks a manager to confirm a step for the round, with the form that takes it."""
         manager = await need(request, "manager")
         context = await round_context(request, round_id, manager)
         if context is None:
             return not_found(request, f"There is no round called {round_id}.")
-        return page(request, "round_publish.html", {
-            "title": "Publish the round and tell everyone", "section": "rounds", **context,
-            "respond_days": registry_of(request).settings.response_days,
-        })
+        return page(request, template, {"title": title, "section": "rounds", **context, **extra})
+
+    @app.get("/manage/rounds/{round_id}/publish", response_class=HTMLResponse, include_in_schema=False)
+    async def publish_page(round_id: str, request: Request) -> Response:
+        return await confirm_page(
+            request, round_id, "round_publish.html", "Publish the round and tell everyone",
+            respond_days=registry_of(request).settings.response_days,
+        )
 
     @app.post("/manage/rounds/{round_id}/publish", response_class=HTMLResponse, include_in_schema=False)
     async def publish(round_id: str, request: Request) -> Response:
@@ -800,11 +804,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
     @app.get("/manage/rounds/{round_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
     async def cancel_page(round_id: str, request: Request) -> Response:
-        manager = await need(request, "manager")
-        context = await round_context(request, round_id, manager)
-        if context is None:
-            return not_found(request, f"There is no round called {round_id}.")
-        return page(request, "round_cancel.html", {"title": "Cancel this round?", "section": "rounds", **context})
+        return await confirm_page(request, round_id, "round_cancel.html", "Cancel this round?")
 
     @app.post("/manage/rounds/{round_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
     async def cancel(round_id: str, request: Request) -> Response:
@@ -821,11 +821,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
     @app.get("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
     async def close_page(round_id: str, request: Request) -> Response:
-        manager = await need(request, "manager")
-        context = await round_context(request, round_id, manager)
-        if context is None:
-            return not_found(request, f"There is no round called {round_id}.")
-        return page(request, "round_close.html", {"title": "Close this round?", "section": "rounds", **context})
+        return await confirm_page(request, round_id, "round_close.html", "Close this round?")
 
     @app.post("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
     async def close(round_id: str, request: Request) -> Response:
