@@ -350,11 +350,11 @@ def test_erasure_removes_a_person_from_every_service_and_leaves_tombstones(stack
     import asyncio
     import time
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     from sqlalchemy import inspect, text
 
     from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES
     from services.common.store import make_engine
+    from tests.kafka_reading import read_topic
 
     client = RegistryClient(stack.base_url, auth=stack.admin)
     suffix = tag()
@@ -387,20 +387,8 @@ def test_erasure_removes_a_person_from_every_service_and_leaves_tombstones(stack
         return dump
 
     async def values_for_key(topic) -> list:
-        consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            mine = []
-            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    mine += [r.value for r in records if r.key == gone["id"].encode()]
-            return mine
-        finally:
-            await consumer.stop()
+        records = await read_topic(stack.kafka_bootstrap, topic, lambda r: r.key == gone["id"].encode(), timeout_s=60)
+        return [r.value for r in records]
 
     deadline = time.monotonic() + 30
     while True:  # the tombstones take a moment to reach the matcher and the notifier
