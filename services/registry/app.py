@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ from services.registry.config import RegistrySettings
 DeliveryBatch = batch_of(NotificationStatusChanged)
 
 SERVICE = "registry"
+LONDON = ZoneInfo("Europe/London")
 
 
 class Problem(BaseModel):
@@ -64,7 +66,8 @@ class Registry:
     signer: URLSafeTimedSerializer
 
     def today(self) -> dt.date:
-        return dt.date.today()
+        # The date in England, as people read it: just after midnight in summer, UTC is still yesterday.
+        return dt.datetime.now(LONDON).date()
 
     @property
     def publishing(self) -> handlers.Publishing:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -78,7 +79,7 @@ async def published_outcomes(kafka_settings, round_id: str, kind: str, expected:
 
 
 async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangements_they_need(registry, kafka_settings):
-    today = dt.date.today()
+    today = dt.datetime.now(ZoneInfo("Europe/London")).date()  # the registry's date
     round_id, professional, signs, carer = await publish_two_pairs(registry)
     people = [signs["id"], carer["id"], professional["id"]]
     outcomes = await published_outcomes(kafka_settings, round_id, "paired", 3)
