@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from schemas.events import Envelope
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
-from services.common.logs import correlation_id, correlation_of
+from services.common.logs import correlation_id, correlation_of, redact
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import DatabaseUnavailable
@@ -73,7 +73,7 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()[:20])
         return f"ValidationError: {fields}"
-    return f"{exc.__class__.__name__}: {str(exc)[:500]}"
+    return f"{exc.__class__.__name__}: {redact(str(exc))[:500]}"
 
 
 def jittered_backoff(attempt: int, first_seconds: float, max_seconds: float) -> float:
@@ -115,7 +115,7 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
                     attempt -= 1
                     outage += 1
                     delay = backoff_seconds(min(outage, 10), reliability)
-                    log.warning("%s: %s; trying again in %.1fs", service, exc, delay)
+                    log.warning("%s: %s; trying again in %.1fs", service, describe_failure(exc), delay)
                     await asyncio.sleep(delay)
                 except Exception as exc:  # noqa: BLE001 - every other failure is retried or dead-lettered
                     if is_permanent(exc) or attempt >= reliability.max_attempts:

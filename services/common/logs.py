@@ -11,8 +11,25 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+
+
+# Our own messages name ids only, but an error from a library can quote what it was given:
+# a mail server refusing an address, say. Contact details are taken out of every line.
+EMAIL = re.compile(r"[^@\s'\"<>(),;:]+@[^@\s'\"<>(),;:]+\.[A-Za-z]{2,}")
+UK_PHONE = re.compile(r"(?<![\w-])(?:\+44\s?|0)(?:\d[\s-]?){8,9}\d(?![\w-])")
+REMOVED = "[contact detail removed]"
+
+
+def redact(text: str) -> str:
+    return UK_PHONE.sub(REMOVED, EMAIL.sub(REMOVED, text))
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,12 +43,12 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if cid := correlation_id.get():
             entry["correlation_id"] = cid
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -39,7 +56,7 @@ def configure_logging(service: str) -> None:
     """JSON lines by default; LOG_FORMAT=plain gives lines for reading by eye."""
     handler = logging.StreamHandler()
     if os.environ.get("LOG_FORMAT", "json").lower() == "plain":
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter(service))
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)

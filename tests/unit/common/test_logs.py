@@ -24,3 +24,19 @@ def test_the_correlation_id_is_read_from_an_event_even_when_the_rest_is_bad():
     assert correlation_of(b"\\xff not json") is None
     assert correlation_of(None) is None
     assert correlation_of(b"[1, 2]") is None
+
+
+def test_contact_details_quoted_by_a_library_never_reach_a_log_line_or_a_dead_letter():
+    from services.common.kafka import describe_failure
+    from services.common.logs import REMOVED, RedactingFormatter, redact
+
+    refused = "(550, 'Requested action not taken: amira.ahmed@example.org unknown; call 07700 900123 or +44 7700 900124')"
+    assert redact(refused) == f"(550, 'Requested action not taken: {REMOVED} unknown; call {REMOVED} or {REMOVED}')"
+    # Ids, dates and counts are kept.
+    kept = "event 0b8a5c1e-2f1d-4c1e-9a1b-004512345678 on 2026-12-03, offset 123456789012, round r-1"
+    assert redact(kept) == kept
+    record = logging.LogRecord("pairing.notifier", logging.WARNING, __file__, 1, "send failed: %s", (refused,), None)
+    for formatter in (JsonFormatter("notifier"), RedactingFormatter("%(message)s")):
+        line = formatter.format(record)
+        assert "amira" not in line and "900123" not in line and REMOVED in line
+    assert "amira" not in describe_failure(OSError(refused))
