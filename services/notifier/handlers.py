@@ -313,6 +313,8 @@ async def attempt(
     n: Notifier, notice: Notice, lease: Lease | None, contacts: dict[str, LeaderContact | None] | None = None
 ) -> None:
     """Write the message and send it; or park it (contact details not here yet, quiet hours)."""
+    if isinstance(notice.event, OutcomePublished) and notice.event.data.outcome == "cancelled":
+        await withdraw_waiting_messages(n, notice)
     now = n.now()
     contacts = contacts or await contacts_for(n, notice)
     missing = [leader for leader in notice.needed if contacts[leader] is None]
@@ -351,6 +353,32 @@ async def attempt(
             await schedule_after_quiet_hours(n, notice, lease, planned.channel, opens)
             return
     await send_and_record(n, notice, planned, me, replan, lease)
+
+
+async def withdraw_waiting_messages(n: Notifier, notice: Notice) -> None:
+    """A published round was stopped: its news still waiting for this person (quiet hours, contact
+    details on their way, a retry) must never follow the message saying it will not go ahead."""
+    async with n.store.unit_of_work() as uow:
+        waiting = (
+            await uow.session.scalars(
+                select(ScheduledRow).where(ScheduledRow.key.endswith(f":{notice.leader_id}"), ScheduledRow.lease.is_(None))
+            )
+        ).all()
+        withdrawn = []
+        for row in waiting:
+            event = EVENT_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+            if event.event_id != notice.event.event_id and event.data.round_id == notice.round_id:
+                withdrawn.append(str(event.event_id))
+                await uow.session.delete(row)
+        for event_id in withdrawn:
+            await uow.session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.key.startswith(f"{event_id}:"), DeliveryRow.status == "scheduled")
+                .values(status="withdrawn", detail="not sent: the round was cancelled before it went")
+            )
+        await uow.commit()
+    if withdrawn:
+        log.info("%s: %d waiting message(s) withdrawn, as the round was cancelled", notice.job_key, len(withdrawn))
 
 
 async def send_and_record(

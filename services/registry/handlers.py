@@ -53,7 +53,7 @@ from services.registry.adapters.orm import (
 )
 from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice
 from services.registry.domain.importing import RowProblem
-from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.leaders import Consent, LeaderIn, consent_given, merged_consents
 from services.registry.domain.meetings import MeetingNeeds, MeetingRules, PairToMeet, plan_first_meetings
 from services.registry.domain.rounds import RoundStatus, transition
 
@@ -183,6 +183,9 @@ async def import_leaders(
         known.update({row.id: row for row in rows})
     with uow.session.no_autoflush:
         for number, leader in leaders:
+            if (row := known.get(leader.id or "")) is not None:
+                stored = [Consent.model_validate(c) for c in row.public.get("consents") or []]
+                leader = leader.model_copy(update={"consents": merged_consents(stored, list(leader.consents))})
             try:
                 _, outcome = await register_leader(uow, cipher, leader, known)
             except Conflict as exc:
@@ -206,7 +209,8 @@ async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: st
     return {**row.public, **cipher.open(row.sealed), "id": row.id, "version": row.version}
 
 
-ERASED = "erased"
+# Stands for an erased person in a round's history; the id pattern refuses brackets, so no leader has it.
+ERASED = "(erased)"
 
 
 async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str) -> None:
@@ -367,12 +371,19 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
     row.relaxations = list(result.relaxations)
     await uow.session.execute(delete(PairRow).where(PairRow.round_id == row.id))
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.round_id == row.id))
+    # Someone erased while the matcher worked is no longer in the round: their id is not kept, and a
+    # pair with them cannot be approved until the round is solved again.
+    present = set(row.leader_ids)
+
+    def kept(leader_id: str) -> str:
+        return leader_id if leader_id in present else ERASED
+
     for pair in result.pairs:
         uow.session.add(
             PairRow(
                 round_id=row.id,
-                lived_experience_id=pair.lived_experience_id,
-                professional_id=pair.professional_id,
+                lived_experience_id=kept(pair.lived_experience_id),
+                professional_id=kept(pair.professional_id),
                 score=pair.score,
                 meeting_modes=list(pair.meeting_modes),
                 shared_windows=[w.model_dump(mode="json") for w in pair.shared_windows],
@@ -380,7 +391,7 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
                 locked=pair.locked,
             )
         )
-    for person in result.unmatched:
+    for person in (p for p in result.unmatched if p.id in present):
         uow.session.add(UnmatchedRow(round_id=row.id, leader_id=person.id, reason=person.reason, rule=person.rule))
 
 
@@ -449,11 +460,16 @@ def meeting_needs(row: LeaderRow, access_needs: list[str]) -> MeetingNeeds:
 
 def shares_with_partner(row: LeaderRow) -> bool:
     """The person's latest word on sharing their details with their partner, if they gave one."""
-    answers = sorted(
-        (c for c in row.public.get("consents") or [] if c.get("purpose") == "sharing_details_with_partner"),
-        key=lambda c: c.get("at") or "",
-    )
-    return bool(answers and answers[-1].get("given"))
+    consents = [Consent.model_validate(c) for c in row.public.get("consents") or []]
+    return consent_given(consents, "sharing_details_with_partner")
+
+
+async def people_whose_partner_said_no(uow: UnitOfWork, round_id: str) -> set[str]:
+    """Both people of each pair in the round that someone said no to (leaving counts as no)."""
+    said_no = (await uow.session.execute(
+        select(ResponseRow.leader_id, ResponseRow.partner_id).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline")
+    )).all()
+    return {who for pair in said_no for who in pair}
 
 
 def refuse_pairs_with_erased_people(pairs, what_to_do: str) -> None:
@@ -513,14 +529,16 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
                     **publishing.links(round_id, me, partner),
                 )
             )
-    # In a follow-up round, pairs carried over from the first round were told already.
+    # In a follow-up round, pairs carried over from the first round were told already, and the
+    # people whose partner said no or left are told this is a new partner.
     carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
+    let_down = await people_whose_partner_said_no(uow, row.parent_round_id) if row.parent_round_id else set()
     for me, mine in partners.items():
         mine = [p for p in mine if frozenset((me, p.partner_id)) not in carried]
         if not mine:
             continue
         outcome = Outcome(
-            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=bool(row.parent_round_id)
+            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=me in let_down
         )
         uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
     unmatched = (
@@ -831,21 +849,21 @@ async def cancel_round(uow: UnitOfWork, round_id: str) -> RoundRow:
     cancelled = event(RoundCancelled, RoundRef(round_id=round_id), round_id)
     uow.publish(ROUNDS, round_id, cancelled)
     if was_published:
-        for leader_id in await people_told(uow, row):
+        for leader_id in await people_paired(uow, row):
             outcome = Outcome(round_id=round_id, leader_id=leader_id, outcome="cancelled")
             uow.publish(OUTCOMES, leader_id, event(OutcomePublished, outcome, round_id, str(cancelled.event_id)))
     return row
 
 
-async def people_told(uow: UnitOfWork, row: RoundRow) -> list[str]:
-    """Everyone a published round wrote to: its pairs (less those carried over from an earlier
-    round, who heard then) and the people it could not pair."""
+async def people_paired(uow: UnitOfWork, row: RoundRow) -> list[str]:
+    """Everyone a published round told about a partner (less those whose pair was carried over from
+    an earlier round: that pair still stands). People it could not pair keep their news."""
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == row.id))).all()
     carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
-    told = {who for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in carried
-            for who in (p.lived_experience_id, p.professional_id)}
-    told |= set(await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == row.id)))
-    return sorted(told)
+    return sorted(
+        {who for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in carried
+         for who in (p.lived_experience_id, p.professional_id)} - {ERASED}
+    )
 
 
 # ---- programmes and cohorts ----

@@ -147,6 +147,24 @@ async def test_a_text_due_at_half_past_ten_at_night_is_sent_at_nine_the_next_mor
         await restarted.engine.dispose()
 
 
+async def test_news_still_waiting_when_its_round_is_cancelled_is_never_sent(store, channels, settings):
+    from schemas.events import Outcome
+
+    await know(store, person(**TEXTER), PARTNER)
+    clock = FrozenClock(london(15, 22, 30))
+    n = notifier(store, channels, clock=clock)
+    await handlers.on_event(n, published())  # "we have found you a partner", held until 09:00
+    stopped = OutcomePublished(producer="registry", correlation_id="r1",
+                               data=Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled"))
+    await handlers.on_event(n, stopped)  # the round is cancelled at 22:30: also held until 09:00
+    clock.set(london(16, 9, 0))
+    assert await handlers.run_due(n) == 1, "only the message saying it will not go ahead is left"
+    (sms,) = sms_files(settings)
+    assert "will not go ahead" in sms.read_text() and "answer=accept" not in sms.read_text()
+    statuses = sorted(row.status for row in await delivery_rows(store))
+    assert statuses == ["sent", "withdrawn"]
+
+
 async def test_a_phone_call_waits_for_the_morning_but_an_email_does_not(store, channels, settings, smtp_server):
     _, maildir = smtp_server
     clock = FrozenClock(london(15, 23, 0))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from schemas.cohort import CohortResult, PairResult, SolveStats, Window
+from schemas.cohort import CohortResult, PairResult, SolveStats, UnmatchedResult, Window
 from schemas.events import OutcomePublished, RoundSolved
 from schemas.topics import OUTCOMES
 from services.common.store import handle_once
@@ -39,18 +39,19 @@ def consent(given: bool) -> list[dict]:
     return [{"purpose": "sharing_details_with_partner", "given": given, "at": "2026-11-01T10:00:00Z"}]
 
 
-async def publish_two_pairs(registry) -> tuple[str, dict, dict, dict]:
-    """A round with one professional paired with two people, solved, approved and published."""
+async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[str, dict, dict, dict]:
+    """A round with one professional paired with two people (and `not_paired` left out, if given),
+    solved, approved and published."""
     base = {l["role"]: l for l in reversed(sample_leaders())}
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
     professional = unique({**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)})
     signs = unique({**base["patient_leader"], **common, "access_needs": ["bsl_interpreter"], "consents": consent(False)})
     carer = unique({**base["carer_leader"], **common, "access_needs": [], "term_time_only": False, "min_notice_days": 21})
-    for leader in (professional, signs, carer):
+    for leader in (professional, signs, carer, *([not_paired] if not_paired else [])):
         answer = await registry.post("/leaders", json=leader)
         assert answer.status_code in (200, 201), answer.text
     round_id = f"r-{uuid.uuid4().hex[:6]}"
-    people = [signs["id"], carer["id"], professional["id"]]
+    people = [signs["id"], carer["id"], professional["id"], *([not_paired["id"]] if not_paired else [])]
     assert (await registry.post("/rounds", json={"id": round_id, "leader_ids": people})).status_code in (200, 201, 202)
     async with registry.store.engine.connect() as conn:
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
@@ -61,7 +62,8 @@ async def publish_two_pairs(registry) -> tuple[str, dict, dict, dict]:
         for who in (signs["id"], carer["id"])
     ]
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
-                         data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
+                         data=CohortResult(round_id=round_id, pairs=pairs, stats=SolveStats(status="optimal"), unmatched=[
+                             UnmatchedResult(id=not_paired["id"], reason="Nobody is free when you are.", rule="availability")] if not_paired else []))
     await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
@@ -109,11 +111,28 @@ async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangem
 
 
 async def test_cancelling_a_published_round_tells_everyone_it_will_not_go_ahead_and_stops_answers(registry, kafka_settings):
-    round_id, professional, signs, carer = await publish_two_pairs(registry)
+    alone = unique({**sample_leaders()[0], "availability": []})
+    round_id, professional, signs, carer = await publish_two_pairs(registry, not_paired=alone)
     people = {signs["id"], carer["id"], professional["id"]}
     cancelled = await registry.post(f"/rounds/{round_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
     outcomes = await published_outcomes(kafka_settings, round_id, "cancelled", 3)
-    assert set(outcomes) == people, "each person told about the round hears it is stopped"
+    assert set(outcomes) == people, "each person told about a partner hears the pair will not go ahead"
+    assert alone["id"] not in outcomes, "someone not paired keeps the news they had"
     assert all(not o.data.partners for o in outcomes.values())
     assert (await registry.post(f"/rounds/{round_id}/close")).status_code == 409, "a cancelled round is finished"
+
+
+async def test_only_people_whose_partner_said_no_are_told_it_is_a_new_partner(registry):
+    from services.registry.adapters.orm import ResponseRow
+
+    round_id, professional, signs, carer = await publish_two_pairs(registry)
+    async with registry.store.unit_of_work() as uow:
+        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=signs["id"],
+                                    partner_id=professional["id"], answer="decline"))
+        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=carer["id"],
+                                    partner_id=professional["id"], answer="accept"))
+        await uow.commit()
+    async with registry.store.unit_of_work() as uow:
+        let_down = await handlers.people_whose_partner_said_no(uow, round_id)
+    assert let_down == {signs["id"], professional["id"]}, "the carer said yes and nobody said no to them"

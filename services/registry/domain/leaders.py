@@ -59,6 +59,18 @@ def with_consent(consents: list[Consent], purpose: ConsentPurpose, given: bool, 
     return [*consents, Consent(purpose=purpose, given=given, at=at)]
 
 
+def merged_consents(stored: list[Consent], incoming: list[Consent]) -> list[Consent]:
+    """The consent history with what a spreadsheet says added: a record counts only when it is newer
+    than the latest one kept for its purpose, so an old file never undoes a later change of mind,
+    and a file with no consents never wipes them."""
+    merged = list(stored)
+    for record in sorted(incoming, key=lambda c: _utc(c.at)):
+        latest = max((_utc(c.at) for c in merged if c.purpose == record.purpose), default=None)
+        if latest is None or _utc(record.at) > latest:
+            merged = with_consent(merged, record.purpose, record.given, record.at)
+    return merged
+
+
 def _check_email(value: str | None) -> str | None:
     if value is not None and not EMAIL.match(value):
         raise ValueError("must look like name@example.org")

@@ -96,12 +96,15 @@ def plan_first_meetings(
                 if not suits(day):
                     continue
                 start, window_end = dt.datetime.combine(day, window.start), dt.datetime.combine(day, window.end)
-                while start < window_end:
-                    end = min(window_end, start + length)
+                # A window shorter than a meeting gives one meeting as long as the window; a longer
+                # window only ever gives whole meetings.
+                meeting = min(length, window_end - start)
+                while start + meeting <= window_end:
+                    end = start + meeting
                     if not any(start < b_end and b_start < end for b_start, b_end in busy):
                         best = min(best, (start, end)) if best else (start, end)
                         break
-                    start += length
+                    start += meeting
         if best is None:
             chosen.append(None)
             continue

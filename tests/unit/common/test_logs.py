@@ -32,6 +32,8 @@ def test_contact_details_quoted_by_a_library_never_reach_a_log_line_or_a_dead_le
 
     refused = "(550, 'Requested action not taken: amira.ahmed@example.org unknown; call 07700 900123 or +44 7700 900124')"
     assert redact(refused) == f"(550, 'Requested action not taken: {REMOVED} unknown; call {REMOVED} or {REMOVED}')"
+    for number in ("0044 7700 900123", "(020) 7946 0958", "+44 (0)20 7946 0958", "07700-900123"):
+        assert redact(f"call {number} now") == f"call {REMOVED} now", number
     # Ids, dates and counts are kept.
     kept = "event 0b8a5c1e-2f1d-4c1e-9a1b-004512345678 on 2026-12-03, offset 123456789012, round r-1"
     assert redact(kept) == kept

@@ -55,6 +55,11 @@ def test_a_professional_with_two_partners_is_never_asked_to_be_in_two_meetings_a
     first, second = plan([PairToMeet("pl-1", "cl", TUESDAYS), PairToMeet("pl-2", "cl", TUESDAYS)])
     assert first == (PUBLISHED, dt.time(10), dt.time(11))
     assert second == (PUBLISHED, dt.time(11), dt.time(12))
+    # A meeting is never cut short to fit the end of a window that had room for a whole one.
+    half_past_ten = [Window(day="tue", start=dt.time(9), end=dt.time(10, 30))]
+    first, second = plan([PairToMeet("pl-1", "cl", half_past_ten), PairToMeet("pl-2", "cl", half_past_ten)])
+    assert first == (PUBLISHED, dt.time(9), dt.time(10))
+    assert second == (PUBLISHED + dt.timedelta(days=7), dt.time(9), dt.time(10))
     # Different people at the same time is fine.
     assert plan([PairToMeet("pl-1", "cl-1", TUESDAYS), PairToMeet("pl-2", "cl-2", TUESDAYS)])[1][1] == dt.time(10)
 

@@ -119,3 +119,20 @@ def test_consents_come_in_from_a_spreadsheet_each_with_its_date():
     assert [(p.row, p.column) for p in problems] == [(3, "consents"), (4, "consents")]
     assert "is not a purpose we know; use one of pairing" in problems[0].message
     assert "should be a date like 2027-01-10" in problems[1].message
+
+
+def test_an_imported_file_adds_to_the_consent_history_and_never_undoes_a_later_change_of_mind():
+    from services.registry.domain.leaders import Consent, consent_given, merged_consents
+
+    def consent(purpose, given, day):
+        return Consent(purpose=purpose, given=given, at=dt.datetime(2026, 11, day, 10, tzinfo=dt.timezone.utc))
+
+    stored = [consent("sharing_details_with_partner", True, 1), consent("sharing_details_with_partner", False, 20)]
+    old_file = [consent("sharing_details_with_partner", True, 1), consent("pairing", True, 1)]
+    merged = merged_consents(stored, old_file)
+    assert not consent_given(merged, "sharing_details_with_partner"), "withdrawn on the 20th, still withdrawn"
+    assert consent_given(merged, "pairing"), "what is new is added"
+    assert merged_consents(stored, []) == stored, "a file without consents wipes nothing"
+    assert merged_consents(merged, old_file) == merged, "importing the same file again changes nothing"
+    newer = merged_consents(stored, [consent("sharing_details_with_partner", True, 25)])
+    assert consent_given(newer, "sharing_details_with_partner")
