@@ -216,11 +216,10 @@ class Partner(Payload):
     meeting_modes: list[MeetingMode] = Field(default_factory=list)
     accept_url: str
     decline_url: str
-    # Added within v1: when the pair could first meet, from both people's needs.
-    first_meeting_after: dt.date | None = Field(
-        default=None, description="No meeting before this date: both people's notice, and 28 days to book an interpreter"
-    )
-    cannot_meet_on: list[dt.date] = Field(default_factory=list, description="Dates either person cannot do")
+    # Added within v1, and no longer filled since the registry plans `first_meeting` itself: kept so
+    # the contract only grows. Not sending them keeps a partner's unavailable dates out of the event.
+    first_meeting_after: dt.date | None = Field(default=None, description="No longer filled: see first_meeting")
+    cannot_meet_on: list[dt.date] = Field(default_factory=list, description="No longer filled: see first_meeting")
     # Added within v1: the registry plans the first meeting, as it sees both people's dates and
     # every pair a professional is in; the same slot goes to both partners.
     first_meeting: MeetingSlot | None = Field(

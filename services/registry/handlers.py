@@ -481,6 +481,11 @@ def refuse_pairs_with_erased_people(pairs, what_to_do: str) -> None:
         )
 
 
+def carried_pairs(row: RoundRow) -> set[frozenset[str]]:
+    """A follow-up round's pairs kept from the round before: their people heard about them then."""
+    return {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
+
+
 async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, today: dt.date, actor: str) -> RoundRow:
     """Release the approved outcome: every person in the round gets one outcome event, and each
     pair one suggested first meeting that suits both of them."""
@@ -515,7 +520,6 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     for pair, slot in zip(pairs, slots):
         for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
             theirs = access.get(partner, []) if partner in leaders and shares_with_partner(leaders[partner]) else []
-            blocked = set().union(*(needs[who].cannot_meet_on for who in (me, partner) if who in needs))
             partners.setdefault(me, []).append(
                 Partner(
                     partner_id=partner,
@@ -523,15 +527,13 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
                     shared_windows=pair.shared_windows,
                     meeting_modes=pair.meeting_modes,
                     first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,
-                    first_meeting_after=slot[0] if slot else None,
-                    cannot_meet_on=sorted(blocked),
                     access_arrangements=sorted(set(access.get(me, [])) | set(theirs)),
                     **publishing.links(round_id, me, partner),
                 )
             )
     # In a follow-up round, pairs carried over from the first round were told already, and the
     # people whose partner said no or left are told this is a new partner.
-    carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
+    carried = carried_pairs(row)
     let_down = await people_whose_partner_said_no(uow, row.parent_round_id) if row.parent_round_id else set()
     for me, mine in partners.items():
         mine = [p for p in mine if frozenset((me, p.partner_id)) not in carried]
@@ -859,7 +861,7 @@ async def people_paired(uow: UnitOfWork, row: RoundRow) -> list[str]:
     """Everyone a published round told about a partner (less those whose pair was carried over from
     an earlier round: that pair still stands). People it could not pair keep their news."""
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == row.id))).all()
-    carried = {frozenset(p) for p in row.locked_pairs} if row.parent_round_id else set()
+    carried = carried_pairs(row)
     return sorted(
         {who for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in carried
          for who in (p.lived_experience_id, p.professional_id)} - {ERASED}
