@@ -22,7 +22,10 @@ run: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/pairing demo --port $(PORT)
 
+# Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
+# and Debian's Chromium, installed first when it is missing (tests/browser/chromium.py).
 test: $(STAMP)
+	@$(BIN)/python -m tests.browser.chromium
 	@$(BIN)/python -m pytest
 
 test-unit: $(STAMP)

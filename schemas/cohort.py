@@ -62,6 +62,12 @@ class Session(Strict):
     date: dt.date
     start: dt.time
     end: dt.time
+    # Added within v1: messages say where each session is, or how to join it.
+    place: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Where it is, or how to join, as people should read it (for example: Room 2, Civic Centre, Leeds LS1 1UR)",
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Session:

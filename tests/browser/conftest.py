@@ -9,7 +9,6 @@ and the arrow keys, never a mouse click.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from services.common.embedded import free_port, read_maildir
 from services.launcher import Stack
+from tests.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -71,9 +71,10 @@ def stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="package")
 def browser():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is needed for the browser tests: apt-get install -y chromium", pytrace=False)
+    try:
+        executable = chromium.ensure()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
