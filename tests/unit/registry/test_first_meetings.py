@@ -5,13 +5,26 @@ import datetime as dt
 import pytest
 
 from schemas.cohort import DateRange, Window
-from services.registry.domain.meetings import MeetingNeeds, MeetingRules, PairToMeet, earliest_first_meeting, plan_first_meetings
+from schemas.cohort import Location, Session
+from services.registry.domain.meetings import (
+    DEFAULT_CLOSURES,
+    MeetingNeeds,
+    MeetingRules,
+    PairToMeet,
+    earliest_first_meeting,
+    nation_of,
+    parse_closure,
+    parse_closures,
+    plan_first_meetings,
+    session_warnings,
+)
 
 pytestmark = pytest.mark.unit
 
 TUESDAYS = [Window(day="tue", start=dt.time(10), end=dt.time(12))]
 PUBLISHED = dt.date(2026, 12, 1)  # a Tuesday
-NO_NOTICE = MeetingRules(notice_days=0)
+# These older rules are about notice and windows, so the programme's closure at Christmas is left out.
+NO_NOTICE = MeetingRules(notice_days=0, closures=())
 
 
 def plan(pairs, needs=None, rules=NO_NOTICE, respond_by=None):
@@ -67,3 +80,92 @@ def test_a_professional_with_two_partners_is_never_asked_to_be_in_two_meetings_a
 def test_nothing_is_suggested_when_no_shared_time_fits_in_the_weeks_looked_at():
     every_tuesday = frozenset(PUBLISHED + dt.timedelta(days=7 * week) for week in range(10))
     assert plan([PairToMeet("a", "b", TUESDAYS)], {"a": MeetingNeeds(cannot_meet_on=every_tuesday)}) == [None]
+
+
+WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def one_pair_a_day(needs=None, rules=MeetingRules(), published=dt.date(2026, 12, 5), respond_by=None):
+    """A pair for each day of the week, each free only that day: the day each is asked to meet."""
+    pairs = [PairToMeet(f"pl-{day}", f"cl-{day}", [Window(day=day, start=dt.time(10), end=dt.time(12))]) for day in WEEK]
+    slots = plan_first_meetings(pairs, needs or {}, published, respond_by, rules)
+    return {day: slot[0] for day, slot in zip(WEEK, slots)}
+
+
+def test_no_first_meeting_at_christmas_or_new_year_when_the_programme_keeps_its_usual_closure():
+    # Published on Saturday 5 December 2026 with 14 days' notice and the answers due on 19 December.
+    days = one_pair_a_day(respond_by=dt.date(2026, 12, 19))
+    assert days == {
+        "sun": dt.date(2026, 12, 20), "mon": dt.date(2026, 12, 21), "tue": dt.date(2026, 12, 22), "wed": dt.date(2026, 12, 23),
+        "thu": dt.date(2027, 1, 7), "fri": dt.date(2027, 1, 8), "sat": dt.date(2027, 1, 2),
+    }
+    assert not any(dt.date(2026, 12, 24) <= day <= dt.date(2027, 1, 1) for day in days.values())
+    assert MeetingRules().closures == DEFAULT_CLOSURES
+
+
+def test_no_first_meeting_on_a_bank_holiday_even_when_the_programme_stays_open():
+    days = one_pair_a_day(rules=MeetingRules(closures=()), respond_by=dt.date(2026, 12, 24))  # from Friday 25 December
+    assert days["fri"] == dt.date(2027, 1, 8), "not Christmas Day, nor New Year's Day"
+    assert days["sat"] == dt.date(2027, 1, 2), "not Boxing Day"
+    assert days["mon"] == dt.date(2027, 1, 4), "not Monday 28 December, the day off for Boxing Day"
+    assert days["tue"] == dt.date(2026, 12, 29), "an ordinary working day"
+
+
+def test_the_bank_holidays_of_either_persons_nation_count():
+    scot = MeetingNeeds(nation="scotland")
+    rules = MeetingRules(closures=())
+    # 2 January is a bank holiday in Scotland only, and in 2027 Monday 4 January is its day off.
+    scottish = one_pair_a_day({"cl-sat": scot, "pl-mon": scot}, rules, respond_by=dt.date(2026, 12, 24))
+    assert scottish["sat"] == dt.date(2027, 1, 9)
+    assert scottish["mon"] == dt.date(2027, 1, 11)
+    # St Patrick's Day, Wednesday 17 March 2027, in Northern Ireland.
+    march = {"rules": MeetingRules(notice_days=0, closures=()), "published": dt.date(2027, 3, 16)}
+    assert one_pair_a_day({"pl-wed": MeetingNeeds(nation="northern_ireland")}, **march)["wed"] == dt.date(2027, 3, 24)
+    assert one_pair_a_day({}, **march)["wed"] == dt.date(2027, 3, 17)
+
+
+def test_a_programmes_own_closure_periods_are_kept():
+    rules = MeetingRules(notice_days=0, closures=parse_closures("2027-02-15..2027-02-19, 08-01..08-31"))
+    days = one_pair_a_day(rules=rules, published=dt.date(2027, 2, 15))
+    assert days["mon"] == dt.date(2027, 2, 22) and days["fri"] == dt.date(2027, 2, 26) and days["sat"] == dt.date(2027, 2, 20)
+    august = one_pair_a_day(rules=rules, published=dt.date(2028, 7, 31))  # every August, any year
+    assert august["mon"] == dt.date(2028, 7, 31) and august["tue"] == dt.date(2028, 9, 5)
+
+
+def test_closure_periods_are_read_from_plain_text_and_bad_ones_explained():
+    christmas = parse_closure("12-24..01-01")
+    assert dt.date(2030, 12, 24) in christmas and dt.date(2031, 1, 1) in christmas and dt.date(2031, 1, 2) not in christmas
+    assert str(christmas) == "24 December to 1 January, every year" and christmas.text() == "12-24..01-01"
+    easter = parse_closure(" 2027-03-26..2027-03-29 ")
+    assert dt.date(2028, 3, 27) not in easter and str(easter) == "26 March 2027 to 29 March 2027"
+    assert parse_closures("") == ()
+    for bad in ("24 Dec to 1 Jan", "12-24", "13-01..13-05", "2027-04-05..2027-04-01"):
+        with pytest.raises(ValueError, match="12-24..01-01"):
+            parse_closure(bad)
+
+
+def test_required_sessions_on_a_bank_holiday_or_while_the_programme_is_closed_are_flagged():
+    sessions = [
+        Session(date=dt.date(2026, 12, 29), start=dt.time(10), end=dt.time(15)),
+        Session(date=dt.date(2027, 5, 3), start=dt.time(10), end=dt.time(15)),
+        Session(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(15)),
+    ]
+    christmas, may_day = session_warnings(sessions, DEFAULT_CLOSURES)
+    assert "Tuesday 29 December 2026" in christmas and "closed" in christmas and "24 December to 1 January" in christmas
+    assert "Monday 3 May 2027" in may_day and "bank holiday in England and Wales" in may_day
+    assert session_warnings(sessions[2:], DEFAULT_CLOSURES) == []
+    assert session_warnings(sessions[:1], ()) == [], "29 December is an ordinary working day when the programme is open"
+
+
+def test_where_someone_lives_comes_from_their_postcode_their_area_code_or_where_they_are():
+    assert nation_of("4 Leith Walk, Edinburgh EH6 8RG") == "scotland"
+    assert nation_of("1 Quay Street, Berwick-upon-Tweed TD15 1HE") == "england_and_wales"
+    assert nation_of("9 Lisburn Road\nBelfast\nBT9 6AA") == "northern_ireland"
+    assert nation_of("2 Queen Street, Cardiff CF10 2BU", system="S08000024") == "england_and_wales", "the address wins"
+    assert nation_of(system="S08000024") == "scotland" and nation_of(system="N09000003") == "northern_ireland"
+    assert nation_of(system="QHM") == "england_and_wales"
+    assert nation_of(location=Location(lat=57.48, lon=-4.22)) == "scotland"  # Inverness
+    assert nation_of(location=Location(lat=55.42, lon=-2.79)) == "scotland"  # Hawick
+    assert nation_of(location=Location(lat=54.89, lon=-2.93)) == "england_and_wales"  # Carlisle
+    assert nation_of(location=Location(lat=54.60, lon=-5.93)) == "northern_ireland"  # Belfast
+    assert nation_of() == "england_and_wales"
