@@ -26,6 +26,7 @@ from services.registry.domain.commands import (
     NewCohort,
     NewProgramme,
     PairChoice,
+    ProgrammeChange,
 )
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
@@ -325,10 +326,24 @@ def install_routes(app: FastAPI) -> None:
 
     @app.post("/programmes", status_code=201, tags=["programmes"], dependencies=[MANAGER])
     async def create_programme(command: NewProgramme, request: Request) -> dict:
+        """Add a programme with its team's contact details (every message gives them) and closure periods."""
         async with registry_of(request).store.unit_of_work() as uow:
-            row = await handlers.create_programme(uow, command)
+            row = await handlers.create_programme(uow, command, actor_of(request))
             await uow.commit()
-        return {"id": row.id, "name": row.name}
+            return handlers.programme_view(row)
+
+    @app.get("/programmes/{programme_id}", tags=["programmes"], dependencies=[VIEWER])
+    async def read_programme(programme_id: str, request: Request) -> dict:
+        async with registry_of(request).store.unit_of_work() as uow:
+            return handlers.programme_view(await handlers.get_programme(uow, programme_id))
+
+    @app.put("/programmes/{programme_id}", tags=["programmes"], dependencies=[MANAGER])
+    async def change_programme(programme_id: str, change: ProgrammeChange, request: Request) -> dict:
+        """Replace a programme's name, contact details, closure periods and next round date (audited)."""
+        async with registry_of(request).store.unit_of_work() as uow:
+            row = await handlers.change_programme(uow, programme_id, change, actor_of(request))
+            await uow.commit()
+            return handlers.programme_view(row)
 
     @app.post("/programmes/{programme_id}/cohorts", status_code=201, tags=["programmes"], dependencies=[MANAGER])
     async def create_cohort(programme_id: str, command: NewCohort, request: Request) -> dict:

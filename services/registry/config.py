@@ -3,7 +3,11 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.events import ProgrammeContact
 from services.common.settings import KafkaSettings, ReliabilitySettings
+from services.registry.domain.leaders import _check_email
+from services.registry.domain.meetings import parse_closures
+from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, DEFAULT_TEAM, check_uk_phone, contact_of
 
 
 class RegistrySettings(BaseSettings):
@@ -20,6 +24,17 @@ class RegistrySettings(BaseSettings):
         default=14, ge=0, le=180, description="The suggested first meeting is at least this many days after publishing"
     )
     first_meeting_minutes: int = Field(default=60, ge=15, le=480, description="How long the suggested first meeting is")
+    # The programme contact for a round launched for everyone or for an area (a programme's own
+    # details are used for its cohorts' rounds): every message gives it.
+    programme_team: str = Field(default=DEFAULT_TEAM, min_length=1, max_length=200, description="The team's name as it reads in a sentence")
+    programme_contact_name: str | None = Field(default=None, max_length=200, description="The named person people can contact")
+    programme_phone: str | None = Field(default=None, max_length=40, description="A UK phone number people can call")
+    programme_email: str | None = Field(default="pairing@example.nhs.uk", max_length=320)
+    programme_postal_address: str | None = Field(default=None, max_length=500, description="Where letters and reply slips go")
+    closure_periods: str = Field(
+        default=DEFAULT_CLOSURE_TEXT,
+        description="When the programme is closed, comma separated: 12-24..01-01 (every year) or 2027-04-01..2027-04-05 (once)",
+    )
     watch: str = Field(
         default="",
         description="Where the queue monitor finds the other services: name=address pairs, comma separated, "
@@ -31,6 +46,28 @@ class RegistrySettings(BaseSettings):
     admin_email: str | None = Field(default=None, max_length=320, description="The first admin's email address")
     admin_password: SecretStr | None = Field(default=None, min_length=12, description="The first admin's password (12 characters or more)")
     admin_name: str = Field(default="Programme admin", max_length=200, description="The first admin's name")
+
+    _phone_is_uk = field_validator("programme_phone")(check_uk_phone)
+    _email_looks_right = field_validator("programme_email")(_check_email)
+
+    @field_validator("programme_contact_name", "programme_phone", "programme_email", "programme_postal_address", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("closure_periods")
+    @classmethod
+    def _closures_read(cls, value: str) -> str:
+        parse_closures(value)
+        return value
+
+    @property
+    def programme_contact(self) -> ProgrammeContact:
+        """The default programme's contact: for rounds that belong to no programme."""
+        return contact_of(
+            self.programme_team, self.programme_contact_name, self.programme_phone, self.programme_email,
+            self.programme_postal_address.replace("\\n", "\n") if self.programme_postal_address else None,
+        )
 
     @field_validator("watch")
     @classmethod

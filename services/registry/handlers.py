@@ -51,10 +51,11 @@ from services.registry.adapters.orm import (
     RoundRow,
     UnmatchedRow,
 )
-from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice
+from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice, ProgrammeChange
 from services.registry.domain.importing import RowProblem
 from services.registry.domain.leaders import Consent, LeaderIn, consent_given, merged_consents
 from services.registry.domain.meetings import MeetingNeeds, MeetingRules, PairToMeet, plan_first_meetings
+from services.registry.domain.programmes import ProgrammeDetails
 from services.registry.domain.rounds import RoundStatus, transition
 
 PRODUCER = "registry"
@@ -875,13 +876,40 @@ def _new_id(prefix: str, given: str | None) -> str:
     return given or f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-async def create_programme(uow: UnitOfWork, command: NewProgramme) -> ProgrammeRow:
+PROGRAMME_FIELDS = ("name", *ProgrammeDetails.model_fields)
+
+
+async def create_programme(uow: UnitOfWork, command: NewProgramme, actor: str = "registry") -> ProgrammeRow:
     programme_id = _new_id("programme", command.id)
     if await uow.session.get(ProgrammeRow, programme_id) is not None:
         raise Conflict(f"a programme called {programme_id} already exists; choose another id")
-    row = ProgrammeRow(id=programme_id, name=command.name)
+    row = ProgrammeRow(id=programme_id, **command.model_dump(include=set(PROGRAMME_FIELDS)))
     uow.session.add(row)
+    uow.session.add(AuditRow(actor=actor, action="added programme", leader_id=None, purpose=f"programme {programme_id}"))
     return row
+
+
+async def get_programme(uow: UnitOfWork, programme_id: str) -> ProgrammeRow:
+    row = await uow.session.get(ProgrammeRow, programme_id)
+    if row is None:
+        raise NotFound(f"there is no programme called {programme_id}")
+    return row
+
+
+async def change_programme(uow: UnitOfWork, programme_id: str, change: ProgrammeChange, actor: str) -> ProgrammeRow:
+    """Replace a programme's name and details; the audit log says who changed which of them."""
+    row = await get_programme(uow, programme_id)
+    changed = [f for f in PROGRAMME_FIELDS if getattr(row, f) != getattr(change, f)]
+    for field in changed:
+        setattr(row, field, getattr(change, field))
+    if changed:
+        words = ", ".join(f.replace("_", " ") for f in changed)
+        uow.session.add(AuditRow(actor=actor, action="changed programme", leader_id=None, purpose=f"programme {programme_id}: {words}"))
+    return row
+
+
+def programme_view(row: ProgrammeRow) -> dict:
+    return {"id": row.id, **{f: getattr(row, f) for f in PROGRAMME_FIELDS}}
 
 
 async def get_cohort(uow: UnitOfWork, cohort_id: str) -> CohortRow:

@@ -49,6 +49,8 @@ NEEDS = {  # route -> the least role that may call it (None: open to everyone)
     ("POST", "/rounds/r-1/publish"): "manager",
     ("POST", "/programmes"): "manager",
     ("POST", "/programmes/p-1/cohorts"): "manager",
+    ("GET", "/programmes/p-1"): "viewer",
+    ("PUT", "/programmes/p-1"): "manager",
     ("POST", "/cohorts/c-1/members"): "manager",
     ("GET", "/audit"): "admin",
     ("GET", "/operations/services"): "viewer",

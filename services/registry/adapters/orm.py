@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.store import InboxMixin, OutboxMixin, utc_now
@@ -126,7 +126,8 @@ class AuditRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(50))
-    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    # None for a change that is about no one person (a programme's contact details).
+    leader_id: Mapped[str | None] = mapped_column(String(100), index=True, nullable=True)
     purpose: Mapped[str] = mapped_column(String(500))
 
 
@@ -135,6 +136,17 @@ class ProgrammeRow(Base):
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # How people reach the team without the internet (every message gives it): the team's work
+    # contact details, not a leader's, so not sealed.
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    contact_person: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    postal_address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When no date is proposed: 12-24..01-01 (every year) or 2027-04-01..2027-04-05 (once);
+    # None (a programme from before these were kept) means the registry's default.
+    closure_periods: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    next_round_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

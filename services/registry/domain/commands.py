@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.cohort import DateRange, FitWeights, LeaderId, Pair, Session
+from services.registry.domain.programmes import ProgrammeDetails
 
 
 class LaunchRound(BaseModel):
@@ -39,11 +40,14 @@ class ApproveRound(BaseModel):
     approved_by: str = Field(min_length=1, max_length=200, description="The person who checked the pairs")
 
 
-class NewProgramme(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ProgrammeChange(ProgrammeDetails):
+    """A programme's name and details, as a manager sets them (a change replaces them all)."""
 
-    id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=200)
+
+
+class NewProgramme(ProgrammeChange):
+    id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class NewCohort(BaseModel):

@@ -11,12 +11,15 @@ import re
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
+from pydantic import ValidationError
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from services.registry import handlers
 from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
-from services.registry.domain.commands import NewCohort, NewProgramme
+from services.common.errors import explain_error
+from services.registry.domain.commands import NewCohort, NewProgramme, ProgrammeChange
+from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
 from services.registry.web.pages import leader_names, need, need_form, not_found, page, registry_of, with_message
 
 REFERENCE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -44,14 +47,48 @@ def install_programme_pages(app: FastAPI) -> None:
 
     @app.post("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
     async def add_programme(request: Request) -> Response:
-        _, form = await need_form(request, "manager")
+        manager, form = await need_form(request, "manager")
         name = str(form.get("name") or "").strip()
         if not name or len(name) > 200:
             return await programmes_page(request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400)
         async with registry_of(request).store.unit_of_work() as uow:
-            row = await handlers.create_programme(uow, NewProgramme(name=name))
+            row = await handlers.create_programme(uow, NewProgramme(name=name), manager.email)
             await uow.commit()
-        return with_message(f"/manage/programmes/{quote(row.id)}", f"The programme {name} has been added. Add its first cohort.")
+        return with_message(
+            f"/manage/programmes/{quote(row.id)}/details",
+            f"The programme {name} has been added. Add how people reach its team, then its first cohort.",
+        )
+
+    @app.get("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
+    async def programme_details(programme_id: str, request: Request) -> Response:
+        await need(request, "manager")
+        async with registry_of(request).store.unit_of_work() as uow:
+            row = await uow.session.get(ProgrammeRow, programme_id)
+        if row is None:
+            return not_found(request, f"There is no programme called {programme_id}.")
+        return details_page(request, row, details_values(row), {})
+
+    def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+        return page(request, "programme_details.html", {
+            "title": f"How people reach the {row.name} team", "section": "programmes", "programme": row,
+            "values": values, "errors": list(errors.items()), "error_for": errors, "done": request.query_params.get("done"),
+        }, status_code=status_code)
+
+    @app.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
+    async def change_details(programme_id: str, request: Request) -> Response:
+        manager, form = await need_form(request, "manager")
+        values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS}
+        async with registry_of(request).store.unit_of_work() as uow:
+            row = await uow.session.get(ProgrammeRow, programme_id)
+            if row is None:
+                return not_found(request, f"There is no programme called {programme_id}.")
+            try:
+                change = details_from_form(values)
+            except ValidationError as problem:
+                return details_page(request, row, values, form_errors(problem), 400)
+            await handlers.change_programme(uow, programme_id, change, manager.email)
+            await uow.commit()
+        return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
 
     @app.get("/manage/programmes/{programme_id}", response_class=HTMLResponse, include_in_schema=False)
     async def programme(programme_id: str, request: Request) -> Response:
@@ -68,6 +105,7 @@ def install_programme_pages(app: FastAPI) -> None:
             areas = (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system))).all()
         return page(request, "programme.html", {
             "title": row.name, "section": "programmes", "programme": row,
+            "closures": "; ".join(str(c) for c in closures_of(row.closure_periods, registry_of(request).settings.closure_periods)) or "Never",
             "cohorts": cohorts,
             "areas": areas, "values": values, "errors": list(errors.items()), "error_for": errors,
             "may_act": manager.may("manager"), "done": request.query_params.get("done"),
@@ -129,6 +167,44 @@ def install_programme_pages(app: FastAPI) -> None:
             "title": row.name, "section": "programmes", "cohort": row, "programme": programme_row, "people": people,
             "may_act": manager.may("manager"), "done": request.query_params.get("done"),
         })
+
+
+DETAIL_FIELDS = ("name", "team", "contact_person", "phone", "email", "postal_address", "closure_periods", "next_round_on")
+DETAIL_LABELS = {
+    "name": "Name of the programme",
+    "team": "The team's name",
+    "contact_person": "Named contact",
+    "phone": "Phone number",
+    "email": "Email address",
+    "postal_address": "Postal address",
+    "closure_periods": "When the programme is closed",
+    "next_round_on": "Date of the next round",
+}
+
+
+def details_values(row: ProgrammeRow) -> dict:
+    """The form's fields as a manager reads them."""
+    values = {key: getattr(row, key) or "" for key in DETAIL_FIELDS}
+    values["closure_periods"] = "\n".join(row.closure_periods if row.closure_periods is not None else [DEFAULT_CLOSURE_TEXT])
+    values["next_round_on"] = row.next_round_on.isoformat() if row.next_round_on else ""
+    return values
+
+
+def details_from_form(values: dict) -> ProgrammeChange:
+    return ProgrammeChange.model_validate({
+        **{key: values[key] or None for key in DETAIL_FIELDS},
+        "name": values["name"],
+        "closure_periods": [line for line in re.split(r"[\n,]+", values["closure_periods"]) if line.strip()],
+    })
+
+
+def form_errors(problem: ValidationError) -> dict[str, str]:
+    """Each field's first problem, as a sentence that names the field."""
+    errors: dict[str, str] = {}
+    for error in problem.errors():
+        field = str(error["loc"][0]) if error["loc"] else "name"
+        errors.setdefault(field, f"{DETAIL_LABELS.get(field, field)}: {explain_error(error)}")
+    return errors
 
 
 async def cohorts_with_sizes(uow, programme_id: str | None = None) -> list[dict]:

@@ -1,0 +1,87 @@
+"""A programme's own details: how people reach its team without the internet, and when it is closed.
+
+Every message gives the team's named contact, phone number, email address and
+postal address, so someone who gets a letter can phone or write back. A round
+launched for everyone, or for an area, uses the registry's default programme.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.events import ProgrammeContact
+from services.registry.domain.leaders import _check_email
+from services.registry.domain.meetings import Closure, parse_closure, parse_closures
+
+DEFAULT_TEAM = "the patient leader programme team"
+DEFAULT_CLOSURE_TEXT = "12-24..01-01"
+PHONE_HELP = "must be a UK phone number, for example 0113 496 0000 or +44 113 496 0000"
+
+
+def check_uk_phone(value: str | None) -> str | None:
+    """A UK number as people write it (spaces, dashes, brackets, +44): 10 or 11 digits from the 0."""
+    if value is None or not value.strip():
+        return None
+    digits = re.sub(r"[\s()-]", "", value.strip())
+    digits = re.sub(r"^(?:\+|00)44(?:0)?", "0", digits)
+    if not re.fullmatch(r"0[1235789]\d{8,9}", digits):
+        raise ValueError(PHONE_HELP)
+    return value.strip()
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value.replace("\r\n", "\n").strip() or None if isinstance(value, str) else value
+
+
+class ProgrammeDetails(BaseModel):
+    """What a manager records about a programme besides its name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    team: str | None = Field(
+        default=None,
+        max_length=200,
+        description=f"The team's name as it reads in a sentence, for example: {DEFAULT_TEAM}",
+    )
+    contact_person: str | None = Field(default=None, max_length=200, description="The named person people can contact")
+    phone: str | None = Field(default=None, max_length=40, description="A UK phone number people can call")
+    email: str | None = Field(default=None, max_length=320)
+    postal_address: str | None = Field(
+        default=None, max_length=500, description="Where letters and reply slips go, one line per line"
+    )
+    closure_periods: list[str] = Field(
+        default_factory=lambda: [DEFAULT_CLOSURE_TEXT],
+        max_length=50,
+        description="When the programme is closed, so no date is proposed then: 12-24..01-01 (month-day, "
+        "every year) or 2027-04-01..2027-04-05 (once)",
+    )
+    next_round_on: dt.date | None = Field(default=None, description="When the programme next makes pairs, when set")
+
+    _blanks = field_validator("team", "contact_person", "phone", "email", "postal_address", mode="before")(_blank_is_none)
+    _phone_is_uk = field_validator("phone")(check_uk_phone)
+    _email_looks_right = field_validator("email")(_check_email)
+
+    @field_validator("closure_periods")
+    @classmethod
+    def _closures_read(cls, value: list[str]) -> list[str]:
+        return [parse_closure(text).text() for text in value if text.strip()]
+
+    def closures(self) -> tuple[Closure, ...]:
+        return tuple(parse_closure(text) for text in self.closure_periods)
+
+
+def contact_of(team: str | None, person: str | None, phone: str | None, email: str | None, postal_address: str | None) -> ProgrammeContact:
+    return ProgrammeContact(team=team or DEFAULT_TEAM, person=person, phone=phone, email=email, postal_address=postal_address)
+
+
+def closures_of(texts: list[str] | None, default: str = DEFAULT_CLOSURE_TEXT) -> tuple[Closure, ...]:
+    """A programme's stored closure periods; the default when it never set any."""
+    return tuple(parse_closure(t) for t in texts) if texts is not None else parse_closures(default)
+
+
+def missing_for_offline_contact(contact: ProgrammeContact) -> list[str]:
+    """What a programme must add before it can write to people who get letters, texts or a task for a person."""
+    return [words for words, value in (("a phone number", contact.phone), ("a postal address", contact.postal_address)) if not value]
