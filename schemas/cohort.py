@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 Role = Literal["patient_leader", "carer_leader", "clinical_leader", "managerial_leader"]
 LIVED_EXPERIENCE_ROLES: frozenset[str] = frozenset({"patient_leader", "carer_leader"})
@@ -32,6 +32,19 @@ AccessNeed = Literal[
 Experience = Literal["new", "some", "experienced"]
 LeaderId = str
 
+# A time of day, Europe/London local time, written "09:30" or "09:30:00" with no offset.
+# JSON Schema's `format: time` requires an offset, so the contract gives the pattern instead.
+LocalTime = Annotated[
+    dt.time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "A time of day in Europe/London local time, HH:MM or HH:MM:SS, for example 09:30",
+        }
+    ),
+]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -46,8 +59,8 @@ class Window(Strict):
     """A weekly recurring window, Europe/London local time."""
 
     day: Day
-    start: dt.time
-    end: dt.time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Window:
@@ -60,8 +73,8 @@ class Session(Strict):
     """A mandatory meeting of the round, on a fixed date."""
 
     date: dt.date
-    start: dt.time
-    end: dt.time
+    start: LocalTime
+    end: LocalTime
     # Added within v1: messages say where each session is, or how to join it.
     place: str | None = Field(
         default=None,

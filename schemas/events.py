@@ -17,6 +17,7 @@ from schemas.cohort import (
     AccessNeed,
     CohortResult,
     LeaderId,
+    LocalTime,
     MatchingProfile,
     MeetingMode,
     Pair,
@@ -95,8 +96,8 @@ class LeaderContact(Payload):
     communication_support: str | None = None
     # Added later within v1: when this person does not want text messages or phone calls
     # (Europe/London time). Not set means the notifier's default quiet hours.
-    quiet_hours_start: dt.time | None = Field(default=None, description="No texts or calls from this time")
-    quiet_hours_end: dt.time | None = Field(default=None, description="Texts and calls again from this time")
+    quiet_hours_start: LocalTime | None = Field(default=None, description="No texts or calls from this time")
+    quiet_hours_end: LocalTime | None = Field(default=None, description="Texts and calls again from this time")
     # Added later within v1: with contact_method via_carer, the person who gets their messages.
     # Present only when the leader has agreed (consent purpose contact_via_proxy); absent otherwise.
     proxy: ContactProxy | None = Field(
@@ -204,8 +205,8 @@ class MeetingSlot(Payload):
     """A date and time, Europe/London local time."""
 
     date: dt.date
-    start: dt.time
-    end: dt.time
+    start: LocalTime
+    end: LocalTime
 
 
 class Partner(Payload):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import yaml
 
+from schemas.topics import ALL_TOPICS, DEAD_LETTERS
 from services.common.crypto import new_key
 
 ASYNCAPI_PATH = Path(__file__).resolve().parent.parent / "schemas" / "asyncapi.yaml"
@@ -49,7 +51,106 @@ def asyncapi_yaml() -> str:
     document.pop("servers", None)
     for channel in document.get("channels", {}).values():
         channel.pop("servers", None)
+    describe_kafka(document)
+    add_dead_letters(document)
     return yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+
+
+# What each topic's key is, in words (schemas/topics.py names it).
+KEYS = {
+    "leader_id": "The leader's id: every record about one leader is on one partition, in order",
+    "round_id": "The round's id: every record about one round is on one partition, in order",
+    "original key": "The key of the record that could not be handled, as it was",
+}
+
+# The headers the outbox relay sets on every event (services/common/store.py).
+EVENT_HEADERS = {
+    "type": "object",
+    "required": ["event_id", "event_type", "correlation_id"],
+    "properties": {
+        "event_id": {"type": "string", "format": "uuid", "description": "The event's id: a consumer skips one it has handled"},
+        "event_type": {"type": "string", "description": "The payload's event_type, or Tombstone for an erased key"},
+        "correlation_id": {"type": "string", "description": "The round or leader the whole flow is about"},
+        "traceparent": {"type": "string", "description": "W3C trace context: one round is one trace"},
+    },
+}
+
+TOMBSTONE = {"type": "null", "description": "A tombstone (an empty record): the key was erased"}
+
+
+def describe_kafka(document: dict) -> None:
+    """Each channel's partitions, compaction and size limit, each message's key and headers, and
+    tombstones on compacted topics: what FastStream does not write, from schemas/topics.py."""
+
+    topics = {topic.name: topic for topic in ALL_TOPICS}
+    messages = document["components"]["messages"]
+    for channel in document["channels"].values():
+        topic = topics[channel["address"]]
+        channel.setdefault("description", topic.description)
+        channel["bindings"]["kafka"].update(topic_binding(topic))
+        for reference in channel["messages"].values():
+            message = messages[unquote(reference["$ref"].removeprefix("#/components/messages/"))]
+            message["headers"] = EVENT_HEADERS
+            message["bindings"] = {"kafka": {"bindingVersion": "0.4.0", "key": {"type": "string", "description": KEYS[topic.key]}}}
+            if topic.compacted:
+                allow_tombstone(document, message)
+
+
+def topic_binding(topic) -> dict:
+    configuration: dict = {"cleanup.policy": ["compact" if topic.compacted else "delete"]}
+    if topic.max_message_bytes:
+        configuration["max.message.bytes"] = topic.max_message_bytes
+    return {"partitions": topic.partitions, "topicConfiguration": configuration}
+
+
+def allow_tombstone(document: dict, message: dict) -> None:
+    """A compacted topic's payload is the event or, once its key is erased, an empty record."""
+    payload = message["payload"]
+    schema = payload
+    if "$ref" in payload:
+        schema = document["components"]["schemas"][unquote(payload["$ref"].rsplit("/", 1)[1])]
+    if {"type": "null"} in schema.get("anyOf", []):
+        return
+    message["payload"] = {"anyOf": [payload, TOMBSTONE]}
+
+
+def add_dead_letters(document: dict) -> None:
+    """deadletter.v1: every service sends there what it gave up on (services/common/kafka.py)."""
+    name = f"services: {DEAD_LETTERS.name}"
+    reference = quote(name, safe=":")
+    document["channels"][name] = {
+        "address": DEAD_LETTERS.name,
+        "description": DEAD_LETTERS.description + " `pairing dlq list` shows them and `pairing dlq replay` sends them back.",
+        "bindings": {"kafka": {"bindingVersion": "0.4.0", "topic": DEAD_LETTERS.name, **topic_binding(DEAD_LETTERS)}},
+        "messages": {"DeadLetter": {"$ref": f"#/components/messages/{reference}:DeadLetter"}},
+    }
+    document["components"]["messages"][f"{name}:DeadLetter"] = {
+        "title": f"{name}:DeadLetter",
+        "payload": {
+            "description": "The record that could not be handled, byte for byte as it was read (usually one of the "
+            "events above; it may be anything, since it could not be read)"
+        },
+        "headers": {
+            "type": "object",
+            "required": ["consumer", "error", "attempts", "original_topic"],
+            "properties": {
+                "consumer": {"type": "string", "description": "The service that gave up"},
+                "error": {"type": "string", "description": "What went wrong, with no personal details"},
+                "attempts": {"type": "string", "pattern": "^[0-9]+$", "description": "How many times it was tried"},
+                "original_topic": {"type": "string", "description": "Where it came from, and where a replay sends it"},
+                "original_partition": {"type": "string", "pattern": "^[0-9]+$"},
+                "original_offset": {"type": "string", "pattern": "^[0-9]+$"},
+                "event_id": {"type": "string", "description": "The event's id, when it could be read"},
+                "source": {"type": "string", "description": "Where it came from when not from a topic (schedule)"},
+            },
+        },
+        "bindings": {"kafka": {"bindingVersion": "0.4.0", "key": {"description": KEYS[DEAD_LETTERS.key]}}},
+    }
+    document["operations"][name] = {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{reference}"},
+        "messages": [{"$ref": f"#/channels/{reference}/messages/DeadLetter"}],
+    }
 
 
 def openapi_json() -> str:
@@ -61,7 +162,43 @@ def openapi_json() -> str:
 
     key = new_key()
     app = create_app(RegistrySettings(database_url="sqlite://", encryption_keys=key, token_secret=key))
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    document = app.openapi()
+    add_sign_in(document)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+# Routes anyone may call: health checks, and the answer pages a leader opens from their message
+# (the link's signed token is the permission).
+PUBLIC_PATHS = ("/health", "/live", "/responses/{token}")
+
+
+def add_sign_in(document: dict) -> None:
+    """How programs sign in (services/registry/web/auth.py): every route but the public ones needs it."""
+    from services.registry.web.auth import SESSION_COOKIE
+
+    document.setdefault("components", {})["securitySchemes"] = {
+        "apiToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token an admin made on the people page, scoped to a role",
+        },
+        "basic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The email address and password a person signs in with (for older scripts)",
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "The browser's session after signing in on the pages; a change also needs the "
+            "X-CSRF-Token header",
+        },
+    }
+    document["security"] = [{"apiToken": []}, {"basic": []}, {"session": []}]
+    for path in PUBLIC_PATHS:
+        for operation in document["paths"].get(path, {}).values():
+            operation["security"] = []
 
 
 DOCUMENTS = {ASYNCAPI_PATH: asyncapi_yaml, OPENAPI_PATH: openapi_json}

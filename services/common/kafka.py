@@ -208,7 +208,7 @@ async def dead_letter_event(
     DEAD_LETTERED.labels(service, topic.name).inc()
     log.error("%s: event %s from its %s dead-lettered after %d tries: %s", service, event.event_id, source, attempts, error)
     await broker.publish(
-        event.model_dump_json().encode(),
+        event.model_dump_json(by_alias=True).encode(),
         topic=DEAD_LETTERS.name,
         key=key.encode(),
         headers={**dead_letter_headers(service, error, attempts, topic.name, str(event.event_id)), "source": source},

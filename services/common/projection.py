@@ -35,9 +35,9 @@ class Change:
 
 
 def batch_of(model: type[BaseModel], tombstones: bool = False) -> Any:
-    """A batch handler's parameter: the records themselves, documented (AsyncAPI) as the events they
-    carry (and null for a tombstone, on a compacted topic)."""
-    schema = TypeAdapter(list[model | None] if tombstones else list[model]).json_schema()
+    """A batch handler's parameter: the records themselves. The AsyncAPI document describes one
+    record, as it is on the topic: the event it carries (or null for a tombstone, on a compacted topic)."""
+    schema = TypeAdapter(model | None if tombstones else model).json_schema(by_alias=True)
     return Annotated[list, WithJsonSchema(inline_definitions(schema, schema.pop("$defs", {})))]
 
 

@@ -177,17 +177,22 @@ class UnitOfWork:
             self.store.outbox_written.set()
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
-        body = event.model_dump_json().encode()
+        # By alias: the field names the contract (schemas/asyncapi.yaml) gives, such as a date range's "from".
+        body = event.model_dump_json(by_alias=True).encode()
         if self.store.cipher is not None:
             body = self.store.cipher.seal_bytes(body)
-        self._add_outbox(topic, key, str(event.event_id), body, event.event_type)
+        self._add_outbox(topic, key, str(event.event_id), body, event.event_type, event.correlation_id)
 
     def tombstone(self, topic: Topic, key: str, event_id: str) -> None:
-        self._add_outbox(topic, key, event_id, None, "Tombstone")
+        # A tombstone is about the leader (or round) it erases.
+        self._add_outbox(topic, key, event_id, None, "Tombstone", key)
 
-    def _add_outbox(self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str) -> None:
-        # The trace context travels with the event, so the consumer's work joins this trace.
-        headers = {"event_type": event_type, **trace_headers()}
+    def _add_outbox(
+        self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str, correlation: str
+    ) -> None:
+        # The trace context travels with the event, so the consumer's work joins this trace; the
+        # correlation id is the header the contract names (schemas/asyncapi.yaml).
+        headers = {"event_type": event_type, "correlation_id": correlation, **trace_headers()}
         self._outbox_rows.append(
             {"event_id": event_id, "topic": topic.name, "key": key, "value": value, "headers": headers, "created_at": utc_now()}
         )
