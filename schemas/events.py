@@ -278,6 +278,17 @@ class PairAnswer(Payload):
     round_id: str
     leader_id: LeaderId = Field(description="Who answered")
     partner_id: LeaderId
+    # Added within v1: who gave the answer and how it reached the programme.
+    given_by: Literal["leader", "named_person", "programme_team"] = Field(
+        default="leader", description="The leader, the person they named to get their messages, or the programme team"
+    )
+    via: Literal["link", "phone", "letter", "text", "in_person", "email"] = Field(
+        default="link", description="How the answer came: the link in the message, or told to the programme team"
+    )
+    checked_with_leader: bool | None = Field(
+        default=None, description="From a named person: they confirmed they checked with the leader first"
+    )
+    recorded_by: str | None = Field(default=None, description="The staff member who recorded an answer given to them")
 
 
 class PairAccepted(Envelope):

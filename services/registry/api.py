@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from services.common.errors import describe
 from services.common.logs import correlation_id
-from services.common.store import DatabaseUnavailable
+from services.common.store import DatabaseUnavailable, utc_now
 from services.common.tracing import mark_correlation
-from services.registry import handlers, monitor
+from services.registry import answers, handlers, monitor
 from services.registry.adapters.orm import AuditRow, LeaderRow
 from services.registry.app import Registry
 from services.registry.domain.commands import (
@@ -31,6 +31,7 @@ from services.registry.domain.commands import (
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.domain.importing import FileProblem, parse_rows
+from services.registry.domain.answers import read_code
 from services.registry.domain.leaders import LeaderIn
 from services.registry.web.auth import actor, require_role
 from services.registry.domain.rounds import IllegalTransition, RoundStatus
@@ -385,31 +386,93 @@ def install_routes(app: FastAPI) -> None:
 
     # ---- leaders answer from the links in their message ----
     # Opening a link only shows a page: email scanners follow links, so only the form's POST records an answer.
+    # Short links (/a/{code}) are what messages carry; long signed links (/responses/{token}) sent before
+    # links were short keep working for their lifetime.
 
-    def link_lifetime(registry: Registry) -> int:
-        return registry.settings.response_days + 7
+    def problem_page(request: Request, problem: Exception) -> HTMLResponse:
+        status = 409 if isinstance(problem, handlers.Conflict) else 400
+        return PAGES.TemplateResponse(
+            request, "answered.html", {"title": "We could not use this link", "problem": str(problem)}, status_code=status
+        )
+
+    def question_page(request: Request, view: dict, action: str, answer: str | None, error: str | None = None) -> HTMLResponse:
+        question = (
+            f"Does {view['leader_name']} want to work with {view['partner_name']}?"
+            if view["named_person"] else f"Do you want to work with {view['partner_name']}?"
+        )
+        context = {
+            **view,
+            "title": ("Error: " if error else "") + question,
+            "question": question,
+            "partner_role": ROLE_WORDS[view["partner_role"]],
+            "answer": answer,
+            "action": action,
+            "error": error,
+        }
+        return PAGES.TemplateResponse(request, "respond.html", context, status_code=400 if error else 200)
+
+    async def show_question(request: Request, read, action: str, answer: str | None) -> HTMLResponse:
+        registry = registry_of(request)
+        try:
+            async with registry.store.unit_of_work() as uow:
+                link = await read(uow)
+                view = await handlers.link_view(uow, registry.cipher, link)
+        except (handlers.LinkProblem, handlers.Conflict) as problem:
+            return problem_page(request, problem)
+        return question_page(request, view, action, answer or link.answer)
+
+    async def take_answer(request: Request, read, action: str, answer: str, reason: str | None, checked: str | None) -> HTMLResponse:
+        registry = registry_of(request)
+        try:
+            async with registry.store.unit_of_work() as uow:
+                link = await read(uow)
+                view = await handlers.link_view(uow, registry.cipher, link)
+                how = handlers.Answered()
+                if view["named_person"] and not view["already"]:
+                    # Someone answering for the leader confirms they asked them first.
+                    if checked != "yes":
+                        error = f"Tick the box to say you have checked with {view['leader_name']} and this is their answer"
+                        return question_page(request, view, action, answer, error)
+                    how = handlers.Answered(given_by="named_person", checked_with_leader=True)
+                await handlers.record_response(uow, registry.cipher, link, answer, (reason or "").strip() or None, how)
+                await uow.commit()
+        except (handlers.LinkProblem, handlers.Conflict, handlers.NotFound) as problem:
+            return problem_page(request, problem)
+        context = {"title": "Thank you", "answer": answer, **view}
+        return PAGES.TemplateResponse(request, "answered.html", context)
+
+    def from_code(code: str):
+        async def read(uow) -> handlers.ResponseLink:
+            return await handlers.read_code(uow, code, utc_now())
+
+        return read
+
+    def from_token(registry: Registry, token: str):
+        async def read(_) -> handlers.ResponseLink:
+            return handlers.read_link(registry.signer, token, registry.publishing.link_days)
+
+        return read
+
+    @app.get("/a/{code}", response_class=HTMLResponse, tags=["responses"])
+    async def short_link_page(code: str, request: Request) -> HTMLResponse:
+        """The question a short link in a message opens; answering is the form on it."""
+        return await show_question(request, from_code(code), f"/a/{read_code(code) or ''}", None)
+
+    @app.post("/a/{code}", response_class=HTMLResponse, tags=["responses"])
+    async def short_link_answer(
+        code: str,
+        request: Request,
+        answer: Annotated[Literal["accept", "decline"], Form()],
+        reason: Annotated[str | None, Form(max_length=2000)] = None,
+        checked: Annotated[str | None, Form(max_length=10)] = None,
+    ) -> HTMLResponse:
+        return await take_answer(request, from_code(code), f"/a/{read_code(code) or ''}", answer, reason, checked)
 
     @app.get("/responses/{token}", response_class=HTMLResponse, tags=["responses"])
     async def response_page(
         token: str, request: Request, answer: Annotated[Literal["accept", "decline"] | None, Query()] = None
     ) -> HTMLResponse:
-        registry = registry_of(request)
-        try:
-            link = handlers.read_link(registry.signer, token, link_lifetime(registry))
-            async with registry.store.unit_of_work() as uow:
-                view = await handlers.link_view(uow, registry.cipher, link)
-        except handlers.LinkProblem as problem:
-            return PAGES.TemplateResponse(
-                request, "answered.html", {"title": "Link problem", "problem": str(problem)}, status_code=400
-            )
-        context = {
-            **view,
-            "title": f"Do you want to work with {view['partner_name']}?",
-            "partner_role": ROLE_WORDS[view["partner_role"]],
-            "answer": answer,
-            "action": f"/responses/{token}",
-        }
-        return PAGES.TemplateResponse(request, "respond.html", context)
+        return await show_question(request, from_token(registry_of(request), token), f"/responses/{token}", answer)
 
     @app.post("/responses/{token}", response_class=HTMLResponse, tags=["responses"])
     async def record_response(
@@ -417,18 +480,18 @@ def install_routes(app: FastAPI) -> None:
         request: Request,
         answer: Annotated[Literal["accept", "decline"], Form()],
         reason: Annotated[str | None, Form(max_length=2000)] = None,
+        checked: Annotated[str | None, Form(max_length=10)] = None,
     ) -> HTMLResponse:
+        return await take_answer(request, from_token(registry_of(request), token), f"/responses/{token}", answer, reason, checked)
+
+    @app.post("/rounds/{round_id}/answers", status_code=201, tags=["rounds"], dependencies=[MANAGER])
+    async def record_answer(round_id: str, command: answers.AnswerOnBehalf, request: Request) -> dict:
+        """Record an answer a person gave by phone, letter, text or in person, found by their reference
+        or id: the same rules as answering from the link, and written to the audit log."""
         registry = registry_of(request)
-        try:
-            link = handlers.read_link(registry.signer, token, link_lifetime(registry))
-            async with registry.store.unit_of_work() as uow:
-                view = await handlers.link_view(uow, registry.cipher, link)
-                await handlers.record_response(uow, registry.cipher, link, answer, (reason or "").strip() or None)
-                await uow.commit()
-        except (handlers.LinkProblem, handlers.Conflict, handlers.NotFound) as problem:
-            status = 409 if isinstance(problem, handlers.Conflict) else 400
-            return PAGES.TemplateResponse(
-                request, "answered.html", {"title": "We could not record your answer", "problem": str(problem)}, status_code=status
+        async with registry.store.unit_of_work() as uow:
+            row = await answers.record_on_behalf(
+                uow, registry.cipher, round_id, command, request.state.manager.name, actor_of(request)
             )
-        context = {"title": "Thank you", "answer": answer, "partner_name": view["partner_name"]}
-        return PAGES.TemplateResponse(request, "answered.html", context)
+            await uow.commit()
+        return answers.answer_view(row)

@@ -4,6 +4,7 @@ caller commits, so database changes and the events they cause land together."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -38,8 +39,9 @@ from schemas.events import (
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import PermanentError
-from services.common.store import UnitOfWork
+from services.common.store import UnitOfWork, utc_now
 from services.registry.adapters.orm import (
+    AnswerCodeRow,
     AuditRow,
     CohortMemberRow,
     CohortRow,
@@ -51,6 +53,7 @@ from services.registry.adapters.orm import (
     RoundRow,
     UnmatchedRow,
 )
+from services.registry.domain import answers as answer_codes
 from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice, ProgrammeChange
 from services.registry.domain.importing import RowProblem
 from services.registry.domain.leaders import Consent, LeaderIn, consent_given, merged_consents
@@ -227,6 +230,9 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
         delete(ResponseRow).where(or_(ResponseRow.leader_id == leader_id, ResponseRow.partner_id == leader_id))
     )
     await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
+    await uow.session.execute(
+        delete(AnswerCodeRow).where(or_(AnswerCodeRow.leader_id == leader_id, AnswerCodeRow.partner_id == leader_id))
+    )
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
     # Their partners' pairs stay in the round's history, without the erased person's id.
     await uow.session.execute(
@@ -442,12 +448,34 @@ class Publishing:
     meeting_notice_days: int = 14
     meeting_minutes: int = 60
 
-    def links(self, round_id: str, leader_id: str, partner_id: str) -> dict[str, str]:
-        token = self.signer.dumps({"round": round_id, "leader": leader_id, "partner": partner_id, "nonce": uuid.uuid4().hex})
-        return {
-            "accept_url": f"{self.public_url}/responses/{token}?answer=accept",
-            "decline_url": f"{self.public_url}/responses/{token}?answer=decline",
-        }
+    @property
+    def link_days(self) -> int:
+        """How long answer links work: the time to answer, and a week's grace for the post."""
+        return self.response_days + 7
+
+    def links(self, uow: UnitOfWork, round_id: str, leader_id: str, partner_id: str) -> dict[str, str]:
+        """Short links for yes and for no (only a digest of each code is kept), and the reference
+        people quote on the phone or a reply slip."""
+        reference = unused_reference(uow, round_id)
+        expires_at = utc_now() + dt.timedelta(days=self.link_days)
+        found = {"reference": reference}
+        for answer in ("accept", "decline"):
+            code = answer_codes.new_code()
+            uow.session.add(AnswerCodeRow(
+                code_digest=answer_codes.code_digest(code), round_id=round_id, leader_id=leader_id, partner_id=partner_id,
+                answer=answer, reference=reference, expires_at=expires_at,
+            ))
+            found[f"{answer}_url"] = answer_codes.answer_link(self.public_url, code)
+        return found
+
+
+def unused_reference(uow: UnitOfWork, round_id: str) -> str:
+    """A reference no other question in this round has (a round is published in one transaction)."""
+    taken = uow.session.info.setdefault(("answer references", round_id), set())
+    while (reference := answer_codes.new_reference()) in taken:
+        pass
+    taken.add(reference)
+    return reference
 
 
 def meeting_needs(row: LeaderRow, access_needs: list[str]) -> MeetingNeeds:
@@ -529,7 +557,7 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
                     meeting_modes=pair.meeting_modes,
                     first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,
                     access_arrangements=sorted(set(access.get(me, [])) | set(theirs)),
-                    **publishing.links(round_id, me, partner),
+                    **publishing.links(uow, round_id, me, partner),
                 )
             )
     # In a follow-up round, pairs carried over from the first round were told already, and the
@@ -664,6 +692,12 @@ async def round_view(uow: UnitOfWork, round_id: str) -> dict:
 
 # ---- leaders' answers ----
 
+NOT_TAKING_ANSWERS = "This round is no longer taking answers. Please contact the programme team."
+ALREADY_ANSWERED = (
+    "An answer has already been recorded for this pair, so this link no longer works. "
+    "If you want to change the answer, please contact the programme team."
+)
+
 
 class LinkProblem(Exception):
     """A response link that cannot be used, with what to do instead."""
@@ -671,16 +705,30 @@ class LinkProblem(Exception):
 
 @dataclass(frozen=True)
 class ResponseLink:
+    """The question a link or a reference opens: one person, one proposed partner, in one round."""
+
     round_id: str
     leader_id: str
     partner_id: str
-    nonce: str
+    answer: str | None = None  # the answer a short link was sent for, chosen already on its page
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Who gave an answer and how it reached the programme: from a link, or recorded by a manager."""
+
+    given_by: str = "leader"
+    via: str = "link"
+    checked_with_leader: bool | None = None
+    recorded_by: str | None = None
+    received_on: dt.date | None = None
 
 
 def read_link(signer: URLSafeTimedSerializer, token: str, max_age_days: int) -> ResponseLink:
+    """A long signed link from a message sent before links were short: it works for its lifetime."""
     try:
         data = signer.loads(token, max_age=max_age_days * 86400)
-        return ResponseLink(data["round"], data["leader"], data["partner"], data["nonce"])
+        return ResponseLink(data["round"], data["leader"], data["partner"])
     except SignatureExpired as exc:
         raise LinkProblem("This link has expired. Please contact the programme team and they will help you.") from exc
     except (BadSignature, KeyError, TypeError) as exc:
@@ -689,27 +737,67 @@ def read_link(signer: URLSafeTimedSerializer, token: str, max_age_days: int) -> 
         ) from exc
 
 
+async def read_code(uow: UnitOfWork, typed: str, now: dt.datetime) -> ResponseLink:
+    """The question behind a short link's code, while the link lasts."""
+    code = answer_codes.read_code(typed)
+    row = await uow.session.get(AnswerCodeRow, answer_codes.code_digest(code)) if code else None
+    if row is None:
+        raise LinkProblem(
+            "This link is not complete. Please copy the whole link from your message, or contact the programme team."
+        )
+    expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.timezone.utc)
+    if expires_at <= now:
+        raise LinkProblem("This link has expired. Please contact the programme team and they will help you.")
+    return ResponseLink(row.round_id, row.leader_id, row.partner_id, row.answer)
+
+
+def named_person(leader: LeaderRow, sealed: dict) -> str | None:
+    """The carer or other person who gets this leader's messages, when they asked for that and agreed."""
+    consents = [Consent.model_validate(c) for c in leader.public.get("consents") or []]
+    proxy = sealed.get("proxy")
+    if proxy and sealed.get("contact_method") == "via_carer" and consent_given(consents, "contact_via_proxy"):
+        return proxy.get("name")
+    return None
+
+
+async def earlier_answer(uow: UnitOfWork, link: ResponseLink) -> ResponseRow | None:
+    return await uow.session.scalar(
+        select(ResponseRow).where(
+            ResponseRow.round_id == link.round_id, ResponseRow.leader_id == link.leader_id, ResponseRow.partner_id == link.partner_id
+        ).limit(1)
+    )
+
+
 async def link_view(uow: UnitOfWork, cipher: Cipher, link: ResponseLink) -> dict:
-    """What the answer page shows: the partner's name and role, and any earlier answer."""
+    """What the answer page shows: the partner's name and role, any earlier answer, and, when the
+    leader's messages go to a person they named, the leader's name and that person's."""
+    round_row = await uow.session.get(RoundRow, link.round_id)
+    if round_row is None or round_row.status != RoundStatus.published:
+        raise Conflict(NOT_TAKING_ANSWERS)
     partner = await uow.session.get(LeaderRow, link.partner_id)
-    if partner is None:
+    leader = await uow.session.get(LeaderRow, link.leader_id)
+    if partner is None or leader is None:
         raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
-    earlier = await uow.session.get(ResponseRow, link.nonce)
+    sealed = cipher.open(leader.sealed)
+    earlier = await earlier_answer(uow, link)
     return {
         "partner_name": cipher.open(partner.sealed)["name"],
         "partner_role": partner.role,
         "already": earlier.answer if earlier else None,
+        "leader_name": sealed.get("name"),
+        "named_person": named_person(leader, sealed),
     }
 
 
 async def record_response(
-    uow: UnitOfWork, cipher: Cipher, link: ResponseLink, answer: str, reason: str | None
+    uow: UnitOfWork, cipher: Cipher, link: ResponseLink, answer: str, reason: str | None, how: Answered = Answered()
 ) -> ResponseRow:
-    if await uow.session.get(ResponseRow, link.nonce) is not None:
-        raise Conflict("You have already answered using this link. Thank you.")
+    """One answer per person and partner, only while the round is published; a no is told to the partner."""
+    if await earlier_answer(uow, link) is not None:
+        raise Conflict(ALREADY_ANSWERED)
     round_row = await get_round(uow, link.round_id)
     if round_row.status != RoundStatus.published:
-        raise Conflict("This round is no longer taking answers. Please contact the programme team.")
+        raise Conflict(NOT_TAKING_ANSWERS)
     pair = await uow.session.scalar(
         select(PairRow).where(
             PairRow.round_id == link.round_id,
@@ -720,16 +808,25 @@ async def record_response(
     if pair is None:
         raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
     row = ResponseRow(
-        nonce=link.nonce,
+        # The same key for every answer to this question: two sent at once cannot both be stored.
+        nonce=hashlib.sha256(f"{link.round_id}\0{link.leader_id}\0{link.partner_id}".encode()).hexdigest(),
         round_id=link.round_id,
         leader_id=link.leader_id,
         partner_id=link.partner_id,
         answer=answer,
         sealed_reason=cipher.seal({"reason": reason}) if reason else None,
+        given_by=how.given_by,
+        via=how.via,
+        checked_with_leader=how.checked_with_leader,
+        recorded_by=how.recorded_by,
+        received_on=how.received_on,
     )
     uow.session.add(row)
     cls = PairAccepted if answer == "accept" else PairDeclined
-    data = PairAnswer(round_id=link.round_id, leader_id=link.leader_id, partner_id=link.partner_id)
+    data = PairAnswer(
+        round_id=link.round_id, leader_id=link.leader_id, partner_id=link.partner_id, given_by=how.given_by,
+        via=how.via, checked_with_leader=how.checked_with_leader, recorded_by=how.recorded_by,
+    )
     uow.publish(RESPONSES, link.round_id, event(cls, data, link.round_id))
     return row
 

@@ -115,6 +115,31 @@ class ResponseRow(Base):
     # A reason for declining is free text that may mention health: encrypted.
     sealed_reason: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     answered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Who gave the answer (the leader, the person they named, the programme team), how it came
+    # (link, phone, letter, text, in person, email), and, from a named person, whether they said they
+    # checked with the leader. recorded_by and received_on only for answers a manager recorded.
+    given_by: Mapped[str] = mapped_column(String(20), default="leader", server_default="leader")
+    via: Mapped[str] = mapped_column(String(20), default="link", server_default="link")
+    checked_with_leader: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    received_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class AnswerCodeRow(Base):
+    """One short answer link: a person, one proposed partner and one answer (yes or no).
+    Only a SHA-256 digest of the code is kept. The reference is not secret: people quote it
+    on the phone or a reply slip, and both of a question's codes share it."""
+
+    __tablename__ = "answer_codes"
+    __table_args__ = (UniqueConstraint("round_id", "reference", "answer", name="uq_answer_codes_round_reference"),)
+
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[str] = mapped_column(String(100))
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    partner_id: Mapped[str] = mapped_column(String(100), index=True)
+    answer: Mapped[str] = mapped_column(String(10))
+    reference: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditRow(Base):

@@ -1,0 +1,207 @@
+"""Answering: short single-use links that end with the round, a named carer confirming they checked
+with the leader, and answers given by phone or letter recorded by a manager, on a real database and
+the real broker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from schemas.events import PairAccepted, PairDeclined, ResponseEvent
+from schemas.topics import RESPONSES
+from services.registry.adapters.orm import AnswerCodeRow
+from services.registry.domain.answers import new_reference
+from tests.integration.conftest import ADMIN
+from tests.integration.test_publishing import publish_two_pairs, published_outcomes
+from tests.kafka_reading import read_topic
+
+pytestmark = pytest.mark.integration
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8000"
+
+
+async def answers_on_broker(kafka_settings, round_id: str, expected: int) -> list:
+    from pydantic import TypeAdapter
+
+    events = TypeAdapter(ResponseEvent)
+    records = await read_topic(
+        kafka_settings.bootstrap_servers, RESPONSES, keep=lambda r: round_id.encode() in r.value, expected=expected, timeout_s=20
+    )
+    return [events.validate_json(r.value) for r in records]
+
+
+async def paired_outcomes(registry, kafka_settings):
+    round_id, professional, signs, carer = await publish_two_pairs(registry)
+    outcomes = await published_outcomes(kafka_settings, round_id, "paired", 3)
+    return round_id, professional, signs, carer, outcomes
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(DEFAULT_ADDRESS), url
+    return url.removeprefix(DEFAULT_ADDRESS)
+
+
+async def test_answer_links_are_short_single_use_and_tell_the_partner(registry, kafka_settings):
+    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    partners = [p for o in outcomes.values() for p in o.data.partners]
+    assert len(partners) == 4
+    urls = [u for p in partners for u in (p.accept_url, p.decline_url)]
+    assert all(len(u) <= 45 and re.fullmatch(r"http://127\.0\.0\.1:8000/a/[a-z2-9]{12}", u) for u in urls), urls
+    assert len(set(urls)) == 8, "every link is different"
+    references = [p.reference for p in partners]
+    assert all(re.fullmatch(r"[A-HJ-NP-Z2-9]{3}-[A-HJ-NP-Z2-9]{4}", r or "") for r in references), references
+    assert len(set(references)) == 4, "one reference for each person and partner"
+
+    (theirs,) = outcomes[signs["id"]].data.partners
+    # Opening the link (as an email scanner does) records nothing: it shows the question, answer chosen.
+    page = await registry.get(path_of(theirs.decline_url))
+    assert page.status_code == 200 and "Do you want to work with" in page.text
+    assert 'value="decline" checked' in page.text
+    typed = "/a/" + path_of(theirs.decline_url).removeprefix("/a/").upper()
+    assert (await registry.get(typed)).status_code == 200, "typed in capitals, it still works"
+    said = await registry.post(path_of(theirs.decline_url), data={"answer": "decline", "reason": "I have moved away"})
+    assert said.status_code == 200 and "you said no" in said.text
+
+    # Single use: both of the question's links now say the answer is recorded, and take no other.
+    for url in (theirs.decline_url, theirs.accept_url):
+        again = await registry.post(path_of(url), data={"answer": "accept"})
+        assert again.status_code == 409 and "already been recorded" in again.text
+        shown = await registry.get(path_of(url))
+        assert "An answer has already been recorded" in shown.text and "contact the programme team" in shown.text
+    view = (await registry.get(f"/rounds/{round_id}")).json()
+    assert [(r["leader_id"], r["answer"]) for r in view["responses"]] == [(signs["id"], "decline")]
+    (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
+    assert isinstance(declined, PairDeclined)
+    assert (declined.data.leader_id, declined.data.partner_id, declined.data.given_by, declined.data.via) == (
+        signs["id"], professional["id"], "leader", "link")
+    assert declined.data.recorded_by is None and declined.data.checked_with_leader is None
+
+    # Only a digest of each code is stored.
+    async with registry.store.unit_of_work() as uow:
+        code = path_of(theirs.accept_url).removeprefix("/a/")
+        stored = set((await uow.session.scalars(
+            select(AnswerCodeRow.code_digest).where(AnswerCodeRow.round_id == round_id))).all())
+    assert len(stored) == 8 and code not in stored and all(len(d) == 64 for d in stored)
+
+
+async def test_a_made_up_or_expired_code_is_refused_with_what_to_do(registry, kafka_settings):
+    round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+    made_up = await registry.get("/a/abcdefghjkmn")
+    assert made_up.status_code == 400 and "not complete" in made_up.text
+    assert (await registry.get("/a/short")).status_code == 400
+    (theirs,) = outcomes[signs["id"]].data.partners
+    async with registry.store.unit_of_work() as uow:
+        await uow.session.execute(
+            update(AnswerCodeRow).where(AnswerCodeRow.round_id == round_id)
+            .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+        )
+        await uow.commit()
+    late = await registry.post(path_of(theirs.accept_url), data={"answer": "accept"})
+    assert late.status_code == 400 and "expired" in late.text
+    assert (await registry.get(f"/rounds/{round_id}")).json()["responses"] == []
+
+
+async def test_a_closed_or_cancelled_round_takes_no_answers_from_its_links(registry, kafka_settings):
+    for step in ("close", "cancel"):
+        round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+        assert (await registry.post(f"/rounds/{round_id}/{step}")).status_code == 200
+        (theirs,) = outcomes[signs["id"]].data.partners
+        for answer in (registry.get(path_of(theirs.accept_url)),
+                       registry.post(path_of(theirs.accept_url), data={"answer": "accept"})):
+            refused = await answer
+            assert refused.status_code == 409 and "no longer taking answers" in refused.text, step
+        staff = await registry.post(f"/rounds/{round_id}/answers", json={
+            "reference": theirs.reference, "answer": "accept", "via": "phone", "received_on": dt.date.today().isoformat()})
+        assert staff.status_code == 409 and "no longer taking answers" in staff.json()["detail"], step
+
+
+async def test_a_named_carer_must_confirm_they_checked_with_the_leader(registry, kafka_settings):
+    round_id, professional, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+    # Their messages go to their son, as they asked and agreed.
+    changed = {k: v for k, v in signs.items() if k != "id"} | {
+        "contact_method": "via_carer",
+        "proxy": {"name": "Sam Okafor", "relationship": "son", "email": "sam.okafor@example.org"},
+        "consents": [*signs["consents"], {"purpose": "contact_via_proxy", "given": True, "at": "2026-11-02T10:00:00Z"}],
+    }
+    assert (await registry.put(f"/leaders/{signs['id']}", json=changed)).status_code == 200
+    (theirs,) = outcomes[signs["id"]].data.partners
+    page = await registry.get(path_of(theirs.accept_url))
+    assert f"Does {signs['name']} want to work with" in page.text and f"I have checked with {signs['name']}" in page.text
+
+    unchecked = await registry.post(path_of(theirs.accept_url), data={"answer": "accept"})
+    assert unchecked.status_code == 400
+    assert f"Tick the box to say you have checked with {signs['name']} and this is their answer" in unchecked.text
+    assert 'href="#checked"' in unchecked.text and "<title>Error:" in unchecked.text
+    assert (await registry.get(f"/rounds/{round_id}")).json()["responses"] == [], "nothing recorded without the box"
+
+    said = await registry.post(path_of(theirs.accept_url), data={"answer": "accept", "checked": "yes"})
+    assert said.status_code == 200 and "the answer is yes" in said.text
+    (accepted,) = await answers_on_broker(kafka_settings, round_id, 1)
+    assert isinstance(accepted, PairAccepted)
+    assert (accepted.data.given_by, accepted.data.checked_with_leader, accepted.data.via) == ("named_person", True, "link")
+
+
+async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(registry, kafka_settings):
+    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    today = dt.datetime.now(ZoneInfo("Europe/London")).date()
+    (carers,) = outcomes[carer["id"]].data.partners
+    body = {"reference": carers.reference.lower().replace("-", " "), "answer": "decline", "via": "phone",
+            "received_on": today.isoformat(), "reason": "Too far to travel"}
+    recorded = await registry.post(f"/rounds/{round_id}/answers", json=body)
+    assert recorded.status_code == 201, recorded.text
+    answer = recorded.json()
+    assert (answer["leader_id"], answer["partner_id"], answer["answer"], answer["via"], answer["given_by"]) == (
+        carer["id"], professional["id"], "decline", "phone", "leader")
+    assert answer["recorded_by"] and answer["received_on"] == today.isoformat()
+
+    (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
+    assert isinstance(declined, PairDeclined)
+    assert (declined.data.leader_id, declined.data.via, declined.data.given_by, declined.data.recorded_by) == (
+        carer["id"], "phone", "leader", answer["recorded_by"])
+    audit = (await registry.get("/audit", params={"leader_id": carer["id"]})).json()["items"]
+    (entry,) = [e for e in audit if e["action"] == "recorded an answer"]
+    assert entry["actor"] == ADMIN[0] and round_id in entry["purpose"] and "on the phone" in entry["purpose"]
+
+    # Once for each person and partner: the link and a second call are refused.
+    again = await registry.post(f"/rounds/{round_id}/answers", json=body | {"answer": "accept"})
+    assert again.status_code == 409 and "already been recorded" in again.json()["detail"]
+    link = await registry.post(path_of(carers.accept_url), data={"answer": "accept"})
+    assert link.status_code == 409
+
+    # By the leader's id: someone with two partners must say which.
+    by_id = {"leader_id": professional["id"], "answer": "accept", "via": "letter", "received_on": today.isoformat()}
+    which = await registry.post(f"/rounds/{round_id}/answers", json=by_id)
+    assert which.status_code == 409 and which.json()["detail"].startswith("partner_id: ")
+    named = by_id | {"partner_id": signs["id"], "given_by": "named_person", "checked_with_leader": True}
+    assert (await registry.post(f"/rounds/{round_id}/answers", json=named)).status_code == 201
+    events = await answers_on_broker(kafka_settings, round_id, 2)
+    assert (events[-1].data.via, events[-1].data.given_by, events[-1].data.checked_with_leader) == ("letter", "named_person", True)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"reference": "K0P-4QX1"}, "reference", "never has 0, 1 in it"),
+        ({"reference": None}, "partner_id", "give leader_id or reference"),
+        ({"given_by": "named_person"}, "checked_with_leader", "must be true"),
+        ({"via": "pigeon"}, "via", "must be one of"),
+        ({"received_on": "2999-01-01"}, "received_on", "cannot be in the future"),
+    ],
+)
+async def test_an_answer_recorded_with_a_mistake_names_the_field(registry, change, field, words):
+    body = {"reference": "K7P-4QXM", "answer": "accept", "via": "phone", "received_on": "2026-12-01"} | change
+    refused = await registry.post("/rounds/any-round/answers", json=body)
+    assert refused.status_code == 422
+    assert any(e["field"] == field and words in e["message"] for e in refused.json()["errors"]), refused.json()
+
+
+async def test_a_reference_nobody_in_the_round_has_is_not_found(registry, kafka_settings):
+    round_id, *_ = await publish_two_pairs(registry)
+    missing = await registry.post(f"/rounds/{round_id}/answers", json={
+        "reference": new_reference(), "answer": "accept", "via": "phone", "received_on": "2026-12-01"})
+    assert missing.status_code == 404 and missing.json()["detail"].startswith("reference: nobody in round")
+    assert (await registry.get(f"/rounds/{round_id}")).json()["responses"] == []
