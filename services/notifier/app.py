@@ -87,7 +87,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:
     rules = handlers.MessageRules(
-        programme_contact=settings.programme_contact,
+        programme=settings.programme,
         max_attempts=settings.reliability.max_attempts,
         contact_wait_seconds=settings.contact_wait_seconds,
         repair_contact_days=settings.partner_declined_contact_days,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined
+from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined, ProgrammeContact
 from services.notifier.domain.messages import (
     STANDARD_POINTS,
     Block,
@@ -29,6 +29,8 @@ from services.notifier.domain.messages import (
     parse_blocks,
     plain_text,
 )
+from services.notifier.domain.sms import fits
+from services.notifier.domain.wording import Contact, contact_words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LONDON = ZoneInfo("Europe/London")
@@ -84,26 +86,37 @@ def tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+def programme_of(programme: ProgrammeContact | str) -> ProgrammeContact:
+    """The programme's contact details; a bare string is the team's name as it reads in a sentence."""
+    return ProgrammeContact(team=programme) if isinstance(programme, str) else programme
+
+
+def outcome_programme(event: OutcomePublished | PairDeclined) -> ProgrammeContact | None:
+    return event.data.programme if isinstance(event, OutcomePublished) else None
+
+
 def plan_message(
     outcome: Outcome,
     me: LeaderContact,
     contacts: dict[str, LeaderContact],
-    programme_contact: str,
+    programme: ProgrammeContact | str,
     route: Route | None = None,
 ) -> PlannedMessage:
-    """`contacts` holds each partner's contact details, by leader id. `route` overrides
-    the usual choice, for a message that has to go to a person after all."""
+    """`contacts` holds each partner's contact details, by leader id. `programme` is the notifier's own
+    setting, used when the outcome does not carry the programme's contact details (older events).
+    `route` overrides the usual choice, for a message that has to go to a person after all."""
     route = route or choose_route(me)
     facts, meetings = message_facts(outcome, me, contacts, route)
     name = outcome.outcome
-    return _written(name, route, facts, programme_contact, outcome.round_id, outcome.leader_id, meetings)
+    contact = contact_words(outcome.programme or programme_of(programme))
+    return _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
 
 
 def plan_partner_declined(
     declined: PairAnswer,
     me: LeaderContact,
     decliner: LeaderContact | None,
-    programme_contact: str,
+    programme: ProgrammeContact | str,
     declined_on: dt.date,
     contact_within_days: int = 14,
     route: Route | None = None,
@@ -111,29 +124,29 @@ def plan_partner_declined(
     """The message to `me` (declined.partner_id) when their proposed partner (declined.leader_id) says no."""
     route = route or choose_route(me)
     facts = declined_facts(me, decliner, route, declined_on, contact_within_days)
-    return _written("partner_declined", route, facts, programme_contact, declined.round_id, me.leader_id, [])
+    contact = contact_words(programme_of(programme))
+    return _written("partner_declined", route, facts, contact, declined.round_id, me.leader_id, [])
 
 
 def _written(
     name: str,
     route: Route,
     facts: dict,
-    programme_contact: str,
+    contact: Contact,
     round_id: str,
     leader_id: str,
     meetings: list[ProposedMeeting],
 ) -> PlannedMessage:
-    context = {**facts, "programme_contact": one_line(programme_contact)}
+    context = {**facts, "contact": contact}
     folder = "easy_read" if route.style == "easy_read" else "standard"
     blocks = parse_blocks(render(f"{folder}/{name}.j2", context))
     title = blocks[0].text
     subject = title if "programme" in title else f"{title} for the patient leader programme"
-    sms = tidy(render(f"sms/{name}.j2", context))
+    sms = text_message(name, context, route.to_proxy)
     if route.to_proxy:
         # For the person the leader named to get their messages: first, who it is for and why it came to them.
         blocks = parse_blocks(render(f"{folder}/for_proxy.j2", context)) + blocks
         subject = f"A message for {facts['name']}: {subject}"
-        sms = tidy(render("sms/for_proxy.j2", context) + "\n" + sms)
     html = render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": route.font_points})
     return PlannedMessage(
         route=route,
@@ -148,6 +161,23 @@ def _written(
     )
 
 
+# The text message templates say less at each level down, until the message fits (sms/paired.j2).
+SMS_DETAIL = (3, 2, 1, 0, -1, -2)
+
+
+def text_message(name: str, context: dict, to_proxy: bool = False) -> str:
+    """The text message with the most detail that fits in 2 parts; the essentials when nothing more fits."""
+    for detail in SMS_DETAIL:
+        words = {**context, "detail": detail}
+        text = tidy(render(f"sms/{name}.j2", words))
+        if to_proxy:
+            text = tidy(render("sms/for_proxy.j2", words).strip() + "\n" + text)
+        text = text.strip()  # sent as it is: no newline at the end to pay for
+        if fits(text):
+            return text
+    return text
+
+
 def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -157,7 +187,7 @@ def plan_missing_contact_task(
     leader_id: str,
     contacts: dict[str, LeaderContact | None],
     why: str,
-    programme_contact: str,
+    programme: ProgrammeContact | str,
     contact_within_days: int = 14,
 ) -> PlannedMessage:
     """A task for a person when contact details never arrived: the news in plain words, so they can pass it on.
@@ -204,7 +234,8 @@ def plan_missing_contact_task(
             Block("p", one_line(event.data.unmatched_reason) or "Nobody fitted with them this time."),
             Block("p", "We will keep their details and try again next time."),
         ]
-    blocks.append(Block("p", f"If you have questions, contact {one_line(programme_contact)}."))
+    contact = contact_words(outcome_programme(event) or programme_of(programme))
+    blocks.append(Block("p", f"If you have questions, contact {contact.who}{' on ' + contact.phone if contact.phone else ''}."))
     subject = "Please pass on a message for the patient leader programme"
     route = Route("person", "standard", STANDARD_POINTS, why)
     return PlannedMessage(

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.events import ProgrammeContact
 from services.common.settings import KafkaSettings, ReliabilitySettings
 
 
@@ -18,9 +19,19 @@ class NotifierSettings(BaseSettings):
     smtp_port: int = Field(default=8025, ge=1, le=65535)
     smtp_timeout_seconds: float = Field(default=10, gt=0)
     from_address: str = "Patient leader pairing <pairing@example.nhs.uk>"
-    programme_contact: str = Field(
-        default="the programme team at pairing@example.nhs.uk",
-        description="Who people can contact with questions, written as it reads in a sentence",
+    # Used when an outcome does not carry its programme's contact details (events from before they did).
+    # The defaults are made up (an Ofcom drama number, an example address): set real ones in production.
+    programme_team: str = Field(
+        default="the patient leader programme team",
+        min_length=1,
+        description="The programme team's name as it reads in a sentence",
+    )
+    programme_contact_name: str | None = Field(default=None, description="The named person people can contact")
+    programme_phone: str | None = Field(default="0113 496 0123", description="A UK phone number people can call")
+    programme_email: str | None = Field(default="pairing@example.nhs.uk", description="The team's email address")
+    programme_postal_address: str | None = Field(
+        default="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
+        description="Where letters and reply slips go, lines separated by commas",
     )
     output_dir: Path = Field(
         default=Path("var/notifier"),
@@ -88,6 +99,17 @@ class NotifierSettings(BaseSettings):
             if missing:
                 raise ValueError(f"NOTIFIER_CHANNEL=notify needs {', '.join(missing)}")
         return self
+
+    @property
+    def programme(self) -> ProgrammeContact:
+        """The programme's contact details from these settings."""
+        return ProgrammeContact(
+            team=self.programme_team,
+            person=self.programme_contact_name,
+            phone=self.programme_phone,
+            email=self.programme_email,
+            postal_address=self.programme_postal_address,
+        )
 
     @property
     def letters_dir(self) -> Path:

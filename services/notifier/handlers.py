@@ -60,6 +60,7 @@ from schemas.events import (
     NotificationStatusChanged,
     OutcomePublished,
     PairDeclined,
+    ProgrammeContact,
 )
 from schemas.topics import DELIVERIES, OUTCOMES, RESPONSES, Topic
 from services.common.observability import NOTIFICATIONS
@@ -102,7 +103,8 @@ Cause = OutcomePublished | PairDeclined
 class MessageRules:
     """Settings that shape every message."""
 
-    programme_contact: str
+    # The programme's contact details, for outcomes that do not carry their own (and for declines).
+    programme: ProgrammeContact
     max_attempts: int = 5  # after this many failed sends the delivery is reported as failed
     # Contact details come on their own topic and may arrive a little after an outcome.
     # After this long without them, a person is asked to pass the message on.
@@ -297,12 +299,12 @@ def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None],
     me = contacts[notice.leader_id]
     if isinstance(event, OutcomePublished):
         known = {k: v for k, v in contacts.items() if v is not None}
-        return plan_message(event.data, me, known, rules.programme_contact, route)
+        return plan_message(event.data, me, known, rules.programme, route)
     return plan_partner_declined(
         event.data,
         me,
         contacts.get(event.data.leader_id),
-        rules.programme_contact,
+        rules.programme,
         london_date(event.occurred_at),
         rules.repair_contact_days,
         route,
@@ -336,7 +338,7 @@ async def attempt(
         )
         log.warning("%s: no contact details for %s after waiting; a person will pass it on", notice.job_key, missing)
         planned = plan_missing_contact_task(
-            notice.event, notice.leader_id, contacts, why, n.rules.programme_contact, n.rules.repair_contact_days
+            notice.event, notice.leader_id, contacts, why, n.rules.programme, n.rules.repair_contact_days
         )
         # The task channel needs someone to address; only the id is known.
         me = me or LeaderContact(leader_id=notice.leader_id, version=1, name=f"leader {notice.leader_id}", role="patient_leader")

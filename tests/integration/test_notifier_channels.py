@@ -21,6 +21,7 @@ from schemas.events import (
     Outcome,
     OutcomePublished,
     Partner,
+    ProgrammeContact,
 )
 from schemas.topics import DELIVERIES
 from services.common.crypto import Cipher, new_key
@@ -36,7 +37,14 @@ from services.notifier.config import NotifierSettings
 pytestmark = pytest.mark.integration
 
 KEY = new_key()
-RULES = handlers.MessageRules(programme_contact="the programme team at pairing@example.nhs.uk", max_attempts=3)
+PROGRAMME = ProgrammeContact(
+    team="the patient leader programme team",
+    person="Priya Shah",
+    phone="0113 496 0123",
+    email="pairing@example.nhs.uk",
+    postal_address="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
+)
+RULES = handlers.MessageRules(programme=PROGRAMME, max_attempts=3)
 # A Tuesday morning in London: no quiet hours in the way unless a test asks for them.
 DAYTIME = dt.datetime(2026, 12, 15, 11, tzinfo=dt.timezone.utc)
 PARTNER = LeaderContact(leader_id="cl-1", version=1, name="Ben Bell", role="clinical_leader", organisation="Newcastle Hospitals")

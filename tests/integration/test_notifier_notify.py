@@ -187,7 +187,7 @@ async def test_a_text_message_goes_through_notify(store, channels, notify):
     await deliver(store, channels, published())
     ((kind, body),) = notify.received
     assert kind == "sms" and body["phone_number"] == "07700 900123"
-    assert body["personalisation"]["body"].startswith("Patient leader programme: good news")
+    assert body["personalisation"]["body"].startswith("Patient leader programme: Amira Ahmed, we have found you a partner")
     assert "answer=accept" in body["personalisation"]["body"]
 
 

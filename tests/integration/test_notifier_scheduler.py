@@ -81,7 +81,7 @@ async def test_when_someone_says_no_their_partner_is_told_once_in_their_format(s
     assert message["To"] == "amira@example.org"
     text = message.get_body(preferencelist=("plain",)).get_content()
     assert "Ben Bell has said no" in text and "This is not about you" in text
-    assert "We will tell you by 3 January 2027" in text, "14 days after the answer"
+    assert "We will tell you by Sunday 3 January 2027" in text, "14 days after the answer"
     assert "font-size: 16pt" in message.get_body(preferencelist=("html",)).get_content()
     (report,) = await reports(store)
     assert (report.data.leader_id, report.data.about, report.data.status) == ("pl-1", "partner_declined", "sent")

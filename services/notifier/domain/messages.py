@@ -14,6 +14,16 @@ from dataclasses import dataclass
 
 from schemas.cohort import DAYS
 from schemas.events import LeaderContact, Outcome
+from services.notifier.domain.wording import (
+    EASY_REASONS,
+    act_by,
+    full_date,
+    plain_reason,
+    reason_kind,
+    said_span,
+    session_words,
+    short_date,
+)
 
 ROLE_PHRASES = {
     "patient_leader": "a patient leader: someone who brings their own experience of using health care",
@@ -30,8 +40,8 @@ EASY_ROLE_PHRASES = {
 SHORT_ROLE_PHRASES = {
     "patient_leader": "a patient leader",
     "carer_leader": "a carer leader",
-    "clinical_leader": "a clinical leader (a doctor, nurse or other health worker)",
-    "managerial_leader": "a manager in health and care",
+    "clinical_leader": "a clinical leader",
+    "managerial_leader": "a health and care manager",
 }
 DAY_NAMES = {
     "mon": "Monday",
@@ -159,6 +169,11 @@ class ProposedMeeting:
     def wording(self) -> str:
         return f"{DAY_NAMES[DAYS[self.date.weekday()]]} {long_date(self.date)}, from {self.start:%H:%M} to {self.end:%H:%M}"
 
+    @property
+    def easy_wording(self) -> str:
+        """As people say it: Tuesday 12 January 2027, from 10 in the morning to 11 in the morning."""
+        return f"{full_date(self.date)}, from {said_span(self.start, self.end)}"
+
 
 def one_line(text: str | None) -> str:
     """Names and reasons are put into line-based templates: a newline must not start a new block."""
@@ -204,19 +219,33 @@ def message_facts(
                 "windows": [f"{DAY_NAMES[w.day]}, {w.start:%H:%M} to {w.end:%H:%M}" for w in p.shared_windows],
                 "modes": modes,
                 "meeting": meeting.wording if meeting else "",
+                "easy_meeting": meeting.easy_wording if meeting else "",
+                "easy_windows": [f"{DAY_NAMES[w.day]}, {said_span(w.start, w.end)}" for w in p.shared_windows],
+                "reference": one_line(p.reference),
+                "sms_meeting": f"{short_date(slot.date)}, {slot.start:%H:%M}" if slot else "",
                 "arrangements": [ARRANGEMENT_PHRASES[need] for need in p.access_arrangements],
                 "easy_arrangements": [EASY_ARRANGEMENT_PHRASES[need] for need in p.access_arrangements],
                 "accept_url": p.accept_url,
                 "decline_url": p.decline_url,
             }
         )
+    kind = reason_kind(outcome.unmatched_reason)
+    deadline = act_by(outcome.next_round_on)
     facts = {
         "name": one_line(me.name),
         "outcome": outcome.outcome,
         "pairing_again": outcome.pairing_again,
         "partners": partners,
-        "unmatched_reason": one_line(outcome.unmatched_reason) or "We could not find a partner who fits with you this time.",
-        "respond_by": long_date(outcome.respond_by) if outcome.respond_by else "",
+        "unmatched_reason": plain_reason(outcome.unmatched_reason) or "We could not find a partner who fits with you this time.",
+        "reason_kind": kind,
+        "easy_reason": EASY_REASONS[kind],
+        "respond_by": full_date(outcome.respond_by) if outcome.respond_by else "",
+        "sessions": [session_words(s, easy=route.style == "easy_read") for s in outcome.sessions],
+        "respond_by_short": short_date(outcome.respond_by) if outcome.respond_by else "",
+        "next_round": full_date(outcome.next_round_on) if outcome.next_round_on else "",
+        "next_round_short": short_date(outcome.next_round_on) if outcome.next_round_on else "",
+        "act_by": full_date(deadline) if deadline else "",
+        "act_by_short": short_date(deadline) if deadline else "",
         "channel": route.channel,
         "style": route.style,
     }
@@ -231,7 +260,8 @@ def declined_facts(
     return {
         "name": one_line(me.name),
         "partner_name": one_line(decliner.name) if decliner else "",
-        "contact_by": long_date(declined_on + dt.timedelta(days=contact_within_days)),
+        "contact_by": full_date(declined_on + dt.timedelta(days=contact_within_days)),
+        "contact_by_short": short_date(declined_on + dt.timedelta(days=contact_within_days)),
         "channel": route.channel,
         "style": route.style,
     }

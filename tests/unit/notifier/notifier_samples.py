@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.cohort import Window
-from schemas.events import LeaderContact, MeetingSlot, Outcome, Partner
+from schemas.events import LeaderContact, MeetingSlot, Outcome, Partner, ProgrammeContact
 
-PROGRAMME_CONTACT = "the programme team at pairing@example.nhs.uk"
+# The notifier's own setting, for outcomes that do not carry the programme's contact details.
+PROGRAMME_CONTACT = ProgrammeContact(
+    team="the patient leader programme team",
+    person="Priya Shah",
+    phone="0113 496 0123",
+    email="pairing@example.nhs.uk",
+    postal_address="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
+)
 PUBLISHED_ON = dt.date(2026, 12, 15)  # a Tuesday
 RESPOND_BY = dt.date(2027, 1, 5)
 
@@ -42,8 +49,10 @@ def partner(
         meeting_modes=["video", "in_person"],
         first_meeting=meeting,
         access_arrangements=arrangements or [],
-        accept_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=accept",
-        decline_url=f"http://127.0.0.1:8000/responses/token-{partner_id}?answer=decline",
+        # Short links, as the registry makes them (at most 45 characters), so a text message can hold them.
+        accept_url=f"https://pl.example.uk/r/{partner_id.replace('-', '')}?answer=accept",
+        decline_url=f"https://pl.example.uk/r/{partner_id.replace('-', '')}?answer=decline",
+        reference=f"K7P-{partner_id.upper().replace('-', '')}",
     )
 
 

@@ -103,7 +103,7 @@ def test_a_letter_is_addressed_dated_and_set_in_the_size_asked_for(format_, poin
     headings = [p for p in story if p.style.name in ("h1", "h2", "h3")]
     assert all(h.style.fontSize > points for h in headings)
     # On paper a link is typed, so the whole address is printed.
-    assert any("http://127.0.0.1:8000/responses/token-cl-1?answer=accept" in t for t in texts)
+    assert any("https://pl.example.uk/r/cl1?answer=accept" in t for t in texts)
 
 
 async def test_a_letter_the_font_cannot_show_goes_to_a_person_rather_than_print_with_gaps(tmp_path):

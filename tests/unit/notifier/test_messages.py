@@ -18,6 +18,7 @@ from notifier_samples import (
 from schemas.events import PairAnswer
 from services.notifier.compose import london_date, plan_message, plan_partner_declined
 from services.notifier.domain.messages import choose_route, parse_blocks, plain_text
+from services.notifier.domain.sms import segments
 
 pytestmark = pytest.mark.unit
 
@@ -39,10 +40,15 @@ def test_a_paired_message_says_who_why_when_how_what_it_costs_and_what_next():
         "We suggest you first meet on Tuesday 12 January 2027, from 10:00 to 11:00.",
         "Your programme manager will check the date, time and place",
         "We pay your travel costs",
-        "keep your tickets and receipts. Send them to the programme team",
-        "Please tell us by 5 January 2027",
+        "keep your tickets and receipts. Send them to Priya Shah by post",
+        "Please tell us by Tuesday 5 January 2027",
         "What happens next",
-        "the programme team at pairing@example.nhs.uk",
+        # How to answer without the internet: a named person, a phone number, a postal address, the reference.
+        "Or call Priya Shah on 0113 496 0123 and say yes or no.",
+        "Or write to us at Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA.",
+        "please give your reference: K7P-CL1.",
+        "Your contact is Priya Shah in the patient leader programme team.",
+        "- Email: pairing@example.nhs.uk",
     ):
         assert expected in message.text
     assert message.text.count("answer=accept") == 1 and message.text.count("answer=decline") == 1
@@ -51,7 +57,7 @@ def test_a_paired_message_says_who_why_when_how_what_it_costs_and_what_next():
 def test_an_unmatched_message_gives_the_reason_and_the_next_step():
     for style in ("standard", "easy_read"):
         message = plan(UNMATCHED, information_format=style)
-        assert "are free at the same times as you" in message.text
+        assert "free at the same times as you" in message.text
         assert "What happens next" in message.text
         assert "try again" in message.text
         assert not message.meetings
@@ -180,12 +186,12 @@ def test_names_are_escaped_in_html_and_cannot_break_the_layout():
 def test_links_get_words_saying_where_they_lead():
     links = [b for b in plan().blocks if b.kind == "link"]
     assert [b.text for b in links] == ["Yes, I want to work with Ben Bell", "No, I do not want to work with Ben Bell"]
-    assert 'href="http://127.0.0.1:8000/responses/token-cl-1?answer=accept"' in plan().html
+    assert 'href="https://pl.example.uk/r/cl1?answer=accept"' in plan().html
 
 
 def test_a_letter_says_how_to_answer_without_a_computer():
     message = plan(contact_method="letter", postal_address="1 Street")
-    assert "type it into a web browser" in message.text and "give your answer to the programme team" in message.text
+    assert "type it into a web browser" in message.text and "Or call Priya Shah on 0113 496 0123" in message.text
     assert "calendar file" not in message.text
 
 
@@ -196,9 +202,10 @@ def test_an_email_mentions_the_calendar_file_only_when_there_is_one():
 
 def test_a_text_message_is_short_and_has_the_links_in_full():
     message = plan(contact_method="sms", phone="07700 900123")
-    assert len(message.sms) < 640, "no more than about four text messages long"
-    assert "http://127.0.0.1:8000/responses/token-cl-1?answer=accept" in message.sms
-    assert "Ben Bell" in message.sms and "12 January 2027" in message.sms and RESPOND_BY.strftime("%B") in message.sms
+    assert segments(message.sms) <= 2
+    assert "https://pl.example.uk/r/cl1?answer=accept" in message.sms
+    assert "Ben Bell" in message.sms and "Tue 12 Jan" in message.sms and RESPOND_BY.strftime("%B") in message.sms
+    assert "call 0113 496 0123 or use the link" in message.sms and "K7P-CL1" in message.sms
 
 
 def test_markup_lines_become_blocks():
@@ -233,9 +240,9 @@ def test_when_a_partner_says_no_the_message_is_kind_private_and_says_what_happen
         "This is not about you.",
         "We keep their reasons private",
         "We will try to find you someone else",
-        "We will be in touch by 29 December 2026.",  # 14 days after
+        "We will be in touch by Tuesday 29 December 2026.",  # 14 days after
         "If you would rather not have a new partner",
-        "please contact the programme team at pairing@example.nhs.uk",
+        "Just tell Priya Shah on 0113 496 0123.",
     ):
         assert expected in message.text
     assert "answer=" not in message.text and not message.meetings
@@ -244,11 +251,11 @@ def test_when_a_partner_says_no_the_message_is_kind_private_and_says_what_happen
 def test_when_a_partner_says_no_the_easy_read_and_text_message_say_the_same():
     easy = declined(information_format="easy_read")
     assert easy.route.style == "easy_read"
-    assert "Ben Bell has said no." in easy.text and "We will tell you by 29 December 2026." in easy.text
+    assert "Ben Bell has said no." in easy.text and "We will tell you by Tuesday 29 December 2026." in easy.text
     text = declined(contact_method="sms", phone="07700 900123")
     assert text.channel == "sms"
     assert "Ben Bell has decided not to go ahead" in text.sms and "29 December 2026" in text.sms
-    assert len(text.sms) < 480
+    assert segments(text.sms) <= 2
 
 
 def test_when_we_no_longer_know_who_said_no_they_are_not_named():
@@ -266,7 +273,7 @@ def test_someone_paired_again_is_told_this_is_a_new_partner_in_every_format():
     assert "We have found you a new partner" in plan(again).text
     assert "could not go ahead" in plan(again).text
     assert "We found you a new partner" in plan(again, information_format="easy_read").text
-    assert "We have found you a new partner" in plan(again, contact_method="sms", phone="07700 900123").sms
+    assert "we have found you a new partner" in plan(again, contact_method="sms", phone="07700 900123").sms
     assert "new partner" not in plan(PAIRED).text
 
 

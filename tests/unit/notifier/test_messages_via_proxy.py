@@ -115,7 +115,8 @@ def test_the_easy_read_and_text_message_versions_open_the_same_way():
     easy = plan_partner_declined(DECLINED, VIA_SAM.model_copy(update={"information_format": "easy_read"}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON)
     assert easy.text.startswith("This message is for Amira Ahmed.\n\nAmira Ahmed asked us to send their messages to you.")
     text = plan_partner_declined(DECLINED, VIA_SAM.model_copy(update={"proxy": only(phone="07700 900456")}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON)
-    assert text.channel == "sms" and text.sms.startswith(PREAMBLE)
+    # Shorter in a text message, to fit 2 parts: who it is for, and why it came to them.
+    assert text.channel == "sms" and text.sms.startswith("This message is for Amira Ahmed, who asked us to send you their messages.")
 
 
 def test_a_message_to_the_leader_themselves_has_no_words_for_a_proxy():
