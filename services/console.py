@@ -26,6 +26,8 @@ FINISHED = ("proposed", "failed", "cancelled")
 
 
 def sign_in(url: str, data_dir: Path) -> RegistryClient:
+    if token := os.environ.get("PAIRING_TOKEN"):
+        return RegistryClient(url, auth=token)
     email, password = os.environ.get("PAIRING_EMAIL"), os.environ.get("PAIRING_PASSWORD")
     secrets = data_dir / "secrets.json"
     if not (email and password) and secrets.exists():
@@ -33,7 +35,7 @@ def sign_in(url: str, data_dir: Path) -> RegistryClient:
 
         email, password = ADMIN_EMAIL, json.loads(secrets.read_text())["admin_password"]
     if not (email and password):
-        raise RegistryError("Set PAIRING_EMAIL and PAIRING_PASSWORD to sign in to the registry.")
+        raise RegistryError("Set PAIRING_TOKEN (an API token an admin made), or PAIRING_EMAIL and PAIRING_PASSWORD, to sign in to the registry.")
     return RegistryClient(url, auth=(email, password))
 
 

@@ -12,8 +12,12 @@ class RegistryError(Exception):
 
 
 class RegistryClient:
-    def __init__(self, base_url: str, auth: tuple[str, str] | None = None, timeout: float = 10):
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, auth=auth)
+    def __init__(self, base_url: str, auth: tuple[str, str] | str | None = None, timeout: float = 10):
+        """`auth` is an API token (sent as Bearer) or, for older scripts, an email address and password (HTTP Basic)."""
+        if isinstance(auth, str):
+            self.http = httpx.Client(base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {auth}"})
+        else:
+            self.http = httpx.Client(base_url=base_url, timeout=timeout, auth=auth)
 
     def _check(self, response: httpx.Response) -> dict:
         if response.status_code >= 400:

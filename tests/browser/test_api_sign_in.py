@@ -1,5 +1,6 @@
 """The sign-in check that the JSON API routes use (services.registry.web.auth.require_role):
-HTTP Basic authentication for programs, the browser's session cookie for reading only."""
+API tokens and HTTP Basic authentication for programs, never a Basic challenge a browser would keep,
+and the browser's session cookie with its form token for any change."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def client(tmp_path) -> TestClient:
 
 def test_the_api_asks_for_a_sign_in_and_checks_the_role(client: TestClient) -> None:
     missing = client.get("/probe/read")
-    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Basic")
+    # No challenge: a browser asked for Basic would keep the login and send it with other sites' forms.
+    assert missing.status_code == 401 and "www-authenticate" not in missing.headers
     assert "Sign in first" in missing.json()["detail"]
     assert client.get("/probe/read", auth=(ADMIN[0], "wrong password")).status_code == 401
     assert client.get("/probe/read", auth=VIEWER).json() == {"actor": VIEWER[0]}
@@ -75,8 +77,12 @@ def test_a_browser_session_may_read_the_api_but_not_change_anything(client: Test
     )
     assert signed_in.status_code == 303
     assert client.get("/probe/read").json() == {"actor": ADMIN[0]}
-    # Another site could make a signed-in browser send a POST: the cookie alone is not enough.
-    assert client.post("/probe/change").status_code == 401
+    # Another site could make a signed-in browser send a POST: the cookie alone is not enough,
+    # nor the cookie with a password, but the cookie with the session's form token is.
+    assert client.post("/probe/change").status_code == 403
+    assert client.post("/probe/change", auth=ADMIN).status_code == 403
+    form_token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/manage/users").text).group(1)
+    assert client.post("/probe/change", headers={"X-CSRF-Token": form_token}).json() == {"actor": ADMIN[0], "role": "admin"}
 
 
 def test_five_wrong_passwords_lock_the_account_for_a_while(client: TestClient) -> None:

@@ -55,6 +55,9 @@ NEEDS = {  # route -> the least role that may call it (None: open to everyone)
     ("POST", "/cohorts/c-1/members"): "manager",
     ("GET", "/audit"): "admin",
     ("GET", "/operations/services"): "viewer",
+    ("GET", "/api-tokens"): "admin",
+    ("POST", "/api-tokens"): "admin",
+    ("DELETE", "/api-tokens/t-1"): "admin",
 }
 
 
@@ -117,7 +120,7 @@ def test_every_api_route_is_in_the_matrix(registry_app):
         for method in getattr(route, "methods", ()) - {"HEAD"}
     }
     templated = {(m, p.replace("r-1", "{round_id}").replace("l-1", "{leader_id}").replace("c-1", "{cohort_id}")
-                  .replace("p-1", "{programme_id}")) for m, p in NEEDS}
+                  .replace("p-1", "{programme_id}").replace("t-1", "{token_id}")) for m, p in NEEDS}
     assert api_routes <= templated, f"routes missing from the matrix: {sorted(api_routes - templated)}"
 
 

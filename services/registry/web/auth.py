@@ -9,8 +9,16 @@ Three roles, each able to do everything the one before it can:
 - admin: also adds other people who sign in.
 
 Browsers sign in with a form and keep a session cookie (a random token; the
-database keeps only its SHA-256 digest). Programs calling the JSON API send the
-same email address and password with HTTP Basic authentication.
+database keeps only its SHA-256 digest). Programs calling the JSON API send an
+API token (`Authorization: Bearer ...`, made by an admin, scoped to a role, kept
+only as its SHA-256 digest) or, for older scripts, the email address and password
+with HTTP Basic authentication. The API never answers with a Basic challenge, so a
+browser never keeps a Basic login that another site could make it send; a change
+that carries the session cookie needs the form token too (the X-CSRF-Token header).
+
+Every way of signing in shares one lockout: five wrong passwords lock the account,
+and twenty from one client address lock that address, for 15 minutes. Passwords
+are checked off the event loop, two at a time at most.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,7 +40,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import delete, func, select
 
 from services.common.store import utc_now
-from services.registry.adapters.orm import ManagerRow, ManagerSessionRow
+from services.registry.adapters.orm import ApiTokenRow, ManagerRow, ManagerSessionRow
 
 ROLES = ("viewer", "manager", "admin")
 ROLE_WORDS = {
@@ -43,7 +52,11 @@ SESSION_COOKIE = "pairing_session"
 SIGN_IN_COOKIE = "pairing_sign_in"
 SESSION_HOURS = 8
 MAX_FAILED_SIGN_INS = 5
+MAX_FAILED_PER_ADDRESS = 20
 LOCK_MINUTES = 15
+CSRF_HEADER = "X-CSRF-Token"
+TOKEN_PREFIX = "pairing_"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
@@ -73,6 +86,55 @@ class Manager:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+# Argon2 is slow on purpose: checking runs in worker threads, two at a time, so the event loop keeps answering.
+_hashing = threading.BoundedSemaphore(2)
+
+
+def _verify_now(password_hash: str, password: str) -> bool:
+    with _hashing:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(_verify_now, password_hash, password)
+
+
+@dataclass
+class AddressThrottle:
+    """Wrong passwords by client address, known email or not: too many within LOCK_MINUTES and
+    that address is refused before any password is checked."""
+
+    limit: int = MAX_FAILED_PER_ADDRESS
+    failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def _recent(self, address: str) -> list[float]:
+        since = time.monotonic() - LOCK_MINUTES * 60
+        recent = [at for at in self.failures.get(address, []) if at > since]
+        if recent:
+            self.failures[address] = recent
+        else:
+            self.failures.pop(address, None)
+        return recent
+
+    def blocked(self, address: str | None) -> bool:
+        return address is not None and len(self._recent(address)) >= self.limit
+
+    def failed(self, address: str | None) -> None:
+        if address is None:
+            return
+        if len(self.failures) > 10000:  # forget the oldest addresses rather than grow without end
+            for old in list(self.failures)[:5000]:
+                self.failures.pop(old, None)
+        self.failures.setdefault(address, []).append(time.monotonic())
+
+
+def throttle_of(registry) -> AddressThrottle:
+    return registry.__dict__.setdefault("_sign_in_throttle", AddressThrottle())
 
 
 def password_problem(password: str) -> str | None:
@@ -143,36 +205,44 @@ async def ensure_first_admin(registry) -> None:
 # ---- checking a password ----
 
 
-async def check_password(registry, email: str, password: str) -> Manager:
-    """The manager with this email and password, or SignInProblem. Five wrong passwords lock the account for 15 minutes."""
+LOCKED = (
+    f"Your email address or password is not right, or there have been {MAX_FAILED_SIGN_INS} wrong "
+    f"passwords in a row: wait {LOCK_MINUTES} minutes and try again"
+)
+
+
+def is_locked(row: ManagerRow) -> bool:
+    locked_until = row.locked_until
+    if locked_until is not None and locked_until.tzinfo is None:  # SQLite forgets the time zone
+        locked_until = locked_until.replace(tzinfo=dt.timezone.utc)
+    return locked_until is not None and locked_until > utc_now()
+
+
+async def check_password(registry, email: str, password: str, address: str | None = None) -> Manager:
+    """The manager with this email and password, or SignInProblem. The same check for the pages and for
+    HTTP Basic: five wrong passwords lock the account, and twenty from one address lock the address, for 15 minutes."""
     await ensure_first_admin(registry)
     wrong = SignInProblem("Your email address or password is not right")
+    throttle = throttle_of(registry)
+    if throttle.blocked(address):
+        raise SignInProblem(LOCKED)
     async with registry.store.unit_of_work() as uow:
         row = await uow.session.scalar(select(ManagerRow).where(ManagerRow.email == normalise_email(email)))
         if row is None or not row.active:
-            try:
-                _hasher.verify(_DUMMY_HASH, password)
-            except VerificationError:
-                pass
+            await verify_password(_DUMMY_HASH, password)
+            throttle.failed(address)
             raise wrong
         now = utc_now()
-        locked_until = row.locked_until
-        if locked_until is not None and locked_until.tzinfo is None:  # SQLite forgets the time zone
-            locked_until = locked_until.replace(tzinfo=dt.timezone.utc)
-        if locked_until is not None and locked_until > now:
-            raise SignInProblem(
-                f"Your email address or password is not right, or there have been {MAX_FAILED_SIGN_INS} wrong "
-                f"passwords in a row: wait {LOCK_MINUTES} minutes and try again"
-            )
-        try:
-            _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
+        if is_locked(row):
+            raise SignInProblem(LOCKED)
+        if not await verify_password(row.password_hash, password):
+            throttle.failed(address)
             row.failed_sign_ins = (row.failed_sign_ins or 0) + 1
             if row.failed_sign_ins >= MAX_FAILED_SIGN_INS:
                 row.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
                 row.failed_sign_ins = 0
             await uow.commit()
-            raise wrong from None
+            raise wrong
         if _hasher.check_needs_rehash(row.password_hash):
             row.password_hash = hash_password(password)
         row.failed_sign_ins, row.locked_until = 0, None
@@ -239,11 +309,11 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 
 # ---- HTTP Basic authentication for the JSON API ----
 
-_basic_cache: dict[str, tuple[float, Manager]] = {}
+_basic_cache: dict[str, tuple[float, Manager, str]] = {}
 _BASIC_CACHE_SECONDS = 300
 
 
-async def basic_manager(registry, header: str) -> Manager | None:
+async def basic_manager(registry, header: str, address: str | None = None) -> Manager | None:
     """The manager named by an `Authorization: Basic ...` header; None if the header is not Basic."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -252,15 +322,22 @@ async def basic_manager(registry, header: str) -> Manager | None:
         email, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise SignInProblem("The Authorization header is not valid Basic authentication") from None
-    # Checking a password takes tens of milliseconds on purpose; programs that poll are spared it for a few minutes.
+    # Checking a password takes tens of milliseconds on purpose; programs that poll are spared it for a few
+    # minutes, but the account is read every time, so a lock, a new password or a deactivation applies at once.
     key = hashlib.sha256(f"{normalise_email(email)}\0{password}".encode()).hexdigest()
     cached = _basic_cache.get(key)
     if cached and cached[0] > time.monotonic():
-        return cached[1]
-    manager = await check_password(registry, email, password)
+        async with registry.store.unit_of_work() as uow:
+            row = await uow.session.get(ManagerRow, cached[1].id)
+        if row is not None and row.active and not is_locked(row) and row.password_hash == cached[2]:
+            return _manager(row)
+        _basic_cache.pop(key, None)
+    manager = await check_password(registry, email, password, address)
+    async with registry.store.unit_of_work() as uow:
+        password_hash = (await uow.session.get(ManagerRow, manager.id)).password_hash
     if len(_basic_cache) > 1000:
         _basic_cache.clear()
-    _basic_cache[key] = (time.monotonic() + _BASIC_CACHE_SECONDS, manager)
+    _basic_cache[key] = (time.monotonic() + _BASIC_CACHE_SECONDS, manager, password_hash)
     return manager
 
 
@@ -268,15 +345,99 @@ def forget_cached_passwords() -> None:
     _basic_cache.clear()
 
 
+# ---- API tokens for programs ----
+
+
+@dataclass(frozen=True)
+class NewToken:
+    id: int
+    name: str
+    role: str
+    token: str  # shown once, never stored
+
+
+def token_problem(name: str, role: str) -> dict[str, str]:
+    problems = {}
+    if not name.strip():
+        problems["name"] = "Enter a name for the token, such as the program that will use it"
+    elif len(name) > 100:
+        problems["name"] = "The name must be 100 characters or fewer"
+    if role not in ROLES:
+        problems["role"] = f"Choose a role: {', '.join(ROLES)}"
+    return problems
+
+
+async def create_token(registry, name: str, role: str, created_by: str) -> NewToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with registry.store.unit_of_work() as uow:
+        row = ApiTokenRow(name=name.strip(), digest=_digest(token), role=role, created_by=created_by, created_at=utc_now())
+        uow.session.add(row)
+        await uow.session.flush()
+        made = NewToken(row.id, row.name, row.role, token)
+        await uow.commit()
+    return made
+
+
+async def list_tokens(registry) -> list[ApiTokenRow]:
+    async with registry.store.unit_of_work() as uow:
+        return list((await uow.session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id))).all())
+
+
+async def revoke_token(registry, token_id: int) -> bool:
+    """Revoke a token; False if there is no such token or it was already revoked."""
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.get(ApiTokenRow, token_id)
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utc_now()
+        await uow.commit()
+    return True
+
+
+async def bearer_manager(registry, header: str) -> Manager | None:
+    """Who an `Authorization: Bearer ...` header signs in as; None if the header is not Bearer."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise SignInProblem("This API token is not right: ask an admin for a new one")
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.scalar(select(ApiTokenRow).where(ApiTokenRow.digest == _digest(token)))
+        if row is None or row.revoked_at is not None:
+            raise SignInProblem("This API token is not right or has been revoked: ask an admin for a new one")
+        now = utc_now()
+        last = row.last_used_at
+        if last is None or (last if last.tzinfo else last.replace(tzinfo=dt.timezone.utc)) < now - dt.timedelta(minutes=1):
+            row.last_used_at = now
+            await uow.commit()
+        return Manager(id=-row.id, email=f"API token {row.id} ({row.name[:60]}) made by {row.created_by}"[:200],
+                       name=f"{row.name} (API token)", role=row.role)
+
+
 # ---- the dependency for the JSON API routes ----
+
+CHALLENGE_FREE = (
+    "Sign in first: send an API token (Authorization: Bearer ...), or your email address and password "
+    "with HTTP Basic authentication"
+)
+COOKIE_WITHOUT_TOKEN = (
+    f"This change came with the web pages' sign-in cookie but without their form token (the {CSRF_HEADER} "
+    "header), so it was refused: another website may have sent it. Programs should not send the cookie"
+)
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def require_role(role: str):
     """A FastAPI dependency: the caller must be signed in with at least `role`.
 
-    Accepts HTTP Basic authentication (email and password) on every method, and the
-    browser's session cookie on GET and HEAD only (so another site cannot make a
-    signed-in browser change anything). Sets request.state.manager for the audit.
+    Accepts an API token (Bearer) or HTTP Basic authentication on every method, and the
+    browser's session cookie on every method too, but a change (anything but GET and HEAD)
+    that carries the cookie needs the session's form token in the X-CSRF-Token header,
+    whatever else it carries. Sets request.state.manager for the audit.
     Use it as `dependencies=[Depends(require_role("manager"))]` or as a parameter.
     """
     if role not in ROLES:
@@ -284,21 +445,23 @@ def require_role(role: str):
 
     async def dependency(request: Request) -> Manager:
         registry = request.app.state.registry
-        manager: Manager | None = None
         header = request.headers.get("authorization")
+        cookie = request.cookies.get(SESSION_COOKIE)
         try:
+            session = await session_manager(registry, cookie) if cookie else None
+            if request.method not in SAFE_METHODS and cookie is not None:
+                if session is None or not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER)):
+                    raise HTTPException(403, COOKIE_WITHOUT_TOKEN)
+            manager = session
             if header:
-                manager = await basic_manager(registry, header)
-            elif request.method in ("GET", "HEAD"):
-                manager = await session_manager(registry, request.cookies.get(SESSION_COOKIE))
+                manager = await bearer_manager(registry, header) or await basic_manager(registry, header, client_address(request))
+                if manager is None:
+                    raise SignInProblem("The Authorization header must be Bearer (an API token) or Basic")
         except SignInProblem as problem:
-            raise HTTPException(401, str(problem), headers={"WWW-Authenticate": 'Basic realm="pairing registry"'}) from None
+            # Never a WWW-Authenticate challenge: a browser would keep the login and send it for other sites' forms.
+            raise HTTPException(401, str(problem)) from None
         if manager is None:
-            raise HTTPException(
-                401,
-                "Sign in first: send your email address and password with HTTP Basic authentication",
-                headers={"WWW-Authenticate": 'Basic realm="pairing registry"'},
-            )
+            raise HTTPException(401, CHALLENGE_FREE)
         if not manager.may(role):
             raise HTTPException(403, f"Your role ({manager.role}) cannot do this; it needs {role} or above")
         request.state.manager = manager

@@ -248,7 +248,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         if errors:
             return await sign_in_form(request, next_path, errors, email, 400)
         try:
-            manager = await auth.check_password(registry_of(request), email, password)
+            manager = await auth.check_password(registry_of(request), email, password, auth.client_address(request))
         except auth.SignInProblem as problem:
             return await sign_in_form(request, next_path, {"email": str(problem)}, email, 400)
         token, _ = await auth.start_session(registry_of(request), manager)
