@@ -266,10 +266,11 @@ def install_routes(app: FastAPI) -> None:
     async def launch_round(command: LaunchRound, request: Request) -> dict:
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
-            row = await handlers.launch_round(uow, command, registry.today())
+            row = await handlers.launch_round(uow, command, registry.today(), registry.settings.programme_defaults)
             mark_correlation(row.id)
             await uow.commit()
-        return {"id": row.id, "status": row.status, "leader_count": len(row.leader_ids)}
+        # warnings: required sessions on a bank holiday or while the programme is closed, in plain words.
+        return {"id": row.id, "status": row.status, "leader_count": len(row.leader_ids), "warnings": row.warnings or []}
 
     @app.get("/rounds", tags=["rounds"], dependencies=[VIEWER])
     async def list_rounds(
@@ -284,7 +285,7 @@ def install_routes(app: FastAPI) -> None:
     @app.get("/rounds/{round_id}", tags=["rounds"], dependencies=[MANAGER])
     async def read_round(round_id: str, request: Request) -> dict:
         async with registry_of(request).store.unit_of_work() as uow:
-            return await handlers.round_view(uow, round_id)
+            return await handlers.round_view(uow, round_id, registry_of(request).settings.programme_defaults)
 
     async def round_action(request: Request, action, *args) -> dict:
         async with registry_of(request).store.unit_of_work() as uow:

@@ -78,6 +78,7 @@ class Registry:
             response_days=self.settings.response_days,
             meeting_notice_days=self.settings.first_meeting_notice_days,
             meeting_minutes=self.settings.first_meeting_minutes,
+            programme=self.settings.programme_defaults,
         )
 
 

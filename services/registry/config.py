@@ -7,7 +7,7 @@ from schemas.events import ProgrammeContact
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.registry.domain.leaders import _check_email
 from services.registry.domain.meetings import parse_closures
-from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, DEFAULT_TEAM, check_uk_phone, contact_of
+from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, DEFAULT_TEAM, ProgrammeDefaults, check_uk_phone, contact_of
 
 
 class RegistrySettings(BaseSettings):
@@ -46,6 +46,8 @@ class RegistrySettings(BaseSettings):
     admin_email: str | None = Field(default=None, max_length=320, description="The first admin's email address")
     admin_password: SecretStr | None = Field(default=None, min_length=12, description="The first admin's password (12 characters or more)")
     admin_name: str = Field(default="Programme admin", max_length=200, description="The first admin's name")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="The largest request body (JSON or a form) taken, in bytes")
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="The largest spreadsheet upload taken, in bytes")
 
     _phone_is_uk = field_validator("programme_phone")(check_uk_phone)
     _email_looks_right = field_validator("programme_email")(_check_email)
@@ -68,6 +70,10 @@ class RegistrySettings(BaseSettings):
             self.programme_team, self.programme_contact_name, self.programme_phone, self.programme_email,
             self.programme_postal_address.replace("\\n", "\n") if self.programme_postal_address else None,
         )
+
+    @property
+    def programme_defaults(self) -> ProgrammeDefaults:
+        return ProgrammeDefaults(self.programme_contact, self.closure_periods)
 
     @field_validator("watch")
     @classmethod

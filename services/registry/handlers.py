@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from schemas.cohort import RoundSpec, Window
+from schemas.cohort import Location, RoundSpec, Window
 from schemas.events import (
     Envelope,
     LeaderContactChanged,
@@ -57,8 +57,23 @@ from services.registry.domain import answers as answer_codes
 from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice, ProgrammeChange
 from services.registry.domain.importing import RowProblem
 from services.registry.domain.leaders import Consent, LeaderIn, consent_given, merged_consents
-from services.registry.domain.meetings import MeetingNeeds, MeetingRules, PairToMeet, plan_first_meetings
-from services.registry.domain.programmes import ProgrammeDetails
+from services.registry.domain.meetings import (
+    MeetingNeeds,
+    MeetingRules,
+    Nation,
+    PairToMeet,
+    nation_of,
+    plan_first_meetings,
+    session_warnings,
+)
+from services.registry.domain.programmes import (
+    ProgrammeDefaults,
+    ProgrammeDetails,
+    ProgrammeTerms,
+    answers_without_internet,
+    offline_contact_problem,
+    terms_of,
+)
 from services.registry.domain.rounds import RoundStatus, transition
 
 PRODUCER = "registry"
@@ -263,7 +278,9 @@ async def forget_in_rounds(uow: UnitOfWork, leader_id: str) -> None:
 # ---- rounds ----
 
 
-async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) -> RoundRow:
+async def launch_round(
+    uow: UnitOfWork, command: LaunchRound, today: dt.date, defaults: ProgrammeDefaults = ProgrammeDefaults()
+) -> RoundRow:
     round_id = command.id or f"round-{today.isoformat()}-{uuid.uuid4().hex[:6]}"
     if await uow.session.get(RoundRow, round_id) is not None:
         raise Conflict(f"a round called {round_id} already exists; choose another id")
@@ -317,6 +334,7 @@ async def launch_round(uow: UnitOfWork, command: LaunchRound, today: dt.date) ->
         cohort_id=command.cohort_id,
         locked_pairs=[list(p) for p in command.locked_pairs],
         forbidden_pairs=[list(p) for p in command.forbidden_pairs],
+        warnings=session_warnings(spec.sessions, (await programme_terms(uow, command.cohort_id, defaults)).closures),
     )
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
@@ -447,6 +465,7 @@ class Publishing:
     response_days: int = 14
     meeting_notice_days: int = 14
     meeting_minutes: int = 60
+    programme: ProgrammeDefaults = field(default_factory=ProgrammeDefaults)  # for rounds outside any programme
 
     @property
     def link_days(self) -> int:
@@ -478,13 +497,37 @@ def unused_reference(uow: UnitOfWork, round_id: str) -> str:
     return reference
 
 
-def meeting_needs(row: LeaderRow, access_needs: list[str]) -> MeetingNeeds:
+def meeting_needs(row: LeaderRow, access_needs: list[str], nation: Nation = "england_and_wales") -> MeetingNeeds:
     return MeetingNeeds(
         notice_days=int(row.public.get("min_notice_days") or 0),
         cannot_meet_on=frozenset(dt.date.fromisoformat(d) for d in row.public.get("unavailable_dates") or []),
         term_time_only=bool(row.public.get("term_time_only")),
         needs_interpreter="bsl_interpreter" in access_needs,
+        nation=nation,
     )
+
+
+def nation_of_leader(row: LeaderRow, sealed: dict) -> Nation:
+    """Whose bank holidays a person has: from their postcode, area code or location."""
+    where = row.public.get("location")
+    return nation_of(sealed.get("postal_address"), row.system, Location.model_validate(where) if where else None)
+
+
+async def programme_terms(uow: UnitOfWork, cohort_id: str | None, defaults: ProgrammeDefaults) -> ProgrammeTerms:
+    """The programme of the round's cohort, or the registry's own for a round for everyone or an area."""
+    cohort = await uow.session.get(CohortRow, cohort_id) if cohort_id else None
+    return terms_of(await uow.session.get(ProgrammeRow, cohort.programme_id) if cohort else None, defaults)
+
+
+async def refuse_without_offline_contact(uow: UnitOfWork, row: RoundRow, terms: ProgrammeTerms, cipher: Cipher) -> None:
+    """People who get letters, texts or a message from a member of staff must be told how to answer
+    without the internet: the programme needs a phone number and a postal address for them."""
+    if terms.contact.phone and terms.contact.postal_address:
+        return
+    leaders = (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(row.leader_ids)))).all()
+    problem = offline_contact_problem(terms, sum(answers_without_internet(cipher.open(r.sealed)) for r in leaders))
+    if problem:
+        raise Conflict(problem)
 
 
 def shares_with_partner(row: LeaderRow) -> bool:
@@ -520,6 +563,8 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     pair one suggested first meeting that suits both of them."""
     row = await get_round(uow, round_id)
     move_round(uow, row, RoundStatus.published)
+    terms = await programme_terms(uow, row.cohort_id, publishing.programme)
+    await refuse_without_offline_contact(uow, row, terms, publishing.cipher)
     published = event(RoundPublished, RoundRef(round_id=round_id), round_id)
     uow.publish(ROUNDS, round_id, published)
     respond_by = today + dt.timedelta(days=publishing.response_days)
@@ -532,19 +577,25 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
         row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()
     }
     access: dict[str, list[str]] = {}
+    nations: dict[str, Nation] = {}
     for leader_id, leader in leaders.items():
         # Access needs are special-category data: this read is audited like any other.
-        access[leader_id] = publishing.cipher.open(leader.sealed).get("access_needs") or []
+        sealed = publishing.cipher.open(leader.sealed)
+        access[leader_id] = sealed.get("access_needs") or []
+        nations[leader_id] = nation_of_leader(leader, sealed)
         audit(uow, actor, "read access needs", leader_id, f"plan the first meeting and its arrangements for round {round_id}")
-    needs = {leader_id: meeting_needs(leader, access[leader_id]) for leader_id, leader in leaders.items()}
+    needs = {leader_id: meeting_needs(leader, access[leader_id], nations[leader_id]) for leader_id, leader in leaders.items()}
     spec = RoundSpec.model_validate(row.spec)
     slots = plan_first_meetings(
         [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs],
         needs,
         today,
         respond_by,
-        MeetingRules(publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays),
+        MeetingRules(
+            publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays, closures=terms.closures
+        ),
     )
+    about = terms.outcome_fields(spec.sessions)
     partners: dict[str, list[Partner]] = {}
     for pair, slot in zip(pairs, slots):
         for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
@@ -569,14 +620,17 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
         if not mine:
             continue
         outcome = Outcome(
-            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=me in let_down
+            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=me in let_down,
+            **about,
         )
         uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
     unmatched = (
         await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
     ).all()
     for person in unmatched:
-        outcome = Outcome(round_id=round_id, leader_id=person.leader_id, outcome="unmatched", unmatched_reason=person.reason)
+        outcome = Outcome(
+            round_id=round_id, leader_id=person.leader_id, outcome="unmatched", unmatched_reason=person.reason, **about
+        )
         uow.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
     return row
 
@@ -629,8 +683,21 @@ async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[d
     ]
 
 
-async def round_view(uow: UnitOfWork, round_id: str) -> dict:
+def before_publishing(row: RoundRow, terms: ProgrammeTerms) -> str | None:
+    """A reminder, before a round is published, that its programme cannot yet be reached without the internet."""
+    missing = [w for w, v in (("a phone number", terms.contact.phone), ("a postal address", terms.contact.postal_address)) if not v]
+    if not missing or row.status not in (RoundStatus.proposed, RoundStatus.approved):
+        return None
+    return (
+        f"The programme's contact details have no {' and no '.join(m.removeprefix('a ') for m in missing)}. "
+        "If anyone in this round gets a letter, a text message or a message a member of staff gives them, "
+        f"the round cannot be published until you add {' and '.join(missing)} {terms.where_to_add}."
+    )
+
+
+async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults = ProgrammeDefaults()) -> dict:
     row = await get_round(uow, round_id)
+    terms = await programme_terms(uow, row.cohort_id, defaults)
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
     unmatched = (
         await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
@@ -661,6 +728,8 @@ async def round_view(uow: UnitOfWork, round_id: str) -> dict:
         "forbidden_pairs": row.forbidden_pairs,
         "stats": row.stats,
         "relaxations": row.relaxations or [],
+        "warnings": row.warnings or [],
+        "before_publishing": before_publishing(row, terms),
         "progress": row.progress,
         "failure": row.failure,
         "approved_by": row.approved_by,

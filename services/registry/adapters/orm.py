@@ -57,6 +57,8 @@ class RoundRow(Base):
     stats: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # When the round cannot be solved as set up: the smallest changes that would allow it, in plain English.
     relaxations: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # Told to the manager at launch, in plain English: required sessions on a bank holiday or while closed.
+    warnings: Mapped[list | None] = mapped_column(JSON, nullable=True)
     # The matcher's latest report while solving (stage, best found, bound, gap, time taken).
     progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     failure: Mapped[str | None] = mapped_column(Text, nullable=True)

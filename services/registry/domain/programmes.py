@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.events import ProgrammeContact
 from services.registry.domain.leaders import _check_email
+from schemas.cohort import Session
 from services.registry.domain.meetings import Closure, parse_closure, parse_closures
 
 DEFAULT_TEAM = "the patient leader programme team"
@@ -80,6 +83,71 @@ def contact_of(team: str | None, person: str | None, phone: str | None, email: s
 def closures_of(texts: list[str] | None, default: str = DEFAULT_CLOSURE_TEXT) -> tuple[Closure, ...]:
     """A programme's stored closure periods; the default when it never set any."""
     return tuple(parse_closure(t) for t in texts) if texts is not None else parse_closures(default)
+
+
+@dataclass(frozen=True)
+class ProgrammeDefaults:
+    """The registry's own programme, from its settings: for rounds launched for everyone or an area."""
+
+    contact: ProgrammeContact = field(default_factory=lambda: contact_of(None, None, None, "pairing@example.nhs.uk", None))
+    closure_periods: str = DEFAULT_CLOSURE_TEXT
+
+
+@dataclass(frozen=True)
+class ProgrammeTerms:
+    """What a round's messages and dates take from its programme."""
+
+    contact: ProgrammeContact
+    closures: tuple[Closure, ...]
+    next_round_on: dt.date | None
+    where_to_add: str  # where a manager adds a missing contact detail, in plain words
+
+    def outcome_fields(self, sessions: list[Session]) -> dict[str, Any]:
+        return {"programme": self.contact, "sessions": sessions, "next_round_on": self.next_round_on}
+
+
+def terms_of(programme: Any | None, defaults: ProgrammeDefaults) -> ProgrammeTerms:
+    """A programme's terms (a stored programme, or None for a round for everyone or an area)."""
+    if programme is None:
+        return ProgrammeTerms(
+            defaults.contact, parse_closures(defaults.closure_periods), None,
+            "to the registry's settings (REGISTRY_PROGRAMME_PHONE and REGISTRY_PROGRAMME_POSTAL_ADDRESS) and restart "
+            "the registry, or launch the round for a cohort whose programme has them",
+        )
+    contact = contact_of(
+        programme.team or defaults.contact.team, programme.contact_person, programme.phone, programme.email, programme.postal_address
+    )
+    return ProgrammeTerms(
+        contact, closures_of(programme.closure_periods, defaults.closure_periods), programme.next_round_on,
+        f"on the programme's page (Programmes, then {programme.name}, then Change these details)",
+    )
+
+
+# People whose messages go on paper, by text or through a member of staff cannot follow a web link.
+OFFLINE_METHODS = frozenset({"letter", "sms", "telephone", "text_relay", "via_carer"})
+OFFLINE_FORMATS = frozenset({"braille", "audio"})
+
+
+def answers_without_internet(contact: dict) -> bool:
+    """Whether this person's message needs a phone number and a postal address to answer by."""
+    return (
+        contact.get("contact_method") in OFFLINE_METHODS
+        or contact.get("information_format") in OFFLINE_FORMATS
+        or bool(contact.get("communication_support") or contact.get("communication_professional"))
+    )
+
+
+def offline_contact_problem(terms: ProgrammeTerms, people_offline: int) -> str | None:
+    """Why the round cannot be published yet, and exactly what to add where; None when it can."""
+    missing = missing_for_offline_contact(terms.contact)
+    if not missing or not people_offline:
+        return None
+    who = "1 person" if people_offline == 1 else f"{people_offline} people"
+    return (
+        f"This round cannot be published yet. {who} in it will get a letter, a text message or a message that a member "
+        "of staff gives them, and it must tell them how to answer without the internet. "
+        f"Add {' and '.join(missing)} {terms.where_to_add}, then publish again."
+    )
 
 
 def missing_for_offline_contact(contact: ProgrammeContact) -> list[str]:

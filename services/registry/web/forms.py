@@ -279,7 +279,8 @@ ROUND_TEXT_FIELDS = tuple(ROUND_FIELDS)
 
 _DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[A-Za-z]+\s+\d{4})"
 _TIME = r"(\d{1,2}[:.]\d{2})"
-SESSION_LINE = re.compile(rf"^{_DATE}\s*,?\s+(?:from\s+)?{_TIME}\s*(?:-|to)\s*{_TIME}$", re.I)
+# Where the session is, or how to join, may follow the times: "... 10:00 to 12:00 at Room 2, Civic Centre, Leeds".
+SESSION_LINE = re.compile(rf"^{_DATE}\s*,?\s+(?:from\s+)?{_TIME}\s*(?:-|to)\s*{_TIME}(?:(?:\s*[,;]\s*|\s+)(?:at\s+)?(.+))?$", re.I)
 HOLIDAY_LINE = re.compile(rf"^{_DATE}\s*(?:-|to)\s*{_DATE}$", re.I)
 
 
@@ -316,11 +317,12 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
             if not match:
                 raise ValueError(line)
             date = parse_date(match.group(1))
-            sessions.append({"date": date.isoformat(), "start": _time(match.group(2)), "end": _time(match.group(3))})
+            place = {"place": match.group(4).strip()} if match.group(4) else {}
+            sessions.append({"date": date.isoformat(), "start": _time(match.group(2)), "end": _time(match.group(3)), **place})
         except ValueError:
             errors["sessions"] = (
                 f"Required sessions: line {number} ({line!r}) should look like '2027-03-02 10:00 to 12:00' "
-                "or '2 March 2027 10:00 to 12:00'"
+                "or '2 March 2027 10:00 to 12:00 at Room 2, Civic Centre, Leeds'"
             )
             break
     holidays: list[dict[str, str]] = []

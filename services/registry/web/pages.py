@@ -628,7 +628,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
             try:
-                row = await handlers.launch_round(uow, command, registry.today())
+                row = await handlers.launch_round(uow, command, registry.today(), registry.settings.programme_defaults)
             except (handlers.Conflict, handlers.NotFound) as problem:
                 return await round_form_page(request, values, {"who": str(problem).capitalize()}, 400)
             await uow.commit()
@@ -638,7 +638,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
             try:
-                view = await handlers.round_view(uow, round_id)
+                view = await handlers.round_view(uow, round_id, registry.settings.programme_defaults)
             except handlers.NotFound:
                 return None
             row = await handlers.get_round(uow, round_id)

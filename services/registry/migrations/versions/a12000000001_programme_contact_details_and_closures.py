@@ -29,6 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('postal_address', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('closure_periods', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('next_round_on', sa.Date(), nullable=True))
+    # What the manager was warned of at launch: required sessions on a bank holiday or while closed.
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('warnings', sa.JSON(), nullable=True))
     # A change to a programme's details is audited too, and is about no one leader.
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.alter_column('leader_id', existing_type=sa.String(length=100), nullable=True)
@@ -39,6 +42,8 @@ def downgrade() -> None:
     op.execute("DELETE FROM audit_log WHERE leader_id IS NULL")
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.alter_column('leader_id', existing_type=sa.String(length=100), nullable=False)
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.drop_column('warnings')
     with op.batch_alter_table('programmes', schema=None) as batch_op:
         for column in ('next_round_on', 'closure_periods', 'postal_address', 'email', 'phone', 'contact_person', 'team'):
             batch_op.drop_column(column)
