@@ -148,7 +148,7 @@ def make_channels(settings: NotifierSettings) -> dict[str, Channel]:
         ),
         "sms": FileSmsChannel(settings.sms_dir),
         "letter": print_queue,
-        "person": PersonTaskChannel(settings.tasks_dir),
+        "person": PersonTaskChannel(settings.tasks_dir, settings.task_days),
     }
     if settings.channel == "notify":
 

@@ -6,6 +6,7 @@ Kept out of domain/ only because it reads the template files.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -23,14 +24,13 @@ from services.notifier.domain.messages import (
     choose_route,
     declined_facts,
     html_nodes,
-    long_date,
     message_facts,
     one_line,
     parse_blocks,
     plain_text,
 )
 from services.notifier.domain.sms import fits
-from services.notifier.domain.wording import Contact, contact_words
+from services.notifier.domain.wording import Contact, contact_words, full_date, plain_reason
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LONDON = ZoneInfo("Europe/London")
@@ -60,6 +60,8 @@ class PlannedMessage:
     leader_id: str
     # False for a task about someone whose contact details we do not have: no name, no format to quote.
     contact_known: bool = True
+    # The date the person must answer by, if they must: a task for a person is due before it.
+    answer_by: dt.date | None = None
 
     @property
     def channel(self) -> str:
@@ -109,7 +111,8 @@ def plan_message(
     facts, meetings = message_facts(outcome, me, contacts, route)
     name = outcome.outcome
     contact = contact_words(outcome.programme or programme_of(programme))
-    return _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
+    planned = _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
+    return dataclasses.replace(planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None)
 
 
 def plan_partner_declined(
@@ -195,18 +198,31 @@ def plan_missing_contact_task(
     Never silence (Always Event 1): someone must tell this person, even though we cannot write to them ourselves.
     """
 
-    def who(leader: str) -> str:
-        contact = contacts.get(leader)
-        return f"{one_line(contact.name)} (leader {leader})" if contact else f"leader {leader}"
+    contact = contact_words(outcome_programme(event) or programme_of(programme))
 
+    def who(leader: str) -> str:
+        """Their name; never an internal id."""
+        known = contacts.get(leader)
+        return one_line(known.name) if known else "the person we suggested"
+
+    me = contacts.get(leader_id)
+    if me is not None:
+        whom = one_line(me.name)
+        where = f"{whom}'s address, phone number and needs are on their page in the managers' pages: open Leaders and search for {whom}."
+    else:
+        # No name here: the record number is the only way to find them on the Leaders page.
+        whom = "this person"
+        where = f"We do not have their name here. In the managers' pages, open Leaders and search for record number {leader_id}."
+    by_phone = f"call {contact.name} on {contact.phone}" if contact.phone else f"write to {contact.name} at {contact.postal}"
     blocks = [
         Block("h1", "Please pass on this message"),
         Block("p", f"We could not send this message ourselves: {why}."),
-        Block("p", "Please find their details in the registry. Then tell them the news below, in the way they need."),
-        Block("h2", f"The news for {who(leader_id)}"),
+        Block("p", where),
+        Block("p", "Tell them the news below, in the way they need."),
+        Block("h2", f"The news for {whom}"),
     ]
     if isinstance(event, PairDeclined):
-        date = long_date(london_date(event.occurred_at) + dt.timedelta(days=contact_within_days))
+        date = full_date(london_date(event.occurred_at) + dt.timedelta(days=contact_within_days))
         blocks += [
             Block("p", f"{capital(who(event.data.leader_id))} has decided not to go ahead as their partner."),
             Block("p", "This is not about them. Do not pass on any reason: it stays private."),
@@ -219,9 +235,10 @@ def plan_missing_contact_task(
             reasons = [Block("li", one_line(r)) for r in p.reasons if one_line(r)]
             if reasons:
                 blocks += [Block("p", "Why we chose this pair, as we would tell them:"), *reasons]
-            blocks += [Block("link", "If they want to work together", p.accept_url), Block("link", "If they do not", p.decline_url)]
+            quote = f", quoting reference {p.reference}" if p.reference else ""
+            blocks.append(Block("p", f"To say yes or no, they can {by_phone}{quote}."))
         if outcome.respond_by:
-            blocks.append(Block("p", f"Please ask them to answer by {long_date(outcome.respond_by)}."))
+            blocks.append(Block("p", f"Please ask them to answer by {full_date(outcome.respond_by)}."))
     elif event.data.outcome == "cancelled":
         blocks += [
             Block("p", "The pairing we told them about has been stopped, so their pair will not go ahead."),
@@ -231,10 +248,9 @@ def plan_missing_contact_task(
     else:
         blocks += [
             Block("p", "We could not find them a partner this time."),
-            Block("p", one_line(event.data.unmatched_reason) or "Nobody fitted with them this time."),
+            Block("p", plain_reason(event.data.unmatched_reason) or "Nobody fitted with them this time."),
             Block("p", "We will keep their details and try again next time."),
         ]
-    contact = contact_words(outcome_programme(event) or programme_of(programme))
     blocks.append(Block("p", f"If you have questions, contact {contact.who}{' on ' + contact.phone if contact.phone else ''}."))
     subject = "Please pass on a message for the patient leader programme"
     route = Route("person", "standard", STANDARD_POINTS, why)
@@ -249,4 +265,5 @@ def plan_missing_contact_task(
         round_id=event.data.round_id,
         leader_id=leader_id,
         contact_known=contacts.get(leader_id) is not None,
+        answer_by=event.data.respond_by if isinstance(event, OutcomePublished) and event.data.outcome == "paired" else None,
     )

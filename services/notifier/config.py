@@ -33,6 +33,15 @@ class NotifierSettings(BaseSettings):
         default="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
         description="Where letters and reply slips go, lines separated by commas",
     )
+    # Working days each kind of task for a person takes; its deadline is the answer date less these.
+    task_days_braille: int = Field(default=10, ge=0, le=60, description="Working days to produce and post braille")
+    task_days_audio: int = Field(default=5, ge=0, le=60, description="Working days to record and send audio")
+    task_days_phone: int = Field(default=2, ge=0, le=60, description="Working days to phone someone")
+    task_days_interpreter: int = Field(
+        default=5, ge=0, le=60, description="Working days to book an interpreter or other communication professional"
+    )
+    task_days_support: int = Field(default=5, ge=0, le=60, description="Working days to share a message with communication support")
+    task_days_contact: int = Field(default=2, ge=0, le=60, description="Working days to pass on any other message")
     output_dir: Path = Field(
         default=Path("var/notifier"),
         description="Where letters (letters/), text messages (sms/) and tasks for a person (for_a_person/) are written",
@@ -110,6 +119,12 @@ class NotifierSettings(BaseSettings):
             email=self.programme_email,
             postal_address=self.programme_postal_address,
         )
+
+    @property
+    def task_days(self) -> dict[str, int]:
+        """Working days each kind of task takes (domain/tasks.py)."""
+        kinds = ("braille", "audio", "phone", "interpreter", "support", "contact")
+        return {kind: getattr(self, f"task_days_{kind}") for kind in kinds}
 
     @property
     def letters_dir(self) -> Path:

@@ -28,7 +28,7 @@ from services.common.crypto import Cipher, new_key
 from services.common.embedded import free_port, read_maildir
 from services.common.store import Store, handle_once, make_engine
 from services.notifier import handlers
-from services.notifier.adapters.channels import SmtpChannel
+from services.notifier.adapters.channels import PersonTaskChannel, SmtpChannel
 from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
 from services.notifier.app import make_channels
 from services.notifier.clock import FrozenClock
@@ -81,7 +81,10 @@ def settings(smtp_server, tmp_path) -> NotifierSettings:
 
 @pytest.fixture
 def channels(settings):
-    return make_channels(settings)
+    made = make_channels(settings)
+    # Tasks for a person are due a number of working days before the answer date: counted from the test's today.
+    made["person"] = PersonTaskChannel(settings.tasks_dir, settings.task_days, today=DAYTIME.date)
+    return made
 
 
 async def know(store: Store, *contacts: LeaderContact) -> None:
@@ -248,10 +251,33 @@ async def test_braille_goes_to_a_person_with_the_words_to_use_and_is_never_email
     await deliver(store, channels, published())
     assert read_maildir(maildir) == []
     (task,) = settings.tasks_dir.glob("*.txt")
-    assert "braille" in task.read_text() and "Dear Amira Ahmed" in task.read_text()
+    body = task.read_text()
+    assert body.startswith("Braille message for Amira Ahmed\n\nWhat to do: please have the message below put into braille")
+    # The answer is due on Tuesday 5 January 2027; braille takes 10 working days (Christmas and Boxing Day are not).
+    assert "Do it by: Thursday 17 December 2026, so they have it in time to answer by Tuesday 5 January 2027" in body
+    assert "Dear Amira Ahmed" in body and "call Priya Shah on 0113 496 0123" in body
+    assert "http" not in body and "pl-1" not in body and "registry" not in body, "no web address, no internal id"
     (report,) = await reports(store)
     assert (report.data.channel, report.data.status) == ("person", "needs_a_person")
     assert "braille" in report.data.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "title", "days"),
+    [
+        ({"information_format": "audio"}, "Audio message for Amira Ahmed", "Thursday 24 December 2026"),
+        ({"contact_method": "telephone", "phone": "07700 900123"}, "Phone call for Amira Ahmed", "Thursday 31 December 2026"),
+        ({"communication_professional": "British Sign Language interpreter"}, "Message to share with a communication professional", "Thursday 24 December 2026"),
+    ],
+)
+async def test_each_kind_of_task_has_its_own_deadline_and_no_web_address(store, channels, settings, change, title, days):
+    await know(store, PARTNER, person(**change))
+    await deliver(store, channels, published())
+    (task,) = settings.tasks_dir.glob("*.txt")
+    body = task.read_text()
+    assert body.startswith(title) and f"Do it by: {days}" in body
+    assert "http" not in body and "pl-1" not in body and "registry" not in body
+    assert "open Leaders and search for Amira Ahmed" in body
 
 
 async def test_a_letter_the_printer_font_cannot_show_goes_to_a_person(store, channels, settings):
@@ -280,7 +306,8 @@ async def test_an_outcome_whose_contact_details_never_come_goes_to_a_person_and_
     assert "we do not have their contact details yet" in report.data.detail
     (task,) = settings.tasks_dir.glob("*.txt")
     body = task.read_text()
-    assert "leader pl-1" in body and "Ben Bell (leader cl-1)" in body and "answer=accept" in body
+    assert "We have found them a partner: Ben Bell." in body and "search for record number pl-1" in body
+    assert "cl-1" not in body and "http" not in body, "no web address, and no id for someone whose name we know"
     assert await handlers.run_due(n) == 0, "nothing is left on the schedule"
     await handlers.on_event(n, published())
     assert len(await reports(store)) == 1, "a redelivered outcome is not told twice"

@@ -30,7 +30,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Mapping, Protocol
 
 import aiosmtplib
 
@@ -38,6 +38,9 @@ from schemas.events import LeaderContact
 from services.notifier.adapters.calendar import invitation_ics
 from services.notifier.adapters.letters import LetterCannotBeMade, letter_pdf
 from services.notifier.compose import PlannedMessage, london_date
+from services.notifier.domain.messages import one_line
+from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, TASK_ACTIONS, TASK_TITLES, task_deadline
+from services.notifier.domain.wording import full_date
 
 
 class Channel(Protocol):
@@ -203,27 +206,59 @@ class PrintQueueChannel:
 
 
 class PersonTaskChannel:
-    """Leaves a task for a person: who to reach, why, and the words of the message."""
+    """Leaves a task for a person: what to do, by when, for whom, why, and the words of the message
+    written for the format (no web addresses: links cannot be read out or put into braille)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, working_days: Mapping[str, int] | None = None, today: Callable[[], dt.date] | None = None):
         self.folder = folder
+        self.working_days = {**DEFAULT_TASK_DAYS, **(working_days or {})}
+        self.today = today or (lambda: london_date(dt.datetime.now(dt.timezone.utc)))
 
     async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
-        why = message.why_a_person
-        if message.contact_known:
-            about = (
-                f"Please get this message to {to.name} (leader {to.leader_id}).\n"
-                f"Why a person is needed: {to.name} {why}.\n"
-                f"Their contact details and needs are in the registry.\n"
-                f"Format they asked for: {to.information_format.replace('_', ' ')}.\n"
-            )
-        else:
-            # We know nothing about them but their id: no name or format to quote.
-            about = (
-                f"Please get this message to leader {to.leader_id}.\n"
-                f"Why a person is needed: {why}.\n"
-                f"Look for their contact details and needs in the registry.\n"
-            )
-        body = f"{about}\n---- the message ----\n\n{message.text}"
+        body = task_text(message, to, self.working_days, self.today())
         path = await asyncio.to_thread(write_once, self.folder, file_name(key, ".txt"), body.encode())
-        return f"{why}; task written to {path.name}"
+        return f"{message.why_a_person}; task written to {path.name}"
+
+
+def task_text(message: PlannedMessage, to: LeaderContact, working_days: Mapping[str, int], today: dt.date) -> str:
+    """The whole task, in plain words; no internal id when we know the person's name."""
+    kind = message.route.task if message.route.task in TASK_ACTIONS else "contact"
+    days = working_days[kind]
+    deadline = task_deadline(message.answer_by, today, days)
+    if message.contact_known:
+        name = one_line(to.name)
+        lines = [
+            f"{TASK_TITLES[kind]} for {name}",
+            "",
+            f"What to do: please {TASK_ACTIONS[kind].format(name=name)}.",
+        ]
+        who = (
+            f"Who it is for: {name}. Their address, phone number and needs are on their page in the managers' pages: "
+            f"open Leaders and search for {name}."
+        )
+        why = f"Why a person is needed: {name} {message.why_a_person}."
+    else:
+        lines = ["Message to pass on", "", "What to do: please get the message below to the person it is for."]
+        who = "Who it is for: see the message below."
+        why = f"Why a person is needed: {message.why_a_person}."
+    if message.answer_by is None:
+        when = f"Do it by: {full_date(deadline.date)} ({days} working days from today)."
+    elif deadline.late:
+        when = (
+            f"Do it by: today, {full_date(deadline.date)}. They must answer by {full_date(message.answer_by)}, "
+            f"and this usually takes {days} working days, so please do it now."
+        )
+    else:
+        when = (
+            f"Do it by: {full_date(deadline.date)}, so they have it in time to answer by "
+            f"{full_date(message.answer_by)} (this usually takes {days} working days)."
+        )
+    lines += [when, who, why]
+    if message.contact_known and to.information_format not in ("standard", "email"):
+        lines.append(f"Format they asked for: {to.information_format.replace('_', ' ')}.")
+    return "\n".join(lines) + f"\n\n---- the message ----\n\n{without_links(message.text)}"
+
+
+def without_links(text: str) -> str:
+    """Belt and braces: a task is read out or transcribed, so no web address may reach it."""
+    return re.sub(r"https?://\S+|www\.\S+", "(see the phone number in this message)", text)

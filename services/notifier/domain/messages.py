@@ -107,6 +107,8 @@ class Route:
     why_a_person: str = ""
     # True when the message goes to the person the leader named to get their messages (contact.proxy).
     to_proxy: bool = False
+    # For channel "person": the kind of task (domain/tasks.py), which sets what to do and how long it takes.
+    task: str = "contact"
 
 
 def choose_route(me: LeaderContact) -> Route:
@@ -117,16 +119,16 @@ def choose_route(me: LeaderContact) -> Route:
     elif me.information_format == "easy_read":
         style, points = "easy_read", EASY_READ_POINTS
 
-    def person(why: str) -> Route:
-        return Route("person", style, points, why)
+    def person(why: str, task: str = "contact") -> Route:
+        return Route("person", style, points, why, task=task)
 
     if unmet := NEEDS_A_PERSON_FORMATS.get(me.information_format):
-        return person(f"needs the message in {unmet}")
+        return person(f"needs the message in {unmet}", unmet)
     # The free text is not repeated here: it may be sensitive, and the registry holds it.
     if me.communication_professional:
-        return person("needs a communication professional to share the message, as recorded")
+        return person("needs a communication professional to share the message, as recorded", "interpreter")
     if me.communication_support:
-        return person("needs communication support to read the message, as recorded")
+        return person("needs communication support to read the message, as recorded", "support")
     if me.contact_method == "via_carer" and me.proxy is not None:
         # The registry sends the proxy only when the leader agreed to it.
         for channel, field in PROXY_CHANNELS:
@@ -137,7 +139,7 @@ def choose_route(me: LeaderContact) -> Route:
             "postal address or phone number for that person"
         )
     if why := PERSON_CONTACT_METHODS.get(me.contact_method):
-        return person(why)
+        return person(why, "phone" if me.contact_method in ("telephone", "text_relay") else "contact")
     if not getattr(me, CHANNEL_ADDRESS[me.contact_method]):
         return person(f"has no {MISSING_ADDRESS[me.contact_method]} on record")
     return Route(me.contact_method, style, points)

@@ -137,8 +137,11 @@ async def test_a_task_about_someone_whose_details_we_lack_quotes_no_name_or_form
     stand_in = ME.model_copy(update={"name": "leader pl-1"})
     detail = await PersonTaskChannel(tmp_path).send(message, stand_in, "e1:pl-1:person")
     body = next(tmp_path.iterdir()).read_text()
-    assert body.startswith("Please get this message to leader pl-1.\nWhy a person is needed: we do not have their contact details yet.")
-    assert "Format they asked for" not in body and "Ben Bell (leader cl-1)" in body
+    assert body.startswith("Message to pass on\n\nWhat to do: please get the message below to the person it is for.")
+    assert "Why a person is needed: we do not have their contact details yet." in body
+    assert "Format they asked for" not in body and "We have found them a partner: Ben Bell." in body
+    assert "leader pl-1" not in body and "cl-1" not in body and "registry" not in body and "http" not in body
+    assert "they can call Priya Shah on 0113 496 0123, quoting reference K7P-CL1" in body
     assert detail.startswith("we do not have their contact details yet; task written to")
 
 

@@ -64,7 +64,7 @@ def test_an_unmatched_message_gives_the_reason_and_the_next_step():
 
 
 def test_a_professional_with_two_partners_gets_one_message_naming_both_with_a_link_pair_each():
-    message = plan(TWO_PARTNERS, PARTNER)
+    message = plan(TWO_PARTNERS, PARTNER, email="ben@example.org")
     assert "We have found you 2 partners" in message.text
     assert "Partner 1: Amira Ahmed" in message.text and "Partner 2: Chloe Carter" in message.text
     assert "Chloe Carter is a carer leader" in message.text
