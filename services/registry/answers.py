@@ -109,8 +109,15 @@ async def record_on_behalf(
     uow: UnitOfWork, cipher: Cipher, round_id: str, command: AnswerOnBehalf, recorded_by: str, actor: str
 ) -> ResponseRow:
     """Record the answer as if given from the link, saying who gave it, how, when and who recorded it."""
-    await handlers.get_round(uow, round_id)
+    round_row = await handlers.get_round(uow, round_id)
+    if round_row.status != "published":
+        raise handlers.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: answers are recorded only while a round is published.")
     question = await question_for(uow, round_id, command)
+    if (earlier := await handlers.earlier_answer(uow, question)) is not None:
+        raise handlers.Conflict(
+            f"An answer from {question.leader_id} about {question.partner_id} has already been recorded "
+            f"({'yes' if earlier.answer == 'accept' else 'no'}, {VIA_WORDS.get(earlier.via, 'from the link')}); it cannot be recorded twice"
+        )
     how = handlers.Answered(
         given_by=command.given_by,
         via=command.via,

@@ -198,9 +198,8 @@ def links_in(maildir: Path, email: str) -> tuple[str, str]:
     """The accept and decline links from the message sent to this address."""
     for message in read_maildir(maildir):
         if message["To"] == email:
-            text = message.get_body(preferencelist=("plain",)).get_content()
-            links = re.findall(r"\S+/responses/\S+", text)
-            accept = next(link for link in links if link.endswith("answer=accept"))
-            decline = next(link for link in links if link.endswith("answer=decline"))
-            return accept, decline
+            # Each link is on its own line, after the words "Yes, ..." or "No, ...".
+            lines = [line.strip() for line in message.get_body(preferencelist=("plain",)).get_content().splitlines()]
+            links = {lines[i - 1].split(",")[0]: line for i, line in enumerate(lines) if re.match(r"https?://\S+/a/\w+$", line)}
+            return links["Yes"], links["No"]
     raise AssertionError(f"no message was sent to {email}")

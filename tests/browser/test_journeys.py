@@ -305,7 +305,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
 
     # The same link cannot be used twice.
     leader_page.goto(decline)
-    assert "already answered" in leader_page.locator("main").inner_text()
+    assert "already been recorded" in leader_page.locator("main").inner_text()
     visit.check(leader_page, "leader-already-answered")
     phone.close()
 

@@ -205,3 +205,47 @@ async def test_a_reference_nobody_in_the_round_has_is_not_found(registry, kafka_
         "reference": new_reference(), "answer": "accept", "via": "phone", "received_on": "2026-12-01"})
     assert missing.status_code == 404 and missing.json()["detail"].startswith("reference: nobody in round")
     assert (await registry.get(f"/rounds/{round_id}")).json()["responses"] == []
+
+
+async def test_a_manager_types_the_reference_from_a_reply_slip_on_the_round_page(registry, kafka_settings):
+    import httpx
+
+    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    (signs_question,) = outcomes[signs["id"]].data.partners
+    app = registry._transport.app
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/sign-in")).text).group(1)
+        await browser.post("/sign-in", data={"csrf_token": token, "email": ADMIN[0], "password": ADMIN[1]})
+        round_page = (await browser.get(f"/manage/rounds/{round_id}")).text
+        assert f'href="/manage/rounds/{round_id}/answers/new"' in round_page
+        form = (await browser.get(f"/manage/rounds/{round_id}/answers/new")).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        assert f"{signs['name']} ({signs['id']}), about {professional['name']}" in form, "people can be chosen by name"
+        today = dt.datetime.now(ZoneInfo("Europe/London")).date()
+        when = {"received-day": str(today.day), "received-month": str(today.month), "received-year": str(today.year)}
+
+        # A carer's answer without the box ticked, and no way of answering chosen: each field says what to do.
+        base = {"csrf_token": token, "reference": signs_question.reference, "answer": "accept", **when}
+        bad = await browser.post(f"/manage/rounds/{round_id}/answers/new", data=base | {"given_by": "named_person"})
+        assert bad.status_code == 400 and "<title>Error:" in bad.text
+        assert 'href="#checked">Tick the box to confirm the person who answered checked with the leader first' in bad.text
+        assert 'href="#via">Select how the answer reached you' in bad.text
+        typo = await browser.post(f"/manage/rounds/{round_id}/answers/new", data=base | {
+            "reference": signs_question.reference[:-1] + ("A" if signs_question.reference[-1] != "A" else "B"), "via": "letter"})
+        assert typo.status_code == 400 and 'href="#reference">This reference has a mistake in it' in typo.text
+
+        done = await browser.post(f"/manage/rounds/{round_id}/answers/new", data=base | {
+            "given_by": "named_person", "checked": "yes", "via": "letter"})
+        assert done.status_code == 303, done.text
+        shown = (await browser.get(done.headers["location"])).text
+        assert f"Recorded: {signs['name']} said yes to working with {professional['name']}" in shown
+
+        # The same person again, chosen by name this time: refused, saying it is already recorded.
+        again = await browser.post(f"/manage/rounds/{round_id}/answers/new", data={
+            "csrf_token": token, "question": f"{signs['id']} {professional['id']}", "answer": "decline", "via": "phone", **when})
+        assert again.status_code == 400 and "has already been recorded (yes, by letter)" in again.text
+
+    (accepted,) = await answers_on_broker(kafka_settings, round_id, 1)
+    assert (accepted.data.leader_id, accepted.data.via, accepted.data.given_by, accepted.data.checked_with_leader) == (
+        signs["id"], "letter", "named_person", True)
+    assert accepted.data.recorded_by

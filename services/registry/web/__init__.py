@@ -17,6 +17,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
+    from services.registry.web.answers import install_answer_pages
     from services.registry.web.pages import install_pages
     from services.registry.web.programmes import install_programme_pages
     from services.registry.web.security import install_secure_headers
@@ -27,4 +28,5 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_pages(app)
     install_programme_pages(app)
+    install_answer_pages(app)
     install_token_routes(app)
