@@ -37,7 +37,8 @@ def demo(port: int, data_dir: Path) -> None:
             client.register_leader(leader)
             names[leader["id"]] = leader["name"]
         console.print("Launching a pairing round ...")
-        client.launch_round(SAMPLE_ROUND)
+        for warning in client.launch_round(SAMPLE_ROUND).get("warnings", []):
+            console.print(f"[yellow]{warning}[/yellow]")
         view = client.wait_for_round(SAMPLE_ROUND["id"], {"proposed", "failed"})
         if view["status"] == "failed":
             console.print(f"[red]The round could not be solved: {view['failure']}[/red]")

@@ -102,8 +102,8 @@ SAMPLE_ROUND = {
     "id": "demo-round",
     "launch_date": "2026-12-01",
     "sessions": [
-        {"date": "2027-01-12", "start": "10:00", "end": "15:00"},
-        {"date": "2027-01-26", "start": "10:00", "end": "15:00"},
+        {"date": "2027-01-12", "start": "10:00", "end": "15:00", "place": "Meeting Room 3, Example House, 1 Quayside, Newcastle upon Tyne NE1 3AA"},
+        {"date": "2027-01-26", "start": "10:00", "end": "15:00", "place": "Online by video call: the link comes by email a week before"},
     ],
     "school_holidays": [{"from": "2027-02-15", "to": "2027-02-19"}],
     "min_shared_hours_per_week": 1.0,
