@@ -73,7 +73,7 @@ def test_every_participant_hears_back_exactly_once_and_pairs_are_readable(stack:
 
     round_id = f"e2e-{suffix}"
     launched = client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [l["id"] for l in leaders]})
-    assert launched == {"id": round_id, "status": "queued", "leader_count": len(leaders)}
+    assert launched == {"id": round_id, "status": "queued", "leader_count": len(leaders), "warnings": []}
 
     proposed = client.wait_for_round(round_id, {"proposed", "failed"}, seconds=90)
     assert proposed["status"] == "proposed", proposed.get("failure")
