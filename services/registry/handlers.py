@@ -749,7 +749,11 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
         "deliveries": {status: count for status, count in deliveries},
         "needs_a_person": [{"leader_id": d.leader_id, "why": d.detail} for d in for_a_person],
         "responses": [
-            {"leader_id": r.leader_id, "partner_id": r.partner_id, "answer": r.answer}
+            {
+                "leader_id": r.leader_id, "partner_id": r.partner_id, "answer": r.answer, "given_by": r.given_by, "via": r.via,
+                "checked_with_leader": r.checked_with_leader, "recorded_by": r.recorded_by,
+                "received_on": r.received_on.isoformat() if r.received_on else None,
+            }
             for r in (
                 await uow.session.scalars(
                     select(ResponseRow).where(ResponseRow.round_id == round_id).order_by(ResponseRow.answered_at)

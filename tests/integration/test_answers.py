@@ -165,6 +165,9 @@ async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(r
     audit = (await registry.get("/audit", params={"leader_id": carer["id"]})).json()["items"]
     (entry,) = [e for e in audit if e["action"] == "recorded an answer"]
     assert entry["actor"] == ADMIN[0] and round_id in entry["purpose"] and "on the phone" in entry["purpose"]
+    (shown,) = (await registry.get(f"/rounds/{round_id}")).json()["responses"]
+    assert (shown["via"], shown["given_by"], shown["recorded_by"], shown["received_on"]) == (
+        "phone", "leader", answer["recorded_by"], today.isoformat())
 
     # Once for each person and partner: the link and a second call are refused.
     again = await registry.post(f"/rounds/{round_id}/answers", json=body | {"answer": "accept"})
