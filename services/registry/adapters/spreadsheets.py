@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import posixpath
+import re
+import zipfile
 from collections.abc import Iterable, Iterator
+from xml.etree.ElementTree import ParseError, iterparse
 
 from openpyxl import Workbook
 from python_calamine import CalamineError, CalamineWorkbook
@@ -31,6 +35,11 @@ EXAMPLE = {
 }
 
 MAX_ROWS = 100_000
+# Checked before a workbook is read: reading makes room for every cell from A1 to the last one used,
+# so one cell far down and to the right would take hundreds of megabytes.
+MAX_COLUMNS = 60
+MAX_CELLS = 2_000_000
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
 def too_many_rows() -> str:
@@ -100,7 +109,63 @@ def _unreadable_row(number: int, exc: csv.Error) -> str:
     return f"row {number} cannot be read; save the file again as 'CSV UTF-8' from your spreadsheet program and import it again"
 
 
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+_CELL = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    """The path, inside the workbook, of its first sheet (the one that is imported)."""
+    sheet_id = None
+    for _, element in iterparse(book.open("xl/workbook.xml")):
+        if element.tag.endswith("}sheet"):
+            sheet_id = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            break
+    for _, element in iterparse(book.open("xl/_rels/workbook.xml.rels")):
+        if element.tag.endswith("}Relationship") and element.get("Id") == sheet_id:
+            target = element.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+    raise FileProblem("the workbook has no sheet to import")
+
+
+def check_xlsx_size(content: bytes) -> None:
+    """Refuse, before reading it, a workbook whose first sheet reaches further than MAX_COLUMNS columns or
+    MAX_CELLS cells: every cell's place is read from the sheet's XML as it streams past, nothing is kept."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as book:
+            if sum(item.file_size for item in book.infolist()) > MAX_UNPACKED_BYTES:
+                raise FileProblem("the workbook is too big to import; save the leaders' sheet on its own and try again")
+            last_row = last_column = 0
+            for _, element in iterparse(book.open(_first_sheet(book))):
+                if element.tag.endswith("}c"):
+                    place = _CELL.match(element.get("r", ""))
+                    column = _column_number(place.group(1)) if place else last_column + 1
+                    row = int(place.group(2)) if place else max(last_row, 1)
+                    last_row, last_column = max(last_row, row), max(last_column, column)
+                    if last_column > MAX_COLUMNS or last_row * last_column > MAX_CELLS:
+                        raise FileProblem(_too_wide(row, column))
+                elif element.tag.endswith("}row") and element.get("r", "").isdigit():
+                    last_row = max(last_row, int(element.get("r")))
+                element.clear()
+    except (zipfile.BadZipFile, KeyError, ParseError) as exc:
+        raise FileProblem("the Excel file cannot be opened; save it again as an .xlsx workbook") from exc
+
+
+def _too_wide(row: int, column: int) -> str:
+    return (
+        f"the first sheet has something in row {row:,}, column {column:,}, further than a leaders' sheet can reach "
+        f"(at most {MAX_COLUMNS} columns and {MAX_CELLS:,} cells). Delete what is in the cells beyond the leaders' "
+        "columns and rows, or copy the leaders into a new sheet, and import it again"
+    )
+
+
 def _read_xlsx(content: bytes) -> list[list[object]]:
+    check_xlsx_size(content)
     # calamine (Rust) reads a 10,000-row workbook ten times faster than openpyxl, which still writes the template.
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0)

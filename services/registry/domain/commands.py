@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.cohort import DateRange, FitWeights, LeaderId, Pair, Session
 from services.registry.domain.programmes import ProgrammeDetails
+from services.registry.domain.text import Line
 
 
 class LaunchRound(BaseModel):
@@ -16,17 +17,17 @@ class LaunchRound(BaseModel):
 
     id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     launch_date: dt.date | None = Field(default=None, description="Defaults to today")
-    sessions: list[Session] = Field(default_factory=list)
-    school_holidays: list[DateRange] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list, max_length=500)
+    school_holidays: list[DateRange] = Field(default_factory=list, max_length=100)
     min_shared_hours_per_week: float = Field(default=1.0, ge=0, le=168)
     allow_cross_system_remote: bool = True
     time_limit_seconds: float = Field(default=10, gt=0, le=3600)
     seed: int = Field(default=0, ge=0)
     weights: FitWeights = Field(default_factory=FitWeights, description="How much each part of the fit score counts")
-    min_pairs_per_system: dict[str, Annotated[int, Field(ge=0, le=100_000)]] = Field(
-        default_factory=dict, description="At least this many pairs in each named area (integrated care system code)"
+    min_pairs_per_system: dict[Annotated[str, Field(max_length=20)], Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict, max_length=500, description="At least this many pairs in each named area (integrated care system code)"
     )
-    leader_ids: list[LeaderId] | None = Field(
+    leader_ids: list[Annotated[LeaderId, Field(max_length=100)]] | None = Field(
         default=None, description="Defaults to the cohort's active members, or else every active leader"
     )
     cohort_id: str | None = Field(default=None, max_length=100)
@@ -37,13 +38,13 @@ class LaunchRound(BaseModel):
 class ApproveRound(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    approved_by: str = Field(min_length=1, max_length=200, description="The person who checked the pairs")
+    approved_by: Line = Field(min_length=1, max_length=200, description="The person who checked the pairs")
 
 
 class ProgrammeChange(ProgrammeDetails):
     """A programme's name and details, as a manager sets them (a change replaces them all)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
 
 
 class NewProgramme(ProgrammeChange):
@@ -54,7 +55,7 @@ class NewCohort(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     leader_ids: list[LeaderId] = Field(default_factory=list)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from services.registry.domain.text import Line, Text
 
 from schemas.cohort import (
     AccessNeed,
@@ -84,13 +86,13 @@ class ProxyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    relationship: str | None = Field(
+    name: Line = Field(min_length=1, max_length=200)
+    relationship: Line | None = Field(
         default=None, max_length=100, description="How they know the leader, in a few words, for example: daughter"
     )
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    postal_address: str | None = Field(default=None, max_length=500)
+    postal_address: Text | None = Field(default=None, max_length=500)
 
     _email_looks_right = field_validator("email")(_check_email)
 
@@ -110,17 +112,17 @@ class LeaderIn(BaseModel):
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Your own reference for this person (letters, digits, dot, dash, underscore). Made up if left out.",
     )
-    name: str = Field(min_length=1, max_length=200)
-    pronouns: str | None = Field(default=None, max_length=50)
+    name: Line = Field(min_length=1, max_length=200)
+    pronouns: Line | None = Field(default=None, max_length=50)
     role: Role
     status: LeaderStatus = "active"
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    postal_address: str | None = Field(default=None, max_length=500)
+    postal_address: Text | None = Field(default=None, max_length=500)
     contact_method: ContactMethod = "email"
     information_format: InformationFormat = "standard"
-    communication_professional: str | None = Field(default=None, max_length=200)
-    communication_support: str | None = Field(default=None, max_length=500)
+    communication_professional: Line | None = Field(default=None, max_length=200)
+    communication_support: Text | None = Field(default=None, max_length=500)
     quiet_hours_start: dt.time | None = Field(
         default=None, description="No text messages or phone calls from this time (London time); give both ends or neither"
     )
@@ -134,23 +136,23 @@ class LeaderIn(BaseModel):
     )
 
     system: str = Field(min_length=1, max_length=20, description="Code of the local health and care area")
-    organisation: str | None = Field(default=None, max_length=200)
+    organisation: Line | None = Field(default=None, max_length=200)
     location: Location | None = None
     max_travel_km: float | None = Field(default=None, ge=0, le=1000)
-    meeting_modes: list[MeetingMode] = Field(min_length=1)
-    availability: list[Window] = Field(default_factory=list)
-    unavailable_dates: list[dt.date] = Field(default_factory=list)
+    meeting_modes: list[MeetingMode] = Field(min_length=1, max_length=10)
+    availability: list[Window] = Field(default_factory=list, max_length=50)
+    unavailable_dates: list[dt.date] = Field(default_factory=list, max_length=400)
     term_time_only: bool = False
     min_notice_days: int = Field(default=0, ge=0, le=365)
     hours_per_month: float | None = Field(default=None, ge=0, le=200)
-    access_needs: list[AccessNeed] = Field(default_factory=list)
-    topics: list[str] = Field(default_factory=list)
-    challenge: str | None = Field(default=None, max_length=2000)
+    access_needs: list[AccessNeed] = Field(default_factory=list, max_length=30)
+    topics: list[Annotated[Line, Field(max_length=60)]] = Field(default_factory=list, max_length=30)
+    challenge: Text | None = Field(default=None, max_length=2000)
     experience: Experience = "new"
     capacity: int = Field(default=1, ge=0, le=100)
     release_confirmed: bool | None = None
-    do_not_pair_with: list[LeaderId] = Field(default_factory=list)
-    consents: list[Consent] = Field(default_factory=list, description="Consent per purpose, with when it was given")
+    do_not_pair_with: list[Annotated[LeaderId, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
+    consents: list[Consent] = Field(default_factory=list, max_length=50, description="Consent per purpose, with when it was given")
 
     @field_validator("email")
     @classmethod

@@ -20,11 +20,12 @@ def install_web(app: FastAPI) -> None:
     from services.registry.web.answers import install_answer_pages
     from services.registry.web.pages import install_pages
     from services.registry.web.programmes import install_programme_pages
-    from services.registry.web.security import install_secure_headers
+    from services.registry.web.security import install_body_limits, install_secure_headers
     from services.registry.web.tokens import install_token_routes
 
     registry = app.state.registry
     install_secure_headers(app, https=registry.settings.public_url.startswith("https://"), public_url=registry.settings.public_url)
+    install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_pages(app)
     install_programme_pages(app)

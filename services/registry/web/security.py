@@ -16,7 +16,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -96,3 +96,60 @@ def install_secure_headers(app: FastAPI, https: bool, public_url: str = "") -> N
             # Pages show people's details: never keep them in a shared cache or the back-forward cache of a shared computer.
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def too_large(limit: int, upload: bool) -> str:
+    what = "The file" if upload else "The request"
+    advice = "Split the spreadsheet into smaller files and import them one after the other" if upload else "Send less at once"
+    return f"{what} is too large: the most the registry takes is {limit / 1024 / 1024:g} MiB. {advice}"
+
+
+class BodyLimit:
+    """Refuses (413) a request body larger than the limit, from its Content-Length before reading it, or
+    as it arrives: spreadsheets (multipart uploads) have their own, larger, limit. Once refused, the
+    route sees the client as gone and anything it answers is dropped."""
+
+    def __init__(self, app, body_bytes: int, upload_bytes: int):
+        self.app, self.body_bytes, self.upload_bytes = app, body_bytes, upload_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.upload_bytes if upload else self.body_bytes
+        refusal = PlainTextResponse(too_large(limit, upload), status_code=413, headers={"Connection": "close"})
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            return await refusal(scope, receive, send)
+        seen, started, refused = 0, False, False
+
+        async def counted():
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit and not started:
+                    refused = True
+                    await refusal(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except Exception:
+            if not refused:
+                raise
+
+
+def install_body_limits(app: FastAPI, body_bytes: int, upload_bytes: int) -> None:
+    app.add_middleware(BodyLimit, body_bytes=body_bytes, upload_bytes=upload_bytes)
