@@ -62,6 +62,10 @@ class PlannedMessage:
     contact_known: bool = True
     # The date the person must answer by, if they must: a task for a person is due before it.
     answer_by: dt.date | None = None
+    # The programme's contact details (a letter's return address) and, for a reply slip, each
+    # partner to answer about: (their name, the reference to quote).
+    contact: Contact | None = None
+    answers: tuple[tuple[str, str], ...] = ()
 
     @property
     def channel(self) -> str:
@@ -112,7 +116,10 @@ def plan_message(
     name = outcome.outcome
     contact = contact_words(outcome.programme or programme_of(programme))
     planned = _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
-    return dataclasses.replace(planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None)
+    answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if outcome.outcome == "paired" else ()
+    return dataclasses.replace(
+        planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None, answers=answers
+    )
 
 
 def plan_partner_declined(
@@ -161,6 +168,7 @@ def _written(
         meetings=tuple(meetings),
         round_id=round_id,
         leader_id=leader_id,
+        contact=contact,
     )
 
 

@@ -1,8 +1,15 @@
-"""Printable letters (PDF), standard, large print or easy read, for posting.
+"""Printable letters (PDF), standard, large print or easy read, for posting in a window envelope.
 
-Uses the Bitstream Vera fonts that ship inside reportlab, so letters look the
-same on every machine and need no system fonts. A letter whose words hold a
-character those fonts cannot show is not printed with gaps: it goes to a person.
+The layout follows GOV.UK Notify's letter specification (the rules its printers check):
+the recipient's address inside the window area, 24.6 mm to 120 mm from the left and 39.5 mm to
+66.3 mm from the top; the sender's (return) address in the top right, from 125 mm from the left,
+above 95 mm; the letter's words from 95 mm down on the first page; nothing within 15 mm of the
+sides or 5 mm of the top and bottom. Every page says "Page 1 of 2"; a letter that asks for an
+answer ends with a reply slip to tick and post back.
+
+Uses the Bitstream Vera fonts that ship inside reportlab, so letters look the same on every machine
+and need no system fonts. A letter whose words hold a character those fonts cannot show is not
+printed with gaps: it goes to a person.
 """
 
 from __future__ import annotations
@@ -13,19 +20,33 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import reportlab
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import BaseDocTemplate, KeepTogether, Flowable, Frame, NextPageTemplate, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
 from schemas.events import LeaderContact
 from services.notifier.compose import PlannedMessage
-from services.notifier.domain.messages import long_date
+from services.notifier.domain.wording import Contact, full_date
 
 FONT_DIR = Path(reportlab.__file__).resolve().parent / "fonts"
 REGULAR, BOLD = "PairingVera", "PairingVera-Bold"
+
+# GOV.UK Notify's letter specification, in millimetres from the page's left or top edge.
+ADDRESS_LEFT, ADDRESS_RIGHT = 24.6, 120.0
+ADDRESS_TOP, ADDRESS_BOTTOM = 39.5, 66.3
+RETURN_LEFT, RETURN_BOTTOM = 125.0, 95.0
+BODY_TOP = 95.0
+SIDE_BORDER, TOP_BORDER = 15.0, 5.0
+# The words sit a little inside the printable area.
+MARGIN = 20.0
+ADDRESS_POINTS, ADDRESS_MAX_LINES = 10, 7
+SLIP_MAX_POINTS = 22
 
 
 class LetterCannotBeMade(Exception):
@@ -52,7 +73,6 @@ def _styles(points: int) -> dict[str, ParagraphStyle]:
         "h2": ParagraphStyle("h2", parent=body, fontName=BOLD, fontSize=points * 1.3, leading=points * 1.7, spaceBefore=points),
         "h3": ParagraphStyle("h3", parent=body, fontName=BOLD, fontSize=points * 1.1, leading=points * 1.5, spaceBefore=points * 0.6),
         "li": ParagraphStyle("li", parent=body, leftIndent=points * 1.5, bulletIndent=points * 0.3, spaceAfter=points * 0.3),
-        "address": ParagraphStyle("address", parent=body, spaceAfter=0),
     }
 
 
@@ -61,11 +81,27 @@ def address_lines(contact: LeaderContact) -> list[str]:
     return [contact.name] + [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def return_lines(contact: Contact | None) -> list[str]:
+    """The programme's name and address, then how to call or email it."""
+    if contact is None:
+        return []
+    lines = [*contact.postal_lines]
+    if contact.phone:
+        lines.append(f"Phone: {contact.phone}")
+    if contact.email:
+        lines.append(f"Email: {contact.email}")
+    return lines
+
+
+def references(message: PlannedMessage) -> str:
+    return ", ".join(ref for _, ref in message.answers if ref)
+
+
 def letter_story(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> list[Flowable]:
-    """What goes on the page, in order: the address, the date, then the message."""
+    """The letter's words in order (the address, return address and date are drawn on the first page),
+    then the reply slip when the letter asks for an answer."""
     styles = _styles(message.route.font_points)
-    story: list[Flowable] = [Paragraph(escape(line), styles["address"]) for line in address_lines(to)]
-    story += [Spacer(1, styles["p"].fontSize * 1.5), Paragraph(long_date(dated), styles["p"]), Spacer(1, styles["p"].fontSize)]
+    story: list[Flowable] = [NextPageTemplate("later")]
     for block in message.blocks:
         if block.kind == "li":
             story.append(Paragraph(escape(block.text), styles["li"], bulletText="\u2022"))
@@ -74,34 +110,127 @@ def letter_story(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> 
             story.append(Paragraph(f"<b>{escape(block.text)}:</b><br/>{escape(block.url)}", styles["p"]))
         else:
             story.append(Paragraph(escape(block.text), styles[block.kind]))
+    if message.answers:
+        # The slip is one page to post back: at the largest print sizes it is set a little smaller to fit.
+        story += [PageBreak(), *reply_slip(message, to, _styles(min(message.route.font_points, SLIP_MAX_POINTS)))]
     return story
+
+
+def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """A page to tick and post back: yes or no for each partner, their name, the reference, where to send it."""
+    points = styles["p"].fontSize
+    rows, boxes = [], []
+    for i, (name, _) in enumerate(message.answers):
+        rows += [[Paragraph(f"<b>{escape(name)}</b>", styles["p"]), "", "", "", ""], ["", "", Paragraph("Yes", styles["p"]), "", Paragraph("No", styles["p"])]]
+        # An empty box to tick before each answer.
+        boxes += [
+            ("SPAN", (0, 2 * i), (-1, 2 * i)),
+            ("BOX", (1, 2 * i + 1), (1, 2 * i + 1), 1.5, colors.black),
+            ("BOX", (3, 2 * i + 1), (3, 2 * i + 1), 1.5, colors.black),
+        ]
+    side = points * 1.4
+    heights = [None, side] * len(message.answers)
+    table = Table(rows, colWidths=[points, side, points * 4, side, points * 4], rowHeights=heights, hAlign="LEFT")
+    table.setStyle(TableStyle([*boxes, ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    where = return_lines(message.contact)
+    phone = message.contact.phone if message.contact else ""
+    flow: list[Flowable] = [
+        Paragraph("Reply slip", styles["h1"]),
+        Paragraph("Please tick Yes or No for each person: do you want to work with them?", styles["p"]),
+        table,
+        Spacer(1, points),
+        Paragraph(f"Your name: {escape(to.name)}", styles["p"]),
+    ]
+    if refs := references(message):
+        flow.append(Paragraph(f"Your reference: <b>{escape(refs)}</b>", styles["p"]))
+    if where:
+        flow += [Paragraph("Please post this page to:", styles["p"]), Paragraph("<br/>".join(escape(x) for x in where if not x.startswith(("Phone", "Email"))), styles["p"])]
+    # No freepost is set up, so the slip never says that no stamp is needed.
+    if phone:
+        flow.append(Paragraph(f"You will need a stamp. If you would rather not post it, call {escape(phone)} and say yes or no instead.", styles["p"]))
+    return [KeepTogether(flow)]
+
+
+class _NumberedCanvas(Canvas):
+    """Writes "Page 1 of 2" on every page: the total is known only once every page is laid out."""
+
+    def __init__(self, *args, points: int = 12, **kwargs):  # noqa: ANN002, ANN003 - reportlab's canvas arguments
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+        self._points = points
+
+    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont(REGULAR, min(self._points, 16))
+            self.drawRightString(A4[0] - MARGIN * mm, 10 * mm, f"Page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
+def _from_top(millimetres: float) -> float:
+    return A4[1] - millimetres * mm
+
+
+def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # noqa: ANN202 - reportlab callback
+    def draw(canvas: Canvas, _doc: object) -> None:
+        canvas.saveState()
+        # Top left: who it is from.
+        canvas.setFont(BOLD, 14)
+        canvas.drawString(SIDE_BORDER * mm, _from_top(15), "Patient leader programme")
+        # Top right: the return address, the date and the reference, above the body.
+        size = 10
+        y = _from_top(TOP_BORDER + 10)
+        canvas.setFont(REGULAR, size)
+        lines = return_lines(message.contact) + ["", full_date(dated)]
+        if refs := references(message):
+            lines.append(f"Your reference: {refs}")
+        room = (A4[0] / mm - SIDE_BORDER - RETURN_LEFT) * mm
+        for line in lines:
+            for part in simpleSplit(line, REGULAR, size, room) or [""]:
+                canvas.drawString(RETURN_LEFT * mm, y, part)
+                y -= size * 1.3
+        # The window: the recipient's address, shrunk to fit when it has many lines.
+        address = address_lines(to)[:ADDRESS_MAX_LINES]
+        room = (ADDRESS_BOTTOM - ADDRESS_TOP) * mm
+        points = min(ADDRESS_POINTS, room / (len(address) * 1.15))
+        canvas.setFont(REGULAR, points)
+        y = _from_top(ADDRESS_TOP) - points
+        for line in address:
+            canvas.drawString(ADDRESS_LEFT * mm, y, line)
+            y -= points * 1.15
+        canvas.restoreState()
+
+    return draw
 
 
 def letter_pdf(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> bytes:
     shown = _fonts()
-    words = "".join(address_lines(to)) + "".join(b.text + b.url for b in message.blocks)
+    words = "".join(address_lines(to)) + "".join(b.text + b.url for b in message.blocks) + "".join(return_lines(message.contact))
     missing = sorted({ch for ch in words if not ch.isspace() and ord(ch) not in shown})
     if missing:
         raise LetterCannotBeMade(f"the letter font cannot show {len(missing)} of its characters")
     points = message.route.font_points
-
-    def page_number(canvas, doc) -> None:  # noqa: ANN001 - reportlab's callback
-        canvas.saveState()
-        canvas.setFont(REGULAR, min(points, 16))
-        canvas.drawRightString(A4[0] - 20 * mm, 10 * mm, f"Page {doc.page}")
-        canvas.restoreState()
-
+    width = A4[0] - 2 * MARGIN * mm
+    bottom = 18 * mm  # room for the page number
+    first = Frame(MARGIN * mm, bottom, width, _from_top(BODY_TOP) - bottom, id="first", leftPadding=0, rightPadding=0, topPadding=0)
+    later = Frame(MARGIN * mm, bottom, width, A4[1] - MARGIN * mm - bottom, id="later", leftPadding=0, rightPadding=0, topPadding=0)
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = BaseDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
         title=message.subject,
         author="Patient leader programme",
         lang="en-GB",
+        pageTemplates=[
+            PageTemplate("first", [first], onPage=_first_page(message, to, dated)),
+            PageTemplate("later", [later]),
+        ],
     )
-    document.build(letter_story(message, to, dated), onFirstPage=page_number, onLaterPages=page_number)
+    document.build(letter_story(message, to, dated), canvasmaker=lambda *a, **k: _NumberedCanvas(*a, points=points, **k))
     return buffer.getvalue()
