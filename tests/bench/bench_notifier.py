@@ -99,8 +99,8 @@ def outcomes(people: list[LeaderContact], round_id: str) -> list[Outcome]:
                 meeting_modes=["video", "in_person"],
                 # As the registry plans it, so every email carries its calendar invitation.
                 first_meeting=MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11)),
-                accept_url=f"http://127.0.0.1:8000/responses/token-{me.leader_id}?answer=accept",
-                decline_url=f"http://127.0.0.1:8000/responses/token-{me.leader_id}?answer=decline",
+                accept_url=f"http://127.0.0.1:8000/a/{me.leader_id[-12:]:a>12}",
+                decline_url=f"http://127.0.0.1:8000/a/{me.leader_id[-12:]:n>12}",
             )
             result.append(
                 Outcome(round_id=round_id, leader_id=me.leader_id, outcome="paired", partners=[partner], respond_by=dt.date(2027, 1, 5))

@@ -101,8 +101,8 @@ def published(leader_id: str = "pl-1", paired: bool = True) -> OutcomePublished:
             shared_windows=[Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
             meeting_modes=["video", "in_person"],
             first_meeting=MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11)),
-            accept_url="http://127.0.0.1:8000/responses/t1?answer=accept",
-            decline_url="http://127.0.0.1:8000/responses/t1?answer=decline",
+            accept_url="http://127.0.0.1:8000/a/k7mp2qr9wxtd",
+            decline_url="http://127.0.0.1:8000/a/n4bv8hs3jdfz",
         )
     ]
     outcome = Outcome(
@@ -236,7 +236,7 @@ async def test_a_text_message_and_a_letter_land_in_their_folders(store, channels
     await deliver(store, channels, published("pl-1"))
     await deliver(store, channels, published("pl-2", paired=False))
     (sms,) = settings.sms_dir.glob("*.txt")
-    assert sms.read_text().startswith("To: 07700 900123") and "answer=accept" in sms.read_text()
+    assert sms.read_text().startswith("To: 07700 900123") and "Yes http://127.0.0.1:8000/a/k7mp2qr9wxtd" in sms.read_text()
     (letter,) = settings.letters_dir.glob("*.pdf")
     assert letter.read_bytes().startswith(b"%PDF-")
     assert {(r.data.leader_id, r.data.channel, r.data.status) for r in await reports(store)} == {

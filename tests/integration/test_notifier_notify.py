@@ -176,7 +176,7 @@ async def test_an_email_goes_through_notify_with_the_subject_body_and_delivery_k
     fields = body["personalisation"]
     assert fields["subject"] == "We have found you a partner for the patient leader programme"
     assert "Dear Amira Ahmed" in fields["body"] and "# Your partner: Ben Bell" in fields["body"]
-    assert "http://127.0.0.1:8000/responses/t1?answer=accept" in fields["body"]
+    assert "http://127.0.0.1:8000/a/k7mp2qr9wxtd" in fields["body"]
     (report,) = await reports(store)
     assert (report.data.channel, report.data.status) == ("email", "sent")
     assert "GOV.UK Notify" in report.data.detail
@@ -188,7 +188,7 @@ async def test_a_text_message_goes_through_notify(store, channels, notify):
     ((kind, body),) = notify.received
     assert kind == "sms" and body["phone_number"] == "07700 900123"
     assert body["personalisation"]["body"].startswith("Patient leader programme: Amira Ahmed, we have found you a partner")
-    assert "answer=accept" in body["personalisation"]["body"]
+    assert "http://127.0.0.1:8000/a/k7mp2qr9wxtd" in body["personalisation"]["body"]
 
 
 async def test_a_standard_letter_goes_through_notify_with_the_address_lines(store, channels, notify):
