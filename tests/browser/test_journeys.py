@@ -316,6 +316,15 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     assert "said no to working with" in text
     visit.check(page, "round-answers")
 
+    # ---- someone answers on the phone: the manager opens the page to record it, from the round page ----
+    activate(page, page.get_by_role("link", name="Record an answer given by phone, letter, text or in person"))
+    assert page.locator("h1").inner_text() == "Record an answer"
+    visit.check(page, "record-answer")
+    activate(page, page.get_by_role("button", name="Record the answer"))
+    assert "Select how the answer reached you" in page.locator(".nhsuk-error-summary").inner_text()
+    visit.check(page, "record-answer-errors")
+    page.goto(f"{base}/manage/rounds/{round_id}")
+
     # ---- the people whose partner said no are paired again ----
     activate(page, page.get_by_role("button", name="Pair these people again"))
     assert f"/manage/rounds/{round_id}-again-1" in page.url
