@@ -252,3 +252,18 @@ async def test_a_manager_types_the_reference_from_a_reply_slip_on_the_round_page
     assert (accepted.data.leader_id, accepted.data.via, accepted.data.given_by, accepted.data.checked_with_leader) == (
         signs["id"], "letter", "named_person", True)
     assert accepted.data.recorded_by
+
+
+async def test_a_long_signed_link_sent_before_links_were_short_still_works_once(registry, kafka_settings):
+    import uuid
+
+    round_id, professional, signs, _ = await publish_two_pairs(registry)
+    token = registry.signer.dumps({"round": round_id, "leader": signs["id"], "partner": professional["id"], "nonce": uuid.uuid4().hex})
+    page = await registry.get(f"/responses/{token}", params={"answer": "accept"})
+    assert page.status_code == 200 and 'value="accept" checked' in page.text
+    said = await registry.post(f"/responses/{token}", data={"answer": "accept"})
+    assert said.status_code == 200 and "you said yes" in said.text
+    again = await registry.post(f"/responses/{token}", data={"answer": "decline"})
+    assert again.status_code == 409 and "already been recorded" in again.text
+    assert [(r["leader_id"], r["answer"], r["via"]) for r in (await registry.get(f"/rounds/{round_id}")).json()["responses"]] == [
+        (signs["id"], "accept", "link")]
