@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTBOX_BACKLOG = Gauge("pairing_outbox_backlog", "Events written to the outbox but not yet published", ["service"])
+OUTBOX_SET_ASIDE = Gauge(
+    "pairing_outbox_set_aside", "Events the broker refused (too large), set aside and dead-lettered instead of sent", ["service"]
+)
 EVENTS_PUBLISHED = Counter("pairing_events_published_total", "Events the outbox relay published", ["service", "topic"])
 CONSUMER_LAG = Gauge(
     "pairing_consumer_lag", "Messages waiting for this service (high-water mark minus position)", ["service", "topic"]
@@ -83,6 +86,9 @@ async def sample_forever(service: str, broker: Any, store: Store, every_seconds:
                     select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
                 )
             OUTBOX_BACKLOG.labels(service).set(backlog or 0)
+            from services.common.store import set_aside_count
+
+            OUTBOX_SET_ASIDE.labels(service).set(await set_aside_count(store))
             for topic, waiting in (await consumer_lag(broker)).items():
                 CONSUMER_LAG.labels(service, topic).set(waiting)
         except asyncio.CancelledError:

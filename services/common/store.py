@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -23,7 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from schemas.events import Envelope
 from schemas.topics import Topic
 from services.common.crypto import Cipher, is_plain_json
-from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+
+from schemas.topics import DEAD_LETTERS
+from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.tracing import trace_headers
 
 log = logging.getLogger(__name__)
@@ -220,11 +224,20 @@ class UnitOfWork:
         return set(marked)
 
 
+# The broker will never take these records, however often they are sent: they are set aside instead.
+REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+SET_ASIDE = "set_aside"  # the outbox header, and the dead letter's source, of an event the broker refused
+
+
 class OutboxRelay:
     """Publishes outbox rows in order, then marks them published.
 
     At-least-once: a crash between sending and marking sends the row again
-    with the same event_id, and consumers' inboxes skip it.
+    with the same event_id, and consumers' inboxes skip it. A row the broker
+    refuses for good (too large) is set aside so it never holds up the rows
+    behind it: marked (published_at set, its sealed body kept, the header
+    set_aside saying why) and reported on the dead-letter topic by its event id
+    and topic only, without its body.
     """
 
     BATCH = 500
@@ -270,24 +283,56 @@ class OutboxRelay:
                 return 0
             # Every body is decrypted before anything is sent, so an unreadable one sends nothing.
             bodies = [self._body(row.value) for row in rows]
-            futures = [
-                await self.producer.send(
+            refused = await self._send(rows, bodies)
+            now = utc_now()
+            for row in rows:
+                if row.id in refused:
+                    await self._set_aside(row, refused[row.id], now)
+                    continue
+                # The event now lives in Kafka; keeping its body here would keep personal data twice.
+                row.published_at, row.value = now, None
+                EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
+        self.published += len(rows) - len(refused)
+        return len(rows)
+
+    async def _send(self, rows: list, bodies: list) -> dict[int, Exception]:
+        """Send every row; the ones the broker refused for good, by row id. Any other failure is raised."""
+        refused: dict[int, Exception] = {}
+        sending = []
+        for row, body in zip(rows, bodies):
+            try:
+                future = await self.producer.send(
                     row.topic,
                     value=body,
                     key=row.key.encode(),
                     headers=[("event_id", row.event_id.encode())]
                     + [(k, str(v).encode()) for k, v in (row.headers or {}).items()],
                 )
-                for row, body in zip(rows, bodies)
-            ]
-            await asyncio.gather(*futures)
-            now = utc_now()
-            for row in rows:
-                # The event now lives in Kafka; keeping its body here would keep personal data twice.
-                row.published_at, row.value = now, None
-                EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
-        self.published += len(rows)
-        return len(rows)
+            except REFUSED as exc:  # the client knows before sending that it is too large
+                refused[row.id] = exc
+                continue
+            sending.append((row, future))
+        results = await asyncio.gather(*(future for _, future in sending), return_exceptions=True)
+        for (row, _), result in zip(sending, results):
+            if isinstance(result, REFUSED):
+                refused[row.id] = result
+            elif isinstance(result, BaseException):
+                raise result
+        return refused
+
+    async def _set_aside(self, row: Any, exc: Exception, now: dt.datetime) -> None:
+        why = f"The message broker refused this event ({exc.__class__.__name__}): it was set aside so the events after it could go"
+        letter = {"event_id": row.event_id, "topic": row.topic, "why": why, "set_aside_at": now.isoformat()}
+        headers = {"consumer": f"{self.service}.outbox", "original_topic": row.topic, "original_partition": "-1",
+                   "original_offset": "-1", "attempts": "1", "error": why, "event_id": row.event_id, "source": SET_ASIDE}
+        await self.producer.send_and_wait(
+            DEAD_LETTERS.name, value=json.dumps(letter).encode(), key=row.key.encode(),
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+        # The body stays, sealed, for a person to look at; the row is never sent again.
+        row.published_at, row.headers = now, {**(row.headers or {}), SET_ASIDE: why}
+        OUTBOX_SET_ASIDE.labels(self.service).inc()
+        log.error("%s: event %s for %s was refused by the broker and set aside", self.service, row.event_id, row.topic)
 
     def _body(self, value: bytes | None) -> bytes | None:
         cipher = self.store.cipher
@@ -303,6 +348,16 @@ class OutboxRelay:
                 await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
                 or 0
             )
+
+
+async def set_aside_count(store: Store) -> int:
+    """Events the broker refused and the relay set aside (their rows keep their sealed body after publishing)."""
+    outbox = store.outbox
+    async with store.sessions() as session:
+        headers = await session.scalars(
+            select(outbox.headers).where(outbox.published_at.is_not(None), outbox.value.is_not(None))
+        )
+        return sum(1 for h in headers if SET_ASIDE in (h or {}))
 
 
 async def handle_once(store: Store, consumer: str, event: Envelope, handler: Any, *args: Any) -> bool:

@@ -215,7 +215,8 @@ def install_routes(app: FastAPI) -> None:
         return {
             "dead_letters": await monitor.dead_letters(registry),
             "items": [
-                {"name": s.name, "answering": s.answering, "ready": s.ready, "state": s.words, "waiting": s.waiting, "unsent": s.unsent}
+                {"name": s.name, "answering": s.answering, "ready": s.ready, "state": s.words, "waiting": s.waiting, "unsent": s.unsent,
+                 "set_aside": s.set_aside}
                 for s in states
             ]
         }

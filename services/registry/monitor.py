@@ -22,6 +22,7 @@ class ServiceState:
     ready: bool  # and it can reach its database and the broker
     waiting: dict[str, int] = field(default_factory=dict)  # topic -> messages not yet handled
     unsent: int | None = None  # events written but not yet published
+    set_aside: int = 0  # events the broker refused, set aside so the rest could go
 
     @property
     def words(self) -> str:
@@ -29,7 +30,20 @@ class ServiceState:
             return "Not answering: it may have stopped. Its work is kept and it carries on when it is started again."
         if not self.ready:
             return "Cannot reach its database or the message broker. It keeps trying, and nothing is lost."
+        if self.set_aside:
+            return f"Working, but {self.alert}"
         return "Working"
+
+    @property
+    def alert(self) -> str | None:
+        """What a person must look at, if anything: changes that could not be sent."""
+        if not self.set_aside:
+            return None
+        changes = "1 change" if self.set_aside == 1 else f"{self.set_aside} changes"
+        return (
+            f"{changes} could not be sent: the message broker refused them as too large. They were set aside "
+            "(see the dead letters) so the changes after them still went"
+        )
 
     @property
     def waiting_total(self) -> int:
@@ -48,7 +62,8 @@ async def _state_of(client: httpx.AsyncClient, name: str, url: str) -> ServiceSt
     except httpx.HTTPError:
         return ServiceState(name, answering=False, ready=False)
     waiting, unsent = read_metrics(metrics.text) if metrics.status_code == 200 else ({}, None)
-    return ServiceState(name, True, health.status_code == 200, waiting, unsent)
+    set_aside = read_set_aside(metrics.text) if metrics.status_code == 200 else 0
+    return ServiceState(name, True, health.status_code == 200, waiting, unsent, set_aside)
 
 
 def read_metrics(text: str) -> tuple[dict[str, int], int | None]:
@@ -65,6 +80,16 @@ def read_metrics(text: str) -> tuple[dict[str, int], int | None]:
     return waiting, unsent
 
 
+def read_set_aside(text: str) -> int:
+    """Events the service's outbox relay set aside, from its Prometheus page."""
+    return sum(
+        int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "pairing_outbox_set_aside"
+    )
+
+
 async def every_service(registry) -> list[ServiceState]:
     """The registry itself, then every service it watches."""
     return [await own_state(registry), *await watch(registry.settings.watched)]
@@ -74,16 +99,18 @@ async def own_state(registry) -> ServiceState:
     from sqlalchemy import func, select
 
     from services.common.observability import consumer_lag
+    from services.common.store import set_aside_count
 
     outbox = registry.store.outbox
     try:
         async with registry.store.unit_of_work() as uow:
             unsent = await uow.session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
+        set_aside = await set_aside_count(registry.store)
         ready = await registry.broker.ping(timeout=3)
         waiting = await consumer_lag(registry.broker) if ready else {}
     except Exception:  # noqa: BLE001 - whatever failed, the answer is the same: not ready
         return ServiceState("registry", answering=True, ready=False)
-    return ServiceState("registry", True, bool(ready), waiting, unsent or 0)
+    return ServiceState("registry", True, bool(ready), waiting, unsent or 0, set_aside)
 
 
 async def dead_letters(registry, seconds: float = 3.0) -> int | None:

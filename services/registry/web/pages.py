@@ -310,7 +310,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             ],
             "services": services,
             "dead_letters": dead_letters,
-            "troubled": [s for s in services if not (s.answering and s.ready)],
+            "troubled": [s for s in services if not (s.answering and s.ready) or s.set_aside],
             "leaders_by_status": leaders_by_status,
             "now": dt.datetime.now().strftime("%H:%M:%S"),
             "done": request.query_params.get("done"),
