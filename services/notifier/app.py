@@ -29,6 +29,7 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.erasure import forget_person
 from services.notifier.handlers import Notifier
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
@@ -55,7 +56,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
             records,
             LeaderContactChanged,
             handlers.apply_contact,
-            handlers.forget_contact,
+            functools.partial(forget_person, notifier),
             cipher,
             preload=handlers.load_contacts,
         )
@@ -94,7 +95,8 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
         quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
         receipt_seconds=settings.notify_receipt_seconds,
     )
-    return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock())
+    folders = (settings.letters_dir, settings.sms_dir, settings.tasks_dir)
+    return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock(), folders=folders)
 
 
 def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFastStream:

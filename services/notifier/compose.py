@@ -27,12 +27,31 @@ from services.notifier.domain.messages import (
     message_facts,
     one_line,
     parse_blocks,
+    pictures_in,
     plain_text,
 )
 from services.notifier.domain.sms import fits
 from services.notifier.domain.wording import Contact, contact_words, full_date, plain_reason
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+PICTURES = TEMPLATES / "easy_read" / "pictures"
+# Shown at the foot of every message with pictures: OpenMoji's licence asks for it.
+PICTURE_CREDIT = "Pictures by OpenMoji (openmoji.org), shared under the Creative Commons Attribution Share-Alike 4.0 licence."
+
+
+def picture_cid(name: str) -> str:
+    """The Content-ID of a picture attached to an email."""
+    return f"{name}@pictures.pairing.local"
+
+
+def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_points: int, picture_src=None) -> str:  # noqa: ANN001
+    """The email's HTML part; pictures point at the images attached to the email unless told otherwise."""
+    credit = PICTURE_CREDIT if pictures_in(blocks) else ""
+    src = picture_src or (lambda name: f"cid:{picture_cid(name)}")
+    return render(
+        "email.html.j2",
+        {"subject": subject, "nodes": html_nodes(list(blocks)), "font_points": font_points, "picture_src": src, "credit": credit},
+    )
 LONDON = ZoneInfo("Europe/London")
 
 _env = Environment(
@@ -157,7 +176,7 @@ def _written(
         # For the person the leader named to get their messages: first, who it is for and why it came to them.
         blocks = parse_blocks(render(f"{folder}/for_proxy.j2", context)) + blocks
         subject = f"A message for {facts['name']}: {subject}"
-    html = render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": route.font_points})
+    html = email_html(subject, blocks, route.font_points)
     return PlannedMessage(
         route=route,
         subject=subject,
@@ -267,7 +286,7 @@ def plan_missing_contact_task(
         subject=subject,
         blocks=tuple(blocks),
         text=plain_text(blocks),
-        html=render("email.html.j2", {"subject": subject, "nodes": html_nodes(blocks), "font_points": STANDARD_POINTS}),
+        html=email_html(subject, blocks, STANDARD_POINTS),
         sms="",
         meetings=(),
         round_id=event.data.round_id,

@@ -47,6 +47,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,6 +79,7 @@ from services.notifier.compose import (
     plan_missing_contact_task,
     plan_partner_declined,
 )
+from services.notifier.erasure import PARTNER_ERASED, erased_among, tell_in_person
 from services.notifier.domain.messages import TO_PROXY, Route, recipient
 from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, next_allowed, quiet_hours_for, when_words
 
@@ -136,6 +138,8 @@ class Notifier:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Where a scheduled message goes after its last try; None (tests of the handlers alone): it is only reported.
     dead_letter: DeadLetterPort | None = None
+    # Where files for people are written (text messages, letters, tasks): erasure removes theirs.
+    folders: tuple[Path, ...] = ()
 
     def now(self) -> dt.datetime:
         return self.clock.now().astimezone(dt.timezone.utc)
@@ -221,11 +225,6 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
 async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> None:
     """A batch's stored contacts, read at once (apply_contact then finds them in the session)."""
     await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids)))
-
-
-async def forget_contact(uow: UnitOfWork, leader_id: str) -> None:
-    """A tombstone: the leader was erased from the registry."""
-    await uow.session.execute(delete(ContactRow).where(ContactRow.leader_id == leader_id))
 
 
 async def contact_of(session: AsyncSession, cipher: Cipher, leader_id: str) -> LeaderContact | None:
@@ -317,8 +316,13 @@ async def attempt(
     """Write the message and send it; or park it (contact details not here yet, quiet hours)."""
     if isinstance(notice.event, OutcomePublished) and notice.event.data.outcome == "cancelled":
         await withdraw_waiting_messages(n, notice)
+    if await not_for_the_erased(n, notice, lease):
+        return
     now = n.now()
     contacts = contacts or await contacts_for(n, notice)
+    for leader in notice.wanted:  # the person who said no, erased since: the message says "your partner"
+        if contacts.get(leader) is None and await erased(n, [leader]):
+            contacts.pop(leader, None)
     missing = [leader for leader in notice.needed if contacts[leader] is None]
     me = contacts[notice.leader_id]
     if missing or None in contacts.values():
@@ -355,6 +359,28 @@ async def attempt(
             await schedule_after_quiet_hours(n, notice, lease, planned.channel, opens)
             return
     await send_and_record(n, notice, planned, me, replan, lease)
+
+
+async def erased(n: Notifier, leader_ids: list[str]) -> set[str]:
+    async with n.store.sessions() as session:
+        return await erased_among(session, leader_ids)
+
+
+async def not_for_the_erased(n: Notifier, notice: Notice, lease: Lease | None) -> bool:
+    """An event that arrived after someone it needs was erased: never sent. Told about an erased
+    partner, the person hears from a member of staff instead (a "needs a person" report)."""
+    gone = await erased(n, notice.needed)
+    if not gone:
+        return False
+    async with n.store.unit_of_work() as uow:
+        if not await mark_done(uow, notice, lease):
+            return True
+        if notice.leader_id not in gone:
+            await tell_in_person(uow.session, notice, notice.leader_id)
+            uow.publish(DELIVERIES, notice.leader_id, report(notice.event, "person", "needs_a_person", PARTNER_ERASED))
+        await uow.commit()
+    log.info("%s: not sent, as someone it is about was erased", notice.event.event_id)
+    return True
 
 
 async def withdraw_waiting_messages(n: Notifier, notice: Notice) -> None:

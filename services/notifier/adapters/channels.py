@@ -26,6 +26,7 @@ import tempfile
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
@@ -37,8 +38,8 @@ import aiosmtplib
 from schemas.events import LeaderContact
 from services.notifier.adapters.calendar import invitation_ics
 from services.notifier.adapters.letters import LetterCannotBeMade, letter_pdf
-from services.notifier.compose import PlannedMessage, london_date
-from services.notifier.domain.messages import one_line
+from services.notifier.compose import PICTURES, PlannedMessage, london_date, picture_cid
+from services.notifier.domain.messages import one_line, pictures_in
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, TASK_ACTIONS, TASK_TITLES, task_deadline
 from services.notifier.domain.wording import full_date
 
@@ -151,7 +152,18 @@ def email_message(
     """
     body = MIMEMultipart("alternative")
     body.attach(MIMEText(planned.text, "plain", UTF8))
-    body.attach(MIMEText(planned.html, "html", UTF8))
+    html = MIMEText(planned.html, "html", UTF8)
+    if pictures := pictures_in(planned.blocks):
+        # Easy read: the pictures travel inside the email (multipart/related, shown inline by Content-ID).
+        related = MIMEMultipart("related")
+        related.attach(html)
+        for name in pictures:
+            image = MIMEImage((PICTURES / f"{name}.png").read_bytes(), "png")
+            image.add_header("Content-ID", f"<{picture_cid(name)}>")
+            image.add_header("Content-Disposition", "inline", filename=f"{name}.png")
+            related.attach(image)
+        html = related
+    body.attach(html)
     message = body
     if planned.meetings:
         ics = invitation_ics(

@@ -28,10 +28,11 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, KeepTogether, Flowable, Frame, NextPageTemplate, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate, Image, KeepTogether, Flowable, Frame, NextPageTemplate, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
 from schemas.events import LeaderContact
-from services.notifier.compose import PlannedMessage
+from services.notifier.compose import PICTURE_CREDIT, PICTURES, PlannedMessage
+from services.notifier.domain.messages import pictures_in
 from services.notifier.domain.wording import Contact, full_date
 
 FONT_DIR = Path(reportlab.__file__).resolve().parent / "fonts"
@@ -103,17 +104,29 @@ def letter_story(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> 
     styles = _styles(message.route.font_points)
     story: list[Flowable] = [NextPageTemplate("later")]
     for block in message.blocks:
-        if block.kind == "li":
-            story.append(Paragraph(escape(block.text), styles["li"], bulletText="\u2022"))
+        if block.kind == "li" and not block.picture:
+            words = Paragraph(escape(block.text), styles["li"], bulletText="\u2022")
         elif block.kind == "link":
             # On paper a link must be typed, so the address is printed in full.
-            story.append(Paragraph(f"<b>{escape(block.text)}:</b><br/>{escape(block.url)}", styles["p"]))
+            words = Paragraph(f"<b>{escape(block.text)}:</b><br/>{escape(block.url)}", styles["p"])
         else:
-            story.append(Paragraph(escape(block.text), styles[block.kind]))
+            words = Paragraph(escape(block.text), styles["p" if block.kind == "li" else block.kind])
+        story.append(beside_picture(block.picture, words, styles["p"].fontSize) if block.picture else words)
+    if pictures_in(message.blocks):
+        story.append(Paragraph(escape(PICTURE_CREDIT), ParagraphStyle("credit", parent=styles["p"], fontSize=9, leading=12, spaceBefore=12)))
     if message.answers:
         # The slip is one page to post back: at the largest print sizes it is set a little smaller to fit.
         story += [PageBreak(), *reply_slip(message, to, _styles(min(message.route.font_points, SLIP_MAX_POINTS)))]
     return story
+
+
+def beside_picture(name: str, words: Flowable, points: float) -> Flowable:
+    """Easy read: the picture on the left, the words on its right."""
+    side = max(points * 2.6, 14 * mm)
+    picture = Image(str(PICTURES / f"{name}.png"), width=side, height=side)
+    table = Table([[picture, words]], colWidths=[side + points * 0.8, None], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), points * 0.4)]))
+    return table
 
 
 def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, ParagraphStyle]) -> list[Flowable]:

@@ -73,3 +73,13 @@ class ScheduledRow(Base):
     lease: Mapped[str | None] = mapped_column(String(36), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ErasedRow(Base):
+    """Someone erased from the registry: only a digest of their id, so an outcome or an answer that
+    names them and arrives after the erasure is never sent, and no copy of their id is kept."""
+
+    __tablename__ = "erased_people"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -17,6 +17,7 @@ from schemas.events import LeaderContact, Outcome
 from services.notifier.domain.wording import (
     EASY_REASONS,
     act_by,
+    easy_pair_reason,
     full_date,
     plain_reason,
     reason_kind,
@@ -218,6 +219,7 @@ def message_facts(
                 "easy_role": EASY_ROLE_PHRASES[contact.role],
                 "short_role": SHORT_ROLE_PHRASES[contact.role],
                 "reasons": [one_line(r) for r in p.reasons if one_line(r)],
+                "easy_reasons": list(dict.fromkeys(easy_pair_reason(r) for r in p.reasons if one_line(r))),
                 "windows": [f"{DAY_NAMES[w.day]}, {w.start:%H:%M} to {w.end:%H:%M}" for w in p.shared_windows],
                 "modes": modes,
                 "meeting": meeting.wording if meeting else "",
@@ -274,7 +276,8 @@ def declined_facts(
 # One block per line: "# " title, "## " heading, "### " sub-heading, "- " list
 # item, "[words](address)" a link, anything else a paragraph. Each output
 # (plain text, HTML, letter, task) is made from the same blocks, so they say
-# the same thing.
+# the same thing. In easy read, "@name " at the start of a block's words puts a
+# picture beside it (templates/easy_read/pictures/name.png); plain text has none.
 
 
 @dataclass(frozen=True)
@@ -282,9 +285,17 @@ class Block:
     kind: str  # "h1", "h2", "h3", "p", "li" or "link"
     text: str
     url: str = ""
+    picture: str = ""  # the name of a picture to show beside it (easy read)
 
 
 _LINK = re.compile(r"^\[(?P<text>.+)\]\((?P<url>\S+)\)$")
+_PICTURE = re.compile(r"^@(?P<name>[a-z][a-z-]*) +(?P<rest>.*)$")
+
+
+def _with_picture(block: Block) -> Block:
+    if found := _PICTURE.match(block.text):
+        return Block(block.kind, found["rest"], block.url, found["name"])
+    return block
 
 
 def parse_blocks(markup: str) -> list[Block]:
@@ -305,7 +316,7 @@ def parse_blocks(markup: str) -> list[Block]:
             blocks.append(Block("li", line[2:].strip()))
         else:
             blocks.append(Block("p", line))
-    return blocks
+    return [_with_picture(b) for b in blocks]
 
 
 def plain_text(blocks: list[Block]) -> str:
@@ -331,11 +342,19 @@ def html_nodes(blocks: list[Block]) -> list[dict]:
     """Blocks grouped for HTML: consecutive list items become one list."""
     nodes: list[dict] = []
     for block in blocks:
-        if block.kind == "li":
+        if block.kind == "li" and block.picture:
+            # A point with its own picture stands on its own line, picture beside it.
+            nodes.append({"kind": "p", "text": block.text, "url": "", "picture": block.picture})
+        elif block.kind == "li":
             if nodes and nodes[-1]["kind"] == "ul":
                 nodes[-1]["items"].append(block.text)
             else:
-                nodes.append({"kind": "ul", "items": [block.text]})
+                nodes.append({"kind": "ul", "items": [block.text], "picture": ""})
         else:
-            nodes.append({"kind": block.kind, "text": block.text, "url": block.url})
+            nodes.append({"kind": block.kind, "text": block.text, "url": block.url, "picture": block.picture})
     return nodes
+
+
+def pictures_in(blocks: tuple[Block, ...] | list[Block]) -> list[str]:
+    """The pictures a message shows, each once, in order."""
+    return list(dict.fromkeys(b.picture for b in blocks if b.picture))

@@ -55,7 +55,12 @@ def said_time(moment: dt.time) -> str:
 
 
 def said_span(start: dt.time, end: dt.time) -> str:
-    return f"{said_time(start)} to {said_time(end)}"
+    """10 to 11 in the morning; 10 in the morning to half past 2 in the afternoon."""
+    first, last = said_time(start), said_time(end)
+    for part in (" in the morning", " in the afternoon", " in the evening"):
+        if first.endswith(part) and last.endswith(part):
+            return f"{first.removesuffix(part)} to {last}"
+    return f"{first} to {last}"
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,28 @@ def plain_reason(reason: str | None) -> str:
     text = re.sub(r"\bafter the round opened\b", "after we started making pairs", text)
     text = re.sub(r"\bThe round\b", "This pairing", text)
     return re.sub(r"\bthe round\b", "this pairing", text)
+
+
+# The matcher's reasons for a pair (explain.py pair_reasons), in easy words. Topics stay as they are.
+EASY_PAIR_REASONS: tuple[tuple[str, str], ...] = (
+    (r"^This pair was agreed in advance", "We planned this pair before."),
+    (r"^You are both free on ", "You are both free at the same times."),
+    (r"^You do not share a free time", "You are not free at the same times yet. We will help you find a time."),
+    (r"^You can meet ", "You can meet in a way that suits you both."),
+    (r"^You do not yet have a way of meeting", "We will help you find a way to meet."),
+    (r"^You can both attend every required session", "You can both come to the group meetings."),
+    (r"^One of you is new", "One of you has done this before. The other is new to it."),
+    (r"^You come from different organisations", "You work in different places. You can learn from each other."),
+)
+
+
+def easy_pair_reason(reason: str) -> str:
+    """A reason for a pair in easy words; one we do not recognise stays as the matcher wrote it."""
+    text = _line(reason)
+    for pattern, easy in EASY_PAIR_REASONS:
+        if re.search(pattern, text):
+            return easy
+    return text
 
 
 # Someone who must do something before the next pairing is asked to do it this many days before.

@@ -1,0 +1,125 @@
+"""Forgetting an erased person: everything the notifier holds about them goes.
+
+The registry erases a person and publishes a tombstone on `leaders.contact.v1`.
+When the notifier hears it, in the projection's transaction:
+
+- their contact details, delivery rows and scheduled messages are deleted;
+- a scheduled message to someone else that names them (their partner's
+  outcome, a "your partner said no") is cancelled: it would tell the partner
+  about someone who is no longer here. Their partner is not left in silence:
+  a "needs a person" report asks a member of staff to tell them in person;
+- a digest of their id is kept (never the id), so an outcome or answer about
+  them that arrives later is never sent (`erased_among`);
+- text files for them or naming them (text messages, tasks for a person) and
+  their letters are deleted from the output folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from schemas.events import EVENT_TYPES, LeaderContact, OutcomePublished
+from services.common.store import UnitOfWork
+from services.notifier.adapters.channels import file_name
+from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
+
+log = logging.getLogger("pairing.notifier.erasure")
+
+PARTNER_ERASED = (
+    "not sent: their partner's details were erased from the programme; "
+    "please tell them in person that their partner is no longer taking part"
+)
+
+
+def digest(leader_id: str) -> str:
+    return hashlib.sha256(f"erased:{leader_id}".encode()).hexdigest()
+
+
+async def erased_among(session, leader_ids: list[str]) -> set[str]:  # noqa: ANN001 - an AsyncSession
+    """Which of these people have been erased."""
+    digests = {digest(leader): leader for leader in leader_ids}
+    found = await session.scalars(select(ErasedRow.digest).where(ErasedRow.digest.in_(list(digests))))
+    return {digests[d] for d in found.all()}
+
+
+def names_them(event, leader_id: str) -> bool:  # noqa: ANN001 - an outcome or a decline
+    """Whether a message caused by `event` would name this person (as the partner, or who said no)."""
+    if isinstance(event, OutcomePublished):
+        return any(p.partner_id == leader_id for p in event.data.partners)
+    return event.data.leader_id == leader_id
+
+
+def recipient_of(event) -> str:  # noqa: ANN001
+    return event.data.leader_id if isinstance(event, OutcomePublished) else event.data.partner_id
+
+
+async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a handlers.Notifier
+    """A tombstone on the contact topic: the person was erased from the registry."""
+    from services.notifier.handlers import delivery_report, Notice  # handlers imports this module
+    from schemas.topics import DELIVERIES
+
+    session = uow.session
+    contact_row = await session.get(ContactRow, leader_id)
+    contact = LeaderContact.model_validate(notifier.cipher.open(contact_row.sealed)) if contact_row else None
+    await session.execute(delete(ContactRow).where(ContactRow.leader_id == leader_id))
+    if await session.get(ErasedRow, digest(leader_id)) is None:
+        session.add(ErasedRow(digest=digest(leader_id)))
+    cancelled = 0
+    for row in (await session.scalars(select(ScheduledRow))).all():
+        event = EVENT_TYPES[row.event_type].model_validate(notifier.cipher.open(row.sealed_event))
+        to = recipient_of(event)
+        if to != leader_id and not names_them(event, leader_id):
+            continue
+        await session.delete(row)
+        cancelled += 1
+        if to != leader_id:
+            await tell_in_person(session, Notice(event), to)
+            uow.publish(DELIVERIES, to, delivery_report(
+                event.data.round_id, to, event.event_id, Notice(event).about, "person", "needs_a_person", PARTNER_ERASED
+            ))
+    await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
+    removed = remove_files(notifier.folders, leader_id, contact)
+    log.info("an erased person was forgotten: %d scheduled message(s) cancelled, %d file(s) removed", cancelled, removed)
+
+
+async def tell_in_person(session, notice, to: str) -> None:  # noqa: ANN001
+    """The partner's waiting message was cancelled: its delivery row asks a person to tell them."""
+    rows = (await session.scalars(select(DeliveryRow).where(DeliveryRow.key.startswith(f"{notice.event.event_id}:"), DeliveryRow.leader_id == to))).all()
+    for row in rows:
+        await session.delete(row)
+    session.add(DeliveryRow(
+        key=notice.key("person"), round_id=notice.round_id, leader_id=to, channel="person",
+        status="needs_a_person", attempts=0, detail=PARTNER_ERASED,
+    ))
+
+
+def personal_strings(leader_id: str, contact: LeaderContact | None) -> list[bytes]:
+    """What would identify them in a text file: their id, name and contact details (and their proxy's)."""
+    values = [leader_id]
+    if contact is not None:
+        values += [contact.name, contact.email, contact.phone, contact.postal_address]
+        if contact.proxy is not None:
+            values += [contact.proxy.email, contact.proxy.phone, contact.proxy.postal_address]
+    return [v.encode() for v in values if v and len(v) >= 3]
+
+
+def remove_files(folders: tuple[Path, ...], leader_id: str, contact: LeaderContact | None) -> int:
+    """Files for them (named by their delivery key) or naming them (text files only: a PDF letter's
+    words are not searchable, and a letter names its partner only after it was sent to them)."""
+    mine = file_name(f":{leader_id}:", "")
+    wanted = personal_strings(leader_id, contact)
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if not path.is_file():
+                continue
+            if mine in path.name or (path.suffix == ".txt" and any(w in path.read_bytes() for w in wanted)):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
