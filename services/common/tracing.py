@@ -4,7 +4,9 @@ be followed from the manager's request through the matcher to every message.
 Spans go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to
 a JSON-lines file when TRACES_FILE is set (`make run` writes
 var/logs/traces-<service>.jsonl; `pairing trace ROUND_ID` prints a round's
-spans from those files). Span attributes carry ids only, never personal data.
+spans from those files). Span attributes carry ids only, never personal data,
+and never an address's path or query: those can hold a leader's answer code, so
+every exporter sees the route template (`/a/{code}`) instead.
 """
 
 from __future__ import annotations
@@ -18,9 +20,49 @@ from typing import Any
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 CORRELATION = "pairing.correlation_id"
+# Attributes that hold the address as it was asked for (with any code or token in it, and the query string).
+ADDRESS_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.target", "http.url")
+
+
+def without_addresses(span: ReadableSpan) -> ReadableSpan:
+    """The span with its address attributes replaced by the route template, if it has any."""
+    attributes = dict(span.attributes or {})
+    if not any(name in attributes for name in ADDRESS_ATTRIBUTES):
+        return span
+    for name in ADDRESS_ATTRIBUTES:
+        attributes.pop(name, None)
+    if route := attributes.get("http.route"):
+        attributes["url.path"] = route
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
+        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class WithoutAddresses(SpanExporter):
+    """Passes spans on to another exporter without the addresses they were made for."""
+
+    def __init__(self, exporter: SpanExporter):
+        self.exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.exporter.export([without_addresses(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def export_to(provider: TracerProvider, exporter: SpanExporter, batch: bool = True) -> None:
+    """Send the provider's spans to an exporter, always without addresses."""
+    safe = WithoutAddresses(exporter)
+    provider.add_span_processor(BatchSpanProcessor(safe, schedule_delay_millis=500) if batch else SimpleSpanProcessor(safe))
 
 
 class JsonLinesExporter(SpanExporter):
@@ -60,9 +102,9 @@ def configure_tracing(service: str) -> TracerProvider:
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        export_to(provider, OTLPSpanExporter())
     if path := os.environ.get("TRACES_FILE"):
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesExporter(Path(path)), schedule_delay_millis=500))
+        export_to(provider, JsonLinesExporter(Path(path)))
     trace.set_tracer_provider(provider)
     return provider
 
