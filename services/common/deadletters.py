@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -89,12 +90,35 @@ async def replay(kafka: KafkaSettings, letters: list[DeadLetter]) -> int:
     letters = [letter for letter in letters if letter.source != "set_aside"]
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **kafka.producer_options)
     await producer.start()
+    sent = 0
     try:
         for letter in letters:
+            value = letter.value if letter.value else await original_value(kafka, letter)
+            if value is None:
+                continue  # gone from its topic (its retention passed, or a newer record replaced it)
             headers = [("replayed_from_dead_letter", str(letter.offset).encode())]
             if letter.event_id:
                 headers.append(("event_id", letter.event_id.encode()))
-            await producer.send_and_wait(letter.original_topic, letter.value, key=letter.key, headers=headers)
+            await producer.send_and_wait(letter.original_topic, value, key=letter.key, headers=headers)
+            sent += 1
     finally:
         await producer.stop()
-    return len(letters)
+    return sent
+
+
+async def original_value(kafka: KafkaSettings, letter: DeadLetter) -> bytes | None:
+    """A consumer's dead letter carries no body (it may be personal): read the event from where it was."""
+    if letter.original_partition < 0 or letter.original_offset < 0:
+        return None
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(letter.original_topic, letter.original_partition)
+        consumer.assign([partition])
+        if (await consumer.beginning_offsets([partition]))[partition] > letter.original_offset:
+            return None
+        consumer.seek(partition, letter.original_offset)
+        record = await asyncio.wait_for(consumer.getone(partition), timeout=10)
+        return record.value if record.offset == letter.original_offset else None
+    finally:
+        await consumer.stop()

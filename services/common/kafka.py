@@ -173,8 +173,10 @@ async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc
         error,
         exc_info=not is_permanent(exc),
     )
+    # No body: the event may hold a name or contact details, and a dead letter is kept for weeks.
+    # Its topic, partition and offset say where it is; `pairing dlq replay` reads it from there.
     await broker.publish(
-        record.value or b"",
+        b"",
         topic=DEAD_LETTERS.name,
         key=record.key,
         headers={

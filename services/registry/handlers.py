@@ -638,6 +638,7 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
 async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:
     """The delivery rows of a batch's people, read at once (record_delivery then finds them in the session)."""
     await uow.session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id.in_(leader_ids)))
+    await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(leader_ids)))
 
 
 async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
@@ -645,6 +646,8 @@ async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -
     d = changed.data
     if d.about != "outcome":
         return  # messages about a partner declining are in the notifier's own delivery log
+    if await uow.session.get(LeaderRow, d.leader_id) is None:
+        return  # a report that came after the person was erased: nothing about them is kept
     row = await uow.session.get(DeliveryRow, (d.round_id, d.leader_id, d.channel))
     if row is None:
         uow.session.add(DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail))

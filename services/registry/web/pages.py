@@ -164,9 +164,19 @@ def for_role(reason: str, manager: Manager) -> str:
     return "The reason involves this person's access needs, which your role cannot see."
 
 
+ERASED_PERSON = {"name": "Someone who has been erased", "role": ""}
+
+
+class Names(dict):
+    """Each leader's name and role; anyone not registered (erased since) reads as an erased person."""
+
+    def __missing__(self, leader_id: str) -> dict[str, str]:
+        return ERASED_PERSON
+
+
 async def leader_names(registry, ids: list[str]) -> dict[str, dict[str, str]]:
     """Name and role of each leader, for the pages that list people (names are not special-category data)."""
-    found: dict[str, dict[str, str]] = {}
+    found: dict[str, dict[str, str]] = Names()
     unique = sorted(set(ids))
     async with registry.store.unit_of_work() as uow:
         for start in range(0, len(unique), 500):
@@ -176,7 +186,7 @@ async def leader_names(registry, ids: list[str]) -> dict[str, dict[str, str]]:
             for leader_id, role, sealed in rows:
                 found[leader_id] = {"name": registry.cipher.open(sealed).get("name", leader_id), "role": role}
     for leader_id in unique:
-        found.setdefault(leader_id, {"name": "Erased person" if leader_id == handlers.ERASED else leader_id, "role": ""})
+        found.setdefault(leader_id, ERASED_PERSON if leader_id == handlers.ERASED else {"name": leader_id, "role": ""})
     return found
 
 
