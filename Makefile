@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+# make run KAFKA=apache: Apache Kafka (one node, data kept in var/kafka) instead of the embedded Tansu broker
+KAFKA ?= tansu
 
-.PHONY: chaos install run demo test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
+.PHONY: chaos install run demo messages test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -17,10 +19,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	@$(BIN)/pairing run --port $(PORT)
+	@$(BIN)/pairing run --port $(PORT) --kafka $(KAFKA)
 
 demo: $(STAMP)
 	@$(BIN)/pairing demo --port $(PORT)
+
+# Every kind of message in every format, for awkward made-up people: open var/messages/index.html.
+messages: $(STAMP)
+	@$(BIN)/pairing messages var/messages
 
 # Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
 # and Debian's Chromium, installed first when it is missing (tests/browser/chromium.py).

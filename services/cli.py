@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -99,6 +100,8 @@ def serve(service: str) -> None:
     from services.common.logs import configure_logging
     from services.common.tracing import configure_tracing
 
+    # Every file the service writes (its database, logs, traces, letters, texts and tasks) is its owner's only.
+    os.umask(0o077)
     configure_logging(service)
     configure_tracing(service)
     if service == "registry":
@@ -167,7 +170,7 @@ def smtp_sink(port: int, maildir: Path) -> None:
         controller.stop()
 
 
-def run(port: int, data_dir: Path) -> None:
+def run(port: int, data_dir: Path, kafka: str = "tansu") -> None:
     from services.launcher import Stack
 
     def stop_now(*_: object) -> None:
@@ -176,7 +179,9 @@ def run(port: int, data_dir: Path) -> None:
     # Ctrl-C or a SIGTERM from a process manager both stop everything in order.
     signal.signal(signal.SIGINT, stop_now)
     signal.signal(signal.SIGTERM, stop_now)
-    stack = Stack(data_dir=data_dir, http_port=port, ops_ports={"matcher": 9101, "notifier": 9102})
+    stack = Stack(data_dir=data_dir, http_port=port, ops_ports={"matcher": 9101, "notifier": 9102}, broker=kafka)
+    if kafka == "apache":
+        stack.group_prefix = "pairing"  # the broker keeps its topics and offsets: each service carries on where it stopped
     stack.start()
     email, password = stack.admin
     print(f"\nThe pairing service is running. Managers' pages: {stack.base_url}/manage")
@@ -287,6 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("run", help="run the whole product on this machine")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data", type=Path, default=Path("var"), help="folder for local databases, messages and logs")
+    p.add_argument(
+        "--kafka",
+        choices=["tansu", "apache"],
+        default="tansu",
+        help="tansu: the embedded broker, in memory; apache: Apache Kafka, keeping its data in the data folder",
+    )
     p = commands.add_parser("demo", help="run a pairing round on a built-in sample and show the result")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data", type=Path, default=Path("var/demo"))
@@ -314,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("trace", help="show how one round travelled through the services")
     p.add_argument("correlation_id", help="a round id (or leader id)")
     p.add_argument("--logs", type=Path, default=Path("var/logs"), help="the folder with traces-*.jsonl")
+    p = commands.add_parser("messages", help="write every kind of message in every format into a folder to look at")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("var/messages"), help="where to write them (emptied first)")
     p = commands.add_parser("rekey", help="re-encrypt a service's stored data with the first of its keys")
     p.add_argument("service", choices=["registry", "matcher", "notifier"])
     p = commands.add_parser("dlq", help="list or replay events that consumers could not handle")
@@ -324,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            run(args.port, args.data)
+            run(args.port, args.data, args.kafka)
         elif args.command == "demo":
             from services.demo import demo
 
@@ -362,6 +375,10 @@ def main(argv: list[str] | None = None) -> None:
             launch(args.url, args.data, args.spec)
         elif args.command == "trace":
             trace_command(args.correlation_id, args.logs)
+        elif args.command == "messages":
+            from services.notifier.gallery import write_gallery
+
+            print(f"Every message, in every format: open {write_gallery(args.folder)}")
         elif args.command == "rekey":
             rekey_command(args.service)
         elif args.command == "new-key":

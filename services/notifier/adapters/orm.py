@@ -83,3 +83,27 @@ class ErasedRow(Base):
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class TextQuestionRow(Base):
+    """A question asked by text message: a paired outcome with one partner, texted to the person
+    themselves, so a reply of YES or NO can only mean this pair (inbound.py). Open until answered
+    (by any route), replied to, or the round is cancelled."""
+
+    __tablename__ = "text_questions"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "{outcome event id}:{leader id}"
+    round_id: Mapped[str] = mapped_column(String(100))
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    partner_id: Mapped[str] = mapped_column(String(100))
+    asked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+
+
+class ReceivedTextRow(Base):
+    """A text GOV.UK Notify received, by its id: each is handled once (never its number or words)."""
+
+    __tablename__ = "received_texts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
