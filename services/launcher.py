@@ -115,8 +115,8 @@ class Stack:
         return env
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.log_dir.mkdir(mode=0o700, exist_ok=True)
         if port_is_open("127.0.0.1", self.http_port):
             raise RuntimeError(
                 f"port {self.http_port} is already in use; stop what uses it, or choose another port with PORT=8001"
@@ -200,7 +200,8 @@ class Stack:
         return False
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")
+        # Readable by the owner only, like everything the services write (they run with umask 077).
+        log = os.fdopen(os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         traces = {"TRACES_FILE": str((self.log_dir / f"traces-{name}.jsonl").resolve())}
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", *args],
