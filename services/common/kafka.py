@@ -46,13 +46,26 @@ async def ensure_topics(kafka: KafkaSettings, topics: tuple[Topic, ...] = ALL_TO
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(t.name, t.partitions, kafka.replication_factor, topic_configs=t.config) for t in topics]
+            [NewTopic(t.name, t.partitions, kafka.replication_factor, topic_configs=topic_config(t, kafka)) for t in topics]
         )
         for name, code, message in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 raise RuntimeError(f"Could not create topic {name}: {message} (Kafka error {code})")
     finally:
         await admin.close()
+
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def topic_config(topic: Topic, kafka: KafkaSettings) -> dict[str, str]:
+    """The topic's settings with how long it keeps what it holds. A compacted topic keeps each
+    person's newest record until they are erased, then its tombstone for a day; any other topic
+    keeps events for its retention period. (The embedded Tansu broker may not enforce these.)"""
+    if topic.compacted:
+        return {**topic.config, "delete.retention.ms": str(DAY_MS)}
+    days = kafka.dead_letter_retention_days if topic.name == DEAD_LETTERS.name else kafka.retention_days
+    return {**topic.config, "retention.ms": str(days * DAY_MS)}
 
 
 def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:

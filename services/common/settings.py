@@ -33,6 +33,10 @@ class KafkaSettings(BaseSettings):
     # Also how long a rebalance waits for members to rejoin: Tansu waits this long for a
     # member that was killed, so it is kept short; handlers here take well under it.
     max_poll_interval_ms: int = Field(default=60_000, ge=5_000, le=3_600_000)
+    # How long the broker keeps events that name people (rounds, results, outcomes, answers,
+    # delivery reports) and dead letters; set on each topic when it is created (README: Retention).
+    retention_days: int = Field(default=400, ge=1, le=3650, description="Days events that name people are kept")
+    dead_letter_retention_days: int = Field(default=30, ge=1, le=365, description="Days dead letters are kept")
 
     @property
     def consumer_options(self) -> dict:

@@ -29,6 +29,8 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
+from services.common.retention import PurgeJob
+from services.notifier import retention
 from services.notifier.erasure import forget_person
 from services.notifier.handlers import Notifier
 from services.notifier.receipts import ReceiptChecker
@@ -108,18 +110,21 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
     notifier.dead_letter = functools.partial(dead_letter_event, broker, SERVICE, source="schedule")
     app = service_app(broker, store, settings.kafka, SERVICE, log)
     scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)
+    purging = PurgeJob(SERVICE, functools.partial(retention.purge, notifier, settings.retention_days, settings.file_retention_days))
     receipts = receipt_checker(settings, notifier)
 
     # After start-up the database is migrated; on shutdown the engine is still open.
     @app.after_startup
     async def start_scheduler() -> None:
         scheduler.start()
+        purging.start()
         if receipts is not None:
             receipts.start()
 
     @app.on_shutdown
     async def stop_scheduler() -> None:
         await scheduler.stop()
+        await purging.stop()
         if receipts is not None:
             await receipts.stop()
         for channel in notifier.channels.values():

@@ -46,6 +46,10 @@ class NotifierSettings(BaseSettings):
         default=Path("var/notifier"),
         description="Where letters (letters/), text messages (sms/) and tasks for a person (for_a_person/) are written",
     )
+    retention_days: int = Field(default=400, ge=1, le=3650, description="Days the record of each message is kept")
+    file_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Days text messages, letters and tasks stay in the output folders"
+    )
     contact_wait_seconds: float = Field(
         default=30, ge=0, le=600, description="How long an outcome waits for contact details that are still on their way"
     )

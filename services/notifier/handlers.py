@@ -70,7 +70,7 @@ from services.common.kafka import jittered_backoff
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.notify import SentByNotify
-from services.notifier.adapters.orm import ContactRow, DeliveryRow, ScheduledRow
+from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.compose import (
     PlannedMessage,
@@ -79,7 +79,7 @@ from services.notifier.compose import (
     plan_missing_contact_task,
     plan_partner_declined,
 )
-from services.notifier.erasure import PARTNER_ERASED, erased_among, tell_in_person
+from services.notifier.erasure import PARTNER_ERASED, digest, erased_among, tell_in_person
 from services.notifier.domain.messages import TO_PROXY, Route, recipient
 from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, next_allowed, quiet_hours_for, when_words
 
@@ -218,6 +218,8 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
     if row is None:
         row = ContactRow(leader_id=data.leader_id)
         uow.session.add(row)
+        # Back after their contact details were removed (withdrawn, or erased and registered again): hear them again.
+        await uow.session.execute(delete(ErasedRow).where(ErasedRow.digest == digest(data.leader_id)))
     row.version = data.version
     row.sealed = cipher.seal(data.model_dump(mode="json"))
 

@@ -31,8 +31,9 @@ from services.common.kafka import batch_options, create_broker, ensure_topics, s
 from services.common.projection import batch_of, project
 from services.common.observability import metrics_app, sampling
 from services.common.runtime import outbox_relay
-from services.common.store import Store, handle_once, make_engine
-from services.registry import handlers
+from services.common.retention import PurgeJob
+from services.common.store import Store, handle_once, make_engine, utc_now
+from services.registry import handlers, retention
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.config import RegistrySettings
 
@@ -135,16 +136,20 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         signer=URLSafeTimedSerializer(settings.token_secret, salt="pairing-response"),
     )
 
+    purging = PurgeJob(SERVICE, lambda: retention.purge(store, cipher, utc_now(), settings.retention_days))
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.prepare(SERVICE)
         await ensure_topics(settings.kafka)
         async with outbox_relay(store, settings.kafka, SERVICE):
             await registry.broker.start()
+            purging.start()
             try:
                 async with sampling(SERVICE, registry.broker, store):
                     yield
             finally:
+                await purging.stop()
                 await registry.broker.stop()
         await store.engine.dispose()
 

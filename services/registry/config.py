@@ -19,6 +19,9 @@ class RegistrySettings(BaseSettings):
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where leaders' links point")
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
     token_secret: str = Field(min_length=16, description="Signs the accept and decline links in messages")
+    retention_days: int = Field(
+        default=400, ge=1, le=3650, description="Days delivery reports and answers (with reasons for a no) are kept"
+    )
     response_days: int = Field(default=14, ge=1, le=90, description="Days people have to accept or decline")
     first_meeting_notice_days: int = Field(
         default=14, ge=0, le=180, description="The suggested first meeting is at least this many days after publishing"

@@ -14,6 +14,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from schemas.topics import ALL_TOPICS
+from services.common.kafka import topic_config
 from services.common.settings import KafkaSettings, OpsSettings, ReliabilitySettings
 from services.matcher.config import MatcherSettings
 from services.notifier.config import NotifierSettings
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 SERVICES = ("registry", "matcher", "notifier")
-EXPECTED_TOPICS = {t.name: (t.partitions, t.config) for t in ALL_TOPICS}
+EXPECTED_TOPICS = {t.name: (t.partitions, topic_config(t, KafkaSettings())) for t in ALL_TOPICS}
 
 
 def settings_env_names() -> set[str]:

@@ -1,0 +1,56 @@
+"""What the registry deletes when its retention period has passed (README: Retention).
+
+- delivery reports and answers (with any reason given for a no): `REGISTRY_RETENTION_DAYS`
+  after their last change;
+- a withdrawn person's contact details (email, phone, postal address, the person who gets
+  their messages), once no round they are in is still open: here, and through a tombstone
+  on `leaders.contact.v1`, in the notifier. Their name stays, so the history still reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Text, cast, delete, or_, select
+
+from schemas.topics import LEADER_CONTACTS
+from services.common.crypto import Cipher
+from services.common.store import Store, UnitOfWork
+from services.registry.adapters.orm import DeliveryRow, LeaderRow, ResponseRow, RoundRow
+
+CONTACT_FIELDS = ("email", "phone", "postal_address", "proxy")
+FINISHED_ROUNDS = ("closed", "cancelled")
+REMOVED = "contact_details_removed_on"
+
+
+async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) -> dict[str, int]:
+    cutoff = now - dt.timedelta(days=keep_days)
+    async with store.unit_of_work() as uow:
+        deliveries = await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.updated_at < cutoff))
+        answers = await uow.session.execute(delete(ResponseRow).where(ResponseRow.answered_at < cutoff))
+        withdrawn = await forget_withdrawn_contacts(uow, cipher, now.date())
+        await uow.commit()
+    return {"delivery reports": deliveries.rowcount, "answers": answers.rowcount, "withdrawn contact details": withdrawn}
+
+
+async def forget_withdrawn_contacts(uow: UnitOfWork, cipher: Cipher, today: dt.date) -> int:
+    """Withdrawn people whose last round has closed: their contact details go."""
+    rows = (await uow.session.scalars(select(LeaderRow).where(LeaderRow.status == "withdrawn"))).all()
+    forgotten = 0
+    for row in rows:
+        if row.public.get(REMOVED) or await in_an_open_round(uow, row.id):
+            continue
+        sealed = cipher.open(row.sealed)
+        row.sealed = cipher.seal({**sealed, **{field: None for field in CONTACT_FIELDS}})
+        row.public = {**row.public, REMOVED: today.isoformat()}
+        uow.tombstone(LEADER_CONTACTS, row.id, str(uuid.uuid4()))
+        forgotten += 1
+    return forgotten
+
+
+async def in_an_open_round(uow: UnitOfWork, leader_id: str) -> bool:
+    quoted = f'"{leader_id}"'  # how the id appears in the stored JSON text (see handlers.forget_in_rounds)
+    mentions = [cast(column, Text).contains(quoted, autoescape=True) for column in (RoundRow.leader_ids, RoundRow.locked_pairs)]
+    query = select(RoundRow.id).where(or_(*mentions), RoundRow.status.not_in(FINISHED_ROUNDS)).limit(1)
+    return (await uow.session.scalar(query)) is not None

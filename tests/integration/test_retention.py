@@ -1,0 +1,137 @@
+"""Retention, on the real broker and real databases (PostgreSQL and SQLite): topics are created
+with how long they keep events, and each service's purge deletes what is past its period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from sqlalchemy import select
+
+from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, OUTCOMES, Topic
+from services.common.crypto import Cipher, new_key
+from services.common.kafka import DAY_MS, ensure_topics
+from services.common.store import Store, make_engine
+from services.registry import retention as registry_retention
+from services.registry.adapters import orm as registry_orm
+from services.notifier import retention as notifier_retention
+from services.notifier.adapters.orm import DeliveryRow as NotifierDelivery
+from tests.integration.test_notifier_channels import channels, notifier, settings, store  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2027, 3, 1, 12, tzinfo=dt.timezone.utc)
+LONG_AGO = NOW - dt.timedelta(days=401)
+LATELY = NOW - dt.timedelta(days=10)
+
+
+async def test_topics_are_created_with_their_retention_periods(kafka_settings):
+    suffix = uuid.uuid4().hex[:6]
+    events = Topic(f"{OUTCOMES.name}.{suffix}", key="leader_id")
+    contacts = Topic(f"{LEADER_CONTACTS.name}.{suffix}", key="leader_id", compacted=True)
+    letters = Topic(DEAD_LETTERS.name, key="k", partitions=1)
+    settings = kafka_settings.model_copy(update={"retention_days": 7, "dead_letter_retention_days": 3})
+    await ensure_topics(settings, (events, contacts))
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in (events, contacts)]
+        )
+    finally:
+        await admin.close()
+    found = {}
+    for response in described:
+        for _code, _message, _type, name, entries in response.resources:
+            found[name] = {entry[0]: entry[1] for entry in entries}
+    assert found[events.name]["retention.ms"] == str(7 * DAY_MS)
+    assert found[contacts.name]["cleanup.policy"] == "compact"
+    assert found[contacts.name]["delete.retention.ms"] == str(DAY_MS), "a tombstone is kept one day"
+    from services.common.kafka import topic_config
+
+    assert topic_config(letters, settings)["retention.ms"] == str(3 * DAY_MS)
+
+
+@pytest.fixture
+async def registry_store(database_url):
+    store = Store(make_engine(database_url), registry_orm.Outbox, registry_orm.Inbox, registry_orm.Base.metadata)
+    await store.prepare("registry")
+    yield store
+    await store.engine.dispose()
+
+
+def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRow:
+    sealed = {"name": f"Name {leader_id}", "email": f"{leader_id}@example.org", "phone": "07700 900123",
+              "postal_address": "1 Example Street", "proxy": None, "access_needs": []}
+    return registry_orm.LeaderRow(id=leader_id, role="patient_leader", system="leeds", status=status, version=1,
+                                  public={"id": leader_id}, sealed=cipher.seal(sealed))
+
+
+def round_row(round_id: str, status: str, leader_ids: list[str]) -> registry_orm.RoundRow:
+    return registry_orm.RoundRow(id=round_id, status=status, spec={}, leader_ids=leader_ids, locked_pairs=[], forbidden_pairs=[])
+
+
+async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples_contact_details(registry_store):
+    cipher = Cipher(new_key())
+    async with registry_store.unit_of_work() as uow:
+        uow.session.add_all([
+            leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
+            leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
+            leader(cipher, "pl-here", "active"),
+            round_row("r-closed", "closed", ["pl-left", "pl-waiting"]),
+            round_row("r-open", "published", ["pl-waiting", "pl-here"]),
+            registry_orm.DeliveryRow(round_id="r-closed", leader_id="pl-here", channel="email", status="sent", updated_at=LONG_AGO),
+            registry_orm.DeliveryRow(round_id="r-open", leader_id="pl-here", channel="email", status="sent", updated_at=LATELY),
+            registry_orm.ResponseRow(nonce="old", round_id="r-closed", leader_id="pl-here", partner_id="pl-left",
+                                     answer="decline", sealed_reason=cipher.seal({"reason": "x"}), answered_at=LONG_AGO),
+            registry_orm.ResponseRow(nonce="new", round_id="r-open", leader_id="pl-here", partner_id="pl-waiting",
+                                     answer="accept", answered_at=LATELY),
+        ])
+        await uow.commit()
+
+    removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400)
+    assert removed == {"delivery reports": 1, "answers": 1, "withdrawn contact details": 1}
+    assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400) == {
+        "delivery reports": 0, "answers": 0, "withdrawn contact details": 0}, "once is enough"
+
+    async with registry_store.sessions() as session:
+        deliveries = [(d.round_id, d.leader_id) for d in (await session.scalars(select(registry_orm.DeliveryRow))).all()]
+        answers = [r.nonce for r in (await session.scalars(select(registry_orm.ResponseRow))).all()]
+        people = {row.id: cipher.open(row.sealed) for row in (await session.scalars(select(registry_orm.LeaderRow))).all()}
+        outbox = (await session.scalars(select(registry_orm.Outbox))).all()
+    assert deliveries == [("r-open", "pl-here")] and answers == ["new"]
+    assert people["pl-left"]["name"] == "Name pl-left", "the name stays, so the history still reads"
+    assert [people["pl-left"][f] for f in ("email", "phone", "postal_address")] == [None, None, None]
+    assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
+    assert people["pl-here"]["email"] == "pl-here@example.org"
+    (tombstone,) = outbox
+    assert (tombstone.topic, tombstone.key, tombstone.value) == (LEADER_CONTACTS.name, "pl-left", None)
+
+
+async def test_the_notifier_purges_old_message_records_and_files(store, channels, settings):  # noqa: F811
+    n = notifier(store, channels)
+    n.folders = (settings.sms_dir, settings.tasks_dir)
+    now = n.now()
+    async with store.unit_of_work() as uow:
+        uow.session.add_all([
+            NotifierDelivery(key="old", round_id="r", leader_id="pl-1", channel="sms", status="sent", detail="",
+                             updated_at=now - dt.timedelta(days=401)),
+            NotifierDelivery(key="new", round_id="r", leader_id="pl-2", channel="sms", status="sent", detail="",
+                             updated_at=now - dt.timedelta(days=1)),
+        ])
+        await uow.commit()
+    settings.sms_dir.mkdir(parents=True)
+    old, recent = settings.sms_dir / "old.txt", settings.sms_dir / "recent.txt"
+    old.write_text("To: 07700 900123")
+    recent.write_text("To: 07700 900456")
+    long_ago = (now - dt.timedelta(days=91)).timestamp()
+    os.utime(old, (long_ago, long_ago))
+
+    assert await notifier_retention.purge(n, keep_days=400, file_days=90) == {"message records": 1, "files": 1}
+    async with store.sessions() as session:
+        assert [row.key for row in (await session.scalars(select(NotifierDelivery))).all()] == ["new"]
+    assert sorted(p.name for p in settings.sms_dir.iterdir()) == ["recent.txt"]
