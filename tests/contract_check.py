@@ -1,20 +1,28 @@
 """Checking Kafka records against schemas/asyncapi.yaml with validators the project did not write
 (`jsonschema` and its format checker): the payload against every message documented for the
-record's topic, and the headers against the message's headers."""
+record's topic, and the headers against the message's headers; and the round whose records the
+contract tests check."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import cache
 from urllib.parse import unquote
 
+import httpx
 import yaml
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES
 from services.contract import ASYNCAPI_PATH
+from services.launcher import Stack
+from services.registry.client import RegistryClient
+from services.registry.sample import SAMPLE_ROUND, sample_leaders
+from tests.kafka_reading import read_topic
 
 DOCUMENT = "urn:pairing:asyncapi"
 
@@ -27,11 +35,16 @@ def contract() -> tuple[dict, Registry]:
 
 
 @cache
-def validators(topic: str) -> list[tuple[str, Draft7Validator, Draft7Validator]]:
-    """(message name, payload validator, headers validator) for each message documented on `topic`."""
+def validators(topic: str) -> list[tuple[str, str, Draft7Validator, Draft7Validator]]:
+    """(action, message name, payload validator, headers validator) for each message documented on
+    `topic`: action is send for what a service writes there, receive for what one reads."""
     document, registry = contract()
+    actions = {
+        unquote(operation["channel"]["$ref"].removeprefix("#/channels/")): operation["action"]
+        for operation in document["operations"].values()
+    }
     found = []
-    for channel in document["channels"].values():
+    for channel_name, channel in document["channels"].items():
         if channel["address"] != topic:
             continue
         for reference in channel["messages"].values():
@@ -42,34 +55,69 @@ def validators(topic: str) -> list[tuple[str, Draft7Validator, Draft7Validator]]
                 schema = {"$ref": f"{DOCUMENT}#{pointer}/{part}"}
                 return Draft7Validator(schema, registry=registry, format_checker=FormatChecker())
 
-            found.append((name, validator("payload"), validator("headers")))
+            found.append((actions[channel_name], name, validator("payload"), validator("headers")))
     return found
 
 
 def problems(topic: str, value: bytes | None, headers: dict[str, str]) -> list[str]:
-    """What is wrong with one record, against every message the contract documents for its topic."""
+    """What is wrong with one record: it must be a message some service documents sending to its
+    topic, and every service documented as reading the topic must be able to read it."""
     documented = validators(topic)
     if not documented:
         return [f"{topic} is not in schemas/asyncapi.yaml"]
-    wrong = []
-    for name, payload, header in documented:
-        if name.endswith(":DeadLetter"):
-            body = None  # a dead letter carries the record as it was, readable or not
-        else:
-            try:
-                body = None if value is None else json.loads(value)
-            except ValueError as exc:
-                wrong.append(f"{name}: the payload is not JSON ({exc})")
-                continue
-            wrong += [f"{name}: payload {explain(e)}" for e in payload.iter_errors(body)]
-        wrong += [f"{name}: headers {explain(e)}" for e in header.iter_errors(headers)]
+    against = {name: check(name, payload, header, value, headers) for _, name, payload, header in documented}
+    sent = {name: wrong for (action, name, *_), wrong in zip(documented, against.values()) if action == "send"}
+    read = [wrong for (action, *_), wrong in zip(documented, against.values()) if action == "receive"]
+    wrong = [problem for found in read for problem in found]
+    if not any(not found for found in sent.values()):
+        wrong += [problem for found in sent.values() for problem in found] or [f"no service documents sending to {topic}"]
     return wrong
+
+
+def check(name: str, payload: Draft7Validator, header: Draft7Validator, value: bytes | None, headers: dict) -> list[str]:
+    wrong = []
+    if not name.endswith(":DeadLetter"):  # a dead letter carries the record as it was, readable or not
+        try:
+            body = None if value is None else json.loads(value)
+        except ValueError as exc:
+            return [f"{name}: the payload is not JSON ({exc})"]
+        wrong += [f"{name}: payload {explain(e)}" for e in payload.iter_errors(body)]
+    return wrong + [f"{name}: headers {explain(e)}" for e in header.iter_errors(headers)]
 
 
 def explain(error) -> str:
     """Where and why, from the closest of the alternatives when none of an anyOf matched."""
     closest = best_match(error.context) if error.context else error
     return f"{'/'.join(map(str, closest.absolute_path)) or '(top)'}: {closest.message[:300]}"
+
+
+def run_a_round(stack: Stack, tag: str) -> dict:
+    """The demo's 40 people (ids ending in `tag`): paired, approved, published, told; one says no."""
+    client = RegistryClient(stack.base_url, auth=stack.admin)
+    leaders = [{**leader, "id": f"{leader['id']}-{tag}"} for leader in sample_leaders()]
+    for leader in leaders:
+        client.register_leader(leader)
+    round_id = f"contract-{tag}"
+    client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [leader["id"] for leader in leaders]})
+    proposed = client.wait_for_round(round_id, {"proposed", "failed"}, seconds=120)
+    assert proposed["status"] == "proposed", proposed.get("failure")
+    client.approve(round_id, "Contract test")
+    client.publish(round_id)
+    told = client.wait_for_deliveries(round_id, len(leaders), seconds=120)
+    assert sum(told["deliveries"].values()) == len(leaders), told["deliveries"]
+    outcomes = asyncio.run(
+        read_topic(stack.kafka_bootstrap, OUTCOMES, keep=lambda r: round_id.encode() in (r.value or b""), expected=len(leaders))
+    )
+    decline = next(p["decline_url"] for r in outcomes for p in json.loads(r.value)["data"]["partners"])
+    assert "you said no" in httpx.post(decline.split("?")[0], data={"answer": "decline"}).text
+    unpaired = proposed["unmatched"][0]["id"] if proposed["unmatched"] else leaders[-1]["id"]
+    assert client.http.delete(f"/leaders/{unpaired}").status_code in (200, 204)
+    for topic in (LEADER_PROFILES, LEADER_CONTACTS):
+        erased = asyncio.run(
+            read_topic(stack.kafka_bootstrap, topic, keep=lambda r: r.key == unpaired.encode() and r.value is None, expected=1)
+        )
+        assert erased, f"no tombstone for the erased leader on {topic.name}"
+    return proposed
 
 
 def headers_of(record) -> dict[str, str]:

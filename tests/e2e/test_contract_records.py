@@ -5,19 +5,15 @@ separate processes on the real broker, with answers, an erasure and a dead lette
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas.topics import ALL_TOPICS, LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES, ROUNDS
+from schemas.topics import ALL_TOPICS, LEADER_CONTACTS, LEADER_PROFILES, ROUNDS
 from services.common.embedded import free_port
 from services.launcher import Stack
-from services.registry.client import RegistryClient
-from services.registry.sample import SAMPLE_ROUND, sample_leaders
-from tests.contract_check import headers_of, problems
+from tests.contract_check import headers_of, problems, run_a_round
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -33,35 +29,6 @@ def stack(new_broker, tmp_path_factory):
         report=lambda _: None,
     ) as stack:
         yield stack
-
-
-def run_a_round(stack: Stack, tag: str) -> dict:
-    """The demo's 40 people (ids ending in `tag`): paired, approved, published, told; one says no."""
-    client = RegistryClient(stack.base_url, auth=stack.admin)
-    leaders = [{**leader, "id": f"{leader['id']}-{tag}"} for leader in sample_leaders()]
-    for leader in leaders:
-        client.register_leader(leader)
-    round_id = f"contract-{tag}"
-    client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [leader["id"] for leader in leaders]})
-    proposed = client.wait_for_round(round_id, {"proposed", "failed"}, seconds=120)
-    assert proposed["status"] == "proposed", proposed.get("failure")
-    client.approve(round_id, "Contract test")
-    client.publish(round_id)
-    told = client.wait_for_deliveries(round_id, len(leaders), seconds=120)
-    assert sum(told["deliveries"].values()) == len(leaders), told["deliveries"]
-    outcomes = asyncio.run(
-        read_topic(stack.kafka_bootstrap, OUTCOMES, keep=lambda r: round_id.encode() in (r.value or b""), expected=len(leaders))
-    )
-    decline = next(p["decline_url"] for r in outcomes for p in json.loads(r.value)["data"]["partners"])
-    assert "you said no" in httpx.post(decline.split("?")[0], data={"answer": "decline"}).text
-    unpaired = proposed["unmatched"][0]["id"] if proposed["unmatched"] else leaders[-1]["id"]
-    assert client.http.delete(f"/leaders/{unpaired}").status_code in (200, 204)
-    for topic in (LEADER_PROFILES, LEADER_CONTACTS):
-        erased = asyncio.run(
-            read_topic(stack.kafka_bootstrap, topic, keep=lambda r: r.key == unpaired.encode() and r.value is None, expected=1)
-        )
-        assert erased, f"no tombstone for the erased leader on {topic.name}"
-    return proposed
 
 
 async def send_unreadable_record(bootstrap: str, key: str) -> None:

@@ -229,7 +229,13 @@ async def test_a_broker_outage_is_waited_out_without_a_restart(tmp_path):
     link = await CuttableLink("127.0.0.1", 0).start()
     broker = EmbeddedKafka.start(advertised_port=link.listen_port)
     link.port = broker.port
-    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{link.listen_port}", client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
+    # Tansu has no idempotent producer, whichever broker the rest of the session uses.
+    kafka = KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{link.listen_port}",
+        client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}",
+        enable_idempotence=False,
+        **FAST_SESSION,
+    )
     settings = MatcherSettings(database_url=f"sqlite:///{tmp_path / 'matcher.db'}", encryption_keys=KEY, kafka=kafka)
     app = create_app(settings)
     await app.start()
