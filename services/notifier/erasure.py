@@ -82,6 +82,8 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # n
                 event.data.round_id, to, event.event_id, Notice(event).about, "person", "needs_a_person", PARTNER_ERASED
             ))
     await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
+    outbox = uow.store.outbox  # delivery reports about them, sent or not: the registry has forgotten them too
+    await session.execute(delete(outbox).where(outbox.key == leader_id))
     removed = remove_files(notifier.folders, leader_id, contact)
     log.info("an erased person was forgotten: %d scheduled message(s) cancelled, %d file(s) removed", cancelled, removed)
 

@@ -238,3 +238,22 @@ class ApiTokenRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TaskRow(Base):
+    """A task for a person the notifier reported (braille, a phone call, a reply to a text to read ...),
+    or an answer by text the registry could not record: the managers' work queue (web/tasks.py)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "{event id}:{leader id}:{about}": the same report twice makes one task.
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    round_id: Mapped[str] = mapped_column(String(100))
+    leader_id: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    due_by: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    done_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
