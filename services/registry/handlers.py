@@ -256,6 +256,10 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
     await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))
     await uow.session.execute(delete(CohortMemberRow).where(CohortMemberRow.leader_id == leader_id))
     await forget_in_rounds(uow, leader_id)
+    # Every other table about a person (the work queue's tasks, and any added later) goes too; the audit stays.
+    for table in LeaderRow.metadata.sorted_tables:
+        if table.name != AuditRow.__tablename__ and "leader_id" in table.c:
+            await uow.session.execute(delete(table).where(table.c.leader_id == leader_id))
     for topic in (LEADER_PROFILES, LEADER_CONTACTS):
         uow.tombstone(topic, leader_id, str(uuid.uuid4()))
     # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
