@@ -301,7 +301,27 @@ class PairDeclined(Envelope):
     data: PairAnswer
 
 
-ResponseEvent = Annotated[Union[PairAccepted, PairDeclined], Field(discriminator="event_type")]
+class TextReply(Payload):
+    """A reply to a text message that the notifier read as a clear yes or no to the one question it
+    asked that person by text. Never the phone number or the words of the reply."""
+
+    round_id: str
+    leader_id: LeaderId = Field(description="Who replied")
+    partner_id: LeaderId
+    answer: Literal["accept", "decline"]
+    received_on: dt.date = Field(description="The day the reply reached GOV.UK Notify (London time)")
+
+
+class TextReplyReceived(Envelope):
+    """From the notifier, for the registry to record as an answer given by text (the same rules as a link)."""
+
+    event_type: Literal["TextReplyReceived"] = "TextReplyReceived"
+    data: TextReply
+
+
+# The answers the registry records; the topic also carries the notifier's text replies for the registry.
+AnswerEvent = Annotated[Union[PairAccepted, PairDeclined], Field(discriminator="event_type")]
+ResponseEvent = Annotated[Union[PairAccepted, PairDeclined, TextReplyReceived], Field(discriminator="event_type")]
 
 
 # ---- deliveries.v1 (keyed by leader id) ----
@@ -318,7 +338,13 @@ class Delivery(Payload):
     detail: str = ""
     # Added later within v1: which message this report is about. For "partner_declined",
     # outcome_event_id holds the PairDeclined event's id.
-    about: str = Field(default="outcome", description="outcome, or partner_declined")
+    about: str = Field(default="outcome", description="outcome, partner_declined, or text_reply")
+    # Added later within v1, for a task for a person (status needs_a_person): what kind of task and
+    # the day it must be done by. For "text_reply", outcome_event_id holds GOV.UK Notify's id for the text.
+    task: str | None = Field(
+        default=None, description="braille, audio, phone, interpreter, support, contact or text_reply"
+    )
+    due_by: dt.date | None = Field(default=None, description="The day the task must be done by")
 
 
 class NotificationStatusChanged(Envelope):
@@ -340,6 +366,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         OutcomePublished,
         PairAccepted,
         PairDeclined,
+        TextReplyReceived,
         NotificationStatusChanged,
     )
 }

@@ -58,7 +58,10 @@ OUTCOMES = Topic(
 RESPONSES = Topic(
     "responses.v1",
     key="round_id",
-    description="Leaders' answers to a proposed pair: accepted or declined.",
+    description=(
+        "Leaders' answers to a proposed pair: accepted or declined; and replies to a text message "
+        "read as yes or no, for the registry to record."
+    ),
 )
 DELIVERIES = Topic("deliveries.v1", key="leader_id", description="Notification delivery status, back to the registry.")
 DEAD_LETTERS = Topic(

@@ -9,7 +9,15 @@ from typing import Literal
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 
-from schemas.events import LeaderContactChanged, NotificationStatusChanged, OutcomePublished, PairDeclined, ResponseEvent
+from schemas.events import (
+    LeaderContactChanged,
+    NotificationStatusChanged,
+    OutcomePublished,
+    PairAccepted,
+    PairDeclined,
+    ResponseEvent,
+    TextReplyReceived,
+)
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, OUTCOMES, RESPONSES
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
@@ -33,6 +41,7 @@ from services.common.retention import PurgeJob
 from services.notifier import retention
 from services.notifier.erasure import forget_person
 from services.notifier.handlers import Notifier
+from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
@@ -81,6 +90,12 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         # Always Event 4: when someone says no, their partner is told and offered someone else.
         if isinstance(event, PairDeclined):
             await handlers.on_event(notifier, event)
+        if isinstance(event, (PairAccepted, PairDeclined)):
+            await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
+
+    broker.publisher(
+        RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description
+    )
 
     broker.publisher(
         DELIVERIES.name, schema=NotificationStatusChanged, title="notifier: deliveries.v1", description=DELIVERIES.description
@@ -112,6 +127,7 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
     scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)
     purging = PurgeJob(SERVICE, functools.partial(retention.purge, notifier, settings.retention_days, settings.file_retention_days))
     receipts = receipt_checker(settings, notifier)
+    replies = inbound_texts(settings, notifier)
 
     # After start-up the database is migrated; on shutdown the engine is still open.
     @app.after_startup
@@ -120,6 +136,8 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
         purging.start()
         if receipts is not None:
             receipts.start()
+        if replies is not None:
+            replies.start()
 
     @app.on_shutdown
     async def stop_scheduler() -> None:
@@ -127,6 +145,8 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
         await purging.stop()
         if receipts is not None:
             await receipts.stop()
+        if replies is not None:
+            await replies.stop()
         for channel in notifier.channels.values():
             if isinstance(channel, SmtpChannel):
                 await channel.close()  # say goodbye to the email server on the connection kept open
@@ -140,6 +160,15 @@ def receipt_checker(settings: NotifierSettings, notifier: Notifier) -> ReceiptCh
     if settings.channel != "notify" or not isinstance(email, NotifyChannel):
         return None
     return ReceiptChecker(notifier, email.receipt, settings.notify_receipt_seconds)
+
+
+def inbound_texts(settings: NotifierSettings, notifier: Notifier) -> InboundTexts | None:
+    """With GOV.UK Notify, replies to text messages are read from its received-text API (inbound.py)."""
+    if settings.channel != "notify":
+        return None
+    key = settings.notify_api_key.get_secret_value() if settings.notify_api_key else ""
+    fetch = notify_fetch(key, settings.notify_base_url, settings.notify_timeout_seconds)
+    return InboundTexts(notifier, fetch, settings.tasks_dir, settings.task_days, settings.notify_inbound_seconds)
 
 
 def make_channels(settings: NotifierSettings) -> dict[str, Channel]:

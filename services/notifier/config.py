@@ -92,6 +92,9 @@ class NotifierSettings(BaseSettings):
         le=3600,
         description="How soon GOV.UK Notify is first asked whether a message arrived (then less often, at most hourly)",
     )
+    notify_inbound_seconds: float = Field(
+        default=60, gt=0, le=3600, description="How often GOV.UK Notify is asked for replies to text messages"
+    )
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)

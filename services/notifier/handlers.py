@@ -68,9 +68,9 @@ from services.common.observability import NOTIFICATIONS
 from services.common.crypto import Cipher
 from services.common.kafka import jittered_backoff
 from services.common.store import Store, UnitOfWork, handled_in
-from services.notifier.adapters.channels import CannotUseChannel, Channel
+from services.notifier.adapters.channels import CannotUseChannel, Channel, TaskWritten
 from services.notifier.adapters.notify import SentByNotify
-from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
+from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow, TextQuestionRow
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.compose import (
     PlannedMessage,
@@ -216,10 +216,11 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
     if row is not None and row.version >= data.version:
         return
     if row is None:
+        # Back after their contact details were removed (withdrawn, or erased and registered again): hear them again.
+        # Before the new row is added: the delete would flush it half made.
+        await uow.session.execute(delete(ErasedRow).where(ErasedRow.digest == digest(data.leader_id)))
         row = ContactRow(leader_id=data.leader_id)
         uow.session.add(row)
-        # Back after their contact details were removed (withdrawn, or erased and registered again): hear them again.
-        await uow.session.execute(delete(ErasedRow).where(ErasedRow.digest == digest(data.leader_id)))
     row.version = data.version
     row.sealed = cipher.seal(data.model_dump(mode="json"))
 
@@ -248,11 +249,21 @@ async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact |
 
 def report(event: Cause, channel: str, status: str, detail: str = "") -> NotificationStatusChanged:
     notice = Notice(event)
-    return delivery_report(notice.round_id, notice.leader_id, event.event_id, notice.about, channel, status, detail)
+    # A task for a person says what kind it is and when it must be done by (the work queue shows both).
+    task = {"task": detail.kind, "due_by": detail.due_by} if isinstance(detail, TaskWritten) else {}
+    return delivery_report(notice.round_id, notice.leader_id, event.event_id, notice.about, channel, status, detail, **task)
 
 
 def delivery_report(
-    round_id: str, leader_id: str, event_id: uuid.UUID, about: str, channel: str, status: str, detail: str
+    round_id: str,
+    leader_id: str,
+    event_id: uuid.UUID,
+    about: str,
+    channel: str,
+    status: str,
+    detail: str,
+    task: str | None = None,
+    due_by: dt.date | None = None,
 ) -> NotificationStatusChanged:
     NOTIFICATIONS.labels(channel, status).inc()  # every status change is reported through here
     return NotificationStatusChanged(
@@ -267,6 +278,8 @@ def delivery_report(
             status=status,
             detail=detail,
             about=about,
+            task=task,
+            due_by=due_by,
         ),
     )
 
@@ -441,7 +454,7 @@ async def send_and_record(
         if lease is None:
             raise  # the consumer retries with backoff, then dead-letters
         return
-    await finish(n, notice, row, result, lease, replaces)
+    await finish(n, notice, row, result, lease, replaces, asked_by_text=not planned.route.to_proxy)
 
 
 async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None, bool]:
@@ -505,10 +518,12 @@ async def finish(
     result: tuple[str, str, str] | None,
     lease: Lease | None,
     replaces: bool = False,
+    asked_by_text: bool = False,
 ) -> None:
     """Record the result (status, channel, detail), mark it done and report, all in one transaction.
 
-    With no result the row was finished before, and only its report may be missing."""
+    With no result the row was finished before, and only its report may be missing. A text message
+    to the person themselves may open a question they can answer by replying (text_question)."""
     status, channel, detail = result or (row.status, row.channel, row.detail)
     async with n.store.unit_of_work() as uow:
         if not await mark_done(uow, notice, lease):
@@ -531,8 +546,21 @@ async def finish(
                 )
                 .values(status="replaced", detail=f"sent by {channel} instead")
             )
+        if asked_by_text and status == "sent" and channel == "sms" and (question := text_question(notice)) is not None:
+            await uow.session.merge(question)
         uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, status, detail))
         await uow.commit()
+
+
+def text_question(notice: Notice) -> TextQuestionRow | None:
+    """A pair offered by text to the person themselves, with one partner: a reply of YES or NO can
+    only be about this pair (inbound.py reads the replies)."""
+    event = notice.event
+    if not isinstance(event, OutcomePublished) or event.data.outcome != "paired" or len(event.data.partners) != 1:
+        return None
+    return TextQuestionRow(
+        key=notice.job_key, round_id=notice.round_id, leader_id=notice.leader_id, partner_id=event.data.partners[0].partner_id
+    )
 
 
 def receipt_to_ask(n: Notifier, notice: Notice, detail: str) -> dict:

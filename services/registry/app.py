@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from itsdangerous import URLSafeTimedSerializer
 
 from schemas.events import (
+    AnswerEvent,
     LeaderContactChanged,
     LeaderProfileChanged,
     MatchEvent,
@@ -24,6 +25,7 @@ from schemas.events import (
     RoundEvent,
     RoundProgress,
     RoundSolved,
+    TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
@@ -36,6 +38,7 @@ from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import handlers, retention
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.config import RegistrySettings
+from services.registry.text_replies import record_text_reply
 
 # A projection's handler takes a batch of records (services/common/projection.py).
 DeliveryBatch = batch_of(NotificationStatusChanged)
@@ -110,13 +113,21 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
             preload=handlers.load_deliveries,
         )
 
+    cipher = Cipher(settings.encryption_keys)
+
+    @broker.subscriber(RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="registry: answers by text")
+    async def on_text_reply(event: ResponseEvent) -> None:
+        # The answers on this topic are the registry's own; it records the replies to text messages the notifier read.
+        if isinstance(event, TextReplyReceived):
+            await handle_once(store, f"{SERVICE}.text_replies", event, record_text_reply, cipher)
+
     # What the registry publishes (through its outbox), for the AsyncAPI document.
     for topic, schema in (
         (LEADER_PROFILES, LeaderProfileChanged),
         (LEADER_CONTACTS, LeaderContactChanged),
         (ROUNDS, RoundEvent),
         (OUTCOMES, OutcomePublished),
-        (RESPONSES, ResponseEvent),
+        (RESPONSES, AnswerEvent),
     ):
         broker.publisher(topic.name, schema=schema, title=f"registry: {topic.name}", description=topic.description)
     return broker

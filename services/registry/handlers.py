@@ -75,6 +75,7 @@ from services.registry.domain.programmes import (
     terms_of,
 )
 from services.registry.domain.rounds import RoundStatus, transition
+from services.registry.work_queue import task_from_report
 
 PRODUCER = "registry"
 SEALED_FIELDS = (
@@ -648,10 +649,11 @@ async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:
 async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
     """The read model of how each person heard their round's outcome."""
     d = changed.data
-    if d.about != "outcome":
-        return  # messages about a partner declining are in the notifier's own delivery log
     if await uow.session.get(LeaderRow, d.leader_id) is None:
         return  # a report that came after the person was erased: nothing about them is kept
+    await task_from_report(uow, changed)  # a task for a person joins the managers' work queue
+    if d.about != "outcome":
+        return  # messages about a partner declining are in the notifier's own delivery log
     row = await uow.session.get(DeliveryRow, (d.round_id, d.leader_id, d.channel))
     if row is None:
         uow.session.add(DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail))

@@ -6,10 +6,12 @@ became of a message (its receipt)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 import jwt
 from pydantic import SecretStr
@@ -55,6 +57,8 @@ class FakeNotify:
         self.kinds: dict[str, str] = {}  # notification id -> email, sms or letter
         self.statuses: dict[str, str] = {}
         self.asked: list[str] = []  # the ids GET asked about
+        self.texts: list[dict] = []  # texts people sent us, newest first, as GET /v2/received-text-messages lists them
+        self.page_size = 250
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,6 +81,8 @@ class FakeNotify:
             def do_GET(self):  # noqa: N802 - http.server's name
                 if self.refused():
                     return None
+                if self.path.startswith("/v2/received-text-messages"):
+                    return self.answer(200, fake.received_texts(self.path))
                 notification = self.path.rsplit("/", 1)[-1]
                 if not self.path.startswith("/v2/notifications/") or notification not in fake.kinds:
                     return self.answer(404, error("NoResultFound", "No result found"))
@@ -116,6 +122,28 @@ class FakeNotify:
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+
+    def receive(self, number: str, words: str, at: dt.datetime | None = None) -> str:
+        """Someone texts the service's number: the newest text is listed first."""
+        at = at or dt.datetime.now(dt.timezone.utc)
+        received = {
+            "id": str(uuid.uuid4()), "user_number": number, "notify_number": "07700900000", "content": words,
+            "created_at": at.isoformat().replace("+00:00", "Z"), "service_id": SERVICE_ID,
+        }
+        self.texts.insert(0, received)
+        return received["id"]
+
+    def received_texts(self, path: str) -> dict:
+        """One page, newest first, older than the text named by older_than, as Notify pages them."""
+        older_than = parse_qs(urlparse(path).query).get("older_than", [None])[0]
+        ids = [t["id"] for t in self.texts]
+        start = ids.index(older_than) + 1 if older_than in ids else 0
+        page = self.texts[start:start + self.page_size]
+        links = {"current": "/v2/received-text-messages"}
+        if page and start + self.page_size < len(self.texts):
+            links["next"] = f"/v2/received-text-messages?older_than={page[-1]['id']}"
+        return {"received_text_messages": page, "links": links}
 
 
 def error(kind: str, message: str) -> dict:

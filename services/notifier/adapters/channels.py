@@ -217,6 +217,22 @@ class PrintQueueChannel:
         return f"letter in the print queue as {path.name}, to be printed and posted"
 
 
+class TaskWritten(str):
+    """The note for the report of a task for a person, also carrying its kind and the day it is due."""
+
+    kind: str
+    due_by: dt.date
+
+    def __new__(cls, note: str, kind: str, due_by: dt.date) -> TaskWritten:
+        written = super().__new__(cls, note)
+        written.kind, written.due_by = kind, due_by
+        return written
+
+
+def task_kind(message: PlannedMessage) -> str:
+    return message.route.task if message.route.task in TASK_ACTIONS else "contact"
+
+
 class PersonTaskChannel:
     """Leaves a task for a person: what to do, by when, for whom, why, and the words of the message
     written for the format (no web addresses: links cannot be read out or put into braille)."""
@@ -227,14 +243,17 @@ class PersonTaskChannel:
         self.today = today or (lambda: london_date(dt.datetime.now(dt.timezone.utc)))
 
     async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
-        body = task_text(message, to, self.working_days, self.today())
+        today = self.today()
+        body = task_text(message, to, self.working_days, today)
         path = await asyncio.to_thread(write_once, self.folder, file_name(key, ".txt"), body.encode())
-        return f"{message.why_a_person}; task written to {path.name}"
+        kind = task_kind(message)
+        due = task_deadline(message.answer_by, today, self.working_days[kind]).date
+        return TaskWritten(f"{message.why_a_person}; task written to {path.name}", kind, due)
 
 
 def task_text(message: PlannedMessage, to: LeaderContact, working_days: Mapping[str, int], today: dt.date) -> str:
     """The whole task, in plain words; no internal id when we know the person's name."""
-    kind = message.route.task if message.route.task in TASK_ACTIONS else "contact"
+    kind = task_kind(message)
     days = working_days[kind]
     deadline = task_deadline(message.answer_by, today, days)
     if message.contact_known:
