@@ -190,6 +190,22 @@ def _from_top(millimetres: float) -> float:
     return A4[1] - millimetres * mm
 
 
+ADDRESS_MIN_POINTS = 7
+
+
+def window_address(lines: list[str]) -> tuple[float, list[str]]:
+    """The size and lines that keep an address inside the envelope's window: shrunk to fit a long
+    name or many lines, and a line still too wide at the smallest size wrapped onto the next."""
+    _fonts()
+    width, height = (ADDRESS_RIGHT - ADDRESS_LEFT) * mm, (ADDRESS_BOTTOM - ADDRESS_TOP) * mm
+    lines = lines[:ADDRESS_MAX_LINES]
+    widest = max((pdfmetrics.stringWidth(line, REGULAR, 1) for line in lines), default=1) or 1
+    points = max(ADDRESS_MIN_POINTS, min(ADDRESS_POINTS, height / (len(lines) * 1.15), width / widest))
+    wrapped = [part for line in lines for part in simpleSplit(line, REGULAR, points, width) or [""]]
+    points = max(ADDRESS_MIN_POINTS, min(points, height / (len(wrapped) * 1.15)))
+    return points, wrapped
+
+
 def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # noqa: ANN202 - reportlab callback
     def draw(canvas: Canvas, _doc: object) -> None:
         canvas.saveState()
@@ -208,10 +224,8 @@ def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # 
             for part in simpleSplit(line, REGULAR, size, room) or [""]:
                 canvas.drawString(RETURN_LEFT * mm, y, part)
                 y -= size * 1.3
-        # The window: the recipient's address, shrunk to fit when it has many lines.
-        address = address_lines(to)[:ADDRESS_MAX_LINES]
-        room = (ADDRESS_BOTTOM - ADDRESS_TOP) * mm
-        points = min(ADDRESS_POINTS, room / (len(address) * 1.15))
+        # The window: the recipient's address, never outside it.
+        points, address = window_address(address_lines(to))
         canvas.setFont(REGULAR, points)
         y = _from_top(ADDRESS_TOP) - points
         for line in address:

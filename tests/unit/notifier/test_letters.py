@@ -36,6 +36,17 @@ def test_the_recipients_address_is_in_the_envelope_window_and_nothing_else_is():
     assert window.split() == "Amira Ahmed Flat 3 12 Long Road Name Some Village Newcastle upon Tyne NE1 1AA".split()
 
 
+def test_a_long_name_and_address_stay_inside_the_window():
+    long_name = "Maximilian Alexander Featherstonehaugh-Wolstenholme"
+    address = "Flat 4, Greystoke House\n27 Westgate Road Business and Innovation Quarter East\nNewcastle upon Tyne\nNE1 1SA"
+    first = pdf_of(name=long_name, postal_address=address)[0]
+    window = text_in(first, letters.ADDRESS_LEFT, letters.ADDRESS_TOP, letters.ADDRESS_RIGHT, letters.ADDRESS_BOTTOM)
+    outside_right = text_in(first, letters.ADDRESS_RIGHT, letters.ADDRESS_TOP, letters.RETURN_LEFT - 1, letters.ADDRESS_BOTTOM)
+    assert "".join(window.split()).startswith("".join(long_name.split()))
+    assert "Business and Innovation Quarter East".replace(" ", "") in "".join(window.split())
+    assert outside_right.strip() == ""
+
+
 def test_the_return_address_date_and_reference_are_top_right_above_the_body():
     first = pdf_of()[0]
     corner = text_in(first, letters.RETURN_LEFT, letters.TOP_BORDER, 210 - letters.SIDE_BORDER, letters.RETURN_BOTTOM)
