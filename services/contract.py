@@ -127,8 +127,9 @@ def add_dead_letters(document: dict) -> None:
     document["components"]["messages"][f"{name}:DeadLetter"] = {
         "title": f"{name}:DeadLetter",
         "payload": {
-            "description": "The record that could not be handled, byte for byte as it was read (usually one of the "
-            "events above; it may be anything, since it could not be read)"
+            "description": "Empty for a record a consumer could not handle: it may name a person, and dead letters "
+            "are kept for weeks; its original topic, partition and offset say where it is, and a replay reads it "
+            "from there. From the notifier's schedule (source: schedule), the event it could not send"
         },
         "headers": {
             "type": "object",
@@ -142,6 +143,7 @@ def add_dead_letters(document: dict) -> None:
                 "original_offset": {"type": "string", "pattern": "^[0-9]+$"},
                 "event_id": {"type": "string", "description": "The event's id, when it could be read"},
                 "source": {"type": "string", "description": "Where it came from when not from a topic (schedule)"},
+                "correlation_id": {"type": "string", "description": "The round or leader the event was about, when known"},
             },
         },
         "bindings": {"kafka": {"bindingVersion": "0.4.0", "key": {"description": KEYS[DEAD_LETTERS.key]}}},

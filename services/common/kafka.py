@@ -197,6 +197,8 @@ async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc
             "original_partition": str(record.partition),
             "original_offset": str(record.offset),
         },
+        # The round or leader the event was about, so the dead letter joins its flow in logs.
+        correlation_id=correlation_of(record.value),
     )
 
 
@@ -227,6 +229,7 @@ async def dead_letter_event(
         topic=DEAD_LETTERS.name,
         key=key.encode(),
         headers={**dead_letter_headers(service, error, attempts, topic.name, str(event.event_id)), "source": source},
+        correlation_id=event.correlation_id,
     )
 
 
