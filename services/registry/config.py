@@ -49,6 +49,10 @@ class RegistrySettings(BaseSettings):
     admin_email: str | None = Field(default=None, max_length=320, description="The first admin's email address")
     admin_password: SecretStr | None = Field(default=None, min_length=12, description="The first admin's password (12 characters or more)")
     admin_name: str = Field(default="Programme admin", max_length=200, description="The first admin's name")
+    session_idle_minutes: int = Field(default=30, ge=1, le=480, description="A page session unused for this long ends")
+    require_second_factor: bool = Field(
+        default=True, description="Managers and admins sign in to the pages with a code from an authenticator app too"
+    )
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="The largest request body (JSON or a form) taken, in bytes")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="The largest spreadsheet upload taken, in bytes")
 

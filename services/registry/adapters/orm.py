@@ -39,6 +39,17 @@ class LeaderRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
 
 
+class PersonKeyRow(Base):
+    """The key store: each leader's data key, which seals their contact records in events.
+    Encrypted with the registry's own key; erasing the leader deletes it (crypto-shredding)."""
+
+    __tablename__ = "person_keys"
+
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class RoundRow(Base):
     __tablename__ = "rounds"
 
@@ -210,6 +221,24 @@ class ManagerRow(Base):
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # The second factor's secret (time-based one-time codes), encrypted; the last time step a code was used for.
+    sealed_second_factor: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    second_factor_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # For the first admin from settings: an Argon2 hash of the settings password last applied.
+    settings_password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class PasswordResetRow(Base):
+    """A single-use link an admin made so someone can choose a new password. Only its SHA-256 digest is kept."""
+
+    __tablename__ = "password_resets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("managers.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ManagerSessionRow(Base):
@@ -222,6 +251,10 @@ class ManagerSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # Ends the session after a while unused (REGISTRY_SESSION_IDLE_MINUTES).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "signed_in", or half-way: "needs_code" / "needs_set_up" while the second factor is asked for.
+    stage: Mapped[str] = mapped_column(String(20), default="signed_in")
 
 
 class ApiTokenRow(Base):

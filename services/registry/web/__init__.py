@@ -17,6 +17,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
+    from services.registry.web.accounts import install_account_pages
     from services.registry.web.answers import install_answer_pages
     from services.registry.web.pages import install_pages
     from services.registry.web.programmes import install_programme_pages
@@ -33,3 +34,4 @@ def install_web(app: FastAPI) -> None:
     install_answer_pages(app)
     install_task_pages(app)
     install_token_routes(app)
+    install_account_pages(app)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from services.registry import handlers, monitor
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
-from services.registry.adapters.orm import CohortRow, DeliveryRow, LeaderRow, ManagerRow, RoundRow, UnmatchedRow
+from services.registry.adapters.orm import CohortRow, DeliveryRow, LeaderRow, RoundRow, UnmatchedRow
 from schemas.cohort import FitWeights
 from services.registry.domain.commands import ApproveRound
 from services.registry.domain.importing import COLUMNS, FileProblem, parse_rows
@@ -87,8 +87,8 @@ PAGES.env.filters["named"] = lambda codes, names: ", ".join(names.get(c, c) for 
 
 
 class SignInRequired(Exception):
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, path: str, idle: bool = False):
+        self.path, self.idle = path, idle
 
 
 class NotAllowed(Exception):
@@ -106,16 +106,17 @@ def registry_of(request: Request):
 
 async def signed_in(request: Request) -> Manager | None:
     if not hasattr(request.state, "web_manager"):
-        request.state.web_manager = await auth.session_manager(
-            registry_of(request), request.cookies.get(auth.SESSION_COOKIE)
-        )
+        found = await auth.read_session(registry_of(request), request.cookies.get(auth.SESSION_COOKIE))
+        request.state.web_manager = found.manager if found.stage == auth.SIGNED_IN else None
+        request.state.session_idle = found.idle
     return request.state.web_manager
 
 
 async def need(request: Request, role: str = "viewer") -> Manager:
     manager = await signed_in(request)
     if manager is None:
-        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(path, request.state.session_idle)
     if not manager.may(role):
         raise NotAllowed(manager, role)
     request.state.manager = manager
@@ -158,6 +159,20 @@ def safe_next(path: str | None) -> str:
     return "/manage"
 
 
+def is_https(request: Request) -> bool:
+    return registry_of(request).settings.public_url.startswith("https://")
+
+
+def session_cookie(request: Request, response: Response, token: str) -> Response:
+    """Give the browser its session cookie (and forget the sign-in form's)."""
+    response.set_cookie(
+        auth.SESSION_COOKIE, token, httponly=True, samesite="lax", secure=is_https(request),
+        max_age=auth.SESSION_HOURS * 3600, path="/",
+    )
+    response.delete_cookie(auth.SIGN_IN_COOKIE, path="/sign-in")
+    return response
+
+
 def for_role(reason: str, manager: Manager) -> str:
     if manager.sees_special_category or not any(word in reason.lower() for word in ACCESS_WORDS):
         return reason
@@ -193,7 +208,7 @@ async def leader_names(registry, ids: list[str]) -> dict[str, dict[str, str]]:
 def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists every page
     @app.exception_handler(SignInRequired)
     async def sign_in_first(_: Request, exc: SignInRequired) -> Response:
-        return see_other(f"/sign-in?{urlencode({'next': exc.path})}")
+        return see_other(f"/sign-in?{urlencode({'next': exc.path, **({'idle': 1} if exc.idle else {})})}")
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
@@ -236,12 +251,10 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             "error_for": errors,
             "email": email,
             "sign_in_token": token,
+            "idle_minutes": int(auth.idle_limit(registry).total_seconds() // 60),
         }, status_code=status_code)
         response.set_cookie(auth.SIGN_IN_COOKIE, token, httponly=True, samesite="strict", path="/sign-in", secure=is_https(request))
         return response
-
-    def is_https(request: Request) -> bool:
-        return registry_of(request).settings.public_url.startswith("https://")
 
     @app.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
     async def sign_in(request: Request) -> Response:
@@ -261,14 +274,16 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             manager = await auth.check_password(registry_of(request), email, password, auth.client_address(request))
         except auth.SignInProblem as problem:
             return await sign_in_form(request, next_path, {"email": str(problem)}, email, 400)
-        token, _ = await auth.start_session(registry_of(request), manager)
-        response = see_other(safe_next(next_path))
-        response.set_cookie(
-            auth.SESSION_COOKIE, token, httponly=True, samesite="lax", secure=is_https(request),
-            max_age=auth.SESSION_HOURS * 3600, path="/",
-        )
-        response.delete_cookie(auth.SIGN_IN_COOKIE, path="/sign-in")
-        return response
+        if auth.needs_second_factor(registry_of(request), manager):
+            # Half signed in: the next page asks for the code (or sets the second factor up), then a new session starts.
+            stage = auth.NEEDS_CODE if await auth.has_second_factor(registry_of(request), manager.id) else auth.NEEDS_SET_UP
+            token, _ = await auth.start_session(registry_of(request), manager, stage)
+            step = "/sign-in/code" if stage == auth.NEEDS_CODE else "/sign-in/set-up"
+            response = see_other(f"{step}?{urlencode({'next': safe_next(next_path)})}")
+        else:
+            token, _ = await auth.start_session(registry_of(request), manager)
+            response = see_other(safe_next(next_path))
+        return session_cookie(request, response, token)
 
     @app.post("/sign-out", include_in_schema=False)
     async def sign_out(request: Request) -> Response:
@@ -840,45 +855,3 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
         return await round_action(request, round_id, act, "The round is closed. People can no longer answer from the links in their message.")
 
-    # ---- people who sign in ----
-
-    @app.get("/manage/users", response_class=HTMLResponse, include_in_schema=False)
-    async def users_page(request: Request) -> Response:
-        await need(request, "admin")
-        return await users_form(request, {"name": "", "email": "", "role": "viewer"}, {})
-
-    async def users_form(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        async with registry_of(request).store.unit_of_work() as uow:
-            people = (await uow.session.scalars(select(ManagerRow).order_by(ManagerRow.email))).all()
-        return page(request, "users.html", {
-            "title": "People who can sign in", "section": "users", "people": people, "values": values,
-            "errors": forms.ordered(errors, {"name": 0, "email": 1, "role": 2, "password": 3}), "error_for": errors,
-            "roles": auth.ROLES, "done": request.query_params.get("done"),
-        }, status_code=status_code)
-
-    @app.post("/manage/users", response_class=HTMLResponse, include_in_schema=False)
-    async def add_user(request: Request) -> Response:
-        await need_form(request, "admin")
-        form = await request.form()
-        values = {"name": str(form.get("name") or "").strip(), "email": auth.normalise_email(str(form.get("email") or "")),
-                  "role": str(form.get("role") or "")}
-        password = str(form.get("password") or "")
-        errors: dict[str, str] = {}
-        if not values["name"]:
-            errors["name"] = "Enter their full name"
-        if not forms.re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", values["email"]):
-            errors["email"] = "Enter an email address in the right format, like name@example.org"
-        if values["role"] not in auth.ROLES:
-            errors["role"] = "Select a role"
-        if problem := auth.password_problem(password):
-            errors["password"] = problem
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
-            if not errors and await uow.session.scalar(select(ManagerRow).where(ManagerRow.email == values["email"])):
-                errors["email"] = "Someone with this email address can already sign in"
-            if errors:
-                return await users_form(request, values, errors, 400)
-            uow.session.add(ManagerRow(email=values["email"], name=values["name"], role=values["role"],
-                                       password_hash=auth.hash_password(password), active=True, failed_sign_ins=0))
-            await uow.commit()
-        return with_message("/manage/users", f"{values['name']} can now sign in as a {values['role']}")

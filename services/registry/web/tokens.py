@@ -37,7 +37,7 @@ def install_token_routes(app: FastAPI) -> None:
         """Make a token; the answer holds the token itself, the only time it is shown."""
         if problems := auth.token_problem(command.name, command.role):
             raise RequestValidationError([{"loc": ("body", f), "type": "value_error", "msg": m} for f, m in problems.items()])
-        made = await auth.create_token(registry_of(request), command.name, command.role, auth.actor(request))
+        made = await auth.create_token(registry_of(request), command.name, command.role, auth.person_of(request))
         return {"id": made.id, "name": made.name, "role": made.role, "token": made.token}
 
     @app.get("/api-tokens", tags=["api tokens"], dependencies=[ADMIN])
