@@ -105,9 +105,42 @@ class LeaderContact(Payload):
     )
 
 
+class SealedContact(Payload):
+    """A contact record sealed with the leader's own data key, so erasing them makes every copy unreadable.
+
+    The registry keeps one random data key per leader and shares it on `leaders.keys.v1`, wrapped with a
+    key only the registry and the notifier hold. `sealed` is the whole `LeaderContact` as JSON, encrypted
+    with that data key (a Fernet token: AES with an integrity check). Erasure destroys the key, so copies
+    of this record left on the topic, in logs or in dead letters can no longer be read."""
+
+    leader_id: LeaderId
+    version: int = Field(ge=1)
+    sealed: str = Field(description="The LeaderContact as JSON, encrypted with this leader's data key (a Fernet token)")
+
+
 class LeaderContactChanged(Envelope):
     event_type: Literal["LeaderContactChanged"] = "LeaderContactChanged"
-    data: LeaderContact
+    # Sealed since issue 14; records written before then are plain, and are still read.
+    data: SealedContact | LeaderContact = Field(
+        description="The contact record sealed with the leader's data key; older records are plain"
+    )
+
+
+# ---- leaders.keys.v1 (compacted, keyed by leader id) ----
+
+
+class LeaderKey(Payload):
+    leader_id: LeaderId
+    wrapped_key: str = Field(
+        description="The leader's data key, encrypted with the key the registry and notifier share (*_EVENT_KEYS)"
+    )
+
+
+class LeaderKeyShared(Envelope):
+    """A leader's data key for their sealed contact records; a tombstone (null) when they are erased."""
+
+    event_type: Literal["LeaderKeyShared"] = "LeaderKeyShared"
+    data: LeaderKey
 
 
 # ---- rounds.v1 (keyed by round id) ----
@@ -357,6 +390,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
     for cls in (
         LeaderProfileChanged,
         LeaderContactChanged,
+        LeaderKeyShared,
         RoundRequested,
         RoundPublished,
         RoundCancelled,

@@ -41,7 +41,19 @@ LEADER_CONTACTS = Topic(
     "leaders.contact.v1",
     key="leader_id",
     compacted=True,
-    description="Name and contact details with communication needs; read only by the notifier.",
+    description=(
+        "Name and contact details with communication needs, sealed with each leader's own data key; "
+        "read only by the notifier."
+    ),
+)
+LEADER_KEYS = Topic(
+    "leaders.keys.v1",
+    key="leader_id",
+    compacted=True,
+    description=(
+        "Each leader's data key for their sealed contact records, wrapped with a key only the registry and "
+        "the notifier hold; a tombstone when the person is erased, which makes their contact records unreadable."
+    ),
 )
 ROUNDS = Topic("rounds.v1", key="round_id", description="Round lifecycle: requested, published, cancelled.")
 MATCHES = Topic(
@@ -74,6 +86,7 @@ DEAD_LETTERS = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     LEADER_PROFILES,
     LEADER_CONTACTS,
+    LEADER_KEYS,
     ROUNDS,
     MATCHES,
     OUTCOMES,

@@ -50,7 +50,7 @@ def explain_startup_failure(exc: BaseException) -> str | None:
         if prefix is None:
             return None
         problems = "; ".join(f"{prefix}{d['field'].upper()} {d['message']}" for d in describe(exc.errors()))
-        key_hint = " Make a key with `pairing new-key`." if "ENCRYPTION_KEYS" in problems else ""
+        key_hint = " Make a key with `pairing new-key`." if "_KEYS" in problems else ""
         return f"A setting is wrong: {problems}. Fix it in the environment and start again.{key_hint}"
     if isinstance(exc, KafkaConnectionError):
         return (

@@ -36,9 +36,9 @@ def asyncapi_yaml() -> str:
         return Store(make_engine("sqlite://"), orm.Outbox, orm.Inbox, orm.Base.metadata)
 
     brokers = [
-        registry_broker(RegistrySettings(encryption_keys=key, token_secret=key), store(registry_orm)),
+        registry_broker(RegistrySettings(encryption_keys=key, event_keys=key, token_secret=key), store(registry_orm)),
         matcher_broker(MatcherSettings(encryption_keys=key), store(matcher_orm), Cipher(key)),
-        notifier_broker(NotifierSettings(encryption_keys=key), store(notifier_orm), Cipher(key)),
+        notifier_broker(NotifierSettings(encryption_keys=key, event_keys=key), store(notifier_orm), Cipher(key)),
     ]
     spec = AsyncAPI(
         *brokers,
@@ -163,7 +163,7 @@ def openapi_json() -> str:
     from services.registry.config import RegistrySettings
 
     key = new_key()
-    app = create_app(RegistrySettings(database_url="sqlite://", encryption_keys=key, token_secret=key))
+    app = create_app(RegistrySettings(database_url="sqlite://", encryption_keys=key, event_keys=key, token_secret=key))
     document = app.openapi()
     add_sign_in(document)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"

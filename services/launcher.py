@@ -46,7 +46,7 @@ def secrets_for(data_dir: Path) -> dict[str, str]:
     """Keys and the first admin's password for the embedded default, made once and kept beside the local databases."""
     path = data_dir / "secrets.json"
     secrets = json.loads(path.read_text()) if path.exists() else {}
-    made = {"encryption_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12)}
+    made = {"encryption_keys": new_key(), "event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12)}
     if not set(made) <= set(secrets):
         path.write_text(json.dumps({**made, **secrets}))
         path.chmod(0o600)
@@ -107,6 +107,9 @@ class Stack:
             "REGISTRY_ADMIN_EMAIL": ADMIN_EMAIL,
             "REGISTRY_ADMIN_PASSWORD": secrets["admin_password"],
             "NOTIFIER_ENCRYPTION_KEYS": secrets["encryption_keys"],
+            # Wraps each leader's own key on leaders.keys.v1: only the registry and the notifier hold it.
+            "REGISTRY_EVENT_KEYS": secrets["event_keys"],
+            "NOTIFIER_EVENT_KEYS": secrets["event_keys"],
             "MATCHER_ENCRYPTION_KEYS": secrets["encryption_keys"],
             # Letters, text messages and tasks for a person land beside the mail folder.
             "NOTIFIER_OUTPUT_DIR": str(self.data_dir.resolve()),

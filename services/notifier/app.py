@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas.events import (
     LeaderContactChanged,
+    LeaderKeyShared,
     NotificationStatusChanged,
     OutcomePublished,
     PairAccepted,
@@ -18,7 +19,7 @@ from schemas.events import (
     ResponseEvent,
     TextReplyReceived,
 )
-from schemas.topics import DELIVERIES, LEADER_CONTACTS, OUTCOMES, RESPONSES
+from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import batch_of, project
@@ -38,8 +39,7 @@ from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
 from services.common.retention import PurgeJob
-from services.notifier import retention
-from services.notifier.erasure import forget_person
+from services.notifier import person_keys, retention
 from services.notifier.handlers import Notifier
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
@@ -47,6 +47,7 @@ from services.notifier.scheduler import Scheduler
 
 # A projection's handler takes a batch of records (services/common/projection.py).
 ContactBatch = batch_of(LeaderContactChanged, tombstones=True)
+KeyBatch = batch_of(LeaderKeyShared, tombstones=True)
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -67,12 +68,24 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
             records,
             LeaderContactChanged,
             handlers.apply_contact,
-            functools.partial(forget_person, notifier),
+            functools.partial(person_keys.forget_contact, notifier),
             cipher,
             preload=handlers.load_contacts,
         )
         if applied:
             notifier.wake.set()  # a message may be waiting for exactly these details
+
+    # Each leader's key for their sealed contact records; a tombstone when they are erased (person_keys.py).
+    sharing = Cipher(settings.event_keys)
+
+    @broker.subscriber(LEADER_KEYS.name, **batch_options(SERVICE, LEADER_KEYS, settings.kafka), title="notifier: contact keys")
+    async def on_keys(records: KeyBatch) -> None:
+        keys = f"{SERVICE}.keys"
+        applied = await project(
+            broker, SERVICE, store, keys, records, LeaderKeyShared, person_keys.apply_key, person_keys.forget_key, cipher, sharing
+        )
+        if applied:
+            notifier.wake.set()  # a contact record may have been waiting for exactly this key
 
     # A round's outcomes come all at once: each partition has a worker of its own, so one
     # message's waits (database, email server) overlap with another's work.

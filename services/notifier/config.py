@@ -96,6 +96,11 @@ class NotifierSettings(BaseSettings):
         default=60, gt=0, le=3600, description="How often GOV.UK Notify is asked for replies to text messages"
     )
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
+    event_keys: str = Field(
+        min_length=1,
+        description="Fernet keys shared with the registry (REGISTRY_EVENT_KEYS), comma separated: they open each "
+        "leader's data key from leaders.keys.v1",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
 

@@ -58,6 +58,7 @@ from schemas.events import (
     Envelope,
     LeaderContact,
     LeaderContactChanged,
+    SealedContact,
     NotificationStatusChanged,
     OutcomePublished,
     PairDeclined,
@@ -70,7 +71,8 @@ from services.common.kafka import jittered_backoff
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.channels import CannotUseChannel, Channel, TaskWritten
 from services.notifier.adapters.notify import SentByNotify
-from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow, TextQuestionRow
+from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, PersonKeyRow, ScheduledRow, TextQuestionRow
+from services.notifier import person_keys
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.compose import (
     PlannedMessage,
@@ -212,6 +214,14 @@ class Lease:
 
 async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: Cipher) -> None:
     data = changed.data
+    if isinstance(data, SealedContact):  # sealed with the leader's own key (older records are plain)
+        data = await person_keys.opened(uow, cipher, data)
+        if data is None:
+            return  # its key has not come yet (it waits for it), or was destroyed
+    await project_contact(uow, data, cipher)
+
+
+async def project_contact(uow: UnitOfWork, data: LeaderContact, cipher: Cipher) -> None:
     row = await uow.session.get(ContactRow, data.leader_id)
     if row is not None and row.version >= data.version:
         return
@@ -226,8 +236,9 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
 
 
 async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> None:
-    """A batch's stored contacts, read at once (apply_contact then finds them in the session)."""
+    """A batch's stored contacts and keys, read at once (apply_contact then finds them in the session)."""
     await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids)))
+    await uow.session.scalars(select(PersonKeyRow).where(PersonKeyRow.leader_id.in_(leader_ids)))
 
 
 async def contact_of(session: AsyncSession, cipher: Cipher, leader_id: str) -> LeaderContact | None:

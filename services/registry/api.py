@@ -125,7 +125,7 @@ def install_routes(app: FastAPI) -> None:
         """Add a leader (201), or replace the record of the leader with this id (200)."""
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
-            row, outcome = await handlers.register_leader(uow, registry.cipher, leader)
+            row, outcome = await handlers.register_leader(uow, registry.cipher, leader, keys=registry.person_keys)
             await uow.commit()
         if outcome != "created":
             response.status_code = 200
@@ -140,7 +140,7 @@ def install_routes(app: FastAPI) -> None:
             )
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
-            row, outcome = await handlers.replace_leader(uow, registry.cipher, leader_id, leader)
+            row, outcome = await handlers.replace_leader(uow, registry.cipher, leader_id, leader, keys=registry.person_keys)
             await uow.commit()
         return leader_answer(row, outcome)
 
@@ -171,7 +171,7 @@ def install_routes(app: FastAPI) -> None:
         except FileProblem as problem:
             return JSONResponse(status_code=422, content={"detail": f"The file cannot be imported: {problem}"})
         async with registry.store.unit_of_work() as uow:
-            counts, conflicts = await handlers.import_leaders(uow, registry.cipher, valid)
+            counts, conflicts = await handlers.import_leaders(uow, registry.cipher, valid, keys=registry.person_keys)
             await uow.commit()
         problems = sorted(problems + conflicts, key=lambda p: (p.row, p.column))
         return JSONResponse(

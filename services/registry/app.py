@@ -17,6 +17,7 @@ from itsdangerous import URLSafeTimedSerializer
 from schemas.events import (
     AnswerEvent,
     LeaderContactChanged,
+    LeaderKeyShared,
     LeaderProfileChanged,
     MatchEvent,
     NotificationStatusChanged,
@@ -27,7 +28,7 @@ from schemas.events import (
     RoundSolved,
     TextReplyReceived,
 )
-from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
+from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.projection import batch_of, project
@@ -38,6 +39,7 @@ from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import handlers, retention
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.config import RegistrySettings
+from services.registry.person_keys import PersonKeys
 from services.registry.text_replies import record_text_reply
 
 # A projection's handler takes a batch of records (services/common/projection.py).
@@ -68,6 +70,7 @@ class Registry:
     cipher: Cipher
     broker: KafkaBroker
     signer: URLSafeTimedSerializer
+    person_keys: PersonKeys
 
     def today(self) -> dt.date:
         # The date in England, as people read it: just after midnight in summer, UTC is still yesterday.
@@ -125,6 +128,7 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     for topic, schema in (
         (LEADER_PROFILES, LeaderProfileChanged),
         (LEADER_CONTACTS, LeaderContactChanged),
+        (LEADER_KEYS, LeaderKeyShared),
         (ROUNDS, RoundEvent),
         (OUTCOMES, OutcomePublished),
         (RESPONSES, AnswerEvent),
@@ -145,6 +149,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         cipher=cipher,
         broker=build_broker(settings, store),
         signer=URLSafeTimedSerializer(settings.token_secret, salt="pairing-response"),
+        person_keys=PersonKeys(cipher, Cipher(settings.event_keys)),
     )
 
     purging = PurgeJob(SERVICE, lambda: retention.purge(store, cipher, utc_now(), settings.retention_days))

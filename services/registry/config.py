@@ -18,6 +18,11 @@ class RegistrySettings(BaseSettings):
     http_port: int = Field(default=8000, ge=1, le=65535)
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where leaders' links point")
     encryption_keys: str = Field(min_length=1, description="Fernet keys, comma separated; the first encrypts")
+    event_keys: str = Field(
+        min_length=1,
+        description="Fernet keys shared with the notifier (NOTIFIER_EVENT_KEYS), comma separated: they wrap each "
+        "leader's data key on leaders.keys.v1; the first encrypts",
+    )
     token_secret: str = Field(min_length=16, description="Signs the accept and decline links in messages")
     retention_days: int = Field(
         default=400, ge=1, le=3650, description="Days delivery reports and answers (with reasons for a no) are kept"

@@ -36,7 +36,7 @@ from schemas.events import (
     RoundProgress,
     RoundSolveFailed,
 )
-from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, OUTCOMES, RESPONSES, ROUNDS
+from schemas.topics import LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import PermanentError
 from services.common.store import UnitOfWork, utc_now
@@ -54,6 +54,7 @@ from services.registry.adapters.orm import (
     UnmatchedRow,
 )
 from services.registry.domain import answers as answer_codes
+from services.registry.person_keys import PersonKeys
 from services.registry.domain.commands import ApproveRound, LaunchRound, NewCohort, NewProgramme, PairChoice, ProgrammeChange
 from services.registry.domain.importing import RowProblem
 from services.registry.domain.leaders import Consent, LeaderIn, consent_given, merged_consents
@@ -118,7 +119,7 @@ def move_round(uow: UnitOfWork, row: RoundRow, target: RoundStatus, by: str | No
 
 
 async def register_leader(
-    uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None
+    uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None, *, keys: PersonKeys
 ) -> tuple[LeaderRow, str]:
     """Create or update a leader and share the new profile and contact views.
 
@@ -148,17 +149,21 @@ async def register_leader(
     row.sealed = cipher.seal(sealed)
     profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
     uow.publish(LEADER_PROFILES, leader.id, event(LeaderProfileChanged, profile, leader.id))
-    uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, leader.contact(row.version), leader.id))
+    # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
+    contact = await keys.sealed_contact(uow, leader.contact(row.version))
+    uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, contact, leader.id))
     if was_active and leader.status == "withdrawn":
         await decline_open_pairs(uow, leader.id)
     return row, outcome
 
 
-async def replace_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, leader: LeaderIn) -> tuple[LeaderRow, str]:
+async def replace_leader(
+    uow: UnitOfWork, cipher: Cipher, leader_id: str, leader: LeaderIn, *, keys: PersonKeys
+) -> tuple[LeaderRow, str]:
     """Replace an existing leader's record: the same events as any other change to a leader."""
     if await uow.session.get(LeaderRow, leader_id) is None:
         raise NotFound(f"there is no leader called {leader_id}; to add a new leader, send them to POST /leaders")
-    return await register_leader(uow, cipher, leader.model_copy(update={"id": leader_id}))
+    return await register_leader(uow, cipher, leader.model_copy(update={"id": leader_id}), keys=keys)
 
 
 async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
@@ -190,7 +195,7 @@ async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
 
 
 async def import_leaders(
-    uow: UnitOfWork, cipher: Cipher, leaders: list[tuple[int, LeaderIn]]
+    uow: UnitOfWork, cipher: Cipher, leaders: list[tuple[int, LeaderIn]], *, keys: PersonKeys
 ) -> tuple[dict[str, int], list[RowProblem]]:
     """Store every valid row; a row whose details conflict is reported, the others still land."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
@@ -201,13 +206,14 @@ async def import_leaders(
     for chunk in range(0, len(ids), 1000):
         rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
         known.update({row.id: row for row in rows})
+    await keys.load(uow, ids)
     with uow.session.no_autoflush:
         for number, leader in leaders:
             if (row := known.get(leader.id or "")) is not None:
                 stored = [Consent.model_validate(c) for c in row.public.get("consents") or []]
                 leader = leader.model_copy(update={"consents": merged_consents(stored, list(leader.consents))})
             try:
-                _, outcome = await register_leader(uow, cipher, leader, known)
+                _, outcome = await register_leader(uow, cipher, leader, known, keys=keys)
             except Conflict as exc:
                 problems.append(RowProblem(number, "contact_method", str(exc)))
                 continue
@@ -261,7 +267,9 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
     for table in LeaderRow.metadata.sorted_tables:
         if table.name != AuditRow.__tablename__ and "leader_id" in table.c:
             await uow.session.execute(delete(table).where(table.c.leader_id == leader_id))
-    for topic in (LEADER_PROFILES, LEADER_CONTACTS):
+    # Their data key went with the tables above; its tombstone tells the notifier to delete its copy,
+    # so their contact records left on the topic, in logs or dead letters can no longer be read.
+    for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS):
         uow.tombstone(topic, leader_id, str(uuid.uuid4()))
     # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
     audit(uow, actor, "erased", leader_id, purpose)

@@ -36,6 +36,7 @@ from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.domain.importing import COLUMNS, parse_rows
+from services.registry.person_keys import PersonKeys
 from services.common.crypto import Cipher
 from tests.bench.report import table, write_section
 from tests.postgres_server import postgres_for_tests
@@ -99,7 +100,7 @@ async def import_file(store: Store, cipher: Cipher, name: str, content: bytes) -
     header, rows = spreadsheets.read_rows(name, content)
     valid, problems = parse_rows(header, rows, locate_town)
     async with store.unit_of_work() as uow:
-        counts, conflicts = await handlers.import_leaders(uow, cipher, valid)
+        counts, conflicts = await handlers.import_leaders(uow, cipher, valid, keys=PersonKeys(cipher, Cipher(new_key())))
         await uow.commit()
     assert not problems and not conflicts, (problems[:3], conflicts[:3])
     return time.perf_counter() - started, counts

@@ -28,6 +28,7 @@ def client(tmp_path) -> TestClient:
     settings = RegistrySettings(
         database_url=f"sqlite:///{tmp_path / 'registry.db'}",
         encryption_keys=new_key(),
+        event_keys=new_key(),
         token_secret=new_key(),
         admin_email=ADMIN[0],
         admin_password=ADMIN[1],

@@ -22,6 +22,8 @@ def serve(service: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
         "REGISTRY_ENCRYPTION_KEYS": key,
         "REGISTRY_TOKEN_SECRET": key,
         "NOTIFIER_ENCRYPTION_KEYS": key,
+        "REGISTRY_EVENT_KEYS": key,
+        "NOTIFIER_EVENT_KEYS": key,
         "MATCHER_ENCRYPTION_KEYS": key,
         f"{service.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
     }

@@ -32,6 +32,7 @@ async def running_registry(database_url: str, kafka_settings: KafkaSettings, **s
     settings = RegistrySettings(**{
         "database_url": database_url,
         "encryption_keys": key,
+        "event_keys": new_key(),
         "token_secret": key,
         "kafka": kafka_settings,
         "admin_email": ADMIN[0],

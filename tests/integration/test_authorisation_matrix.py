@@ -72,6 +72,7 @@ async def registry_app(authz_database, kafka_settings):
     settings = RegistrySettings(
         database_url=authz_database,
         encryption_keys=key,
+        event_keys=key,
         token_secret=key,
         kafka=kafka_settings,
         admin_email="first-admin@test.example",

@@ -50,6 +50,7 @@ async def running(kafka_settings, smtp_server, tmp_path, clock):
     port, maildir = smtp_server
     settings = NotifierSettings(
         encryption_keys=new_key(),
+        event_keys=new_key(),
         database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
         smtp_port=port,
         output_dir=tmp_path / "out",
@@ -130,6 +131,7 @@ async def test_a_mail_server_that_stays_down_is_retried_then_the_outcome_is_dead
     kafka = KafkaSettings(bootstrap_servers=new_broker(), client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
     settings = NotifierSettings(
         encryption_keys=new_key(),
+        event_keys=new_key(),
         database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
         smtp_port=free_port(),  # nothing listens there
         output_dir=tmp_path / "out",

@@ -76,7 +76,7 @@ async def store(database_url):
 @pytest.fixture
 def settings(smtp_server, tmp_path) -> NotifierSettings:
     port, _ = smtp_server
-    return NotifierSettings(encryption_keys=KEY, smtp_port=port, output_dir=tmp_path / "out")
+    return NotifierSettings(encryption_keys=KEY, event_keys=KEY, smtp_port=port, output_dir=tmp_path / "out")
 
 
 @pytest.fixture

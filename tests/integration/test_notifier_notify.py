@@ -163,6 +163,7 @@ def notify():
 def settings(notify, tmp_path) -> NotifierSettings:
     return NotifierSettings(
         encryption_keys=KEY,
+        event_keys=KEY,
         output_dir=tmp_path / "out",
         channel="notify",
         notify_api_key=API_KEY,
@@ -183,13 +184,13 @@ def test_settings_choose_notify_for_email_text_messages_and_standard_letters(cha
     assert isinstance(channels["email"], NotifyChannel) and channels["email"].kind == "email"
     assert isinstance(channels["sms"], NotifyChannel) and channels["sms"].kind == "sms"
     assert isinstance(channels["letter"], ByFormat) and isinstance(channels["letter"].otherwise, PrintQueueChannel)
-    local = make_channels(NotifierSettings(encryption_keys=KEY))
+    local = make_channels(NotifierSettings(encryption_keys=KEY, event_keys=KEY))
     assert isinstance(local["email"], SmtpChannel) and isinstance(local["sms"], FileSmsChannel)
 
 
 def test_notify_without_its_key_and_templates_does_not_start():
     with pytest.raises(ValueError, match="NOTIFY_API_KEY"):
-        NotifierSettings(encryption_keys=KEY, channel="notify")
+        NotifierSettings(encryption_keys=KEY, event_keys=KEY, channel="notify")
 
 
 async def test_an_email_goes_through_notify_with_the_subject_body_and_delivery_key(store, channels, notify):
@@ -378,6 +379,6 @@ async def test_notify_is_asked_for_seven_days_at_most_and_never_about_a_letter_p
 
 
 def test_only_notify_is_asked_what_became_of_a_message(store, channels, settings):
-    local = NotifierSettings(encryption_keys=KEY)
+    local = NotifierSettings(encryption_keys=KEY, event_keys=KEY)
     assert receipt_checker(local, notifier(store, make_channels(local))) is None, "an SMTP server tells us nothing more"
     assert receipt_checker(settings, notifier(store, channels)) is not None

@@ -122,11 +122,14 @@ async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_ent
     assert (await registry.delete(f"/leaders/{leader['id']}")).status_code == 200
     assert (await registry.get(f"/leaders/{leader['id']}")).status_code == 404
     async with registry.store.engine.connect() as conn:
-        outbox = (await conn.execute(text("select value from outbox where key = :id"), {"id": leader["id"]})).all()
+        outbox = (await conn.execute(text("select topic, value from outbox where key = :id"), {"id": leader["id"]})).all()
+        keys = (await conn.execute(text("select * from person_keys where leader_id = :id"), {"id": leader["id"]})).all()
         everything = []
         for table in ("leaders", "outbox", "responses", "deliveries", "unmatched"):
             everything += (await conn.execute(text(f"select * from {table}"))).all()
-    assert len(outbox) == 2 and all(row.value is None for row in outbox), "two tombstones: profile and contact"
+    assert sorted(row.topic for row in outbox) == ["leaders.contact.v1", "leaders.keys.v1", "leaders.profile.v1"]
+    assert all(row.value is None for row in outbox), "three tombstones: profile, contact and the key that sealed the contact"
+    assert keys == [], "their key is destroyed"
     dump = repr(everything)
     assert leader["name"] not in dump and leader["email"] not in dump
     entries = (await registry.get("/audit", params={"leader_id": leader["id"]})).json()["items"]

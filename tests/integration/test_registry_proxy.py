@@ -8,16 +8,19 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from schemas.events import LeaderContactChanged
+from schemas.events import LeaderContact, LeaderContactChanged
 from schemas.topics import LEADER_CONTACTS
 from services.common.crypto import Cipher, new_key
+from services.common.sealing import open_contact
 from services.common.store import Store
 from services.registry import handlers
 from services.registry.domain.leaders import Consent, LeaderIn
+from services.registry.person_keys import PersonKeys
 
 pytestmark = pytest.mark.integration
 
 CIPHER = Cipher(new_key())
+KEYS = PersonKeys(CIPHER, Cipher(new_key()))
 AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
 WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
 LEADER = LeaderIn(
@@ -32,8 +35,8 @@ LEADER = LeaderIn(
 )
 
 
-async def register(store: Store, leader: LeaderIn) -> list[LeaderContactChanged]:
-    """Registers the leader; returns the contact events it published."""
+async def register(store: Store, leader: LeaderIn) -> list[LeaderContact]:
+    """Registers the leader; returns the contact records it published, opened with the leader's key."""
     contacts: list[LeaderContactChanged] = []
     async with store.unit_of_work() as uow:
         publish = uow.publish
@@ -44,18 +47,19 @@ async def register(store: Store, leader: LeaderIn) -> list[LeaderContactChanged]
             publish(topic, key, event)
 
         uow.publish = keep
-        await handlers.register_leader(uow, CIPHER, leader)
+        await handlers.register_leader(uow, CIPHER, leader, keys=KEYS)
         await uow.commit()
-    return contacts
+    async with store.unit_of_work() as uow:
+        return [open_contact(c.data, await KEYS.key_of(uow, c.data.leader_id)) for c in contacts]
 
 
 async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_drops_it_when_withdrawn(registry_store):
     (first,) = await register(registry_store, LEADER)
-    assert first.data.proxy is not None
-    assert (first.data.proxy.name, first.data.proxy.email) == ("Samuel Proxyson", "samuel.proxyson@example.org")
+    assert first.proxy is not None
+    assert (first.proxy.name, first.proxy.email) == ("Samuel Proxyson", "samuel.proxyson@example.org")
 
     (second,) = await register(registry_store, LEADER.model_copy(update={"consents": [AGREED, WITHDRAWN]}))
-    assert second.data.version == 2 and second.data.proxy is None
+    assert second.version == 2 and second.proxy is None
 
     async with registry_store.unit_of_work() as uow:
         kept = await handlers.read_leader(uow, CIPHER, "pl-proxy", "test", "checking the proxy is kept")
@@ -64,7 +68,7 @@ async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_dr
 
 async def test_a_proxy_recorded_without_consent_is_never_in_a_contact_event(registry_store):
     (only,) = await register(registry_store, LEADER.model_copy(update={"consents": []}))
-    assert only.data.proxy is None and only.data.contact_method == "via_carer"
+    assert only.proxy is None and only.contact_method == "via_carer"
 
 
 async def test_the_proxys_details_are_sealed_at_rest(registry_store):

@@ -30,6 +30,27 @@ class ContactRow(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class PersonKeyRow(Base):
+    """A leader's data key from `leaders.keys.v1`, which opens their sealed contact records;
+    encrypted with the notifier's own key, and deleted when the key's tombstone arrives."""
+
+    __tablename__ = "person_keys"
+
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WaitingContactRow(Base):
+    """A sealed contact record that came before its key (the two topics are read apart): it is
+    opened when the key arrives. The newest only; encrypted with the notifier's own key too."""
+
+    __tablename__ = "contacts_waiting"
+
+    leader_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sealed_record: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class DeliveryRow(Base):
     """One row per (outcome event, person, channel): the idempotency key of a message."""
 

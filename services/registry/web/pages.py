@@ -420,7 +420,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                 errors = {"id": f"Reference {leader.id} is already used by another leader; choose another"}
                 return leader_form_page(request, values, errors, editing, 400)
             try:
-                row, outcome = await handlers.register_leader(uow, registry.cipher, leader)
+                row, outcome = await handlers.register_leader(uow, registry.cipher, leader, keys=registry.person_keys)
             except handlers.Conflict as problem:
                 return leader_form_page(request, values, {"contact_method": str(problem).capitalize()}, editing, 400)
             await uow.commit()
@@ -551,7 +551,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         except FileProblem as problem:
             return problem_page(f"The file {upload.filename} cannot be imported: {problem}")
         async with registry.store.unit_of_work() as uow:
-            counts, conflicts = await handlers.import_leaders(uow, registry.cipher, valid)
+            counts, conflicts = await handlers.import_leaders(uow, registry.cipher, valid, keys=registry.person_keys)
             await uow.commit()
         problems = sorted(problems + conflicts, key=lambda p: (p.row, p.column))
         return page(request, "import_report.html", {
