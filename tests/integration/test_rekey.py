@@ -6,7 +6,7 @@ from sqlalchemy import select
 from services.common.crypto import Cipher, EncryptionKeyError, new_key
 from services.common.rekey import rekey, sealed_columns
 from services.common.store import Store, make_engine
-from services.registry.adapters.orm import Base, Inbox, LeaderRow, Outbox
+from services.registry.adapters.orm import Base, Inbox, LeaderRow, Outbox, PersonKeyRow
 
 pytestmark = pytest.mark.integration
 
@@ -20,13 +20,16 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
             LeaderRow(id="rk-1", role="patient_leader", system="QHM", status="active", version=1, public={},
                       sealed=Cipher(old).seal({"email": "rk@example.org"}))
         )
+        uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
         await uow.commit()
-    assert [c.name for _, c in sealed_columns(Base.metadata)] == ["sealed", "sealed_reason"]
+    assert [c.name for _, c in sealed_columns(Base.metadata)] == ["sealed", "sealed_second_factor", "sealed_key", "sealed_reason"]
     assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) >= 1
     async with store.sessions() as session:
         token = await session.scalar(select(LeaderRow.sealed).where(LeaderRow.id == "rk-1"))
+        data_key = await session.scalar(select(PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id == "rk-1"))
     await store.engine.dispose()
     assert Cipher(new).open(token) == {"email": "rk@example.org"}
+    assert Cipher(new).open_bytes(data_key) == b"their data key", "the key store is rotated too (pairing rekey still works)"
     with pytest.raises(EncryptionKeyError):
         Cipher(old).open(token)
 
