@@ -386,7 +386,7 @@ def grouped(secret: str) -> str:
 def code_problem(code: str) -> str | None:
     if not code:
         return "Enter the 6-digit code from your authenticator app"
-    if not (code.isdigit() and len(code) == 6):
+    if not (len(code) == 6 and all(c in "0123456789" for c in code)):
         return "The code must be 6 digits, like 123456"
     return None
 
