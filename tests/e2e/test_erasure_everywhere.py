@@ -2,9 +2,10 @@
 and SQLite, the three services as processes): their messages are waiting for the end of quiet
 hours when they are erased. Afterwards their name, email, phone number and postal address are
 found nowhere: not in any database (tables as text, and SQLite files as raw bytes), not on any
-topic (dead letters included), not in the output folders, logs or trace files. Their id is found
-in no database table but the audit log (which records that the erasure happened) and no file
-the notifier wrote."""
+topic (dead letters included; their contact records are sealed with their own key, which the
+erasure destroys, so nothing the services still hold opens them), not in the output folders, logs
+or trace files. Their id is found in no database table but the audit log (which records that the
+erasure happened) and no file the notifier wrote."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import inspect, text
 
-from schemas.topics import ALL_TOPICS, LEADER_CONTACTS
+from schemas.events import LeaderContactChanged, SealedContact
+from schemas.topics import ALL_TOPICS, LEADER_CONTACTS, LEADER_KEYS
+from services.common.crypto import Cipher, EncryptionKeyError
+from services.common.sealing import open_contact
 from services.common.embedded import free_port
 from services.common.store import make_engine
-from services.launcher import Stack
+from services.launcher import Stack, secrets_for
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
 from tests.kafka_reading import read_topic
@@ -110,6 +114,18 @@ async def on_topics(stack: Stack, wanted: list[str]) -> dict[str, int]:
     return found
 
 
+async def keys_held(stack: Stack, cipher: Cipher) -> list[bytes]:
+    """Every person's data key the registry and the notifier still hold, opened with their own key."""
+    held = []
+    for service in ("registry", "notifier"):
+        url = stack.database_urls.get(service) or f"sqlite:///{(stack.data_dir / f'{service}.db').resolve()}"
+        engine = make_engine(url)
+        async with engine.connect() as conn:
+            held += [cipher.open_bytes(sealed) for (sealed,) in await conn.execute(text("select sealed_key from person_keys"))]
+        await engine.dispose()
+    return held
+
+
 def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack) -> None:
     client = RegistryClient(stack.base_url, auth=stack.admin)
     tag = uuid.uuid4().hex[:6]
@@ -149,11 +165,22 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     assert {str(p): h for folder in output if folder.exists() for p, h in files_holding(folder, [gone["id"]]).items()} == {}
 
     found = asyncio.run(on_topics(stack, personal))
+    assert found == {}, f"their details in plain text on {found}"
     # The contact topic is compacted: the broker drops their older records behind the tombstone when it
-    # compacts (the embedded broker never does). Until then they stay there, and only there.
-    assert set(found) <= {LEADER_CONTACTS.name}, f"their details on {found}"
-    contacts = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_CONTACTS, lambda r: r.key == gone["id"].encode()))
+    # compacts (the embedded broker never does). Until then they stay there, sealed with their own key.
+    mine = lambda record: record.key == gone["id"].encode()  # noqa: E731
+    contacts = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_CONTACTS, mine))
     assert contacts and contacts[-1].value is None, "the contact topic ends with a tombstone for them"
+    keys = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_KEYS, mine))
+    assert keys and keys[-1].value is None, "the key topic ends with a tombstone for them"
+    sealed = [LeaderContactChanged.model_validate_json(r.value).data for r in contacts if r.value is not None]
+    assert sealed and all(isinstance(record, SealedContact) for record in sealed)
+    secrets = secrets_for(stack.data_dir)
+    held = [*asyncio.run(keys_held(stack, Cipher(secrets["encryption_keys"]))), secrets["encryption_keys"].encode(), secrets["event_keys"].encode()]
+    for record in sealed:
+        for key in held:
+            with pytest.raises(EncryptionKeyError):
+                open_contact(record, key)
 
     # The round carries on for everyone else, and its page still reads.
     view = client.http.get(f"/rounds/{round_id}").json()
