@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from schemas.cohort import DAYS, LIVED_EXPERIENCE_ROLES, Cohort, MatchingProfile, RoundSpec, Window
+from services.matcher.domain import kernels
 
 IN_PERSON, VIDEO, PHONE = 1, 2, 4
 REMOTE = VIDEO | PHONE
@@ -269,6 +270,16 @@ class _PairCheck:
         self.avail_ok = _overlap_ok(lived, professionals, cohort.round.min_shared_hours_per_week * 3600)
         self.banned_l, self.banned_p = _banned(cohort, lived, professionals)
 
+    def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs rows x cols (both sorted) that every rule allows, in row-major order:
+        lived-experience leader, professional, usable meeting modes (compiled: kernels.py)."""
+        lived, profs = self.lived, self.professionals
+        side = lambda s: (s.modes, s.xyz, s.reach, s.system, s.pattern)  # noqa: E731
+        banned_from = np.searchsorted(self.banned_l, rows, side="left")
+        banned_to = np.searchsorted(self.banned_l, rows, side="right")
+        parts = kernels.allowed_pairs(rows, cols, side(lived), side(profs), self.avail_ok, banned_from, banned_to, self.banned_p)
+        return tuple(np.concatenate(p) for p in parts)
+
     def __call__(self, r: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
         """Usable meeting modes and each rule's verdict, for the pairs r x cols (both sorted)."""
         lived, professionals = self.lived, self.professionals
@@ -308,13 +319,8 @@ def find_candidates(cohort: Cohort) -> Candidates:
         rows, cols = rows_all[l_ok[rows_all]], cols_all[p_ok[cols_all]]
         if len(rows) and len(cols):
             groups.append((rows, cols))
-        for r in _blocks(rows, len(cols)) if len(cols) else ():
-            modes, checks = check(r, cols)
-            alive = checks[0][1]
-            for _, ok in checks[1:]:
-                alive &= ok
-            i, j = np.nonzero(alive)
-            found.append((r[i].astype(np.int32), cols[j].astype(np.int32), modes[i, j]))
+        if len(rows) and len(cols):
+            found.append(check.allowed(rows, cols))
 
     def joined(k: int, dtype: type) -> np.ndarray:
         return np.concatenate([f[k] for f in found]) if found else np.zeros(0, dtype=dtype)

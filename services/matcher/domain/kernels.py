@@ -1,0 +1,155 @@
+"""Compiled loops (numba) for the work done once per pair of people.
+
+A national round checks 10^8 pairs and scores tens of millions; in numpy each check
+is a pass over a large temporary array, here each pair is checked (or scored) once,
+in one loop over rows shared between the cores. The loops do exactly what the numpy
+code they replace did, in the same order of floating-point operations, so the
+answers are bit for bit the same (tests/unit/matcher/test_matcher_kernels.py).
+
+cache=True keeps the compiled code beside this file, so only the first run after an
+install pays for compiling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_REMOTE = 6  # video | phone, as in rules.py
+
+
+@nb.njit(cache=True, inline="always")
+def _usable_modes(i, j, modes_l, modes_p, xyz_l, xyz_p, reach_l, reach_p):
+    """Meeting mode bits both can use; in person only when within both travel limits."""
+    common = np.int64(modes_l[i]) & np.int64(modes_p[j])  # unsigned would mix with signed into floats
+    dot = xyz_l[i, 0] * xyz_p[j, 0] + xyz_l[i, 1] * xyz_p[j, 1] + xyz_l[i, 2] * xyz_p[j, 2]
+    near = (dot >= reach_l[i]) & (dot >= reach_p[j])
+    return common & (_REMOTE | near)  # near is 1, the in-person bit
+
+
+@nb.njit(cache=True, inline="always")
+def _row_pairs(i, cols, lived, profs, avail_ok, out_p, out_modes):
+    """Check row i against every column, but for do-not-pair; write each column and
+    its usable modes to out_p and out_modes, and return how many the rules allow:
+    those come first.
+
+    No branch per pair: a quarter to a third of pairs pass, at random, so branches
+    would be mispredicted; every pair is written and only the allowed ones kept.
+    """
+    modes_l, xyz_l, reach_l, system_l, pattern_l = lived
+    modes_p, xyz_p, reach_p, system_p, pattern_p = profs
+    avail_row = avail_ok[pattern_l[i]]
+    found = 0
+    for c in range(len(cols)):
+        j = cols[c]
+        modes = _usable_modes(i, j, modes_l, modes_p, xyz_l, xyz_p, reach_l, reach_p)
+        ok = (modes != 0) & ((system_l[i] == system_p[j]) | ((modes & _REMOTE) != 0)) & avail_row[pattern_p[j]]
+        out_p[found] = j
+        out_modes[found] = modes
+        found += ok
+    return found
+
+
+@nb.njit(cache=True, inline="always")
+def _drop_banned(out_p, out_modes, found, banned):
+    """Take the banned columns (sorted) out of the first `found` of out_p (sorted)."""
+    kept = 0
+    b = 0
+    for c in range(found):
+        while b < len(banned) and banned[b] < out_p[c]:
+            b += 1
+        if b < len(banned) and banned[b] == out_p[c]:
+            continue
+        out_p[kept] = out_p[c]
+        out_modes[kept] = out_modes[c]
+        kept += 1
+    return kept
+
+
+_ROWS_AT_ONCE = 256  # rows checked between two copies into the output: bounds the scratch
+
+
+@nb.njit(cache=True, parallel=True)
+def allowed_pairs(rows, cols, lived, profs, avail_ok, banned_from, banned_to, banned_cols):
+    """Every pair of rows x cols (both sorted) that the pair rules allow, in row-major
+    order, as lists of arrays to join: lived index, professional index, usable modes.
+
+    banned_cols[banned_from[r]:banned_to[r]] are the banned columns of rows[r], sorted.
+    Rows are checked a few hundred at a time into scratch rows, then copied out.
+    """
+    scratch_p = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.int32)
+    scratch_m = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.uint8)
+    parts_l, parts_p, parts_m = [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.uint8)]
+    for first in range(0, len(rows), _ROWS_AT_ONCE):
+        n = min(_ROWS_AT_ONCE, len(rows) - first)
+        counts = np.zeros(n + 1, dtype=np.int64)
+        for r in nb.prange(n):
+            found = _row_pairs(rows[first + r], cols, lived, profs, avail_ok, scratch_p[r], scratch_m[r])
+            banned = banned_cols[banned_from[first + r] : banned_to[first + r]]
+            counts[r + 1] = _drop_banned(scratch_p[r], scratch_m[r], found, banned) if len(banned) else found
+        starts = np.cumsum(counts)
+        out_l = np.empty(starts[-1], dtype=np.int32)
+        out_p = np.empty(starts[-1], dtype=np.int32)
+        out_m = np.empty(starts[-1], dtype=np.uint8)
+        for r in nb.prange(n):
+            out_l[starts[r] : starts[r + 1]] = rows[first + r]
+            out_p[starts[r] : starts[r + 1]] = scratch_p[r, : counts[r + 1]]
+            out_m[starts[r] : starts[r + 1]] = scratch_m[r, : counts[r + 1]]
+        parts_l.append(out_l)
+        parts_p.append(out_p)
+        parts_m.append(out_m)
+    return parts_l, parts_p, parts_m
+
+
+@nb.njit(cache=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@nb.njit(cache=True, inline="always")
+def _topic_share(topics_l, topics_p, i, j) -> float:
+    """Shared topics over all topics the two named (Jaccard), 0 when neither named any."""
+    shared, either = 0, 0
+    for w in range(topics_l.shape[1]):
+        shared += _popcount(topics_l[i, w] & topics_p[j, w])
+        either += _popcount(topics_l[i, w] | topics_p[j, w])
+    return shared / either if either > 0 else 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def _travel(i, j, in_person: bool, xyz_l, xyz_p, travel_l, travel_p, earth_radius_km) -> float:
+    if not in_person:
+        return 0.5
+    limit = min(travel_l[i], travel_p[j])
+    if not limit > 0:
+        return 1.0
+    # Summed in the order numpy's einsum sums, so the distance is the same to the last bit.
+    dot = 0.0 + xyz_l[i, 0] * xyz_p[j, 0]
+    dot = dot + xyz_l[i, 1] * xyz_p[j, 1]
+    dot = dot + xyz_l[i, 2] * xyz_p[j, 2]
+    km = earth_radius_km * math.acos(min(max(dot, -1.0), 1.0))
+    return 1 - min(km / limit, 1.0)
+
+
+@nb.njit(cache=True, parallel=True)
+def fit_scores(li, pj, modes, people_l, people_p, balance, weights, earth_radius_km):
+    """Fit scores 0 to 100 (scoring.py explains the parts) of the pairs (li[k], pj[k])."""
+    topics_l, xyz_l, travel_l, level_l, org_l = people_l
+    topics_p, xyz_p, travel_p, level_p, org_p = people_p
+    w_topics, w_travel, w_experience, w_organisation, w_sum = weights
+    out = np.empty(len(li), dtype=np.int16)
+    for k in nb.prange(len(li)):
+        i, j = li[k], pj[k]
+        topics = _topic_share(topics_l, topics_p, i, j)
+        travel = _travel(i, j, (modes[k] & 1) != 0, xyz_l, xyz_p, travel_l, travel_p, earth_radius_km)
+        experience = balance[level_l[i], level_p[j]]
+        organisation = 0.5 if org_l[i] < 0 or org_p[j] < 0 else (1.0 if org_l[i] != org_p[j] else 0.0)
+        mean = (w_topics * topics + w_travel * travel + w_experience * experience + w_organisation * organisation) / w_sum
+        # Round half up, the way people expect; the clip guards float error at the ends.
+        out[k] = min(max(math.floor(100 * mean + 0.5), 0.0), 100.0)
+    return out
