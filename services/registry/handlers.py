@@ -75,6 +75,7 @@ from services.registry.domain.programmes import (
     offline_contact_problem,
     terms_of,
 )
+from services.registry.domain.review import default_round_name
 from services.registry.domain.rounds import RoundStatus, transition
 from services.registry.work_queue import task_from_report
 
@@ -297,7 +298,7 @@ async def launch_round(
     round_id = command.id or f"round-{today.isoformat()}-{uuid.uuid4().hex[:6]}"
     if await uow.session.get(RoundRow, round_id) is not None:
         raise Conflict(f"a round called {round_id} already exists; choose another id")
-    query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status)
+    query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status, LeaderRow.system)
     if command.leader_ids is not None:
         query = query.where(LeaderRow.id.in_(command.leader_ids))
     elif command.cohort_id is not None:
@@ -306,7 +307,8 @@ async def launch_round(
         query = query.where(LeaderRow.id.in_(members), LeaderRow.status == "active")
     else:
         query = query.where(LeaderRow.status == "active")
-    found = {lid: (version, status) for lid, version, status in (await uow.session.execute(query)).all()}
+    rows = (await uow.session.execute(query)).all()
+    found = {lid: (version, status) for lid, version, status, _ in rows}
     if command.leader_ids is not None:
         missing = sorted(set(command.leader_ids) - set(found))
         if missing:
@@ -341,6 +343,7 @@ async def launch_round(
     )
     row = RoundRow(
         id=round_id,
+        name=command.name or await round_name(uow, command, spec.launch_date, {system for *_, system in rows}),
         status=RoundStatus.draft,
         spec=spec.model_dump(mode="json", by_alias=True),
         leader_ids=sorted(found),
@@ -353,6 +356,17 @@ async def launch_round(
     move_round(uow, row, RoundStatus.queued)
     await request_solve(uow, row)
     return row
+
+
+async def round_name(uow: UnitOfWork, command: LaunchRound, launch_date: dt.date, systems: set[str]) -> str:
+    """The default name: the programme and cohort, the one area of a list of people, or everyone; and the month."""
+    if command.cohort_id is not None:
+        cohort = await get_cohort(uow, command.cohort_id)
+        programme = await uow.session.get(ProgrammeRow, cohort.programme_id)
+        return default_round_name(launch_date, programme.name if programme else None, cohort.name)
+    if command.leader_ids is not None:
+        return default_round_name(launch_date, area=next(iter(systems)) if len(systems) == 1 else None, chosen=True)
+    return default_round_name(launch_date)
 
 
 async def request_solve(uow: UnitOfWork, row: RoundRow) -> None:
@@ -611,6 +625,7 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     about = terms.outcome_fields(spec.sessions)
     partners: dict[str, list[Partner]] = {}
     for pair, slot in zip(pairs, slots):
+        pair.first_meeting = {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
         for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
             theirs = access.get(partner, []) if partner in leaders and shares_with_partner(leaders[partner]) else []
             partners.setdefault(me, []).append(
@@ -689,6 +704,7 @@ async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[d
     return [
         {
             "id": r.id,
+            "name": r.name or r.id,
             "status": r.status,
             "leader_count": len(r.leader_ids),
             "pairs": pairs.get(r.id, 0),
@@ -733,6 +749,7 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
     ).all()
     return {
         "id": row.id,
+        "name": row.name or row.id,
         "status": row.status,
         "spec": row.spec,
         "leader_count": len(row.leader_ids),
@@ -759,6 +776,7 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
                 "shared_windows": p.shared_windows,
                 "reasons": p.reasons,
                 "locked": p.locked,
+                "first_meeting": p.first_meeting,
             }
             for p in pairs
         ],
@@ -1007,6 +1025,7 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     never = sorted(set(declined) | {tuple(p) for p in parent.forbidden_pairs})
     row = RoundRow(
         id=command_id,
+        name=f"{parent.name or parent.id}: pairing again{f' ({follow_ups + 1})' if follow_ups else ''}"[-200:],
         status=RoundStatus.draft,
         spec=spec.model_copy(update={"id": command_id}).model_dump(mode="json", by_alias=True),
         leader_ids=sorted(affected | in_kept),

@@ -255,6 +255,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     visit.check(page, "launch")
     round_id = f"browser-{RUN}"
     session = dt.date.today() + dt.timedelta(days=21)  # enough notice for most, too little to book a sign language interpreter
+    type_into(page, page.locator("#name"), f"Browser cohort {RUN}")
     type_into(page, page.locator("#round_id"), round_id)
     type_into(page, page.locator("#sessions"), f"{session.day} {session:%B %Y} 10:00 to 15:00")
     activate(page, page.get_by_role("button", name="Continue"))
@@ -263,7 +264,8 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     assert f"{len(people) + 1} people" in confirm and f"{session.day} {session:%B %Y}, 10:00 to 15:00" in confirm
     visit.check(page, "launch-check")
     activate(page, page.get_by_role("button", name="Launch the round"))
-    assert page.locator("h1").inner_text() == round_id
+    assert page.locator("h1").inner_text() == f"Browser cohort {RUN}"
+    assert f"Reference: {round_id}" in page.locator("#round-reference").inner_text()
     visit.check(page, "round-queued")
 
     # The page follows the matcher by itself (a small poll), then shows the proposal.
@@ -446,8 +448,8 @@ def test_a_viewer_sees_no_access_needs_and_cannot_change_anything(stack, browser
     visit.check(page, "viewer-leader")
     # Reasons that would reveal someone's access needs are hidden from a viewer too.
     page.goto(f"{base}/manage/rounds")
-    for round_id in page.locator("tbody a").all_inner_texts():
-        page.goto(f"{base}/manage/rounds/{round_id}")
+    for href in [a.get_attribute("href") for a in page.locator("tbody a").all()]:
+        page.goto(f"{base}{href}")
         assert "Sign Language" not in page.locator("main").inner_text()
     page.goto(f"{base}/manage")
     assert "Sign Language" not in page.locator("main").inner_text()
@@ -642,7 +644,8 @@ def test_journeys_work_without_javascript(stack, browser, visit):
     assert page.locator("#round_id").input_value() == round_id
     activate(page, page.get_by_role("button", name="Continue"))
     activate(page, page.get_by_role("button", name="Launch the round"))
-    assert page.locator("h1").inner_text() == round_id
+    assert page.locator("h1").inner_text() == f"Everyone, {dt.date.today():%B %Y}"
+    assert f"Reference: {round_id}" in page.locator("#round-reference").inner_text()
     # Without scripts the page says how to see progress, and the link works.
     activate(page, page.get_by_role("link", name="refresh this page"))
     activate(page, page.get_by_role("link", name="Cancel this round"))

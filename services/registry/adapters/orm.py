@@ -54,6 +54,8 @@ class RoundRow(Base):
     __tablename__ = "rounds"
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # What managers call the round ("Tyneside 2027 cohort, January 2027"); the id stays in small print.
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     spec: Mapped[dict] = mapped_column(JSON)
     leader_ids: Mapped[list] = mapped_column(JSON)
@@ -90,6 +92,8 @@ class PairRow(Base):
     shared_windows: Mapped[list] = mapped_column(JSON)
     reasons: Mapped[list] = mapped_column(JSON)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The suggested first meeting planned when the round was published: {"date", "start", "end"}.
+    first_meeting: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class UnmatchedRow(Base):

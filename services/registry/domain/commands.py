@@ -16,6 +16,11 @@ class LaunchRound(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    name: Line | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="What people call the round; defaults to the programme, cohort (or area) and month, "
+        "like 'Tyneside 2027 cohort, January 2027' or 'Everyone, January 2027'",
+    )
     launch_date: dt.date | None = Field(default=None, description="Defaults to today")
     sessions: list[Session] = Field(default_factory=list, max_length=500)
     school_holidays: list[DateRange] = Field(default_factory=list, max_length=100)

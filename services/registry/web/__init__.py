@@ -21,6 +21,7 @@ def install_web(app: FastAPI) -> None:
     from services.registry.web.answers import install_answer_pages
     from services.registry.web.pages import install_pages
     from services.registry.web.programmes import install_programme_pages
+    from services.registry.web.review import install_review_pages
     from services.registry.web.security import install_body_limits, install_secure_headers
     from services.registry.web.tasks import install_task_pages
     from services.registry.web.tokens import install_token_routes
@@ -31,6 +32,7 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_pages(app)
     install_programme_pages(app)
+    install_review_pages(app)
     install_answer_pages(app)
     install_task_pages(app)
     install_token_routes(app)

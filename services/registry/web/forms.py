@@ -258,7 +258,8 @@ def say_window(window: dict[str, str]) -> str:
 # ---- rounds ----
 
 ROUND_FIELDS: dict[str, tuple[str, str]] = {
-    "round_id": ("Name of the round", ""),
+    "name": ("Name of the round", ""),
+    "round_id": ("Reference for the round", ""),
     "who": ("Who to pair", "Select who to pair"),
     "area": ("Local health and care area", "Select a local health and care area"),
     "cohort": ("Cohort", "Select a cohort"),
@@ -367,6 +368,8 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
             errors.setdefault(f"weight_{part}", ROUND_FIELDS[f"weight_{part}"][1])
     if values["round_id"]:
         data["id"] = values["round_id"]
+    if values.get("name"):
+        data["name"] = values["name"]
     for name in ("min_shared_hours_per_week", "time_limit_seconds"):
         if values[name]:
             data[name] = values[name]

@@ -581,7 +581,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
 
     def default_round_values() -> dict[str, str]:
         weights = FitWeights()
-        return {"round_id": "", "who": "all", "area": "", "cohort": "", "sessions": "", "school_holidays": "",
+        return {"name": "", "round_id": "", "who": "all", "area": "", "cohort": "", "sessions": "", "school_holidays": "",
                 "min_shared_hours_per_week": "1", "allow_cross_system_remote": "yes", "time_limit_seconds": "10",
                 "min_pairs_per_area": "", **{f"weight_{part}": f"{getattr(weights, part):g}" for part in forms.WEIGHTS}}
 
@@ -698,7 +698,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             return not_found(request, f"There is no round called {round_id}.")
         words = STATUS_WORDS.get(context["round"]["status"], (context["round"]["status"], "grey"))[0]
         return page(request, "round.html", {
-            "title": f"Round {round_id}: {words.lower()}", "section": "rounds", **context,
+            "title": f"{context['round']['name']}: {words.lower()}", "section": "rounds", **context,
             "done": request.query_params.get("done"), "may_act": manager.may("manager"),
             "errors": [], "error_for": {}, "checked": set(),
         })
@@ -751,7 +751,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                 for p in missing
             }
             return page(request, "round.html", {
-                "title": f"Round {round_id}: waiting for review", "section": "rounds", **context, "may_act": True,
+                "title": f"{context['round']['name']}: waiting for review", "section": "rounds", **context, "may_act": True,
                 "errors": list(errors.items()), "error_for": errors, "checked": checked,
             }, status_code=400)
 

@@ -1,0 +1,34 @@
+"""round names and reviews: a round's name given at launch, and each pair's suggested first meeting
+
+Revision ID: a12000000008
+Revises: a12000000007
+Create Date: 2027-01-15 09:00:00
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = 'a12000000008'
+down_revision: Union[str, Sequence[str], None] = 'a12000000007'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('rounds') as batch:
+        batch.add_column(sa.Column('name', sa.String(length=200), nullable=True))
+    with op.batch_alter_table('pairs') as batch:
+        batch.add_column(sa.Column('first_meeting', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('pairs') as batch:
+        batch.drop_column('first_meeting')
+    with op.batch_alter_table('rounds') as batch:
+        batch.drop_column('name')

@@ -1,0 +1,242 @@
+"""The reads behind a round's review, follow-up and export: the same rows, with the same columns,
+for the web page, the spreadsheet and the printed table.
+
+Access needs are special-category data: only roles that may see them get the "Arrangements to book"
+column, and each person whose needs are read for it is written to the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from services.registry import handlers
+from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
+from services.registry.answers import GIVER_WORDS, VIA_WORDS
+from services.registry.domain.review import for_manager
+from services.registry.web import forms
+from services.registry.web.auth import Manager
+
+PER_PAGE = 50
+PAIR_COLUMNS = (
+    ("number", "Pair"),
+    ("lived_name", "Patient or carer leader"),
+    ("lived_role", "Their role"),
+    ("professional_name", "Clinical or managerial leader"),
+    ("professional_role", "Their role"),
+    ("fit", "Fit out of 100"),
+    ("modes", "How they can meet"),
+    ("times", "Shared free times"),
+    ("first_meeting", "Suggested first meeting"),
+    ("arrangements", "Arrangements to book"),
+    ("reasons", "Why this pair"),
+    ("kept", "Kept by a manager"),
+)
+NOT_PAIRED_COLUMNS = (("name", "Person"), ("role", "Role"), ("reason", "Why they were not paired"))
+FOLLOW_UP_COLUMNS = (
+    ("name", "Person"),
+    ("role", "Role"),
+    ("partner", "Proposed partner"),
+    ("message", "Their message"),
+    ("answer", "Their answer"),
+    ("answered_on", "Answered on"),
+    ("how", "How the answer came in"),
+)
+# The message status that needs the manager most comes first when someone has several messages.
+MESSAGE_ORDER = ("needs_a_person", "failed", "scheduled", "sent", "delivered")
+MESSAGE_WORDS = {
+    "needs_a_person": "Waiting for a person to send it",
+    "failed": "Failed",
+    "scheduled": "Waiting to be sent",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    None: "Not sent yet",
+}
+FOLLOW_UP_FILTERS = {"not_answered": "Not answered", "failed": "Message failed", "needs_a_person": "Needs a person"}
+
+
+@dataclass
+class Table:
+    """Rows of one table, the columns they show, and how many there were before paging."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: list[dict[str, Any]]
+    total: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def columns_for(columns: tuple[tuple[str, str], ...], manager: Manager) -> tuple[tuple[str, str], ...]:
+    """A role that may not see access needs gets no arrangements column at all."""
+    return tuple(c for c in columns if c[0] != "arrangements" or manager.sees_special_category)
+
+
+def say_date(value: dt.date) -> str:
+    return f"{value.day} {forms.MONTHS[value.month - 1].capitalize()} {value.year}"
+
+
+def say_meeting(slot: dict | None) -> str:
+    if not slot:
+        return "Planned when the round is published"
+    return f"{say_date(dt.date.fromisoformat(slot['date']))}, {slot['start']} to {slot['end']}"
+
+
+def role_word(role: str) -> str:
+    return forms.ROLE_NAMES.get(role, role)
+
+
+async def people(registry, uow, ids: set[str], with_access: bool) -> dict[str, dict[str, Any]]:
+    """Name, role and (only when asked) access needs of each leader; erased people read as such."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = sorted(ids)
+    for start in range(0, len(unique), 500):
+        rows = (await uow.session.execute(
+            select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start:start + 500]))
+        )).all()
+        for leader_id, role, sealed in rows:
+            opened = registry.cipher.open(sealed)
+            found[leader_id] = {"name": opened.get("name", leader_id), "role": role,
+                                "access": list(opened.get("access_needs") or []) if with_access else []}
+    for leader_id in unique:
+        found.setdefault(leader_id, {"name": "Someone who has been erased", "role": "", "access": []})
+    return found
+
+
+async def round_row(uow, round_id: str) -> RoundRow | None:
+    return await uow.session.get(RoundRow, round_id)
+
+
+def pair_matches(pair: PairRow, names: dict[str, dict], q: str, mode: str, below: int | None) -> bool:
+    if q and not any(q in names[who]["name"].lower() for who in (pair.lived_experience_id, pair.professional_id)):
+        return False
+    if mode and mode not in (pair.meeting_modes or []):
+        return False
+    return below is None or round(pair.score) < below
+
+
+async def pairs_table(
+    registry, round_id: str, manager: Manager, q: str = "", mode: str = "", below: int | None = None,
+    page: int | None = 1, purpose: str = "review the pairs",
+) -> Table:
+    """The round's pairs, filtered and paged (page None: every matching pair, as an export wants)."""
+    columns = columns_for(PAIR_COLUMNS, manager)
+    async with registry.store.unit_of_work() as uow:
+        pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+        row = await round_row(uow, round_id)
+        locked = {tuple(p) for p in (row.locked_pairs or [])} if row else set()
+        everyone = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
+        names = await people(registry, uow, everyone, with_access=False)
+        numbered = [(n, p) for n, p in enumerate(pairs, start=1) if pair_matches(p, names, q.lower(), mode, below)]
+        shown = numbered if page is None else numbered[(page - 1) * PER_PAGE: page * PER_PAGE]
+        access: dict[str, dict] = {}
+        if manager.sees_special_category and shown:
+            # Only the people shown: each read of their access needs is audited.
+            access = await people(registry, uow, {w for _, p in shown for w in (p.lived_experience_id, p.professional_id)}, with_access=True)
+            for leader_id in sorted(access):
+                handlers.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
+            await uow.commit()
+    rows = [pair_row(n, p, names, access, (p.lived_experience_id, p.professional_id) in locked, manager) for n, p in shown]
+    return Table(columns, rows, len(numbered))
+
+
+def pair_row(number: int, pair: PairRow, names: dict, access: dict, locked: bool, manager: Manager) -> dict[str, Any]:
+    from services.registry.web.pages import for_role
+
+    lived, prof = names[pair.lived_experience_id], names[pair.professional_id]
+    needs = sorted(set(access.get(pair.lived_experience_id, {}).get("access", [])) | set(access.get(pair.professional_id, {}).get("access", [])))
+    return {
+        "number": number,
+        "lived_id": pair.lived_experience_id,
+        "professional_id": pair.professional_id,
+        "lived_name": lived["name"],
+        "lived_role": role_word(lived["role"]),
+        "professional_name": prof["name"],
+        "professional_role": role_word(prof["role"]),
+        "fit": round(pair.score),
+        "modes": ", ".join(forms.MODE_NAMES.get(m, m) for m in pair.meeting_modes or []) or "None yet",
+        "times": "; ".join(forms.say_window(w) for w in (pair.shared_windows or [])[:4]) or "None yet",
+        "first_meeting": say_meeting(pair.first_meeting),
+        "arrangements": "; ".join(forms.ACCESS_NAMES.get(n, n) for n in needs) or "None",
+        "reasons": [for_role(for_manager(r), manager) for r in pair.reasons or []],
+        "kept": "Yes" if pair.locked or locked else "No",
+    }
+
+
+async def not_paired_table(registry, round_id: str, manager: Manager) -> Table:
+    from services.registry.web.pages import for_role
+
+    async with registry.store.unit_of_work() as uow:
+        unmatched = (await uow.session.scalars(
+            select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id)
+        )).all()
+        names = await people(registry, uow, {u.leader_id for u in unmatched}, with_access=False)
+    rows = [
+        {"leader_id": u.leader_id, "name": names[u.leader_id]["name"], "role": role_word(names[u.leader_id]["role"]),
+         "reason": for_role(u.reason, manager)}
+        for u in unmatched
+    ]
+    return Table(NOT_PAIRED_COLUMNS, rows, len(rows))
+
+
+def message_status(statuses: list[str]) -> str | None:
+    return next((s for s in MESSAGE_ORDER if s in statuses), statuses[0] if statuses else None)
+
+
+def how_it_came(answer: ResponseRow | None) -> str:
+    if answer is None:
+        return ""
+    if answer.via == "link":
+        return "From the link in their message" + (", by the person they named" if answer.given_by == "named_person" else "")
+    words = f"Given {VIA_WORDS.get(answer.via, answer.via)} by {GIVER_WORDS.get(answer.given_by, answer.given_by)}"
+    return words + (f", recorded by {answer.recorded_by}" if answer.recorded_by else "")
+
+
+async def follow_up_table(registry, round_id: str, show: str = "", q: str = "") -> Table:
+    """Per person and proposed partner: their message, their answer, when and how it came in."""
+    async with registry.store.unit_of_work() as uow:
+        pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+        unmatched = (await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all()
+        deliveries = (await uow.session.execute(
+            select(DeliveryRow.leader_id, DeliveryRow.status).where(DeliveryRow.round_id == round_id)
+        )).all()
+        answers = {(r.leader_id, r.partner_id): r for r in (await uow.session.scalars(
+            select(ResponseRow).where(ResponseRow.round_id == round_id)
+        )).all()}
+        questions = [(p.lived_experience_id, p.professional_id) for p in pairs] + [(p.professional_id, p.lived_experience_id) for p in pairs]
+        names = await people(registry, uow, {who for pair in questions for who in pair} | set(unmatched), with_access=False)
+    statuses: dict[str, list[str]] = {}
+    for leader_id, status in deliveries:
+        statuses.setdefault(leader_id, []).append(status)
+    rows = [follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner))) for me, partner in questions]
+    rows += [follow_up_row(names, me, None, message_status(statuses.get(me, [])), None) for me in unmatched]
+    rows.sort(key=lambda r: (r["name"].lower(), r["partner"].lower()))
+    counts = {key: sum(1 for r in rows if r["flags"].get(key)) for key in FOLLOW_UP_FILTERS}
+    shown = [r for r in rows if (not show or r["flags"].get(show)) and (not q or q.lower() in r["name"].lower())]
+    return Table(FOLLOW_UP_COLUMNS, shown, len(shown), {"counts": counts, "everyone": len(rows)})
+
+
+def follow_up_row(names: dict, me: str, partner: str | None, status: str | None, answer: ResponseRow | None) -> dict[str, Any]:
+    if partner is None:
+        said = "Not asked: not paired"
+    elif answer is None:
+        said = "Nothing yet"
+    else:
+        said = "Yes" if answer.answer == "accept" else "No"
+    answered = answer.received_on or answer.answered_at.date() if answer is not None else None
+    return {
+        "leader_id": me,
+        "name": names[me]["name"],
+        "role": role_word(names[me]["role"]),
+        "partner": names[partner]["name"] if partner else "Not paired",
+        "message": MESSAGE_WORDS.get(status, status),
+        "status": status,
+        "answer": said,
+        "answered_on": say_date(answered) if answered else "",
+        "how": how_it_came(answer),
+        "flags": {
+            "not_answered": partner is not None and answer is None,
+            "failed": status == "failed",
+            "needs_a_person": status == "needs_a_person",
+        },
+    }

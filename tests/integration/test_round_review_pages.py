@@ -1,0 +1,127 @@
+"""A round's name, the review table, the follow-up page and the exports, through the real registry
+on a real database: filters with plain GET forms, roles, the audit log and safe spreadsheet cells."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import httpx
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from services.registry.adapters.orm import AuditRow, ManagerRow
+from services.registry.sample import sample_leaders
+from services.registry.web.auth import hash_password
+from tests.integration.conftest import ADMIN, unique
+from tests.integration.test_publishing import publish_two_pairs
+
+pytestmark = pytest.mark.integration
+
+MONTH = dt.datetime.now(ZoneInfo("Europe/London")).strftime("%B %Y")
+
+
+@contextlib.asynccontextmanager
+async def pages_as(registry, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in to the pages (a password is enough here: see running_registry)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry") as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/sign-in")).text).group(1)
+        signed = await browser.post("/sign-in", data={"csrf_token": token, "email": email, "password": password})
+        assert signed.status_code == 303 and signed.headers["location"] == "/manage", signed.text
+        yield browser
+
+
+async def a_viewer(registry) -> tuple[str, str]:
+    email, password = f"viewer-{dt.datetime.now().timestamp()}@test.example", "a viewer's long password"
+    async with registry.store.unit_of_work() as uow:
+        uow.session.add(ManagerRow(email=email, name="Vic Viewer", role="viewer", password_hash=hash_password(password),
+                                   active=True, failed_sign_ins=0))
+        await uow.commit()
+    return email, password
+
+
+async def test_a_round_has_the_name_it_was_given_or_one_made_from_who_is_in_it_and_the_month(registry):
+    leader = unique(sample_leaders()[0])
+    assert (await registry.post("/leaders", json=leader)).status_code in (200, 201)
+    named = await registry.post("/rounds", json={"name": "Tyneside spring 2027", "leader_ids": [leader["id"]]})
+    assert named.status_code == 202, named.text
+    assert (await registry.get(f"/rounds/{named.json()['id']}")).json()["name"] == "Tyneside spring 2027"
+    in_one_area = (await registry.post("/rounds", json={"leader_ids": [leader["id"]]})).json()["id"]
+    assert (await registry.get(f"/rounds/{in_one_area}")).json()["name"] == f"Area {leader['system']}, {MONTH}"
+    everyone = (await registry.post("/rounds", json={})).json()["id"]
+    listed = {r["id"]: r["name"] for r in (await registry.get("/rounds")).json()["items"]}
+    assert listed[everyone] == f"Everyone, {MONTH}"
+    bad = await registry.post("/rounds", json={"name": "", "leader_ids": [leader["id"]]})
+    assert bad.status_code == 422 and "name" in bad.text
+
+    async with pages_as(registry, *ADMIN) as browser:
+        page = (await browser.get(f"/manage/rounds/{named.json()['id']}")).text
+        assert "<h1>Tyneside spring 2027</h1>" in page and f"Reference: {named.json()['id']}" in page
+        assert "Tyneside spring 2027" in (await browser.get("/manage/rounds")).text
+
+
+async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows_each_answer(registry):
+    left_out = unique({**sample_leaders()[5], "name": "=Left Out"})
+    round_id, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
+    # The carer's answer came by phone, recorded by a manager; the other person has not answered.
+    view = (await registry.get(f"/rounds/{round_id}")).json()
+    assert view["pairs"][0]["first_meeting"]["date"], "the first meeting planned at publishing is kept"
+    async with registry.store.unit_of_work() as uow:
+        from services.registry.adapters.orm import AnswerCodeRow
+
+        reference = (await uow.session.scalars(select(AnswerCodeRow.reference).where(
+            AnswerCodeRow.round_id == round_id, AnswerCodeRow.leader_id == carer["id"]))).first()
+    recorded = await registry.post(f"/rounds/{round_id}/answers", json={
+        "reference": reference, "answer": "accept", "given_by": "leader", "via": "phone",
+        "received_on": dt.date.today().isoformat()})
+    assert recorded.status_code == 201, recorded.text
+
+    async with pages_as(registry, *ADMIN) as browser:
+        table = (await browser.get(f"/manage/rounds/{round_id}/pairs")).text
+        assert "2 pairs." in table and signs["name"] in table and carer["name"] in table
+        assert "British Sign Language interpreter" in table, "a manager sees the arrangements to book"
+        assert "Both are free on Tuesday 10:00 to 12:00." in table, "reasons written for the manager"
+        assert "=Left Out" in table and "Nobody is free when you are." in table
+        only_carer = (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"q": carer["name"].split()[0].lower()})).text
+        assert "1 pair match." in only_carer and signs["name"] not in only_carer.split("People not paired")[0]
+        assert "0 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"mode": "phone"})).text
+        assert "0 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "50"})).text
+        assert "2 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "51"})).text
+
+        follow = (await browser.get(f"/manage/rounds/{round_id}/follow-up")).text
+        assert "Given on the phone by the leader, recorded by" in follow
+        not_answered = (await browser.get(f"/manage/rounds/{round_id}/follow-up", params={"show": "not_answered"})).text
+        assert "3 rows match." in not_answered, "the professional twice and the person who signs; not the carer"
+        assert "Given on the phone" not in not_answered
+
+        # ---- exports: the page's columns, audited, with safe cells ----
+        xlsx = await browser.get(f"/manage/rounds/{round_id}/export/pairs.xlsx")
+        assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+        rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.values)
+        assert rows[0][:2] == ("Pair", "Patient or carer leader") and "Arrangements to book" in rows[0]
+        assert len(rows) == 3
+        missed = list(csv.reader(io.StringIO((await browser.get(f"/manage/rounds/{round_id}/export/not-paired.csv")).text.lstrip("\ufeff"))))
+        assert missed[0] == ["Person", "Role", "Why they were not paired"] and missed[1][0] == "'=Left Out"
+        follow_rows = list(openpyxl.load_workbook(io.BytesIO(
+            (await browser.get(f"/manage/rounds/{round_id}/export/follow-up.xlsx", params={"show": "not_answered"})).content)).active.values)
+        assert len(follow_rows) == 4 and follow_rows[0][4] == "Their answer"
+        assert (await browser.get(f"/manage/rounds/{round_id}/export/secrets.xlsx")).status_code == 404
+    async with registry.store.unit_of_work() as uow:
+        exported = (await uow.session.scalars(select(AuditRow).where(
+            AuditRow.action == "exported a round", AuditRow.purpose.like(f"%round {round_id}%")))).all()
+    assert sorted(e.purpose.split(" of ")[0] for e in exported) == ["follow-up", "not paired", "pairs"]
+    assert all(e.actor == ADMIN[0] for e in exported)
+
+    # A viewer's table and export have no access needs, and their reads are not of special-category data.
+    async with pages_as(registry, *(await a_viewer(registry))) as viewer:
+        table = (await viewer.get(f"/manage/rounds/{round_id}/pairs")).text
+        assert "Arrangements to book" not in table and "Sign Language" not in table
+        rows = list(openpyxl.load_workbook(io.BytesIO((await viewer.get(f"/manage/rounds/{round_id}/export/pairs.xlsx")).content)).active.values)
+        assert "Arrangements to book" not in rows[0] and not any("Sign Language" in str(c) for r in rows for c in r)
+        assert "Keep" not in table, "a viewer cannot change the pairs"
