@@ -1,0 +1,113 @@
+"""A manager names a round, reviews it in the table with a filter, keeps a pair from the table,
+publishes it, follows it up, downloads the pairs as a spreadsheet and prints the table: in Chromium,
+with the keyboard only, against the running product. Every page is checked with axe-core."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import httpx
+import openpyxl
+import pytest
+
+from services.registry.sample import sample_leaders
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, type_into
+from tests.browser.test_journeys import readme_shot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+RUN = uuid.uuid4().hex[:5]
+
+
+def wait_for_status(api: httpx.Client, round_id: str, status: str) -> None:
+    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
+    while api.get(f"/rounds/{round_id}").json()["status"] != status:
+        assert dt.datetime.now() < deadline, f"the round did not become {status} in time"
+        time.sleep(0.3)
+
+
+def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it(stack, browser, visit, tmp_path):
+    base = stack.base_url
+    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    people = [{**p, "id": f"{p['id']}-rv{RUN}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"][:8]
+    for person in people:
+        assert api.post("/leaders", json=person).status_code in (200, 201)
+    name = f"Review cohort {RUN}, January 2027"
+    launched = api.post("/rounds", json={"name": name, "leader_ids": [p["id"] for p in people]})
+    assert launched.status_code == 202, launched.text
+    round_id = launched.json()["id"]
+    wait_for_status(api, round_id, "proposed")
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    visit.watch(page)
+    sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    # ---- the named round, and its pairs at a glance ----
+    activate(page, page.get_by_role("link", name="Rounds", exact=True))
+    activate(page, page.get_by_role("link", name=name))
+    assert page.locator("h1").inner_text() == name
+    activate(page, page.get_by_role("link", name="Review the pairs at a glance, in a table"))
+    assert page.locator("h1").inner_text() == name
+    rows = page.locator("#pairs-table tbody tr")
+    total = rows.count()
+    assert total >= 2 and f"{total} pairs." in page.locator("#pairs-count").inner_text()
+    assert page.get_by_role("heading", name="People not paired").is_visible()
+    assert "You both" not in page.locator("#pairs-table").inner_text(), "reasons are written for the manager"
+    visit.check(page, "review-table")
+    readme_shot(page, "review-table")
+
+    # ---- search by a name with the keyboard: the form is a plain GET ----
+    first_name = rows.first.locator("td").nth(1).locator("a").inner_text()
+    type_into(page, page.locator("#q"), first_name)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "q=" in page.url and "1 pair match." in page.locator("#pairs-count").inner_text()
+    visit.check(page, "review-table-filtered")
+    activate(page, page.get_by_role("link", name="Clear the search and filters"))
+    type_into(page, page.locator("#below"), "1")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "0 pairs match." in page.locator("#pairs-count").inner_text()
+    activate(page, page.get_by_role("link", name="Clear the search and filters"))
+
+    # ---- keep a pair from the table, and solve again ----
+    activate(page, page.get_by_role("button", name="Keep").first)
+    assert "will be kept" in page.locator(".nhsuk-notification-banner").inner_text()
+    activate(page, page.get_by_role("button", name="Solve again"))
+    wait_for_status(api, round_id, "proposed")
+    assert api.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"}).status_code == 200
+    assert api.post(f"/rounds/{round_id}/publish").status_code == 200
+
+    # ---- follow it up: who has been told, and who has answered ----
+    page.goto(f"{base}/manage/rounds/{round_id}")
+    activate(page, page.get_by_role("link", name="Follow up: whose message was sent, and who has said yes or no"))
+    assert page.locator("h1").inner_text() == name
+    assert "Nothing yet" in page.locator("#follow-up-table").inner_text()
+    visit.check(page, "follow-up")
+    readme_shot(page, "follow-up")
+    choose_radio(page, "show", "not_answered")
+    activate(page, page.get_by_role("button", name="Show people"))
+    assert "show=not_answered" in page.url and "match." in page.locator("#follow-up-count").inner_text()
+    visit.check(page, "follow-up-not-answered")
+
+    # ---- download the pairs as a spreadsheet, and open it ----
+    page.goto(f"{base}/manage/rounds/{round_id}/pairs")
+    link = page.get_by_role("link", name="spreadsheet (XLSX)").first
+    with page.expect_download() as download:
+        activate(page, link, navigates=False)
+    saved = tmp_path / "pairs.xlsx"
+    download.value.save_as(saved)
+    sheet = list(openpyxl.load_workbook(saved).active.values)
+    assert sheet[0][:3] == ("Pair", "Patient or carer leader", "Their role")
+    assert len(sheet) == total + 1 and "Arrangements to book" in sheet[0]
+
+    # ---- printed: one table, no navigation ----
+    page.emulate_media(media="print")
+    assert page.locator("#pairs-table").is_visible()
+    assert not page.locator("header.nhsuk-header").is_visible() and not page.locator("form").first.is_visible()
+    visit.check(page, "review-table-print")
+    page.emulate_media(media="screen")
+    context.close()
