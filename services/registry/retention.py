@@ -5,6 +5,8 @@
 - a withdrawn person's contact details (email, phone, postal address, the person who gets
   their messages), once no round they are in is still open: here, and through a tombstone
   on `leaders.contact.v1`, in the notifier. Their name stays, so the history still reads.
+  Their data key goes too (with a tombstone on `leaders.keys.v1`), so their contact records
+  still on the topic can no longer be read; a later change to them seals with a new key.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import uuid
 
 from sqlalchemy import Text, cast, delete, or_, select
 
-from schemas.topics import LEADER_CONTACTS
+from schemas.topics import LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
-from services.registry.adapters.orm import DeliveryRow, LeaderRow, ResponseRow, RoundRow
+from services.registry.adapters.orm import DeliveryRow, LeaderRow, PersonKeyRow, ResponseRow, RoundRow
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "proxy")
 FINISHED_ROUNDS = ("closed", "cancelled")
@@ -45,6 +47,8 @@ async def forget_withdrawn_contacts(uow: UnitOfWork, cipher: Cipher, today: dt.d
         row.sealed = cipher.seal({**sealed, **{field: None for field in CONTACT_FIELDS}})
         row.public = {**row.public, REMOVED: today.isoformat()}
         uow.tombstone(LEADER_CONTACTS, row.id, str(uuid.uuid4()))
+        await uow.session.execute(delete(PersonKeyRow).where(PersonKeyRow.leader_id == row.id))
+        uow.tombstone(LEADER_KEYS, row.id, str(uuid.uuid4()))
         forgotten += 1
     return forgotten
 

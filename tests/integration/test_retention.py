@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from sqlalchemy import select
 
-from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, OUTCOMES, Topic
+from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, Topic
 from services.common.crypto import Cipher, new_key
 from services.common.kafka import DAY_MS, ensure_topics
 from services.common.store import Store, make_engine
@@ -82,6 +82,8 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
             leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
             leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
             leader(cipher, "pl-here", "active"),
+            registry_orm.PersonKeyRow(leader_id="pl-left", sealed_key=cipher.seal_bytes(b"the key of pl-left")),
+            registry_orm.PersonKeyRow(leader_id="pl-waiting", sealed_key=cipher.seal_bytes(b"the key of pl-waiting")),
             round_row("r-closed", "closed", ["pl-left", "pl-waiting"]),
             round_row("r-open", "published", ["pl-waiting", "pl-here"]),
             registry_orm.DeliveryRow(round_id="r-closed", leader_id="pl-here", channel="email", status="sent", updated_at=LONG_AGO),
@@ -103,13 +105,16 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
         answers = [r.nonce for r in (await session.scalars(select(registry_orm.ResponseRow))).all()]
         people = {row.id: cipher.open(row.sealed) for row in (await session.scalars(select(registry_orm.LeaderRow))).all()}
         outbox = (await session.scalars(select(registry_orm.Outbox))).all()
+        keys = (await session.scalars(select(registry_orm.PersonKeyRow.leader_id))).all()
     assert deliveries == [("r-open", "pl-here")] and answers == ["new"]
     assert people["pl-left"]["name"] == "Name pl-left", "the name stays, so the history still reads"
     assert [people["pl-left"][f] for f in ("email", "phone", "postal_address")] == [None, None, None]
     assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
     assert people["pl-here"]["email"] == "pl-here@example.org"
-    (tombstone,) = outbox
-    assert (tombstone.topic, tombstone.key, tombstone.value) == (LEADER_CONTACTS.name, "pl-left", None)
+    assert sorted((t.topic, t.key, t.value) for t in outbox) == [
+        (LEADER_CONTACTS.name, "pl-left", None), (LEADER_KEYS.name, "pl-left", None)
+    ], "tombstones for their contact record and for the key that sealed it"
+    assert keys == ["pl-waiting"], "their key is destroyed, so their records on the topic can no longer be read"
 
 
 async def test_the_notifier_purges_old_message_records_and_files(store, channels, settings):  # noqa: F811
