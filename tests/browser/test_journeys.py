@@ -490,6 +490,11 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
     visit.check(page, "programmes-error")
     type_into(page, page.locator("#name"), f"North East {RUN}")
     activate(page, page.get_by_role("button", name="Add the programme"))
+    # A new programme asks first how people reach its team: letters and texts need a phone and an address.
+    visit.check(page, "programme-details")
+    type_into(page, page.locator("#phone"), "0191 498 0000")
+    type_into(page, page.locator("#postal_address"), "Civic Centre\nNewcastle upon Tyne\nNE1 8QH")
+    activate(page, page.get_by_role("button", name="Save the details"))
     assert page.locator("h1").inner_text() == f"North East {RUN}"
     visit.check(page, "programme")
     type_into(page, page.locator("#name"), "January")
