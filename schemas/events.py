@@ -106,16 +106,17 @@ class LeaderContact(Payload):
 
 
 class SealedContact(Payload):
-    """A contact record sealed with the leader's own data key, so erasing them makes every copy unreadable.
+    """A contact record sealed with the leader's own data key.
 
-    The registry keeps one random data key per leader and shares it on `leaders.keys.v1`, wrapped with a
-    key only the registry and the notifier hold. `sealed` is the whole `LeaderContact` as JSON, encrypted
-    with that data key (a Fernet token: AES with an integrity check). Erasure destroys the key, so copies
-    of this record left on the topic, in logs or in dead letters can no longer be read."""
+    Erasing the leader destroys the key, so no copy of this record, on the topic, in a log or a dead letter, opens again."""
 
     leader_id: LeaderId
     version: int = Field(ge=1)
-    sealed: str = Field(description="The LeaderContact as JSON, encrypted with this leader's data key (a Fernet token)")
+    sealed: str = Field(
+        description="The whole LeaderContact as JSON, encrypted with this leader's own data key (a Fernet token: AES "
+        "with an integrity check). The registry keeps one random key per leader and shares it on leaders.keys.v1, "
+        "wrapped with a key only the registry and the notifier hold."
+    )
 
 
 class LeaderContactChanged(Envelope):
