@@ -20,8 +20,9 @@ each person's best-scored pairs only, then proven optimal by pricing: the
 potentials certify that no left-out pair could improve the result; any pair that
 could (and, to save rounds, any close to it) is added and the part solved again.
 
-Arrays of pairs are read in chunks: on the virtual machines we run on, fresh
-memory is slow to fault in, and small reused temporaries avoid that.
+The passes over every allowed pair (components, each person's best pairs, pricing)
+are compiled loops (kernels.py): no large temporary arrays, which on the virtual
+machines we run on are slow to fault in.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import numpy as np
 from ortools.graph.python.max_flow import SimpleMaxFlow
 from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 
+from services.matcher.domain import kernels
+
 # A part with more allowed pairs than this is solved on its best-scored pairs plus pricing.
 DIRECT_PAIRS = 200_000
 # Best-scored pairs kept per lived-experience leader, and per professional place.
@@ -40,8 +43,6 @@ KEEP_PER_PERSON = 12
 # Pricing adds the pairs whose reduced cost is below this, at most this many per person a round.
 _NEAR_MARGIN = 10
 _NEAR_PER_PERSON = 3
-# Pairs per numpy step when reading all pairs of a large part.
-_CHUNK = 1 << 20
 
 
 class _Part:
@@ -71,13 +72,7 @@ class _Part:
     def reduced_below(self, potential: np.ndarray, bound: int) -> np.ndarray:
         """The pairs whose reduced cost is below bound, in order."""
         pot_l, pot_p = potential[: self.n_lived], potential[self.n_lived : self.n_lived + len(self.spare)]
-        hits = [np.zeros(0, dtype=np.int64)]
-        # A chunk at a time: small temporaries are reused, where whole-array ones would
-        # be fresh memory at every pricing round (slow to fault in on a virtual machine).
-        for s in range(0, len(self.u), _CHUNK):
-            reduced = pot_l[self.u[s : s + _CHUNK]] - pot_p[self.v[s : s + _CHUNK]] - self.score[s : s + _CHUNK]
-            hits.append(np.flatnonzero(reduced < self.big + bound) + s)
-        return np.concatenate(hits)
+        return np.flatnonzero(kernels.reduced_below(self.u, self.v, self.score, pot_l, pot_p, self.big + bound))
 
 
 @dataclass(frozen=True)
@@ -113,15 +108,7 @@ class Outcome:
 def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, fairness: bool) -> Outcome:
     n = n_lived + len(spare)
     core = best_pairs(arc_l, arc_p, score, n_lived, spare) if len(arc_l) > DIRECT_PAIRS else np.ones(len(arc_l), dtype=bool)
-    label = _components(n, arc_l[core], n_lived + arc_p[core])
-    # Pairs outside the core can still join parts.
-    joins = [np.zeros((2, 0), dtype=label.dtype)]
-    for s in range(0, len(arc_l), _CHUNK):
-        a, b = label[arc_l[s : s + _CHUNK]], label[n_lived + arc_p[s : s + _CHUNK]]
-        joins.append(np.stack([a[a != b], b[a != b]]))
-    a, b = np.concatenate(joins, axis=1)
-    if len(a):
-        label = _components(n, a, b)[label]
+    label = kernels.smallest_in_part(n_lived, len(spare), arc_l, arc_p)
     # Parts are numbered in the order of their smallest node; nodes without pairs get -1.
     roots = np.unique(label[np.flatnonzero(np.bincount(arc_l, minlength=n_lived))])
     at = np.searchsorted(roots, label).clip(max=max(len(roots) - 1, 0))
@@ -320,43 +307,6 @@ def best_pairs(arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, n_lived:
     """Mask of each person's best-scored pairs: keep_per_person (default KEEP_PER_PERSON)
     per lived-experience leader and per professional place."""
     k = KEEP_PER_PERSON if keep_per_person is None else keep_per_person
-    keep = _top_per_group(arc_l, score, np.full(n_lived, k))
-    keep |= _top_per_group(arc_p, score, k * spare)
+    keep = kernels.top_per_group(arc_l, score, np.full(n_lived, k))
+    keep |= kernels.top_per_group(arc_p, score, k * spare)
     return keep
-
-
-def _top_per_group(group: np.ndarray, score: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Mask of the quota[g] best-scored pairs of each group g; ties go to the earlier pair."""
-    n = len(quota)
-    count = np.zeros(n * 101, dtype=np.int64)
-    for s in range(0, len(group), _CHUNK):
-        count += np.bincount(group[s : s + _CHUNK].astype(np.int64) * 101 + score[s : s + _CHUNK], minlength=n * 101)
-    at_least = np.cumsum(count.reshape(n, 101)[:, ::-1], axis=1)[:, ::-1]  # pairs scoring s or more
-    cut = (at_least >= quota[:, None]).sum(axis=1) - 1  # lowest score kept; -1 keeps all
-    keep = np.empty(len(group), dtype=bool)
-    tie = [np.zeros(0, dtype=np.int64)]
-    for s in range(0, len(group), _CHUNK):
-        at = cut[group[s : s + _CHUNK]]
-        keep[s : s + _CHUNK] = score[s : s + _CHUNK] > at
-        tie.append(np.flatnonzero(score[s : s + _CHUNK] == at) + s)
-    taken = np.bincount(group[keep], minlength=n)
-    tie = np.concatenate(tie)
-    tie = tie[np.argsort(group[tie], kind="stable")]
-    g = group[tie]
-    rank = np.arange(len(tie)) - np.searchsorted(g, g)
-    keep[tie[rank < (quota - taken)[g]]] = True
-    return keep
-
-
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected parts of the graph with edges (a[k], b[k]): each node gets the smallest node of its part."""
-    label = np.arange(n)
-    while True:
-        la, lb = label[a], label[b]
-        if (la == lb).all():
-            return label
-        low = np.minimum(la, lb)
-        np.minimum.at(label, la, low)
-        np.minimum.at(label, lb, low)
-        while (label[label] != label).any():
-            label = label[label]

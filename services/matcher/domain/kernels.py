@@ -153,3 +153,67 @@ def fit_scores(li, pj, modes, people_l, people_p, balance, weights, earth_radius
         # Round half up, the way people expect; the clip guards float error at the ends.
         out[k] = min(max(math.floor(100 * mean + 0.5), 0.0), 100.0)
     return out
+
+
+# ---- the flow's passes over every allowed pair (flow.py) ------------------------------
+
+
+@nb.njit(cache=True)
+def _root(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # halve the path as we go
+        x = parent[x]
+    return x
+
+
+@nb.njit(cache=True)
+def smallest_in_part(n_lived, n_prof, arc_l, arc_p):
+    """Nodes: lived-experience leaders 0..n_lived-1, then professionals; edges: the
+    pairs. Each node's smallest connected node, by union-find that always hangs the
+    larger root under the smaller, so every root is the smallest node of its part."""
+    parent = np.arange(n_lived + n_prof)
+    for k in range(len(arc_l)):
+        ra, rb = _root(parent, arc_l[k]), _root(parent, n_lived + arc_p[k])
+        if ra < rb:
+            parent[rb] = ra
+        elif rb < ra:
+            parent[ra] = rb
+    for x in range(len(parent)):
+        parent[x] = _root(parent, x)
+    return parent
+
+
+@nb.njit(cache=True)
+def top_per_group(group, score, quota):
+    """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
+    go to the earlier pair."""
+    n = len(quota)
+    count = np.zeros((n, 101), dtype=np.int64)
+    for k in range(len(group)):
+        count[group[k], score[k]] += 1
+    cut = np.full(n, -1, dtype=np.int64)  # lowest score kept; -1 keeps every pair
+    ties_left = np.zeros(n, dtype=np.int64)  # pairs scoring exactly cut still to keep
+    for g in range(n):
+        above = 0
+        for s in range(100, -1, -1):
+            if above + count[g, s] >= quota[g]:
+                cut[g], ties_left[g] = s, quota[g] - above
+                break
+            above += count[g, s]
+    keep = np.empty(len(group), dtype=np.bool_)
+    for k in range(len(group)):
+        g = group[k]
+        keep[k] = score[k] > cut[g]
+        if score[k] == cut[g] and ties_left[g] > 0:
+            keep[k] = True
+            ties_left[g] -= 1
+    return keep
+
+
+@nb.njit(cache=True, parallel=True)
+def reduced_below(u, v, score, pot_l, pot_p, limit):
+    """Mask of the pairs with pot_l[u] - pot_p[v] - score < limit."""
+    out = np.empty(len(u), dtype=np.bool_)
+    for k in nb.prange(len(u)):
+        out[k] = pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.matcher.domain import rules
+from services.matcher.domain import kernels, rules
 from services.matcher.domain.generate import generate_cohort
 from services.matcher.domain.scoring import FitScorer, Weights
 
@@ -66,3 +66,22 @@ def test_no_rows_or_no_pairs_gives_empty_arrays():
     scorer = FitScorer(cands, Weights())
     empty = np.zeros(0, dtype=np.int32)
     assert scorer(empty, empty, np.zeros(0, dtype=np.uint8)).shape == (0,)
+
+
+def test_best_pairs_per_group_keep_the_quota_with_ties_to_the_earlier_pair():
+    rng = np.random.default_rng(5)
+    group = rng.integers(0, 30, 5000).astype(np.int32)
+    score = rng.integers(0, 101, 5000).astype(np.int16)
+    quota = rng.integers(0, 12, 30)
+    keep = kernels.top_per_group(group, score, quota)
+    for g in range(30):
+        members = np.flatnonzero(group == g)
+        # Best first; among equal scores, the earlier pair first.
+        ranked = sorted(members, key=lambda k: (-score[k], k))
+        assert sorted(np.flatnonzero(keep & (group == g))) == sorted(ranked[: quota[g]])
+
+
+def test_parts_are_labelled_by_their_smallest_person():
+    # lived 0-1-prof 0 (node 3), lived 2 alone with prof 1 (node 4), prof 2 (node 5) without pairs
+    label = kernels.smallest_in_part(3, 3, np.array([1, 0, 2], dtype=np.int32), np.array([0, 0, 1], dtype=np.int32))
+    assert label.tolist() == [0, 0, 2, 0, 2, 5]
