@@ -170,5 +170,5 @@ async def test_a_mail_server_that_stays_down_is_retried_then_the_outcome_is_dead
     assert (letter.consumer, letter.original_topic, letter.attempts, letter.source) == ("notifier", OUTCOMES.name, 3, "")
     assert letter.original_partition >= 0 and letter.original_offset >= 0, "its place on the topic, for a replay"
     assert "Error" in letter.error and letter.key == amira.encode()
-    assert OutcomePublished.model_validate_json(letter.value).event_id == event.event_id, "the event as it was"
+    assert not letter.value, "no body: personal data stays out of dead letters; a replay reads the event from its place"
     assert (row.status, row.attempts) == ("failed", 3) and "a person should follow it up" in row.detail
