@@ -21,34 +21,31 @@ _REMOTE = 6  # video | phone, as in rules.py
 
 
 @nb.njit(cache=True, inline="always")
-def _usable_modes(i, j, modes_l, modes_p, xyz_l, xyz_p, reach_l, reach_p):
-    """Meeting mode bits both can use; in person only when within both travel limits."""
-    common = np.int64(modes_l[i]) & np.int64(modes_p[j])  # unsigned would mix with signed into floats
-    dot = xyz_l[i, 0] * xyz_p[j, 0] + xyz_l[i, 1] * xyz_p[j, 1] + xyz_l[i, 2] * xyz_p[j, 2]
-    near = (dot >= reach_l[i]) & (dot >= reach_p[j])
-    return common & (_REMOTE | near)  # near is 1, the in-person bit
+def _row_pairs(i, lived, cols_side, avail_ok, ok, out_p, out_modes):
+    """Check row i against every column, but for do-not-pair; write the allowed
+    columns (as positions in cols_side) and their usable modes to out_p and
+    out_modes, and return how many there are.
 
-
-@nb.njit(cache=True, inline="always")
-def _row_pairs(i, cols, lived, profs, avail_ok, out_p, out_modes):
-    """Check row i against every column, but for do-not-pair; write each column and
-    its usable modes to out_p and out_modes, and return how many the rules allow:
-    those come first.
-
-    No branch per pair: a quarter to a third of pairs pass, at random, so branches
-    would be mispredicted; every pair is written and only the allowed ones kept.
+    The columns' own values come gathered into contiguous arrays (cols_side), so the
+    checks run as vector instructions into `ok` and `out_modes`; a second, short loop
+    keeps the allowed ones. No branch per pair: a quarter to a third pass, at random.
     """
     modes_l, xyz_l, reach_l, system_l, pattern_l = lived
-    modes_p, xyz_p, reach_p, system_p, pattern_p = profs
+    modes_p, x_p, y_p, z_p, reach_p, system_p, pattern_p = cols_side
+    mode_i, x_i, y_i, z_i, reach_i, system_i = np.int64(modes_l[i]), xyz_l[i, 0], xyz_l[i, 1], xyz_l[i, 2], reach_l[i], system_l[i]
     avail_row = avail_ok[pattern_l[i]]
+    for c in range(len(modes_p)):
+        dot = x_i * x_p[c] + y_i * y_p[c] + z_i * z_p[c]
+        near = (dot >= reach_i) & (dot >= reach_p[c])
+        # In person only when within both travel limits; near is 1, the in-person bit.
+        modes = mode_i & np.int64(modes_p[c]) & (_REMOTE | near)
+        out_modes[c] = modes
+        ok[c] = (modes != 0) & ((system_i == system_p[c]) | ((modes & _REMOTE) != 0)) & avail_row[pattern_p[c]]
     found = 0
-    for c in range(len(cols)):
-        j = cols[c]
-        modes = _usable_modes(i, j, modes_l, modes_p, xyz_l, xyz_p, reach_l, reach_p)
-        ok = (modes != 0) & ((system_l[i] == system_p[j]) | ((modes & _REMOTE) != 0)) & avail_row[pattern_p[j]]
-        out_p[found] = j
-        out_modes[found] = modes
-        found += ok
+    for c in range(len(modes_p)):
+        out_p[found] = c
+        out_modes[found] = out_modes[c]
+        found += ok[c]
     return found
 
 
@@ -72,21 +69,25 @@ _ROWS_AT_ONCE = 256  # rows checked between two copies into the output: bounds t
 
 
 @nb.njit(cache=True, parallel=True)
-def allowed_pairs(rows, cols, lived, profs, avail_ok, banned_from, banned_to, banned_cols):
+def allowed_pairs(rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols):
     """Every pair of rows x cols (both sorted) that the pair rules allow, in row-major
     order, as lists of arrays to join: lived index, professional index, usable modes.
 
+    cols_side: the professionals' values gathered for cols (see _row_pairs).
     banned_cols[banned_from[r]:banned_to[r]] are the banned columns of rows[r], sorted.
     Rows are checked a few hundred at a time into scratch rows, then copied out.
     """
     scratch_p = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.int32)
     scratch_m = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.uint8)
+    scratch_ok = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.bool_)
     parts_l, parts_p, parts_m = [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.uint8)]
     for first in range(0, len(rows), _ROWS_AT_ONCE):
         n = min(_ROWS_AT_ONCE, len(rows) - first)
         counts = np.zeros(n + 1, dtype=np.int64)
         for r in nb.prange(n):
-            found = _row_pairs(rows[first + r], cols, lived, profs, avail_ok, scratch_p[r], scratch_m[r])
+            found = _row_pairs(rows[first + r], lived, cols_side, avail_ok, scratch_ok[r], scratch_p[r], scratch_m[r])
+            for c in range(found):
+                scratch_p[r, c] = cols[scratch_p[r, c]]
             banned = banned_cols[banned_from[first + r] : banned_to[first + r]]
             counts[r + 1] = _drop_banned(scratch_p[r], scratch_m[r], found, banned) if len(banned) else found
         starts = np.cumsum(counts)

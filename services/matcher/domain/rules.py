@@ -274,10 +274,12 @@ class _PairCheck:
         """The pairs rows x cols (both sorted) that every rule allows, in row-major order:
         lived-experience leader, professional, usable meeting modes (compiled: kernels.py)."""
         lived, profs = self.lived, self.professionals
-        side = lambda s: (s.modes, s.xyz, s.reach, s.system, s.pattern)  # noqa: E731
+        xyz = np.ascontiguousarray(profs.xyz[cols].T)
+        cols_side = (profs.modes[cols], xyz[0], xyz[1], xyz[2], profs.reach[cols], profs.system[cols], profs.pattern[cols])
         banned_from = np.searchsorted(self.banned_l, rows, side="left")
         banned_to = np.searchsorted(self.banned_l, rows, side="right")
-        parts = kernels.allowed_pairs(rows, cols, side(lived), side(profs), self.avail_ok, banned_from, banned_to, self.banned_p)
+        lived_side = (lived.modes, lived.xyz, lived.reach, lived.system, lived.pattern)
+        parts = kernels.allowed_pairs(rows, cols, lived_side, cols_side, self.avail_ok, banned_from, banned_to, self.banned_p)
         return tuple(np.concatenate(p) for p in parts)
 
     def __call__(self, r: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
