@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from schemas.cohort import Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
+from services.matcher.domain import kernels
 from services.matcher.domain.rules import PAIR_RULES, PERSON_RULES, Candidates, session_problem
 from services.matcher.domain.scoring import topic_key
 
@@ -180,8 +181,8 @@ def unmatched(
     places_in_part = np.bincount(part_p[part_p >= 0], weights=spare[part_p >= 0], minlength=n_parts)
     out = []
     for side, unpaired, removed, allowed, part in (
-        (cands.lived, lived_unpaired, cands.removed_lived, np.bincount(cands.pair_lived, minlength=len(cands.lived.people)), part_l),
-        (cands.professionals, prof_unpaired, cands.removed_professionals, np.bincount(cands.pair_prof, minlength=len(cands.professionals.people)), part_p),
+        (cands.lived, lived_unpaired, cands.removed_lived, kernels.pairs_per_person(len(cands.lived.people), cands.pair_lived), part_l),
+        (cands.professionals, prof_unpaired, cands.removed_professionals, kernels.pairs_per_person(len(cands.professionals.people), cands.pair_prof), part_p),
     ):
         for i in np.flatnonzero(unpaired):
             person = side.people[i]

@@ -110,7 +110,7 @@ def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray,
     core = best_pairs(arc_l, arc_p, score, n_lived, spare) if len(arc_l) > DIRECT_PAIRS else np.ones(len(arc_l), dtype=bool)
     label = kernels.smallest_in_part(n_lived, len(spare), arc_l, arc_p)
     # Parts are numbered in the order of their smallest node; nodes without pairs get -1.
-    roots = np.unique(label[np.flatnonzero(np.bincount(arc_l, minlength=n_lived))])
+    roots = np.unique(label[np.flatnonzero(kernels.pairs_per_person(n_lived, arc_l))])
     at = np.searchsorted(roots, label).clip(max=max(len(roots) - 1, 0))
     part_of_node = np.where(roots[at] == label, at, -1) if len(roots) else np.full(n, -1)
 
@@ -271,7 +271,7 @@ def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarr
     The solution is read as a circulation (source -> lived -> professional -> sink
     -> source) where a pair costs -(big + score): most pairs first, then total score.
     It is optimal, so the residual graph has no negative cycle and Bellman-Ford
-    (all rows at once with numpy) converges.
+    (compiled, kernels.py) converges.
     """
     n_l, n_p = part.n_lived, len(part.spare)
     source, sink = n_l + n_p, n_l + n_p + 1
@@ -289,18 +289,8 @@ def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarr
         (sink, source, 0),
         (source, sink, 0),  # only real when something flows, and harmless otherwise: sink then leads only back to source
     ]
-    tail, head, cost = (np.concatenate(x) for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual)))
-    order = np.argsort(head, kind="stable")
-    tail, head, cost = tail[order], head[order], cost[order]
-    starts = np.flatnonzero(np.r_[True, head[1:] != head[:-1]])
-    dist = np.zeros(n_l + n_p + 2, dtype=np.int64)
-    while True:
-        best = np.minimum.reduceat(dist[tail] + cost, starts)
-        new = dist.copy()
-        new[head[starts]] = np.minimum(dist[head[starts]], best)
-        if (new == dist).all():
-            return dist
-        dist = new
+    tail, head, cost = (np.concatenate(x).astype(np.int64) for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual)))
+    return kernels.shortest_distances(n_l + n_p + 2, tail, head, cost)
 
 
 def best_pairs(arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, n_lived: int, spare: np.ndarray, keep_per_person: int | None = None) -> np.ndarray:

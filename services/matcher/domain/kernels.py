@@ -218,3 +218,30 @@ def reduced_below(u, v, score, pot_l, pot_p, limit):
     for k in nb.prange(len(u)):
         out[k] = pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
     return out
+
+
+@nb.njit(cache=True)
+def shortest_distances(n, tail, head, cost):
+    """Distances in a graph with no negative cycle, from a start joined to every node
+    at cost 0 (so all start at 0): Bellman-Ford, relaxing in place until nothing
+    changes. The distances are unique, so they are the same in any order of arcs."""
+    dist = np.zeros(n, dtype=np.int64)
+    changed = True
+    while changed:
+        changed = False
+        for k in range(len(tail)):
+            d = dist[tail[k]] + cost[k]
+            if d < dist[head[k]]:
+                dist[head[k]] = d
+                changed = True
+    return dist
+
+
+@nb.njit(cache=True)
+def pairs_per_person(n, person):
+    """How many pairs each of n people is in: np.bincount without its copy of every
+    index to 64 bits (170 MB for a national round's pairs)."""
+    count = np.zeros(n, dtype=np.int64)
+    for k in range(len(person)):
+        count[person[k]] += 1
+    return count

@@ -270,17 +270,17 @@ class _PairCheck:
         self.avail_ok = _overlap_ok(lived, professionals, cohort.round.min_shared_hours_per_week * 3600)
         self.banned_l, self.banned_p = _banned(cohort, lived, professionals)
 
-    def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The pairs rows x cols (both sorted) that every rule allows, in row-major order:
-        lived-experience leader, professional, usable meeting modes (compiled: kernels.py)."""
+    def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """The pairs rows x cols (both sorted) that every rule allows, in row-major order,
+        in pieces to join: lived-experience leader, professional, usable meeting modes
+        (compiled: kernels.py)."""
         lived, profs = self.lived, self.professionals
         xyz = np.ascontiguousarray(profs.xyz[cols].T)
         cols_side = (profs.modes[cols], xyz[0], xyz[1], xyz[2], profs.reach[cols], profs.system[cols], profs.pattern[cols])
         banned_from = np.searchsorted(self.banned_l, rows, side="left")
         banned_to = np.searchsorted(self.banned_l, rows, side="right")
         lived_side = (lived.modes, lived.xyz, lived.reach, lived.system, lived.pattern)
-        parts = kernels.allowed_pairs(rows, cols, lived_side, cols_side, self.avail_ok, banned_from, banned_to, self.banned_p)
-        return tuple(np.concatenate(p) for p in parts)
+        return kernels.allowed_pairs(rows, cols, lived_side, cols_side, self.avail_ok, banned_from, banned_to, self.banned_p)
 
     def __call__(self, r: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
         """Usable meeting modes and each rule's verdict, for the pairs r x cols (both sorted)."""
@@ -312,7 +312,7 @@ def find_candidates(cohort: Cohort) -> Candidates:
     check = _PairCheck(cohort, lived, professionals)
     removed_l = {rule: np.zeros(len(lived.people), dtype=np.int64) for rule in RULES}
     removed_p = {rule: np.zeros(len(professionals.people), dtype=np.int64) for rule in RULES}
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    found: list[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = []
     l_ok, p_ok = lived.ok, professionals.ok
     groups = []
     for rows_all, cols_all in _groups(cohort, lived, professionals):
@@ -321,11 +321,11 @@ def find_candidates(cohort: Cohort) -> Candidates:
         rows, cols = rows_all[l_ok[rows_all]], cols_all[p_ok[cols_all]]
         if len(rows) and len(cols):
             groups.append((rows, cols))
-        if len(rows) and len(cols):
             found.append(check.allowed(rows, cols))
 
     def joined(k: int, dtype: type) -> np.ndarray:
-        return np.concatenate([f[k] for f in found]) if found else np.zeros(0, dtype=dtype)
+        # One copy of all pieces: each copy of a national round's pairs is fresh memory, slow to fault in.
+        return np.concatenate([piece for f in found for piece in f[k]]) if found else np.zeros(0, dtype=dtype)
 
     pair_lived, pair_prof, pair_modes = joined(0, np.int32), joined(1, np.int32), joined(2, np.uint8)
     if not cohort.round.allow_cross_system_remote:  # one block list per area: sort by person
@@ -333,8 +333,8 @@ def find_candidates(cohort: Cohort) -> Candidates:
         pair_lived, pair_prof, pair_modes = pair_lived[order], pair_prof[order], pair_modes[order]
 
     # Second pass, for explanations: which rule removed the candidates of people left with none.
-    none_l = np.bincount(pair_lived, minlength=len(lived.people)) == 0
-    none_p = np.bincount(pair_prof, minlength=len(professionals.people)) == 0
+    none_l = kernels.pairs_per_person(len(lived.people), pair_lived) == 0
+    none_p = kernels.pairs_per_person(len(professionals.people), pair_prof) == 0
     for rows, cols in groups:
         lonely_r, lonely_c = rows[none_l[rows]], cols[none_p[cols]]
         if len(lonely_r):

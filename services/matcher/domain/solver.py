@@ -25,14 +25,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
-from services.matcher.domain import explain, flow, quotas
+from services.matcher.domain import explain, flow
 from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, sides, spans_to_windows, usable_modes
 from services.matcher.domain.scoring import FitScorer, Weights
 from services.matcher.domain.watch import Progress, Watch, relative_gap
+
+if TYPE_CHECKING:
+    from services.matcher.domain import quotas
 
 _MODE_NAMES = (("in_person", 1), ("video", 2), ("phone", 4))
 
@@ -116,6 +120,9 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
     chosen, status = outcome.chosen, "optimal"
 
     if cohort.round.min_pairs_per_system:
+        # Loaded only here: CP-SAT (and pandas with it) takes 0.2 s to import.
+        from services.matcher.domain import quotas
+
         # The best pairing without minimums bounds every pairing that meets them.
         best = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
         areas = _areas(prep)
@@ -150,6 +157,8 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
 
 def _areas(prep: Prepared) -> quotas.Areas:
     """Areas of the round's people and minimums; an area nobody is from gets its own number."""
+    from services.matcher.domain import quotas
+
     minimums = prep.cohort.round.min_pairs_per_system
     names = sorted({p.system for p in prep.cohort.leaders} | set(minimums))
     number = {name: i for i, name in enumerate(names)}
