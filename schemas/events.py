@@ -371,12 +371,19 @@ class Delivery(Payload):
     status: DeliveryStatus
     detail: str = ""
     # Added later within v1: which message this report is about. For "partner_declined",
-    # outcome_event_id holds the PairDeclined event's id.
-    about: str = Field(default="outcome", description="outcome, partner_declined, or text_reply")
+    # outcome_event_id holds the PairDeclined event's id. For "reminder" (the one reminder to someone
+    # who has not answered about a partner) and "no_answer" (the task for the programme team when the
+    # answer date has passed), it holds an id of that reminder or task's own, the same on every report about it.
+    about: str = Field(
+        default="outcome",
+        description="outcome, partner_declined, text_reply, reminder (someone who has not answered is reminded, "
+        "before their answer date) or no_answer (the answer date passed: a task for the programme team to contact "
+        "them; nobody is declined automatically)",
+    )
     # Added later within v1, for a task for a person (status needs_a_person): what kind of task and
     # the day it must be done by. For "text_reply", outcome_event_id holds GOV.UK Notify's id for the text.
     task: str | None = Field(
-        default=None, description="braille, audio, phone, interpreter, support, contact or text_reply"
+        default=None, description="braille, audio, phone, interpreter, support, contact, text_reply or no_answer"
     )
     due_by: dt.date | None = Field(default=None, description="The day the task must be done by")
 

@@ -17,9 +17,11 @@ from schemas.events import (
     PairAccepted,
     PairDeclined,
     ResponseEvent,
+    RoundEvent,
+    RoundStatusChanged,
     TextReplyReceived,
 )
-from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES
+from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import batch_of, project
@@ -39,7 +41,7 @@ from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
 from services.common.retention import PurgeJob
-from services.notifier import person_keys, retention
+from services.notifier import person_keys, reminders, retention
 from services.notifier.handlers import Notifier
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
@@ -105,6 +107,12 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
             await handlers.on_event(notifier, event)
         if isinstance(event, (PairAccepted, PairDeclined)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
+        await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
+
+    @broker.subscriber(ROUNDS.name, **subscriber_options(SERVICE, ROUNDS, settings.kafka), title="notifier: rounds")
+    async def on_round(event: RoundEvent) -> None:
+        if isinstance(event, RoundStatusChanged):
+            await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
 
     broker.publisher(
         RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description
@@ -124,6 +132,7 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
         repair_contact_days=settings.partner_declined_contact_days,
         quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
         receipt_seconds=settings.notify_receipt_seconds,
+        reminder_working_days=settings.reminder_working_days,
     )
     folders = (settings.letters_dir, settings.sms_dir, settings.tasks_dir)
     return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock(), folders=folders)

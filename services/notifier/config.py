@@ -53,6 +53,12 @@ class NotifierSettings(BaseSettings):
     contact_wait_seconds: float = Field(
         default=30, ge=0, le=600, description="How long an outcome waits for contact details that are still on their way"
     )
+    reminder_working_days: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Someone who has not answered is reminded this many working days before their answer date",
+    )
     partner_declined_contact_days: int = Field(
         default=14, ge=1, le=90, description="Someone whose partner said no hears from us again within this many days"
     )

@@ -8,6 +8,7 @@ When the notifier hears it, in the projection's transaction:
   outcome, a "your partner said no") is cancelled: it would tell the partner
   about someone who is no longer here. Their partner is not left in silence:
   a "needs a person" report asks a member of staff to tell them in person;
+- reminders and "no answer yet" tasks for them, or about them, are cancelled;
 - a digest of their id is kept (never the id), so an outcome or answer about
   them that arrives later is never sent (`erased_among`);
 - text files for them or naming them (text messages, tasks for a person) and
@@ -22,10 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from schemas.events import EVENT_TYPES, LeaderContact, OutcomePublished
+from schemas.events import LeaderContact, OutcomePublished, PairDeclined
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
+from services.notifier.domain.follow_ups import JOB_TYPES, AnswerFollowUp
 
 log = logging.getLogger("pairing.notifier.erasure")
 
@@ -50,11 +52,13 @@ def names_them(event, leader_id: str) -> bool:  # noqa: ANN001 - an outcome or a
     """Whether a message caused by `event` would name this person (as the partner, or who said no)."""
     if isinstance(event, OutcomePublished):
         return any(p.partner_id == leader_id for p in event.data.partners)
+    if isinstance(event, AnswerFollowUp):
+        return event.data.partner_id == leader_id
     return event.data.leader_id == leader_id
 
 
 def recipient_of(event) -> str:  # noqa: ANN001
-    return event.data.leader_id if isinstance(event, OutcomePublished) else event.data.partner_id
+    return event.data.partner_id if isinstance(event, PairDeclined) else event.data.leader_id
 
 
 async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a handlers.Notifier
@@ -70,13 +74,14 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # n
         session.add(ErasedRow(digest=digest(leader_id)))
     cancelled = 0
     for row in (await session.scalars(select(ScheduledRow))).all():
-        event = EVENT_TYPES[row.event_type].model_validate(notifier.cipher.open(row.sealed_event))
+        event = JOB_TYPES[row.event_type].model_validate(notifier.cipher.open(row.sealed_event))
         to = recipient_of(event)
         if to != leader_id and not names_them(event, leader_id):
             continue
         await session.delete(row)
         cancelled += 1
-        if to != leader_id:
+        # A follow-up about them is just dropped: it asks about a pair that no longer stands.
+        if to != leader_id and not isinstance(event, AnswerFollowUp):
             await tell_in_person(session, Notice(event), to)
             uow.publish(DELIVERIES, to, delivery_report(
                 event.data.round_id, to, event.event_id, Notice(event).about, "person", "needs_a_person", PARTNER_ERASED

@@ -53,7 +53,6 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.events import (
-    EVENT_TYPES,
     Delivery,
     Envelope,
     LeaderContact,
@@ -72,7 +71,7 @@ from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.channels import CannotUseChannel, Channel, TaskWritten
 from services.notifier.adapters.notify import SentByNotify
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, PersonKeyRow, ScheduledRow, TextQuestionRow
-from services.notifier import person_keys
+from services.notifier import person_keys, reminders
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.compose import (
     PlannedMessage,
@@ -82,6 +81,8 @@ from services.notifier.compose import (
     plan_partner_declined,
 )
 from services.notifier.erasure import PARTNER_ERASED, digest, erased_among, tell_in_person
+from services.notifier.domain.follow_ups import JOB_TYPES, AnswerFollowUp
+from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.domain.messages import TO_PROXY, Route, recipient
 from services.notifier.domain.quiet_hours import QuietHours, keeps_quiet_hours, next_allowed, quiet_hours_for, when_words
 
@@ -100,7 +101,9 @@ RECHECK = dt.timedelta(seconds=2)
 ASK_FOR = dt.timedelta(days=7)
 log = logging.getLogger("pairing.notifier")
 
-Cause = OutcomePublished | PairDeclined
+# A follow-up (a reminder, or a task when someone has not answered) is not an event on a topic:
+# it is made from an outcome when that is handled, and waits on the schedule (reminders.py).
+Cause = OutcomePublished | PairDeclined | AnswerFollowUp
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class MessageRules:
     max_retry_seconds: float = 1800
     # A message sent through GOV.UK Notify: first asked about after this (receipts.py).
     receipt_seconds: float = 60
+    # Someone who has not answered is reminded this many working days before their answer date.
+    reminder_working_days: int = 3
 
 
 # Sends an event the scheduler gave up on to the dead-letter topic: (its topic, its key, the event, why, tries).
@@ -155,11 +160,21 @@ class Notice:
 
     @property
     def about(self) -> str:
+        """outcome, partner_declined, or a follow-up's kind: reminder or no_answer."""
+        if isinstance(self.event, AnswerFollowUp):
+            return self.event.data.kind
         return "outcome" if isinstance(self.event, OutcomePublished) else "partner_declined"
 
     @property
     def consumer(self) -> str:
+        if isinstance(self.event, AnswerFollowUp):
+            return reminders.SCHEDULED
         return CONSUMER if isinstance(self.event, OutcomePublished) else DECLINES_CONSUMER
+
+    @property
+    def replayable(self) -> bool:
+        """A follow-up was never on a topic, so it cannot go to the dead-letter topic and back."""
+        return not isinstance(self.event, AnswerFollowUp)
 
     @property
     def topic(self) -> Topic:
@@ -168,13 +183,13 @@ class Notice:
 
     @property
     def record_key(self) -> str:
-        return self.event.data.leader_id if isinstance(self.event, OutcomePublished) else self.event.data.round_id
+        return self.event.data.round_id if isinstance(self.event, PairDeclined) else self.event.data.leader_id
 
     @property
     def leader_id(self) -> str:
-        """Who is told: the person the outcome is about, or the partner of the one who said no."""
+        """Who is told: the person the outcome or follow-up is about, or the partner of the one who said no."""
         data = self.event.data
-        return data.leader_id if isinstance(self.event, OutcomePublished) else data.partner_id
+        return data.partner_id if isinstance(self.event, PairDeclined) else data.leader_id
 
     @property
     def round_id(self) -> str:
@@ -185,12 +200,14 @@ class Notice:
         """Whose contact details the message cannot be written without."""
         if isinstance(self.event, OutcomePublished):
             return [self.leader_id, *(p.partner_id for p in self.event.data.partners)]
+        if isinstance(self.event, AnswerFollowUp):
+            return [self.leader_id, self.event.data.partner_id]
         return [self.leader_id]
 
     @property
     def wanted(self) -> list[str]:
         """Whose details make it better but are not needed: the name of the person who said no."""
-        return [] if isinstance(self.event, OutcomePublished) else [self.event.data.leader_id]
+        return [self.event.data.leader_id] if isinstance(self.event, PairDeclined) else []
 
     @property
     def job_key(self) -> str:
@@ -309,14 +326,18 @@ def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
 # ---- one attempt at a message, from a consumer (lease None) or the scheduler ----
 
 
-async def on_event(n: Notifier, event: Cause) -> None:
-    """A consumer's entry: an outcome or a partner saying no."""
+async def on_event(n: Notifier, event: OutcomePublished | PairDeclined) -> None:
+    """A consumer's entry: an outcome or a partner saying no. An outcome that asks for an answer
+    also puts its reminders on the schedule (after the message, with an inbox mark of their own:
+    so once, even if the process stopped between the two)."""
     notice = Notice(event)
     async with n.store.unit_of_work() as uow:  # one look at the database for both
-        if await handled_in(uow.session, n.store, notice.consumer, str(event.event_id)):
-            return
-        contacts = await contacts_in(uow.session, n, notice)
-    await attempt(n, notice, None, contacts)
+        handled = await handled_in(uow.session, n.store, notice.consumer, str(event.event_id))
+        contacts = None if handled else await contacts_in(uow.session, n, notice)
+    if not handled:
+        await attempt(n, notice, None, contacts)
+    if isinstance(event, OutcomePublished):
+        await reminders.schedule(n, event)
 
 
 def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None], route: Route | None = None) -> PlannedMessage:
@@ -325,6 +346,8 @@ def plan(n: Notifier, notice: Notice, contacts: dict[str, LeaderContact | None],
     if isinstance(event, OutcomePublished):
         known = {k: v for k, v in contacts.items() if v is not None}
         return plan_message(event.data, me, known, rules.programme, route)
+    if isinstance(event, AnswerFollowUp):
+        return plan_follow_up(event.data, me, contacts[event.data.partner_id], rules.programme, route)
     return plan_partner_declined(
         event.data,
         me,
@@ -342,7 +365,7 @@ async def attempt(
     """Write the message and send it; or park it (contact details not here yet, quiet hours)."""
     if isinstance(notice.event, OutcomePublished) and notice.event.data.outcome == "cancelled":
         await withdraw_waiting_messages(n, notice)
-    if await not_for_the_erased(n, notice, lease):
+    if await not_for_the_erased(n, notice, lease) or await no_longer_wanted(n, notice, lease):
         return
     now = n.now()
     contacts = contacts or await contacts_for(n, notice)
@@ -360,6 +383,13 @@ async def attempt(
             if None not in (await contacts_for(n, notice)).values():
                 n.wake.set()
             return
+    if missing and isinstance(notice.event, AnswerFollowUp):
+        # Their details were there when they were asked, so they have gone since (withdrawn): no one to remind.
+        log.info("%s: not sent, as contact details for %s are no longer held", notice.job_key, missing)
+        async with n.store.unit_of_work() as uow:
+            if await mark_done(uow, notice, lease):
+                await uow.commit()
+        return
     if missing:
         why = (
             "we do not have their contact details yet"
@@ -409,6 +439,19 @@ async def not_for_the_erased(n: Notifier, notice: Notice, lease: Lease | None) -
     return True
 
 
+async def no_longer_wanted(n: Notifier, notice: Notice, lease: Lease | None) -> bool:
+    """A follow-up whose question was answered (or whose round ended) since it was scheduled: taken off, never sent."""
+    if not isinstance(notice.event, AnswerFollowUp):
+        return False
+    async with n.store.unit_of_work() as uow:
+        if not await reminders.is_answered(uow.session, n.store, notice.event.data):
+            return False
+        if await mark_done(uow, notice, lease):
+            await uow.commit()
+    log.info("%s: not sent, as it was answered or its round ended", notice.job_key)
+    return True
+
+
 async def withdraw_waiting_messages(n: Notifier, notice: Notice) -> None:
     """A published round was stopped: its news still waiting for this person (quiet hours, contact
     details on their way, a retry) must never follow the message saying it will not go ahead."""
@@ -420,7 +463,7 @@ async def withdraw_waiting_messages(n: Notifier, notice: Notice) -> None:
         ).all()
         withdrawn = []
         for row in waiting:
-            event = EVENT_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+            event = JOB_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
             if event.event_id != notice.event.event_id and event.data.round_id == notice.round_id:
                 withdrawn.append(str(event.event_id))
                 await uow.session.delete(row)
@@ -609,7 +652,7 @@ async def give_up(
                 delete(inbox).where(inbox.consumer == notice.consumer, inbox.event_id == str(notice.event.event_id))
             )
         uow.publish(DELIVERIES, notice.leader_id, report(notice.event, channel, "failed", detail))
-        if lease is not None and n.dead_letter is not None:
+        if lease is not None and n.dead_letter is not None and notice.replayable:
             # Before the commit: if the broker is away, nothing is given up and the scheduler tries again later.
             await n.dead_letter(notice.topic, notice.record_key, notice.event, failure, attempts)
         await uow.commit()
@@ -737,7 +780,7 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[Lease, Cause
         if taken.rowcount != 1:
             return None
         row = await uow.session.get(ScheduledRow, key)
-        event = EVENT_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+        event = JOB_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
         lease = Lease(key, token, as_utc(row.give_up_at))
         await uow.commit()
     return lease, event

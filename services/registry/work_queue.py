@@ -21,6 +21,7 @@ KIND_WORDS = {
     "support": "Message to share with communication support",
     "contact": "Message to pass on",
     "text_reply": "Reply to a text message to read",
+    "no_answer": "Person to contact: no answer by their answer date",
 }
 DONE_SHOWN = 20  # the most recent tasks done, under the open ones
 

@@ -68,11 +68,12 @@ async def test_an_erased_person_is_forgotten_and_nothing_waiting_is_sent_about_t
     (settings.sms_dir / "someone-else.txt").write_text("To: 07700 900999\nHello Chris")
     await handlers.on_event(n, published())  # to pl-1, held for the morning
     await handlers.on_event(n, outcome_for_partner())  # to cl-1, naming pl-1, held too
-    assert len(await rows(store, ScheduledRow)) == 2
+    waiting = sorted(r.reason for r in await rows(store, ScheduledRow))
+    assert waiting == ["no_answer", "no_answer", "quiet_hours", "quiet_hours", "reminder", "reminder"], "and their reminders"
 
     await erase(n, "pl-1")
 
-    assert await rows(store, ScheduledRow) == [], "both waiting messages are cancelled"
+    assert await rows(store, ScheduledRow) == [], "both waiting messages, and the reminders for and about them, are cancelled"
     assert [c.leader_id for c in await rows(store, ContactRow)] == ["cl-1"]
     (row,) = await delivery_rows(store)
     assert (row.leader_id, row.status, row.detail) == ("cl-1", "needs_a_person", PARTNER_ERASED)

@@ -21,6 +21,7 @@ DEFAULT_TASK_DAYS = {
     "interpreter": 5,
     "support": 5,
     "contact": 2,
+    "no_answer": 2,
 }
 
 # What the person doing the task does, in a sentence after "Please".
@@ -31,6 +32,7 @@ TASK_ACTIONS = {
     "interpreter": "book the communication professional {name} needs (recorded on their page) and share the message below with them",
     "support": "share the message below with {name}, with the communication support they need (recorded on their page)",
     "contact": "get the message below to {name} in the way they need",
+    "no_answer": "contact {name} about the answer we are waiting for, as the message below says",
 }
 TASK_TITLES = {
     "braille": "Braille message",
@@ -39,6 +41,7 @@ TASK_TITLES = {
     "interpreter": "Message to share with a communication professional",
     "support": "Message to share with communication support",
     "contact": "Message to pass on",
+    "no_answer": "No answer yet",
 }
 
 

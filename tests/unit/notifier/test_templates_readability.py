@@ -30,7 +30,9 @@ from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, P
 from schemas.cohort import Session
 from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
+from services.notifier.follow_up_words import plan_follow_up
 
 pytestmark = pytest.mark.unit
 
@@ -81,6 +83,9 @@ TEMPLATE_FILES = {
     "standard/contact.j2",
     "easy_read/contact.j2",
     "sms/for_proxy.j2",
+    "standard/reminder.j2",
+    "easy_read/reminder.j2",
+    "sms/reminder.j2",
 }
 CHANNELS = {
     "email": {},
@@ -88,6 +93,14 @@ CHANNELS = {
     "sms": {"contact_method": "sms", "phone": "07700 900123"},
 }
 DECLINED = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
+
+
+def follow_up(outcome: Outcome, kind: str, partner_id: str) -> FollowUp:
+    """A reminder or task as the notifier schedules it from a published outcome."""
+    made = follow_ups(OutcomePublished(producer="test", correlation_id="r1", data=outcome), PUBLISHED_ON, 3)
+    return next(d.follow_up.data for d in made if (d.follow_up.data.kind, d.follow_up.data.partner_id) == (kind, partner_id))
+
+
 SESSIONS = [Session(date=dt.date(2027, 2, 9), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Leeds")]
 OUTCOMES = {
     "one partner": (PAIRED, ME),
@@ -112,12 +125,16 @@ OUTCOMES = {
     "round cancelled after publishing": (Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled"), ME),
     "partner said no": (DECLINED, ME),
     "partner said no, name unknown": (DECLINED, ME),
+    "reminder": (follow_up(PAIRED, REMINDER, "cl-1"), ME),
+    "reminder to a professional with two partners": (follow_up(TWO_PARTNERS, REMINDER, "cr-2"), PARTNER),
 }
 FORMATS = ["standard", "large_print_24", "easy_read"]
 
 
 def planned(outcome_name: str, me: LeaderContact):
     outcome, _ = OUTCOMES[outcome_name]
+    if isinstance(outcome, FollowUp):
+        return plan_follow_up(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, PairAnswer):
         decliner = None if "unknown" in outcome_name else PARTNER
         return plan_partner_declined(outcome, me, decliner, PROGRAMME_CONTACT, PUBLISHED_ON)
@@ -238,6 +255,16 @@ def test_a_task_to_pass_on_a_message_reads_plainly(outcome, known):
     words = as_sentences(words_only(text))
     assert textstat.flesch_reading_ease(words) >= STANDARD_BAR
     assert set(re.findall(r"\b[A-Z]{2,}s?\b", words)) <= ALLOWED_ACRONYMS
+
+
+@pytest.mark.parametrize("change", [{}, {"contact_method": "sms", "phone": "07700 900123"}, {"information_format": "easy_read"}])
+def test_a_task_to_contact_someone_who_has_not_answered_reads_plainly(change):
+    """The programme team reads it: the same bar as a standard message, and no internal id."""
+    task = plan_follow_up(follow_up(PAIRED, NO_ANSWER, "cl-1"), ME.model_copy(update=change), PARTNER, PROGRAMME_CONTACT)
+    words = as_sentences(words_only(task.text))
+    assert textstat.flesch_reading_ease(words) >= STANDARD_BAR
+    assert set(re.findall(r"\b[A-Z]{2,}s?\b", words)) <= ALLOWED_ACRONYMS
+    assert not LEADER_ID.search(words)
 
 
 def test_the_internal_id_and_clock_checks_catch_what_they_look_for():

@@ -1,0 +1,266 @@
+"""Reminders and "no answer yet" tasks on a real database (PostgreSQL and SQLite), a real SMTP server and
+real output folders: one reminder, working days before the answer date, in the person's format; an
+answer (or the round ending) takes it off; no answer becomes a task for the team and never a no; and
+the schedule outlives a restart. The clock is frozen, so nobody waits three weeks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from schemas.events import PairAccepted, PairAnswer, PairDeclined, RoundStatusChanged, StatusChange, TextReply, TextReplyReceived
+from schemas.topics import DELIVERIES
+from services.common.crypto import Cipher
+from services.common.embedded import read_maildir
+from services.common.store import Store, make_engine
+from services.notifier import handlers, reminders
+from services.notifier.adapters.channels import PersonTaskChannel
+from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox, ScheduledRow
+from services.notifier.clock import FrozenClock
+from services.notifier.scheduler import Scheduler
+from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
+    KEY,
+    PARTNER,
+    RULES,
+    channels,
+    know,
+    person,
+    published,
+    reports,
+    settings,
+    store,
+)
+
+pytestmark = pytest.mark.integration
+
+LONDON = ZoneInfo("Europe/London")
+# Published on Tuesday 15 December 2026, answer by Tuesday 5 January 2027 (tests/integration/test_notifier_channels.py).
+PUBLISHED = dt.datetime(2026, 12, 15, 11, tzinfo=LONDON)
+# Three working days before: Monday 4 January, (New Year's Day, a bank holiday), Thursday 31, Wednesday 30 December.
+REMINDER_DAY = (2026, 12, 30)
+# The first working day after the answer date.
+TASK_DAY = (2027, 1, 6)
+
+
+def london(day: tuple[int, int, int], hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(*day, hour, minute, tzinfo=LONDON)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(PUBLISHED)
+
+
+@pytest.fixture
+def tasks(channels, settings, clock):
+    """Tasks for a person are due a number of working days from the day they are written: the test's day."""
+    return {**channels, "person": PersonTaskChannel(settings.tasks_dir, settings.task_days, today=lambda: clock.now().date())}
+
+
+def notifier(store, tasks, clock) -> handlers.Notifier:
+    return handlers.Notifier(store, Cipher(KEY), tasks, RULES, clock)
+
+
+def answer(kind=PairAccepted, by: str = "pl-1", about: str = "cl-1"):
+    return kind(producer="registry", correlation_id="r1", data=PairAnswer(round_id="r1", leader_id=by, partner_id=about))
+
+
+async def waiting(store: Store) -> list[str]:
+    async with store.sessions() as session:
+        return sorted(r.reason for r in (await session.scalars(select(ScheduledRow))).all())
+
+
+async def follow_up_reports(store: Store) -> list:
+    return [r for r in await reports(store) if r.data.about in ("reminder", "no_answer")]
+
+
+async def published_topics(store: Store) -> set[str]:
+    async with store.sessions() as session:
+        return set((await session.scalars(select(Outbox.topic))).all())
+
+
+def task_files(settings) -> list:
+    return sorted(settings.tasks_dir.glob("*.txt")) if settings.tasks_dir.exists() else []
+
+
+async def test_one_reminder_in_their_format_then_a_task_for_the_team_and_never_a_no_even_after_a_restart(
+    store, tasks, settings, smtp_server, clock, database_url
+):
+    _, maildir = smtp_server
+    await know(store, person(information_format="easy_read"), PARTNER)
+    n = notifier(store, tasks, clock)
+    outcome = published()
+    for _ in range(2):
+        await handlers.on_event(n, outcome)  # a redelivery schedules nothing more
+    assert len(read_maildir(maildir)) == 1, "the message itself"
+    assert await waiting(store) == ["no_answer", "reminder"]
+
+    # The notifier stops; a new process with a new database connection takes over.
+    await store.engine.dispose()
+    restarted = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    try:
+        scheduler = Scheduler(notifier(restarted, tasks, clock))
+        clock.set(london(REMINDER_DAY, 9, 59))
+        assert await scheduler.run_due() == 0, "not before its day and time"
+        clock.set(london(REMINDER_DAY, 10, 0))
+        assert await scheduler.run_due() == 1
+        assert await scheduler.run_due() == 0, "sent once"
+        first, reminder = read_maildir(maildir)
+        assert reminder["To"] == "amira@example.org"
+        text = reminder.get_body(preferencelist=("plain",)).get_content()
+        assert "A reminder about your partner" in text and "Please tell us by Tuesday 5 January 2027" in text
+        assert "http://127.0.0.1:8000/a/k7mp2qr9wxtd" in text and "It is fine to say no" in text
+        assert "font-size: 16pt" in reminder.get_body(preferencelist=("html",)).get_content(), "easy read, as they asked"
+        (sent,) = await follow_up_reports(restarted)
+        assert (sent.data.about, sent.data.channel, sent.data.status, sent.data.leader_id) == ("reminder", "email", "sent", "pl-1")
+
+        clock.set(london((2027, 1, 5), 23, 59))
+        assert await scheduler.run_due() == 0, "they have all of the answer date"
+        clock.set(london(TASK_DAY, 9, 0))
+        assert await scheduler.run_due() == 1
+        (task,) = task_files(settings)
+        words = task.read_text()
+        assert "No answer yet from Amira Ahmed" in words and "work with Ben Bell" in words
+        assert "Do not record a no for them: nobody is declined automatically" in words
+        assert "http" not in words and "pl-1" not in words
+        _, chase = await follow_up_reports(restarted)
+        assert (chase.data.about, chase.data.status, chase.data.task) == ("no_answer", "needs_a_person", "no_answer")
+        assert chase.data.due_by == dt.date(2027, 1, 8), "two working days to make contact"
+        assert chase.data.outcome_event_id != sent.data.outcome_event_id, "each has its own id: two tasks never merge"
+        assert "Amira" not in chase.data.detail and "Ben" not in chase.data.detail, "the report names nobody"
+        assert await published_topics(restarted) == {DELIVERIES.name}, "no answer is ever recorded for them"
+        assert len(read_maildir(maildir)) == 2, "the person is not written to again"
+        assert await waiting(restarted) == []
+    finally:
+        await restarted.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "settled",
+    [
+        answer(PairAccepted),
+        answer(PairDeclined),
+        answer(PairDeclined, by="cl-1", about="pl-1"),  # the partner said no: nothing to remind them about
+        TextReplyReceived(
+            producer="notifier",
+            correlation_id="r1",
+            data=TextReply(round_id="r1", leader_id="pl-1", partner_id="cl-1", answer="accept", received_on=dt.date(2026, 12, 16)),
+        ),
+    ],
+    ids=["yes", "no", "partner said no", "yes by text"],
+)
+async def test_an_answer_takes_the_reminder_and_the_task_off(store, tasks, settings, smtp_server, clock, settled):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    await reminders.answered(n, settled)
+    assert await waiting(store) == []
+    for day, hour in ((REMINDER_DAY, 10), (TASK_DAY, 9)):
+        clock.set(london(day, hour))
+        assert await handlers.run_due(n) == 0
+    assert len(read_maildir(maildir)) == 1 and task_files(settings) == []
+    assert await follow_up_reports(store) == []
+
+
+async def test_an_answer_for_another_partner_leaves_the_reminder_alone(store, tasks, clock):
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    await reminders.answered(n, answer(by="pl-1", about="cl-9"))
+    assert await waiting(store) == ["no_answer", "reminder"]
+
+
+async def test_an_answer_that_came_before_the_outcome_was_handled_means_no_reminder(store, tasks, clock):
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await reminders.answered(n, answer())  # the person rang the team before the notifier caught up
+    await handlers.on_event(n, published())
+    assert await waiting(store) == []
+
+
+async def test_a_follow_up_already_taken_by_a_scheduler_is_not_sent_after_an_answer(store, tasks, settings, smtp_server, clock):
+    """An answer cannot take off a follow-up a scheduler holds; the scheduler looks for one before sending."""
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    clock.set(london(REMINDER_DAY, 10))
+    (key,) = [k for k in await handlers.due_keys(n)]
+    lease, follow_up = await handlers.take(n, key)
+    await reminders.answered(n, answer())
+    assert await waiting(store) == ["reminder"], "the task is off; the reminder it holds is left to it"
+    await handlers.attempt(n, handlers.Notice(follow_up), lease)
+    assert len(read_maildir(maildir)) == 1 and await waiting(store) == []
+    assert await follow_up_reports(store) == []
+
+
+@pytest.mark.parametrize("status", ["closed", "cancelled"])
+async def test_when_the_round_ends_nobody_is_reminded_or_chased(store, tasks, settings, smtp_server, clock, status):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER, person(leader_id="pl-2", email="b@example.org"))
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    other_round = published("pl-2")
+    other_round = other_round.model_copy(update={"data": other_round.data.model_copy(update={"round_id": "r2"})})
+    await handlers.on_event(n, other_round)
+    ended = RoundStatusChanged(
+        producer="registry", correlation_id="r1", data=StatusChange(round_id="r1", from_status="published", to_status=status)
+    )
+    await reminders.round_ended(n, ended)
+    assert await waiting(store) == ["no_answer", "reminder"], "only the other round's are left"
+    clock.set(london(TASK_DAY, 9))
+    assert await handlers.run_due(n) == 2
+    assert {r.data.round_id for r in await follow_up_reports(store)} == {"r2"}
+
+
+async def test_a_text_reminder_waits_for_the_end_of_their_own_quiet_hours(store, tasks, settings, clock):
+    # Works nights: no texts from 08:00 to 16:00.
+    texter = person(contact_method="sms", phone="07700 900123", quiet_hours_start=dt.time(8), quiet_hours_end=dt.time(16))
+    await know(store, texter, PARTNER)
+    n = notifier(store, tasks, clock)
+    clock.set(london((2026, 12, 15), 16, 30))
+    await handlers.on_event(n, published())
+    clock.set(london(REMINDER_DAY, 10))
+    assert await handlers.run_due(n) == 1
+    scheduled = (await follow_up_reports(store))[-1]
+    assert (scheduled.data.about, scheduled.data.status) == ("reminder", "scheduled")
+    assert "16:00 on Wednesday 30 December 2026" in scheduled.data.detail
+    before = sorted(settings.sms_dir.glob("*.txt"))
+    clock.set(london(REMINDER_DAY, 16))
+    assert await handlers.run_due(n) == 1
+    (text,) = [p for p in settings.sms_dir.glob("*.txt") if p not in before]
+    assert "reminder" in text.read_text() and "http://127.0.0.1:8000/a/n4bv8hs3jdfz" in text.read_text()
+    assert (await follow_up_reports(store))[-1].data.status == "sent"
+
+
+async def test_a_reminder_a_person_must_give_is_a_task_in_their_format(store, tasks, settings, clock):
+    await know(store, person(information_format="braille"), PARTNER)
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    clock.set(london(REMINDER_DAY, 10))
+    assert await handlers.run_due(n) == 1
+    reminder_task = next(p for p in task_files(settings) if "A reminder about your partner" in p.read_text())
+    words = reminder_task.read_text()
+    assert "put into braille" in words and "call Priya Shah on 0113 496 0123" in words
+    assert "http" not in words, "links cannot be put into braille"
+    (report,) = await follow_up_reports(store)
+    assert (report.data.about, report.data.task, report.data.status) == ("reminder", "braille", "needs_a_person")
+
+
+async def test_an_erased_person_is_neither_reminded_nor_chased(store, tasks, settings, clock):
+    from services.notifier.erasure import forget_person
+
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await handlers.on_event(n, published())
+    async with store.unit_of_work() as uow:
+        await forget_person(n, uow, "cl-1")  # the partner they were asked about
+        await uow.commit()
+    assert await waiting(store) == []
+    async with store.sessions() as session:
+        rows = (await session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id == "pl-1"))).all()
+    assert [r.status for r in rows] == ["sent"], "their own message; nobody is asked to tell them anything more"
