@@ -5,22 +5,37 @@ the schedule outlives a restart. The clock is frozen, so nobody waits three week
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from schemas.events import PairAccepted, PairAnswer, PairDeclined, RoundStatusChanged, StatusChange, TextReply, TextReplyReceived
-from schemas.topics import DELIVERIES
-from services.common.crypto import Cipher
+from schemas.events import (
+    OutcomePublished,
+    PairAccepted,
+    PairAnswer,
+    PairDeclined,
+    RoundStatusChanged,
+    StatusChange,
+    TextReply,
+    TextReplyReceived,
+)
+from schemas.topics import DELIVERIES, OUTCOMES, RESPONSES, ROUNDS
+from services.common.crypto import Cipher, new_key
 from services.common.embedded import read_maildir
 from services.common.store import Store, make_engine
 from services.notifier import handlers, reminders
 from services.notifier.adapters.channels import PersonTaskChannel
 from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox, ScheduledRow
+from services.notifier.app import create_app
 from services.notifier.clock import FrozenClock
+from services.notifier.config import NotifierSettings
+from services.notifier.erasure import forget_person
 from services.notifier.scheduler import Scheduler
+from tests.integration.test_notifier_app import contact, publish
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
     KEY,
     PARTNER,
@@ -252,8 +267,6 @@ async def test_a_reminder_a_person_must_give_is_a_task_in_their_format(store, ta
 
 
 async def test_an_erased_person_is_neither_reminded_nor_chased(store, tasks, settings, clock):
-    from services.notifier.erasure import forget_person
-
     await know(store, person(), PARTNER)
     n = notifier(store, tasks, clock)
     await handlers.on_event(n, published())
@@ -264,3 +277,57 @@ async def test_an_erased_person_is_neither_reminded_nor_chased(store, tasks, set
     async with store.sessions() as session:
         rows = (await session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id == "pl-1"))).all()
     assert [r.status for r in rows] == ["sent"], "their own message; nobody is asked to tell them anything more"
+
+
+# ---- the notifier as it runs, on the real broker ----
+
+
+async def test_the_running_notifier_schedules_from_outcomes_and_hears_answers_and_closed_rounds(kafka_settings, smtp_server, tmp_path):
+    port, _ = smtp_server
+    settings = NotifierSettings(
+        encryption_keys=new_key(),
+        event_keys=new_key(),
+        database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
+        smtp_port=port,
+        output_dir=tmp_path / "out",
+        kafka=kafka_settings,
+    )
+    app = create_app(settings, clock=FrozenClock(PUBLISHED))
+    await app.start()
+    # A second connection to the notifier's database, to see its schedule.
+    seen = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata)
+
+    async def follow_ups_for(leader: str, count: int) -> int:
+        for _ in range(150):
+            async with seen.sessions() as session:
+                rows = (await session.scalars(select(ScheduledRow).where(ScheduledRow.key.endswith(f":{leader}")))).all()
+            if len(rows) == count:
+                return count
+            await asyncio.sleep(0.1)
+        return len(rows)
+
+    try:
+        tag = uuid.uuid4().hex[:6]
+        amira, ben, round_id = f"pl-{tag}", f"cl-{tag}", f"round-{tag}"
+        await contact(kafka_settings, amira, "Amira Ahmed", "patient_leader")
+        await contact(kafka_settings, ben, "Ben Bell", "clinical_leader")
+        for me, other in ((amira, ben), (ben, amira)):
+            outcome = published(me).data.model_copy(update={"round_id": round_id})
+            outcome = outcome.model_copy(update={"partners": [outcome.partners[0].model_copy(update={"partner_id": other})]})
+            event = OutcomePublished(producer="test", correlation_id=round_id, data=outcome, occurred_at=PUBLISHED)
+            await publish(kafka_settings, OUTCOMES, me, event)
+        assert await follow_ups_for(amira, 2) == 2 and await follow_ups_for(ben, 2) == 2, "a reminder and a task each"
+
+        said_yes = PairAccepted(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=amira, partner_id=ben))
+        await publish(kafka_settings, RESPONSES, round_id, said_yes)
+        assert await follow_ups_for(amira, 0) == 0, "answered: nothing more for Amira"
+        assert await follow_ups_for(ben, 2) == 2, "Ben has still to answer"
+
+        closed = RoundStatusChanged(
+            producer="test", correlation_id=round_id, data=StatusChange(round_id=round_id, from_status="published", to_status="closed")
+        )
+        await publish(kafka_settings, ROUNDS, round_id, closed)
+        assert await follow_ups_for(ben, 0) == 0, "the round is closed: nobody is chased"
+    finally:
+        await seen.engine.dispose()
+        await app.stop()
