@@ -22,7 +22,9 @@ from schemas.events import ContactProxy, LeaderContact, MeetingSlot, Outcome, Ou
 from services.notifier.adapters.channels import task_text
 from services.notifier.adapters.letters import letter_pdf
 from services.notifier.compose import PICTURES, PlannedMessage, email_html, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.sms import segments
+from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS
 
 TODAY = dt.date(2027, 1, 12)  # a Tuesday: the day the gallery's messages are dated
@@ -171,10 +173,18 @@ def _cases() -> list[tuple[str, LeaderContact, object]]:
          _outcome("cl-1", "paired", partners=[_partner("pl-1", "K7P4QX"), _partner("pl-2", "M3R8ZT", dt.time(11))])),
         ("partner said no", ACCENTED, declined),
         ("pairing cancelled", LONG, _outcome("pl-1", "cancelled")),
+        ("reminder: no answer yet", LONG, _follow_up(REMINDER)),
     ]
     for reason_name, reason in UNMATCHED_REASONS.items():
         cases.append((f"not paired: {reason_name}", ACCENTED, _outcome("pl-2", "unmatched", unmatched_reason=reason)))
     return cases
+
+
+def _follow_up(kind: str) -> FollowUp:
+    """A follow-up as the notifier schedules it from pl-1's paired outcome, asked a week before TODAY."""
+    event = OutcomePublished(producer="gallery", correlation_id="gallery", data=_outcome("pl-1", "paired"))
+    made = follow_ups(event, TODAY - dt.timedelta(days=7), 3)
+    return next(d.follow_up.data for d in made if d.follow_up.data.kind == kind)
 
 
 def _through_proxy(person: LeaderContact, change: dict) -> dict:
@@ -190,6 +200,8 @@ def _through_proxy(person: LeaderContact, change: dict) -> dict:
 def _plan(what: object, me: LeaderContact) -> PlannedMessage:
     if isinstance(what, PairAnswer):
         return plan_partner_declined(what, me, PARTNER, PROGRAMME, TODAY)
+    if isinstance(what, FollowUp):
+        return plan_follow_up(what, me, CONTACTS[what.partner_id], PROGRAMME)
     return plan_message(what, me, CONTACTS | {me.leader_id: me}, PROGRAMME)
 
 
@@ -217,6 +229,10 @@ def write_gallery(folder: Path) -> Path:
     entry = Entry("paired, contact details missing", "someone whose details never arrived", "task")
     stand_in = LONG.model_copy(update={"leader_id": "pl-9", "name": "unknown"})
     _write(folder, entry, missing, stand_in, "paired-contact-details-missing-task")
+    entries.append(entry)
+    # The programme team's task when nobody answered: for staff, so one format.
+    entry = Entry("no answer by the answer date", "the programme team, about " + LONG.name, "task")
+    _write(folder, entry, plan_follow_up(_follow_up(NO_ANSWER), LONG, PARTNER, PROGRAMME), LONG, "no-answer-task")
     entries.append(entry)
     index = folder / "index.html"
     index.write_text(_index(entries))
