@@ -124,6 +124,11 @@ def new_broker(kafka_kind: str, kafka_bootstrap: str) -> Iterator:
         if kafka_kind == "tansu":
             started.append(EmbeddedKafka.start())
         elif kafka_kind == "apache":
+            # A node no client is connected to any more belonged to a stack that has stopped: each
+            # takes a few hundred megabytes, so it goes before the next one starts.
+            for node in [n for n in started if isinstance(n, apache_kafka.ApacheKafka) and not n.client_connections()]:
+                node.stop()
+                started.remove(node)
             started.append(apache_kafka.ApacheKafka.start())
         else:
             return kafka_bootstrap

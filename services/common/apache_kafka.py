@@ -183,6 +183,15 @@ class ApacheKafka:
         self.process.kill()  # its folder and log are kept, to see why
         raise RuntimeError(f"Apache Kafka did not start within {seconds:.0f} seconds; see {self.log_path}")
 
+    def client_connections(self) -> int:
+        """How many connections clients hold open to the node now (Linux: from /proc/net/tcp)."""
+        established = "01"
+        port = f":{self.port:04X}"
+        tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+        fields = [line.split() for table in tables if table.exists() for line in table.read_text().splitlines()[1:]]
+        # The clients' ends: their remote port is the node's.
+        return sum(1 for f in fields if f[2].endswith(port) and f[3] == established)
+
     def _log_since(self, offset: int) -> str:
         with open(self.log_path, "rb") as log:
             log.seek(offset)
