@@ -65,43 +65,49 @@ def _drop_banned(out_p, out_modes, found, banned):
     return kept
 
 
-_ROWS_AT_ONCE = 256  # rows checked between two copies into the output: bounds the scratch
+@nb.njit(cache=True, inline="always")
+def _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, ok, out_p, out_modes):
+    """Row r's allowed columns (professional indices) and modes into out_p and out_modes; how many."""
+    found = _row_pairs(rows[r], lived, cols_side, avail_ok, ok, out_p, out_modes)
+    for c in range(found):
+        out_p[c] = cols[out_p[c]]
+    banned = banned_cols[banned_from[r] : banned_to[r]]
+    return _drop_banned(out_p, out_modes, found, banned) if len(banned) else found
+
+
+_ROW_BLOCKS = 64  # the rows are cut into this many blocks, checked in parallel, each with its own scratch
 
 
 @nb.njit(cache=True, parallel=True)
 def allowed_pairs(rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols):
     """Every pair of rows x cols (both sorted) that the pair rules allow, in row-major
-    order, as lists of arrays to join: lived index, professional index, usable modes.
+    order: lived index, professional index, usable modes.
 
     cols_side: the professionals' values gathered for cols (see _row_pairs).
     banned_cols[banned_from[r]:banned_to[r]] are the banned columns of rows[r], sorted.
-    Rows are checked a few hundred at a time into scratch rows, then copied out.
+    Two passes, counting and then copying each row's pairs into its own stretch of
+    the output: checking twice is cheaper than the fresh memory of a second copy of
+    the output (page faults cost about 8 microseconds per 4 KiB on our machines).
     """
-    scratch_p = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.int32)
-    scratch_m = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.uint8)
-    scratch_ok = np.empty((_ROWS_AT_ONCE, len(cols)), dtype=np.bool_)
-    parts_l, parts_p, parts_m = [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.int32)], [np.empty(0, dtype=np.uint8)]
-    for first in range(0, len(rows), _ROWS_AT_ONCE):
-        n = min(_ROWS_AT_ONCE, len(rows) - first)
-        counts = np.zeros(n + 1, dtype=np.int64)
-        for r in nb.prange(n):
-            found = _row_pairs(rows[first + r], lived, cols_side, avail_ok, scratch_ok[r], scratch_p[r], scratch_m[r])
-            for c in range(found):
-                scratch_p[r, c] = cols[scratch_p[r, c]]
-            banned = banned_cols[banned_from[first + r] : banned_to[first + r]]
-            counts[r + 1] = _drop_banned(scratch_p[r], scratch_m[r], found, banned) if len(banned) else found
-        starts = np.cumsum(counts)
-        out_l = np.empty(starts[-1], dtype=np.int32)
-        out_p = np.empty(starts[-1], dtype=np.int32)
-        out_m = np.empty(starts[-1], dtype=np.uint8)
-        for r in nb.prange(n):
-            out_l[starts[r] : starts[r + 1]] = rows[first + r]
-            out_p[starts[r] : starts[r + 1]] = scratch_p[r, : counts[r + 1]]
-            out_m[starts[r] : starts[r + 1]] = scratch_m[r, : counts[r + 1]]
-        parts_l.append(out_l)
-        parts_p.append(out_p)
-        parts_m.append(out_m)
-    return parts_l, parts_p, parts_m
+    n_rows, n_cols = len(rows), len(cols)
+    scratch_ok = np.empty((_ROW_BLOCKS, n_cols), dtype=np.bool_)
+    scratch_p = np.empty((_ROW_BLOCKS, n_cols), dtype=np.int32)
+    scratch_m = np.empty((_ROW_BLOCKS, n_cols), dtype=np.uint8)
+    counts = np.zeros(n_rows + 1, dtype=np.int64)
+    for b in nb.prange(_ROW_BLOCKS):
+        for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
+            counts[r + 1] = _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, scratch_ok[b], scratch_p[b], scratch_m[b])
+    starts = np.cumsum(counts)
+    out_l = np.empty(starts[-1], dtype=np.int32)
+    out_p = np.empty(starts[-1], dtype=np.int32)
+    out_m = np.empty(starts[-1], dtype=np.uint8)
+    for b in nb.prange(_ROW_BLOCKS):
+        for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
+            found = _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, scratch_ok[b], scratch_p[b], scratch_m[b])
+            out_l[starts[r] : starts[r + 1]] = rows[r]
+            out_p[starts[r] : starts[r + 1]] = scratch_p[b, :found]
+            out_m[starts[r] : starts[r + 1]] = scratch_m[b, :found]
+    return out_l, out_p, out_m
 
 
 @nb.njit(cache=True, inline="always")
@@ -211,12 +217,26 @@ def top_per_group(group, score, quota):
     return keep
 
 
+_BLOCKS = 64  # pieces of the pairs for the parallel passes that count, then write
+
+
 @nb.njit(cache=True, parallel=True)
 def reduced_below(u, v, score, pot_l, pot_p, limit):
-    """Mask of the pairs with pot_l[u] - pot_p[v] - score < limit."""
-    out = np.empty(len(u), dtype=np.bool_)
-    for k in nb.prange(len(u)):
-        out[k] = pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
+    """Indices, in order, of the pairs with pot_l[u] - pot_p[v] - score < limit: the
+    pairs are cut into blocks, whose hits are counted, then written, in parallel."""
+    n = len(u)
+    counts = np.zeros(_BLOCKS + 1, dtype=np.int64)
+    for b in nb.prange(_BLOCKS):
+        for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            counts[b + 1] += pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
+    starts = np.cumsum(counts)
+    out = np.empty(starts[-1], dtype=np.int64)
+    for b in nb.prange(_BLOCKS):
+        at = starts[b]
+        for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
+            if pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit:
+                out[at] = k
+                at += 1
     return out
 
 
@@ -245,3 +265,13 @@ def pairs_per_person(n, person):
     for k in range(len(person)):
         count[person[k]] += 1
     return count
+
+
+@nb.njit(cache=True, parallel=True)
+def open_pairs(pair_lived, pair_prof, lived_open, prof_open):
+    """Mask of the pairs whose two people are both still open (lived_open, prof_open:
+    one flag per person), without numpy's 64-bit temporaries over every pair."""
+    out = np.empty(len(pair_lived), dtype=np.bool_)
+    for k in nb.prange(len(pair_lived)):
+        out[k] = lived_open[pair_lived[k]] and prof_open[pair_prof[k]]
+    return out

@@ -270,10 +270,9 @@ class _PairCheck:
         self.avail_ok = _overlap_ok(lived, professionals, cohort.round.min_shared_hours_per_week * 3600)
         self.banned_l, self.banned_p = _banned(cohort, lived, professionals)
 
-    def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-        """The pairs rows x cols (both sorted) that every rule allows, in row-major order,
-        in pieces to join: lived-experience leader, professional, usable meeting modes
-        (compiled: kernels.py)."""
+    def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs rows x cols (both sorted) that every rule allows, in row-major order:
+        lived-experience leader, professional, usable meeting modes (compiled: kernels.py)."""
         lived, profs = self.lived, self.professionals
         xyz = np.ascontiguousarray(profs.xyz[cols].T)
         cols_side = (profs.modes[cols], xyz[0], xyz[1], xyz[2], profs.reach[cols], profs.system[cols], profs.pattern[cols])
@@ -312,7 +311,7 @@ def find_candidates(cohort: Cohort) -> Candidates:
     check = _PairCheck(cohort, lived, professionals)
     removed_l = {rule: np.zeros(len(lived.people), dtype=np.int64) for rule in RULES}
     removed_p = {rule: np.zeros(len(professionals.people), dtype=np.int64) for rule in RULES}
-    found: list[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = []
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     l_ok, p_ok = lived.ok, professionals.ok
     groups = []
     for rows_all, cols_all in _groups(cohort, lived, professionals):
@@ -324,8 +323,10 @@ def find_candidates(cohort: Cohort) -> Candidates:
             found.append(check.allowed(rows, cols))
 
     def joined(k: int, dtype: type) -> np.ndarray:
-        # One copy of all pieces: each copy of a national round's pairs is fresh memory, slow to fault in.
-        return np.concatenate([piece for f in found for piece in f[k]]) if found else np.zeros(0, dtype=dtype)
+        # No copy for a single group: a copy of a national round's pairs is fresh memory, slow to fault in.
+        if len(found) == 1:
+            return found[0][k]
+        return np.concatenate([f[k] for f in found]) if found else np.zeros(0, dtype=dtype)
 
     pair_lived, pair_prof, pair_modes = joined(0, np.int32), joined(1, np.int32), joined(2, np.uint8)
     if not cohort.round.allow_cross_system_remote:  # one block list per area: sort by person

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
-from services.matcher.domain import explain, flow
+from services.matcher.domain import explain, flow, kernels
 from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, sides, spans_to_windows, usable_modes
 from services.matcher.domain.scoring import FitScorer, Weights
 from services.matcher.domain.watch import Progress, Watch, relative_gap
@@ -83,7 +83,9 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     locked_p = np.array([p for _, p in locked], dtype=np.int32)
     capacity = np.array([p.capacity if b is None else 0 for p, b in zip(profs.people, profs.blocked)], dtype=np.int64)
     spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
-    free = (spare[cands.pair_prof] > 0) & ~np.isin(cands.pair_lived, locked_l)
+    lived_open = np.ones(len(cands.lived.people), dtype=bool)
+    lived_open[locked_l] = False
+    free = kernels.open_pairs(cands.pair_lived, cands.pair_prof, lived_open, spare > 0)
     arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
     return Prepared(cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes))
 
