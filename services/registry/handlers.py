@@ -63,6 +63,7 @@ from services.registry.domain.meetings import (
     MeetingRules,
     Nation,
     PairToMeet,
+    answer_date,
     nation_of,
     plan_first_meetings,
     session_warnings,
@@ -594,7 +595,6 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     await refuse_without_offline_contact(uow, row, terms, publishing.cipher)
     published = event(RoundPublished, RoundRef(round_id=round_id), round_id)
     uow.publish(ROUNDS, round_id, published)
-    respond_by = today + dt.timedelta(days=publishing.response_days)
     cause = str(published.event_id)
 
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
@@ -612,6 +612,9 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
         nations[leader_id] = nation_of_leader(leader, sealed)
         audit(uow, actor, "read access needs", leader_id, f"plan the first meeting and its arrangements for round {round_id}")
     needs = {leader_id: meeting_needs(leader, access[leader_id], nations[leader_id]) for leader_id, leader in leaders.items()}
+    respond_by = answer_date(
+        today + dt.timedelta(days=publishing.response_days), set(nations.values()) or {"england_and_wales"}, terms.closures
+    )
     spec = RoundSpec.model_validate(row.spec)
     slots = plan_first_meetings(
         [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs],

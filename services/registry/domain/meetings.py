@@ -200,6 +200,17 @@ class MeetingRules:
     closures: Sequence[Closure] = DEFAULT_CLOSURES  # when the programme is closed
 
 
+def answer_date(earliest: dt.date, nations: Iterable[Nation], closures: Iterable[Closure]) -> dt.date:
+    """The date people are asked to answer by: the first weekday from `earliest` that is no bank
+    holiday where any of them lives and not while the programme is closed, so the team is there
+    to take a phone call or a reply slip that day."""
+    nations, closures = tuple(nations), tuple(closures)
+    day = earliest
+    while day.weekday() >= 5 or date_problem(day, nations, closures):
+        day += dt.timedelta(days=1)
+    return day
+
+
 def earliest_first_meeting(published_on: dt.date, respond_by: dt.date | None, notice_days: int) -> dt.date:
     """Give people notice, and never suggest meeting before they have had the chance to answer."""
     earliest = published_on + dt.timedelta(days=notice_days)

@@ -169,3 +169,17 @@ def test_where_someone_lives_comes_from_their_postcode_their_area_code_or_where_
     assert nation_of(location=Location(lat=54.89, lon=-2.93)) == "england_and_wales"  # Carlisle
     assert nation_of(location=Location(lat=54.60, lon=-5.93)) == "northern_ireland"  # Belfast
     assert nation_of() == "england_and_wales"
+
+
+def test_the_answer_date_is_a_weekday_when_the_team_is_there():
+    from services.registry.domain.meetings import DEFAULT_CLOSURES, answer_date
+
+    closures = DEFAULT_CLOSURES
+    # 19 December 2026 is a Saturday: the Monday after.
+    assert answer_date(dt.date(2026, 12, 19), ["england_and_wales"], closures) == dt.date(2026, 12, 21)
+    # Christmas to New Year is closed, then the weekend: Monday 4 January 2027.
+    assert answer_date(dt.date(2026, 12, 24), ["england_and_wales"], closures) == dt.date(2027, 1, 4)
+    # Scotland's 4 January 2027 is a bank holiday (2 January falls on a Saturday): Tuesday.
+    assert answer_date(dt.date(2026, 12, 24), ["england_and_wales", "scotland"], closures) == dt.date(2027, 1, 5)
+    # An ordinary Wednesday stays.
+    assert answer_date(dt.date(2027, 2, 10), ["england_and_wales"], closures) == dt.date(2027, 2, 10)
