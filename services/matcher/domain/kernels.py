@@ -217,26 +217,12 @@ def top_per_group(group, score, quota):
     return keep
 
 
-_BLOCKS = 64  # pieces of the pairs for the parallel passes that count, then write
-
-
 @nb.njit(cache=True, parallel=True)
 def reduced_below(u, v, score, pot_l, pot_p, limit):
-    """Indices, in order, of the pairs with pot_l[u] - pot_p[v] - score < limit: the
-    pairs are cut into blocks, whose hits are counted, then written, in parallel."""
-    n = len(u)
-    counts = np.zeros(_BLOCKS + 1, dtype=np.int64)
-    for b in nb.prange(_BLOCKS):
-        for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
-            counts[b + 1] += pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
-    starts = np.cumsum(counts)
-    out = np.empty(starts[-1], dtype=np.int64)
-    for b in nb.prange(_BLOCKS):
-        at = starts[b]
-        for k in range(b * n // _BLOCKS, (b + 1) * n // _BLOCKS):
-            if pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit:
-                out[at] = k
-                at += 1
+    """Mask of the pairs with pot_l[u] - pot_p[v] - score < limit."""
+    out = np.empty(len(u), dtype=np.bool_)
+    for k in nb.prange(len(u)):
+        out[k] = pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
     return out
 
 
@@ -274,4 +260,18 @@ def open_pairs(pair_lived, pair_prof, lived_open, prof_open):
     out = np.empty(len(pair_lived), dtype=np.bool_)
     for k in nb.prange(len(pair_lived)):
         out[k] = lived_open[pair_lived[k]] and prof_open[pair_prof[k]]
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def enough_shared_slots(bits_l, bits_p, slot_seconds, least_seconds):
+    """Table [i, j]: rows i of bits_l and j of bits_p (weekly time slots, one bit
+    each) share at least least_seconds of free time."""
+    out = np.empty((bits_l.shape[0], bits_p.shape[0]), dtype=np.bool_)
+    for i in nb.prange(bits_l.shape[0]):
+        for j in range(bits_p.shape[0]):
+            shared = 0
+            for w in range(bits_l.shape[1]):
+                shared += _popcount(bits_l[i, w] & bits_p[j, w])
+            out[i, j] = shared * slot_seconds >= least_seconds
     return out

@@ -85,3 +85,19 @@ def test_parts_are_labelled_by_their_smallest_person():
     # lived 0-1-prof 0 (node 3), lived 2 alone with prof 1 (node 4), prof 2 (node 5) without pairs
     label = kernels.smallest_in_part(3, 3, np.array([1, 0, 2], dtype=np.int32), np.array([0, 0, 1], dtype=np.int32))
     assert label.tolist() == [0, 0, 2, 0, 2, 5]
+
+
+@pytest.mark.parametrize("hours", [1.0, 0.3, 2.5, 0.0])
+def test_shared_time_by_slots_matches_the_matrix_product(hours):
+    cohort = cohort_of(500, 400, areas_apart=False)
+    lived, profs = rules.sides(cohort)
+    by_slots = rules._overlap_ok(lived, profs, hours * 3600)
+    np.testing.assert_array_equal(by_slots, rules._overlap_ok_by_product(lived, profs, hours * 3600))
+    assert 0 < by_slots.mean() <= 1
+
+
+def test_odd_minutes_fall_back_to_the_matrix_product():
+    cohort = cohort_of(40, 30, areas_apart=False)
+    odd = [p.model_copy(update={"availability": [w.model_copy(update={"end": w.end.replace(second=7)}) for w in p.availability]}) for p in cohort.leaders]
+    lived, profs = rules.sides(cohort.model_copy(update={"leaders": odd}))
+    np.testing.assert_array_equal(rules._overlap_ok(lived, profs, 3600), rules._overlap_ok_by_product(lived, profs, 3600))
