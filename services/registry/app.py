@@ -182,6 +182,10 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         description="Register leaders, launch pairing rounds, review, approve and publish pairs.",
         version="0.1.0",
         lifespan=lifespan,
+        # The guide and its description are served by web/guide.py, to signed-in people only.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.registry = registry
     app.mount("/metrics", metrics_app())

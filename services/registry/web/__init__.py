@@ -19,6 +19,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def install_web(app: FastAPI) -> None:
     from services.registry.web.accounts import install_account_pages
     from services.registry.web.answers import install_answer_pages
+    from services.registry.web.guide import install_api_guide
     from services.registry.web.pages import install_pages
     from services.registry.web.programmes import install_programme_pages
     from services.registry.web.review import install_review_pages
@@ -37,3 +38,4 @@ def install_web(app: FastAPI) -> None:
     install_task_pages(app)
     install_token_routes(app)
     install_account_pages(app)
+    install_api_guide(app)

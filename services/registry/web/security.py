@@ -1,9 +1,9 @@
 """Headers that make every response safer in a browser.
 
 The content security policy allows scripts, styles, images and fonts from this
-site only, and no inline script or style, so injected markup cannot run. The
-API guide pages (/docs, /redoc) load their viewer from elsewhere, so they get
-every header except the policy.
+site only, and no inline script or style, so injected markup cannot run. It
+applies to every page, the API guide (/docs) included: its viewer is served
+from this site (see guide.py).
 
 A change (POST, PUT, PATCH or DELETE) sent by a browser from any other origin is
 refused, whatever sign-in it carries: browsers say where a request comes from in
@@ -41,7 +41,6 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-API_GUIDE = ("/docs", "/redoc")
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
 FROM_ELSEWHERE = (
     "This change was sent from another website, so it was refused. "
@@ -85,8 +84,7 @@ def install_secure_headers(app: FastAPI, https: bool, public_url: str = "") -> N
         response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if not request.url.path.startswith(API_GUIDE):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if https:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         content_type = response.headers.get("content-type", "")
