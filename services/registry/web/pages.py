@@ -370,11 +370,13 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
         for leader_id, leader_role, leader_system, leader_status, public, sealed in rows:
             # Names are encrypted, so the search reads them here; nothing else of the sealed record leaves this loop.
             name = registry.cipher.open(sealed).get("name", "")
-            haystack = " ".join([leader_id, name, public.get("organisation") or "", leader_system, " ".join(public.get("topics") or [])]).lower()
+            # Topics people care about may say something of their health: viewers neither see nor search them.
+            topics = (public.get("topics") or []) if manager.sees_special_category else []
+            haystack = " ".join([leader_id, name, public.get("organisation") or "", leader_system, " ".join(topics)]).lower()
             if needle and needle not in haystack:
                 continue
             found.append({"id": leader_id, "name": name, "role": leader_role, "system": leader_system, "status": leader_status,
-                          "organisation": public.get("organisation") or "", "topics": public.get("topics") or []})
+                          "organisation": public.get("organisation") or "", "topics": topics})
         total = len(found)
         pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
         page_number = min(page_number, pages)
@@ -385,6 +387,7 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
             "status": status, "system": system, "systems": systems, "page_number": page_number, "pages": pages,
             "filters": filters, "page_link": lambda n: "/manage/leaders?" + urlencode({**filters, "page": n}),
             "done": request.query_params.get("done"), "may_edit": manager.may("manager"),
+            "full": manager.sees_special_category,
         })
 
     def leader_form_page(request: Request, values: dict, errors: dict[str, str], editing: str | None, status_code: int = 200) -> Response:
@@ -445,9 +448,10 @@ def install_pages(app: FastAPI) -> None:  # noqa: C901 - one place that lists ev
                 )
                 await uow.commit()
             else:
-                # A viewer sees the record without contact details, communication or access needs.
+                # A viewer sees the record without contact details, communication or access needs, or topics.
                 sealed = registry.cipher.open(row.sealed)
-                view = {**row.public, "name": sealed.get("name"), "pronouns": sealed.get("pronouns"), "id": row.id, "version": row.version}
+                public = {k: v for k, v in row.public.items() if k != "topics"}
+                view = {**public, "name": sealed.get("name"), "pronouns": sealed.get("pronouns"), "id": row.id, "version": row.version}
         return page(request, "leader.html", {
             "title": view["name"], "section": "leaders", "leader": view, "done": request.query_params.get("done"),
             "full": manager.sees_special_category, "may_edit": manager.may("manager"),
