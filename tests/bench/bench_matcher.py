@@ -141,7 +141,10 @@ def case_profile(n_lived: int, n_prof: int, capacity: int) -> dict[str, Any]:
     from services.matcher.domain import solve
     from services.matcher.offline import run_match
 
-    solve(_cohort(20, 20, 1))  # compiled loops loaded, as after the imports of a real run
+    small = _cohort(20, 20, 1)
+    loading = time.perf_counter()
+    solve(small)  # loads numba and the compiled loops from its cache, as the first solve of a real run does
+    loading = time.perf_counter() - loading
     with tempfile.TemporaryDirectory() as folder:
         cohort_path = Path(folder) / "cohort.json"
         cohort_path.write_text(_cohort(n_lived, n_prof, capacity).model_dump_json(by_alias=True), encoding="utf-8")
@@ -154,7 +157,7 @@ def case_profile(n_lived: int, n_prof: int, capacity: int) -> dict[str, Any]:
     steps["the flow's other work: parts, best pairs, pricing, stage 3"] -= flow_solves
     run = steps.pop("write the result file")
     steps["write the result file"] = run - total.get(("offline.py", "load_cohort"), 0.0) - total.get(("solver.py", "solve"), 0.0)
-    return {"steps": steps, "run_match": run}
+    return {"steps": steps, "run_match": run, "loading": loading}
 
 
 def case_assignment(n_lived: int, n_prof: int, capacity: int, runs: int) -> dict[str, Any]:
@@ -452,17 +455,19 @@ every thread (numpy's BLAS uses two).
 `pairing match COHORT.json -o RESULT.json` on the 10,000 x 10,000 cohort, timed from
 starting the process to its exit: {_runs(command['walls'])}. The profile below
 (cProfile, one run of `run_match` in a process whose compiled loops are already
-loaded) leaves out starting Python and importing, about
-{max(0.0, whole - profile['run_match']):.1f} s of the command's time in this run; cProfile slows Python-heavy
-steps (reading the cohort, each person's rules, reasons) more than compiled ones.
+loaded) leaves out starting Python, importing and loading the compiled loops,
+about {max(0.0, whole - profile['run_match']):.1f} s of the command's time in this run (loading the loops from
+numba's cache alone took {_s(profile['loading'])} s); cProfile slows Python-heavy steps (reading the
+cohort, each person's rules, reasons) more than compiled ones.
 
 {profile_table}
 
 Three min-cost flow solves remain: pricing adds the pairs that could improve the
 first solve's answer, and it is solved again until nothing could. Starting from a
-larger set of each person's best pairs needs fewer rounds but returns another of
-the many equally good pairings (at 10,000 a side, 3,840 to 3,874 of 9,030 pairs
-differ for the same objective), so the answers would change.
+larger or smaller set of each person's best pairs (16 or 8 instead of 12) still needs three
+solves at 10,000 a side, and returns another of the many equally good pairings
+(3,840 to 3,874 of the 9,030 pairs differ, for the same objective), so the
+answers would change: we kept the solves.
 
 ### Stages 1 and 2 as an assignment problem
 
