@@ -804,6 +804,10 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
 # ---- leaders' answers ----
 
 NOT_TAKING_ANSWERS = "This round is no longer taking answers. Please contact the programme team."
+LEFT_THE_PROGRAMME = (
+    "This link no longer works because you have left the programme. "
+    "If you want to take part again, please contact the programme team."
+)
 ALREADY_ANSWERED = (
     "An answer has already been recorded for this pair, so this link no longer works. "
     "If you want to change the answer, please contact the programme team."
@@ -889,6 +893,8 @@ async def link_view(uow: UnitOfWork, cipher: Cipher, link: ResponseLink) -> dict
     leader = await uow.session.get(LeaderRow, link.leader_id)
     if partner is None or leader is None:
         raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
+    if leader.status == "withdrawn":
+        raise Conflict(LEFT_THE_PROGRAMME)
     sealed = cipher.open(leader.sealed)
     earlier = await earlier_answer(uow, link)
     return {

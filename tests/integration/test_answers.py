@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from schemas.events import PairAccepted, PairDeclined, ResponseEvent
 from schemas.topics import RESPONSES
-from services.registry.adapters.orm import AnswerCodeRow
+from services.registry.adapters.orm import AnswerCodeRow, ResponseRow
 from services.registry.domain.answers import new_reference
 from tests.integration.conftest import ADMIN
 from tests.integration.test_publishing import publish_two_pairs, published_outcomes
@@ -117,6 +117,21 @@ async def test_a_closed_or_cancelled_round_takes_no_answers_from_its_links(regis
         staff = await registry.post(f"/rounds/{round_id}/answers", json={
             "reference": theirs.reference, "answer": "accept", "via": "phone", "received_on": dt.date.today().isoformat()})
         assert staff.status_code == 409 and "no longer taking answers" in staff.json()["detail"], step
+
+
+async def test_a_leader_who_has_left_cannot_answer_from_their_link(registry, kafka_settings):
+    round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+    left = {k: v for k, v in signs.items() if k != "id"} | {"status": "withdrawn"}
+    assert (await registry.put(f"/leaders/{signs['id']}", json=left)).status_code == 200
+    (theirs,) = outcomes[signs["id"]].data.partners
+    for answer in (registry.get(path_of(theirs.accept_url)),
+                   registry.post(path_of(theirs.accept_url), data={"answer": "accept"})):
+        refused = await answer
+        assert refused.status_code == 409 and "you have left the programme" in refused.text
+        assert "<title>We could not use this link" in refused.text and "Do you want to work with" not in refused.text
+    async with registry.store.unit_of_work() as uow:
+        recorded = (await uow.session.scalars(select(ResponseRow).where(ResponseRow.leader_id == signs["id"]))).all()
+    assert [row.answer for row in recorded] == ["decline"]  # leaving said no to the pair, and nothing changed it
 
 
 async def test_a_named_carer_must_confirm_they_checked_with_the_leader(registry, kafka_settings):
