@@ -59,8 +59,8 @@ async def wait_for_status(registry, round_id: str, status: str, seconds: float =
 async def test_an_oversized_event_is_set_aside_and_the_next_round_is_solved(stack):
     registry, kafka = stack
     # Input limits stop such an event being made through the API, so it is written straight to the outbox:
-    # a 2 MiB body, over the producer's 1 MiB request limit.
-    huge = json.dumps({"note": SECRET + "x" * (2 * 1024 * 1024)}).encode()
+    # 17 MiB, over the largest message the topics and the producer take (16 MiB, for big rounds' results).
+    huge = json.dumps({"note": SECRET + "x" * (17 * 1024 * 1024)}).encode()
     event_id = str(uuid.uuid4())
     async with registry.store.unit_of_work() as uow:
         uow.session.add(Outbox(event_id=event_id, topic=LEADER_PROFILES.name, key="too-big", value=huge, headers={}))
