@@ -269,6 +269,8 @@ async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> dic
 
 async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact | None]:
     async with n.store.unit_of_work() as uow:
+        if await person_keys.open_waiting(uow, n.cipher, [*notice.needed, *notice.wanted]):
+            await uow.commit()
         return await contacts_in(uow.session, n, notice)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from schemas.events import LeaderContact, LeaderKeyShared, SealedContact
 from services.common.crypto import Cipher, EncryptionKeyError
@@ -76,6 +76,28 @@ async def apply_key(uow: UnitOfWork, shared: LeaderKeyShared, cipher: Cipher, sh
     await uow.session.delete(waiting)
     if (contact := readable(sealed, key)) is not None:
         await project_contact(uow, contact, cipher)
+
+
+async def open_waiting(uow: UnitOfWork, cipher: Cipher, leader_ids: list[str]) -> bool:
+    """Project any of these people's records still waiting for a key that has come since.
+
+    A record and its key can be handled at the same moment (the two topics are read apart, maybe
+    by two instances), each transaction not yet seeing the other's row: the record then waits
+    though its key is here. Whoever needs the details opens it; True when one was opened."""
+    from services.notifier.handlers import project_contact  # handlers imports this module
+
+    waiting = (await uow.session.scalars(select(WaitingContactRow).where(WaitingContactRow.leader_id.in_(leader_ids)))).all()
+    found = False
+    for row in waiting:
+        key = await uow.session.get(PersonKeyRow, row.leader_id)
+        if key is None:
+            continue
+        sealed = SealedContact.model_validate_json(cipher.open_bytes(row.sealed_record))
+        await uow.session.delete(row)
+        if (contact := readable(sealed, cipher.open_bytes(key.sealed_key))) is not None:
+            await project_contact(uow, contact, cipher)
+        found = True
+    return found
 
 
 async def forget_key(uow: UnitOfWork, leader_id: str) -> None:
