@@ -35,6 +35,7 @@ search is only repeatable when it proves optimality (or reaches the gap) in time
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -331,7 +332,9 @@ class _Model:
         chosen = self.pairs[_chosen(solver, self.x)]
         # CP-SAT's bound on the weighted objective, read back as (pairs, total fit). It
         # says OPTIMAL also when stopped by the gap: proven only when the bound is reached.
-        bound = int(solver.best_objective_bound)
+        # The objective is whole points, so its bound is too; a bound a hair under a whole
+        # number (66.9999999) is float noise and means 67, never 66.
+        bound = int(math.floor(solver.best_objective_bound + 1e-6))
         proven = status == cp_model.OPTIMAL and bound <= round(solver.objective_value)
         return _Found(chosen, proven, (bound // self.big, bound % self.big))
 
