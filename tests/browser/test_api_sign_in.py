@@ -5,6 +5,7 @@ and the browser's session cookie with its form token for any change."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import re
 
 import pytest
@@ -45,7 +46,9 @@ def client(tmp_path) -> TestClient:
             await uow.commit()
         await registry.store.engine.dispose()
 
-    asyncio.run(prepare())
+    # In a thread of its own: Playwright's browser, kept open for the whole folder, runs an event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, prepare()).result()
     auth.forget_cached_passwords()
 
     @app.get("/probe/read", dependencies=[Depends(auth.require_role("viewer"))])
