@@ -121,7 +121,8 @@ async def test_yes_and_no_by_text_are_recorded_and_an_unclear_reply_joins_the_wo
     assert (recorded[carer["id"]]["answer"], recorded[carer["id"]]["via"]) == ("decline", "text")
     assert recorded[carer["id"]]["partner_id"] == professional["id"]
     # The no goes to the broker at once, so the notifier tells the partner.
-    declined = [e for e in await answers_on_broker(kafka_settings, round_id, 3) if isinstance(e, PairDeclined)]
+    # Four records: the two replies the notifier read, then the yes and the no the registry recorded.
+    declined = [e for e in await answers_on_broker(kafka_settings, round_id, 4) if isinstance(e, PairDeclined)]
     assert [(e.data.leader_id, e.data.via) for e in declined] == [(carer["id"], "text")]
     audit = (await registry.get("/audit", params={"leader_id": signs["id"]})).json()["items"]
     actions = {e["action"]: e for e in audit}
