@@ -269,9 +269,12 @@ async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> dic
 
 async def contacts_for(n: Notifier, notice: Notice) -> dict[str, LeaderContact | None]:
     async with n.store.unit_of_work() as uow:
-        if await person_keys.open_waiting(uow, n.cipher, [*notice.needed, *notice.wanted]):
+        contacts = await contacts_in(uow.session, n, notice)
+        missing = [leader for leader, contact in contacts.items() if contact is None]
+        if missing and await person_keys.open_waiting(uow, n.cipher, missing):
             await uow.commit()
-        return await contacts_in(uow.session, n, notice)
+            contacts = await contacts_in(uow.session, n, notice)
+        return contacts
 
 
 # ---- reports and keys ----
