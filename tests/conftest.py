@@ -1,10 +1,11 @@
 """Fixtures for the real components: Kafka broker, PostgreSQL, SMTP server.
 
 The broker is chosen in this order: KAFKA_BOOTSTRAP_SERVERS if set;
-PAIRING_TEST_BROKER=apache (Apache Kafka from Maven Central, see
-services/common/apache_kafka.py; `make test-apache`) or =tansu when set; a
-testcontainers Kafka when a Docker daemon answers; else the embedded Tansu
-broker. The session says at its end which broker it used.
+PAIRING_TEST_BROKER=apache or =tansu when set; a testcontainers Kafka when a
+Docker daemon answers; Apache Kafka from Maven Central when Java and its
+artifacts can be had (services/common/apache_kafka.py, fetched once and
+cached); else the embedded Tansu broker, which `make run` uses. The session
+says at its end which broker it used, its version, and why.
 
 PostgreSQL is the server at DATABASE_URL (default: the machine's
 local server) when it answers, otherwise one started for the session from
@@ -49,6 +50,9 @@ def broker_kind() -> str:
         return asked
     if docker_answers():
         return "testcontainers"
+    if apache_kafka.available():
+        return "apache"
+    say(f"Apache Kafka could not be had ({apache_kafka.why_unavailable()}), so the embedded broker is used")
     return "tansu"
 
 

@@ -62,12 +62,17 @@ def artifacts() -> Path:
     return libs
 
 
-def available() -> bool:
+def why_unavailable() -> str:
+    """Why Apache Kafka cannot run here, fetching its artifacts first if need be; "" when it can."""
     try:
         artifacts()
-    except (ApacheKafkaUnavailable, OSError, subprocess.SubprocessError):
-        return False
-    return bool(shutil.which("java"))
+    except (ApacheKafkaUnavailable, OSError, subprocess.SubprocessError) as exc:
+        return str(exc) or type(exc).__name__
+    return "" if shutil.which("java") else "Java is not installed (Apache Kafka 4 needs Java 17 or newer)"
+
+
+def available() -> bool:
+    return not why_unavailable()
 
 
 def new_cluster_id() -> str:
