@@ -1,0 +1,55 @@
+"""What every registry handler shares: the errors it raises, how it builds events,
+how a round changes status, and the audit log."""
+
+from __future__ import annotations
+
+from schemas.events import (
+    Envelope,
+    RoundStatusChanged,
+    StatusChange,
+)
+from schemas.topics import ROUNDS
+from services.common.kafka import PermanentError
+from services.common.store import UnitOfWork
+from services.registry.adapters.orm import (
+    AuditRow,
+    RoundRow,
+)
+from services.registry.domain.rounds import RoundStatus, transition
+
+PRODUCER = "registry"
+
+
+class NotFound(PermanentError):
+    """Nothing with that id: answered 404 over HTTP; an event about it is dead-lettered without retrying."""
+
+
+class Conflict(Exception):
+    pass
+
+
+def event(cls: type[Envelope], data: object, correlation_id: str, causation_id: str | None = None) -> Envelope:
+    return cls(producer=PRODUCER, data=data, correlation_id=correlation_id, causation_id=causation_id)
+
+
+def move_round(uow: UnitOfWork, row: RoundRow, target: RoundStatus, by: str | None = None) -> None:
+    """Change a round's status if the lifecycle allows it; every change is itself an event."""
+    before = row.status
+    row.status = transition(before, target)
+    change = StatusChange(round_id=row.id, from_status=before, to_status=target, by=by)
+    uow.publish(ROUNDS, row.id, event(RoundStatusChanged, change, row.id))
+
+
+def audit(uow: UnitOfWork, actor: str, action: str, leader_id: str, purpose: str) -> None:
+    uow.session.add(AuditRow(actor=actor, action=action, leader_id=leader_id, purpose=purpose))
+
+
+# Stands for an erased person in a round's history; the id pattern refuses brackets, so no leader has it.
+ERASED = "(erased)"
+
+
+async def get_round(uow: UnitOfWork, round_id: str) -> RoundRow:
+    row = await uow.session.get(RoundRow, round_id)
+    if row is None:
+        raise NotFound(f"there is no round called {round_id}")
+    return row

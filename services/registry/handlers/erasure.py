@@ -1,0 +1,71 @@
+"""Erasing a person everywhere: here, and through tombstones in the other services."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Text, cast, delete, or_, select, update
+
+from schemas.topics import LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES
+from services.common.store import UnitOfWork
+from services.registry.adapters.orm import (
+    AnswerCodeRow,
+    AuditRow,
+    CohortMemberRow,
+    DeliveryRow,
+    LeaderRow,
+    PairRow,
+    ResponseRow,
+    RoundRow,
+    UnmatchedRow,
+)
+from services.registry.handlers.common import ERASED, NotFound, audit
+
+
+async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str) -> None:
+    """Remove a person everywhere: here, and (through tombstones) from the matcher and the notifier."""
+    row = await uow.session.get(LeaderRow, leader_id)
+    if row is None:
+        raise NotFound(f"there is no leader called {leader_id}")
+    outbox = uow.store.outbox
+    await uow.session.delete(row)
+    # Events already sent still sit in the outbox with their contents: remove them too.
+    await uow.session.execute(delete(outbox).where(outbox.key == leader_id))
+    await uow.session.execute(
+        delete(ResponseRow).where(or_(ResponseRow.leader_id == leader_id, ResponseRow.partner_id == leader_id))
+    )
+    await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
+    await uow.session.execute(
+        delete(AnswerCodeRow).where(or_(AnswerCodeRow.leader_id == leader_id, AnswerCodeRow.partner_id == leader_id))
+    )
+    await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
+    # Their partners' pairs stay in the round's history, without the erased person's id.
+    await uow.session.execute(
+        update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED)
+    )
+    await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))
+    await uow.session.execute(delete(CohortMemberRow).where(CohortMemberRow.leader_id == leader_id))
+    await forget_in_rounds(uow, leader_id)
+    # Every other table about a person (the work queue's tasks, and any added later) goes too; the audit stays.
+    for table in LeaderRow.metadata.sorted_tables:
+        if table.name != AuditRow.__tablename__ and "leader_id" in table.c:
+            await uow.session.execute(delete(table).where(table.c.leader_id == leader_id))
+    # Their data key went with the tables above; its tombstone tells the notifier to delete its copy,
+    # so their contact records left on the topic, in logs or dead letters can no longer be read.
+    for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS):
+        uow.tombstone(topic, leader_id, str(uuid.uuid4()))
+    # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
+    audit(uow, actor, "erased", leader_id, purpose)
+
+
+async def forget_in_rounds(uow: UnitOfWork, leader_id: str) -> None:
+    """Take an erased person out of every round's people and its kept and ruled-out pairs."""
+    # The id is removed, not kept as a placeholder: managers choose ids, and one may name the person.
+    quoted = f'"{leader_id}"'  # how the id appears in the stored JSON text, on PostgreSQL and SQLite alike
+    mentions = [cast(column, Text).contains(quoted, autoescape=True) for column in (RoundRow.leader_ids, RoundRow.locked_pairs, RoundRow.forbidden_pairs)]
+    for row in (await uow.session.scalars(select(RoundRow).where(or_(*mentions)))).all():
+        kept = [p for p in row.locked_pairs or [] if leader_id not in p]
+        ruled_out = [p for p in row.forbidden_pairs or [] if leader_id not in p]
+        if leader_id in row.leader_ids or kept != (row.locked_pairs or []) or ruled_out != (row.forbidden_pairs or []):
+            row.leader_ids = [i for i in row.leader_ids if i != leader_id]
+            row.locked_pairs, row.forbidden_pairs = kept, ruled_out

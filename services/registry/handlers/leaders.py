@@ -1,0 +1,157 @@
+"""Registering, changing, importing and reading leaders."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from schemas.events import (
+    LeaderContactChanged,
+    LeaderProfile,
+    LeaderProfileChanged,
+    PairAnswer,
+    PairDeclined,
+)
+from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
+from services.common.crypto import Cipher
+from services.common.store import UnitOfWork
+from services.registry.adapters.orm import (
+    LeaderRow,
+    PairRow,
+    ResponseRow,
+    RoundRow,
+)
+from services.registry.domain.importing import RowProblem
+from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
+from services.registry.domain.rounds import RoundStatus
+from services.registry.handlers.common import Conflict, NotFound, audit, event
+from services.registry.person_keys import PersonKeys
+
+SEALED_FIELDS = (
+    "name",
+    "pronouns",
+    "email",
+    "phone",
+    "postal_address",
+    "contact_method",
+    "information_format",
+    "communication_professional",
+    "communication_support",
+    "proxy",  # the carer or other person who gets their messages: their contact details
+    "access_needs",
+    "challenge",
+)
+
+
+async def register_leader(
+    uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None, *, keys: PersonKeys
+) -> tuple[LeaderRow, str]:
+    """Create or update a leader and share the new profile and contact views.
+
+    Returns the row and what happened: created, updated or unchanged. An
+    unchanged leader keeps its version and sends no events, so importing the
+    same file twice changes nothing. `known` holds rows already loaded, for bulk imports.
+    """
+    leader = leader.with_id()
+    assert leader.id
+    if problem := leader.contact_problem():
+        raise Conflict(problem)
+    row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
+    data = leader.model_dump(mode="json")
+    sealed = {k: data.pop(k) for k in SEALED_FIELDS}
+    if row is not None and row.public == data and cipher.open(row.sealed) == sealed:
+        return row, "unchanged"
+    outcome = "updated" if row is not None else "created"
+    was_active = row is not None and row.status == "active"
+    if row is None:
+        row = LeaderRow(id=leader.id, version=0)
+        uow.session.add(row)
+        if known is not None:
+            known[leader.id] = row
+    row.version += 1
+    row.role, row.system, row.status = leader.role, leader.system, leader.status
+    row.public = data
+    row.sealed = cipher.seal(sealed)
+    profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
+    uow.publish(LEADER_PROFILES, leader.id, event(LeaderProfileChanged, profile, leader.id))
+    # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
+    contact = await keys.sealed_contact(uow, leader.contact(row.version))
+    uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, contact, leader.id))
+    if was_active and leader.status == "withdrawn":
+        await decline_open_pairs(uow, leader.id)
+    return row, outcome
+
+
+async def replace_leader(
+    uow: UnitOfWork, cipher: Cipher, leader_id: str, leader: LeaderIn, *, keys: PersonKeys
+) -> tuple[LeaderRow, str]:
+    """Replace an existing leader's record: the same events as any other change to a leader."""
+    if await uow.session.get(LeaderRow, leader_id) is None:
+        raise NotFound(f"there is no leader called {leader_id}; to add a new leader, send them to POST /leaders")
+    return await register_leader(uow, cipher, leader.model_copy(update={"id": leader_id}), keys=keys)
+
+
+async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
+    """Someone who leaves the programme has in effect said no to every pair still open,
+    so each partner is told at once, and can be paired again (Always Event 4)."""
+    pairs = (
+        await uow.session.scalars(
+            select(PairRow)
+            .join(RoundRow, RoundRow.id == PairRow.round_id)
+            .where(RoundRow.status == RoundStatus.published)
+            .where((PairRow.lived_experience_id == leader_id) | (PairRow.professional_id == leader_id))
+        )
+    ).all()
+    for pair in pairs:
+        partner = pair.professional_id if pair.lived_experience_id == leader_id else pair.lived_experience_id
+        answered = await uow.session.scalar(
+            select(ResponseRow).where(
+                ResponseRow.round_id == pair.round_id,
+                ResponseRow.leader_id == leader_id,
+                ResponseRow.partner_id == partner,
+                ResponseRow.answer == "decline",
+            )
+        )
+        if answered is not None:
+            continue  # they said no already, and their partner was told then
+        uow.session.add(ResponseRow(nonce=f"left-{uuid.uuid4().hex}", round_id=pair.round_id, leader_id=leader_id, partner_id=partner, answer="decline"))
+        data = PairAnswer(round_id=pair.round_id, leader_id=leader_id, partner_id=partner)
+        uow.publish(RESPONSES, pair.round_id, event(PairDeclined, data, pair.round_id))
+
+
+async def import_leaders(
+    uow: UnitOfWork, cipher: Cipher, leaders: list[tuple[int, LeaderIn]], *, keys: PersonKeys
+) -> tuple[dict[str, int], list[RowProblem]]:
+    """Store every valid row; a row whose details conflict is reported, the others still land."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    problems: list[RowProblem] = []
+    # One query for the rows that exist and one flush at the end, instead of a round trip per row.
+    ids = [leader.id for _, leader in leaders if leader.id]
+    known: dict[str, LeaderRow] = {}
+    for chunk in range(0, len(ids), 1000):
+        rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
+        known.update({row.id: row for row in rows})
+    await keys.load(uow, ids)
+    with uow.session.no_autoflush:
+        for number, leader in leaders:
+            if (row := known.get(leader.id or "")) is not None:
+                stored = [Consent.model_validate(c) for c in row.public.get("consents") or []]
+                leader = leader.model_copy(update={"consents": merged_consents(stored, list(leader.consents))})
+            try:
+                _, outcome = await register_leader(uow, cipher, leader, known, keys=keys)
+            except Conflict as exc:
+                problems.append(RowProblem(number, "contact_method", str(exc)))
+                continue
+            counts[outcome] += 1
+    await uow.session.flush()
+    return counts, problems
+
+
+async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: str, purpose: str) -> dict:
+    """The leader as entered, including special-category data; the read is written to the audit log."""
+    row = await uow.session.get(LeaderRow, leader_id)
+    if row is None:
+        raise NotFound(f"there is no leader called {leader_id}")
+    audit(uow, actor, "read", leader_id, purpose)
+    return {**row.public, **cipher.open(row.sealed), "id": row.id, "version": row.version}
