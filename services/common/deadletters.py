@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.topics import DEAD_LETTERS
+from services.common.kafka_security import client_options
 from services.common.settings import KafkaSettings
 
 
@@ -34,7 +35,7 @@ def _header(headers: dict[str, bytes], name: str, default: str = "") -> str:
 
 async def count_dead_letters(kafka: KafkaSettings) -> int:
     """How many dead letters are on the topic, without reading them."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(DEAD_LETTERS.name, p) for p in range(DEAD_LETTERS.partitions)]
@@ -46,7 +47,7 @@ async def count_dead_letters(kafka: KafkaSettings) -> int:
 
 async def read_dead_letters(kafka: KafkaSettings, wait_ms: int = 1000) -> list[DeadLetter]:
     """Every dead letter still on the topic, oldest first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(DEAD_LETTERS.name, p) for p in range(DEAD_LETTERS.partitions)]
@@ -88,7 +89,7 @@ async def replay(kafka: KafkaSettings, letters: list[DeadLetter]) -> int:
     """
     # An event the broker refused (source "set_aside") has no body here to send back: its row waits in the outbox.
     letters = [letter for letter in letters if letter.source != "set_aside"]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, **kafka.producer_options)
+    producer = AIOKafkaProducer(**client_options(kafka), **kafka.producer_options)
     await producer.start()
     sent = 0
     try:
@@ -110,7 +111,7 @@ async def original_value(kafka: KafkaSettings, letter: DeadLetter) -> bytes | No
     """A consumer's dead letter carries no body (it may be personal): read the event from where it was."""
     if letter.original_partition < 0 or letter.original_offset < 0:
         return None
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(letter.original_topic, letter.original_partition)

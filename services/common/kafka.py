@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 
 from schemas.events import Envelope
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
+from services.common.kafka_security import KafkaRefused, broker_security, client_options, explain_refusal
 from services.common.logs import correlation_id, correlation_of, redact
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
 from services.common.settings import KafkaSettings, ReliabilitySettings
@@ -42,8 +44,8 @@ class PermanentError(Exception):
 
 async def ensure_topics(kafka: KafkaSettings, topics: tuple[Topic, ...] = ALL_TOPICS) -> None:
     """Create every topic from the one list; existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_prefix}-admin")
-    await admin.start()
+    admin = AIOKafkaAdminClient(**client_options(kafka), client_id=f"{kafka.client_prefix}-admin")
+    await start_client(admin, kafka)
     try:
         response = await admin.create_topics(
             [NewTopic(t.name, t.partitions, kafka.replication_factor, topic_configs=topic_config(t, kafka)) for t in topics]
@@ -68,9 +70,22 @@ def topic_config(topic: Topic, kafka: KafkaSettings) -> dict[str, str]:
     return {**topic.config, "retention.ms": str(days * DAY_MS)}
 
 
+async def start_client(client: Any, kafka: KafkaSettings) -> None:
+    """Start an aiokafka client; a broker that refuses it (a wrong password, certificate or
+    protocol) is a KafkaRefused naming the setting to fix."""
+    try:
+        await client.start()
+    except KafkaConnectionError as exc:
+        await client.close()
+        reason = await explain_refusal(kafka)
+        if reason:
+            raise KafkaRefused(reason) from exc
+        raise
+
+
 def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka),
         client_id=f"{kafka.client_prefix}-{client_id}",
         linger_ms=5,
         **kafka.producer_options,
@@ -147,6 +162,7 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
 
     broker = KafkaBroker(
         kafka.bootstrap_servers,
+        security=broker_security(kafka),
         client_id=f"{kafka.client_prefix}-{service}",
         # Outermost first: the trace span covers the whole handling, retries included.
         middlewares=[KafkaTelemetryMiddleware(), prometheus_middleware(service), RetryThenDeadLetter],
