@@ -7,19 +7,10 @@ committed offsets.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
-
-if TYPE_CHECKING:
-    from services.common.store import Store
-
-log = logging.getLogger(__name__)
 
 OUTBOX_BACKLOG = Gauge("pairing_outbox_backlog", "Events written to the outbox but not yet published", ["service"])
 OUTBOX_SET_ASIDE = Gauge(
@@ -73,37 +64,3 @@ async def consumer_lag(broker: Any) -> dict[str, int]:
             position = await consumer.position(partition)
             lag[partition.topic] = lag.get(partition.topic, 0) + max(0, high - position)
     return lag
-
-
-async def sample_forever(service: str, broker: Any, store: Store, every_seconds: float = 5) -> None:
-    from sqlalchemy import func, select
-
-    outbox = store.outbox
-    while True:
-        try:
-            async with store.sessions() as session:
-                backlog = await session.scalar(
-                    select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
-                )
-            OUTBOX_BACKLOG.labels(service).set(backlog or 0)
-            from services.common.store import set_aside_count
-
-            OUTBOX_SET_ASIDE.labels(service).set(await set_aside_count(store))
-            for topic, waiting in (await consumer_lag(broker)).items():
-                CONSUMER_LAG.labels(service, topic).set(waiting)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the service
-            log.warning("%s: could not sample metrics: %s", service, exc.__class__.__name__)
-        await asyncio.sleep(every_seconds)
-
-
-@contextlib.asynccontextmanager
-async def sampling(service: str, broker: Any, store: Store) -> AsyncIterator[None]:
-    task = asyncio.create_task(sample_forever(service, broker, store), name=f"{service}-metrics")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

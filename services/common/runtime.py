@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
+from sqlalchemy import func, select
 
 from services.common.kafka import ensure_topics, make_producer
-from services.common.observability import metrics_app, sampling
+from services.common.observability import CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_SET_ASIDE, consumer_lag, metrics_app
 from services.common.settings import KafkaSettings
-from services.common.store import OutboxRelay, Store
+from services.common.store import OutboxRelay, Store, set_aside_count
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -87,3 +89,33 @@ def live_check() -> Any:
         return AsgiResponse(b'{"status": "alive"}', 200, headers={"content-type": "application/json"})
 
     return live
+
+
+async def sample_forever(service: str, broker: Any, store: Store, every_seconds: float = 5) -> None:
+    outbox = store.outbox
+    while True:
+        try:
+            async with store.sessions() as session:
+                backlog = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
+                )
+            OUTBOX_BACKLOG.labels(service).set(backlog or 0)
+            OUTBOX_SET_ASIDE.labels(service).set(await set_aside_count(store))
+            for topic, waiting in (await consumer_lag(broker)).items():
+                CONSUMER_LAG.labels(service, topic).set(waiting)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the service
+            log.warning("%s: could not sample metrics: %s", service, exc.__class__.__name__)
+        await asyncio.sleep(every_seconds)
+
+
+@contextlib.asynccontextmanager
+async def sampling(service: str, broker: Any, store: Store) -> AsyncIterator[None]:
+    task = asyncio.create_task(sample_forever(service, broker, store), name=f"{service}-metrics")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

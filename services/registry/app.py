@@ -32,8 +32,8 @@ from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROF
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.projection import batch_of, project
-from services.common.observability import metrics_app, sampling
-from services.common.runtime import outbox_relay
+from services.common.observability import metrics_app
+from services.common.runtime import outbox_relay, sampling
 from services.common.retention import PurgeJob
 from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import handlers, retention
