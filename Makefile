@@ -7,7 +7,7 @@ PORT ?= 8000
 # make run KAFKA=apache: Apache Kafka (one node, data kept in var/kafka) instead of the embedded Tansu broker
 KAFKA ?= tansu
 
-.PHONY: chaos install run demo messages test test-unit test-integration test-e2e test-apache asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
+.PHONY: chaos install run demo messages lint test test-unit test-integration test-e2e test-apache asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -28,6 +28,14 @@ demo: $(STAMP)
 # Every kind of message in every format, for awkward made-up people: open var/messages/index.html.
 messages: $(STAMP)
 	@$(BIN)/pairing messages var/messages
+
+# The checks that keep the code's shape (issue 15): ruff's lint rules and formatting, types (strict for the
+# domain cores and the event contract), and the import contracts in pyproject.toml (no circles, no I/O in domain/).
+lint: $(STAMP)
+	@$(BIN)/ruff check services schemas tests
+	@$(BIN)/ruff format --check services schemas tests
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports
 
 # Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
 # and Debian's Chromium, installed first when it is missing (tests/browser/chromium.py).
