@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from services.common.settings import TLS_PROTOCOLS, KafkaSettings, _read_password
+from services.common.settings import TLS_PROTOCOLS, KafkaSettings, read_password
 
 SASL = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}
 
@@ -40,7 +40,7 @@ def broker_security(kafka: KafkaSettings) -> BaseSecurity | None:
     context = ssl_context(kafka)
     if kafka.security_protocol.startswith("SASL_"):
         assert kafka.sasl_username and kafka.sasl_password_file  # the settings refuse SASL without them
-        password = _read_password(kafka.sasl_password_file)
+        password = read_password(kafka.sasl_password_file)
         return SASL[kafka.sasl_mechanism](kafka.sasl_username, password, ssl_context=context, use_ssl=context is not None)
     return BaseSecurity(ssl_context=context) if context else None
 

@@ -83,7 +83,7 @@ class KafkaSettings(BaseSettings):
     @classmethod
     def _password_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         path = _with_sasl(path, info, "the path of a file holding the Kafka user's password")
-        if path is not None and not _read_password(path):
+        if path is not None and not read_password(path):
             raise ValueError(f"names {path}, which cannot be read or is empty: put the Kafka user's password in it")
         return path
 
@@ -96,6 +96,20 @@ class KafkaSettings(BaseSettings):
                 "Put it in a file readable only by this service and set KAFKA_SASL_PASSWORD_FILE to its path"
             )
         return None
+
+    @property
+    def consumer_options(self) -> dict:
+        return {
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": self.heartbeat_interval_ms,
+            "max_poll_interval_ms": self.max_poll_interval_ms,
+        }
+
+    @property
+    def producer_options(self) -> dict:
+        acks: int | str = self.acks if self.acks == "all" else int(self.acks)
+        # A large round's result is one event of several megabytes (schemas/topics.py).
+        return {"acks": acks, "enable_idempotence": self.enable_idempotence, "max_request_size": LARGEST_MESSAGE_BYTES}
 
 
 TLS_PROTOCOLS = ("SSL", "SASL_SSL")
@@ -122,26 +136,12 @@ def _with_sasl(value, info: ValidationInfo, what: str):
     return value
 
 
-def _read_password(path: Path) -> str:
+def read_password(path: Path) -> str:
     """The password in the file, without the line end an editor or `echo` adds; empty if unreadable."""
     try:
         return path.read_text().rstrip("\r\n")
     except (OSError, UnicodeDecodeError):
         return ""
-
-    @property
-    def consumer_options(self) -> dict:
-        return {
-            "session_timeout_ms": self.session_timeout_ms,
-            "heartbeat_interval_ms": self.heartbeat_interval_ms,
-            "max_poll_interval_ms": self.max_poll_interval_ms,
-        }
-
-    @property
-    def producer_options(self) -> dict:
-        acks: int | str = self.acks if self.acks == "all" else int(self.acks)
-        # A large round's result is one event of several megabytes (schemas/topics.py).
-        return {"acks": acks, "enable_idempotence": self.enable_idempotence, "max_request_size": LARGEST_MESSAGE_BYTES}
 
 
 class ReliabilitySettings(BaseSettings):
