@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -29,7 +29,7 @@ from schemas.cohort import (
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Envelope(BaseModel):
@@ -190,9 +190,7 @@ class RoundStatusChanged(Envelope):
     data: StatusChange
 
 
-RoundEvent = Annotated[
-    Union[RoundRequested, RoundPublished, RoundCancelled, RoundStatusChanged], Field(discriminator="event_type")
-]
+RoundEvent = Annotated[RoundRequested | RoundPublished | RoundCancelled | RoundStatusChanged, Field(discriminator="event_type")]
 
 
 # ---- matches.v1 (keyed by round id) ----
@@ -218,9 +216,13 @@ class SolveProgress(Payload):
 
     round_id: str
     stage: str = Field(description="What the matcher is doing now, in plain English")
-    objective: dict[str, float] = Field(default_factory=dict, description="Best found so far: paired_people, total_fit, worst_pair_fit")
+    objective: dict[str, float] = Field(
+        default_factory=dict, description="Best found so far: paired_people, total_fit, worst_pair_fit"
+    )
     bound: dict[str, float] = Field(default_factory=dict, description="The best that is still possible, by the same measures")
-    gap: float | None = Field(default=None, ge=0, le=1, description="Share of the bound not yet reached; none before a first solution")
+    gap: float | None = Field(
+        default=None, ge=0, le=1, description="Share of the bound not yet reached; none before a first solution"
+    )
     elapsed_seconds: float = Field(ge=0)
 
 
@@ -229,7 +231,7 @@ class RoundProgress(Envelope):
     data: SolveProgress
 
 
-MatchEvent = Annotated[Union[RoundSolved, RoundSolveFailed, RoundProgress], Field(discriminator="event_type")]
+MatchEvent = Annotated[RoundSolved | RoundSolveFailed | RoundProgress, Field(discriminator="event_type")]
 
 
 # ---- outcomes.v1 (keyed by leader id) ----
@@ -354,8 +356,8 @@ class TextReplyReceived(Envelope):
 
 
 # The answers the registry records; the topic also carries the notifier's text replies for the registry.
-AnswerEvent = Annotated[Union[PairAccepted, PairDeclined], Field(discriminator="event_type")]
-ResponseEvent = Annotated[Union[PairAccepted, PairDeclined, TextReplyReceived], Field(discriminator="event_type")]
+AnswerEvent = Annotated[PairAccepted | PairDeclined, Field(discriminator="event_type")]
+ResponseEvent = Annotated[PairAccepted | PairDeclined | TextReplyReceived, Field(discriminator="event_type")]
 
 
 # ---- deliveries.v1 (keyed by leader id) ----

@@ -42,8 +42,7 @@ LEADER_CONTACTS = Topic(
     key="leader_id",
     compacted=True,
     description=(
-        "Name and contact details with communication needs, sealed with each leader's own data key; "
-        "read only by the notifier."
+        "Name and contact details with communication needs, sealed with each leader's own data key; read only by the notifier."
     ),
 )
 LEADER_KEYS = Topic(

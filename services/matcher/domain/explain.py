@@ -20,8 +20,29 @@ from services.matcher.domain import kernels
 from services.matcher.domain.rules import PAIR_RULES, PERSON_RULES, Candidates, session_problem
 from services.matcher.domain.scoring import topic_key
 
-_DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+_DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _MODE_WORDS = {"video": "by video", "phone": "by phone", "in_person": "in person"}
 _SHOWN_WINDOWS = 3
 
@@ -113,7 +134,9 @@ def _ways_to_meet(person: MatchingProfile) -> str:
     text = f"you said you can meet {join_words(ways, 'or')}"
     if "in_person" in person.meeting_modes:
         if person.location is None or person.max_travel_km is None:
-            text += ", but we do not know roughly where you are and how far you can travel, so we could not plan meeting in person"
+            text += (
+                ", but we do not know roughly where you are and how far you can travel, so we could not plan meeting in person"
+            )
         else:
             text += f", travelling up to {person.max_travel_km:g} km"
     return text
@@ -124,7 +147,9 @@ def _reason(rule: str, person: MatchingProfile, round_: RoundSpec, own: bool) ->
     others = "patient and carer leaders" if professional else "professionals"
     area = "" if round_.allow_cross_system_remote else " in your local health and care area"
     if own and rule == "release":
-        return "Your manager has not yet confirmed that you can have time for this programme, so we could not pair you this round."
+        return (
+            "Your manager has not yet confirmed that you can have time for this programme, so we could not pair you this round."
+        )
     if own and rule == "capacity":
         return "You told us you cannot take on a partner this round."
     if own:
@@ -181,8 +206,20 @@ def unmatched(
     places_in_part = np.bincount(part_p[part_p >= 0], weights=spare[part_p >= 0], minlength=n_parts)
     out = []
     for side, unpaired, removed, allowed, part in (
-        (cands.lived, lived_unpaired, cands.removed_lived, kernels.pairs_per_person(len(cands.lived.people), cands.pair_lived), part_l),
-        (cands.professionals, prof_unpaired, cands.removed_professionals, kernels.pairs_per_person(len(cands.professionals.people), cands.pair_prof), part_p),
+        (
+            cands.lived,
+            lived_unpaired,
+            cands.removed_lived,
+            kernels.pairs_per_person(len(cands.lived.people), cands.pair_lived),
+            part_l,
+        ),
+        (
+            cands.professionals,
+            prof_unpaired,
+            cands.removed_professionals,
+            kernels.pairs_per_person(len(cands.professionals.people), cands.pair_prof),
+            part_p,
+        ),
     ):
         for i in np.flatnonzero(unpaired):
             person = side.people[i]
@@ -233,4 +270,7 @@ def lower_minimum(area: str, minimum: int, reachable: int) -> str:
 def round_not_solved(cohort: Cohort) -> list[UnmatchedResult]:
     """Everyone hears the same when the round's settings cannot all be met."""
     reason = "The round could not be planned as it was set up, so nobody has been paired yet. The programme team will adjust it and pair you then."
-    return [UnmatchedResult(id=p.id, reason=reason, rule="round_infeasible") for p in sorted(cohort.leaders, key=lambda p: (p.is_professional, p.id))]
+    return [
+        UnmatchedResult(id=p.id, reason=reason, rule="round_infeasible")
+        for p in sorted(cohort.leaders, key=lambda p: (p.is_professional, p.id))
+    ]

@@ -52,7 +52,9 @@ class _Part:
     pricing shows they could improve the result.
     """
 
-    def __init__(self, n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray, score: np.ndarray, core: np.ndarray) -> None:
+    def __init__(
+        self, n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray, score: np.ndarray, core: np.ndarray
+    ) -> None:
         self.n_lived, self.spare = n_lived, spare
         self.u, self.v, self.score = u, v, score  # lived-experience leader, professional, score of each pair
         self.in_core = core.copy()
@@ -141,7 +143,14 @@ def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray,
 
 
 def _parts(
-    part_of_node: np.ndarray, n_parts: int, n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, core: np.ndarray
+    part_of_node: np.ndarray,
+    n_parts: int,
+    n_lived: int,
+    spare: np.ndarray,
+    arc_l: np.ndarray,
+    arc_p: np.ndarray,
+    score: np.ndarray,
+    core: np.ndarray,
 ) -> Iterator[tuple[np.ndarray | None, _Part]]:
     """Each part in local numbering, with the indices of its pairs (None: all pairs, in order)."""
     if n_parts == 1:  # the usual case for a large round: no copies of its many pairs
@@ -186,7 +195,9 @@ def _solve_part(part: _Part, fairness: bool) -> tuple[np.ndarray, np.ndarray]:
     while len(levels):
         t = int(levels[len(levels) // 2])
         active = usable[part.score[usable] >= t]
-        picked = _flow(part, active) if most_pairs(part.n_lived, part.spare, part.u[active], part.v[active]) == target[0] else None
+        picked = (
+            _flow(part, active) if most_pairs(part.n_lived, part.spare, part.u[active], part.v[active]) == target[0] else None
+        )
         if picked is not None and (len(picked), int(part.score[picked].sum())) == target:
             best, worst = picked, int(part.score[picked].min())
             levels = levels[levels > worst]
@@ -225,7 +236,9 @@ def _first_per_person(part: _Part, pairs: np.ndarray, reduced: np.ndarray) -> np
     return keep
 
 
-def _network(n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+def _network(
+    n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray
+) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
     """source -> each lived-experience leader -> professional -> sink: source, sink, and
     the tails, heads and capacities of the arcs; the pair arcs are numbered from n_lived."""
     n_p = len(spare)
@@ -289,11 +302,15 @@ def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarr
         (sink, source, 0),
         (source, sink, 0),  # only real when something flows, and harmless otherwise: sink then leads only back to source
     ]
-    tail, head, cost = (np.concatenate(x).astype(np.int64) for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual)))
+    tail, head, cost = (
+        np.concatenate(x).astype(np.int64) for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual))
+    )
     return kernels.shortest_distances(n_l + n_p + 2, tail, head, cost)
 
 
-def best_pairs(arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, n_lived: int, spare: np.ndarray, keep_per_person: int | None = None) -> np.ndarray:
+def best_pairs(
+    arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, n_lived: int, spare: np.ndarray, keep_per_person: int | None = None
+) -> np.ndarray:
     """Mask of each person's best-scored pairs: keep_per_person (default KEEP_PER_PERSON)
     per lived-experience leader and per professional place."""
     k = KEEP_PER_PERSON if keep_per_person is None else keep_per_person

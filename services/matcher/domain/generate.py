@@ -30,7 +30,15 @@ _TOPICS = (
     "cardiac", "discharge", "mental health", "diabetes", "maternity", "dementia", "cancer",
     "stroke", "learning disability", "frailty", "primary care", "urgent care",
 )  # fmt: skip
-_ACCESS = ("step_free_access", "hearing_loop", "quiet_room", "regular_breaks", "support_worker", "large_print_papers", "easy_read_papers")
+_ACCESS = (
+    "step_free_access",
+    "hearing_loop",
+    "quiet_room",
+    "regular_breaks",
+    "support_worker",
+    "large_print_papers",
+    "easy_read_papers",
+)
 _LAUNCH = dt.date(2026, 12, 1)
 _SESSIONS = (dt.date(2027, 1, 12), dt.date(2027, 3, 9))
 _HALF_TERM = (dt.date(2027, 2, 15), dt.date(2027, 2, 19))
@@ -77,12 +85,18 @@ def _person(rng: random.Random, pid: str, role: str, area: tuple[str, float, flo
         "id": pid,
         "role": role,
         "system": code,
-        "organisation": f"{code.lower()}-{rng.choice(['trust', 'council', 'board', 'practice'])}-{rng.randint(1, 3)}" if professional else None,
-        "location": {"lat": round(lat + rng.gauss(0, 0.12), 4), "lon": round(lon + rng.gauss(0, 0.18), 4)} if known_place else None,
+        "organisation": f"{code.lower()}-{rng.choice(['trust', 'council', 'board', 'practice'])}-{rng.randint(1, 3)}"
+        if professional
+        else None,
+        "location": {"lat": round(lat + rng.gauss(0, 0.12), 4), "lon": round(lon + rng.gauss(0, 0.18), 4)}
+        if known_place
+        else None,
         "max_travel_km": rng.choice([5, 10, 15, 25, 40]) if known_place else None,
         "meeting_modes": _modes(rng),
         "availability": availability,
-        "unavailable_dates": [str(rng.choice(_SESSIONS) if rng.random() < 0.04 else _LAUNCH + dt.timedelta(days=rng.randint(10, 120)))]
+        "unavailable_dates": [
+            str(rng.choice(_SESSIONS) if rng.random() < 0.04 else _LAUNCH + dt.timedelta(days=rng.randint(10, 120)))
+        ]
         if rng.random() < 0.3
         else [],
         "term_time_only": carer and rng.random() < 0.4,
@@ -100,11 +114,19 @@ def generate_cohort(n_lived: int, n_prof: int, seed: int, capacity: int = 1, sys
     rng = random.Random(seed)
     areas = _AREAS[: max(1, min(systems, len(_AREAS)))]
     lived = [
-        _person(rng, f"{'cr' if carer else 'pl'}-{i:05d}", "carer_leader" if carer else "patient_leader", rng.choice(areas), capacity)
+        _person(
+            rng, f"{'cr' if carer else 'pl'}-{i:05d}", "carer_leader" if carer else "patient_leader", rng.choice(areas), capacity
+        )
         for i, carer in enumerate(rng.random() < 0.4 for _ in range(n_lived))
     ]
     profs = [
-        _person(rng, f"{'cl' if clinical else 'ml'}-{i:05d}", "clinical_leader" if clinical else "managerial_leader", rng.choice(areas), capacity)
+        _person(
+            rng,
+            f"{'cl' if clinical else 'ml'}-{i:05d}",
+            "clinical_leader" if clinical else "managerial_leader",
+            rng.choice(areas),
+            capacity,
+        )
         for i, clinical in enumerate(rng.random() < 0.7 for _ in range(n_prof))
     ]
     if profs:

@@ -32,7 +32,14 @@ def _row_pairs(i, lived, cols_side, avail_ok, ok, out_p, out_modes):
     """
     modes_l, xyz_l, reach_l, system_l, pattern_l = lived
     modes_p, x_p, y_p, z_p, reach_p, system_p, pattern_p = cols_side
-    mode_i, x_i, y_i, z_i, reach_i, system_i = np.int64(modes_l[i]), xyz_l[i, 0], xyz_l[i, 1], xyz_l[i, 2], reach_l[i], system_l[i]
+    mode_i, x_i, y_i, z_i, reach_i, system_i = (
+        np.int64(modes_l[i]),
+        xyz_l[i, 0],
+        xyz_l[i, 1],
+        xyz_l[i, 2],
+        reach_l[i],
+        system_l[i],
+    )
     avail_row = avail_ok[pattern_l[i]]
     for c in range(len(modes_p)):
         dot = x_i * x_p[c] + y_i * y_p[c] + z_i * z_p[c]
@@ -96,14 +103,40 @@ def allowed_pairs(rows, cols, lived, cols_side, avail_ok, banned_from, banned_to
     counts = np.zeros(n_rows + 1, dtype=np.int64)
     for b in nb.prange(_ROW_BLOCKS):
         for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
-            counts[r + 1] = _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, scratch_ok[b], scratch_p[b], scratch_m[b])
+            counts[r + 1] = _checked_row(
+                r,
+                rows,
+                cols,
+                lived,
+                cols_side,
+                avail_ok,
+                banned_from,
+                banned_to,
+                banned_cols,
+                scratch_ok[b],
+                scratch_p[b],
+                scratch_m[b],
+            )
     starts = np.cumsum(counts)
     out_l = np.empty(starts[-1], dtype=np.int32)
     out_p = np.empty(starts[-1], dtype=np.int32)
     out_m = np.empty(starts[-1], dtype=np.uint8)
     for b in nb.prange(_ROW_BLOCKS):
         for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
-            found = _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, scratch_ok[b], scratch_p[b], scratch_m[b])
+            found = _checked_row(
+                r,
+                rows,
+                cols,
+                lived,
+                cols_side,
+                avail_ok,
+                banned_from,
+                banned_to,
+                banned_cols,
+                scratch_ok[b],
+                scratch_p[b],
+                scratch_m[b],
+            )
             out_l[starts[r] : starts[r + 1]] = rows[r]
             out_p[starts[r] : starts[r + 1]] = scratch_p[b, :found]
             out_m[starts[r] : starts[r + 1]] = scratch_m[b, :found]

@@ -128,7 +128,9 @@ def plan(
     if fairness:
         flow_bound["worst_pair_fit"] = float(outcome.worst if outcome.pairs else 0)
     if not free.shortfall(outcome.chosen).any():
-        return QuotaPlan(outcome.chosen, "optimal", flow_bound, {}, True, "the best pairing without the area minimums already meets them")
+        return QuotaPlan(
+            outcome.chosen, "optimal", flow_bound, {}, True, "the best pairing without the area minimums already meets them"
+        )
 
     whole = len(arc_l) <= FULL_MODEL_PAIRS
     subset = np.arange(len(arc_l)) if whole else _subset(free, outcome)
@@ -156,7 +158,9 @@ def plan(
         found = model.solve(chosen, time_limit, seed, workers, max(0.0, fit_gap * outcome.total - 0.5))
         chosen = found.chosen
         counts["model_pairs"] = len(model.pairs)
-        method += f", hinted with the steered pairing ({'proven optimal' if found.optimal else 'stopped at the time limit or gap'})"
+        method += (
+            f", hinted with the steered pairing ({'proven optimal' if found.optimal else 'stopped at the time limit or gap'})"
+        )
 
     short = free.shortfall(chosen)
     if short.any():
@@ -166,7 +170,9 @@ def plan(
         need = areas.need
         sure = (found is not None and found.optimal and complete) or all(need[a] - short[a] == most for a, most in alone.items())
         shortfall = {areas.names[a]: int(short[a]) for a in np.flatnonzero(short)}
-        return QuotaPlan(chosen, "infeasible", flow_bound, shortfall, sure, method + "; the area minimums cannot all be met", counts)
+        return QuotaPlan(
+            chosen, "infeasible", flow_bound, shortfall, sure, method + "; the area minimums cannot all be met", counts
+        )
 
     pairs, total = len(chosen), int(score[chosen].sum())
     bound = _bounds(outcome, found.bound if found is not None and complete else None, pairs)
@@ -181,7 +187,11 @@ def plan(
             # Stage 3 on every pair an equally good pairing could use, when few enough.
             arcs = outcome.within(outcome.total - total) if pairs == outcome.pairs else (model.pairs if complete else None)
             if arcs is not None and len(arcs) <= EXACT_MODEL_PAIRS:
-                stage3 = model if model is not None and complete and np.isin(arcs, model.pairs).all() else _Model.build(free, arcs, outcome, watch)
+                stage3 = (
+                    model
+                    if model is not None and complete and np.isin(arcs, model.pairs).all()
+                    else _Model.build(free, arcs, outcome, watch)
+                )
                 lifted = stage3.lift_worst(chosen, time_limit - (model.seconds if model else 0.0), seed, workers)
                 if lifted is not None:
                     chosen, worst, proven = lifted
@@ -249,7 +259,9 @@ def _most_pairs_for_area(free: _Pairs, a: int) -> int:
     counts = np.flatnonzero((free.areas.lived[free.arc_l] == a) | (free.areas.professionals[free.arc_p] == a))
     if not len(counts):
         return 0
-    return flow.match(free.n_lived, free.spare, free.arc_l[counts], free.arc_p[counts], np.zeros(len(counts), dtype=np.int16), fairness=False).pairs
+    return flow.match(
+        free.n_lived, free.spare, free.arc_l[counts], free.arc_p[counts], np.zeros(len(counts), dtype=np.int16), fairness=False
+    ).pairs
 
 
 @dataclass(frozen=True)
@@ -283,7 +295,9 @@ class _Model:
             order = np.argsort(group, kind="stable")
             starts = np.searchsorted(group[order], np.arange(len(limit) + 1))
             for person in np.flatnonzero(np.diff(starts) > limit):
-                model.add(cp_model.LinearExpr.sum([x[k] for k in order[starts[person] : starts[person + 1]]]) <= int(limit[person]))
+                model.add(
+                    cp_model.LinearExpr.sum([x[k] for k in order[starts[person] : starts[person + 1]]]) <= int(limit[person])
+                )
         need = free.areas.need
         area_u, area_v = free.areas.lived[u], free.areas.professionals[v]
         short = {}

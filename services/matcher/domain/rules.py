@@ -91,7 +91,9 @@ def weekly_spans(windows: Sequence[Window]) -> tuple[tuple[int, int], ...]:
     def seconds(t: dt.time) -> int:
         return t.hour * 3600 + t.minute * 60 + t.second
 
-    spans = sorted((DAYS.index(w.day) * DAY_SECONDS + seconds(w.start), DAYS.index(w.day) * DAY_SECONDS + seconds(w.end)) for w in windows)
+    spans = sorted(
+        (DAYS.index(w.day) * DAY_SECONDS + seconds(w.start), DAYS.index(w.day) * DAY_SECONDS + seconds(w.end)) for w in windows
+    )
     merged: list[list[int]] = []
     for start, end in spans:
         if end <= start:
@@ -197,7 +199,9 @@ def _overlap_ok_by_slots(lived: Side, professionals: Side, min_seconds: float, o
     # The product compares float32 sums with the limit rounded to float32: the same here,
     # so both ways always agree (shared seconds are whole and exact in float32).
     least = float(np.float32(min_seconds))
-    return kernels.enough_shared_slots(_slot_bits(lived.patterns, origin, step, n_slots), _slot_bits(professionals.patterns, origin, step, n_slots), step, least)
+    return kernels.enough_shared_slots(
+        _slot_bits(lived.patterns, origin, step, n_slots), _slot_bits(professionals.patterns, origin, step, n_slots), step, least
+    )
 
 
 def _slot_bits(patterns: tuple[tuple[tuple[int, int], ...], ...], origin: int, step: int, n_slots: int) -> np.ndarray:
@@ -219,7 +223,9 @@ def _overlap_ok_by_product(lived: Side, professionals: Side, min_seconds: float)
     pieces, so shared time is one matrix product (exact in float32: a week has fewer
     than 2**24 seconds), taken a block of rows at a time to keep the products small.
     """
-    cuts = np.unique([t for pattern in lived.patterns + professionals.patterns for span in pattern for t in span] + [0, 7 * DAY_SECONDS])
+    cuts = np.unique(
+        [t for pattern in lived.patterns + professionals.patterns for span in pattern for t in span] + [0, 7 * DAY_SECONDS]
+    )
 
     def rows(patterns: tuple[tuple[tuple[int, int], ...], ...]) -> np.ndarray:
         # +1 where a span starts, -1 where it ends, then a running sum along the week.

@@ -83,14 +83,20 @@ class FitScorer:
             return np.zeros(0, dtype=np.int16)
         w = self.weights
         # floats always, so one compiled version serves every round (ints would compile another)
-        weights = tuple(float(x) for x in (w.topics, w.travel, w.experience, w.organisation, w.topics + w.travel + w.experience + w.organisation))
+        weights = tuple(
+            float(x)
+            for x in (w.topics, w.travel, w.experience, w.organisation, w.topics + w.travel + w.experience + w.organisation)
+        )
         lived = (self.topics_l, self.cands.lived.xyz, self.travel_l, self.level_l, self.org_l)
         profs = (self.topics_p, self.cands.professionals.xyz, self.travel_p, self.level_p, self.org_p)
         return kernels.fit_scores(li, pj, modes, lived, profs, _BALANCE, weights, EARTH_RADIUS_KM)
 
     def reference(self, li: np.ndarray, pj: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """The same scores in plain numpy: the definition the compiled loop must match."""
-        parts = [self._score(li[s : s + self._CHUNK], pj[s : s + self._CHUNK], modes[s : s + self._CHUNK]) for s in range(0, len(li), self._CHUNK)]
+        parts = [
+            self._score(li[s : s + self._CHUNK], pj[s : s + self._CHUNK], modes[s : s + self._CHUNK])
+            for s in range(0, len(li), self._CHUNK)
+        ]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
 
     def _score(self, li: np.ndarray, pj: np.ndarray, modes: np.ndarray) -> np.ndarray:

@@ -86,7 +86,7 @@ def escalate_on(respond_by: dt.date) -> dt.date:
 
 def at_london(day: dt.date, time: dt.time) -> dt.datetime:
     """That time on that day in London (so it stays 10:00 across a clock change), in UTC."""
-    return dt.datetime.combine(day, time, tzinfo=LONDON).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, time, tzinfo=LONDON).astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def next_allowed(moment: dt.datetime, hours: QuietHours, zone: ZoneInfo = LONDON
     if hours.start > hours.end and local.time() >= hours.start:
         day += dt.timedelta(days=1)  # late evening: the quiet ends tomorrow morning
     # Built from the local date and time, so it stays 09:00 across a clock change.
-    return dt.datetime.combine(day, hours.end, tzinfo=zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, hours.end, tzinfo=zone).astimezone(dt.UTC)
 
 
 def when_words(moment: dt.datetime, zone: ZoneInfo = LONDON) -> str:

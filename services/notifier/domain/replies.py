@@ -33,7 +33,7 @@ def uk_number(raw: str | None) -> str | None:
 
 
 def read_reply(words: str) -> Answer | None:
-    """"accept" or "decline" for a clear YES or NO (any case, spaces or punctuation); None otherwise."""
+    """ "accept" or "decline" for a clear YES or NO (any case, spaces or punctuation); None otherwise."""
     plain = " ".join(re.sub(r"[^a-z]+", " ", words.lower()).split())
     if plain in YES:
         return "accept"

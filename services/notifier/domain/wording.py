@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from schemas.cohort import Session
 from schemas.events import ProgrammeContact
 
+
 def full_date(day: dt.date) -> str:
     """Tuesday 12 January 2027: the day of the week too, as people say a date."""
     return f"{day:%A} {day.day} {day:%B %Y}"

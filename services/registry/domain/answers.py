@@ -75,5 +75,7 @@ def read_reference(text: str) -> str:
             f"A reference never has {', '.join(wrong)} in it (it has no 0, O, 1 or I): check it against the letter"
         )
     if check_character(plain[:-1]) != plain[-1]:
-        raise ReferenceProblem("This reference has a mistake in it: check each letter and number against the letter or reply slip")
+        raise ReferenceProblem(
+            "This reference has a mistake in it: check each letter and number against the letter or reply slip"
+        )
     return f"{plain[:3]}-{plain[3:]}"

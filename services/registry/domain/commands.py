@@ -17,7 +17,9 @@ class LaunchRound(BaseModel):
 
     id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     name: Line | None = Field(
-        default=None, min_length=1, max_length=200,
+        default=None,
+        min_length=1,
+        max_length=200,
         description="What people call the round; defaults to the programme, cohort (or area) and month, "
         "like 'Tyneside 2027 cohort, January 2027' or 'Everyone, January 2027'",
     )
@@ -30,7 +32,9 @@ class LaunchRound(BaseModel):
     seed: int = Field(default=0, ge=0)
     weights: FitWeights = Field(default_factory=FitWeights, description="How much each part of the fit score counts")
     min_pairs_per_system: dict[Annotated[str, Field(max_length=20)], Annotated[int, Field(ge=0, le=100_000)]] = Field(
-        default_factory=dict, max_length=500, description="At least this many pairs in each named area (integrated care system code)"
+        default_factory=dict,
+        max_length=500,
+        description="At least this many pairs in each named area (integrated care system code)",
     )
     leader_ids: list[Annotated[LeaderId, Field(max_length=100)]] | None = Field(
         default=None, description="Defaults to the cohort's active members, or else every active leader"

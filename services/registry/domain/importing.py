@@ -137,7 +137,7 @@ def _consent_time(text: str, column: str) -> dt.datetime:
         day = dt.date.fromisoformat(text.strip()[:10])
     except ValueError:
         raise ValueError(f"{column}: {text!r} should be a date like 2027-01-10") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def _consents(text: str) -> list[dict]:
@@ -210,7 +210,7 @@ def parse_rows(
     for number, cells in rows:
         if all(_text(c) is None for c in cells):
             continue  # a blank line is not a person
-        if len(cells) > len(names) and any(_text(c) is not None for c in cells[len(names):]):
+        if len(cells) > len(names) and any(_text(c) is not None for c in cells[len(names) :]):
             problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
             continue
         record = {name: cell for name, cell in zip(names, cells) if name}
@@ -229,7 +229,9 @@ def parse_rows(
             problems.append(RowProblem(number, "id", "is needed, so that importing the same file again changes nothing"))
             continue
         if leader.id in seen:
-            problems.append(RowProblem(number, "id", f"the same id is also on row {seen[leader.id]}; each person needs their own"))
+            problems.append(
+                RowProblem(number, "id", f"the same id is also on row {seen[leader.id]}; each person needs their own")
+            )
             continue
         seen[leader.id] = number
         valid.append((number, leader))

@@ -14,8 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.registry.domain.text import Line, Text
-
 from schemas.cohort import (
     AccessNeed,
     Experience,
@@ -27,6 +25,7 @@ from schemas.cohort import (
     Window,
 )
 from schemas.events import ContactMethod, ContactProxy, InformationFormat, LeaderContact
+from services.registry.domain.text import Line, Text
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # contact_via_proxy: the leader agrees we send their messages to the person in `proxy` (a carer or someone else they name).
@@ -45,7 +44,7 @@ class Consent(BaseModel):
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def consent_given(consents: list[Consent], purpose: str) -> bool:
@@ -152,7 +151,9 @@ class LeaderIn(BaseModel):
     capacity: int = Field(default=1, ge=0, le=100)
     release_confirmed: bool | None = None
     do_not_pair_with: list[Annotated[LeaderId, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
-    consents: list[Consent] = Field(default_factory=list, max_length=50, description="Consent per purpose, with when it was given")
+    consents: list[Consent] = Field(
+        default_factory=list, max_length=50, description="Consent per purpose, with when it was given"
+    )
 
     @field_validator("email")
     @classmethod

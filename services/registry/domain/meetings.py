@@ -56,7 +56,11 @@ class Closure:
 
     def __str__(self) -> str:
         words = f"{_day_month(self.first)} to {_day_month(self.last)}"
-        return f"{words}, every year" if self.yearly else f"{_day_month(self.first)} {self.first.year} to {_day_month(self.last)} {self.last.year}"
+        return (
+            f"{words}, every year"
+            if self.yearly
+            else f"{_day_month(self.first)} {self.first.year} to {_day_month(self.last)} {self.last.year}"
+        )
 
     def text(self) -> str:
         """As it is written in settings and stored: 12-24..01-01, or 2027-04-01..2027-04-05."""
@@ -114,7 +118,9 @@ def date_problem(day: dt.date, nations: Iterable[Nation], closures: Iterable[Clo
     return None
 
 
-def session_warnings(sessions: Iterable[Session], closures: Iterable[Closure], nations: Iterable[Nation] = ("england_and_wales",)) -> list[str]:
+def session_warnings(
+    sessions: Iterable[Session], closures: Iterable[Closure], nations: Iterable[Nation] = ("england_and_wales",)
+) -> list[str]:
     """A plain sentence for each required session on a bank holiday or while the programme is closed."""
     closures, nations = tuple(closures), tuple(nations)
     warnings = []
@@ -130,7 +136,7 @@ def session_warnings(sessions: Iterable[Session], closures: Iterable[Closure], n
 
 
 # Postcode areas in Scotland (TD15, Berwick-upon-Tweed, is in England) and Northern Ireland.
-_SCOTTISH_AREAS = frozenset("AB DD DG EH FK G HS IV KA KW KY ML PA PH TD ZE".split())
+_SCOTTISH_AREAS = frozenset(["AB", "DD", "DG", "EH", "FK", "G", "HS", "IV", "KA", "KW", "KY", "ML", "PA", "PH", "TD", "ZE"])
 _POSTCODE = re.compile(r"\b([A-Z]{1,2})(\d{1,2})[A-Z]?\s*\d[A-Z]{2}\b")
 
 

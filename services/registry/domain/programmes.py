@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.cohort import Session
 from schemas.events import ProgrammeContact
 from services.registry.domain.leaders import _check_email
-from schemas.cohort import Session
 from services.registry.domain.meetings import Closure, parse_closure, parse_closures
 
 DEFAULT_TEAM = "the patient leader programme team"
@@ -76,7 +76,9 @@ class ProgrammeDetails(BaseModel):
         return tuple(parse_closure(text) for text in self.closure_periods)
 
 
-def contact_of(team: str | None, person: str | None, phone: str | None, email: str | None, postal_address: str | None) -> ProgrammeContact:
+def contact_of(
+    team: str | None, person: str | None, phone: str | None, email: str | None, postal_address: str | None
+) -> ProgrammeContact:
     return ProgrammeContact(team=team or DEFAULT_TEAM, person=person, phone=phone, email=email, postal_address=postal_address)
 
 
@@ -110,15 +112,23 @@ def terms_of(programme: Any | None, defaults: ProgrammeDefaults) -> ProgrammeTer
     """A programme's terms (a stored programme, or None for a round for everyone or an area)."""
     if programme is None:
         return ProgrammeTerms(
-            defaults.contact, parse_closures(defaults.closure_periods), None,
+            defaults.contact,
+            parse_closures(defaults.closure_periods),
+            None,
             "to the registry's settings (REGISTRY_PROGRAMME_PHONE and REGISTRY_PROGRAMME_POSTAL_ADDRESS) and restart "
             "the registry, or launch the round for a cohort whose programme has them",
         )
     contact = contact_of(
-        programme.team or defaults.contact.team, programme.contact_person, programme.phone, programme.email, programme.postal_address
+        programme.team or defaults.contact.team,
+        programme.contact_person,
+        programme.phone,
+        programme.email,
+        programme.postal_address,
     )
     return ProgrammeTerms(
-        contact, closures_of(programme.closure_periods, defaults.closure_periods), programme.next_round_on,
+        contact,
+        closures_of(programme.closure_periods, defaults.closure_periods),
+        programme.next_round_on,
         f"on the programme's page (Programmes, then {programme.name}, then Change these details)",
     )
 
@@ -152,4 +162,6 @@ def offline_contact_problem(terms: ProgrammeTerms, people_offline: int) -> str |
 
 def missing_for_offline_contact(contact: ProgrammeContact) -> list[str]:
     """What a programme must add before it can write to people who get letters, texts or a task for a person."""
-    return [words for words, value in (("a phone number", contact.phone), ("a postal address", contact.postal_address)) if not value]
+    return [
+        words for words, value in (("a phone number", contact.phone), ("a postal address", contact.postal_address)) if not value
+    ]

@@ -7,7 +7,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 # The matcher writes to the leaders ("You both care about ..."); a manager reads about the pair.
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -34,7 +47,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def default_round_name(
     launch_date: dt.date, programme: str | None = None, cohort: str | None = None, area: str | None = None, chosen: bool = False
 ) -> str:
-    """"Tyneside 2027 cohort, January 2027", "Area QHM, January 2027", "Chosen leaders, January 2027"
+    """ "Tyneside 2027 cohort, January 2027", "Area QHM, January 2027", "Chosen leaders, January 2027"
     (a list of people from several areas) or "Everyone, January 2027"."""
     month = f"{MONTHS[launch_date.month - 1]} {launch_date.year}"
     if cohort:

@@ -9,8 +9,14 @@ from services.common.sealing import new_data_key, open_contact, seal_contact
 pytestmark = pytest.mark.unit
 
 AMIRA = LeaderContact(
-    leader_id="pl-1", version=3, name="Amira Ahmed", role="patient_leader", email="amira@example.org",
-    phone="07700 900123", postal_address="1 Example Street, Leeds LS1 1AA", communication_support="Short sentences, please",
+    leader_id="pl-1",
+    version=3,
+    name="Amira Ahmed",
+    role="patient_leader",
+    email="amira@example.org",
+    phone="07700 900123",
+    postal_address="1 Example Street, Leeds LS1 1AA",
+    communication_support="Short sentences, please",
 )
 PERSONAL = ["Amira Ahmed", "amira@example.org", "07700 900123", "Example Street", "Short sentences"]
 

@@ -42,4 +42,3 @@ def cohort(*leaders: dict[str, Any], round: dict[str, Any] | None = None, **list
         "allow_cross_system_remote": True,
     }
     return Cohort.model_validate({"round": spec | (round or {}), "leaders": list(leaders), **lists})
-

@@ -108,11 +108,15 @@ def test_nobody_free_at_the_same_times():
 
 def test_area_is_named_when_the_round_keeps_to_one_area():
     result = solve(cohort(leader("pl-1", availability=on("mon")), prof("cl-1"), round={"allow_cross_system_remote": False}))
-    assert reason_of(result, "pl-1")[0].startswith("None of the professionals in your local health and care area who could meet you")
+    assert reason_of(result, "pl-1")[0].startswith(
+        "None of the professionals in your local health and care area who could meet you"
+    )
 
 
 def test_no_way_of_meeting():
-    result = solve(cohort(leader("pl-1", meeting_modes=["in_person"], max_travel_km=2), prof("cl-1", meeting_modes=["in_person"])))
+    result = solve(
+        cohort(leader("pl-1", meeting_modes=["in_person"], max_travel_km=2), prof("cl-1", meeting_modes=["in_person"]))
+    )
     assert reason_of(result, "pl-1") == (
         "Most of the professionals cannot meet in a way that suits you: you said you can meet in person, travelling up to 2 km.",
         "meeting_mode",

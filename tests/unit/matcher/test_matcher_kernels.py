@@ -19,7 +19,12 @@ pytestmark = pytest.mark.unit
 def cohort_of(n_lived: int, n_prof: int, areas_apart: bool, seed: int = 3):
     cohort = generate_cohort(n_lived, n_prof, seed=seed, capacity=2)
     # More do-not-pair wishes than the generator makes, so the banned walk is exercised.
-    leaders = [p.model_copy(update={"do_not_pair_with": [f"cl-{(i * 7) % n_prof:05d}", f"cl-{(i * 3) % n_prof:05d}"]}) if i % 5 == 0 else p for i, p in enumerate(cohort.leaders)]
+    leaders = [
+        p.model_copy(update={"do_not_pair_with": [f"cl-{(i * 7) % n_prof:05d}", f"cl-{(i * 3) % n_prof:05d}"]})
+        if i % 5 == 0
+        else p
+        for i, p in enumerate(cohort.leaders)
+    ]
     round_ = cohort.round.model_copy(update={"allow_cross_system_remote": not areas_apart})
     return cohort.model_copy(update={"leaders": leaders, "round": round_})
 
@@ -50,7 +55,9 @@ def test_compiled_pair_checks_match_numpy(areas_apart):
     np.testing.assert_array_equal(cands.pair_modes, modes)
 
 
-@pytest.mark.parametrize("weights", [Weights(), Weights(topics=1, travel=3, experience=0.7, organisation=2.5), Weights(0, 1, 0, 0)])
+@pytest.mark.parametrize(
+    "weights", [Weights(), Weights(topics=1, travel=3, experience=0.7, organisation=2.5), Weights(0, 1, 0, 0)]
+)
 def test_compiled_scores_match_numpy_bit_for_bit(weights):
     cands = rules.find_candidates(cohort_of(600, 500, areas_apart=False))
     scorer = FitScorer(cands, weights)
@@ -98,6 +105,9 @@ def test_shared_time_by_slots_matches_the_matrix_product(hours):
 
 def test_odd_minutes_fall_back_to_the_matrix_product():
     cohort = cohort_of(40, 30, areas_apart=False)
-    odd = [p.model_copy(update={"availability": [w.model_copy(update={"end": w.end.replace(second=7)}) for w in p.availability]}) for p in cohort.leaders]
+    odd = [
+        p.model_copy(update={"availability": [w.model_copy(update={"end": w.end.replace(second=7)}) for w in p.availability]})
+        for p in cohort.leaders
+    ]
     lived, profs = rules.sides(cohort.model_copy(update={"leaders": odd}))
     np.testing.assert_array_equal(rules._overlap_ok(lived, profs, 3600), rules._overlap_ok_by_product(lived, profs, 3600))

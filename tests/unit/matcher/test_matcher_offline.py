@@ -49,7 +49,10 @@ def test_unknown_fields_are_refused_not_dropped(tmp_path):
 
 
 def test_nested_fields_are_named_with_their_position(tmp_path):
-    bad = leader("pl-0001", availability=[{"day": "tue", "start": "10:00", "end": "12:00"}, {"day": "tue", "start": "25:00", "end": "26:00"}])
+    bad = leader(
+        "pl-0001",
+        availability=[{"day": "tue", "start": "10:00", "end": "12:00"}, {"day": "tue", "start": "25:00", "end": "26:00"}],
+    )
     assert problems(tmp_path, {"round": ROUND, "leaders": [bad]}) == [
         "leaders[0] (id pl-0001): field 'availability[1].start': must be a time written as HH:MM, for example 10:00",
         "leaders[0] (id pl-0001): field 'availability[1].end': must be a time written as HH:MM, for example 12:30",
@@ -126,7 +129,9 @@ def test_match_command_prints_a_plain_summary(tmp_path, capsys):
 
 
 def test_match_command_lists_the_changes_an_infeasible_round_needs(tmp_path, capsys):
-    source = write(tmp_path, {"round": ROUND | {"min_pairs_per_system": {"QXX": 2}}, "leaders": [leader("pl-0001"), prof("cl-0001")]})
+    source = write(
+        tmp_path, {"round": ROUND | {"min_pairs_per_system": {"QXX": 2}}, "leaders": [leader("pl-0001"), prof("cl-0001")]}
+    )
     main(["match", source, "-o", str(tmp_path / "result.json")])
     out = capsys.readouterr().out
     assert "cannot be solved as it is set up" in out and "- Lower the minimum for area QXX from 2 to 0 pairs." in out

@@ -46,7 +46,9 @@ def cohorts(draw) -> Cohort:
         place = draw(st.sampled_from([None] + PLACES))
         return {
             "id": pid,
-            "role": draw(st.sampled_from(["clinical_leader", "managerial_leader"] if professional else ["patient_leader", "carer_leader"])),
+            "role": draw(
+                st.sampled_from(["clinical_leader", "managerial_leader"] if professional else ["patient_leader", "carer_leader"])
+            ),
             "system": draw(st.sampled_from(["QWO", "QHM"])),
             "organisation": draw(st.sampled_from([None, "org-a", "org-b"])),
             "location": None if place is None else {"lat": place[0], "lon": place[1]},
@@ -65,7 +67,11 @@ def cohorts(draw) -> Cohort:
         }
 
     leaders = [person(pid) for pid in ids]
-    pairs = st.lists(st.tuples(st.sampled_from(ids[:n_lived]), st.sampled_from(ids[n_lived:])), max_size=2) if n_lived and n_prof else st.just([])
+    pairs = (
+        st.lists(st.tuples(st.sampled_from(ids[:n_lived]), st.sampled_from(ids[n_lived:])), max_size=2)
+        if n_lived and n_prof
+        else st.just([])
+    )
     locked = {}
     for a, b in draw(pairs):  # at most one locked pair per person
         if a not in locked and b not in locked.values():
@@ -75,7 +81,10 @@ def cohorts(draw) -> Cohort:
             "round": {
                 "id": "prop",
                 "launch_date": draw(st.sampled_from(["2026-12-01", "2026-12-20"])),
-                "sessions": [{"date": d, "start": "10:00", "end": "15:00"} for d in draw(st.lists(st.sampled_from(DATES), max_size=2, unique=True))],
+                "sessions": [
+                    {"date": d, "start": "10:00", "end": "15:00"}
+                    for d in draw(st.lists(st.sampled_from(DATES), max_size=2, unique=True))
+                ],
                 "school_holidays": [{"from": "2027-02-15", "to": "2027-02-19"}],
                 "min_shared_hours_per_week": draw(st.sampled_from([0.5, 1.0, 1.0, 2.0])),
                 "allow_cross_system_remote": draw(st.booleans()),
@@ -147,7 +156,9 @@ def free_problem(c: Cohort):
     locked = {frozenset(p) for p in c.locked_pairs}
     locked_ids = {i for p in c.locked_pairs for i in p}
     places = [(j, k) for j, p in enumerate(pros) for k in range(p.capacity - sum(p.id in pair for pair in locked))]
-    edges = [(i, s) for i, l in enumerate(lived) if l.id not in locked_ids for s, (j, _) in enumerate(places) if allowed(c, l, pros[j])]
+    edges = [
+        (i, s) for i, l in enumerate(lived) if l.id not in locked_ids for s, (j, _) in enumerate(places) if allowed(c, l, pros[j])
+    ]
     return lived, pros, places, edges
 
 
@@ -233,7 +244,6 @@ def test_total_fit_and_worst_pair_are_optimal(c):
 @given(cohorts())
 def test_same_cohort_same_result(c):
     assert solve(c).model_dump() == solve(c).model_dump()
-
 
 
 @st.composite

@@ -117,7 +117,9 @@ def test_locked_pairs_beyond_a_professionals_capacity_say_what_to_unlock():
 
 def test_a_leader_locked_to_two_professionals_must_lose_one():
     c = cohort(leader("pl-1"), prof("cl-1"), prof("cl-2"), locked_pairs=[["pl-1", "cl-1"], ["pl-1", "cl-2"]])
-    assert solve(c).relaxations == ["Unlock one of these locked pairs: pl-1 with cl-1, pl-1 with cl-2 (pl-1 can take 1 partner but is in 2)."]
+    assert solve(c).relaxations == [
+        "Unlock one of these locked pairs: pl-1 with cl-1, pl-1 with cl-2 (pl-1 can take 1 partner but is in 2)."
+    ]
 
 
 def test_a_locked_pair_fills_a_professional_without_release():
@@ -148,7 +150,10 @@ def small_rounds(draw) -> Cohort:
 
     lived = [person(f"pl-{i}", False) for i in range(draw(st.integers(1, 6)))]
     profs = [person(f"cl-{i}", True) for i in range(draw(st.integers(1, 3)))]
-    minimums = {area: draw(st.integers(0, 2)) for area in draw(st.lists(st.sampled_from(AREAS + ["QXX"]), min_size=1, max_size=2, unique=True))}
+    minimums = {
+        area: draw(st.integers(0, 2))
+        for area in draw(st.lists(st.sampled_from(AREAS + ["QXX"]), min_size=1, max_size=2, unique=True))
+    }
     return cohort(*lived, *profs, round={"min_pairs_per_system": minimums})
 
 

@@ -14,7 +14,12 @@ pytestmark = pytest.mark.unit
 FAR_AWAY = {"lat": 51.45, "lon": -2.59}  # Bristol, about 270 km from Leeds
 
 
-def pair_count(lived: dict[str, Any] | None = None, professional: dict[str, Any] | None = None, round: dict[str, Any] | None = None, **lists: Any) -> int:
+def pair_count(
+    lived: dict[str, Any] | None = None,
+    professional: dict[str, Any] | None = None,
+    round: dict[str, Any] | None = None,
+    **lists: Any,
+) -> int:
     result = solve(cohort(leader("pl-1", **(lived or {})), prof("cl-1", **(professional or {})), round=round, **lists))
     return len(result.pairs)
 
@@ -46,10 +51,26 @@ BROKEN = {
     ),
     "too little shared time each week": ({"availability": [{"day": "tue", "start": "12:00", "end": "14:00"}]}, {}, {}),
     "no meeting mode in common": ({"meeting_modes": ["phone"]}, {"meeting_modes": ["video"]}, {}),
-    "in person only, beyond the travel limit": ({"meeting_modes": ["in_person"], "max_travel_km": 5}, {"meeting_modes": ["in_person"]}, {}),
-    "in person only, location unknown": ({"meeting_modes": ["in_person"], "location": None}, {"meeting_modes": ["in_person"]}, {}),
-    "in person only, travel limit unknown": ({"meeting_modes": ["in_person"]}, {"meeting_modes": ["in_person"], "max_travel_km": None}, {}),
-    "different areas, cross-area pairing not allowed": ({}, {"system": "QHM", "location": FAR_AWAY}, {"allow_cross_system_remote": False}),
+    "in person only, beyond the travel limit": (
+        {"meeting_modes": ["in_person"], "max_travel_km": 5},
+        {"meeting_modes": ["in_person"]},
+        {},
+    ),
+    "in person only, location unknown": (
+        {"meeting_modes": ["in_person"], "location": None},
+        {"meeting_modes": ["in_person"]},
+        {},
+    ),
+    "in person only, travel limit unknown": (
+        {"meeting_modes": ["in_person"]},
+        {"meeting_modes": ["in_person"], "max_travel_km": None},
+        {},
+    ),
+    "different areas, cross-area pairing not allowed": (
+        {},
+        {"system": "QHM", "location": FAR_AWAY},
+        {"allow_cross_system_remote": False},
+    ),
     "different areas, one cannot meet remotely": ({"meeting_modes": ["in_person"]}, {"system": "QHM"}, {}),
     "lived-experience leader asked not to be paired": ({"do_not_pair_with": ["cl-1"]}, {}, {}),
     "professional asked not to be paired": ({}, {"do_not_pair_with": ["pl-1"]}, {}),
@@ -92,7 +113,9 @@ def test_overlapping_windows_of_one_person_are_not_counted_twice():
 
 def test_shared_time_adds_up_over_the_week():
     lived = {"availability": [{"day": "tue", "start": "10:00", "end": "11:00"}, {"day": "thu", "start": "09:00", "end": "10:00"}]}
-    professional = {"availability": [{"day": "tue", "start": "10:00", "end": "11:00"}, {"day": "thu", "start": "09:00", "end": "10:00"}]}
+    professional = {
+        "availability": [{"day": "tue", "start": "10:00", "end": "11:00"}, {"day": "thu", "start": "09:00", "end": "10:00"}]
+    }
     assert pair_count(lived, professional, round={"min_shared_hours_per_week": 2.0}) == 1
 
 

@@ -147,7 +147,9 @@ def test_weights_change_the_scores():
 def test_a_round_sets_its_own_weights():
     c = cohort(leader("pl-1", topics=["cardiac"]), prof("cl-1", topics=["stroke"]))
     assert solve(c).pairs[0].score > 0
-    topics_only = c.model_copy(update={"round": c.round.model_copy(update={"weights": FitWeights(topics=1, travel=0, experience=0, organisation=0)})})
+    topics_only = c.model_copy(
+        update={"round": c.round.model_copy(update={"weights": FitWeights(topics=1, travel=0, experience=0, organisation=0)})}
+    )
     assert solve(topics_only).pairs[0].score == 0
     with pytest.raises(ValueError, match="at least one weight must be above 0"):
         FitWeights(topics=0, travel=0, experience=0, organisation=0)

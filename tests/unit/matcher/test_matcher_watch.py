@@ -60,12 +60,11 @@ def test_stopping_during_the_search_interrupts_cp_sat():
 def test_stop_from_another_thread_reaches_the_running_search():
     stopped_search = threading.Event()
     watch = Watch()
-    with pytest.raises(SolveStopped):
-        with watch.searching(stopped_search.set):
-            other = threading.Thread(target=watch.stop)
-            other.start()
-            other.join()
-            assert stopped_search.is_set()
+    with pytest.raises(SolveStopped), watch.searching(stopped_search.set):
+        other = threading.Thread(target=watch.stop)
+        other.start()
+        other.join()
+        assert stopped_search.is_set()
     assert watch.stopped
 
 

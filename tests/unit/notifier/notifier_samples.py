@@ -58,7 +58,13 @@ def partner(
 
 PAIRED = Outcome(round_id="r1", leader_id="pl-1", outcome="paired", partners=[partner()], respond_by=RESPOND_BY)
 TWO_PARTNERS = Outcome(
-    round_id="r1", leader_id="cl-1", outcome="paired", partners=[partner("pl-1"), partner("cr-2", meeting=FIRST_MEETING.model_copy(update={"start": dt.time(11), "end": dt.time(12)}))],
+    round_id="r1",
+    leader_id="cl-1",
+    outcome="paired",
+    partners=[
+        partner("pl-1"),
+        partner("cr-2", meeting=FIRST_MEETING.model_copy(update={"start": dt.time(11), "end": dt.time(12)})),
+    ],
     respond_by=RESPOND_BY,
 )
 UNMATCHED = Outcome(

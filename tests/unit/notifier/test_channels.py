@@ -63,7 +63,7 @@ def test_both_people_in_a_pair_get_the_same_calendar_entry_id():
 
 def test_two_partners_give_two_calendar_entries_and_no_meeting_gives_no_file():
     message, _ = plan(TWO_PARTNERS, PARTNER, email="ben@example.org")
-    ics = invitation_ics(message.meetings, "r1", "cl-1", dt.datetime(2026, 12, 15, tzinfo=dt.timezone.utc))
+    ics = invitation_ics(message.meetings, "r1", "cl-1", dt.datetime(2026, 12, 15, tzinfo=dt.UTC))
     assert len(icalendar.Calendar.from_ical(ics).walk("VEVENT")) == 2
     unmatched, _ = plan(UNMATCHED)
     email = received(email_message(unmatched, "p@example.org", "amira@example.org", "e2:pl-1:email"))
@@ -91,7 +91,9 @@ async def test_a_letter_goes_to_the_print_queue_as_a_pdf(tmp_path):
     assert "print queue" in detail and "printed and posted" in detail
 
 
-@pytest.mark.parametrize(("format_", "points"), [("standard", 12), ("large_print_20", 20), ("large_print_28", 28), ("easy_read", 16)])
+@pytest.mark.parametrize(
+    ("format_", "points"), [("standard", 12), ("large_print_20", 20), ("large_print_28", 28), ("easy_read", 16)]
+)
 def test_a_letter_is_addressed_dated_and_set_in_the_size_asked_for(format_, points):
     message, me = plan(**LETTER, information_format=format_)
     story = [f for f in letter_story(message, me, dt.date(2026, 12, 15)) if isinstance(f, Paragraph)]
@@ -132,7 +134,9 @@ async def test_a_task_about_someone_whose_details_we_lack_quotes_no_name_or_form
     from services.notifier.compose import plan_missing_contact_task
 
     event = OutcomePublished(producer="test", correlation_id="r1", data=PAIRED)
-    message = plan_missing_contact_task(event, "pl-1", {"pl-1": None, "cl-1": PARTNER}, "we do not have their contact details yet", PROGRAMME_CONTACT)
+    message = plan_missing_contact_task(
+        event, "pl-1", {"pl-1": None, "cl-1": PARTNER}, "we do not have their contact details yet", PROGRAMME_CONTACT
+    )
     stand_in = ME.model_copy(update={"name": "leader pl-1"})
     detail = await PersonTaskChannel(tmp_path).send(message, stand_in, "e1:pl-1:person")
     body = next(tmp_path.iterdir()).read_text()

@@ -51,14 +51,14 @@ def test_the_team_is_asked_on_the_first_working_day_after_the_answer_date():
 def test_a_paired_outcome_has_a_reminder_and_a_task_for_each_partner_at_london_times():
     found = due()
     reminder, task = found[(REMINDER, "cl-1")], found[(NO_ANSWER, "cl-1")]
-    assert reminder.at == dt.datetime(2026, 12, 30, 10, tzinfo=dt.timezone.utc)  # 10:00 in London, in winter
-    assert task.at == dt.datetime(2027, 1, 6, 9, tzinfo=dt.timezone.utc)
+    assert reminder.at == dt.datetime(2026, 12, 30, 10, tzinfo=dt.UTC)  # 10:00 in London, in winter
+    assert task.at == dt.datetime(2027, 1, 6, 9, tzinfo=dt.UTC)
     assert sorted(due(TWO_PARTNERS)) == [(NO_ANSWER, "cr-2"), (NO_ANSWER, "pl-1"), (REMINDER, "cr-2"), (REMINDER, "pl-1")]
 
 
 def test_summer_time_keeps_ten_in_the_morning_in_london():
     summer = PAIRED.model_copy(update={"respond_by": dt.date(2027, 6, 15)})
-    assert due(summer, dt.date(2027, 6, 1))[(REMINDER, "cl-1")].at == dt.datetime(2027, 6, 10, 9, tzinfo=dt.timezone.utc)
+    assert due(summer, dt.date(2027, 6, 1))[(REMINDER, "cl-1")].at == dt.datetime(2027, 6, 10, 9, tzinfo=dt.UTC)
 
 
 def test_no_reminder_when_its_day_is_not_after_the_day_they_were_asked():

@@ -16,8 +16,17 @@ def gallery(tmp_path_factory):
 
 def test_the_index_lists_every_kind_and_every_format(gallery):
     _, index = gallery
-    for kind in ("paired", "paired again", "through their son", "two partners", "partner said no", "pairing cancelled", "contact details missing",
-                 "reminder: no answer yet", "no answer by the answer date"):
+    for kind in (
+        "paired",
+        "paired again",
+        "through their son",
+        "two partners",
+        "partner said no",
+        "pairing cancelled",
+        "contact details missing",
+        "reminder: no answer yet",
+        "no answer by the answer date",
+    ):
         assert kind in index
     for reason in UNMATCHED_REASONS:
         assert f"not paired: {reason}" in index

@@ -7,8 +7,8 @@ import datetime as dt
 import pypdfium2 as pdfium
 import pytest
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
-
 from reportlab.lib.units import mm
+
 from services.notifier.adapters import letters
 from services.notifier.adapters.letters import letter_pdf
 from services.notifier.compose import plan_message
@@ -33,7 +33,23 @@ def text_in(page, left_mm, top_mm, right_mm, bottom_mm) -> str:
 def test_the_recipients_address_is_in_the_envelope_window_and_nothing_else_is():
     first = pdf_of()[0]
     window = text_in(first, letters.ADDRESS_LEFT, letters.ADDRESS_TOP, letters.ADDRESS_RIGHT, letters.ADDRESS_BOTTOM)
-    assert window.split() == "Amira Ahmed Flat 3 12 Long Road Name Some Village Newcastle upon Tyne NE1 1AA".split()
+    assert window.split() == [
+        "Amira",
+        "Ahmed",
+        "Flat",
+        "3",
+        "12",
+        "Long",
+        "Road",
+        "Name",
+        "Some",
+        "Village",
+        "Newcastle",
+        "upon",
+        "Tyne",
+        "NE1",
+        "1AA",
+    ]
 
 
 def test_a_long_name_and_address_stay_inside_the_window():
@@ -69,7 +85,16 @@ def test_every_page_says_which_page_of_how_many_and_nothing_is_printed_in_the_bo
 def test_a_letter_that_asks_for_an_answer_ends_with_a_reply_slip_on_one_page():
     document = pdf_of(TWO_PARTNERS, PARTNER, information_format="large_print_28")
     last = document[len(document) - 1].get_textpage().get_text_range()
-    for expected in ("Reply slip", "Amira Ahmed", "Chloe Carter", "Yes", "No", "Your name: Ben Bell", "K7P-PL1, K7P-CR2", "1 Example Street"):
+    for expected in (
+        "Reply slip",
+        "Amira Ahmed",
+        "Chloe Carter",
+        "Yes",
+        "No",
+        "Your name: Ben Bell",
+        "K7P-PL1, K7P-CR2",
+        "1 Example Street",
+    ):
         assert expected in last
     assert "freepost" not in last.lower() and "no stamp" not in last.lower()
     assert "You will need a stamp" in last, "no freepost is set up, so it never says no stamp is needed"

@@ -95,8 +95,8 @@ def test_the_message_says_what_will_be_arranged_for_the_meetings_in_every_format
 
 
 def test_the_publish_date_is_the_date_in_england():
-    assert london_date(dt.datetime(2027, 6, 30, 23, 30, tzinfo=dt.timezone.utc)) == dt.date(2027, 7, 1)
-    assert london_date(dt.datetime(2027, 1, 31, 23, 30, tzinfo=dt.timezone.utc)) == dt.date(2027, 1, 31)
+    assert london_date(dt.datetime(2027, 6, 30, 23, 30, tzinfo=dt.UTC)) == dt.date(2027, 7, 1)
+    assert london_date(dt.datetime(2027, 1, 31, 23, 30, tzinfo=dt.UTC)) == dt.date(2027, 1, 31)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,12 @@ def test_the_publish_date_is_the_date_in_england():
         ({"information_format": "large_print_28"}, "email", "large_print", 28),
         ({"information_format": "easy_read"}, "email", "easy_read", 16),
         ({"contact_method": "sms", "phone": "07700 900123"}, "sms", "standard", 12),
-        ({"contact_method": "letter", "postal_address": "1 Street", "information_format": "large_print_24"}, "letter", "large_print", 24),
+        (
+            {"contact_method": "letter", "postal_address": "1 Street", "information_format": "large_print_24"},
+            "letter",
+            "large_print",
+            24,
+        ),
     ],
 )
 def test_each_person_is_reached_by_the_channel_and_in_the_format_they_asked_for(change, channel, style, points):

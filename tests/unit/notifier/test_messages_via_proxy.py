@@ -35,7 +35,12 @@ def test_with_a_consented_proxy_who_has_an_email_address_the_message_is_emailed_
 @pytest.mark.parametrize(
     ("addresses", "channel", "field", "value"),
     [
-        ({"postal_address": "2 Example Road, NE1 2AA", "phone": "07700 900456"}, "letter", "postal_address", "2 Example Road, NE1 2AA"),
+        (
+            {"postal_address": "2 Example Road, NE1 2AA", "phone": "07700 900456"},
+            "letter",
+            "postal_address",
+            "2 Example Road, NE1 2AA",
+        ),
         ({"phone": "07700 900456"}, "sms", "phone", "07700 900456"),
     ],
 )
@@ -71,8 +76,8 @@ def registered(consents: list[Consent], method: str = "via_carer") -> LeaderIn:
     )
 
 
-AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
-WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +87,7 @@ WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(202
         ([], "person"),
         ([Consent(purpose="contact", given=True, at=AGREED.at)], "person"),
         ([AGREED, WITHDRAWN], "person"),
-        ([WITHDRAWN, AGREED.model_copy(update={"at": dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)})], "email"),
+        ([WITHDRAWN, AGREED.model_copy(update={"at": dt.datetime(2027, 1, 1, tzinfo=dt.UTC)})], "email"),
     ],
 )
 def test_a_proxy_without_the_leaders_agreement_is_never_used(consents, channel):
@@ -103,7 +108,9 @@ def test_a_proxy_is_not_used_when_the_leader_asked_to_be_contacted_another_way()
 
 @pytest.mark.parametrize("style", ["standard", "large_print_24"])
 def test_the_message_to_a_proxy_opens_by_saying_who_it_is_for_and_why_it_came_to_them(style):
-    message = plan_partner_declined(DECLINED, VIA_SAM.model_copy(update={"information_format": style}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON)
+    message = plan_partner_declined(
+        DECLINED, VIA_SAM.model_copy(update={"information_format": style}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON
+    )
     assert message.text.startswith(PREAMBLE + "\n\nPlease share it with Amira Ahmed.")
     assert "Dear Amira Ahmed" in message.text, "the message itself is still the leader's"
     assert message.html.index("This message is for Amira Ahmed") < message.html.index("<h1")
@@ -112,11 +119,17 @@ def test_the_message_to_a_proxy_opens_by_saying_who_it_is_for_and_why_it_came_to
 
 
 def test_the_easy_read_and_text_message_versions_open_the_same_way():
-    easy = plan_partner_declined(DECLINED, VIA_SAM.model_copy(update={"information_format": "easy_read"}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON)
+    easy = plan_partner_declined(
+        DECLINED, VIA_SAM.model_copy(update={"information_format": "easy_read"}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON
+    )
     assert easy.text.startswith("This message is for Amira Ahmed.\n\nAmira Ahmed asked us to send their messages to you.")
-    text = plan_partner_declined(DECLINED, VIA_SAM.model_copy(update={"proxy": only(phone="07700 900456")}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON)
+    text = plan_partner_declined(
+        DECLINED, VIA_SAM.model_copy(update={"proxy": only(phone="07700 900456")}), PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON
+    )
     # Shorter in a text message, to fit 2 parts: who it is for, and why it came to them.
-    assert text.channel == "sms" and text.sms.startswith("This message is for Amira Ahmed, who asked us to send you their messages.")
+    assert text.channel == "sms" and text.sms.startswith(
+        "This message is for Amira Ahmed, who asked us to send you their messages."
+    )
 
 
 def test_a_message_to_the_leader_themselves_has_no_words_for_a_proxy():

@@ -96,7 +96,9 @@ def test_someone_whose_manager_has_not_confirmed_their_time_is_told_to_ask_them_
     assert "You do not need to do anything" not in message.text
     assert "manager" in message.text and "Tuesday 23 February 2027" in message.text, "a week before the next pairing"
     assert "Tuesday 2 March 2027" in message.text, "when the next chance is"
-    sms = plan_message(outcome, ME.model_copy(update={"contact_method": "sms", "phone": "07700 900123"}), CONTACTS, PROGRAMME_CONTACT).sms
+    sms = plan_message(
+        outcome, ME.model_copy(update={"contact_method": "sms", "phone": "07700 900123"}), CONTACTS, PROGRAMME_CONTACT
+    ).sms
     assert "line manager" in sms and "Tue 23 Feb" in sms and "do not need to do anything" not in sms
 
 

@@ -35,7 +35,7 @@ def test_texts_wait_for_the_end_of_quiet_hours(moment, expected):
 def test_the_morning_is_nine_o_clock_local_time_across_a_clock_change():
     # The clocks go forward at 01:00 on 29 March 2026: nine is then 08:00 UTC, not 09:00.
     opens = next_allowed(at(2026, 3, 28, 23), DEFAULT)
-    assert opens == dt.datetime(2026, 3, 29, 8, tzinfo=dt.timezone.utc)
+    assert opens == dt.datetime(2026, 3, 29, 8, tzinfo=dt.UTC)
     assert opens.astimezone(LONDON).hour == 9
 
 
@@ -71,8 +71,8 @@ def test_only_texts_and_phone_calls_keep_quiet_hours(change, keeps):
 
 
 def test_the_scheduled_time_is_said_in_words_in_london_time():
-    assert when_words(dt.datetime(2026, 12, 16, 9, tzinfo=dt.timezone.utc)) == "09:00 on Wednesday 16 December 2026"
-    assert when_words(dt.datetime(2026, 6, 16, 8, tzinfo=dt.timezone.utc)) == "09:00 on Tuesday 16 June 2026"
+    assert when_words(dt.datetime(2026, 12, 16, 9, tzinfo=dt.UTC)) == "09:00 on Wednesday 16 December 2026"
+    assert when_words(dt.datetime(2026, 6, 16, 8, tzinfo=dt.UTC)) == "09:00 on Tuesday 16 June 2026"
 
 
 def test_a_frozen_clock_moves_only_when_told():

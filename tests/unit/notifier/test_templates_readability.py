@@ -40,7 +40,7 @@ STANDARD_BAR = 70
 EASY_READ_BAR = 80
 EASY_READ_WORDS_PER_SENTENCE = 10
 ALLOWED_ACRONYMS = {"NHS", "GP", "GPs"}
-BANNED_ACRONYMS = {"ICS", "ICB", "PPI", "AIS", "BSL", "SMS", "PDF", "URL", "CQC", "MDT", "PCN", "GDPR", "ICS"}
+BANNED_ACRONYMS = {"ICS", "ICB", "PPI", "AIS", "BSL", "SMS", "PDF", "URL", "CQC", "MDT", "PCN", "GDPR"}
 JARGON = [
     "cohort",
     "co-production",

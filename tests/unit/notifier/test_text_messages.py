@@ -5,13 +5,13 @@ import datetime as dt
 
 import pytest
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, SECOND, TWO_PARTNERS, partner
+from test_next_steps import MATCHER_RULES, _cohort
 
 from schemas.events import ContactProxy, Outcome, PairAnswer
+from services.matcher.domain import explain
 from services.notifier.compose import plan_message, plan_partner_declined
 from services.notifier.domain.sms import is_gsm, segments
 from services.notifier.domain.wording import EASY_REASONS
-from test_next_steps import MATCHER_RULES, _cohort
-from services.matcher.domain import explain
 
 pytestmark = pytest.mark.unit
 
@@ -97,9 +97,12 @@ def sent_texts():
         for theirs in NAMES:
             me = ME.model_copy(update={"name": mine, **SMS})
             declined = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
-            yield "partner said no", mine, theirs, plan_partner_declined(
-                declined, me, PARTNER.model_copy(update={"name": theirs}), LONG_TEAM, PUBLISHED_ON
-            ).sms
+            yield (
+                "partner said no",
+                mine,
+                theirs,
+                plan_partner_declined(declined, me, PARTNER.model_copy(update={"name": theirs}), LONG_TEAM, PUBLISHED_ON).sms,
+            )
 
 
 TEXTS = list(sent_texts())

@@ -13,9 +13,18 @@ pytestmark = pytest.mark.unit
 def test_a_new_password_is_long_enough_not_the_email_address_and_typed_twice_the_same() -> None:
     email = "sam.smith@example.org"
     assert auth.new_password_problems(email, "short", "short") == {"new_password": "Password must be 12 characters or more"}
-    assert "email address" in auth.new_password_problems(email, "Sam.Smith@Example.org ", "Sam.Smith@Example.org ")["new_password"]
-    assert "email address" in auth.new_password_problems("sam.smith.nhs.2026@example.org", "sam.smith.nhs.2026", "sam.smith.nhs.2026")["new_password"]
-    assert "not the same" in auth.new_password_problems(email, "a long password here", "a long password there")["new_password_again"]
+    assert (
+        "email address" in auth.new_password_problems(email, "Sam.Smith@Example.org ", "Sam.Smith@Example.org ")["new_password"]
+    )
+    assert (
+        "email address"
+        in auth.new_password_problems("sam.smith.nhs.2026@example.org", "sam.smith.nhs.2026", "sam.smith.nhs.2026")[
+            "new_password"
+        ]
+    )
+    assert (
+        "not the same" in auth.new_password_problems(email, "a long password here", "a long password there")["new_password_again"]
+    )
     assert auth.new_password_problems(email, "a long password here", "a long password here") == {}
 
 

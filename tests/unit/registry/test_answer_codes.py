@@ -48,7 +48,7 @@ def test_any_one_wrong_character_in_a_reference_is_caught():
         for other in answers.REFERENCE_ALPHABET:
             if other == reference[place]:
                 continue
-            typo = reference[:place] + other + reference[place + 1:]
+            typo = reference[:place] + other + reference[place + 1 :]
             with pytest.raises(ReferenceProblem, match="mistake"):
                 answers.read_reference(typo)
 

@@ -4,8 +4,7 @@ import datetime as dt
 
 import pytest
 
-from schemas.cohort import DateRange, Window
-from schemas.cohort import Location, Session
+from schemas.cohort import DateRange, Location, Session, Window
 from services.registry.domain.meetings import (
     DEFAULT_CLOSURES,
     MeetingNeeds,
@@ -34,7 +33,7 @@ def plan(pairs, needs=None, rules=NO_NOTICE, respond_by=None):
 def test_the_first_meeting_gives_notice_and_comes_after_the_reply_date():
     assert earliest_first_meeting(dt.date(2027, 3, 1), None, 14) == dt.date(2027, 3, 15)
     assert earliest_first_meeting(dt.date(2027, 3, 1), dt.date(2027, 3, 20), 14) == dt.date(2027, 3, 21)
-    (day, _, _), = plan([PairToMeet("a", "b", TUESDAYS)], respond_by=dt.date(2026, 12, 10))
+    ((day, _, _),) = plan([PairToMeet("a", "b", TUESDAYS)], respond_by=dt.date(2026, 12, 10))
     assert day == dt.date(2026, 12, 15), "the first Tuesday after the reply date"
 
 
@@ -96,8 +95,13 @@ def test_no_first_meeting_at_christmas_or_new_year_when_the_programme_keeps_its_
     # Published on Saturday 5 December 2026 with 14 days' notice and the answers due on 19 December.
     days = one_pair_a_day(respond_by=dt.date(2026, 12, 19))
     assert days == {
-        "sun": dt.date(2026, 12, 20), "mon": dt.date(2026, 12, 21), "tue": dt.date(2026, 12, 22), "wed": dt.date(2026, 12, 23),
-        "thu": dt.date(2027, 1, 7), "fri": dt.date(2027, 1, 8), "sat": dt.date(2027, 1, 2),
+        "sun": dt.date(2026, 12, 20),
+        "mon": dt.date(2026, 12, 21),
+        "tue": dt.date(2026, 12, 22),
+        "wed": dt.date(2026, 12, 23),
+        "thu": dt.date(2027, 1, 7),
+        "fri": dt.date(2027, 1, 8),
+        "sat": dt.date(2027, 1, 2),
     }
     assert not any(dt.date(2026, 12, 24) <= day <= dt.date(2027, 1, 1) for day in days.values())
     assert MeetingRules().closures == DEFAULT_CLOSURES

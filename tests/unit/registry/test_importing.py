@@ -24,7 +24,7 @@ def good(i: int) -> list[object]:
 def test_valid_rows_become_leaders_with_lists_windows_and_yes_no():
     valid, problems = parse_rows(HEADER, [(2, good(1))], town)
     assert problems == []
-    (row, leader), = valid
+    ((row, leader),) = valid
     assert row == 2
     assert leader.meeting_modes == ["video", "phone"]
     assert leader.availability[0].day == "tue" and leader.availability[0].end == dt.time(12, 30)
@@ -53,7 +53,7 @@ def test_every_bad_row_is_reported_with_row_column_and_reason_and_good_rows_stil
 def test_a_town_is_resolved_offline_or_refused_never_guessed():
     row = good(1)
     row[8] = "Newcastle upon Tyne"
-    (_, leader), = parse_rows(HEADER, [(2, row)], town)[0]
+    ((_, leader),) = parse_rows(HEADER, [(2, row)], town)[0]
     assert leader.location == Location(lat=54.97, lon=-1.61)
     row[8] = "Atlantis"
     valid, problems = parse_rows(HEADER, [(2, row)], town)
@@ -140,7 +140,10 @@ def test_a_csv_with_more_people_than_the_limit_is_refused_whole_saying_how_to_sp
 def test_a_csv_at_the_limit_is_read_to_its_last_row_and_blank_lines_do_not_count():
     exactly = csv_bytes([["id", "name"], *people(spreadsheets.MAX_ROWS), ["", ""], ["", ""]])
     _, rows = spreadsheets.read_rows("leaders.csv", exactly)
-    assert rows[spreadsheets.MAX_ROWS - 1] == (spreadsheets.MAX_ROWS + 1, [f"pl-{spreadsheets.MAX_ROWS - 1}", f"Person {spreadsheets.MAX_ROWS - 1}"])
+    assert rows[spreadsheets.MAX_ROWS - 1] == (
+        spreadsheets.MAX_ROWS + 1,
+        [f"pl-{spreadsheets.MAX_ROWS - 1}", f"Person {spreadsheets.MAX_ROWS - 1}"],
+    )
 
 
 def test_a_workbook_over_the_limit_is_refused_even_when_blank_rows_come_first(monkeypatch):

@@ -46,8 +46,13 @@ def test_a_name_of_only_control_characters_is_refused_by_its_field():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("topics", ["t"] * 31), ("topics", ["x" * 61]), ("challenge", "x" * 2001), ("availability", [{"day": "mon", "start": "10:00", "end": "11:00"}] * 51),
-     ("do_not_pair_with", ["x" * 101])],
+    [
+        ("topics", ["t"] * 31),
+        ("topics", ["x" * 61]),
+        ("challenge", "x" * 2001),
+        ("availability", [{"day": "mon", "start": "10:00", "end": "11:00"}] * 51),
+        ("do_not_pair_with", ["x" * 101]),
+    ],
 )
 def test_every_free_text_and_list_has_a_length_limit_named_by_field(field, value):
     with pytest.raises(ValidationError) as refused:

@@ -12,8 +12,8 @@ from services.registry.web import forms
 
 pytestmark = pytest.mark.unit
 
-NOV = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-DEC = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+NOV = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+DEC = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 AGREED = Consent(purpose="contact_via_proxy", given=True, at=NOV)
 WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=DEC)
 SAM = ProxyIn(name="Sam Ahmed", relationship="son", email="sam@example.org", postal_address="2 Example Road, NE1 2AA")
@@ -37,7 +37,10 @@ def test_the_contact_record_carries_the_proxy_only_with_the_leaders_agreement():
     shared = leader([AGREED]).contact(1).proxy
     assert shared is not None
     assert (shared.name, shared.relationship, shared.email, shared.postal_address) == (
-        "Sam Ahmed", "son", "sam@example.org", "2 Example Road, NE1 2AA"
+        "Sam Ahmed",
+        "son",
+        "sam@example.org",
+        "2 Example Road, NE1 2AA",
     )
     assert leader([]).contact(1).proxy is None, "no consent recorded"
     assert leader([AGREED, WITHDRAWN]).contact(2).proxy is None, "consent withdrawn"
@@ -62,7 +65,9 @@ def test_a_proxy_needs_a_name_and_an_email_address_that_looks_right_and_the_erro
 
 
 def test_the_latest_answer_counts_and_an_unchanged_answer_is_not_recorded_again():
-    assert consent_given([WITHDRAWN, AGREED.model_copy(update={"at": dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)})], "contact_via_proxy")
+    assert consent_given(
+        [WITHDRAWN, AGREED.model_copy(update={"at": dt.datetime(2027, 1, 1, tzinfo=dt.UTC)})], "contact_via_proxy"
+    )
     assert not consent_given([AGREED, WITHDRAWN], "contact_via_proxy")
     assert with_consent([AGREED], "contact_via_proxy", True, DEC) == [AGREED]
     assert with_consent([AGREED], "contact_via_proxy", False, DEC) == [AGREED, WITHDRAWN]
@@ -72,8 +77,17 @@ HEADER = ["id", "name", "role", "system", "meeting_modes", "contact_method", "pr
 
 
 def row(**cells: str) -> list[object]:
-    values = {"id": "pl-1", "name": "Amira Ahmed", "role": "patient_leader", "system": "QHM", "meeting_modes": "video",
-              "contact_method": "via_carer", "proxy_name": "Sam Ahmed", "proxy_email": "sam@example.org", "proxy_consent_date": "2026-11-01"}
+    values = {
+        "id": "pl-1",
+        "name": "Amira Ahmed",
+        "role": "patient_leader",
+        "system": "QHM",
+        "meeting_modes": "video",
+        "contact_method": "via_carer",
+        "proxy_name": "Sam Ahmed",
+        "proxy_email": "sam@example.org",
+        "proxy_consent_date": "2026-11-01",
+    }
     return [{**values, **cells}[c] for c in HEADER]
 
 
@@ -82,9 +96,9 @@ def no_town(name: str) -> Location:
 
 
 def test_an_imported_proxy_with_a_consent_date_is_shared_and_without_one_is_not():
-    (_, agreed), = parse_rows(HEADER, [(2, row())], no_town)[0]
+    ((_, agreed),) = parse_rows(HEADER, [(2, row())], no_town)[0]
     assert agreed.consents == [AGREED] and agreed.contact(1).proxy.email == "sam@example.org"
-    (_, not_agreed), = parse_rows(HEADER, [(2, row(proxy_consent_date=""))], no_town)[0]
+    ((_, not_agreed),) = parse_rows(HEADER, [(2, row(proxy_consent_date=""))], no_town)[0]
     assert not_agreed.proxy.name == "Sam Ahmed" and not_agreed.contact(1).proxy is None
 
 
@@ -106,9 +120,19 @@ def test_an_import_row_with_a_bad_proxy_detail_names_the_column(cells, column, w
 
 def form(**change: str) -> dict:
     values = {name: "" for name in forms.LEADER_FIELDS} | {
-        "name": "Amira Ahmed", "role": "patient_leader", "status": "active", "system": "QHM", "contact_method": "via_carer",
-        "information_format": "standard", "experience": "new", "term_time_only": "no", "capacity": "1",
-        "meeting_modes": ["video"], "access_needs": [], "proxy_name": "Sam Ahmed", "proxy_email": "sam@example.org",
+        "name": "Amira Ahmed",
+        "role": "patient_leader",
+        "status": "active",
+        "system": "QHM",
+        "contact_method": "via_carer",
+        "information_format": "standard",
+        "experience": "new",
+        "term_time_only": "no",
+        "capacity": "1",
+        "meeting_modes": ["video"],
+        "access_needs": [],
+        "proxy_name": "Sam Ahmed",
+        "proxy_email": "sam@example.org",
     }
     return values | change
 
@@ -128,6 +152,8 @@ def test_the_form_records_when_the_leader_agreed_and_keeps_the_consents_it_does_
 
 def test_the_form_refuses_an_agreement_with_no_one_named_and_a_bad_proxy_email():
     _, errors = forms.leader_from_values(form(proxy_consent="yes", proxy_name="", proxy_email=""))
-    assert errors == {"proxy_name": "Enter the name of the person who gets their messages, because they agreed we send their messages to someone"}
+    assert errors == {
+        "proxy_name": "Enter the name of the person who gets their messages, because they agreed we send their messages to someone"
+    }
     _, errors = forms.leader_from_values(form(proxy_email="sam at example"))
     assert errors == {"proxy_email": "Email address of the person who gets their messages must look like name@example.org"}

@@ -33,7 +33,12 @@ def test_each_state_is_said_in_plain_words():
 
 
 def test_the_watch_list_is_checked_and_read():
-    settings = RegistrySettings(encryption_keys="k", event_keys="k", token_secret="a secret of sixteen", watch="matcher=http://127.0.0.1:9101/, notifier=http://127.0.0.1:9102")
+    settings = RegistrySettings(
+        encryption_keys="k",
+        event_keys="k",
+        token_secret="a secret of sixteen",
+        watch="matcher=http://127.0.0.1:9101/, notifier=http://127.0.0.1:9102",
+    )
     assert settings.watched == {"matcher": "http://127.0.0.1:9101", "notifier": "http://127.0.0.1:9102"}
     with pytest.raises(ValidationError, match="should be a name, an equals sign and an address"):
         RegistrySettings(encryption_keys="k", event_keys="k", token_secret="a secret of sixteen", watch="matcher:9101")

@@ -20,7 +20,9 @@ from services.registry.domain.programmes import (
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("number", ["0113 496 0123", "+44 113 496 0123", "+44 (0)300 123 4567", "(020) 7946 0958", "07700-900123", "0044 1632 960001"])
+@pytest.mark.parametrize(
+    "number", ["0113 496 0123", "+44 113 496 0123", "+44 (0)300 123 4567", "(020) 7946 0958", "07700-900123", "0044 1632 960001"]
+)
 def test_uk_phone_numbers_are_taken_as_people_write_them(number):
     assert check_uk_phone(f" {number} ") == number
 
@@ -32,7 +34,9 @@ def test_anything_else_is_refused_with_an_example(number):
 
 
 def test_blank_details_are_left_out_and_closures_are_read():
-    details = ProgrammeDetails(phone="  ", email="", postal_address="1 Park Row\r\nLeeds LS1 5AB ", closure_periods=[" 12-24..01-01", ""])
+    details = ProgrammeDetails(
+        phone="  ", email="", postal_address="1 Park Row\r\nLeeds LS1 5AB ", closure_periods=[" 12-24..01-01", ""]
+    )
     assert details.phone is None and details.email is None
     assert details.postal_address == "1 Park Row\nLeeds LS1 5AB"
     assert details.closure_periods == ["12-24..01-01"]
@@ -45,9 +49,13 @@ def test_blank_details_are_left_out_and_closures_are_read():
 def test_who_needs_a_phone_number_and_an_address_to_answer():
     assert not answers_without_internet({"contact_method": "email", "information_format": "easy_read"})
     for contact in (
-        {"contact_method": "letter"}, {"contact_method": "sms"}, {"contact_method": "telephone"},
-        {"contact_method": "text_relay"}, {"contact_method": "via_carer"},
-        {"contact_method": "email", "information_format": "braille"}, {"information_format": "audio"},
+        {"contact_method": "letter"},
+        {"contact_method": "sms"},
+        {"contact_method": "telephone"},
+        {"contact_method": "text_relay"},
+        {"contact_method": "via_carer"},
+        {"contact_method": "email", "information_format": "braille"},
+        {"information_format": "audio"},
         {"contact_method": "email", "communication_support": "reads with a support worker"},
         {"contact_method": "email", "communication_professional": "British Sign Language interpreter"},
     ):
@@ -55,8 +63,16 @@ def test_who_needs_a_phone_number_and_an_address_to_answer():
 
 
 def test_publishing_waits_for_what_is_missing_and_says_where_to_add_it():
-    programme = SimpleNamespace(name="West Yorkshire", team=None, contact_person="Priya Shah", phone="0113 496 0123",
-                                email=None, postal_address=None, closure_periods=None, next_round_on=dt.date(2027, 9, 6))
+    programme = SimpleNamespace(
+        name="West Yorkshire",
+        team=None,
+        contact_person="Priya Shah",
+        phone="0113 496 0123",
+        email=None,
+        postal_address=None,
+        closure_periods=None,
+        next_round_on=dt.date(2027, 9, 6),
+    )
     defaults = ProgrammeDefaults(contact_of("the Leeds team", None, None, None, None), "08-01..08-31")
     terms = terms_of(programme, defaults)
     assert terms.contact.team == "the Leeds team", "the registry's team name when the programme gives none"

@@ -13,37 +13,57 @@ pytestmark = pytest.mark.unit
 JANUARY = dt.date(2027, 1, 12)
 
 
-@pytest.mark.parametrize("given,expected", [
-    ({"programme": "Tyneside", "cohort": "2027 cohort"}, "Tyneside 2027 cohort, January 2027"),
-    ({"programme": "Tyneside", "cohort": "Tyneside 2027 cohort"}, "Tyneside 2027 cohort, January 2027"),
-    ({"area": "QHM", "chosen": True}, "Area QHM, January 2027"),
-    ({"chosen": True}, "Chosen leaders, January 2027"),
-    ({}, "Everyone, January 2027"),
-])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ({"programme": "Tyneside", "cohort": "2027 cohort"}, "Tyneside 2027 cohort, January 2027"),
+        ({"programme": "Tyneside", "cohort": "Tyneside 2027 cohort"}, "Tyneside 2027 cohort, January 2027"),
+        ({"area": "QHM", "chosen": True}, "Area QHM, January 2027"),
+        ({"chosen": True}, "Chosen leaders, January 2027"),
+        ({}, "Everyone, January 2027"),
+    ],
+)
 def test_a_round_is_named_from_who_is_in_it_and_the_month(given, expected):
     assert default_round_name(JANUARY, **given) == expected
 
 
-@pytest.mark.parametrize("to_leader,to_manager", [
-    ("You both care about discharge.", "Both care about discharge."),
-    ("You are both free on Tuesday 10:00 to 12:00.", "Both are free on Tuesday 10:00 to 12:00."),
-    ("You can meet by video or in person (about 3 km apart).", "They can meet by video or in person (about 3 km apart)."),
-    ("One of you is new to this kind of work and the other has done it before.",
-     "One of them is new to this kind of work and the other has done it before."),
-    ("You come from different organisations, so you each bring a fresh view.",
-     "They come from different organisations, so they each bring a fresh view."),
-    ("You do not share a free time each week yet; the programme team will help you find one.",
-     "They do not share a free time each week yet; the programme team will help them find one."),
-    ("This pair was agreed in advance.", "This pair was agreed in advance."),
-])
+@pytest.mark.parametrize(
+    "to_leader,to_manager",
+    [
+        ("You both care about discharge.", "Both care about discharge."),
+        ("You are both free on Tuesday 10:00 to 12:00.", "Both are free on Tuesday 10:00 to 12:00."),
+        ("You can meet by video or in person (about 3 km apart).", "They can meet by video or in person (about 3 km apart)."),
+        (
+            "One of you is new to this kind of work and the other has done it before.",
+            "One of them is new to this kind of work and the other has done it before.",
+        ),
+        (
+            "You come from different organisations, so you each bring a fresh view.",
+            "They come from different organisations, so they each bring a fresh view.",
+        ),
+        (
+            "You do not share a free time each week yet; the programme team will help you find one.",
+            "They do not share a free time each week yet; the programme team will help them find one.",
+        ),
+        ("This pair was agreed in advance.", "This pair was agreed in advance."),
+    ],
+)
 def test_reasons_are_written_about_the_pair_for_the_manager(to_leader, to_manager):
     assert for_manager(to_leader) == to_manager
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+44 113", "'+44 113"), ("-1", "'-1"),
-    ("@SUM(A1)", "'@SUM(A1)"), ("Amira Ahmed", "Amira Ahmed"), (42, 42), ("", ""),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+44 113", "'+44 113"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("Amira Ahmed", "Amira Ahmed"),
+        (42, 42),
+        ("", ""),
+    ],
+)
 def test_cells_that_would_run_as_formulas_are_shown_as_text(value, expected):
     assert safe_cell(value) == expected
 

@@ -11,9 +11,20 @@ pytestmark = pytest.mark.unit
 
 def values(**changes: str) -> dict[str, str]:
     base = {
-        "round_id": "", "who": "all", "area": "", "cohort": "", "sessions": "", "school_holidays": "",
-        "min_shared_hours_per_week": "1", "allow_cross_system_remote": "yes", "time_limit_seconds": "10",
-        "min_pairs_per_area": "", "weight_topics": "4", "weight_travel": "2", "weight_experience": "2", "weight_organisation": "1",
+        "round_id": "",
+        "who": "all",
+        "area": "",
+        "cohort": "",
+        "sessions": "",
+        "school_holidays": "",
+        "min_shared_hours_per_week": "1",
+        "allow_cross_system_remote": "yes",
+        "time_limit_seconds": "10",
+        "min_pairs_per_area": "",
+        "weight_topics": "4",
+        "weight_travel": "2",
+        "weight_experience": "2",
+        "weight_organisation": "1",
     }
     return {**base, **changes}
 
@@ -33,7 +44,11 @@ def test_weights_and_area_minimums_reach_the_round():
         ({"min_pairs_per_area": "QHM three"}, "min_pairs_per_area", "should be an area code and a number, like 'QHM 3'"),
         ({"weight_travel": ""}, "weight_travel", "Enter how much a short journey counts"),
         ({"weight_topics": "-1"}, "weight_topics", ""),
-        ({"weight_topics": "0", "weight_travel": "0", "weight_experience": "0", "weight_organisation": "0"}, "weight_topics", "at least one weight must be above 0"),
+        (
+            {"weight_topics": "0", "weight_travel": "0", "weight_experience": "0", "weight_organisation": "0"},
+            "weight_topics",
+            "at least one weight must be above 0",
+        ),
     ],
 )
 def test_a_bad_entry_is_named_and_explained(changes, field, words):

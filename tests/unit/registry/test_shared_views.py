@@ -41,8 +41,19 @@ EVERYTHING = {
 }
 # Nothing that names or reaches the person, and no free text (it may hold a diagnosis).
 NEVER_IN_THE_PROFILE = (
-    "Amira", "she/her", "amira@example.org", "07700", "Example Street", "letter", "large_print_24",
-    "Sign Language", "aloud", "at night", "hours_per_month", "consents", "challenge",
+    "Amira",
+    "she/her",
+    "amira@example.org",
+    "07700",
+    "Example Street",
+    "letter",
+    "large_print_24",
+    "Sign Language",
+    "aloud",
+    "at night",
+    "hours_per_month",
+    "consents",
+    "challenge",
 )
 
 
@@ -98,8 +109,10 @@ def test_quiet_hours_come_in_from_a_spreadsheet_row():
     from services.registry.domain.importing import parse_rows
 
     header = ["id", "name", "role", "system", "meeting_modes", "email", "quiet_hours_start", "quiet_hours_end"]
-    rows = [(2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "21:00", "07:30"]),
-            (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "21:00", ""])]
+    rows = [
+        (2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "21:00", "07:30"]),
+        (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "21:00", ""]),
+    ]
     valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
     assert [(n, l.quiet_hours_start, l.quiet_hours_end) for n, l in valid] == [(2, dt.time(21), dt.time(7, 30))]
     assert [(p.row, p.column) for p in problems] == [(3, "quiet_hours_end")]
@@ -109,13 +122,17 @@ def test_consents_come_in_from_a_spreadsheet_each_with_its_date():
     from services.registry.domain.importing import parse_rows
 
     header = ["id", "name", "role", "system", "meeting_modes", "email", "consents"]
-    rows = [(2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "pairing 2026-11-01; contact 2026-11-02"]),
-            (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "marketing 2026-11-01"]),
-            (4, ["cr-3", "Chloe Carter", "carer_leader", "QHM", "video", "c@example.org", "pairing yesterday"])]
+    rows = [
+        (2, ["cr-1", "Amira Ahmed", "carer_leader", "QHM", "video", "a@example.org", "pairing 2026-11-01; contact 2026-11-02"]),
+        (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "marketing 2026-11-01"]),
+        (4, ["cr-3", "Chloe Carter", "carer_leader", "QHM", "video", "c@example.org", "pairing yesterday"]),
+    ]
     valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
     ((_, leader),) = valid
     assert [(c.purpose, c.given, c.at.date()) for c in leader.consents] == [
-        ("pairing", True, dt.date(2026, 11, 1)), ("contact", True, dt.date(2026, 11, 2))]
+        ("pairing", True, dt.date(2026, 11, 1)),
+        ("contact", True, dt.date(2026, 11, 2)),
+    ]
     assert [(p.row, p.column) for p in problems] == [(3, "consents"), (4, "consents")]
     assert "is not a purpose we know; use one of pairing" in problems[0].message
     assert "should be a date like 2027-01-10" in problems[1].message
@@ -125,7 +142,7 @@ def test_an_imported_file_adds_to_the_consent_history_and_never_undoes_a_later_c
     from services.registry.domain.leaders import Consent, consent_given, merged_consents
 
     def consent(purpose, given, day):
-        return Consent(purpose=purpose, given=given, at=dt.datetime(2026, 11, day, 10, tzinfo=dt.timezone.utc))
+        return Consent(purpose=purpose, given=given, at=dt.datetime(2026, 11, day, 10, tzinfo=dt.UTC))
 
     stored = [consent("sharing_details_with_partner", True, 1), consent("sharing_details_with_partner", False, 20)]
     old_file = [consent("sharing_details_with_partner", True, 1), consent("pairing", True, 1)]
