@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.apache_kafka_secure import SecureListeners
 from services.common.embedded import free_port, port_is_open, stop_with_parent
 
 POM = Path(__file__).resolve().parents[2] / "deploy" / "apache-kafka" / "pom.xml"
@@ -136,9 +137,16 @@ class ApacheKafka:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, data_dir: Path | None = None, port: int | None = None, log_path: Path | None = None) -> ApacheKafka:
+    def start(
+        cls,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        log_path: Path | None = None,
+        secure: SecureListeners | None = None,
+    ) -> ApacheKafka:
         """Start a node keeping its data in `data_dir` (a new temporary folder if none); its storage is
-        formatted the first time. Waits until it serves clients."""
+        formatted the first time. Waits until it serves clients. `secure` adds a TLS and a SASL_SSL
+        listener beside the plain one (services/common/apache_kafka_secure.py)."""
         libs = artifacts()
         temporary = data_dir is None
         data_dir = Path(data_dir or tempfile.mkdtemp(prefix="pairing-kafka-"))
@@ -147,12 +155,14 @@ class ApacheKafka:
         if port_is_open("127.0.0.1", port):
             raise RuntimeError(f"port {port} is already in use; stop what uses it or choose another port")
         config = data_dir / "server.properties"
-        config.write_text(server_properties(data_dir, port, free_port()))
+        properties = server_properties(data_dir, port, free_port())
+        config.write_text(secure.extend(properties) if secure else properties)
         (data_dir / "log4j2.properties").write_text(LOG4J)
         java = ["java", f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}", "-cp", f"{libs}/*"]
         if not (data_dir / "data" / "meta.properties").exists():
+            users = secure.format_arguments() if secure else []  # SCRAM users are made with the storage
             formatted = subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)],
+                [*java, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config), *users],
                 capture_output=True,
                 text=True,
                 timeout=120,

@@ -74,12 +74,20 @@ async def explain_refusal(kafka: KafkaSettings) -> str | None:
             "certificate, set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE; check KAFKA_SECURITY_PROTOCOL too."
         )
     except KafkaConnectionError:
-        # It took the connection and then dropped it: it speaks another protocol than the one set.
-        return (
-            f"The Kafka broker closed the connection: it does not accept KAFKA_SECURITY_PROTOCOL={kafka.security_protocol}. "
-            "Set it to what the broker's listener expects (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)."
-        )
+        return _closed(kafka)
     except (TimeoutError, OSError):
         return None
     conn.close()
     return None
+
+
+def _closed(kafka: KafkaSettings) -> str:
+    """The broker took the connection, then dropped it: another protocol than the one set, or (over
+    TLS 1.3, where the broker checks the client afterwards) a client certificate it wanted."""
+    line = (
+        f"The Kafka broker closed the connection: it does not accept KAFKA_SECURITY_PROTOCOL={kafka.security_protocol}. "
+        "Set it to what the broker's listener expects (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)"
+    )
+    if kafka.security_protocol in TLS_PROTOCOLS and not kafka.ssl_cert_file:
+        line += ", or, if it asks for a client certificate, set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE"
+    return line + "."
