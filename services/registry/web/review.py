@@ -76,14 +76,14 @@ def install_review_pages(app: FastAPI) -> None:
 
     @app.get("/manage/rounds/{round_id}/follow-up", response_class=HTMLResponse, include_in_schema=False)
     async def follow_up_page(round_id: str, request: Request) -> Response:
-        await need(request)
+        manager = await need(request)
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
             row = await round_tables.round_row(uow, round_id)
         if row is None:
             return not_found(request, f"There is no round called {round_id}.")
         filters = follow_up_filters(request)
-        table = await round_tables.follow_up_table(registry, round_id, filters["show"], filters["q"])
+        table = await round_tables.follow_up_table(registry, round_id, manager, filters["show"], filters["q"])
         chosen = {k: v for k, v in filters.items() if v}
         return page(request, "round_follow_up.html", {
             "title": f"Follow up: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
@@ -108,7 +108,8 @@ def install_review_pages(app: FastAPI) -> None:
             table = await round_tables.not_paired_table(registry, round_id, manager)
         else:
             filters = follow_up_filters(request)
-            table = await round_tables.follow_up_table(registry, round_id, filters["show"], filters["q"])
+            table = await round_tables.follow_up_table(
+                registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})")
         async with registry.store.unit_of_work() as uow:
             handlers.audit(uow, manager.email, "exported a round", None,
                            f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.registry import handlers
+from services.registry import decline_reasons, handlers
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.review import for_manager
@@ -43,6 +43,7 @@ FOLLOW_UP_COLUMNS = (
     ("answer", "Their answer"),
     ("answered_on", "Answered on"),
     ("how", "How the answer came in"),
+    ("reason", "Reason for a no"),
 )
 # The message status that needs the manager most comes first when someone has several messages.
 MESSAGE_ORDER = ("needs_a_person", "failed", "scheduled", "sent", "delivered")
@@ -68,8 +69,8 @@ class Table:
 
 
 def columns_for(columns: tuple[tuple[str, str], ...], manager: Manager) -> tuple[tuple[str, str], ...]:
-    """A role that may not see access needs gets no arrangements column at all."""
-    return tuple(c for c in columns if c[0] != "arrangements" or manager.sees_special_category)
+    """A role that may not see access needs gets no arrangements or reasons column at all."""
+    return tuple(c for c in columns if c[0] not in ("arrangements", "reason") or manager.sees_special_category)
 
 
 def say_date(value: dt.date) -> str:
@@ -192,8 +193,10 @@ def how_it_came(answer: ResponseRow | None) -> str:
     return words + (f", recorded by {answer.recorded_by}" if answer.recorded_by else "")
 
 
-async def follow_up_table(registry, round_id: str, show: str = "", q: str = "") -> Table:
-    """Per person and proposed partner: their message, their answer, when and how it came in."""
+async def follow_up_table(registry, round_id: str, manager: Manager, show: str = "", q: str = "", purpose: str = "follow up") -> Table:
+    """Per person and proposed partner: their message, their answer, when and how it came in, and (for
+    managers and admins only, each read audited) the reason given for a no."""
+    columns = columns_for(FOLLOW_UP_COLUMNS, manager)
     async with registry.store.unit_of_work() as uow:
         pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
         unmatched = (await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all()
@@ -205,18 +208,34 @@ async def follow_up_table(registry, round_id: str, show: str = "", q: str = "") 
         )).all()}
         questions = [(p.lived_experience_id, p.professional_id) for p in pairs] + [(p.professional_id, p.lived_experience_id) for p in pairs]
         names = await people(registry, uow, {who for pair in questions for who in pair} | set(unmatched), with_access=False)
+        reasons = await reasons_read(registry, uow, manager, list(answers.values()), f"{purpose} of round {round_id}")
     statuses: dict[str, list[str]] = {}
     for leader_id, status in deliveries:
         statuses.setdefault(leader_id, []).append(status)
-    rows = [follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner))) for me, partner in questions]
-    rows += [follow_up_row(names, me, None, message_status(statuses.get(me, [])), None) for me in unmatched]
+    rows = [follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner)), reasons)
+            for me, partner in questions]
+    rows += [follow_up_row(names, me, None, message_status(statuses.get(me, [])), None, reasons) for me in unmatched]
     rows.sort(key=lambda r: (r["name"].lower(), r["partner"].lower()))
     counts = {key: sum(1 for r in rows if r["flags"].get(key)) for key in FOLLOW_UP_FILTERS}
     shown = [r for r in rows if (not show or r["flags"].get(show)) and (not q or q.lower() in r["name"].lower())]
-    return Table(FOLLOW_UP_COLUMNS, shown, len(shown), {"counts": counts, "everyone": len(rows)})
+    return Table(columns, shown, len(shown), {"counts": counts, "everyone": len(rows), "reasons": "reason" in dict(columns)})
 
 
-def follow_up_row(names: dict, me: str, partner: str | None, status: str | None, answer: ResponseRow | None) -> dict[str, Any]:
+async def reasons_read(registry, uow, manager: Manager, answers: list[ResponseRow], purpose: str) -> dict[str, str]:
+    """The reasons for a no, by answer, for a role that may see them; each person's read is audited."""
+    if not manager.sees_special_category:
+        return {}
+    reasons = await decline_reasons.reasons_of(uow, registry.cipher, answers)
+    if reasons:
+        for leader_id in sorted({a.leader_id for a in answers if a.nonce in reasons}):
+            handlers.audit(uow, manager.email, "read a reason for a no", leader_id, purpose)
+        await uow.commit()
+    return reasons
+
+
+def follow_up_row(
+    names: dict, me: str, partner: str | None, status: str | None, answer: ResponseRow | None, reasons: dict[str, str]
+) -> dict[str, Any]:
     if partner is None:
         said = "Not asked: not paired"
     elif answer is None:
@@ -234,6 +253,7 @@ def follow_up_row(names: dict, me: str, partner: str | None, status: str | None,
         "answer": said,
         "answered_on": say_date(answered) if answered else "",
         "how": how_it_came(answer),
+        "reason": reasons.get(answer.nonce, "") if answer is not None else "",
         "flags": {
             "not_answered": partner is not None and answer is None,
             "failed": status == "failed",
