@@ -43,10 +43,15 @@ MADE_UP_PROGRAMME = {
 
 
 def secrets_for(data_dir: Path) -> dict[str, str]:
-    """Keys and the first admin's password for the embedded default, made once and kept beside the local databases."""
+    """Keys and the first admin's password for the embedded default, made once and kept beside the local databases.
+
+    Each service has its own key at rest (`<service>_encryption_keys`), so one service's key opens no other's
+    data. A file from before kept one key for all three (`encryption_keys`): it becomes each service's key the
+    first time, so what they stored with it still opens. The key for sealed events (`event_keys`) is shared."""
     path = data_dir / "secrets.json"
     secrets = json.loads(path.read_text()) if path.exists() else {}
-    made = {"encryption_keys": new_key(), "event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12)}
+    made = {"event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12)}
+    made |= {f"{service}_encryption_keys": secrets.get("encryption_keys") or new_key() for service in SERVICES}
     if not set(made) <= set(secrets):
         path.write_text(json.dumps({**made, **secrets}))
         path.chmod(0o600)
@@ -102,15 +107,15 @@ class Stack:
             "KAFKA_CLIENT_PREFIX": self.group_prefix,
             "REGISTRY_HTTP_PORT": str(self.http_port),
             "REGISTRY_PUBLIC_URL": self.base_url,
-            "REGISTRY_ENCRYPTION_KEYS": secrets["encryption_keys"],
+            "REGISTRY_ENCRYPTION_KEYS": secrets["registry_encryption_keys"],
             "REGISTRY_TOKEN_SECRET": secrets["token_secret"],
             "REGISTRY_ADMIN_EMAIL": ADMIN_EMAIL,
             "REGISTRY_ADMIN_PASSWORD": secrets["admin_password"],
-            "NOTIFIER_ENCRYPTION_KEYS": secrets["encryption_keys"],
+            "NOTIFIER_ENCRYPTION_KEYS": secrets["notifier_encryption_keys"],
             # Wraps each leader's own key on leaders.keys.v1: only the registry and the notifier hold it.
             "REGISTRY_EVENT_KEYS": secrets["event_keys"],
             "NOTIFIER_EVENT_KEYS": secrets["event_keys"],
-            "MATCHER_ENCRYPTION_KEYS": secrets["encryption_keys"],
+            "MATCHER_ENCRYPTION_KEYS": secrets["matcher_encryption_keys"],
             # Letters, text messages and tasks for a person land beside the mail folder.
             "NOTIFIER_OUTPUT_DIR": str(self.data_dir.resolve()),
         }

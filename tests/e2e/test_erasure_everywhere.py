@@ -114,10 +114,11 @@ async def on_topics(stack: Stack, wanted: list[str]) -> dict[str, int]:
     return found
 
 
-async def keys_held(stack: Stack, cipher: Cipher) -> list[bytes]:
-    """Every person's data key the registry and the notifier still hold, opened with their own key."""
+async def keys_held(stack: Stack, secrets: dict[str, str]) -> list[bytes]:
+    """Every person's data key the registry and the notifier still hold, each opened with that service's own key."""
     held = []
     for service in ("registry", "notifier"):
+        cipher = Cipher(secrets[f"{service}_encryption_keys"])
         url = stack.database_urls.get(service) or f"sqlite:///{(stack.data_dir / f'{service}.db').resolve()}"
         engine = make_engine(url)
         async with engine.connect() as conn:
@@ -176,7 +177,8 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     sealed = [LeaderContactChanged.model_validate_json(r.value).data for r in contacts if r.value is not None]
     assert sealed and all(isinstance(record, SealedContact) for record in sealed)
     secrets = secrets_for(stack.data_dir)
-    held = [*asyncio.run(keys_held(stack, Cipher(secrets["encryption_keys"]))), secrets["encryption_keys"].encode(), secrets["event_keys"].encode()]
+    at_rest = [secrets[f"{service}_encryption_keys"].encode() for service in ("registry", "notifier", "matcher")]
+    held = [*asyncio.run(keys_held(stack, secrets)), *at_rest, secrets["event_keys"].encode()]
     for record in sealed:
         for key in held:
             with pytest.raises(EncryptionKeyError):
