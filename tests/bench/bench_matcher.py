@@ -249,7 +249,9 @@ def case_quotas(n_lived: int, n_prof: int, capacity: int, raise_by: int) -> dict
 
 
 def case_rematch(n_lived: int, n_prof: int, capacity: int, runs: int, share: float = 0.05) -> dict[str, Any]:
-    from services.matcher.domain import rematch, solve
+    """Pairing again after declines, as the registry asks for it: the same people, every kept
+    pair locked and the declined pairs forbidden (services/registry/handlers pair_again)."""
+    from services.matcher.domain import solve
 
     cohort = _cohort(n_lived, n_prof, capacity)
     first = solve(cohort)
@@ -257,13 +259,9 @@ def case_rematch(n_lived: int, n_prof: int, capacity: int, runs: int, share: flo
     declined = [(p.lived_experience_id, p.professional_id) for i, p in enumerate(first.pairs) if i % step == step // 2 and not p.locked]
     accepted = [(p.lived_experience_id, p.professional_id) for p in first.pairs]
     accepted = [pair for pair in accepted if pair not in set(declined)]
-    load = Counter(b for _, b in accepted)
-    people = {p.id: p for p in cohort.leaders}
-    # Affected: both people of each declined pair, everyone left unmatched, and
-    # professionals with places left.
     affected = {i for pair in declined for i in pair} | {u.id for u in first.unmatched}
-    affected |= {i for i, p in people.items() if p.is_professional and 0 < load[i] < p.capacity}
-    walls, _, result = _timed(runs, lambda: rematch(cohort, accepted, affected, declined_pairs=declined))
+    again = cohort.model_copy(update={"locked_pairs": accepted, "forbidden_pairs": [*cohort.forbidden_pairs, *declined]})
+    walls, _, result = _timed(runs, lambda: solve(again))
     return {
         "declined": len(declined),
         "affected": len(affected),

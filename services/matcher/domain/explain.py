@@ -142,30 +142,56 @@ def _ways_to_meet(person: MatchingProfile) -> str:
     return text
 
 
-def _reason(rule: str, person: MatchingProfile, round_: RoundSpec, own: bool) -> str:
-    professional = person.is_professional
-    others = "patient and carer leaders" if professional else "professionals"
-    area = "" if round_.allow_cross_system_remote else " in your local health and care area"
-    if own and rule == "release":
+# Reasons about the others that read the same for everyone
+_FEW_FREE = {
+    "release": "Many professionals have not yet had their time for this programme confirmed by their manager.",
+    "capacity": "Many professionals cannot take on a partner this round.",
+}
+
+
+def _own_reason(rule: str, person: MatchingProfile, round_: RoundSpec) -> str:
+    if rule == "release":
         return (
             "Your manager has not yet confirmed that you can have time for this programme, so we could not pair you this round."
         )
-    if own and rule == "capacity":
+    if rule == "capacity":
         return "You told us you cannot take on a partner this round."
+    return _session_text(person, round_)
+
+
+def _other_area(person: MatchingProfile, others: str) -> str:
+    if any(m in person.meeting_modes for m in ("video", "phone")):
+        return f"Many {others} are in a different local health and care area, and you cannot meet them by video or phone."
+    return f"You can only meet in person, and many {others} are in a different local health and care area."
+
+
+def _all_taken(rule: str, professional: bool) -> str:
+    """Suitable partners there were, but others took them (capacity_taken), or there were too few (outnumbered)."""
+    if rule == "capacity_taken":
+        if professional:
+            return "Every suitable patient or carer leader has already been paired with someone else."
+        return "Every suitable professional already has as many partners as they can take."
+    if professional:  # outnumbered
+        return (
+            "There were more places with professionals than patient and carer leaders to fill them, "
+            "so not every professional could be paired this time."
+        )
+    return "There were more patient and carer leaders than places with professionals, so not everyone could be paired this time."
+
+
+def _reason(rule: str, person: MatchingProfile, round_: RoundSpec, own: bool) -> str:
     if own:
-        return _session_text(person, round_)
+        return _own_reason(rule, person, round_)
+    if rule in _FEW_FREE:
+        return _FEW_FREE[rule]
+    others = "patient and carer leaders" if person.is_professional else "professionals"
+    area = "" if round_.allow_cross_system_remote else " in your local health and care area"
     if rule == "no_candidates":
         return f"There were no {others}{area} in this round."
-    if rule == "release":
-        return "Many professionals have not yet had their time for this programme confirmed by their manager."
-    if rule == "capacity":
-        return "Many professionals cannot take on a partner this round."
     if rule == "sessions":
         return f"Many of the {others}{area} cannot attend every required session."
     if rule == "system":
-        if any(m in person.meeting_modes for m in ("video", "phone")):
-            return f"Many {others} are in a different local health and care area, and you cannot meet them by video or phone."
-        return f"You can only meet in person, and many {others} are in a different local health and care area."
+        return _other_area(person, others)
     if rule == "do_not_pair":
         return (
             f"Many of the {others} who could have been your partner were ruled out because one of you asked "
@@ -178,13 +204,7 @@ def _reason(rule: str, person: MatchingProfile, round_: RoundSpec, own: bool) ->
             f"None of the {others}{area} who could meet you are free at the same times as you "
             f"for at least {say_hours(round_.min_shared_hours_per_week)} each week."
         )
-    if rule == "capacity_taken":
-        if professional:
-            return "Every suitable patient or carer leader has already been paired with someone else."
-        return "Every suitable professional already has as many partners as they can take."
-    if professional:  # outnumbered
-        return "There were more places with professionals than patient and carer leaders to fill them, so not every professional could be paired this time."
-    return "There were more patient and carer leaders than places with professionals, so not everyone could be paired this time."
+    return _all_taken(rule, person.is_professional)
 
 
 def unmatched(
@@ -269,7 +289,10 @@ def lower_minimum(area: str, minimum: int, reachable: int) -> str:
 
 def round_not_solved(cohort: Cohort) -> list[UnmatchedResult]:
     """Everyone hears the same when the round's settings cannot all be met."""
-    reason = "The round could not be planned as it was set up, so nobody has been paired yet. The programme team will adjust it and pair you then."
+    reason = (
+        "The round could not be planned as it was set up, so nobody has been paired yet. "
+        "The programme team will adjust it and pair you then."
+    )
     return [
         UnmatchedResult(id=p.id, reason=reason, rule="round_infeasible")
         for p in sorted(cohort.leaders, key=lambda p: (p.is_professional, p.id))

@@ -303,7 +303,8 @@ def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarr
         (source, sink, 0),  # only real when something flows, and harmless otherwise: sink then leads only back to source
     ]
     tail, head, cost = (
-        np.concatenate(x).astype(np.int64) for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual))
+        np.concatenate(x).astype(np.int64)
+        for x in zip(*(map(np.atleast_1d, np.broadcast_arrays(*arc)) for arc in residual), strict=True)
     )
     return kernels.shortest_distances(n_l + n_p + 2, tail, head, cost)
 

@@ -106,6 +106,30 @@ class _Pairs:
         return np.maximum(self.areas.need - self.areas.counts(self.arc_l[chosen], self.arc_p[chosen]), 0)
 
 
+def _model_to_solve(
+    free: _Pairs, subset: np.ndarray, whole: bool, outcome: flow.Outcome, lost: int | None, watch: Watch
+) -> tuple[_Model, bool, str]:
+    """The CP-SAT model, whether it holds every pair a better pairing could use, and how it was built."""
+    near = outcome.within(lost) if lost is not None else None
+    if near is not None and len(near) <= EXACT_MODEL_PAIRS:
+        return (
+            _Model.build(free, near, outcome, watch),
+            True,
+            f"; CP-SAT on the {len(near)} pairs that any better pairing could use",
+        )
+    return _Model.build(free, subset, outcome, watch), whole, "; CP-SAT on them"
+
+
+def _shortfall(free: _Pairs, short: np.ndarray, proven: bool) -> tuple[dict[str, int], bool]:
+    """The pairs each area is short of, and whether no pairing could do better: proven
+    when CP-SAT proved the smallest shortfall on a model of every pair (`proven`), or
+    when each short area is lowered to the most pairs it allows on its own."""
+    areas = free.areas
+    alone = {a: _most_pairs_for_area(free, a) for a in np.flatnonzero(short)}
+    sure = proven or all(areas.need[a] - short[a] == most for a, most in alone.items())
+    return {areas.names[a]: int(short[a]) for a in np.flatnonzero(short)}, sure
+
+
 def plan(
     n_lived: int,
     spare: np.ndarray,
@@ -146,13 +170,8 @@ def plan(
     lost = outcome.total - int(score[chosen].sum()) if meets else None
     model, found, complete = None, None, False
     if lost is None or lost >= max(1.0, fit_gap * outcome.total):  # not yet close enough
-        near = outcome.within(lost) if lost is not None else None
-        if near is not None and len(near) <= EXACT_MODEL_PAIRS:
-            model, complete = _Model.build(free, near, outcome, watch), True
-            method += f"; CP-SAT on the {len(near)} pairs that any better pairing could use"
-        else:
-            model, complete = _Model.build(free, subset, outcome, watch), whole
-            method += "; CP-SAT on them"
+        model, complete, how = _model_to_solve(free, subset, whole, outcome, lost, watch)
+        method += how
     if model is not None:
         # Stop once closer than fit_gap of the best total fit (0 in small rounds: gaps are whole points).
         found = model.solve(chosen, time_limit, seed, workers, max(0.0, fit_gap * outcome.total - 0.5))
@@ -164,12 +183,8 @@ def plan(
 
     short = free.shortfall(chosen)
     if short.any():
-        # Proven when CP-SAT proved the smallest shortfall on a model of every pair,
-        # or when each short area is lowered to the most pairs it allows on its own.
-        alone = {a: _most_pairs_for_area(free, a) for a in np.flatnonzero(short)}
-        need = areas.need
-        sure = (found is not None and found.optimal and complete) or all(need[a] - short[a] == most for a, most in alone.items())
-        shortfall = {areas.names[a]: int(short[a]) for a in np.flatnonzero(short)}
+        proven = found is not None and found.optimal and complete
+        shortfall, sure = _shortfall(free, short, proven)
         return QuotaPlan(
             chosen, "infeasible", flow_bound, shortfall, sure, method + "; the area minimums cannot all be met", counts
         )
@@ -318,7 +333,7 @@ class _Model:
 
     def _hint(self, model: cp_model.CpModel, x: list[cp_model.IntVar], chosen: np.ndarray) -> None:
         model.clear_hints()
-        for var, value in zip(x, np.isin(self.pairs, chosen).tolist()):
+        for var, value in zip(x, np.isin(self.pairs, chosen).tolist(), strict=True):
             model.add_hint(var, value)
 
     def _run(
@@ -338,7 +353,7 @@ class _Model:
         """Stages 1 and 2 with the minimums soft, hinted with the free pairs `hint`;
         stop once within fit_gap points of total fit of the bound."""
         self._hint(self.model, self.x, hint)
-        for a, missing in zip(self.short, self.free.shortfall(hint)[list(self.short)].tolist()):
+        for a, missing in zip(self.short, self.free.shortfall(hint)[list(self.short)].tolist(), strict=True):
             self.model.add_hint(self.short[a], missing)
         solver, status = self._run(self.model, "meeting the area minimums", time_limit, seed, workers, fit_gap)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # nothing in time: keep the hint
@@ -348,7 +363,7 @@ class _Model:
         # says OPTIMAL also when stopped by the gap: proven only when the bound is reached.
         # The objective is whole points, so its bound is too; a bound a hair under a whole
         # number (66.9999999) is float noise and means 67, never 66.
-        bound = int(math.floor(solver.best_objective_bound + 1e-6))
+        bound = math.floor(solver.best_objective_bound + 1e-6)
         proven = status == cp_model.OPTIMAL and bound <= round(solver.objective_value)
         return _Found(chosen, proven, (bound // self.big, bound % self.big))
 
@@ -365,7 +380,7 @@ class _Model:
         model.add(cp_model.LinearExpr.sum(x) == int(on.sum()))
         model.add(cp_model.LinearExpr.weighted_sum(x, self.score.tolist()) == int(self.score[on].sum()))
         worst = model.new_int_var(0, 100, "worst_pair")
-        for var, s in zip(x, self.score.tolist()):
+        for var, s in zip(x, self.score.tolist(), strict=True):
             model.add(worst <= s + 100 - 100 * var)  # binds only when the pair is chosen
         model.clear_objective()
         model.maximize(worst)

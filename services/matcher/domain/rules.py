@@ -403,7 +403,7 @@ def _count_person_rules(side: Side, members: np.ndarray, other: Side, others: np
     """Candidates removed before any pair is checked: a ruled-out person loses all of
     their candidates to their own rule; everyone else loses each ruled-out other person."""
     own = [side.blocked[i] for i in members]
-    for i, rule in zip(members, own):
+    for i, rule in zip(members, own, strict=True):
         if rule is not None:
             removed[rule][i] += len(others)
     eligible = members[[rule is None for rule in own]] if len(members) else members

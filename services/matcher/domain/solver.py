@@ -13,8 +13,8 @@ round sets area minimums (round.min_pairs_per_system) does CP-SAT take over
 (quotas.py), with the round's time limit and seed, and the status says how close it
 got.
 
-rematch() pairs people again after some pairs were declined, keeping the accepted
-pairs and solving only for the people affected.
+Pairing people again after declines is a new round of the people affected, with
+every kept pair locked and the declined pairs forbidden (the registry builds it).
 
 Pure: no input/output and no clock, so stats.wall_seconds is left at 0 for the
 caller to fill in.
@@ -23,7 +23,6 @@ caller to fill in.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
 from services.matcher.domain import explain, flow, kernels
-from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, sides, spans_to_windows, usable_modes
+from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, spans_to_windows, usable_modes
 from services.matcher.domain.scoring import FitScorer, Weights
 from services.matcher.domain.watch import Progress, Watch, relative_gap
 
@@ -275,106 +274,3 @@ def pair_results(
             )
         )
     return out
-
-
-# ---- re-matching after declines ------------------------------------------------
-
-
-def rematch(
-    cohort: Cohort,
-    accepted_pairs: Iterable[tuple[str, str]],
-    affected_ids: Iterable[str],
-    limits: Limits | None = None,
-    declined_pairs: Iterable[tuple[str, str]] = (),
-) -> CohortResult:
-    """Pair the affected people again, keeping every accepted pair.
-
-    Only the affected people are solved for (for example both people of each declined
-    pair, and those left unmatched before); accepted pairs stay as they are and use
-    up capacity. A declined pair is never formed again. The result lists the accepted
-    pairs and the new ones, and as unmatched only affected people still without a
-    partner: everyone else keeps their earlier outcome.
-    """
-    people = {p.id: p for p in cohort.leaders}
-    accepted = sorted({(a, b) if not people[a].is_professional else (b, a) for a, b in accepted_pairs})
-    for a, b in accepted:
-        if people[a].is_professional == people[b].is_professional:
-            raise ValueError(f"accepted pair {a} and {b}: a pair needs one lived-experience leader and one professional")
-    taken = Counter(b for _, b in accepted)
-    in_accepted = {a for a, _ in accepted} | set(taken)
-    affected = set(affected_ids)
-    if unknown := sorted(affected - set(people)):
-        raise ValueError(f"affected leader {unknown[0]} is not in the cohort's leaders")
-
-    leaders = []
-    for person in cohort.leaders:
-        if person.id not in affected:
-            continue
-        if person.is_professional:
-            left = person.capacity - taken[person.id]
-            if left > 0:  # a professional still has places: offer them
-                leaders.append(person.model_copy(update={"capacity": left}) if taken[person.id] else person)
-        elif person.id not in in_accepted:
-            leaders.append(person)
-    present = {p.id for p in leaders}
-
-    def within(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(a, b) for a, b in pairs if a in present and b in present]
-
-    kept = _kept_pairs(cohort, accepted, limits)
-    minimums = cohort.round.min_pairs_per_system
-    if minimums:  # accepted pairs count towards the area minimums already
-        done = Counter(area for a, b in accepted for area in {people[a].system, people[b].system})
-        minimums = {area: max(0, count - done[area]) for area, count in minimums.items()}
-    sub = Cohort.model_construct(
-        schema_version=1,
-        round=cohort.round.model_copy(update={"min_pairs_per_system": minimums}),
-        leaders=leaders,
-        locked_pairs=within(cohort.locked_pairs),
-        forbidden_pairs=within(list(cohort.forbidden_pairs) + list(declined_pairs)),
-        previous_pairs=within(cohort.previous_pairs),
-    )
-    result = solve(sub, limits)
-    stats = result.stats
-    if stats.status == "infeasible":
-        return result.model_copy(update={"stats": stats.model_copy(update={"method": f"re-match of {len(leaders)} affected leaders; {stats.method}"})})
-
-    pairs = sorted(kept + result.pairs, key=lambda p: (p.lived_experience_id, p.professional_id))
-    unmatched = [u for u in result.unmatched if u.id not in in_accepted]
-    scores = [p.score for p in kept]
-    objective = dict(stats.objective) | {
-        "paired_people": float(len(pairs)),
-        "total_fit": stats.objective["total_fit"] + sum(scores),
-        "worst_pair_fit": float(min([p.score for p in pairs], default=0)),
-    }
-    bound = dict(stats.best_bound)
-    bound["paired_people"] = bound.get("paired_people", 0.0) + len(kept)
-    bound["total_fit"] = bound.get("total_fit", 0.0) + sum(scores)
-    if "worst_pair_fit" in bound:
-        bound["worst_pair_fit"] = float(min(scores + ([bound["worst_pair_fit"]] if result.pairs else []), default=0))
-    stats = stats.model_copy(
-        update={
-            "objective": objective,
-            "best_bound": bound,
-            "gap": relative_gap(objective, bound),
-            "counts": stats.counts | {"accepted_pairs": len(kept), "affected": len(affected), "pairs": len(pairs), "unmatched": len(unmatched)},
-            "method": f"re-match of {len(leaders)} affected leaders, {len(kept)} accepted pairs kept; {stats.method}",
-        }
-    )
-    return result.model_copy(update={"pairs": pairs, "unmatched": unmatched, "stats": stats})
-
-
-def _kept_pairs(cohort: Cohort, accepted: list[tuple[str, str]], limits: Limits | None) -> list[PairResult]:
-    """Pair results (score, ways to meet, shared times, reasons) for the accepted pairs;
-    only their people are looked at, so this stays quick."""
-    limits = limits or Limits()
-    ids = {i for pair in accepted for i in pair}
-    lived, profs = sides(cohort.model_copy(update={"leaders": [p for p in cohort.leaders if p.id in ids]}))
-    li = np.array([lived.index[a] for a, _ in accepted], dtype=np.int64)
-    pj = np.array([profs.index[b] for _, b in accepted], dtype=np.int64)
-    empty = np.zeros(0, dtype=np.int32)
-    scorer = FitScorer(Candidates(lived, profs, empty, empty, np.zeros(0, dtype=np.uint8), {}, {}), weights_for(cohort, limits))
-    modes = usable_modes(lived, profs, li, pj)
-    locked = {frozenset(pair) for pair in cohort.locked_pairs}
-    is_locked = np.array([frozenset(pair) in locked for pair in accepted], dtype=bool)
-    return pair_results(cohort, lived, profs, li, pj, modes, scorer(li, pj, modes).astype(np.int64), is_locked)

@@ -62,12 +62,14 @@ OWN_REASONS = {
     "school holidays": (
         {"term_time_only": True},
         {"sessions": [{"date": "2027-02-16", "start": "10:00", "end": "15:00"}]},
-        "You cannot attend every required session: 16 February 2027 is in the school holidays, and you take part in term time only.",
+        "You cannot attend every required session: 16 February 2027 is in the school holidays, "
+        "and you take part in term time only.",
     ),
     "notice": (
         {"min_notice_days": 60},
         {},
-        "You cannot attend every required session: 12 January 2027 is only 42 days after the round opened, and you need 60 days' notice.",
+        "You cannot attend every required session: 12 January 2027 is only 42 days after the round opened, "
+        "and you need 60 days' notice.",
     ),
     "interpreter": (
         {"access_needs": ["bsl_interpreter"]},

@@ -111,7 +111,8 @@ def test_locked_pairs_beyond_a_professionals_capacity_say_what_to_unlock():
     result = solve(c)
     assert result.stats.status == "infeasible" and result.pairs == []
     assert result.relaxations == [
-        "Unlock one of these locked pairs: pl-1 with cl-1, pl-2 with cl-1 (cl-1 can take 1 partner but is in 2), or raise cl-1's capacity to 2."
+        "Unlock one of these locked pairs: pl-1 with cl-1, pl-2 with cl-1 (cl-1 can take 1 partner but is in 2), "
+        "or raise cl-1's capacity to 2."
     ]
 
 
