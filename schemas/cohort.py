@@ -231,5 +231,8 @@ class CohortResult(Strict):
     stats: SolveStats
     relaxations: list[str] = Field(
         default_factory=list,
-        description="When the round cannot be solved as set up (status infeasible): the smallest changes that would allow it, in plain English",
+        description=(
+            "When the round cannot be solved as set up (status infeasible): "
+            "the smallest changes that would allow it, in plain English"
+        ),
     )

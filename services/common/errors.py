@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return path or "request"
 
 
-def explain_error(error: dict[str, Any]) -> str:
+def explain_error(error: Mapping[str, Any]) -> str:
     hint = HINTS.get(error.get("type", ""))
     ctx = error.get("ctx") or {}
     if error.get("type") == "string_too_short" and ctx.get("min_length") == 1:
@@ -46,7 +47,7 @@ def explain_error(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def describe(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+def describe(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [{"field": field_path(tuple(e.get("loc", ()))), "message": explain_error(e)} for e in errors]
 
 

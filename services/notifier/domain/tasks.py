@@ -29,7 +29,9 @@ TASK_ACTIONS = {
     "braille": "have the message below put into braille, and post it to {name}",
     "audio": "have the message below recorded as audio, and send the recording to {name}",
     "phone": "phone {name} and read them the message below",
-    "interpreter": "book the communication professional {name} needs (recorded on their page) and share the message below with them",
+    "interpreter": (
+        "book the communication professional {name} needs (recorded on their page) and share the message below with them"
+    ),
     "support": "share the message below with {name}, with the communication support they need (recorded on their page)",
     "contact": "get the message below to {name} in the way they need",
     "no_answer": "contact {name} about the answer we are waiting for, as the message below says",

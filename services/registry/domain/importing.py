@@ -121,7 +121,7 @@ def _yes_no(column: str, text: str) -> bool:
     raise ValueError(f"{column}: write yes or no")
 
 
-def _windows(text: str) -> list[dict]:
+def _windows(text: str) -> list[dict[str, object]]:
     windows = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
         match = WINDOW.match(part)
@@ -140,7 +140,7 @@ def _consent_time(text: str, column: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def _consents(text: str) -> list[dict]:
+def _consents(text: str) -> list[dict[str, object]]:
     """'pairing 2026-11-01; contact 2026-11-01': each purpose they agreed to, and when."""
     found = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
@@ -151,10 +151,30 @@ def _consents(text: str) -> list[dict]:
     return found
 
 
+def _value(column: str, text: str) -> object:
+    if column in LISTS:
+        return [p.strip() for p in text.split(";") if p.strip()]
+    if column == "availability":
+        return _windows(text)
+    if column in ("term_time_only", "release_confirmed"):
+        return _yes_no(column, text)
+    return text
+
+
+def _location(cells: dict[str, object], locate_town: Callable[[str], Location]) -> dict[str, object] | None:
+    """Latitude and longitude as written, else where the town is."""
+    lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
+    if lat or lon:
+        return {"lat": lat, "lon": lon}
+    if town:
+        return locate_town(town).model_dump()
+    return None
+
+
 def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location]) -> LeaderIn:
     data: dict[str, object] = {}
     proxy: dict[str, str] = {}
-    consents: list[dict] = []
+    consents: list[dict[str, object]] = []
     for column, value in cells.items():
         text = _text(value)
         if text is None or column in ("latitude", "longitude", "town"):
@@ -165,25 +185,17 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
             consents.append({"purpose": PROXY_CONSENT, "given": True, "at": _consent_time(text, column)})
         elif column == "consents":
             consents += _consents(text)
-        elif column in LISTS:
-            data[column] = [p.strip() for p in text.split(";") if p.strip()]
-        elif column == "availability":
-            data[column] = _windows(text)
-        elif column in ("term_time_only", "release_confirmed"):
-            data[column] = _yes_no(column, text)
         else:
-            data[column] = text
+            data[column] = _value(column, text)
     if consents:
         data["consents"] = consents
     if proxy:
         data["proxy"] = proxy
     elif any(c["purpose"] == PROXY_CONSENT for c in consents):
         raise ValueError("proxy_consent_date: give proxy_name too, so we know who they agreed to")
-    lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
-    if lat or lon:
-        data["location"] = {"lat": lat, "lon": lon}
-    elif town:
-        data["location"] = locate_town(town).model_dump()
+    location = _location(cells, locate_town)
+    if location:
+        data["location"] = location
     return LeaderIn.model_validate(data)
 
 
@@ -213,7 +225,7 @@ def parse_rows(
         if len(cells) > len(names) and any(_text(c) is not None for c in cells[len(names) :]):
             problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
             continue
-        record = {name: cell for name, cell in zip(names, cells) if name}
+        record = {name: cell for name, cell in zip(names, cells, strict=False) if name}  # a short row leaves fields out
         try:
             leader = row_to_leader(record, locate_town)
         except ValidationError as exc:

@@ -229,6 +229,14 @@ def in_holidays(day: dt.date, holidays: Iterable[DateRange]) -> bool:
     return any(h.from_ <= day <= h.to for h in holidays)
 
 
+def _suits_both(day: dt.date, both: Sequence[MeetingNeeds], rules: MeetingRules) -> bool:
+    if any(day in n.cannot_meet_on for n in both):
+        return False
+    if date_problem(day, (n.nation for n in both), rules.closures):
+        return False
+    return not (any(n.term_time_only for n in both) and in_holidays(day, rules.school_holidays))
+
+
 def plan_first_meetings(
     pairs: Sequence[PairToMeet],
     needs: dict[str, MeetingNeeds],
@@ -251,19 +259,11 @@ def plan_first_meetings(
         both = [needs.get(pair.first, MeetingNeeds()), needs.get(pair.second, MeetingNeeds())]
         start_from = max(not_before, published_on + dt.timedelta(days=max(n.days_of_notice for n in both)))
         busy = taken.get(pair.first, []) + taken.get(pair.second, [])
-
-        def suits(day: dt.date) -> bool:
-            if any(day in n.cannot_meet_on for n in both):
-                return False
-            if date_problem(day, (n.nation for n in both), rules.closures):
-                return False
-            return not (any(n.term_time_only for n in both) and in_holidays(day, rules.school_holidays))
-
         best = None
         for week in range(rules.weeks):
             for window in pair.shared_windows:
                 day = start_from + dt.timedelta(days=(DAYS.index(window.day) - start_from.weekday()) % 7 + 7 * week)
-                if not suits(day):
+                if not _suits_both(day, both, rules):
                     continue
                 start, window_end = dt.datetime.combine(day, window.start), dt.datetime.combine(day, window.end)
                 # A window shorter than a meeting gives one meeting as long as the window; a longer

@@ -138,7 +138,7 @@ OFFLINE_METHODS = frozenset({"letter", "sms", "telephone", "text_relay", "via_ca
 OFFLINE_FORMATS = frozenset({"braille", "audio"})
 
 
-def answers_without_internet(contact: dict) -> bool:
+def answers_without_internet(contact: dict[str, Any]) -> bool:
     """Whether this person's message needs a phone number and a postal address to answer by."""
     return (
         contact.get("contact_method") in OFFLINE_METHODS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class RoundStatus(StrEnum):
@@ -64,7 +65,7 @@ def transition(current: RoundStatus | str, target: RoundStatus) -> RoundStatus:
     return target
 
 
-def progress_words(progress: dict | None) -> str:
+def progress_words(progress: dict[str, Any] | None) -> str:
     """The matcher's latest report on a round it is solving, in plain English."""
     if not progress:
         return ""

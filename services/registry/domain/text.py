@@ -5,6 +5,7 @@ from what was typed. Pure functions and pydantic types; no I/O."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import BeforeValidator
@@ -24,7 +25,7 @@ def clean_text(value: str) -> str:
     return "".join(c for c in value if c in "\n\t" or (c not in BIDI_CONTROLS and unicodedata.category(c) != "Cc")).strip()
 
 
-def _cleaned(clean):
+def _cleaned(clean: Callable[[str], str]) -> Callable[[object], object]:
     return lambda value: clean(value) if isinstance(value, str) else value
 
 

@@ -7,8 +7,9 @@ The bars (Flesch reading ease, higher is easier; 60 to 70 is plain English,
 - easy read: at least 80, and sentences of 10 words or fewer on average.
 
 Addresses (links, email addresses) are left out of the score: nobody reads
-them as words. Each heading and list item counts as a sentence of its own. The representative data is worded as the matcher words its
-reasons, so the bar covers what people really get.
+them as words. Each heading and list item counts as a sentence of its own. The
+representative data is worded as the matcher words its reasons, so the bar
+covers what people really get.
 
 No acronyms: any word of two or more capital letters fails, unless it is in
 ALLOWED_ACRONYMS, the few everyone knows. Examples of what is banned, and why

@@ -153,7 +153,9 @@ def test_the_form_records_when_the_leader_agreed_and_keeps_the_consents_it_does_
 def test_the_form_refuses_an_agreement_with_no_one_named_and_a_bad_proxy_email():
     _, errors = forms.leader_from_values(form(proxy_consent="yes", proxy_name="", proxy_email=""))
     assert errors == {
-        "proxy_name": "Enter the name of the person who gets their messages, because they agreed we send their messages to someone"
+        "proxy_name": (
+            "Enter the name of the person who gets their messages, because they agreed we send their messages to someone"
+        )
     }
     _, errors = forms.leader_from_values(form(proxy_email="sam at example"))
     assert errors == {"proxy_email": "Email address of the person who gets their messages must look like name@example.org"}
