@@ -42,7 +42,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.quiet_hours import QuietHours
 from services.common.retention import PurgeJob
 from services.notifier import person_keys, reminders, retention
-from services.notifier.handlers import Notifier
+from services.notifier.context import MessageRules, Notifier
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
@@ -125,7 +125,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
 
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:
-    rules = handlers.MessageRules(
+    rules = MessageRules(
         programme=settings.programme,
         max_attempts=settings.reliability.max_attempts,
         contact_wait_seconds=settings.contact_wait_seconds,

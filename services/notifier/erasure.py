@@ -61,9 +61,10 @@ def recipient_of(event) -> str:  # noqa: ANN001
     return event.data.partner_id if isinstance(event, PairDeclined) else event.data.leader_id
 
 
-async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a handlers.Notifier
+async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a context.Notifier
     """A tombstone on the contact topic: the person was erased from the registry."""
-    from services.notifier.handlers import delivery_report, Notice  # handlers imports this module
+    from services.notifier.context import delivery_report
+    from services.notifier.notices import notice_for  # notices imports this module, through reminders
     from schemas.topics import DELIVERIES
 
     session = uow.session
@@ -82,9 +83,9 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # n
         cancelled += 1
         # A follow-up about them is just dropped: it asks about a pair that no longer stands.
         if to != leader_id and not isinstance(event, AnswerFollowUp):
-            await tell_in_person(session, Notice(event), to)
+            await tell_in_person(session, notice_for(event), to)
             uow.publish(DELIVERIES, to, delivery_report(
-                event.data.round_id, to, event.event_id, Notice(event).about, "person", "needs_a_person", PARTNER_ERASED
+                event.data.round_id, to, event.event_id, notice_for(event).about, "person", "needs_a_person", PARTNER_ERASED
             ))
     await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
     outbox = uow.store.outbox  # delivery reports about them, sent or not: the registry has forgotten them too

@@ -6,7 +6,7 @@ this asks Notify for its status, first after NOTIFIER_NOTIFY_RECEIPT_SECONDS,
 then less often as the message gets older (never more than an hour apart).
 When the status is final the row changes and a report goes to the outbox in
 one transaction: "delivered", or "failed" with why in plain words, for a
-person to follow up. It stops asking then, or after 7 days (handlers.ASK_FOR),
+person to follow up. It stops asking then, or after 7 days (ASK_FOR),
 when Notify forgets a message. Letters only ever reach "printed and posted":
 the row says so, and the report stays "sent".
 
@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 
 from schemas.topics import DELIVERIES
-from services.notifier import handlers
 from services.notifier.adapters.notify import Receipt
 from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.handlers import Notifier, as_utc, delivery_report
+from services.notifier.context import Notifier, as_utc, delivery_report
+from services.notifier.delivery import ASK_FOR
 from services.notifier.scheduler import Background
 
 log = logging.getLogger("pairing.notifier.receipts")
@@ -59,7 +59,7 @@ async def take(n: Notifier, key: str) -> DeliveryRow | None:
         if row is None or row.receipt_check_at is None or as_utc(row.receipt_check_at) > now:
             return None
         until = as_utc(row.receipt_until) or now
-        age = now - (until - handlers.ASK_FOR)  # how long ago it was sent
+        age = now - (until - ASK_FOR)  # how long ago it was sent
         wait = max(dt.timedelta(seconds=n.rules.receipt_seconds), min(age, MOST_BETWEEN))
         taken = await uow.session.execute(
             update(DeliveryRow)
@@ -83,7 +83,7 @@ async def check(n: Notifier, ask: Ask, key: str) -> None:
         receipt = Receipt(final=False)
     if not receipt.final:
         if n.now() >= (as_utc(row.receipt_until) or n.now()):
-            log.info("delivery %s: GOV.UK Notify had no final status after %s; no longer asking", key, handlers.ASK_FOR)
+            log.info("delivery %s: GOV.UK Notify had no final status after %s; no longer asking", key, ASK_FOR)
             await record(n, row, Receipt(final=True))
         return
     await record(n, row, receipt)

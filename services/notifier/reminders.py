@@ -2,7 +2,7 @@
 
 - A paired outcome with an answer date: its reminder and its task for the team go into
   `scheduled_messages`, in one transaction with an inbox mark, so a redelivered outcome adds nothing
-  and a restart loses nothing. The scheduler sends them like any other waiting message (handlers.attempt).
+  and a restart loses nothing. The scheduler sends them like any other waiting message (handlers.run_due).
 - An answer (yes or no, by any route), for that person and partner; a no also for the partner's
   question about them, which no longer stands: both are taken off, and the question is remembered as
   answered (an inbox mark by question id), so a follow-up scheduled or retried after it is never sent.
@@ -35,7 +35,7 @@ from services.notifier.domain.follow_ups import (
 from services.notifier.erasure import erased_among
 
 if TYPE_CHECKING:
-    from services.notifier.handlers import Notifier
+    from services.notifier.context import Notifier
 
 log = logging.getLogger("pairing.notifier.reminders")
 
@@ -47,7 +47,7 @@ FOLLOW_UP_TYPE = "AnswerFollowUp"
 
 
 def job_key(follow_up: AnswerFollowUp) -> str:
-    """As handlers.Notice.job_key: the scheduler holds and removes it by this key."""
+    """As notices.Notice.job_key: the scheduler holds and removes it by this key."""
     return f"{follow_up.event_id}:{follow_up.data.leader_id}"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.handlers import Notifier
+from services.notifier.context import Notifier
 
 
 async def purge(n: Notifier, keep_days: int, file_days: int) -> dict[str, int]:

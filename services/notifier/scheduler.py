@@ -2,7 +2,7 @@
 
 The schedule lives in the database (`scheduled_messages`), so a restart loses
 nothing: the next scheduler picks up where the last one stopped. Several
-notifier instances may run one each; a lease on each message (handlers.take)
+notifier instances may run one each; a lease on each message (schedule.take)
 makes sure only one of them sends it.
 """
 
@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 
-from services.notifier import handlers
-from services.notifier.handlers import Notifier
+from services.notifier import handlers, schedule
+from services.notifier.context import Notifier
 
 log = logging.getLogger("pairing.notifier.scheduler")
 
@@ -69,7 +69,7 @@ class Scheduler(Background):
 
     async def pause(self) -> float:
         """Sleep until the next message is due, but look again at least every poll_seconds."""
-        due = await handlers.next_due(self.notifier)
+        due = await schedule.next_due(self.notifier)
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(0.05, (due - self.notifier.now()).total_seconds()))

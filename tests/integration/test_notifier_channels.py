@@ -33,6 +33,7 @@ from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
 from services.notifier.app import make_channels
 from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
+from services.notifier.context import MessageRules
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ PROGRAMME = ProgrammeContact(
     email="pairing@example.nhs.uk",
     postal_address="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
 )
-RULES = handlers.MessageRules(programme=PROGRAMME, max_attempts=3)
+RULES = MessageRules(programme=PROGRAMME, max_attempts=3)
 # A Tuesday morning in London: no quiet hours in the way unless a test asks for them.
 DAYTIME = dt.datetime(2026, 12, 15, 11, tzinfo=dt.timezone.utc)
 PARTNER = LeaderContact(leader_id="cl-1", version=1, name="Ben Bell", role="clinical_leader", organisation="Newcastle Hospitals")

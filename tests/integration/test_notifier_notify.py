@@ -24,6 +24,7 @@ from services.notifier.adapters.notify import ByFormat, NotifyChannel, notify_ma
 from services.notifier.app import make_channels, receipt_checker
 from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
+from services.notifier.notices import notice_for
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
     DAYTIME,
     KEY,
@@ -201,7 +202,7 @@ async def test_an_email_goes_through_notify_with_the_subject_body_and_delivery_k
     ((kind, body),) = notify.received
     assert kind == "email" and body["email_address"] == "amira@example.org"
     assert body["template_id"] == TEMPLATES["email"]
-    assert body["reference"] == handlers.delivery_key(event, "email")
+    assert body["reference"] == notice_for(event).key("email")
     fields = body["personalisation"]
     assert fields["subject"] == "We have found you a partner for the patient leader programme"
     assert "Dear Amira Ahmed" in fields["body"] and "# Your partner: Ben Bell" in fields["body"]

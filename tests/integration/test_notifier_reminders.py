@@ -27,13 +27,14 @@ from schemas.topics import DELIVERIES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher, new_key
 from services.common.embedded import read_maildir
 from services.common.store import Store, make_engine
-from services.notifier import handlers, reminders
+from services.notifier import handlers, reminders, schedule
 from services.notifier.adapters.channels import PersonTaskChannel
 from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox, ScheduledRow
 from services.notifier.app import create_app
 from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
 from services.notifier.erasure import forget_person
+from services.notifier.notices import notice_for
 from services.notifier.scheduler import Scheduler
 from tests.integration.test_notifier_app import contact, publish
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
@@ -204,11 +205,11 @@ async def test_a_follow_up_already_taken_by_a_scheduler_is_not_sent_after_an_ans
     n = notifier(store, tasks, clock)
     await handlers.on_event(n, published())
     clock.set(london(REMINDER_DAY, 10))
-    (key,) = [k for k in await handlers.due_keys(n)]
-    lease, follow_up = await handlers.take(n, key)
+    (key,) = [k for k in await schedule.due_keys(n)]
+    held, follow_up = await schedule.take(n, key)
     await reminders.answered(n, answer())
     assert await waiting(store) == ["reminder"], "the task is off; the reminder it holds is left to it"
-    await handlers.attempt(n, handlers.Notice(follow_up), lease)
+    await handlers.attempt(n, notice_for(follow_up), held)
     assert len(read_maildir(maildir)) == 1 and await waiting(store) == []
     assert await follow_up_reports(store) == []
 

@@ -22,10 +22,11 @@ from services.common.embedded import free_port, read_maildir
 from services.common.kafka import create_broker, dead_letter_event, ensure_topics
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import Store, make_engine
-from services.notifier import handlers
+from services.notifier import handlers, schedule
 from services.notifier.adapters.channels import SmtpChannel
 from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
 from services.notifier.clock import FrozenClock
+from services.notifier.notices import notice_for
 from services.notifier.scheduler import Scheduler
 from tests.conftest import FAST_SESSION
 from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
@@ -200,7 +201,7 @@ async def test_a_failed_send_from_the_scheduler_is_tried_again_later_then_report
     clock = FrozenClock(london(15, 12, 0))
     closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
     n = notifier(store, closed, dataclasses.replace(RULES, max_attempts=2, retry_seconds=60), clock)
-    await handlers.park(n, handlers.Notice(published()), None, handlers.RETRY, clock.now(), None)
+    await schedule.park(n, notice_for(published()), schedule.FromConsumer(), schedule.RETRY, clock.now(), None)
     assert await handlers.run_due(n) == 1
     (row,) = await delivery_rows(store)
     assert row.status == "retrying" and await reports(store) == []
@@ -230,7 +231,7 @@ async def test_after_its_last_try_a_scheduled_message_is_dead_lettered_and_a_rep
         n = notifier(store, closed, dataclasses.replace(RULES, max_attempts=2), clock)
         n.dead_letter = functools.partial(dead_letter_event, broker, "notifier", source="schedule")
         event = published()
-        await handlers.park(n, handlers.Notice(event), None, handlers.RETRY, clock.now(), None)  # as the consumer parks it
+        await schedule.park(n, notice_for(event), schedule.FromConsumer(), schedule.RETRY, clock.now(), None)  # as the consumer parks it
         assert await handlers.run_due(n) == 1
         clock.advance(seconds=61)
         assert await handlers.run_due(n) == 1

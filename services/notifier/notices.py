@@ -1,0 +1,251 @@
+"""One message to one person, and the event that caused it: a `Notice`.
+
+Three events make a message, each its own notice type behind one small protocol:
+an outcome (`OutcomeNotice`, to the person it is about), a partner saying no
+(`DeclineNotice`, to the other person in the pair) and a follow-up made from an
+outcome (`FollowUpNotice`: a reminder, or a task when someone has not answered;
+reminders.py). Delivery and the schedule ask the notice, never the event's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.events import LeaderContact, NotificationStatusChanged, OutcomePublished, PairDeclined
+from schemas.topics import OUTCOMES, RESPONSES, Topic
+from services.common.store import Store
+from services.notifier import reminders
+from services.notifier.adapters.channels import TaskWritten
+from services.notifier.adapters.orm import TextQuestionRow
+from services.notifier.compose import PlannedMessage, london_date, plan_message, plan_partner_declined
+from services.notifier.context import MessageRules, delivery_report
+from services.notifier.domain.follow_ups import AnswerFollowUp
+from services.notifier.domain.messages import Route
+from services.notifier.follow_up_words import plan_follow_up
+
+CONSUMER = "notifier.outcomes"
+DECLINES_CONSUMER = "notifier.declines"
+
+# A follow-up is not an event on a topic: it is made from an outcome when that is handled,
+# and waits on the schedule (reminders.py).
+Cause = OutcomePublished | PairDeclined | AnswerFollowUp
+Contacts = dict[str, LeaderContact | None]
+
+
+class Notice(Protocol):
+    """What delivery and the schedule need to know about a message, whatever caused it."""
+
+    event: Cause
+
+    @property
+    def about(self) -> str:
+        """outcome, partner_declined, or a follow-up's kind: reminder or no_answer."""
+        ...
+
+    @property
+    def consumer(self) -> str:
+        """The inbox that marks its event handled."""
+        ...
+
+    @property
+    def source(self) -> tuple[Topic, str] | None:
+        """The topic its event came from and its key there (a replay from the dead-letter topic
+        sends it back); None for one never on a topic."""
+        ...
+
+    @property
+    def leader_id(self) -> str:
+        """Who is told."""
+        ...
+
+    @property
+    def needed(self) -> list[str]:
+        """Whose contact details the message cannot be written without."""
+        ...
+
+    @property
+    def wanted(self) -> list[str]:
+        """Whose details make it better but are not needed."""
+        ...
+
+    @property
+    def task_without_details(self) -> bool:
+        """Whether a person passes it on when contact details never came (else it is dropped)."""
+        ...
+
+    @property
+    def cancels_round(self) -> bool:
+        """Whether it says a published round will not go ahead (its waiting news is withdrawn)."""
+        ...
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage: ...
+
+    def text_question(self) -> TextQuestionRow | None:
+        """A question the person can answer by replying to a text message, if this asks one."""
+        ...
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        """Whether it should be taken off unsent (its question was answered, its round ended)."""
+        ...
+
+    @property
+    def round_id(self) -> str:
+        return self.event.data.round_id
+
+    @property
+    def job_key(self) -> str:
+        return f"{self.event.event_id}:{self.leader_id}"
+
+    def key(self, channel: str) -> str:
+        return f"{self.job_key}:{channel}"
+
+
+@dataclass(frozen=True)
+class OutcomeNotice(Notice):
+    """An outcome, to the person it is about."""
+
+    event: OutcomePublished
+    about = "outcome"
+    consumer = CONSUMER
+    task_without_details = True
+
+    @property
+    def source(self) -> tuple[Topic, str]:
+        return OUTCOMES, self.event.data.leader_id
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.leader_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id, *(p.partner_id for p in self.event.data.partners)]
+
+    @property
+    def wanted(self) -> list[str]:
+        return []
+
+    @property
+    def cancels_round(self) -> bool:
+        return self.event.data.outcome == "cancelled"
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        known = {k: v for k, v in contacts.items() if v is not None}
+        return plan_message(self.event.data, contacts[self.leader_id], known, rules.programme, route)
+
+    def text_question(self) -> TextQuestionRow | None:
+        """A pair offered with one partner: a reply of YES or NO can only be about this pair (inbound.py reads the replies)."""
+        data = self.event.data
+        if data.outcome != "paired" or len(data.partners) != 1:
+            return None
+        return TextQuestionRow(
+            key=self.job_key, round_id=self.round_id, leader_id=self.leader_id, partner_id=data.partners[0].partner_id
+        )
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class DeclineNotice(Notice):
+    """A partner said no: to the other person in the pair."""
+
+    event: PairDeclined
+    about = "partner_declined"
+    consumer = DECLINES_CONSUMER
+    task_without_details = True
+    cancels_round = False
+
+    @property
+    def source(self) -> tuple[Topic, str]:
+        return RESPONSES, self.event.data.round_id
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.partner_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        """The name of the person who said no."""
+        return [self.event.data.leader_id]
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        event = self.event
+        return plan_partner_declined(
+            event.data,
+            contacts[self.leader_id],
+            contacts.get(event.data.leader_id),
+            rules.programme,
+            london_date(event.occurred_at),
+            rules.repair_contact_days,
+            route,
+        )
+
+    def text_question(self) -> TextQuestionRow | None:
+        return None
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class FollowUpNotice(Notice):
+    """A reminder, or a task when someone has not answered, to the person who was asked."""
+
+    event: AnswerFollowUp
+    consumer = reminders.SCHEDULED
+    source = None  # never on a topic, so it cannot go to the dead-letter topic and back
+    # Their details were there when they were asked, so they have gone since (withdrawn): no one to remind.
+    task_without_details = False
+    cancels_round = False
+
+    @property
+    def about(self) -> str:
+        return self.event.data.kind
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.leader_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id, self.event.data.partner_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        return []
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        data = self.event.data
+        return plan_follow_up(data, contacts[self.leader_id], contacts[data.partner_id], rules.programme, route)
+
+    def text_question(self) -> TextQuestionRow | None:
+        return None
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return await reminders.is_answered(session, store, self.event.data)
+
+
+NOTICES: dict[str, type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice]] = {
+    "OutcomePublished": OutcomeNotice,
+    "PairDeclined": DeclineNotice,
+    "AnswerFollowUp": FollowUpNotice,
+}
+
+
+def notice_for(event: Cause) -> Notice:
+    return NOTICES[event.event_type](event)  # type: ignore[arg-type]  # the table pairs each type with its event
+
+
+def report(notice: Notice, channel: str, status: str, detail: str = "") -> NotificationStatusChanged:
+    # A task for a person says what kind it is and when it must be done by (the work queue shows both).
+    task = {"task": detail.kind, "due_by": detail.due_by} if isinstance(detail, TaskWritten) else {}
+    event = notice.event
+    return delivery_report(notice.round_id, notice.leader_id, event.event_id, notice.about, channel, status, detail, **task)
