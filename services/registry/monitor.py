@@ -8,6 +8,7 @@ port (REGISTRY_WATCH lists where); the registry looks at itself directly.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ class ServiceState:
     name: str
     answering: bool  # the process answers at all
     ready: bool  # and it can reach its database and the broker
-    waiting: dict[str, int] = field(default_factory=dict)  # topic -> messages not yet handled
+    # topic -> messages not yet handled, from the offsets committed on the broker; None: the broker did not say
+    waiting: dict[str, int | None] = field(default_factory=dict)
     unsent: int | None = None  # events written but not yet published
     set_aside: int = 0  # events the broker refused, set aside so the rest could go
 
@@ -46,8 +48,11 @@ class ServiceState:
         )
 
     @property
-    def waiting_total(self) -> int:
-        return sum(self.waiting.values())
+    def waiting_total(self) -> int | None:
+        """None when the broker did not say for some topic: the page then says "not known"."""
+        if None in self.waiting.values():
+            return None
+        return sum(n for n in self.waiting.values() if n is not None)
 
 
 async def watch(services: Mapping[str, str], timeout: float = 4.0) -> list[ServiceState]:
@@ -66,18 +71,27 @@ async def _state_of(client: httpx.AsyncClient, name: str, url: str) -> ServiceSt
     return ServiceState(name, True, health.status_code == 200, waiting, unsent, set_aside)
 
 
-def read_metrics(text: str) -> tuple[dict[str, int], int | None]:
-    """Messages waiting per topic and the outbox backlog, from a service's Prometheus page."""
-    waiting: dict[str, int] = {}
+def read_metrics(text: str) -> tuple[dict[str, int | None], int | None]:
+    """Messages waiting per topic (None: not known) and the outbox backlog, from a service's Prometheus page."""
+    waiting: dict[str, int | None] = {}
     unsent = None
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "pairing_consumer_lag":
                 topic = sample.labels.get("topic", "")
-                waiting[topic] = waiting.get(topic, 0) + int(sample.value)
+                waiting[topic] = add_waiting(waiting.get(topic, 0), sample.value)
             elif sample.name == "pairing_outbox_backlog":
                 unsent = (unsent or 0) + int(sample.value)
     return waiting, unsent
+
+
+def add_waiting(total: int | None, more: float) -> int | None:
+    """A sum of waiting messages that stays "not known" once any part of it is (NaN from the service)."""
+    return None if total is None or math.isnan(more) else total + int(more)
+
+
+def known_lag(lag: Mapping[str, float]) -> dict[str, int | None]:
+    return {topic: add_waiting(0, waiting) for topic, waiting in lag.items()}
 
 
 def read_set_aside(text: str) -> int:
@@ -107,7 +121,7 @@ async def own_state(registry) -> ServiceState:
             unsent = await uow.session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
         set_aside = await set_aside_count(registry.store)
         ready = await registry.broker.ping(timeout=3)
-        waiting = await consumer_lag(registry.broker) if ready else {}
+        waiting = known_lag(await consumer_lag(registry.broker)) if ready else {}
     except Exception:  # noqa: BLE001 - whatever failed, the answer is the same: not ready
         return ServiceState("registry", answering=True, ready=False)
     return ServiceState("registry", True, bool(ready), waiting, unsent or 0, set_aside)

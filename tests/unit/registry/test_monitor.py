@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pydantic import ValidationError
 
 from services.registry.config import RegistrySettings
-from services.registry.monitor import ServiceState, read_metrics
+from services.registry.monitor import ServiceState, known_lag, read_metrics
 
 pytestmark = pytest.mark.unit
 
@@ -23,6 +25,14 @@ pairing_outbox_backlog{service="notifier"} 4.0
 def test_waiting_messages_and_unsent_changes_are_read_from_the_metrics_page():
     assert read_metrics(METRICS) == ({"outcomes.v1": 12, "leaders.contact.v1": 3}, 4)
     assert read_metrics("") == ({}, None)
+
+
+def test_a_lag_the_broker_did_not_tell_is_not_known_rather_than_a_number():
+    text = METRICS + 'pairing_consumer_lag{service="notifier",topic="deliveries.v1"} NaN\n'
+    waiting, _ = read_metrics(text)
+    assert waiting == {"outcomes.v1": 12, "leaders.contact.v1": 3, "deliveries.v1": None}
+    assert ServiceState("notifier", True, True, waiting).waiting_total is None
+    assert known_lag({"outcomes.v1": 2.0, "rounds.v1": math.nan}) == {"outcomes.v1": 2, "rounds.v1": None}
 
 
 def test_each_state_is_said_in_plain_words():
