@@ -161,7 +161,8 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
                     await asyncio.sleep(delay)
 
     broker = KafkaBroker(
-        kafka.bootstrap_servers,
+        # A list: FastStream takes one string as one server, where aiokafka splits it at the commas.
+        [server.strip() for server in kafka.bootstrap_servers.split(",")],
         security=broker_security(kafka),
         client_id=f"{kafka.client_prefix}-{service}",
         # Outermost first: the trace span covers the whole handling, retries included.
