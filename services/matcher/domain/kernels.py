@@ -19,9 +19,12 @@ import numpy as np
 
 _REMOTE = 6  # video | phone, as in rules.py
 
+Array = np.ndarray
+Arrays = tuple[np.ndarray, ...]  # one person's values per column, gathered (see _row_pairs)
+
 
 @nb.njit(cache=True, inline="always")
-def _row_pairs(i, lived, cols_side, avail_ok, ok, out_p, out_modes):
+def _row_pairs(i: int, lived: Arrays, cols_side: Arrays, avail_ok: Array, ok: Array, out_p: Array, out_modes: Array) -> int:
     """Check row i against every column, but for do-not-pair; write the allowed
     columns (as positions in cols_side) and their usable modes to out_p and
     out_modes, and return how many there are.
@@ -57,7 +60,7 @@ def _row_pairs(i, lived, cols_side, avail_ok, ok, out_p, out_modes):
 
 
 @nb.njit(cache=True, inline="always")
-def _drop_banned(out_p, out_modes, found, banned):
+def _drop_banned(out_p: Array, out_modes: Array, found: int, banned: Array) -> int:
     """Take the banned columns (sorted) out of the first `found` of out_p (sorted)."""
     kept = 0
     b = 0
@@ -73,7 +76,20 @@ def _drop_banned(out_p, out_modes, found, banned):
 
 
 @nb.njit(cache=True, inline="always")
-def _checked_row(r, rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols, ok, out_p, out_modes):
+def _checked_row(
+    r: int,
+    rows: Array,
+    cols: Array,
+    lived: Arrays,
+    cols_side: Arrays,
+    avail_ok: Array,
+    banned_from: Array,
+    banned_to: Array,
+    banned_cols: Array,
+    ok: Array,
+    out_p: Array,
+    out_modes: Array,
+) -> int:
     """Row r's allowed columns (professional indices) and modes into out_p and out_modes; how many."""
     found = _row_pairs(rows[r], lived, cols_side, avail_ok, ok, out_p, out_modes)
     for c in range(found):
@@ -86,7 +102,16 @@ _ROW_BLOCKS = 64  # the rows are cut into this many blocks, checked in parallel,
 
 
 @nb.njit(cache=True, parallel=True)
-def allowed_pairs(rows, cols, lived, cols_side, avail_ok, banned_from, banned_to, banned_cols):
+def allowed_pairs(
+    rows: Array,
+    cols: Array,
+    lived: Arrays,
+    cols_side: Arrays,
+    avail_ok: Array,
+    banned_from: Array,
+    banned_to: Array,
+    banned_cols: Array,
+) -> tuple[Array, Array, Array]:
     """Every pair of rows x cols (both sorted) that the pair rules allow, in row-major
     order: lived index, professional index, usable modes.
 
@@ -144,7 +169,7 @@ def allowed_pairs(rows, cols, lived, cols_side, avail_ok, banned_from, banned_to
 
 
 @nb.njit(cache=True, inline="always")
-def _popcount(x):
+def _popcount(x: np.uint64) -> np.uint64:
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
@@ -152,9 +177,9 @@ def _popcount(x):
 
 
 @nb.njit(cache=True, inline="always")
-def _topic_share(topics_l, topics_p, i, j) -> float:
+def _topic_share(topics_l: Array, topics_p: Array, i: int, j: int) -> float:
     """Shared topics over all topics the two named (Jaccard), 0 when neither named any."""
-    shared, either = 0, 0
+    shared, either = np.uint64(0), np.uint64(0)
     for w in range(topics_l.shape[1]):
         shared += _popcount(topics_l[i, w] & topics_p[j, w])
         either += _popcount(topics_l[i, w] | topics_p[j, w])
@@ -162,10 +187,12 @@ def _topic_share(topics_l, topics_p, i, j) -> float:
 
 
 @nb.njit(cache=True, inline="always")
-def _travel(i, j, in_person: bool, xyz_l, xyz_p, travel_l, travel_p, earth_radius_km) -> float:
+def _travel(
+    i: int, j: int, in_person: bool, xyz_l: Array, xyz_p: Array, travel_l: Array, travel_p: Array, earth_radius_km: float
+) -> float:
     if not in_person:
         return 0.5
-    limit = min(travel_l[i], travel_p[j])
+    limit: float = min(travel_l[i], travel_p[j])
     if not limit > 0:
         return 1.0
     # Summed in the order numpy's einsum sums, so the distance is the same to the last bit.
@@ -177,7 +204,16 @@ def _travel(i, j, in_person: bool, xyz_l, xyz_p, travel_l, travel_p, earth_radiu
 
 
 @nb.njit(cache=True, parallel=True)
-def fit_scores(li, pj, modes, people_l, people_p, balance, weights, earth_radius_km):
+def fit_scores(
+    li: Array,
+    pj: Array,
+    modes: Array,
+    people_l: Arrays,
+    people_p: Arrays,
+    balance: Array,
+    weights: tuple[float, ...],
+    earth_radius_km: float,
+) -> Array:
     """Fit scores 0 to 100 (scoring.py explains the parts) of the pairs (li[k], pj[k])."""
     topics_l, xyz_l, travel_l, level_l, org_l = people_l
     topics_p, xyz_p, travel_p, level_p, org_p = people_p
@@ -199,7 +235,7 @@ def fit_scores(li, pj, modes, people_l, people_p, balance, weights, earth_radius
 
 
 @nb.njit(cache=True)
-def _root(parent, x):
+def _root(parent: Array, x: int) -> int:
     while parent[x] != x:
         parent[x] = parent[parent[x]]  # halve the path as we go
         x = parent[x]
@@ -207,7 +243,7 @@ def _root(parent, x):
 
 
 @nb.njit(cache=True)
-def smallest_in_part(n_lived, n_prof, arc_l, arc_p):
+def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> Array:
     """Nodes: lived-experience leaders 0..n_lived-1, then professionals; edges: the
     pairs. Each node's smallest connected node, by union-find that always hangs the
     larger root under the smaller, so every root is the smallest node of its part."""
@@ -224,7 +260,7 @@ def smallest_in_part(n_lived, n_prof, arc_l, arc_p):
 
 
 @nb.njit(cache=True)
-def top_per_group(group, score, quota):
+def top_per_group(group: Array, score: Array, quota: Array) -> Array:
     """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
     go to the earlier pair."""
     n = len(quota)
@@ -251,7 +287,7 @@ def top_per_group(group, score, quota):
 
 
 @nb.njit(cache=True, parallel=True)
-def reduced_below(u, v, score, pot_l, pot_p, limit):
+def reduced_below(u: Array, v: Array, score: Array, pot_l: Array, pot_p: Array, limit: int) -> Array:
     """Mask of the pairs with pot_l[u] - pot_p[v] - score < limit."""
     out = np.empty(len(u), dtype=np.bool_)
     for k in nb.prange(len(u)):
@@ -260,7 +296,7 @@ def reduced_below(u, v, score, pot_l, pot_p, limit):
 
 
 @nb.njit(cache=True)
-def shortest_distances(n, tail, head, cost):
+def shortest_distances(n: int, tail: Array, head: Array, cost: Array) -> Array:
     """Distances in a graph with no negative cycle, from a start joined to every node
     at cost 0 (so all start at 0): Bellman-Ford, relaxing in place until nothing
     changes. The distances are unique, so they are the same in any order of arcs."""
@@ -277,7 +313,7 @@ def shortest_distances(n, tail, head, cost):
 
 
 @nb.njit(cache=True)
-def pairs_per_person(n, person):
+def pairs_per_person(n: int, person: Array) -> Array:
     """How many pairs each of n people is in: np.bincount without its copy of every
     index to 64 bits (170 MB for a national round's pairs)."""
     count = np.zeros(n, dtype=np.int64)
@@ -287,7 +323,7 @@ def pairs_per_person(n, person):
 
 
 @nb.njit(cache=True, parallel=True)
-def open_pairs(pair_lived, pair_prof, lived_open, prof_open):
+def open_pairs(pair_lived: Array, pair_prof: Array, lived_open: Array, prof_open: Array) -> Array:
     """Mask of the pairs whose two people are both still open (lived_open, prof_open:
     one flag per person), without numpy's 64-bit temporaries over every pair."""
     out = np.empty(len(pair_lived), dtype=np.bool_)
@@ -297,13 +333,13 @@ def open_pairs(pair_lived, pair_prof, lived_open, prof_open):
 
 
 @nb.njit(cache=True, parallel=True)
-def enough_shared_slots(bits_l, bits_p, slot_seconds, least_seconds):
+def enough_shared_slots(bits_l: Array, bits_p: Array, slot_seconds: int, least_seconds: float) -> Array:
     """Table [i, j]: rows i of bits_l and j of bits_p (weekly time slots, one bit
     each) share at least least_seconds of free time."""
     out = np.empty((bits_l.shape[0], bits_p.shape[0]), dtype=np.bool_)
     for i in nb.prange(bits_l.shape[0]):
         for j in range(bits_p.shape[0]):
-            shared = 0
+            shared = np.uint64(0)
             for w in range(bits_l.shape[1]):
                 shared += _popcount(bits_l[i, w] & bits_p[j, w])
             out[i, j] = shared * slot_seconds >= least_seconds
