@@ -4,10 +4,7 @@ and the outbox relay. Everything is built here from settings, nothing at import.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -36,17 +33,19 @@ from services.common.observability import metrics_app
 from services.common.runtime import outbox_relay, sampling
 from services.common.retention import PurgeJob
 from services.common.store import Store, handle_once, make_engine, utc_now
-from services.registry import handlers, retention
+from services.registry import retention
+from services.registry.api import install_routes
+from services.registry.handlers import publishing, rounds
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.config import RegistrySettings
 from services.registry.person_keys import PersonKeys
+from services.registry.registry import Registry
 from services.registry.text_replies import record_text_reply
 
 # A projection's handler takes a batch of records (services/common/projection.py).
 DeliveryBatch = batch_of(NotificationStatusChanged)
 
 SERVICE = "registry"
-LONDON = ZoneInfo("Europe/London")
 
 
 class Problem(BaseModel):
@@ -63,32 +62,6 @@ class ValidationProblem(BaseModel):
     errors: list[FieldProblem] = []
 
 
-@dataclass
-class Registry:
-    settings: RegistrySettings
-    store: Store
-    cipher: Cipher
-    broker: KafkaBroker
-    signer: URLSafeTimedSerializer
-    person_keys: PersonKeys
-
-    def today(self) -> dt.date:
-        # The date in England, as people read it: just after midnight in summer, UTC is still yesterday.
-        return dt.datetime.now(LONDON).date()
-
-    @property
-    def publishing(self) -> handlers.Publishing:
-        return handlers.Publishing(
-            public_url=self.settings.public_url,
-            signer=self.signer,
-            cipher=self.cipher,
-            response_days=self.settings.response_days,
-            meeting_notice_days=self.settings.first_meeting_notice_days,
-            meeting_minutes=self.settings.first_meeting_minutes,
-            programme=self.settings.programme_defaults,
-        )
-
-
 def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
     consumer = f"{SERVICE}.matches"
@@ -96,11 +69,11 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     @broker.subscriber(MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka), title="registry: matcher results")
     async def on_match_result(event: MatchEvent) -> None:
         if isinstance(event, RoundSolved):
-            await handle_once(store, consumer, event, handlers.record_solution)
+            await handle_once(store, consumer, event, rounds.record_solution)
         elif isinstance(event, RoundProgress):
-            await handle_once(store, consumer, event, handlers.record_progress)
+            await handle_once(store, consumer, event, rounds.record_progress)
         else:
-            await handle_once(store, consumer, event, handlers.record_failure)
+            await handle_once(store, consumer, event, rounds.record_failure)
 
     @broker.subscriber(DELIVERIES.name, **batch_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
     async def on_deliveries(records: DeliveryBatch) -> None:
@@ -111,9 +84,9 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
             f"{SERVICE}.deliveries",
             records,
             NotificationStatusChanged,
-            handlers.record_delivery,
+            publishing.record_delivery,
             None,
-            preload=handlers.load_deliveries,
+            preload=publishing.load_deliveries,
         )
 
     cipher = Cipher(settings.encryption_keys)
@@ -138,7 +111,6 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
 
 
 def create_app(settings: RegistrySettings) -> FastAPI:
-    from services.registry.api import install_routes
     from services.registry.web import install_web
 
     cipher = Cipher(settings.encryption_keys)
