@@ -192,8 +192,25 @@ def test_compose_runs_one_kafka_broker_in_kraft_mode():
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
     assert not any("ZOOKEEPER" in name for name in env)
     assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "SASL_SSL://kafka:9095" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     for name, svc in pairing_services(spec).items():
-        assert svc["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+        assert svc["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9095", name
+
+
+def test_compose_services_sign_in_over_tls_with_the_password_from_a_file():
+    spec = compose()
+    certs = "\n".join(spec["services"]["kafka-certs"]["command"])
+    # The services trust the authority kafka-certs makes, and read the password kafka-configs gave the user.
+    assert "-file /etc/kafka-ca/ca.pem" in certs and "SAN=dns:kafka," in certs
+    user = "\n".join(spec["services"]["topics"]["command"])
+    assert "--entity-name pairing --add-config \"SCRAM-SHA-512=[password=$$(cat /run/secrets/kafka_password)]\"" in user
+    assert spec["secrets"]["kafka_password"]["file"] == "./secrets/kafka-password"
+    for name, svc in pairing_services(spec).items():
+        env = svc["environment"]
+        assert (env["KAFKA_SECURITY_PROTOCOL"], env["KAFKA_SASL_MECHANISM"]) == ("SASL_SSL", "SCRAM-SHA-512"), name
+        assert env["KAFKA_SASL_USERNAME"] == "pairing" and "KAFKA_SASL_PASSWORD" not in env, name
+        assert svc["secrets"] == ["kafka_password"] and env["KAFKA_SASL_PASSWORD_FILE"] == "/run/secrets/kafka_password"
+        assert f"kafka-ca:{env['KAFKA_SSL_CA_FILE'].rsplit('/', 1)[0]}:ro" in svc["volumes"], name
 
 
 def test_compose_turns_on_the_idempotent_producer_for_every_service():
