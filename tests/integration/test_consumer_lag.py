@@ -18,6 +18,7 @@ from services.common.kafka import create_broker, ensure_topics, make_producer, s
 from services.common.observability import committed_lag, consumer_groups, consumer_lag
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.registry.monitor import ServiceState, known_lag
+from tests.kafka_lag import wait_for_lag
 
 pytestmark = pytest.mark.integration
 
@@ -69,16 +70,6 @@ def kafka_settings_of_test(kafka: KafkaSettings) -> KafkaSettings:
     return kafka.model_copy(update={"client_prefix": f"{kafka.client_prefix}-{uuid.uuid4().hex[:6]}"})
 
 
-async def wait_for_lag(broker: Any, wanted: int, seconds: float = 30) -> dict[str, float]:
-    """The lag once it reads `wanted`, or what it read last when it never did."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        lag = await consumer_lag(broker)
-        if lag.get(OUTCOMES.name) == wanted or asyncio.get_running_loop().time() > deadline:
-            return lag
-        await asyncio.sleep(0.2)
-
-
 async def test_lag_counts_what_arrived_while_stopped_until_it_is_handled(kafka_settings_of_test):
     kafka = kafka_settings_of_test
 
@@ -86,7 +77,7 @@ async def test_lag_counts_what_arrived_while_stopped_until_it_is_handled(kafka_s
     first.gate.set()
     await first.broker.start()
     await produce(kafka, 4, first=0)
-    assert (await wait_for_lag(first.broker, 0))[OUTCOMES.name] == 0
+    assert (await wait_for_lag(first.broker, OUTCOMES.name, 0))[OUTCOMES.name] == 0
     assert sorted(first.handled) == [0, 1, 2, 3]
     await first.broker.stop()
 
@@ -103,7 +94,7 @@ async def test_lag_counts_what_arrived_while_stopped_until_it_is_handled(kafka_s
         assert monitor.waiting_total == 7
 
         again.gate.set()
-        assert (await wait_for_lag(again.broker, 0))[OUTCOMES.name] == 0
+        assert (await wait_for_lag(again.broker, OUTCOMES.name, 0))[OUTCOMES.name] == 0
         assert sorted(again.handled) == list(range(4, 11))
     finally:
         await again.broker.stop()
@@ -116,7 +107,7 @@ async def test_lag_of_a_group_is_read_while_its_service_is_stopped(kafka_setting
     await earlier.broker.start()
     try:
         await produce(kafka, 2, first=0)
-        assert (await wait_for_lag(earlier.broker, 0))[OUTCOMES.name] == 0
+        assert (await wait_for_lag(earlier.broker, OUTCOMES.name, 0))[OUTCOMES.name] == 0
     finally:
         await earlier.broker.stop()
     service = Service(kafka)
@@ -134,7 +125,7 @@ async def test_lag_of_a_group_is_read_while_its_service_is_stopped(kafka_setting
         service.gate.set()
         await service.broker.start()
         try:
-            await wait_for_lag(service.broker, 0)
+            await wait_for_lag(service.broker, OUTCOMES.name, 0)
             assert await committed_lag(watcher.broker, groups) == {OUTCOMES.name: 0}
             assert sorted(service.handled) == [2, 3, 4, 5, 6]
         finally:
