@@ -223,3 +223,7 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         yield port, maildir
     finally:
         controller.stop()
+
+
+# The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
+from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: E402, F401
