@@ -203,7 +203,7 @@ def test_compose_services_sign_in_over_tls_with_the_password_from_a_file():
     # The services trust the authority kafka-certs makes, and read the password kafka-configs gave the user.
     assert "-file /etc/kafka-ca/ca.pem" in certs and "SAN=dns:kafka," in certs
     user = "\n".join(spec["services"]["topics"]["command"])
-    assert "--entity-name pairing --add-config \"SCRAM-SHA-512=[password=$$(cat /run/secrets/kafka_password)]\"" in user
+    assert '--entity-name pairing --add-config "SCRAM-SHA-512=[password=$$(cat /run/secrets/kafka_password)]"' in user
     assert spec["secrets"]["kafka_password"]["file"] == "./secrets/kafka-password"
     for name, svc in pairing_services(spec).items():
         env = svc["environment"]
@@ -366,4 +366,32 @@ def test_k8s_kafka_topics_are_exactly_the_topics_of_schemas_topics():
     assert found == EXPECTED_TOPICS
     clusters = {t["metadata"]["labels"]["strimzi.io/cluster"] for t in topics}
     (configmap,) = k8s_kind("ConfigMap")
-    assert {f"{c}-kafka-bootstrap:9092" for c in clusters} == {configmap["data"]["KAFKA_BOOTSTRAP_SERVERS"]}
+    assert {f"{c}-kafka-bootstrap:9093" for c in clusters} == {configmap["data"]["KAFKA_BOOTSTRAP_SERVERS"]}
+
+
+def test_k8s_services_sign_in_as_a_strimzi_kafka_user_with_its_secret_and_the_cluster_ca():
+    (user,) = k8s_kind("KafkaUser")
+    assert user["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+    cluster = user["metadata"]["labels"]["strimzi.io/cluster"]
+    (configmap,) = k8s_kind("ConfigMap")
+    settings = configmap["data"]
+    assert (settings["KAFKA_SECURITY_PROTOCOL"], settings["KAFKA_SASL_MECHANISM"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert settings["KAFKA_SASL_USERNAME"] == user["metadata"]["name"]
+    assert {"KAFKA_SSL_CA_FILE", "KAFKA_SASL_PASSWORD_FILE"} <= KNOWN_ENV
+    # Strimzi names the user's Secret after it (key "password") and the cluster's CA "<cluster>-cluster-ca-cert".
+    wanted = {
+        settings["KAFKA_SASL_PASSWORD_FILE"]: (user["metadata"]["name"], "password"),
+        settings["KAFKA_SSL_CA_FILE"]: (f"{cluster}-cluster-ca-cert", "ca.crt"),
+    }
+    for deployment in k8s_kind("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        volumes = {v["name"]: v["secret"] for v in pod["volumes"]}
+        files = {}
+        for mount in container["volumeMounts"]:
+            assert mount["readOnly"] is True
+            secret = volumes[mount["name"]]
+            for item in secret["items"]:
+                files[f"{mount['mountPath']}/{item['path']}"] = (secret["secretName"], item["key"])
+        assert files == wanted, deployment["metadata"]["name"]
