@@ -34,7 +34,7 @@ class MessageRules:
     contact_wait_seconds: float = 0
     # Someone whose partner said no hears from us again within this many days.
     repair_contact_days: int = 14
-    quiet_hours: QuietHours = QuietHours()
+    quiet_hours: QuietHours = field(default_factory=QuietHours)
     # A send from the scheduler that failed is tried again after this, doubling each time (with jitter).
     retry_seconds: float = 30
     max_retry_seconds: float = 1800
@@ -65,7 +65,7 @@ class Notifier:
     folders: tuple[Path, ...] = ()
 
     def now(self) -> dt.datetime:
-        return self.clock.now().astimezone(dt.timezone.utc)
+        return self.clock.now().astimezone(dt.UTC)
 
 
 def delivery_report(
@@ -102,4 +102,4 @@ def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back times without a zone; they were stored as UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.replace(tzinfo=dt.UTC)

@@ -62,7 +62,7 @@ async def send_and_record(
         log.warning("delivery %s: the last attempt stopped part way and may have sent already; sending again", row.key)
     try:
         result = await send(n.channels, planned, me, row.key, replan)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
         # Not sent: say so on the row, so the next attempt knows it is not a possible duplicate.
         failure = f"{exc.__class__.__name__} on try {row.attempts}"
         if row.attempts >= n.rules.max_attempts:
@@ -111,7 +111,7 @@ async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow
 
 async def set_status(store: Store, key: str, status: str, detail: str) -> None:
     async with store.unit_of_work() as uow:
-        row = await uow.session.get(DeliveryRow, key)
+        row = await uow.session.get_one(DeliveryRow, key)
         row.status, row.detail = status, detail
         await uow.commit()
 
@@ -175,7 +175,7 @@ async def give_up(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow,
     decides what becomes of the event: `let_go`)."""
     detail = f"could not be sent ({failure}, the last); a person should follow it up"
     async with n.store.unit_of_work() as uow:
-        failed = await uow.session.get(DeliveryRow, row.key)
+        failed = await uow.session.get_one(DeliveryRow, row.key)
         failed.status, failed.detail = "failed", detail
         if not await origin.let_go(uow, n, notice, failure, row.attempts):
             return

@@ -30,13 +30,13 @@ from services.common.crypto import Cipher
 from services.common.store import UnitOfWork, handled_in
 from services.notifier import person_keys, reminders
 from services.notifier.adapters.orm import ContactRow, ErasedRow, PersonKeyRow
-from services.notifier.compose import PlannedMessage, plan_missing_contact_task
+from services.notifier.compose import PlannedMessage
 from services.notifier.context import Notifier
 from services.notifier.delivery import send_and_record
 from services.notifier.domain.messages import Route
 from services.notifier.domain.quiet_hours import keeps_quiet_hours, next_allowed, quiet_hours_for
 from services.notifier.erasure import PARTNER_ERASED, digest, erased_among, tell_in_person
-from services.notifier.notices import Contacts, Notice, notice_for, report
+from services.notifier.notices import Contacts, Notice, known, notice_for, report
 from services.notifier.schedule import (
     RECHECK,
     RETRY,
@@ -59,9 +59,10 @@ log = logging.getLogger("pairing.notifier")
 async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: Cipher) -> None:
     data = changed.data
     if isinstance(data, SealedContact):  # sealed with the leader's own key (older records are plain)
-        data = await person_keys.opened(uow, cipher, data)
-        if data is None:
+        opened = await person_keys.opened(uow, cipher, data)
+        if opened is None:
             return  # its key has not come yet (it waits for it), or was destroyed
+        data = opened
     await project_contact(uow, data, cipher)
 
 
@@ -132,7 +133,7 @@ async def run_due(n: Notifier, early: bool = False) -> int:
         tried += 1
         try:
             await attempt(n, notice_for(event), held)
-        except Exception:  # noqa: BLE001 - one broken message must not stop the others
+        except Exception:  # logged: one broken message must not stop the others
             log.exception("scheduled message %s could not be handled; trying again later", key)
             later = n.now() + dt.timedelta(seconds=n.rules.max_retry_seconds)
             await park(n, notice_for(event), held, RETRY, later, held.give_up_at)
@@ -151,7 +152,6 @@ async def attempt(n: Notifier, notice: Notice, origin: Origin, contacts: Contact
         if contacts.get(leader) is None and await erased(n, [leader]):
             contacts.pop(leader, None)
     missing = [leader for leader in notice.needed if contacts[leader] is None]
-    me = contacts[notice.leader_id]
     if missing or None in contacts.values():
         # Details on their way (a wanted name too: at start-up each topic's consumer catches up on its own).
         give_up_at = origin.contact_deadline(n, now)
@@ -164,6 +164,7 @@ async def attempt(n: Notifier, notice: Notice, origin: Origin, contacts: Contact
     if missing:
         await without_details(n, notice, origin, contacts, missing)
         return
+    me = known(contacts, notice.leader_id)
 
     def replan(route: Route | None = None) -> PlannedMessage:
         return notice.plan(n.rules, contacts, route)
@@ -179,22 +180,20 @@ async def attempt(n: Notifier, notice: Notice, origin: Origin, contacts: Contact
 
 async def without_details(n: Notifier, notice: Notice, origin: Origin, contacts: Contacts, missing: list[str]) -> None:
     """Contact details never came: a person passes the message on; or, for a follow-up, it is dropped."""
-    if not notice.task_without_details:
-        log.info("%s: not sent, as contact details for %s are no longer held", notice.job_key, missing)
-        async with n.store.unit_of_work() as uow:
-            if await origin.mark_done(uow, notice):
-                await uow.commit()
-        return
     me = contacts[notice.leader_id]
     why = (
         "we do not have their contact details yet"
         if me is None
         else "cannot be told yet: we do not have their partner's contact details"
     )
+    planned = notice.plan_for_a_person(n.rules, contacts, why)
+    if planned is None:
+        log.info("%s: not sent, as contact details for %s are no longer held", notice.job_key, missing)
+        async with n.store.unit_of_work() as uow:
+            if await origin.mark_done(uow, notice):
+                await uow.commit()
+        return
     log.warning("%s: no contact details for %s after waiting; a person will pass it on", notice.job_key, missing)
-    planned = plan_missing_contact_task(
-        notice.event, notice.leader_id, contacts, why, n.rules.programme, n.rules.repair_contact_days
-    )
     # The task channel needs someone to address; only the id is known.
     me = me or LeaderContact(leader_id=notice.leader_id, version=1, name=f"leader {notice.leader_id}", role="patient_leader")
     await send_and_record(n, notice, origin, planned, me, lambda _route: planned)

@@ -20,7 +20,13 @@ from services.common.store import Store
 from services.notifier import reminders
 from services.notifier.adapters.channels import TaskWritten
 from services.notifier.adapters.orm import TextQuestionRow
-from services.notifier.compose import PlannedMessage, london_date, plan_message, plan_partner_declined
+from services.notifier.compose import (
+    PlannedMessage,
+    london_date,
+    plan_message,
+    plan_missing_contact_task,
+    plan_partner_declined,
+)
 from services.notifier.context import MessageRules, delivery_report
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.domain.messages import Route
@@ -72,16 +78,15 @@ class Notice(Protocol):
         ...
 
     @property
-    def task_without_details(self) -> bool:
-        """Whether a person passes it on when contact details never came (else it is dropped)."""
-        ...
-
-    @property
     def cancels_round(self) -> bool:
         """Whether it says a published round will not go ahead (its waiting news is withdrawn)."""
         ...
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage: ...
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage | None:
+        """A task for a person to pass it on, as contact details never came; None: it is dropped."""
+        ...
 
     def text_question(self) -> TextQuestionRow | None:
         """A question the person can answer by replying to a text message, if this asks one."""
@@ -110,7 +115,6 @@ class OutcomeNotice(Notice):
     event: OutcomePublished
     about = "outcome"
     consumer = CONSUMER
-    task_without_details = True
 
     @property
     def source(self) -> tuple[Topic, str]:
@@ -133,8 +137,11 @@ class OutcomeNotice(Notice):
         return self.event.data.outcome == "cancelled"
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
-        known = {k: v for k, v in contacts.items() if v is not None}
-        return plan_message(self.event.data, contacts[self.leader_id], known, rules.programme, route)
+        here = {k: v for k, v in contacts.items() if v is not None}
+        return plan_message(self.event.data, known(contacts, self.leader_id), here, rules.programme, route)
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
+        return plan_missing_contact_task(self.event, self.leader_id, contacts, why, rules.programme, rules.repair_contact_days)
 
     def text_question(self) -> TextQuestionRow | None:
         """A pair offered with one partner: a reply of YES or NO can only be about this pair (inbound.py reads the replies)."""
@@ -156,7 +163,6 @@ class DeclineNotice(Notice):
     event: PairDeclined
     about = "partner_declined"
     consumer = DECLINES_CONSUMER
-    task_without_details = True
     cancels_round = False
 
     @property
@@ -180,13 +186,16 @@ class DeclineNotice(Notice):
         event = self.event
         return plan_partner_declined(
             event.data,
-            contacts[self.leader_id],
+            known(contacts, self.leader_id),
             contacts.get(event.data.leader_id),
             rules.programme,
             london_date(event.occurred_at),
             rules.repair_contact_days,
             route,
         )
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
+        return plan_missing_contact_task(self.event, self.leader_id, contacts, why, rules.programme, rules.repair_contact_days)
 
     def text_question(self) -> TextQuestionRow | None:
         return None
@@ -202,8 +211,6 @@ class FollowUpNotice(Notice):
     event: AnswerFollowUp
     consumer = reminders.SCHEDULED
     source = None  # never on a topic, so it cannot go to the dead-letter topic and back
-    # Their details were there when they were asked, so they have gone since (withdrawn): no one to remind.
-    task_without_details = False
     cancels_round = False
 
     @property
@@ -224,7 +231,11 @@ class FollowUpNotice(Notice):
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
         data = self.event.data
-        return plan_follow_up(data, contacts[self.leader_id], contacts[data.partner_id], rules.programme, route)
+        return plan_follow_up(data, known(contacts, self.leader_id), known(contacts, data.partner_id), rules.programme, route)
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> None:
+        """Their details were there when they were asked, so they have gone since (withdrawn): no one to remind."""
+        return None
 
     def text_question(self) -> TextQuestionRow | None:
         return None
@@ -244,8 +255,16 @@ def notice_for(event: Cause) -> Notice:
     return NOTICES[event.event_type](event)  # type: ignore[arg-type]  # the table pairs each type with its event
 
 
+def known(contacts: Contacts, leader_id: str) -> LeaderContact:
+    """Details a message is planned with: handlers.attempt plans only once none it needs is missing."""
+    contact = contacts[leader_id]
+    if contact is None:
+        raise LookupError(f"a message was planned without the contact details of {leader_id}")
+    return contact
+
+
 def report(notice: Notice, channel: str, status: str, detail: str = "") -> NotificationStatusChanged:
     # A task for a person says what kind it is and when it must be done by (the work queue shows both).
-    task = {"task": detail.kind, "due_by": detail.due_by} if isinstance(detail, TaskWritten) else {}
-    event = notice.event
-    return delivery_report(notice.round_id, notice.leader_id, event.event_id, notice.about, channel, status, detail, **task)
+    task, due_by = (detail.kind, detail.due_by) if isinstance(detail, TaskWritten) else (None, None)
+    event_id = notice.event.event_id
+    return delivery_report(notice.round_id, notice.leader_id, event_id, notice.about, channel, status, detail, task, due_by)

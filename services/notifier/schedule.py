@@ -27,8 +27,9 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Delete, Update, and_, delete, or_, select, update
 
 from schemas.topics import DELIVERIES
 from services.common.kafka import jittered_backoff
@@ -93,21 +94,18 @@ class FromSchedule:
     async def mark_done(self, uow: UnitOfWork, notice: Notice) -> bool:
         """Take it off the schedule, inside the result's transaction; False if another scheduler
         took it over after our lease ran out."""
-        gone = await uow.session.execute(
-            delete(ScheduledRow).where(ScheduledRow.key == self.key, ScheduledRow.lease == self.token)
-        )
-        return gone.rowcount == 1
+        return await changed(uow, delete(ScheduledRow).where(ScheduledRow.key == self.key, ScheduledRow.lease == self.token)) == 1
 
     async def keep(
         self, uow: UnitOfWork, n: Notifier, notice: Notice, reason: str, due: dt.datetime, give_up_at: dt.datetime | None
     ) -> bool:
         """Move it on the schedule, and let go of the lease."""
-        moved = await uow.session.execute(
+        moved = (
             update(ScheduledRow)
             .where(ScheduledRow.key == self.key, ScheduledRow.lease == self.token)
             .values(reason=reason, due_at=due, give_up_at=give_up_at, lease=None)
         )
-        return moved.rowcount == 1
+        return await changed(uow, moved) == 1
 
     def contact_deadline(self, n: Notifier, now: dt.datetime) -> dt.datetime:
         return self.give_up_at or now + dt.timedelta(seconds=n.rules.contact_wait_seconds)
@@ -140,6 +138,17 @@ Origin = FromConsumer | FromSchedule
 
 
 # ---- parking a message for later ----
+
+
+async def changed(uow: UnitOfWork, statement: Update | Delete) -> int:
+    """How many rows an update or delete changed (0: another scheduler, or the consumer, got there first)."""
+    result = cast("CursorResult[Any]", await uow.session.execute(statement))
+    return result.rowcount
+
+
+def opened(n: Notifier, row: ScheduledRow) -> Cause:
+    """A scheduled message's event, unsealed: an outcome, a decline or a follow-up (JOB_TYPES)."""
+    return cast("Cause", JOB_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event)))
 
 
 def sealed_job(n: Notifier, notice: Notice, reason: str, due: dt.datetime, give_up_at: dt.datetime | None) -> ScheduledRow:
@@ -194,7 +203,7 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
         ).all()
         withdrawn = []
         for row in waiting:
-            event = JOB_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+            event = opened(n, row)
             if event.event_id != notice.event.event_id and event.data.round_id == notice.round_id:
                 withdrawn.append(str(event.event_id))
                 await uow.session.delete(row)
@@ -235,15 +244,15 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[FromSchedule
     """Hold one due message for LEASE, so no other scheduler sends it meanwhile; None if another has it."""
     token = str(uuid.uuid4())
     async with n.store.unit_of_work() as uow:
-        taken = await uow.session.execute(
+        taken = (
             update(ScheduledRow)
             .where(ScheduledRow.key == key, due_clause(n, early))
             .values(lease=token, due_at=n.now() + LEASE, attempts=ScheduledRow.attempts + 1)
         )
-        if taken.rowcount != 1:
+        if await changed(uow, taken) != 1:
             return None
-        row = await uow.session.get(ScheduledRow, key)
-        event = JOB_TYPES[row.event_type].model_validate(n.cipher.open(row.sealed_event))
+        row = await uow.session.get_one(ScheduledRow, key)
+        event = opened(n, row)
         held = FromSchedule(key, token, as_utc(row.give_up_at))
         await uow.commit()
     return held, event
