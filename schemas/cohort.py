@@ -17,7 +17,7 @@ LIVED_EXPERIENCE_ROLES: frozenset[str] = frozenset({"patient_leader", "carer_lea
 PROFESSIONAL_ROLES: frozenset[str] = frozenset({"clinical_leader", "managerial_leader"})
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MeetingMode = Literal["in_person", "video", "phone"]
 AccessNeed = Literal[
     "step_free_access",

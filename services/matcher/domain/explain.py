@@ -243,8 +243,9 @@ def unmatched(
     ):
         for i in np.flatnonzero(unpaired):
             person = side.people[i]
-            if side.blocked[i] is not None:
-                rule, own = side.blocked[i], True
+            blocked = side.blocked[i]
+            if blocked is not None:
+                rule, own = blocked, True
             elif allowed[i]:
                 # Still had candidates: with an optimal pairing, they were all taken.
                 k = part[i]

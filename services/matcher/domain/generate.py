@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from schemas.cohort import DAYS, Cohort
 
@@ -48,7 +49,7 @@ def _time(half_hours: int) -> str:
     return f"{half_hours // 2:02d}:{30 * (half_hours % 2):02d}"
 
 
-def _windows(rng: random.Random, count: int, earliest: int, latest: int, shortest: int, longest: int) -> list[dict]:
+def _windows(rng: random.Random, count: int, earliest: int, latest: int, shortest: int, longest: int) -> list[dict[str, str]]:
     """Weekday windows on the half hour, between earliest and latest (in half hours)."""
     out = []
     for day in rng.sample(DAYS[:5], count):
@@ -67,7 +68,7 @@ def _modes(rng: random.Random) -> list[str]:
     return ["in_person", "video"] + (["phone"] if rng.random() < 0.3 else [])
 
 
-def _person(rng: random.Random, pid: str, role: str, area: tuple[str, float, float], capacity: int) -> dict:
+def _person(rng: random.Random, pid: str, role: str, area: tuple[str, float, float], capacity: int) -> dict[str, Any]:
     code, lat, lon = area
     professional = role in ("clinical_leader", "managerial_leader")
     carer = role == "carer_leader"
@@ -140,7 +141,7 @@ def generate_cohort(n_lived: int, n_prof: int, seed: int, capacity: int = 1, sys
         return [(rng.choice(lived)["id"], rng.choice(profs)["id"]) for _ in range(count)]
 
     # Locked pairs must not share a person, or they would overfill someone.
-    locked = {}
+    locked: dict[str, str] = {}
     for a, b in some_pairs(n_lived // 200):
         if a not in locked and b not in locked.values():
             locked[a] = b

@@ -125,9 +125,10 @@ def _shortfall(free: _Pairs, short: np.ndarray, proven: bool) -> tuple[dict[str,
     when CP-SAT proved the smallest shortfall on a model of every pair (`proven`), or
     when each short area is lowered to the most pairs it allows on its own."""
     areas = free.areas
-    alone = {a: _most_pairs_for_area(free, a) for a in np.flatnonzero(short)}
+    short_areas: list[int] = np.flatnonzero(short).tolist()
+    alone = {a: _most_pairs_for_area(free, a) for a in short_areas}
     sure = proven or all(areas.need[a] - short[a] == most for a, most in alone.items())
-    return {areas.names[a]: int(short[a]) for a in np.flatnonzero(short)}, sure
+    return {areas.names[a]: int(short[a]) for a in short_areas}, sure
 
 
 def plan(
@@ -200,7 +201,8 @@ def plan(
             bound["worst_pair_fit"] = float(worst)
         if pairs >= 2 and worst < bound["worst_pair_fit"] and stages_12:
             # Stage 3 on every pair an equally good pairing could use, when few enough.
-            arcs = outcome.within(outcome.total - total) if pairs == outcome.pairs else (model.pairs if complete else None)
+            modelled = model.pairs if complete and model else None
+            arcs = outcome.within(outcome.total - total) if pairs == outcome.pairs else modelled
             if arcs is not None and len(arcs) <= EXACT_MODEL_PAIRS:
                 stage3 = (
                     model
@@ -315,8 +317,8 @@ class _Model:
                 )
         need = free.areas.need
         area_u, area_v = free.areas.lived[u], free.areas.professionals[v]
-        short = {}
-        for a in np.flatnonzero(need > 0):
+        short: dict[int, cp_model.IntVar] = {}
+        for a in np.flatnonzero(need > 0).tolist():
             short[a] = model.new_int_var(0, int(need[a]), f"short_{free.areas.names[a]}")
             counted = [x[k] for k in np.flatnonzero((area_u == a) | (area_v == a))]
             model.add(cp_model.LinearExpr.sum(counted) + short[a] >= int(need[a]))
@@ -338,7 +340,7 @@ class _Model:
 
     def _run(
         self, model: cp_model.CpModel, stage: str, time_limit: float, seed: int, workers: int, gap: float = 0.0
-    ) -> tuple[cp_model.CpSolver, int]:
+    ) -> tuple[cp_model.CpSolver, cp_model.CpSolverStatus]:
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(time_limit, 0.1)
         solver.parameters.random_seed = seed

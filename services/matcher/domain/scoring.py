@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from schemas.cohort import MatchingProfile
 from services.matcher.domain import kernels
 from services.matcher.domain.rules import EARTH_RADIUS_KM, IN_PERSON, Candidates, distance_km
 
@@ -49,7 +50,7 @@ def topic_key(topic: str) -> str:
     return topic.strip().lower()
 
 
-def _topic_bits(people: tuple, vocabulary: dict[str, int]) -> np.ndarray:
+def _topic_bits(people: tuple[MatchingProfile, ...], vocabulary: dict[str, int]) -> np.ndarray:
     """Each person's topics as a row of 64-bit words, for popcounts."""
     bits = np.zeros((len(people), max(1, -(-len(vocabulary) // 64))), dtype=np.uint64)
     for i, person in enumerate(people):
@@ -74,8 +75,8 @@ class FitScorer:
         self.level_l = np.array([EXPERIENCE_LEVELS.index(p.experience) for p in lived], dtype=np.int8)
         self.level_p = np.array([EXPERIENCE_LEVELS.index(p.experience) for p in profs], dtype=np.int8)
         orgs = {o: i for i, o in enumerate(sorted({p.organisation for p in lived + profs if p.organisation}))}
-        self.org_l = np.array([orgs.get(p.organisation, -1) for p in lived], dtype=np.int32)
-        self.org_p = np.array([orgs.get(p.organisation, -1) for p in profs], dtype=np.int32)
+        self.org_l = np.array([orgs.get(p.organisation or "", -1) for p in lived], dtype=np.int32)
+        self.org_p = np.array([orgs.get(p.organisation or "", -1) for p in profs], dtype=np.int32)
 
     def __call__(self, li: np.ndarray, pj: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """Scores (int16) of the pairs (lived li[k], professional pj[k]) with usable modes[k]."""

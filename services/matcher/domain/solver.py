@@ -28,16 +28,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from schemas.cohort import Cohort, CohortResult, PairResult, SolveStats, Window
+from schemas.cohort import Cohort, CohortResult, MeetingMode, PairResult, SolveStats, Window
 from services.matcher.domain import explain, flow, kernels
-from services.matcher.domain.rules import Candidates, Side, distance_km, find_candidates, session_problem, shared_spans, spans_to_windows, usable_modes
+from services.matcher.domain.rules import (
+    Candidates,
+    Side,
+    distance_km,
+    find_candidates,
+    session_problem,
+    shared_spans,
+    spans_to_windows,
+    usable_modes,
+)
 from services.matcher.domain.scoring import FitScorer, Weights
 from services.matcher.domain.watch import Progress, Watch, relative_gap
 
 if TYPE_CHECKING:
     from services.matcher.domain import quotas
 
-_MODE_NAMES = (("in_person", 1), ("video", 2), ("phone", 4))
+_MODE_NAMES: tuple[tuple[MeetingMode, int], ...] = (("in_person", 1), ("video", 2), ("phone", 4))
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,11 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     profs = cands.professionals
     scorer = FitScorer(cands, weights_for(cohort, limits))
     locked = sorted({_oriented(cands, a, b) for a, b in cohort.locked_pairs})
-    locked_l = np.array([l for l, _ in locked], dtype=np.int32)
+    locked_l = np.array([i for i, _ in locked], dtype=np.int32)
     locked_p = np.array([p for _, p in locked], dtype=np.int32)
-    capacity = np.array([p.capacity if b is None else 0 for p, b in zip(profs.people, profs.blocked)], dtype=np.int64)
+    capacity = np.array(
+        [p.capacity if b is None else 0 for p, b in zip(profs.people, profs.blocked, strict=True)], dtype=np.int64
+    )
     spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
     lived_open = np.ones(len(cands.lived.people), dtype=bool)
     lived_open[locked_l] = False
@@ -95,7 +106,11 @@ def weights_for(cohort: Cohort, limits: Limits) -> Weights:
 
 
 def _oriented(cands: Candidates, a: str, b: str) -> tuple[int, int]:
-    return (cands.lived.index[a], cands.professionals.index[b]) if a in cands.lived.index else (cands.lived.index[b], cands.professionals.index[a])
+    return (
+        (cands.lived.index[a], cands.professionals.index[b])
+        if a in cands.lived.index
+        else (cands.lived.index[b], cands.professionals.index[a])
+    )
 
 
 def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = None) -> CohortResult:
@@ -146,7 +161,7 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
             )
         method = f"{method}; area minimums: {plan.method}"
         if plan.status == "infeasible":
-            minimum = dict(zip(areas.names, areas.minimum.tolist()))
+            minimum = dict(zip(areas.names, areas.minimum.tolist(), strict=True))
             relax = [explain.lower_minimum(area, minimum[area], minimum[area] - short) for area, short in plan.shortfall.items()]
             if not plan.proven:
                 relax.append(explain.UNPROVEN_RELAXATION)
@@ -173,30 +188,36 @@ def _locked_figures(prep: Prepared) -> dict[str, float]:
     """What the locked pairs add to the round's objective."""
     if not len(prep.locked_l):
         return {}
-    score = prep.scorer(prep.locked_l, prep.locked_p, usable_modes(prep.cands.lived, prep.cands.professionals, prep.locked_l, prep.locked_p))
+    score = prep.scorer(
+        prep.locked_l, prep.locked_p, usable_modes(prep.cands.lived, prep.cands.professionals, prep.locked_l, prep.locked_p)
+    )
     return {"paired_people": float(len(score)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min())}
 
 
 def lock_conflicts(prep: Prepared) -> list[str]:
     """The smallest changes to the locked pairs that fit everyone's capacity, in plain English."""
     lived, profs = prep.cands.lived.people, prep.cands.professionals.people
-    pairs = list(zip(prep.locked_l.tolist(), prep.locked_p.tolist()))
+    pairs = list(zip(prep.locked_l.tolist(), prep.locked_p.tolist(), strict=True))
     out = []
-    for person, count in sorted(Counter(l for l, _ in pairs).items()):
+    for person, count in sorted(Counter(i for i, _ in pairs).items()):
         if count > 1:
-            names = [f"{lived[l].id} with {profs[p].id}" for l, p in pairs if l == person]
+            names = [f"{lived[i].id} with {profs[p].id}" for i, p in pairs if i == person]
             out.append(explain.unlock(lived[person].id, 1, names, professional=False))
     for person, count in sorted(Counter(p for _, p in pairs).items()):
         if count > profs[person].capacity:
-            names = [f"{lived[l].id} with {profs[p].id}" for l, p in pairs if p == person]
+            names = [f"{lived[i].id} with {profs[p].id}" for i, p in pairs if p == person]
             out.append(explain.unlock(profs[person].id, profs[person].capacity, names, professional=True))
     return out
 
 
 def _infeasible(prep: Prepared, relaxations: list[str], method: str) -> CohortResult:
     cohort = prep.cohort
-    stats = SolveStats(status="infeasible", method=method, counts={"leaders": len(cohort.leaders), "pairs": 0, "unmatched": len(cohort.leaders)})
-    return CohortResult(round_id=cohort.round.id, pairs=[], unmatched=explain.round_not_solved(cohort), stats=stats, relaxations=relaxations)
+    stats = SolveStats(
+        status="infeasible", method=method, counts={"leaders": len(cohort.leaders), "pairs": 0, "unmatched": len(cohort.leaders)}
+    )
+    return CohortResult(
+        round_id=cohort.round.id, pairs=[], unmatched=explain.round_not_solved(cohort), stats=stats, relaxations=relaxations
+    )
 
 
 def _result(
@@ -222,11 +243,24 @@ def _result(
     pairs = pair_results(cohort, lived, profs, li[order], pj[order], modes[order], score[order], is_locked[order])
 
     unmatched = explain.unmatched(
-        cohort, cands, np.bincount(li, minlength=len(lived.people)) == 0, np.bincount(pj, minlength=len(profs.people)) == 0, part_l, part_p, prep.spare
+        cohort,
+        cands,
+        np.bincount(li, minlength=len(lived.people)) == 0,
+        np.bincount(pj, minlength=len(profs.people)) == 0,
+        part_l,
+        part_p,
+        prep.spare,
     )
-    objective = {"paired_people": float(len(pairs)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min()) if len(score) else 0.0}
+    objective = {
+        "paired_people": float(len(pairs)),
+        "total_fit": float(score.sum()),
+        "worst_pair_fit": float(score.min()) if len(score) else 0.0,
+    }
     # Locked pairs are fixed, so the bounds are the free pairs' bounds plus them.
-    bound = {"paired_people": len(locked_score) + free_bound["paired_people"], "total_fit": float(locked_score.sum()) + free_bound["total_fit"]}
+    bound = {
+        "paired_people": len(locked_score) + free_bound["paired_people"],
+        "total_fit": float(locked_score.sum()) + free_bound["total_fit"],
+    }
     if "worst_pair_fit" in free_bound:
         free_worst = [free_bound["worst_pair_fit"]] if len(chosen) else []
         bound["worst_pair_fit"] = float(min(locked_score.tolist() + free_worst, default=0))
@@ -250,16 +284,24 @@ def _result(
 
 
 def pair_results(
-    cohort: Cohort, lived: Side, profs: Side, li: np.ndarray, pj: np.ndarray, modes: np.ndarray, score: np.ndarray, locked: np.ndarray
+    cohort: Cohort,
+    lived: Side,
+    profs: Side,
+    li: np.ndarray,
+    pj: np.ndarray,
+    modes: np.ndarray,
+    score: np.ndarray,
+    locked: np.ndarray,
 ) -> list[PairResult]:
     km = distance_km(lived, profs, li, pj)
     out = []
-    for l, p, m, s, k, is_locked in zip(li.tolist(), pj.tolist(), modes.tolist(), score.tolist(), km.tolist(), locked.tolist()):
-        person, prof = lived.people[l], profs.people[p]
-        windows: list[Window] = spans_to_windows(shared_spans(lived.spans[l], profs.spans[p]))
+    columns = (li.tolist(), pj.tolist(), modes.tolist(), score.tolist(), km.tolist(), locked.tolist())
+    for i, p, m, s, k, is_locked in zip(*columns, strict=True):
+        person, prof = lived.people[i], profs.people[p]
+        windows: list[Window] = spans_to_windows(shared_spans(lived.spans[i], profs.spans[p]))
         mode_names = [name for name, bit in _MODE_NAMES if m & bit]
         # People no rule rules out can attend every session; only the others need checking.
-        attend = (lived.blocked[l] is None and profs.blocked[p] is None) or (
+        attend = (lived.blocked[i] is None and profs.blocked[p] is None) or (
             session_problem(person, cohort.round) is None and session_problem(prof, cohort.round) is None
         )
         out.append(
@@ -269,7 +311,9 @@ def pair_results(
                 score=s,
                 meeting_modes=mode_names,
                 shared_windows=windows,
-                reasons=explain.pair_reasons(cohort.round, person, prof, mode_names, windows, k if m & 1 else None, is_locked, attend),
+                reasons=explain.pair_reasons(
+                    cohort.round, person, prof, mode_names, windows, k if m & 1 else None, is_locked, attend
+                ),
                 locked=is_locked,
             )
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.cohort import DAYS
 from schemas.events import LeaderContact, Outcome
@@ -195,7 +196,7 @@ def long_date(day: dt.date) -> str:
 
 def message_facts(
     outcome: Outcome, me: LeaderContact, contacts: dict[str, LeaderContact], route: Route
-) -> tuple[dict, list[ProposedMeeting]]:
+) -> tuple[dict[str, Any], list[ProposedMeeting]]:
     """Everything the templates need, already in plain words; and the suggested first meetings.
 
     `contacts` holds each partner's contact details, by leader id. The first meeting
@@ -258,7 +259,7 @@ def message_facts(
 
 def declined_facts(
     me: LeaderContact, decliner: LeaderContact | None, route: Route, declined_on: dt.date, contact_within_days: int
-) -> dict:
+) -> dict[str, Any]:
     """What a person is told when their proposed partner says no. The reason they gave is never here:
     it stays private with the programme manager. The decliner may be unknown here (erased): then unnamed."""
     return {
@@ -338,9 +339,9 @@ def plain_text(blocks: list[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def html_nodes(blocks: list[Block]) -> list[dict]:
+def html_nodes(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks grouped for HTML: consecutive list items become one list."""
-    nodes: list[dict] = []
+    nodes: list[dict[str, Any]] = []
     for block in blocks:
         if block.kind == "li" and block.picture:
             # A point with its own picture stands on its own line, picture beside it.
