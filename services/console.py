@@ -70,7 +70,8 @@ def queue_tables(client: RegistryClient) -> Group:
         services.add_row(
             s["name"],
             s["state"],
-            str(sum(s["waiting"].values())) if working else "not known",
+            # A topic whose lag the broker did not tell is null: then the total is not known either.
+            str(sum(s["waiting"].values())) if working and None not in s["waiting"].values() else "not known",
             "not known" if s["unsent"] is None else str(s["unsent"]),
         )
     return Group(counts, latest, services)
