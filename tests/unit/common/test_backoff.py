@@ -1,7 +1,11 @@
 """The one backoff formula: consumers between tries of an event, the notifier's scheduler between tries of a message."""
 
+import pytest
+
 from services.common.kafka import backoff_seconds, jittered_backoff
 from services.common.settings import ReliabilitySettings
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_wait_doubles_with_jitter_up_to_the_most():
