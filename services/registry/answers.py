@@ -15,7 +15,8 @@ from sqlalchemy import or_, select
 from schemas.cohort import LeaderId
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
-from services.registry import handlers
+from services.registry.handlers import answers as answering
+from services.registry.handlers import common
 from services.registry.adapters.orm import AnswerCodeRow, PairRow, ResponseRow
 from services.registry.domain.answers import ReferenceProblem, read_reference
 
@@ -79,46 +80,46 @@ class AnswerOnBehalf(BaseModel):
         return value
 
 
-async def question_for(uow: UnitOfWork, round_id: str, command: AnswerOnBehalf) -> handlers.ResponseLink:
+async def question_for(uow: UnitOfWork, round_id: str, command: AnswerOnBehalf) -> answering.ResponseLink:
     """The person and partner the answer is about, from the reference or the leader's id."""
     if command.reference is not None:
         row = await uow.session.scalar(
             select(AnswerCodeRow).where(AnswerCodeRow.round_id == round_id, AnswerCodeRow.reference == command.reference).limit(1)
         )
         if row is None:
-            raise handlers.NotFound(f"reference: nobody in round {round_id} has the reference {command.reference}; check the round")
+            raise common.NotFound(f"reference: nobody in round {round_id} has the reference {command.reference}; check the round")
         if command.leader_id not in (None, row.leader_id):
-            raise handlers.Conflict(f"reference: {command.reference} is the reference of {row.leader_id}, not {command.leader_id}")
-        return handlers.ResponseLink(round_id, row.leader_id, row.partner_id)
+            raise common.Conflict(f"reference: {command.reference} is the reference of {row.leader_id}, not {command.leader_id}")
+        return answering.ResponseLink(round_id, row.leader_id, row.partner_id)
     leader_id = command.leader_id or ""
     pairs = (await uow.session.scalars(
         select(PairRow).where(PairRow.round_id == round_id, or_(PairRow.lived_experience_id == leader_id, PairRow.professional_id == leader_id))
     )).all()
     partners = sorted({p.professional_id if p.lived_experience_id == leader_id else p.lived_experience_id for p in pairs})
     if not partners:
-        raise handlers.NotFound(f"leader_id: {leader_id} has no partner in round {round_id}")
+        raise common.NotFound(f"leader_id: {leader_id} has no partner in round {round_id}")
     if command.partner_id is None and len(partners) > 1:
-        raise handlers.Conflict(f"partner_id: {leader_id} has {len(partners)} partners in this round; give one of {', '.join(partners)}")
+        raise common.Conflict(f"partner_id: {leader_id} has {len(partners)} partners in this round; give one of {', '.join(partners)}")
     partner_id = command.partner_id or partners[0]
     if partner_id not in partners:
-        raise handlers.Conflict(f"partner_id: {partner_id} is not paired with {leader_id} in this round; give one of {', '.join(partners)}")
-    return handlers.ResponseLink(round_id, leader_id, partner_id)
+        raise common.Conflict(f"partner_id: {partner_id} is not paired with {leader_id} in this round; give one of {', '.join(partners)}")
+    return answering.ResponseLink(round_id, leader_id, partner_id)
 
 
 async def record_on_behalf(
     uow: UnitOfWork, cipher: Cipher, round_id: str, command: AnswerOnBehalf, recorded_by: str, actor: str
 ) -> ResponseRow:
     """Record the answer as if given from the link, saying who gave it, how, when and who recorded it."""
-    round_row = await handlers.get_round(uow, round_id)
+    round_row = await common.get_round(uow, round_id)
     if round_row.status != "published":
-        raise handlers.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: answers are recorded only while a round is published.")
+        raise common.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: answers are recorded only while a round is published.")
     question = await question_for(uow, round_id, command)
-    if (earlier := await handlers.earlier_answer(uow, question)) is not None:
-        raise handlers.Conflict(
+    if (earlier := await answering.earlier_answer(uow, question)) is not None:
+        raise common.Conflict(
             f"An answer from {question.leader_id} about {question.partner_id} has already been recorded "
             f"({'yes' if earlier.answer == 'accept' else 'no'}, {VIA_WORDS.get(earlier.via, 'from the link')}); it cannot be recorded twice"
         )
-    how = handlers.Answered(
+    how = answering.Answered(
         given_by=command.given_by,
         via=command.via,
         checked_with_leader=True if command.given_by == "named_person" else None,
@@ -126,9 +127,9 @@ async def record_on_behalf(
         received_on=command.received_on,
     )
     reason = (command.reason or "").strip() or None
-    row = await handlers.record_response(uow, cipher, question, command.answer, reason, how)
+    row = await answering.record_response(uow, cipher, question, command.answer, reason, how)
     words = "yes" if command.answer == "accept" else "no"
-    handlers.audit(
+    common.audit(
         uow, actor, "recorded an answer", question.leader_id,
         f"{words} to {question.partner_id} in round {round_id}, given by {GIVER_WORDS[command.given_by]} "
         f"{VIA_WORDS[command.via]} on {command.received_on.isoformat()}",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from schemas.events import TextReplyReceived
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
-from services.registry import handlers
+from services.registry.handlers import answers as answering
+from services.registry.handlers import common
 from services.registry.adapters.orm import LeaderRow
 from services.registry.work_queue import add_task
 
@@ -22,20 +23,20 @@ async def record_text_reply(uow: UnitOfWork, received: TextReplyReceived, cipher
     reply = received.data
     if await uow.session.get(LeaderRow, reply.leader_id) is None:
         return  # a reply that came after the person was erased: nothing about them is kept
-    question = handlers.ResponseLink(reply.round_id, reply.leader_id, reply.partner_id)
-    how = handlers.Answered(given_by="leader", via="text", received_on=reply.received_on)
+    question = answering.ResponseLink(reply.round_id, reply.leader_id, reply.partner_id)
+    how = answering.Answered(given_by="leader", via="text", received_on=reply.received_on)
     words = "yes" if reply.answer == "accept" else "no"
     try:
         # Every refusal comes before anything is written.
-        await handlers.record_response(uow, cipher, question, reply.answer, None, how)
-    except (handlers.Conflict, handlers.NotFound, handlers.LinkProblem) as refused:
+        await answering.record_response(uow, cipher, question, reply.answer, None, how)
+    except (common.Conflict, common.NotFound, answering.LinkProblem) as refused:
         detail = (
             f"replied {words.upper()} by text message on {reply.received_on.isoformat()} about working with "
             f"{reply.partner_id}, but it could not be recorded: {refused} Please contact them."
         )
         await add_task(uow, f"{received.event_id}:{reply.leader_id}:text_answer", reply.round_id, reply.leader_id, "text_reply", detail, None)
         return
-    handlers.audit(
+    common.audit(
         uow, ACTOR, "recorded an answer", reply.leader_id,
         f"{words} to {reply.partner_id} in round {reply.round_id}, given by the leader by text message on {reply.received_on.isoformat()}",
     )

@@ -6,12 +6,10 @@ links were short keep working for their lifetime."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from services.common.store import utc_now
 from services.registry import answers as on_behalf
@@ -19,9 +17,9 @@ from services.registry.deps import MANAGER, actor_of, registry_of
 from services.registry.domain.answers import read_code
 from services.registry.handlers import answers, common
 from services.registry.registry import Registry
+from services.registry.web.pages import PAGES
 
 router = APIRouter()
-PAGES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 ROLE_WORDS = {
     "patient_leader": "a patient leader",
     "carer_leader": "a carer leader",

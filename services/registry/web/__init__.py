@@ -20,7 +20,8 @@ def install_web(app: FastAPI) -> None:
     from services.registry.web.accounts import install_account_pages
     from services.registry.web.answers import install_answer_pages
     from services.registry.web.guide import install_api_guide
-    from services.registry.web.pages import install_pages
+    from services.registry.web import imports, leaders, queue, round_steps, rounds, sign_in
+    from services.registry.web.pages import install_page_errors
     from services.registry.web.programmes import install_programme_pages
     from services.registry.web.review import install_review_pages
     from services.registry.web.security import install_body_limits, install_secure_headers
@@ -31,7 +32,9 @@ def install_web(app: FastAPI) -> None:
     install_secure_headers(app, https=registry.settings.public_url.startswith("https://"), public_url=registry.settings.public_url)
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    install_pages(app)
+    install_page_errors(app)
+    for module in (sign_in, queue, leaders, imports, rounds, round_steps):
+        app.include_router(module.router)
     install_programme_pages(app)
     install_review_pages(app)
     install_answer_pages(app)

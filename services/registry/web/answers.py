@@ -11,9 +11,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from services.registry import answers, handlers
+from services.registry import answers
+from services.registry.handlers import common
+from services.registry import queries
 from services.registry.web import auth
-from services.registry.web.pages import leader_names, need, need_form, not_found, page, registry_of, with_message
+from services.registry.deps import need, need_form, registry_of
+from services.registry.web.pages import leader_names, not_found, page, with_message
 
 VIA_OPTIONS = [
     ("phone", "On the phone"),
@@ -48,8 +51,8 @@ def install_answer_pages(app: FastAPI) -> None:
         registry = registry_of(request)
         async with registry.store.unit_of_work() as uow:
             try:
-                view = await handlers.round_view(uow, round_id)
-            except handlers.NotFound:
+                view = await queries.round_view(uow, round_id)
+            except common.NotFound:
                 return not_found(request, f"There is no round called {round_id}.")
         if view["status"] != "published":
             return page(request, "problem.html", {
@@ -75,7 +78,7 @@ def install_answer_pages(app: FastAPI) -> None:
                 try:
                     row = await answers.record_on_behalf(uow, registry_of(request).cipher, round_id, command, manager.name, auth.actor(request))
                     await uow.commit()
-                except (handlers.Conflict, handlers.NotFound) as problem:
+                except (common.Conflict, common.NotFound) as problem:
                     field, _, words = str(problem).partition(": ")
                     errors = {FIELD_IDS[field]: words} if field in FIELD_IDS and words else {"reference": str(problem)}
                 else:

@@ -15,12 +15,14 @@ from pydantic import ValidationError
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from services.registry import handlers
+from services.registry.handlers import common
+from services.registry.handlers import programmes as programme_handlers
 from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
 from services.common.errors import explain_error
 from services.registry.domain.commands import NewCohort, NewProgramme, ProgrammeChange
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
-from services.registry.web.pages import leader_names, need, need_form, not_found, page, registry_of, with_message
+from services.registry.deps import need, need_form, registry_of
+from services.registry.web.pages import leader_names, not_found, page, with_message
 
 REFERENCE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
@@ -52,7 +54,7 @@ def install_programme_pages(app: FastAPI) -> None:
         if not name or len(name) > 200:
             return await programmes_page(request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400)
         async with registry_of(request).store.unit_of_work() as uow:
-            row = await handlers.create_programme(uow, NewProgramme(name=name), manager.email)
+            row = await programme_handlers.create_programme(uow, NewProgramme(name=name), manager.email)
             await uow.commit()
         return with_message(
             f"/manage/programmes/{quote(row.id)}/details",
@@ -86,7 +88,7 @@ def install_programme_pages(app: FastAPI) -> None:
                 change = details_from_form(values)
             except ValidationError as problem:
                 return details_page(request, row, values, form_errors(problem), 400)
-            await handlers.change_programme(uow, programme_id, change, manager.email)
+            await programme_handlers.change_programme(uow, programme_id, change, manager.email)
             await uow.commit()
         return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
 
@@ -143,8 +145,8 @@ def install_programme_pages(app: FastAPI) -> None:
             if errors:
                 return await programme_page(request, programme_id, values, errors, 400)
             try:
-                cohort = await handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
-            except handlers.NotFound as problem:
+                cohort = await programme_handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
+            except common.NotFound as problem:
                 return not_found(request, str(problem))
             await uow.commit()
         return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")

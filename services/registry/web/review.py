@@ -9,10 +9,11 @@ from urllib.parse import quote, urlencode
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry import handlers
+from services.registry.handlers import common
 from services.registry.adapters import exports
 from services.registry.web import forms, round_tables
-from services.registry.web.pages import need, not_found, page, registry_of
+from services.registry.deps import need, registry_of
+from services.registry.web.pages import not_found, page
 
 EXPORTS = {"pairs": "Pairs", "not-paired": "Not paired", "follow-up": "Follow-up"}
 
@@ -111,7 +112,7 @@ def install_review_pages(app: FastAPI) -> None:
             table = await round_tables.follow_up_table(
                 registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})")
         async with registry.store.unit_of_work() as uow:
-            handlers.audit(uow, manager.email, "exported a round", None,
+            common.audit(uow, manager.email, "exported a round", None,
                            f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows")
             await uow.commit()
         name = f"{round_id}-{what}.{kind}"

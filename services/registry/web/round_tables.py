@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.registry import decline_reasons, handlers
+from services.registry import decline_reasons
+from services.registry.handlers import common
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.review import for_manager
@@ -135,7 +136,7 @@ async def pairs_table(
             # Only the people shown: each read of their access needs is audited.
             access = await people(registry, uow, {w for _, p in shown for w in (p.lived_experience_id, p.professional_id)}, with_access=True)
             for leader_id in sorted(access):
-                handlers.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
+                common.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
             await uow.commit()
     rows = [pair_row(n, p, names, access, (p.lived_experience_id, p.professional_id) in locked, manager) for n, p in shown]
     return Table(columns, rows, len(numbered))
@@ -228,7 +229,7 @@ async def reasons_read(registry, uow, manager: Manager, answers: list[ResponseRo
     reasons = await decline_reasons.reasons_of(uow, registry.cipher, answers)
     if reasons:
         for leader_id in sorted({a.leader_id for a in answers if a.nonce in reasons}):
-            handlers.audit(uow, manager.email, "read a reason for a no", leader_id, purpose)
+            common.audit(uow, manager.email, "read a reason for a no", leader_id, purpose)
         await uow.commit()
     return reasons
 

@@ -1,0 +1,203 @@
+"""The leaders' pages: list and search, add, see, change and erase a leader."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from services.registry.adapters.orm import LeaderRow
+from services.registry.deps import need, need_form, registry_of
+from services.registry.handlers import common, erasure
+from services.registry.handlers import leaders as leaders_handlers
+from services.registry.web import forms
+from services.registry.web.pages import (
+    PER_PAGE,
+    not_found,
+    page,
+    with_message,
+)
+
+router = APIRouter()
+
+
+@router.get("/manage/leaders", response_class=HTMLResponse, include_in_schema=False)
+async def leaders(request: Request) -> Response:
+    manager = await need(request)
+    registry = registry_of(request)
+    q = (request.query_params.get("q") or "").strip()[:100]
+    role = request.query_params.get("role") or ""
+    status = request.query_params.get("status") or ""
+    system = (request.query_params.get("system") or "").strip()[:20]
+    try:
+        page_number = max(1, min(int(request.query_params.get("page") or 1), 100000))
+    except ValueError:
+        page_number = 1
+    query = select(LeaderRow.id, LeaderRow.role, LeaderRow.system, LeaderRow.status, LeaderRow.public, LeaderRow.sealed)
+    if role in forms.ROLE_NAMES:
+        query = query.where(LeaderRow.role == role)
+    if status in forms.STATUS_NAMES:
+        query = query.where(LeaderRow.status == status)
+    if system:
+        query = query.where(LeaderRow.system == system.upper())
+    async with registry.store.unit_of_work() as uow:
+        rows = (await uow.session.execute(query.order_by(LeaderRow.id))).all()
+        systems = sorted((await uow.session.scalars(select(LeaderRow.system).distinct())).all())
+    found = []
+    needle = q.lower()
+    for leader_id, leader_role, leader_system, leader_status, public, sealed in rows:
+        # Names are encrypted, so the search reads them here; nothing else of the sealed record leaves this loop.
+        name = registry.cipher.open(sealed).get("name", "")
+        # Topics people care about may say something of their health: viewers neither see nor search them.
+        topics = (public.get("topics") or []) if manager.sees_special_category else []
+        haystack = " ".join([leader_id, name, public.get("organisation") or "", leader_system, " ".join(topics)]).lower()
+        if needle and needle not in haystack:
+            continue
+        found.append({"id": leader_id, "name": name, "role": leader_role, "system": leader_system, "status": leader_status,
+                      "organisation": public.get("organisation") or "", "topics": topics})
+    total = len(found)
+    pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
+    page_number = min(page_number, pages)
+    shown = found[(page_number - 1) * PER_PAGE: page_number * PER_PAGE]
+    filters = {k: v for k, v in {"q": q, "role": role, "status": status, "system": system}.items() if v}
+    return page(request, "leaders.html", {
+        "title": "Leaders", "section": "leaders", "leaders": shown, "total": total, "q": q, "role": role,
+        "status": status, "system": system, "systems": systems, "page_number": page_number, "pages": pages,
+        "filters": filters, "page_link": lambda n: "/manage/leaders?" + urlencode({**filters, "page": n}),
+        "done": request.query_params.get("done"), "may_edit": manager.may("manager"),
+        "full": manager.sees_special_category,
+    })
+
+
+def leader_form_page(request: Request, values: dict, errors: dict[str, str], editing: str | None, status_code: int = 200) -> Response:
+    title = f"Change {values.get('name') or editing}'s details" if editing else "Add a leader"
+    return page(request, "leader_form.html", {
+        "title": title, "section": "leaders", "values": values, "editing": editing,
+        "errors": forms.ordered(errors, forms.LEADER_FIELDS), "error_for": errors,
+    }, status_code=status_code)
+
+
+@router.get("/manage/leaders/new", response_class=HTMLResponse, include_in_schema=False)
+async def new_leader_page(request: Request) -> Response:
+    await need(request, "manager")
+    values = {name: "" for name in forms.LEADER_FIELDS} | {"meeting_modes": [], "access_needs": [], "status": "active",
+                                                         "contact_method": "email", "information_format": "standard",
+                                                         "experience": "new", "term_time_only": "no", "capacity": "1"}
+    return leader_form_page(request, values, {}, None)
+
+
+async def save_leader(request: Request, editing: str | None) -> Response:
+    manager, form = await need_form(request, "manager")
+    values = forms.leader_values(form)
+    registry = registry_of(request)
+    consents: list = []
+    if editing is not None:
+        # The form does not list every consent: the ones recorded are kept, and the answer about a proxy added.
+        async with registry.store.unit_of_work() as uow:
+            stored = await uow.session.get(LeaderRow, editing)
+            consents = list((stored.public.get("consents") if stored is not None else None) or [])
+    leader, errors = forms.leader_from_values(values, editing, consents)
+    if leader is None:
+        return leader_form_page(request, values, errors, editing, 400)
+    async with registry.store.unit_of_work() as uow:
+        if editing is None and leader.id and await uow.session.get(LeaderRow, leader.id) is not None:
+            errors = {"id": f"Reference {leader.id} is already used by another leader; choose another"}
+            return leader_form_page(request, values, errors, editing, 400)
+        try:
+            row, outcome = await leaders_handlers.register_leader(uow, registry.cipher, leader, keys=registry.person_keys)
+        except common.Conflict as problem:
+            return leader_form_page(request, values, {"contact_method": str(problem).capitalize()}, editing, 400)
+        await uow.commit()
+    words = {"created": "added", "updated": "saved", "unchanged": "unchanged: nothing was different"}[outcome]
+    return with_message(f"/manage/leaders/{quote(row.id)}", f"{leader.name}'s details are {words}")
+
+
+@router.post("/manage/leaders/new", response_class=HTMLResponse, include_in_schema=False)
+async def add_leader(request: Request) -> Response:
+    return await save_leader(request, None)
+
+
+@router.get("/manage/leaders/{leader_id}", response_class=HTMLResponse, include_in_schema=False)
+async def leader_page(leader_id: str, request: Request) -> Response:
+    manager = await need(request)
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.get(LeaderRow, leader_id)
+        if row is None:
+            return not_found(request, f"There is no leader with the reference {leader_id}.")
+        if manager.sees_special_category:
+            view = await leaders_handlers.read_leader(
+                uow, registry.cipher, leader_id, manager.email, "viewing the leader's record in the web pages"
+            )
+            await uow.commit()
+        else:
+            # A viewer sees the record without contact details, communication or access needs, or topics.
+            sealed = registry.cipher.open(row.sealed)
+            public = {k: v for k, v in row.public.items() if k != "topics"}
+            view = {**public, "name": sealed.get("name"), "pronouns": sealed.get("pronouns"), "id": row.id, "version": row.version}
+    return page(request, "leader.html", {
+        "title": view["name"], "section": "leaders", "leader": view, "done": request.query_params.get("done"),
+        "full": manager.sees_special_category, "may_edit": manager.may("manager"),
+        "proxy_agreed": forms.proxy_agreed(view),
+    })
+
+
+ERASE_REASONS = {
+    "asked": "the person asked to be erased",
+    "left": "the person left the programme and their details are no longer needed",
+    "mistake": "the person was added by mistake",
+}
+
+
+async def erase_page(request: Request, leader_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.get(LeaderRow, leader_id)
+    if row is None:
+        return not_found(request, f"There is no leader with the reference {leader_id}.")
+    leader = {"id": row.id, "name": registry.cipher.open(row.sealed).get("name")}
+    return page(request, "leader_erase.html", {
+        "title": f"Erase {leader['name']}", "section": "leaders", "leader": leader, "values": values,
+        "errors": list(errors.items()), "error_for": errors,
+    }, status_code=status_code)
+
+
+@router.get("/manage/leaders/{leader_id}/erase", response_class=HTMLResponse, include_in_schema=False)
+async def erase_leader_page(leader_id: str, request: Request) -> Response:
+    await need(request, "manager")
+    return await erase_page(request, leader_id, {"why": ""}, {})
+
+
+@router.post("/manage/leaders/{leader_id}/erase", response_class=HTMLResponse, include_in_schema=False)
+async def erase_leader(leader_id: str, request: Request) -> Response:
+    manager, form = await need_form(request, "manager")
+    why = str(form.get("why") or "")
+    if why not in ERASE_REASONS:
+        return await erase_page(request, leader_id, {"why": why}, {"why": "Select why their details are being erased"}, 400)
+    async with registry_of(request).store.unit_of_work() as uow:
+        try:
+            await erasure.erase_leader(uow, leader_id, manager.email, ERASE_REASONS[why])
+        except common.NotFound:
+            return not_found(request, f"There is no leader with the reference {leader_id}.")
+        await uow.commit()
+    return with_message("/manage/leaders", "Their details have been erased here, and will be from the matcher and the messages service in a few seconds.")
+
+
+@router.get("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+async def edit_leader_page(leader_id: str, request: Request) -> Response:
+    manager = await need(request, "manager")
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        try:
+            view = await leaders_handlers.read_leader(uow, registry.cipher, leader_id, manager.email, "changing the leader's details in the web pages")
+        except common.NotFound:
+            return not_found(request, f"There is no leader with the reference {leader_id}.")
+        await uow.commit()
+    return leader_form_page(request, forms.values_from_leader(view), {}, leader_id)
+
+
+@router.post("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+async def edit_leader(leader_id: str, request: Request) -> Response:
+    return await save_leader(request, leader_id)
