@@ -7,7 +7,7 @@ PORT ?= 8000
 # make run KAFKA=apache: Apache Kafka (one node, data kept in var/kafka) instead of the embedded Tansu broker
 KAFKA ?= tansu
 
-.PHONY: chaos install run demo messages lint test test-unit test-integration test-e2e test-apache asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
+.PHONY: chaos install run demo messages lint test test-unit test-integration test-e2e test-apache test-tansu test-tansu-smoke asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -38,10 +38,13 @@ lint: $(STAMP)
 	@$(BIN)/lint-imports
 
 # Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
-# and Debian's Chromium, installed first when it is missing (tests/browser/chromium.py).
+# Debian's Chromium, installed first when it is missing (tests/browser/chromium.py), and Apache
+# Kafka from Maven Central when Java can run it (else the embedded broker; tests/conftest.py).
+# Then a smoke run on the embedded Tansu broker, which `make run` uses.
 test: $(STAMP)
 	@$(BIN)/python -m tests.browser.chromium
 	@$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-tansu-smoke
 
 test-unit: $(STAMP)
 	@$(BIN)/python -m pytest -m unit
@@ -52,9 +55,17 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP)
 	@$(BIN)/python -m pytest -m e2e
 
-# The integration and end-to-end tests on Apache Kafka (fetched once from Maven Central; needs Java 17 and Maven).
+# The tests that need a broker, on one of the two: Apache Kafka (fetched once from Maven Central;
+# needs Java 17 and Maven) or the embedded Tansu broker.
 test-apache: $(STAMP)
-	@PAIRING_TEST_BROKER=apache $(BIN)/python -m pytest -m "integration or e2e"
+	@PAIRING_TEST_BROKER=apache $(BIN)/python -m pytest -m "integration or e2e or chaos"
+
+test-tansu: $(STAMP)
+	@PAIRING_TEST_BROKER=tansu $(BIN)/python -m pytest -m "integration or e2e or chaos"
+
+# The product's main journeys and its contract on the embedded broker.
+test-tansu-smoke: $(STAMP)
+	@PAIRING_TEST_BROKER=tansu $(BIN)/python -m pytest -p no:cacheprovider tests/e2e/test_walking_skeleton.py tests/e2e/test_contract_records.py
 
 asyncapi: $(STAMP)
 	@$(BIN)/pairing asyncapi
