@@ -1,18 +1,27 @@
 """A throwaway certificate authority for the tests: it signs a certificate for the local Apache Kafka
 node (127.0.0.1 and localhost) and one for a client, and writes them as PEM files the broker and the
-services read. Nothing here is kept after the session."""
+services read; and `secured_kafka`, a node with TLS and SASL_SSL listeners. Nothing here is kept
+after the session."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from services.common import apache_kafka
+from services.common.apache_kafka_secure import SecureListeners
+from services.common.embedded import free_port
 
 
 @dataclass(frozen=True)
@@ -70,3 +79,59 @@ def make_certificates(folder: Path) -> Certificates:
     files.client_cert_file.write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
     files.client_key_file.write_bytes(_pem_key(client_key))
     return files
+
+
+SCRAM_USERS = {"pairing-services": "a long password for the services"}
+
+
+def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredKafka]:
+    """An Apache Kafka node with a TLS listener (clients show a certificate) and a SASL_SSL listener
+    with the SCRAM_USERS, stopped when resumed: a module's fixture yields from it. The embedded
+    broker has no TLS or SASL, so such tests always start their own node."""
+    folder = tmp_path_factory.mktemp("secured-kafka")
+    certificates = make_certificates(folder / "certificates")
+    listeners = SecureListeners(certificates.broker_keystore, certificates.ca_file, free_port(), free_port(), SCRAM_USERS)
+    try:
+        node = apache_kafka.ApacheKafka.start(folder / "node", secure=listeners)
+    except (apache_kafka.ApacheKafkaUnavailable, RuntimeError) as exc:
+        pytest.fail(
+            f"the TLS and SASL/SCRAM tests need Apache Kafka (set PAIRING_TEST_BROKER=tansu to leave them out): {exc}",
+            pytrace=False,
+        )
+    yield SecuredKafka(node, listeners, certificates, folder)
+    node.stop()
+
+
+@dataclass(frozen=True)
+class SecuredKafka:
+    node: apache_kafka.ApacheKafka
+    listeners: SecureListeners
+    certificates: Certificates
+    folder: Path
+
+    def password_file(self, password: str = SCRAM_USERS["pairing-services"]) -> Path:
+        """A new file holding `password` as `echo` writes it (the line end is not part of it)."""
+        path = self.folder / f"password-{uuid.uuid4().hex[:6]}"
+        path.write_text(password + "\n")
+        return path
+
+
+# Hooks for the conftest files of the tiers with such tests (integration, e2e) to import.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_apache_kafka: starts an Apache Kafka node of its own (TLS and SASL tests)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start their own Apache Kafka node fail when it cannot be had, unless the
+    embedded broker alone was asked for: then they are left out, and the session says so."""
+    from tests.conftest import say
+
+    if os.environ.get("PAIRING_TEST_BROKER", "").lower() != "tansu":
+        return
+    left_out = [item for item in items if item.get_closest_marker("needs_apache_kafka")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+        say(f"Left out {len(left_out)} TLS and SASL test(s): PAIRING_TEST_BROKER=tansu asks for the embedded broker alone")

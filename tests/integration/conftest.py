@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -64,20 +63,5 @@ async def registry_store(database_url):
     yield store
     await store.engine.dispose()
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "needs_apache_kafka: starts an Apache Kafka node of its own (TLS and SASL tests)")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that start their own Apache Kafka node fail when it cannot be had, unless the
-    embedded broker alone was asked for: then they are left out, and the session says so."""
-    from tests.conftest import say
-
-    if os.environ.get("PAIRING_TEST_BROKER", "").lower() != "tansu":
-        return
-    left_out = [item for item in items if item.get_closest_marker("needs_apache_kafka")]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if item not in left_out]
-        say(f"Left out {len(left_out)} TLS and SASL test(s): PAIRING_TEST_BROKER=tansu asks for the embedded broker alone")
+# Tests marked needs_apache_kafka start their own Apache Kafka node (tests/kafka_tls.py).
+from tests.kafka_tls import pytest_collection_modifyitems, pytest_configure  # noqa: E402, F401

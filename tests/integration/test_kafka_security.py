@@ -19,70 +19,46 @@ import pytest
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import DEAD_LETTERS, Topic
 from services.cli import explain_startup_failure
-from services.common import apache_kafka
-from services.common.apache_kafka_secure import SecureListeners
 from services.common.deadletters import read_dead_letters, replay
-from services.common.embedded import free_port
 from services.common.kafka import create_broker, ensure_topics, subscriber_options
 from services.common.kafka_security import KafkaRefused
 from services.common.settings import KafkaSettings, ReliabilitySettings
-from tests.kafka_tls import make_certificates
+from tests.kafka_tls import SecuredKafka, make_certificates, secured_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_apache_kafka]
-
-USERS = {"pairing-matcher": "a long password for the matcher"}
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    """(node, listeners, certificates, folder): one node for every test here."""
-    folder = tmp_path_factory.mktemp("secured-kafka")
-    certificates = make_certificates(folder / "certificates")
-    listeners = SecureListeners(certificates.broker_keystore, certificates.ca_file, free_port(), free_port(), USERS)
-    try:
-        node = apache_kafka.ApacheKafka.start(folder / "node", secure=listeners)
-    except (apache_kafka.ApacheKafkaUnavailable, RuntimeError) as exc:
-        pytest.fail(
-            f"the TLS and SASL/SCRAM tests need Apache Kafka (set PAIRING_TEST_BROKER=tansu to leave them out): {exc}",
-            pytrace=False,
-        )
-    yield node, listeners, certificates, folder
-    node.stop()
+    """One node for every test here."""
+    yield from secured_kafka(tmp_path_factory)
 
 
-def password_file(folder, password: str):
-    path = folder / f"password-{uuid.uuid4().hex[:6]}"
-    path.write_text(password + "\n")  # as `echo` writes it: the line end is not part of the password
-    return path
-
-
-def scram(secured, mechanism: str = "SCRAM-SHA-512", password: str = USERS["pairing-matcher"]) -> KafkaSettings:
-    _, listeners, certificates, folder = secured
+def scram(secured: SecuredKafka, mechanism: str = "SCRAM-SHA-512", password: str | None = None) -> KafkaSettings:
     return KafkaSettings(
-        bootstrap_servers=f"127.0.0.1:{listeners.sasl_port}",
+        bootstrap_servers=f"127.0.0.1:{secured.listeners.sasl_port}",
         client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}",
         enable_idempotence=True,
         security_protocol="SASL_SSL",
-        ssl_ca_file=certificates.ca_file,
+        ssl_ca_file=secured.certificates.ca_file,
         sasl_mechanism=mechanism,
-        sasl_username="pairing-matcher",
-        sasl_password_file=password_file(folder, password),
+        sasl_username="pairing-services",
+        sasl_password_file=secured.password_file(password) if password else secured.password_file(),
         session_timeout_ms=2000,
         heartbeat_interval_ms=500,
     )
 
 
-def tls(secured, **changes) -> KafkaSettings:
-    _, listeners, certificates, _ = secured
+def tls(secured: SecuredKafka, **changes) -> KafkaSettings:
     return KafkaSettings(
         **{
-            "bootstrap_servers": f"127.0.0.1:{listeners.tls_port}",
+            "bootstrap_servers": f"127.0.0.1:{secured.listeners.tls_port}",
             "client_prefix": f"pairing-test-{uuid.uuid4().hex[:6]}",
             "enable_idempotence": True,
             "security_protocol": "SSL",
-            "ssl_ca_file": certificates.ca_file,
-            "ssl_cert_file": certificates.client_cert_file,
-            "ssl_key_file": certificates.client_key_file,
+            "ssl_ca_file": secured.certificates.ca_file,
+            "ssl_cert_file": secured.certificates.client_cert_file,
+            "ssl_key_file": secured.certificates.client_key_file,
             "session_timeout_ms": 2000,
             "heartbeat_interval_ms": 500,
             **changes,
@@ -141,8 +117,7 @@ async def test_a_wrong_password_names_the_settings_to_check(secured):
 
 
 async def test_a_plain_client_cannot_use_the_tls_listener(secured):
-    _, listeners, _, _ = secured
-    plain = KafkaSettings(bootstrap_servers=f"127.0.0.1:{listeners.tls_port}")
+    plain = KafkaSettings(bootstrap_servers=f"127.0.0.1:{secured.listeners.tls_port}")
     with pytest.raises(KafkaRefused, match="does not accept KAFKA_SECURITY_PROTOCOL=PLAINTEXT"):
         await ensure_topics(plain)
 
