@@ -2,8 +2,11 @@
 
 Consumer lag is read from the broker: for each partition a service's consumer
 groups read, the partition's end minus the offset the group committed there.
-It is the same on Apache Kafka and on the embedded Tansu broker, and right
-even while its partitions move between instances of the service.
+It is measured the same way on Apache Kafka and on the embedded Tansu broker,
+and is right even while partitions move between instances of the service. On
+Tansu it can read low while a burst is handled, as that broker reports a
+partition's end short after a batch of several records (README, and
+tests/integration/test_embedded_watermarks.py).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def test_two_instances_share_the_work_and_one_stopping_loses_nothing(
         stack.start_service("matcher", "matcher-2")
         stack.start_service("notifier", "notifier-2")
         time.sleep(4)  # both groups rebalance to two members
-        client = RegistryClient(stack.base_url, auth=stack.admin)
+        client = RegistryClient(stack.base_url, auth=stack.api_token)
         tag = uuid.uuid4().hex[:6]
         people = [
             {**p, "id": f"{p['id']}-{tag}", "email": f"{p['id']}-{tag}@example.org", "contact_method": "email",
