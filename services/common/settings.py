@@ -52,7 +52,10 @@ class KafkaSettings(BaseSettings):
     sasl_password_file: Path | None = Field(default=None, validate_default=True, description="File holding the password")
     sasl_password: str | None = Field(default=None, exclude=True, repr=False)
 
-    _tls_files = field_validator("ssl_ca_file", "ssl_cert_file", "ssl_key_file")(lambda v, info: _tls_file(v, info))
+    @field_validator("ssl_ca_file", "ssl_cert_file", "ssl_key_file")
+    @classmethod
+    def _tls_files(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        return _tls_file(path, info)
 
     @field_validator("ssl_key_file")
     @classmethod
