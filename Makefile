@@ -73,7 +73,8 @@ asyncapi: $(STAMP)
 check-asyncapi: $(STAMP)
 	@$(BIN)/pairing asyncapi --check
 
-# The chaos test at full size: 1,000 people, at least 20 kills.
+# The chaos tests at full size, 1,000 people each: at least 20 kills of the services, and the busiest
+# node of a three-node Apache Kafka cluster killed and restarted (tests/chaos/test_broker_failover.py).
 chaos: $(STAMP)
 	@CHAOS_PEOPLE=1000 CHAOS_KILLS=24 $(BIN)/python -m pytest -m chaos -s -p no:cacheprovider
 
