@@ -187,7 +187,7 @@ def run(port: int, data_dir: Path, kafka: str = "tansu") -> None:
     print(f"\nThe pairing service is running. Managers' pages: {stack.base_url}/manage")
     print(f"Sign in as {email} with the password {password} (kept in {stack.data_dir}/secrets.json).")
     print("The first time, the pages show a key for an authenticator app on your phone (a second factor): have one ready.")
-    print(f"The API guide is at {stack.base_url}/docs; programs sign in with the same email address and password.")
+    print(f"The API guide is at {stack.base_url}/docs; programs sign in with an API token (the first admin's is in {stack.data_dir}/secrets.json).")
     print(f"Messages sent to people are saved in {stack.data_dir}. Logs are in {stack.log_dir}.")
     print(
         f"Health and metrics: {stack.base_url}/health and /metrics; the matcher's and notifier's at "

@@ -1,8 +1,9 @@
 """The operator's and manager's terminal: `pairing queue` and `pairing round launch`.
 
-Both talk to the registry's API like any other program. They sign in with
-PAIRING_EMAIL and PAIRING_PASSWORD, or, on the machine running `make run`, with
-the first admin that `make run` made (var/secrets.json).
+Both talk to the registry's API like any other program. They sign in with an
+API token (PAIRING_TOKEN), with PAIRING_EMAIL and PAIRING_PASSWORD (a viewer's:
+managers and admins need a token), or, on the machine running `make run`, with
+the first admin's token that `make run` made (var/secrets.json).
 """
 
 from __future__ import annotations
@@ -30,10 +31,8 @@ def sign_in(url: str, data_dir: Path) -> RegistryClient:
         return RegistryClient(url, auth=token)
     email, password = os.environ.get("PAIRING_EMAIL"), os.environ.get("PAIRING_PASSWORD")
     secrets = data_dir / "secrets.json"
-    if not (email and password) and secrets.exists():
-        from services.launcher import ADMIN_EMAIL
-
-        email, password = ADMIN_EMAIL, json.loads(secrets.read_text())["admin_password"]
+    if not (email and password) and secrets.exists() and (made := json.loads(secrets.read_text()).get("admin_api_token")):
+        return RegistryClient(url, auth=made)
     if not (email and password):
         raise RegistryError("Set PAIRING_TOKEN (an API token an admin made), or PAIRING_EMAIL and PAIRING_PASSWORD, to sign in to the registry.")
     return RegistryClient(url, auth=(email, password))

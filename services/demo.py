@@ -29,7 +29,7 @@ def demo(port: int, data_dir: Path) -> None:
         "`make run` keeps them: no texts or calls between 20:00 and 09:00."
     )
     with Stack(data_dir=data_dir, http_port=port, extra_env=NO_QUIET_HOURS, report=lambda line: console.print(line)) as stack:
-        client = RegistryClient(stack.base_url, auth=stack.admin)
+        client = RegistryClient(stack.base_url, auth=stack.api_token)
         leaders = sample_leaders()
         console.print(f"\nRegistering {len(leaders)} sample leaders ...")
         names = {}

@@ -50,7 +50,8 @@ def secrets_for(data_dir: Path) -> dict[str, str]:
     first time, so what they stored with it still opens. The key for sealed events (`event_keys`) is shared."""
     path = data_dir / "secrets.json"
     secrets = json.loads(path.read_text()) if path.exists() else {}
-    made = {"event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12)}
+    made = {"event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12),
+            "admin_api_token": f"pairing_{token_urlsafe(32)}"}
     made |= {f"{service}_encryption_keys": secrets.get("encryption_keys") or new_key() for service in SERVICES}
     if not set(made) <= set(secrets):
         path.write_text(json.dumps({**made, **secrets}))
@@ -96,6 +97,12 @@ class Stack:
         """The first admin's email address and password, for signing in."""
         return ADMIN_EMAIL, secrets_for(self.data_dir)["admin_password"]
 
+    @property
+    def api_token(self) -> str:
+        """The first admin's API token, for programs on this machine (the demo, `pairing queue`, the tests):
+        an admin's password alone does not open the API, as they sign in with a second factor too."""
+        return secrets_for(self.data_dir)["admin_api_token"]
+
     def env(self) -> dict[str, str]:
         secrets = secrets_for(self.data_dir)
         env = {
@@ -111,6 +118,7 @@ class Stack:
             "REGISTRY_TOKEN_SECRET": secrets["token_secret"],
             "REGISTRY_ADMIN_EMAIL": ADMIN_EMAIL,
             "REGISTRY_ADMIN_PASSWORD": secrets["admin_password"],
+            "REGISTRY_ADMIN_API_TOKEN": secrets["admin_api_token"],
             "NOTIFIER_ENCRYPTION_KEYS": secrets["notifier_encryption_keys"],
             # Wraps each leader's own key on leaders.keys.v1: only the registry and the notifier hold it.
             "REGISTRY_EVENT_KEYS": secrets["event_keys"],

@@ -93,7 +93,7 @@ def explain(error) -> str:
 
 def run_a_round(stack: Stack, tag: str) -> dict:
     """The demo's 40 people (ids ending in `tag`): paired, approved, published, told; one says no."""
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     leaders = [{**leader, "id": f"{leader['id']}-{tag}"} for leader in sample_leaders()]
     for leader in leaders:
         client.register_leader(leader)

@@ -54,6 +54,10 @@ class RegistrySettings(BaseSettings):
     admin_email: str | None = Field(default=None, max_length=320, description="The first admin's email address")
     admin_password: SecretStr | None = Field(default=None, min_length=12, description="The first admin's password (12 characters or more)")
     admin_name: str = Field(default="Programme admin", max_length=200, description="The first admin's name")
+    admin_api_token: SecretStr | None = Field(
+        default=None, min_length=40, max_length=200,
+        description="An API token for the first admin, so programs on the machine need no password (`make run` makes one)",
+    )
     session_idle_minutes: int = Field(default=30, ge=1, le=480, description="A page session unused for this long ends")
     require_second_factor: bool = Field(
         default=True, description="Managers and admins sign in to the pages with a code from an authenticator app too"

@@ -76,7 +76,7 @@ def run_round(stack: Stack, maildir: Path, size: int) -> dict[str, float]:
     tag = uuid.uuid4().hex[:6]
     group = people(size, tag)
     before = {f.name for f in mail_files(maildir)}
-    client = httpx.Client(base_url=stack.base_url, timeout=300, auth=stack.admin)
+    client = httpx.Client(base_url=stack.base_url, timeout=300, headers={"Authorization": f"Bearer {stack.api_token}"})
     answer = client.post("/leaders/import", files={"file": ("l.csv", leaders_csv(group))}).json()
     assert answer["created"] == size, answer
     time.sleep(1.0)  # let the matcher's copy catch up, so the round measures the round
@@ -110,7 +110,7 @@ def projection_rate(stack: Stack, count: int) -> float:
     """Leader updates per second from the registry's API to the matcher's database."""
     tag = uuid.uuid4().hex[:6]
     group = people(count, tag)
-    client = httpx.Client(base_url=stack.base_url, timeout=300, auth=stack.admin)
+    client = httpx.Client(base_url=stack.base_url, timeout=300, headers={"Authorization": f"Bearer {stack.api_token}"})
     client.post("/leaders/import", files={"file": ("l.csv", leaders_csv(group))}).raise_for_status()
     db = stack.data_dir / "matcher.db"
     wanted = f"%-{tag}"

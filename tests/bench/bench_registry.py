@@ -31,7 +31,7 @@ from services.common.embedded import EmbeddedKafka, free_port
 from services.common.kafka import ensure_topics, make_producer
 from services.common.settings import KafkaSettings
 from services.common.store import OutboxRelay, Store, make_engine
-from services.registry import handlers
+from services.registry.handlers import leaders as leader_handlers
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import Base, Inbox, Outbox
@@ -100,7 +100,7 @@ async def import_file(store: Store, cipher: Cipher, name: str, content: bytes) -
     header, rows = spreadsheets.read_rows(name, content)
     valid, problems = parse_rows(header, rows, locate_town)
     async with store.unit_of_work() as uow:
-        counts, conflicts = await handlers.import_leaders(uow, cipher, valid, keys=PersonKeys(cipher, Cipher(new_key())))
+        counts, conflicts = await leader_handlers.import_leaders(uow, cipher, valid, keys=PersonKeys(cipher, Cipher(new_key())))
         await uow.commit()
     assert not problems and not conflicts, (problems[:3], conflicts[:3])
     return time.perf_counter() - started, counts
@@ -172,9 +172,9 @@ async def bench_relay(url: str, kafka: KafkaSettings, events: int) -> list[list[
 
 LOAD_SCRIPT = """
 import asyncio, json, sys, time, httpx
-async def main(base, path, seconds, concurrency, email, password):
+async def main(base, path, seconds, concurrency, token):
     latencies = []
-    async with httpx.AsyncClient(base_url=base, timeout=30, auth=(email, password)) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         end = time.perf_counter() + seconds
         async def worker():
             while time.perf_counter() < end:
@@ -184,14 +184,14 @@ async def main(base, path, seconds, concurrency, email, password):
                 latencies.append(time.perf_counter() - t)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     print(json.dumps(latencies))
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]))
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]))
 """
 
 
-def load(base: str, path: str, auth: tuple[str, str], seconds: float = 5, concurrency: int = 16) -> tuple[float, float, int]:
+def load(base: str, path: str, token: str, seconds: float = 5, concurrency: int = 16) -> tuple[float, float, int]:
     """Latency p50 and p95 in milliseconds, measured from a second process."""
     out = subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT, base, path, str(seconds), str(concurrency), *auth],
+        [sys.executable, "-c", LOAD_SCRIPT, base, path, str(seconds), str(concurrency), token],
         capture_output=True, text=True, check=True,
     ).stdout
     latencies = sorted(json.loads(out))
@@ -206,12 +206,12 @@ def bench_api(kafka: KafkaSettings, data_dir: Path) -> list[list[object]]:
     with Stack(data_dir=data_dir, http_port=free_port(), kafka_bootstrap=kafka.bootstrap_servers, report=lambda _: None) as stack:
         import httpx
 
-        with httpx.Client(base_url=stack.base_url, timeout=30, auth=stack.admin) as client:
+        with httpx.Client(base_url=stack.base_url, timeout=30, headers={"Authorization": f"Bearer {stack.api_token}"}) as client:
             content = as_csv(leader_rows(2000))
             assert client.post("/leaders/import", files={"file": ("l.csv", content)}).status_code == 200
-        health = load(stack.base_url, "/health", stack.admin)
+        health = load(stack.base_url, "/health", stack.api_token)
         for label, path in (("list 50 leaders", "/leaders?per_page=50&page=3"), ("read one leader", "/leaders/bench-00042")):
-            p50, p95, count = load(stack.base_url, path, stack.admin)
+            p50, p95, count = load(stack.base_url, path, stack.api_token)
             rows.append([label, f"{p50:.1f} ms", f"{p95:.1f} ms", count, f"{health[0]:.1f} ms", f"{p50 / health[0]:.1f}x"])
     return rows
 

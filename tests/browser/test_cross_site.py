@@ -84,7 +84,7 @@ def proposed_round(api: httpx.Client) -> str:
 
 def test_a_form_on_another_site_cannot_cancel_a_round(stack, browser, other_site):
     base = stack.base_url
-    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
     round_id = proposed_round(api)
     # Signed in to the pages (the cookie), and sending the password with every request as well.
     context = browser.new_context(

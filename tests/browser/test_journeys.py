@@ -334,7 +334,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     # ---- two leaders answer from the links in their message, on a small phone with large text ----
     _, maildir = mail_sink
     pair_emails = []
-    for row in httpx.get(f"{base}/rounds/{round_id}", auth=(ADMIN_EMAIL, ADMIN_PASSWORD)).json()["pairs"][:2]:
+    for row in httpx.get(f"{base}/rounds/{round_id}", headers={"Authorization": f"Bearer {stack.api_token}"}).json()["pairs"][:2]:
         pair_emails.append((f"{row['lived_experience_id']}@example.org", f"{row['professional_id']}@example.org"))
     deadline = dt.datetime.now() + dt.timedelta(seconds=60)
     while True:
@@ -541,7 +541,7 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
 
 def test_a_round_that_cannot_be_solved_says_what_to_change(stack, browser, visit):
     base = stack.base_url
-    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
     people = [{**p, "id": f"{p['id']}-inf{RUN}"} for p in sample_leaders()[:6]]
     for person in people:
         assert api.post("/leaders", json=person).status_code == 201
@@ -567,7 +567,7 @@ def test_a_round_that_cannot_be_solved_says_what_to_change(stack, browser, visit
 
 def test_a_manager_marks_a_braille_task_done_in_the_work_queue(stack, browser, visit):
     base = stack.base_url
-    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
     people = [{**p, "id": f"{p['id']}-wq{RUN}"} for p in sample_leaders()[:6]]
     people[0]["information_format"] = "braille"  # their message is a task for a person
     for person in people:
@@ -643,7 +643,7 @@ def test_journeys_work_without_javascript(stack, browser, visit):
     base = stack.base_url
     for person in sample_leaders()[20:22]:  # so the round has someone in it, whichever tests ran before
         person = {**person, "id": f"{person['id']}-ns{RUN}", "email": f"{person['id']}-ns{RUN}@example.org"}
-        assert httpx.post(f"{base}/leaders", json=person, auth=(ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 201
+        assert httpx.post(f"{base}/leaders", json=person, headers={"Authorization": f"Bearer {stack.api_token}"}).status_code == 201
     context = browser.new_context(java_script_enabled=False)
     scripted = browser.new_context()  # only to run axe-core on the same HTML
     page = context.new_page()

@@ -30,7 +30,7 @@ def wait_for_status(api: httpx.Client, round_id: str, status: str) -> None:
 
 def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it(stack, browser, visit, tmp_path):
     base = stack.base_url
-    api = httpx.Client(base_url=base, auth=(ADMIN_EMAIL, ADMIN_PASSWORD), timeout=30)
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
     people = [{**p, "id": f"{p['id']}-rv{RUN}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"][:8]
     for person in people:
         assert api.post("/leaders", json=person).status_code in (200, 201)

@@ -116,7 +116,7 @@ def test_a_round_survives_services_being_killed_at_random(new_broker, smtp_serve
     ]
     round_id = f"round-{tag}"
     with stack:
-        client = RegistryClient(stack.base_url, auth=stack.admin, timeout=30)
+        client = RegistryClient(stack.base_url, auth=stack.api_token, timeout=30)
         chaos = Chaos(stack, KILLS, SEED)
         chaos.start()
         try:

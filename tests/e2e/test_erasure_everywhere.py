@@ -128,7 +128,7 @@ async def keys_held(stack: Stack, secrets: dict[str, str]) -> list[bytes]:
 
 
 def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack) -> None:
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     tag = uuid.uuid4().hex[:6]
     people = texters(tag)
     for person in people:

@@ -35,7 +35,7 @@ def test_files_the_services_write_are_the_owners_only(new_broker, smtp_server, t
     tag = uuid.uuid4().hex[:6]
     people = [{**p, "id": f"{p['id']}-{tag}"} for p in sample_leaders()]
     with stack:
-        client = RegistryClient(stack.base_url, auth=stack.admin, timeout=30)
+        client = RegistryClient(stack.base_url, auth=stack.api_token, timeout=30)
         for person in people:
             client.register_leader(person)
         round_id = client.launch_round({"id": f"modes-{tag}", "leader_ids": [p["id"] for p in people]})["id"]

@@ -32,10 +32,7 @@ def running_registry(new_broker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def admin_header(running_registry) -> dict[str, str]:
-    import base64
-
-    email, password = running_registry.admin
-    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{password}".encode()).decode()}
+    return {"Authorization": f"Bearer {running_registry.api_token}"}
 
 
 @pytest.fixture(scope="module")

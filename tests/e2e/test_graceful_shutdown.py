@@ -37,7 +37,7 @@ def test_a_notifier_stopped_mid_round_exits_cleanly_and_resumes_without_duplicat
         for p in sample_leaders(seed=3, count=80)
     ]
     with stack:
-        client = RegistryClient(stack.base_url, auth=stack.admin)
+        client = RegistryClient(stack.base_url, auth=stack.api_token)
         for person in people:
             client.register_leader(person)
         round_id = f"sigterm-{tag}"

@@ -121,7 +121,7 @@ def test_kcat_reads_every_record_of_a_round_and_each_obeys_the_contract(stack: S
         assert not problems(DEAD_LETTERS.name, (letter["payload"] or "").encode(), headers_of(letter))
 
     # The same outcome twice: its event id is known, so the person is not told again.
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     round_id = proposed["id"]
     before = client.read_round(round_id)["deliveries"]
     again = records[OUTCOMES.name][0]

@@ -55,7 +55,7 @@ def tag() -> str:
 
 def test_every_participant_hears_back_exactly_once_and_pairs_are_readable(stack: Stack, mail) -> None:
     _, maildir = mail
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     # Unique ids per test: the broker and the mail folder are shared.
     suffix = tag()
     reachable_by_email = [
@@ -123,7 +123,7 @@ def test_leaders_answer_once_from_the_links_in_their_message(stack: Stack, mail)
     import httpx
 
     _, maildir = mail
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [
         {**leader, "id": f"{leader['id']}-a{suffix}", "email": f"{leader['id']}-a{suffix}@example.org"}
@@ -168,7 +168,7 @@ def test_people_whose_partner_said_no_are_paired_again_and_only_they_hear(stack:
     import httpx
 
     _, maildir = mail
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [
         {**leader, "id": f"{leader['id']}-n{suffix}", "email": f"{leader['id']}-n{suffix}@example.org"}
@@ -219,7 +219,7 @@ def test_people_whose_partner_said_no_are_paired_again_and_only_they_hear(stack:
 
 
 def test_a_round_that_cannot_be_solved_as_set_up_says_what_to_change(stack: Stack) -> None:
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [{**leader, "id": f"{leader['id']}-m{suffix}"} for leader in sample_leaders()[:8]]
     for person in people:
@@ -235,7 +235,7 @@ def test_a_round_that_cannot_be_solved_as_set_up_says_what_to_change(stack: Stac
 
 
 def test_a_manager_reviews_locks_rules_out_re_solves_and_cancels(stack: Stack) -> None:
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [{**leader, "id": f"{leader['id']}-r{suffix}"} for leader in sample_leaders()[:8]]
     for person in people:
@@ -273,7 +273,7 @@ def test_a_manager_reviews_locks_rules_out_re_solves_and_cancels(stack: Stack) -
 def test_every_service_answers_health_and_metrics(stack: Stack) -> None:
     import httpx
 
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [{**leader, "id": f"{leader['id']}-m{suffix}"} for leader in sample_leaders()[:4]]
     for person in people:
@@ -320,7 +320,7 @@ def test_every_service_answers_health_and_metrics(stack: Stack) -> None:
 def test_the_queue_monitor_shows_a_service_that_has_stopped_and_its_return(stack: Stack) -> None:
     import time
 
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
 
     def states(until=lambda found: True, seconds: float = 60) -> dict:
         deadline = time.monotonic() + seconds
@@ -356,7 +356,7 @@ def test_erasure_removes_a_person_from_every_service_and_leaves_tombstones(stack
     from services.common.store import make_engine
     from tests.kafka_reading import read_topic
 
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [
         {**leader, "id": f"{leader['id']}-e{suffix}", "email": f"{leader['id']}-e{suffix}@example.org", "phone": "07700 900123"}
@@ -414,15 +414,14 @@ def test_the_terminal_launches_a_round_and_shows_the_queue(stack: Stack, tmp_pat
     import subprocess
     import sys
 
-    client = RegistryClient(stack.base_url, auth=stack.admin)
+    client = RegistryClient(stack.base_url, auth=stack.api_token)
     suffix = tag()
     people = [{**leader, "id": f"{leader['id']}-t{suffix}"} for leader in sample_leaders()[:6]]
     for person in people:
         client.register_leader(person)
     spec = tmp_path / "round.json"
     spec.write_text(json.dumps({**SAMPLE_ROUND, "id": f"terminal-{suffix}", "leader_ids": [p["id"] for p in people]}))
-    email, password = stack.admin
-    env = {**os.environ, "PAIRING_EMAIL": email, "PAIRING_PASSWORD": password, "COLUMNS": "160"}
+    env = {**os.environ, "PAIRING_TOKEN": stack.api_token, "COLUMNS": "160"}
 
     def pairing(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -439,7 +438,7 @@ def test_the_terminal_launches_a_round_and_shows_the_queue(stack: Stack, tmp_pat
     assert "Services" in shown.stdout and "notifier" in shown.stdout
     refused = subprocess.run(
         [sys.executable, "-m", "services.cli", "queue", "--once", "--url", stack.base_url, "--data", str(tmp_path)],
-        env={**os.environ, "PAIRING_EMAIL": email, "PAIRING_PASSWORD": "wrong password!"},
+        env={**os.environ, "PAIRING_EMAIL": stack.admin[0], "PAIRING_PASSWORD": "wrong password!"},
         capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 2 and "401" in refused.stderr and "Traceback" not in refused.stderr

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from services.common.crypto import new_key
 from services.common.store import utc_now
-from services.registry.adapters.orm import AuditRow, ManagerRow, ManagerSessionRow, PasswordResetRow
+from services.registry.adapters.orm import ApiTokenRow, AuditRow, ManagerRow, ManagerSessionRow, PasswordResetRow
 from services.registry.web import auth
 from tests.integration.conftest import ADMIN, running_registry
 
@@ -366,6 +366,21 @@ async def test_an_admin_removes_a_lost_second_factor(guarded):
         assert new_secret != secret
 
 
+async def test_a_password_alone_does_not_open_the_api_for_someone_who_needs_a_second_factor(guarded):
+    async with caller(guarded, auth=OTHER) as program:  # an admin's email address and password, by HTTP Basic
+        refused = await program.get("/leaders")
+    assert refused.status_code == 401 and "www-authenticate" not in refused.headers
+    assert "API token" in refused.json()["detail"] and "/manage/tokens" in refused.json()["detail"]
+    async with caller(guarded, auth=(OTHER[0], "not the password")) as guesser:
+        wrong = await guesser.get("/leaders")
+    assert wrong.status_code == 401 and "/manage/tokens" not in wrong.json()["detail"], "a wrong password learns nothing more"
+    async with caller(guarded, auth=VIEWER) as viewer:
+        assert (await viewer.get("/leaders")).status_code == 200, "a viewer has no second factor to skip"
+    made = await auth.create_token(guarded._transport.app.state.registry, "their report", "admin", OTHER[0])
+    async with caller(guarded, headers={"Authorization": f"Bearer {made.token}"}) as program:
+        assert (await program.get("/leaders")).status_code == 200, "programs use a token instead"
+
+
 # ---- the first admin from settings ----
 
 
@@ -387,3 +402,19 @@ async def test_the_first_admin_keeps_a_changed_password_until_the_setting_change
         async with caller(registry) as browser:
             assert (await sign_in(browser, ADMIN[0], "a new setting to get back in")).status_code == 303
 
+
+async def test_the_first_admins_token_from_the_settings_opens_the_api_until_the_setting_changes(database_url, kafka_settings):
+    key, first, second = new_key(), f"pairing_{'a' * 40}", f"pairing_{'b' * 40}"
+    settings = {"encryption_keys": key, "require_second_factor": True}
+    async with running_registry(database_url, kafka_settings, admin_api_token=first, **settings) as registry:
+        async with caller(registry, headers={"Authorization": f"Bearer {first}"}) as program:
+            made = await program.post("/api-tokens", json={"name": "nightly report", "role": "viewer"})
+            assert made.status_code == 201, "it signs in as the first admin"
+    async with running_registry(database_url, kafka_settings, admin_api_token=second, **settings) as registry:
+        async with caller(registry, headers={"Authorization": f"Bearer {first}"}) as old:
+            assert (await old.get("/leaders")).status_code == 401, "the setting changed: the old token stops working"
+        async with caller(registry, headers={"Authorization": f"Bearer {second}"}) as new:
+            assert (await new.get("/leaders")).status_code == 200
+    async with registry.store.unit_of_work() as uow:
+        digests = (await uow.session.scalars(select(ApiTokenRow.digest))).all()
+    assert first not in str(digests) and second not in str(digests), "kept as digests only"

@@ -17,10 +17,12 @@ REGISTRY_SESSION_IDLE_MINUTES (30) unused.
 Browsers sign in with a form and keep a session cookie (a random token; the
 database keeps only its SHA-256 digest). Programs calling the JSON API send an
 API token (`Authorization: Bearer ...`, made by an admin, scoped to a role, kept
-only as its SHA-256 digest) or, for older scripts, the email address and password
-with HTTP Basic authentication. The API never answers with a Basic challenge, so a
-browser never keeps a Basic login that another site could make it send; a change
-that carries the session cookie needs the form token too (the X-CSRF-Token header).
+only as its SHA-256 digest) or, for older scripts and a viewer's account only, the
+email address and password with HTTP Basic authentication: a manager's or admin's
+password alone would skip their second factor, so Basic refuses them and says to ask
+for a token. The API never answers with a Basic challenge, so a browser never keeps
+a Basic login that another site could make it send; a change that carries the
+session cookie needs the form token too (the X-CSRF-Token header).
 
 Every way of signing in shares one lockout: five wrong passwords lock the account,
 and twenty from one client address lock that address, for 15 minutes. Passwords
@@ -224,8 +226,28 @@ async def ensure_first_admin(registry) -> None:
                         row.sealed_second_factor, row.second_factor_step = None, None
                     row.settings_password_hash = row.password_hash
                     row.role, row.active, row.failed_sign_ins, row.locked_until = "admin", True, 0, None
+                if token := getattr(settings, "admin_api_token", None):
+                    await _settings_token(uow, normalise_email(email), token.get_secret_value())
                 await uow.commit()
         state["done"] = True
+
+
+SETTINGS_TOKEN = "The first admin's token, from REGISTRY_ADMIN_API_TOKEN"
+
+
+async def _settings_token(uow, email: str, token: str) -> None:
+    """The first admin's API token from the settings (`make run` makes one, so its own commands need no
+    password): kept as a digest like any other. A token set before and since changed stops working;
+    one an admin revoked stays revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise RuntimeError(f"REGISTRY_ADMIN_API_TOKEN: must start with {TOKEN_PREFIX}: use {TOKEN_PREFIX} followed by what `pairing new-key` prints")
+    digest = _digest(token)
+    await uow.session.execute(
+        update(ApiTokenRow).where(ApiTokenRow.name == SETTINGS_TOKEN, ApiTokenRow.digest != digest, ApiTokenRow.revoked_at.is_(None))
+        .values(revoked_at=utc_now())
+    )
+    if await uow.session.scalar(select(ApiTokenRow.id).where(ApiTokenRow.digest == digest)) is None:
+        uow.session.add(ApiTokenRow(name=SETTINGS_TOKEN, digest=digest, role="admin", created_by=email, created_at=utc_now()))
 
 
 # ---- checking a password ----
@@ -619,8 +641,16 @@ _basic_cache: dict[str, tuple[float, Manager, str]] = {}
 _BASIC_CACHE_SECONDS = 300
 
 
+BASIC_NEEDS_TOKEN = (
+    "Managers and admins cannot use the API with a password alone (HTTP Basic authentication), because they "
+    "sign in with a second factor too. Ask an admin for an API token on the API tokens page (/manage/tokens) "
+    "and send it as Authorization: Bearer followed by the token"
+)
+
+
 async def basic_manager(registry, header: str, address: str | None = None) -> Manager | None:
-    """The manager named by an `Authorization: Basic ...` header; None if the header is not Basic."""
+    """The manager named by an `Authorization: Basic ...` header; None if the header is not Basic. The password
+    is checked (and counts towards the lockout) first; then a role that needs a second factor is refused."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -628,6 +658,13 @@ async def basic_manager(registry, header: str, address: str | None = None) -> Ma
         email, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise SignInProblem("The Authorization header is not valid Basic authentication") from None
+    manager = await _password_manager(registry, email, password, address)
+    if needs_second_factor(registry, manager):
+        raise SignInProblem(BASIC_NEEDS_TOKEN)
+    return manager
+
+
+async def _password_manager(registry, email: str, password: str, address: str | None) -> Manager:
     # Checking a password takes tens of milliseconds on purpose; programs that poll are spared it for a few
     # minutes, but the account is read every time, so a lock, a new password or a deactivation applies at once.
     key = hashlib.sha256(f"{normalise_email(email)}\0{password}".encode()).hexdigest()
@@ -705,6 +742,7 @@ async def bearer_manager(registry, header: str) -> Manager | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
+    await ensure_first_admin(registry)  # the first admin's token may come from the settings
     token = token.strip()
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise SignInProblem("This API token is not right: ask an admin for a new one")
@@ -729,8 +767,8 @@ async def bearer_manager(registry, header: str) -> Manager | None:
 # ---- the dependency for the JSON API routes ----
 
 CHALLENGE_FREE = (
-    "Sign in first: send an API token (Authorization: Bearer ...), or your email address and password "
-    "with HTTP Basic authentication"
+    "Sign in first: send an API token (Authorization: Bearer ...), which an admin makes on the API tokens "
+    "page (/manage/tokens)"
 )
 COOKIE_WITHOUT_TOKEN = (
     f"This change came with the web pages' sign-in cookie but without their form token (the {CSRF_HEADER} "
