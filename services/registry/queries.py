@@ -28,6 +28,14 @@ from services.registry.handlers.programmes import (
 )
 
 
+async def delivery_counts(uow: UnitOfWork, round_id: str | None = None) -> dict[str, int]:
+    """How many people's messages are in each delivery state: for one round, or for every round."""
+    query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+    if round_id is not None:
+        query = query.where(DeliveryRow.round_id == round_id)
+    return dict((await uow.session.execute(query)).all())
+
+
 async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[dict]:
     """Rounds, newest first, with how far each has got."""
     query = select(RoundRow).order_by(RoundRow.created_at.desc()).limit(limit)
@@ -79,11 +87,7 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
     unmatched = (
         await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
     ).all()
-    deliveries = (
-        await uow.session.execute(
-            select(DeliveryRow.status, func.count()).where(DeliveryRow.round_id == round_id).group_by(DeliveryRow.status)
-        )
-    ).all()
+    deliveries = await delivery_counts(uow, round_id)
     for_a_person = (
         await uow.session.scalars(
             select(DeliveryRow)
@@ -125,7 +129,7 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
             for p in pairs
         ],
         "unmatched": [{"id": u.leader_id, "reason": u.reason, "rule": u.rule} for u in unmatched],
-        "deliveries": {status: count for status, count in deliveries},
+        "deliveries": deliveries,
         "needs_a_person": [{"leader_id": d.leader_id, "why": d.detail} for d in for_a_person],
         "responses": [
             {

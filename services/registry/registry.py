@@ -1,6 +1,6 @@
 """What every route and page works with: the registry's settings, database, keys and broker.
 
-app.py builds one at start-up; routes reach it through services.registry.deps.registry_of.
+app.py builds one at start-up; routes reach it through services.registry.web.deps.registry_of.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from schemas.cohort import CohortResult, PairResult, SolveStats, UnmatchedResult
 from schemas.events import OutcomePublished, RoundSolved
 from schemas.topics import OUTCOMES
 from services.common.store import handle_once
-from services.registry import handlers
+from services.registry.handlers import publishing as publishing_handlers
+from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import unique
 from tests.kafka_reading import read_topic
@@ -64,7 +65,7 @@ async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[s
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
                          data=CohortResult(round_id=round_id, pairs=pairs, stats=SolveStats(status="optimal"), unmatched=[
                              UnmatchedResult(id=not_paired["id"], reason="Nobody is free when you are.", rule="availability")] if not_paired else []))
-    await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
+    await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
     return round_id, professional, signs, carer
@@ -134,5 +135,5 @@ async def test_only_people_whose_partner_said_no_are_told_it_is_a_new_partner(re
                                     partner_id=professional["id"], answer="accept"))
         await uow.commit()
     async with registry.store.unit_of_work() as uow:
-        let_down = await handlers.people_whose_partner_said_no(uow, round_id)
+        let_down = await publishing_handlers.people_whose_partner_said_no(uow, round_id)
     assert let_down == {signs["id"], professional["id"]}, "the carer said yes and nobody said no to them"

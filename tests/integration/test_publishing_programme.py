@@ -13,7 +13,7 @@ from sqlalchemy import text
 from schemas.cohort import CohortResult, PairResult, SolveStats, UnmatchedResult, Window
 from schemas.events import RoundSolved
 from services.common.store import handle_once
-from services.registry import handlers
+from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import unique
 from tests.integration.test_publishing import TUESDAY_MORNING, published_outcomes
@@ -70,7 +70,7 @@ async def solve_and_approve(registry, round_id: str, patient: dict, professional
     result = CohortResult(round_id=round_id, pairs=[pair], stats=SolveStats(status="optimal"),
                           unmatched=[UnmatchedResult(id=alone["id"], reason="Nobody is free when you are.", rule="availability")])
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id, data=result)
-    await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
+    await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     assert (await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})).status_code == 200
 
 

@@ -240,7 +240,7 @@ async def test_every_change_of_a_round_is_an_event(registry):
 async def test_the_matchers_progress_shows_the_round_being_solved(registry):
     from schemas.events import RoundProgress, SolveProgress
     from services.common.store import handle_once
-    from services.registry import handlers
+    from services.registry.handlers import rounds as round_handlers
 
     leaders = [unique(l) for l in sample_leaders()[:4]]
     for leader in leaders:
@@ -255,11 +255,11 @@ async def test_the_matchers_progress_shows_the_round_being_solved(registry):
                              bound={"paired_people": 2.0, "total_fit": 130.0}, gap=0.076923, elapsed_seconds=seconds)
         return RoundProgress(producer="test", correlation_id=round_id, causation_id=answering, data=data)
 
-    await handle_once(registry.store, "test.matches", progress(request_id, 1.0), handlers.record_progress)
+    await handle_once(registry.store, "test.matches", progress(request_id, 1.0), round_handlers.record_progress)
     view = (await registry.get(f"/rounds/{round_id}")).json()
     assert view["status"] == "solving" and view["progress"]["elapsed_seconds"] == 1.0
     # A report for an earlier request of the same round is stale.
-    await handle_once(registry.store, "test.matches", progress(str(uuid.uuid4()), 9.0), handlers.record_progress)
+    await handle_once(registry.store, "test.matches", progress(str(uuid.uuid4()), 9.0), round_handlers.record_progress)
     assert (await registry.get(f"/rounds/{round_id}")).json()["progress"]["elapsed_seconds"] == 1.0
     from services.registry.domain.rounds import progress_words
 
@@ -273,7 +273,7 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     from schemas.cohort import CohortResult, PairResult, SolveStats
     from schemas.events import RoundSolved
     from services.common.store import handle_once
-    from services.registry import handlers
+    from services.registry.handlers import rounds as round_handlers
     from services.registry.adapters.orm import ResponseRow
 
     leaders = [unique(l) for l in sample_leaders()[:12]]
@@ -292,7 +292,7 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     ]
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
                          data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
-    await handle_once(registry.store, "test.matches", solved, handlers.record_solution)
+    await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     assert (await registry.post(f"/rounds/{round_id}/pair-again")).status_code == 409, "not before the round is published"
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
@@ -370,13 +370,13 @@ class Rounds:
 
     async def progress(self, round_id: str) -> None:
         from schemas.events import RoundProgress, SolveProgress
-        from services.registry import handlers
+        from services.registry.handlers import rounds as round_handlers
 
         def make(rid, cause):
             data = SolveProgress(round_id=rid, stage="pairing", elapsed_seconds=1.0)
             return RoundProgress(producer="test", correlation_id=rid, causation_id=cause, data=data)
 
-        await self.answer(round_id, make, handlers.record_progress)
+        await self.answer(round_id, make, round_handlers.record_progress)
 
     def solved(self, round_id: str, cause: str):
         from schemas.cohort import CohortResult, PairResult, SolveStats
@@ -388,19 +388,19 @@ class Rounds:
         return RoundSolved(producer="test", correlation_id=round_id, causation_id=cause, data=result)
 
     async def solve(self, round_id: str) -> None:
-        from services.registry import handlers
+        from services.registry.handlers import rounds as round_handlers
 
-        await self.answer(round_id, self.solved, handlers.record_solution)
+        await self.answer(round_id, self.solved, round_handlers.record_solution)
 
     async def fail(self, round_id: str) -> None:
         from schemas.events import RoundFailure, RoundSolveFailed
-        from services.registry import handlers
+        from services.registry.handlers import rounds as round_handlers
 
         def make(rid, cause):
             data = RoundFailure(round_id=rid, reason="The profiles of two leaders did not arrive in time.")
             return RoundSolveFailed(producer="test", correlation_id=rid, causation_id=cause, data=data)
 
-        await self.answer(round_id, make, handlers.record_failure)
+        await self.answer(round_id, make, round_handlers.record_failure)
 
     async def post(self, round_id: str, action: str, **body) -> httpx.Response:
         return await self.registry.post(f"/rounds/{round_id}/{action}", json=body or None)
@@ -493,7 +493,7 @@ async def test_changes_the_lifecycle_does_not_allow_are_refused_in_plain_words(r
 async def test_a_repeated_answer_from_the_matcher_never_undoes_a_persons_approval(registry):
     from schemas.events import RoundFailure, RoundSolveFailed
     from services.common.store import handle_once
-    from services.registry import handlers
+    from services.registry.handlers import rounds as round_handlers
 
     rounds = await Rounds.with_leaders(registry)
     round_id = await rounds.launch()
@@ -506,8 +506,8 @@ async def test_a_repeated_answer_from_the_matcher_never_undoes_a_persons_approva
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
     failed = RoundSolveFailed(producer="test", correlation_id=round_id, causation_id=request_id,
                               data=RoundFailure(round_id=round_id, reason="The matcher stopped."))
-    assert await handle_once(registry.store, "test.matches", rounds.solved(round_id, request_id), handlers.record_solution)
-    assert await handle_once(registry.store, "test.matches", failed, handlers.record_failure)
+    assert await handle_once(registry.store, "test.matches", rounds.solved(round_id, request_id), round_handlers.record_solution)
+    assert await handle_once(registry.store, "test.matches", failed, round_handlers.record_failure)
     assert (await registry.get(f"/rounds/{round_id}")).json() == before
 
 

@@ -13,7 +13,7 @@ from schemas.topics import LEADER_CONTACTS
 from services.common.crypto import Cipher, new_key
 from services.common.sealing import open_contact
 from services.common.store import Store
-from services.registry import handlers
+from services.registry.handlers import leaders as leader_handlers
 from services.registry.domain.leaders import Consent, LeaderIn
 from services.registry.person_keys import PersonKeys
 
@@ -47,7 +47,7 @@ async def register(store: Store, leader: LeaderIn) -> list[LeaderContact]:
             publish(topic, key, event)
 
         uow.publish = keep
-        await handlers.register_leader(uow, CIPHER, leader, keys=KEYS)
+        await leader_handlers.register_leader(uow, CIPHER, leader, keys=KEYS)
         await uow.commit()
     async with store.unit_of_work() as uow:
         return [open_contact(c.data, await KEYS.key_of(uow, c.data.leader_id)) for c in contacts]
@@ -62,7 +62,7 @@ async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_dr
     assert second.version == 2 and second.proxy is None
 
     async with registry_store.unit_of_work() as uow:
-        kept = await handlers.read_leader(uow, CIPHER, "pl-proxy", "test", "checking the proxy is kept")
+        kept = await leader_handlers.read_leader(uow, CIPHER, "pl-proxy", "test", "checking the proxy is kept")
     assert kept["proxy"]["name"] == "Samuel Proxyson", "still recorded, only no longer shared"
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from services.common.store import utc_now
 from services.registry import answers as on_behalf
-from services.registry.deps import MANAGER, actor_of, registry_of
+from services.registry.web.deps import MANAGER, actor_of, registry_of
 from services.registry.domain.answers import read_code
 from services.registry.handlers import answers, common
 from services.registry.registry import Registry

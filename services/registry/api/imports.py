@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
-from services.registry.deps import MANAGER, registry_of
+from services.registry.web.deps import MANAGER, registry_of
 from services.registry.domain.importing import FileProblem, parse_rows
 from services.registry.handlers import leaders
 

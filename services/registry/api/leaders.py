@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import func, select
 
 from services.registry.adapters.orm import LeaderRow
-from services.registry.deps import MANAGER, VIEWER, actor_of, registry_of
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.leaders import LeaderIn
 from services.registry.handlers import erasure, leaders
 

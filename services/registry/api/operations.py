@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from services.registry import monitor
 from services.registry.adapters.orm import AuditRow
-from services.registry.deps import ADMIN, VIEWER, registry_of
+from services.registry.web.deps import ADMIN, VIEWER, registry_of
 
 router = APIRouter()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from services.registry import queries
-from services.registry.deps import MANAGER, VIEWER, actor_of, registry_of
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.commands import (
     CohortMembers,
     NewCohort,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from services.common.tracing import mark_correlation
 from services.registry import queries
-from services.registry.deps import MANAGER, VIEWER, actor_of, registry_of
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.commands import (
     ApproveRound,
     LaunchRound,

@@ -1,12 +1,12 @@
-"""Temporary: every handler under its old name while callers move to the area modules."""
+"""The registry's handlers: one module per area (leaders, erasure, programmes, rounds, review,
+publishing, answers), sharing common.py.
 
-# ruff: noqa: F401, F403
-from services.registry.handlers.common import *
-from services.registry.handlers.programmes import *
-from services.registry.handlers.leaders import *
-from services.registry.handlers.erasure import *
-from services.registry.handlers.rounds import *
-from services.registry.handlers.review import *
-from services.registry.handlers.publishing import *
-from services.registry.handlers.answers import *
-from services.registry.queries import *
+The convention: a handler receives the unit of work first (`uow`), then what it acts on, and
+does four things: load rows, decide (the rules are in services/registry/domain, which does no
+input or output), save rows, and publish events through `uow.publish` (the outbox). It never
+commits: its caller (a route, a page, or the consumer through handle_once) commits, so the
+database changes and the events they cause land together or not at all. A handler reports a
+refusal by raising NotFound or Conflict (common.py) with words a person can act on.
+
+Reads that change nothing, shared by the API and the pages, are in services/registry/queries.py.
+"""

@@ -42,6 +42,7 @@ from services.registry.domain.meetings import (
     nation_of,
     plan_first_meetings,
 )
+from services.registry.domain.publication import access_arrangements, who_is_told
 from services.registry.domain.programmes import (
     ProgrammeDefaults,
     ProgrammeTerms,
@@ -161,62 +162,77 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
 
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
     refuse_pairs_with_erased_people(pairs, "Cancel this round and launch a new one for the people in it.")
+    people = await read_needs(uow, publishing.cipher, pairs, actor, round_id)
+    respond_by = answer_date(
+        today + dt.timedelta(days=publishing.response_days), set(people.nations.values()) or {"england_and_wales"}, terms.closures
+    )
+    spec = RoundSpec.model_validate(row.spec)
+    rules = MeetingRules(
+        publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays, closures=terms.closures
+    )
+    to_meet = [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs]
+    slots = plan_first_meetings(to_meet, people.meeting_needs, today, respond_by, rules)
+    partners: dict[tuple[str, str], Partner] = {}
+    for pair, slot in zip(pairs, slots):
+        pair.first_meeting = {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
+        for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
+            arrangements = access_arrangements(me, partner, people.access, people.shares)
+            partners[me, partner] = partner_news(pair, partner, slot, arrangements, publishing.links(uow, round_id, me, partner))
+    # In a follow-up round, pairs carried over from the first round were told already, and the
+    # people whose partner said no or left are told this is a new partner.
+    let_down = await people_whose_partner_said_no(uow, row.parent_round_id) if row.parent_round_id else set()
+    about = terms.outcome_fields(spec.sessions)
+    for news in who_is_told([(p.lived_experience_id, p.professional_id) for p in pairs], carried_pairs(row), let_down):
+        mine = [partners[news.leader_id, partner] for partner in news.partner_ids]
+        outcome = Outcome(
+            round_id=round_id, leader_id=news.leader_id, outcome="paired", partners=mine, respond_by=respond_by,
+            pairing_again=news.pairing_again, **about,
+        )
+        uow.publish(OUTCOMES, news.leader_id, event(OutcomePublished, outcome, round_id, cause))
+    await tell_the_unmatched(uow, round_id, about, cause)
+    return row
+
+
+@dataclass(frozen=True)
+class PeopleToMeet:
+    """What planning first meetings and telling people needs about the people of a round's pairs."""
+
+    access: dict[str, list[str]]
+    nations: dict[str, Nation]
+    meeting_needs: dict[str, MeetingNeeds]
+    shares: dict[str, bool]  # whether each agreed to share their details with their partner
+
+
+async def read_needs(uow: UnitOfWork, cipher: Cipher, pairs, actor: str, round_id: str) -> PeopleToMeet:
     people = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
-    leaders = {
-        row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()
-    }
+    leaders = {row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()}
     access: dict[str, list[str]] = {}
     nations: dict[str, Nation] = {}
     for leader_id, leader in leaders.items():
         # Access needs are special-category data: this read is audited like any other.
-        sealed = publishing.cipher.open(leader.sealed)
+        sealed = cipher.open(leader.sealed)
         access[leader_id] = sealed.get("access_needs") or []
         nations[leader_id] = nation_of_leader(leader, sealed)
         audit(uow, actor, "read access needs", leader_id, f"plan the first meeting and its arrangements for round {round_id}")
     needs = {leader_id: meeting_needs(leader, access[leader_id], nations[leader_id]) for leader_id, leader in leaders.items()}
-    respond_by = answer_date(
-        today + dt.timedelta(days=publishing.response_days), set(nations.values()) or {"england_and_wales"}, terms.closures
+    shares = {leader_id: shares_with_partner(leader) for leader_id, leader in leaders.items()}
+    return PeopleToMeet(access, nations, needs, shares)
+
+
+def partner_news(pair: PairRow, partner: str, slot, arrangements: list[str], links: dict[str, str]) -> Partner:
+    """What a person is told about one partner, with the links to answer."""
+    return Partner(
+        partner_id=partner,
+        reasons=pair.reasons,
+        shared_windows=pair.shared_windows,
+        meeting_modes=pair.meeting_modes,
+        first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,
+        access_arrangements=arrangements,
+        **links,
     )
-    spec = RoundSpec.model_validate(row.spec)
-    slots = plan_first_meetings(
-        [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs],
-        needs,
-        today,
-        respond_by,
-        MeetingRules(
-            publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays, closures=terms.closures
-        ),
-    )
-    about = terms.outcome_fields(spec.sessions)
-    partners: dict[str, list[Partner]] = {}
-    for pair, slot in zip(pairs, slots):
-        pair.first_meeting = {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
-        for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
-            theirs = access.get(partner, []) if partner in leaders and shares_with_partner(leaders[partner]) else []
-            partners.setdefault(me, []).append(
-                Partner(
-                    partner_id=partner,
-                    reasons=pair.reasons,
-                    shared_windows=pair.shared_windows,
-                    meeting_modes=pair.meeting_modes,
-                    first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,
-                    access_arrangements=sorted(set(access.get(me, [])) | set(theirs)),
-                    **publishing.links(uow, round_id, me, partner),
-                )
-            )
-    # In a follow-up round, pairs carried over from the first round were told already, and the
-    # people whose partner said no or left are told this is a new partner.
-    carried = carried_pairs(row)
-    let_down = await people_whose_partner_said_no(uow, row.parent_round_id) if row.parent_round_id else set()
-    for me, mine in partners.items():
-        mine = [p for p in mine if frozenset((me, p.partner_id)) not in carried]
-        if not mine:
-            continue
-        outcome = Outcome(
-            round_id=round_id, leader_id=me, outcome="paired", partners=mine, respond_by=respond_by, pairing_again=me in let_down,
-            **about,
-        )
-        uow.publish(OUTCOMES, me, event(OutcomePublished, outcome, round_id, cause))
+
+
+async def tell_the_unmatched(uow: UnitOfWork, round_id: str, about: dict, cause: str) -> None:
     unmatched = (
         await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
     ).all()
@@ -225,7 +241,6 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
             round_id=round_id, leader_id=person.leader_id, outcome="unmatched", unmatched_reason=person.reason, **about
         )
         uow.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
-    return row
 
 
 async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:

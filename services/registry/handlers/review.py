@@ -24,6 +24,8 @@ from services.registry.adapters.orm import (
     UnmatchedRow,
 )
 from services.registry.domain.commands import ApproveRound, PairChoice
+from services.registry.domain.pairing_again import NobodyToPairAgain, follow_up_id, follow_up_name, plan_pairing_again
+from services.registry.domain.publication import told_about_a_partner
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import (
     ERASED,
@@ -122,30 +124,23 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
     everyone = {who for pair in pairs for who in pair} | unmatched
     active = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all())
-    declined = [pair for pair in pairs if frozenset(pair) in said_no]
-    # A pair whose partner has been paused or has left is broken too.
-    kept = [pair for pair in pairs if frozenset(pair) not in said_no and set(pair) <= active]
-    broken = [pair for pair in pairs if pair not in kept]
-    if not broken:
-        raise Conflict("Nobody in this round has said no to their partner or left, so there is nobody to pair again.")
-    in_kept = {who for pair in kept for who in pair}
-    affected = (({who for pair in broken for who in pair} | unmatched) & active) - in_kept
-    if not affected:
-        raise Conflict("Everyone whose partner said no or left has since been paused or has left the programme.")
+    try:
+        plan = plan_pairing_again(pairs, said_no, unmatched, active, parent.forbidden_pairs)
+    except NobodyToPairAgain as nobody:
+        raise Conflict(str(nobody)) from None
     follow_ups = (await uow.session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.parent_round_id == round_id))) or 0
     spec = RoundSpec.model_validate(parent.spec).model_copy(update={"launch_date": today})
-    command_id = f"{round_id[:90]}-again-{follow_ups + 1}"
-    never = sorted(set(declined) | {tuple(p) for p in parent.forbidden_pairs})
+    command_id = follow_up_id(round_id, follow_ups)
     row = RoundRow(
         id=command_id,
-        name=f"{parent.name or parent.id}: pairing again{f' ({follow_ups + 1})' if follow_ups else ''}"[-200:],
+        name=follow_up_name(parent.name or parent.id, follow_ups),
         status=RoundStatus.draft,
         spec=spec.model_copy(update={"id": command_id}).model_dump(mode="json", by_alias=True),
-        leader_ids=sorted(affected | in_kept),
+        leader_ids=plan.people,
         cohort_id=parent.cohort_id,
         parent_round_id=round_id,
-        locked_pairs=[list(pair) for pair in kept],
-        forbidden_pairs=[list(p) for p in never],
+        locked_pairs=[list(pair) for pair in plan.kept],
+        forbidden_pairs=[list(p) for p in plan.never],
     )
     uow.session.add(row)
     move_round(uow, row, RoundStatus.queued)
@@ -181,8 +176,4 @@ async def people_paired(uow: UnitOfWork, row: RoundRow) -> list[str]:
     """Everyone a published round told about a partner (less those whose pair was carried over from
     an earlier round: that pair still stands). People it could not pair keep their news."""
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == row.id))).all()
-    carried = carried_pairs(row)
-    return sorted(
-        {who for p in pairs if frozenset((p.lived_experience_id, p.professional_id)) not in carried
-         for who in (p.lived_experience_id, p.professional_id)} - {ERASED}
-    )
+    return told_about_a_partner([(p.lived_experience_id, p.professional_id) for p in pairs], carried_pairs(row), ERASED)

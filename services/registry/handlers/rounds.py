@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Select, delete, select
 
 from schemas.cohort import RoundSpec
 from schemas.events import (
@@ -52,17 +52,10 @@ async def launch_round(
     round_id = command.id or f"round-{today.isoformat()}-{uuid.uuid4().hex[:6]}"
     if await uow.session.get(RoundRow, round_id) is not None:
         raise Conflict(f"a round called {round_id} already exists; choose another id")
-    query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status, LeaderRow.system)
-    if command.leader_ids is not None:
-        query = query.where(LeaderRow.id.in_(command.leader_ids))
-    elif command.cohort_id is not None:
+    if command.leader_ids is None and command.cohort_id is not None:
         await get_cohort(uow, command.cohort_id)
-        members = select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == command.cohort_id)
-        query = query.where(LeaderRow.id.in_(members), LeaderRow.status == "active")
-    else:
-        query = query.where(LeaderRow.status == "active")
-    rows = (await uow.session.execute(query)).all()
-    found = {lid: (version, status) for lid, version, status, _ in rows}
+    rows = await round_leaders(uow, command)
+    found = {r.id: (r.version, r.status) for r in rows}
     if command.leader_ids is not None:
         missing = sorted(set(command.leader_ids) - set(found))
         if missing:
@@ -97,7 +90,7 @@ async def launch_round(
     )
     row = RoundRow(
         id=round_id,
-        name=command.name or await round_name(uow, command, spec.launch_date, {system for *_, system in rows}),
+        name=command.name or await round_name(uow, command, spec.launch_date, {r.system for r in rows}),
         status=RoundStatus.draft,
         spec=spec.model_dump(mode="json", by_alias=True),
         leader_ids=sorted(found),
@@ -110,6 +103,23 @@ async def launch_round(
     move_round(uow, row, RoundStatus.queued)
     await request_solve(uow, row)
     return row
+
+
+def round_leaders_query(command: LaunchRound) -> Select:
+    """The leaders a round for this command takes (the launch page shows them first): the ones listed (whatever their status, so the
+    caller can say who is paused or has left), or the active members of its cohort, or every active leader."""
+    query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status, LeaderRow.system, LeaderRow.role)
+    if command.leader_ids is not None:
+        return query.where(LeaderRow.id.in_(command.leader_ids))
+    if command.cohort_id is not None:
+        members = select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == command.cohort_id)
+        return query.where(LeaderRow.id.in_(members), LeaderRow.status == "active")
+    return query.where(LeaderRow.status == "active")
+
+
+async def round_leaders(uow: UnitOfWork, command: LaunchRound) -> list[Row]:
+    """Each leader a round for this command takes: id, version, status, system (area) and role."""
+    return list((await uow.session.execute(round_leaders_query(command))).all())
 
 
 async def round_name(uow: UnitOfWork, command: LaunchRound, launch_date: dt.date, systems: set[str]) -> str:

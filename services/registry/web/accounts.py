@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from services.registry.adapters.orm import ManagerRow
 from services.registry.web import auth, forms
-from services.registry.deps import FormExpired, need, need_form, registry_of
+from services.registry.web.deps import FormExpired, need, need_form, registry_of
 from services.registry.web.pages import not_found, page, safe_next, see_other, session_cookie, with_message
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -15,7 +15,7 @@ from services.registry import answers
 from services.registry.handlers import common
 from services.registry import queries
 from services.registry.web import auth
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
 VIA_OPTIONS = [

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.registry.web.auth import require_role
-from services.registry.deps import need
+from services.registry.web.deps import need
 
 GUIDE_PAGE = """<!doctype html>
 <html lang="en">

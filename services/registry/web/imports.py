@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.domain.importing import FileProblem, parse_rows
 from services.registry.handlers import leaders as leaders_handlers
 from services.registry.web.pages import (

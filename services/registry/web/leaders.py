@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from services.registry.adapters.orm import LeaderRow
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.handlers import common, erasure
 from services.registry.handlers import leaders as leaders_handlers
 from services.registry.web import forms

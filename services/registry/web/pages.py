@@ -3,7 +3,7 @@ answered, and the names of the people it lists.
 
 The pages themselves are in one module for each resource (sign_in, queue, leaders, imports,
 rounds, round_steps, programmes, review, answers, tasks, tokens, accounts). Each route checks
-the signed-in person's role (services.registry.deps), checks the form token on every POST,
+the signed-in person's role (services.registry.web.deps), checks the form token on every POST,
 calls the registry's handlers in a unit of work, and answers with a page (or a redirect after
 a change, so reloading never repeats it)."""
 
@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from services.registry.deps import FormExpired, NotAllowed, SignInRequired, registry_of
+from services.registry.web.deps import FormExpired, NotAllowed, SignInRequired, registry_of
 from services.registry.handlers.common import ERASED
 from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import COLUMNS

@@ -21,7 +21,7 @@ from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow
 from services.common.errors import explain_error
 from services.registry.domain.commands import NewCohort, NewProgramme, ProgrammeChange
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
 REFERENCE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from services.registry import monitor
+from services.registry import monitor, queries
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, RoundRow, UnmatchedRow
-from services.registry.deps import need, registry_of
+from services.registry.web.deps import need, registry_of
 from services.registry.web.pages import (
     for_role,
     leader_names,
@@ -28,9 +28,7 @@ async def queue(request: Request) -> Response:
     async with registry.store.unit_of_work() as uow:
         rounds = (await uow.session.scalars(select(RoundRow).order_by(RoundRow.created_at.desc()).limit(200))).all()
         by_status = Counter(r.status for r in rounds)
-        deliveries = dict((await uow.session.execute(
-            select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
-        )).all())
+        deliveries = await queries.delivery_counts(uow)
         for_a_person = (await uow.session.scalars(
             select(DeliveryRow).where(DeliveryRow.status.in_(["needs_a_person", "failed"])).order_by(DeliveryRow.updated_at.desc()).limit(100)
         )).all()

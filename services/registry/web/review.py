@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from services.registry.handlers import common
 from services.registry.adapters import exports
 from services.registry.web import forms, round_tables
-from services.registry.deps import need, registry_of
+from services.registry.web.deps import need, registry_of
 from services.registry.web.pages import not_found, page
 
 EXPORTS = {"pairs": "Pairs", "not-paired": "Not paired", "follow-up": "Follow-up"}

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.domain.commands import ApproveRound, PairChoice
 from services.registry.domain.rounds import IllegalTransition
 from services.registry.handlers import common, publishing, review

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from schemas.cohort import FitWeights
 from services.registry import queries
-from services.registry.adapters.orm import CohortMemberRow, CohortRow, DeliveryRow, LeaderRow, RoundRow
-from services.registry.deps import need, need_form, registry_of
+from services.registry.adapters.orm import CohortRow, LeaderRow, RoundRow
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers import common
 from services.registry.handlers import rounds as rounds_handlers
@@ -88,12 +88,7 @@ async def checked_round(request: Request, values: dict[str, str]):
     if command is None:
         return None, [], errors
     async with registry.store.unit_of_work() as uow:
-        query = select(LeaderRow.id, LeaderRow.role).where(LeaderRow.status == "active")
-        if command.leader_ids is not None:
-            query = query.where(LeaderRow.id.in_(command.leader_ids))
-        elif getattr(command, "cohort_id", None):
-            query = query.where(LeaderRow.id.in_(select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == command.cohort_id)))
-        included = (await uow.session.execute(query)).all()
+        included = [(r.id, r.role) for r in await rounds_handlers.round_leaders(uow, command) if r.status == "active"]
         if command.id and await uow.session.get(RoundRow, command.id) is not None:
             errors["round_id"] = f"A round called {command.id} already exists; choose another name"
     if not included:
@@ -191,9 +186,7 @@ async def round_status(round_id: str, request: Request) -> Response:
         row = await uow.session.get(RoundRow, round_id)
         if row is None:
             return JSONResponse({"detail": "not found"}, status_code=404)
-        deliveries = dict((await uow.session.execute(
-            select(DeliveryRow.status, func.count()).where(DeliveryRow.round_id == round_id).group_by(DeliveryRow.status)
-        )).all())
+        deliveries = await queries.delivery_counts(uow, round_id)
     words = STATUS_WORDS.get(row.status, (row.status, "grey"))[0]
     return JSONResponse({
         "status": row.status, "status_words": words, "deliveries": deliveries,

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry.deps import FormExpired, need_form, registry_of, signed_in
+from services.registry.web.deps import FormExpired, need_form, registry_of, signed_in
 from services.registry.web import auth, forms
 from services.registry.web.pages import (
     is_https,

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from services.registry import work_queue
 from services.registry.web import auth
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
 

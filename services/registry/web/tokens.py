@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from services.registry.web import auth
-from services.registry.deps import need, need_form, registry_of
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import page, with_message
 
 ADMIN = Depends(auth.require_role("admin"))
