@@ -25,9 +25,10 @@ from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, R
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import batch_of, project
+from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import handlers
+from services.notifier import handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -39,10 +40,8 @@ from services.notifier.adapters.notify import ByFormat, NotifyChannel
 from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
-from services.notifier.domain.quiet_hours import QuietHours
-from services.common.retention import PurgeJob
-from services.notifier import person_keys, reminders, retention
 from services.notifier.context import MessageRules, Notifier
+from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
@@ -59,7 +58,9 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     notifier = notifier or make_notifier(settings, store, cipher)
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
 
-    @broker.subscriber(LEADER_CONTACTS.name, **batch_options(SERVICE, LEADER_CONTACTS, settings.kafka), title="notifier: contact details")
+    @broker.subscriber(
+        LEADER_CONTACTS.name, **batch_options(SERVICE, LEADER_CONTACTS, settings.kafka), title="notifier: contact details"
+    )
     async def on_contacts(records: ContactBatch) -> None:
         contacts = f"{SERVICE}.contacts"
         applied = await project(
@@ -100,7 +101,9 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_outcome(event: OutcomePublished) -> None:
         await handlers.on_event(notifier, event)
 
-    @broker.subscriber(RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="notifier: answers to pairs")
+    @broker.subscriber(
+        RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="notifier: answers to pairs"
+    )
     async def on_response(event: ResponseEvent) -> None:
         # Always Event 4: when someone says no, their partner is told and offered someone else.
         if isinstance(event, PairDeclined):
@@ -114,9 +117,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         if isinstance(event, RoundStatusChanged):
             await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
 
-    broker.publisher(
-        RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description
-    )
+    broker.publisher(RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description)
 
     broker.publisher(
         DELIVERIES.name, schema=NotificationStatusChanged, title="notifier: deliveries.v1", description=DELIVERIES.description
@@ -147,7 +148,9 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
     notifier.dead_letter = functools.partial(dead_letter_event, broker, SERVICE, source="schedule")
     app = service_app(broker, store, settings.kafka, SERVICE, log)
     scheduler = Scheduler(notifier, settings.scheduler_poll_seconds)
-    purging = PurgeJob(SERVICE, functools.partial(retention.purge, notifier, settings.retention_days, settings.file_retention_days))
+    purging = PurgeJob(
+        SERVICE, functools.partial(retention.purge, notifier, settings.retention_days, settings.file_retention_days)
+    )
     receipts = receipt_checker(settings, notifier)
     replies = inbound_texts(settings, notifier)
 

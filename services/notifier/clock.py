@@ -14,7 +14,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
 
 class FrozenClock:
@@ -41,7 +41,7 @@ class RunningClock:
     def __init__(self, start: dt.datetime):
         if start.tzinfo is None:
             raise ValueError("a running clock needs a time zone")
-        self.offset = start - dt.datetime.now(dt.timezone.utc)
+        self.offset = start - dt.datetime.now(dt.UTC)
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset

@@ -44,7 +44,7 @@ def picture_cid(name: str) -> str:
     return f"{name}@pictures.pairing.local"
 
 
-def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_points: int, picture_src=None) -> str:  # noqa: ANN001
+def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_points: int, picture_src=None) -> str:
     """The email's HTML part; pictures point at the images attached to the email unless told otherwise."""
     credit = PICTURE_CREDIT if pictures_in(blocks) else ""
     src = picture_src or (lambda name: f"cid:{picture_cid(name)}")
@@ -52,6 +52,8 @@ def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_point
         "email.html.j2",
         {"subject": subject, "nodes": html_nodes(list(blocks)), "font_points": font_points, "picture_src": src, "credit": credit},
     )
+
+
 LONDON = ZoneInfo("Europe/London")
 
 _env = Environment(
@@ -98,7 +100,7 @@ class PlannedMessage:
 def london_date(moment: dt.datetime) -> dt.date:
     """The date people in England see; an event time without a zone is taken as UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(LONDON).date()
 
 
@@ -136,9 +138,7 @@ def plan_message(
     contact = contact_words(outcome.programme or programme_of(programme))
     planned = _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
     answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if outcome.outcome == "paired" else ()
-    return dataclasses.replace(
-        planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None, answers=answers
-    )
+    return dataclasses.replace(planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None, answers=answers)
 
 
 def plan_partner_declined(
@@ -235,7 +235,10 @@ def plan_missing_contact_task(
     me = contacts.get(leader_id)
     if me is not None:
         whom = one_line(me.name)
-        where = f"{whom}'s address, phone number and needs are on their page in the managers' pages: open Leaders and search for {whom}."
+        where = (
+            f"{whom}'s address, phone number and needs are on their page in the managers' pages: "
+            f"open Leaders and search for {whom}."
+        )
     else:
         # No name here: the record number is the only way to find them on the Leaders page.
         whom = "this person"

@@ -40,7 +40,9 @@ class NotifierSettings(BaseSettings):
     task_days_interpreter: int = Field(
         default=5, ge=0, le=60, description="Working days to book an interpreter or other communication professional"
     )
-    task_days_support: int = Field(default=5, ge=0, le=60, description="Working days to share a message with communication support")
+    task_days_support: int = Field(
+        default=5, ge=0, le=60, description="Working days to share a message with communication support"
+    )
     task_days_contact: int = Field(default=2, ge=0, le=60, description="Working days to pass on any other message")
     output_dir: Path = Field(
         default=Path("var/notifier"),

@@ -41,14 +41,14 @@ def digest(leader_id: str) -> str:
     return hashlib.sha256(f"erased:{leader_id}".encode()).hexdigest()
 
 
-async def erased_among(session, leader_ids: list[str]) -> set[str]:  # noqa: ANN001 - an AsyncSession
+async def erased_among(session, leader_ids: list[str]) -> set[str]:
     """Which of these people have been erased."""
     digests = {digest(leader): leader for leader in leader_ids}
     found = await session.scalars(select(ErasedRow.digest).where(ErasedRow.digest.in_(list(digests))))
     return {digests[d] for d in found.all()}
 
 
-def names_them(event, leader_id: str) -> bool:  # noqa: ANN001 - an outcome or a decline
+def names_them(event, leader_id: str) -> bool:
     """Whether a message caused by `event` would name this person (as the partner, or who said no)."""
     if isinstance(event, OutcomePublished):
         return any(p.partner_id == leader_id for p in event.data.partners)
@@ -57,15 +57,15 @@ def names_them(event, leader_id: str) -> bool:  # noqa: ANN001 - an outcome or a
     return event.data.leader_id == leader_id
 
 
-def recipient_of(event) -> str:  # noqa: ANN001
+def recipient_of(event) -> str:
     return event.data.partner_id if isinstance(event, PairDeclined) else event.data.leader_id
 
 
-async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a context.Notifier
+async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
     """A tombstone on the contact topic: the person was erased from the registry."""
+    from schemas.topics import DELIVERIES
     from services.notifier.context import delivery_report
     from services.notifier.notices import notice_for  # notices imports this module, through reminders
-    from schemas.topics import DELIVERIES
 
     session = uow.session
     contact_row = await session.get(ContactRow, leader_id)
@@ -84,9 +84,13 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # n
         # A follow-up about them is just dropped: it asks about a pair that no longer stands.
         if to != leader_id and not isinstance(event, AnswerFollowUp):
             await tell_in_person(session, notice_for(event), to)
-            uow.publish(DELIVERIES, to, delivery_report(
-                event.data.round_id, to, event.event_id, notice_for(event).about, "person", "needs_a_person", PARTNER_ERASED
-            ))
+            uow.publish(
+                DELIVERIES,
+                to,
+                delivery_report(
+                    event.data.round_id, to, event.event_id, notice_for(event).about, "person", "needs_a_person", PARTNER_ERASED
+                ),
+            )
     await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
     outbox = uow.store.outbox  # delivery reports about them, sent or not: the registry has forgotten them too
     await session.execute(delete(outbox).where(outbox.key == leader_id))
@@ -94,15 +98,26 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:  # n
     log.info("an erased person was forgotten: %d scheduled message(s) cancelled, %d file(s) removed", cancelled, removed)
 
 
-async def tell_in_person(session, notice, to: str) -> None:  # noqa: ANN001
+async def tell_in_person(session, notice, to: str) -> None:
     """The partner's waiting message was cancelled: its delivery row asks a person to tell them."""
-    rows = (await session.scalars(select(DeliveryRow).where(DeliveryRow.key.startswith(f"{notice.event.event_id}:"), DeliveryRow.leader_id == to))).all()
+    rows = (
+        await session.scalars(
+            select(DeliveryRow).where(DeliveryRow.key.startswith(f"{notice.event.event_id}:"), DeliveryRow.leader_id == to)
+        )
+    ).all()
     for row in rows:
         await session.delete(row)
-    session.add(DeliveryRow(
-        key=notice.key("person"), round_id=notice.round_id, leader_id=to, channel="person",
-        status="needs_a_person", attempts=0, detail=PARTNER_ERASED,
-    ))
+    session.add(
+        DeliveryRow(
+            key=notice.key("person"),
+            round_id=notice.round_id,
+            leader_id=to,
+            channel="person",
+            status="needs_a_person",
+            attempts=0,
+            detail=PARTNER_ERASED,
+        )
+    )
 
 
 def personal_strings(leader_id: str, contact: LeaderContact | None) -> list[bytes]:

@@ -104,7 +104,11 @@ def plan_no_answer_task(
     quote = f", and quote the reference {reference}" if reference else ""
     blocks = [
         Block("h1", f"No answer yet from {name}"),
-        Block("p", f"On {full_date(follow_up.asked_on)} we asked {name} if they want to work with {other}, {SHORT_ROLE_PHRASES[partner.role]}."),
+        Block(
+            "p",
+            f"On {full_date(follow_up.asked_on)} we asked {name} if they want to work with {other}, "
+            f"{SHORT_ROLE_PHRASES[partner.role]}.",
+        ),
         Block("p", f"We asked them to answer by {full_date(outcome.respond_by)}. We have not had their answer."),
         Block("h2", "What to do"),
         Block("p", f"Please contact {name} in the way they asked, and ask if they want to work with {other}."),

@@ -18,14 +18,30 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from schemas.cohort import Session, Window
-from schemas.events import ContactProxy, LeaderContact, MeetingSlot, Outcome, OutcomePublished, PairAnswer, Partner, ProgrammeContact
+from schemas.events import (
+    ContactProxy,
+    LeaderContact,
+    MeetingSlot,
+    Outcome,
+    OutcomePublished,
+    PairAnswer,
+    Partner,
+    ProgrammeContact,
+)
 from services.notifier.adapters.channels import task_text
 from services.notifier.adapters.letters import letter_pdf
-from services.notifier.compose import PICTURES, PlannedMessage, email_html, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.compose import (
+    PICTURES,
+    PlannedMessage,
+    email_html,
+    plan_message,
+    plan_missing_contact_task,
+    plan_partner_declined,
+)
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.sms import segments
-from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS
+from services.notifier.follow_up_words import plan_follow_up
 
 TODAY = dt.date(2027, 1, 12)  # a Tuesday: the day the gallery's messages are dated
 PROGRAMME = ProgrammeContact(
@@ -36,26 +52,46 @@ PROGRAMME = ProgrammeContact(
     postal_address="Tyneside Patient Leader Programme\nCivic Centre, Room 2\nBarras Bridge\nNewcastle upon Tyne\nNE1 8QH",
 )
 SESSIONS = [
-    Session(date=dt.date(2027, 2, 16), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Newcastle upon Tyne NE1 8QH"),
-    Session(date=dt.date(2027, 3, 16), start=dt.time(13), end=dt.time(15, 30), place="By video call: the link comes a week before"),
+    Session(
+        date=dt.date(2027, 2, 16),
+        start=dt.time(10),
+        end=dt.time(14, 30),
+        place="Room 2, Civic Centre, Newcastle upon Tyne NE1 8QH",
+    ),
+    Session(
+        date=dt.date(2027, 3, 16), start=dt.time(13), end=dt.time(15, 30), place="By video call: the link comes a week before"
+    ),
 ]
 RESPOND_BY = dt.date(2027, 1, 29)
 NEXT_ROUND = dt.date(2027, 4, 13)
 
 # Made-up people. Every name, address and number here is invented (phone numbers from Ofcom's drama ranges).
 PARTNER = LeaderContact(
-    leader_id="cl-1", version=1, name="Dr Oluwaseun Adebayo-Fitzgerald", pronouns="she/her", role="clinical_leader",
+    leader_id="cl-1",
+    version=1,
+    name="Dr Oluwaseun Adebayo-Fitzgerald",
+    pronouns="she/her",
+    role="clinical_leader",
     organisation="Newcastle upon Tyne Hospitals",
 )
 SECOND = LeaderContact(leader_id="cr-2", version=1, name="Siobhán Ní Bhriain", role="carer_leader")
 LONG = LeaderContact(
-    leader_id="pl-1", version=1, name="Maximilian Alexander Featherstonehaugh-Wolstenholme", role="patient_leader",
-    email="max@example.org", phone="07700 900123",
+    leader_id="pl-1",
+    version=1,
+    name="Maximilian Alexander Featherstonehaugh-Wolstenholme",
+    role="patient_leader",
+    email="max@example.org",
+    phone="07700 900123",
     postal_address="Flat 4, Greystoke House\n27 Westgate Road\nNewcastle upon Tyne\nNE1 1SA",
 )
 ACCENTED = SECOND.model_copy(
-    update={"leader_id": "pl-2", "role": "patient_leader", "email": "siobhan@example.org", "phone": "07700 900456",
-            "postal_address": "3 Rye Hill\nNewcastle upon Tyne\nNE4 6BB"}
+    update={
+        "leader_id": "pl-2",
+        "role": "patient_leader",
+        "email": "siobhan@example.org",
+        "phone": "07700 900456",
+        "postal_address": "3 Rye Hill\nNewcastle upon Tyne\nNE4 6BB",
+    }
 )
 SON = ContactProxy(name="Tomasz Kowalczyk", relationship="son", email="tomasz@example.org", phone="07700 900789")
 CONTACTS = {"cl-1": PARTNER, "cr-2": SECOND, "pl-1": LONG, "pl-2": ACCENTED}
@@ -69,17 +105,35 @@ REASONS = [
 ]
 # One reason of each kind, worded as the matcher words them (services/matcher/domain/explain.py).
 UNMATCHED_REASONS = {
-    "manager has not confirmed their time": "Your manager has not yet confirmed that you can have time for this programme, so we could not pair you this round.",
+    "manager has not confirmed their time": (
+        "Your manager has not yet confirmed that you can have time for this programme, so we could not pair you this round."
+    ),
     "cannot take a partner": "You told us you cannot take on a partner this round.",
-    "cannot attend a session": "You cannot attend every required session: 16 February 2027 is on a date you told us you cannot do.",
-    "nobody free at the same times": "None of the professionals in your local health and care area who could meet you are free at the same times as you for at least 1 hour each week.",
-    "no way of meeting that suits": "Most of the professionals in your local health and care area cannot meet in a way that suits you: you said you can meet in person, travelling up to 5 km.",
+    "cannot attend a session": (
+        "You cannot attend every required session: 16 February 2027 is on a date you told us you cannot do."
+    ),
+    "nobody free at the same times": (
+        "None of the professionals in your local health and care area who could meet you are free at the same "
+        "times as you for at least 1 hour each week."
+    ),
+    "no way of meeting that suits": (
+        "Most of the professionals in your local health and care area cannot meet in a way that suits you: "
+        "you said you can meet in person, travelling up to 5 km."
+    ),
     "different area": "You can only meet in person, and many professionals are in a different local health and care area.",
-    "asked not to be paired": "Many of the professionals who could have been your partner were ruled out because one of you asked not to be paired with the other, or because you were paired before.",
+    "asked not to be paired": (
+        "Many of the professionals who could have been your partner were ruled out because one of you asked "
+        "not to be paired with the other, or because you were paired before."
+    ),
     "everyone suitable was taken": "Every suitable professional already has as many partners as they can take.",
-    "more people than places": "There were more patient and carer leaders than places with professionals, so not everyone could be paired this time.",
+    "more people than places": (
+        "There were more patient and carer leaders than places with professionals, so not everyone could be paired this time."
+    ),
     "nobody in the area": "There were no professionals in your local health and care area in this round.",
-    "could not be planned": "The round could not be planned as it was set up, so nobody has been paired yet. The programme team will adjust it and pair you then.",
+    "could not be planned": (
+        "The round could not be planned as it was set up, so nobody has been paired yet. The programme team "
+        "will adjust it and pair you then."
+    ),
 }
 
 
@@ -87,7 +141,10 @@ def _partner(partner_id: str, code: str, start: dt.time = dt.time(10)) -> Partne
     return Partner(
         partner_id=partner_id,
         reasons=REASONS,
-        shared_windows=[Window(day="tue", start=dt.time(10), end=dt.time(12, 30)), Window(day="thu", start=dt.time(14), end=dt.time(16))],
+        shared_windows=[
+            Window(day="tue", start=dt.time(10), end=dt.time(12, 30)),
+            Window(day="thu", start=dt.time(14), end=dt.time(16)),
+        ],
         meeting_modes=["video", "in_person"],
         first_meeting=MeetingSlot(date=dt.date(2027, 2, 2), start=start, end=dt.time(start.hour + 1, start.minute)),
         access_arrangements=["step_free_access", "bsl_interpreter"],
@@ -98,7 +155,7 @@ def _partner(partner_id: str, code: str, start: dt.time = dt.time(10)) -> Partne
     )
 
 
-def _outcome(leader_id: str, kind: str, **change) -> Outcome:  # noqa: ANN003 - fields of Outcome
+def _outcome(leader_id: str, kind: str, **change) -> Outcome:
     base = {"round_id": "gallery", "leader_id": leader_id, "outcome": kind, "programme": PROGRAMME, "next_round_on": NEXT_ROUND}
     if kind == "paired":
         base |= {"partners": [_partner("cl-1", "K7P4QX")], "respond_by": RESPOND_BY, "sessions": SESSIONS}
@@ -168,9 +225,22 @@ def _cases() -> list[tuple[str, LeaderContact, object]]:
     cases: list[tuple[str, LeaderContact, object]] = [
         ("paired", LONG, _outcome("pl-1", "paired")),
         ("paired again", ACCENTED, _outcome("pl-2", "paired", pairing_again=True)),
-        ("paired, through their son", LONG.model_copy(update={"contact_method": "via_carer", "proxy": SON}), _outcome("pl-1", "paired")),
-        ("professional with two partners", PARTNER.model_copy(update={"email": "o.adebayo@example.nhs.uk", "phone": "07700 900321", "postal_address": "RVI, Queen Victoria Road\nNewcastle upon Tyne\nNE1 4LP"}),
-         _outcome("cl-1", "paired", partners=[_partner("pl-1", "K7P4QX"), _partner("pl-2", "M3R8ZT", dt.time(11))])),
+        (
+            "paired, through their son",
+            LONG.model_copy(update={"contact_method": "via_carer", "proxy": SON}),
+            _outcome("pl-1", "paired"),
+        ),
+        (
+            "professional with two partners",
+            PARTNER.model_copy(
+                update={
+                    "email": "o.adebayo@example.nhs.uk",
+                    "phone": "07700 900321",
+                    "postal_address": "RVI, Queen Victoria Road\nNewcastle upon Tyne\nNE1 4LP",
+                }
+            ),
+            _outcome("cl-1", "paired", partners=[_partner("pl-1", "K7P4QX"), _partner("pl-2", "M3R8ZT", dt.time(11))]),
+        ),
         ("partner said no", ACCENTED, declined),
         ("pairing cancelled", LONG, _outcome("pl-1", "cancelled")),
         ("reminder: no answer yet", LONG, _follow_up(REMINDER)),
@@ -213,19 +283,31 @@ def write_gallery(folder: Path) -> Path:
     entries: list[Entry] = []
     for kind, person, what in _cases():
         for format_name, change in FORMATS.items():
-            if kind.startswith("not paired") and kind != "not paired: manager has not confirmed their time" and format_name not in ("easy read email", "text message", "standard email"):
+            if (
+                kind.startswith("not paired")
+                and kind != "not paired: manager has not confirmed their time"
+                and format_name not in ("easy read email", "text message", "standard email")
+            ):
                 continue  # every reason in the three commonest formats; one reason in all of them
             if person.proxy and format_name == "task: phone call":
                 continue  # their messages go to their son, who is written to
             me = person.model_copy(update=_through_proxy(person, change) if person.proxy else change)
             message = _plan(what, me)
             entry = Entry(kind, me.proxy.name + f" (for {me.name})" if message.route.to_proxy else me.name, format_name)
-            to = me.model_copy(update={"name": me.proxy.name, "postal_address": me.proxy.postal_address or "1 Example Road, NE1 1AA"}) if message.route.to_proxy and me.proxy else me
+            to = (
+                me.model_copy(
+                    update={"name": me.proxy.name, "postal_address": me.proxy.postal_address or "1 Example Road, NE1 1AA"}
+                )
+                if message.route.to_proxy and me.proxy
+                else me
+            )
             _write(folder, entry, message, to, _slug(kind, format_name))
             entries.append(entry)
     # A task when contact details never arrived: no name to give.
     event = OutcomePublished(producer="gallery", correlation_id="gallery", data=_outcome("pl-9", "paired"))
-    missing = plan_missing_contact_task(event, "pl-9", {"pl-9": None, "cl-1": PARTNER}, "we do not have their contact details yet", PROGRAMME)
+    missing = plan_missing_contact_task(
+        event, "pl-9", {"pl-9": None, "cl-1": PARTNER}, "we do not have their contact details yet", PROGRAMME
+    )
     entry = Entry("paired, contact details missing", "someone whose details never arrived", "task")
     stand_in = LONG.model_copy(update={"leader_id": "pl-9", "name": "unknown"})
     _write(folder, entry, missing, stand_in, "paired-contact-details-missing-task")

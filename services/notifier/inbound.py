@@ -34,11 +34,11 @@ from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name, write_once
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ReceivedTextRow, TextQuestionRow
 from services.notifier.compose import london_date
+from services.notifier.context import PRODUCER, Notifier, delivery_report
 from services.notifier.domain.messages import one_line
 from services.notifier.domain.replies import read_reply, uk_number
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, task_deadline
 from services.notifier.domain.wording import full_date
-from services.notifier.context import PRODUCER, Notifier, delivery_report
 from services.notifier.handlers import contact_of
 from services.notifier.scheduler import Background
 
@@ -79,7 +79,7 @@ def notify_fetch(api_key: str, base_url: str, timeout: float) -> Fetch:
 
 def read_text(item: Mapping) -> ReceivedText:
     at = dt.datetime.fromisoformat(str(item.get("created_at", "")).replace("Z", "+00:00"))
-    at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
     return ReceivedText(str(item["id"]), str(item.get("user_number", "")), str(item.get("content", "")), at)
 
 
@@ -101,7 +101,9 @@ async def new_texts(n: Notifier, fetch: Fetch) -> list[ReceivedText]:
     return list(reversed(found))
 
 
-async def open_questions(uow: UnitOfWork, n: Notifier, number: str | None) -> tuple[list[TextQuestionRow], dict[str, LeaderContact]]:
+async def open_questions(
+    uow: UnitOfWork, n: Notifier, number: str | None
+) -> tuple[list[TextQuestionRow], dict[str, LeaderContact]]:
     """The open questions asked of whoever has this number now, and the contacts of everyone asked."""
     rows = (await uow.session.scalars(select(TextQuestionRow).where(TextQuestionRow.closed_at.is_(None)))).all()
     contacts = {}
@@ -144,12 +146,14 @@ def reply_task_text(task: Task, text: ReceivedText, number: str, today: dt.date,
     due = task_deadline(None, today, days).date
     if task.who is not None:
         name = one_line(task.who.name)
-        who = f"Who it is from: {name}. Their details are on their page in the managers' pages: open Leaders and search for {name}."
+        who = (
+            f"Who it is from: {name}. Their details are on their page in the managers' pages: open Leaders and search for {name}."
+        )
         why = f"Why a person is needed: {name} {task.why}."
     else:
         who = f"Who it is from: we do not know. It came from the phone number {number}."
         why = f"Why a person is needed: {task.why}."
-    received = text.received_at.astimezone(dt.timezone.utc)
+    received = text.received_at.astimezone(dt.UTC)
     lines = [
         "Reply to a text message",
         "",
@@ -171,7 +175,10 @@ async def report_round(uow: UnitOfWork, task: Task) -> tuple[str, str] | None:
         return task.question.round_id, task.question.leader_id
     leader = task.who.leader_id
     asked = await uow.session.scalar(
-        select(TextQuestionRow.round_id).where(TextQuestionRow.leader_id == leader).order_by(TextQuestionRow.asked_at.desc()).limit(1)
+        select(TextQuestionRow.round_id)
+        .where(TextQuestionRow.leader_id == leader)
+        .order_by(TextQuestionRow.asked_at.desc())
+        .limit(1)
     )
     sent = asked or await uow.session.scalar(
         select(DeliveryRow.round_id).where(DeliveryRow.leader_id == leader).order_by(DeliveryRow.updated_at.desc()).limit(1)
@@ -191,7 +198,12 @@ class InboundTexts(Background):
     task_name = "notifier-inbound-texts"
 
     def __init__(
-        self, notifier: Notifier, fetch: Fetch, tasks_dir: Path, working_days: Mapping[str, int] | None = None, every_seconds: float = 60
+        self,
+        notifier: Notifier,
+        fetch: Fetch,
+        tasks_dir: Path,
+        working_days: Mapping[str, int] | None = None,
+        every_seconds: float = 60,
     ):
         self.notifier, self.fetch, self.tasks_dir, self.every_seconds = notifier, fetch, tasks_dir, every_seconds
         self.days = {**DEFAULT_TASK_DAYS, **(working_days or {})}["contact"]
@@ -232,7 +244,9 @@ class InboundTexts(Background):
         round_id, leader_id = found
         detail = f"replied to a text message, and a person must read it: {task.why}; task written to {path.name}"
         due = task_deadline(None, today, self.days).date
-        report = delivery_report(round_id, leader_id, reply_id(text), "text_reply", "person", "needs_a_person", detail, "text_reply", due)
+        report = delivery_report(
+            round_id, leader_id, reply_id(text), "text_reply", "person", "needs_a_person", detail, "text_reply", due
+        )
         uow.publish(DELIVERIES, leader_id, report)
 
     async def run_forever(self) -> None:
@@ -241,7 +255,7 @@ class InboundTexts(Background):
                 await self.run_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Notify or the database may be away for a while: keep trying
+            except Exception:
                 log.exception("reading replies to text messages failed; trying again shortly")
             await asyncio.sleep(self.every_seconds)
 
@@ -256,7 +270,9 @@ def pass_on(uow: UnitOfWork, n: Notifier, question: TextQuestionRow, answer: str
         answer=answer,
         received_on=london_date(text.received_at),
     )
-    event = TextReplyReceived(producer=PRODUCER, correlation_id=question.round_id, causation_id=question.key.split(":", 1)[0], data=data)
+    event = TextReplyReceived(
+        producer=PRODUCER, correlation_id=question.round_id, causation_id=question.key.split(":", 1)[0], data=data
+    )
     uow.publish(RESPONSES, question.round_id, event)
 
 

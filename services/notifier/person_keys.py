@@ -110,7 +110,7 @@ async def forget_waiting(uow: UnitOfWork, leader_id: str) -> None:
     await uow.session.execute(delete(WaitingContactRow).where(WaitingContactRow.leader_id == leader_id))
 
 
-async def forget_contact(notifier, uow: UnitOfWork, leader_id: str) -> None:  # noqa: ANN001 - a context.Notifier
+async def forget_contact(notifier, uow: UnitOfWork, leader_id: str) -> None:
     """The contact topic's tombstone: a record still waiting for its key goes too, then everything else."""
     await forget_waiting(uow, leader_id)
     await forget_person(notifier, uow, leader_id)

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 
 from schemas.topics import DELIVERIES
+from services.common.logs import without_person
 from services.notifier.adapters.notify import Receipt
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.context import Notifier, as_utc, delivery_report
@@ -42,10 +43,7 @@ BATCH = 100  # asked one at a time, so a large round stays well inside Notify's 
 
 async def due_keys(n: Notifier, limit: int = BATCH) -> list[str]:
     query = (
-        select(DeliveryRow.key)
-        .where(DeliveryRow.receipt_check_at <= n.now())
-        .order_by(DeliveryRow.receipt_check_at)
-        .limit(limit)
+        select(DeliveryRow.key).where(DeliveryRow.receipt_check_at <= n.now()).order_by(DeliveryRow.receipt_check_at).limit(limit)
     )
     async with n.store.sessions() as session:
         return list((await session.scalars(query)).all())
@@ -79,11 +77,11 @@ async def check(n: Notifier, ask: Ask, key: str) -> None:
     try:
         receipt = await ask(row.notify_id)
     except Exception as exc:  # noqa: BLE001 - Notify may be away or busy: ask again at the next check
-        log.warning("delivery %s: could not ask GOV.UK Notify what became of it (%s)", key, exc.__class__.__name__)
+        log.warning("delivery %s: could not ask GOV.UK Notify what became of it (%s)", without_person(key), exc.__class__.__name__)
         receipt = Receipt(final=False)
     if not receipt.final:
         if n.now() >= (as_utc(row.receipt_until) or n.now()):
-            log.info("delivery %s: GOV.UK Notify had no final status after %s; no longer asking", key, ASK_FOR)
+            log.info("delivery %s: GOV.UK Notify had no final status after %s; no longer asking", without_person(key), ASK_FOR)
             await record(n, row, Receipt(final=True))
         return
     await record(n, row, receipt)
@@ -136,7 +134,7 @@ class ReceiptChecker(Background):
                 asked = await self.run_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the database may be down for a while: keep trying
+            except Exception:
                 log.exception("receipt check failed; trying again shortly")
                 asked = 0
             # A full batch means more are due: go on at once.

@@ -61,7 +61,7 @@ class Scheduler(Background):
                 pause = await self.pause()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the database may be down for a while: keep trying
+            except Exception:
                 log.exception("scheduler pass failed; trying again shortly")
                 pause = self.poll_seconds
             with contextlib.suppress(asyncio.TimeoutError):
