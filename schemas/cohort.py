@@ -154,6 +154,14 @@ class MatchingProfile(Strict):
     capacity: int = Field(default=1, ge=0, le=100)
     release_confirmed: bool | None = None
     do_not_pair_with: list[LeaderId] = Field(default_factory=list)
+    # Added within v1 (issue 18): people left out before are paired first.
+    left_out_before: bool = Field(
+        default=False,
+        description=(
+            "True when, in this programme's earlier rounds, the leader was not paired or their pair ended or was "
+            "declined: after the most pairs, the matcher pairs as many of these people as it can"
+        ),
+    )
 
     @property
     def is_professional(self) -> bool:

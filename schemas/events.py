@@ -155,6 +155,14 @@ class RoundRequest(Payload):
     locked_pairs: list[Pair] = Field(default_factory=list)
     forbidden_pairs: list[Pair] = Field(default_factory=list)
     previous_pairs: list[Pair] = Field(default_factory=list)
+    # Added within v1 (issue 18).
+    left_out_before: list[LeaderId] = Field(
+        default_factory=list,
+        description=(
+            "Leaders in the round who, in the programme's earlier published rounds, were not paired or whose pair "
+            "ended or was declined: the matcher pairs as many of them as it can, once it has the most pairs"
+        ),
+    )
 
 
 class RoundRequested(Envelope):

@@ -72,9 +72,11 @@ async def cohort_for(store: Store, cipher: Cipher, request: RoundRequested) -> C
     data = request.data
     async with store.unit_of_work() as uow:
         rows = (await uow.session.scalars(select(ProfileRow).where(ProfileRow.leader_id.in_(data.leader_versions)))).all()
+    first = set(data.left_out_before)
+    leaders = [MatchingProfile.model_validate(cipher.open(r.sealed)) for r in sorted(rows, key=lambda r: r.leader_id)]
     return Cohort(
         round=data.round,
-        leaders=[MatchingProfile.model_validate(cipher.open(r.sealed)) for r in sorted(rows, key=lambda r: r.leader_id)],
+        leaders=[p.model_copy(update={"left_out_before": True}) if p.id in first else p for p in leaders],
         locked_pairs=data.locked_pairs,
         forbidden_pairs=data.forbidden_pairs,
         previous_pairs=data.previous_pairs,
