@@ -79,7 +79,7 @@ def pair_reasons(
     locked: bool,
     both_attend: bool,
 ) -> list[str]:
-    reasons = ["This pair was agreed in advance."] if locked else []
+    reasons = ["This pair was agreed in advance."] if locked else paired_first(lived, prof)
     shared = sorted({topic_key(t) for t in lived.topics} & {topic_key(t) for t in prof.topics})
     if shared:
         reasons.append(f"You both care about {join_words(shared)}.")
@@ -105,6 +105,14 @@ def pair_reasons(
     if lived.organisation and prof.organisation and lived.organisation != prof.organisation:
         reasons.append("You come from different organisations, so you each bring a fresh view.")
     return reasons
+
+
+def paired_first(lived: MatchingProfile, prof: MatchingProfile) -> list[str]:
+    """Why the pair came first, when one of them or both were left out before; it does not say which one."""
+    who = {1: "one of you", 2: "both of you"}.get(int(lived.left_out_before) + int(prof.left_out_before))
+    if who is None:
+        return []
+    return [f"We paired you first because {who} missed out on a partner in an earlier round."]
 
 
 # ---- unmatched ------------------------------------------------------------------

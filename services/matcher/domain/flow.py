@@ -1,9 +1,14 @@
-"""Exact pairing by minimum-cost flow: most pairs, then best total fit, then the best worst pair.
+"""Exact pairing by minimum-cost flow: most pairs, then most priority people paired,
+then best total fit, then the best worst pair.
 
 The allowed pairs form a bipartite graph; each connected part is solved on its own.
-Stages 1 and 2 are one maximum flow of minimum cost (OR-Tools SimpleMinCostFlow),
-read as a single weighted objective (a pair is worth more than any total score) for
-the proofs below.
+Stages 1 and 2 (most pairs, then the highest worth) are one maximum flow of minimum
+cost (OR-Tools SimpleMinCostFlow). The worth is the total score plus, for each
+priority person paired (people left out before), more than any total score: a
+priority lived-experience leader's worth sits on their arc from the source, a
+priority professional's on a first place of their own (capacity 1) to the sink, so
+a professional with several places counts once. The flow is read as a single
+weighted objective (a pair is worth more than any total worth) for the proofs below.
 
 Stage 3 is exact too. The flow's node potentials are an optimal dual, so a pair
 with positive reduced cost is in no pairing optimal for stages 1 and 2; among the
@@ -53,15 +58,37 @@ class _Part:
     """
 
     def __init__(
-        self, n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray, score: np.ndarray, core: np.ndarray
+        self,
+        n_lived: int,
+        spare: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        score: np.ndarray,
+        core: np.ndarray,
+        first: tuple[np.ndarray, np.ndarray],
     ) -> None:
         self.n_lived, self.spare = n_lived, spare
         self.u, self.v, self.score = u, v, score  # lived-experience leader, professional, score of each pair
+        self.first_l, self.first_p = first  # priority people: paired first
         self.in_core = core.copy()
         self.core = np.flatnonzero(core)
-        # Worth of one pair in the single weighted objective: more than any total score.
-        self.big = 100 * n_lived + 1
+        # Worth of a priority person paired: more than any total score; of one pair:
+        # more than every priority person and total score together.
+        self.weight = 100 * n_lived + 1
+        self.big = self.weight * (int(self.first_l.sum()) + int(self.first_p.sum()) + 1)
         self.solves = 0
+
+    def bonus(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each person's worth when paired: weight for a priority person, else 0."""
+        return self.weight * self.first_l.astype(np.int64), self.weight * self.first_p.astype(np.int64)
+
+    def priority_paired(self, picked: np.ndarray) -> int:
+        """How many priority people the pairs picked give a partner."""
+        return int(self.first_l[self.u[picked]].sum()) + int(self.first_p[np.unique(self.v[picked])].sum())
+
+    def key(self, picked: np.ndarray) -> tuple[int, int, int]:
+        """Stages 1 and 2 of the pairs picked: pairs, priority people paired, total score."""
+        return len(picked), self.priority_paired(picked), int(self.score[picked].sum())
 
     @property
     def priced(self) -> bool:
@@ -82,6 +109,8 @@ class Outcome:
     chosen: np.ndarray  # indices of the chosen pairs
     pairs: int
     total: int
+    priority: int  # priority people paired
+    weight: int  # a priority person's worth in within()'s gap: more than any total score
     worst: int  # lowest score among the chosen pairs
     part_l: np.ndarray  # part of each lived-experience leader, -1 when they have no pair allowed
     part_p: np.ndarray
@@ -95,10 +124,11 @@ class Outcome:
     def within(self, gap: int) -> np.ndarray:
         """The pairs whose reduced cost is at most gap, in order.
 
-        Every pairing with as many pairs as the optimum and a total score at most gap
-        below it uses only these pairs: a pairing loses at least the reduced cost of
-        each of its pairs that the optimum does not use (linear programming duality).
-        gap 0 gives the pairs of every optimal pairing.
+        Every pairing with as many pairs as the optimum that loses at most gap (weight
+        per priority person fewer paired, plus the total score lost) uses only these
+        pairs: a pairing loses at least the reduced cost of each of its pairs that the
+        optimum does not use (linear programming duality), in each part, and each
+        part's weight is at most `weight`. gap 0 gives the pairs of every optimal pairing.
         """
         found = [np.zeros(0, dtype=np.int64)]
         for idx, part, potential in self.duals:
@@ -107,8 +137,18 @@ class Outcome:
         return np.sort(np.concatenate(found))
 
 
-def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray, score: np.ndarray, fairness: bool) -> Outcome:
+def match(
+    n_lived: int,
+    spare: np.ndarray,
+    arc_l: np.ndarray,
+    arc_p: np.ndarray,
+    score: np.ndarray,
+    fairness: bool,
+    first: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Outcome:
+    """first: which lived-experience leaders and professionals to pair first (None: nobody)."""
     n = n_lived + len(spare)
+    first = first or (np.zeros(n_lived, dtype=bool), np.zeros(len(spare), dtype=bool))
     core = best_pairs(arc_l, arc_p, score, n_lived, spare) if len(arc_l) > DIRECT_PAIRS else np.ones(len(arc_l), dtype=bool)
     label = kernels.smallest_in_part(n_lived, len(spare), arc_l, arc_p)
     # Parts are numbered in the order of their smallest node; nodes without pairs get -1.
@@ -116,13 +156,14 @@ def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray,
     at = np.searchsorted(roots, label).clip(max=max(len(roots) - 1, 0))
     part_of_node = np.where(roots[at] == label, at, -1) if len(roots) else np.full(n, -1)
 
-    chosen, duals, pairs, total, worst, priced, flow_pairs, solves = [], [], 0, 0, 100, 0, 0, 0
-    for idx, part in _parts(part_of_node, len(roots), n_lived, spare, arc_l, arc_p, score, core):
+    chosen, duals, pairs, total, priority, worst, priced, flow_pairs, solves = [], [], 0, 0, 0, 100, 0, 0, 0
+    for idx, part in _parts(part_of_node, len(roots), n_lived, spare, arc_l, arc_p, score, core, first):
         picked, potential = _solve_part(part, fairness)
         chosen.append(picked if idx is None else idx[picked])
         duals.append((idx, part, potential))
         pairs += len(picked)
         total += int(part.score[picked].sum())
+        priority += part.priority_paired(picked)
         worst = min(worst, int(part.score[picked].min()))
         priced += part.priced
         flow_pairs += len(part.core)
@@ -131,6 +172,8 @@ def match(n_lived: int, spare: np.ndarray, arc_l: np.ndarray, arc_p: np.ndarray,
         chosen=np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64),
         pairs=pairs,
         total=total,
+        priority=priority,
+        weight=100 * n_lived + 1,
         worst=worst,
         part_l=part_of_node[:n_lived],
         part_p=part_of_node[n_lived:],
@@ -151,19 +194,24 @@ def _parts(
     arc_p: np.ndarray,
     score: np.ndarray,
     core: np.ndarray,
+    first: tuple[np.ndarray, np.ndarray],
 ) -> Iterator[tuple[np.ndarray | None, _Part]]:
     """Each part in local numbering, with the indices of its pairs (None: all pairs, in order)."""
     if n_parts == 1:  # the usual case for a large round: no copies of its many pairs
-        yield None, _Part(n_lived, spare, arc_l, arc_p, score, core)
+        yield None, _Part(n_lived, spare, arc_l, arc_p, score, core, first)
         return
-    _, lived_bounds, local_l = _grouped(part_of_node[:n_lived], n_parts)
+    lived_order, lived_bounds, local_l = _grouped(part_of_node[:n_lived], n_parts)
     prof_order, prof_bounds, local_p = _grouped(part_of_node[n_lived:], n_parts)
     arc_order, arc_bounds, _ = _grouped(part_of_node[arc_l], n_parts)
     for k in range(n_parts):
         idx = arc_order[arc_bounds[k] : arc_bounds[k + 1]]
+        members_l = lived_order[lived_bounds[k] : lived_bounds[k + 1]]
         members_p = prof_order[prof_bounds[k] : prof_bounds[k + 1]]
-        n_part_lived = int(lived_bounds[k + 1] - lived_bounds[k])
-        yield idx, _Part(n_part_lived, spare[members_p], local_l[arc_l[idx]], local_p[arc_p[idx]], score[idx], core[idx])
+        part_first = (first[0][members_l], first[1][members_p])
+        yield (
+            idx,
+            _Part(len(members_l), spare[members_p], local_l[arc_l[idx]], local_p[arc_p[idx]], score[idx], core[idx], part_first),
+        )
 
 
 def _grouped(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +234,7 @@ def _solve_part(part: _Part, fairness: bool) -> tuple[np.ndarray, np.ndarray]:
     # with positive reduced cost is in no pairing that is optimal for stages 1 and 2:
     # search only the others (usually few more than the chosen pairs).
     usable = part.reduced_below(potential, 1)
-    target = (len(best), int(part.score[best].sum()))
+    target = part.key(best)
     worst = int(part.score[best].min())
     levels = np.unique(part.score[usable])
     levels = levels[levels > worst]
@@ -198,7 +246,7 @@ def _solve_part(part: _Part, fairness: bool) -> tuple[np.ndarray, np.ndarray]:
         picked = (
             _flow(part, active) if most_pairs(part.n_lived, part.spare, part.u[active], part.v[active]) == target[0] else None
         )
-        if picked is not None and (len(picked), int(part.score[picked].sum())) == target:
+        if picked is not None and part.key(picked) == target:
             best, worst = picked, int(part.score[picked].min())
             levels = levels[levels > worst]
         else:
@@ -207,7 +255,8 @@ def _solve_part(part: _Part, fairness: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lexmax(part: _Part) -> tuple[np.ndarray, np.ndarray]:
-    """Most pairs, then the highest total score: the chosen pairs, and node potentials proving it."""
+    """Most pairs, then the most priority people paired, then the highest total score:
+    the chosen pairs, and node potentials proving it."""
     while True:
         picked = _flow(part, part.core)
         potential = _potentials(part, part.core, picked)
@@ -259,11 +308,28 @@ def most_pairs(n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray) ->
     return int(flow.optimal_flow())
 
 
-def most_pairs_best_worth(n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.ndarray, worth: np.ndarray) -> np.ndarray:
-    """Mask of the pairs chosen to make the most pairs, then the highest total worth."""
+def most_pairs_best_worth(
+    n_lived: int,
+    spare: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    worth: np.ndarray,
+    bonus: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Mask of the pairs chosen to make the most pairs, then the highest total worth:
+    each pair's worth, plus bonus[0][i] when lived-experience leader i is paired and
+    bonus[1][p] (once) when professional p is."""
     source, sink, tails, heads, capacities = _network(n_lived, spare, u, v)
+    bonus_l, bonus_p = bonus or (np.zeros(n_lived, dtype=np.int64), np.zeros(len(spare), dtype=np.int64))
+    firsts = np.flatnonzero((bonus_p > 0) & (spare > 0))
+    capacities[n_lived + len(u) + firsts] -= 1  # a professional's first place is an arc of its own, worth their bonus
+    tails = np.concatenate([tails, n_lived + firsts])
+    heads = np.concatenate([heads, np.full(len(firsts), sink)])
+    capacities = np.concatenate([capacities, np.ones(len(firsts), dtype=np.int64)])
+    costs = np.concatenate(
+        [-bonus_l.astype(np.int64), -worth.astype(np.int64), np.zeros(len(spare), dtype=np.int64), -bonus_p[firsts].astype(np.int64)]
+    )
     flow = SimpleMinCostFlow()
-    costs = np.concatenate([np.zeros(n_lived, dtype=np.int64), -worth.astype(np.int64), np.zeros(len(spare), dtype=np.int64)])
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     flow.set_node_supply(source, n_lived)
     flow.set_node_supply(sink, -n_lived)
@@ -275,16 +341,20 @@ def most_pairs_best_worth(n_lived: int, spare: np.ndarray, u: np.ndarray, v: np.
 
 def _flow(part: _Part, active: np.ndarray) -> np.ndarray:
     part.solves += 1
-    return active[most_pairs_best_worth(part.n_lived, part.spare, part.u[active], part.v[active], part.score[active])]
+    return active[
+        most_pairs_best_worth(part.n_lived, part.spare, part.u[active], part.v[active], part.score[active], part.bonus())
+    ]
 
 
 def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarray:
     """Shortest-path distances in the residual graph of the current solution.
 
     The solution is read as a circulation (source -> lived -> professional -> sink
-    -> source) where a pair costs -(big + score): most pairs first, then total score.
-    It is optimal, so the residual graph has no negative cycle and Bellman-Ford
-    (compiled, kernels.py) converges.
+    -> source) where a pair costs -(big + score) and a priority person paired
+    -weight: most pairs first, then priority people, then total score. It is optimal,
+    so the residual graph has no negative cycle and Bellman-Ford (compiled,
+    kernels.py) converges. A priority professional's two arcs to the sink (the first
+    place, worth weight, and the others) appear as the cheaper of each direction.
     """
     n_l, n_p = part.n_lived, len(part.spare)
     source, sink = n_l + n_p, n_l + n_p + 1
@@ -293,12 +363,13 @@ def _potentials(part: _Part, active: np.ndarray, picked: np.ndarray) -> np.ndarr
     matched[part.u[picked]] = True
     load = np.bincount(part.v[picked], minlength=n_p)
     lived, profs = np.arange(n_l), n_l + np.arange(n_p)
+    bonus_l, bonus_p = part.bonus()
     residual = [  # (tail, head, cost)
-        (np.where(matched, lived, source), np.where(matched, source, lived), 0),
+        (np.where(matched, lived, source), np.where(matched, source, lived), np.where(matched, bonus_l, -bonus_l)),
         (part.u[unused], n_l + part.v[unused], -(part.big + part.score[unused].astype(np.int64))),
         (n_l + part.v[picked], part.u[picked], part.big + part.score[picked].astype(np.int64)),  # undoing a chosen pair
-        (profs[load < part.spare], sink, 0),
-        (sink, profs[load > 0], 0),
+        (profs[load < part.spare], sink, np.where(load == 0, -bonus_p, 0)[load < part.spare]),
+        (sink, profs[load > 0], np.where(load == 1, bonus_p, 0)[load > 0]),
         (sink, source, 0),
         (source, sink, 0),  # only real when something flows, and harmless otherwise: sink then leads only back to source
     ]

@@ -1,9 +1,13 @@
 """solve(cohort) -> result: the pairs, the unmatched with reasons, and how the solve went.
 
-Objective, in this order (cohort-format.md):
+Objective, in this order (cohort-format.md, and issue 18 for stage 2):
 1. most pairs (each lived-experience leader is in at most one, so most of them paired);
-2. the highest total fit score among those;
-3. the highest score of the worst pair, keeping 1 and 2 at their best.
+2. the most priority people paired among those: people left out before
+   (MatchingProfile.left_out_before), each counted once however many pairs they are in;
+3. the highest total fit score among those;
+4. the highest score of the worst pair, keeping 1 to 3 at their best.
+Stats name them paired_people, priority_paired (only in a round with priority
+people, so other rounds' stats read as before), total_fit and worst_pair_fit.
 
 Locked pairs are taken out first and use up capacity; locks that ask for more than a
 person can take make the round infeasible, and the result says which to unlock.
@@ -51,7 +55,7 @@ _MODE_NAMES: tuple[tuple[MeetingMode, int], ...] = (("in_person", 1), ("video", 
 
 @dataclass(frozen=True)
 class Limits:
-    fairness_stage: bool = True  # stage 3: lift the worst pair
+    fairness_stage: bool = True  # stage 4: lift the worst pair
     weights: Weights | None = None  # None: the round's own weights (round.weights)
     # CP-SAT search workers, used only with area minimums: its portfolio of 8 beat the
     # default 2 by far in an earlier measurement (2,000 x 400, capacity 5), even on 2 cores.
@@ -75,10 +79,15 @@ class Prepared:
     arc_p: np.ndarray
     arc_modes: np.ndarray
     arc_score: np.ndarray
+    first: tuple[np.ndarray, np.ndarray]  # priority people still to pair: lived-experience leaders, professionals
 
     @property
     def n_lived(self) -> int:
         return len(self.cands.lived.people)
+
+    @property
+    def has_priority(self) -> bool:
+        return any(p.left_out_before for p in self.cohort.leaders)
 
 
 def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
@@ -97,7 +106,12 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     lived_open[locked_l] = False
     free = kernels.open_pairs(cands.pair_lived, cands.pair_prof, lived_open, spare > 0)
     arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
-    return Prepared(cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes))
+    first_l = np.array([p.left_out_before for p in cands.lived.people], dtype=bool) & lived_open
+    first_p = np.array([p.left_out_before for p in profs.people], dtype=bool)
+    first_p[locked_p] = False  # a locked pair already pairs them
+    return Prepared(
+        cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes), (first_l, first_p)
+    )
 
 
 def weights_for(cohort: Cohort, limits: Limits) -> Weights:
@@ -122,15 +136,17 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
     if conflicts := lock_conflicts(prep):
         return _infeasible(prep, conflicts, "locked pairs checked against capacity")
     watch.report(Progress(f"pairing: {len(prep.arc_l):,} possible pairs found"))
-    outcome = flow.match(prep.n_lived, prep.spare, prep.arc_l, prep.arc_p, prep.arc_score, limits.fairness_stage)
+    outcome = flow.match(prep.n_lived, prep.spare, prep.arc_l, prep.arc_p, prep.arc_score, limits.fairness_stage, prep.first)
     watch.check()
     method = "min-cost flow per connected part (most pairs, then best total fit)"
+    if prep.has_priority:
+        method = "min-cost flow per connected part (most pairs, then most people left out before, then best total fit)"
     if limits.fairness_stage:
         method += "; worst pair lifted by a threshold search on the same flow"
     if outcome.priced:
         method += f"; {outcome.priced} large part(s) solved on each person's best pairs and proven optimal by pricing"
     counts = {"components": outcome.parts, "flow_pairs": outcome.flow_pairs, "flow_solves": outcome.solves}
-    bound = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
+    bound = _flow_bound(prep, outcome)
     if limits.fairness_stage:
         bound["worst_pair_fit"] = float(outcome.worst)
     chosen, status = outcome.chosen, "optimal"
@@ -140,7 +156,7 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
         from services.matcher.domain import quotas
 
         # The best pairing without minimums bounds every pairing that meets them.
-        best = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
+        best = _flow_bound(prep, outcome)
         areas = _areas(prep)
         with watch.counting(_locked_figures(prep)):
             watch.report(Progress("meeting the minimum pairs for each area", bound=best))
@@ -171,6 +187,20 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
     return _result(prep, chosen, status, bound, method, counts, outcome.part_l, outcome.part_p)
 
 
+def _flow_bound(prep: Prepared, outcome: flow.Outcome) -> dict[str, float]:
+    """Stages 1 to 3 of the flow's pairing (priority people only in a round that has them)."""
+    bound = {"paired_people": float(outcome.pairs)}
+    if prep.has_priority:
+        bound["priority_paired"] = float(outcome.priority)
+    return bound | {"total_fit": float(outcome.total)}
+
+
+def _priority_paired(prep: Prepared, li: np.ndarray, pj: np.ndarray) -> int:
+    """How many people left out before the pairs (li[k], pj[k]) give a partner."""
+    lived, profs = prep.cands.lived.people, prep.cands.professionals.people
+    return sum(lived[i].left_out_before for i in set(li.tolist())) + sum(profs[p].left_out_before for p in set(pj.tolist()))
+
+
 def _areas(prep: Prepared) -> quotas.Areas:
     """Areas of the round's people and minimums; an area nobody is from gets its own number."""
     from services.matcher.domain import quotas
@@ -191,7 +221,10 @@ def _locked_figures(prep: Prepared) -> dict[str, float]:
     score = prep.scorer(
         prep.locked_l, prep.locked_p, usable_modes(prep.cands.lived, prep.cands.professionals, prep.locked_l, prep.locked_p)
     )
-    return {"paired_people": float(len(score)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min())}
+    figures = {"paired_people": float(len(score)), "total_fit": float(score.sum()), "worst_pair_fit": float(score.min())}
+    if prep.has_priority:
+        figures["priority_paired"] = float(_priority_paired(prep, prep.locked_l, prep.locked_p))
+    return figures
 
 
 def lock_conflicts(prep: Prepared) -> list[str]:
@@ -251,16 +284,15 @@ def _result(
         part_p,
         prep.spare,
     )
-    objective = {
-        "paired_people": float(len(pairs)),
-        "total_fit": float(score.sum()),
-        "worst_pair_fit": float(score.min()) if len(score) else 0.0,
-    }
+    objective = {"paired_people": float(len(pairs))}
+    if prep.has_priority:
+        objective["priority_paired"] = float(_priority_paired(prep, li, pj))
+    objective |= {"total_fit": float(score.sum()), "worst_pair_fit": float(score.min()) if len(score) else 0.0}
     # Locked pairs are fixed, so the bounds are the free pairs' bounds plus them.
-    bound = {
-        "paired_people": len(locked_score) + free_bound["paired_people"],
-        "total_fit": float(locked_score.sum()) + free_bound["total_fit"],
-    }
+    bound = {"paired_people": len(locked_score) + free_bound["paired_people"]}
+    if "priority_paired" in free_bound:
+        bound["priority_paired"] = _priority_paired(prep, prep.locked_l, prep.locked_p) + free_bound["priority_paired"]
+    bound["total_fit"] = float(locked_score.sum()) + free_bound["total_fit"]
     if "worst_pair_fit" in free_bound:
         free_worst = [free_bound["worst_pair_fit"]] if len(chosen) else []
         bound["worst_pair_fit"] = float(min(locked_score.tolist() + free_worst, default=0))

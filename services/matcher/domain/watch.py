@@ -95,7 +95,7 @@ def _with(figures: dict[str, float], locked: dict[str, float]) -> dict[str, floa
 
 def relative_gap(objective: dict[str, float], bound: dict[str, float]) -> float:
     """Relative gap of the first stage whose bound is above what was found (0 when none)."""
-    for stage in ("paired_people", "total_fit", "worst_pair_fit"):
+    for stage in ("paired_people", "priority_paired", "total_fit", "worst_pair_fit"):
         if bound.get(stage, 0) > objective.get(stage, 0):
             return round((bound[stage] - objective[stage]) / bound[stage], 6)
     return 0.0

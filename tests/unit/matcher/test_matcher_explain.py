@@ -208,3 +208,20 @@ def test_everyone_hears_back_in_plain_english():
     for text in [u.reason for u in result.unmatched] + [r for p in result.pairs for r in p.reasons]:
         assert text[0].isupper() and text.endswith(".")
         assert not re.search(r"\b(ICS|ICB|integrated care|BSL|None\b(?! of))", text), text
+
+
+def test_a_pair_with_someone_left_out_before_says_it_was_paired_first_without_saying_who():
+    result = solve(
+        cohort(
+            leader("pl-1"),
+            leader("pl-2", topics=["stroke"], left_out_before=True),
+            prof("cl-1"),
+        )
+    )
+    (pair,) = result.pairs
+    assert pair.lived_experience_id == "pl-2"
+    assert pair.reasons[0] == "We paired you first because one of you missed out on a partner in an earlier round."
+    (both,) = solve(cohort(leader("pl-1", left_out_before=True), prof("cl-1", left_out_before=True))).pairs
+    assert both.reasons[0] == "We paired you first because both of you missed out on a partner in an earlier round."
+    (neither,) = solve(cohort(leader("pl-1"), prof("cl-1"))).pairs
+    assert not any("first" in r for r in neither.reasons)

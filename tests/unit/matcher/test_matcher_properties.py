@@ -325,3 +325,115 @@ def test_pairings_close_to_the_best_use_only_pairs_within_the_gap(graph, gap, pr
         load = np.bincount([arcs[k][1] for k in chosen], minlength=len(spare))
         if len(set(lived)) == len(lived) and (load <= spare).all() and sum(scores[arcs[k]] for k in chosen) >= out.total - gap:
             assert set(chosen) <= near
+
+
+# ---- people left out before come first (issue 18) -----------------------------------
+
+
+@st.composite
+def flagged_cohorts(draw) -> Cohort:
+    """A cohort where some people were left out before (not paired, or their pair ended)."""
+    c = draw(cohorts())
+    flags = draw(st.lists(st.booleans(), min_size=len(c.leaders), max_size=len(c.leaders)))
+    leaders = [p.model_copy(update={"left_out_before": flag}) for p, flag in zip(c.leaders, flags, strict=True)]
+    return c.model_copy(update={"leaders": leaders})
+
+
+def free_key(c: Cohort, pairs) -> tuple[int, int, int]:
+    """(pairs, people left out before who get a partner, total fit) of the free pairs;
+    a professional in a locked pair has a partner already."""
+    people = {p.id: p for p in c.leaders}
+    in_locks = {i for pair in c.locked_pairs for i in pair}
+    free = [p for p in pairs if not p.locked]
+    partnered = {p.lived_experience_id for p in free} | {p.professional_id for p in free}
+    first = sum(people[i].left_out_before for i in partnered - in_locks)
+    return len(free), first, sum(p.score for p in free)
+
+
+@SETTINGS
+@given(flagged_cohorts())
+def test_people_left_out_before_come_after_most_pairs_and_before_fit(c):
+    """An independent assignment: a pair is worth more than anything else, a person left
+    out before (a professional once, on their first place) more than any total fit."""
+    assume(locks_fit(c))
+    lived, pros, places, edges = free_problem(c)
+    in_locks = {i for pair in c.locked_pairs for i in pair}
+    cands = find_candidates(c)
+    scorer = FitScorer(cands, Weights())
+    first_place = {s for s, (j, _) in enumerate(places) if s == min(t for t, (k, _) in enumerate(places) if k == j)}
+
+    def score(i: int, j: int) -> int:
+        li, pj = cands.lived.index[lived[i].id], cands.professionals.index[pros[j].id]
+        k = np.flatnonzero((cands.pair_lived == li) & (cands.pair_prof == pj))
+        return int(scorer(np.array([li]), np.array([pj]), cands.pair_modes[k])[0])
+
+    def best(floor: int) -> tuple[int, int, int]:
+        weight, big = 1_000, 100_000
+        worth = np.zeros((len(lived), len(places)))
+        first = np.zeros((len(lived), len(places)), dtype=int)
+        for i, s in edges:
+            j = places[s][0]
+            fit = score(i, j)
+            if fit >= floor:
+                first[i, s] = lived[i].left_out_before + (pros[j].left_out_before and s in first_place and pros[j].id not in in_locks)
+                worth[i, s] = big + weight * first[i, s] + fit
+        rows, cols = linear_sum_assignment(worth, maximize=True)
+        used = worth[rows, cols] > 0
+        return int(used.sum()), int(first[rows, cols][used].sum()), int((worth[rows, cols][used] % weight).sum())
+
+    result = solve(c)
+    free = [p for p in result.pairs if not p.locked]
+    assert free_key(c, result.pairs) == best(0)
+    if free:
+        assert best(min(p.score for p in free) + 1) != best(0)
+    if any(p.left_out_before for p in c.leaders):
+        assert result.stats.objective["priority_paired"] == result.stats.best_bound["priority_paired"]
+
+
+def brute_force(n_lived: int, spare: list[int], scores: dict, first_l: list[bool], first_p: list[bool]):
+    """Every pairing with the most pairs, by trying each set of that many pairs."""
+    arcs = sorted(scores)
+    for size in range(min(n_lived, sum(spare)), -1, -1):
+        found = []
+        for chosen in itertools.combinations(arcs, size):
+            lived = [i for i, _ in chosen]
+            load = np.bincount([j for _, j in chosen], minlength=len(spare))
+            if len(set(lived)) == len(lived) and (load <= spare).all():
+                found.append(chosen)
+        if found:
+            return found
+    return [()]
+
+
+@SETTINGS
+@given(small_graphs(), st.data(), st.booleans())
+def test_no_pairing_with_as_many_pairs_gives_more_priority_people_a_partner(graph, data, priced):
+    n_lived, spare, scores = graph
+    first_l = data.draw(st.lists(st.booleans(), min_size=n_lived, max_size=n_lived))
+    first_p = data.draw(st.lists(st.booleans(), min_size=len(spare), max_size=len(spare)))
+    arcs = sorted(scores)
+    with pytest.MonkeyPatch.context() as m:
+        if priced:
+            m.setattr(flow, "DIRECT_PAIRS", 0)
+            m.setattr(flow, "KEEP_PER_PERSON", 1)
+        out = flow.match(
+            n_lived,
+            np.array(spare, dtype=np.int64),
+            np.array([a for a, _ in arcs], dtype=np.int32),
+            np.array([b for _, b in arcs], dtype=np.int32),
+            np.array([scores[a] for a in arcs], dtype=np.int16),
+            True,
+            (np.array(first_l, dtype=bool), np.array(first_p, dtype=bool)),
+        )
+
+    def key(chosen) -> tuple[int, int, int]:
+        partnered = sum(first_l[i] for i, _ in chosen) + sum(first_p[j] for j in {j for _, j in chosen})
+        return len(chosen), partnered, sum(scores[a] for a in chosen)
+
+    every = brute_force(n_lived, spare, scores, first_l, first_p)
+    best = max(key(chosen) for chosen in every)
+    got = [arcs[k] for k in out.chosen]
+    assert key(got) == best == (out.pairs, out.priority, out.total)
+    if got:  # and among the best, the worst pair is as high as it can be
+        assert out.worst == max(min(scores[a] for a in chosen) for chosen in every if key(chosen) == best)
+

@@ -160,3 +160,35 @@ def test_generated_cohorts_are_reproducible_and_valid():
     assert a == b
     assert len({p.system for p in a.leaders}) <= 3
     assert all(p.capacity == 3 for p in a.leaders if p.is_professional)
+
+
+def test_people_left_out_before_are_paired_before_a_better_fit():
+    # pl-1 shares cl-1's topics, pl-2 shares none but was left out before; pl-3, also
+    # left out before, meets only by phone, as only cl-2 does.
+    result = solve(
+        cohort(
+            leader("pl-1"),
+            leader("pl-2", topics=["stroke"], left_out_before=True),
+            leader("pl-3", left_out_before=True, meeting_modes=["phone"]),
+            prof("cl-1"),
+            prof("cl-2", meeting_modes=["phone"], capacity=1),
+        )
+    )
+    pairs = {(p.lived_experience_id, p.professional_id) for p in result.pairs}
+    assert pairs == {("pl-2", "cl-1"), ("pl-3", "cl-2")}
+    assert result.stats.objective["priority_paired"] == 2 == result.stats.best_bound["priority_paired"]
+    assert list(result.stats.objective) == ["paired_people", "priority_paired", "total_fit", "worst_pair_fit"]
+
+
+def test_a_professional_left_out_before_counts_once_however_many_places_they_have():
+    result = solve(
+        cohort(
+            leader("pl-1"),
+            leader("pl-2"),
+            prof("cl-1", capacity=2, left_out_before=True),
+            prof("cl-2", topics=["stroke"], left_out_before=True),
+        )
+    )
+    # Two pairs either way; one each gives both professionals a partner.
+    assert sorted(p.professional_id for p in result.pairs) == ["cl-1", "cl-2"]
+    assert result.stats.objective["priority_paired"] == 2
