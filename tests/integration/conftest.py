@@ -12,15 +12,79 @@ import pytest
 from services.common.crypto import new_key
 from services.common.settings import KafkaSettings
 from services.common.store import Store, make_engine
+from services.notifier.adapters import orm as notifier_orm
+from services.notifier.adapters.channels import PersonTaskChannel
+from services.notifier.app import make_channels
+from services.notifier.config import NotifierSettings
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.app import create_app
 from services.registry.config import RegistrySettings
+from tests.integration.fake_notify import API_KEY, TEMPLATES, FakeNotify
+from tests.integration.notifier_world import DAYTIME, KEY
+
+# Tests marked needs_apache_kafka start their own Apache Kafka node (tests/kafka_tls.py).
+from tests.kafka_tls import pytest_collection_modifyitems, pytest_configure  # noqa: F401 - pytest's hooks, found by name
 
 ADMIN = ("admin@test.example", "a long test password")
 
 
 def unique(leader: dict) -> dict:
     return {**leader, "id": f"{leader['id']}-{uuid.uuid4().hex[:6]}"}
+
+
+# ---- the notifier as its integration tests start it (helpers in tests/integration/notifier_world.py)
+
+
+@pytest.fixture
+async def store(database_url):
+    """The notifier's tables and outbox."""
+    store = Store(make_engine(database_url), notifier_orm.Outbox, notifier_orm.Inbox, notifier_orm.Base.metadata)
+    await store.prepare("notifier")
+    yield store
+    await store.engine.dispose()
+
+
+@pytest.fixture
+def notify():
+    """A local GOV.UK Notify (tests/integration/fake_notify.py), running for the test."""
+    fake = FakeNotify()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path) -> NotifierSettings:
+    """The notifier's settings: mail goes to the test's SMTP server, or, for a test marked
+    `notify`, every channel Notify offers goes through the local Notify."""
+    if request.node.get_closest_marker("notify"):
+        notify = request.getfixturevalue("notify")
+        return NotifierSettings(
+            encryption_keys=KEY,
+            event_keys=KEY,
+            output_dir=tmp_path / "out",
+            channel="notify",
+            notify_api_key=API_KEY,
+            notify_base_url=notify.url,
+            notify_email_template_id=TEMPLATES["email"],
+            notify_sms_template_id=TEMPLATES["sms"],
+            notify_letter_template_id=TEMPLATES["letter"],
+            notify_timeout_seconds=5,
+        )
+    port, _ = request.getfixturevalue("smtp_server")
+    return NotifierSettings(encryption_keys=KEY, event_keys=KEY, smtp_port=port, output_dir=tmp_path / "out")
+
+
+@pytest.fixture
+def channels(settings):
+    made = make_channels(settings)
+    # Tasks for a person are due a number of working days before the answer date: counted from the test's today.
+    made["person"] = PersonTaskChannel(settings.tasks_dir, settings.task_days, today=DAYTIME.date)
+    return made
+
+
+# ---- the registry
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +126,3 @@ async def registry_store(database_url):
     await store.prepare("registry")
     yield store
     await store.engine.dispose()
-
-# Tests marked needs_apache_kafka start their own Apache Kafka node (tests/kafka_tls.py).
-from tests.kafka_tls import pytest_collection_modifyitems, pytest_configure  # noqa: E402, F401

@@ -22,11 +22,10 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.app import inbound_texts, make_channels
 from services.notifier.clock import FrozenClock
 from tests.integration.conftest import ADMIN, running_registry
+from tests.integration.notifier_world import KEY, RULES, know
 from tests.integration.test_answers import answers_on_broker, paired_outcomes
-from tests.integration.test_notifier_channels import KEY, RULES, know
-from tests.integration.test_notifier_notify import FakeNotify, notify, settings  # noqa: F401
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.notify]  # messages go through the local Notify
 
 # Late morning in London today: no quiet hours in the way.
 MORNING = dt.datetime.now(dt.timezone.utc).replace(hour=11, minute=0, second=0, microsecond=0)

@@ -6,50 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 
 import pytest
-from sqlalchemy import select
 
-from schemas.cohort import Window
 from schemas.events import (
     ContactProxy,
-    MeetingSlot,
-    LeaderContact,
-    LeaderContactChanged,
-    NotificationStatusChanged,
-    Outcome,
-    OutcomePublished,
-    Partner,
-    ProgrammeContact,
 )
-from schemas.topics import DELIVERIES
-from services.common.crypto import Cipher, new_key
 from services.common.embedded import free_port, read_maildir
-from services.common.store import Store, handle_once, make_engine
 from services.notifier import handlers
-from services.notifier.adapters.channels import PersonTaskChannel, SmtpChannel
-from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
-from services.notifier.app import make_channels
+from services.notifier.adapters.channels import SmtpChannel
 from services.notifier.clock import FrozenClock
-from services.notifier.config import NotifierSettings
-from services.notifier.context import MessageRules
+from tests.integration.notifier_world import (
+    DAYTIME,
+    PARTNER,
+    RULES,
+    deliver,
+    delivery_rows,
+    know,
+    notifier,
+    person,
+    published,
+    reports,
+)
 
 pytestmark = pytest.mark.integration
-
-KEY = new_key()
-PROGRAMME = ProgrammeContact(
-    team="the patient leader programme team",
-    person="Priya Shah",
-    phone="0113 496 0123",
-    email="pairing@example.nhs.uk",
-    postal_address="Patient Leader Programme, 1 Example Street, Leeds, LS1 1AA",
-)
-RULES = MessageRules(programme=PROGRAMME, max_attempts=3)
-# A Tuesday morning in London: no quiet hours in the way unless a test asks for them.
-DAYTIME = dt.datetime(2026, 12, 15, 11, tzinfo=dt.timezone.utc)
-PARTNER = LeaderContact(leader_id="cl-1", version=1, name="Ben Bell", role="clinical_leader", organisation="Newcastle Hospitals")
-
 
 class Crash(BaseException):
     """Stands for the process dying: not an Exception, so nothing records it."""
@@ -64,84 +44,6 @@ class CrashAfterSending:
     async def send(self, message, to, key):
         await self.channel.send(message, to, key)
         raise Crash()
-
-
-@pytest.fixture
-async def store(database_url):
-    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
-    await store.prepare("notifier")
-    yield store
-    await store.engine.dispose()
-
-
-@pytest.fixture
-def settings(smtp_server, tmp_path) -> NotifierSettings:
-    port, _ = smtp_server
-    return NotifierSettings(encryption_keys=KEY, event_keys=KEY, smtp_port=port, output_dir=tmp_path / "out")
-
-
-@pytest.fixture
-def channels(settings):
-    made = make_channels(settings)
-    # Tasks for a person are due a number of working days before the answer date: counted from the test's today.
-    made["person"] = PersonTaskChannel(settings.tasks_dir, settings.task_days, today=DAYTIME.date)
-    return made
-
-
-async def know(store: Store, *contacts: LeaderContact) -> None:
-    for contact in contacts:
-        changed = LeaderContactChanged(producer="test", correlation_id=contact.leader_id, data=contact)
-        await handle_once(store, "notifier.contacts", changed, handlers.apply_contact, Cipher(KEY))
-
-
-def published(leader_id: str = "pl-1", paired: bool = True) -> OutcomePublished:
-    partners = [
-        Partner(
-            partner_id="cl-1",
-            reasons=["You both care about cardiac care."],
-            shared_windows=[Window(day="tue", start=dt.time(10), end=dt.time(12, 30))],
-            meeting_modes=["video", "in_person"],
-            first_meeting=MeetingSlot(date=dt.date(2027, 1, 12), start=dt.time(10), end=dt.time(11)),
-            accept_url="http://127.0.0.1:8000/a/k7mp2qr9wxtd",
-            decline_url="http://127.0.0.1:8000/a/n4bv8hs3jdfz",
-        )
-    ]
-    outcome = Outcome(
-        round_id="r1",
-        leader_id=leader_id,
-        outcome="paired" if paired else "unmatched",
-        partners=partners if paired else [],
-        unmatched_reason=None if paired else "Nobody in your area is free on Tuesday mornings.",
-        respond_by=dt.date(2027, 1, 5),
-    )
-    return OutcomePublished(
-        producer="registry", correlation_id="r1", data=outcome, occurred_at=dt.datetime(2026, 12, 15, 9, tzinfo=dt.timezone.utc)
-    )
-
-
-def person(**change) -> LeaderContact:
-    return LeaderContact(leader_id="pl-1", version=1, name="Amira Ahmed", role="patient_leader", email="amira@example.org").model_copy(
-        update=change
-    )
-
-
-async def reports(store: Store) -> list[NotificationStatusChanged]:
-    async with store.sessions() as session:
-        rows = (await session.scalars(select(Outbox).where(Outbox.topic == DELIVERIES.name).order_by(Outbox.id))).all()
-    return [NotificationStatusChanged.model_validate_json(row.value) for row in rows]
-
-
-async def delivery_rows(store: Store) -> list[DeliveryRow]:
-    async with store.sessions() as session:
-        return list((await session.scalars(select(DeliveryRow))).all())
-
-
-def notifier(store, channels, rules=RULES, clock=None) -> handlers.Notifier:
-    return handlers.Notifier(store, Cipher(KEY), channels, rules, clock or FrozenClock(DAYTIME))
-
-
-async def deliver(store, channels, event, rules=RULES, clock=None):
-    await handlers.on_event(notifier(store, channels, rules, clock), event)
 
 
 async def test_a_redelivered_outcome_is_sent_once_and_reported_once(store, channels, smtp_server):

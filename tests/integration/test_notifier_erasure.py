@@ -13,22 +13,10 @@ from sqlalchemy import select
 from schemas.events import OutcomePublished
 from services.common.crypto import Cipher
 from services.notifier import handlers
-from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
+from services.notifier.adapters.orm import ContactRow, ErasedRow, ScheduledRow
 from services.notifier.clock import FrozenClock
 from services.notifier.erasure import PARTNER_ERASED, forget_person
-from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
-    KEY,
-    PARTNER,
-    RULES,
-    channels,
-    delivery_rows,
-    know,
-    person,
-    published,
-    reports,
-    settings,
-    store,
-)
+from tests.integration.notifier_world import KEY, PARTNER, RULES, delivery_rows, know, person, published, reports
 
 pytestmark = pytest.mark.integration
 

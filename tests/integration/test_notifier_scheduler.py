@@ -29,20 +29,7 @@ from services.notifier.clock import FrozenClock
 from services.notifier.notices import notice_for
 from services.notifier.scheduler import Scheduler
 from tests.conftest import FAST_SESSION
-from tests.integration.test_notifier_channels import (  # noqa: F401 - fixtures
-    KEY,
-    PARTNER,
-    RULES,
-    channels,
-    delivery_rows,
-    know,
-    notifier,
-    person,
-    published,
-    reports,
-    settings,
-    store,
-)
+from tests.integration.notifier_world import KEY, PARTNER, RULES, delivery_rows, know, notifier, person, published, reports
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration

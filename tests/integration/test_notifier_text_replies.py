@@ -17,10 +17,9 @@ from services.notifier.adapters.orm import Outbox, TextQuestionRow
 from services.notifier.app import inbound_texts
 from services.notifier.clock import FrozenClock
 from services.notifier.inbound import answered
-from tests.integration.test_notifier_channels import DAYTIME, KEY, PARTNER, know, notifier, person, published, reports, store  # noqa: F401
-from tests.integration.test_notifier_notify import FakeNotify, channels, notify, settings  # noqa: F401
+from tests.integration.notifier_world import DAYTIME, PARTNER, know, notifier, person, published, reports
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.notify]  # messages go through the local Notify
 
 PHONE = "07700 900123"
 SOON = DAYTIME + dt.timedelta(minutes=20)

@@ -16,11 +16,11 @@ from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES,
 from services.common.crypto import Cipher, new_key
 from services.common.kafka import DAY_MS, ensure_topics
 from services.common.store import Store, make_engine
-from services.registry import retention as registry_retention
-from services.registry.adapters import orm as registry_orm
 from services.notifier import retention as notifier_retention
 from services.notifier.adapters.orm import DeliveryRow as NotifierDelivery
-from tests.integration.test_notifier_channels import channels, notifier, settings, store  # noqa: F401 - fixtures
+from services.registry import retention as registry_retention
+from services.registry.adapters import orm as registry_orm
+from tests.integration.notifier_world import notifier
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     assert keys == ["pl-waiting"], "their key is destroyed, so their records on the topic can no longer be read"
 
 
-async def test_the_notifier_purges_old_message_records_and_files(store, channels, settings):  # noqa: F811
+async def test_the_notifier_purges_old_message_records_and_files(store, channels, settings):
     n = notifier(store, channels)
     n.folders = (settings.sms_dir, settings.tasks_dir)
     now = n.now()
