@@ -23,11 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from schemas.events import LeaderContact, OutcomePublished, PairDeclined
+from schemas.events import LeaderContact
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
-from services.notifier.domain.follow_ups import JOB_TYPES, AnswerFollowUp
+from services.notifier.domain.follow_ups import AnswerFollowUp
 
 log = logging.getLogger("pairing.notifier.erasure")
 
@@ -48,24 +48,13 @@ async def erased_among(session, leader_ids: list[str]) -> set[str]:
     return {digests[d] for d in found.all()}
 
 
-def names_them(event, leader_id: str) -> bool:
-    """Whether a message caused by `event` would name this person (as the partner, or who said no)."""
-    if isinstance(event, OutcomePublished):
-        return any(p.partner_id == leader_id for p in event.data.partners)
-    if isinstance(event, AnswerFollowUp):
-        return event.data.partner_id == leader_id
-    return event.data.leader_id == leader_id
-
-
-def recipient_of(event) -> str:
-    return event.data.partner_id if isinstance(event, PairDeclined) else event.data.leader_id
-
-
 async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
     """A tombstone on the contact topic: the person was erased from the registry."""
     from schemas.topics import DELIVERIES
-    from services.notifier.context import delivery_report
-    from services.notifier.notices import notice_for  # notices imports this module, through reminders
+
+    # Both import this module (through reminders).
+    from services.notifier.notices import notice_for, report
+    from services.notifier.schedule import opened
 
     session = uow.session
     contact_row = await session.get(ContactRow, leader_id)
@@ -75,22 +64,18 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
         session.add(ErasedRow(digest=digest(leader_id)))
     cancelled = 0
     for row in (await session.scalars(select(ScheduledRow))).all():
-        event = JOB_TYPES[row.event_type].model_validate(notifier.cipher.open(row.sealed_event))
-        to = recipient_of(event)
-        if to != leader_id and not names_them(event, leader_id):
+        event = opened(notifier, row)
+        notice = notice_for(event)
+        to = notice.leader_id
+        # Not for them, and not naming them (as the partner, or who said no): it stays.
+        if to != leader_id and leader_id not in [*notice.needed, *notice.wanted]:
             continue
         await session.delete(row)
         cancelled += 1
         # A follow-up about them is just dropped: it asks about a pair that no longer stands.
         if to != leader_id and not isinstance(event, AnswerFollowUp):
-            await tell_in_person(session, notice_for(event), to)
-            uow.publish(
-                DELIVERIES,
-                to,
-                delivery_report(
-                    event.data.round_id, to, event.event_id, notice_for(event).about, "person", "needs_a_person", PARTNER_ERASED
-                ),
-            )
+            await tell_in_person(session, notice, to)
+            uow.publish(DELIVERIES, to, report(notice, "person", "needs_a_person", PARTNER_ERASED))
     await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))
     outbox = uow.store.outbox  # delivery reports about them, sent or not: the registry has forgotten them too
     await session.execute(delete(outbox).where(outbox.key == leader_id))
@@ -122,7 +107,7 @@ async def tell_in_person(session, notice, to: str) -> None:
 
 def personal_strings(leader_id: str, contact: LeaderContact | None) -> list[bytes]:
     """What would identify them in a text file: their id, name and contact details (and their proxy's)."""
-    values = [leader_id]
+    values: list[str | None] = [leader_id]
     if contact is not None:
         values += [contact.name, contact.email, contact.phone, contact.postal_address]
         if contact.proxy is not None:
