@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.cohort import Cohort
+from schemas.cohort import Cohort, CohortResult
 
 LEEDS = {"lat": 53.80, "lon": -1.55}
 # About 8 km east of LEEDS.
@@ -42,3 +42,8 @@ def cohort(*leaders: dict[str, Any], round: dict[str, Any] | None = None, **list
         "allow_cross_system_remote": True,
     }
     return Cohort.model_validate({"round": spec | (round or {}), "leaders": list(leaders), **lists})
+
+
+def pairs_of(result: CohortResult) -> set[tuple[str, str]]:
+    """The pairs a solve made, as (lived-experience leader, professional) ids."""
+    return {(p.lived_experience_id, p.professional_id) for p in result.pairs}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matcher_builders import cohort, leader, prof
+from matcher_builders import cohort, leader, pairs_of, prof
 
 from schemas.cohort import Cohort
 from services.matcher.domain import Limits, solve
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.unit
 # Both professionals fit pl-1 and pl-2; only cl-2 can be reached from the other area.
 LEEDS = {"lat": 53.80, "lon": -1.55}
 NEWCASTLE = {"lat": 54.97, "lon": -1.61}
-
-
-def pairs_of(result) -> set[tuple[str, str]]:
-    return {(p.lived_experience_id, p.professional_id) for p in result.pairs}
 
 
 def two_areas(**round_fields):

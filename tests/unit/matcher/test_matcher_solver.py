@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matcher_builders import cohort, leader, prof
+from matcher_builders import cohort, leader, pairs_of, prof
 
 from schemas.cohort import FitWeights
 from services.matcher.domain import Limits, Weights, flow, solve
@@ -14,10 +14,6 @@ pytestmark = pytest.mark.unit
 
 TUESDAY = [{"day": "tue", "start": "10:00", "end": "12:30"}]
 THURSDAY = [{"day": "thu", "start": "14:00", "end": "16:00"}]
-
-
-def pairs_of(result):
-    return {(p.lived_experience_id, p.professional_id) for p in result.pairs}
 
 
 def test_locked_pair_is_kept_even_when_a_rule_forbids_it_and_uses_capacity():
