@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from schemas.events import Envelope
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
 from services.common.kafka_security import KafkaRefused, broker_security, client_options, explain_refusal
-from services.common.logs import correlation_id, correlation_of, redact
+from services.common.logs import correlation_id, correlation_of, names_a_person, redact
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import DatabaseUnavailable
@@ -123,7 +123,8 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
     class RetryThenDeadLetter(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
             first = records_of(msg)[0]
-            token = correlation_id.set(correlation_of(first.value))
+            correlation = correlation_of(first.value)
+            token = correlation_id.set(None if names_a_person(first.topic, first.key, correlation) else correlation)
             mark_correlation(correlation_id.get())
             try:
                 return await self._with_retries(call_next, msg)

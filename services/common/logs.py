@@ -1,7 +1,8 @@
 """Structured logs: one JSON object a line, with the service and the correlation id
-(the round or leader a flow is about), so one round can be followed across services.
+(the round a flow is about), so one round can be followed across services.
 
-Log messages name ids only, never names, contact details or needs.
+Log messages name rounds and events only, never a person: no name, contact detail or need,
+and not a person's id either (an erased person's id must be found in no log or trace).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import logging
 import os
 import re
+
+from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -64,6 +67,32 @@ def configure_logging(service: str) -> None:
         handler.setFormatter(JsonFormatter(service))
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+# Events about one person carry that person's id as their correlation id, and a dead letter the
+# correlation id and key of the record it stands for: logs and traces leave those out.
+ABOUT_A_PERSON = frozenset(t.name for t in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS))
+
+
+def names_a_person(topic: str | None, key: bytes | str | None, correlation: str | None) -> bool:
+    """Whether a record's correlation id is a person's id: always on the topics about one person; on the
+    dead-letter topic unless it differs from the key (a round's). Outcomes and delivery reports are
+    keyed by person but correlated by round, so theirs stays."""
+    if not correlation:
+        return False
+    if topic in ABOUT_A_PERSON:
+        return True
+    if topic != DEAD_LETTERS.name:
+        return False
+    text = key.decode(errors="replace") if isinstance(key, bytes) else str(key or "")
+    return not text or correlation in (text, text.removeprefix("b'").removesuffix("'"))
+
+
+def without_person(key: str) -> str:
+    """A message's key (event id, person id and channel) as a log may show it: the event and channel only."""
+    event, _, rest = key.partition(":")
+    channel = rest.partition(":")[2]
+    return f"{event}:{channel}" if channel else event
 
 
 def correlation_of(body: bytes | None) -> str | None:

@@ -4,9 +4,10 @@ be followed from the manager's request through the matcher to every message.
 Spans go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to
 a JSON-lines file when TRACES_FILE is set (`make run` writes
 var/logs/traces-<service>.jsonl; `pairing trace ROUND_ID` prints a round's
-spans from those files). Span attributes carry ids only, never personal data,
-and never an address's path or query: those can hold a leader's answer code, so
-every exporter sees the route template (`/a/{code}`) instead.
+spans from those files). Span attributes carry round and event ids only, never
+personal data or a person's id (a record's key, or the correlation id of an event
+about one person), and never an address's path or query: those can hold a
+leader's answer code, so every exporter sees the route template (`/a/{code}`) instead.
 """
 
 from __future__ import annotations
@@ -22,15 +23,31 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 
+from services.common.logs import names_a_person
+
 CORRELATION = "pairing.correlation_id"
+# The record's key (a person's id on most topics), and the correlation id as FastStream records it.
+RECORD_KEY = "messaging.kafka.message.key"
+CORRELATIONS = (CORRELATION, "messaging.message.conversation_id")
+TOPIC_ATTRIBUTES = ("messaging.destination_publish.name", "messaging.destination.name")
 # Attributes that hold the address as it was asked for (with any code or token in it, and the query string).
 ADDRESS_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.target", "http.url")
 
 
+def without_people(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes without the record's key or a correlation id that is a person's id."""
+    key = attributes.pop(RECORD_KEY, None)
+    topic = next((str(attributes[name]) for name in TOPIC_ATTRIBUTES if name in attributes), None)
+    for name in CORRELATIONS:
+        if names_a_person(topic, key, str(attributes.get(name) or "")):
+            attributes.pop(name)
+    return attributes
+
+
 def without_addresses(span: ReadableSpan) -> ReadableSpan:
-    """The span with its address attributes replaced by the route template, if it has any."""
-    attributes = dict(span.attributes or {})
-    if not any(name in attributes for name in ADDRESS_ATTRIBUTES):
+    """The span with its address attributes replaced by the route template, and no person's id."""
+    attributes = without_people(dict(span.attributes or {}))
+    if not any(name in attributes for name in ADDRESS_ATTRIBUTES) and attributes == dict(span.attributes or {}):
         return span
     for name in ADDRESS_ATTRIBUTES:
         attributes.pop(name, None)

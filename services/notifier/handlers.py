@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.events import LeaderContact, LeaderContactChanged, OutcomePublished, PairDeclined, SealedContact
 from schemas.topics import DELIVERIES
 from services.common.crypto import Cipher
+from services.common.logs import without_person
 from services.common.store import UnitOfWork, handled_in
 from services.notifier import person_keys, reminders
 from services.notifier.adapters.orm import ContactRow, ErasedRow, PersonKeyRow
@@ -188,12 +189,12 @@ async def without_details(n: Notifier, notice: Notice, origin: Origin, contacts:
     )
     planned = notice.plan_for_a_person(n.rules, contacts, why)
     if planned is None:
-        log.info("%s: not sent, as contact details for %s are no longer held", notice.job_key, missing)
+        log.info("round %s: a message not sent, as contact details for %d people are no longer held", notice.round_id, len(missing))
         async with n.store.unit_of_work() as uow:
             if await origin.mark_done(uow, notice):
                 await uow.commit()
         return
-    log.warning("%s: no contact details for %s after waiting; a person will pass it on", notice.job_key, missing)
+    log.warning("round %s: no contact details for %d people after waiting; a person will pass it on", notice.round_id, len(missing))
     # The task channel needs someone to address; only the id is known.
     me = me or LeaderContact(leader_id=notice.leader_id, version=1, name=f"leader {notice.leader_id}", role="patient_leader")
     await send_and_record(n, notice, origin, planned, me, lambda _route: planned)
@@ -228,5 +229,5 @@ async def no_longer_wanted(n: Notifier, notice: Notice, origin: Origin) -> bool:
             return False
         if await origin.mark_done(uow, notice):
             await uow.commit()
-    log.info("%s: not sent, as it was answered or its round ended", notice.job_key)
+    log.info("%s: not sent, as it was answered or its round ended", without_person(notice.job_key))
     return True

@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, CursorResult, Delete, Update, and_, delete
 
 from schemas.topics import DELIVERIES
 from services.common.kafka import jittered_backoff
+from services.common.logs import without_person
 from services.common.store import UnitOfWork
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.context import Notifier, as_utc
@@ -113,7 +114,7 @@ class FromSchedule:
     async def retry_later(self, n: Notifier, notice: Notice, key: str, attempts: int, failure: str) -> None:
         wait = jittered_backoff(attempts, n.rules.retry_seconds, n.rules.max_retry_seconds)
         await park(n, notice, self, RETRY, n.now() + dt.timedelta(seconds=wait), None)
-        log.warning("delivery %s: %s; will try again in %.0f seconds", key, failure, wait)
+        log.warning("delivery %s: %s; will try again in %.0f seconds", without_person(key), failure, wait)
 
     async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
         """Given up: off the schedule, its inbox mark (made when it was parked) taken away, and
@@ -215,7 +216,7 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
             )
         await uow.commit()
     if withdrawn:
-        log.info("%s: %d waiting message(s) withdrawn, as the round was cancelled", notice.job_key, len(withdrawn))
+        log.info("%s: %d waiting message(s) withdrawn, as the round was cancelled", without_person(notice.job_key), len(withdrawn))
 
 
 # ---- the scheduler's side: find due messages and take them ----

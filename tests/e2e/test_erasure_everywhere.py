@@ -5,7 +5,7 @@ found nowhere: not in any database (tables as text, and SQLite files as raw byte
 topic (dead letters included; their contact records are sealed with their own key, which the
 erasure destroys, so nothing the services still hold opens them), not in the output folders, logs
 or trace files. Their id is found in no database table but the audit log (which records that the
-erasure happened) and no file the notifier wrote."""
+erasure happened) and no file the services wrote, logs and traces included."""
 
 from __future__ import annotations
 
@@ -162,7 +162,8 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
 
     in_files = files_holding(stack.data_dir, personal)
     assert in_files == {}, "no database file, log, trace file, letter, text or task holds their details"
-    output = [stack.data_dir / name for name in ("letters", "sms", "for_a_person")]
+    # Nor does their id stay in any file the services wrote: letters, texts, tasks, logs and traces.
+    output = [stack.data_dir / name for name in ("letters", "sms", "for_a_person", "logs")]
     assert {str(p): h for folder in output if folder.exists() for p, h in files_holding(folder, [gone["id"]]).items()} == {}
 
     found = asyncio.run(on_topics(stack, personal))

@@ -42,3 +42,20 @@ def test_contact_details_quoted_by_a_library_never_reach_a_log_line_or_a_dead_le
         line = formatter.format(record)
         assert "amira" not in line and "900123" not in line and REMOVED in line
     assert "amira" not in describe_failure(OSError(refused))
+
+
+def test_a_persons_id_is_left_out_of_correlation_ids_message_keys_and_span_attributes():
+    from services.common.logs import names_a_person, without_person
+    from services.common.tracing import without_people
+
+    assert names_a_person("leaders.contact.v1", b"pl-7", "pl-7") and names_a_person("leaders.keys.v1", None, "pl-7")
+    assert not names_a_person("outcomes.v1", b"pl-7", "round-3"), "outcomes are correlated by round"
+    assert names_a_person("deadletter.v1", b"pl-7", "pl-7") and not names_a_person("deadletter.v1", b"pl-7", "round-3")
+    assert without_person("1b2c-event:pl-7:sms") == "1b2c-event:sms" and without_person("1b2c-event:pl-7") == "1b2c-event"
+
+    consumed = {"messaging.destination_publish.name": "leaders.profile.v1", "messaging.kafka.message.key": b"pl-7",
+                "messaging.message.conversation_id": "pl-7", "pairing.correlation_id": "pl-7", "messaging.operation": "process"}
+    assert without_people(consumed) == {"messaging.destination_publish.name": "leaders.profile.v1", "messaging.operation": "process"}
+    outcome = {"messaging.destination_publish.name": "outcomes.v1", "messaging.kafka.message.key": b"pl-7",
+               "pairing.correlation_id": "round-3"}
+    assert without_people(outcome) == {"messaging.destination_publish.name": "outcomes.v1", "pairing.correlation_id": "round-3"}
