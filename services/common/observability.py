@@ -109,8 +109,8 @@ async def _read_lag(broker: Any, groups: Mapping[str, Iterable[str]]) -> dict[st
         # The partitions are named: the embedded broker cannot answer a request for "all of them".
         committed = await broker.config.admin_client.list_consumer_group_offsets(group, partitions=partitions)
         for tp in partitions:
-            # A group that has committed nothing there yet starts from the oldest record.
-            done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else starts[tp]
+            # A group that has committed nothing there yet (-1) starts from the oldest record still kept.
+            done = max(starts[tp], committed[tp].offset if tp in committed else -1)
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends[tp] - done)
     return lag
 
