@@ -36,11 +36,8 @@ def new_kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
         try:
             cluster = ApacheKafkaCluster.start(tmp_path_factory.mktemp("kafka-cluster"))
         except (ApacheKafkaUnavailable, RuntimeError) as exc:
-            pytest.fail(
-                f"The three-node Apache Kafka cluster could not start: {exc}. It needs Java 17 or newer and Maven "
-                "(or the jars already in ~/.cache/pairing-kafka); PAIRING_TEST_BROKER=tansu leaves its tests out.",
-                pytrace=False,
-            )
+            message = f"The three-node Apache Kafka cluster could not start: {exc} (PAIRING_TEST_BROKER=tansu leaves it out)."
+            pytest.fail(message, pytrace=False)
         if not announced:
             announced.append(cluster.version)
             say(f"Reliability tests: Apache Kafka {cluster.version} cluster (KRaft, three nodes, three copies, two in sync)")

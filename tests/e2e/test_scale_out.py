@@ -1,6 +1,7 @@
 """Two matchers and two notifiers share the work through consumer groups on the
 real broker; stopping one instance mid-round hands its partitions to the other
-without loss or double work."""
+without loss or double work. When the session is on Apache Kafka it runs again on
+a three-node cluster (three copies of every topic, two needed to confirm a write)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.common.embedded import free_port, read_maildir
 from services.launcher import Stack
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
+from tests.conftest_cluster import CLUSTER_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +29,19 @@ def sent_by(stack: Stack, instance: str) -> int:
     return (stack.log_dir / f"{instance}.log").read_text(errors="replace").count("Processed")
 
 
+@pytest.fixture(
+    params=["one node", pytest.param("three-node cluster", marks=pytest.mark.kafka_cluster(apache_session=True))]
+)
+def brokers(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """Where the stack's broker is, and the settings it needs: the session's kind of broker, and
+    (when the session is on Apache Kafka) a three-node cluster with three copies of every topic."""
+    if request.param == "one node":
+        return request.getfixturevalue("new_broker")(), {}
+    return request.getfixturevalue("new_kafka_cluster")().bootstrap_servers, CLUSTER_ENV
+
+
 def test_two_instances_share_the_work_and_one_stopping_loses_nothing(
-    new_broker, postgres_database, smtp_server, tmp_path: Path
+    brokers, postgres_database, smtp_server, tmp_path: Path
 ):
     smtp_port, maildir = smtp_server
     stack = Stack(
@@ -36,10 +49,10 @@ def test_two_instances_share_the_work_and_one_stopping_loses_nothing(
         http_port=free_port(),
         # Instances of a service share its database, on PostgreSQL as in production.
         database_urls={service: postgres_database(service) for service in ("registry", "matcher", "notifier")},
-        kafka_bootstrap=new_broker(),
+        kafka_bootstrap=brokers[0],
         smtp_port=smtp_port,
         start_smtp_sink=False,
-        extra_env={"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500"},
+        extra_env={"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500", **brokers[1]},
         report=lambda _: None,
     )
     with stack:
