@@ -9,11 +9,16 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from services.common.errors import describe
+
+if TYPE_CHECKING:
+    from services.common.settings import KafkaSettings
 
 
 class StartupError(Exception):
@@ -34,12 +39,13 @@ def settings_prefixes() -> dict[str, str]:
 def explain_startup_failure(exc: BaseException) -> str | None:
     """One plain line for the failures people meet when starting a service."""
     from aiokafka.errors import KafkaConnectionError
-    from sqlalchemy.exc import OperationalError, ArgumentError
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     if isinstance(exc, StartupError):
         return str(exc)
-    from services.registry.client import RegistryError
     import httpx
+
+    from services.registry.client import RegistryError
 
     if isinstance(exc, RegistryError):
         return str(exc)
@@ -71,7 +77,7 @@ def explain_startup_failure(exc: BaseException) -> str | None:
     return None
 
 
-async def preflight(database_url: str, kafka: object) -> None:
+async def preflight(database_url: str, kafka: KafkaSettings) -> None:
     """Check the database and the broker before starting, so a failure is one plain line."""
     from services.common.kafka import ensure_topics
     from services.common.store import make_engine
@@ -104,42 +110,48 @@ def serve(service: str) -> None:
     os.umask(0o077)
     configure_logging(service)
     configure_tracing(service)
-    if service == "registry":
-        import uvicorn
-
-        from services.registry.app import create_app
-        from services.registry.config import RegistrySettings
-
-        settings = RegistrySettings()
-        from services.common.embedded import port_is_open
-
-        if port_is_open(settings.http_host, settings.http_port):
-            raise StartupError(f"Port {settings.http_port} is already in use; stop what uses it or set REGISTRY_HTTP_PORT.")
-        asyncio.run(preflight(settings.database_url, settings.kafka))
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
-        )
-        exit_cleanly_after_graceful_shutdown()
-        asyncio.run(server.serve())
-        if not server.started:
-            raise StartupError(f"The registry could not start on port {settings.http_port}; see the lines above.")
-    elif service == "matcher":
-        from services.matcher.app import create_app
-        from services.matcher.config import MatcherSettings
-
-        settings = MatcherSettings()
-        asyncio.run(preflight(settings.database_url, settings.kafka))
-        serve_asgi(create_app(settings), service)
-    elif service == "notifier":
-        from services.notifier.app import create_app
-        from services.notifier.config import NotifierSettings
-
-        settings = NotifierSettings()
-        asyncio.run(preflight(settings.database_url, settings.kafka))
-        serve_asgi(create_app(settings), service)
+    {"registry": _serve_registry, "matcher": _serve_matcher, "notifier": _serve_notifier}[service]()
 
 
-def serve_asgi(app: object, service: str) -> None:
+def _serve_registry() -> None:
+    import uvicorn
+
+    from services.common.embedded import port_is_open
+    from services.registry.app import create_app
+    from services.registry.config import RegistrySettings
+
+    settings = RegistrySettings()
+    if port_is_open(settings.http_host, settings.http_port):
+        raise StartupError(f"Port {settings.http_port} is already in use; stop what uses it or set REGISTRY_HTTP_PORT.")
+    asyncio.run(preflight(settings.database_url, settings.kafka))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
+    )
+    exit_cleanly_after_graceful_shutdown()
+    asyncio.run(server.serve())
+    if not server.started:
+        raise StartupError(f"The registry could not start on port {settings.http_port}; see the lines above.")
+
+
+def _serve_matcher() -> None:
+    from services.matcher.app import create_app
+    from services.matcher.config import MatcherSettings
+
+    settings = MatcherSettings()
+    asyncio.run(preflight(settings.database_url, settings.kafka))
+    serve_asgi(create_app(settings), "matcher")
+
+
+def _serve_notifier() -> None:
+    from services.notifier.app import create_app
+    from services.notifier.config import NotifierSettings
+
+    settings = NotifierSettings()
+    asyncio.run(preflight(settings.database_url, settings.kafka))
+    serve_asgi(create_app(settings), "notifier")
+
+
+def serve_asgi(app: Callable[..., Any], service: str) -> None:
     """Run a matcher or notifier with its /health, /live and /metrics answered on OPS_PORT."""
     import uvicorn
 
@@ -187,7 +199,10 @@ def run(port: int, data_dir: Path, kafka: str = "tansu") -> None:
     print(f"\nThe pairing service is running. Managers' pages: {stack.base_url}/manage")
     print(f"Sign in as {email} with the password {password} (kept in {stack.data_dir}/secrets.json).")
     print("The first time, the pages show a key for an authenticator app on your phone (a second factor): have one ready.")
-    print(f"The API guide is at {stack.base_url}/docs; programs sign in with an API token (the first admin's is in {stack.data_dir}/secrets.json).")
+    print(
+        f"The API guide is at {stack.base_url}/docs; programs sign in with an API token "
+        f"(the first admin's is in {stack.data_dir}/secrets.json)."
+    )
     print(f"Messages sent to people are saved in {stack.data_dir}. Logs are in {stack.log_dir}.")
     print(
         f"Health and metrics: {stack.base_url}/health and /metrics; the matcher's and notifier's at "
@@ -287,10 +302,87 @@ def dead_letter_command(action: str, offsets: list[int] | None, consumer: str | 
     console.print(f"Sent {count} event(s) back to their topics to be handled again.")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _run(args: argparse.Namespace) -> None:
+    run(args.port, args.data, args.kafka)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from services.demo import demo
+
+    demo(args.port, args.data)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    serve(args.service)
+
+
+def _smtp_sink(args: argparse.Namespace) -> None:
+    smtp_sink(args.port, args.maildir)
+
+
+def _match(args: argparse.Namespace) -> None:
+    from services.matcher.offline import CohortFileError, run_match, summary, write_json_schema
+
+    if args.schema:
+        print(f"JSON Schema of the cohort file written to {write_json_schema(args.schema)}")
+    elif args.cohort is None or args.output is None:
+        args.parser.error("give a cohort file and -o RESULT.json, or --schema FILE")
+    else:
+        try:
+            result = run_match(args.cohort, args.output, progress=True)
+        except CohortFileError as exc:
+            raise StartupError(str(exc)) from exc
+        print(summary(args.cohort, args.output, result))
+
+
+def _asyncapi(args: argparse.Namespace) -> None:
+    from services.contract import check_or_write_contracts
+
+    check_or_write_contracts(check=args.check)
+
+
+def _dlq(args: argparse.Namespace) -> None:
+    dead_letter_command(args.action, args.offset, args.consumer)
+
+
+def _queue(args: argparse.Namespace) -> None:
+    from services.console import queue
+
+    queue(args.url, args.data, args.once)
+
+
+def _round(args: argparse.Namespace) -> None:
+    from services.console import launch
+
+    launch(args.url, args.data, args.spec)
+
+
+def _trace(args: argparse.Namespace) -> None:
+    trace_command(args.correlation_id, args.logs)
+
+
+def _messages(args: argparse.Namespace) -> None:
+    from services.notifier.gallery import write_gallery
+
+    print(f"Every message, in every format: open {write_gallery(args.folder)}")
+
+
+def _rekey(args: argparse.Namespace) -> None:
+    rekey_command(args.service)
+
+
+def _new_key(args: argparse.Namespace) -> None:
+    from services.common.crypto import new_key
+
+    print(new_key())
+
+
+def command_line() -> argparse.ArgumentParser:
+    """Each command's arguments, and the function that carries it out (`handle`)."""
     parser = argparse.ArgumentParser(prog="pairing", description="Pairs patient and carer leaders with professionals.")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("run", help="run the whole product on this machine")
+    p.set_defaults(handle=_run)
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data", type=Path, default=Path("var"), help="folder for local databases, messages and logs")
     p.add_argument(
@@ -300,95 +392,62 @@ def main(argv: list[str] | None = None) -> None:
         help="tansu: the embedded broker, in memory; apache: Apache Kafka, keeping its data in the data folder",
     )
     p = commands.add_parser("demo", help="run a pairing round on a built-in sample and show the result")
+    p.set_defaults(handle=_demo)
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data", type=Path, default=Path("var/demo"))
     p = commands.add_parser("serve", help="run one service (settings come from the environment)")
+    p.set_defaults(handle=_serve)
     p.add_argument("service", choices=["registry", "matcher", "notifier"])
     p = commands.add_parser("smtp-sink", help="run a local email server that saves every message to a folder")
+    p.set_defaults(handle=_smtp_sink)
     p.add_argument("--port", type=int, default=8025)
     p.add_argument("--maildir", type=Path, default=Path("var/mail"))
-    p = match_parser = commands.add_parser("match", help="solve one round from a cohort file, without broker or database")
+    p = commands.add_parser("match", help="solve one round from a cohort file, without broker or database")
+    p.set_defaults(handle=_match, parser=p)
     p.add_argument("cohort", type=Path, nargs="?", help="the cohort file (JSON)")
     p.add_argument("-o", "--output", type=Path, help="where to write the result file (JSON)")
     p.add_argument("--schema", type=Path, metavar="FILE", help="write the JSON Schema of the cohort file to FILE and stop")
     p = commands.add_parser("asyncapi", help="write (or --check) the AsyncAPI and OpenAPI documents")
+    p.set_defaults(handle=_asyncapi)
     p.add_argument("--check", action="store_true")
-    commands.add_parser("new-key", help="print a new encryption key")
+    p = commands.add_parser("new-key", help="print a new encryption key")
+    p.set_defaults(handle=_new_key)
     p = commands.add_parser("queue", help="watch the match queue in the terminal")
+    p.set_defaults(handle=_queue)
     p.add_argument("--url", default="http://127.0.0.1:8000")
     p.add_argument("--data", type=Path, default=Path("var"), help="where make run keeps its sign-in details")
     p.add_argument("--once", action="store_true", help="print the queue once and stop")
     p = commands.add_parser("round", help="launch a round from a file and follow it until it is proposed")
+    p.set_defaults(handle=_round)
     p.add_argument("action", choices=["launch"])
     p.add_argument("spec", type=Path, help="a JSON file with the round's details (as POST /rounds takes)")
     p.add_argument("--url", default="http://127.0.0.1:8000")
     p.add_argument("--data", type=Path, default=Path("var"))
     p = commands.add_parser("trace", help="show how one round travelled through the services")
+    p.set_defaults(handle=_trace)
     p.add_argument("correlation_id", help="a round id (or leader id)")
     p.add_argument("--logs", type=Path, default=Path("var/logs"), help="the folder with traces-*.jsonl")
     p = commands.add_parser("messages", help="write every kind of message in every format into a folder to look at")
+    p.set_defaults(handle=_messages)
     p.add_argument("folder", type=Path, nargs="?", default=Path("var/messages"), help="where to write them (emptied first)")
     p = commands.add_parser("rekey", help="re-encrypt a service's stored data with the first of its keys")
+    p.set_defaults(handle=_rekey)
     p.add_argument("service", choices=["registry", "matcher", "notifier"])
     p = commands.add_parser("dlq", help="list or replay events that consumers could not handle")
+    p.set_defaults(handle=_dlq)
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("--offset", type=int, action="append", help="replay only this dead letter (repeat for more)")
     p.add_argument("--consumer", help="replay only what this consumer gave up on, for example notifier")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> None:
+    args = command_line().parse_args(argv)
     try:
-        if args.command == "run":
-            run(args.port, args.data, args.kafka)
-        elif args.command == "demo":
-            from services.demo import demo
-
-            demo(args.port, args.data)
-        elif args.command == "serve":
-            serve(args.service)
-        elif args.command == "smtp-sink":
-            smtp_sink(args.port, args.maildir)
-        elif args.command == "match":
-            from services.matcher.offline import CohortFileError, run_match, summary, write_json_schema
-
-            if args.schema:
-                print(f"JSON Schema of the cohort file written to {write_json_schema(args.schema)}")
-            elif args.cohort is None or args.output is None:
-                match_parser.error("give a cohort file and -o RESULT.json, or --schema FILE")
-            else:
-                try:
-                    result = run_match(args.cohort, args.output, progress=True)
-                except CohortFileError as exc:
-                    raise StartupError(str(exc)) from exc
-                print(summary(args.cohort, args.output, result))
-        elif args.command == "asyncapi":
-            from services.contract import check_or_write_contracts
-
-            check_or_write_contracts(check=args.check)
-        elif args.command == "dlq":
-            dead_letter_command(args.action, args.offset, args.consumer)
-        elif args.command == "queue":
-            from services.console import queue
-
-            queue(args.url, args.data, args.once)
-        elif args.command == "round":
-            from services.console import launch
-
-            launch(args.url, args.data, args.spec)
-        elif args.command == "trace":
-            trace_command(args.correlation_id, args.logs)
-        elif args.command == "messages":
-            from services.notifier.gallery import write_gallery
-
-            print(f"Every message, in every format: open {write_gallery(args.folder)}")
-        elif args.command == "rekey":
-            rekey_command(args.service)
-        elif args.command == "new-key":
-            from services.common.crypto import new_key
-
-            print(new_key())
+        args.handle(args)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - turned into one plain line below
+    except Exception as exc:
         message = explain_startup_failure(exc)
         if message is None:
             raise
