@@ -326,9 +326,8 @@ def most_pairs_best_worth(
     tails = np.concatenate([tails, n_lived + firsts])
     heads = np.concatenate([heads, np.full(len(firsts), sink)])
     capacities = np.concatenate([capacities, np.ones(len(firsts), dtype=np.int64)])
-    costs = np.concatenate(
-        [-bonus_l.astype(np.int64), -worth.astype(np.int64), np.zeros(len(spare), dtype=np.int64), -bonus_p[firsts].astype(np.int64)]
-    )
+    pieces = (-bonus_l, -worth, np.zeros(len(spare)), -bonus_p[firsts])
+    costs = np.concatenate([piece.astype(np.int64) for piece in pieces])
     flow = SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     flow.set_node_supply(source, n_lived)

@@ -109,9 +109,8 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     first_l = np.array([p.left_out_before for p in cands.lived.people], dtype=bool) & lived_open
     first_p = np.array([p.left_out_before for p in profs.people], dtype=bool)
     first_p[locked_p] = False  # a locked pair already pairs them
-    return Prepared(
-        cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, scorer(arc_l, arc_p, arc_modes), (first_l, first_p)
-    )
+    score = scorer(arc_l, arc_p, arc_modes)
+    return Prepared(cohort, cands, scorer, locked_l, locked_p, spare, arc_l, arc_p, arc_modes, score, (first_l, first_p))
 
 
 def weights_for(cohort: Cohort, limits: Limits) -> Weights:
@@ -198,7 +197,9 @@ def _flow_bound(prep: Prepared, outcome: flow.Outcome) -> dict[str, float]:
 def _priority_paired(prep: Prepared, li: np.ndarray, pj: np.ndarray) -> int:
     """How many people left out before the pairs (li[k], pj[k]) give a partner."""
     lived, profs = prep.cands.lived.people, prep.cands.professionals.people
-    return sum(lived[i].left_out_before for i in set(li.tolist())) + sum(profs[p].left_out_before for p in set(pj.tolist()))
+    people: list[int] = li.tolist()
+    professionals: list[int] = pj.tolist()
+    return sum(lived[i].left_out_before for i in set(people)) + sum(profs[p].left_out_before for p in set(professionals))
 
 
 def _areas(prep: Prepared) -> quotas.Areas:

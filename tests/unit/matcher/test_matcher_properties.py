@@ -375,7 +375,8 @@ def test_people_left_out_before_come_after_most_pairs_and_before_fit(c):
             j = places[s][0]
             fit = score(i, j)
             if fit >= floor:
-                first[i, s] = lived[i].left_out_before + (pros[j].left_out_before and s in first_place and pros[j].id not in in_locks)
+                first_pro = pros[j].left_out_before and s in first_place and pros[j].id not in in_locks
+                first[i, s] = lived[i].left_out_before + first_pro
                 worth[i, s] = big + weight * first[i, s] + fit
         rows, cols = linear_sum_assignment(worth, maximize=True)
         used = worth[rows, cols] > 0
