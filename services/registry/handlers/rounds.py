@@ -43,6 +43,7 @@ from services.registry.handlers.common import (
     get_round,
     move_round,
 )
+from services.registry.handlers.left_out import people_left_out_before
 from services.registry.handlers.programmes import get_cohort, programme_terms
 
 
@@ -144,6 +145,7 @@ async def request_solve(uow: UnitOfWork, row: RoundRow) -> None:
         locked_pairs=[tuple(p) for p in row.locked_pairs],
         forbidden_pairs=[tuple(p) for p in row.forbidden_pairs],
         previous_pairs=await previous_pairs(uow, set(versions)),
+        left_out_before=await people_left_out_before(uow, row, set(versions)),
     )
     requested = event(RoundRequested, request, row.id)
     row.request_event_id = str(requested.event_id)
