@@ -30,6 +30,9 @@ from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
 from tests.postgres_server import postgres_for_tests
 
+# The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
+from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook, found by name
+
 def docker_answers() -> bool:
     try:
         import docker
@@ -224,6 +227,3 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     finally:
         controller.stop()
 
-
-# The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
-from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: E402, F401

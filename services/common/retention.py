@@ -36,7 +36,7 @@ class PurgeJob:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the database may be away: try again at the next pass
+            except Exception:  # the database may be away: try again at the next pass
                 log.exception("%s: purge failed; trying again later", self.name)
             await asyncio.sleep(self.every_seconds)
 

@@ -159,13 +159,13 @@ class UnitOfWork:
         try:
             if exc_type is not None:
                 await self.session.rollback()
-        except Exception:  # noqa: BLE001 - a dead connection cannot roll back; the work was not committed
+        except Exception:  # a dead connection cannot roll back; the work was not committed
             if exc is None or not is_database_outage(exc):
                 raise
         finally:
             try:
                 await self.session.close()
-            except Exception:  # noqa: BLE001 - likewise: nothing is left open on a lost connection
+            except Exception:  # likewise: nothing is left open on a lost connection
                 if exc is None or not is_database_outage(exc):
                     raise
         # Only database work runs inside a unit of work, so a lost connection here is the database's.

@@ -42,7 +42,7 @@ def other_site() -> Iterator[tuple[str, dict[str, bytes]]]:
     pages: dict[str, bytes] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:  # the standard library's name
             body = pages.get(self.path, b"not here")
             self.send_response(200 if self.path in pages else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")

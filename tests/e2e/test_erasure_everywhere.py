@@ -170,7 +170,9 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     assert found == {}, f"their details in plain text on {found}"
     # The contact topic is compacted: the broker drops their older records behind the tombstone when it
     # compacts (the embedded broker never does). Until then they stay there, sealed with their own key.
-    mine = lambda record: record.key == gone["id"].encode()  # noqa: E731
+    def mine(record) -> bool:
+        return record.key == gone["id"].encode()
+
     contacts = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_CONTACTS, mine))
     assert contacts and contacts[-1].value is None, "the contact topic ends with a tombstone for them"
     keys = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_KEYS, mine))

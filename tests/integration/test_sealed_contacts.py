@@ -75,7 +75,7 @@ def person(tag: str) -> dict:
     }
 
 
-async def eventually(check, seconds: float = 30):  # noqa: ANN001 - an async callable
+async def eventually(check, seconds: float = 30):  # an async callable
     """The check's answer once it is truthy, or its last answer when the time is up."""
     for _ in range(int(seconds * 10)):
         if answer := await check():
@@ -84,7 +84,7 @@ async def eventually(check, seconds: float = 30):  # noqa: ANN001 - an async cal
     return await check()
 
 
-async def keys_held(store: Store, cipher: Cipher, model) -> list[bytes]:  # noqa: ANN001 - a service's PersonKeyRow
+async def keys_held(store: Store, cipher: Cipher, model) -> list[bytes]:  # a service's PersonKeyRow
     """Every data key a service still holds, opened with its own key."""
     async with store.sessions() as session:
         return [cipher.open_bytes(row.sealed_key) for row in (await session.scalars(select(model))).all()]
@@ -98,7 +98,9 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
     leader = person(tag)
     personal = [leader["name"], leader["email"], leader["phone"], leader["postal_address"]]
     bootstrap = kafka_settings.bootstrap_servers
-    mine = lambda record: record.key == leader["id"].encode()  # noqa: E731
+
+    def mine(record) -> bool:
+        return record.key == leader["id"].encode()
 
     async with running_registry(database_url, kafka_settings, encryption_keys=REGISTRY_KEY, event_keys=SHARED) as registry:
         assert (await registry.post("/leaders", json=leader)).status_code == 201
@@ -150,7 +152,7 @@ async def test_a_sealed_record_that_comes_before_its_key_waits_for_it(kafka_sett
     changed = LeaderContactChanged(producer="test", correlation_id=leader_id, data=seal_contact(contact, key))
     await publish(kafka_settings, LEADER_CONTACTS, leader_id, changed)
 
-    async def row(model):  # noqa: ANN001, ANN202
+    async def row(model):
         async with notifier_store.sessions() as session:
             return await session.get(model, leader_id)
 

@@ -167,7 +167,7 @@ def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, Par
 class _NumberedCanvas(Canvas):
     """Writes "Page 1 of 2" on every page: the total is known only once every page is laid out."""
 
-    def __init__(self, *args, points: int = 12, **kwargs):  # noqa: ANN002, ANN003 - reportlab's canvas arguments
+    def __init__(self, *args, points: int = 12, **kwargs):  # reportlab's canvas arguments
         super().__init__(*args, **kwargs)
         self._pages: list[dict] = []
         self._points = points
@@ -206,7 +206,7 @@ def window_address(lines: list[str]) -> tuple[float, list[str]]:
     return points, wrapped
 
 
-def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # noqa: ANN202 - reportlab callback
+def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # reportlab callback
     def draw(canvas: Canvas, _doc: object) -> None:
         canvas.saveState()
         # Top left: who it is from.
