@@ -18,6 +18,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "schemas" / "registry-op
 def asyncapi_yaml() -> str:
     from faststream.specification import AsyncAPI
 
+    from services.common.crypto import Cipher
     from services.common.store import Store, make_engine
     from services.matcher.adapters import orm as matcher_orm
     from services.matcher.app import build_broker as matcher_broker
@@ -28,7 +29,6 @@ def asyncapi_yaml() -> str:
     from services.registry.adapters import orm as registry_orm
     from services.registry.app import build_broker as registry_broker
     from services.registry.config import RegistrySettings
-    from services.common.crypto import Cipher
 
     key = new_key()
 

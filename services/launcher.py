@@ -5,22 +5,22 @@ end-to-end tests, so what the tests check is what people run."""
 from __future__ import annotations
 
 import json
-from secrets import token_urlsafe
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from secrets import token_urlsafe
 
 import httpx
 
-from services.common.crypto import new_key
 from services.common import apache_kafka
 from services.common.apache_kafka import ApacheKafka
+from services.common.crypto import new_key
 from services.common.embedded import EmbeddedKafka, free_port, port_is_open, stop_with_parent, wait_for_port
 
 SERVICES = ("registry", "matcher", "notifier")

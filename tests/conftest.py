@@ -28,10 +28,11 @@ import pytest
 from services.common import apache_kafka
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
-from tests.postgres_server import postgres_for_tests
 
 # The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
 from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook, found by name
+from tests.postgres_server import postgres_for_tests
+
 
 def docker_answers() -> bool:
     try:

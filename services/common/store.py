@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,11 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.events import Envelope
-from schemas.topics import Topic
+from schemas.topics import DEAD_LETTERS, Topic
 from services.common.crypto import Cipher, is_plain_json
-from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
-
-from schemas.topics import DEAD_LETTERS
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.tracing import trace_headers
 
@@ -57,7 +55,7 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class OutboxMixin:
@@ -263,7 +261,7 @@ class OutboxRelay:
                 self.store.outbox_written.clear()
                 try:
                     await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def publish_pending(self) -> int:

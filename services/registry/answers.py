@@ -15,10 +15,10 @@ from sqlalchemy import or_, select
 from schemas.cohort import LeaderId
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
-from services.registry.handlers import answers as answering
-from services.registry.handlers import common
 from services.registry.adapters.orm import AnswerCodeRow, PairRow, ResponseRow
 from services.registry.domain.answers import ReferenceProblem, read_reference
+from services.registry.handlers import answers as answering
+from services.registry.handlers import common
 
 VIA_WORDS = {"phone": "on the phone", "letter": "by letter", "text": "by text message", "in_person": "in person", "email": "by email"}
 GIVER_WORDS = {"leader": "the leader", "named_person": "the person they named to get their messages"}

@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from pydantic import BaseModel
 from faststream.kafka import KafkaBroker
 from itsdangerous import URLSafeTimedSerializer
+from pydantic import BaseModel
 
 from schemas.events import (
     AnswerEvent,
@@ -28,16 +28,16 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
-from services.common.projection import batch_of, project
 from services.common.observability import metrics_app
-from services.common.runtime import outbox_relay, sampling
+from services.common.projection import batch_of, project
 from services.common.retention import PurgeJob
+from services.common.runtime import outbox_relay, sampling
 from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import retention
-from services.registry.api import install_routes
-from services.registry.handlers import publishing, rounds
 from services.registry.adapters.orm import Base, Inbox, Outbox
+from services.registry.api import install_routes
 from services.registry.config import RegistrySettings
+from services.registry.handlers import publishing, rounds
 from services.registry.person_keys import PersonKeys
 from services.registry.registry import Registry
 from services.registry.text_replies import record_text_reply

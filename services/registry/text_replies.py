@@ -11,9 +11,9 @@ from __future__ import annotations
 from schemas.events import TextReplyReceived
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
+from services.registry.adapters.orm import LeaderRow
 from services.registry.handlers import answers as answering
 from services.registry.handlers import common
-from services.registry.adapters.orm import LeaderRow
 from services.registry.work_queue import add_task
 
 ACTOR = "a reply to a text message"

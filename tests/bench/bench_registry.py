@@ -26,18 +26,17 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from services.common.crypto import new_key
+from services.common.crypto import Cipher, new_key
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.kafka import ensure_topics, make_producer
 from services.common.settings import KafkaSettings
 from services.common.store import OutboxRelay, Store, make_engine
-from services.registry.handlers import leaders as leader_handlers
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.domain.importing import COLUMNS, parse_rows
+from services.registry.handlers import leaders as leader_handlers
 from services.registry.person_keys import PersonKeys
-from services.common.crypto import Cipher
 from tests.bench.report import table, write_section
 from tests.postgres_server import postgres_for_tests
 

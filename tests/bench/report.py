@@ -42,7 +42,7 @@ def machine() -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return (
         f"{os.cpu_count()} cores ({cpu}){memory}; Python {platform.python_version()} on {platform.system()}; "
-        f"commit {commit or 'unknown'}; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"commit {commit or 'unknown'}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
     )
 
 

@@ -5,8 +5,8 @@ and the browser's session cookie with its form token for any change."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import Depends, Request

@@ -14,9 +14,9 @@ import csv
 import datetime as dt
 import io
 import re
-from urllib.parse import urlsplit
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pyotp
@@ -92,7 +92,7 @@ def next_code(email: str) -> str:
     """`email` here is an account(...) key."""
     totp = pyotp.TOTP(SECOND_FACTORS[email])
     while True:
-        now = totp.timecode(dt.datetime.now(dt.timezone.utc))
+        now = totp.timecode(dt.datetime.now(dt.UTC))
         step = max(now, USED_STEPS.get(email, 0) + 1)
         if step <= now + 1:  # the registry takes the codes either side of now's
             USED_STEPS[email] = step

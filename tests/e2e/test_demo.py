@@ -77,7 +77,7 @@ def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
     assert to_son["To"] == "sam.okafor@example.org" and to_son["Subject"].startswith("A message for ")
 
 
-MONTHS = "January February March April May June July August September October November December".split()
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 SHORT_MONTHS = [m[:3] for m in MONTHS]
 FULL_DATE = re.compile(rf"(\d{{1,2}}) ({'|'.join(MONTHS)}) (\d{{4}})")
 SHORT_DATE = re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{{1,2}}) ({'|'.join(SHORT_MONTHS)})\b")

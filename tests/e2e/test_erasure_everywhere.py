@@ -22,8 +22,8 @@ from sqlalchemy import inspect, text
 from schemas.events import LeaderContactChanged, SealedContact
 from schemas.topics import ALL_TOPICS, LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher, EncryptionKeyError
-from services.common.sealing import open_contact
 from services.common.embedded import free_port
+from services.common.sealing import open_contact
 from services.common.store import make_engine
 from services.launcher import Stack, secrets_for
 from services.registry.client import RegistryClient

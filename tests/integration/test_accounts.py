@@ -229,7 +229,7 @@ async def test_a_link_to_choose_a_password_expires_after_24_hours(registry):
 
 
 def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 # ---- 3. idle timeout ----
@@ -271,7 +271,7 @@ async def test_the_idle_limit_is_a_setting(database_url, kafka_settings):
 
 def code_for(secret: str, steps_ahead: int = 0) -> str:
     totp = pyotp.TOTP(secret.replace(" ", ""))
-    return totp.generate_otp(totp.timecode(dt.datetime.now(dt.timezone.utc)) + steps_ahead)
+    return totp.generate_otp(totp.timecode(dt.datetime.now(dt.UTC)) + steps_ahead)
 
 
 @pytest.fixture

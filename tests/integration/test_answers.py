@@ -97,7 +97,7 @@ async def test_a_made_up_or_expired_code_is_refused_with_what_to_do(registry, ka
     async with registry.store.unit_of_work() as uow:
         await uow.session.execute(
             update(AnswerCodeRow).where(AnswerCodeRow.round_id == round_id)
-            .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
         )
         await uow.commit()
     late = await registry.post(path_of(theirs.accept_url), data={"answer": "accept"})

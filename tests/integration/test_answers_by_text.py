@@ -28,7 +28,7 @@ from tests.integration.test_answers import answers_on_broker, paired_outcomes
 pytestmark = [pytest.mark.integration, pytest.mark.notify]  # messages go through the local Notify
 
 # Late morning in London today: no quiet hours in the way.
-MORNING = dt.datetime.now(dt.timezone.utc).replace(hour=11, minute=0, second=0, microsecond=0)
+MORNING = dt.datetime.now(dt.UTC).replace(hour=11, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture

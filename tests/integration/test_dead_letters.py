@@ -117,8 +117,8 @@ async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_wha
     from services.common.projection import batch_of, project
     from services.common.store import Store, make_engine
     from services.notifier import handlers
-    from services.notifier.erasure import forget_person
     from services.notifier.adapters.orm import Base, ContactRow, Inbox, Outbox
+    from services.notifier.erasure import forget_person
 
     topic = Topic(f"test.contacts.{uuid.uuid4().hex[:6]}", key="leader_id", partitions=1, compacted=True)
     await ensure_topics(kafka_settings, (topic, DEAD_LETTERS))

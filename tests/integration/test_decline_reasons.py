@@ -82,7 +82,7 @@ async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure
         assert HEALTH not in page and NO_LONGER_KEPT in page
 
     # The round's retention period ends: the purge deletes the answers with their reasons.
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=401)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=401)
     removed = await retention.purge(registry.store, cipher, later, keep_days=400)
     assert removed["answers"] >= 1
     async with registry.store.unit_of_work() as uow:

@@ -36,7 +36,7 @@ from tests.conftest import FAST_SESSION
 pytestmark = pytest.mark.integration
 
 
-MIDDAY = dt.datetime(2026, 12, 15, 12, tzinfo=dt.timezone.utc)  # in London: no quiet hours in the way
+MIDDAY = dt.datetime(2026, 12, 15, 12, tzinfo=dt.UTC)  # in London: no quiet hours in the way
 
 
 @pytest.fixture

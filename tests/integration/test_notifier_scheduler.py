@@ -47,7 +47,7 @@ def declined(by: str = "cl-1", partner: str = "pl-1", at: dt.datetime | None = N
         producer="registry",
         correlation_id="r1",
         data=PairAnswer(round_id="r1", leader_id=by, partner_id=partner),
-        occurred_at=at or dt.datetime(2026, 12, 20, 11, tzinfo=dt.timezone.utc),
+        occurred_at=at or dt.datetime(2026, 12, 20, 11, tzinfo=dt.UTC),
     )
 
 

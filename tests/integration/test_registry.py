@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import io
+import json
 import uuid
 
 import httpx
@@ -273,8 +273,8 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     from schemas.cohort import CohortResult, PairResult, SolveStats
     from schemas.events import RoundSolved
     from services.common.store import handle_once
-    from services.registry.handlers import rounds as round_handlers
     from services.registry.adapters.orm import ResponseRow
+    from services.registry.handlers import rounds as round_handlers
 
     leaders = [unique(l) for l in sample_leaders()[:12]]
     for leader in leaders:

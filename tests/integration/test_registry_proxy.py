@@ -13,16 +13,16 @@ from schemas.topics import LEADER_CONTACTS
 from services.common.crypto import Cipher, new_key
 from services.common.sealing import open_contact
 from services.common.store import Store
-from services.registry.handlers import leaders as leader_handlers
 from services.registry.domain.leaders import Consent, LeaderIn
+from services.registry.handlers import leaders as leader_handlers
 from services.registry.person_keys import PersonKeys
 
 pytestmark = pytest.mark.integration
 
 CIPHER = Cipher(new_key())
 KEYS = PersonKeys(CIPHER, Cipher(new_key()))
-AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
-WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+AGREED = Consent(purpose="contact_via_proxy", given=True, at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+WITHDRAWN = Consent(purpose="contact_via_proxy", given=False, at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
 LEADER = LeaderIn(
     id="pl-proxy",
     name="Amira Ahmed",

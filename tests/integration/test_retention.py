@@ -24,7 +24,7 @@ from tests.integration.notifier_world import notifier
 
 pytestmark = pytest.mark.integration
 
-NOW = dt.datetime(2027, 3, 1, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)
 LONG_AGO = NOW - dt.timedelta(days=401)
 LATELY = NOW - dt.timedelta(days=10)
 

@@ -23,6 +23,7 @@ import datetime as dt
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
@@ -31,7 +32,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
 import aiosmtplib
 
@@ -124,7 +125,7 @@ async def goodbye(client: aiosmtplib.SMTP) -> None:
     if client.is_connected:
         try:
             await client.quit()
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        except (TimeoutError, aiosmtplib.SMTPException, OSError):
             client.close()
 
 
@@ -167,7 +168,7 @@ def email_message(
     message = body
     if planned.meetings:
         ics = invitation_ics(
-            planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.timezone.utc)
+            planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.UTC)
         )
         invitation = MIMEText(ics.decode(), "calendar", UTF8)
         invitation.set_param("method", "PUBLISH")
@@ -209,7 +210,7 @@ class PrintQueueChannel:
         if not to.postal_address:
             raise CannotUseChannel("no postal address on record")
         try:
-            dated = london_date(dt.datetime.now(dt.timezone.utc))
+            dated = london_date(dt.datetime.now(dt.UTC))
             pdf = await asyncio.to_thread(letter_pdf, message, to, dated)
         except LetterCannotBeMade as exc:
             raise CannotUseChannel(str(exc)) from exc
@@ -240,7 +241,7 @@ class PersonTaskChannel:
     def __init__(self, folder: Path, working_days: Mapping[str, int] | None = None, today: Callable[[], dt.date] | None = None):
         self.folder = folder
         self.working_days = {**DEFAULT_TASK_DAYS, **(working_days or {})}
-        self.today = today or (lambda: london_date(dt.datetime.now(dt.timezone.utc)))
+        self.today = today or (lambda: london_date(dt.datetime.now(dt.UTC)))
 
     async def send(self, message: PlannedMessage, to: LeaderContact, key: str) -> str:
         today = self.today()

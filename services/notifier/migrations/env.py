@@ -1,4 +1,4 @@
-from services.notifier.adapters.orm import Base
 from services.common.migrations import run_env
+from services.notifier.adapters.orm import Base
 
 run_env(Base.metadata)

@@ -17,10 +17,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
+    from services.registry.web import imports, leaders, queue, round_steps, rounds, sign_in
     from services.registry.web.accounts import install_account_pages
     from services.registry.web.answers import install_answer_pages
     from services.registry.web.guide import install_api_guide
-    from services.registry.web import imports, leaders, queue, round_steps, rounds, sign_in
     from services.registry.web.pages import install_page_errors
     from services.registry.web.programmes import install_programme_pages
     from services.registry.web.review import install_review_pages

@@ -11,9 +11,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from services.registry import answers
+from services.registry import answers, queries
 from services.registry.handlers import common
-from services.registry import queries
 from services.registry.web import auth
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message

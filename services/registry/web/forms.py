@@ -205,7 +205,7 @@ def leader_from_values(
         return None, errors
     recorded = [c if isinstance(c, Consent) else Consent.model_validate(c) for c in consents or []]
     if agreed in ("yes", "no"):
-        moment = now or dt.datetime.now(dt.timezone.utc)
+        moment = now or dt.datetime.now(dt.UTC)
         recorded = with_consent(recorded, PROXY_CONSENT, agreed == "yes", moment)
     return leader.model_copy(update={"consents": recorded}), {}
 
@@ -223,9 +223,7 @@ def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
             values[name] = "\n".join(f"{w['day']} {w['start'][:5]}-{w['end'][:5]}" for w in value)
         elif name == "unavailable_dates":
             values[name] = "\n".join(str(v) for v in value)
-        elif name == "do_not_pair_with":
-            values[name] = "; ".join(value)
-        elif name == "topics":
+        elif name == "do_not_pair_with" or name == "topics":
             values[name] = "; ".join(value)
         elif isinstance(value, bool):
             values[name] = "yes" if value else "no"

@@ -11,16 +11,16 @@ import re
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from pydantic import ValidationError
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from services.registry.handlers import common
-from services.registry.handlers import programmes as programme_handlers
-from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
 from services.common.errors import explain_error
+from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
 from services.registry.domain.commands import NewCohort, NewProgramme, ProgrammeChange
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
+from services.registry.handlers import common
+from services.registry.handlers import programmes as programme_handlers
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 

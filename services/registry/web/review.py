@@ -9,8 +9,8 @@ from urllib.parse import quote, urlencode
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry.handlers import common
 from services.registry.adapters import exports
+from services.registry.handlers import common
 from services.registry.web import forms, round_tables
 from services.registry.web.deps import need, registry_of
 from services.registry.web.pages import not_found, page

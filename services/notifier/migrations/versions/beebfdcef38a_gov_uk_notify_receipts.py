@@ -5,17 +5,16 @@ Revises: 2a9b06dc665b
 Create Date: 2026-12-03 08:54:59.238342
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'beebfdcef38a'
-down_revision: Union[str, Sequence[str], None] = '2a9b06dc665b'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '2a9b06dc665b'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,16 +5,15 @@ Revises: beebfdcef38a
 Create Date: 2027-01-10 09:00:00
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision: str = 'c14e0a5e0001'
-down_revision: Union[str, Sequence[str], None] = 'beebfdcef38a'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'beebfdcef38a'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,17 +5,16 @@ Revises: 0ea6c05229da
 Create Date: 2026-11-22 06:38:06.747683
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0082b5fb355e'
-down_revision: Union[str, Sequence[str], None] = '0ea6c05229da'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0ea6c05229da'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

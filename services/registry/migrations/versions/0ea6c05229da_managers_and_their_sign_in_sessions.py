@@ -5,17 +5,16 @@ Revises: 0d581e26feb6
 Create Date: 2026-11-22 03:57:34.122134
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0ea6c05229da'
-down_revision: Union[str, Sequence[str], None] = '0d581e26feb6'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0d581e26feb6'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,17 +5,16 @@ Revises: f5cdfc563d4a
 Create Date: 2026-11-22 07:48:21.823112
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '7b6d168b459c'
-down_revision: Union[str, Sequence[str], None] = 'f5cdfc563d4a'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'f5cdfc563d4a'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

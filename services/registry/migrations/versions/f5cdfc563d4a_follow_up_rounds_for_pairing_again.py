@@ -5,17 +5,16 @@ Revises: 0082b5fb355e
 Create Date: 2026-11-22 06:52:51.227420
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'f5cdfc563d4a'
-down_revision: Union[str, Sequence[str], None] = '0082b5fb355e'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0082b5fb355e'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
