@@ -53,9 +53,20 @@ def test_a_persons_id_is_left_out_of_correlation_ids_message_keys_and_span_attri
     assert names_a_person("deadletter.v1", b"pl-7", "pl-7") and not names_a_person("deadletter.v1", b"pl-7", "round-3")
     assert without_person("1b2c-event:pl-7:sms") == "1b2c-event:sms" and without_person("1b2c-event:pl-7") == "1b2c-event"
 
-    consumed = {"messaging.destination_publish.name": "leaders.profile.v1", "messaging.kafka.message.key": b"pl-7",
-                "messaging.message.conversation_id": "pl-7", "pairing.correlation_id": "pl-7", "messaging.operation": "process"}
-    assert without_people(consumed) == {"messaging.destination_publish.name": "leaders.profile.v1", "messaging.operation": "process"}
-    outcome = {"messaging.destination_publish.name": "outcomes.v1", "messaging.kafka.message.key": b"pl-7",
-               "pairing.correlation_id": "round-3"}
+    consumed = {
+        "messaging.destination_publish.name": "leaders.profile.v1",
+        "messaging.kafka.message.key": b"pl-7",
+        "messaging.message.conversation_id": "pl-7",
+        "pairing.correlation_id": "pl-7",
+        "messaging.operation": "process",
+    }
+    assert without_people(consumed) == {
+        "messaging.destination_publish.name": "leaders.profile.v1",
+        "messaging.operation": "process",
+    }
+    outcome = {
+        "messaging.destination_publish.name": "outcomes.v1",
+        "messaging.kafka.message.key": b"pl-7",
+        "pairing.correlation_id": "round-3",
+    }
     assert without_people(outcome) == {"messaging.destination_publish.name": "outcomes.v1", "pairing.correlation_id": "round-3"}

@@ -39,7 +39,7 @@ def numpy_allowed(cohort) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         modes, checks = check(rows, cols)
         i, j = np.nonzero(np.logical_and.reduce([ok for _, ok in checks]))
         found.append((rows[i], cols[j], modes[i, j]))
-    li, pj, modes = (np.concatenate(x) for x in zip(*found))
+    li, pj, modes = (np.concatenate(x) for x in zip(*found, strict=True))
     order = np.lexsort((pj, li))
     return li[order], pj[order], modes[order]
 

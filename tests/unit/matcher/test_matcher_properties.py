@@ -43,7 +43,7 @@ def cohorts(draw) -> Cohort:
 
     def person(pid: str) -> dict:
         professional = pid.startswith("cl")
-        place = draw(st.sampled_from([None] + PLACES))
+        place = draw(st.sampled_from([None, *PLACES]))
         return {
             "id": pid,
             "role": draw(
@@ -157,7 +157,11 @@ def free_problem(c: Cohort):
     locked_ids = {i for p in c.locked_pairs for i in p}
     places = [(j, k) for j, p in enumerate(pros) for k in range(p.capacity - sum(p.id in pair for pair in locked))]
     edges = [
-        (i, s) for i, l in enumerate(lived) if l.id not in locked_ids for s, (j, _) in enumerate(places) if allowed(c, l, pros[j])
+        (i, s)
+        for i, lv in enumerate(lived)
+        if lv.id not in locked_ids
+        for s, (j, _) in enumerate(places)
+        if allowed(c, lv, pros[j])
     ]
     return lived, pros, places, edges
 
@@ -437,4 +441,3 @@ def test_no_pairing_with_as_many_pairs_gives_more_priority_people_a_partner(grap
     assert key(got) == best == (out.pairs, out.priority, out.total)
     if got:  # and among the best, the worst pair is as high as it can be
         assert out.worst == max(min(scores[a] for a in chosen) for chosen in every if key(chosen) == best)
-

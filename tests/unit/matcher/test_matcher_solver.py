@@ -98,7 +98,7 @@ def test_large_parts_solved_by_pricing_match_the_direct_solve(monkeypatch):
     for _ in range(20):
         n_l, n_p = rng.integers(5, 25), rng.integers(3, 15)
         mask = rng.random((n_l, n_p)) < 0.3
-        scores = {(int(a), int(b)): int(rng.integers(0, 101)) for a, b in zip(*np.nonzero(mask))}
+        scores = {(int(a), int(b)): int(rng.integers(0, 101)) for a, b in zip(*np.nonzero(mask), strict=True)}
         spare = rng.integers(1, 4, n_p).tolist()
         direct = _match(scores, n_l, spare, fairness=True)
         with monkeypatch.context() as m:

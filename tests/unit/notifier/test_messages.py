@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 from html.parser import HTMLParser
 
 import pytest
@@ -177,7 +178,7 @@ def test_the_html_has_one_main_heading_and_never_skips_a_level(outcome, style):
     parser = Headings()
     parser.feed(html)
     assert parser.levels[0] == 1 and parser.levels.count(1) == 1
-    assert all(b - a <= 1 for a, b in zip(parser.levels, parser.levels[1:]))
+    assert all(b - a <= 1 for a, b in itertools.pairwise(parser.levels))
     assert '<html lang="en-GB">' in html and "<main" in html
 
 

@@ -62,7 +62,7 @@ def test_a_town_is_resolved_offline_or_refused_never_guessed():
 
 def test_unknown_columns_stop_the_file_so_nothing_is_lost():
     with pytest.raises(FileProblem, match="notes"):
-        parse_rows(HEADER + ["notes"], [], town)
+        parse_rows([*HEADER, "notes"], [], town)
 
 
 def test_blank_lines_are_skipped_and_duplicate_ids_refused():
@@ -150,7 +150,7 @@ def test_a_workbook_over_the_limit_is_refused_even_when_blank_rows_come_first(mo
     # Writing 100,000 rows to a workbook takes a minute; the rule is the same at any limit.
     monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)
     blank_then_four = [["id", "name"], ["", ""], *people(2), ["", ""], *people(2)]
-    with pytest.raises(FileProblem, match="more than 3 rows of people.*files of 3 rows or fewer"):
+    with pytest.raises(FileProblem, match=r"more than 3 rows of people.*files of 3 rows or fewer"):
         spreadsheets.read_rows("leaders.xlsx", xlsx_bytes(blank_then_four))
     _, rows = spreadsheets.read_rows("leaders.xlsx", xlsx_bytes([["id", "name"], ["", ""], *people(3)]))
     assert [number for number, cells in rows if cells[0]] == [3, 4, 5], "every person is kept, with Excel's row numbers"

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from services.registry.domain.rounds import ALLOWED, IllegalTransition, RoundStatus, transition
@@ -8,7 +10,7 @@ HAPPY_PATH = ["draft", "queued", "solving", "proposed", "approved", "published",
 
 
 def test_the_happy_path_is_allowed_step_by_step():
-    for current, target in zip(HAPPY_PATH, HAPPY_PATH[1:]):
+    for current, target in itertools.pairwise(HAPPY_PATH):
         assert transition(current, RoundStatus(target)) == target
 
 

@@ -114,7 +114,7 @@ def test_quiet_hours_come_in_from_a_spreadsheet_row():
         (3, ["cr-2", "Ben Bell", "carer_leader", "QHM", "video", "b@example.org", "21:00", ""]),
     ]
     valid, problems = parse_rows(header, rows, locate_town=lambda town: None)
-    assert [(n, l.quiet_hours_start, l.quiet_hours_end) for n, l in valid] == [(2, dt.time(21), dt.time(7, 30))]
+    assert [(n, leader.quiet_hours_start, leader.quiet_hours_end) for n, leader in valid] == [(2, dt.time(21), dt.time(7, 30))]
     assert [(p.row, p.column) for p in problems] == [(3, "quiet_hours_end")]
 
 
