@@ -9,6 +9,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast, overload
+
+from sqlalchemy import CursorResult, Result
 
 from schemas.events import Delivery, Envelope, NotificationStatusChanged, ProgrammeContact
 from schemas.topics import Topic
@@ -98,8 +101,21 @@ def delivery_report(
     )
 
 
+@overload
+def as_utc(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+@overload
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None: ...
+
+
 def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back times without a zone; they were stored as UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt.UTC)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an update or delete changed (0: someone else got there first)."""
+    return cast("CursorResult[Any]", result).rowcount

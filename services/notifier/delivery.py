@@ -60,7 +60,9 @@ async def send_and_record(
         await finish(n, notice, origin, row, None)  # sent before; only the report may be missing
         return
     if before == "sending":
-        log.warning("delivery %s: the last attempt stopped part way and may have sent already; sending again", without_person(row.key))
+        log.warning(
+            "delivery %s: the last attempt stopped part way and may have sent already; sending again", without_person(row.key)
+        )
     try:
         result = await send(n.channels, planned, me, row.key, replan)
     except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up

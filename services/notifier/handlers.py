@@ -189,12 +189,16 @@ async def without_details(n: Notifier, notice: Notice, origin: Origin, contacts:
     )
     planned = notice.plan_for_a_person(n.rules, contacts, why)
     if planned is None:
-        log.info("round %s: a message not sent, as contact details for %d people are no longer held", notice.round_id, len(missing))
+        log.info(
+            "round %s: a message not sent, as contact details for %d people are no longer held", notice.round_id, len(missing)
+        )
         async with n.store.unit_of_work() as uow:
             if await origin.mark_done(uow, notice):
                 await uow.commit()
         return
-    log.warning("round %s: no contact details for %d people after waiting; a person will pass it on", notice.round_id, len(missing))
+    log.warning(
+        "round %s: no contact details for %d people after waiting; a person will pass it on", notice.round_id, len(missing)
+    )
     # The task channel needs someone to address; only the id is known.
     me = me or LeaderContact(leader_id=notice.leader_id, version=1, name=f"leader {notice.leader_id}", role="patient_leader")
     await send_and_record(n, notice, origin, planned, me, lambda _route: planned)

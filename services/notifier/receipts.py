@@ -29,7 +29,7 @@ from schemas.topics import DELIVERIES
 from services.common.logs import without_person
 from services.notifier.adapters.notify import Receipt
 from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.context import Notifier, as_utc, delivery_report
+from services.notifier.context import Notifier, as_utc, delivery_report, rows_changed
 from services.notifier.delivery import ASK_FOR
 from services.notifier.scheduler import Background
 
@@ -64,7 +64,7 @@ async def take(n: Notifier, key: str) -> DeliveryRow | None:
             .where(DeliveryRow.key == key, DeliveryRow.receipt_check_at == row.receipt_check_at)
             .values(receipt_check_at=now + wait)
         )
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             return None
         await uow.commit()
         return row
@@ -77,7 +77,9 @@ async def check(n: Notifier, ask: Ask, key: str) -> None:
     try:
         receipt = await ask(row.notify_id)
     except Exception as exc:  # noqa: BLE001 - Notify may be away or busy: ask again at the next check
-        log.warning("delivery %s: could not ask GOV.UK Notify what became of it (%s)", without_person(key), exc.__class__.__name__)
+        log.warning(
+            "delivery %s: could not ask GOV.UK Notify what became of it (%s)", without_person(key), exc.__class__.__name__
+        )
         receipt = Receipt(final=False)
     if not receipt.final:
         if n.now() >= (as_utc(row.receipt_until) or n.now()):
@@ -101,7 +103,7 @@ async def record(n: Notifier, row: DeliveryRow, receipt: Receipt) -> None:
             .where(DeliveryRow.key == row.key, DeliveryRow.status == "sent", DeliveryRow.receipt_check_at.is_not(None))
             .values(**values)
         )
-        if changed.rowcount == 1 and receipt.status is not None:
+        if rows_changed(changed) == 1 and receipt.status is not None:
             event_id = uuid.UUID(row.key.split(":", 1)[0])  # the key is "{event id}:{leader id}:{channel}"
             report = delivery_report(
                 row.round_id, row.leader_id, event_id, row.about or "outcome", row.channel, receipt.status, receipt.detail

@@ -22,6 +22,7 @@ from schemas.events import OutcomePublished, PairAccepted, PairDeclined, RoundSt
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.compose import london_date
+from services.notifier.context import rows_changed
 from services.notifier.domain.follow_ups import (
     NO_ANSWER,
     REMINDER,
@@ -91,7 +92,7 @@ async def is_answered(session: AsyncSession, store: Store, data: FollowUp) -> bo
 def questions(event: PairAccepted | PairDeclined | TextReplyReceived) -> list[tuple[str, str, str]]:
     """(round, person, partner) of each question an answer settles."""
     a = event.data
-    said_no = isinstance(event, PairDeclined) or (isinstance(event, TextReplyReceived) and a.answer == "decline")
+    said_no = isinstance(event, PairDeclined) or (isinstance(event, TextReplyReceived) and event.data.answer == "decline")
     settled = [(a.round_id, a.leader_id, a.partner_id)]
     if said_no:  # the partner is told; nobody should remind them about a pair that will not go ahead
         settled.append((a.round_id, a.partner_id, a.leader_id))
@@ -138,4 +139,4 @@ async def take_off(uow: UnitOfWork, keys: list[str], ids: list[str], why: str) -
             .where(DeliveryRow.key.startswith(f"{follow_up}:"), DeliveryRow.status == "scheduled")
             .values(status="withdrawn", detail=why)
         )
-    return gone.rowcount
+    return rows_changed(gone)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.context import Notifier
+from services.notifier.context import Notifier, rows_changed
 
 
 async def purge(n: Notifier, keep_days: int, file_days: int) -> dict[str, int]:
@@ -22,7 +22,7 @@ async def purge(n: Notifier, keep_days: int, file_days: int) -> dict[str, int]:
         gone = await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.updated_at < now - dt.timedelta(days=keep_days)))
         await uow.commit()
     files = remove_old_files(n.folders, (now - dt.timedelta(days=file_days)).timestamp())
-    return {"message records": gone.rowcount, "files": files}
+    return {"message records": rows_changed(gone), "files": files}
 
 
 def remove_old_files(folders: tuple[Path, ...], before: float) -> int:

@@ -27,16 +27,16 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import ColumnElement, CursorResult, Delete, Update, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
 
 from schemas.topics import DELIVERIES
 from services.common.kafka import jittered_backoff
 from services.common.logs import without_person
 from services.common.store import UnitOfWork
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
-from services.notifier.context import Notifier, as_utc
+from services.notifier.context import Notifier, as_utc, rows_changed
 from services.notifier.domain.follow_ups import JOB_TYPES
 from services.notifier.domain.quiet_hours import when_words
 from services.notifier.notices import Cause, Notice, report
@@ -143,8 +143,7 @@ Origin = FromConsumer | FromSchedule
 
 async def changed(uow: UnitOfWork, statement: Update | Delete) -> int:
     """How many rows an update or delete changed (0: another scheduler, or the consumer, got there first)."""
-    result = cast("CursorResult[Any]", await uow.session.execute(statement))
-    return result.rowcount
+    return rows_changed(await uow.session.execute(statement))
 
 
 def opened(n: Notifier, row: ScheduledRow) -> Cause:
@@ -216,7 +215,9 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
             )
         await uow.commit()
     if withdrawn:
-        log.info("%s: %d waiting message(s) withdrawn, as the round was cancelled", without_person(notice.job_key), len(withdrawn))
+        log.info(
+            "%s: %d waiting message(s) withdrawn, as the round was cancelled", without_person(notice.job_key), len(withdrawn)
+        )
 
 
 # ---- the scheduler's side: find due messages and take them ----
