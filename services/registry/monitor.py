@@ -55,9 +55,9 @@ class ServiceState:
         return sum(n for n in self.waiting.values() if n is not None)
 
 
-async def watch(services: Mapping[str, str], timeout: float = 4.0) -> list[ServiceState]:
+async def watch(services: Mapping[str, str], answer_within: float = 4.0) -> list[ServiceState]:
     """Ask every watched service at once; one that does not answer in time is reported as such."""
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=answer_within) as client:
         return list(await asyncio.gather(*(_state_of(client, name, url) for name, url in services.items())))
 
 

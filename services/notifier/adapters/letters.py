@@ -229,7 +229,7 @@ def _first_page(message: PlannedMessage, to: LeaderContact, dated: dt.date):  # 
         size = 10
         y = _from_top(TOP_BORDER + 10)
         canvas.setFont(REGULAR, size)
-        lines = return_lines(message.contact) + ["", full_date(dated)]
+        lines = [*return_lines(message.contact), "", full_date(dated)]
         if refs := references(message):
             lines.append(f"Your reference: {refs}")
         room = (A4[0] / mm - SIDE_BORDER - RETURN_LEFT) * mm

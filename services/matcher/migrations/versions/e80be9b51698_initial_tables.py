@@ -1,7 +1,7 @@
 """initial tables
 
 Revision ID: e80be9b51698
-Revises: 
+Revises:
 Create Date: 2026-11-22 04:02:44.067685
 
 """

@@ -1,7 +1,7 @@
 """initial tables
 
 Revision ID: 856378bb5b9d
-Revises: 
+Revises:
 Create Date: 2026-11-22 03:45:24.132953
 
 """

@@ -1,7 +1,7 @@
 """initial tables
 
 Revision ID: fcb493de5182
-Revises: 
+Revises:
 Create Date: 2026-11-22 03:45:23.061390
 
 """
