@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from services.registry.adapters.orm import ApiTokenRow, ManagerRow
-from services.registry.web import auth
+from services.registry.web import auth, passwords
 from tests.integration.conftest import ADMIN, running_registry
 
 pytestmark = pytest.mark.integration
@@ -123,8 +123,8 @@ async def test_one_address_guessing_many_accounts_is_stopped_before_any_password
             answer = await guesser.get("/leaders", auth=(f"nobody{n}@test.example", "a guess at it"))
             assert answer.status_code == 401
         checked: list[int] = []
-        real = auth._verify_now
-        monkeypatch.setattr(auth, "_verify_now", lambda *a: checked.append(1) or real(*a))
+        real = passwords._verify_now
+        monkeypatch.setattr(passwords, "_verify_now", lambda *a: checked.append(1) or real(*a))
         refused = await guesser.get("/leaders", auth=OTHER)  # even the right password, from this address
         assert refused.status_code == 401 and "wait" in refused.json()["detail"] and checked == []
     async with caller(registry, "192.0.2.52", auth=OTHER) as elsewhere:
@@ -133,13 +133,13 @@ async def test_one_address_guessing_many_accounts_is_stopped_before_any_password
 
 async def test_passwords_are_checked_off_the_event_loop(registry, monkeypatch):
     threads: list[int] = []
-    real = auth._verify_now
+    real = passwords._verify_now
 
     def recording(*args):
         threads.append(threading.get_ident())
         return real(*args)
 
-    monkeypatch.setattr(auth, "_verify_now", recording)
+    monkeypatch.setattr(passwords, "_verify_now", recording)
     async with caller(registry, "192.0.2.61", auth=("unknown@test.example", "a guess at it")) as guesser:
         assert (await guesser.get("/leaders")).status_code == 401
     assert threads and threading.get_ident() not in threads

@@ -206,7 +206,7 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
                 return await users_form(request, values, errors, 400)
             uow.session.add(ManagerRow(email=values["email"], name=values["name"], role=values["role"],
                                        password_hash=auth.hash_password(password), active=True, failed_sign_ins=0))
-            auth._audit(uow, manager.email, "added a person who signs in", f"{values['email']} as {values['role']}")
+            auth.audit_account(uow, manager.email, "added a person who signs in", f"{values['email']} as {values['role']}")
             await uow.commit()
         return with_message("/manage/users", f"{values['name']} can now sign in as a {values['role']}")
 

@@ -18,7 +18,7 @@ from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, Resp
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.review import for_manager
 from services.registry.web import forms
-from services.registry.web.auth import Manager
+from services.registry.web.roles import Manager
 
 PER_PAGE = 50
 PAIR_COLUMNS = (
