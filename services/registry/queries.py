@@ -26,6 +26,7 @@ from services.registry.handlers.programmes import (
     get_cohort,
     programme_terms,
 )
+from services.registry.handlers.rounds import REGISTRY_DEFAULTS
 
 
 async def delivery_counts(uow: UnitOfWork, round_id: str | None = None) -> dict[str, int]:
@@ -44,14 +45,18 @@ async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[d
     rows = (await uow.session.scalars(query)).all()
     ids = [r.id for r in rows]
     pairs = dict(
-        (await uow.session.execute(
-            select(PairRow.round_id, func.count()).where(PairRow.round_id.in_(ids)).group_by(PairRow.round_id)
-        )).all()
+        (
+            await uow.session.execute(
+                select(PairRow.round_id, func.count()).where(PairRow.round_id.in_(ids)).group_by(PairRow.round_id)
+            )
+        ).all()
     )
     told = dict(
-        (await uow.session.execute(
-            select(DeliveryRow.round_id, func.count()).where(DeliveryRow.round_id.in_(ids)).group_by(DeliveryRow.round_id)
-        )).all()
+        (
+            await uow.session.execute(
+                select(DeliveryRow.round_id, func.count()).where(DeliveryRow.round_id.in_(ids)).group_by(DeliveryRow.round_id)
+            )
+        ).all()
     )
     return [
         {
@@ -70,7 +75,9 @@ async def list_rounds(uow: UnitOfWork, status: str | None, limit: int) -> list[d
 
 def before_publishing(row: RoundRow, terms: ProgrammeTerms) -> str | None:
     """A reminder, before a round is published, that its programme cannot yet be reached without the internet."""
-    missing = [w for w, v in (("a phone number", terms.contact.phone), ("a postal address", terms.contact.postal_address)) if not v]
+    missing = [
+        w for w, v in (("a phone number", terms.contact.phone), ("a postal address", terms.contact.postal_address)) if not v
+    ]
     if not missing or row.status not in (RoundStatus.proposed, RoundStatus.approved):
         return None
     return (
@@ -80,7 +87,7 @@ def before_publishing(row: RoundRow, terms: ProgrammeTerms) -> str | None:
     )
 
 
-async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults = ProgrammeDefaults()) -> dict:
+async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults = REGISTRY_DEFAULTS) -> dict:
     row = await get_round(uow, round_id)
     terms = await programme_terms(uow, row.cohort_id, defaults)
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
@@ -104,7 +111,11 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
         "cohort_id": row.cohort_id,
         "parent_round_id": row.parent_round_id,
         "follow_up_rounds": list(
-            (await uow.session.scalars(select(RoundRow.id).where(RoundRow.parent_round_id == row.id).order_by(RoundRow.created_at))).all()
+            (
+                await uow.session.scalars(
+                    select(RoundRow.id).where(RoundRow.parent_round_id == row.id).order_by(RoundRow.created_at)
+                )
+            ).all()
         ),
         "locked_pairs": row.locked_pairs,
         "forbidden_pairs": row.forbidden_pairs,
@@ -133,8 +144,13 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
         "needs_a_person": [{"leader_id": d.leader_id, "why": d.detail} for d in for_a_person],
         "responses": [
             {
-                "leader_id": r.leader_id, "partner_id": r.partner_id, "answer": r.answer, "given_by": r.given_by, "via": r.via,
-                "checked_with_leader": r.checked_with_leader, "recorded_by": r.recorded_by,
+                "leader_id": r.leader_id,
+                "partner_id": r.partner_id,
+                "answer": r.answer,
+                "given_by": r.given_by,
+                "via": r.via,
+                "checked_with_leader": r.checked_with_leader,
+                "recorded_by": r.recorded_by,
                 "received_on": r.received_on.isoformat() if r.received_on else None,
             }
             for r in (

@@ -65,5 +65,7 @@ def install_error_answers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=503,
             headers={"Retry-After": "30"},
-            content={"detail": "The database is not answering at the moment, so nothing was saved. Please try again in a minute."},
+            content={
+                "detail": "The database is not answering at the moment, so nothing was saved. Please try again in a minute."
+            },
         )

@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from services.common.store import utc_now
 from services.registry import answers as on_behalf
-from services.registry.web.deps import MANAGER, actor_of, registry_of
 from services.registry.domain.answers import read_code
 from services.registry.handlers import answers, common
 from services.registry.registry import Registry
+from services.registry.web.deps import MANAGER, actor_of, registry_of
 from services.registry.web.pages import PAGES
 
 router = APIRouter()
@@ -26,7 +26,6 @@ ROLE_WORDS = {
     "clinical_leader": "a clinical leader",
     "managerial_leader": "a manager in health and care",
 }
-
 
 
 def problem_page(request: Request, problem: Exception) -> HTMLResponse:
@@ -39,7 +38,8 @@ def problem_page(request: Request, problem: Exception) -> HTMLResponse:
 def question_page(request: Request, view: dict, action: str, answer: str | None, error: str | None = None) -> HTMLResponse:
     question = (
         f"Does {view['leader_name']} want to work with {view['partner_name']}?"
-        if view["named_person"] else f"Do you want to work with {view['partner_name']}?"
+        if view["named_person"]
+        else f"Do you want to work with {view['partner_name']}?"
     )
     context = {
         **view,

@@ -8,10 +8,9 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.registry.adapters import spreadsheets
-from services.registry.adapters.gazetteer import locate_town
-from services.registry.web.deps import MANAGER, registry_of
-from services.registry.domain.importing import FileProblem, parse_rows
+from services.registry.domain.importing import FileProblem
 from services.registry.handlers import leaders
+from services.registry.web.deps import MANAGER, registry_of
 
 router = APIRouter()
 
@@ -40,18 +39,17 @@ async def import_leaders(request: Request, file: Annotated[UploadFile, File()]) 
     registry = registry_of(request)
     content = await file.read()
     try:
-        header, rows = spreadsheets.read_rows(file.filename or "", content)
-        valid, problems = parse_rows(header, rows, locate_town)
+        async with registry.store.unit_of_work() as uow:
+            report = await leaders.import_spreadsheet(
+                uow, registry.cipher, file.filename or "", content, keys=registry.person_keys
+            )
+            await uow.commit()
     except FileProblem as problem:
         return JSONResponse(status_code=422, content={"detail": f"The file cannot be imported: {problem}"})
-    async with registry.store.unit_of_work() as uow:
-        counts, conflicts = await leaders.import_leaders(uow, registry.cipher, valid, keys=registry.person_keys)
-        await uow.commit()
-    problems = sorted(problems + conflicts, key=lambda p: (p.row, p.column))
     return JSONResponse(
         {
-            **counts,
-            "rows_with_problems": len({p.row for p in problems}),
-            "problems": [{"row": p.row, "column": p.column, "message": p.message} for p in problems],
+            **report.counts,
+            "rows_with_problems": report.rows_with_problems,
+            "problems": [{"row": p.row, "column": p.column, "message": p.message} for p in report.problems],
         }
     )

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import func, select
 
 from services.registry.adapters.orm import LeaderRow
-from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.leaders import LeaderIn
 from services.registry.handlers import erasure, leaders
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 
 router = APIRouter()
 
@@ -43,7 +43,13 @@ async def replace_leader(leader_id: str, leader: LeaderIn, request: Request) -> 
     """Replace a registered leader's whole record; the id in the body may be left out."""
     if leader.id is not None and leader.id != leader_id:
         raise RequestValidationError(
-            [{"loc": ("body", "id"), "type": "value_error", "msg": f"must be {leader_id}, the id at the end of the address, or be left out"}]
+            [
+                {
+                    "loc": ("body", "id"),
+                    "type": "value_error",
+                    "msg": f"must be {leader_id}, the id at the end of the address, or be left out",
+                }
+            ]
         )
     registry = registry_of(request)
     async with registry.store.unit_of_work() as uow:
@@ -100,7 +106,5 @@ async def list_leaders(
         "total": total,
         "page": page,
         "per_page": per_page,
-        "items": [
-            {"id": r.id, "role": r.role, "system": r.system, "status": r.status, "version": r.version} for r in rows
-        ],
+        "items": [{"id": r.id, "role": r.role, "system": r.system, "status": r.status, "version": r.version} for r in rows],
     }

@@ -34,17 +34,22 @@ async def services_state(request: Request) -> dict:
     return {
         "dead_letters": await monitor.dead_letters(registry),
         "items": [
-            {"name": s.name, "answering": s.answering, "ready": s.ready, "state": s.words, "waiting": s.waiting, "unsent": s.unsent,
-             "set_aside": s.set_aside}
+            {
+                "name": s.name,
+                "answering": s.answering,
+                "ready": s.ready,
+                "state": s.words,
+                "waiting": s.waiting,
+                "unsent": s.unsent,
+                "set_aside": s.set_aside,
+            }
             for s in states
-        ]
+        ],
     }
 
 
 @router.get("/audit", tags=["operations"], dependencies=[ADMIN])
-async def audit_log(
-    request: Request, leader_id: Annotated[str | None, Query(max_length=100)] = None
-) -> dict:
+async def audit_log(request: Request, leader_id: Annotated[str | None, Query(max_length=100)] = None) -> dict:
     query = select(AuditRow).order_by(AuditRow.id.desc()).limit(500)
     if leader_id:
         query = query.where(AuditRow.leader_id == leader_id)

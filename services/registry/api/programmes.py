@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from services.registry import queries
-from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.commands import (
     CohortMembers,
     NewCohort,
@@ -13,6 +12,7 @@ from services.registry.domain.commands import (
     ProgrammeChange,
 )
 from services.registry.handlers import programmes
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 
 router = APIRouter()
 

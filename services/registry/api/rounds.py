@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Request
 
 from services.common.tracing import mark_correlation
 from services.registry import queries
-from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 from services.registry.domain.commands import (
     ApproveRound,
     LaunchRound,
@@ -16,6 +15,8 @@ from services.registry.domain.commands import (
 )
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers import publishing, review, rounds
+from services.registry.handlers.store import SqlRounds
+from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 
 router = APIRouter()
 
@@ -99,7 +100,7 @@ async def approve_round(round_id: str, command: ApproveRound, request: Request) 
     # The approval is recorded against the person signed in, whatever the body says.
     command = ApproveRound(approved_by=request.state.manager.name)
     async with registry_of(request).store.unit_of_work() as uow:
-        row = await review.approve_round(uow, round_id, command)
+        row = await review.approve_round(SqlRounds(uow), round_id, command)
         await uow.commit()
     return {"id": row.id, "status": row.status}
 

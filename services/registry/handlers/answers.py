@@ -92,7 +92,7 @@ async def read_code(uow: UnitOfWork, typed: str, now: dt.datetime) -> ResponseLi
         raise LinkProblem(
             "This link is not complete. Please copy the whole link from your message, or contact the programme team."
         )
-    expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.timezone.utc)
+    expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
     if expires_at <= now:
         raise LinkProblem("This link has expired. Please contact the programme team and they will help you.")
     return ResponseLink(row.round_id, row.leader_id, row.partner_id, row.answer)
@@ -109,9 +109,13 @@ def named_person(leader: LeaderRow, sealed: dict) -> str | None:
 
 async def earlier_answer(uow: UnitOfWork, link: ResponseLink) -> ResponseRow | None:
     return await uow.session.scalar(
-        select(ResponseRow).where(
-            ResponseRow.round_id == link.round_id, ResponseRow.leader_id == link.leader_id, ResponseRow.partner_id == link.partner_id
-        ).limit(1)
+        select(ResponseRow)
+        .where(
+            ResponseRow.round_id == link.round_id,
+            ResponseRow.leader_id == link.leader_id,
+            ResponseRow.partner_id == link.partner_id,
+        )
+        .limit(1)
     )
 
 
@@ -173,8 +177,13 @@ async def record_response(
     uow.session.add(row)
     cls = PairAccepted if answer == "accept" else PairDeclined
     data = PairAnswer(
-        round_id=link.round_id, leader_id=link.leader_id, partner_id=link.partner_id, given_by=how.given_by,
-        via=how.via, checked_with_leader=how.checked_with_leader, recorded_by=how.recorded_by,
+        round_id=link.round_id,
+        leader_id=link.leader_id,
+        partner_id=link.partner_id,
+        given_by=how.given_by,
+        via=how.via,
+        checked_with_leader=how.checked_with_leader,
+        recorded_by=how.recorded_by,
     )
     uow.publish(RESPONSES, link.round_id, event(cls, data, link.round_id))
     return row

@@ -3,12 +3,14 @@ how a round changes status, and the audit log."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from schemas.events import (
     Envelope,
     RoundStatusChanged,
     StatusChange,
 )
-from schemas.topics import ROUNDS
+from schemas.topics import ROUNDS, Topic
 from services.common.kafka import PermanentError
 from services.common.store import UnitOfWork
 from services.registry.adapters.orm import (
@@ -18,6 +20,12 @@ from services.registry.adapters.orm import (
 from services.registry.domain.rounds import RoundStatus, transition
 
 PRODUCER = "registry"
+
+
+class Publisher(Protocol):
+    """Where a handler's events go: the unit of work's outbox (or a fake in a unit test)."""
+
+    def publish(self, topic: Topic, key: str, event: Envelope) -> None: ...
 
 
 class NotFound(PermanentError):
@@ -32,7 +40,7 @@ def event(cls: type[Envelope], data: object, correlation_id: str, causation_id: 
     return cls(producer=PRODUCER, data=data, correlation_id=correlation_id, causation_id=causation_id)
 
 
-def move_round(uow: UnitOfWork, row: RoundRow, target: RoundStatus, by: str | None = None) -> None:
+def move_round(uow: Publisher, row: RoundRow, target: RoundStatus, by: str | None = None) -> None:
     """Change a round's status if the lifecycle allows it; every change is itself an event."""
     before = row.status
     row.status = transition(before, target)

@@ -40,9 +40,7 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
     )
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
     # Their partners' pairs stay in the round's history, without the erased person's id.
-    await uow.session.execute(
-        update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED)
-    )
+    await uow.session.execute(update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED))
     await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))
     await uow.session.execute(delete(CohortMemberRow).where(CohortMemberRow.leader_id == leader_id))
     await forget_in_rounds(uow, leader_id)
@@ -62,7 +60,10 @@ async def forget_in_rounds(uow: UnitOfWork, leader_id: str) -> None:
     """Take an erased person out of every round's people and its kept and ruled-out pairs."""
     # The id is removed, not kept as a placeholder: managers choose ids, and one may name the person.
     quoted = f'"{leader_id}"'  # how the id appears in the stored JSON text, on PostgreSQL and SQLite alike
-    mentions = [cast(column, Text).contains(quoted, autoescape=True) for column in (RoundRow.leader_ids, RoundRow.locked_pairs, RoundRow.forbidden_pairs)]
+    mentions = [
+        cast(column, Text).contains(quoted, autoescape=True)
+        for column in (RoundRow.leader_ids, RoundRow.locked_pairs, RoundRow.forbidden_pairs)
+    ]
     for row in (await uow.session.scalars(select(RoundRow).where(or_(*mentions)))).all():
         kept = [p for p in row.locked_pairs or [] if leader_id not in p]
         ruled_out = [p for p in row.forbidden_pairs or [] if leader_id not in p]

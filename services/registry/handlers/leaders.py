@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -16,13 +17,15 @@ from schemas.events import (
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
+from services.registry.adapters import spreadsheets
+from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import (
     LeaderRow,
     PairRow,
     ResponseRow,
     RoundRow,
 )
-from services.registry.domain.importing import RowProblem
+from services.registry.domain.importing import RowProblem, parse_rows
 from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import Conflict, NotFound, audit, event
@@ -115,7 +118,15 @@ async def decline_open_pairs(uow: UnitOfWork, leader_id: str) -> None:
         )
         if answered is not None:
             continue  # they said no already, and their partner was told then
-        uow.session.add(ResponseRow(nonce=f"left-{uuid.uuid4().hex}", round_id=pair.round_id, leader_id=leader_id, partner_id=partner, answer="decline"))
+        uow.session.add(
+            ResponseRow(
+                nonce=f"left-{uuid.uuid4().hex}",
+                round_id=pair.round_id,
+                leader_id=leader_id,
+                partner_id=partner,
+                answer="decline",
+            )
+        )
         data = PairAnswer(round_id=pair.round_id, leader_id=leader_id, partner_id=partner)
         uow.publish(RESPONSES, pair.round_id, event(PairDeclined, data, pair.round_id))
 
@@ -146,6 +157,26 @@ async def import_leaders(
             counts[outcome] += 1
     await uow.session.flush()
     return counts, problems
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What importing a spreadsheet did: leaders created, updated and unchanged, and each problem by row and column."""
+
+    counts: dict[str, int]
+    problems: list[RowProblem]
+
+    @property
+    def rows_with_problems(self) -> int:
+        return len({p.row for p in self.problems})
+
+
+async def import_spreadsheet(uow: UnitOfWork, cipher: Cipher, filename: str, content: bytes, *, keys: PersonKeys) -> ImportReport:
+    """Read a CSV or Excel file and store every valid row; raises FileProblem when the file cannot be read at all."""
+    header, rows = spreadsheets.read_rows(filename, content)
+    valid, problems = parse_rows(header, rows, locate_town)
+    counts, conflicts = await import_leaders(uow, cipher, valid, keys=keys)
+    return ImportReport(counts, sorted(problems + conflicts, key=lambda p: (p.row, p.column)))
 
 
 async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: str, purpose: str) -> dict:

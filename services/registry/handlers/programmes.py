@@ -56,7 +56,9 @@ async def change_programme(uow: UnitOfWork, programme_id: str, change: Programme
         setattr(row, field, getattr(change, field))
     if changed:
         words = ", ".join(f.replace("_", " ") for f in changed)
-        uow.session.add(AuditRow(actor=actor, action="changed programme", leader_id=None, purpose=f"programme {programme_id}: {words}"))
+        uow.session.add(
+            AuditRow(actor=actor, action="changed programme", leader_id=None, purpose=f"programme {programme_id}: {words}")
+        )
     return row
 
 

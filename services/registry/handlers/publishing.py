@@ -42,13 +42,13 @@ from services.registry.domain.meetings import (
     nation_of,
     plan_first_meetings,
 )
-from services.registry.domain.publication import access_arrangements, who_is_told
 from services.registry.domain.programmes import (
     ProgrammeDefaults,
     ProgrammeTerms,
     answers_without_internet,
     offline_contact_problem,
 )
+from services.registry.domain.publication import access_arrangements, who_is_told
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import (
     Conflict,
@@ -91,10 +91,17 @@ class Publishing:
         found = {"reference": reference}
         for answer in ("accept", "decline"):
             code = answer_codes.new_code()
-            uow.session.add(AnswerCodeRow(
-                code_digest=answer_codes.code_digest(code), round_id=round_id, leader_id=leader_id, partner_id=partner_id,
-                answer=answer, reference=reference, expires_at=expires_at,
-            ))
+            uow.session.add(
+                AnswerCodeRow(
+                    code_digest=answer_codes.code_digest(code),
+                    round_id=round_id,
+                    leader_id=leader_id,
+                    partner_id=partner_id,
+                    answer=answer,
+                    reference=reference,
+                    expires_at=expires_at,
+                )
+            )
             found[f"{answer}_url"] = answer_codes.answer_link(self.public_url, code)
         return found
 
@@ -143,9 +150,13 @@ def shares_with_partner(row: LeaderRow) -> bool:
 
 async def people_whose_partner_said_no(uow: UnitOfWork, round_id: str) -> set[str]:
     """Both people of each pair in the round that someone said no to (leaving counts as no)."""
-    said_no = (await uow.session.execute(
-        select(ResponseRow.leader_id, ResponseRow.partner_id).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline")
-    )).all()
+    said_no = (
+        await uow.session.execute(
+            select(ResponseRow.leader_id, ResponseRow.partner_id).where(
+                ResponseRow.round_id == round_id, ResponseRow.answer == "decline"
+            )
+        )
+    ).all()
     return {who for pair in said_no for who in pair}
 
 
@@ -170,11 +181,15 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     rules = MeetingRules(
         publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays, closures=terms.closures
     )
-    to_meet = [PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs]
+    to_meet = [
+        PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs
+    ]
     slots = plan_first_meetings(to_meet, people.meeting_needs, today, respond_by, rules)
     partners: dict[tuple[str, str], Partner] = {}
-    for pair, slot in zip(pairs, slots):
-        pair.first_meeting = {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
+    for pair, slot in zip(pairs, slots, strict=True):
+        pair.first_meeting = (
+            {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
+        )
         for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
             arrangements = access_arrangements(me, partner, people.access, people.shares)
             partners[me, partner] = partner_news(pair, partner, slot, arrangements, publishing.links(uow, round_id, me, partner))
@@ -185,8 +200,13 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     for news in who_is_told([(p.lived_experience_id, p.professional_id) for p in pairs], carried_pairs(row), let_down):
         mine = [partners[news.leader_id, partner] for partner in news.partner_ids]
         outcome = Outcome(
-            round_id=round_id, leader_id=news.leader_id, outcome="paired", partners=mine, respond_by=respond_by,
-            pairing_again=news.pairing_again, **about,
+            round_id=round_id,
+            leader_id=news.leader_id,
+            outcome="paired",
+            partners=mine,
+            respond_by=respond_by,
+            pairing_again=news.pairing_again,
+            **about,
         )
         uow.publish(OUTCOMES, news.leader_id, event(OutcomePublished, outcome, round_id, cause))
     await tell_the_unmatched(uow, round_id, about, cause)
@@ -259,6 +279,8 @@ async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -
         return  # messages about a partner declining are in the notifier's own delivery log
     row = await uow.session.get(DeliveryRow, (d.round_id, d.leader_id, d.channel))
     if row is None:
-        uow.session.add(DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail))
+        uow.session.add(
+            DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail)
+        )
     else:
         row.status, row.detail = d.status, d.detail

@@ -39,20 +39,23 @@ from services.registry.handlers.rounds import (
     refuse_pairs_with_erased_people,
     request_solve,
 )
+from services.registry.handlers.store import Rounds, round_in
 
 
-async def approve_round(uow: UnitOfWork, round_id: str, command: ApproveRound) -> RoundRow:
-    """A person checks the proposed pairs before anyone is told (no solely automated decision)."""
-    row = await get_round(uow, round_id)
+async def approve_round(rounds: Rounds, round_id: str, command: ApproveRound) -> RoundRow:
+    """A person checks the proposed pairs before anyone is told (no solely automated decision).
+    It takes the rounds' store (handlers/store.py: SqlRounds(uow) in the services), not the unit of work."""
+    row = await round_in(rounds, round_id)
     if row.relaxations and row.status == RoundStatus.proposed:
         raise Conflict(
             "This round cannot be solved as it is set up, so nobody would be paired: "
             + " ".join(row.relaxations)
             + " Cancel it and launch it again with these changes."
         )
-    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
-    refuse_pairs_with_erased_people(pairs, "Solve the round again first (the pairs you chose to keep stay).")
-    move_round(uow, row, RoundStatus.approved, by=command.approved_by)
+    refuse_pairs_with_erased_people(
+        await rounds.pairs(round_id), "Solve the round again first (the pairs you chose to keep stay)."
+    )
+    move_round(rounds, row, RoundStatus.approved, by=command.approved_by)
     row.approved_by = command.approved_by
     return row
 
@@ -62,9 +65,11 @@ async def _proposed_round_with(uow: UnitOfWork, round_id: str, choice: PairChoic
     if row.status != RoundStatus.proposed:
         raise Conflict(f"This round is {row.status}; pairs can be locked or ruled out only while it is proposed.")
     roles = dict(
-        (await uow.session.execute(
-            select(LeaderRow.id, LeaderRow.role).where(LeaderRow.id.in_([choice.lived_experience_id, choice.professional_id]))
-        )).all()
+        (
+            await uow.session.execute(
+                select(LeaderRow.id, LeaderRow.role).where(LeaderRow.id.in_([choice.lived_experience_id, choice.professional_id]))
+            )
+        ).all()
     )
     for field, leader_id, side in (
         ("lived_experience_id", choice.lived_experience_id, ("patient_leader", "carer_leader")),
@@ -116,19 +121,30 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     parent = await get_round(uow, round_id)
     if parent.status not in (RoundStatus.published, RoundStatus.closed):
         raise Conflict(f"This round is {parent.status}. People can be paired again only after the round is published.")
-    pairs = [(p.lived_experience_id, p.professional_id) for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()]
+    pairs = [
+        (p.lived_experience_id, p.professional_id)
+        for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
+    ]
     said_no = {
         frozenset((r.leader_id, r.partner_id))
-        for r in (await uow.session.scalars(select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline"))).all()
+        for r in (
+            await uow.session.scalars(
+                select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline")
+            )
+        ).all()
     }
     unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
     everyone = {who for pair in pairs for who in pair} | unmatched
-    active = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all())
+    active = set(
+        (await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all()
+    )
     try:
         plan = plan_pairing_again(pairs, said_no, unmatched, active, parent.forbidden_pairs)
     except NobodyToPairAgain as nobody:
         raise Conflict(str(nobody)) from None
-    follow_ups = (await uow.session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.parent_round_id == round_id))) or 0
+    follow_ups = (
+        await uow.session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.parent_round_id == round_id))
+    ) or 0
     spec = RoundSpec.model_validate(parent.spec).model_copy(update={"launch_date": today})
     command_id = follow_up_id(round_id, follow_ups)
     row = RoundRow(

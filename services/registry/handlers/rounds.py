@@ -46,9 +46,12 @@ from services.registry.handlers.common import (
 from services.registry.handlers.left_out import people_left_out_before
 from services.registry.handlers.programmes import get_cohort, programme_terms
 
+# For a round outside any programme, when the caller gives no settings of its own.
+REGISTRY_DEFAULTS = ProgrammeDefaults()
+
 
 async def launch_round(
-    uow: UnitOfWork, command: LaunchRound, today: dt.date, defaults: ProgrammeDefaults = ProgrammeDefaults()
+    uow: UnitOfWork, command: LaunchRound, today: dt.date, defaults: ProgrammeDefaults = REGISTRY_DEFAULTS
 ) -> RoundRow:
     round_id = command.id or f"round-{today.isoformat()}-{uuid.uuid4().hex[:6]}"
     if await uow.session.get(RoundRow, round_id) is not None:
@@ -107,8 +110,9 @@ async def launch_round(
 
 
 def round_leaders_query(command: LaunchRound) -> Select:
-    """The leaders a round for this command takes (the launch page shows them first): the ones listed (whatever their status, so the
-    caller can say who is paused or has left), or the active members of its cohort, or every active leader."""
+    """The leaders a round for this command takes (the launch page shows them first): the ones listed
+    (whatever their status, so the caller can say who is paused or has left), or the active members of
+    its cohort, or every active leader."""
     query = select(LeaderRow.id, LeaderRow.version, LeaderRow.status, LeaderRow.system, LeaderRow.role)
     if command.leader_ids is not None:
         return query.where(LeaderRow.id.in_(command.leader_ids))

@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from services.registry.adapters.orm import LeaderRow
-from services.registry.web.deps import need, need_form, registry_of
 from services.registry.handlers import common, erasure
 from services.registry.handlers import leaders as leaders_handlers
 from services.registry.web import forms
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
     PER_PAGE,
     not_found,
@@ -55,41 +55,83 @@ async def leaders(request: Request) -> Response:
         haystack = " ".join([leader_id, name, public.get("organisation") or "", leader_system, " ".join(topics)]).lower()
         if needle and needle not in haystack:
             continue
-        found.append({"id": leader_id, "name": name, "role": leader_role, "system": leader_system, "status": leader_status,
-                      "organisation": public.get("organisation") or "", "topics": topics})
+        found.append(
+            {
+                "id": leader_id,
+                "name": name,
+                "role": leader_role,
+                "system": leader_system,
+                "status": leader_status,
+                "organisation": public.get("organisation") or "",
+                "topics": topics,
+            }
+        )
     total = len(found)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
     page_number = min(page_number, pages)
-    shown = found[(page_number - 1) * PER_PAGE: page_number * PER_PAGE]
+    shown = found[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
     filters = {k: v for k, v in {"q": q, "role": role, "status": status, "system": system}.items() if v}
-    return page(request, "leaders.html", {
-        "title": "Leaders", "section": "leaders", "leaders": shown, "total": total, "q": q, "role": role,
-        "status": status, "system": system, "systems": systems, "page_number": page_number, "pages": pages,
-        "filters": filters, "page_link": lambda n: "/manage/leaders?" + urlencode({**filters, "page": n}),
-        "done": request.query_params.get("done"), "may_edit": manager.may("manager"),
-        "full": manager.sees_special_category,
-    })
+    return page(
+        request,
+        "leaders.html",
+        {
+            "title": "Leaders",
+            "section": "leaders",
+            "leaders": shown,
+            "total": total,
+            "q": q,
+            "role": role,
+            "status": status,
+            "system": system,
+            "systems": systems,
+            "page_number": page_number,
+            "pages": pages,
+            "filters": filters,
+            "page_link": lambda n: "/manage/leaders?" + urlencode({**filters, "page": n}),
+            "done": request.query_params.get("done"),
+            "may_edit": manager.may("manager"),
+            "full": manager.sees_special_category,
+        },
+    )
 
 
-def leader_form_page(request: Request, values: dict, errors: dict[str, str], editing: str | None, status_code: int = 200) -> Response:
+def leader_form_page(
+    request: Request, values: dict, errors: dict[str, str], editing: str | None, status_code: int = 200
+) -> Response:
     title = f"Change {values.get('name') or editing}'s details" if editing else "Add a leader"
-    return page(request, "leader_form.html", {
-        "title": title, "section": "leaders", "values": values, "editing": editing,
-        "errors": forms.ordered(errors, forms.LEADER_FIELDS), "error_for": errors,
-    }, status_code=status_code)
+    return page(
+        request,
+        "leader_form.html",
+        {
+            "title": title,
+            "section": "leaders",
+            "values": values,
+            "editing": editing,
+            "errors": forms.ordered(errors, forms.LEADER_FIELDS),
+            "error_for": errors,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/manage/leaders/new", response_class=HTMLResponse, include_in_schema=False)
 async def new_leader_page(request: Request) -> Response:
     await need(request, "manager")
-    values = {name: "" for name in forms.LEADER_FIELDS} | {"meeting_modes": [], "access_needs": [], "status": "active",
-                                                         "contact_method": "email", "information_format": "standard",
-                                                         "experience": "new", "term_time_only": "no", "capacity": "1"}
+    values = {name: "" for name in forms.LEADER_FIELDS} | {
+        "meeting_modes": [],
+        "access_needs": [],
+        "status": "active",
+        "contact_method": "email",
+        "information_format": "standard",
+        "experience": "new",
+        "term_time_only": "no",
+        "capacity": "1",
+    }
     return leader_form_page(request, values, {}, None)
 
 
 async def save_leader(request: Request, editing: str | None) -> Response:
-    manager, form = await need_form(request, "manager")
+    _, form = await need_form(request, "manager")
     values = forms.leader_values(form)
     registry = registry_of(request)
     consents: list = []
@@ -136,12 +178,26 @@ async def leader_page(leader_id: str, request: Request) -> Response:
             # A viewer sees the record without contact details, communication or access needs, or topics.
             sealed = registry.cipher.open(row.sealed)
             public = {k: v for k, v in row.public.items() if k != "topics"}
-            view = {**public, "name": sealed.get("name"), "pronouns": sealed.get("pronouns"), "id": row.id, "version": row.version}
-    return page(request, "leader.html", {
-        "title": view["name"], "section": "leaders", "leader": view, "done": request.query_params.get("done"),
-        "full": manager.sees_special_category, "may_edit": manager.may("manager"),
-        "proxy_agreed": forms.proxy_agreed(view),
-    })
+            view = {
+                **public,
+                "name": sealed.get("name"),
+                "pronouns": sealed.get("pronouns"),
+                "id": row.id,
+                "version": row.version,
+            }
+    return page(
+        request,
+        "leader.html",
+        {
+            "title": view["name"],
+            "section": "leaders",
+            "leader": view,
+            "done": request.query_params.get("done"),
+            "full": manager.sees_special_category,
+            "may_edit": manager.may("manager"),
+            "proxy_agreed": forms.proxy_agreed(view),
+        },
+    )
 
 
 ERASE_REASONS = {
@@ -158,10 +214,19 @@ async def erase_page(request: Request, leader_id: str, values: dict, errors: dic
     if row is None:
         return not_found(request, f"There is no leader with the reference {leader_id}.")
     leader = {"id": row.id, "name": registry.cipher.open(row.sealed).get("name")}
-    return page(request, "leader_erase.html", {
-        "title": f"Erase {leader['name']}", "section": "leaders", "leader": leader, "values": values,
-        "errors": list(errors.items()), "error_for": errors,
-    }, status_code=status_code)
+    return page(
+        request,
+        "leader_erase.html",
+        {
+            "title": f"Erase {leader['name']}",
+            "section": "leaders",
+            "leader": leader,
+            "values": values,
+            "errors": list(errors.items()),
+            "error_for": errors,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/manage/leaders/{leader_id}/erase", response_class=HTMLResponse, include_in_schema=False)
@@ -182,7 +247,10 @@ async def erase_leader(leader_id: str, request: Request) -> Response:
         except common.NotFound:
             return not_found(request, f"There is no leader with the reference {leader_id}.")
         await uow.commit()
-    return with_message("/manage/leaders", "Their details have been erased here, and will be from the matcher and the messages service in a few seconds.")
+    return with_message(
+        "/manage/leaders",
+        "Their details have been erased here, and will be from the matcher and the messages service in a few seconds.",
+    )
 
 
 @router.get("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -191,7 +259,9 @@ async def edit_leader_page(leader_id: str, request: Request) -> Response:
     registry = registry_of(request)
     async with registry.store.unit_of_work() as uow:
         try:
-            view = await leaders_handlers.read_leader(uow, registry.cipher, leader_id, manager.email, "changing the leader's details in the web pages")
+            view = await leaders_handlers.read_leader(
+                uow, registry.cipher, leader_id, manager.email, "changing the leader's details in the web pages"
+            )
         except common.NotFound:
             return not_found(request, f"There is no leader with the reference {leader_id}.")
         await uow.commit()

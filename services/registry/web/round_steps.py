@@ -10,17 +10,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry.web.deps import need, need_form, registry_of
 from services.registry.domain.commands import ApproveRound, PairChoice
 from services.registry.domain.rounds import IllegalTransition
 from services.registry.handlers import common, publishing, review
+from services.registry.handlers.store import SqlRounds
 from services.registry.web import auth
-from services.registry.web.rounds import round_context
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
     not_found,
     page,
     with_message,
 )
+from services.registry.web.rounds import round_context
 
 router = APIRouter()
 
@@ -32,10 +33,16 @@ async def round_action(request: Request, round_id: str, action, success: str | C
         try:
             shown = await action(uow) or round_id  # an action may lead to another round's page
         except (common.Conflict, common.NotFound, IllegalTransition) as problem:
-            return page(request, "problem.html", {
-                "title": "That cannot be done now", "message": str(problem),
-                "back": f"/manage/rounds/{quote(round_id)}",
-            }, status_code=409)
+            return page(
+                request,
+                "problem.html",
+                {
+                    "title": "That cannot be done now",
+                    "message": str(problem),
+                    "back": f"/manage/rounds/{quote(round_id)}",
+                },
+                status_code=409,
+            )
         await uow.commit()
     return with_message(f"/manage/rounds/{quote(shown)}", success() if callable(success) else success)
 
@@ -54,13 +61,23 @@ async def approve(round_id: str, request: Request) -> Response:
             f"{context['names'][p['lived_experience_id']]['name']} and {context['names'][p['professional_id']]['name']}"
             for p in missing
         }
-        return page(request, "round.html", {
-            "title": f"{context['round']['name']}: waiting for review", "section": "rounds", **context, "may_act": True,
-            "errors": list(errors.items()), "error_for": errors, "checked": checked,
-        }, status_code=400)
+        return page(
+            request,
+            "round.html",
+            {
+                "title": f"{context['round']['name']}: waiting for review",
+                "section": "rounds",
+                **context,
+                "may_act": True,
+                "errors": list(errors.items()),
+                "error_for": errors,
+                "checked": checked,
+            },
+            status_code=400,
+        )
 
     async def act(uow):
-        await review.approve_round(uow, round_id, ApproveRound(approved_by=f"{manager.name} ({manager.email})"))
+        await review.approve_round(SqlRounds(uow), round_id, ApproveRound(approved_by=f"{manager.name} ({manager.email})"))
 
     return await round_action(request, round_id, act, "You have approved every pair. Publish the round to tell people.")
 
@@ -77,7 +94,10 @@ async def confirm_page(request: Request, round_id: str, template: str, title: st
 @router.get("/manage/rounds/{round_id}/publish", response_class=HTMLResponse, include_in_schema=False)
 async def publish_page(round_id: str, request: Request) -> Response:
     return await confirm_page(
-        request, round_id, "round_publish.html", "Publish the round and tell everyone",
+        request,
+        round_id,
+        "round_publish.html",
+        "Publish the round and tell everyone",
         respond_days=registry_of(request).settings.response_days,
     )
 
@@ -103,7 +123,9 @@ async def lock(round_id: str, request: Request) -> Response:
 
 @router.post("/manage/rounds/{round_id}/forbid", response_class=HTMLResponse, include_in_schema=False)
 async def forbid(round_id: str, request: Request) -> Response:
-    return await choose_pair(round_id, request, review.forbid_pair, "These two will not be paired when the round is solved again.")
+    return await choose_pair(
+        round_id, request, review.forbid_pair, "These two will not be paired when the round is solved again."
+    )
 
 
 async def choose_pair(round_id: str, request: Request, handler: Callable, success: str) -> Response:
@@ -133,7 +155,9 @@ async def pair_again(round_id: str, request: Request) -> Response:
         return (await review.pair_again(uow, round_id, registry.today())).id
 
     return await round_action(
-        request, round_id, act,
+        request,
+        round_id,
+        act,
         "The people whose partner said no are being paired again. Pairs nobody said no to are kept.",
     )
 
@@ -151,10 +175,16 @@ async def cancel(round_id: str, request: Request) -> Response:
         was_published.append((await common.get_round(uow, round_id)).status == "published")
         await review.cancel_round(uow, round_id)
 
-    return await round_action(request, round_id, act, lambda: (
-        "The round is cancelled. Everyone in it will be told that it will not go ahead."
-        if any(was_published) else "The round is cancelled. Nobody has been told anything."
-    ))
+    return await round_action(
+        request,
+        round_id,
+        act,
+        lambda: (
+            "The round is cancelled. Everyone in it will be told that it will not go ahead."
+            if any(was_published)
+            else "The round is cancelled. Nobody has been told anything."
+        ),
+    )
 
 
 @router.get("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
@@ -167,4 +197,6 @@ async def close(round_id: str, request: Request) -> Response:
     async def act(uow):
         await review.close_round(uow, round_id, f"{request.state.manager.name} ({request.state.manager.email})")
 
-    return await round_action(request, round_id, act, "The round is closed. People can no longer answer from the links in their message.")
+    return await round_action(
+        request, round_id, act, "The round is closed. People can no longer answer from the links in their message."
+    )

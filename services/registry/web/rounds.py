@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from schemas.cohort import FitWeights
 from services.registry import queries
 from services.registry.adapters.orm import CohortRow, LeaderRow, RoundRow
-from services.registry.web.deps import need, need_form, registry_of
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers import common
 from services.registry.handlers import rounds as rounds_handlers
 from services.registry.web import forms
 from services.registry.web.auth import Manager
+from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
     DELIVERY_WORDS,
     LIVE_STATUSES,
@@ -38,15 +38,24 @@ async def rounds_page(request: Request) -> Response:
     manager = await need(request)
     async with registry_of(request).store.unit_of_work() as uow:
         rounds = (await uow.session.scalars(select(RoundRow).order_by(RoundRow.created_at.desc()).limit(500))).all()
-    return page(request, "rounds.html", {
-        "title": "Pairing rounds", "section": "rounds", "rounds": rounds, "may_launch": manager.may("manager"),
-        "done": request.query_params.get("done"),
-    })
+    return page(
+        request,
+        "rounds.html",
+        {
+            "title": "Pairing rounds",
+            "section": "rounds",
+            "rounds": rounds,
+            "may_launch": manager.may("manager"),
+            "done": request.query_params.get("done"),
+        },
+    )
 
 
 async def launch_choices(registry) -> dict[str, Any]:
     async with registry.store.unit_of_work() as uow:
-        systems = sorted((await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct())).all())
+        systems = sorted(
+            (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct())).all()
+        )
         cohorts = (await uow.session.scalars(select(CohortRow).order_by(CohortRow.name))).all()
         active = await uow.session.scalar(select(func.count()).select_from(LeaderRow).where(LeaderRow.status == "active"))
     return {"systems": systems, "cohorts": cohorts, "active_count": active or 0}
@@ -54,16 +63,36 @@ async def launch_choices(registry) -> dict[str, Any]:
 
 def default_round_values() -> dict[str, str]:
     weights = FitWeights()
-    return {"name": "", "round_id": "", "who": "all", "area": "", "cohort": "", "sessions": "", "school_holidays": "",
-            "min_shared_hours_per_week": "1", "allow_cross_system_remote": "yes", "time_limit_seconds": "10",
-            "min_pairs_per_area": "", **{f"weight_{part}": f"{getattr(weights, part):g}" for part in forms.WEIGHTS}}
+    return {
+        "name": "",
+        "round_id": "",
+        "who": "all",
+        "area": "",
+        "cohort": "",
+        "sessions": "",
+        "school_holidays": "",
+        "min_shared_hours_per_week": "1",
+        "allow_cross_system_remote": "yes",
+        "time_limit_seconds": "10",
+        "min_pairs_per_area": "",
+        **{f"weight_{part}": f"{getattr(weights, part):g}" for part in forms.WEIGHTS},
+    }
 
 
 async def round_form_page(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-    return page(request, "round_new.html", {
-        "title": "Launch a pairing round", "section": "rounds", "values": values,
-        "errors": forms.ordered(errors, forms.ROUND_FIELDS), "error_for": errors, **await launch_choices(registry_of(request)),
-    }, status_code=status_code)
+    return page(
+        request,
+        "round_new.html",
+        {
+            "title": "Launch a pairing round",
+            "section": "rounds",
+            "values": values,
+            "errors": forms.ordered(errors, forms.ROUND_FIELDS),
+            "error_for": errors,
+            **await launch_choices(registry_of(request)),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/manage/rounds/new", response_class=HTMLResponse, include_in_schema=False)
@@ -81,9 +110,13 @@ async def checked_round(request: Request, values: dict[str, str]):
     leader_ids = None
     if values["who"] == "area" and values["area"]:
         async with registry.store.unit_of_work() as uow:
-            leader_ids = list((await uow.session.scalars(
-                select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
-            )).all())
+            leader_ids = list(
+                (
+                    await uow.session.scalars(
+                        select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
+                    )
+                ).all()
+            )
     command, errors = forms.round_command(values, leader_ids, cohort_supported=True)
     if command is None:
         return None, [], errors
@@ -107,10 +140,19 @@ async def check_round(request: Request) -> Response:
     if command is None:
         return await round_form_page(request, values, errors, 400)
     roles = Counter(role for _, role in included)
-    return page(request, "round_confirm.html", {
-        "title": "Check the round before you launch it", "section": "rounds", "values": values, "command": command,
-        "count": len(included), "roles": roles, **await launch_choices(registry_of(request)),
-    })
+    return page(
+        request,
+        "round_confirm.html",
+        {
+            "title": "Check the round before you launch it",
+            "section": "rounds",
+            "values": values,
+            "command": command,
+            "count": len(included),
+            "roles": roles,
+            **await launch_choices(registry_of(request)),
+        },
+    )
 
 
 @router.post("/manage/rounds/launch", response_class=HTMLResponse, include_in_schema=False)
@@ -142,7 +184,9 @@ async def round_context(request: Request, round_id: str, manager: Manager) -> di
         locked = [tuple(p) for p in (row.locked_pairs or [])]
         forbidden = [tuple(p) for p in (row.forbidden_pairs or [])]
         leader_ids = list(row.leader_ids)
-    names = await leader_names(registry, leader_ids + [p["lived_experience_id"] for p in view["pairs"]] + [p["professional_id"] for p in view["pairs"]])
+    names = await leader_names(
+        registry, leader_ids + [p["lived_experience_id"] for p in view["pairs"]] + [p["professional_id"] for p in view["pairs"]]
+    )
     for number, pair in enumerate(view["pairs"], start=1):
         pair["number"] = number
         pair["key"] = f"{pair['lived_experience_id']}|{pair['professional_id']}"
@@ -152,12 +196,21 @@ async def round_context(request: Request, round_id: str, manager: Manager) -> di
         person["reason"] = for_role(person["reason"], manager)
     for item in view["needs_a_person"]:
         item["why"] = for_role(item["why"] or "", manager)
-    lived = sorted((i for i in leader_ids if names[i]["role"] in ("patient_leader", "carer_leader")), key=lambda i: names[i]["name"])
-    professionals = sorted((i for i in leader_ids if names[i]["role"] in ("clinical_leader", "managerial_leader")), key=lambda i: names[i]["name"])
+    lived = sorted(
+        (i for i in leader_ids if names[i]["role"] in ("patient_leader", "carer_leader")), key=lambda i: names[i]["name"]
+    )
+    professionals = sorted(
+        (i for i in leader_ids if names[i]["role"] in ("clinical_leader", "managerial_leader")), key=lambda i: names[i]["name"]
+    )
     answers = {(r["leader_id"], r["partner_id"]): r["answer"] for r in view["responses"]}
     return {
-        "round": view, "names": names, "locked": locked, "forbidden": forbidden, "lived": lived,
-        "professionals": professionals, "answers": answers,
+        "round": view,
+        "names": names,
+        "locked": locked,
+        "forbidden": forbidden,
+        "lived": lived,
+        "professionals": professionals,
+        "answers": answers,
         "delivered_total": sum(view["deliveries"].values()),
         "poll": view["status"] in LIVE_STATUSES,
     }
@@ -170,11 +223,20 @@ async def round_page(round_id: str, request: Request) -> Response:
     if context is None:
         return not_found(request, f"There is no round called {round_id}.")
     words = STATUS_WORDS.get(context["round"]["status"], (context["round"]["status"], "grey"))[0]
-    return page(request, "round.html", {
-        "title": f"{context['round']['name']}: {words.lower()}", "section": "rounds", **context,
-        "done": request.query_params.get("done"), "may_act": manager.may("manager"),
-        "errors": [], "error_for": {}, "checked": set(),
-    })
+    return page(
+        request,
+        "round.html",
+        {
+            "title": f"{context['round']['name']}: {words.lower()}",
+            "section": "rounds",
+            **context,
+            "done": request.query_params.get("done"),
+            "may_act": manager.may("manager"),
+            "errors": [],
+            "error_for": {},
+            "checked": set(),
+        },
+    )
 
 
 @router.get("/manage/rounds/{round_id}/status", include_in_schema=False)
@@ -188,8 +250,13 @@ async def round_status(round_id: str, request: Request) -> Response:
             return JSONResponse({"detail": "not found"}, status_code=404)
         deliveries = await queries.delivery_counts(uow, round_id)
     words = STATUS_WORDS.get(row.status, (row.status, "grey"))[0]
-    return JSONResponse({
-        "status": row.status, "status_words": words, "deliveries": deliveries,
-        "deliveries_words": "; ".join(f"{DELIVERY_WORDS.get(s, s)}: {n}" for s, n in sorted(deliveries.items())),
-        "progress_words": progress_words(row.progress),
-    }, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {
+            "status": row.status,
+            "status_words": words,
+            "deliveries": deliveries,
+            "deliveries_words": "; ".join(f"{DELIVERY_WORDS.get(s, s)}: {n}" for s, n in sorted(deliveries.items())),
+            "progress_words": progress_words(row.progress),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

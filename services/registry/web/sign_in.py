@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry.web.deps import FormExpired, need_form, registry_of, signed_in
 from services.registry.web import auth, forms
+from services.registry.web.deps import FormExpired, need_form, registry_of, signed_in
 from services.registry.web.pages import (
     is_https,
     page,
@@ -33,21 +33,28 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
     return await sign_in_form(request, next, {}, "")
 
 
-async def sign_in_form(request: Request, next_path: str | None, errors: dict[str, str], email: str, status_code: int = 200) -> Response:
+async def sign_in_form(
+    request: Request, next_path: str | None, errors: dict[str, str], email: str, status_code: int = 200
+) -> Response:
     token = secrets.token_urlsafe(32)
     registry = registry_of(request)
     await auth.ensure_first_admin(registry)
     nobody = await auth.count_managers(registry) == 0
-    response = page(request, "sign_in.html", {
-        "nobody_can_sign_in": nobody,
-        "title": "Sign in",
-        "next": safe_next(next_path),
-        "errors": forms.ordered(errors, {"email": 0, "password": 1}),
-        "error_for": errors,
-        "email": email,
-        "sign_in_token": token,
-        "idle_minutes": int(auth.idle_limit(registry).total_seconds() // 60),
-    }, status_code=status_code)
+    response = page(
+        request,
+        "sign_in.html",
+        {
+            "nobody_can_sign_in": nobody,
+            "title": "Sign in",
+            "next": safe_next(next_path),
+            "errors": forms.ordered(errors, {"email": 0, "password": 1}),
+            "error_for": errors,
+            "email": email,
+            "sign_in_token": token,
+            "idle_minutes": int(auth.idle_limit(registry).total_seconds() // 60),
+        },
+        status_code=status_code,
+    )
     response.set_cookie(auth.SIGN_IN_COOKIE, token, httponly=True, samesite="strict", path="/sign-in", secure=is_https(request))
     return response
 
