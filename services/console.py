@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.live import Live
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -55,13 +55,21 @@ def queue_tables(client: RegistryClient) -> Group:
         str(by_status.get("failed", 0)),
     )
     latest = Table(title="Latest rounds")
-    for column, justify in (("round", "left"), ("status", "left"), ("people", "right"), ("pairs", "right"), ("told", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("round", "left"),
+        ("status", "left"),
+        ("people", "right"),
+        ("pairs", "right"),
+        ("told", "right"),
+    )
+    for column, justify in columns:
         latest.add_column(column, justify=justify)
     for r in items[:15]:
         told = f"{r['people_told']} of {r['leader_count']}" if r["status"] in ("published", "closed") else "-"
         latest.add_row(r["id"], r["status"], str(r["leader_count"]), str(r["pairs"]), told)
     services = Table(title="Services")
-    for column, justify in (("service", "left"), ("state", "left"), ("messages waiting", "right"), ("still to send", "right")):
+    columns = (("service", "left"), ("state", "left"), ("messages waiting", "right"), ("still to send", "right"))
+    for column, justify in columns:
         services.add_column(column, justify=justify)
     answer = client.http.get("/operations/services")
     for s in answer.json()["items"] if answer.status_code == 200 else []:

@@ -55,7 +55,10 @@ def run_env(metadata: Any) -> None:
     if connection is not None:
         _run(connection, metadata)
         return
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("migrations need sqlalchemy.url, or a connection passed in the config's attributes")
+    engine = create_engine(url)
     with engine.connect() as connection:
         _run(connection, metadata)
         connection.commit()

@@ -16,6 +16,6 @@ from aiosmtpd.handlers import Mailbox
 def start_sink(maildir: Path, port: int, host: str = "127.0.0.1") -> Controller:
     for folder in ("cur", "new", "tmp"):  # a maildir is these three folders
         (maildir / folder).mkdir(parents=True, exist_ok=True)
-    controller = Controller(Mailbox(str(maildir)), hostname=host, port=port)
+    controller = Controller(Mailbox(maildir), hostname=host, port=port)
     controller.start()
     return controller

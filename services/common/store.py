@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
@@ -292,7 +293,7 @@ class OutboxRelay:
         self.published += len(rows) - len(refused)
         return len(rows)
 
-    async def _send(self, rows: list, bodies: list) -> dict[int, Exception]:
+    async def _send(self, rows: Sequence[Any], bodies: list[bytes | None]) -> dict[int, Exception]:
         """Send every row; the ones the broker refused for good, by row id. Any other failure is raised."""
         refused: dict[int, Exception] = {}
         sending = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ def _where(loc: tuple[Any, ...], raw: Any) -> tuple[str, str]:
     return place, path
 
 
-def _plain(error: dict[str, Any]) -> str:
+def _plain(error: Mapping[str, Any]) -> str:
     kind, ctx = error["type"], error.get("ctx", {})
     # The last field we can describe: for min_pairs_per_system.QHM that is the dict, not the key.
     names = [p for p in error["loc"] if isinstance(p, str) and p in _FIELD_NEEDS]

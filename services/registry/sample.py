@@ -132,7 +132,7 @@ def _sample_leader(i: int, count: int, rng: random.Random) -> dict[str, Any]:
     return leader | _PARTICULAR.get(i, {})
 
 
-SAMPLE_ROUND = {
+SAMPLE_ROUND: dict[str, Any] = {
     "id": "demo-round",
     "launch_date": "2026-12-01",
     "sessions": [
