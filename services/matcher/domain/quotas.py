@@ -27,6 +27,10 @@ which is why CP-SAT is used here; the flow still does most of the work:
 5. Status: optimal when the answer reaches a bound that holds for every pairing;
    otherwise feasible, with the gap to that bound. We never claim more than we prove.
 
+People left out before (issue 18) come between the pairs and the fit: in the model's
+weighted objective each is worth more than any total fit, and a pair more than all of
+them together; the steering flows give them a bonus too.
+
 Stage 3 (the best worst pair) is a second CP-SAT solve in the time left, on every
 pair an equally good pairing could use, when those are few. CP-SAT runs several
 search workers with the round's seed and time limit; with more than one worker its
@@ -84,7 +88,7 @@ def pairs_per_area(area_l: np.ndarray, area_p: np.ndarray, n_areas: int) -> np.n
 class QuotaPlan:
     chosen: np.ndarray  # indices of the chosen free pairs
     status: str  # optimal, feasible or infeasible
-    bound: dict[str, float]  # on the free pairs: paired_people, total_fit, worst_pair_fit
+    bound: dict[str, float]  # on the free pairs: paired_people, priority_paired (if any), total_fit, worst_pair_fit
     shortfall: dict[str, int]  # area -> pairs below its minimum (infeasible only)
     proven: bool  # for infeasible: no smaller relaxation exists
     method: str
@@ -101,9 +105,34 @@ class _Pairs:
     arc_p: np.ndarray
     score: np.ndarray
     areas: Areas
+    first: tuple[np.ndarray, np.ndarray] | None = None  # people left out before; None: the round has none
 
     def shortfall(self, chosen: np.ndarray) -> np.ndarray:
         return np.maximum(self.areas.need - self.areas.counts(self.arc_l[chosen], self.arc_p[chosen]), 0)
+
+    @property
+    def weight(self) -> int:
+        """A person left out before, paired: worth more than any total fit."""
+        return 100 * self.n_lived + 1
+
+    @property
+    def n_first(self) -> int:
+        return 0 if self.first is None else int(self.first[0].sum()) + int(self.first[1].sum())
+
+    def priority(self, chosen: np.ndarray) -> int:
+        """How many people left out before the pairs chosen give a partner."""
+        if self.first is None:
+            return 0
+        return int(self.first[0][self.arc_l[chosen]].sum()) + int(self.first[1][np.unique(self.arc_p[chosen])].sum())
+
+    def lost(self, outcome: flow.Outcome, chosen: np.ndarray) -> int:
+        """What the pairs chosen lose against the flow's pairing, as flow.Outcome.within counts it."""
+        return outcome.weight * (outcome.priority - self.priority(chosen)) + outcome.total - int(self.score[chosen].sum())
+
+    def stages(self, pairs: float, priority: float, fit: float) -> dict[str, float]:
+        """Stages 1 to 3 as the stats name them; priority only in a round with people left out before."""
+        first = {} if self.first is None else {"priority_paired": float(priority)}
+        return {"paired_people": float(pairs), **first, "total_fit": float(fit)}
 
 
 def _model_to_solve(
@@ -145,11 +174,13 @@ def plan(
     workers: int,
     fit_gap: float = 1e-4,
     watch: Watch | None = None,
+    first: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> QuotaPlan:
     """The free pairs to take so that every area minimum is met (outcome: the flow's
-    answer without minimums). fit_gap: good enough, as a share of the best total fit."""
-    free = _Pairs(n_lived, spare, arc_l, arc_p, score, areas)
-    flow_bound = {"paired_people": float(outcome.pairs), "total_fit": float(outcome.total)}
+    answer without minimums). fit_gap: good enough, as a share of the best total fit.
+    first: the lived-experience leaders and professionals left out before (None: nobody)."""
+    free = _Pairs(n_lived, spare, arc_l, arc_p, score, areas, first)
+    flow_bound = free.stages(outcome.pairs, outcome.priority, outcome.total)
     if fairness:
         flow_bound["worst_pair_fit"] = float(outcome.worst if outcome.pairs else 0)
     if not free.shortfall(outcome.chosen).any():
@@ -168,7 +199,7 @@ def plan(
     # total fit below the flow's: every better pairing uses only pairs of reduced cost
     # at most `lost` (flow.Outcome.within), a model small enough to solve exactly.
     meets = not free.shortfall(chosen).any() and len(chosen) == outcome.pairs
-    lost = outcome.total - int(score[chosen].sum()) if meets else None
+    lost = free.lost(outcome, chosen) if meets else None
     model, found, complete = None, None, False
     if lost is None or lost >= max(1.0, fit_gap * outcome.total):  # not yet close enough
         model, complete, how = _model_to_solve(free, subset, whole, outcome, lost, watch)
@@ -190,19 +221,21 @@ def plan(
             chosen, "infeasible", flow_bound, shortfall, sure, method + "; the area minimums cannot all be met", counts
         )
 
-    pairs, total = len(chosen), int(score[chosen].sum())
-    bound = _bounds(outcome, found.bound if found is not None and complete else None, pairs)
+    pairs, priority, total = len(chosen), free.priority(chosen), int(score[chosen].sum())
+    found_stages = free.stages(pairs, priority, total)
+    bound = _bounds(free, outcome, found.bound if found is not None and complete else None, (pairs, priority))
     if fairness:
         worst = int(score[chosen].min()) if pairs else 0
         # The flow's best worst pair bounds pairings that match its stages 1 and 2.
-        bound["worst_pair_fit"] = float(outcome.worst) if (pairs, total) == (outcome.pairs, outcome.total) else 100.0
-        stages_12 = (pairs, total) == (bound["paired_people"], bound["total_fit"])
+        at_flow = (pairs, priority, total) == (outcome.pairs, outcome.priority, outcome.total)
+        bound["worst_pair_fit"] = float(outcome.worst) if at_flow else 100.0
+        stages_12 = found_stages == {k: bound[k] for k in found_stages}
         if stages_12 and pairs == 1:  # one pair: its score is the total
             bound["worst_pair_fit"] = float(worst)
         if pairs >= 2 and worst < bound["worst_pair_fit"] and stages_12:
             # Stage 3 on every pair an equally good pairing could use, when few enough.
             modelled = model.pairs if complete and model else None
-            arcs = outcome.within(outcome.total - total) if pairs == outcome.pairs else modelled
+            arcs = outcome.within(free.lost(outcome, chosen)) if pairs == outcome.pairs else modelled
             if arcs is not None and len(arcs) <= EXACT_MODEL_PAIRS:
                 stage3 = (
                     model
@@ -216,25 +249,36 @@ def plan(
                     if proven:
                         bound["worst_pair_fit"] = float(worst)
         bound["worst_pair_fit"] = max(bound["worst_pair_fit"], float(worst)) if pairs else 0.0
-    objective = [float(pairs), float(total)] + ([float(score[chosen].min()) if pairs else 0.0] if fairness else [])
-    status = "optimal" if objective == list(bound.values()) else "feasible"
+    objective = free.stages(pairs, priority, total) | (
+        {"worst_pair_fit": float(score[chosen].min()) if pairs else 0.0} if fairness else {}
+    )
+    status = "optimal" if objective == bound else "feasible"
     return QuotaPlan(chosen, status, bound, {}, True, method, counts)
 
 
-def _bounds(outcome: flow.Outcome, cp_bound: tuple[int, int] | None, pairs: int) -> dict[str, float]:
-    """Bounds on (pairs, total fit) for every pairing meeting the minimums.
+def _bounds(free: _Pairs, outcome: flow.Outcome, cp: tuple[int, int, int] | None, found: tuple[int, int]) -> dict[str, float]:
+    """Bounds on (pairs, people left out before paired, total fit) for every pairing meeting the minimums.
 
     The flow's optimum without minimums always bounds; CP-SAT's bound only when its
-    model holds every allowed pair (cp_bound is None otherwise). Bounds are
-    lexicographic: the total fit bound is for pairings with as many pairs as found.
+    model holds every allowed pair (cp is None otherwise). Bounds are
+    lexicographic: each stage's bound is for pairings equal to what was found on the
+    stages before it.
     """
+    pairs, priority = found
     most = outcome.pairs
-    fit = outcome.total if outcome.pairs == pairs else 100 * pairs
-    if cp_bound is not None:
-        most = min(most, cp_bound[0])
-        if cp_bound[0] == pairs:
-            fit = min(fit, cp_bound[1])
-    return {"paired_people": float(most), "total_fit": float(fit if most == pairs else 100 * most)}
+    top = outcome.priority if outcome.pairs == pairs else free.n_first
+    fit = outcome.total if (outcome.pairs, outcome.priority) == found else 100 * pairs
+    if cp is not None:
+        most = min(most, cp[0])
+        if cp[0] == pairs:
+            top = min(top, cp[1])
+            if cp[1] == priority:
+                fit = min(fit, cp[2])
+    if most != pairs:
+        top, fit = free.n_first, 100 * most
+    elif top != priority:
+        fit = 100 * pairs
+    return free.stages(most, top, fit)
 
 
 def _subset(free: _Pairs, outcome: flow.Outcome) -> np.ndarray:
@@ -256,17 +300,19 @@ def _steered(free: _Pairs, subset: np.ndarray, start: np.ndarray) -> np.ndarray:
     u, v, s = free.arc_l[subset], free.arc_p[subset], free.score[subset].astype(np.int64)
     area_u, area_v = free.areas.lived[u], free.areas.professionals[v]
     bonus = np.zeros(len(free.areas.names), dtype=np.int64)
+    # People left out before: worth more than one pair's fit, until the areas' bonuses outgrow it.
+    first = None if free.first is None else (101 * free.first[0].astype(np.int64), 101 * free.first[1].astype(np.int64))
     best, best_key, chosen = start, None, start
     for _ in range(_STEER_ROUNDS):
         short = free.shortfall(chosen)
-        key = (int(short.sum()), -len(chosen), -int(free.score[chosen].sum()))
+        key = (int(short.sum()), -len(chosen), -free.priority(chosen), -int(free.score[chosen].sum()))
         if best_key is None or key < best_key:
             best, best_key = chosen, key
         if not short.any():
             break
         bonus[short > 0] = np.maximum(2 * bonus[short > 0], 1)
         worth = s + bonus[area_u] + np.where(area_v != area_u, bonus[area_v], 0)
-        chosen = subset[flow.most_pairs_best_worth(free.n_lived, free.spare, u, v, worth)]
+        chosen = subset[flow.most_pairs_best_worth(free.n_lived, free.spare, u, v, worth, first)]
     return best
 
 
@@ -285,7 +331,7 @@ def _most_pairs_for_area(free: _Pairs, a: int) -> int:
 class _Found:
     chosen: np.ndarray  # indices of the chosen free pairs
     optimal: bool  # CP-SAT proved it optimal on its model
-    bound: tuple[int, int]  # (pairs, total fit) that no pairing of the model can beat
+    bound: tuple[int, int, int]  # (pairs, people left out before paired, total fit) no pairing of the model can beat
 
 
 @dataclass
@@ -301,7 +347,20 @@ class _Model:
     free: _Pairs
     watch: Watch
     ceiling: int  # the flow's optimum without minimums, weighted as the objective is: a bound
+    first: dict[int, cp_model.IntVar]  # professional left out before -> paired in the model (exactly)
+    first_lived: np.ndarray  # mask of the modelled pairs whose lived-experience leader was left out before
     seconds: float = 0.0  # CP-SAT's own wall time so far
+
+    def read(self, value: int) -> tuple[int, int, int]:
+        """The weighted objective (with no shortfall) as (pairs, people left out before paired, total fit)."""
+        pairs, rest = divmod(value, self.big)
+        return (pairs, *divmod(rest, self.free.weight))
+
+    def priority(self, model: cp_model.CpModel, x: list[cp_model.IntVar]) -> cp_model.LinearExprT:
+        """People left out before paired, in a clone of the model (x: its pair variables)."""
+        lived = [x[k] for k in np.flatnonzero(self.first_lived).tolist()]
+        profs = [model.get_bool_var_from_proto_index(var.index) for var in self.first.values()]
+        return cp_model.LinearExpr.sum(lived + profs)
 
     @staticmethod
     def build(free: _Pairs, pairs: np.ndarray, outcome: flow.Outcome, watch: Watch) -> _Model:
@@ -322,21 +381,30 @@ class _Model:
             short[a] = model.new_int_var(0, int(need[a]), f"short_{free.areas.names[a]}")
             counted = [x[k] for k in np.flatnonzero((area_u == a) | (area_v == a))]
             model.add(cp_model.LinearExpr.sum(counted) + short[a] >= int(need[a]))
-        # A pair is worth more than any total fit; a pair missing from an area's minimum
+        first = _first_professionals(free, model, x, v)
+        lived_first = np.zeros(len(pairs), dtype=bool) if free.first is None else free.first[0][u]
+        # A person left out before, paired, is worth more than any total fit; a pair more
+        # than all of them and the fit together; a pair missing from an area's minimum
         # costs more than all pairs together.
-        big = 100 * free.n_lived + 1
+        weight = free.weight
+        big = weight * (len(np.unique(u[lived_first])) + len(first) + 1)
         heavy = big * (free.n_lived + 1)
-        objective = cp_model.LinearExpr.weighted_sum(x, (big + s).tolist()) - heavy * sum(short.values())
+        worth = big + s + weight * lived_first
+        objective = cp_model.LinearExpr.weighted_sum(x, worth.tolist()) + weight * sum(first.values())
+        objective -= heavy * sum(short.values())
         # The flow's optimum without minimums bounds it: a proof CP-SAT would find hard.
-        ceiling = big * outcome.pairs + outcome.total
+        ceiling = big * outcome.pairs + weight * outcome.priority + outcome.total
         model.add(objective <= ceiling)
         model.maximize(objective)
-        return _Model(pairs, model, x, short, s, big, free, watch, ceiling)
+        return _Model(pairs, model, x, short, s, big, free, watch, ceiling, first, lived_first)
 
     def _hint(self, model: cp_model.CpModel, x: list[cp_model.IntVar], chosen: np.ndarray) -> None:
         model.clear_hints()
         for var, value in zip(x, np.isin(self.pairs, chosen).tolist(), strict=True):
             model.add_hint(var, value)
+        paired = set(self.free.arc_p[chosen].tolist())
+        for person, var in self.first.items():
+            model.add_hint(model.get_bool_var_from_proto_index(var.index), person in paired)
 
     def _run(
         self, model: cp_model.CpModel, stage: str, time_limit: float, seed: int, workers: int, gap: float = 0.0
@@ -359,7 +427,7 @@ class _Model:
             self.model.add_hint(self.short[a], missing)
         solver, status = self._run(self.model, "meeting the area minimums", time_limit, seed, workers, fit_gap)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # nothing in time: keep the hint
-            return _Found(hint, False, (self.free.n_lived, 100 * self.free.n_lived))
+            return _Found(hint, False, (self.free.n_lived, self.free.n_first, 100 * self.free.n_lived))
         chosen = self.pairs[_chosen(solver, self.x)]
         # CP-SAT's bound on the weighted objective, read back as (pairs, total fit). It
         # says OPTIMAL also when stopped by the gap: proven only when the bound is reached.
@@ -367,7 +435,7 @@ class _Model:
         # number (66.9999999) is float noise and means 67, never 66.
         bound = math.floor(solver.best_objective_bound + 1e-6)
         proven = status == cp_model.OPTIMAL and bound <= round(solver.objective_value)
-        return _Found(chosen, proven, (bound // self.big, bound % self.big))
+        return _Found(chosen, proven, self.read(bound))
 
     def lift_worst(self, chosen: np.ndarray, time_limit: float, seed: int, workers: int) -> tuple[np.ndarray, int, bool] | None:
         """Stage 3: keep the minimums met and the pairs and total fit found; raise the
@@ -380,6 +448,7 @@ class _Model:
             model.add(model.get_int_var_from_proto_index(var.index) == 0)
         on = np.isin(self.pairs, chosen)
         model.add(cp_model.LinearExpr.sum(x) == int(on.sum()))
+        model.add(self.priority(model, x) == self.free.priority(self.pairs[on]))
         model.add(cp_model.LinearExpr.weighted_sum(x, self.score.tolist()) == int(self.score[on].sum()))
         worst = model.new_int_var(0, 100, "worst_pair")
         for var, s in zip(x, self.score.tolist(), strict=True):
@@ -392,6 +461,18 @@ class _Model:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         return self.pairs[_chosen(solver, x)], int(solver.value(worst)), status == cp_model.OPTIMAL
+
+
+def _first_professionals(
+    free: _Pairs, model: cp_model.CpModel, x: list[cp_model.IntVar], v: np.ndarray
+) -> dict[int, cp_model.IntVar]:
+    """For each professional left out before with a modelled pair: a variable that is 1
+    exactly when they are paired (they count once, however many places they have)."""
+    first: dict[int, cp_model.IntVar] = {}
+    for person in [] if free.first is None else np.unique(v[free.first[1][v]]).tolist():
+        first[person] = model.new_bool_var(f"first_{person}")
+        model.add_max_equality(first[person], [x[k] for k in np.flatnonzero(v == person).tolist()])
+    return first
 
 
 def _chosen(solver: cp_model.CpSolver, x: list[cp_model.IntVar]) -> np.ndarray:
@@ -407,12 +488,11 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
 
     def on_solution_callback(self) -> None:
         found, bound = round(self.objective_value), int(self.best_objective_bound)
-        if self.weighted:  # stages 1 and 2: pairs and total fit, read back from the weighted sum
-            heavy = self.model.big * (self.model.free.n_lived + 1)
-            pairs, fit = divmod(found + heavy * sum(self.value(v) for v in self.model.short.values()), self.model.big)
-            top_pairs, top_fit = divmod(min(max(bound, 0), self.model.ceiling), self.model.big)
-            objective = {"paired_people": float(pairs), "total_fit": float(fit)}
-            bounds = {"paired_people": float(top_pairs), "total_fit": float(top_fit)}
+        if self.weighted:  # stages 1 and 2: pairs, people left out before, total fit, read back from the weighted sum
+            model = self.model
+            heavy = model.big * (model.free.n_lived + 1)
+            objective = model.free.stages(*model.read(found + heavy * sum(self.value(v) for v in model.short.values())))
+            bounds = model.free.stages(*model.read(min(max(bound, 0), model.ceiling)))
         else:  # stage 3: the lowest score of a chosen pair
             objective, bounds = {"worst_pair_fit": float(found)}, {"worst_pair_fit": float(bound)}
         self.model.watch.report(Progress(self.stage, objective, bounds, relative_gap(objective, bounds)))

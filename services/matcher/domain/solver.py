@@ -173,6 +173,7 @@ def solve(cohort: Cohort, limits: Limits | None = None, watch: Watch | None = No
                 limits.search_workers,
                 limits.fit_gap,
                 watch,
+                prep.first if prep.has_priority else None,
             )
         method = f"{method}; area minimums: {plan.method}"
         if plan.status == "infeasible":

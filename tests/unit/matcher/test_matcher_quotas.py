@@ -154,8 +154,9 @@ def small_rounds(draw) -> Cohort:
     return cohort(*lived, *profs, round={"min_pairs_per_system": minimums})
 
 
-def brute_force(c: Cohort) -> tuple[int, int, int] | None:
-    """Best (pairs, total fit, worst pair) of the pairings meeting the minimums, by trying all."""
+def brute_force(c: Cohort) -> tuple[int, int, int, int] | None:
+    """Best (pairs, people left out before paired, total fit, worst pair) of the pairings
+    meeting the minimums, by trying all."""
     cands = find_candidates(c)
     scores = FitScorer(cands, Weights())(cands.pair_lived, cands.pair_prof, cands.pair_modes)
     arcs = list(zip(cands.pair_lived.tolist(), cands.pair_prof.tolist(), scores.tolist()))
@@ -172,30 +173,52 @@ def brute_force(c: Cohort) -> tuple[int, int, int] | None:
             counts = {a: sum(a in {area_l[l], area_p[p]} for l, p, _ in chosen) for a in c.round.min_pairs_per_system}
             if any(counts[a] < m for a, m in c.round.min_pairs_per_system.items()):
                 continue
-            key = (size, sum(s for *_, s in chosen), min((s for *_, s in chosen), default=0))
+            partnered = {cands.lived.people[i].id for i, _, _ in chosen} | {cands.professionals.people[j].id for _, j, _ in chosen}
+            first = sum(p.left_out_before for p in c.leaders if p.id in partnered)
+            key = (size, first, sum(s for *_, s in chosen), min((s for *_, s in chosen), default=0))
             best = key if best is None or key > best else best
         if best is not None:
             return best
     return None
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_rounds())
-def test_minimums_agree_with_brute_force(c):
+@st.composite
+def flagged_rounds(draw) -> Cohort:
+    """Small rounds where some people were left out before."""
+    c = draw(small_rounds())
+    leaders = [p.model_copy(update={"left_out_before": draw(st.booleans())}) for p in c.leaders]
+    return c.model_copy(update={"leaders": leaders})
+
+
+def check_against_brute_force(c: Cohort) -> None:
     result = solve(c, Limits(search_workers=2))
     best = brute_force(c)
     if best is None:
         assert result.stats.status == "infeasible" and result.relaxations
         return
     assert result.stats.status in ("optimal", "feasible")
-    found = (len(result.pairs), int(result.stats.objective["total_fit"]), int(result.stats.objective["worst_pair_fit"]))
+    objective, bound = result.stats.objective, result.stats.best_bound
+    first = int(objective.get("priority_paired", 0))
+    found = (len(result.pairs), first, int(objective["total_fit"]), int(objective["worst_pair_fit"]))
     if result.stats.status == "optimal":
         assert found == best
     else:
         assert found <= best and result.stats.gap > 0
     # The bound is a real bound.
-    bound = result.stats.best_bound
-    assert (bound["paired_people"], bound["total_fit"]) >= best[:2]
+    assert (bound["paired_people"], bound.get("priority_paired", 0), bound["total_fit"]) >= best[:3]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_rounds())
+def test_minimums_agree_with_brute_force(c):
+    check_against_brute_force(c)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flagged_rounds())
+def test_minimums_with_people_left_out_before_agree_with_brute_force(c):
+    """Most pairs meeting the minimums; then most people left out before paired; then fit."""
+    check_against_brute_force(c)
 
 
 def test_a_professional_with_no_places_in_a_locked_pair():
