@@ -173,7 +173,8 @@ def brute_force(c: Cohort) -> tuple[int, int, int, int] | None:
             counts = {a: sum(a in {area_l[l], area_p[p]} for l, p, _ in chosen) for a in c.round.min_pairs_per_system}
             if any(counts[a] < m for a, m in c.round.min_pairs_per_system.items()):
                 continue
-            partnered = {cands.lived.people[i].id for i, _, _ in chosen} | {cands.professionals.people[j].id for _, j, _ in chosen}
+            partnered = {cands.lived.people[i].id for i, _, _ in chosen}
+            partnered |= {cands.professionals.people[j].id for _, j, _ in chosen}
             first = sum(p.left_out_before for p in c.leaders if p.id in partnered)
             key = (size, first, sum(s for *_, s in chosen), min((s for *_, s in chosen), default=0))
             best = key if best is None or key > best else best
