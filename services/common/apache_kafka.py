@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -121,6 +122,31 @@ logger.started.level=INFO
 """
 
 
+def java(data_dir: Path, main: str, *arguments: str, heap: tuple[str, ...] = ()) -> list[str]:
+    """The command running one of Apache Kafka's programs with the node's logging settings."""
+    logging = f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}"
+    return ["java", *heap, logging, "-cp", f"{artifacts()}/*", main, *arguments]
+
+
+def launch(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a node on its folder's server.properties. Also returns where its log stood, so only
+    this start's lines count (a kept folder's log has the last run's too)."""
+    since = log_path.stat().st_size if log_path.exists() else 0
+    heap = (*os.environ.get("PAIRING_KAFKA_HEAP", "-Xms128m -Xmx512m").split(), "-XX:+UseSerialGC")
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the file
+        process = subprocess.Popen(
+            java(data_dir, "kafka.Kafka", str(data_dir / "server.properties"), heap=heap),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # stopped by whoever started it, after the services
+            # Linux ties this to the thread that starts the child: a node restarted from a short-lived
+            # thread would otherwise stop when that thread ends.
+            preexec_fn=stop_with_parent if threading.current_thread() is threading.main_thread() else None,
+        )
+    return process, since
+
+
 @dataclass
 class ApacheKafka:
     """One Apache Kafka node (broker and controller) as a child process on loopback ports."""
@@ -147,7 +173,7 @@ class ApacheKafka:
         """Start a node keeping its data in `data_dir` (a new temporary folder if none); its storage is
         formatted the first time. Waits until it serves clients. `secure` adds a TLS and a SASL_SSL
         listener beside the plain one (services/common/apache_kafka_secure.py)."""
-        libs = artifacts()
+        artifacts()
         temporary = data_dir is None
         data_dir = Path(data_dir or tempfile.mkdtemp(prefix="pairing-kafka-"))
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -158,11 +184,10 @@ class ApacheKafka:
         properties = server_properties(data_dir, port, free_port())
         config.write_text(secure.extend(properties) if secure else properties)
         (data_dir / "log4j2.properties").write_text(LOG4J)
-        java = ["java", f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}", "-cp", f"{libs}/*"]
         if not (data_dir / "data" / "meta.properties").exists():
             users = secure.format_arguments() if secure else []  # SCRAM users are made with the storage
             formatted = subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config), *users],
+                java(data_dir, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config), *users),
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -170,17 +195,7 @@ class ApacheKafka:
             if formatted.returncode != 0:
                 raise RuntimeError(f"Apache Kafka could not format {data_dir}: {formatted.stdout + formatted.stderr}")
         log_path = log_path or data_dir / "kafka.log"
-        # Only this start's lines count: a kept folder's log has the last run's too.
-        since = log_path.stat().st_size if log_path.exists() else 0
-        heap = os.environ.get("PAIRING_KAFKA_HEAP", "-Xms128m -Xmx512m").split()
-        process = subprocess.Popen(
-            ["java", *heap, "-XX:+UseSerialGC", *java[1:], "kafka.Kafka", str(config)],
-            stdout=open(log_path, "ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # stopped by whoever started it, after the services
-            preexec_fn=stop_with_parent,
-        )
+        process, since = launch(data_dir, log_path)
         node = cls(port, process, data_dir, log_path, version(), temporary)
         node.wait_until_serving(60, since)
         return node

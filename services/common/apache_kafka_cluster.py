@@ -9,12 +9,10 @@ otherwise). A node can be killed with no warning (kill -9) and started again on 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +20,17 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common.apache_kafka import LOG4J, ApacheKafka, artifacts, new_cluster_id, server_properties, version
-from services.common.embedded import free_port, stop_with_parent
+from services.common.apache_kafka import (
+    LOG4J,
+    ApacheKafka,
+    artifacts,
+    java,
+    launch,
+    new_cluster_id,
+    server_properties,
+    version,
+)
+from services.common.embedded import free_port
 
 CONFIG = "server.properties"
 PORT_TAKEN = "Address already in use"
@@ -53,46 +60,22 @@ def node_properties(data_dir: Path, node_id: int, port: int, controller_port: in
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def java(data_dir: Path, main: str, *arguments: str, heap: tuple[str, ...] = ()) -> list[str]:
-    """The command running one of Apache Kafka's programs with the node's settings and logging."""
-    logging = f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}"
-    return ["java", *heap, logging, "-cp", f"{artifacts()}/*", main, *arguments]
-
-
-def format_storage(nodes: list[ApacheKafka], cluster_id: str) -> None:
+def format_storage(folders: list[Path], cluster_id: str) -> None:
     """Give each node's folder its storage, the first time only, all at once: every node of a cluster has the same id."""
     running = {
-        node.data_dir: subprocess.Popen(
-            java(node.data_dir, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(node.data_dir / CONFIG)),
+        folder: subprocess.Popen(
+            java(folder, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(folder / CONFIG)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for node in nodes
-        if not (node.data_dir / "data" / "meta.properties").exists()
+        for folder in folders
+        if not (folder / "data" / "meta.properties").exists()
     }
-    for data_dir, process in running.items():
+    for folder, process in running.items():
         output, _ = process.communicate(timeout=120)
         if process.returncode != 0:
-            raise RuntimeError(f"Apache Kafka could not format {data_dir}: {output}")
-
-
-def launch(node: ApacheKafka) -> int:
-    """Start the node's process on its folder; returns where its log stood, to wait for this start's lines."""
-    since = node.log_path.stat().st_size if node.log_path.exists() else 0
-    heap = (*os.environ.get("PAIRING_KAFKA_HEAP", "-Xms128m -Xmx512m").split(), "-XX:+UseSerialGC")
-    with open(node.log_path, "ab") as log:  # the child keeps its own copy of the file
-        node.process = subprocess.Popen(
-            java(node.data_dir, "kafka.Kafka", str(node.data_dir / CONFIG), heap=heap),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # stopped by whoever started it, after the services
-            # Linux ties this to the thread that starts the child: a node restarted from a short-lived
-            # thread would otherwise stop when that thread ends.
-            preexec_fn=stop_with_parent if threading.current_thread() is threading.main_thread() else None,
-        )
-    return since
+            raise RuntimeError(f"Apache Kafka could not format {folder}: {output}")
 
 
 @dataclass
@@ -100,7 +83,8 @@ class ApacheKafkaCluster:
     """Nodes 1, 2 and 3, each a broker and a controller, on loopback ports."""
 
     folder: Path
-    nodes: dict[int, ApacheKafka] = field(default_factory=dict)
+    nodes: dict[int, ApacheKafka] = field(default_factory=dict)  # the running nodes, by node id
+    ports: dict[int, int] = field(default_factory=dict)  # each node's port for clients
     temporary: bool = False  # a folder made by start(), removed by stop()
 
     @property
@@ -111,6 +95,9 @@ class ApacheKafkaCluster:
     def version(self) -> str:
         return version()
 
+    def node_folder(self, node_id: int) -> Path:
+        return self.folder / f"node-{node_id}"
+
     @classmethod
     def start(cls, folder: Path | None = None, nodes: int = 3) -> ApacheKafkaCluster:
         """Start `nodes` nodes keeping their data in folder/node-N (a new temporary folder if none).
@@ -118,42 +105,46 @@ class ApacheKafkaCluster:
         artifacts()
         cluster = cls(Path(folder or tempfile.mkdtemp(prefix="pairing-kafka-cluster-")), temporary=folder is None)
         for n in range(1, nodes + 1):
-            data_dir = cluster.folder / f"node-{n}"
-            data_dir.mkdir(parents=True, exist_ok=True)
-            (data_dir / "log4j2.properties").write_text(LOG4J)
-            cluster.nodes[n] = ApacheKafka(0, None, data_dir, data_dir / "kafka.log", version())
+            cluster.node_folder(n).mkdir(parents=True, exist_ok=True)
+            (cluster.node_folder(n) / "log4j2.properties").write_text(LOG4J)
         try:
-            cluster.configure()
-            format_storage(list(cluster.nodes.values()), new_cluster_id())
+            cluster.configure(nodes)
+            format_storage([cluster.node_folder(n) for n in cluster.ports], new_cluster_id())
             cluster.launch_all(tries=3)
         except BaseException:
             cluster.stop()
             raise
         return cluster
 
-    def configure(self) -> None:
+    def configure(self, nodes: int) -> None:
         """Give every node free ports and write its settings (the quorum's voters name each node's)."""
-        ports = {n: (free_port(), free_port()) for n in self.nodes}
+        ports = {n: (free_port(), free_port()) for n in range(1, nodes + 1)}
         voters = ",".join(f"{n}@127.0.0.1:{controller}" for n, (_, controller) in ports.items())
         for n, (port, controller) in ports.items():
-            self.nodes[n].port = port
-            config = node_properties(self.nodes[n].data_dir, n, port, controller, voters)
-            (self.nodes[n].data_dir / CONFIG).write_text(config)
+            self.ports[n] = port
+            (self.node_folder(n) / CONFIG).write_text(node_properties(self.node_folder(n), n, port, controller, voters))
+
+    def launch(self, node_id: int) -> int:
+        """Start one node on its folder; returns where its log stood before."""
+        folder = self.node_folder(node_id)
+        process, since = launch(folder, folder / "kafka.log")
+        self.nodes[node_id] = ApacheKafka(self.ports[node_id], process, folder, folder / "kafka.log", version())
+        return since
 
     def launch_all(self, tries: int) -> None:
         """Start every node and wait for them all. A port taken by another program between choosing
         it and starting (this machine is shared) is a new try on other ports."""
         for attempt in range(1, tries + 1):
-            started = {n: launch(node) for n, node in self.nodes.items()}
+            started = {n: self.launch(n) for n in self.ports}
             try:
                 for n, since in started.items():
                     self.nodes[n].wait_until_serving(120, since)
                 return
             except RuntimeError:
                 self.stop_nodes()
-                if attempt == tries or not any(PORT_TAKEN in node._log_since(started[n]) for n, node in self.nodes.items()):
+                if attempt == tries or not any(PORT_TAKEN in self.nodes[n]._log_since(since) for n, since in started.items()):
                     raise
-                self.configure()
+                self.configure(len(self.ports))
 
     def kill(self, node_id: int) -> None:
         """Stop a node with no warning at all (kill -9), as a crash or a power cut would."""
@@ -163,8 +154,8 @@ class ApacheKafkaCluster:
 
     def restart(self, node_id: int) -> None:
         """Start a stopped node again on the data it had, and wait until it serves clients."""
-        node = self.nodes[node_id]
-        node.wait_until_serving(120, launch(node))
+        since = self.launch(node_id)
+        self.nodes[node_id].wait_until_serving(120, since)
 
     def busiest_leader(self, topics: list[str]) -> int:
         """The node leading the busiest partitions of these topics now: those holding the most records
@@ -201,7 +192,7 @@ class ApacheKafkaCluster:
 
     def stop_nodes(self) -> None:
         """Stop every node at once: one by one, the last would wait for a quorum that has gone."""
-        running = [node.process for node in self.nodes.values() if node.process and node.process.poll() is None]
+        running = [node.process for node in self.nodes.values() if node.process.poll() is None]
         for process in running:
             process.terminate()
         for process in running:

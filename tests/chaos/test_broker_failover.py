@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from schemas.topics import ALL_TOPICS, DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, OUTCOMES
-from services.common.apache_kafka_cluster import ApacheKafkaCluster, java
+from services.common.apache_kafka import java
+from services.common.apache_kafka_cluster import ApacheKafkaCluster
 from services.common.embedded import free_port, read_maildir
 from services.launcher import SERVICES, Stack
 from services.registry.client import RegistryClient
