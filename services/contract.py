@@ -182,12 +182,12 @@ def add_sign_in(document: dict) -> None:
         "apiToken": {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token an admin made on the people page, scoped to a role",
+            "description": "An API token an admin made on the API tokens page (/manage/tokens), scoped to a role",
         },
         "basic": {
             "type": "http",
             "scheme": "basic",
-            "description": "The email address and password a person signs in with (for older scripts)",
+            "description": "A viewer's email address and password (for older scripts); managers and admins use an API token",
         },
         "session": {
             "type": "apiKey",

@@ -144,7 +144,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app = FastAPI(
         responses={
             400: {"model": Problem, "description": "The request cannot be used as it is"},
-            401: {"model": Problem, "description": "Sign in first: HTTP Basic with your email address and password"},
+            401: {"model": Problem, "description": "Sign in first: an API token (Authorization: Bearer ...) an admin makes on /manage/tokens"},
             403: {"model": Problem, "description": "Your role may not do this"},
             404: {"model": Problem, "description": "There is nothing with that id"},
             409: {"model": Problem, "description": "Not allowed in the current state; the detail says why"},
