@@ -73,8 +73,12 @@ def progress_words(progress: dict[str, Any] | None) -> str:
     said = [f"{stage[:1].upper()}{stage[1:]}."]
     found = progress.get("objective") or {}
     if "paired_people" in found:
+        first = ""
+        if "priority_paired" in found:
+            first = f", giving {int(found['priority_paired']):,} people left out before a partner"
         said.append(
-            f"Best so far: {int(found['paired_people']):,} pairs, with a total fit score of {int(found.get('total_fit', 0)):,}."
+            f"Best so far: {int(found['paired_people']):,} pairs{first}, "
+            f"with a total fit score of {int(found.get('total_fit', 0)):,}."
         )
     elif "worst_pair_fit" in found:
         said.append(f"The lowest pair score so far is {int(found['worst_pair_fit'])} out of 100.")
