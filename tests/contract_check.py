@@ -51,12 +51,13 @@ def validators(topic: str) -> list[tuple[str, str, Draft7Validator, Draft7Valida
             name = unquote(reference["$ref"].removeprefix("#/components/messages/"))
             pointer = reference["$ref"].removeprefix("#")
 
-            def validator(part: str) -> Draft7Validator:
-                schema = {"$ref": f"{DOCUMENT}#{pointer}/{part}"}
-                return Draft7Validator(schema, registry=registry, format_checker=FormatChecker())
-
-            found.append((actions[channel_name], name, validator("payload"), validator("headers")))
+            found.append((actions[channel_name], name, validator(registry, pointer, "payload"), validator(registry, pointer, "headers")))
     return found
+
+
+def validator(registry: Registry, pointer: str, part: str) -> Draft7Validator:
+    schema = {"$ref": f"{DOCUMENT}#{pointer}/{part}"}
+    return Draft7Validator(schema, registry=registry, format_checker=FormatChecker())
 
 
 def problems(topic: str, value: bytes | None, headers: dict[str, str]) -> list[str]:
@@ -65,9 +66,9 @@ def problems(topic: str, value: bytes | None, headers: dict[str, str]) -> list[s
     documented = validators(topic)
     if not documented:
         return [f"{topic} is not in schemas/asyncapi.yaml"]
-    against = {name: check(name, payload, header, value, headers) for _, name, payload, header in documented}
-    sent = {name: wrong for (action, name, *_), wrong in zip(documented, against.values()) if action == "send"}
-    read = [wrong for (action, *_), wrong in zip(documented, against.values()) if action == "receive"]
+    against = [check(name, payload, header, value, headers) for _, name, payload, header in documented]
+    sent = {name: wrong for (action, name, *_), wrong in zip(documented, against, strict=True) if action == "send"}
+    read = [wrong for (action, *_), wrong in zip(documented, against, strict=True) if action == "receive"]
     wrong = [problem for found in read for problem in found]
     if not any(not found for found in sent.values()):
         wrong += [problem for found in sent.values() for problem in found] or [f"no service documents sending to {topic}"]

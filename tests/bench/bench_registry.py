@@ -126,7 +126,7 @@ async def bench_import(new_url, label: str, rows: list[dict[str, str]]) -> list[
     for name, content in (("leaders.csv", csv_content), ("leaders.xlsx", xlsx_content)):
         store = await fresh_store(await new_url())
         baseline = await baseline_import(store, csv_content)
-        seconds, counts = await import_file(store, cipher, name, content)
+        seconds, _counts = await import_file(store, cipher, name, content)
         again, counts_again = await import_file(store, cipher, name, content)
         await store.engine.dispose()
         results.append(

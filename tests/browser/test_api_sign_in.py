@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 ADMIN = ("first.admin@example.org", "first admin password")
 VIEWER = ("viewer@example.org", "viewer password 789")
+MANAGER_ONLY = Depends(auth.require_role("manager"))
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def client(tmp_path) -> TestClient:
         return {"actor": auth.actor(request)}
 
     @app.post("/probe/change")
-    async def change(request: Request, manager: auth.Manager = Depends(auth.require_role("manager"))) -> dict:
+    async def change(request: Request, manager: auth.Manager = MANAGER_ONLY) -> dict:
         return {"actor": auth.actor(request), "role": manager.role}
 
     return TestClient(app)  # no lifespan: the broker is not needed here

@@ -42,7 +42,10 @@ def test_files_the_services_write_are_the_owners_only(new_broker, smtp_server, t
         client.wait_for_round(round_id, {"proposed"}, seconds=120)
         client.approve(round_id, "A tester")
         client.publish(round_id)
-        written = lambda: [p for p in stack.data_dir.rglob("*") if p.is_file() and p.parent.name in ("letters", "sms", "for_a_person")]
+
+        def written() -> list[Path]:
+            return [p for p in stack.data_dir.rglob("*") if p.is_file() and p.parent.name in ("letters", "sms", "for_a_person")]
+
         deadline = time.monotonic() + 90
         while len({p.parent.name for p in written()}) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)

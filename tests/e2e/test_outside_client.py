@@ -85,7 +85,7 @@ def write_with_kcat(kcat_path: str, bootstrap: str, topic: str, key: str, value:
 def headers_of(record: dict) -> dict[str, str]:
     """kcat -J gives headers as one flat list: name, value, name, value."""
     flat = record.get("headers") or []
-    return dict(zip(flat[::2], flat[1::2]))
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def read_ours(kcat_path: str, bootstrap: str, topic: str, tag: str) -> list[dict]:

@@ -72,7 +72,7 @@ def test_every_participant_hears_back_exactly_once_and_pairs_are_readable(stack:
         assert client.register_leader(leader)["version"] == 1
 
     round_id = f"e2e-{suffix}"
-    launched = client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [l["id"] for l in leaders]})
+    launched = client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [leader["id"] for leader in leaders]})
     assert launched == {"id": round_id, "status": "queued", "leader_count": len(leaders), "warnings": []}
 
     proposed = client.wait_for_round(round_id, {"proposed", "failed"}, seconds=90)
@@ -83,7 +83,7 @@ def test_every_participant_hears_back_exactly_once_and_pairs_are_readable(stack:
     assert all(p["reasons"] for p in proposed["pairs"])
     assert all(u["reason"] for u in proposed["unmatched"])
     # Everyone is accounted for: paired (professionals may take two) or unmatched with a reason.
-    assert set(paired_ids) | set(unmatched_ids) == {l["id"] for l in leaders}
+    assert set(paired_ids) | set(unmatched_ids) == {leader["id"] for leader in leaders}
 
     # Nobody is told before a person approves.
     with pytest.raises(RegistryError, match="cannot be published"):
@@ -94,9 +94,9 @@ def test_every_participant_hears_back_exactly_once_and_pairs_are_readable(stack:
     view = client.wait_for_deliveries(round_id, len(leaders), seconds=90)
     assert view["deliveries"] == {"sent": len(leaders)}
 
-    ours = {l["email"] for l in leaders}
+    ours = {leader["email"] for leader in leaders}
     recipients = Counter(message["To"] for message in read_maildir(maildir) if message["To"] in ours)
-    assert recipients == Counter(l["email"] for l in leaders), "each person gets exactly one message"
+    assert recipients == Counter(leader["email"] for leader in leaders), "each person gets exactly one message"
 
     by_email = {m["To"]: m for m in read_maildir(maildir)}
     first_pair = proposed["pairs"][0]

@@ -46,7 +46,7 @@ def path_of(url: str) -> str:
 
 
 async def test_answer_links_are_short_single_use_and_tell_the_partner(registry, kafka_settings):
-    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    round_id, professional, signs, _carer, outcomes = await paired_outcomes(registry, kafka_settings)
     partners = [p for o in outcomes.values() for p in o.data.partners]
     assert len(partners) == 4
     urls = [u for p in partners for u in (p.accept_url, p.decline_url)]
@@ -120,7 +120,7 @@ async def test_a_closed_or_cancelled_round_takes_no_answers_from_its_links(regis
 
 
 async def test_a_leader_who_has_left_cannot_answer_from_their_link(registry, kafka_settings):
-    round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+    _round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
     left = {k: v for k, v in signs.items() if k != "id"} | {"status": "withdrawn"}
     assert (await registry.put(f"/leaders/{signs['id']}", json=left)).status_code == 200
     (theirs,) = outcomes[signs["id"]].data.partners
@@ -135,7 +135,7 @@ async def test_a_leader_who_has_left_cannot_answer_from_their_link(registry, kaf
 
 
 async def test_a_named_carer_must_confirm_they_checked_with_the_leader(registry, kafka_settings):
-    round_id, professional, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
+    round_id, _professional, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
     # Their messages go to their son, as they asked and agreed.
     changed = {k: v for k, v in signs.items() if k != "id"} | {
         "contact_method": "via_carer",
@@ -228,7 +228,7 @@ async def test_a_reference_nobody_in_the_round_has_is_not_found(registry, kafka_
 async def test_a_manager_types_the_reference_from_a_reply_slip_on_the_round_page(registry, kafka_settings):
     import httpx
 
-    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    round_id, professional, signs, _carer, outcomes = await paired_outcomes(registry, kafka_settings)
     (signs_question,) = outcomes[signs["id"]].data.partners
     app = registry._transport.app
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as browser:

@@ -88,7 +88,7 @@ async def test_dead_letters_can_be_listed_and_replayed_once_the_fault_is_fixed(k
     try:
         await broker.publish(body.encode(), topic=topic.name, key=b"k")
         for _ in range(100):
-            mine = [l for l in await read_dead_letters(kafka_settings, wait_ms=200) if l.original_topic == topic.name]
+            mine = [letter for letter in await read_dead_letters(kafka_settings, wait_ms=200) if letter.original_topic == topic.name]
             if mine:
                 break
             await asyncio.sleep(0.1)

@@ -31,7 +31,7 @@ def csv_rows(response) -> list[list[str]]:
 
 
 async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure_and_retention(registry, kafka_settings):
-    round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
+    round_id, _professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
     (theirs,) = outcomes[signs["id"]].data.partners
     said = await registry.post(path_of(theirs.decline_url), data={"answer": "decline", "reason": HEALTH})
     assert said.status_code == 200, said.text

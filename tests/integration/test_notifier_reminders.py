@@ -113,7 +113,7 @@ async def test_one_reminder_in_their_format_then_a_task_for_the_team_and_never_a
         clock.set(london(REMINDER_DAY, 10, 0))
         assert await scheduler.run_due() == 1
         assert await scheduler.run_due() == 0, "sent once"
-        first, reminder = read_maildir(maildir)
+        _first, reminder = read_maildir(maildir)
         assert reminder["To"] == "amira@example.org"
         text = reminder.get_body(preferencelist=("plain",)).get_content()
         assert "A reminder about your partner" in text and "Please tell us by Tuesday 5 January 2027" in text
@@ -205,7 +205,7 @@ async def test_a_follow_up_already_taken_by_a_scheduler_is_not_sent_after_an_ans
 
 @pytest.mark.parametrize("status", ["closed", "cancelled"])
 async def test_when_the_round_ends_nobody_is_reminded_or_chased(store, tasks, settings, smtp_server, clock, status):
-    _, maildir = smtp_server
+    _, _maildir = smtp_server
     await know(store, person(), PARTNER, person(leader_id="pl-2", email="b@example.org"))
     n = notifier(store, tasks, clock)
     await handlers.on_event(n, published())

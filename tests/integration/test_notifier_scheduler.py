@@ -126,7 +126,7 @@ async def test_a_text_due_at_half_past_ten_at_night_is_sent_at_nine_the_next_mor
         assert await scheduler.run_due() == 1
         (sms,) = sms_files(settings)
         assert sms.read_text().startswith("To: 07700 900123") and "http://127.0.0.1:8000/a/k7mp2qr9wxtd" in sms.read_text()
-        scheduled, sent = await reports(restarted)
+        _scheduled, sent = await reports(restarted)
         assert (sent.data.channel, sent.data.status) == ("sms", "sent")
         (row,) = await delivery_rows(restarted)
         assert row.status == "sent"

@@ -43,7 +43,7 @@ def consent(given: bool) -> list[dict]:
 async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[str, dict, dict, dict]:
     """A round with one professional paired with two people (and `not_paired` left out, if given),
     solved, approved and published."""
-    base = {l["role"]: l for l in reversed(sample_leaders())}
+    base = {leader["role"]: leader for leader in reversed(sample_leaders())}
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
     professional = unique({**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)})
     signs = unique({**base["patient_leader"], **common, "access_needs": ["bsl_interpreter"], "consents": consent(False)})

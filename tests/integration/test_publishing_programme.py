@@ -36,7 +36,7 @@ PROGRAMME = {
 
 def people(letter: bool = False) -> tuple[dict, dict, dict]:
     """A patient leader and a professional to pair, and someone who will not be paired."""
-    base = {l["role"]: l for l in reversed(sample_leaders())}
+    base = {leader["role"]: leader for leader in reversed(sample_leaders())}
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
     patient = unique({**base["patient_leader"], **common})
     if letter:
@@ -51,11 +51,11 @@ async def launch(registry, leaders: tuple[dict, ...], programme: dict | None) ->
     round_id = f"r-{uuid.uuid4().hex[:6]}"
     body = {"id": round_id, "sessions": SESSIONS}
     if programme is None:
-        body["leader_ids"] = [l["id"] for l in leaders]
+        body["leader_ids"] = [leader["id"] for leader in leaders]
     else:
         made = await registry.post("/programmes", json={"name": f"WY {round_id}", **programme})
         assert made.status_code == 201, made.text
-        cohort = await registry.post(f"/programmes/{made.json()['id']}/cohorts", json={"name": "2027", "leader_ids": [l["id"] for l in leaders]})
+        cohort = await registry.post(f"/programmes/{made.json()['id']}/cohorts", json={"name": "2027", "leader_ids": [leader["id"] for leader in leaders]})
         body["cohort_id"] = cohort.json()["id"]
     launched = await registry.post("/rounds", json=body)
     assert launched.status_code == 202, launched.text

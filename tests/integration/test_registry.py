@@ -170,12 +170,12 @@ async def test_erasure_takes_the_persons_id_out_of_cohorts_rounds_and_kept_or_ru
 
 
 async def test_illegal_round_changes_are_refused_in_plain_words(registry):
-    leaders = [unique(l) for l in sample_leaders()[:4]]
+    leaders = [unique(leader) for leader in sample_leaders()[:4]]
     for leader in leaders:
         await registry.post("/leaders", json=leader)
     round_id = f"r-{uuid.uuid4().hex[:6]}"
     launched = await registry.post(
-        "/rounds", json={"id": round_id, "launch_date": "2026-12-01", "leader_ids": [l["id"] for l in leaders]}
+        "/rounds", json={"id": round_id, "launch_date": "2026-12-01", "leader_ids": [leader["id"] for leader in leaders]}
     )
     assert launched.status_code == 202
     again = await registry.post("/rounds", json={"id": round_id, "leader_ids": [leaders[0]["id"]]})
@@ -221,11 +221,11 @@ async def test_consent_is_kept_per_purpose_with_its_time(registry):
 
 
 async def test_every_change_of_a_round_is_an_event(registry):
-    leaders = [unique(l) for l in sample_leaders()[:4]]
+    leaders = [unique(leader) for leader in sample_leaders()[:4]]
     for leader in leaders:
         await registry.post("/leaders", json=leader)
     round_id = f"r-{uuid.uuid4().hex[:6]}"
-    await registry.post("/rounds", json={"id": round_id, "leader_ids": [l["id"] for l in leaders]})
+    await registry.post("/rounds", json={"id": round_id, "leader_ids": [leader["id"] for leader in leaders]})
     await registry.post(f"/rounds/{round_id}/cancel")
     async with registry.store.engine.connect() as conn:
         types = (
@@ -242,11 +242,11 @@ async def test_the_matchers_progress_shows_the_round_being_solved(registry):
     from services.common.store import handle_once
     from services.registry.handlers import rounds as round_handlers
 
-    leaders = [unique(l) for l in sample_leaders()[:4]]
+    leaders = [unique(leader) for leader in sample_leaders()[:4]]
     for leader in leaders:
         await registry.post("/leaders", json=leader)
     round_id = f"r-{uuid.uuid4().hex[:6]}"
-    await registry.post("/rounds", json={"id": round_id, "leader_ids": [l["id"] for l in leaders]})
+    await registry.post("/rounds", json={"id": round_id, "leader_ids": [leader["id"] for leader in leaders]})
     async with registry.store.engine.connect() as conn:
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
 
@@ -276,11 +276,11 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     from services.registry.adapters.orm import ResponseRow
     from services.registry.handlers import rounds as round_handlers
 
-    leaders = [unique(l) for l in sample_leaders()[:12]]
+    leaders = [unique(leader) for leader in sample_leaders()[:12]]
     for leader in leaders:
         assert (await registry.post("/leaders", json=leader)).status_code == 201
-    lived = [l["id"] for l in leaders if l["role"] in ("patient_leader", "carer_leader")][:3]
-    professionals = [l["id"] for l in leaders if l["role"] in ("clinical_leader", "managerial_leader")][:3]
+    lived = [leader["id"] for leader in leaders if leader["role"] in ("patient_leader", "carer_leader")][:3]
+    professionals = [leader["id"] for leader in leaders if leader["role"] in ("clinical_leader", "managerial_leader")][:3]
     round_id = f"r-{uuid.uuid4().hex[:6]}"
     await registry.post("/rounds", json={"id": round_id, "leader_ids": lived + professionals})
     async with registry.store.engine.connect() as conn:
@@ -288,7 +288,7 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     # The matcher's answer, as the registry receives it: three pairs.
     pairs = [
         PairResult(lived_experience_id=a, professional_id=b, score=50, meeting_modes=["video"], shared_windows=[], reasons=["You both care about cardiac care."])
-        for a, b in zip(lived, professionals)
+        for a, b in zip(lived, professionals, strict=True)
     ]
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
                          data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
@@ -303,7 +303,7 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
     async with registry.store.unit_of_work() as uow:
         uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professionals[0], partner_id=lived[0], answer="decline"))
         await uow.commit()
-    leaving = next(l for l in leaders if l["id"] == lived[1])
+    leaving = next(leader for leader in leaders if leader["id"] == lived[1])
     assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 200
     # Leaving counts as saying no: the partner is told (the notifier reads responses.v1), once.
     assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn", "name": "Renamed"})).status_code == 200
@@ -342,12 +342,12 @@ class Rounds:
 
     def __init__(self, registry, leaders: list[dict]):
         self.registry = registry
-        self.lived = [l["id"] for l in leaders if l["role"] in ("patient_leader", "carer_leader")][:2]
-        self.professionals = [l["id"] for l in leaders if l["role"] in ("clinical_leader", "managerial_leader")][:2]
+        self.lived = [leader["id"] for leader in leaders if leader["role"] in ("patient_leader", "carer_leader")][:2]
+        self.professionals = [leader["id"] for leader in leaders if leader["role"] in ("clinical_leader", "managerial_leader")][:2]
 
     @classmethod
     async def with_leaders(cls, registry) -> Rounds:
-        leaders = [unique(l) for l in sample_leaders()[:12]]
+        leaders = [unique(leader) for leader in sample_leaders()[:12]]
         for leader in leaders:
             assert (await registry.post("/leaders", json=leader)).status_code == 201
         return cls(registry, leaders)

@@ -68,7 +68,7 @@ async def test_a_round_has_the_name_it_was_given_or_one_made_from_who_is_in_it_a
 
 async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows_each_answer(registry):
     left_out = unique({**sample_leaders()[5], "name": "=Left Out"})
-    round_id, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
+    round_id, _professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
     # The carer's answer came by phone, recorded by a manager; the other person has not answered.
     view = (await registry.get(f"/rounds/{round_id}")).json()
     assert view["pairs"][0]["first_meeting"]["date"], "the first meeting planned at publishing is kept"

@@ -149,7 +149,7 @@ def small_rounds(draw) -> Cohort:
     profs = [person(f"cl-{i}", True) for i in range(draw(st.integers(1, 3)))]
     minimums = {
         area: draw(st.integers(0, 2))
-        for area in draw(st.lists(st.sampled_from(AREAS + ["QXX"]), min_size=1, max_size=2, unique=True))
+        for area in draw(st.lists(st.sampled_from([*AREAS, "QXX"]), min_size=1, max_size=2, unique=True))
     }
     return cohort(*lived, *profs, round={"min_pairs_per_system": minimums})
 
@@ -159,18 +159,18 @@ def brute_force(c: Cohort) -> tuple[int, int, int, int] | None:
     meeting the minimums, by trying all."""
     cands = find_candidates(c)
     scores = FitScorer(cands, Weights())(cands.pair_lived, cands.pair_prof, cands.pair_modes)
-    arcs = list(zip(cands.pair_lived.tolist(), cands.pair_prof.tolist(), scores.tolist()))
+    arcs = list(zip(cands.pair_lived.tolist(), cands.pair_prof.tolist(), scores.tolist(), strict=True))
     area_l = [p.system for p in cands.lived.people]
     area_p = [p.system for p in cands.professionals.people]
     capacity = [p.capacity for p in cands.professionals.people]
     best = None
     for size in range(len(arcs), -1, -1):
         for chosen in itertools.combinations(arcs, size):
-            lived = [l for l, _, _ in chosen]
+            lived = [i for i, _, _ in chosen]
             load = np.bincount([p for _, p, _ in chosen], minlength=len(capacity))
             if len(set(lived)) < len(lived) or (load > capacity).any():
                 continue
-            counts = {a: sum(a in {area_l[l], area_p[p]} for l, p, _ in chosen) for a in c.round.min_pairs_per_system}
+            counts = {a: sum(a in {area_l[i], area_p[j]} for i, j, _ in chosen) for a in c.round.min_pairs_per_system}
             if any(counts[a] < m for a, m in c.round.min_pairs_per_system.items()):
                 continue
             partnered = {cands.lived.people[i].id for i, _, _ in chosen}
