@@ -158,7 +158,7 @@ async def bearer_manager(registry, header: str) -> Manager | None:
             raise SignInProblem("The person who made this API token can no longer sign in, so it no longer works: ask an admin for a new one")
         now = utc_now()
         last = row.last_used_at
-        if last is None or (last if last.tzinfo else last.replace(tzinfo=dt.timezone.utc)) < now - dt.timedelta(minutes=1):
+        if last is None or (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) < now - dt.timedelta(minutes=1):
             row.last_used_at = now
             await uow.commit()
         # A token never does more than the person who made it may do now.
@@ -201,9 +201,9 @@ def require_role(role: str):
         cookie = request.cookies.get(SESSION_COOKIE)
         try:
             session = await session_manager(registry, cookie) if cookie else None
-            if request.method not in SAFE_METHODS and cookie is not None:
-                if session is None or not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER)):
-                    raise HTTPException(403, COOKIE_WITHOUT_TOKEN)
+            unsafe_with_cookie = request.method not in SAFE_METHODS and cookie is not None
+            if unsafe_with_cookie and (session is None or not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER))):
+                raise HTTPException(403, COOKIE_WITHOUT_TOKEN)
             manager = session
             if header:
                 manager = await bearer_manager(registry, header) or await basic_manager(registry, header, client_address(request))

@@ -310,7 +310,7 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
 
     errors: dict[str, str] = {}
     sessions: list[dict[str, str]] = []
-    for number, line in enumerate(filter(None, (l.strip() for l in values["sessions"].splitlines())), start=1):
+    for number, line in enumerate(filter(None, (text.strip() for text in values["sessions"].splitlines())), start=1):
         match = SESSION_LINE.match(line)
         try:
             if not match:
@@ -325,7 +325,7 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
             )
             break
     holidays: list[dict[str, str]] = []
-    for number, line in enumerate(filter(None, (l.strip() for l in values["school_holidays"].splitlines())), start=1):
+    for number, line in enumerate(filter(None, (text.strip() for text in values["school_holidays"].splitlines())), start=1):
         match = HOLIDAY_LINE.match(line)
         try:
             if not match:
@@ -345,7 +345,7 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
     if values["allow_cross_system_remote"] not in ("yes", "no"):
         errors["allow_cross_system_remote"] = ROUND_FIELDS["allow_cross_system_remote"][1]
     minimums: dict[str, int] = {}
-    for number, line in enumerate(filter(None, (l.strip() for l in values["min_pairs_per_area"].splitlines())), start=1):
+    for number, line in enumerate(filter(None, (text.strip() for text in values["min_pairs_per_area"].splitlines())), start=1):
         if not (match := MINIMUM_LINE.match(line)):
             errors["min_pairs_per_area"] = (
                 f"Minimum pairs in an area: line {number} ({line!r}) should be an area code and a number, like 'QHM 3'"

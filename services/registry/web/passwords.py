@@ -178,7 +178,7 @@ LOCKED = (
 def is_locked(row: ManagerRow) -> bool:
     locked_until = row.locked_until
     if locked_until is not None and locked_until.tzinfo is None:  # SQLite forgets the time zone
-        locked_until = locked_until.replace(tzinfo=dt.timezone.utc)
+        locked_until = locked_until.replace(tzinfo=dt.UTC)
     return locked_until is not None and locked_until > utc_now()
 
 

@@ -53,12 +53,12 @@ async def change_person(registry, actor: str, person_id: int, role: str | None =
             raise AccountProblem("There is no such person")
         new_role = role or row.role
         new_active = row.active if active is None else active
-        if row.role == "admin" and row.active and (new_role != "admin" or not new_active):
-            if await _other_active_admins(uow, row.id) == 0:
-                raise AccountProblem(
-                    f"{row.name} is the only active admin, so they must stay an active admin: someone must always be able "
-                    "to manage who signs in. Make someone else an admin first"
-                )
+        stops_being_admin = row.role == "admin" and row.active and (new_role != "admin" or not new_active)
+        if stops_being_admin and await _other_active_admins(uow, row.id) == 0:
+            raise AccountProblem(
+                f"{row.name} is the only active admin, so they must stay an active admin: someone must always be able "
+                "to manage who signs in. Make someone else an admin first"
+            )
         done = []
         if new_role != row.role:
             audit_account(uow, actor, "changed the role of a person who signs in", f"{row.email}: from {row.role} to {new_role}")

@@ -78,7 +78,7 @@ def manager_from(row: ManagerRow, csrf: str = "") -> Manager:
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:
     """SQLite forgets the time zone: every time stored is UTC."""
-    return moment.replace(tzinfo=dt.timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def normalise_email(email: str) -> str:

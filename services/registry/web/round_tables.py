@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 
 from services.registry import decline_reasons
-from services.registry.handlers import common
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.review import for_manager
+from services.registry.handlers import common
 from services.registry.web import forms
 from services.registry.web.roles import Manager
 

@@ -173,7 +173,7 @@ async def check_code(registry, manager_id: int, code: str, address: str | None =
         if row is None or not row.active or row.sealed_second_factor is None or is_locked(row):
             raise SignInProblem(LOCKED)
         totp = pyotp.TOTP(registry.cipher.open(row.sealed_second_factor)["secret"])
-        now_step = totp.timecode(dt.datetime.now(dt.timezone.utc))
+        now_step = totp.timecode(dt.datetime.now(dt.UTC))
         last = row.second_factor_step if row.second_factor_step is not None else -1
         for step in (now_step - 1, now_step, now_step + 1):
             if step > last and hmac.compare_digest(totp.generate_otp(step), code):
