@@ -6,6 +6,7 @@ are handled. Run on both brokers: PAIRING_TEST_BROKER=apache and =tansu."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from schemas.topics import OUTCOMES
+from services.common.embedded import EmbeddedKafka
 from services.common.kafka import create_broker, ensure_topics, make_producer, subscriber_options
 from services.common.observability import committed_lag, consumer_groups, consumer_lag
 from services.common.settings import KafkaSettings, ReliabilitySettings
@@ -134,15 +136,21 @@ async def test_lag_of_a_group_is_read_while_its_service_is_stopped(kafka_setting
         await watcher.broker.stop()
 
 
-async def test_a_broker_that_does_not_answer_makes_the_lag_not_known(kafka_settings_of_test):
-    kafka = kafka_settings_of_test
+async def test_a_broker_that_stops_answering_makes_the_lag_not_known(kafka_settings_of_test):
+    # A broker of its own, stopped under the running service: the same on any broker, so the embedded one.
+    gone = EmbeddedKafka.start()
+    kafka = kafka_settings_of_test.model_copy(update={"bootstrap_servers": gone.bootstrap_servers, "enable_idempotence": False})
+    await ensure_topics(kafka)
     service = Service(kafka)
     service.gate.set()
     await service.broker.start()
     try:
-        # A group on a topic that does not exist: the broker never says where it ends.
-        lag = await committed_lag(service.broker, {"nobody": ["no.such.topic"]}, timeout_s=1)
+        assert await consumer_lag(service.broker) == {OUTCOMES.name: 0}
+        gone.stop()
+        lag = await consumer_lag(service.broker, timeout_s=1)
     finally:
-        await service.broker.stop()
-    assert math.isnan(lag["no.such.topic"])
+        gone.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(service.broker.stop(), 10)
+    assert math.isnan(lag[OUTCOMES.name])
     assert ServiceState(SERVICE, True, True, known_lag(lag)).waiting_total is None
