@@ -148,7 +148,8 @@ def summary(cohort_path: str | Path, output_path: str | Path, result: CohortResu
     stats = result.stats
     counts = stats.counts
     lines = [
-        f"Round {result.round_id}: {_many(counts.get('leaders', 0), 'leader')} ({_many(counts.get('lived_experience', 0), 'patient or carer leader', 'patient and carer leaders')}, "
+        f"Round {result.round_id}: {_many(counts.get('leaders', 0), 'leader')} "
+        f"({_many(counts.get('lived_experience', 0), 'patient or carer leader', 'patient and carer leaders')}, "
         f"{_many(counts.get('professionals', 0), 'professional')})."
     ]
     if stats.status == "infeasible":

@@ -112,12 +112,14 @@ async def record_on_behalf(
     """Record the answer as if given from the link, saying who gave it, how, when and who recorded it."""
     round_row = await common.get_round(uow, round_id)
     if round_row.status != "published":
-        raise common.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: answers are recorded only while a round is published.")
+        raise common.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: "
+            "answers are recorded only while a round is published.")
     question = await question_for(uow, round_id, command)
     if (earlier := await answering.earlier_answer(uow, question)) is not None:
         raise common.Conflict(
             f"An answer from {question.leader_id} about {question.partner_id} has already been recorded "
-            f"({'yes' if earlier.answer == 'accept' else 'no'}, {VIA_WORDS.get(earlier.via, 'from the link')}); it cannot be recorded twice"
+            f"({'yes' if earlier.answer == 'accept' else 'no'}, {VIA_WORDS.get(earlier.via, 'from the link')}); "
+            "it cannot be recorded twice"
         )
     how = answering.Answered(
         given_by=command.given_by,

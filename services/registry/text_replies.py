@@ -38,5 +38,6 @@ async def record_text_reply(uow: UnitOfWork, received: TextReplyReceived, cipher
         return
     common.audit(
         uow, ACTOR, "recorded an answer", reply.leader_id,
-        f"{words} to {reply.partner_id} in round {reply.round_id}, given by the leader by text message on {reply.received_on.isoformat()}",
+        f"{words} to {reply.partner_id} in round {reply.round_id}, "
+        f"given by the leader by text message on {reply.received_on.isoformat()}",
     )

@@ -415,7 +415,8 @@ def main() -> None:
         ),
         Target(
             "with area minimums <= 1% gap within 30 s",
-            f"2,000 x 400: gap {q2000['gap']:.3%} in {_s(q2000['walls'][0])} s; 10,000 x 10,000: gap {q10k['gap']:.3%} in {_s(q10k['walls'][0])} s",
+            f"2,000 x 400: gap {q2000['gap']:.3%} in {_s(q2000['walls'][0])} s; "
+            f"10,000 x 10,000: gap {q10k['gap']:.3%} in {_s(q10k['walls'][0])} s",
             all(q["status"] != "infeasible" and q["gap"] <= 0.01 and q["walls"][0] <= 30 for q in (q2000, q10k)),
         ),
         Target("re-match after 5% declines at 2,000 x 400 < 1 s", f"{_s(min(again['walls']))} s", min(again["walls"]) < 1),

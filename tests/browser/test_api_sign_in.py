@@ -34,7 +34,8 @@ def client(tmp_path) -> TestClient:
         token_secret=new_key(),
         admin_email=ADMIN[0],
         admin_password=ADMIN[1],
-        require_second_factor=False,  # the page sign-in here is about the cookie; tests/integration/test_accounts.py covers the code
+        # the page sign-in here is about the cookie; tests/integration/test_accounts.py covers the code
+        require_second_factor=False,
     )
     app = create_app(settings)
     registry = app.state.registry
