@@ -121,23 +121,7 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     parent = await get_round(uow, round_id)
     if parent.status not in (RoundStatus.published, RoundStatus.closed):
         raise Conflict(f"This round is {parent.status}. People can be paired again only after the round is published.")
-    pairs = [
-        (p.lived_experience_id, p.professional_id)
-        for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
-    ]
-    said_no = {
-        frozenset((r.leader_id, r.partner_id))
-        for r in (
-            await uow.session.scalars(
-                select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline")
-            )
-        ).all()
-    }
-    unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
-    everyone = {who for pair in pairs for who in pair} | unmatched
-    active = set(
-        (await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all()
-    )
+    pairs, said_no, unmatched, active = await what_happened_in(uow, round_id)
     try:
         plan = plan_pairing_again(pairs, said_no, unmatched, active, parent.forbidden_pairs)
     except NobodyToPairAgain as nobody:
@@ -162,6 +146,30 @@ async def pair_again(uow: UnitOfWork, round_id: str, today: dt.date) -> RoundRow
     move_round(uow, row, RoundStatus.queued)
     await request_solve(uow, row)
     return row
+
+
+async def what_happened_in(
+    uow: UnitOfWork, round_id: str
+) -> tuple[list[tuple[str, str]], set[frozenset[str]], set[str], set[str]]:
+    """A published round's pairs, the pairs someone said no to, the people it could not pair, and who is still active."""
+    pairs = [
+        (p.lived_experience_id, p.professional_id)
+        for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all()
+    ]
+    said_no = {
+        frozenset((r.leader_id, r.partner_id))
+        for r in (
+            await uow.session.scalars(
+                select(ResponseRow).where(ResponseRow.round_id == round_id, ResponseRow.answer == "decline")
+            )
+        ).all()
+    }
+    unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
+    everyone = {who for pair in pairs for who in pair} | unmatched
+    active = set(
+        (await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(everyone), LeaderRow.status == "active"))).all()
+    )
+    return pairs, said_no, unmatched, active
 
 
 async def close_round(uow: UnitOfWork, round_id: str, by: str | None = None) -> RoundRow:

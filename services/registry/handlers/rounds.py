@@ -60,38 +60,8 @@ async def launch_round(
         await get_cohort(uow, command.cohort_id)
     rows = await round_leaders(uow, command)
     found = {r.id: (r.version, r.status) for r in rows}
-    if command.leader_ids is not None:
-        missing = sorted(set(command.leader_ids) - set(found))
-        if missing:
-            raise NotFound(f"leader_ids: these leaders are not registered: {', '.join(missing[:20])}")
-        inactive = sorted(lid for lid, (_, status) in found.items() if status != "active")
-        if inactive:
-            raise Conflict(f"leader_ids: these leaders are paused or withdrawn: {', '.join(inactive[:20])}")
-    if not found:
-        raise Conflict("there are no active leaders to pair; register leaders first")
-    for field in ("locked_pairs", "forbidden_pairs"):
-        for pair in getattr(command, field):
-            unknown = [who for who in pair if who not in found]
-            if unknown:
-                raise Conflict(f"{field}: {', '.join(unknown)} is not in this round")
-
-    spec = RoundSpec(
-        id=round_id,
-        launch_date=command.launch_date or today,
-        **command.model_dump(
-            include={
-                "sessions",
-                "school_holidays",
-                "min_shared_hours_per_week",
-                "allow_cross_system_remote",
-                "time_limit_seconds",
-                "seed",
-                "weights",
-                "min_pairs_per_system",
-            },
-            by_alias=True,
-        ),
-    )
+    refuse_people_not_in_round(command, found)
+    spec = round_spec(command, round_id, today)
     row = RoundRow(
         id=round_id,
         name=command.name or await round_name(uow, command, spec.launch_date, {r.system for r in rows}),
@@ -107,6 +77,42 @@ async def launch_round(
     move_round(uow, row, RoundStatus.queued)
     await request_solve(uow, row)
     return row
+
+
+def refuse_people_not_in_round(command: LaunchRound, found: dict[str, tuple[int, str]]) -> None:
+    """Everyone listed must be registered and active, and every kept or ruled-out pair must be of people in the round."""
+    if command.leader_ids is not None:
+        missing = sorted(set(command.leader_ids) - set(found))
+        if missing:
+            raise NotFound(f"leader_ids: these leaders are not registered: {', '.join(missing[:20])}")
+        inactive = sorted(lid for lid, (_, status) in found.items() if status != "active")
+        if inactive:
+            raise Conflict(f"leader_ids: these leaders are paused or withdrawn: {', '.join(inactive[:20])}")
+    if not found:
+        raise Conflict("there are no active leaders to pair; register leaders first")
+    for field in ("locked_pairs", "forbidden_pairs"):
+        for pair in getattr(command, field):
+            unknown = [who for who in pair if who not in found]
+            if unknown:
+                raise Conflict(f"{field}: {', '.join(unknown)} is not in this round")
+
+
+SPEC_FIELDS = {
+    "sessions",
+    "school_holidays",
+    "min_shared_hours_per_week",
+    "allow_cross_system_remote",
+    "time_limit_seconds",
+    "seed",
+    "weights",
+    "min_pairs_per_system",
+}
+
+
+def round_spec(command: LaunchRound, round_id: str, today: dt.date) -> RoundSpec:
+    return RoundSpec(
+        id=round_id, launch_date=command.launch_date or today, **command.model_dump(include=SPEC_FIELDS, by_alias=True)
+    )
 
 
 def round_leaders_query(command: LaunchRound) -> Select:

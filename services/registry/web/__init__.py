@@ -17,28 +17,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
-    from services.registry.web import imports, leaders, queue, round_steps, rounds, sign_in
+    from services.registry.web import answers, imports, leaders, programmes, queue, review, round_steps, rounds, sign_in, tasks, tokens
     from services.registry.web.accounts import install_account_pages
-    from services.registry.web.answers import install_answer_pages
     from services.registry.web.guide import install_api_guide
     from services.registry.web.pages import install_page_errors
-    from services.registry.web.programmes import install_programme_pages
-    from services.registry.web.review import install_review_pages
     from services.registry.web.security import install_body_limits, install_secure_headers
-    from services.registry.web.tasks import install_task_pages
-    from services.registry.web.tokens import install_token_routes
 
     registry = app.state.registry
     install_secure_headers(app, https=registry.settings.public_url.startswith("https://"), public_url=registry.settings.public_url)
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
-    for module in (sign_in, queue, leaders, imports, rounds, round_steps):
+    for module in (sign_in, queue, leaders, imports, rounds, round_steps, programmes, review, answers, tasks, tokens):
         app.include_router(module.router)
-    install_programme_pages(app)
-    install_review_pages(app)
-    install_answer_pages(app)
-    install_task_pages(app)
-    install_token_routes(app)
     install_account_pages(app)
     install_api_guide(app)

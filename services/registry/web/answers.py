@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -38,56 +38,58 @@ FIELD_WORDS = {
 }
 
 
-def install_answer_pages(app: FastAPI) -> None:
-    @app.get("/manage/rounds/{round_id}/answers/new", response_class=HTMLResponse, include_in_schema=False)
-    async def answer_form(round_id: str, request: Request) -> Response:
-        await need(request, "manager")
-        today = registry_of(request).today()
-        values = {"received-day": today.day, "received-month": today.month, "received-year": today.year, "given_by": "leader"}
-        return await answer_page(request, round_id, values, {})
+router = APIRouter()
 
-    async def answer_page(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
+
+@router.get("/manage/rounds/{round_id}/answers/new", response_class=HTMLResponse, include_in_schema=False)
+async def answer_form(round_id: str, request: Request) -> Response:
+    await need(request, "manager")
+    today = registry_of(request).today()
+    values = {"received-day": today.day, "received-month": today.month, "received-year": today.year, "given_by": "leader"}
+    return await answer_page(request, round_id, values, {})
+
+async def answer_page(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        try:
+            view = await queries.round_view(uow, round_id)
+        except common.NotFound:
+            return not_found(request, f"There is no round called {round_id}.")
+    if view["status"] != "published":
+        return page(request, "problem.html", {
+            "title": "This round is not taking answers",
+            "message": "Answers can be recorded only while a round is published.",
+            "back": f"/manage/rounds/{quote(round_id)}",
+        }, status_code=409)
+    names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
+    return page(request, "answer_new.html", {
+        "title": "Record an answer", "section": "rounds", "round": view, "values": values,
+        "questions": questions(view["pairs"], names), "via_options": VIA_OPTIONS, "giver_options": GIVER_OPTIONS,
+        "errors": list(errors.items()), "error_for": errors,
+    }, status_code=status_code)
+
+@router.post("/manage/rounds/{round_id}/answers/new", response_class=HTMLResponse, include_in_schema=False)
+async def record_answer(round_id: str, request: Request) -> Response:
+    manager, form = await need_form(request, "manager")
+    values = {key: str(form.get(key) or "").strip() for key in (
+        "reference", "question", "answer", "via", "given_by", "checked", "reason", "received-day", "received-month", "received-year")}
+    command, errors = read_form(values)
+    if command is not None:
+        async with registry_of(request).store.unit_of_work() as uow:
             try:
-                view = await queries.round_view(uow, round_id)
-            except common.NotFound:
-                return not_found(request, f"There is no round called {round_id}.")
-        if view["status"] != "published":
-            return page(request, "problem.html", {
-                "title": "This round is not taking answers",
-                "message": "Answers can be recorded only while a round is published.",
-                "back": f"/manage/rounds/{quote(round_id)}",
-            }, status_code=409)
-        names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
-        return page(request, "answer_new.html", {
-            "title": "Record an answer", "section": "rounds", "round": view, "values": values,
-            "questions": questions(view["pairs"], names), "via_options": VIA_OPTIONS, "giver_options": GIVER_OPTIONS,
-            "errors": list(errors.items()), "error_for": errors,
-        }, status_code=status_code)
-
-    @app.post("/manage/rounds/{round_id}/answers/new", response_class=HTMLResponse, include_in_schema=False)
-    async def record_answer(round_id: str, request: Request) -> Response:
-        manager, form = await need_form(request, "manager")
-        values = {key: str(form.get(key) or "").strip() for key in (
-            "reference", "question", "answer", "via", "given_by", "checked", "reason", "received-day", "received-month", "received-year")}
-        command, errors = read_form(values)
-        if command is not None:
-            async with registry_of(request).store.unit_of_work() as uow:
-                try:
-                    row = await answers.record_on_behalf(uow, registry_of(request).cipher, round_id, command, manager.name, auth.actor(request))
-                    await uow.commit()
-                except (common.Conflict, common.NotFound) as problem:
-                    field, _, words = str(problem).partition(": ")
-                    errors = {FIELD_IDS[field]: words} if field in FIELD_IDS and words else {"reference": str(problem)}
-                else:
-                    said = "yes" if row.answer == "accept" else "no"
-                    names = await leader_names(registry_of(request), [row.leader_id, row.partner_id])
-                    return with_message(
-                        f"/manage/rounds/{quote(round_id)}",
-                        f"Recorded: {names[row.leader_id]['name']} said {said} to working with {names[row.partner_id]['name']}.",
-                    )
-        return await answer_page(request, round_id, values, errors, 400)
+                row = await answers.record_on_behalf(uow, registry_of(request).cipher, round_id, command, manager.name, auth.actor(request))
+                await uow.commit()
+            except (common.Conflict, common.NotFound) as problem:
+                field, _, words = str(problem).partition(": ")
+                errors = {FIELD_IDS[field]: words} if field in FIELD_IDS and words else {"reference": str(problem)}
+            else:
+                said = "yes" if row.answer == "accept" else "no"
+                names = await leader_names(registry_of(request), [row.leader_id, row.partner_id])
+                return with_message(
+                    f"/manage/rounds/{quote(round_id)}",
+                    f"Recorded: {names[row.leader_id]['name']} said {said} to working with {names[row.partner_id]['name']}.",
+                )
+    return await answer_page(request, round_id, values, errors, 400)
 
 
 def questions(pairs: list[dict], names: dict[str, dict[str, str]]) -> list[tuple[str, str]]:

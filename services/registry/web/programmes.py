@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -27,148 +27,150 @@ from services.registry.web.pages import leader_names, not_found, page, with_mess
 REFERENCE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
-def install_programme_pages(app: FastAPI) -> None:
-    @app.get("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
-    async def programmes(request: Request) -> Response:
-        await need(request)
-        return await programmes_page(request, {"name": ""}, {})
+router = APIRouter()
 
-    async def programmes_page(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        manager = await need(request)
-        async with registry_of(request).store.unit_of_work() as uow:
-            rows = (await uow.session.scalars(select(ProgrammeRow).order_by(ProgrammeRow.name))).all()
-            cohorts = await cohorts_with_sizes(uow)
-        by_programme: dict[str, list] = {}
-        for cohort in cohorts:
-            by_programme.setdefault(cohort["programme_id"], []).append(cohort)
-        return page(request, "programmes.html", {
-            "title": "Programmes and cohorts", "section": "programmes", "programmes": rows, "cohorts": by_programme,
-            "values": values, "errors": list(errors.items()), "error_for": errors,
-            "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-        }, status_code=status_code)
 
-    @app.post("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
-    async def add_programme(request: Request) -> Response:
-        manager, form = await need_form(request, "manager")
-        name = str(form.get("name") or "").strip()
-        if not name or len(name) > 200:
-            return await programmes_page(request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400)
-        async with registry_of(request).store.unit_of_work() as uow:
-            row = await programme_handlers.create_programme(uow, NewProgramme(name=name), manager.email)
-            await uow.commit()
-        return with_message(
-            f"/manage/programmes/{quote(row.id)}/details",
-            f"The programme {name} has been added. Add how people reach its team, then its first cohort.",
-        )
+@router.get("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
+async def programmes(request: Request) -> Response:
+    await need(request)
+    return await programmes_page(request, {"name": ""}, {})
 
-    @app.get("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
-    async def programme_details(programme_id: str, request: Request) -> Response:
-        await need(request, "manager")
-        async with registry_of(request).store.unit_of_work() as uow:
-            row = await uow.session.get(ProgrammeRow, programme_id)
+async def programmes_page(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+    manager = await need(request)
+    async with registry_of(request).store.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(ProgrammeRow).order_by(ProgrammeRow.name))).all()
+        cohorts = await cohorts_with_sizes(uow)
+    by_programme: dict[str, list] = {}
+    for cohort in cohorts:
+        by_programme.setdefault(cohort["programme_id"], []).append(cohort)
+    return page(request, "programmes.html", {
+        "title": "Programmes and cohorts", "section": "programmes", "programmes": rows, "cohorts": by_programme,
+        "values": values, "errors": list(errors.items()), "error_for": errors,
+        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
+    }, status_code=status_code)
+
+@router.post("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
+async def add_programme(request: Request) -> Response:
+    manager, form = await need_form(request, "manager")
+    name = str(form.get("name") or "").strip()
+    if not name or len(name) > 200:
+        return await programmes_page(request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400)
+    async with registry_of(request).store.unit_of_work() as uow:
+        row = await programme_handlers.create_programme(uow, NewProgramme(name=name), manager.email)
+        await uow.commit()
+    return with_message(
+        f"/manage/programmes/{quote(row.id)}/details",
+        f"The programme {name} has been added. Add how people reach its team, then its first cohort.",
+    )
+
+@router.get("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
+async def programme_details(programme_id: str, request: Request) -> Response:
+    await need(request, "manager")
+    async with registry_of(request).store.unit_of_work() as uow:
+        row = await uow.session.get(ProgrammeRow, programme_id)
+    if row is None:
+        return not_found(request, f"There is no programme called {programme_id}.")
+    return details_page(request, row, details_values(row), {})
+
+def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+    return page(request, "programme_details.html", {
+        "title": f"How people reach the {row.name} team", "section": "programmes", "programme": row,
+        "values": values, "errors": list(errors.items()), "error_for": errors, "done": request.query_params.get("done"),
+    }, status_code=status_code)
+
+@router.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
+async def change_details(programme_id: str, request: Request) -> Response:
+    manager, form = await need_form(request, "manager")
+    values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS}
+    async with registry_of(request).store.unit_of_work() as uow:
+        row = await uow.session.get(ProgrammeRow, programme_id)
         if row is None:
             return not_found(request, f"There is no programme called {programme_id}.")
-        return details_page(request, row, details_values(row), {})
+        try:
+            change = details_from_form(values)
+        except ValidationError as problem:
+            return details_page(request, row, values, form_errors(problem), 400)
+        await programme_handlers.change_programme(uow, programme_id, change, manager.email)
+        await uow.commit()
+    return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
 
-    def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        return page(request, "programme_details.html", {
-            "title": f"How people reach the {row.name} team", "section": "programmes", "programme": row,
-            "values": values, "errors": list(errors.items()), "error_for": errors, "done": request.query_params.get("done"),
-        }, status_code=status_code)
+@router.get("/manage/programmes/{programme_id}", response_class=HTMLResponse, include_in_schema=False)
+async def programme(programme_id: str, request: Request) -> Response:
+    await need(request)
+    return await programme_page(request, programme_id, {"name": "", "who": "area", "area": "", "references": ""}, {})
 
-    @app.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
-    async def change_details(programme_id: str, request: Request) -> Response:
-        manager, form = await need_form(request, "manager")
-        values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS}
-        async with registry_of(request).store.unit_of_work() as uow:
-            row = await uow.session.get(ProgrammeRow, programme_id)
-            if row is None:
-                return not_found(request, f"There is no programme called {programme_id}.")
-            try:
-                change = details_from_form(values)
-            except ValidationError as problem:
-                return details_page(request, row, values, form_errors(problem), 400)
-            await programme_handlers.change_programme(uow, programme_id, change, manager.email)
-            await uow.commit()
-        return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
+async def programme_page(request: Request, programme_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+    manager = await need(request)
+    async with registry_of(request).store.unit_of_work() as uow:
+        row = await uow.session.get(ProgrammeRow, programme_id)
+        if row is None:
+            return not_found(request, f"There is no programme called {programme_id}.")
+        cohorts = await cohorts_with_sizes(uow, programme_id)
+        areas = (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system))).all()
+    return page(request, "programme.html", {
+        "title": row.name, "section": "programmes", "programme": row,
+        "closures": "; ".join(str(c) for c in closures_of(row.closure_periods, registry_of(request).settings.closure_periods)) or "Never",
+        "cohorts": cohorts,
+        "areas": areas, "values": values, "errors": list(errors.items()), "error_for": errors,
+        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
+    }, status_code=status_code)
 
-    @app.get("/manage/programmes/{programme_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def programme(programme_id: str, request: Request) -> Response:
-        await need(request)
-        return await programme_page(request, programme_id, {"name": "", "who": "area", "area": "", "references": ""}, {})
-
-    async def programme_page(request: Request, programme_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        manager = await need(request)
-        async with registry_of(request).store.unit_of_work() as uow:
-            row = await uow.session.get(ProgrammeRow, programme_id)
-            if row is None:
-                return not_found(request, f"There is no programme called {programme_id}.")
-            cohorts = await cohorts_with_sizes(uow, programme_id)
-            areas = (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system))).all()
-        return page(request, "programme.html", {
-            "title": row.name, "section": "programmes", "programme": row,
-            "closures": "; ".join(str(c) for c in closures_of(row.closure_periods, registry_of(request).settings.closure_periods)) or "Never",
-            "cohorts": cohorts,
-            "areas": areas, "values": values, "errors": list(errors.items()), "error_for": errors,
-            "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-        }, status_code=status_code)
-
-    @app.post("/manage/programmes/{programme_id}/cohorts", response_class=HTMLResponse, include_in_schema=False)
-    async def add_cohort(programme_id: str, request: Request) -> Response:
-        _, form = await need_form(request, "manager")
-        values = {key: str(form.get(key) or "").strip() for key in ("name", "who", "area", "references")}
-        errors: dict[str, str] = {}
-        if not values["name"] or len(values["name"]) > 200:
-            errors["name"] = "Enter a name for the cohort, up to 200 characters"
-        references = [r for r in re.split(r"[\s,;]+", values["references"]) if r]
-        if values["who"] not in ("area", "listed"):
-            errors["who"] = "Select who is in the cohort"
-        elif values["who"] == "area" and not values["area"]:
-            errors["area"] = "Select the area whose active leaders are in the cohort"
-        elif values["who"] == "listed":
+@router.post("/manage/programmes/{programme_id}/cohorts", response_class=HTMLResponse, include_in_schema=False)
+async def add_cohort(programme_id: str, request: Request) -> Response:
+    _, form = await need_form(request, "manager")
+    values = {key: str(form.get(key) or "").strip() for key in ("name", "who", "area", "references")}
+    errors: dict[str, str] = {}
+    if not values["name"] or len(values["name"]) > 200:
+        errors["name"] = "Enter a name for the cohort, up to 200 characters"
+    references = [r for r in re.split(r"[\s,;]+", values["references"]) if r]
+    if values["who"] not in ("area", "listed"):
+        errors["who"] = "Select who is in the cohort"
+    elif values["who"] == "area" and not values["area"]:
+        errors["area"] = "Select the area whose active leaders are in the cohort"
+    elif values["who"] == "listed":
+        if not references:
+            errors["references"] = "Enter the reference of at least one leader, one on each line"
+        elif bad := [r for r in references if not REFERENCE.match(r)]:
+            errors["references"] = f"{bad[0]} is not a leader reference: use letters, numbers, dots, dashes and underscores"
+    async with registry_of(request).store.unit_of_work() as uow:
+        if values["who"] == "area" and not errors:
+            references = list((await uow.session.scalars(
+                select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
+            )).all())
             if not references:
-                errors["references"] = "Enter the reference of at least one leader, one on each line"
-            elif bad := [r for r in references if not REFERENCE.match(r)]:
-                errors["references"] = f"{bad[0]} is not a leader reference: use letters, numbers, dots, dashes and underscores"
-        async with registry_of(request).store.unit_of_work() as uow:
-            if values["who"] == "area" and not errors:
-                references = list((await uow.session.scalars(
-                    select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
-                )).all())
-                if not references:
-                    errors["area"] = f"Nobody active is registered in area {values['area']}"
-            if not errors:
-                known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(references)))).all())
-                if missing := [r for r in references if r not in known]:
-                    errors["references"] = f"Nobody is registered with the reference {missing[0]}" + (
-                        f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            if errors:
-                return await programme_page(request, programme_id, values, errors, 400)
-            try:
-                cohort = await programme_handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
-            except common.NotFound as problem:
-                return not_found(request, str(problem))
-            await uow.commit()
-        return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")
+                errors["area"] = f"Nobody active is registered in area {values['area']}"
+        if not errors:
+            known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(references)))).all())
+            if missing := [r for r in references if r not in known]:
+                errors["references"] = f"Nobody is registered with the reference {missing[0]}" + (
+                    f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        if errors:
+            return await programme_page(request, programme_id, values, errors, 400)
+        try:
+            cohort = await programme_handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
+        except common.NotFound as problem:
+            return not_found(request, str(problem))
+        await uow.commit()
+    return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")
 
-    @app.get("/manage/cohorts/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def cohort(cohort_id: str, request: Request) -> Response:
-        manager = await need(request)
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
-            row = await uow.session.get(CohortRow, cohort_id)
-            if row is None:
-                return not_found(request, f"There is no cohort called {cohort_id}.")
-            programme_row = await uow.session.get(ProgrammeRow, row.programme_id)
-            members = (await uow.session.scalars(
-                select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id).order_by(CohortMemberRow.leader_id)
-            )).all()
-        names = await leader_names(registry, list(members))
-        people = sorted(({"id": m, **names[m]} for m in members), key=lambda p: p["name"])
-        return page(request, "cohort.html", {
-            "title": row.name, "section": "programmes", "cohort": row, "programme": programme_row, "people": people,
-            "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-        })
+@router.get("/manage/cohorts/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
+async def cohort(cohort_id: str, request: Request) -> Response:
+    manager = await need(request)
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.get(CohortRow, cohort_id)
+        if row is None:
+            return not_found(request, f"There is no cohort called {cohort_id}.")
+        programme_row = await uow.session.get(ProgrammeRow, row.programme_id)
+        members = (await uow.session.scalars(
+            select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id).order_by(CohortMemberRow.leader_id)
+        )).all()
+    names = await leader_names(registry, list(members))
+    people = sorted(({"id": m, **names[m]} for m in members), key=lambda p: p["name"])
+    return page(request, "cohort.html", {
+        "title": row.name, "section": "programmes", "cohort": row, "programme": programme_row, "people": people,
+        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
+    })
 
 
 DETAIL_FIELDS = ("name", "team", "contact_person", "phone", "email", "postal_address", "closure_periods", "next_round_on")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.registry.adapters import exports
@@ -48,74 +48,76 @@ async def pairs_for(request: Request, round_id: str, manager, filters: dict[str,
     )
 
 
-def install_review_pages(app: FastAPI) -> None:
-    @app.get("/manage/rounds/{round_id}/pairs", response_class=HTMLResponse, include_in_schema=False)
-    async def review_page(round_id: str, request: Request) -> Response:
-        manager = await need(request)
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
-            row = await round_tables.round_row(uow, round_id)
-        if row is None:
-            return not_found(request, f"There is no round called {round_id}.")
-        filters = pair_filters(request)
-        page_number = whole_number(request.query_params.get("page"), 1, 100_000) or 1
+router = APIRouter()
+
+
+@router.get("/manage/rounds/{round_id}/pairs", response_class=HTMLResponse, include_in_schema=False)
+async def review_page(round_id: str, request: Request) -> Response:
+    manager = await need(request)
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await round_tables.round_row(uow, round_id)
+    if row is None:
+        return not_found(request, f"There is no round called {round_id}.")
+    filters = pair_filters(request)
+    page_number = whole_number(request.query_params.get("page"), 1, 100_000) or 1
+    table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
+    pages = max(1, -(-table.total // round_tables.PER_PAGE))
+    if page_number > pages:
+        page_number = pages
         table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
-        pages = max(1, -(-table.total // round_tables.PER_PAGE))
-        if page_number > pages:
-            page_number = pages
-            table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
-        chosen = {k: v for k, v in filters.items() if v}
-        base = f"/manage/rounds/{quote(round_id)}"
-        return page(request, "round_pairs.html", {
-            "title": f"Review the pairs: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
-            "not_paired": await round_tables.not_paired_table(registry, round_id, manager), "filters": filters,
-            "filtered": bool(chosen), "page_number": page_number, "pages": pages,
-            "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
-            "export_query": ("?" + urlencode(chosen)) if chosen else "", "may_act": manager.may("manager"),
-            "mode_options": [("", "Any way")] + list(forms.MODE_NAMES.items()),
-        })
+    chosen = {k: v for k, v in filters.items() if v}
+    base = f"/manage/rounds/{quote(round_id)}"
+    return page(request, "round_pairs.html", {
+        "title": f"Review the pairs: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
+        "not_paired": await round_tables.not_paired_table(registry, round_id, manager), "filters": filters,
+        "filtered": bool(chosen), "page_number": page_number, "pages": pages,
+        "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
+        "export_query": ("?" + urlencode(chosen)) if chosen else "", "may_act": manager.may("manager"),
+        "mode_options": [("", "Any way")] + list(forms.MODE_NAMES.items()),
+    })
 
-    @app.get("/manage/rounds/{round_id}/follow-up", response_class=HTMLResponse, include_in_schema=False)
-    async def follow_up_page(round_id: str, request: Request) -> Response:
-        manager = await need(request)
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
-            row = await round_tables.round_row(uow, round_id)
-        if row is None:
-            return not_found(request, f"There is no round called {round_id}.")
+@router.get("/manage/rounds/{round_id}/follow-up", response_class=HTMLResponse, include_in_schema=False)
+async def follow_up_page(round_id: str, request: Request) -> Response:
+    manager = await need(request)
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await round_tables.round_row(uow, round_id)
+    if row is None:
+        return not_found(request, f"There is no round called {round_id}.")
+    filters = follow_up_filters(request)
+    table = await round_tables.follow_up_table(registry, round_id, manager, filters["show"], filters["q"])
+    chosen = {k: v for k, v in filters.items() if v}
+    return page(request, "round_follow_up.html", {
+        "title": f"Follow up: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
+        "filters": filters, "filter_words": round_tables.FOLLOW_UP_FILTERS,
+        "export_query": ("?" + urlencode(chosen)) if chosen else "",
+    })
+
+@router.get("/manage/rounds/{round_id}/export/{filename}", include_in_schema=False)
+async def export(round_id: str, filename: str, request: Request) -> Response:
+    manager = await need(request)
+    what, _, kind = filename.rpartition(".")
+    if what not in EXPORTS or kind not in ("csv", "xlsx"):
+        return not_found(request, "There is no such download. Choose one from the round's pages.")
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        row = await round_tables.round_row(uow, round_id)
+    if row is None:
+        return not_found(request, f"There is no round called {round_id}.")
+    if what == "pairs":
+        table = await pairs_for(request, round_id, manager, pair_filters(request), None, f"export the pairs ({kind})")
+    elif what == "not-paired":
+        table = await round_tables.not_paired_table(registry, round_id, manager)
+    else:
         filters = follow_up_filters(request)
-        table = await round_tables.follow_up_table(registry, round_id, manager, filters["show"], filters["q"])
-        chosen = {k: v for k, v in filters.items() if v}
-        return page(request, "round_follow_up.html", {
-            "title": f"Follow up: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
-            "filters": filters, "filter_words": round_tables.FOLLOW_UP_FILTERS,
-            "export_query": ("?" + urlencode(chosen)) if chosen else "",
-        })
-
-    @app.get("/manage/rounds/{round_id}/export/{filename}", include_in_schema=False)
-    async def export(round_id: str, filename: str, request: Request) -> Response:
-        manager = await need(request)
-        what, _, kind = filename.rpartition(".")
-        if what not in EXPORTS or kind not in ("csv", "xlsx"):
-            return not_found(request, "There is no such download. Choose one from the round's pages.")
-        registry = registry_of(request)
-        async with registry.store.unit_of_work() as uow:
-            row = await round_tables.round_row(uow, round_id)
-        if row is None:
-            return not_found(request, f"There is no round called {round_id}.")
-        if what == "pairs":
-            table = await pairs_for(request, round_id, manager, pair_filters(request), None, f"export the pairs ({kind})")
-        elif what == "not-paired":
-            table = await round_tables.not_paired_table(registry, round_id, manager)
-        else:
-            filters = follow_up_filters(request)
-            table = await round_tables.follow_up_table(
-                registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})")
-        async with registry.store.unit_of_work() as uow:
-            common.audit(uow, manager.email, "exported a round", None,
-                           f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows")
-            await uow.commit()
-        name = f"{round_id}-{what}.{kind}"
-        body = exports.as_csv(table.columns, table.rows) if kind == "csv" else exports.as_xlsx(EXPORTS[what], table.columns, table.rows)
-        return Response(body, media_type=exports.CSV_TYPE if kind == "csv" else exports.XLSX_TYPE,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+        table = await round_tables.follow_up_table(
+            registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})")
+    async with registry.store.unit_of_work() as uow:
+        common.audit(uow, manager.email, "exported a round", None,
+                       f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows")
+        await uow.commit()
+    name = f"{round_id}-{what}.{kind}"
+    body = exports.as_csv(table.columns, table.rows) if kind == "csv" else exports.as_xlsx(EXPORTS[what], table.columns, table.rows)
+    return Response(body, media_type=exports.CSV_TYPE if kind == "csv" else exports.XLSX_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
@@ -32,51 +32,53 @@ def token_view(row) -> dict:
     }
 
 
-def install_token_routes(app: FastAPI) -> None:
-    @app.post("/api-tokens", status_code=201, tags=["api tokens"], dependencies=[ADMIN])
-    async def create_api_token(command: TokenRequest, request: Request) -> dict:
-        """Make a token; the answer holds the token itself, the only time it is shown."""
-        if problems := auth.token_problem(command.name, command.role):
-            raise RequestValidationError([{"loc": ("body", f), "type": "value_error", "msg": m} for f, m in problems.items()])
-        made = await auth.create_token(registry_of(request), command.name, command.role, auth.person_of(request))
-        return {"id": made.id, "name": made.name, "role": made.role, "token": made.token}
+router = APIRouter()
 
-    @app.get("/api-tokens", tags=["api tokens"], dependencies=[ADMIN])
-    async def list_api_tokens(request: Request) -> dict:
-        return {"items": [token_view(row) for row in await auth.list_tokens(registry_of(request))]}
 
-    @app.delete("/api-tokens/{token_id}", tags=["api tokens"], dependencies=[ADMIN])
-    async def revoke_api_token(token_id: int, request: Request) -> Response:
-        if not await auth.revoke_token(registry_of(request), token_id):
-            return JSONResponse(status_code=404, content={"detail": f"There is no token {token_id} still in use"})
-        return JSONResponse({"id": token_id, "revoked": True})
+@router.post("/api-tokens", status_code=201, tags=["api tokens"], dependencies=[ADMIN])
+async def create_api_token(command: TokenRequest, request: Request) -> dict:
+    """Make a token; the answer holds the token itself, the only time it is shown."""
+    if problems := auth.token_problem(command.name, command.role):
+        raise RequestValidationError([{"loc": ("body", f), "type": "value_error", "msg": m} for f, m in problems.items()])
+    made = await auth.create_token(registry_of(request), command.name, command.role, auth.person_of(request))
+    return {"id": made.id, "name": made.name, "role": made.role, "token": made.token}
 
-    # ---- the admin's page ----
+@router.get("/api-tokens", tags=["api tokens"], dependencies=[ADMIN])
+async def list_api_tokens(request: Request) -> dict:
+    return {"items": [token_view(row) for row in await auth.list_tokens(registry_of(request))]}
 
-    async def tokens_page(request: Request, values: dict, errors: dict[str, str], made=None, status_code: int = 200) -> Response:
-        rows = await auth.list_tokens(registry_of(request))
-        return page(request, "tokens.html", {
-            "title": "API tokens", "section": "tokens", "tokens": rows, "values": values, "made": made,
-            "errors": list(errors.items()), "error_for": errors, "roles": auth.ROLES,
-            "done": request.query_params.get("done"),
-        }, status_code=status_code)
+@router.delete("/api-tokens/{token_id}", tags=["api tokens"], dependencies=[ADMIN])
+async def revoke_api_token(token_id: int, request: Request) -> Response:
+    if not await auth.revoke_token(registry_of(request), token_id):
+        return JSONResponse(status_code=404, content={"detail": f"There is no token {token_id} still in use"})
+    return JSONResponse({"id": token_id, "revoked": True})
 
-    @app.get("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
-    async def tokens(request: Request) -> Response:
-        await need(request, "admin")
-        return await tokens_page(request, {"name": "", "role": "viewer"}, {})
+# ---- the admin's page ----
 
-    @app.post("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
-    async def add_token(request: Request) -> Response:
-        manager, form = await need_form(request, "admin")
-        values = {"name": str(form.get("name") or "").strip(), "role": str(form.get("role") or "")}
-        if errors := auth.token_problem(values["name"], values["role"]):
-            return await tokens_page(request, values, errors, status_code=400)
-        made = await auth.create_token(registry_of(request), values["name"], values["role"], manager.email)
-        return await tokens_page(request, {"name": "", "role": "viewer"}, {}, made=made)
+async def tokens_page(request: Request, values: dict, errors: dict[str, str], made=None, status_code: int = 200) -> Response:
+    rows = await auth.list_tokens(registry_of(request))
+    return page(request, "tokens.html", {
+        "title": "API tokens", "section": "tokens", "tokens": rows, "values": values, "made": made,
+        "errors": list(errors.items()), "error_for": errors, "roles": auth.ROLES,
+        "done": request.query_params.get("done"),
+    }, status_code=status_code)
 
-    @app.post("/manage/tokens/{token_id}/revoke", response_class=HTMLResponse, include_in_schema=False)
-    async def revoke(token_id: int, request: Request) -> Response:
-        await need_form(request, "admin")
-        revoked = await auth.revoke_token(registry_of(request), token_id)
-        return with_message("/manage/tokens", f"Token {token_id} has been revoked" if revoked else f"Token {token_id} was already revoked")
+@router.get("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
+async def tokens(request: Request) -> Response:
+    await need(request, "admin")
+    return await tokens_page(request, {"name": "", "role": "viewer"}, {})
+
+@router.post("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
+async def add_token(request: Request) -> Response:
+    manager, form = await need_form(request, "admin")
+    values = {"name": str(form.get("name") or "").strip(), "role": str(form.get("role") or "")}
+    if errors := auth.token_problem(values["name"], values["role"]):
+        return await tokens_page(request, values, errors, status_code=400)
+    made = await auth.create_token(registry_of(request), values["name"], values["role"], manager.email)
+    return await tokens_page(request, {"name": "", "role": "viewer"}, {}, made=made)
+
+@router.post("/manage/tokens/{token_id}/revoke", response_class=HTMLResponse, include_in_schema=False)
+async def revoke(token_id: int, request: Request) -> Response:
+    await need_form(request, "admin")
+    revoked = await auth.revoke_token(registry_of(request), token_id)
+    return with_message("/manage/tokens", f"Token {token_id} has been revoked" if revoked else f"Token {token_id} was already revoked")
