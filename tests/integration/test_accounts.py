@@ -256,14 +256,13 @@ async def test_a_session_unused_for_30_minutes_ends_and_the_sign_in_page_says_wh
 
 
 async def test_the_idle_limit_is_a_setting(database_url, kafka_settings):
-    async with running_registry(database_url, kafka_settings, session_idle_minutes=5) as registry:
-        async with caller(registry) as browser:
-            await sign_in(browser, *ADMIN)
-            async with registry.store.unit_of_work() as uow:
-                await uow.session.execute(update(ManagerSessionRow).values(last_used_at=utc_now() - dt.timedelta(minutes=6)))
-                await uow.commit()
-            answer = await browser.get("/manage", follow_redirects=True)
-            assert "had not used these pages for 5 minutes" in answer.text
+    async with running_registry(database_url, kafka_settings, session_idle_minutes=5) as registry, caller(registry) as browser:
+        await sign_in(browser, *ADMIN)
+        async with registry.store.unit_of_work() as uow:
+            await uow.session.execute(update(ManagerSessionRow).values(last_used_at=utc_now() - dt.timedelta(minutes=6)))
+            await uow.commit()
+        answer = await browser.get("/manage", follow_redirects=True)
+        assert "had not used these pages for 5 minutes" in answer.text
 
 
 # ---- 4. the second factor ----
@@ -386,30 +385,26 @@ async def test_a_password_alone_does_not_open_the_api_for_someone_who_needs_a_se
 
 async def test_the_first_admin_keeps_a_changed_password_until_the_setting_changes(database_url, kafka_settings):
     key = new_key()
-    async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry:
-        async with caller(registry) as browser:
-            await sign_in(browser, *ADMIN)
-            changed = await post_form(browser, "/manage/account/password", {
-                "current_password": ADMIN[1], "new_password": "the admin's own choice", "new_password_again": "the admin's own choice",
-            }, "/manage/account")
-            assert changed.status_code == 303
+    async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry, caller(registry) as browser:
+        await sign_in(browser, *ADMIN)
+        changed = await post_form(browser, "/manage/account/password", {
+            "current_password": ADMIN[1], "new_password": "the admin's own choice", "new_password_again": "the admin's own choice",
+        }, "/manage/account")
+        assert changed.status_code == 303
     auth.forget_cached_passwords()
-    async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry:  # restarted, same settings
-        async with caller(registry) as browser:
-            assert (await sign_in(browser, *ADMIN)).status_code == 400
-            assert (await sign_in(browser, ADMIN[0], "the admin's own choice")).status_code == 303
-    async with running_registry(database_url, kafka_settings, encryption_keys=key, admin_password="a new setting to get back in") as registry:
-        async with caller(registry) as browser:
-            assert (await sign_in(browser, ADMIN[0], "a new setting to get back in")).status_code == 303
+    async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry, caller(registry) as browser:  # restarted, same settings
+        assert (await sign_in(browser, *ADMIN)).status_code == 400
+        assert (await sign_in(browser, ADMIN[0], "the admin's own choice")).status_code == 303
+    async with running_registry(database_url, kafka_settings, encryption_keys=key, admin_password="a new setting to get back in") as registry, caller(registry) as browser:
+        assert (await sign_in(browser, ADMIN[0], "a new setting to get back in")).status_code == 303
 
 
 async def test_the_first_admins_token_from_the_settings_opens_the_api_until_the_setting_changes(database_url, kafka_settings):
     key, first, second = new_key(), f"pairing_{'a' * 40}", f"pairing_{'b' * 40}"
     settings = {"encryption_keys": key, "require_second_factor": True}
-    async with running_registry(database_url, kafka_settings, admin_api_token=first, **settings) as registry:
-        async with caller(registry, headers={"Authorization": f"Bearer {first}"}) as program:
-            made = await program.post("/api-tokens", json={"name": "nightly report", "role": "viewer"})
-            assert made.status_code == 201, "it signs in as the first admin"
+    async with running_registry(database_url, kafka_settings, admin_api_token=first, **settings) as registry, caller(registry, headers={"Authorization": f"Bearer {first}"}) as program:
+        made = await program.post("/api-tokens", json={"name": "nightly report", "role": "viewer"})
+        assert made.status_code == 201, "it signs in as the first admin"
     async with running_registry(database_url, kafka_settings, admin_api_token=second, **settings) as registry:
         async with caller(registry, headers={"Authorization": f"Bearer {first}"}) as old:
             assert (await old.get("/leaders")).status_code == 401, "the setting changed: the old token stops working"
