@@ -18,6 +18,7 @@ from services.common.crypto import new_key
 from services.registry.adapters.orm import ManagerRow
 from services.registry.app import create_app
 from services.registry.config import RegistrySettings
+from services.registry.web.api_auth import create_token
 from services.registry.web.auth import hash_password
 
 pytestmark = pytest.mark.integration
@@ -87,12 +88,14 @@ async def registry_app(authz_database, kafka_settings):
                                password_hash=hash_password(PASSWORD), active=True, failed_sign_ins=0)
                 )
             await uow.commit()
+        # Programs use API tokens: a password alone (HTTP Basic) is refused for managers and admins.
+        app.state.tokens = {role: (await create_token(app.state.registry, f"matrix {role}", role, "first-admin@test.example")).token for role in ROLES}
         yield app
 
 
 def client(app, role: str | None) -> httpx.AsyncClient:
-    auth = (f"{role}@test.example", PASSWORD) if role else None
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry", auth=auth)
+    headers = {"Authorization": f"Bearer {app.state.tokens[role]}"} if role else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry", headers=headers)
 
 
 def expected_allowed(needs: str | None, role: str | None) -> bool:
