@@ -89,7 +89,8 @@ async def registry_app(authz_database, kafka_settings):
                 )
             await uow.commit()
         # Programs use API tokens: a password alone (HTTP Basic) is refused for managers and admins.
-        app.state.tokens = {role: (await create_token(app.state.registry, f"matrix {role}", role, "first-admin@test.example")).token for role in ROLES}
+        registry = app.state.registry
+        app.state.tokens = {role: (await create_token(registry, f"matrix {role}", role, "first-admin@test.example")).token for role in ROLES}
         yield app
 
 

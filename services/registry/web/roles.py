@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import overload
 
 from services.registry.adapters.orm import ManagerRow
 
@@ -76,6 +77,10 @@ def manager_from(row: ManagerRow, csrf: str = "") -> Manager:
     return Manager(id=row.id, email=row.email, name=row.name, role=row.role, csrf_token=csrf)
 
 
+@overload
+def aware(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: dt.datetime | None) -> dt.datetime | None:
     """SQLite forgets the time zone: every time stored is UTC."""
     return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
@@ -85,5 +90,6 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def csrf_matches(expected: str, given: str | None) -> bool:
-    return bool(expected) and given is not None and hmac.compare_digest(expected.encode(), given.encode())
+def csrf_matches(expected: str, given: object) -> bool:
+    """Whether `given` (a header or form field, so anything a client sent) is this session's token."""
+    return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
