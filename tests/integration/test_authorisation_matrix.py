@@ -90,7 +90,8 @@ async def registry_app(authz_database, kafka_settings):
             await uow.commit()
         # Programs use API tokens: a password alone (HTTP Basic) is refused for managers and admins.
         registry = app.state.registry
-        app.state.tokens = {role: (await create_token(registry, f"matrix {role}", role, "first-admin@test.example")).token for role in ROLES}
+        made = [await create_token(registry, f"matrix {role}", role, "first-admin@test.example") for role in ROLES]
+        app.state.tokens = {token.role: token.token for token in made}
         yield app
 
 
