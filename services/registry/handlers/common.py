@@ -48,7 +48,7 @@ def move_round(uow: Publisher, row: RoundRow, target: RoundStatus, by: str | Non
     uow.publish(ROUNDS, row.id, event(RoundStatusChanged, change, row.id))
 
 
-def audit(uow: UnitOfWork, actor: str, action: str, leader_id: str, purpose: str) -> None:
+def audit(uow: UnitOfWork, actor: str, action: str, leader_id: str | None, purpose: str) -> None:
     uow.session.add(AuditRow(actor=actor, action=action, leader_id=leader_id, purpose=purpose))
 
 
