@@ -204,6 +204,14 @@ class Cohort(Strict):
 
 SolveStatus = Literal["optimal", "feasible", "infeasible", "cancelled"]
 
+# Why a pair came first when someone in it was left out before. It is for the programme team only:
+# told to the pair, it would tell one person something about the other.
+PAIRED_FIRST_REASON = "We paired you first because {who} missed out on a partner in an earlier round."
+
+
+def is_for_the_team_only(reason: str) -> bool:
+    return reason.startswith(PAIRED_FIRST_REASON.split("{", 1)[0])
+
 
 class PairResult(Strict):
     lived_experience_id: LeaderId

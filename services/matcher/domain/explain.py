@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from schemas.cohort import Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
+from schemas.cohort import PAIRED_FIRST_REASON, Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
 from services.matcher.domain import kernels
 from services.matcher.domain.rules import PAIR_RULES, PERSON_RULES, Candidates, session_problem
 from services.matcher.domain.scoring import topic_key
@@ -112,7 +112,7 @@ def paired_first(lived: MatchingProfile, prof: MatchingProfile) -> list[str]:
     who = {1: "one of you", 2: "both of you"}.get(int(lived.left_out_before) + int(prof.left_out_before))
     if who is None:
         return []
-    return [f"We paired you first because {who} missed out on a partner in an earlier round."]
+    return [PAIRED_FIRST_REASON.format(who=who)]
 
 
 # ---- unmatched ------------------------------------------------------------------

@@ -34,6 +34,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^You do not yet have ", "They do not yet have "),
         (r"^You come from ", "They come from "),
         (r"^One of you is ", "One of them is "),
+        (r"^We paired you first because one of you missed out ", "Paired first: one of them missed out "),
+        (r"^We paired you first because both of you missed out ", "Paired first: both of them missed out "),
         (r"\byou each\b", "they each"),
         (r"\bsuits you both\b", "suits them both"),
         (r"\bwill help you\b", "will help them"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from schemas.cohort import Location, RoundSpec, Window
+from schemas.cohort import Location, RoundSpec, Window, is_for_the_team_only
 from schemas.events import (
     MeetingSlot,
     NotificationStatusChanged,
@@ -243,7 +243,7 @@ def partner_news(pair: PairRow, partner: str, slot, arrangements: list[str], lin
     """What a person is told about one partner, with the links to answer."""
     return Partner(
         partner_id=partner,
-        reasons=pair.reasons,
+        reasons=[reason for reason in pair.reasons if not is_for_the_team_only(reason)],
         shared_windows=pair.shared_windows,
         meeting_modes=pair.meeting_modes,
         first_meeting=MeetingSlot(date=slot[0], start=slot[1], end=slot[2]) if slot else None,

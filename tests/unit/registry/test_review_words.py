@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from schemas.cohort import PAIRED_FIRST_REASON, is_for_the_team_only
 from services.registry.adapters.exports import as_csv
 from services.registry.domain.review import default_round_name, for_manager, safe_cell
 
@@ -46,10 +47,21 @@ def test_a_round_is_named_from_who_is_in_it_and_the_month(given, expected):
             "They do not share a free time each week yet; the programme team will help them find one.",
         ),
         ("This pair was agreed in advance.", "This pair was agreed in advance."),
+        (
+            "We paired you first because one of you missed out on a partner in an earlier round.",
+            "Paired first: one of them missed out on a partner in an earlier round.",
+        ),
     ],
 )
 def test_reasons_are_written_about_the_pair_for_the_manager(to_leader, to_manager):
     assert for_manager(to_leader) == to_manager
+
+
+def test_the_pair_is_never_told_that_one_of_them_was_left_out_before():
+    """Only the programme team hears why a pair came first: the partner would learn it about the other."""
+    paired_first = PAIRED_FIRST_REASON.format(who="one of you")
+    assert is_for_the_team_only(paired_first)
+    assert not is_for_the_team_only("You both care about discharge from hospital.")
 
 
 @pytest.mark.parametrize(
