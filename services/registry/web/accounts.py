@@ -141,7 +141,9 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
         if person is None:
             return page(request, "problem.html", {
                 "title": "This link no longer works",
-                "message": "Links to choose a new password work once, for 24 hours. Ask an admin of your programme for a new link.",
+                "message": (
+                    "Links to choose a new password work once, for 24 hours. Ask an admin of your programme for a new link."
+                ),
                 "back": "/sign-in", "back_text": "Go to the sign-in page",
             }, status_code=404)
         return page(request, "reset_password.html", {

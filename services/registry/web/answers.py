@@ -98,7 +98,7 @@ def questions(pairs: list[dict], names: dict[str, dict[str, str]]) -> list[tuple
     for pair in pairs:
         for me, partner in ((pair["lived_experience_id"], pair["professional_id"]), (pair["professional_id"], pair["lived_experience_id"])):
             found.append((f"{me} {partner}", f"{names[me]['name']} ({me}), about {names[partner]['name']}"))
-    return [("", "Choose a person")] + sorted(found, key=lambda q: q[1])
+    return [("", "Choose a person"), *sorted(found, key=lambda q: q[1])]
 
 
 def read_form(values: dict[str, str]) -> tuple[answers.AnswerOnBehalf | None, dict[str, str]]:

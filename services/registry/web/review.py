@@ -74,7 +74,7 @@ async def review_page(round_id: str, request: Request) -> Response:
         "filtered": bool(chosen), "page_number": page_number, "pages": pages,
         "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
         "export_query": ("?" + urlencode(chosen)) if chosen else "", "may_act": manager.may("manager"),
-        "mode_options": [("", "Any way")] + list(forms.MODE_NAMES.items()),
+        "mode_options": [("", "Any way"), *forms.MODE_NAMES.items()],
     })
 
 @router.get("/manage/rounds/{round_id}/follow-up", response_class=HTMLResponse, include_in_schema=False)
