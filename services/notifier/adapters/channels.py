@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
+from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -152,8 +153,8 @@ def email_message(
     quarter of the time (the newer EmailMessage parses every header it is given).
     """
     body = MIMEMultipart("alternative")
-    body.attach(MIMEText(planned.text, "plain", UTF8))
-    html = MIMEText(planned.html, "html", UTF8)
+    body.attach(MIMEText(planned.text, "plain", UTF8))  # type: ignore[arg-type]  # typeshed allows only a name; the email package takes a Charset too
+    html: MIMEBase = MIMEText(planned.html, "html", UTF8)  # type: ignore[arg-type]  # typeshed allows only a name; the email package takes a Charset too
     if pictures := pictures_in(planned.blocks):
         # Easy read: the pictures travel inside the email (multipart/related, shown inline by Content-ID).
         related = MIMEMultipart("related")
@@ -170,7 +171,7 @@ def email_message(
         ics = invitation_ics(
             planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.UTC)
         )
-        invitation = MIMEText(ics.decode(), "calendar", UTF8)
+        invitation = MIMEText(ics.decode(), "calendar", UTF8)  # type: ignore[arg-type]  # typeshed allows only a name; the email package takes a Charset too
         invitation.set_param("method", "PUBLISH")
         invitation.add_header("Content-Disposition", "attachment", filename="first-meeting.ics")
         message = MIMEMultipart("mixed")
@@ -178,7 +179,7 @@ def email_message(
         message.attach(invitation)
     message["From"] = formataddr(parseaddr(sender))  # a name beyond plain ASCII is encoded, the address kept
     message["To"] = to
-    message["Subject"] = header(planned.subject)
+    message["Subject"] = header(planned.subject)  # type: ignore[assignment]  # typeshed leaves out Header, which email takes
     message["Date"] = formatdate(localtime=False)
     # The same key always gives the same Message-ID, so a resend after a crash can be recognised.
     message["Message-ID"] = message_id(idempotency_key)

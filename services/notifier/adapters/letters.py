@@ -73,8 +73,8 @@ def _fonts() -> set[int]:
         pdfmetrics.registerFont(TTFont(REGULAR, str(FONT_DIR / "Vera.ttf")))
         pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / "VeraBd.ttf")))
         pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
-    regular = pdfmetrics.getFont(REGULAR).face.charToGlyph
-    bold = pdfmetrics.getFont(BOLD).face.charToGlyph
+    regular = pdfmetrics.getFont(REGULAR).face.charToGlyph  # type: ignore[attr-defined]  # reportlab's stubs leave out a TrueType font's face
+    bold = pdfmetrics.getFont(BOLD).face.charToGlyph  # type: ignore[attr-defined]  # reportlab's stubs leave out a TrueType font's face
     return set(regular) & set(bold)
 
 
@@ -187,14 +187,14 @@ class _NumberedCanvas(Canvas):
 
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         self._pages.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # reportlab's stubs leave out the canvas's own page start
 
     def save(self) -> None:
         total = len(self._pages)
         for state in self._pages:
             self.__dict__.update(state)
             self.setFont(REGULAR, min(self._points, 16))
-            self.drawRightString(A4[0] - MARGIN * mm, 10 * mm, f"Page {self._pageNumber} of {total}")
+            self.drawRightString(A4[0] - MARGIN * mm, 10 * mm, f"Page {self._pageNumber} of {total}")  # type: ignore[attr-defined]  # reportlab's stubs leave out the page number
             super().showPage()
         super().save()
 
