@@ -10,6 +10,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
 from services.registry.domain.review import safe_cell
@@ -36,7 +37,7 @@ def as_csv(columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -
     return ("\ufeff" + out.getvalue()).encode()  # the byte order mark makes Excel read it as UTF-8
 
 
-def bold(sheet, text: str) -> WriteOnlyCell:
+def bold(sheet, text: str) -> Cell:
     cell = WriteOnlyCell(sheet, value=text)
     cell.font = Font(bold=True)
     return cell

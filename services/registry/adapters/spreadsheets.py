@@ -87,7 +87,7 @@ def _read_csv(content: bytes) -> list[list[object]]:
     def numbered() -> Iterator[list[object]]:
         for number in itertools.count(1):  # row 1 is the header, as a spreadsheet shows it
             try:
-                yield next(reader)
+                yield [*next(reader)]  # the cells, as the rows of any file type are typed
             except StopIteration:
                 return
             except csv.Error as exc:
@@ -149,8 +149,8 @@ def check_xlsx_size(content: bytes) -> None:
                     last_row, last_column = max(last_row, row), max(last_column, column)
                     if last_column > MAX_COLUMNS or last_row * last_column > MAX_CELLS:
                         raise FileProblem(_too_wide(row, column))
-                elif element.tag.endswith("}row") and element.get("r", "").isdigit():
-                    last_row = max(last_row, int(element.get("r")))
+                elif element.tag.endswith("}row") and (row_attribute := element.get("r", "")).isdigit():
+                    last_row = max(last_row, int(row_attribute))
                 element.clear()
     except (zipfile.BadZipFile, KeyError, ParseError) as exc:
         raise FileProblem("the Excel file cannot be opened; save it again as an .xlsx workbook") from exc
@@ -192,7 +192,7 @@ def template_csv() -> bytes:
 
 def template_xlsx() -> bytes:
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook has one sheet
     sheet.title = "Leaders"
     sheet.append(list(COLUMNS))
     sheet.append([EXAMPLE.get(c, "") for c in COLUMNS])

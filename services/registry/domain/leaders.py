@@ -30,7 +30,7 @@ from services.registry.domain.text import Line, Text
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # contact_via_proxy: the leader agrees we send their messages to the person in `proxy` (a carer or someone else they name).
 ConsentPurpose = Literal["pairing", "sharing_details_with_partner", "contact", "health_and_access_data", "contact_via_proxy"]
-PROXY_CONSENT = "contact_via_proxy"
+PROXY_CONSENT: ConsentPurpose = "contact_via_proxy"
 
 
 class Consent(BaseModel):
