@@ -363,9 +363,36 @@ class TextReplyReceived(Envelope):
     data: TextReply
 
 
+class PairEnding(Payload):
+    """A pair that was going ahead has ended. Both people can be paired again, and the pair is never
+    proposed again. Why it ended is never here: the reason, and any words the person added, stay
+    sealed in the registry for the programme team."""
+
+    round_id: str
+    leader_id: LeaderId = Field(
+        description="Who asked to end it; when the programme team ended it, the lived experience leader of the pair"
+    )
+    partner_id: LeaderId = Field(description="The other person in the pair: told kindly that it is not their fault")
+    ended_by: Literal["leader", "programme_team"] = Field(
+        description="The leader asked (by their link, or through the programme team), or the programme team ended it; "
+        "then both people are told as partners, and neither is told the other asked"
+    )
+    via: Literal["link", "phone", "letter", "text", "in_person", "email", "programme_team"] = Field(
+        default="link", description="How the request came: the leader's link, told to the programme team, or the team's own decision"
+    )
+    recorded_by: str | None = Field(default=None, description="The staff member who recorded it, when not from a link")
+
+
+class PairEnded(Envelope):
+    """Added within v1, keyed by round id like the answers, so it follows them in order."""
+
+    event_type: Literal["PairEnded"] = "PairEnded"
+    data: PairEnding
+
+
 # The answers the registry records; the topic also carries the notifier's text replies for the registry.
-AnswerEvent = Annotated[PairAccepted | PairDeclined, Field(discriminator="event_type")]
-ResponseEvent = Annotated[PairAccepted | PairDeclined | TextReplyReceived, Field(discriminator="event_type")]
+AnswerEvent = Annotated[PairAccepted | PairDeclined | PairEnded, Field(discriminator="event_type")]
+ResponseEvent = Annotated[PairAccepted | PairDeclined | PairEnded | TextReplyReceived, Field(discriminator="event_type")]
 
 
 # ---- deliveries.v1 (keyed by leader id) ----
@@ -383,12 +410,14 @@ class Delivery(Payload):
     # Added later within v1: which message this report is about. For "partner_declined",
     # outcome_event_id holds the PairDeclined event's id. For "reminder" (the one reminder to someone
     # who has not answered about a partner) and "no_answer" (the task for the programme team when the
-    # answer date has passed), it holds an id of that reminder or task's own, the same on every report about it.
+    # answer date has passed), it holds an id of that reminder or task's own, the same on every report about it;
+    # for "pair_ended" and "pair_ended_confirmed", an id made from the PairEnded event's id and the person's.
     about: str = Field(
         default="outcome",
         description="outcome, partner_declined, text_reply, reminder (someone who has not answered is reminded, "
-        "before their answer date) or no_answer (the answer date passed: a task for the programme team to contact "
-        "them; nobody is declined automatically)",
+        "before their answer date), no_answer (the answer date passed: a task for the programme team to contact "
+        "them; nobody is declined automatically), pair_ended (someone in a pair that ended is told kindly it is not "
+        "their fault) or pair_ended_confirmed (the person who asked to end it is told it is done)",
     )
     # Added later within v1, for a task for a person (status needs_a_person): what kind of task and
     # the day it must be done by. For "text_reply", outcome_event_id holds GOV.UK Notify's id for the text.
@@ -418,6 +447,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         OutcomePublished,
         PairAccepted,
         PairDeclined,
+        PairEnded,
         TextReplyReceived,
         NotificationStatusChanged,
     )
