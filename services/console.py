@@ -34,7 +34,9 @@ def sign_in(url: str, data_dir: Path) -> RegistryClient:
     if not (email and password) and secrets.exists() and (made := json.loads(secrets.read_text()).get("admin_api_token")):
         return RegistryClient(url, auth=made)
     if not (email and password):
-        raise RegistryError("Set PAIRING_TOKEN (an API token an admin made), or PAIRING_EMAIL and PAIRING_PASSWORD, to sign in to the registry.")
+        raise RegistryError(
+            "Set PAIRING_TOKEN (an API token an admin made), or PAIRING_EMAIL and PAIRING_PASSWORD, to sign in to the registry."
+        )
     return RegistryClient(url, auth=(email, password))
 
 

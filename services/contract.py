@@ -91,7 +91,9 @@ def describe_kafka(document: dict) -> None:
         for reference in channel["messages"].values():
             message = messages[unquote(reference["$ref"].removeprefix("#/components/messages/"))]
             message["headers"] = EVENT_HEADERS
-            message["bindings"] = {"kafka": {"bindingVersion": "0.4.0", "key": {"type": "string", "description": KEYS[topic.key]}}}
+            message["bindings"] = {
+                "kafka": {"bindingVersion": "0.4.0", "key": {"type": "string", "description": KEYS[topic.key]}}
+            }
             if topic.compacted:
                 allow_tombstone(document, message)
 
@@ -193,8 +195,7 @@ def add_sign_in(document: dict) -> None:
             "type": "apiKey",
             "in": "cookie",
             "name": SESSION_COOKIE,
-            "description": "The browser's session after signing in on the pages; a change also needs the "
-            "X-CSRF-Token header",
+            "description": "The browser's session after signing in on the pages; a change also needs the X-CSRF-Token header",
         },
     }
     document["security"] = [{"apiToken": []}, {"basic": []}, {"session": []}]

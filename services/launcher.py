@@ -50,8 +50,12 @@ def secrets_for(data_dir: Path) -> dict[str, str]:
     first time, so what they stored with it still opens. The key for sealed events (`event_keys`) is shared."""
     path = data_dir / "secrets.json"
     secrets = json.loads(path.read_text()) if path.exists() else {}
-    made = {"event_keys": new_key(), "token_secret": new_key(), "admin_password": token_urlsafe(12),
-            "admin_api_token": f"pairing_{token_urlsafe(32)}"}
+    made = {
+        "event_keys": new_key(),
+        "token_secret": new_key(),
+        "admin_password": token_urlsafe(12),
+        "admin_api_token": f"pairing_{token_urlsafe(32)}",
+    }
     made |= {f"{service}_encryption_keys": secrets.get("encryption_keys") or new_key() for service in SERVICES}
     if not set(made) <= set(secrets):
         path.write_text(json.dumps({**made, **secrets}))

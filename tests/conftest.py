@@ -227,4 +227,3 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         yield port, maildir
     finally:
         controller.stop()
-

@@ -51,7 +51,9 @@ def validators(topic: str) -> list[tuple[str, str, Draft7Validator, Draft7Valida
             name = unquote(reference["$ref"].removeprefix("#/components/messages/"))
             pointer = reference["$ref"].removeprefix("#")
 
-            found.append((actions[channel_name], name, validator(registry, pointer, "payload"), validator(registry, pointer, "headers")))
+            found.append(
+                (actions[channel_name], name, validator(registry, pointer, "payload"), validator(registry, pointer, "headers"))
+            )
     return found
 
 

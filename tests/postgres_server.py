@@ -99,14 +99,19 @@ def started_server() -> Iterator[str]:
             raise RuntimeError(f"Could not start a PostgreSQL server for the tests ({args[0]}): {detail}")
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync")
-    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    options = (
+        f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    )
     run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True, timeout=60, cwd=home, **run_as,
+            capture_output=True,
+            timeout=60,
+            cwd=home,
+            **run_as,
         )
         shutil.rmtree(home, ignore_errors=True)
 

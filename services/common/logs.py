@@ -23,9 +23,7 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("cor
 # a mail server refusing an address, say. Contact details are taken out of every line.
 EMAIL = re.compile(r"[^@\s'\"<>(),;:]+@[^@\s'\"<>(),;:]+\.[A-Za-z]{2,}")
 # 07700 900123, +44 7700 900123, 0044 7700 900123, +44 (0)20 7946 0958, (020) 7946 0958
-UK_PHONE = re.compile(
-    r"(?<![\w-])(?:(?:\+|00)44\s?(?:\(0\)\s?)?|\(?0)(?:\d\)?[\s-]?){8,9}\d(?![\w-])"
-)
+UK_PHONE = re.compile(r"(?<![\w-])(?:(?:\+|00)44\s?(?:\(0\)\s?)?|\(?0)(?:\d\)?[\s-]?){8,9}\d(?![\w-])")
 REMOVED = "[contact detail removed]"
 
 

@@ -96,9 +96,7 @@ async def sample_forever(service: str, broker: Any, store: Store, every_seconds:
     while True:
         try:
             async with store.sessions() as session:
-                backlog = await session.scalar(
-                    select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))
-                )
+                backlog = await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
             OUTBOX_BACKLOG.labels(service).set(backlog or 0)
             OUTBOX_SET_ASIDE.labels(service).set(await set_aside_count(store))
             for topic, waiting in (await consumer_lag(broker)).items():

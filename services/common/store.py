@@ -191,9 +191,7 @@ class UnitOfWork:
         # A tombstone is about the leader (or round) it erases.
         self._add_outbox(topic, key, event_id, None, "Tombstone", key)
 
-    def _add_outbox(
-        self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str, correlation: str
-    ) -> None:
+    def _add_outbox(self, topic: Topic, key: str, event_id: str, value: bytes | None, event_type: str, correlation: str) -> None:
         # The trace context travels with the event, so the consumer's work joins this trace; the
         # correlation id is the header the contract names (schemas/asyncapi.yaml).
         headers = {"event_type": event_type, "correlation_id": correlation, **trace_headers()}
@@ -273,9 +271,7 @@ class OutboxRelay:
                 if not locked:
                     return 0
             rows = (
-                await session.scalars(
-                    select(outbox).where(outbox.published_at.is_(None)).order_by(outbox.id).limit(self.BATCH)
-                )
+                await session.scalars(select(outbox).where(outbox.published_at.is_(None)).order_by(outbox.id).limit(self.BATCH))
             ).all()
             if not rows:
                 return 0
@@ -319,12 +315,24 @@ class OutboxRelay:
         return refused
 
     async def _set_aside(self, row: Any, exc: Exception, now: dt.datetime) -> None:
-        why = f"The message broker refused this event ({exc.__class__.__name__}): it was set aside so the events after it could go"
+        why = (
+            f"The message broker refused this event ({exc.__class__.__name__}): it was set aside so the events after it could go"
+        )
         letter = {"event_id": row.event_id, "topic": row.topic, "why": why, "set_aside_at": now.isoformat()}
-        headers = {"consumer": f"{self.service}.outbox", "original_topic": row.topic, "original_partition": "-1",
-                   "original_offset": "-1", "attempts": "1", "error": why, "event_id": row.event_id, "source": SET_ASIDE}
+        headers = {
+            "consumer": f"{self.service}.outbox",
+            "original_topic": row.topic,
+            "original_partition": "-1",
+            "original_offset": "-1",
+            "attempts": "1",
+            "error": why,
+            "event_id": row.event_id,
+            "source": SET_ASIDE,
+        }
         await self.producer.send_and_wait(
-            DEAD_LETTERS.name, value=json.dumps(letter).encode(), key=row.key.encode(),
+            DEAD_LETTERS.name,
+            value=json.dumps(letter).encode(),
+            key=row.key.encode(),
             headers=[(k, v.encode()) for k, v in headers.items()],
         )
         # The body stays, sealed, for a person to look at; the row is never sent again.
@@ -342,19 +350,14 @@ class OutboxRelay:
     async def backlog(self) -> int:
         outbox = self.store.outbox
         async with self.store.sessions() as session:
-            return int(
-                await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
-                or 0
-            )
+            return int(await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None))) or 0)
 
 
 async def set_aside_count(store: Store) -> int:
     """Events the broker refused and the relay set aside (their rows keep their sealed body after publishing)."""
     outbox = store.outbox
     async with store.sessions() as session:
-        headers = await session.scalars(
-            select(outbox.headers).where(outbox.published_at.is_not(None), outbox.value.is_not(None))
-        )
+        headers = await session.scalars(select(outbox.headers).where(outbox.published_at.is_not(None), outbox.value.is_not(None)))
         return sum(1 for h in headers if SET_ASIDE in (h or {}))
 
 

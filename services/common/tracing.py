@@ -54,9 +54,18 @@ def without_addresses(span: ReadableSpan) -> ReadableSpan:
     if route := attributes.get("http.route"):
         attributes["url.path"] = route
     return ReadableSpan(
-        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
-        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
-        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
     )
 
 

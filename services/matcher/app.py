@@ -32,7 +32,9 @@ def build_broker(settings: MatcherSettings, store: Store, cipher: Cipher, solves
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
     solves = solves or handlers.Solves()
 
-    @broker.subscriber(LEADER_PROFILES.name, **batch_options(SERVICE, LEADER_PROFILES, settings.kafka), title="matcher: matching profiles")
+    @broker.subscriber(
+        LEADER_PROFILES.name, **batch_options(SERVICE, LEADER_PROFILES, settings.kafka), title="matcher: matching profiles"
+    )
     async def on_profiles(records: ProfileBatch) -> None:
         profiles = f"{SERVICE}.profiles"
         await project(

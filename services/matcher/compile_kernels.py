@@ -24,7 +24,12 @@ def compile_kernels() -> None:
     apart = cohort.model_copy(update={"round": cohort.round.model_copy(update={"allow_cross_system_remote": False})})
     solve(apart)
     minimums = {p.system: 1000 for p in cohort.leaders[:1]}  # too many to meet: every step of that path runs
-    solve(apart.model_copy(update={"round": apart.round.model_copy(update={"min_pairs_per_system": minimums, "time_limit_seconds": 2})}), Limits(search_workers=1))
+    solve(
+        apart.model_copy(
+            update={"round": apart.round.model_copy(update={"min_pairs_per_system": minimums, "time_limit_seconds": 2})}
+        ),
+        Limits(search_workers=1),
+    )
 
 
 def main() -> None:

@@ -63,7 +63,11 @@ async def missing_profiles(store: Store, request: RoundRequested) -> list[str]:
     wanted = request.data.leader_versions
     async with store.unit_of_work() as uow:
         have = dict(
-            (await uow.session.execute(select(ProfileRow.leader_id, ProfileRow.version).where(ProfileRow.leader_id.in_(wanted)))).all()
+            (
+                await uow.session.execute(
+                    select(ProfileRow.leader_id, ProfileRow.version).where(ProfileRow.leader_id.in_(wanted))
+                )
+            ).all()
         )
     return sorted(lid for lid, version in wanted.items() if have.get(lid, 0) < version)
 
@@ -115,7 +119,11 @@ async def publish_progress(store: Store, request: RoundRequested, progress: Prog
         elapsed_seconds=round(elapsed, 1),
     )
     async with store.unit_of_work() as uow:
-        uow.publish(MATCHES, round_id, RoundProgress(producer=PRODUCER, data=data, correlation_id=round_id, causation_id=str(request.event_id)))
+        uow.publish(
+            MATCHES,
+            round_id,
+            RoundProgress(producer=PRODUCER, data=data, correlation_id=round_id, causation_id=str(request.event_id)),
+        )
         await uow.commit()
 
 

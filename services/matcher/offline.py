@@ -109,7 +109,9 @@ def load_cohort(path: str | Path) -> Cohort:
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "cohort.schema.json"
 
 
-def run_match(cohort_path: str | Path, output_path: str | Path, limits: Limits | None = None, progress: bool = False) -> CohortResult:
+def run_match(
+    cohort_path: str | Path, output_path: str | Path, limits: Limits | None = None, progress: bool = False
+) -> CohortResult:
     """Solve the cohort file and write the result file; progress: show a spinner with
     the elapsed time on a terminal (large rounds take seconds)."""
     with _spinner(f"Solving {Path(cohort_path).name}", progress) as say:
@@ -127,7 +129,11 @@ def _stage(progress: Progress) -> str:
     """What the solver is doing, and how close it is, in a few words."""
     if progress.gap is None:
         return progress.stage
-    return f"{progress.stage} (best possible at most {progress.gap:.2%} better)" if progress.gap else f"{progress.stage} (best possible)"
+    return (
+        f"{progress.stage} (best possible at most {progress.gap:.2%} better)"
+        if progress.gap
+        else f"{progress.stage} (best possible)"
+    )
 
 
 @contextmanager
@@ -153,13 +159,19 @@ def summary(cohort_path: str | Path, output_path: str | Path, result: CohortResu
         f"{_many(counts.get('professionals', 0), 'professional')})."
     ]
     if stats.status == "infeasible":
-        lines.append("The round cannot be solved as it is set up, so no pairs were made. The smallest changes that would allow it:")
+        lines.append(
+            "The round cannot be solved as it is set up, so no pairs were made. The smallest changes that would allow it:"
+        )
         lines += [f"- {change}" for change in result.relaxations]
     else:
         lines.append(f"{_many(len(result.pairs), 'pair')}; {_many(len(result.unmatched), 'person', 'people')} not paired.")
         if result.unmatched:
             rules = Counter(u.rule for u in result.unmatched).most_common(3)
-            lines.append("Most common reasons for not being paired: " + ", ".join(f"{_RULE_WORDS.get(r, r)} ({n:,})" for r, n in rules) + ".")
+            lines.append(
+                "Most common reasons for not being paired: "
+                + ", ".join(f"{_RULE_WORDS.get(r, r)} ({n:,})" for r, n in rules)
+                + "."
+            )
         quality = "proven best" if stats.status == "optimal" else f"within {100 * stats.gap:.3g}% of the best possible"
         lines.append(f"Status: {stats.status} ({quality}); solved in {stats.wall_seconds:.1f} s.")
     lines.append(f"Result written to {output_path}")

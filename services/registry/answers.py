@@ -20,7 +20,13 @@ from services.registry.domain.answers import ReferenceProblem, read_reference
 from services.registry.handlers import answers as answering
 from services.registry.handlers import common
 
-VIA_WORDS = {"phone": "on the phone", "letter": "by letter", "text": "by text message", "in_person": "in person", "email": "by email"}
+VIA_WORDS = {
+    "phone": "on the phone",
+    "letter": "by letter",
+    "text": "by text message",
+    "in_person": "in person",
+    "email": "by email",
+}
 GIVER_WORDS = {"leader": "the leader", "named_person": "the person they named to get their messages"}
 
 
@@ -30,7 +36,9 @@ class AnswerOnBehalf(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     leader_id: LeaderId | None = Field(default=None, description="Who the answer is from (or give the reference)")
-    reference: str | None = Field(default=None, max_length=20, description="The reference on their letter or reply slip, like K7P-4QXM")
+    reference: str | None = Field(
+        default=None, max_length=20, description="The reference on their letter or reply slip, like K7P-4QXM"
+    )
     partner_id: LeaderId | None = Field(
         default=None, validate_default=True, description="Needed only when the person has more than one partner"
     )
@@ -41,7 +49,9 @@ class AnswerOnBehalf(BaseModel):
         default="leader", description="The leader, or the carer or other person they named to get their messages"
     )
     checked_with_leader: bool | None = Field(
-        default=None, validate_default=True, description="When a named person gave the answer: they said they checked with the leader first"
+        default=None,
+        validate_default=True,
+        description="When a named person gave the answer: they said they checked with the leader first",
     )
     reason: str | None = Field(default=None, max_length=2000, description="Why they said no, if they said")
 
@@ -92,17 +102,25 @@ async def question_for(uow: UnitOfWork, round_id: str, command: AnswerOnBehalf) 
             raise common.Conflict(f"reference: {command.reference} is the reference of {row.leader_id}, not {command.leader_id}")
         return answering.ResponseLink(round_id, row.leader_id, row.partner_id)
     leader_id = command.leader_id or ""
-    pairs = (await uow.session.scalars(
-        select(PairRow).where(PairRow.round_id == round_id, or_(PairRow.lived_experience_id == leader_id, PairRow.professional_id == leader_id))
-    )).all()
+    pairs = (
+        await uow.session.scalars(
+            select(PairRow).where(
+                PairRow.round_id == round_id, or_(PairRow.lived_experience_id == leader_id, PairRow.professional_id == leader_id)
+            )
+        )
+    ).all()
     partners = sorted({p.professional_id if p.lived_experience_id == leader_id else p.lived_experience_id for p in pairs})
     if not partners:
         raise common.NotFound(f"leader_id: {leader_id} has no partner in round {round_id}")
     if command.partner_id is None and len(partners) > 1:
-        raise common.Conflict(f"partner_id: {leader_id} has {len(partners)} partners in this round; give one of {', '.join(partners)}")
+        raise common.Conflict(
+            f"partner_id: {leader_id} has {len(partners)} partners in this round; give one of {', '.join(partners)}"
+        )
     partner_id = command.partner_id or partners[0]
     if partner_id not in partners:
-        raise common.Conflict(f"partner_id: {partner_id} is not paired with {leader_id} in this round; give one of {', '.join(partners)}")
+        raise common.Conflict(
+            f"partner_id: {partner_id} is not paired with {leader_id} in this round; give one of {', '.join(partners)}"
+        )
     return answering.ResponseLink(round_id, leader_id, partner_id)
 
 
@@ -112,8 +130,10 @@ async def record_on_behalf(
     """Record the answer as if given from the link, saying who gave it, how, when and who recorded it."""
     round_row = await common.get_round(uow, round_id)
     if round_row.status != "published":
-        raise common.Conflict(f"This round is {round_row.status}, so it is no longer taking answers: "
-            "answers are recorded only while a round is published.")
+        raise common.Conflict(
+            f"This round is {round_row.status}, so it is no longer taking answers: "
+            "answers are recorded only while a round is published."
+        )
     question = await question_for(uow, round_id, command)
     if (earlier := await answering.earlier_answer(uow, question)) is not None:
         raise common.Conflict(
@@ -132,7 +152,10 @@ async def record_on_behalf(
     row = await answering.record_response(uow, cipher, question, command.answer, reason, how)
     words = "yes" if command.answer == "accept" else "no"
     common.audit(
-        uow, actor, "recorded an answer", question.leader_id,
+        uow,
+        actor,
+        "recorded an answer",
+        question.leader_id,
         f"{words} to {question.partner_id} in round {round_id}, given by {GIVER_WORDS[command.given_by]} "
         f"{VIA_WORDS[command.via]} on {command.received_on.isoformat()}",
     )

@@ -91,7 +91,9 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
 
     cipher = Cipher(settings.encryption_keys)
 
-    @broker.subscriber(RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="registry: answers by text")
+    @broker.subscriber(
+        RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="registry: answers by text"
+    )
     async def on_text_reply(event: ResponseEvent) -> None:
         # The answers on this topic are the registry's own; it records the replies to text messages the notifier read.
         if isinstance(event, TextReplyReceived):
@@ -144,7 +146,10 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     app = FastAPI(
         responses={
             400: {"model": Problem, "description": "The request cannot be used as it is"},
-            401: {"model": Problem, "description": "Sign in first: an API token (Authorization: Bearer ...) an admin makes on /manage/tokens"},
+            401: {
+                "model": Problem,
+                "description": "Sign in first: an API token (Authorization: Bearer ...) an admin makes on /manage/tokens",
+            },
             403: {"model": Problem, "description": "Your role may not do this"},
             404: {"model": Problem, "description": "There is nothing with that id"},
             409: {"model": Problem, "description": "Not allowed in the current state; the detail says why"},

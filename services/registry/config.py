@@ -34,7 +34,9 @@ class RegistrySettings(BaseSettings):
     first_meeting_minutes: int = Field(default=60, ge=15, le=480, description="How long the suggested first meeting is")
     # The programme contact for a round launched for everyone or for an area (a programme's own
     # details are used for its cohorts' rounds): every message gives it.
-    programme_team: str = Field(default=DEFAULT_TEAM, min_length=1, max_length=200, description="The team's name as it reads in a sentence")
+    programme_team: str = Field(
+        default=DEFAULT_TEAM, min_length=1, max_length=200, description="The team's name as it reads in a sentence"
+    )
     programme_contact_name: str | None = Field(default=None, max_length=200, description="The named person people can contact")
     programme_phone: str | None = Field(default=None, max_length=40, description="A UK phone number people can call")
     programme_email: str | None = Field(default="pairing@example.nhs.uk", max_length=320)
@@ -52,17 +54,23 @@ class RegistrySettings(BaseSettings):
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
     # The first admin of the web pages: created (or given this password again) when someone first signs in.
     admin_email: str | None = Field(default=None, max_length=320, description="The first admin's email address")
-    admin_password: SecretStr | None = Field(default=None, min_length=12, description="The first admin's password (12 characters or more)")
+    admin_password: SecretStr | None = Field(
+        default=None, min_length=12, description="The first admin's password (12 characters or more)"
+    )
     admin_name: str = Field(default="Programme admin", max_length=200, description="The first admin's name")
     admin_api_token: SecretStr | None = Field(
-        default=None, min_length=40, max_length=200,
+        default=None,
+        min_length=40,
+        max_length=200,
         description="An API token for the first admin, so programs on the machine need no password (`make run` makes one)",
     )
     session_idle_minutes: int = Field(default=30, ge=1, le=480, description="A page session unused for this long ends")
     require_second_factor: bool = Field(
         default=True, description="Managers and admins sign in to the pages with a code from an authenticator app too"
     )
-    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="The largest request body (JSON or a form) taken, in bytes")
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="The largest request body (JSON or a form) taken, in bytes"
+    )
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="The largest spreadsheet upload taken, in bytes")
 
     _phone_is_uk = field_validator("programme_phone")(check_uk_phone)
@@ -83,7 +91,10 @@ class RegistrySettings(BaseSettings):
     def programme_contact(self) -> ProgrammeContact:
         """The default programme's contact: for rounds that belong to no programme."""
         return contact_of(
-            self.programme_team, self.programme_contact_name, self.programme_phone, self.programme_email,
+            self.programme_team,
+            self.programme_contact_name,
+            self.programme_phone,
+            self.programme_email,
             self.programme_postal_address.replace("\\n", "\n") if self.programme_postal_address else None,
         )
 
@@ -97,7 +108,9 @@ class RegistrySettings(BaseSettings):
         for item in filter(None, (part.strip() for part in value.split(","))):
             name, _, url = item.partition("=")
             if not name.strip() or not url.strip().startswith(("http://", "https://")):
-                raise ValueError(f"{item!r} should be a name, an equals sign and an address, such as matcher=http://127.0.0.1:9101")
+                raise ValueError(
+                    f"{item!r} should be a name, an equals sign and an address, such as matcher=http://127.0.0.1:9101"
+                )
         return value
 
     @property

@@ -25,7 +25,9 @@ async def keys_of(uow: UnitOfWork, cipher: Cipher, leader_ids: set[str]) -> dict
     wanted = sorted(leader_ids)
     for start in range(0, len(wanted), 1000):
         rows = await uow.session.execute(
-            select(PersonKeyRow.leader_id, PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id.in_(wanted[start : start + 1000]))
+            select(PersonKeyRow.leader_id, PersonKeyRow.sealed_key).where(
+                PersonKeyRow.leader_id.in_(wanted[start : start + 1000])
+            )
         )
         found.update({leader_id: cipher.open_bytes(sealed) for leader_id, sealed in rows.all()})
     return found

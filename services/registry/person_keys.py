@@ -48,7 +48,9 @@ class PersonKeys:
         wanted = [i for i in dict.fromkeys(leader_ids) if i not in cache]
         for start in range(0, len(wanted), 1000):
             chunk = wanted[start : start + 1000]
-            rows = await uow.session.execute(select(PersonKeyRow.leader_id, PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id.in_(chunk)))
+            rows = await uow.session.execute(
+                select(PersonKeyRow.leader_id, PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id.in_(chunk))
+            )
             found = {leader_id: self.at_rest.open_bytes(sealed) for leader_id, sealed in rows.all()}
             cache.update({leader_id: found.get(leader_id) for leader_id in chunk})
 
@@ -59,4 +61,3 @@ class PersonKeys:
         # Published before the contact record it opens (the notifier copes with either order).
         uow.publish(LEADER_KEYS, leader_id, LeaderKeyShared(producer="registry", data=shared, correlation_id=leader_id))
         return key
-

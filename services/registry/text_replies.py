@@ -34,10 +34,15 @@ async def record_text_reply(uow: UnitOfWork, received: TextReplyReceived, cipher
             f"replied {words.upper()} by text message on {reply.received_on.isoformat()} about working with "
             f"{reply.partner_id}, but it could not be recorded: {refused} Please contact them."
         )
-        await add_task(uow, f"{received.event_id}:{reply.leader_id}:text_answer", reply.round_id, reply.leader_id, "text_reply", detail, None)
+        await add_task(
+            uow, f"{received.event_id}:{reply.leader_id}:text_answer", reply.round_id, reply.leader_id, "text_reply", detail, None
+        )
         return
     common.audit(
-        uow, ACTOR, "recorded an answer", reply.leader_id,
+        uow,
+        ACTOR,
+        "recorded an answer",
+        reply.leader_id,
         f"{words} to {reply.partner_id} in round {reply.round_id}, "
         f"given by the leader by text message on {reply.received_on.isoformat()}",
     )

@@ -26,7 +26,9 @@ KIND_WORDS = {
 DONE_SHOWN = 20  # the most recent tasks done, under the open ones
 
 
-async def add_task(uow: UnitOfWork, key: str, round_id: str, leader_id: str, kind: str, detail: str, due_by: dt.date | None) -> None:
+async def add_task(
+    uow: UnitOfWork, key: str, round_id: str, leader_id: str, kind: str, detail: str, due_by: dt.date | None
+) -> None:
     """One task for each key: the same report twice (a redelivery) makes one task."""
     if await uow.session.scalar(select(TaskRow.id).where(TaskRow.key == key)) is not None:
         return
@@ -47,9 +49,11 @@ async def open_and_done(uow: UnitOfWork) -> tuple[list[TaskRow], list[TaskRow]]:
     """Open tasks, soonest due first (those without a date last), and the most recent done."""
     rows = (await uow.session.scalars(select(TaskRow).where(TaskRow.done_at.is_(None)).order_by(TaskRow.created_at))).all()
     open_ = sorted(rows, key=lambda t: (t.due_by is None, t.due_by or dt.date.max, t.created_at))
-    done = (await uow.session.scalars(
-        select(TaskRow).where(TaskRow.done_at.is_not(None)).order_by(TaskRow.done_at.desc()).limit(DONE_SHOWN)
-    )).all()
+    done = (
+        await uow.session.scalars(
+            select(TaskRow).where(TaskRow.done_at.is_not(None)).order_by(TaskRow.done_at.desc()).limit(DONE_SHOWN)
+        )
+    ).all()
     return open_, list(done)
 
 

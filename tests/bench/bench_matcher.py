@@ -256,7 +256,9 @@ def case_rematch(n_lived: int, n_prof: int, capacity: int, runs: int, share: flo
     cohort = _cohort(n_lived, n_prof, capacity)
     first = solve(cohort)
     step = round(1 / share)
-    declined = [(p.lived_experience_id, p.professional_id) for i, p in enumerate(first.pairs) if i % step == step // 2 and not p.locked]
+    declined = [
+        (p.lived_experience_id, p.professional_id) for i, p in enumerate(first.pairs) if i % step == step // 2 and not p.locked
+    ]
     accepted = [(p.lived_experience_id, p.professional_id) for p in first.pairs]
     accepted = [pair for pair in accepted if pair not in set(declined)]
     affected = {i for pair in declined for i in pair} | {u.id for u in first.unmatched}
@@ -348,7 +350,11 @@ def main() -> None:
         print(f"assignment {label} ...", file=sys.stderr, flush=True)
         assignment[label] = _in_process(case_assignment, n_lived, n_prof, cap, 1 if n_lived >= 10000 else 3)
 
-    quota_cases = [("200 x 200", 200, 200, 1, 2), ("2,000 x 400, capacity 5", 2000, 400, 5, 10), ("10,000 x 10,000", 10000, 10000, 1, 40)]
+    quota_cases = [
+        ("200 x 200", 200, 200, 1, 2),
+        ("2,000 x 400, capacity 5", 2000, 400, 5, 10),
+        ("10,000 x 10,000", 10000, 10000, 1, 40),
+    ]
     quotas = {}
     for label, n_lived, n_prof, cap, raise_by in quota_cases:
         print(f"area minimums {label} ...", file=sys.stderr, flush=True)
@@ -363,7 +369,19 @@ def main() -> None:
         rows.append(_solve_row(label, r))
     rows.append(_solve_row("10,000 x 10,000, stages 1 and 2 only", stages_12))
     solve_table = table(
-        ["cohort", "allowed pairs", "pairs", "status", "gap", "wall s (best)", "first run s", "CPU s", "peak memory", "same pairs and reasons as before issue 17"], rows
+        [
+            "cohort",
+            "allowed pairs",
+            "pairs",
+            "status",
+            "gap",
+            "wall s (best)",
+            "first run s",
+            "CPU s",
+            "peak memory",
+            "same pairs and reasons as before issue 17",
+        ],
+        rows,
     )
 
     rows = []
@@ -383,7 +401,16 @@ def main() -> None:
         cells.append(f"{flow_obj[0]:,} / {flow_obj[1]:,}")
         rows.append(cells)
     assignment_table = table(
-        ["cohort", "free pairs", "places", "OR-Tools flow s", "scipy linear_sum_assignment s (x flow)", "scipy min_weight_full_bipartite_matching s (x flow)", "same objective", "pairs / total fit"],
+        [
+            "cohort",
+            "free pairs",
+            "places",
+            "OR-Tools flow s",
+            "scipy linear_sum_assignment s (x flow)",
+            "scipy min_weight_full_bipartite_matching s (x flow)",
+            "same objective",
+            "pairs / total fit",
+        ],
         rows,
     )
 
@@ -396,16 +423,37 @@ def main() -> None:
 
     rematch_table = table(
         ["cohort", "declined pairs", "affected people", "re-match s", "status", "pairs before / after", "new pairs"],
-        [["2,000 x 400, capacity 5", again["declined"], again["affected"], _best(again["walls"]), again["status"], f"{again['pairs_before']:,} / {again['pairs_after']:,}", again["repaired"]]],
+        [
+            [
+                "2,000 x 400, capacity 5",
+                again["declined"],
+                again["affected"],
+                _best(again["walls"]),
+                again["status"],
+                f"{again['pairs_before']:,} / {again['pairs_after']:,}",
+                again["repaired"],
+            ]
+        ],
     )
 
     small, ten_k, ten_k_12 = solves["200 x 200"], solves["10,000 x 10,000"], stages_12
-    whole, scipy_10k = min(command["walls"]), min(assignment["10,000 x 10,000"]["dense"][0]) if assignment["10,000 x 10,000"]["dense"] else None
-    versus_scipy = f"; scipy's linear_sum_assignment on stages 1 and 2 alone: {_s(scipy_10k)} s, {scipy_10k / whole:.1f}x the whole command" if scipy_10k else ""
+    whole, scipy_10k = (
+        min(command["walls"]),
+        min(assignment["10,000 x 10,000"]["dense"][0]) if assignment["10,000 x 10,000"]["dense"] else None,
+    )
+    versus_scipy = (
+        f"; scipy's linear_sum_assignment on stages 1 and 2 alone: {_s(scipy_10k)} s, {scipy_10k / whole:.1f}x the whole command"
+        if scipy_10k
+        else ""
+    )
     same_10k = _same_as_before("10,000 x 10,000", ten_k)
     q2000, q10k = quotas["2,000 x 400, capacity 5"], quotas["10,000 x 10,000"]
     targets = [
-        Target("200 per side proven optimal < 0.5 s", f"{_s(min(small['walls']))} s, {small['status']}", small["status"] == "optimal" and min(small["walls"]) < 0.5),
+        Target(
+            "200 per side proven optimal < 0.5 s",
+            f"{_s(min(small['walls']))} s, {small['status']}",
+            small["status"] == "optimal" and min(small["walls"]) < 0.5,
+        ),
         Target(
             "10,000 per side coverage- and fit-optimal < 5 s end to end (`pairing match`, answers unchanged)",
             f"{_runs(command['walls'])} for the whole command ({command['status']}); solve() alone {_s(min(ten_k['walls']))} s, "
@@ -422,13 +470,16 @@ def main() -> None:
         Target("re-match after 5% declines at 2,000 x 400 < 1 s", f"{_s(min(again['walls']))} s", min(again["walls"]) < 1),
     ]
     target_table = table(
-        ["target", "measured", "met"], [[t.text, t.measured, "met" if t.met else f"not met: {t.note}" if t.note else "not met"] for t in targets]
+        ["target", "measured", "met"],
+        [[t.text, t.measured, "met" if t.met else f"not met: {t.note}" if t.note else "not met"] for t in targets],
     )
 
     steps = profile["steps"]
     steps["everything else in run_match"] = profile["run_match"] - sum(steps.values())
     profile_table = table(
-        ["step", "s", "share"], [[step, _s(t), f"{t / profile['run_match']:.0%}"] for step, t in steps.items()] + [["run_match in all", _s(profile["run_match"]), "100%"]]
+        ["step", "s", "share"],
+        [[step, _s(t), f"{t / profile['run_match']:.0%}"] for step, t in steps.items()]
+        + [["run_match in all", _s(profile["run_match"]), "100%"]],
     )
 
     body = f"""
@@ -452,11 +503,11 @@ every thread (numpy's BLAS uses two).
 ### The whole command at 10,000 a side, and where its time goes
 
 `pairing match COHORT.json -o RESULT.json` on the 10,000 x 10,000 cohort, timed from
-starting the process to its exit: {_runs(command['walls'])}. The profile below
+starting the process to its exit: {_runs(command["walls"])}. The profile below
 (cProfile, one run of `run_match` in a process whose compiled loops are already
 loaded) leaves out starting Python, importing and loading the compiled loops,
-about {max(0.0, whole - profile['run_match']):.1f} s of the command's time in this run (loading the loops from
-numba's cache alone took {_s(profile['loading'])} s); cProfile slows Python-heavy steps (reading the
+about {max(0.0, whole - profile["run_match"]):.1f} s of the command's time in this run (loading the loops from
+numba's cache alone took {_s(profile["loading"])} s); cProfile slows Python-heavy steps (reading the
 cohort, each person's rules, reasons) more than compiled ones.
 
 {profile_table}

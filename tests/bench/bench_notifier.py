@@ -103,7 +103,13 @@ def outcomes(people: list[LeaderContact], round_id: str) -> list[Outcome]:
                 decline_url=f"http://127.0.0.1:8000/a/{me.leader_id[-12:]:n>12}",
             )
             result.append(
-                Outcome(round_id=round_id, leader_id=me.leader_id, outcome="paired", partners=[partner], respond_by=dt.date(2027, 1, 5))
+                Outcome(
+                    round_id=round_id,
+                    leader_id=me.leader_id,
+                    outcome="paired",
+                    partners=[partner],
+                    respond_by=dt.date(2027, 1, 5),
+                )
             )
     return result
 
@@ -155,7 +161,12 @@ async def publish(bootstrap: str, topic: str, events: list) -> None:
     await producer.start()
     try:
         sent = [
-            await producer.send(topic, e.model_dump_json().encode(), key=e.data.leader_id.encode(), headers=[("event_id", str(e.event_id).encode())])
+            await producer.send(
+                topic,
+                e.model_dump_json().encode(),
+                key=e.data.leader_id.encode(),
+                headers=[("event_id", str(e.event_id).encode())],
+            )
             for e in events
         ]
         await asyncio.gather(*sent)
@@ -184,9 +195,7 @@ def whole_round(count: int) -> dict[str, float]:
     """The notifier process: contacts first (as the registry sends them on registering), then the outcomes."""
     tag = "round"
     people = contacts(count, tag)
-    published = [
-        OutcomePublished(producer="bench", correlation_id=o.round_id, data=o) for o in outcomes(people, f"bench-{tag}")
-    ]
+    published = [OutcomePublished(producer="bench", correlation_id=o.round_id, data=o) for o in outcomes(people, f"bench-{tag}")]
     with tempfile.TemporaryDirectory() as folder:
         kafka = EmbeddedKafka.start(log_path=Path(folder) / "broker.log")
         stack = Stack(Path(folder), http_port=free_port(), kafka_bootstrap=kafka.bootstrap_servers, report=lambda _: None)
@@ -258,8 +267,18 @@ def main() -> None:
             table(
                 ["step", "time", "messages per second", "share of raw sending"],
                 [
-                    ["writing: plan and render every format, build the email", f"{writing:.2f} s", rate(len(emails), writing), f"{raw / writing:.0%}"],
-                    ["sending through the notifier's email channel", f"{channel:.2f} s", rate(len(emails), channel), f"{raw / channel:.0%}"],
+                    [
+                        "writing: plan and render every format, build the email",
+                        f"{writing:.2f} s",
+                        rate(len(emails), writing),
+                        f"{raw / writing:.0%}",
+                    ],
+                    [
+                        "sending through the notifier's email channel",
+                        f"{channel:.2f} s",
+                        rate(len(emails), channel),
+                        f"{raw / channel:.0%}",
+                    ],
                     ["raw aiosmtplib (baseline)", f"{raw:.2f} s", rate(len(emails), raw), "100%"],
                 ],
             ),
@@ -268,7 +287,14 @@ def main() -> None:
             "arrive first, as they do when people are registered; then every outcome is published at once. Each "
             "message is written, claimed in the delivery log, sent, recorded and reported (deliveries.v1).",
             table(
-                ["messages", "outcomes on the broker", "first email saved", "last email saved", "messages per second", "share of raw sending"],
+                [
+                    "messages",
+                    "outcomes on the broker",
+                    "first email saved",
+                    "last email saved",
+                    "messages per second",
+                    "share of raw sending",
+                ],
                 [
                     [
                         f"{run['messages']:,}",

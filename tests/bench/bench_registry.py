@@ -112,7 +112,9 @@ async def baseline_import(store: Store, content: bytes) -> float:
     async with store.engine.begin() as conn:
         await conn.exec_driver_sql("create table if not exists baseline_rows (id text primary key, body text)")
         await conn.exec_driver_sql(
-            "insert into baseline_rows (id, body) values ($1, $2)" if store.is_postgres else "insert into baseline_rows (id, body) values (?, ?)",
+            "insert into baseline_rows (id, body) values ($1, $2)"
+            if store.is_postgres
+            else "insert into baseline_rows (id, body) values (?, ?)",
             [(r["id"], json.dumps(r)) for r in rows],
         )
     return time.perf_counter() - started
@@ -156,7 +158,9 @@ async def bench_relay(url: str, kafka: KafkaSettings, events: int) -> list[list[
 
         async with store.unit_of_work() as uow:
             for i in range(events):
-                uow.session.add(Outbox(event_id=str(uuid.uuid4()), topic="leaders.profile.v1", key=f"k{i}", value=payload, headers={}))
+                uow.session.add(
+                    Outbox(event_id=str(uuid.uuid4()), topic="leaders.profile.v1", key=f"k{i}", value=payload, headers={})
+                )
             await uow.commit()
         relay = OutboxRelay(store, producer)
         started = time.perf_counter()
@@ -191,7 +195,9 @@ def load(base: str, path: str, token: str, seconds: float = 5, concurrency: int 
     """Latency p50 and p95 in milliseconds, measured from a second process."""
     out = subprocess.run(
         [sys.executable, "-c", LOAD_SCRIPT, base, path, str(seconds), str(concurrency), token],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     latencies = sorted(json.loads(out))
     p95 = latencies[int(len(latencies) * 0.95) - 1]
@@ -244,6 +250,7 @@ def main() -> None:
     kafka = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
     try:
         with tempfile.TemporaryDirectory() as folder:
+
             async def sqlite() -> str:
                 return f"sqlite:///{folder}/bench-{uuid.uuid4().hex[:8]}.db"
 

@@ -176,9 +176,7 @@ def choose_radio(page, name: str, value: str) -> None:
     group = page.locator(f'input[type="radio"][name="{name}"]')
     target = page.locator(f'input[type="radio"][name="{name}"][value="{value}"]')
     for _ in range(200):
-        if page.evaluate(
-            "name => document.activeElement && document.activeElement.name === name", name
-        ):
+        if page.evaluate("name => document.activeElement && document.activeElement.name === name", name):
             break
         page.keyboard.press("Tab")
     else:

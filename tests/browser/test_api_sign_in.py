@@ -43,8 +43,16 @@ def client(tmp_path) -> TestClient:
     async def prepare() -> None:
         await registry.store.prepare("registry")
         async with registry.store.unit_of_work() as uow:
-            uow.session.add(ManagerRow(email=VIEWER[0], name="A viewer", role="viewer",
-                                       password_hash=auth.hash_password(VIEWER[1]), active=True, failed_sign_ins=0))
+            uow.session.add(
+                ManagerRow(
+                    email=VIEWER[0],
+                    name="A viewer",
+                    role="viewer",
+                    password_hash=auth.hash_password(VIEWER[1]),
+                    active=True,
+                    failed_sign_ins=0,
+                )
+            )
             await uow.commit()
         await registry.store.engine.dispose()
 

@@ -87,9 +87,7 @@ def test_a_form_on_another_site_cannot_cancel_a_round(stack, browser, other_site
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
     round_id = proposed_round(api)
     # Signed in to the pages (the cookie), and sending the password with every request as well.
-    context = browser.new_context(
-        http_credentials={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "send": "always"}
-    )
+    context = browser.new_context(http_credentials={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "send": "always"})
     page = context.new_page()
     sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
     assert page.goto(f"{base}/rounds/{round_id}").status == 200  # the browser has used the API

@@ -40,9 +40,25 @@ pytestmark = pytest.mark.e2e
 
 RUN = uuid.uuid4().hex[:5]
 COLUMNS = [
-    "id", "name", "role", "email", "system", "organisation", "latitude", "longitude", "max_travel_km",
-    "meeting_modes", "availability", "term_time_only", "min_notice_days", "access_needs", "topics",
-    "experience", "capacity", "release_confirmed", "information_format",
+    "id",
+    "name",
+    "role",
+    "email",
+    "system",
+    "organisation",
+    "latitude",
+    "longitude",
+    "max_travel_km",
+    "meeting_modes",
+    "availability",
+    "term_time_only",
+    "min_notice_days",
+    "access_needs",
+    "topics",
+    "experience",
+    "capacity",
+    "release_confirmed",
+    "information_format",
 ]
 
 
@@ -60,19 +76,76 @@ def spreadsheet(people: list[dict]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for p in people:
-        writer.writerow([
-            p["id"], p["name"], p["role"], p["email"], p["system"], p.get("organisation", ""),
-            p["location"]["lat"], p["location"]["lon"], p.get("max_travel_km") or "",
-            "; ".join(p["meeting_modes"]),
-            "; ".join(f"{w['day']} {w['start']}-{w['end']}" for w in p["availability"]),
-            "yes" if p.get("term_time_only") else "no", p.get("min_notice_days", 0),
-            "; ".join(p.get("access_needs", [])), "; ".join(p["topics"]), p["experience"],
-            p.get("capacity", 1), {True: "yes", False: "no"}.get(p.get("release_confirmed"), ""),
-            p.get("information_format", "standard"),
-        ])
+        writer.writerow(
+            [
+                p["id"],
+                p["name"],
+                p["role"],
+                p["email"],
+                p["system"],
+                p.get("organisation", ""),
+                p["location"]["lat"],
+                p["location"]["lon"],
+                p.get("max_travel_km") or "",
+                "; ".join(p["meeting_modes"]),
+                "; ".join(f"{w['day']} {w['start']}-{w['end']}" for w in p["availability"]),
+                "yes" if p.get("term_time_only") else "no",
+                p.get("min_notice_days", 0),
+                "; ".join(p.get("access_needs", [])),
+                "; ".join(p["topics"]),
+                p["experience"],
+                p.get("capacity", 1),
+                {True: "yes", False: "no"}.get(p.get("release_confirmed"), ""),
+                p.get("information_format", "standard"),
+            ]
+        )
     # Two rows with mistakes: they are reported, and every other row still lands.
-    writer.writerow([f"bad-1-{RUN}", "Nobody Real", "nurse", "x@example.org", "QHM", "", "", "", "", "video", "", "", "", "", "", "new", "", "", ""])
-    writer.writerow([f"bad-2-{RUN}", "Also Invented", "patient_leader", "y@example.org", "QHM", "", "", "", "", "video", "tuesday morning", "", "", "", "", "new", "", "", ""])
+    writer.writerow(
+        [
+            f"bad-1-{RUN}",
+            "Nobody Real",
+            "nurse",
+            "x@example.org",
+            "QHM",
+            "",
+            "",
+            "",
+            "",
+            "video",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "new",
+            "",
+            "",
+            "",
+        ]
+    )
+    writer.writerow(
+        [
+            f"bad-2-{RUN}",
+            "Also Invented",
+            "patient_leader",
+            "y@example.org",
+            "QHM",
+            "",
+            "",
+            "",
+            "",
+            "video",
+            "tuesday morning",
+            "",
+            "",
+            "",
+            "",
+            "new",
+            "",
+            "",
+            "",
+        ]
+    )
     return out.getvalue().encode()
 
 
@@ -319,9 +392,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     activate(page, page.get_by_role("button", name="Publish and tell everyone"))
     assert "The round is published" in page.locator(".nhsuk-notification-banner").inner_text()
     # The messages summary fills in as the notifier reports back.
-    page.wait_for_function(
-        "() => /Sent: \\d+/.test(document.getElementById('deliveries-summary').textContent)", timeout=90_000
-    )
+    page.wait_for_function("() => /Sent: \\d+/.test(document.getElementById('deliveries-summary').textContent)", timeout=90_000)
     visit.check(page, "round-published")
 
     # ---- the queue monitor ----
@@ -547,7 +618,9 @@ def test_a_round_that_cannot_be_solved_says_what_to_change(stack, browser, visit
         assert api.post("/leaders", json=person).status_code == 201
     round_id = f"minimums-{RUN}"
     area = people[0]["system"]
-    launched = api.post("/rounds", json={"id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 40}})
+    launched = api.post(
+        "/rounds", json={"id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 40}}
+    )
     assert launched.status_code == 202, launched.text
     deadline = dt.datetime.now() + dt.timedelta(seconds=90)
     while api.get(f"/rounds/{round_id}").json()["status"] != "proposed":
@@ -643,7 +716,9 @@ def test_journeys_work_without_javascript(stack, browser, visit):
     base = stack.base_url
     for person in sample_leaders()[20:22]:  # so the round has someone in it, whichever tests ran before
         person = {**person, "id": f"{person['id']}-ns{RUN}", "email": f"{person['id']}-ns{RUN}@example.org"}
-        assert httpx.post(f"{base}/leaders", json=person, headers={"Authorization": f"Bearer {stack.api_token}"}).status_code == 201
+        assert (
+            httpx.post(f"{base}/leaders", json=person, headers={"Authorization": f"Bearer {stack.api_token}"}).status_code == 201
+        )
     context = browser.new_context(java_script_enabled=False)
     scripted = browser.new_context()  # only to run axe-core on the same HTML
     page = context.new_page()

@@ -160,9 +160,7 @@ def test_a_round_survives_services_being_killed_at_random(new_broker, smtp_serve
     unpublished = {s: rows(data / f"{s}.db", "select count(*) from outbox where published_at is null")[0][0] for s in SERVICES}
     outcome_events = {r[0] for r in rows(data / "registry.db", "select event_id from outbox where topic = 'outcomes.v1'")}
     handled = {r[0] for r in rows(data / "notifier.db", "select event_id from inbox where consumer = 'notifier.outcomes'")}
-    skipped = sum(
-        (data / "logs" / f"{s}.log").read_text(errors="replace").count("skipped a redelivered event") for s in SERVICES
-    )
+    skipped = sum((data / "logs" / f"{s}.log").read_text(errors="replace").count("skipped a redelivered event") for s in SERVICES)
     print(
         f"\nChaos report: {PEOPLE} people, seed {SEED}; {len(chaos.log)} kills ({dict(Counter(chaos.log))}); "
         f"{skipped} redelivered events seen and skipped; {len(duplicates)} people with more than one message; "

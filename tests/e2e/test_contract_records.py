@@ -66,7 +66,10 @@ def test_every_record_of_a_round_obeys_the_published_contract(stack: Stack) -> N
                 # The one record that breaks the contract on purpose: the check must see it.
                 assert problems(topic.name, record.value, headers_of(record)), "an unreadable record passed the check"
                 continue
-            wrong += [f"{topic.name}[{record.partition}]@{record.offset}: {p}" for p in problems(topic.name, record.value, headers_of(record))]
+            wrong += [
+                f"{topic.name}[{record.partition}]@{record.offset}: {p}"
+                for p in problems(topic.name, record.value, headers_of(record))
+            ]
     wrong += [f"deadletter.v1@{r.offset}: {p}" for r in dead for p in problems("deadletter.v1", r.value, headers_of(r))]
     tombstones = [r for topic in (LEADER_PROFILES, LEADER_CONTACTS) for r in records[topic] if r.value is None]
     assert len(tombstones) == 2, "the erasure should leave one tombstone on each compacted topic"

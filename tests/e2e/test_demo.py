@@ -77,7 +77,20 @@ def test_the_demo_shows_pairs_reasons_and_a_message_in_every_format(tmp_path):
     assert to_son["To"] == "sam.okafor@example.org" and to_son["Subject"].startswith("A message for ")
 
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 SHORT_MONTHS = [m[:3] for m in MONTHS]
 FULL_DATE = re.compile(rf"(\d{{1,2}}) ({'|'.join(MONTHS)}) (\d{{4}})")
 SHORT_DATE = re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{{1,2}}) ({'|'.join(SHORT_MONTHS)})\b")
@@ -86,7 +99,9 @@ UK_PHONE = re.compile(r"\b0\d{3}\s?\d{3}\s?\d{4}\b")
 
 
 def closed_or_holiday(day: dt.date) -> bool:
-    return day in holidays.country_holidays("GB", subdiv="ENG") or (day.month, day.day) >= (12, 24) or (day.month, day.day) <= (1, 1)
+    return (
+        day in holidays.country_holidays("GB", subdiv="ENG") or (day.month, day.day) >= (12, 24) or (day.month, day.day) <= (1, 1)
+    )
 
 
 def proposed_dates(text: str, today: dt.date) -> list[dt.date]:
@@ -117,7 +132,9 @@ def test_the_demo_messages_work_for_their_real_readers(tmp_path):
     data = tmp_path / "demo"
     shown = subprocess.run(
         [sys.executable, "-m", "services.cli", "demo", "--port", str(free_port()), "--data", str(data)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
     today = dt.date.today()

@@ -67,17 +67,19 @@ def texters(tag: str) -> list[dict]:
     """Six people who all get text messages, each with details found nowhere else."""
     people = []
     for i, leader in enumerate(sample_leaders()[:6]):
-        people.append({
-            **leader,
-            "id": f"{leader['id']}-x{tag}",
-            "name": f"Ottoline Brackenridge {tag}{i}",
-            "email": f"ottoline-{tag}{i}@example.org",
-            "phone": f"07700 90{i}{tag[:3]}",
-            "postal_address": f"{i + 40} Wintergreen Close {tag}, Hexham NE46 1AA",
-            "contact_method": "sms",
-            "information_format": "standard",
-            "proxy": None,
-        })
+        people.append(
+            {
+                **leader,
+                "id": f"{leader['id']}-x{tag}",
+                "name": f"Ottoline Brackenridge {tag}{i}",
+                "email": f"ottoline-{tag}{i}@example.org",
+                "phone": f"07700 90{i}{tag[:3]}",
+                "postal_address": f"{i + 40} Wintergreen Close {tag}, Hexham NE46 1AA",
+                "contact_method": "sms",
+                "information_format": "standard",
+                "proxy": None,
+            }
+        )
     return people
 
 
@@ -168,6 +170,7 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
 
     found = asyncio.run(on_topics(stack, personal))
     assert found == {}, f"their details in plain text on {found}"
+
     # The contact topic is compacted: the broker drops their older records behind the tombstone when it
     # compacts (the embedded broker never does). Until then they stay there, sealed with their own key.
     def mine(record) -> bool:

@@ -20,17 +20,24 @@ pytestmark = pytest.mark.e2e
 
 
 def open_to_others(folder: Path) -> list[str]:
-    return [f"{p.relative_to(folder)} {stat.filemode(p.stat().st_mode)}"
-            for p in folder.rglob("*") if p.stat().st_mode & 0o077]
+    return [f"{p.relative_to(folder)} {stat.filemode(p.stat().st_mode)}" for p in folder.rglob("*") if p.stat().st_mode & 0o077]
 
 
 def test_files_the_services_write_are_the_owners_only(new_broker, smtp_server, tmp_path: Path):
     smtp_port, _ = smtp_server
     stack = Stack(
-        data_dir=tmp_path / "stack", http_port=free_port(), kafka_bootstrap=new_broker(), smtp_port=smtp_port,
-        start_smtp_sink=False, report=lambda _: None,
-        extra_env={"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-                   "NOTIFIER_QUIET_HOURS_START": "00:00", "NOTIFIER_QUIET_HOURS_END": "00:00"},
+        data_dir=tmp_path / "stack",
+        http_port=free_port(),
+        kafka_bootstrap=new_broker(),
+        smtp_port=smtp_port,
+        start_smtp_sink=False,
+        report=lambda _: None,
+        extra_env={
+            "KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "NOTIFIER_QUIET_HOURS_START": "00:00",
+            "NOTIFIER_QUIET_HOURS_END": "00:00",
+        },
     )
     tag = uuid.uuid4().hex[:6]
     people = [{**p, "id": f"{p['id']}-{tag}"} for p in sample_leaders()]

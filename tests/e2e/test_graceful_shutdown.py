@@ -17,9 +17,7 @@ from services.registry.sample import SAMPLE_ROUND, sample_leaders
 pytestmark = pytest.mark.e2e
 
 
-def test_a_notifier_stopped_mid_round_exits_cleanly_and_resumes_without_duplicates(
-    new_broker, smtp_server, tmp_path: Path
-):
+def test_a_notifier_stopped_mid_round_exits_cleanly_and_resumes_without_duplicates(new_broker, smtp_server, tmp_path: Path):
     smtp_port, maildir = smtp_server
     stack = Stack(
         data_dir=tmp_path / "stack",
@@ -32,8 +30,13 @@ def test_a_notifier_stopped_mid_round_exits_cleanly_and_resumes_without_duplicat
     )
     tag = uuid.uuid4().hex[:6]
     people = [
-        {**p, "id": f"{p['id']}-{tag}", "email": f"{p['id']}-{tag}@example.org", "contact_method": "email",
-         "information_format": "standard"}
+        {
+            **p,
+            "id": f"{p['id']}-{tag}",
+            "email": f"{p['id']}-{tag}@example.org",
+            "contact_method": "email",
+            "information_format": "standard",
+        }
         for p in sample_leaders(seed=3, count=80)
     ]
     with stack:
@@ -52,8 +55,10 @@ def test_a_notifier_stopped_mid_round_exits_cleanly_and_resumes_without_duplicat
         # A group rebalance while stopping (a busy machine) can refuse the last offset commit, logged
         # with its traceback. That is no crash: the redelivered events are skipped (checked below).
         crashes = [
-            line for line in log.splitlines()
-            if "Traceback" in line and not any(word in line for word in ("CommitFailedError", "UnknownMemberIdError", "RebalanceInProgressError"))
+            line
+            for line in log.splitlines()
+            if "Traceback" in line
+            and not any(word in line for word in ("CommitFailedError", "UnknownMemberIdError", "RebalanceInProgressError"))
         ]
         assert crashes == [], crashes[:1]
 

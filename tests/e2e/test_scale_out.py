@@ -29,9 +29,7 @@ def sent_by(stack: Stack, instance: str) -> int:
     return (stack.log_dir / f"{instance}.log").read_text(errors="replace").count("Processed")
 
 
-@pytest.fixture(
-    params=["one node", pytest.param("three-node cluster", marks=pytest.mark.kafka_cluster(apache_session=True))]
-)
+@pytest.fixture(params=["one node", pytest.param("three-node cluster", marks=pytest.mark.kafka_cluster(apache_session=True))])
 def brokers(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
     """Where the stack's broker is, and the settings it needs: the session's kind of broker, and
     (when the session is on Apache Kafka) a three-node cluster with three copies of every topic."""
@@ -40,9 +38,7 @@ def brokers(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
     return request.getfixturevalue("new_kafka_cluster")().bootstrap_servers, CLUSTER_ENV
 
 
-def test_two_instances_share_the_work_and_one_stopping_loses_nothing(
-    brokers, postgres_database, smtp_server, tmp_path: Path
-):
+def test_two_instances_share_the_work_and_one_stopping_loses_nothing(brokers, postgres_database, smtp_server, tmp_path: Path):
     smtp_port, maildir = smtp_server
     stack = Stack(
         data_dir=tmp_path / "stack",
@@ -62,8 +58,13 @@ def test_two_instances_share_the_work_and_one_stopping_loses_nothing(
         client = RegistryClient(stack.base_url, auth=stack.api_token)
         tag = uuid.uuid4().hex[:6]
         people = [
-            {**p, "id": f"{p['id']}-{tag}", "email": f"{p['id']}-{tag}@example.org", "contact_method": "email",
-             "information_format": "standard"}
+            {
+                **p,
+                "id": f"{p['id']}-{tag}",
+                "email": f"{p['id']}-{tag}@example.org",
+                "contact_method": "email",
+                "information_format": "standard",
+            }
             for p in sample_leaders(seed=5, count=120)
         ]
         for person in people:

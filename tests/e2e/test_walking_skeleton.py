@@ -226,7 +226,9 @@ def test_a_round_that_cannot_be_solved_as_set_up_says_what_to_change(stack: Stac
         client.register_leader(person)
     area = people[0]["system"]
     round_id = f"minimums-{suffix}"
-    client.launch_round({**SAMPLE_ROUND, "id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 50}})
+    client.launch_round(
+        {**SAMPLE_ROUND, "id": round_id, "leader_ids": [p["id"] for p in people], "min_pairs_per_system": {area: 50}}
+    )
     view = client.wait_for_round(round_id, {"proposed"}, seconds=90)
     assert view["stats"]["status"] == "infeasible" and view["pairs"] == []
     assert view["relaxations"] and view["relaxations"][0].startswith(f"Lower the minimum for area {area} from 50 to ")
@@ -426,7 +428,10 @@ def test_the_terminal_launches_a_round_and_shows_the_queue(stack: Stack, tmp_pat
     def pairing(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "services.cli", *args, "--url", stack.base_url],
-            env=env, capture_output=True, text=True, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     launched = pairing("round", "launch", str(spec))
@@ -439,6 +444,8 @@ def test_the_terminal_launches_a_round_and_shows_the_queue(stack: Stack, tmp_pat
     refused = subprocess.run(
         [sys.executable, "-m", "services.cli", "queue", "--once", "--url", stack.base_url, "--data", str(tmp_path)],
         env={**os.environ, "PAIRING_EMAIL": stack.admin[0], "PAIRING_PASSWORD": "wrong password!"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 2 and "401" in refused.stderr and "Traceback" not in refused.stderr

@@ -93,17 +93,19 @@ async def running_registry(database_url: str, kafka_settings: KafkaSettings, **s
     for its API, with its store and signer as `client.store` and `client.signer`. Pages are signed in to
     with a password alone unless `require_second_factor=True` (tests/integration/test_accounts.py)."""
     key = new_key()
-    settings = RegistrySettings(**{
-        "database_url": database_url,
-        "encryption_keys": key,
-        "event_keys": new_key(),
-        "token_secret": key,
-        "kafka": kafka_settings,
-        "admin_email": ADMIN[0],
-        "admin_password": ADMIN[1],
-        "require_second_factor": False,
-        **settings,
-    })
+    settings = RegistrySettings(
+        **{
+            "database_url": database_url,
+            "encryption_keys": key,
+            "event_keys": new_key(),
+            "token_secret": key,
+            "kafka": kafka_settings,
+            "admin_email": ADMIN[0],
+            "admin_password": ADMIN[1],
+            "require_second_factor": False,
+            **settings,
+        }
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -27,8 +27,14 @@ VIEWER = ("viewer@test.example", "a viewer's long password")
 
 async def add_person(registry, email: str, password: str, role: str) -> int:
     async with registry.store.unit_of_work() as uow:
-        row = ManagerRow(email=email, name=email.split("@")[0].replace(".", " ").title(), role=role,
-                         password_hash=auth.hash_password(password), active=True, failed_sign_ins=0)
+        row = ManagerRow(
+            email=email,
+            name=email.split("@")[0].replace(".", " ").title(),
+            role=role,
+            password_hash=auth.hash_password(password),
+            active=True,
+            failed_sign_ins=0,
+        )
         uow.session.add(row)
         await uow.session.flush()
         person_id = row.id
@@ -115,7 +121,9 @@ async def test_a_new_role_ends_their_sessions_and_limits_the_tokens_they_made(re
         bearer = {"Authorization": f"Bearer {made.json()['token']}"}
         assert (await with_token(registry, bearer, "/api-tokens")).status_code == 200
 
-        changed = await post_form(admin, f"/manage/users/{registry.other_id}/role", {"role": "viewer"}, f"/manage/users/{registry.other_id}")
+        changed = await post_form(
+            admin, f"/manage/users/{registry.other_id}/role", {"role": "viewer"}, f"/manage/users/{registry.other_id}"
+        )
         assert changed.status_code == 303 and "is+now+a+viewer" in changed.headers["location"]
         assert (await them.get("/manage")).headers["location"].startswith("/sign-in")  # signed out
         assert (await script.get("/api-tokens")).status_code == 403  # Basic: now a viewer
@@ -130,7 +138,9 @@ async def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(regi
     async with caller(registry) as admin:
         await sign_in(admin, *ADMIN)
         # Two admins: the other one can go.
-        assert (await post_form(admin, f"/manage/users/{registry.other_id}/role", {"role": "manager"}, "/manage/users")).status_code == 303
+        assert (
+            await post_form(admin, f"/manage/users/{registry.other_id}/role", {"role": "manager"}, "/manage/users")
+        ).status_code == 303
         async with registry.store.unit_of_work() as uow:
             me = (await uow.session.scalar(select(ManagerRow).where(ManagerRow.email == ADMIN[0]))).id
         for path, data in ((f"/manage/users/{me}/deactivate", {}), (f"/manage/users/{me}/role", {"role": "manager"})):
@@ -164,8 +174,12 @@ async def test_changing_your_own_password_signs_you_out_everywhere_else(registry
         await sign_in(elsewhere, *OTHER)
 
         async def change(current: str, new: str, again: str) -> httpx.Response:
-            return await post_form(here, "/manage/account/password",
-                                   {"current_password": current, "new_password": new, "new_password_again": again}, "/manage/account")
+            return await post_form(
+                here,
+                "/manage/account/password",
+                {"current_password": current, "new_password": new, "new_password_again": again},
+                "/manage/account",
+            )
 
         wrong = await change("not my password", "a brand new password", "a brand new password")
         assert wrong.status_code == 400 and "Your current password is not right" in wrong.text
@@ -206,7 +220,9 @@ async def test_an_admin_link_to_choose_a_new_password_works_once(registry):
         assert chosen.status_code == 303 and "password_chosen" in chosen.headers["location"]
         assert (await them.get("/manage")).headers["location"].startswith("/sign-in")  # their old session ended
 
-        used = await visitor.post(path, data={"new_password": "chosen a second time", "new_password_again": "chosen a second time"})
+        used = await visitor.post(
+            path, data={"new_password": "chosen a second time", "new_password_again": "chosen a second time"}
+        )
         assert used.status_code == 404 and "This link no longer works" in used.text
         assert (await sign_in(them, OTHER[0], "chosen from a link")).status_code == 303
     actions = [action for _, action, _ in await audit_actions(registry)]
@@ -221,7 +237,9 @@ async def test_a_link_to_choose_a_password_expires_after_24_hours(registry):
         async with registry.store.unit_of_work() as uow:
             await uow.session.execute(update(PasswordResetRow).values(expires_at=utc_now() - dt.timedelta(seconds=1)))
             await uow.commit()
-        late = await visitor.post(f"/reset-password/{code}", data={"new_password": "too late for this", "new_password_again": "too late for this"})
+        late = await visitor.post(
+            f"/reset-password/{code}", data={"new_password": "too late for this", "new_password_again": "too late for this"}
+        )
         assert late.status_code == 404 and "Ask an admin of your programme for a new link" in late.text
     auth.forget_cached_passwords()
     async with caller(registry, auth=OTHER) as unchanged:
@@ -299,7 +317,10 @@ async def test_an_admin_sets_up_a_second_factor_then_needs_a_code_each_time(guar
         assert secret.replace(" ", "").encode() not in row.sealed_second_factor  # encrypted at rest
 
         token = form_token(set_up.text)
-        wrong = await browser.post("/sign-in/set-up", data={"csrf_token": token, "code": "000000" if code_for(secret) != "000000" else "111111", "next": "/manage"})
+        wrong = await browser.post(
+            "/sign-in/set-up",
+            data={"csrf_token": token, "code": "000000" if code_for(secret) != "000000" else "111111", "next": "/manage"},
+        )
         assert wrong.status_code == 400 and "The code is not right" in wrong.text
         letters = await browser.post("/sign-in/set-up", data={"csrf_token": token, "code": "12ab56", "next": "/manage"})
         assert letters.status_code == 400 and "must be 6 digits" in letters.text
@@ -349,15 +370,21 @@ async def test_an_admin_removes_a_lost_second_factor(guarded):
         await them.get((await sign_in(them, *OTHER)).headers["location"])
         page = await them.get("/sign-in/set-up")
         secret = re.search(r'<code id="secret">([A-Z2-7 ]+)</code>', page.text).group(1)
-        await them.post("/sign-in/set-up", data={"csrf_token": form_token(page.text), "code": code_for(secret), "next": "/manage"})
+        await them.post(
+            "/sign-in/set-up", data={"csrf_token": form_token(page.text), "code": code_for(secret), "next": "/manage"}
+        )
         assert (await them.get("/manage/account")).status_code == 200
         # The first admin (from settings) signs in and sets up their own second factor too.
         async with caller(guarded) as admin:
             await admin.get((await sign_in(admin, *ADMIN)).headers["location"])
             set_up = await admin.get("/sign-in/set-up")
             admin_secret = re.search(r'<code id="secret">([A-Z2-7 ]+)</code>', set_up.text).group(1)
-            await admin.post("/sign-in/set-up", data={"csrf_token": form_token(set_up.text), "code": code_for(admin_secret), "next": "/manage"})
-            removed = await post_form(admin, f"/manage/users/{guarded.other_id}/remove-second-factor", page=f"/manage/users/{guarded.other_id}")
+            await admin.post(
+                "/sign-in/set-up", data={"csrf_token": form_token(set_up.text), "code": code_for(admin_secret), "next": "/manage"}
+            )
+            removed = await post_form(
+                admin, f"/manage/users/{guarded.other_id}/remove-second-factor", page=f"/manage/users/{guarded.other_id}"
+            )
             assert removed.status_code == 303
         assert (await them.get("/manage")).headers["location"].startswith("/sign-in")
         assert (await sign_in(them, *OTHER)).headers["location"].startswith("/sign-in/set-up")
@@ -387,22 +414,40 @@ async def test_the_first_admin_keeps_a_changed_password_until_the_setting_change
     key = new_key()
     async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry, caller(registry) as browser:
         await sign_in(browser, *ADMIN)
-        changed = await post_form(browser, "/manage/account/password", {
-            "current_password": ADMIN[1], "new_password": "the admin's own choice", "new_password_again": "the admin's own choice",
-        }, "/manage/account")
+        changed = await post_form(
+            browser,
+            "/manage/account/password",
+            {
+                "current_password": ADMIN[1],
+                "new_password": "the admin's own choice",
+                "new_password_again": "the admin's own choice",
+            },
+            "/manage/account",
+        )
         assert changed.status_code == 303
     auth.forget_cached_passwords()
-    async with running_registry(database_url, kafka_settings, encryption_keys=key) as registry, caller(registry) as browser:  # restarted, same settings
+    async with (
+        running_registry(database_url, kafka_settings, encryption_keys=key) as registry,
+        caller(registry) as browser,
+    ):  # restarted, same settings
         assert (await sign_in(browser, *ADMIN)).status_code == 400
         assert (await sign_in(browser, ADMIN[0], "the admin's own choice")).status_code == 303
-    async with running_registry(database_url, kafka_settings, encryption_keys=key, admin_password="a new setting to get back in") as registry, caller(registry) as browser:
+    async with (
+        running_registry(
+            database_url, kafka_settings, encryption_keys=key, admin_password="a new setting to get back in"
+        ) as registry,
+        caller(registry) as browser,
+    ):
         assert (await sign_in(browser, ADMIN[0], "a new setting to get back in")).status_code == 303
 
 
 async def test_the_first_admins_token_from_the_settings_opens_the_api_until_the_setting_changes(database_url, kafka_settings):
     key, first, second = new_key(), f"pairing_{'a' * 40}", f"pairing_{'b' * 40}"
     settings = {"encryption_keys": key, "require_second_factor": True}
-    async with running_registry(database_url, kafka_settings, admin_api_token=first, **settings) as registry, caller(registry, headers={"Authorization": f"Bearer {first}"}) as program:
+    async with (
+        running_registry(database_url, kafka_settings, admin_api_token=first, **settings) as registry,
+        caller(registry, headers={"Authorization": f"Bearer {first}"}) as program,
+    ):
         made = await program.post("/api-tokens", json={"name": "nightly report", "role": "viewer"})
         assert made.status_code == 201, "it signs in as the first admin"
     async with running_registry(database_url, kafka_settings, admin_api_token=second, **settings) as registry:

@@ -77,14 +77,19 @@ async def test_answer_links_are_short_single_use_and_tell_the_partner(registry, 
     (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
     assert isinstance(declined, PairDeclined)
     assert (declined.data.leader_id, declined.data.partner_id, declined.data.given_by, declined.data.via) == (
-        signs["id"], professional["id"], "leader", "link")
+        signs["id"],
+        professional["id"],
+        "leader",
+        "link",
+    )
     assert declined.data.recorded_by is None and declined.data.checked_with_leader is None
 
     # Only a digest of each code is stored.
     async with registry.store.unit_of_work() as uow:
         code = path_of(theirs.accept_url).removeprefix("/a/")
-        stored = set((await uow.session.scalars(
-            select(AnswerCodeRow.code_digest).where(AnswerCodeRow.round_id == round_id))).all())
+        stored = set(
+            (await uow.session.scalars(select(AnswerCodeRow.code_digest).where(AnswerCodeRow.round_id == round_id))).all()
+        )
     assert len(stored) == 8 and code not in stored and all(len(d) == 64 for d in stored)
 
 
@@ -96,7 +101,8 @@ async def test_a_made_up_or_expired_code_is_refused_with_what_to_do(registry, ka
     (theirs,) = outcomes[signs["id"]].data.partners
     async with registry.store.unit_of_work() as uow:
         await uow.session.execute(
-            update(AnswerCodeRow).where(AnswerCodeRow.round_id == round_id)
+            update(AnswerCodeRow)
+            .where(AnswerCodeRow.round_id == round_id)
             .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
         )
         await uow.commit()
@@ -110,12 +116,16 @@ async def test_a_closed_or_cancelled_round_takes_no_answers_from_its_links(regis
         round_id, _, signs, _, outcomes = await paired_outcomes(registry, kafka_settings)
         assert (await registry.post(f"/rounds/{round_id}/{step}")).status_code == 200
         (theirs,) = outcomes[signs["id"]].data.partners
-        for answer in (registry.get(path_of(theirs.accept_url)),
-                       registry.post(path_of(theirs.accept_url), data={"answer": "accept"})):
+        for answer in (
+            registry.get(path_of(theirs.accept_url)),
+            registry.post(path_of(theirs.accept_url), data={"answer": "accept"}),
+        ):
             refused = await answer
             assert refused.status_code == 409 and "no longer taking answers" in refused.text, step
-        staff = await registry.post(f"/rounds/{round_id}/answers", json={
-            "reference": theirs.reference, "answer": "accept", "via": "phone", "received_on": dt.date.today().isoformat()})
+        staff = await registry.post(
+            f"/rounds/{round_id}/answers",
+            json={"reference": theirs.reference, "answer": "accept", "via": "phone", "received_on": dt.date.today().isoformat()},
+        )
         assert staff.status_code == 409 and "no longer taking answers" in staff.json()["detail"], step
 
 
@@ -124,8 +134,10 @@ async def test_a_leader_who_has_left_cannot_answer_from_their_link(registry, kaf
     left = {k: v for k, v in signs.items() if k != "id"} | {"status": "withdrawn"}
     assert (await registry.put(f"/leaders/{signs['id']}", json=left)).status_code == 200
     (theirs,) = outcomes[signs["id"]].data.partners
-    for answer in (registry.get(path_of(theirs.accept_url)),
-                   registry.post(path_of(theirs.accept_url), data={"answer": "accept"})):
+    for answer in (
+        registry.get(path_of(theirs.accept_url)),
+        registry.post(path_of(theirs.accept_url), data={"answer": "accept"}),
+    ):
         refused = await answer
         assert refused.status_code == 409 and "you have left the programme" in refused.text
         assert "<title>We could not use this link" in refused.text and "Do you want to work with" not in refused.text
@@ -164,25 +176,43 @@ async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(r
     round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
     today = dt.datetime.now(ZoneInfo("Europe/London")).date()
     (carers,) = outcomes[carer["id"]].data.partners
-    body = {"reference": carers.reference.lower().replace("-", " "), "answer": "decline", "via": "phone",
-            "received_on": today.isoformat(), "reason": "Too far to travel"}
+    body = {
+        "reference": carers.reference.lower().replace("-", " "),
+        "answer": "decline",
+        "via": "phone",
+        "received_on": today.isoformat(),
+        "reason": "Too far to travel",
+    }
     recorded = await registry.post(f"/rounds/{round_id}/answers", json=body)
     assert recorded.status_code == 201, recorded.text
     answer = recorded.json()
     assert (answer["leader_id"], answer["partner_id"], answer["answer"], answer["via"], answer["given_by"]) == (
-        carer["id"], professional["id"], "decline", "phone", "leader")
+        carer["id"],
+        professional["id"],
+        "decline",
+        "phone",
+        "leader",
+    )
     assert answer["recorded_by"] and answer["received_on"] == today.isoformat()
 
     (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
     assert isinstance(declined, PairDeclined)
     assert (declined.data.leader_id, declined.data.via, declined.data.given_by, declined.data.recorded_by) == (
-        carer["id"], "phone", "leader", answer["recorded_by"])
+        carer["id"],
+        "phone",
+        "leader",
+        answer["recorded_by"],
+    )
     audit = (await registry.get("/audit", params={"leader_id": carer["id"]})).json()["items"]
     (entry,) = [e for e in audit if e["action"] == "recorded an answer"]
     assert entry["actor"] == ADMIN[0] and round_id in entry["purpose"] and "on the phone" in entry["purpose"]
     (shown,) = (await registry.get(f"/rounds/{round_id}")).json()["responses"]
     assert (shown["via"], shown["given_by"], shown["recorded_by"], shown["received_on"]) == (
-        "phone", "leader", answer["recorded_by"], today.isoformat())
+        "phone",
+        "leader",
+        answer["recorded_by"],
+        today.isoformat(),
+    )
 
     # Once for each person and partner: the link and a second call are refused.
     again = await registry.post(f"/rounds/{round_id}/answers", json=body | {"answer": "accept"})
@@ -197,7 +227,11 @@ async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(r
     named = by_id | {"partner_id": signs["id"], "given_by": "named_person", "checked_with_leader": True}
     assert (await registry.post(f"/rounds/{round_id}/answers", json=named)).status_code == 201
     events = await answers_on_broker(kafka_settings, round_id, 2)
-    assert (events[-1].data.via, events[-1].data.given_by, events[-1].data.checked_with_leader) == ("letter", "named_person", True)
+    assert (events[-1].data.via, events[-1].data.given_by, events[-1].data.checked_with_leader) == (
+        "letter",
+        "named_person",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,8 +253,10 @@ async def test_an_answer_recorded_with_a_mistake_names_the_field(registry, chang
 
 async def test_a_reference_nobody_in_the_round_has_is_not_found(registry, kafka_settings):
     round_id, *_ = await publish_two_pairs(registry)
-    missing = await registry.post(f"/rounds/{round_id}/answers", json={
-        "reference": new_reference(), "answer": "accept", "via": "phone", "received_on": "2026-12-01"})
+    missing = await registry.post(
+        f"/rounds/{round_id}/answers",
+        json={"reference": new_reference(), "answer": "accept", "via": "phone", "received_on": "2026-12-01"},
+    )
     assert missing.status_code == 404 and missing.json()["detail"].startswith("reference: nobody in round")
     assert (await registry.get(f"/rounds/{round_id}")).json()["responses"] == []
 
@@ -248,24 +284,43 @@ async def test_a_manager_types_the_reference_from_a_reply_slip_on_the_round_page
         assert bad.status_code == 400 and "<title>Error:" in bad.text
         assert 'href="#checked">Tick the box to confirm the person who answered checked with the leader first' in bad.text
         assert 'href="#via">Select how the answer reached you' in bad.text
-        typo = await browser.post(f"/manage/rounds/{round_id}/answers/new", data=base | {
-            "reference": signs_question.reference[:-1] + ("A" if signs_question.reference[-1] != "A" else "B"), "via": "letter"})
+        typo = await browser.post(
+            f"/manage/rounds/{round_id}/answers/new",
+            data=base
+            | {
+                "reference": signs_question.reference[:-1] + ("A" if signs_question.reference[-1] != "A" else "B"),
+                "via": "letter",
+            },
+        )
         assert typo.status_code == 400 and 'href="#reference">This reference has a mistake in it' in typo.text
 
-        done = await browser.post(f"/manage/rounds/{round_id}/answers/new", data=base | {
-            "given_by": "named_person", "checked": "yes", "via": "letter"})
+        done = await browser.post(
+            f"/manage/rounds/{round_id}/answers/new", data=base | {"given_by": "named_person", "checked": "yes", "via": "letter"}
+        )
         assert done.status_code == 303, done.text
         shown = (await browser.get(done.headers["location"])).text
         assert f"Recorded: {signs['name']} said yes to working with {professional['name']}" in shown
 
         # The same person again, chosen by name this time: refused, saying it is already recorded.
-        again = await browser.post(f"/manage/rounds/{round_id}/answers/new", data={
-            "csrf_token": token, "question": f"{signs['id']} {professional['id']}", "answer": "decline", "via": "phone", **when})
+        again = await browser.post(
+            f"/manage/rounds/{round_id}/answers/new",
+            data={
+                "csrf_token": token,
+                "question": f"{signs['id']} {professional['id']}",
+                "answer": "decline",
+                "via": "phone",
+                **when,
+            },
+        )
         assert again.status_code == 400 and "has already been recorded (yes, by letter)" in again.text
 
     (accepted,) = await answers_on_broker(kafka_settings, round_id, 1)
     assert (accepted.data.leader_id, accepted.data.via, accepted.data.given_by, accepted.data.checked_with_leader) == (
-        signs["id"], "letter", "named_person", True)
+        signs["id"],
+        "letter",
+        "named_person",
+        True,
+    )
     assert accepted.data.recorded_by
 
 
@@ -273,7 +328,9 @@ async def test_a_long_signed_link_sent_before_links_were_short_still_works_once(
     import uuid
 
     round_id, professional, signs, _ = await publish_two_pairs(registry)
-    token = registry.signer.dumps({"round": round_id, "leader": signs["id"], "partner": professional["id"], "nonce": uuid.uuid4().hex})
+    token = registry.signer.dumps(
+        {"round": round_id, "leader": signs["id"], "partner": professional["id"], "nonce": uuid.uuid4().hex}
+    )
     page = await registry.get(f"/responses/{token}", params={"answer": "accept"})
     assert page.status_code == 200 and 'value="accept" checked' in page.text
     said = await registry.post(f"/responses/{token}", data={"answer": "accept"})
@@ -281,4 +338,5 @@ async def test_a_long_signed_link_sent_before_links_were_short_still_works_once(
     again = await registry.post(f"/responses/{token}", data={"answer": "decline"})
     assert again.status_code == 409 and "already been recorded" in again.text
     assert [(r["leader_id"], r["answer"], r["via"]) for r in (await registry.get(f"/rounds/{round_id}")).json()["responses"]] == [
-        (signs["id"], "accept", "link")]
+        (signs["id"], "accept", "link")
+    ]

@@ -89,7 +89,9 @@ async def test_yes_and_no_by_text_are_recorded_and_an_unclear_reply_joins_the_wo
         notify.receive("07700 900999", "YES", at=later)  # nobody we know
         assert await replies.run_due() == 2
         assert len(list(settings.tasks_dir.glob("text-reply-*.txt"))) == 2
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry") as browser:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry"
+        ) as browser:
             token = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/sign-in")).text).group(1)
             await browser.post("/sign-in", data={"csrf_token": token, "email": ADMIN[0], "password": ADMIN[1]})
 
@@ -111,12 +113,19 @@ async def test_yes_and_no_by_text_are_recorded_and_an_unclear_reply_joins_the_wo
             token = re.search(r'name="csrf_token" value="([^"]+)"', queue).group(1)
             task_id = re.search(r'action="/manage/tasks/(\d+)/done"', queue).group(1)
             done = await browser.post(f"/manage/tasks/{task_id}/done", data={"csrf_token": token}, follow_redirects=True)
-            assert done.status_code == 200 and f"Marked done: reply to a text message to read for {escape(signs['name'])}" in done.text
+            assert (
+                done.status_code == 200
+                and f"Marked done: reply to a text message to read for {escape(signs['name'])}" in done.text
+            )
             assert "Nothing to do" in done.text and "Done recently" in done.text
             refused = await browser.post(f"/manage/tasks/{task_id}/done", data={"csrf_token": "not the token"})
             assert refused.status_code in (400, 403)
 
-    assert (recorded[signs["id"]]["answer"], recorded[signs["id"]]["via"], recorded[signs["id"]]["given_by"]) == ("accept", "text", "leader")
+    assert (recorded[signs["id"]]["answer"], recorded[signs["id"]]["via"], recorded[signs["id"]]["given_by"]) == (
+        "accept",
+        "text",
+        "leader",
+    )
     assert (recorded[carer["id"]]["answer"], recorded[carer["id"]]["via"]) == ("decline", "text")
     assert recorded[carer["id"]]["partner_id"] == professional["id"]
     # The no goes to the broker at once, so the notifier tells the partner.

@@ -84,8 +84,14 @@ async def registry_app(authz_database, kafka_settings):
         async with app.state.registry.store.unit_of_work() as uow:
             for role in ROLES:
                 uow.session.add(
-                    ManagerRow(email=f"{role}@test.example", name=f"A {role}", role=role,
-                               password_hash=hash_password(PASSWORD), active=True, failed_sign_ins=0)
+                    ManagerRow(
+                        email=f"{role}@test.example",
+                        name=f"A {role}",
+                        role=role,
+                        password_hash=hash_password(PASSWORD),
+                        active=True,
+                        failed_sign_ins=0,
+                    )
                 )
             await uow.commit()
         # Programs use API tokens: a password alone (HTTP Basic) is refused for managers and admins.
@@ -125,8 +131,17 @@ def test_every_api_route_is_in_the_matrix(registry_app):
         if getattr(route, "include_in_schema", False) and not route.path.startswith(("/manage", "/responses", "/a/", "/sign"))
         for method in getattr(route, "methods", ()) - {"HEAD"}
     }
-    templated = {(m, p.replace("r-1", "{round_id}").replace("l-1", "{leader_id}").replace("c-1", "{cohort_id}")
-                  .replace("p-1", "{programme_id}").replace("t-1", "{token_id}")) for m, p in NEEDS}
+    templated = {
+        (
+            m,
+            p.replace("r-1", "{round_id}")
+            .replace("l-1", "{leader_id}")
+            .replace("c-1", "{cohort_id}")
+            .replace("p-1", "{programme_id}")
+            .replace("t-1", "{token_id}"),
+        )
+        for m, p in NEEDS
+    }
     assert api_routes <= templated, f"routes missing from the matrix: {sorted(api_routes - templated)}"
 
 

@@ -88,7 +88,9 @@ async def test_dead_letters_can_be_listed_and_replayed_once_the_fault_is_fixed(k
     try:
         await broker.publish(body.encode(), topic=topic.name, key=b"k")
         for _ in range(100):
-            mine = [letter for letter in await read_dead_letters(kafka_settings, wait_ms=200) if letter.original_topic == topic.name]
+            mine = [
+                letter for letter in await read_dead_letters(kafka_settings, wait_ms=200) if letter.original_topic == topic.name
+            ]
             if mine:
                 break
             await asyncio.sleep(0.1)
@@ -131,7 +133,17 @@ async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_wha
     @broker.subscriber(topic.name, **batch_options("batch-test", topic, kafka_settings))
     async def on_contacts(records: batch_of(LeaderContactChanged, tombstones=True)) -> None:
         batches.append(len(records))
-        await project(broker, "batch-test", store, "batch-test", records, LeaderContactChanged, handlers.apply_contact, functools.partial(forget_person, SimpleNamespace(cipher=cipher, folders=())), cipher)
+        await project(
+            broker,
+            "batch-test",
+            store,
+            "batch-test",
+            records,
+            LeaderContactChanged,
+            handlers.apply_contact,
+            functools.partial(forget_person, SimpleNamespace(cipher=cipher, folders=())),
+            cipher,
+        )
 
     def changed(leader_id: str, version: int) -> LeaderContactChanged:
         data = LeaderContact(leader_id=leader_id, version=version, name=f"Person {leader_id}", role="patient_leader")

@@ -37,8 +37,16 @@ async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure
     assert said.status_code == 200, said.text
     (carers,) = outcomes[carer["id"]].data.partners
     today = dt.datetime.now(ZoneInfo("Europe/London")).date()
-    recorded = await registry.post(f"/rounds/{round_id}/answers", json={
-        "reference": carers.reference, "answer": "decline", "via": "phone", "received_on": today.isoformat(), "reason": DISTANCE})
+    recorded = await registry.post(
+        f"/rounds/{round_id}/answers",
+        json={
+            "reference": carers.reference,
+            "answer": "decline",
+            "via": "phone",
+            "received_on": today.isoformat(),
+            "reason": DISTANCE,
+        },
+    )
     assert recorded.status_code == 201, recorded.text
     follow_up = f"/manage/rounds/{round_id}/follow-up"
     cipher = registry._transport.app.state.registry.cipher

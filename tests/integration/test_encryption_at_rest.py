@@ -119,7 +119,9 @@ async def test_the_sqlite_file_and_its_log_hold_no_plain_personal_details(tmp_pa
         # The details are all there, encrypted: the registry reads them back.
         read = (await client.get(f"/leaders/{leaders[0]['id']}", params={"purpose": "test"})).json()
         assert (read["email"], read["postal_address"], read["access_needs"]) == (
-            leaders[0]["email"], leaders[0]["postal_address"], NEEDS
+            leaders[0]["email"],
+            leaders[0]["postal_address"],
+            NEEDS,
         )
 
 

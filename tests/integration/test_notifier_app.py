@@ -79,7 +79,9 @@ async def publish(kafka_settings, topic: Topic, key: str, event: Envelope) -> No
 
 async def contact(kafka_settings, leader_id: str, name: str, role: str) -> None:
     data = LeaderContact(leader_id=leader_id, version=1, name=name, role=role, email=f"{leader_id}@example.org")
-    await publish(kafka_settings, LEADER_CONTACTS, leader_id, LeaderContactChanged(producer="test", correlation_id=leader_id, data=data))
+    await publish(
+        kafka_settings, LEADER_CONTACTS, leader_id, LeaderContactChanged(producer="test", correlation_id=leader_id, data=data)
+    )
 
 
 async def mail_to(maildir, address: str, seconds: float = 60) -> list:
@@ -99,9 +101,13 @@ async def test_a_partner_is_told_when_the_other_says_no_and_not_when_they_say_ye
     await contact(kafka_settings, ben, "Ben Bell", "clinical_leader")
     await contact(kafka_settings, chloe, "Chloe Carter", "carer_leader")
     round_id = f"round-{tag}"
-    accepted = PairAccepted(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=chloe, partner_id=ben))
+    accepted = PairAccepted(
+        producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=chloe, partner_id=ben)
+    )
     await publish(kafka_settings, RESPONSES, round_id, accepted)
-    said_no = PairDeclined(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=ben, partner_id=amira))
+    said_no = PairDeclined(
+        producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=ben, partner_id=amira)
+    )
     await publish(kafka_settings, RESPONSES, round_id, said_no)
 
     (message,) = await mail_to(maildir, f"{amira}@example.org")
@@ -115,8 +121,12 @@ async def test_an_outcome_that_arrives_before_the_contact_details_is_sent_as_soo
     maildir = running
     tag = uuid.uuid4().hex[:6]
     amira = f"pl-{tag}"
-    outcome = Outcome(round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free on Tuesdays.")
-    await publish(kafka_settings, OUTCOMES, amira, OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome))
+    outcome = Outcome(
+        round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free on Tuesdays."
+    )
+    await publish(
+        kafka_settings, OUTCOMES, amira, OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome)
+    )
     await asyncio.sleep(1)
     assert await mail_to(maildir, f"{amira}@example.org", seconds=0.1) == []
     await contact(kafka_settings, amira, "Amira Ahmed", "patient_leader")
@@ -151,7 +161,9 @@ async def test_a_mail_server_that_stays_down_is_retried_then_the_outcome_is_dead
                 if await session.get(ContactRow, amira):
                     break
             await asyncio.sleep(0.1)
-        outcome = Outcome(round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free.")
+        outcome = Outcome(
+            round_id=f"round-{tag}", leader_id=amira, outcome="unmatched", unmatched_reason="Nobody nearby is free."
+        )
         event = OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome)
         await publish(kafka, OUTCOMES, amira, event)
         letters = []

@@ -31,6 +31,7 @@ from tests.integration.notifier_world import (
 
 pytestmark = pytest.mark.integration
 
+
 class Crash(BaseException):
     """Stands for the process dying: not an Exception, so nothing records it."""
 
@@ -134,7 +135,12 @@ async def test_a_text_message_and_a_letter_land_in_their_folders(store, channels
         store,
         PARTNER,
         person(contact_method="sms", phone="07700 900123"),
-        person(leader_id="pl-2", contact_method="letter", postal_address="2 Example Road, York, YO1 1AA", information_format="large_print_20"),
+        person(
+            leader_id="pl-2",
+            contact_method="letter",
+            postal_address="2 Example Road, York, YO1 1AA",
+            information_format="large_print_20",
+        ),
     )
     await deliver(store, channels, published("pl-1"))
     await deliver(store, channels, published("pl-2", paired=False))
@@ -170,7 +176,11 @@ async def test_braille_goes_to_a_person_with_the_words_to_use_and_is_never_email
     [
         ({"information_format": "audio"}, "Audio message for Amira Ahmed", "Thursday 24 December 2026"),
         ({"contact_method": "telephone", "phone": "07700 900123"}, "Phone call for Amira Ahmed", "Thursday 31 December 2026"),
-        ({"communication_professional": "British Sign Language interpreter"}, "Message to share with a communication professional", "Thursday 24 December 2026"),
+        (
+            {"communication_professional": "British Sign Language interpreter"},
+            "Message to share with a communication professional",
+            "Thursday 24 December 2026",
+        ),
     ],
 )
 async def test_each_kind_of_task_has_its_own_deadline_and_no_web_address(store, channels, settings, change, title, days):

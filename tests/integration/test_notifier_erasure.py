@@ -47,8 +47,9 @@ async def rows(store, model) -> list:
 
 async def test_an_erased_person_is_forgotten_and_nothing_waiting_is_sent_about_them(store, channels, settings):
     clock = FrozenClock(dt.datetime(2026, 12, 15, 22, 30, tzinfo=LONDON))
-    n = handlers.Notifier(store, Cipher(KEY), channels, RULES, clock,
-                          folders=(settings.letters_dir, settings.sms_dir, settings.tasks_dir))
+    n = handlers.Notifier(
+        store, Cipher(KEY), channels, RULES, clock, folders=(settings.letters_dir, settings.sms_dir, settings.tasks_dir)
+    )
     await know(store, person(**TEXTER), PARTNER.model_copy(update=TEXTER | {"phone": "07700 900456"}))
     # An earlier text to pl-1 already in the text-message folder.
     settings.sms_dir.mkdir(parents=True)

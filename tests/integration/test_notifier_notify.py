@@ -34,6 +34,7 @@ from tests.integration.notifier_world import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.notify]  # messages go through the local Notify
 
+
 def test_settings_choose_notify_for_email_text_messages_and_standard_letters(channels):
     assert isinstance(channels["email"], NotifyChannel) and channels["email"].kind == "email"
     assert isinstance(channels["sms"], NotifyChannel) and channels["sms"].kind == "sms"
@@ -81,7 +82,12 @@ async def test_a_standard_letter_goes_through_notify_with_the_address_lines(stor
     ((kind, body),) = notify.received
     fields = body["personalisation"]
     assert kind == "letter"
-    assert [fields[f"address_line_{i}"] for i in range(1, 5)] == ["Amira Ahmed", "1 Example Street", "Newcastle upon Tyne", "NE1 1AA"]
+    assert [fields[f"address_line_{i}"] for i in range(1, 5)] == [
+        "Amira Ahmed",
+        "1 Example Street",
+        "Newcastle upon Tyne",
+        "NE1 1AA",
+    ]
     assert "address_line_5" not in fields
     assert "type it into a web browser" in fields["body"]
 
@@ -188,7 +194,9 @@ async def test_a_message_notify_reports_delivered_is_reported_delivered(store, c
 
 
 async def test_a_permanent_failure_is_reported_failed_with_the_reason(store, channels, notify, settings):
-    n, clock, notification = await sent_through_notify(store, channels, notify, person(contact_method="sms", phone="07700 900123"))
+    n, clock, notification = await sent_through_notify(
+        store, channels, notify, person(contact_method="sms", phone="07700 900123")
+    )
     notify.statuses[notification] = "permanent-failure"
     clock.advance(seconds=61)
     assert await receipt_checker(settings, n).run_due() == 1
@@ -202,7 +210,9 @@ async def test_a_permanent_failure_is_reported_failed_with_the_reason(store, cha
 
 async def test_a_letter_printed_and_posted_stays_sent_and_is_no_longer_asked_about(store, channels, notify, settings):
     address = "1 Example Street\nNewcastle upon Tyne\nNE1 1AA"
-    n, clock, notification = await sent_through_notify(store, channels, notify, person(contact_method="letter", postal_address=address))
+    n, clock, notification = await sent_through_notify(
+        store, channels, notify, person(contact_method="letter", postal_address=address)
+    )
     checker = receipt_checker(settings, n)
     notify.statuses[notification] = "accepted"
     clock.advance(seconds=61)
@@ -220,7 +230,9 @@ async def test_a_letter_printed_and_posted_stays_sent_and_is_no_longer_asked_abo
 async def test_notify_is_asked_for_seven_days_at_most_and_never_about_a_letter_printed_here(store, channels, notify, settings):
     n, clock, _ = await sent_through_notify(store, channels, notify, person())
     address = "1 Example Street, Newcastle upon Tyne, NE1 1AA"
-    await know(store, person(leader_id="pl-2", contact_method="letter", postal_address=address, information_format="large_print_24"))
+    await know(
+        store, person(leader_id="pl-2", contact_method="letter", postal_address=address, information_format="large_print_24")
+    )
     await handlers.on_event(n, published("pl-2"))
     assert len(notify.received) == 1, "the large print letter went to our print queue"
     checker = receipt_checker(settings, n)

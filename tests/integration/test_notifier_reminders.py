@@ -120,7 +120,12 @@ async def test_one_reminder_in_their_format_then_a_task_for_the_team_and_never_a
         assert "http://127.0.0.1:8000/a/k7mp2qr9wxtd" in text and "It is fine to say no" in text
         assert "font-size: 16pt" in reminder.get_body(preferencelist=("html",)).get_content(), "easy read, as they asked"
         (sent,) = await follow_up_reports(restarted)
-        assert (sent.data.about, sent.data.channel, sent.data.status, sent.data.leader_id) == ("reminder", "email", "sent", "pl-1")
+        assert (sent.data.about, sent.data.channel, sent.data.status, sent.data.leader_id) == (
+            "reminder",
+            "email",
+            "sent",
+            "pl-1",
+        )
 
         clock.set(london((2027, 1, 5), 23, 59))
         assert await scheduler.run_due() == 0, "they have all of the answer date"
@@ -152,7 +157,9 @@ async def test_one_reminder_in_their_format_then_a_task_for_the_team_and_never_a
         TextReplyReceived(
             producer="notifier",
             correlation_id="r1",
-            data=TextReply(round_id="r1", leader_id="pl-1", partner_id="cl-1", answer="accept", received_on=dt.date(2026, 12, 16)),
+            data=TextReply(
+                round_id="r1", leader_id="pl-1", partner_id="cl-1", answer="accept", received_on=dt.date(2026, 12, 16)
+            ),
         ),
     ],
     ids=["yes", "no", "partner said no", "yes by text"],
@@ -272,7 +279,9 @@ async def test_an_erased_person_is_neither_reminded_nor_chased(store, tasks, set
 # ---- the notifier as it runs, on the real broker ----
 
 
-async def test_the_running_notifier_schedules_from_outcomes_and_hears_answers_and_closed_rounds(kafka_settings, smtp_server, tmp_path):
+async def test_the_running_notifier_schedules_from_outcomes_and_hears_answers_and_closed_rounds(
+    kafka_settings, smtp_server, tmp_path
+):
     port, _ = smtp_server
     settings = NotifierSettings(
         encryption_keys=new_key(),
@@ -308,13 +317,17 @@ async def test_the_running_notifier_schedules_from_outcomes_and_hears_answers_an
             await publish(kafka_settings, OUTCOMES, me, event)
         assert await follow_ups_for(amira, 2) == 2 and await follow_ups_for(ben, 2) == 2, "a reminder and a task each"
 
-        said_yes = PairAccepted(producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=amira, partner_id=ben))
+        said_yes = PairAccepted(
+            producer="test", correlation_id=round_id, data=PairAnswer(round_id=round_id, leader_id=amira, partner_id=ben)
+        )
         await publish(kafka_settings, RESPONSES, round_id, said_yes)
         assert await follow_ups_for(amira, 0) == 0, "answered: nothing more for Amira"
         assert await follow_ups_for(ben, 2) == 2, "Ben has still to answer"
 
         closed = RoundStatusChanged(
-            producer="test", correlation_id=round_id, data=StatusChange(round_id=round_id, from_status="published", to_status="closed")
+            producer="test",
+            correlation_id=round_id,
+            data=StatusChange(round_id=round_id, from_status="published", to_status="closed"),
         )
         await publish(kafka_settings, ROUNDS, round_id, closed)
         assert await follow_ups_for(ben, 0) == 0, "the round is closed: nobody is chased"

@@ -142,8 +142,9 @@ async def test_news_still_waiting_when_its_round_is_cancelled_is_never_sent(stor
     clock = FrozenClock(london(15, 22, 30))
     n = notifier(store, channels, clock=clock)
     await handlers.on_event(n, published())  # "we have found you a partner", held until 09:00
-    stopped = OutcomePublished(producer="registry", correlation_id="r1",
-                               data=Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled"))
+    stopped = OutcomePublished(
+        producer="registry", correlation_id="r1", data=Outcome(round_id="r1", leader_id="pl-1", outcome="cancelled")
+    )
     await handlers.on_event(n, stopped)  # the round is cancelled at 22:30: also held until 09:00
     clock.set(london(16, 9, 0))
     assert await handlers.run_due(n) == 1, "only the message saying it will not go ahead is left"
@@ -218,7 +219,9 @@ async def test_after_its_last_try_a_scheduled_message_is_dead_lettered_and_a_rep
         n = notifier(store, closed, dataclasses.replace(RULES, max_attempts=2), clock)
         n.dead_letter = functools.partial(dead_letter_event, broker, "notifier", source="schedule")
         event = published()
-        await schedule.park(n, notice_for(event), schedule.FromConsumer(), schedule.RETRY, clock.now(), None)  # as the consumer parks it
+        await schedule.park(
+            n, notice_for(event), schedule.FromConsumer(), schedule.RETRY, clock.now(), None
+        )  # as the consumer parks it
         assert await handlers.run_due(n) == 1
         clock.advance(seconds=61)
         assert await handlers.run_due(n) == 1

@@ -46,7 +46,12 @@ async def test_a_yes_from_the_number_texted_goes_to_the_registry_without_number_
     replies = inbound_texts(settings, n)
     assert await replies.run_due() == 1
     (event,) = await replies_to_registry(store)
-    assert (event.data.round_id, event.data.leader_id, event.data.partner_id, event.data.answer) == ("r1", "pl-1", "cl-1", "accept")
+    assert (event.data.round_id, event.data.leader_id, event.data.partner_id, event.data.answer) == (
+        "r1",
+        "pl-1",
+        "cl-1",
+        "accept",
+    )
     assert event.data.received_on == dt.date(2026, 12, 15)
     words = event.model_dump_json()
     assert "7700" not in words and "please" not in words.lower()
@@ -77,7 +82,14 @@ async def test_an_unclear_reply_is_a_task_with_its_words_and_records_nothing(sto
     assert "Do it by: Thursday 17 December 2026" in written, "two working days"
     _, report = await reports(store)
     d = report.data
-    assert (d.leader_id, d.round_id, d.channel, d.status, d.about, d.task) == ("pl-1", "r1", "person", "needs_a_person", "text_reply", "text_reply")
+    assert (d.leader_id, d.round_id, d.channel, d.status, d.about, d.task) == (
+        "pl-1",
+        "r1",
+        "person",
+        "needs_a_person",
+        "text_reply",
+        "text_reply",
+    )
     assert d.due_by == dt.date(2026, 12, 17) and str(d.outcome_event_id) == text_id
     assert "maybe" not in report.model_dump_json() and "7700" not in report.model_dump_json()
     async with store.sessions() as session:

@@ -97,7 +97,9 @@ async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(regis
         effects.append(1)
 
     results = await asyncio.gather(
-        handle_once(registry_store, "test.race", event, slow), handle_once(registry_store, "test.race", event, slow), return_exceptions=True
+        handle_once(registry_store, "test.race", event, slow),
+        handle_once(registry_store, "test.race", event, slow),
+        return_exceptions=True,
     )
     committed = [r for r in results if r is True]
     assert len(committed) == 1
@@ -118,8 +120,15 @@ async def test_bodies_wait_encrypted_and_the_relay_sends_them_decrypted(database
         async with store.unit_of_work() as uow:
             uow.publish(ROUNDS, sealed, sealed_event)
             # A row written before bodies were encrypted: plain JSON, still sent as it is.
-            uow.session.add(Outbox(event_id=str(old_event.event_id), topic=ROUNDS.name, key=old, headers={},
-                                   value=old_event.model_dump_json().encode()))
+            uow.session.add(
+                Outbox(
+                    event_id=str(old_event.event_id),
+                    topic=ROUNDS.name,
+                    key=old,
+                    headers={},
+                    value=old_event.model_dump_json().encode(),
+                )
+            )
             await uow.commit()
         async with store.sessions() as session:
             stored = await session.scalar(select(Outbox.value).where(Outbox.key == sealed))

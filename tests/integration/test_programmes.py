@@ -32,8 +32,12 @@ async def test_a_programme_keeps_its_contact_details_and_a_manager_changes_them_
     assert made.json()["closure_periods"] == ["12-24..01-01"], "closed from 24 December to 1 January unless told otherwise"
     assert made.json()["phone"] == "0113 496 0123" and made.json()["next_round_on"] is None
 
-    change = {**LEEDS, "phone": "+44 (0)300 123 4567", "closure_periods": ["12-22..01-03", "2027-04-01..2027-04-05"],
-              "next_round_on": "2027-04-12"}
+    change = {
+        **LEEDS,
+        "phone": "+44 (0)300 123 4567",
+        "closure_periods": ["12-22..01-03", "2027-04-01..2027-04-05"],
+        "next_round_on": "2027-04-12",
+    }
     changed = await registry.put(f"/programmes/{ident}", json=change)
     assert changed.status_code == 200, changed.text
     read = (await registry.get(f"/programmes/{ident}")).json()
@@ -48,7 +52,9 @@ async def test_a_programme_keeps_its_contact_details_and_a_manager_changes_them_
 
 
 async def test_bad_contact_details_are_refused_with_the_field_and_how_to_fix_it(registry):
-    bad = await registry.post("/programmes", json={**LEEDS, "phone": "12345", "email": "team at nhs", "closure_periods": ["Christmas"]})
+    bad = await registry.post(
+        "/programmes", json={**LEEDS, "phone": "12345", "email": "team at nhs", "closure_periods": ["Christmas"]}
+    )
     assert bad.status_code == 422
     problems = {e["field"]: e["message"] for e in bad.json()["errors"]}
     assert problems["phone"] == "must be a UK phone number, for example 0113 496 0000 or +44 113 496 0000"
@@ -70,17 +76,26 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
         shown = await browser.get(details_page)
         assert "12-24..01-01" in shown.text, "the usual closure is filled in"
 
-        bad = await browser.post(details_page, data={"csrf_token": token, "name": "North East 2027", "phone": "999",
-                                                     "closure_periods": "12-24..01-01"})
+        bad = await browser.post(
+            details_page, data={"csrf_token": token, "name": "North East 2027", "phone": "999", "closure_periods": "12-24..01-01"}
+        )
         assert bad.status_code == 400
         assert "Phone number: must be a UK phone number" in bad.text and 'href="#phone"' in bad.text
 
-        good = await browser.post(details_page, data={
-            "csrf_token": token, "name": "North East 2027", "team": "the North East patient leader team",
-            "contact_person": "Tom Reid", "phone": "0191 498 0456", "email": "ne.pairing@example.nhs.uk",
-            "postal_address": "Patient Leader Programme\r\n1 Example Quay\r\nNewcastle upon Tyne\r\nNE1 3AA",
-            "closure_periods": "12-24..01-01\r\n2027-08-30..2027-09-03", "next_round_on": "2027-05-04",
-        })
+        good = await browser.post(
+            details_page,
+            data={
+                "csrf_token": token,
+                "name": "North East 2027",
+                "team": "the North East patient leader team",
+                "contact_person": "Tom Reid",
+                "phone": "0191 498 0456",
+                "email": "ne.pairing@example.nhs.uk",
+                "postal_address": "Patient Leader Programme\r\n1 Example Quay\r\nNewcastle upon Tyne\r\nNE1 3AA",
+                "closure_periods": "12-24..01-01\r\n2027-08-30..2027-09-03",
+                "next_round_on": "2027-05-04",
+            },
+        )
         assert good.status_code == 303, good.text
         programme = await browser.get(good.headers["location"])
     assert "0191 498 0456" in programme.text and "Tom Reid" in programme.text

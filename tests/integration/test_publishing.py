@@ -45,7 +45,9 @@ async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[s
     solved, approved and published."""
     base = {leader["role"]: leader for leader in reversed(sample_leaders())}
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
-    professional = unique({**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)})
+    professional = unique(
+        {**base["clinical_leader"], **common, "capacity": 2, "access_needs": ["hearing_loop"], "consents": consent(True)}
+    )
     signs = unique({**base["patient_leader"], **common, "access_needs": ["bsl_interpreter"], "consents": consent(False)})
     carer = unique({**base["carer_leader"], **common, "access_needs": [], "term_time_only": False, "min_notice_days": 21})
     for leader in (professional, signs, carer, *([not_paired] if not_paired else [])):
@@ -58,13 +60,29 @@ async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[s
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
     windows = [Window.model_validate(w) for w in TUESDAY_MORNING]
     pairs = [
-        PairResult(lived_experience_id=who, professional_id=professional["id"], score=50, meeting_modes=["video"],
-                   shared_windows=windows, reasons=["You are both free on Tuesday 10:00 to 12:00."])
+        PairResult(
+            lived_experience_id=who,
+            professional_id=professional["id"],
+            score=50,
+            meeting_modes=["video"],
+            shared_windows=windows,
+            reasons=["You are both free on Tuesday 10:00 to 12:00."],
+        )
         for who in (signs["id"], carer["id"])
     ]
-    solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
-                         data=CohortResult(round_id=round_id, pairs=pairs, stats=SolveStats(status="optimal"), unmatched=[
-                             UnmatchedResult(id=not_paired["id"], reason="Nobody is free when you are.", rule="availability")] if not_paired else []))
+    solved = RoundSolved(
+        producer="test",
+        correlation_id=round_id,
+        causation_id=request_id,
+        data=CohortResult(
+            round_id=round_id,
+            pairs=pairs,
+            stats=SolveStats(status="optimal"),
+            unmatched=[UnmatchedResult(id=not_paired["id"], reason="Nobody is free when you are.", rule="availability")]
+            if not_paired
+            else [],
+        ),
+    )
     await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
@@ -90,7 +108,9 @@ async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangem
     mine = {p.partner_id: p for p in outcomes[professional["id"]].data.partners}
     for who in (signs["id"], carer["id"]):
         (theirs,) = outcomes[who].data.partners
-        assert theirs.first_meeting is not None and theirs.first_meeting == mine[who].first_meeting, "both are given the same slot"
+        assert theirs.first_meeting is not None and theirs.first_meeting == mine[who].first_meeting, (
+            "both are given the same slot"
+        )
         slot = theirs.first_meeting
         assert slot.date.weekday() == 1 and dt.time(10) <= slot.start < slot.end <= dt.time(12)
     # Four weeks to book the interpreter; the carer's own three weeks' notice.
@@ -129,10 +149,16 @@ async def test_only_people_whose_partner_said_no_are_told_it_is_a_new_partner(re
 
     round_id, professional, signs, carer = await publish_two_pairs(registry)
     async with registry.store.unit_of_work() as uow:
-        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=signs["id"],
-                                    partner_id=professional["id"], answer="decline"))
-        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=carer["id"],
-                                    partner_id=professional["id"], answer="accept"))
+        uow.session.add(
+            ResponseRow(
+                nonce=uuid.uuid4().hex, round_id=round_id, leader_id=signs["id"], partner_id=professional["id"], answer="decline"
+            )
+        )
+        uow.session.add(
+            ResponseRow(
+                nonce=uuid.uuid4().hex, round_id=round_id, leader_id=carer["id"], partner_id=professional["id"], answer="accept"
+            )
+        )
         await uow.commit()
     async with registry.store.unit_of_work() as uow:
         let_down = await publishing_handlers.people_whose_partner_said_no(uow, round_id)

@@ -55,7 +55,9 @@ async def launch(registry, leaders: tuple[dict, ...], programme: dict | None) ->
     else:
         made = await registry.post("/programmes", json={"name": f"WY {round_id}", **programme})
         assert made.status_code == 201, made.text
-        cohort = await registry.post(f"/programmes/{made.json()['id']}/cohorts", json={"name": "2027", "leader_ids": [leader["id"] for leader in leaders]})
+        cohort = await registry.post(
+            f"/programmes/{made.json()['id']}/cohorts", json={"name": "2027", "leader_ids": [leader["id"] for leader in leaders]}
+        )
         body["cohort_id"] = cohort.json()["id"]
     launched = await registry.post("/rounds", json=body)
     assert launched.status_code == 202, launched.text
@@ -65,10 +67,20 @@ async def launch(registry, leaders: tuple[dict, ...], programme: dict | None) ->
 async def solve_and_approve(registry, round_id: str, patient: dict, professional: dict, alone: dict) -> None:
     async with registry.store.engine.connect() as conn:
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
-    pair = PairResult(lived_experience_id=patient["id"], professional_id=professional["id"], score=50, meeting_modes=["video"],
-                      shared_windows=[Window.model_validate(w) for w in TUESDAY_MORNING], reasons=["You are both free on Tuesday mornings."])
-    result = CohortResult(round_id=round_id, pairs=[pair], stats=SolveStats(status="optimal"),
-                          unmatched=[UnmatchedResult(id=alone["id"], reason="Nobody is free when you are.", rule="availability")])
+    pair = PairResult(
+        lived_experience_id=patient["id"],
+        professional_id=professional["id"],
+        score=50,
+        meeting_modes=["video"],
+        shared_windows=[Window.model_validate(w) for w in TUESDAY_MORNING],
+        reasons=["You are both free on Tuesday mornings."],
+    )
+    result = CohortResult(
+        round_id=round_id,
+        pairs=[pair],
+        stats=SolveStats(status="optimal"),
+        unmatched=[UnmatchedResult(id=alone["id"], reason="Nobody is free when you are.", rule="availability")],
+    )
     solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id, data=result)
     await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     assert (await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})).status_code == 200
@@ -89,8 +101,11 @@ async def test_every_outcome_carries_the_programme_contact_the_sessions_and_the_
     for outcome in [*paired.values(), *unmatched.values()]:
         data = outcome.data
         assert data.programme.model_dump() == {
-            "team": "the West Yorkshire patient leader team", "person": "Priya Shah", "phone": "0113 496 0123",
-            "email": "wy.pairing@example.nhs.uk", "postal_address": "Patient Leader Programme\n10 Park Row\nLeeds\nLS1 5AB",
+            "team": "the West Yorkshire patient leader team",
+            "person": "Priya Shah",
+            "phone": "0113 496 0123",
+            "email": "wy.pairing@example.nhs.uk",
+            "postal_address": "Patient Leader Programme\n10 Park Row\nLeeds\nLS1 5AB",
         }
         assert [(s.date.isoformat(), s.place) for s in data.sessions] == [(s["date"], s["place"]) for s in SESSIONS]
         assert data.next_round_on == dt.date(2027, 9, 6)

@@ -18,6 +18,7 @@ from tests.integration.conftest import ADMIN, unique
 
 pytestmark = pytest.mark.integration
 
+
 def csv_file(rows: list[dict]) -> bytes:
     lines = [",".join(COLUMNS)]
     for row in rows:
@@ -141,7 +142,9 @@ async def test_erasure_takes_the_persons_id_out_of_cohorts_rounds_and_kept_or_ru
     gone, stays = rounds.lived
     first, second = rounds.professionals
     programme = (await registry.post("/programmes", json={"name": "North East"})).json()["id"]
-    cohort = (await registry.post(f"/programmes/{programme}/cohorts", json={"name": "2027", "leader_ids": [gone, stays]})).json()["id"]
+    cohort = (await registry.post(f"/programmes/{programme}/cohorts", json={"name": "2027", "leader_ids": [gone, stays]})).json()[
+        "id"
+    ]
     round_id = await rounds.launch(locked_pairs=[[gone, first], [stays, second]], forbidden_pairs=[[gone, second]])
     await rounds.solve(round_id)  # the proposed pair is gone and first
 
@@ -192,7 +195,9 @@ async def test_bad_requests_name_the_field_and_never_give_a_server_error(registr
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
     assert {"name", "role", "meeting_modes", "system", "extra"} <= fields
-    assert (await registry.post("/leaders", content=b"{not json", headers={"content-type": "application/json"})).status_code == 422
+    assert (
+        await registry.post("/leaders", content=b"{not json", headers={"content-type": "application/json"})
+    ).status_code == 422
     assert (await registry.get("/leaders", params={"per_page": 100000})).status_code == 422
     assert (await registry.get("/rounds/does-not-exist")).status_code == 404
 
@@ -251,8 +256,14 @@ async def test_the_matchers_progress_shows_the_round_being_solved(registry):
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
 
     def progress(answering: str, seconds: float) -> RoundProgress:
-        data = SolveProgress(round_id=round_id, stage="meeting the area minimums", objective={"paired_people": 2.0, "total_fit": 120.0},
-                             bound={"paired_people": 2.0, "total_fit": 130.0}, gap=0.076923, elapsed_seconds=seconds)
+        data = SolveProgress(
+            round_id=round_id,
+            stage="meeting the area minimums",
+            objective={"paired_people": 2.0, "total_fit": 120.0},
+            bound={"paired_people": 2.0, "total_fit": 130.0},
+            gap=0.076923,
+            elapsed_seconds=seconds,
+        )
         return RoundProgress(producer="test", correlation_id=round_id, causation_id=answering, data=data)
 
     await handle_once(registry.store, "test.matches", progress(request_id, 1.0), round_handlers.record_progress)
@@ -287,11 +298,22 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
     # The matcher's answer, as the registry receives it: three pairs.
     pairs = [
-        PairResult(lived_experience_id=a, professional_id=b, score=50, meeting_modes=["video"], shared_windows=[], reasons=["You both care about cardiac care."])
+        PairResult(
+            lived_experience_id=a,
+            professional_id=b,
+            score=50,
+            meeting_modes=["video"],
+            shared_windows=[],
+            reasons=["You both care about cardiac care."],
+        )
         for a, b in zip(lived, professionals, strict=True)
     ]
-    solved = RoundSolved(producer="test", correlation_id=round_id, causation_id=request_id,
-                         data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")))
+    solved = RoundSolved(
+        producer="test",
+        correlation_id=round_id,
+        causation_id=request_id,
+        data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")),
+    )
     await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
     assert (await registry.post(f"/rounds/{round_id}/pair-again")).status_code == 409, "not before the round is published"
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
@@ -301,14 +323,20 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
 
     # The first pair's professional says no; the second pair's lived-experience leader leaves the programme.
     async with registry.store.unit_of_work() as uow:
-        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professionals[0], partner_id=lived[0], answer="decline"))
+        uow.session.add(
+            ResponseRow(
+                nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professionals[0], partner_id=lived[0], answer="decline"
+            )
+        )
         await uow.commit()
     leaving = next(leader for leader in leaders if leader["id"] == lived[1])
     assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn"})).status_code == 200
     # Leaving counts as saying no: the partner is told (the notifier reads responses.v1), once.
     assert (await registry.post("/leaders", json={**leaving, "status": "withdrawn", "name": "Renamed"})).status_code == 200
     async with registry.store.engine.connect() as conn:
-        told = (await conn.execute(text("select headers from outbox where topic = 'responses.v1' and key = :id"), {"id": round_id})).all()
+        told = (
+            await conn.execute(text("select headers from outbox where topic = 'responses.v1' and key = :id"), {"id": round_id})
+        ).all()
     kinds = [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in told]
     assert kinds == ["PairDeclined"]
     responses = (await registry.get(f"/rounds/{round_id}")).json()["responses"]
@@ -332,7 +360,9 @@ async def test_pairing_again_replaces_partners_who_said_no_or_left_and_keeps_the
 async def event_types(registry, key: str, topic: str) -> list[str]:
     async with registry.store.engine.connect() as conn:
         rows = (
-            await conn.execute(text("select headers from outbox where key = :key and topic = :topic order by id"), {"key": key, "topic": topic})
+            await conn.execute(
+                text("select headers from outbox where key = :key and topic = :topic order by id"), {"key": key, "topic": topic}
+            )
         ).all()
     return [(h if isinstance(h, dict) else json.loads(h))["event_type"] for (h,) in rows]
 
@@ -343,7 +373,9 @@ class Rounds:
     def __init__(self, registry, leaders: list[dict]):
         self.registry = registry
         self.lived = [leader["id"] for leader in leaders if leader["role"] in ("patient_leader", "carer_leader")][:2]
-        self.professionals = [leader["id"] for leader in leaders if leader["role"] in ("clinical_leader", "managerial_leader")][:2]
+        self.professionals = [leader["id"] for leader in leaders if leader["role"] in ("clinical_leader", "managerial_leader")][
+            :2
+        ]
 
     @classmethod
     async def with_leaders(cls, registry) -> Rounds:
@@ -365,7 +397,9 @@ class Rounds:
         from services.common.store import handle_once
 
         async with self.registry.store.engine.connect() as conn:
-            request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
+            request_id = (
+                await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})
+            ).scalar()
         await handle_once(self.registry.store, "test.matches", make(round_id, request_id), handler)
 
     async def progress(self, round_id: str) -> None:
@@ -382,8 +416,14 @@ class Rounds:
         from schemas.cohort import CohortResult, PairResult, SolveStats
         from schemas.events import RoundSolved
 
-        pair = PairResult(lived_experience_id=self.lived[0], professional_id=self.professionals[0], score=50,
-                          meeting_modes=["video"], shared_windows=[], reasons=["You both care about cardiac care."])
+        pair = PairResult(
+            lived_experience_id=self.lived[0],
+            professional_id=self.professionals[0],
+            score=50,
+            meeting_modes=["video"],
+            shared_windows=[],
+            reasons=["You both care about cardiac care."],
+        )
         result = CohortResult(round_id=round_id, pairs=[pair], unmatched=[], stats=SolveStats(status="optimal"))
         return RoundSolved(producer="test", correlation_id=round_id, causation_id=cause, data=result)
 
@@ -476,10 +516,22 @@ async def test_changes_the_lifecycle_does_not_allow_are_refused_in_plain_words(r
     proposed = await rounds.launch()
     await rounds.solve(proposed)
     refused = {
-        (proposed, "close"): "This round is proposed, so it cannot be closed. From proposed it can go to: approved, cancelled, queued.",
-        (approved, "resolve"): "This round is approved, so it cannot be sent to the matcher. From approved it can go to: cancelled, published.",
-        (published, "publish"): "This round is published, so it cannot be published. From published it can go to: cancelled, closed.",
-        (published, "resolve"): "This round is published, so it cannot be sent to the matcher. From published it can go to: cancelled, closed.",
+        (
+            proposed,
+            "close",
+        ): "This round is proposed, so it cannot be closed. From proposed it can go to: approved, cancelled, queued.",
+        (
+            approved,
+            "resolve",
+        ): "This round is approved, so it cannot be sent to the matcher. From approved it can go to: cancelled, published.",
+        (
+            published,
+            "publish",
+        ): "This round is published, so it cannot be published. From published it can go to: cancelled, closed.",
+        (
+            published,
+            "resolve",
+        ): "This round is published, so it cannot be sent to the matcher. From published it can go to: cancelled, closed.",
     }
     for (round_id, step), words in refused.items():
         answer = await rounds.post(round_id, step)
@@ -504,8 +556,12 @@ async def test_a_repeated_answer_from_the_matcher_never_undoes_a_persons_approva
     # The matcher answered the same request again (after a restart, say), under new event ids.
     async with registry.store.engine.connect() as conn:
         request_id = (await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})).scalar()
-    failed = RoundSolveFailed(producer="test", correlation_id=round_id, causation_id=request_id,
-                              data=RoundFailure(round_id=round_id, reason="The matcher stopped."))
+    failed = RoundSolveFailed(
+        producer="test",
+        correlation_id=round_id,
+        causation_id=request_id,
+        data=RoundFailure(round_id=round_id, reason="The matcher stopped."),
+    )
     assert await handle_once(registry.store, "test.matches", rounds.solved(round_id, request_id), round_handlers.record_solution)
     assert await handle_once(registry.store, "test.matches", failed, round_handlers.record_failure)
     assert (await registry.get(f"/rounds/{round_id}")).json() == before
@@ -520,7 +576,9 @@ async def test_a_closed_round_takes_no_more_answers_and_its_people_can_still_be_
         await rounds.act(round_id, step)
     lived, professional = rounds.lived[0], rounds.professionals[0]
     async with registry.store.unit_of_work() as uow:
-        uow.session.add(ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professional, partner_id=lived, answer="decline"))
+        uow.session.add(
+            ResponseRow(nonce=uuid.uuid4().hex, round_id=round_id, leader_id=professional, partner_id=lived, answer="decline")
+        )
         await uow.commit()
     closed = await rounds.post(round_id, "close")
     assert closed.json() == {"id": round_id, "status": "closed", "locked_pairs": [], "forbidden_pairs": []}
@@ -529,7 +587,10 @@ async def test_a_closed_round_takes_no_more_answers_and_its_people_can_still_be_
     late = await registry.post(f"/responses/{token}", data={"answer": "accept"})
     assert late.status_code == 409 and "no longer taking answers" in late.text
     again = await rounds.post(round_id, "pair-again")
-    assert again.status_code == 202 and [lived, professional] in (await registry.get(f"/rounds/{again.json()['id']}")).json()["forbidden_pairs"]
+    assert (
+        again.status_code == 202
+        and [lived, professional] in (await registry.get(f"/rounds/{again.json()['id']}")).json()["forbidden_pairs"]
+    )
 
 
 # ---- changing a leader ----
@@ -548,9 +609,9 @@ async def test_put_replaces_a_registered_leader_and_shares_the_change_like_any_u
     stored = (await registry.get(f"/leaders/{leader_id}")).json()
     assert (stored["name"], stored["topics"]) == ("A new name", ["stroke"])
     shared = ["LeaderProfileChanged", "LeaderContactChanged"]
-    assert await event_types(registry, leader_id, "leaders.profile.v1") + await event_types(registry, leader_id, "leaders.contact.v1") == [
-        shared[0], shared[0], shared[1], shared[1]
-    ], "two of each view: the registration and the change"
+    assert await event_types(registry, leader_id, "leaders.profile.v1") + await event_types(
+        registry, leader_id, "leaders.contact.v1"
+    ) == [shared[0], shared[0], shared[1], shared[1]], "two of each view: the registration and the change"
 
     same = await registry.put(f"/leaders/{leader_id}", json={**changed, "id": leader_id})
     assert (same.status_code, same.json()["outcome"], same.json()["version"]) == (200, "unchanged", 2)

@@ -17,8 +17,15 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
     await store.prepare("registry")
     async with store.unit_of_work() as uow:
         uow.session.add(
-            LeaderRow(id="rk-1", role="patient_leader", system="QHM", status="active", version=1, public={},
-                      sealed=Cipher(old).seal({"email": "rk@example.org"}))
+            LeaderRow(
+                id="rk-1",
+                role="patient_leader",
+                system="QHM",
+                status="active",
+                version=1,
+                public={},
+                sealed=Cipher(old).seal({"email": "rk@example.org"}),
+            )
         )
         uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
         await uow.commit()
@@ -41,16 +48,34 @@ async def test_rekey_rotates_events_waiting_in_the_outbox_and_encrypts_old_plain
     store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
     await store.prepare("registry")
     async with store.unit_of_work() as uow:
-        uow.session.add_all([
-            Outbox(event_id="00000000-0000-0000-0000-00000000000a", topic="t", key="a", headers={},
-                   value=Cipher(old).seal_bytes(b'{"email": "a@example.org"}')),
-            # Written before outbox bodies were encrypted.
-            Outbox(event_id="00000000-0000-0000-0000-00000000000b", topic="t", key="b", headers={},
-                   value=b'{"email": "b@example.org"}'),
-            Outbox(event_id="00000000-0000-0000-0000-00000000000c", topic="t", key="c", headers={}, value=None),
-            Outbox(event_id="00000000-0000-0000-0000-00000000000d", topic="t", key="d", headers={}, value=None,
-                   published_at=utc_now()),
-        ])
+        uow.session.add_all(
+            [
+                Outbox(
+                    event_id="00000000-0000-0000-0000-00000000000a",
+                    topic="t",
+                    key="a",
+                    headers={},
+                    value=Cipher(old).seal_bytes(b'{"email": "a@example.org"}'),
+                ),
+                # Written before outbox bodies were encrypted.
+                Outbox(
+                    event_id="00000000-0000-0000-0000-00000000000b",
+                    topic="t",
+                    key="b",
+                    headers={},
+                    value=b'{"email": "b@example.org"}',
+                ),
+                Outbox(event_id="00000000-0000-0000-0000-00000000000c", topic="t", key="c", headers={}, value=None),
+                Outbox(
+                    event_id="00000000-0000-0000-0000-00000000000d",
+                    topic="t",
+                    key="d",
+                    headers={},
+                    value=None,
+                    published_at=utc_now(),
+                ),
+            ]
+        )
         await uow.commit()
     assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 2
     async with store.sessions() as session:

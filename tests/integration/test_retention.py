@@ -39,9 +39,7 @@ async def test_topics_are_created_with_their_retention_periods(kafka_settings):
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
     await admin.start()
     try:
-        described = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in (events, contacts)]
-        )
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t.name) for t in (events, contacts)])
     finally:
         await admin.close()
     found = {}
@@ -65,10 +63,23 @@ async def registry_store(database_url):
 
 
 def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRow:
-    sealed = {"name": f"Name {leader_id}", "email": f"{leader_id}@example.org", "phone": "07700 900123",
-              "postal_address": "1 Example Street", "proxy": None, "access_needs": []}
-    return registry_orm.LeaderRow(id=leader_id, role="patient_leader", system="leeds", status=status, version=1,
-                                  public={"id": leader_id}, sealed=cipher.seal(sealed))
+    sealed = {
+        "name": f"Name {leader_id}",
+        "email": f"{leader_id}@example.org",
+        "phone": "07700 900123",
+        "postal_address": "1 Example Street",
+        "proxy": None,
+        "access_needs": [],
+    }
+    return registry_orm.LeaderRow(
+        id=leader_id,
+        role="patient_leader",
+        system="leeds",
+        status=status,
+        version=1,
+        public={"id": leader_id},
+        sealed=cipher.seal(sealed),
+    )
 
 
 def round_row(round_id: str, status: str, leader_ids: list[str]) -> registry_orm.RoundRow:
@@ -78,27 +89,49 @@ def round_row(round_id: str, status: str, leader_ids: list[str]) -> registry_orm
 async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples_contact_details(registry_store):
     cipher = Cipher(new_key())
     async with registry_store.unit_of_work() as uow:
-        uow.session.add_all([
-            leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
-            leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
-            leader(cipher, "pl-here", "active"),
-            registry_orm.PersonKeyRow(leader_id="pl-left", sealed_key=cipher.seal_bytes(b"the key of pl-left")),
-            registry_orm.PersonKeyRow(leader_id="pl-waiting", sealed_key=cipher.seal_bytes(b"the key of pl-waiting")),
-            round_row("r-closed", "closed", ["pl-left", "pl-waiting"]),
-            round_row("r-open", "published", ["pl-waiting", "pl-here"]),
-            registry_orm.DeliveryRow(round_id="r-closed", leader_id="pl-here", channel="email", status="sent", updated_at=LONG_AGO),
-            registry_orm.DeliveryRow(round_id="r-open", leader_id="pl-here", channel="email", status="sent", updated_at=LATELY),
-            registry_orm.ResponseRow(nonce="old", round_id="r-closed", leader_id="pl-here", partner_id="pl-left",
-                                     answer="decline", sealed_reason=cipher.seal({"reason": "x"}), answered_at=LONG_AGO),
-            registry_orm.ResponseRow(nonce="new", round_id="r-open", leader_id="pl-here", partner_id="pl-waiting",
-                                     answer="accept", answered_at=LATELY),
-        ])
+        uow.session.add_all(
+            [
+                leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
+                leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
+                leader(cipher, "pl-here", "active"),
+                registry_orm.PersonKeyRow(leader_id="pl-left", sealed_key=cipher.seal_bytes(b"the key of pl-left")),
+                registry_orm.PersonKeyRow(leader_id="pl-waiting", sealed_key=cipher.seal_bytes(b"the key of pl-waiting")),
+                round_row("r-closed", "closed", ["pl-left", "pl-waiting"]),
+                round_row("r-open", "published", ["pl-waiting", "pl-here"]),
+                registry_orm.DeliveryRow(
+                    round_id="r-closed", leader_id="pl-here", channel="email", status="sent", updated_at=LONG_AGO
+                ),
+                registry_orm.DeliveryRow(
+                    round_id="r-open", leader_id="pl-here", channel="email", status="sent", updated_at=LATELY
+                ),
+                registry_orm.ResponseRow(
+                    nonce="old",
+                    round_id="r-closed",
+                    leader_id="pl-here",
+                    partner_id="pl-left",
+                    answer="decline",
+                    sealed_reason=cipher.seal({"reason": "x"}),
+                    answered_at=LONG_AGO,
+                ),
+                registry_orm.ResponseRow(
+                    nonce="new",
+                    round_id="r-open",
+                    leader_id="pl-here",
+                    partner_id="pl-waiting",
+                    answer="accept",
+                    answered_at=LATELY,
+                ),
+            ]
+        )
         await uow.commit()
 
     removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400)
     assert removed == {"delivery reports": 1, "answers": 1, "withdrawn contact details": 1}
     assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400) == {
-        "delivery reports": 0, "answers": 0, "withdrawn contact details": 0}, "once is enough"
+        "delivery reports": 0,
+        "answers": 0,
+        "withdrawn contact details": 0,
+    }, "once is enough"
 
     async with registry_store.sessions() as session:
         deliveries = [(d.round_id, d.leader_id) for d in (await session.scalars(select(registry_orm.DeliveryRow))).all()]
@@ -112,7 +145,8 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
     assert people["pl-here"]["email"] == "pl-here@example.org"
     assert sorted((t.topic, t.key, t.value) for t in outbox) == [
-        (LEADER_CONTACTS.name, "pl-left", None), (LEADER_KEYS.name, "pl-left", None)
+        (LEADER_CONTACTS.name, "pl-left", None),
+        (LEADER_KEYS.name, "pl-left", None),
     ], "tombstones for their contact record and for the key that sealed it"
     assert keys == ["pl-waiting"], "their key is destroyed, so their records on the topic can no longer be read"
 
@@ -122,12 +156,28 @@ async def test_the_notifier_purges_old_message_records_and_files(store, channels
     n.folders = (settings.sms_dir, settings.tasks_dir)
     now = n.now()
     async with store.unit_of_work() as uow:
-        uow.session.add_all([
-            NotifierDelivery(key="old", round_id="r", leader_id="pl-1", channel="sms", status="sent", detail="",
-                             updated_at=now - dt.timedelta(days=401)),
-            NotifierDelivery(key="new", round_id="r", leader_id="pl-2", channel="sms", status="sent", detail="",
-                             updated_at=now - dt.timedelta(days=1)),
-        ])
+        uow.session.add_all(
+            [
+                NotifierDelivery(
+                    key="old",
+                    round_id="r",
+                    leader_id="pl-1",
+                    channel="sms",
+                    status="sent",
+                    detail="",
+                    updated_at=now - dt.timedelta(days=401),
+                ),
+                NotifierDelivery(
+                    key="new",
+                    round_id="r",
+                    leader_id="pl-2",
+                    channel="sms",
+                    status="sent",
+                    detail="",
+                    updated_at=now - dt.timedelta(days=1),
+                ),
+            ]
+        )
         await uow.commit()
     settings.sms_dir.mkdir(parents=True)
     old, recent = settings.sms_dir / "old.txt", settings.sms_dir / "recent.txt"

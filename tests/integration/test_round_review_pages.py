@@ -30,7 +30,9 @@ MONTH = dt.datetime.now(ZoneInfo("Europe/London")).strftime("%B %Y")
 @contextlib.asynccontextmanager
 async def pages_as(registry, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client signed in to the pages (a password is enough here: see running_registry)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry") as browser:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry"
+    ) as browser:
         token = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/sign-in")).text).group(1)
         signed = await browser.post("/sign-in", data={"csrf_token": token, "email": email, "password": password})
         assert signed.status_code == 303 and signed.headers["location"] == "/manage", signed.text
@@ -40,8 +42,16 @@ async def pages_as(registry, email: str, password: str) -> AsyncIterator[httpx.A
 async def a_viewer(registry) -> tuple[str, str]:
     email, password = f"viewer-{dt.datetime.now().timestamp()}@test.example", "a viewer's long password"
     async with registry.store.unit_of_work() as uow:
-        uow.session.add(ManagerRow(email=email, name="Vic Viewer", role="viewer", password_hash=hash_password(password),
-                                   active=True, failed_sign_ins=0))
+        uow.session.add(
+            ManagerRow(
+                email=email,
+                name="Vic Viewer",
+                role="viewer",
+                password_hash=hash_password(password),
+                active=True,
+                failed_sign_ins=0,
+            )
+        )
         await uow.commit()
     return email, password
 
@@ -75,11 +85,21 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
     async with registry.store.unit_of_work() as uow:
         from services.registry.adapters.orm import AnswerCodeRow
 
-        reference = (await uow.session.scalars(select(AnswerCodeRow.reference).where(
-            AnswerCodeRow.round_id == round_id, AnswerCodeRow.leader_id == carer["id"]))).first()
-    recorded = await registry.post(f"/rounds/{round_id}/answers", json={
-        "reference": reference, "answer": "accept", "given_by": "leader", "via": "phone",
-        "received_on": dt.date.today().isoformat()})
+        reference = (
+            await uow.session.scalars(
+                select(AnswerCodeRow.reference).where(AnswerCodeRow.round_id == round_id, AnswerCodeRow.leader_id == carer["id"])
+            )
+        ).first()
+    recorded = await registry.post(
+        f"/rounds/{round_id}/answers",
+        json={
+            "reference": reference,
+            "answer": "accept",
+            "given_by": "leader",
+            "via": "phone",
+            "received_on": dt.date.today().isoformat(),
+        },
+    )
     assert recorded.status_code == 201, recorded.text
 
     async with pages_as(registry, *ADMIN) as browser:
@@ -106,15 +126,27 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
         rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.values)
         assert rows[0][:2] == ("Pair", "Patient or carer leader") and "Arrangements to book" in rows[0]
         assert len(rows) == 3
-        missed = list(csv.reader(io.StringIO((await browser.get(f"/manage/rounds/{round_id}/export/not-paired.csv")).text.lstrip("\ufeff"))))
+        missed = list(
+            csv.reader(io.StringIO((await browser.get(f"/manage/rounds/{round_id}/export/not-paired.csv")).text.lstrip("\ufeff")))
+        )
         assert missed[0] == ["Person", "Role", "Why they were not paired"] and missed[1][0] == "'=Left Out"
-        follow_rows = list(openpyxl.load_workbook(io.BytesIO(
-            (await browser.get(f"/manage/rounds/{round_id}/export/follow-up.xlsx", params={"show": "not_answered"})).content)).active.values)
+        follow_rows = list(
+            openpyxl.load_workbook(
+                io.BytesIO(
+                    (
+                        await browser.get(f"/manage/rounds/{round_id}/export/follow-up.xlsx", params={"show": "not_answered"})
+                    ).content
+                )
+            ).active.values
+        )
         assert len(follow_rows) == 4 and follow_rows[0][4] == "Their answer"
         assert (await browser.get(f"/manage/rounds/{round_id}/export/secrets.xlsx")).status_code == 404
     async with registry.store.unit_of_work() as uow:
-        exported = (await uow.session.scalars(select(AuditRow).where(
-            AuditRow.action == "exported a round", AuditRow.purpose.like(f"%round {round_id}%")))).all()
+        exported = (
+            await uow.session.scalars(
+                select(AuditRow).where(AuditRow.action == "exported a round", AuditRow.purpose.like(f"%round {round_id}%"))
+            )
+        ).all()
     assert sorted(e.purpose.split(" of ")[0] for e in exported) == ["follow-up", "not paired", "pairs"]
     assert all(e.actor == ADMIN[0] for e in exported)
 
@@ -122,6 +154,10 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
     async with pages_as(registry, *(await a_viewer(registry))) as viewer:
         table = (await viewer.get(f"/manage/rounds/{round_id}/pairs")).text
         assert "Arrangements to book" not in table and "Sign Language" not in table
-        rows = list(openpyxl.load_workbook(io.BytesIO((await viewer.get(f"/manage/rounds/{round_id}/export/pairs.xlsx")).content)).active.values)
+        rows = list(
+            openpyxl.load_workbook(
+                io.BytesIO((await viewer.get(f"/manage/rounds/{round_id}/export/pairs.xlsx")).content)
+            ).active.values
+        )
         assert "Arrangements to book" not in rows[0] and not any("Sign Language" in str(c) for r in rows for c in r)
         assert "Keep" not in table, "a viewer cannot change the pairs"

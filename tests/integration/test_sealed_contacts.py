@@ -118,8 +118,18 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
                 return await contact_of(session, Cipher(NOTIFIER_KEY), leader["id"])
 
         assert (await eventually(projected)).email == leader["email"]
-        outcome = Outcome(round_id=f"round-{tag}", leader_id=leader["id"], outcome="unmatched", unmatched_reason="Nobody nearby is free on Fridays.")
-        await publish(kafka_settings, OUTCOMES, leader["id"], OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome))
+        outcome = Outcome(
+            round_id=f"round-{tag}",
+            leader_id=leader["id"],
+            outcome="unmatched",
+            unmatched_reason="Nobody nearby is free on Fridays.",
+        )
+        await publish(
+            kafka_settings,
+            OUTCOMES,
+            leader["id"],
+            OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome),
+        )
         (message,) = await mail_to(maildir, leader["email"], seconds=30)
         assert f"Dear {leader['name']}" in message.get_body(preferencelist=("plain",)).get_content()
 
@@ -147,7 +157,9 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
 async def test_a_sealed_record_that_comes_before_its_key_waits_for_it(kafka_settings, notifier):
     notifier_store, _ = notifier
     leader_id = f"pl-early-{uuid.uuid4().hex[:6]}"
-    contact = LeaderContact(leader_id=leader_id, version=1, name="Wilhelmina Early", role="patient_leader", email=f"{leader_id}@example.org")
+    contact = LeaderContact(
+        leader_id=leader_id, version=1, name="Wilhelmina Early", role="patient_leader", email=f"{leader_id}@example.org"
+    )
     key = new_data_key()
     changed = LeaderContactChanged(producer="test", correlation_id=leader_id, data=seal_contact(contact, key))
     await publish(kafka_settings, LEADER_CONTACTS, leader_id, changed)
@@ -159,7 +171,9 @@ async def test_a_sealed_record_that_comes_before_its_key_waits_for_it(kafka_sett
     assert await eventually(lambda: row(notifier_orm.WaitingContactRow)), "it waits for its key"
     assert await row(notifier_orm.ContactRow) is None
     wrapped = LeaderKey(leader_id=leader_id, wrapped_key=Cipher(SHARED).seal_bytes(key).decode())
-    await publish(kafka_settings, LEADER_KEYS, leader_id, LeaderKeyShared(producer="test", correlation_id=leader_id, data=wrapped))
+    await publish(
+        kafka_settings, LEADER_KEYS, leader_id, LeaderKeyShared(producer="test", correlation_id=leader_id, data=wrapped)
+    )
 
     assert await eventually(lambda: row(notifier_orm.ContactRow)), "projected once its key came"
     async with notifier_store.sessions() as session:

@@ -25,8 +25,16 @@ async def registry(database_url, kafka_settings):
     auth.forget_cached_passwords()
     async with running_registry(database_url, kafka_settings) as client:
         async with client.store.unit_of_work() as uow:
-            uow.session.add(ManagerRow(email=OTHER[0], name="Other Manager", role="manager",
-                                       password_hash=auth.hash_password(OTHER[1]), active=True, failed_sign_ins=0))
+            uow.session.add(
+                ManagerRow(
+                    email=OTHER[0],
+                    name="Other Manager",
+                    role="manager",
+                    password_hash=auth.hash_password(OTHER[1]),
+                    active=True,
+                    failed_sign_ins=0,
+                )
+            )
             await uow.commit()
         yield client
 

@@ -20,8 +20,16 @@ VIEWER = ("viewer@test.example", "a long viewer password")
 
 async def add_viewer(registry) -> None:
     async with registry.store.unit_of_work() as uow:
-        uow.session.add(ManagerRow(email=VIEWER[0], name="Viewer", role="viewer", password_hash=auth.hash_password(VIEWER[1]),
-                                   active=True, failed_sign_ins=0))
+        uow.session.add(
+            ManagerRow(
+                email=VIEWER[0],
+                name="Viewer",
+                role="viewer",
+                password_hash=auth.hash_password(VIEWER[1]),
+                active=True,
+                failed_sign_ins=0,
+            )
+        )
         await uow.commit()
 
 

@@ -168,9 +168,7 @@ def email_message(
     body.attach(html)
     message = body
     if planned.meetings:
-        ics = invitation_ics(
-            planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.UTC)
-        )
+        ics = invitation_ics(planned.meetings, planned.round_id, planned.leader_id, stamp or dt.datetime.now(dt.UTC))
         invitation = MIMEText(ics.decode(), "calendar", UTF8)  # type: ignore[arg-type]  # typeshed allows only a name; the email package takes a Charset too
         invitation.set_param("method", "PUBLISH")
         invitation.add_header("Content-Disposition", "attachment", filename="first-meeting.ics")

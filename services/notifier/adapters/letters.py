@@ -85,7 +85,9 @@ def _styles(points: int) -> dict[str, ParagraphStyle]:
         "p": body,
         "h1": ParagraphStyle("h1", parent=body, fontName=BOLD, fontSize=points * 1.5, leading=points * 1.9, spaceAfter=points),
         "h2": ParagraphStyle("h2", parent=body, fontName=BOLD, fontSize=points * 1.3, leading=points * 1.7, spaceBefore=points),
-        "h3": ParagraphStyle("h3", parent=body, fontName=BOLD, fontSize=points * 1.1, leading=points * 1.5, spaceBefore=points * 0.6),
+        "h3": ParagraphStyle(
+            "h3", parent=body, fontName=BOLD, fontSize=points * 1.1, leading=points * 1.5, spaceBefore=points * 0.6
+        ),
         "li": ParagraphStyle("li", parent=body, leftIndent=points * 1.5, bulletIndent=points * 0.3, spaceAfter=points * 0.3),
     }
 
@@ -126,7 +128,11 @@ def letter_story(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> 
             words = Paragraph(escape(block.text), styles["p" if block.kind == "li" else block.kind])
         story.append(beside_picture(block.picture, words, styles["p"].fontSize) if block.picture else words)
     if pictures_in(message.blocks):
-        story.append(Paragraph(escape(PICTURE_CREDIT), ParagraphStyle("credit", parent=styles["p"], fontSize=9, leading=12, spaceBefore=12)))
+        story.append(
+            Paragraph(
+                escape(PICTURE_CREDIT), ParagraphStyle("credit", parent=styles["p"], fontSize=9, leading=12, spaceBefore=12)
+            )
+        )
     if message.answers:
         # The slip is one page to post back: at the largest print sizes it is set a little smaller to fit.
         story += [PageBreak(), *reply_slip(message, to, _styles(min(message.route.font_points, SLIP_MAX_POINTS)))]
@@ -138,7 +144,15 @@ def beside_picture(name: str, words: Flowable, points: float) -> Flowable:
     side = max(points * 2.6, 14 * mm)
     picture = Image(str(PICTURES / f"{name}.png"), width=side, height=side)
     table = Table([[picture, words]], colWidths=[side + points * 0.8, None], hAlign="LEFT")
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), points * 0.4)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), points * 0.4),
+            ]
+        )
+    )
     return table
 
 
@@ -147,7 +161,10 @@ def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, Par
     points = styles["p"].fontSize
     rows, boxes = [], []
     for i, (name, _) in enumerate(message.answers):
-        rows += [[Paragraph(f"<b>{escape(name)}</b>", styles["p"]), "", "", "", ""], ["", "", Paragraph("Yes", styles["p"]), "", Paragraph("No", styles["p"])]]
+        rows += [
+            [Paragraph(f"<b>{escape(name)}</b>", styles["p"]), "", "", "", ""],
+            ["", "", Paragraph("Yes", styles["p"]), "", Paragraph("No", styles["p"])],
+        ]
         # An empty box to tick before each answer.
         boxes += [
             ("SPAN", (0, 2 * i), (-1, 2 * i)),
@@ -170,10 +187,18 @@ def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, Par
     if refs := references(message):
         flow.append(Paragraph(f"Your reference: <b>{escape(refs)}</b>", styles["p"]))
     if where:
-        flow += [Paragraph("Please post this page to:", styles["p"]), Paragraph("<br/>".join(escape(x) for x in where if not x.startswith(("Phone", "Email"))), styles["p"])]
+        flow += [
+            Paragraph("Please post this page to:", styles["p"]),
+            Paragraph("<br/>".join(escape(x) for x in where if not x.startswith(("Phone", "Email"))), styles["p"]),
+        ]
     # No freepost is set up, so the slip never says that no stamp is needed.
     if phone:
-        flow.append(Paragraph(f"You will need a stamp. If you would rather not post it, call {escape(phone)} and say yes or no instead.", styles["p"]))
+        flow.append(
+            Paragraph(
+                f"You will need a stamp. If you would rather not post it, call {escape(phone)} and say yes or no instead.",
+                styles["p"],
+            )
+        )
     return [KeepTogether(flow)]
 
 
@@ -258,8 +283,12 @@ def letter_pdf(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> by
     points = message.route.font_points
     width = A4[0] - 2 * MARGIN * mm
     bottom = 18 * mm  # room for the page number
-    first = Frame(MARGIN * mm, bottom, width, _from_top(BODY_TOP) - bottom, id="first", leftPadding=0, rightPadding=0, topPadding=0)
-    later = Frame(MARGIN * mm, bottom, width, A4[1] - MARGIN * mm - bottom, id="later", leftPadding=0, rightPadding=0, topPadding=0)
+    first = Frame(
+        MARGIN * mm, bottom, width, _from_top(BODY_TOP) - bottom, id="first", leftPadding=0, rightPadding=0, topPadding=0
+    )
+    later = Frame(
+        MARGIN * mm, bottom, width, A4[1] - MARGIN * mm - bottom, id="later", leftPadding=0, rightPadding=0, topPadding=0
+    )
     buffer = io.BytesIO()
     document = BaseDocTemplate(
         buffer,

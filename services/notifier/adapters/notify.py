@@ -76,7 +76,10 @@ FAILURES = {
     ("sms", "temporary-failure"): (
         "the phone was off or could not take the text message; a person should try again later or reach them another way"
     ),
-    ("letter", "permanent-failure"): "the printer could not print the letter, so it was not posted; a person should send it again",
+    (
+        "letter",
+        "permanent-failure",
+    ): "the printer could not print the letter, so it was not posted; a person should send it again",
     ("letter", "validation-failed"): (
         "GOV.UK Notify could not print the letter as it was (often the address); a person should check it"
     ),

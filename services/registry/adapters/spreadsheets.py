@@ -103,7 +103,7 @@ def _unreadable_row(number: int, exc: csv.Error) -> str:
     if "field limit" in str(exc):
         return (
             f"row {number} has a cell longer than {csv.field_size_limit():,} characters, far more than any column needs. "
-            f"This usually means a quote mark (\") in row {number} is not closed, so the rest of the file runs into one cell. "
+            f'This usually means a quote mark (") in row {number} is not closed, so the rest of the file runs into one cell. '
             "Close the quote mark or shorten the cell, save the file and import it again"
         )
     return f"row {number} cannot be read; save the file again as 'CSV UTF-8' from your spreadsheet program and import it again"

@@ -17,14 +17,28 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def install_web(app: FastAPI) -> None:
-    from services.registry.web import answers, imports, leaders, programmes, queue, review, round_steps, rounds, sign_in, tasks, tokens
+    from services.registry.web import (
+        answers,
+        imports,
+        leaders,
+        programmes,
+        queue,
+        review,
+        round_steps,
+        rounds,
+        sign_in,
+        tasks,
+        tokens,
+    )
     from services.registry.web.accounts import install_account_pages
     from services.registry.web.guide import install_api_guide
     from services.registry.web.pages import install_page_errors
     from services.registry.web.security import install_body_limits, install_secure_headers
 
     registry = app.state.registry
-    install_secure_headers(app, https=registry.settings.public_url.startswith("https://"), public_url=registry.settings.public_url)
+    install_secure_headers(
+        app, https=registry.settings.public_url.startswith("https://"), public_url=registry.settings.public_url
+    )
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)

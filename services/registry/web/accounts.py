@@ -49,10 +49,18 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
 
     async def code_page(request: Request, next_path: str, errors: dict[str, str], status_code: int = 200) -> Response:
         manager = await half_signed_in(request, auth.NEEDS_CODE)
-        return page(request, "sign_in_code.html", {
-            "title": "Enter the code from your authenticator app", "next": safe_next(next_path),
-            "errors": list(errors.items()), "error_for": errors, "form_token": manager.csrf_token,
-        }, status_code=status_code)
+        return page(
+            request,
+            "sign_in_code.html",
+            {
+                "title": "Enter the code from your authenticator app",
+                "next": safe_next(next_path),
+                "errors": list(errors.items()),
+                "error_for": errors,
+                "form_token": manager.csrf_token,
+            },
+            status_code=status_code,
+        )
 
     @app.get("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
     async def ask_for_code(request: Request, next: str | None = None) -> Response:
@@ -80,11 +88,20 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
     async def set_up_page(request: Request, next_path: str, errors: dict[str, str], status_code: int = 200) -> Response:
         manager = await half_signed_in(request, auth.NEEDS_SET_UP)
         secret = await auth.second_factor_secret(registry_of(request), manager.id)
-        return page(request, "sign_in_set_up.html", {
-            "title": "Set up your second factor", "next": safe_next(next_path), "form_token": manager.csrf_token,
-            "secret": auth.grouped(secret), "qr_code": qr_code(auth.set_up_address(secret, manager.email)),
-            "errors": list(errors.items()), "error_for": errors,
-        }, status_code=status_code)
+        return page(
+            request,
+            "sign_in_set_up.html",
+            {
+                "title": "Set up your second factor",
+                "next": safe_next(next_path),
+                "form_token": manager.csrf_token,
+                "secret": auth.grouped(secret),
+                "qr_code": qr_code(auth.set_up_address(secret, manager.email)),
+                "errors": list(errors.items()),
+                "error_for": errors,
+            },
+            status_code=status_code,
+        )
 
     @app.get("/sign-in/set-up", response_class=HTMLResponse, include_in_schema=False)
     async def set_up(request: Request, next: str | None = None) -> Response:
@@ -113,11 +130,19 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
 
     async def account_page(request: Request, errors: dict[str, str], status_code: int = 200) -> Response:
         manager = await need(request)
-        return page(request, "account.html", {
-            "title": "Your account", "section": "account", "errors": list(errors.items()), "error_for": errors,
-            "has_second_factor": await auth.has_second_factor(registry_of(request), manager.id),
-            "done": request.query_params.get("done"),
-        }, status_code=status_code)
+        return page(
+            request,
+            "account.html",
+            {
+                "title": "Your account",
+                "section": "account",
+                "errors": list(errors.items()),
+                "error_for": errors,
+                "has_second_factor": await auth.has_second_factor(registry_of(request), manager.id),
+                "done": request.query_params.get("done"),
+            },
+            status_code=status_code,
+        )
 
     @app.get("/manage/account", response_class=HTMLResponse, include_in_schema=False)
     async def account(request: Request) -> Response:
@@ -127,8 +152,13 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
     async def change_password(request: Request) -> Response:
         manager, form = await need_form(request, "viewer")
         errors = await auth.change_own_password(
-            registry_of(request), manager, form_text(form, "current_password"), form_text(form, "new_password"),
-            form_text(form, "new_password_again"), request.cookies.get(auth.SESSION_COOKIE), auth.client_address(request),
+            registry_of(request),
+            manager,
+            form_text(form, "current_password"),
+            form_text(form, "new_password"),
+            form_text(form, "new_password_again"),
+            request.cookies.get(auth.SESSION_COOKIE),
+            auth.client_address(request),
         )
         if errors:
             return await account_page(request, errors, 400)
@@ -139,17 +169,31 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
     async def reset_page(request: Request, code: str, errors: dict[str, str], status_code: int = 200) -> Response:
         person = await auth.reset_link_person(registry_of(request), code)
         if person is None:
-            return page(request, "problem.html", {
-                "title": "This link no longer works",
-                "message": (
-                    "Links to choose a new password work once, for 24 hours. Ask an admin of your programme for a new link."
-                ),
-                "back": "/sign-in", "back_text": "Go to the sign-in page",
-            }, status_code=404)
-        return page(request, "reset_password.html", {
-            "title": "Choose a new password", "person": person, "code": code,
-            "errors": list(errors.items()), "error_for": errors,
-        }, status_code=status_code)
+            return page(
+                request,
+                "problem.html",
+                {
+                    "title": "This link no longer works",
+                    "message": (
+                        "Links to choose a new password work once, for 24 hours. Ask an admin of your programme for a new link."
+                    ),
+                    "back": "/sign-in",
+                    "back_text": "Go to the sign-in page",
+                },
+                status_code=404,
+            )
+        return page(
+            request,
+            "reset_password.html",
+            {
+                "title": "Choose a new password",
+                "person": person,
+                "code": code,
+                "errors": list(errors.items()),
+                "error_for": errors,
+            },
+            status_code=status_code,
+        )
 
     @app.get("/reset-password/{code}", response_class=HTMLResponse, include_in_schema=False)
     async def reset_password_page(code: str, request: Request) -> Response:
@@ -172,11 +216,21 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
     # ---- the people who sign in (admins only) ----
 
     async def users_form(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-        return page(request, "users.html", {
-            "title": "People who can sign in", "section": "users", "people": await auth.people(registry_of(request)),
-            "values": values, "errors": forms.ordered(errors, {"name": 0, "email": 1, "role": 2, "password": 3}),
-            "error_for": errors, "roles": auth.ROLES, "done": request.query_params.get("done"),
-        }, status_code=status_code)
+        return page(
+            request,
+            "users.html",
+            {
+                "title": "People who can sign in",
+                "section": "users",
+                "people": await auth.people(registry_of(request)),
+                "values": values,
+                "errors": forms.ordered(errors, {"name": 0, "email": 1, "role": 2, "password": 3}),
+                "error_for": errors,
+                "roles": auth.ROLES,
+                "done": request.query_params.get("done"),
+            },
+            status_code=status_code,
+        )
 
     @app.get("/manage/users", response_class=HTMLResponse, include_in_schema=False)
     async def users_page(request: Request) -> Response:
@@ -186,8 +240,11 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
     @app.post("/manage/users", response_class=HTMLResponse, include_in_schema=False)
     async def add_user(request: Request) -> Response:
         manager, form = await need_form(request, "admin")
-        values = {"name": form_text(form, "name").strip(), "email": auth.normalise_email(form_text(form, "email")),
-                  "role": form_text(form, "role")}
+        values = {
+            "name": form_text(form, "name").strip(),
+            "email": auth.normalise_email(form_text(form, "email")),
+            "role": form_text(form, "role"),
+        }
         password = form_text(form, "password")
         errors: dict[str, str] = {}
         if not values["name"]:
@@ -206,21 +263,43 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
                 errors["email"] = "Someone with this email address can already sign in"
             if errors:
                 return await users_form(request, values, errors, 400)
-            uow.session.add(ManagerRow(email=values["email"], name=values["name"], role=values["role"],
-                                       password_hash=auth.hash_password(password), active=True, failed_sign_ins=0))
+            uow.session.add(
+                ManagerRow(
+                    email=values["email"],
+                    name=values["name"],
+                    role=values["role"],
+                    password_hash=auth.hash_password(password),
+                    active=True,
+                    failed_sign_ins=0,
+                )
+            )
             auth.audit_account(uow, manager.email, "added a person who signs in", f"{values['email']} as {values['role']}")
             await uow.commit()
         return with_message("/manage/users", f"{values['name']} can now sign in as a {values['role']}")
 
-    async def person_page(request: Request, person_id: int, errors: dict[str, str], link: str = "", status_code: int = 200) -> Response:
+    async def person_page(
+        request: Request, person_id: int, errors: dict[str, str], link: str = "", status_code: int = 200
+    ) -> Response:
         row = await auth.person(registry_of(request), person_id)
         if row is None:
             return not_found(request, "There is no such person. They may have been added in another window: go back to the list.")
-        return page(request, "person.html", {
-            "title": row.name, "section": "users", "person": row, "roles": auth.ROLES, "link": link,
-            "errors": list(errors.items()), "error_for": errors, "done": request.query_params.get("done"),
-            "locked": auth.is_locked(row), "reset_hours": auth.RESET_HOURS,
-        }, status_code=status_code)
+        return page(
+            request,
+            "person.html",
+            {
+                "title": row.name,
+                "section": "users",
+                "person": row,
+                "roles": auth.ROLES,
+                "link": link,
+                "errors": list(errors.items()),
+                "error_for": errors,
+                "done": request.query_params.get("done"),
+                "locked": auth.is_locked(row),
+                "reset_hours": auth.RESET_HOURS,
+            },
+            status_code=status_code,
+        )
 
     @app.get("/manage/users/{person_id}", response_class=HTMLResponse, include_in_schema=False)
     async def person(person_id: int, request: Request) -> Response:

@@ -24,11 +24,21 @@ VIA_OPTIONS = [
     ("in_person", "In person"),
     ("email", "By email"),
 ]
-GIVER_OPTIONS = [("leader", "The person themselves"), ("named_person", "The carer or other person they named to get their messages")]
+GIVER_OPTIONS = [
+    ("leader", "The person themselves"),
+    ("named_person", "The carer or other person they named to get their messages"),
+]
 # Where each field of the answer shows its error on the page.
 FIELD_IDS = {
-    "reference": "reference", "partner_id": "question", "leader_id": "question", "answer": "answer", "via": "via",
-    "received_on": "received-day", "given_by": "given_by", "checked_with_leader": "checked", "reason": "reason",
+    "reference": "reference",
+    "partner_id": "question",
+    "leader_id": "question",
+    "answer": "answer",
+    "via": "via",
+    "received_on": "received-day",
+    "given_by": "given_by",
+    "checked_with_leader": "checked",
+    "reason": "reason",
 }
 FIELD_WORDS = {
     "answer": "Select whether they said yes or no",
@@ -48,6 +58,7 @@ async def answer_form(round_id: str, request: Request) -> Response:
     values = {"received-day": today.day, "received-month": today.month, "received-year": today.year, "given_by": "leader"}
     return await answer_page(request, round_id, values, {})
 
+
 async def answer_page(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
     registry = registry_of(request)
     async with registry.store.unit_of_work() as uow:
@@ -56,28 +67,60 @@ async def answer_page(request: Request, round_id: str, values: dict, errors: dic
         except common.NotFound:
             return not_found(request, f"There is no round called {round_id}.")
     if view["status"] != "published":
-        return page(request, "problem.html", {
-            "title": "This round is not taking answers",
-            "message": "Answers can be recorded only while a round is published.",
-            "back": f"/manage/rounds/{quote(round_id)}",
-        }, status_code=409)
+        return page(
+            request,
+            "problem.html",
+            {
+                "title": "This round is not taking answers",
+                "message": "Answers can be recorded only while a round is published.",
+                "back": f"/manage/rounds/{quote(round_id)}",
+            },
+            status_code=409,
+        )
     names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
-    return page(request, "answer_new.html", {
-        "title": "Record an answer", "section": "rounds", "round": view, "values": values,
-        "questions": questions(view["pairs"], names), "via_options": VIA_OPTIONS, "giver_options": GIVER_OPTIONS,
-        "errors": list(errors.items()), "error_for": errors,
-    }, status_code=status_code)
+    return page(
+        request,
+        "answer_new.html",
+        {
+            "title": "Record an answer",
+            "section": "rounds",
+            "round": view,
+            "values": values,
+            "questions": questions(view["pairs"], names),
+            "via_options": VIA_OPTIONS,
+            "giver_options": GIVER_OPTIONS,
+            "errors": list(errors.items()),
+            "error_for": errors,
+        },
+        status_code=status_code,
+    )
+
 
 @router.post("/manage/rounds/{round_id}/answers/new", response_class=HTMLResponse, include_in_schema=False)
 async def record_answer(round_id: str, request: Request) -> Response:
     manager, form = await need_form(request, "manager")
-    values = {key: str(form.get(key) or "").strip() for key in (
-        "reference", "question", "answer", "via", "given_by", "checked", "reason", "received-day", "received-month", "received-year")}
+    values = {
+        key: str(form.get(key) or "").strip()
+        for key in (
+            "reference",
+            "question",
+            "answer",
+            "via",
+            "given_by",
+            "checked",
+            "reason",
+            "received-day",
+            "received-month",
+            "received-year",
+        )
+    }
     command, errors = read_form(values)
     if command is not None:
         async with registry_of(request).store.unit_of_work() as uow:
             try:
-                row = await answers.record_on_behalf(uow, registry_of(request).cipher, round_id, command, manager.name, auth.actor(request))
+                row = await answers.record_on_behalf(
+                    uow, registry_of(request).cipher, round_id, command, manager.name, auth.actor(request)
+                )
                 await uow.commit()
             except (common.Conflict, common.NotFound) as problem:
                 field, _, words = str(problem).partition(": ")
@@ -96,7 +139,10 @@ def questions(pairs: list[dict], names: dict[str, dict[str, str]]) -> list[tuple
     """Each person and partner in the round, by name, for choosing whose answer it is."""
     found = []
     for pair in pairs:
-        for me, partner in ((pair["lived_experience_id"], pair["professional_id"]), (pair["professional_id"], pair["lived_experience_id"])):
+        for me, partner in (
+            (pair["lived_experience_id"], pair["professional_id"]),
+            (pair["professional_id"], pair["lived_experience_id"]),
+        ):
             found.append((f"{me} {partner}", f"{names[me]['name']} ({me}), about {names[partner]['name']}"))
     return [("", "Choose a person"), *sorted(found, key=lambda q: q[1])]
 

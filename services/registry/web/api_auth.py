@@ -155,7 +155,9 @@ async def bearer_manager(registry, header: str) -> Manager | None:
             raise SignInProblem("This API token is not right or has been revoked: ask an admin for a new one")
         maker = await uow.session.scalar(select(ManagerRow).where(ManagerRow.email == row.created_by))
         if maker is None or not maker.active:
-            raise SignInProblem("The person who made this API token can no longer sign in, so it no longer works: ask an admin for a new one")
+            raise SignInProblem(
+                "The person who made this API token can no longer sign in, so it no longer works: ask an admin for a new one"
+            )
         now = utc_now()
         last = row.last_used_at
         if last is None or (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) < now - dt.timedelta(minutes=1):
@@ -163,15 +165,19 @@ async def bearer_manager(registry, header: str) -> Manager | None:
             await uow.commit()
         # A token never does more than the person who made it may do now.
         role = min(row.role, maker.role, key=ROLES.index)
-        return Manager(id=-row.id, email=f"API token {row.id} ({row.name[:60]}) made by {row.created_by}"[:200],
-                       name=f"{row.name} (API token)", role=role, made_by=row.created_by)
+        return Manager(
+            id=-row.id,
+            email=f"API token {row.id} ({row.name[:60]}) made by {row.created_by}"[:200],
+            name=f"{row.name} (API token)",
+            role=role,
+            made_by=row.created_by,
+        )
 
 
 # ---- the dependency for the JSON API routes ----
 
 CHALLENGE_FREE = (
-    "Sign in first: send an API token (Authorization: Bearer ...), which an admin makes on the API tokens "
-    "page (/manage/tokens)"
+    "Sign in first: send an API token (Authorization: Bearer ...), which an admin makes on the API tokens page (/manage/tokens)"
 )
 COOKIE_WITHOUT_TOKEN = (
     f"This change came with the web pages' sign-in cookie but without their form token (the {CSRF_HEADER} "

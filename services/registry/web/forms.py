@@ -54,8 +54,29 @@ ACCESS_NAMES = {
     "large_print_papers": "Large-print papers",
     "easy_read_papers": "Easy-read papers",
 }
-DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 
 # Field name -> (label, what to say when it is missing). The order is the form's order, used by the error summary.
 LEADER_FIELDS: dict[str, tuple[str, str]] = {
@@ -76,7 +97,10 @@ LEADER_FIELDS: dict[str, tuple[str, str]] = {
     "proxy_email": ("Email address of the person who gets their messages", ""),
     "proxy_phone": ("Phone number of the person who gets their messages", ""),
     "proxy_postal_address": ("Postal address of the person who gets their messages", ""),
-    "proxy_consent": ("Agreed we send their messages to this person", "Select whether they agreed we send their messages to this person"),
+    "proxy_consent": (
+        "Agreed we send their messages to this person",
+        "Select whether they agreed we send their messages to this person",
+    ),
     "system": ("Local health and care area code", "Enter the code of their local health and care area, for example QHM"),
     "organisation": ("Organisation", ""),
     "town": ("Town or city", "Enter a town or city"),
@@ -115,9 +139,13 @@ SPECIAL_CATEGORY_FIELDS = (
 
 def message_for(field: str, message: str, fields: Mapping[str, tuple[str, str]]) -> str:
     label, missing = fields.get(field, (field.replace("_", " ").capitalize(), ""))
-    for pattern, words in ((r"greater than or equal to (\S+)", "must be {} or more"), (r"less than or equal to (\S+)", "must be {} or less"),
-                           (r"greater than (\S+)", "must be more than {}"), (r"less than (\S+)", "must be less than {}"),
-                           (r"at most (\d+) characters", "must be {} characters or fewer")):
+    for pattern, words in (
+        (r"greater than or equal to (\S+)", "must be {} or more"),
+        (r"less than or equal to (\S+)", "must be {} or less"),
+        (r"greater than (\S+)", "must be more than {}"),
+        (r"less than (\S+)", "must be less than {}"),
+        (r"at most (\d+) characters", "must be {} characters or fewer"),
+    ):
         if found := re.search(pattern, message):
             message = words.format(found.group(1))
             break
@@ -197,7 +225,9 @@ def leader_from_values(
         field = {"email": "email", "sms": "phone", "telephone": "phone", "text_relay": "phone", "letter": "postal_address"}[
             leader.contact_method
         ]
-        errors[field] = f"{LEADER_FIELDS[field][1]}, because they want to be contacted by {CONTACT_NAMES[leader.contact_method].lower()}"
+        errors[field] = (
+            f"{LEADER_FIELDS[field][1]}, because they want to be contacted by {CONTACT_NAMES[leader.contact_method].lower()}"
+        )
         return None, errors
     agreed = values.get("proxy_consent") or ""
     if agreed == "yes" and leader.proxy is None:
@@ -269,8 +299,14 @@ ROUND_FIELDS: dict[str, tuple[str, str]] = {
     "min_pairs_per_area": ("Minimum pairs in an area", ""),
     "weight_topics": ("How much shared topics count", "Enter how much shared topics count, from 0 to 100"),
     "weight_travel": ("How much a short journey counts", "Enter how much a short journey counts, from 0 to 100"),
-    "weight_experience": ("How much experience to learn from counts", "Enter how much experience to learn from counts, from 0 to 100"),
-    "weight_organisation": ("How much different organisations count", "Enter how much different organisations count, from 0 to 100"),
+    "weight_experience": (
+        "How much experience to learn from counts",
+        "Enter how much experience to learn from counts, from 0 to 100",
+    ),
+    "weight_organisation": (
+        "How much different organisations count",
+        "Enter how much different organisations count, from 0 to 100",
+    ),
 }
 WEIGHTS = ("topics", "travel", "experience", "organisation")
 MINIMUM_LINE = re.compile(r"^([A-Za-z0-9]{1,20})\s*[:=]?\s*(\d{1,6})$")
@@ -279,7 +315,9 @@ ROUND_TEXT_FIELDS = tuple(ROUND_FIELDS)
 _DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[A-Za-z]+\s+\d{4})"
 _TIME = r"(\d{1,2}[:.]\d{2})"
 # Where the session is, or how to join, may follow the times: "... 10:00 to 12:00 at Room 2, Civic Centre, Leeds".
-SESSION_LINE = re.compile(rf"^{_DATE}\s*,?\s+(?:from\s+)?{_TIME}\s*(?:-|to)\s*{_TIME}(?:(?:\s*[,;]\s*|\s+)(?:at\s+)?(.+))?$", re.I)
+SESSION_LINE = re.compile(
+    rf"^{_DATE}\s*,?\s+(?:from\s+)?{_TIME}\s*(?:-|to)\s*{_TIME}(?:(?:\s*[,;]\s*|\s+)(?:at\s+)?(.+))?$", re.I
+)
 HOLIDAY_LINE = re.compile(rf"^{_DATE}\s*(?:-|to)\s*{_DATE}$", re.I)
 
 
@@ -332,9 +370,7 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
                 raise ValueError(line)
             holidays.append({"from": parse_date(match.group(1)).isoformat(), "to": parse_date(match.group(2)).isoformat()})
         except ValueError:
-            errors["school_holidays"] = (
-                f"School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'"
-            )
+            errors["school_holidays"] = f"School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'"
             break
     if values["who"] not in ("all", "area", "cohort"):
         errors["who"] = ROUND_FIELDS["who"][1]
@@ -385,7 +421,12 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
             field = parts[0].split("[")[0]
             if field == "weights":  # one weight, or all of them together (then shown at the first)
                 field = f"weight_{parts[1]}" if len(parts) > 1 and parts[1] in WEIGHTS else "weight_topics"
-            field = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort", "min_pairs_per_system": "min_pairs_per_area"}.get(field, field)
+            field = {
+                "id": "round_id",
+                "leader_ids": "who",
+                "cohort_id": "cohort",
+                "min_pairs_per_system": "min_pairs_per_area",
+            }.get(field, field)
             message = detail["message"]
             if field == "round_id" and ("pattern" in message.lower() or "should match" in message.lower()):
                 message = "must use only letters, digits, dots, dashes and underscores"

@@ -19,13 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from services.registry.web.deps import FormExpired, NotAllowed, SignInRequired, registry_of
-from services.registry.handlers.common import ERASED
 from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import COLUMNS
 from services.registry.domain.rounds import progress_words
+from services.registry.handlers.common import ERASED
 from services.registry.web import auth, forms
 from services.registry.web.auth import Manager
+from services.registry.web.deps import FormExpired, NotAllowed, SignInRequired, registry_of
 
 PAGES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -48,7 +48,19 @@ DELIVERY_WORDS = {
     "needs_a_person": "Needs a person to send it",
 }
 # Words that would reveal someone's access needs in a reason written by the matcher.
-ACCESS_WORDS = ("sign language", "interpreter", "step-free", "hearing loop", "quiet room", "support worker", "large print", "easy read", "large-print", "easy-read", "braille")
+ACCESS_WORDS = (
+    "sign language",
+    "interpreter",
+    "step-free",
+    "hearing loop",
+    "quiet room",
+    "support worker",
+    "large print",
+    "easy read",
+    "large-print",
+    "easy-read",
+    "braille",
+)
 LIVE_STATUSES = ("queued", "solving", "approved", "published")
 PER_PAGE = 25
 
@@ -117,8 +129,13 @@ def is_https(request: Request) -> bool:
 def session_cookie(request: Request, response: Response, token: str) -> Response:
     """Give the browser its session cookie (and forget the sign-in form's)."""
     response.set_cookie(
-        auth.SESSION_COOKIE, token, httponly=True, samesite="lax", secure=is_https(request),
-        max_age=auth.SESSION_HOURS * 3600, path="/",
+        auth.SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        max_age=auth.SESSION_HOURS * 3600,
+        path="/",
     )
     response.delete_cookie(auth.SIGN_IN_COOKIE, path="/sign-in")
     return response
@@ -146,9 +163,11 @@ async def leader_names(registry, ids: list[str]) -> dict[str, dict[str, str]]:
     unique = sorted(set(ids))
     async with registry.store.unit_of_work() as uow:
         for start in range(0, len(unique), 500):
-            rows = (await uow.session.execute(
-                select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start:start + 500]))
-            )).all()
+            rows = (
+                await uow.session.execute(
+                    select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start : start + 500]))
+                )
+            ).all()
             for leader_id, role, sealed in rows:
                 found[leader_id] = {"name": registry.cipher.open(sealed).get("name", leader_id), "role": role}
     for leader_id in unique:
@@ -165,16 +184,26 @@ def install_page_errors(app: FastAPI) -> None:
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
-        return page(request, "problem.html", {
-            "title": "You cannot do this",
-            "message": f"Your role is {exc.manager.role}. This page needs the {exc.needed} role or above. "
-            "Ask an admin if you need it.",
-        }, status_code=403)
+        return page(
+            request,
+            "problem.html",
+            {
+                "title": "You cannot do this",
+                "message": f"Your role is {exc.manager.role}. This page needs the {exc.needed} role or above. "
+                "Ask an admin if you need it.",
+            },
+            status_code=403,
+        )
 
     @app.exception_handler(FormExpired)
     async def form_expired(request: Request, _: FormExpired) -> Response:
-        return page(request, "problem.html", {
-            "title": "The form has expired",
-            "message": "For your security, forms only work in the browser session that opened them. "
-            "Go back, reload the page and try again.",
-        }, status_code=400)
+        return page(
+            request,
+            "problem.html",
+            {
+                "title": "The form has expired",
+                "message": "For your security, forms only work in the browser session that opened them. "
+                "Go back, reload the page and try again.",
+            },
+            status_code=400,
+        )

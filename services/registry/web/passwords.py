@@ -156,11 +156,14 @@ async def _settings_token(uow, email: str, token: str) -> None:
     password): kept as a digest like any other. A token set before and since changed stops working;
     one an admin revoked stays revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        raise RuntimeError(f"REGISTRY_ADMIN_API_TOKEN: must start with {TOKEN_PREFIX}: "
-            f"use {TOKEN_PREFIX} followed by what `pairing new-key` prints")
+        raise RuntimeError(
+            f"REGISTRY_ADMIN_API_TOKEN: must start with {TOKEN_PREFIX}: "
+            f"use {TOKEN_PREFIX} followed by what `pairing new-key` prints"
+        )
     digest = digest_of(token)
     await uow.session.execute(
-        update(ApiTokenRow).where(ApiTokenRow.name == SETTINGS_TOKEN, ApiTokenRow.digest != digest, ApiTokenRow.revoked_at.is_(None))
+        update(ApiTokenRow)
+        .where(ApiTokenRow.name == SETTINGS_TOKEN, ApiTokenRow.digest != digest, ApiTokenRow.revoked_at.is_(None))
         .values(revoked_at=utc_now())
     )
     if await uow.session.scalar(select(ApiTokenRow.id).where(ApiTokenRow.digest == digest)) is None:

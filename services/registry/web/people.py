@@ -64,8 +64,14 @@ async def change_person(registry, actor: str, person_id: int, role: str | None =
             audit_account(uow, actor, "changed the role of a person who signs in", f"{row.email}: from {row.role} to {new_role}")
             done.append(f"{row.name} is now a{'n' if new_role == 'admin' else ''} {new_role}")
         if new_active != row.active:
-            audit_account(uow, actor, "reactivated a person who signs in" if new_active else "deactivated a person who signs in", row.email)
-            done.append(f"{row.name} can sign in again" if new_active else f"{row.name} can no longer sign in, and their API tokens no longer work")
+            audit_account(
+                uow, actor, "reactivated a person who signs in" if new_active else "deactivated a person who signs in", row.email
+            )
+            done.append(
+                f"{row.name} can sign in again"
+                if new_active
+                else f"{row.name} can no longer sign in, and their API tokens no longer work"
+            )
         if not done:
             return "Nothing changed"
         row.role, row.active = new_role, new_active
@@ -139,8 +145,15 @@ async def make_reset_link(registry, actor: str, person_id: int) -> tuple[str, Ma
         if row is None or not row.active:
             raise AccountProblem("This person cannot sign in: reactivate them first")
         await uow.session.execute(delete(PasswordResetRow).where(PasswordResetRow.manager_id == row.id))
-        uow.session.add(PasswordResetRow(digest=digest_of(code), manager_id=row.id, created_by=actor, created_at=now,
-                                         expires_at=now + dt.timedelta(hours=RESET_HOURS)))
+        uow.session.add(
+            PasswordResetRow(
+                digest=digest_of(code),
+                manager_id=row.id,
+                created_by=actor,
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=RESET_HOURS),
+            )
+        )
         audit_account(uow, actor, "made a link to choose a new password", f"{row.email}, for {RESET_HOURS} hours")
         await uow.commit()
     return code, row
@@ -164,7 +177,9 @@ async def use_reset_link(registry, code: str, password: str) -> bool:
     async with registry.store.unit_of_work() as uow:
         claimed = await uow.session.execute(
             update(PasswordResetRow)
-            .where(PasswordResetRow.digest == digest_of(code), PasswordResetRow.used_at.is_(None), PasswordResetRow.expires_at > now)
+            .where(
+                PasswordResetRow.digest == digest_of(code), PasswordResetRow.used_at.is_(None), PasswordResetRow.expires_at > now
+            )
             .values(used_at=now)
         )
         reset = await uow.session.get(PasswordResetRow, digest_of(code))

@@ -35,6 +35,7 @@ async def programmes(request: Request) -> Response:
     await need(request)
     return await programmes_page(request, {"name": ""}, {})
 
+
 async def programmes_page(request: Request, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
     manager = await need(request)
     async with registry_of(request).store.unit_of_work() as uow:
@@ -43,18 +44,32 @@ async def programmes_page(request: Request, values: dict, errors: dict[str, str]
     by_programme: dict[str, list] = {}
     for cohort in cohorts:
         by_programme.setdefault(cohort["programme_id"], []).append(cohort)
-    return page(request, "programmes.html", {
-        "title": "Programmes and cohorts", "section": "programmes", "programmes": rows, "cohorts": by_programme,
-        "values": values, "errors": list(errors.items()), "error_for": errors,
-        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-    }, status_code=status_code)
+    return page(
+        request,
+        "programmes.html",
+        {
+            "title": "Programmes and cohorts",
+            "section": "programmes",
+            "programmes": rows,
+            "cohorts": by_programme,
+            "values": values,
+            "errors": list(errors.items()),
+            "error_for": errors,
+            "may_act": manager.may("manager"),
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
 
 @router.post("/manage/programmes", response_class=HTMLResponse, include_in_schema=False)
 async def add_programme(request: Request) -> Response:
     manager, form = await need_form(request, "manager")
     name = str(form.get("name") or "").strip()
     if not name or len(name) > 200:
-        return await programmes_page(request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400)
+        return await programmes_page(
+            request, {"name": name}, {"name": "Enter a name for the programme, up to 200 characters"}, 400
+        )
     async with registry_of(request).store.unit_of_work() as uow:
         row = await programme_handlers.create_programme(uow, NewProgramme(name=name), manager.email)
         await uow.commit()
@@ -62,6 +77,7 @@ async def add_programme(request: Request) -> Response:
         f"/manage/programmes/{quote(row.id)}/details",
         f"The programme {name} has been added. Add how people reach its team, then its first cohort.",
     )
+
 
 @router.get("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
 async def programme_details(programme_id: str, request: Request) -> Response:
@@ -72,11 +88,23 @@ async def programme_details(programme_id: str, request: Request) -> Response:
         return not_found(request, f"There is no programme called {programme_id}.")
     return details_page(request, row, details_values(row), {})
 
+
 def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-    return page(request, "programme_details.html", {
-        "title": f"How people reach the {row.name} team", "section": "programmes", "programme": row,
-        "values": values, "errors": list(errors.items()), "error_for": errors, "done": request.query_params.get("done"),
-    }, status_code=status_code)
+    return page(
+        request,
+        "programme_details.html",
+        {
+            "title": f"How people reach the {row.name} team",
+            "section": "programmes",
+            "programme": row,
+            "values": values,
+            "errors": list(errors.items()),
+            "error_for": errors,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
 
 @router.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
 async def change_details(programme_id: str, request: Request) -> Response:
@@ -94,26 +122,47 @@ async def change_details(programme_id: str, request: Request) -> Response:
         await uow.commit()
     return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
 
+
 @router.get("/manage/programmes/{programme_id}", response_class=HTMLResponse, include_in_schema=False)
 async def programme(programme_id: str, request: Request) -> Response:
     await need(request)
     return await programme_page(request, programme_id, {"name": "", "who": "area", "area": "", "references": ""}, {})
 
-async def programme_page(request: Request, programme_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
+
+async def programme_page(
+    request: Request, programme_id: str, values: dict, errors: dict[str, str], status_code: int = 200
+) -> Response:
     manager = await need(request)
     async with registry_of(request).store.unit_of_work() as uow:
         row = await uow.session.get(ProgrammeRow, programme_id)
         if row is None:
             return not_found(request, f"There is no programme called {programme_id}.")
         cohorts = await cohorts_with_sizes(uow, programme_id)
-        areas = (await uow.session.scalars(select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system))).all()
-    return page(request, "programme.html", {
-        "title": row.name, "section": "programmes", "programme": row,
-        "closures": "; ".join(str(c) for c in closures_of(row.closure_periods, registry_of(request).settings.closure_periods)) or "Never",
-        "cohorts": cohorts,
-        "areas": areas, "values": values, "errors": list(errors.items()), "error_for": errors,
-        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-    }, status_code=status_code)
+        areas = (
+            await uow.session.scalars(
+                select(LeaderRow.system).where(LeaderRow.status == "active").distinct().order_by(LeaderRow.system)
+            )
+        ).all()
+    return page(
+        request,
+        "programme.html",
+        {
+            "title": row.name,
+            "section": "programmes",
+            "programme": row,
+            "closures": "; ".join(str(c) for c in closures_of(row.closure_periods, registry_of(request).settings.closure_periods))
+            or "Never",
+            "cohorts": cohorts,
+            "areas": areas,
+            "values": values,
+            "errors": list(errors.items()),
+            "error_for": errors,
+            "may_act": manager.may("manager"),
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
 
 @router.post("/manage/programmes/{programme_id}/cohorts", response_class=HTMLResponse, include_in_schema=False)
 async def add_cohort(programme_id: str, request: Request) -> Response:
@@ -134,24 +183,32 @@ async def add_cohort(programme_id: str, request: Request) -> Response:
             errors["references"] = f"{bad[0]} is not a leader reference: use letters, numbers, dots, dashes and underscores"
     async with registry_of(request).store.unit_of_work() as uow:
         if values["who"] == "area" and not errors:
-            references = list((await uow.session.scalars(
-                select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
-            )).all())
+            references = list(
+                (
+                    await uow.session.scalars(
+                        select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
+                    )
+                ).all()
+            )
             if not references:
                 errors["area"] = f"Nobody active is registered in area {values['area']}"
         if not errors:
             known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(references)))).all())
             if missing := [r for r in references if r not in known]:
                 errors["references"] = f"Nobody is registered with the reference {missing[0]}" + (
-                    f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                    f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                )
         if errors:
             return await programme_page(request, programme_id, values, errors, 400)
         try:
-            cohort = await programme_handlers.create_cohort(uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references))))
+            cohort = await programme_handlers.create_cohort(
+                uow, programme_id, NewCohort(name=values["name"], leader_ids=sorted(set(references)))
+            )
         except common.NotFound as problem:
             return not_found(request, str(problem))
         await uow.commit()
     return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")
+
 
 @router.get("/manage/cohorts/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
 async def cohort(cohort_id: str, request: Request) -> Response:
@@ -162,15 +219,28 @@ async def cohort(cohort_id: str, request: Request) -> Response:
         if row is None:
             return not_found(request, f"There is no cohort called {cohort_id}.")
         programme_row = await uow.session.get(ProgrammeRow, row.programme_id)
-        members = (await uow.session.scalars(
-            select(CohortMemberRow.leader_id).where(CohortMemberRow.cohort_id == cohort_id).order_by(CohortMemberRow.leader_id)
-        )).all()
+        members = (
+            await uow.session.scalars(
+                select(CohortMemberRow.leader_id)
+                .where(CohortMemberRow.cohort_id == cohort_id)
+                .order_by(CohortMemberRow.leader_id)
+            )
+        ).all()
     names = await leader_names(registry, list(members))
     people = sorted(({"id": m, **names[m]} for m in members), key=lambda p: p["name"])
-    return page(request, "cohort.html", {
-        "title": row.name, "section": "programmes", "cohort": row, "programme": programme_row, "people": people,
-        "may_act": manager.may("manager"), "done": request.query_params.get("done"),
-    })
+    return page(
+        request,
+        "cohort.html",
+        {
+            "title": row.name,
+            "section": "programmes",
+            "cohort": row,
+            "programme": programme_row,
+            "people": people,
+            "may_act": manager.may("manager"),
+            "done": request.query_params.get("done"),
+        },
+    )
 
 
 DETAIL_FIELDS = ("name", "team", "contact_person", "phone", "email", "postal_address", "closure_periods", "next_round_on")
@@ -195,11 +265,13 @@ def details_values(row: ProgrammeRow) -> dict:
 
 
 def details_from_form(values: dict) -> ProgrammeChange:
-    return ProgrammeChange.model_validate({
-        **{key: values[key] or None for key in DETAIL_FIELDS},
-        "name": values["name"],
-        "closure_periods": [line for line in re.split(r"[\n,]+", values["closure_periods"]) if line.strip()],
-    })
+    return ProgrammeChange.model_validate(
+        {
+            **{key: values[key] or None for key in DETAIL_FIELDS},
+            "name": values["name"],
+            "closure_periods": [line for line in re.split(r"[\n,]+", values["closure_periods"]) if line.strip()],
+        }
+    )
 
 
 def form_errors(problem: ValidationError) -> dict[str, str]:

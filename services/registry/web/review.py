@@ -38,13 +38,22 @@ def pair_filters(request: Request) -> dict[str, str]:
 
 def follow_up_filters(request: Request) -> dict[str, str]:
     show = request.query_params.get("show") or ""
-    return {"show": show if show in round_tables.FOLLOW_UP_FILTERS else "", "q": (request.query_params.get("q") or "").strip()[:100]}
+    return {
+        "show": show if show in round_tables.FOLLOW_UP_FILTERS else "",
+        "q": (request.query_params.get("q") or "").strip()[:100],
+    }
 
 
 async def pairs_for(request: Request, round_id: str, manager, filters: dict[str, str], page_number: int | None, purpose: str):
     return await round_tables.pairs_table(
-        registry_of(request), round_id, manager, filters["q"], filters["mode"],
-        int(filters["below"]) if filters["below"] else None, page_number, purpose,
+        registry_of(request),
+        round_id,
+        manager,
+        filters["q"],
+        filters["mode"],
+        int(filters["below"]) if filters["below"] else None,
+        page_number,
+        purpose,
     )
 
 
@@ -68,14 +77,26 @@ async def review_page(round_id: str, request: Request) -> Response:
         table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
     chosen = {k: v for k, v in filters.items() if v}
     base = f"/manage/rounds/{quote(round_id)}"
-    return page(request, "round_pairs.html", {
-        "title": f"Review the pairs: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
-        "not_paired": await round_tables.not_paired_table(registry, round_id, manager), "filters": filters,
-        "filtered": bool(chosen), "page_number": page_number, "pages": pages,
-        "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
-        "export_query": ("?" + urlencode(chosen)) if chosen else "", "may_act": manager.may("manager"),
-        "mode_options": [("", "Any way"), *forms.MODE_NAMES.items()],
-    })
+    return page(
+        request,
+        "round_pairs.html",
+        {
+            "title": f"Review the pairs: {row.name or row.id}",
+            "section": "rounds",
+            "round": row,
+            "table": table,
+            "not_paired": await round_tables.not_paired_table(registry, round_id, manager),
+            "filters": filters,
+            "filtered": bool(chosen),
+            "page_number": page_number,
+            "pages": pages,
+            "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
+            "export_query": ("?" + urlencode(chosen)) if chosen else "",
+            "may_act": manager.may("manager"),
+            "mode_options": [("", "Any way"), *forms.MODE_NAMES.items()],
+        },
+    )
+
 
 @router.get("/manage/rounds/{round_id}/follow-up", response_class=HTMLResponse, include_in_schema=False)
 async def follow_up_page(round_id: str, request: Request) -> Response:
@@ -88,11 +109,20 @@ async def follow_up_page(round_id: str, request: Request) -> Response:
     filters = follow_up_filters(request)
     table = await round_tables.follow_up_table(registry, round_id, manager, filters["show"], filters["q"])
     chosen = {k: v for k, v in filters.items() if v}
-    return page(request, "round_follow_up.html", {
-        "title": f"Follow up: {row.name or row.id}", "section": "rounds", "round": row, "table": table,
-        "filters": filters, "filter_words": round_tables.FOLLOW_UP_FILTERS,
-        "export_query": ("?" + urlencode(chosen)) if chosen else "",
-    })
+    return page(
+        request,
+        "round_follow_up.html",
+        {
+            "title": f"Follow up: {row.name or row.id}",
+            "section": "rounds",
+            "round": row,
+            "table": table,
+            "filters": filters,
+            "filter_words": round_tables.FOLLOW_UP_FILTERS,
+            "export_query": ("?" + urlencode(chosen)) if chosen else "",
+        },
+    )
+
 
 @router.get("/manage/rounds/{round_id}/export/{filename}", include_in_schema=False)
 async def export(round_id: str, filename: str, request: Request) -> Response:
@@ -112,12 +142,23 @@ async def export(round_id: str, filename: str, request: Request) -> Response:
     else:
         filters = follow_up_filters(request)
         table = await round_tables.follow_up_table(
-            registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})")
+            registry, round_id, manager, filters["show"], filters["q"], f"export the follow-up ({kind})"
+        )
     async with registry.store.unit_of_work() as uow:
-        common.audit(uow, manager.email, "exported a round", None,
-                       f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows")
+        common.audit(
+            uow,
+            manager.email,
+            "exported a round",
+            None,
+            f"{EXPORTS[what].lower()} of round {round_id} as {kind.upper()}, {len(table.rows)} rows",
+        )
         await uow.commit()
     name = f"{round_id}-{what}.{kind}"
-    body = exports.as_csv(table.columns, table.rows) if kind == "csv" else exports.as_xlsx(EXPORTS[what], table.columns, table.rows)
-    return Response(body, media_type=exports.CSV_TYPE if kind == "csv" else exports.XLSX_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    body = (
+        exports.as_csv(table.columns, table.rows) if kind == "csv" else exports.as_xlsx(EXPORTS[what], table.columns, table.rows)
+    )
+    return Response(
+        body,
+        media_type=exports.CSV_TYPE if kind == "csv" else exports.XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

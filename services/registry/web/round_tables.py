@@ -93,13 +93,18 @@ async def people(registry, uow, ids: set[str], with_access: bool) -> dict[str, d
     found: dict[str, dict[str, Any]] = {}
     unique = sorted(ids)
     for start in range(0, len(unique), 500):
-        rows = (await uow.session.execute(
-            select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start:start + 500]))
-        )).all()
+        rows = (
+            await uow.session.execute(
+                select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start : start + 500]))
+            )
+        ).all()
         for leader_id, role, sealed in rows:
             opened = registry.cipher.open(sealed)
-            found[leader_id] = {"name": opened.get("name", leader_id), "role": role,
-                                "access": list(opened.get("access_needs") or []) if with_access else []}
+            found[leader_id] = {
+                "name": opened.get("name", leader_id),
+                "role": role,
+                "access": list(opened.get("access_needs") or []) if with_access else [],
+            }
     for leader_id in unique:
         found.setdefault(leader_id, {"name": "Someone who has been erased", "role": "", "access": []})
     return found
@@ -118,8 +123,14 @@ def pair_matches(pair: PairRow, names: dict[str, dict], q: str, mode: str, below
 
 
 async def pairs_table(
-    registry, round_id: str, manager: Manager, q: str = "", mode: str = "", below: int | None = None,
-    page: int | None = 1, purpose: str = "review the pairs",
+    registry,
+    round_id: str,
+    manager: Manager,
+    q: str = "",
+    mode: str = "",
+    below: int | None = None,
+    page: int | None = 1,
+    purpose: str = "review the pairs",
 ) -> Table:
     """The round's pairs, filtered and paged (page None: every matching pair, as an export wants)."""
     columns = columns_for(PAIR_COLUMNS, manager)
@@ -130,11 +141,13 @@ async def pairs_table(
         everyone = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
         names = await people(registry, uow, everyone, with_access=False)
         numbered = [(n, p) for n, p in enumerate(pairs, start=1) if pair_matches(p, names, q.lower(), mode, below)]
-        shown = numbered if page is None else numbered[(page - 1) * PER_PAGE: page * PER_PAGE]
+        shown = numbered if page is None else numbered[(page - 1) * PER_PAGE : page * PER_PAGE]
         access: dict[str, dict] = {}
         if manager.sees_special_category and shown:
             # Only the people shown: each read of their access needs is audited.
-            access = await people(registry, uow, {w for _, p in shown for w in (p.lived_experience_id, p.professional_id)}, with_access=True)
+            access = await people(
+                registry, uow, {w for _, p in shown for w in (p.lived_experience_id, p.professional_id)}, with_access=True
+            )
             for leader_id in sorted(access):
                 common.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
             await uow.commit()
@@ -146,7 +159,10 @@ def pair_row(number: int, pair: PairRow, names: dict, access: dict, locked: bool
     from services.registry.web.pages import for_role
 
     lived, prof = names[pair.lived_experience_id], names[pair.professional_id]
-    needs = sorted(set(access.get(pair.lived_experience_id, {}).get("access", [])) | set(access.get(pair.professional_id, {}).get("access", [])))
+    needs = sorted(
+        set(access.get(pair.lived_experience_id, {}).get("access", []))
+        | set(access.get(pair.professional_id, {}).get("access", []))
+    )
     return {
         "number": number,
         "lived_id": pair.lived_experience_id,
@@ -169,13 +185,17 @@ async def not_paired_table(registry, round_id: str, manager: Manager) -> Table:
     from services.registry.web.pages import for_role
 
     async with registry.store.unit_of_work() as uow:
-        unmatched = (await uow.session.scalars(
-            select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id)
-        )).all()
+        unmatched = (
+            await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
+        ).all()
         names = await people(registry, uow, {u.leader_id for u in unmatched}, with_access=False)
     rows = [
-        {"leader_id": u.leader_id, "name": names[u.leader_id]["name"], "role": role_word(names[u.leader_id]["role"]),
-         "reason": for_role(u.reason, manager)}
+        {
+            "leader_id": u.leader_id,
+            "name": names[u.leader_id]["name"],
+            "role": role_word(names[u.leader_id]["role"]),
+            "reason": for_role(u.reason, manager),
+        }
         for u in unmatched
     ]
     return Table(NOT_PAIRED_COLUMNS, rows, len(rows))
@@ -194,27 +214,34 @@ def how_it_came(answer: ResponseRow | None) -> str:
     return words + (f", recorded by {answer.recorded_by}" if answer.recorded_by else "")
 
 
-async def follow_up_table(registry, round_id: str, manager: Manager, show: str = "", q: str = "", purpose: str = "follow up") -> Table:
+async def follow_up_table(
+    registry, round_id: str, manager: Manager, show: str = "", q: str = "", purpose: str = "follow up"
+) -> Table:
     """Per person and proposed partner: their message, their answer, when and how it came in, and (for
     managers and admins only, each read audited) the reason given for a no."""
     columns = columns_for(FOLLOW_UP_COLUMNS, manager)
     async with registry.store.unit_of_work() as uow:
         pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
         unmatched = (await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all()
-        deliveries = (await uow.session.execute(
-            select(DeliveryRow.leader_id, DeliveryRow.status).where(DeliveryRow.round_id == round_id)
-        )).all()
-        answers = {(r.leader_id, r.partner_id): r for r in (await uow.session.scalars(
-            select(ResponseRow).where(ResponseRow.round_id == round_id)
-        )).all()}
-        questions = [(p.lived_experience_id, p.professional_id) for p in pairs] + [(p.professional_id, p.lived_experience_id) for p in pairs]
+        deliveries = (
+            await uow.session.execute(select(DeliveryRow.leader_id, DeliveryRow.status).where(DeliveryRow.round_id == round_id))
+        ).all()
+        answers = {
+            (r.leader_id, r.partner_id): r
+            for r in (await uow.session.scalars(select(ResponseRow).where(ResponseRow.round_id == round_id))).all()
+        }
+        questions = [(p.lived_experience_id, p.professional_id) for p in pairs] + [
+            (p.professional_id, p.lived_experience_id) for p in pairs
+        ]
         names = await people(registry, uow, {who for pair in questions for who in pair} | set(unmatched), with_access=False)
         reasons = await reasons_read(registry, uow, manager, list(answers.values()), f"{purpose} of round {round_id}")
     statuses: dict[str, list[str]] = {}
     for leader_id, status in deliveries:
         statuses.setdefault(leader_id, []).append(status)
-    rows = [follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner)), reasons)
-            for me, partner in questions]
+    rows = [
+        follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner)), reasons)
+        for me, partner in questions
+    ]
     rows += [follow_up_row(names, me, None, message_status(statuses.get(me, [])), None, reasons) for me in unmatched]
     rows.sort(key=lambda r: (r["name"].lower(), r["partner"].lower()))
     counts = {key: sum(1 for r in rows if r["flags"].get(key)) for key in FOLLOW_UP_FILTERS}

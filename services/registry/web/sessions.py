@@ -133,7 +133,7 @@ WRONG_CODE = "The code is not right, or it has been used already: enter the newe
 
 def grouped(secret: str) -> str:
     """The secret in groups of four, easier to read out and to type."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def code_problem(code: str) -> str | None:
@@ -179,7 +179,8 @@ async def check_code(registry, manager_id: int, code: str, address: str | None =
             if step > last and hmac.compare_digest(totp.generate_otp(step), code):
                 unused = (ManagerRow.second_factor_step.is_(None)) | (ManagerRow.second_factor_step < step)
                 claimed = await uow.session.execute(
-                    update(ManagerRow).where(ManagerRow.id == manager_id, unused)
+                    update(ManagerRow)
+                    .where(ManagerRow.id == manager_id, unused)
                     .values(second_factor_step=step, failed_sign_ins=0, locked_until=None)
                 )
                 if claimed.rowcount == 1:

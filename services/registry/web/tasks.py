@@ -12,7 +12,6 @@ from services.registry.web import auth
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
-
 router = APIRouter()
 
 
@@ -23,10 +22,20 @@ async def tasks_page(request: Request) -> Response:
     async with registry.store.unit_of_work() as uow:
         open_tasks, done = await work_queue.open_and_done(uow)
     names = await leader_names(registry, [t.leader_id for t in (*open_tasks, *done)])
-    return page(request, "tasks.html", {
-        "title": "Work queue", "section": "tasks", "open_tasks": open_tasks, "done_tasks": done, "names": names,
-        "kind_words": work_queue.KIND_WORDS, "done": request.query_params.get("done"),
-    })
+    return page(
+        request,
+        "tasks.html",
+        {
+            "title": "Work queue",
+            "section": "tasks",
+            "open_tasks": open_tasks,
+            "done_tasks": done,
+            "names": names,
+            "kind_words": work_queue.KIND_WORDS,
+            "done": request.query_params.get("done"),
+        },
+    )
+
 
 @router.post("/manage/tasks/{task_id}/done", response_class=HTMLResponse, include_in_schema=False)
 async def task_done(task_id: int, request: Request) -> Response:

@@ -25,7 +25,10 @@ class TokenRequest(BaseModel):
 
 def token_view(row) -> dict:
     return {
-        "id": row.id, "name": row.name, "role": row.role, "created_by": row.created_by,
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "revoked": row.revoked_at is not None,
@@ -43,9 +46,11 @@ async def create_api_token(command: TokenRequest, request: Request) -> dict:
     made = await auth.create_token(registry_of(request), command.name, command.role, auth.person_of(request))
     return {"id": made.id, "name": made.name, "role": made.role, "token": made.token}
 
+
 @router.get("/api-tokens", tags=["api tokens"], dependencies=[ADMIN])
 async def list_api_tokens(request: Request) -> dict:
     return {"items": [token_view(row) for row in await auth.list_tokens(registry_of(request))]}
+
 
 @router.delete("/api-tokens/{token_id}", tags=["api tokens"], dependencies=[ADMIN])
 async def revoke_api_token(token_id: int, request: Request) -> Response:
@@ -53,20 +58,35 @@ async def revoke_api_token(token_id: int, request: Request) -> Response:
         return JSONResponse(status_code=404, content={"detail": f"There is no token {token_id} still in use"})
     return JSONResponse({"id": token_id, "revoked": True})
 
+
 # ---- the admin's page ----
+
 
 async def tokens_page(request: Request, values: dict, errors: dict[str, str], made=None, status_code: int = 200) -> Response:
     rows = await auth.list_tokens(registry_of(request))
-    return page(request, "tokens.html", {
-        "title": "API tokens", "section": "tokens", "tokens": rows, "values": values, "made": made,
-        "errors": list(errors.items()), "error_for": errors, "roles": auth.ROLES,
-        "done": request.query_params.get("done"),
-    }, status_code=status_code)
+    return page(
+        request,
+        "tokens.html",
+        {
+            "title": "API tokens",
+            "section": "tokens",
+            "tokens": rows,
+            "values": values,
+            "made": made,
+            "errors": list(errors.items()),
+            "error_for": errors,
+            "roles": auth.ROLES,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
 
 @router.get("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
 async def tokens(request: Request) -> Response:
     await need(request, "admin")
     return await tokens_page(request, {"name": "", "role": "viewer"}, {})
+
 
 @router.post("/manage/tokens", response_class=HTMLResponse, include_in_schema=False)
 async def add_token(request: Request) -> Response:
@@ -77,8 +97,11 @@ async def add_token(request: Request) -> Response:
     made = await auth.create_token(registry_of(request), values["name"], values["role"], manager.email)
     return await tokens_page(request, {"name": "", "role": "viewer"}, {}, made=made)
 
+
 @router.post("/manage/tokens/{token_id}/revoke", response_class=HTMLResponse, include_in_schema=False)
 async def revoke(token_id: int, request: Request) -> Response:
     await need_form(request, "admin")
     revoked = await auth.revoke_token(registry_of(request), token_id)
-    return with_message("/manage/tokens", f"Token {token_id} has been revoked" if revoked else f"Token {token_id} was already revoked")
+    return with_message(
+        "/manage/tokens", f"Token {token_id} has been revoked" if revoked else f"Token {token_id} was already revoked"
+    )
