@@ -17,17 +17,20 @@ When the notifier hears it, in the projection's transaction:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
 from schemas.events import LeaderContact
+from schemas.topics import DELIVERIES
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
+from services.notifier.contacts import digest
 from services.notifier.domain.follow_ups import AnswerFollowUp
+from services.notifier.notices import notice_for, report
+from services.notifier.schedule import opened
 
 log = logging.getLogger("pairing.notifier.erasure")
 
@@ -37,25 +40,8 @@ PARTNER_ERASED = (
 )
 
 
-def digest(leader_id: str) -> str:
-    return hashlib.sha256(f"erased:{leader_id}".encode()).hexdigest()
-
-
-async def erased_among(session, leader_ids: list[str]) -> set[str]:
-    """Which of these people have been erased."""
-    digests = {digest(leader): leader for leader in leader_ids}
-    found = await session.scalars(select(ErasedRow.digest).where(ErasedRow.digest.in_(list(digests))))
-    return {digests[d] for d in found.all()}
-
-
 async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
     """A tombstone on the contact topic: the person was erased from the registry."""
-    from schemas.topics import DELIVERIES
-
-    # Both import this module (through reminders).
-    from services.notifier.notices import notice_for, report
-    from services.notifier.schedule import opened
-
     session = uow.session
     contact_row = await session.get(ContactRow, leader_id)
     contact = LeaderContact.model_validate(notifier.cipher.open(contact_row.sealed)) if contact_row else None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.events import LeaderContact, LeaderContactChanged, OutcomePublished, PairDeclined, SealedContact
@@ -30,13 +30,14 @@ from services.common.crypto import Cipher
 from services.common.logs import without_person
 from services.common.store import UnitOfWork, handled_in
 from services.notifier import person_keys, reminders
-from services.notifier.adapters.orm import ContactRow, ErasedRow, PersonKeyRow
+from services.notifier.adapters.orm import ContactRow, PersonKeyRow
 from services.notifier.compose import PlannedMessage
+from services.notifier.contacts import contact_of, erased_among, project_contact
 from services.notifier.context import Notifier
 from services.notifier.delivery import send_and_record
 from services.notifier.domain.messages import Route
 from services.notifier.domain.quiet_hours import keeps_quiet_hours, next_allowed, quiet_hours_for
-from services.notifier.erasure import PARTNER_ERASED, digest, erased_among, tell_in_person
+from services.notifier.erasure import PARTNER_ERASED, tell_in_person
 from services.notifier.notices import Contacts, Notice, known, notice_for, report
 from services.notifier.schedule import (
     RECHECK,
@@ -67,29 +68,10 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
     await project_contact(uow, data, cipher)
 
 
-async def project_contact(uow: UnitOfWork, data: LeaderContact, cipher: Cipher) -> None:
-    row = await uow.session.get(ContactRow, data.leader_id)
-    if row is not None and row.version >= data.version:
-        return
-    if row is None:
-        # Back after their contact details were removed (withdrawn, or erased and registered again): hear them again.
-        # Before the new row is added: the delete would flush it half made.
-        await uow.session.execute(delete(ErasedRow).where(ErasedRow.digest == digest(data.leader_id)))
-        row = ContactRow(leader_id=data.leader_id)
-        uow.session.add(row)
-    row.version = data.version
-    row.sealed = cipher.seal(data.model_dump(mode="json"))
-
-
 async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> None:
     """A batch's stored contacts and keys, read at once (apply_contact then finds them in the session)."""
     await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids)))
     await uow.session.scalars(select(PersonKeyRow).where(PersonKeyRow.leader_id.in_(leader_ids)))
-
-
-async def contact_of(session: AsyncSession, cipher: Cipher, leader_id: str) -> LeaderContact | None:
-    row = await session.get(ContactRow, leader_id)
-    return LeaderContact.model_validate(cipher.open(row.sealed)) if row else None
 
 
 async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> Contacts:

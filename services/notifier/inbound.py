@@ -34,12 +34,12 @@ from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name, write_once
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ReceivedTextRow, TextQuestionRow
 from services.notifier.compose import london_date
+from services.notifier.contacts import contact_of
 from services.notifier.context import PRODUCER, Notifier, delivery_report
 from services.notifier.domain.messages import one_line
 from services.notifier.domain.replies import read_reply, uk_number
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, task_deadline
 from services.notifier.domain.wording import full_date
-from services.notifier.handlers import contact_of
 from services.notifier.scheduler import Background
 
 log = logging.getLogger("pairing.notifier.inbound")

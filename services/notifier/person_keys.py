@@ -19,6 +19,7 @@ from services.common.crypto import Cipher, EncryptionKeyError
 from services.common.sealing import open_contact
 from services.common.store import UnitOfWork
 from services.notifier.adapters.orm import PersonKeyRow, WaitingContactRow
+from services.notifier.contacts import project_contact
 from services.notifier.erasure import forget_person
 
 log = logging.getLogger("pairing.notifier.keys")
@@ -55,8 +56,6 @@ async def wait_for_key(uow: UnitOfWork, cipher: Cipher, sealed: SealedContact) -
 
 async def apply_key(uow: UnitOfWork, shared: LeaderKeyShared, cipher: Cipher, sharing: Cipher) -> None:
     """Keep the key (encrypted with the notifier's own key) and open a record that was waiting for it."""
-    from services.notifier.handlers import project_contact  # handlers imports this module
-
     leader_id = shared.data.leader_id
     try:
         key = sharing.open_bytes(shared.data.wrapped_key.encode())
@@ -84,8 +83,6 @@ async def open_waiting(uow: UnitOfWork, cipher: Cipher, leader_ids: list[str]) -
     A record and its key can be handled at the same moment (the two topics are read apart, maybe
     by two instances), each transaction not yet seeing the other's row: the record then waits
     though its key is here. Whoever needs the details opens it; True when one was opened."""
-    from services.notifier.handlers import project_contact  # handlers imports this module
-
     waiting = (await uow.session.scalars(select(WaitingContactRow).where(WaitingContactRow.leader_id.in_(leader_ids)))).all()
     found = False
     for row in waiting:

@@ -22,6 +22,7 @@ from schemas.events import OutcomePublished, PairAccepted, PairDeclined, RoundSt
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.compose import london_date
+from services.notifier.contacts import erased_among
 from services.notifier.context import rows_changed
 from services.notifier.domain.follow_ups import (
     NO_ANSWER,
@@ -33,7 +34,6 @@ from services.notifier.domain.follow_ups import (
     question_id,
     round_key,
 )
-from services.notifier.erasure import erased_among
 
 if TYPE_CHECKING:
     from services.notifier.context import Notifier

@@ -29,7 +29,7 @@ from services.common.store import Store, make_engine
 from services.notifier.adapters import orm as notifier_orm
 from services.notifier.app import create_app
 from services.notifier.config import NotifierSettings
-from services.notifier.handlers import contact_of
+from services.notifier.contacts import contact_of
 from services.registry.adapters.orm import PersonKeyRow
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import running_registry
