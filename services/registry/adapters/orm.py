@@ -94,6 +94,9 @@ class PairRow(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     # The suggested first meeting planned when the round was published: {"date", "start", "end"}.
     first_meeting: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The person who approved this pair, and when (a round is approved once every pair is).
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class UnmatchedRow(Base):

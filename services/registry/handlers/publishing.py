@@ -32,6 +32,7 @@ from services.registry.adapters.orm import (
     UnmatchedRow,
 )
 from services.registry.domain import answers as answer_codes
+from services.registry.domain.approval import ApprovalRefused, refuse_publishing_unless_approved
 from services.registry.domain.leaders import Consent, consent_given
 from services.registry.domain.meetings import (
     MeetingNeeds,
@@ -173,6 +174,10 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
 
     pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
     refuse_pairs_with_erased_people(pairs, "Cancel this round and launch a new one for the people in it.")
+    try:
+        refuse_publishing_unless_approved(bool(p.approved_by) for p in pairs)
+    except ApprovalRefused as refused:
+        raise Conflict(str(refused)) from None
     people = await read_needs(uow, publishing.cipher, pairs, actor, round_id)
     respond_by = answer_date(
         today + dt.timedelta(days=publishing.response_days), set(people.nations.values()) or {"england_and_wales"}, terms.closures

@@ -15,7 +15,7 @@ from schemas.events import (
     RoundRef,
 )
 from schemas.topics import OUTCOMES, ROUNDS
-from services.common.store import UnitOfWork
+from services.common.store import UnitOfWork, utc_now
 from services.registry.adapters.orm import (
     LeaderRow,
     PairRow,
@@ -23,23 +23,27 @@ from services.registry.adapters.orm import (
     RoundRow,
     UnmatchedRow,
 )
+from services.registry.domain.approval import ApprovalRefused, pairs_to_approve, still_to_approve
 from services.registry.domain.commands import ApproveRound, PairChoice
+from services.registry.domain.pair_endings import did_not_go_ahead
 from services.registry.domain.pairing_again import NobodyToPairAgain, follow_up_id, follow_up_name, plan_pairing_again
 from services.registry.domain.publication import told_about_a_partner
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import (
     ERASED,
     Conflict,
+    audit,
     event,
     get_round,
     move_round,
 )
+from services.registry.handlers.pair_endings import ended_pairs
 from services.registry.handlers.rounds import (
     carried_pairs,
     refuse_pairs_with_erased_people,
     request_solve,
 )
-from services.registry.handlers.store import Rounds, round_in
+from services.registry.handlers.store import Rounds, SqlRounds, round_in
 
 
 async def approve_round(rounds: Rounds, round_id: str, command: ApproveRound) -> RoundRow:
@@ -57,7 +61,33 @@ async def approve_round(rounds: Rounds, round_id: str, command: ApproveRound) ->
     )
     move_round(rounds, row, RoundStatus.approved, by=command.approved_by)
     row.approved_by = command.approved_by
+    now = utc_now()
+    for pair in await rounds.pairs(round_id):
+        if not pair.approved_by:
+            pair.approved_by, pair.approved_at = command.approved_by, now
     return row
+
+
+async def approve_pairs(uow: UnitOfWork, round_id: str, pair_ids: list[int], by: str, actor: str) -> tuple[RoundRow, int, int]:
+    """A person approves the pairs of one page they have checked (each pair records who and when);
+    once every pair is approved, so is the round. Gives the round, how many pairs were approved
+    now and how many are still to approve."""
+    rounds = SqlRounds(uow)
+    row = await round_in(rounds, round_id)
+    pairs = {p.id: p for p in await rounds.pairs(round_id)}
+    try:
+        newly = pairs_to_approve(row.status, {i: bool(p.approved_by) for i, p in pairs.items()}, pair_ids)
+    except ApprovalRefused as refused:
+        raise Conflict(str(refused)) from None
+    refuse_pairs_with_erased_people([pairs[i] for i in newly], "Solve the round again first (the pairs you chose to keep stay).")
+    now = utc_now()
+    for pair_id in newly:
+        pairs[pair_id].approved_by, pairs[pair_id].approved_at = by, now
+    audit(uow, actor, "approved pairs", None, f"{len(newly)} pairs of round {round_id}, after checking them")
+    left = still_to_approve(bool(p.approved_by) for p in pairs.values())
+    if left == 0:
+        await approve_round(rounds, round_id, ApproveRound(approved_by=by))
+    return row, len(newly), left
 
 
 async def _proposed_round_with(uow: UnitOfWork, round_id: str, choice: PairChoice) -> RoundRow:
@@ -164,6 +194,7 @@ async def what_happened_in(
             )
         ).all()
     }
+    said_no = did_not_go_ahead(said_no, (await ended_pairs(uow, [round_id]))[round_id])  # an ended pair is broken too
     unmatched = set((await uow.session.scalars(select(UnmatchedRow.leader_id).where(UnmatchedRow.round_id == round_id))).all())
     everyone = {who for pair in pairs for who in pair} | unmatched
     active = set(

@@ -74,3 +74,13 @@ async def test_only_a_proposed_round_can_be_approved():
 async def test_an_unknown_round_is_not_found():
     with pytest.raises(NotFound, match="there is no round called r-9"):
         await approve_round(InMemoryRounds([], []), "r-9", BY)
+
+
+async def test_approving_the_round_records_every_pair_not_approved_before():
+    earlier = pair(professional="cl-2")
+    earlier.approved_by = "Kim Page (kim@example.org)"
+    rounds = InMemoryRounds([proposed()], [pair(), earlier])
+    await approve_round(rounds, "r-1", BY)
+    first, second = rounds.pairs_by_round["r-1"]
+    assert (first.approved_by, second.approved_by) == (BY.approved_by, "Kim Page (kim@example.org)")
+    assert first.approved_at is not None
