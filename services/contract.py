@@ -173,7 +173,7 @@ def openapi_json() -> str:
 
 # Routes anyone may call: health checks, and the answer pages a leader opens from their message
 # (the link's code, or an older link's signed token, is the permission).
-PUBLIC_PATHS = ("/health", "/live", "/a/{code}", "/responses/{token}")
+PUBLIC_PATHS = ("/health", "/live", "/a/{code}", "/a/{code}/end", "/responses/{token}")
 
 
 def add_sign_in(document: dict) -> None:

@@ -109,6 +109,27 @@ class UnmatchedRow(Base):
     rule: Mapped[str] = mapped_column(String(50))
 
 
+class EndedPairRow(Base):
+    """A pair that was going ahead and has ended: asked for by one of the two (by link or through the
+    team) or decided by the programme team. Never proposed again; both people can be paired again.
+    The words a person may add can mention health: sealed like a reason for saying no."""
+
+    __tablename__ = "ended_pairs"
+    __table_args__ = (UniqueConstraint("round_id", "lived_experience_id", "professional_id", name="uq_ended_pairs_round_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[str] = mapped_column(String(100), index=True)
+    lived_experience_id: Mapped[str] = mapped_column(String(100))
+    professional_id: Mapped[str] = mapped_column(String(100))
+    # The person who asked to end it; None when the programme team ended it.
+    asked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reason: Mapped[str] = mapped_column(String(30))  # not_working, circumstances_changed or other
+    sealed_words: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    via: Mapped[str] = mapped_column(String(20))
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class DeliveryRow(Base):
     """What the notifier reported about each person's message (read model)."""
 

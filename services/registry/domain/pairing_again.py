@@ -2,8 +2,8 @@
 and which pairs are never proposed again.
 
 A pair is (lived experience id, professional id). A pair is broken when either person said no
-to it, or either has since been paused or has left; every other pair is kept, locked, so its
-people keep their partner and their place.
+to it or it was ended later (`said_no` holds both), or either has since been paused or has left;
+every other pair is kept, locked, so its people keep their partner and their place.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def plan_pairing_again(
     kept = [pair for pair in pairs if frozenset(pair) not in said_no and set(pair) <= active]
     broken = [pair for pair in pairs if pair not in kept]
     if not broken:
-        raise NobodyToPairAgain("Nobody in this round has said no to their partner or left, so there is nobody to pair again.")
+        raise NobodyToPairAgain(
+            "Nobody in this round has said no to their partner, ended their pair or left, so there is nobody to pair again."
+        )
     in_kept = {who for pair in kept for who in pair}
     affected = (({who for pair in broken for who in pair} | unmatched) & active) - in_kept
     if not affected:

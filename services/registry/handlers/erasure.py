@@ -13,6 +13,7 @@ from services.registry.adapters.orm import (
     AuditRow,
     CohortMemberRow,
     DeliveryRow,
+    EndedPairRow,
     LeaderRow,
     PairRow,
     ResponseRow,
@@ -39,6 +40,8 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
         delete(AnswerCodeRow).where(or_(AnswerCodeRow.leader_id == leader_id, AnswerCodeRow.partner_id == leader_id))
     )
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
+    ended = or_(EndedPairRow.lived_experience_id == leader_id, EndedPairRow.professional_id == leader_id)
+    await uow.session.execute(delete(EndedPairRow).where(ended))  # with any words they added
     # Their partners' pairs stay in the round's history, without the erased person's id.
     await uow.session.execute(update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED))
     await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))

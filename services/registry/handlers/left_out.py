@@ -2,7 +2,7 @@
 
 The rule is domain/left_out.py; this gathers what it needs: the programme's earlier
 published (or closed) rounds, oldest first, with their pairs, the people they could
-not pair, and the pairs someone said no to. Rounds launched outside any programme
+not pair, and the pairs someone said no to or that ended later. Rounds launched outside any programme
 (for everyone, an area or a list of people) count as one programme of their own.
 """
 
@@ -15,7 +15,9 @@ from sqlalchemy import select
 from services.common.store import UnitOfWork
 from services.registry.adapters.orm import CohortRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.domain.left_out import PastRound, left_out_before
+from services.registry.domain.pair_endings import did_not_go_ahead
 from services.registry.domain.rounds import RoundStatus
+from services.registry.handlers.pair_endings import ended_pairs
 
 
 async def people_left_out_before(uow: UnitOfWork, row: RoundRow, people: set[str]) -> list[str]:
@@ -39,7 +41,8 @@ async def people_left_out_before(uow: UnitOfWork, row: RoundRow, people: set[str
     )
     for round_id, me, partner in (await uow.session.execute(declines)).all():
         said_no[round_id].add(frozenset((me, partner)))
-    past = [PastRound(pairs[r], unmatched[r], said_no[r]) for r in earlier]
+    ended = await ended_pairs(uow, earlier)
+    past = [PastRound(pairs[r], unmatched[r], did_not_go_ahead(said_no[r], ended[r])) for r in earlier]
     return left_out_before(people, past)
 
 
