@@ -48,6 +48,17 @@ class ServiceState:
         )
 
     @property
+    def troubled(self) -> bool:
+        return not (self.answering and self.ready) or bool(self.set_aside)
+
+    @property
+    def plain(self) -> str:
+        """The state for the managers' monitor: what it means for them, without the technical detail."""
+        if self.set_aside and self.answering and self.ready:
+            return "Working, but some changes could not be sent. An admin can see them on the operations page."
+        return self.words
+
+    @property
     def waiting_total(self) -> int | None:
         """None when the broker did not say for some topic: the page then says "not known"."""
         if None in self.waiting.values():
@@ -135,3 +146,16 @@ async def dead_letters(registry, seconds: float = 3.0) -> int | None:
         return await asyncio.wait_for(count_dead_letters(registry.settings.kafka), seconds)
     except Exception:  # noqa: BLE001 - the broker may be away: then the number is not known
         return None
+
+
+async def dead_letter_counts(registry, seconds: float = 5.0) -> dict[tuple[str, str], int] | None:
+    """Dead letters by the consumer that gave up and the topic (or source) of the event; None if the broker is away."""
+    from collections import Counter
+
+    from services.common.deadletters import read_dead_letters
+
+    try:
+        letters = await asyncio.wait_for(read_dead_letters(registry.settings.kafka, wait_ms=500), seconds)
+    except Exception:  # noqa: BLE001 - the broker may be away: then the numbers are not known
+        return None
+    return dict(sorted(Counter((d.consumer, d.original_topic or d.source) for d in letters).items()))

@@ -21,6 +21,7 @@ def install_web(app: FastAPI) -> None:
         answers,
         imports,
         leaders,
+        operations,
         programmes,
         queue,
         review,
@@ -42,7 +43,7 @@ def install_web(app: FastAPI) -> None:
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
-    for module in (sign_in, queue, leaders, imports, rounds, round_steps, programmes, review, answers, tasks, tokens):
+    for module in (sign_in, queue, operations, leaders, imports, rounds, round_steps, programmes, review, answers, tasks, tokens):
         app.include_router(module.router)
     install_account_pages(app)
     install_api_guide(app)
