@@ -62,6 +62,8 @@ class Notifier:
     clock: Clock = field(default_factory=SystemClock)
     # Set when something may have become due early (contact details arrived): the scheduler looks at once.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when this instance is shutting down: the scheduler finishes the message in hand and takes no new one.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Where a scheduled message goes after its last try; None (tests of the handlers alone): it is only reported.
     dead_letter: DeadLetterPort | None = None
     # Where files for people are written (text messages, letters, tasks): erasure removes theirs.

@@ -18,6 +18,7 @@ Where a message came from travels with it as `FromConsumer` or `FromSchedule`
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -109,6 +110,8 @@ async def run_due(n: Notifier, early: bool = False) -> int:
     """The scheduler's entry: try every message that is due; returns how many were tried."""
     tried = 0
     for key in await due_keys(n, early):
+        if n.stopping.is_set():
+            break  # this instance is shutting down: it takes nothing new
         taken = await take(n, key, early)
         if taken is None:
             continue
@@ -116,6 +119,10 @@ async def run_due(n: Notifier, early: bool = False) -> int:
         tried += 1
         try:
             await attempt(n, notice_for(event), held)
+        except asyncio.CancelledError:
+            # Stopped part way through: let it go now, or every other instance waits for its lease to run out.
+            await held.release(n)
+            raise
         except Exception:  # logged: one broken message must not stop the others
             log.exception("scheduled message %s could not be handled; trying again later", key)
             later = n.now() + dt.timedelta(seconds=n.rules.max_retry_seconds)

@@ -44,7 +44,8 @@ from services.notifier.notices import Cause, Notice, report
 WAITING_FOR_CONTACT = "waiting_for_contact_details"
 QUIET_HOURS = "quiet_hours"
 RETRY = "retry"
-# How long one scheduler may hold a message while sending it; far longer than any send.
+# How long one scheduler may hold a message while sending it; far longer than any send. A scheduler
+# that stops lets go of the message in hand first (FromSchedule.release), so no one waits this long.
 LEASE = dt.timedelta(minutes=10)
 # How often a message waiting for contact details looks again (a new contact also wakes the scheduler).
 RECHECK = dt.timedelta(seconds=2)
@@ -132,6 +133,20 @@ class FromSchedule:
 
     def failed(self, exc: Exception) -> None:
         """A send failed: parked for a later try, or given up; the schedule holds it either way."""
+
+    async def release(self, n: Notifier) -> None:
+        """Stopped part way (its instance is shutting down): due again at once, for another scheduler."""
+        freed = (
+            update(ScheduledRow)
+            .where(ScheduledRow.key == self.key, ScheduledRow.lease == self.token)
+            .values(lease=None, due_at=n.now())
+        )
+        try:
+            async with n.store.unit_of_work() as uow:
+                if await changed(uow, freed) == 1:
+                    await uow.commit()
+        except Exception as exc:  # noqa: BLE001 - stopping must go on; the lease then runs out as before
+            log.warning("delivery %s: could not be let go on stopping (%s)", without_person(self.key), exc.__class__.__name__)
 
 
 # Where a message came from: it decides how the message is parked and marked done.

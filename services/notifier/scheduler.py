@@ -3,7 +3,8 @@
 The schedule lives in the database (`scheduled_messages`), so a restart loses
 nothing: the next scheduler picks up where the last one stopped. Several
 notifier instances may run one each; a lease on each message (schedule.take)
-makes sure only one of them sends it.
+makes sure only one of them sends it, and a scheduler that stops lets go of
+the message it holds, so another instance sends it at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from services.notifier import handlers, schedule
 from services.notifier.context import Notifier
 
 log = logging.getLogger("pairing.notifier.scheduler")
+# How long a stopping scheduler may finish the message in hand: one send (the email server's timeout).
+GRACE_SECONDS = 10.0
 
 
 class Background:
@@ -43,9 +46,23 @@ class Background:
 class Scheduler(Background):
     task_name = "notifier-scheduler"
 
-    def __init__(self, notifier: Notifier, poll_seconds: float = 5.0):
+    def __init__(self, notifier: Notifier, poll_seconds: float = 5.0, grace_seconds: float = GRACE_SECONDS):
         self.notifier = notifier
         self.poll_seconds = poll_seconds
+        self.grace_seconds = grace_seconds
+
+    def start(self) -> None:
+        self.notifier.stopping.clear()
+        super().start()
+
+    async def stop(self) -> None:
+        """Finish the message in hand, for up to grace_seconds, and take no new one. One still in hand
+        after that is let go (handlers.run_due), so another instance sends it without waiting for its lease."""
+        self.notifier.stopping.set()
+        self.notifier.wake.set()  # out of its pause at once
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=self.grace_seconds)
+        await super().stop()
 
     async def run_due(self, early: bool = False) -> int:
         """One pass: try everything due now. Tests call this with a frozen clock."""
@@ -53,7 +70,7 @@ class Scheduler(Background):
 
     async def run_forever(self) -> None:
         wake = self.notifier.wake
-        while True:
+        while not self.notifier.stopping.is_set():
             early = wake.is_set()
             wake.clear()
             try:

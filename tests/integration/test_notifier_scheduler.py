@@ -5,10 +5,13 @@ survives a restart. The clock is frozen, so the tests never wait for a real nigh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import socket
 import uuid
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -275,3 +278,38 @@ async def test_the_scheduler_task_sends_when_due_and_stops_cleanly(store, channe
         assert len(sms_files(settings)) == 1
     finally:
         await scheduler.stop()
+
+
+@contextlib.contextmanager
+def stalled_mail_server() -> Iterator[int]:
+    """A port that takes connections and never answers: a send through it hangs until stopped."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+async def held_by_a_scheduler(store) -> bool:
+    async with store.sessions() as session:
+        return (await session.scalar(select(ScheduledRow.lease))) is not None
+
+
+async def test_a_scheduler_stopped_while_sending_hands_its_message_to_another_instance_at_once(store, channels, smtp_server):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    clock = FrozenClock(london(15, 12, 0))
+    with stalled_mail_server() as port:
+        first = notifier(store, {**channels, "email": SmtpChannel("127.0.0.1", port, 60)}, clock=clock)
+        await schedule.park(first, notice_for(published()), schedule.FromConsumer(), schedule.RETRY, clock.now(), None)
+        scheduler = Scheduler(first, poll_seconds=0.1, grace_seconds=0.5)
+        scheduler.start()
+        for _ in range(100):
+            if await held_by_a_scheduler(store):
+                break
+            await asyncio.sleep(0.05)
+        assert await held_by_a_scheduler(store), "the scheduler took the message and is sending it"
+        await scheduler.stop()  # the instance shuts down while its send hangs past the grace
+
+    # The other instance, at the same moment: it does not wait for the stopped one's lease to run out.
+    assert await handlers.run_due(notifier(store, channels, clock=clock)) == 1
+    (message,) = read_maildir(maildir)
+    assert message["To"] == "amira@example.org"
+    assert [r.data.status for r in await reports(store)] == ["sent"]
