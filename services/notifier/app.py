@@ -16,6 +16,7 @@ from schemas.events import (
     OutcomePublished,
     PairAccepted,
     PairDeclined,
+    PairEnded,
     ResponseEvent,
     RoundEvent,
     RoundStatusChanged,
@@ -41,6 +42,7 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.clock import Clock, SystemClock
 from services.notifier.config import NotifierSettings
 from services.notifier.context import MessageRules, Notifier
+from services.notifier.domain.pair_endings import messages_for
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
@@ -106,8 +108,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     )
     async def on_response(event: ResponseEvent) -> None:
         # Always Event 4: when someone says no, their partner is told and offered someone else.
-        if isinstance(event, PairDeclined):
-            await handlers.on_event(notifier, event)
+        await tell_the_partner(notifier, event)
         if isinstance(event, (PairAccepted, PairDeclined)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
@@ -123,6 +124,15 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         DELIVERIES.name, schema=NotificationStatusChanged, title="notifier: deliveries.v1", description=DELIVERIES.description
     )
     return broker
+
+
+async def tell_the_partner(notifier: Notifier, event: ResponseEvent) -> None:
+    """Someone said no, or a pair ended: the partner is told kindly (and whoever asked to end it, that it is done)."""
+    if isinstance(event, PairDeclined):
+        await handlers.on_event(notifier, event)
+    if isinstance(event, PairEnded):
+        for message in messages_for(event):
+            await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
 
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:

@@ -1,10 +1,11 @@
 """One message to one person, and the event that caused it: a `Notice`.
 
-Three events make a message, each its own notice type behind one small protocol:
+Four events make a message, each its own notice type behind one small protocol:
 an outcome (`OutcomeNotice`, to the person it is about), a partner saying no
-(`DeclineNotice`, to the other person in the pair) and a follow-up made from an
+(`DeclineNotice`, to the other person in the pair), a follow-up made from an
 outcome (`FollowUpNotice`: a reminder, or a task when someone has not answered;
-reminders.py). Delivery and the schedule ask the notice, never the event's type.
+reminders.py) and a pair that ended (`PairEndedNotice`, one for each of the two).
+Delivery and the schedule ask the notice, never the event's type.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from services.notifier.compose import (
 from services.notifier.context import MessageRules, delivery_report
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.domain.messages import Route
+from services.notifier.domain.pair_endings import PairEndedMessage
 from services.notifier.follow_up_words import plan_follow_up
+from services.notifier.pair_ended_words import plan_pair_ended, plan_pair_ended_task
 
 CONSUMER = "notifier.outcomes"
 DECLINES_CONSUMER = "notifier.declines"
+PAIR_ENDINGS_CONSUMER = "notifier.pair_endings"
 
 # A follow-up is not an event on a topic: it is made from an outcome when that is handled,
 # and waits on the schedule (reminders.py).
-Cause = OutcomePublished | PairDeclined | AnswerFollowUp
+Cause = OutcomePublished | PairDeclined | AnswerFollowUp | PairEndedMessage
 Contacts = dict[str, LeaderContact | None]
 
 
@@ -48,7 +52,7 @@ class Notice(Protocol):
 
     @property
     def about(self) -> str:
-        """outcome, partner_declined, or a follow-up's kind: reminder or no_answer."""
+        """outcome, partner_declined, a follow-up's kind (reminder or no_answer), pair_ended or pair_ended_confirmed."""
         ...
 
     @property
@@ -244,10 +248,53 @@ class FollowUpNotice(Notice):
         return await reminders.is_answered(session, store, self.event.data)
 
 
-NOTICES: dict[str, type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice]] = {
+@dataclass(frozen=True)
+class PairEndedNotice(Notice):
+    """A pair ended: the kind news to a partner, or the confirmation to the person who asked (domain/pair_endings.py)."""
+
+    event: PairEndedMessage
+    consumer = PAIR_ENDINGS_CONSUMER
+    # Made here from a PairEnded, never on a topic itself: a consumer that gives up dead-letters the
+    # PairEnded (each person's news has its own inbox mark, so a replay tells only who was not told).
+    source = None
+    cancels_round = False
+
+    @property
+    def about(self) -> str:
+        return self.event.data.kind
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.leader_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        """The other person's name."""
+        return [self.event.data.partner_id]
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        data = self.event.data
+        return plan_pair_ended(data, known(contacts, self.leader_id), contacts.get(data.partner_id), rules.programme, route)
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
+        return plan_pair_ended_task(self.event.data, contacts, why, rules.programme)
+
+    def text_question(self) -> TextQuestionRow | None:
+        return None
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return False
+
+
+NOTICES: dict[str, type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice] | type[PairEndedNotice]] = {
     "OutcomePublished": OutcomeNotice,
     "PairDeclined": DeclineNotice,
     "AnswerFollowUp": FollowUpNotice,
+    "PairEndedMessage": PairEndedNotice,
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.events import OutcomePublished, PairAccepted, PairDeclined, RoundStatusChanged, TextReplyReceived
+from schemas.events import OutcomePublished, PairAccepted, PairDeclined, PairEnded, RoundStatusChanged, TextReplyReceived
 from services.common.store import Store, UnitOfWork, handled_in
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.compose import london_date
@@ -89,17 +89,19 @@ async def is_answered(session: AsyncSession, store: Store, data: FollowUp) -> bo
     )
 
 
-def questions(event: PairAccepted | PairDeclined | TextReplyReceived) -> list[tuple[str, str, str]]:
+def questions(event: PairAccepted | PairDeclined | PairEnded | TextReplyReceived) -> list[tuple[str, str, str]]:
     """(round, person, partner) of each question an answer settles."""
     a = event.data
-    said_no = isinstance(event, PairDeclined) or (isinstance(event, TextReplyReceived) and event.data.answer == "decline")
+    said_no = isinstance(event, (PairDeclined, PairEnded)) or (
+        isinstance(event, TextReplyReceived) and event.data.answer == "decline"
+    )
     settled = [(a.round_id, a.leader_id, a.partner_id)]
-    if said_no:  # the partner is told; nobody should remind them about a pair that will not go ahead
+    if said_no:  # the partner is told (a no, or a pair ended); nobody should remind them about a pair that will not go ahead
         settled.append((a.round_id, a.partner_id, a.leader_id))
     return settled
 
 
-async def answered(n: Notifier, event: PairAccepted | PairDeclined | TextReplyReceived) -> None:
+async def answered(n: Notifier, event: PairAccepted | PairDeclined | PairEnded | TextReplyReceived) -> None:
     settled = questions(event)
     async with n.store.unit_of_work() as uow:
         await uow.first_times(ANSWERED, [str(question_id(*q)) for q in settled])

@@ -18,6 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from schemas.events import EVENT_TYPES, Envelope, Outcome, OutcomePublished, Payload
+from services.notifier.domain.pair_endings import PairEndedMessage
 from services.notifier.domain.tasks import add_working_days
 
 LONDON = ZoneInfo("Europe/London")
@@ -55,8 +56,12 @@ class AnswerFollowUp(Envelope):
     data: FollowUp
 
 
-# What the schedule table can hold: any event, and a follow-up.
-JOB_TYPES: dict[str, type[Envelope]] = {**EVENT_TYPES, "AnswerFollowUp": AnswerFollowUp}
+# What the schedule table can hold: any event, a follow-up, and the news of a pair that ended.
+JOB_TYPES: dict[str, type[Envelope]] = {
+    **EVENT_TYPES,
+    "AnswerFollowUp": AnswerFollowUp,
+    "PairEndedMessage": PairEndedMessage,
+}
 
 
 def question_id(round_id: str, leader_id: str, partner_id: str) -> uuid.UUID:

@@ -29,11 +29,13 @@ import textstat
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED, partner
 
 from schemas.cohort import Session
-from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer
+from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer, PairEnded, PairEnding
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
+from services.notifier.domain.pair_endings import EndedNews, messages_for
 from services.notifier.follow_up_words import plan_follow_up
+from services.notifier.pair_ended_words import plan_pair_ended
 
 pytestmark = pytest.mark.unit
 
@@ -87,6 +89,12 @@ TEMPLATE_FILES = {
     "standard/reminder.j2",
     "easy_read/reminder.j2",
     "sms/reminder.j2",
+    "standard/pair_ended.j2",
+    "easy_read/pair_ended.j2",
+    "sms/pair_ended.j2",
+    "standard/pair_ended_confirmed.j2",
+    "easy_read/pair_ended_confirmed.j2",
+    "sms/pair_ended_confirmed.j2",
 }
 CHANNELS = {
     "email": {},
@@ -100,6 +108,13 @@ def follow_up(outcome: Outcome, kind: str, partner_id: str) -> FollowUp:
     """A reminder or task as the notifier schedules it from a published outcome."""
     made = follow_ups(OutcomePublished(producer="test", correlation_id="r1", data=outcome), PUBLISHED_ON, 3)
     return next(d.follow_up.data for d in made if (d.follow_up.data.kind, d.follow_up.data.partner_id) == (kind, partner_id))
+
+
+def pair_ended(by: str, told: str) -> EndedNews:
+    """One person's news of a pair that ended, as the notifier makes it: cl-1 asked, pl-1 is their partner."""
+    data = PairEnding(round_id="r1", leader_id="cl-1", partner_id="pl-1", ended_by=by)
+    event = PairEnded(producer="test", correlation_id="r1", data=data)
+    return next(m.data for m in messages_for(event) if m.data.leader_id == told)
 
 
 SESSIONS = [Session(date=dt.date(2027, 2, 9), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Leeds")]
@@ -128,6 +143,9 @@ OUTCOMES = {
     "partner said no, name unknown": (DECLINED, ME),
     "reminder": (follow_up(PAIRED, REMINDER, "cl-1"), ME),
     "reminder to a professional with two partners": (follow_up(TWO_PARTNERS, REMINDER, "cr-2"), PARTNER),
+    "pair ended": (pair_ended("leader", "pl-1"), ME),
+    "pair ended by the programme team": (pair_ended("programme_team", "pl-1"), ME),
+    "pair ended, as they asked": (pair_ended("leader", "cl-1"), PARTNER),
 }
 FORMATS = ["standard", "large_print_24", "easy_read"]
 
@@ -136,6 +154,8 @@ def planned(outcome_name: str, me: LeaderContact):
     outcome, _ = OUTCOMES[outcome_name]
     if isinstance(outcome, FollowUp):
         return plan_follow_up(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
+    if isinstance(outcome, EndedNews):
+        return plan_pair_ended(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, PairAnswer):
         decliner = None if "unknown" in outcome_name else PARTNER
         return plan_partner_declined(outcome, me, decliner, PROGRAMME_CONTACT, PUBLISHED_ON)
