@@ -16,9 +16,9 @@ from typing import Literal
 from schemas.events import Envelope, LeaderContact, PairEnded, PairEnding, Payload
 from services.notifier.domain.messages import Route, one_line
 
-PAIR_ENDED = "pair_ended"
-CONFIRMED = "pair_ended_confirmed"
 EndedKind = Literal["pair_ended", "pair_ended_confirmed"]
+PAIR_ENDED: EndedKind = "pair_ended"
+CONFIRMED: EndedKind = "pair_ended_confirmed"
 
 
 class EndedNews(Payload):

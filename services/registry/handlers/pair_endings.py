@@ -104,7 +104,7 @@ async def end_pair(
         leader_id=leader,
         partner_id=partner,
         ended_by="leader" if ending.asked_by else "programme_team",
-        via=ending.via,  # type: ignore[arg-type]  # checked by the route's Literal
+        via=ending.via,
         recorded_by=ending.recorded_by,
     )
     uow.publish(RESPONSES, round_id, event(PairEnded, data, round_id))
