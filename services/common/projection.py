@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
@@ -34,11 +34,13 @@ class Change:
     event: Any | None  # None: a tombstone, the key was erased
 
 
-def batch_of(model: type[BaseModel], tombstones: bool = False) -> Any:
-    """A batch handler's parameter: the records themselves. The AsyncAPI document describes one
-    record, as it is on the topic: the event it carries (or null for a tombstone, on a compacted topic)."""
-    schema = TypeAdapter(model | None if tombstones else model).json_schema(by_alias=True)
-    return Annotated[list, WithJsonSchema(inline_definitions(schema, schema.pop("$defs", {})))]
+def record_schema(model: type[BaseModel], tombstones: bool = False) -> WithJsonSchema:
+    """What a batch handler's parameter, `Annotated[list[Any], record_schema(Event)]`, is described
+    as: one record, as it is on the topic, the event it carries (or null for a tombstone, on a
+    compacted topic). The AsyncAPI document would otherwise say each record is a list."""
+    annotation: Any = model | None if tombstones else model
+    schema = TypeAdapter(annotation).json_schema(by_alias=True)
+    return WithJsonSchema(inline_definitions(schema, schema.pop("$defs", {})))
 
 
 def inline_definitions(schema: Any, definitions: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, insert, select, text
@@ -63,6 +63,9 @@ def utc_now() -> dt.datetime:
 class OutboxMixin:
     """Events waiting to be published. `event_id` is fixed here, never at send time."""
 
+    if TYPE_CHECKING:  # made by SQLAlchemy for each table class built on this mixin
+        __table__: ClassVar[Any]
+
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -80,6 +83,9 @@ class OutboxMixin:
 
 class InboxMixin:
     """Events a consumer has already handled, remembered with their effects."""
+
+    if TYPE_CHECKING:  # made by SQLAlchemy for each table class built on this mixin
+        __table__: ClassVar[Any]
 
     __tablename__ = "inbox"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
@@ -14,7 +14,7 @@ from schemas.events import LeaderProfileChanged, MatchEvent, RoundCancelled, Rou
 from schemas.topics import LEADER_PROFILES, MATCHES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, subscriber_options
-from services.common.projection import batch_of, project
+from services.common.projection import project, record_schema
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
 from services.matcher import handlers
@@ -22,7 +22,7 @@ from services.matcher.adapters.orm import Base, Inbox, Outbox
 from services.matcher.config import MatcherSettings
 
 # A projection's handler takes a batch of records (services/common/projection.py).
-ProfileBatch = batch_of(LeaderProfileChanged, tombstones=True)
+ProfileBatch = Annotated[list[Any], record_schema(LeaderProfileChanged, tombstones=True)]
 
 SERVICE = "matcher"
 log = logging.getLogger("pairing.matcher")
@@ -70,8 +70,11 @@ def build_broker(settings: MatcherSettings, store: Store, cipher: Cipher, solves
         include_in_schema=False,
     )
     async def on_cancel(body: Any, message: KafkaMessage) -> None:
+        record = message.raw_message
+        if isinstance(record, tuple):
+            return  # a batch: this reader is not one, so it never gets one
         try:
-            event = round_events.validate_json(message.raw_message.value or b"")
+            event = round_events.validate_json(record.value or b"")
         except ValueError:
             return  # the round consumer dead-letters what it cannot read
         if isinstance(event, RoundCancelled):

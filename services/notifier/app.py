@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
@@ -25,7 +25,7 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
-from services.common.projection import batch_of, project
+from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
@@ -49,8 +49,8 @@ from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
 # A projection's handler takes a batch of records (services/common/projection.py).
-ContactBatch = batch_of(LeaderContactChanged, tombstones=True)
-KeyBatch = batch_of(LeaderKeyShared, tombstones=True)
+ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]
+KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")

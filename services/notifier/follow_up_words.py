@@ -109,7 +109,12 @@ def plan_no_answer_task(
             f"On {full_date(follow_up.asked_on)} we asked {name} if they want to work with {other}, "
             f"{SHORT_ROLE_PHRASES[partner.role]}.",
         ),
-        Block("p", f"We asked them to answer by {full_date(outcome.respond_by)}. We have not had their answer."),
+        Block(
+            "p",
+            f"We asked them to answer by {full_date(outcome.respond_by)}. We have not had their answer."
+            if outcome.respond_by
+            else "We have not had their answer.",
+        ),
         Block("h2", "What to do"),
         Block("p", f"Please contact {name} in the way they asked, and ask if they want to work with {other}."),
         Block("p", f"When they tell you, open the pairing in the managers' pages, choose Record an answer{quote}."),

@@ -219,10 +219,14 @@ def _write(folder: Path, entry: Entry, message: PlannedMessage, me: LeaderContac
         entry.files.append(("task for a person", f"{stem}.txt"))
 
 
-def _cases() -> list[tuple[str, LeaderContact, object]]:
+# What happened, that a message tells someone about.
+News = Outcome | PairAnswer | FollowUp
+
+
+def _cases() -> list[tuple[str, LeaderContact, News]]:
     """(kind, person, what happened): each kind of message once, for an awkward person."""
     declined = PairAnswer(round_id="gallery", leader_id="cl-1", partner_id="pl-1")
-    cases: list[tuple[str, LeaderContact, object]] = [
+    cases: list[tuple[str, LeaderContact, News]] = [
         ("paired", LONG, _outcome("pl-1", "paired")),
         ("paired again", ACCENTED, _outcome("pl-2", "paired", pairing_again=True)),
         (
@@ -262,12 +266,14 @@ def _through_proxy(person: LeaderContact, change: dict) -> dict:
     method = change.get("contact_method", "email")
     kept = {k: v for k, v in change.items() if k != "contact_method"}
     if method in ("letter", "sms"):
-        address = {"letter": {"postal_address": "9 Example Road\nGateshead\nNE8 1AA"}, "sms": {"phone": SON.phone}}[method]
+        address: dict[str, str | None] = (
+            {"postal_address": "9 Example Road\nGateshead\nNE8 1AA"} if method == "letter" else {"phone": SON.phone}
+        )
         kept["proxy"] = SON.model_copy(update={"email": None, "phone": None, **address})
     return kept
 
 
-def _plan(what: object, me: LeaderContact) -> PlannedMessage:
+def _plan(what: News, me: LeaderContact) -> PlannedMessage:
     if isinstance(what, PairAnswer):
         return plan_partner_declined(what, me, PARTNER, PROGRAMME, TODAY)
     if isinstance(what, FollowUp):
@@ -293,7 +299,8 @@ def write_gallery(folder: Path) -> Path:
                 continue  # their messages go to their son, who is written to
             me = person.model_copy(update=_through_proxy(person, change) if person.proxy else change)
             message = _plan(what, me)
-            entry = Entry(kind, me.proxy.name + f" (for {me.name})" if message.route.to_proxy else me.name, format_name)
+            proxy = me.proxy if message.route.to_proxy else None
+            entry = Entry(kind, proxy.name + f" (for {me.name})" if proxy else me.name, format_name)
             to = (
                 me.model_copy(
                     update={"name": me.proxy.name, "postal_address": me.proxy.postal_address or "1 Example Road, NE1 1AA"}

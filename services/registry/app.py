@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -29,7 +30,7 @@ from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROF
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.observability import metrics_app
-from services.common.projection import batch_of, project
+from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import outbox_relay, sampling
 from services.common.store import Store, handle_once, make_engine, utc_now
@@ -43,7 +44,7 @@ from services.registry.registry import Registry
 from services.registry.text_replies import record_text_reply
 
 # A projection's handler takes a batch of records (services/common/projection.py).
-DeliveryBatch = batch_of(NotificationStatusChanged)
+DeliveryBatch = Annotated[list[Any], record_schema(NotificationStatusChanged)]
 
 SERVICE = "registry"
 

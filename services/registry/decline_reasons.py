@@ -59,4 +59,4 @@ async def reasons_of(uow: UnitOfWork, cipher: Cipher, answers: list[ResponseRow]
     """Each answer's reason by the answer's nonce, for the answers that have one."""
     given = [a for a in answers if a.sealed_reason]
     keys = await keys_of(uow, cipher, {a.leader_id for a in given})
-    return {a.nonce: open_reason(cipher, a.sealed_reason, keys.get(a.leader_id)) for a in given}
+    return {a.nonce: open_reason(cipher, sealed, keys.get(a.leader_id)) for a in given if (sealed := a.sealed_reason)}

@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 import uuid
+from typing import Any
 
-from sqlalchemy import Text, cast, delete, or_, select
+from sqlalchemy import CursorResult, Result, Text, cast, delete, or_, select
 
 from schemas.topics import LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher
@@ -33,7 +35,12 @@ async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) 
         answers = await uow.session.execute(delete(ResponseRow).where(ResponseRow.answered_at < cutoff))
         withdrawn = await forget_withdrawn_contacts(uow, cipher, now.date())
         await uow.commit()
-    return {"delivery reports": deliveries.rowcount, "answers": answers.rowcount, "withdrawn contact details": withdrawn}
+    return {"delivery reports": deleted(deliveries), "answers": deleted(answers), "withdrawn contact details": withdrawn}
+
+
+def deleted(result: Result[Any]) -> int:
+    """How many rows a DELETE removed (its result is a cursor's, which counts them)."""
+    return typing.cast(CursorResult[Any], result).rowcount
 
 
 async def forget_withdrawn_contacts(uow: UnitOfWork, cipher: Cipher, today: dt.date) -> int:

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import uuid
 from types import SimpleNamespace
+from typing import Annotated, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -116,7 +117,7 @@ async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_wha
     from schemas.events import LeaderContact, LeaderContactChanged
     from services.common.crypto import Cipher, new_key
     from services.common.kafka import batch_options
-    from services.common.projection import batch_of, project
+    from services.common.projection import project, record_schema
     from services.common.store import Store, make_engine
     from services.notifier import handlers
     from services.notifier.adapters.orm import Base, ContactRow, Inbox, Outbox
@@ -131,7 +132,7 @@ async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_wha
     batches: list[int] = []
 
     @broker.subscriber(topic.name, **batch_options("batch-test", topic, kafka_settings))
-    async def on_contacts(records: batch_of(LeaderContactChanged, tombstones=True)) -> None:
+    async def on_contacts(records: Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]) -> None:
         batches.append(len(records))
         await project(
             broker,

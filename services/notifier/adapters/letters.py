@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import reportlab
@@ -159,7 +160,8 @@ def beside_picture(name: str, words: Flowable, points: float) -> Flowable:
 def reply_slip(message: PlannedMessage, to: LeaderContact, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     """A page to tick and post back: yes or no for each partner, their name, the reference, where to send it."""
     points = styles["p"].fontSize
-    rows, boxes = [], []
+    rows: list[list[Any]] = []
+    boxes: list[Any] = []  # reportlab's table commands: tuples of mixed kinds
     for i, (name, _) in enumerate(message.answers):
         rows += [
             [Paragraph(f"<b>{escape(name)}</b>", styles["p"]), "", "", "", ""],

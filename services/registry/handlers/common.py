@@ -3,6 +3,7 @@ how a round changes status, and the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from schemas.events import (
@@ -36,7 +37,8 @@ class Conflict(Exception):
     pass
 
 
-def event(cls: type[Envelope], data: object, correlation_id: str, causation_id: str | None = None) -> Envelope:
+def event(cls: Callable[..., Envelope], data: object, correlation_id: str, causation_id: str | None = None) -> Envelope:
+    """One of the registry's events (each event class knows its own type)."""
     return cls(producer=PRODUCER, data=data, correlation_id=correlation_id, causation_id=causation_id)
 
 

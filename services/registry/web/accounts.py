@@ -44,11 +44,14 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
         registry = registry_of(request)
         found = await auth.read_session(registry, request.cookies.get(auth.SESSION_COOKIE))
         await auth.end_session(registry, request.cookies.get(auth.SESSION_COOKIE))
+        if found.manager is None:  # the half-made session ended meanwhile (locked, or timed out)
+            return see_other("/sign-in")
         token, _ = await auth.start_session(registry, found.manager)
         return session_cookie(request, see_other(safe_next(next_path)), token)
 
-    async def code_page(request: Request, next_path: str, errors: dict[str, str], status_code: int = 200) -> Response:
-        manager = await half_signed_in(request, auth.NEEDS_CODE)
+    async def code_page(
+        request: Request, manager: auth.Manager, next_path: str, errors: dict[str, str], status_code: int = 200
+    ) -> Response:
         return page(
             request,
             "sign_in_code.html",
@@ -64,9 +67,9 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
 
     @app.get("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
     async def ask_for_code(request: Request, next: str | None = None) -> Response:
-        if await half_signed_in(request, auth.NEEDS_CODE) is None:
+        if (manager := await half_signed_in(request, auth.NEEDS_CODE)) is None:
             return see_other("/sign-in")
-        return await code_page(request, next or "", {})
+        return await code_page(request, manager, next or "", {})
 
     @app.post("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
     async def check_code(request: Request) -> Response:
@@ -78,15 +81,16 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
             raise FormExpired()
         code, next_path = form_text(form, "code").replace(" ", ""), form_text(form, "next")
         if problem := auth.code_problem(code):
-            return await code_page(request, next_path, {"code": problem}, 400)
+            return await code_page(request, manager, next_path, {"code": problem}, 400)
         try:
             await auth.check_code(registry_of(request), manager.id, code, auth.client_address(request))
         except auth.SignInProblem as problem:
-            return await code_page(request, next_path, {"code": str(problem)}, 400)
+            return await code_page(request, manager, next_path, {"code": str(problem)}, 400)
         return await finish_signing_in(request, next_path)
 
-    async def set_up_page(request: Request, next_path: str, errors: dict[str, str], status_code: int = 200) -> Response:
-        manager = await half_signed_in(request, auth.NEEDS_SET_UP)
+    async def set_up_page(
+        request: Request, manager: auth.Manager, next_path: str, errors: dict[str, str], status_code: int = 200
+    ) -> Response:
         secret = await auth.second_factor_secret(registry_of(request), manager.id)
         return page(
             request,
@@ -105,9 +109,9 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
 
     @app.get("/sign-in/set-up", response_class=HTMLResponse, include_in_schema=False)
     async def set_up(request: Request, next: str | None = None) -> Response:
-        if await half_signed_in(request, auth.NEEDS_SET_UP) is None:
+        if (manager := await half_signed_in(request, auth.NEEDS_SET_UP)) is None:
             return see_other("/sign-in")
-        return await set_up_page(request, next or "", {})
+        return await set_up_page(request, manager, next or "", {})
 
     @app.post("/sign-in/set-up", response_class=HTMLResponse, include_in_schema=False)
     async def confirm_set_up(request: Request) -> Response:
@@ -119,11 +123,11 @@ def install_account_pages(app: FastAPI) -> None:  # noqa: C901 - one place that 
             raise FormExpired()
         code, next_path = form_text(form, "code").replace(" ", ""), form_text(form, "next")
         if problem := auth.code_problem(code):
-            return await set_up_page(request, next_path, {"code": problem}, 400)
+            return await set_up_page(request, manager, next_path, {"code": problem}, 400)
         try:
             await auth.check_code(registry_of(request), manager.id, code, auth.client_address(request))
         except auth.SignInProblem as problem:
-            return await set_up_page(request, next_path, {"code": str(problem)}, 400)
+            return await set_up_page(request, manager, next_path, {"code": str(problem)}, 400)
         return await finish_signing_in(request, next_path)
 
     # ---- your own account ----
