@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import re
+import uuid
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,11 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from services.registry.adapters.orm import AuditRow, ManagerRow
+from schemas.cohort import CohortResult, PairResult, SolveStats
+from schemas.events import RoundSolved
+from services.common.store import handle_once
+from services.registry.adapters.orm import AuditRow, ManagerRow, PairRow, RoundRow
+from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from services.registry.web.auth import hash_password
 from tests.integration.conftest import ADMIN, unique
@@ -104,15 +109,15 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
 
     async with pages_as(registry, *ADMIN) as browser:
         table = (await browser.get(f"/manage/rounds/{round_id}/pairs")).text
-        assert "2 pairs." in table and signs["name"] in table and carer["name"] in table
+        assert "Showing 2 of 2 pairs." in table and signs["name"] in table and carer["name"] in table
         assert "British Sign Language interpreter" in table, "a manager sees the arrangements to book"
         assert "Both are free on Tuesday 10:00 to 12:00." in table, "reasons written for the manager"
         assert "=Left Out" in table and "Nobody is free when you are." in table
         only_carer = (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"q": carer["name"].split()[0].lower()})).text
-        assert "1 pair match." in only_carer and signs["name"] not in only_carer.split("People not paired")[0]
-        assert "0 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"mode": "phone"})).text
-        assert "0 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "50"})).text
-        assert "2 pairs match." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "51"})).text
+        assert "Showing 1 of 2 pairs." in only_carer and signs["name"] not in only_carer.split("People not paired")[0]
+        assert "Showing 0 of 2 pairs." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"mode": "phone"})).text
+        assert "Showing 0 of 2 pairs." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "50"})).text
+        assert "Showing 2 of 2 pairs." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"below": "51"})).text
 
         follow = (await browser.get(f"/manage/rounds/{round_id}/follow-up")).text
         assert "Given on the phone by the leader, recorded by" in follow
@@ -161,3 +166,136 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
         )
         assert "Arrangements to book" not in rows[0] and not any("Sign Language" in str(c) for r in rows for c in r)
         assert "Keep" not in table, "a viewer cannot change the pairs"
+
+
+async def a_round_of(registry, size: int) -> str:
+    """A proposed round of `size` pairs (one professional with each patient leader), its solution
+    recorded as the matcher's: fits from 40 upward, every third pair by phone, the first in QOQ."""
+    base = {leader["role"]: leader for leader in reversed(sample_leaders())}
+    professional = unique({**base["clinical_leader"], "capacity": size, "access_needs": [], "system": "QHM"})
+    lived = [
+        unique(
+            {
+                **base["patient_leader"],
+                "name": f"Page Person {n:02d}",
+                "system": "QOQ" if n == 1 else "QHM",
+                "access_needs": ["step_free_access"] if n == 2 else [],
+            }
+        )
+        for n in range(1, size + 1)
+    ]
+    for leader in (professional, *lived):
+        assert (await registry.post("/leaders", json=leader)).status_code in (200, 201)
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    ids = [p["id"] for p in lived] + [professional["id"]]
+    assert (await registry.post("/rounds", json={"id": round_id, "leader_ids": ids})).status_code == 202
+    async with registry.store.unit_of_work() as uow:
+        request_id = (await uow.session.get(RoundRow, round_id)).request_event_id
+    pairs = [
+        PairResult(
+            lived_experience_id=p["id"],
+            professional_id=professional["id"],
+            score=40 + n,
+            meeting_modes=["phone"] if n % 3 == 0 else ["video"],
+            shared_windows=[],
+            reasons=["You both care about discharge."],
+        )
+        for n, p in enumerate(lived)
+    ]
+    solved = RoundSolved(
+        producer="test",
+        correlation_id=round_id,
+        causation_id=request_id,
+        data=CohortResult(round_id=round_id, pairs=pairs, unmatched=[], stats=SolveStats(status="optimal")),
+    )
+    await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
+    return round_id
+
+
+def shown_names(html: str) -> list[str]:
+    return re.findall(r">(Page Person \d\d)</a>", html.split('id="pairs-table"')[1].split("</table>")[0])
+
+
+async def approved_pairs(registry, round_id: str) -> list[PairRow]:
+    async with registry.store.unit_of_work() as uow:
+        return [
+            p for p in (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id))).all() if p.approved_by
+        ]
+
+
+async def test_a_big_round_is_sorted_filtered_paged_and_approved_page_by_page(registry):
+    round_id = await a_round_of(registry, 53)
+    pairs = f"/manage/rounds/{round_id}/pairs"
+    async with pages_as(registry, *ADMIN) as browser:
+        first = (await browser.get(pairs)).text
+        assert "Showing 53 of 53 pairs: page 1 of 2, pairs 1 to 50 of those." in first
+        assert len(shown_names(first)) == 50 and 'aria-current="page"' in first
+        assert shown_names((await browser.get(pairs, params={"page": "2"})).text) == [
+            "Page Person 51",
+            "Page Person 52",
+            "Page Person 53",
+        ]
+
+        by_fit = (await browser.get(pairs, params={"sort": "fit", "order": "descending"})).text
+        assert shown_names(by_fit)[:2] == ["Page Person 53", "Page Person 52"]
+        assert 'aria-sort="descending"><a href="/manage/rounds/' in by_fit and "sort=fit&amp;order=ascending" in by_fit
+        by_name = (await browser.get(pairs, params={"sort": "name", "order": "descending", "page": "2"})).text
+        assert shown_names(by_name) == ["Page Person 03", "Page Person 02", "Page Person 01"]
+
+        assert "Showing 3 of 53 pairs." in (await browser.get(pairs, params={"below": "43"})).text
+        assert "Showing 18 of 53 pairs." in (await browser.get(pairs, params={"mode": "phone"})).text
+        assert shown_names((await browser.get(pairs, params={"area": "qoq"})).text) == ["Page Person 01"]
+        assert shown_names((await browser.get(pairs, params={"needs": "yes"})).text) == ["Page Person 02"]
+        searched = (await browser.get(pairs, params={"q": "person 07", "sort": "fit"})).text
+        assert shown_names(searched) == ["Page Person 07"] and "Clear filters" in searched
+        assert 'name="sort" value="fit"' in searched, "filtering again keeps the sort"
+
+        # ---- approve page 1 of 2: each pair records who and when, and the round waits for the rest ----
+        token = re.search(r'name="csrf_token" value="([^"]+)"', first).group(1)
+        page_ids = re.findall(r'name="pair_id" value="(\d+)"', first)
+        assert len(page_ids) == 50 and "Approve these 50 pairs" in first
+        unticked = await browser.post(f"/manage/rounds/{round_id}/approve-pairs", data={"csrf_token": token, "pair_id": page_ids})
+        assert unticked.status_code == 400 and "Tick the box" in unticked.text
+        assert await approved_pairs(registry, round_id) == []
+        stale = await browser.post(
+            f"/manage/rounds/{round_id}/approve-pairs",
+            data={"csrf_token": token, "checked": "yes", "pair_id": [*page_ids, "999999999"]},
+        )
+        assert stale.status_code == 409 and "changed since this page was shown" in stale.text
+        assert await approved_pairs(registry, round_id) == []
+        done = await browser.post(
+            f"/manage/rounds/{round_id}/approve-pairs",
+            data={"csrf_token": token, "checked": "yes", "pair_id": page_ids, "back": f"{pairs}?page=1"},
+        )
+        assert done.status_code == 303 and done.headers["location"].startswith(f"{pairs}?page=1&done=")
+        approved = await approved_pairs(registry, round_id)
+        assert len(approved) == 50 and all(ADMIN[0] in p.approved_by and p.approved_at for p in approved)
+        shown = (await browser.get(done.headers["location"])).text
+        assert "You approved 50 pairs. 3 pairs are still to approve." in shown
+        assert "Showing 3 of 53 pairs." in (await browser.get(pairs, params={"approved": "no"})).text
+        refused = await registry.post(f"/rounds/{round_id}/publish")
+        assert refused.status_code == 409, "a round is published only when every pair is approved"
+
+        second = (await browser.get(pairs, params={"page": "2"})).text
+        assert "Approve these 3 pairs" in second
+        last = await browser.post(
+            f"/manage/rounds/{round_id}/approve-pairs",
+            data={"csrf_token": token, "checked": "yes", "pair_id": re.findall(r'name="pair_id" value="(\d+)"', second)},
+        )
+        assert "Every pair is approved" in (await browser.get(last.headers["location"])).text
+    assert (await registry.get(f"/rounds/{round_id}")).json()["status"] == "approved"
+    async with registry.store.unit_of_work() as uow:
+        audited = (
+            await uow.session.scalars(
+                select(AuditRow.purpose).where(AuditRow.action == "approved pairs", AuditRow.purpose.like(f"%round {round_id}%"))
+            )
+        ).all()
+    assert sorted(audited) == sorted(
+        [f"50 pairs of round {round_id}, after checking them", f"3 pairs of round {round_id}, after checking them"]
+    )
+    assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
+
+    # A viewer cannot filter by access needs, nor approve.
+    async with pages_as(registry, *(await a_viewer(registry))) as viewer:
+        table = (await viewer.get(pairs, params={"needs": "yes"})).text
+        assert 'id="needs"' not in table and "Showing 53 of 53 pairs" in table and "approve-pairs" not in table

@@ -4,36 +4,27 @@ publishing; and both as spreadsheets (XLSX, CSV), audited and cut to what the ro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.registry.adapters import exports
-from services.registry.handlers import common
+from services.registry.domain.approval import approved_words
+from services.registry.domain.pair_table import PER_PAGE, TableQuery, read_query
+from services.registry.handlers import common, review
 from services.registry.web import forms, round_tables
-from services.registry.web.deps import need, registry_of
-from services.registry.web.pages import not_found, page
+from services.registry.web.deps import need, need_form, registry_of
+from services.registry.web.pages import not_found, page, safe_next, with_message
 
 EXPORTS = {"pairs": "Pairs", "not-paired": "Not paired", "follow-up": "Follow-up"}
+# The table's columns a manager can sort by, and the sort each one sets.
+SORTABLE = {"lived_name": "name", "fit": "fit", "modes": "mode", "first_meeting": "first_meeting"}
 
 
-def whole_number(text: str | None, lowest: int, highest: int) -> int | None:
-    try:
-        return max(lowest, min(int(text or ""), highest))
-    except ValueError:
-        return None
-
-
-def pair_filters(request: Request) -> dict[str, str]:
-    params = request.query_params
-    mode = params.get("mode") or ""
-    below = whole_number(params.get("below"), 1, 101)
-    return {
-        "q": (params.get("q") or "").strip()[:100],
-        "mode": mode if mode in forms.MODE_NAMES else "",
-        "below": str(below) if below is not None else "",
-    }
+def pair_query(request: Request, manager) -> TableQuery:
+    return read_query(request.query_params, manager.sees_special_category, forms.MODE_NAMES)
 
 
 def follow_up_filters(request: Request) -> dict[str, str]:
@@ -42,19 +33,6 @@ def follow_up_filters(request: Request) -> dict[str, str]:
         "show": show if show in round_tables.FOLLOW_UP_FILTERS else "",
         "q": (request.query_params.get("q") or "").strip()[:100],
     }
-
-
-async def pairs_for(request: Request, round_id: str, manager, filters: dict[str, str], page_number: int | None, purpose: str):
-    return await round_tables.pairs_table(
-        registry_of(request),
-        round_id,
-        manager,
-        filters["q"],
-        filters["mode"],
-        int(filters["below"]) if filters["below"] else None,
-        page_number,
-        purpose,
-    )
 
 
 router = APIRouter()
@@ -68,15 +46,11 @@ async def review_page(round_id: str, request: Request) -> Response:
         row = await round_tables.round_row(uow, round_id)
     if row is None:
         return not_found(request, f"There is no round called {round_id}.")
-    filters = pair_filters(request)
-    page_number = whole_number(request.query_params.get("page"), 1, 100_000) or 1
-    table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
-    pages = max(1, -(-table.total // round_tables.PER_PAGE))
-    if page_number > pages:
-        page_number = pages
-        table = await pairs_for(request, round_id, manager, filters, page_number, "review the pairs")
-    chosen = {k: v for k, v in filters.items() if v}
-    base = f"/manage/rounds/{quote(round_id)}"
+    query = pair_query(request, manager)
+    table = await round_tables.pairs_table(registry, round_id, manager, query)
+    arranged = table.extra["arranged"]
+    shown = replace(query, page=arranged.page)
+    link = f"/manage/rounds/{quote(round_id)}/pairs?"
     return page(
         request,
         "round_pairs.html",
@@ -85,16 +59,51 @@ async def review_page(round_id: str, request: Request) -> Response:
             "section": "rounds",
             "round": row,
             "table": table,
+            "arranged": arranged,
             "not_paired": await round_tables.not_paired_table(registry, round_id, manager),
-            "filters": filters,
-            "filtered": bool(chosen),
-            "page_number": page_number,
-            "pages": pages,
-            "page_link": lambda n: f"{base}/pairs?" + urlencode({**chosen, "page": n}),
-            "export_query": ("?" + urlencode(chosen)) if chosen else "",
+            "query": shown,
+            "filtered": bool(query.filters()),
+            "page_link": lambda n: link + urlencode(shown.params(page=n)),
+            "sort_link": lambda column: link + urlencode(shown.sort_params(column)),
+            "here": link + urlencode(shown.params()),
+            "export_query": ("?" + urlencode(shown.params(page=1))) if shown.params(page=1) else "",
             "may_act": manager.may("manager"),
             "mode_options": [("", "Any way"), *forms.MODE_NAMES.items()],
+            "area_options": [("", "Any area"), *((a, f"Area {a}") for a in table.extra["areas"])],
+            "needs_options": [("", "With or without"), ("yes", "Has access needs"), ("no", "No access needs")],
+            "approved_options": [("", "Approved or not"), ("yes", "Approved"), ("no", "Not approved yet")],
+            "sortable": SORTABLE,
+            "per_page": PER_PAGE,
+            "done": request.query_params.get("done"),
         },
+    )
+
+
+@router.post("/manage/rounds/{round_id}/approve-pairs", response_class=HTMLResponse, include_in_schema=False)
+async def approve_pairs(round_id: str, request: Request) -> Response:
+    """A manager approves the pairs on the page they have checked (UK GDPR article 22)."""
+    manager, form = await need_form(request, "manager")
+    back = safe_next(str(form.get("back") or ""))
+    if not back.startswith(f"/manage/rounds/{quote(round_id)}/pairs"):
+        back = f"/manage/rounds/{quote(round_id)}/pairs"
+    if form.get("checked") != "yes":
+        return refused(
+            request, "Nothing was approved. Tick the box to confirm you have checked every pair on the page.", back, 400
+        )
+    pair_ids = [int(i) for i in form.getlist("pair_id") if str(i).isdigit()]
+    by = f"{manager.name} ({manager.email})"
+    async with registry_of(request).store.unit_of_work() as uow:
+        try:
+            _, newly, left = await review.approve_pairs(uow, round_id, pair_ids, by, manager.email)
+        except (common.Conflict, common.NotFound) as problem:
+            return refused(request, str(problem), back, 409)
+        await uow.commit()
+    return with_message(back, approved_words(left, newly))
+
+
+def refused(request: Request, message: str, back: str, status: int) -> Response:
+    return page(
+        request, "problem.html", {"title": "That cannot be done now", "message": message, "back": back}, status_code=status
     )
 
 
@@ -136,7 +145,8 @@ async def export(round_id: str, filename: str, request: Request) -> Response:
     if row is None:
         return not_found(request, f"There is no round called {round_id}.")
     if what == "pairs":
-        table = await pairs_for(request, round_id, manager, pair_filters(request), None, f"export the pairs ({kind})")
+        purpose = f"export the pairs ({kind})"
+        table = await round_tables.pairs_table(registry, round_id, manager, pair_query(request, manager), None, purpose)
     elif what == "not-paired":
         table = await round_tables.not_paired_table(registry, round_id, manager)
     else:

@@ -15,12 +15,12 @@ from sqlalchemy import select
 from services.registry import decline_reasons
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
+from services.registry.domain.pair_table import PER_PAGE, TableQuery, arrange
 from services.registry.domain.review import for_manager
 from services.registry.handlers import common
 from services.registry.web import forms
 from services.registry.web.roles import Manager
 
-PER_PAGE = 50
 PAIR_COLUMNS = (
     ("number", "Pair"),
     ("lived_name", "Patient or carer leader"),
@@ -34,6 +34,7 @@ PAIR_COLUMNS = (
     ("arrangements", "Arrangements to book"),
     ("reasons", "Why this pair"),
     ("kept", "Kept by a manager"),
+    ("approval", "Approved"),
 )
 NOT_PAIRED_COLUMNS = (("name", "Person"), ("role", "Role"), ("reason", "Why they were not paired"))
 FOLLOW_UP_COLUMNS = (
@@ -95,18 +96,21 @@ async def people(registry, uow, ids: set[str], with_access: bool) -> dict[str, d
     for start in range(0, len(unique), 500):
         rows = (
             await uow.session.execute(
-                select(LeaderRow.id, LeaderRow.role, LeaderRow.sealed).where(LeaderRow.id.in_(unique[start : start + 500]))
+                select(LeaderRow.id, LeaderRow.role, LeaderRow.system, LeaderRow.sealed).where(
+                    LeaderRow.id.in_(unique[start : start + 500])
+                )
             )
         ).all()
-        for leader_id, role, sealed in rows:
+        for leader_id, role, system, sealed in rows:
             opened = registry.cipher.open(sealed)
             found[leader_id] = {
                 "name": opened.get("name", leader_id),
                 "role": role,
                 "access": list(opened.get("access_needs") or []) if with_access else [],
+                "area": system or "",
             }
     for leader_id in unique:
-        found.setdefault(leader_id, {"name": "Someone who has been erased", "role": "", "access": []})
+        found.setdefault(leader_id, {"name": "Someone who has been erased", "role": "", "access": [], "area": ""})
     return found
 
 
@@ -114,57 +118,55 @@ async def round_row(uow, round_id: str) -> RoundRow | None:
     return await uow.session.get(RoundRow, round_id)
 
 
-def pair_matches(pair: PairRow, names: dict[str, dict], q: str, mode: str, below: int | None) -> bool:
-    if q and not any(q in names[who]["name"].lower() for who in (pair.lived_experience_id, pair.professional_id)):
-        return False
-    if mode and mode not in (pair.meeting_modes or []):
-        return False
-    return below is None or round(pair.score) < below
-
-
 async def pairs_table(
     registry,
     round_id: str,
     manager: Manager,
-    q: str = "",
-    mode: str = "",
-    below: int | None = None,
-    page: int | None = 1,
+    query: TableQuery,
+    per_page: int | None = PER_PAGE,
     purpose: str = "review the pairs",
 ) -> Table:
-    """The round's pairs, filtered and paged (page None: every matching pair, as an export wants)."""
+    """The round's pairs, filtered, sorted and paged by the domain's rules (per_page None: every
+    matching pair, as a download wants). Access needs are read only for the pairs shown, or for
+    everyone when the manager filters by them; each person's read is audited."""
     columns = columns_for(PAIR_COLUMNS, manager)
+    by_needs = bool(query.needs) and manager.sees_special_category
     async with registry.store.unit_of_work() as uow:
         pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
         row = await round_row(uow, round_id)
         locked = {tuple(p) for p in (row.locked_pairs or [])} if row else set()
         everyone = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
-        names = await people(registry, uow, everyone, with_access=False)
-        numbered = [(n, p) for n, p in enumerate(pairs, start=1) if pair_matches(p, names, q.lower(), mode, below)]
-        shown = numbered if page is None else numbered[(page - 1) * PER_PAGE : page * PER_PAGE]
-        access: dict[str, dict] = {}
-        if manager.sees_special_category and shown:
-            # Only the people shown: each read of their access needs is audited.
-            access = await people(
-                registry, uow, {w for _, p in shown for w in (p.lived_experience_id, p.professional_id)}, with_access=True
-            )
-            for leader_id in sorted(access):
+        names = await people(registry, uow, everyone, with_access=by_needs)
+        rows = [
+            pair_row(n, p, names, (p.lived_experience_id, p.professional_id) in locked, manager) for n, p in enumerate(pairs, 1)
+        ]
+        arranged = arrange(rows, query, per_page)
+        shown = {w for r in arranged.rows for w in (r["lived_id"], r["professional_id"])}
+        if manager.sees_special_category and (shown or by_needs):
+            access = names if by_needs else await people(registry, uow, shown, with_access=True)
+            for leader_id in sorted(everyone if by_needs else shown):
                 common.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
             await uow.commit()
-    rows = [pair_row(n, p, names, access, (p.lived_experience_id, p.professional_id) in locked, manager) for n, p in shown]
-    return Table(columns, rows, len(numbered))
+            for shown_row in arranged.rows:
+                shown_row["arrangements"] = "; ".join(forms.ACCESS_NAMES.get(n, n) for n in needs_of(shown_row, access)) or "None"
+    areas = sorted({names[who]["area"] for who in everyone if names[who]["area"]})
+    return Table(columns, list(arranged.rows), arranged.matched, {"arranged": arranged, "areas": areas})
 
 
-def pair_row(number: int, pair: PairRow, names: dict, access: dict, locked: bool, manager: Manager) -> dict[str, Any]:
+def needs_of(row: dict[str, Any], access: dict[str, dict]) -> list[str]:
+    return sorted(
+        set(access.get(row["lived_id"], {}).get("access", [])) | set(access.get(row["professional_id"], {}).get("access", []))
+    )
+
+
+def pair_row(number: int, pair: PairRow, names: dict, locked: bool, manager: Manager) -> dict[str, Any]:
     from services.registry.web.pages import for_role
 
     lived, prof = names[pair.lived_experience_id], names[pair.professional_id]
-    needs = sorted(
-        set(access.get(pair.lived_experience_id, {}).get("access", []))
-        | set(access.get(pair.professional_id, {}).get("access", []))
-    )
-    return {
+    slot = pair.first_meeting
+    row = {
         "number": number,
+        "pair_id": pair.id,
         "lived_id": pair.lived_experience_id,
         "professional_id": pair.professional_id,
         "lived_name": lived["name"],
@@ -173,12 +175,25 @@ def pair_row(number: int, pair: PairRow, names: dict, access: dict, locked: bool
         "professional_role": role_word(prof["role"]),
         "fit": round(pair.score),
         "modes": ", ".join(forms.MODE_NAMES.get(m, m) for m in pair.meeting_modes or []) or "None yet",
+        "mode_codes": list(pair.meeting_modes or []),
         "times": "; ".join(forms.say_window(w) for w in (pair.shared_windows or [])[:4]) or "None yet",
-        "first_meeting": say_meeting(pair.first_meeting),
-        "arrangements": "; ".join(forms.ACCESS_NAMES.get(n, n) for n in needs) or "None",
+        "first_meeting": say_meeting(slot),
+        "meeting_key": f"{slot['date']} {slot['start']}" if slot else None,
+        "areas": {lived["area"], prof["area"]} - {""},
+        "arrangements": "Not read",
         "reasons": [for_role(for_manager(r), manager) for r in pair.reasons or []],
         "kept": "Yes" if pair.locked or locked else "No",
+        "approved": bool(pair.approved_by),
+        "approval": approval_words(pair),
     }
+    row["has_needs"] = bool(needs_of(row, names))
+    return row
+
+
+def approval_words(pair: PairRow) -> str:
+    if not pair.approved_by:
+        return "Not yet"
+    return f"By {pair.approved_by}" + (f" on {say_date(pair.approved_at.date())}" if pair.approved_at else "")
 
 
 async def not_paired_table(registry, round_id: str, manager: Manager) -> Table:
