@@ -752,5 +752,5 @@ def test_journeys_work_without_javascript(stack, browser, visit):
 def test_the_readme_screenshots_exist() -> None:
     """The README shows the queue monitor and the review page, copied from the journey's
     test-artifacts/browser/readme-*.png when the pages change."""
-    for name in ("queue-monitor", "review", "review-table", "follow-up"):
+    for name in ("queue-monitor", "operations", "review", "review-table", "follow-up"):
         assert (ROOT / "docs" / "screenshots" / f"{name}.png").exists(), f"docs/screenshots/{name}.png is missing"
