@@ -52,3 +52,21 @@ def test_the_watch_list_is_checked_and_read():
     assert settings.watched == {"matcher": "http://127.0.0.1:9101", "notifier": "http://127.0.0.1:9102"}
     with pytest.raises(ValidationError, match="should be a name, an equals sign and an address"):
         RegistrySettings(encryption_keys="k", event_keys="k", token_secret="a secret of sixteen", watch="matcher:9101")
+
+
+def test_managers_are_told_what_a_state_means_for_them_without_the_technical_detail():
+    set_aside = ServiceState("registry", True, True, {}, 0, set_aside=2)
+    assert set_aside.troubled and "dead letters" in set_aside.words
+    assert set_aside.plain == "Working, but some changes could not be sent. An admin can see them on the operations page."
+    stopped = ServiceState("matcher", False, False)
+    assert stopped.troubled and stopped.plain == stopped.words
+    assert not ServiceState("notifier", True, True, {"outcomes.v1": 3}).troubled
+
+
+def test_the_monitor_summary_counts_in_words_that_change_when_the_work_does():
+    from services.registry.web.queue import summary
+
+    assert summary(1, 0, 2, {"queued": 1, "solving": 1}) == (
+        "1 message to deliver by hand, 0 answers to chase, 2 rounds waiting for review, 2 rounds with the matcher."
+    )
+    assert summary(2, 1, 1, {}) != summary(2, 1, 0, {})
