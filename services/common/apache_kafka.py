@@ -78,8 +78,11 @@ def available() -> bool:
 
 
 def new_cluster_id() -> str:
-    """What `kafka-storage random-uuid` prints: 16 random bytes, base64 for URLs, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """What `kafka-storage random-uuid` prints: 16 random bytes, base64 for URLs, no padding, and
+    (as Kafka's own ids) never starting with "-", which `kafka-storage format -t` would read as an option."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
 
 
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
