@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.registry.sample import sample_leaders
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, focused, tab_to
 from tests.browser.test_journeys import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -51,8 +51,11 @@ def test_the_monitor_updates_itself_and_an_admin_reaches_the_operations_page_by_
         assert api.post("/leaders", json=person).status_code in (200, 201)
     name = f"Monitor cohort {RUN}"
     assert api.post("/rounds", json={"name": name, "leader_ids": [p["id"] for p in people]}).status_code == 202
+    rounds_link = page.locator("#monitor-now").get_by_role("link", name="See all rounds")
+    tab_to(page, rounds_link)  # a keyboard user is reading the part that is replaced
     page.locator("#needs-a-person-list").get_by_text(f"{name} (4 people)").wait_for(timeout=120_000)
     assert page.evaluate("window.notReloaded === true"), "the content was replaced, not the page"
+    assert focused(page, rounds_link), "the keyboard focus stays on the same link when the content is replaced"
     summary = page.locator("#monitor-now [data-summary]").get_attribute("data-summary")
     assert page.locator("#monitor-live").inner_text().endswith(f": {summary}")
     assert page.locator("#monitor-live").inner_text().startswith("Updated at ")
