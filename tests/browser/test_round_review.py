@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from services.registry.sample import sample_leaders
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, type_into
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, tick, type_into
 from tests.browser.test_journeys import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
     assert page.locator("h1").inner_text() == name
     rows = page.locator("#pairs-table tbody tr")
     total = rows.count()
-    assert total >= 2 and f"{total} pairs." in page.locator("#pairs-count").inner_text()
+    assert total >= 2 and f"Showing {total} of {total} pairs." in page.locator("#pairs-count").inner_text()
     assert page.get_by_role("heading", name="People not paired").is_visible()
     assert "You both" not in page.locator("#pairs-table").inner_text(), "reasons are written for the manager"
     visit.check(page, "review-table")
@@ -64,21 +64,41 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
     type_into(page, page.locator("#q"), first_name)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert "q=" in page.url and "1 pair match." in page.locator("#pairs-count").inner_text()
+    assert "q=" in page.url and f"Showing 1 of {total} pairs." in page.locator("#pairs-count").inner_text()
     visit.check(page, "review-table-filtered")
-    activate(page, page.get_by_role("link", name="Clear the search and filters"))
+    activate(page, page.get_by_role("link", name="Clear filters"))
     type_into(page, page.locator("#below"), "1")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert "0 pairs match." in page.locator("#pairs-count").inner_text()
-    activate(page, page.get_by_role("link", name="Clear the search and filters"))
+    assert f"Showing 0 of {total} pairs." in page.locator("#pairs-count").inner_text()
+    activate(page, page.get_by_role("link", name="Clear filters"))
+
+    # ---- sort by fit with the keyboard: the heading says how the table is sorted ----
+    fit_heading = page.locator("#pairs-table th", has_text="Fit out of 100")
+    activate(page, fit_heading.get_by_role("link"))
+    assert fit_heading.get_attribute("aria-sort") == "ascending"
+    activate(page, page.locator("#pairs-table th", has_text="Fit out of 100").get_by_role("link"))
+    fits = [int(t) for t in page.locator("#pairs-table tbody tr td:nth-child(4)").all_inner_texts()]
+    assert fits == sorted(fits, reverse=True) and "order=descending" in page.url
+    assert page.locator("#pairs-table th", has_text="Fit out of 100").get_attribute("aria-sort") == "descending"
+    visit.check(page, "review-table-sorted")
+    page.goto(f"{base}/manage/rounds/{round_id}/pairs")
 
     # ---- keep a pair from the table, and solve again ----
     activate(page, page.get_by_role("button", name="Keep").first)
     assert "will be kept" in page.locator(".nhsuk-notification-banner").inner_text()
     activate(page, page.get_by_role("button", name="Solve again"))
     wait_for_status(api, round_id, "proposed")
-    assert api.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"}).status_code == 200
+
+    # ---- approve the page of pairs just checked: a person decides on every pair ----
+    page.goto(f"{base}/manage/rounds/{round_id}/pairs")
+    count = page.locator("#pairs-table tbody tr").count()
+    tick(page, page.get_by_label(f"I have checked each of these {count} pairs and their reasons"))
+    activate(page, page.get_by_role("button", name=f"Approve these {count} pairs"))
+    assert "Every pair is approved" in page.locator(".nhsuk-notification-banner").inner_text()
+    assert page.locator("#pairs-table tbody .nhsuk-tag--green").count() == count
+    visit.check(page, "review-table-approved")
+    assert api.get(f"/rounds/{round_id}").json()["status"] == "approved"
     assert api.post(f"/rounds/{round_id}/publish").status_code == 200
 
     # ---- follow it up: who has been told, and who has answered ----
