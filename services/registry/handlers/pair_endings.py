@@ -96,8 +96,8 @@ async def end_pair(
         recorded_by=ending.recorded_by,
     )
     uow.session.add(ended)
-    partner = prof if ending.asked_by == lived else lived
-    leader = ending.asked_by or lived
+    leader = ending.asked_by or lived  # when the team ended it, the lived experience leader
+    partner = prof if leader == lived else lived
     audit(uow, actor, "ended a pair", leader, purpose(round_id, partner, ending))
     data = PairEnding(
         round_id=round_id,

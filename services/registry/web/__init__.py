@@ -22,6 +22,7 @@ def install_web(app: FastAPI) -> None:
         imports,
         leaders,
         operations,
+        pair_endings,
         programmes,
         queue,
         review,
@@ -43,7 +44,8 @@ def install_web(app: FastAPI) -> None:
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
-    for module in (sign_in, queue, operations, leaders, imports, rounds, round_steps, programmes, review, answers, tasks, tokens):
+    pages = (sign_in, queue, operations, leaders, imports, rounds, round_steps, programmes, review, answers, pair_endings)
+    for module in (*pages, tasks, tokens):
         app.include_router(module.router)
     install_account_pages(app)
     install_api_guide(app)

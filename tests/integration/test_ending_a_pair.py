@@ -1,0 +1,176 @@
+"""Ending a pair (issue 18), through the real broker: the registry records it (audited), publishes
+`PairEnded`, never proposes the pair again and puts its people first; the running notifier tells the
+partner kindly, in their format (standard email, easy read), once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from schemas.events import LeaderContact, LeaderContactChanged, OutcomePublished, PairEnded, PairEnding
+from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES
+from services.common.crypto import new_key
+from services.common.embedded import read_maildir
+from services.notifier.app import create_app
+from services.notifier.clock import RunningClock
+from services.notifier.config import NotifierSettings
+from services.registry import decline_reasons
+from services.registry.adapters.orm import AuditRow, EndedPairRow, RoundRow
+from tests.integration.test_left_out_first import request_of
+from tests.integration.test_notifier_app import MIDDAY, publish
+from tests.integration.test_publishing import publish_two_pairs
+from tests.kafka_reading import read_topic
+
+pytestmark = pytest.mark.integration
+
+TOLD = "Your pair has ended"  # the standard title; easy read says "News about your partner"
+
+
+@pytest.fixture
+async def notifier_mail(kafka_settings, smtp_server, tmp_path):
+    """The notifier app on the broker, sending email to a real SMTP server: its maildir."""
+    port, maildir = smtp_server
+    settings = NotifierSettings(
+        encryption_keys=new_key(),
+        event_keys=new_key(),
+        database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
+        smtp_port=port,
+        output_dir=tmp_path / "out",
+        kafka=kafka_settings,
+    )
+    app = create_app(settings, clock=RunningClock(MIDDAY))
+    await app.start()
+    try:
+        yield maildir
+    finally:
+        await app.stop()
+
+
+async def contact(kafka_settings, leader: dict, information_format: str = "standard") -> None:
+    data = LeaderContact(
+        leader_id=leader["id"],
+        version=1,
+        name=leader["name"],
+        role=leader["role"],
+        email=f"{leader['id']}@example.org",
+        information_format=information_format,
+    )
+    event = LeaderContactChanged(producer="test", correlation_id=leader["id"], data=data)
+    await publish(kafka_settings, LEADER_CONTACTS, leader["id"], event)
+
+
+async def mail_about(maildir, leader_id: str, partner_name: str, count: int = 1, seconds: float = 60) -> list:
+    """The messages to this person telling them their pair with `partner_name` ended, once `count` have come."""
+    found: list = []
+    for _ in range(int(seconds * 10)):
+        found = [
+            m
+            for m in read_maildir(maildir)
+            if m["To"] == f"{leader_id}@example.org"
+            and partner_name in m.get_body(("plain",)).get_content()
+            and ("pair has ended" in m["Subject"] or "News about your partner" in m["Subject"])
+        ]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def answer_code(kafka_settings, leader_id: str) -> str:
+    """The code of the short link in this person's published message."""
+    records = await read_topic(
+        kafka_settings.bootstrap_servers, OUTCOMES, keep=lambda r: r.key == leader_id.encode(), expected=1, timeout_s=20
+    )
+    outcome = OutcomePublished.model_validate_json(records[0].value)
+    return outcome.data.partners[0].accept_url.rsplit("/a/", 1)[1]
+
+
+async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_again(registry, kafka_settings, notifier_mail):
+    first, professional, signs, carer = await publish_two_pairs(registry)
+    await contact(kafka_settings, professional)  # standard email
+    await contact(kafka_settings, carer, "easy_read")
+    await contact(kafka_settings, signs)  # their name is in their partner's message
+
+    # Signs ends their pair from their link: a page, then its form.
+    code = await answer_code(kafka_settings, signs["id"])
+    page = await registry.get(f"/a/{code}/end", auth=None)
+    assert page.status_code == 200 and "not working for us" in page.text
+    ended = await registry.post(f"/a/{code}/end", data={"reason": "not_working", "words": "My health got worse"}, auth=None)
+    assert ended.status_code == 200 and "Your pair has ended" in ended.text
+    again = await registry.post(f"/a/{code}/end", data={"reason": "other"}, auth=None)
+    assert again.status_code == 409 and "already been ended" in again.text
+
+    # A manager ends the carer's pair, as the programme team's own decision.
+    by_team = await registry.post(
+        f"/rounds/{first}/pairs/end",
+        json={"leader_id": carer["id"], "partner_id": professional["id"], "reason": "circumstances_changed"},
+    )
+    assert by_team.status_code == 201, by_team.text
+    assert by_team.json()["asked_by"] is None and by_team.json()["via"] == "programme_team"
+
+    # Recorded and audited; the words sealed, readable only by the programme team.
+    async with registry.store.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(EndedPairRow).where(EndedPairRow.round_id == first))).all()
+        assert sorted((r.lived_experience_id, r.asked_by) for r in rows) == sorted(
+            [(signs["id"], signs["id"]), (carer["id"], None)]
+        )
+        mine = next(r for r in rows if r.asked_by == signs["id"])
+        assert b"My health" not in mine.sealed_words
+        cipher = registry._transport.app.state.registry.cipher
+        keys = await decline_reasons.keys_of(uow, cipher, {signs["id"]})
+        assert decline_reasons.open_reason(cipher, mine.sealed_words, keys.get(signs["id"])) == "My health got worse"
+        audited = (await uow.session.scalars(select(AuditRow.leader_id).where(AuditRow.action == "ended a pair"))).all()
+        assert {signs["id"], carer["id"]} <= set(audited)
+
+    # Published, in the round's order.
+    records = await read_topic(
+        kafka_settings.bootstrap_servers,
+        RESPONSES,
+        keep=lambda r: r.key == first.encode() and b"PairEnded" in r.value,
+        expected=2,
+        timeout_s=20,
+    )
+    events = [PairEnded.model_validate_json(r.value).data for r in records]
+    assert [(e.leader_id, e.partner_id, e.ended_by) for e in events] == [
+        (signs["id"], professional["id"], "leader"),
+        (carer["id"], professional["id"], "programme_team"),
+    ]
+
+    # The partner told kindly: in standard email, and in easy read with pictures.
+    standard = await mail_about(notifier_mail, professional["id"], signs["name"])
+    assert len(standard) == 1
+    words = standard[0].get_body(("plain",)).get_content()
+    assert "not your fault" in words and "new partner" in words and "My health" not in words
+    easy = await mail_about(notifier_mail, carer["id"], professional["name"])
+    assert len(easy) == 1 and easy[0]["Subject"].startswith("News about your partner")
+    assert any(part.get_content_type() == "image/png" for part in easy[0].walk()), "easy read has pictures"
+    assert "not your fault" in easy[0].get_body(("plain",)).get_content()
+
+    # The same event again, then a later one in the same order: by the time the later one is told,
+    # the repeat was handled, and told nobody twice.
+    await publish(kafka_settings, RESPONSES, first, PairEnded.model_validate_json(records[0].value))
+    marker = {"id": f"pl-{uuid.uuid4().hex[:6]}", "name": "Dara Quinn", "role": "patient_leader"}
+    other = {"id": f"cl-{uuid.uuid4().hex[:6]}", "name": "Eve Rowe", "role": "clinical_leader"}
+    await contact(kafka_settings, marker)
+    await contact(kafka_settings, other)
+    later = PairEnding(round_id=first, leader_id=marker["id"], partner_id=other["id"], ended_by="programme_team")
+    await publish(kafka_settings, RESPONSES, first, PairEnded(producer="test", correlation_id=first, data=later))
+    assert len(await mail_about(notifier_mail, marker["id"], other["name"])) == 1
+    assert len(await mail_about(notifier_mail, professional["id"], signs["name"], seconds=0.1)) == 1, "told once"
+
+    # Never proposed again, and its people come first: in the next round and when paired again.
+    second = f"r-{uuid.uuid4().hex[:6]}"
+    people = [signs["id"], carer["id"], professional["id"]]
+    assert (await registry.post("/rounds", json={"id": second, "leader_ids": people})).status_code == 202
+    request = await request_of(kafka_settings, second)
+    assert {(signs["id"], professional["id"]), (carer["id"], professional["id"])} <= set(map(tuple, request.data.previous_pairs))
+    assert request.data.left_out_before == sorted(people)
+    assert (await registry.post(f"/rounds/{first}/pair-again")).status_code in (200, 201, 202)
+    async with registry.store.unit_of_work() as uow:
+        follow_up = await uow.session.scalar(select(RoundRow).where(RoundRow.parent_round_id == first))
+    assert follow_up is not None and [signs["id"], professional["id"]] in follow_up.forbidden_pairs
+    assert [carer["id"], professional["id"]] in follow_up.forbidden_pairs
+    assert set(people) <= set(follow_up.leader_ids)
