@@ -1,7 +1,7 @@
 """What every manager page shares: the templates and the words they use, how a page is
 answered, and the names of the people it lists.
 
-The pages themselves are in one module for each resource (sign_in, queue, leaders, imports,
+The pages themselves are in one module for each resource (sign_in, queue, operations, leaders, imports,
 rounds, round_steps, programmes, review, answers, tasks, tokens, accounts). Each route checks
 the signed-in person's role (services.registry.web.deps), checks the form token on every POST,
 calls the registry's handlers in a unit of work, and answers with a page (or a redirect after
