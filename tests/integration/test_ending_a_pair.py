@@ -5,6 +5,7 @@ partner kindly, in their format (standard email, easy read), once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
@@ -19,9 +20,11 @@ from services.notifier.clock import RunningClock
 from services.notifier.config import NotifierSettings
 from services.registry import decline_reasons
 from services.registry.adapters.orm import AuditRow, EndedPairRow, RoundRow
+from tests.integration.conftest import ADMIN
 from tests.integration.test_left_out_first import request_of
 from tests.integration.test_notifier_app import MIDDAY, publish
 from tests.integration.test_publishing import publish_two_pairs
+from tests.integration.test_round_review_pages import pages_as
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -174,3 +177,39 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     assert follow_up is not None and [signs["id"], professional["id"]] in follow_up.forbidden_pairs
     assert [carer["id"], professional["id"]] in follow_up.forbidden_pairs
     assert set(people) <= set(follow_up.leader_ids)
+
+
+async def test_a_manager_ends_a_pair_from_the_follow_up_page_saying_who_asked_and_how(registry):
+    first, professional, signs, _ = await publish_two_pairs(registry)
+    async with pages_as(registry, *ADMIN) as browser:
+        follow_up = await browser.get(f"/manage/rounds/{first}/follow-up")
+        assert f'href="/manage/rounds/{first}/pairs/end"' in follow_up.text
+        form = await browser.get(f"/manage/rounds/{first}/pairs/end")
+        assert form.status_code == 200 and f"{signs['name']} asked to end their pair with {professional['name']}" in form.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        choice = f"{signs['id']}|{signs['id']}|{professional['id']}"
+
+        unfinished = await browser.post(
+            f"/manage/rounds/{first}/pairs/end", data={"csrf_token": token, "choice": choice, "reason": "", "via": ""}
+        )
+        assert unfinished.status_code == 400
+        assert "Choose why the pair is ending" in unfinished.text and "Choose how their request reached you" in unfinished.text
+
+        done = await browser.post(
+            f"/manage/rounds/{first}/pairs/end",
+            data={"csrf_token": token, "choice": choice, "reason": "circumstances_changed", "via": "phone", "words": ""},
+        )
+        assert done.status_code == 303 and "Ended" in done.headers["location"]
+        twice = await browser.post(
+            f"/manage/rounds/{first}/pairs/end",
+            data={"csrf_token": token, "choice": choice, "reason": "other", "via": "phone", "words": ""},
+        )
+        assert twice.status_code == 400 and "already been ended" in twice.text
+    async with registry.store.unit_of_work() as uow:
+        row = await uow.session.scalar(select(EndedPairRow).where(EndedPairRow.round_id == first))
+    assert (row.asked_by, row.via, row.reason, row.recorded_by) == (
+        signs["id"],
+        "phone",
+        "circumstances_changed",
+        "Programme admin",
+    )
