@@ -136,6 +136,8 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
                 "reasons": p.reasons,
                 "locked": p.locked,
                 "first_meeting": p.first_meeting,
+                "approved_by": p.approved_by,
+                "approved_at": p.approved_at.isoformat() if p.approved_at else None,
             }
             for p in pairs
         ],

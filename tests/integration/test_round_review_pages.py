@@ -273,6 +273,9 @@ async def test_a_big_round_is_sorted_filtered_paged_and_approved_page_by_page(re
         shown = (await browser.get(done.headers["location"])).text
         assert "You approved 50 pairs. 3 pairs are still to approve." in shown
         assert "Showing 3 of 53 pairs." in (await browser.get(pairs, params={"approved": "no"})).text
+        assert "50 of 53 pairs approved." in (await browser.get(f"/manage/rounds/{round_id}")).text
+        listed = (await registry.get(f"/rounds/{round_id}")).json()["pairs"]
+        assert sum(1 for p in listed if p["approved_by"] and p["approved_at"]) == 50
         refused = await registry.post(f"/rounds/{round_id}/publish")
         assert refused.status_code == 409, "a round is published only when every pair is approved"
 
