@@ -19,8 +19,13 @@ from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import not_found, page, safe_next, with_message
 
 EXPORTS = {"pairs": "Pairs", "not-paired": "Not paired", "follow-up": "Follow-up"}
-# The table's columns a manager can sort by, and the sort each one sets.
-SORTABLE = {"lived_name": "name", "fit": "fit", "modes": "mode", "first_meeting": "first_meeting"}
+# The table's columns a manager can sort by: the sort each one sets, and how each way round reads.
+SORTABLE = {
+    "lived_name": ("name", "A to Z", "Z to A"),
+    "fit": ("fit", "lowest fit first", "highest fit first"),
+    "modes": ("mode", "A to Z", "Z to A"),
+    "first_meeting": ("first_meeting", "earliest first", "latest first"),
+}
 
 
 def pair_query(request: Request, manager) -> TableQuery:
