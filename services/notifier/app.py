@@ -109,7 +109,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_response(event: ResponseEvent) -> None:
         # Always Event 4: when someone says no, their partner is told and offered someone else.
         await tell_the_partner(notifier, event)
-        if isinstance(event, (PairAccepted, PairDeclined)):
+        if isinstance(event, (PairAccepted, PairDeclined, PairEnded)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import and_, or_, select, update
 
-from schemas.events import LeaderContact, PairAccepted, PairDeclined, TextReply, TextReplyReceived
+from schemas.events import LeaderContact, PairAccepted, PairDeclined, PairEnded, TextReply, TextReplyReceived
 from schemas.topics import DELIVERIES, RESPONSES
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name, write_once
@@ -276,11 +276,11 @@ def pass_on(uow: UnitOfWork, n: Notifier, question: TextQuestionRow, answer: str
     uow.publish(RESPONSES, question.round_id, event)
 
 
-async def answered(n: Notifier, event: PairAccepted | PairDeclined) -> None:
-    """An answer recorded by any route closes its question; a no also closes the partner's about this pair."""
+async def answered(n: Notifier, event: PairAccepted | PairDeclined | PairEnded) -> None:
+    """An answer recorded by any route closes its question; a no, or the pair ending, also closes the partner's."""
     a = event.data
     pairs = [and_(TextQuestionRow.leader_id == a.leader_id, TextQuestionRow.partner_id == a.partner_id)]
-    if isinstance(event, PairDeclined):
+    if isinstance(event, (PairDeclined, PairEnded)):
         pairs.append(and_(TextQuestionRow.leader_id == a.partner_id, TextQuestionRow.partner_id == a.leader_id))
     async with n.store.unit_of_work() as uow:
         await uow.session.execute(

@@ -105,6 +105,8 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     assert ended.status_code == 200 and "Your pair has ended" in ended.text
     again = await registry.post(f"/a/{code}/end", data={"reason": "other"}, auth=None)
     assert again.status_code == 409 and "already been ended" in again.text
+    late_yes = await registry.post(f"/a/{code}", data={"answer": "accept"}, auth=None)
+    assert late_yes.status_code == 409 and "This pair has ended" in late_yes.text
 
     # A manager ends the carer's pair, as the programme team's own decision.
     by_team = await registry.post(

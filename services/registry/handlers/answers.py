@@ -30,6 +30,7 @@ from services.registry.domain import answers as answer_codes
 from services.registry.domain.leaders import Consent, consent_given
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import Conflict, event, get_round
+from services.registry.handlers.pair_endings import ended_pairs
 
 NOT_TAKING_ANSWERS = "This round is no longer taking answers. Please contact the programme team."
 
@@ -43,6 +44,12 @@ LEFT_THE_PROGRAMME = (
 ALREADY_ANSWERED = (
     "An answer has already been recorded for this pair, so this link no longer works. "
     "If you want to change the answer, please contact the programme team."
+)
+
+
+PAIR_ENDED = (
+    "This pair has ended, so this link no longer takes answers. We will offer you a new partner. "
+    "If you have questions, please contact the programme team."
 )
 
 
@@ -160,6 +167,8 @@ async def record_response(
     )
     if pair is None:
         raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
+    if frozenset((link.leader_id, link.partner_id)) in (await ended_pairs(uow, [link.round_id]))[link.round_id]:
+        raise Conflict(PAIR_ENDED)
     row = ResponseRow(
         # The same key for every answer to this question: two sent at once cannot both be stored.
         nonce=hashlib.sha256(f"{link.round_id}\0{link.leader_id}\0{link.partner_id}".encode()).hexdigest(),
