@@ -16,12 +16,12 @@ import typing
 import uuid
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, Text, cast, delete, or_, select
+from sqlalchemy import CursorResult, Result, Text, cast, delete, or_, select, update
 
 from schemas.topics import LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
-from services.registry.adapters.orm import DeliveryRow, LeaderRow, PersonKeyRow, ResponseRow, RoundRow
+from services.registry.adapters.orm import DeliveryRow, EndedPairRow, LeaderRow, PersonKeyRow, ResponseRow, RoundRow
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "proxy")
 FINISHED_ROUNDS = ("closed", "cancelled")
@@ -33,9 +33,20 @@ async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) 
     async with store.unit_of_work() as uow:
         deliveries = await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.updated_at < cutoff))
         answers = await uow.session.execute(delete(ResponseRow).where(ResponseRow.answered_at < cutoff))
+        # The pair stays ended (never proposed again); the words a person added go, like a reason for a no.
+        words = await uow.session.execute(
+            update(EndedPairRow)
+            .where(EndedPairRow.ended_at < cutoff, EndedPairRow.sealed_words.is_not(None))
+            .values(sealed_words=None)
+        )
         withdrawn = await forget_withdrawn_contacts(uow, cipher, now.date())
         await uow.commit()
-    return {"delivery reports": deleted(deliveries), "answers": deleted(answers), "withdrawn contact details": withdrawn}
+    return {
+        "delivery reports": deleted(deliveries),
+        "answers": deleted(answers),
+        "words given when a pair ended": deleted(words),
+        "withdrawn contact details": withdrawn,
+    }
 
 
 def deleted(result: Result[Any]) -> int:

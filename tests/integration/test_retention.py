@@ -113,6 +113,14 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
                     sealed_reason=cipher.seal({"reason": "x"}),
                     answered_at=LONG_AGO,
                 ),
+                registry_orm.EndedPairRow(
+                    round_id="r-closed", lived_experience_id="pl-here", professional_id="pl-left", asked_by="pl-here",
+                    reason="other", sealed_words=cipher.seal({"reason": "old words"}), via="link", ended_at=LONG_AGO,
+                ),
+                registry_orm.EndedPairRow(
+                    round_id="r-open", lived_experience_id="pl-here", professional_id="pl-waiting", asked_by="pl-here",
+                    reason="other", sealed_words=cipher.seal({"reason": "new words"}), via="link", ended_at=LATELY,
+                ),
                 registry_orm.ResponseRow(
                     nonce="new",
                     round_id="r-open",
@@ -126,12 +134,17 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
         await uow.commit()
 
     removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400)
-    assert removed == {"delivery reports": 1, "answers": 1, "withdrawn contact details": 1}
+    assert removed == {"delivery reports": 1, "answers": 1, "words given when a pair ended": 1, "withdrawn contact details": 1}
     assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400) == {
         "delivery reports": 0,
         "answers": 0,
+        "words given when a pair ended": 0,
         "withdrawn contact details": 0,
     }, "once is enough"
+    async with registry_store.sessions() as session:
+        ended = {r.round_id: r.sealed_words for r in (await session.scalars(select(registry_orm.EndedPairRow))).all()}
+    assert set(ended) == {"r-closed", "r-open"}, "ended pairs stay ended"
+    assert ended["r-closed"] is None and cipher.open(ended["r-open"]) == {"reason": "new words"}
 
     async with registry_store.sessions() as session:
         deliveries = [(d.round_id, d.leader_id) for d in (await session.scalars(select(registry_orm.DeliveryRow))).all()]
