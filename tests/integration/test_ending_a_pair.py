@@ -207,6 +207,8 @@ async def test_a_manager_ends_a_pair_from_the_follow_up_page_saying_who_asked_an
             data={"csrf_token": token, "choice": choice, "reason": "other", "via": "phone", "words": ""},
         )
         assert twice.status_code == 400 and "already been ended" in twice.text
+        shown = await browser.get(f"/manage/rounds/{first}/follow-up")
+        assert shown.text.count("Pair ended") == 2, "both people's rows say so"
     async with registry.store.unit_of_work() as uow:
         row = await uow.session.scalar(select(EndedPairRow).where(EndedPairRow.round_id == first))
     assert (row.asked_by, row.via, row.reason, row.recorded_by) == (

@@ -18,6 +18,7 @@ from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.pair_table import PER_PAGE, TableQuery, arrange
 from services.registry.domain.review import for_manager
 from services.registry.handlers import common
+from services.registry.handlers.pair_endings import ended_pairs
 from services.registry.web import forms
 from services.registry.web.roles import Manager
 
@@ -250,11 +251,15 @@ async def follow_up_table(
         ]
         names = await people(registry, uow, {who for pair in questions for who in pair} | set(unmatched), with_access=False)
         reasons = await reasons_read(registry, uow, manager, list(answers.values()), f"{purpose} of round {round_id}")
+        ended = (await ended_pairs(uow, [round_id]))[round_id]
     statuses: dict[str, list[str]] = {}
     for leader_id, status in deliveries:
         statuses.setdefault(leader_id, []).append(status)
     rows = [
-        follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner)), reasons)
+        marked_ended(
+            follow_up_row(names, me, partner, message_status(statuses.get(me, [])), answers.get((me, partner)), reasons),
+            frozenset((me, partner)) in ended,
+        )
         for me, partner in questions
     ]
     rows += [follow_up_row(names, me, None, message_status(statuses.get(me, [])), None, reasons) for me in unmatched]
@@ -274,6 +279,13 @@ async def reasons_read(registry, uow, manager: Manager, answers: list[ResponseRo
             common.audit(uow, manager.email, "read a reason for a no", leader_id, purpose)
         await uow.commit()
     return reasons
+
+
+def marked_ended(row: dict[str, Any], ended: bool) -> dict[str, Any]:
+    """A pair that ended says so, whatever was answered before; nobody is chased about it."""
+    if not ended:
+        return row
+    return {**row, "answer": "Pair ended", "flags": {**row["flags"], "not_answered": False}}
 
 
 def follow_up_row(
