@@ -25,6 +25,8 @@ from schemas.events import (
     Outcome,
     OutcomePublished,
     PairAnswer,
+    PairEnded,
+    PairEnding,
     Partner,
     ProgrammeContact,
 )
@@ -39,9 +41,11 @@ from services.notifier.compose import (
     plan_partner_declined,
 )
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
+from services.notifier.domain.pair_endings import EndedNews, messages_for
 from services.notifier.domain.sms import segments
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS
 from services.notifier.follow_up_words import plan_follow_up
+from services.notifier.pair_ended_words import plan_pair_ended
 
 TODAY = dt.date(2027, 1, 12)  # a Tuesday: the day the gallery's messages are dated
 PROGRAMME = ProgrammeContact(
@@ -95,6 +99,14 @@ ACCENTED = SECOND.model_copy(
 )
 SON = ContactProxy(name="Tomasz Kowalczyk", relationship="son", email="tomasz@example.org", phone="07700 900789")
 CONTACTS = {"cl-1": PARTNER, "cr-2": SECOND, "pl-1": LONG, "pl-2": ACCENTED}
+# The professional as they are written to, with every way of reaching them.
+PROFESSIONAL = PARTNER.model_copy(
+    update={
+        "email": "o.adebayo@example.nhs.uk",
+        "phone": "07700 900321",
+        "postal_address": "RVI, Queen Victoria Road\nNewcastle upon Tyne\nNE1 4LP",
+    }
+)
 
 REASONS = [
     "You both care about discharge from hospital and mental health.",
@@ -220,7 +232,7 @@ def _write(folder: Path, entry: Entry, message: PlannedMessage, me: LeaderContac
 
 
 # What happened, that a message tells someone about.
-News = Outcome | PairAnswer | FollowUp
+News = Outcome | PairAnswer | FollowUp | EndedNews
 
 
 def _cases() -> list[tuple[str, LeaderContact, News]]:
@@ -236,18 +248,14 @@ def _cases() -> list[tuple[str, LeaderContact, News]]:
         ),
         (
             "professional with two partners",
-            PARTNER.model_copy(
-                update={
-                    "email": "o.adebayo@example.nhs.uk",
-                    "phone": "07700 900321",
-                    "postal_address": "RVI, Queen Victoria Road\nNewcastle upon Tyne\nNE1 4LP",
-                }
-            ),
+            PROFESSIONAL,
             _outcome("cl-1", "paired", partners=[_partner("pl-1", "K7P4QX"), _partner("pl-2", "M3R8ZT", dt.time(11))]),
         ),
         ("partner said no", ACCENTED, declined),
         ("pairing cancelled", LONG, _outcome("pl-1", "cancelled")),
         ("reminder: no answer yet", LONG, _follow_up(REMINDER)),
+        ("pair ended", LONG, _ended("pl-1")),
+        ("pair ended, as they asked", PROFESSIONAL, _ended("cl-1")),
     ]
     for reason_name, reason in UNMATCHED_REASONS.items():
         cases.append((f"not paired: {reason_name}", ACCENTED, _outcome("pl-2", "unmatched", unmatched_reason=reason)))
@@ -259,6 +267,13 @@ def _follow_up(kind: str) -> FollowUp:
     event = OutcomePublished(producer="gallery", correlation_id="gallery", data=_outcome("pl-1", "paired"))
     made = follow_ups(event, TODAY - dt.timedelta(days=7), 3)
     return next(d.follow_up.data for d in made if d.follow_up.data.kind == kind)
+
+
+def _ended(told: str) -> EndedNews:
+    """cl-1 asked to end their pair with pl-1: pl-1 is told kindly, cl-1 that it is done."""
+    ending = PairEnding(round_id="gallery", leader_id="cl-1", partner_id="pl-1", ended_by="leader")
+    event = PairEnded(producer="gallery", correlation_id="gallery", data=ending)
+    return next(m.data for m in messages_for(event) if m.data.leader_id == told)
 
 
 def _through_proxy(person: LeaderContact, change: dict) -> dict:
@@ -278,6 +293,8 @@ def _plan(what: News, me: LeaderContact) -> PlannedMessage:
         return plan_partner_declined(what, me, PARTNER, PROGRAMME, TODAY)
     if isinstance(what, FollowUp):
         return plan_follow_up(what, me, CONTACTS[what.partner_id], PROGRAMME)
+    if isinstance(what, EndedNews):
+        return plan_pair_ended(what, me, CONTACTS[what.partner_id], PROGRAMME)
     return plan_message(what, me, CONTACTS | {me.leader_id: me}, PROGRAMME)
 
 

@@ -26,6 +26,8 @@ def test_the_index_lists_every_kind_and_every_format(gallery):
         "contact details missing",
         "reminder: no answer yet",
         "no answer by the answer date",
+        "pair ended",
+        "pair ended, as they asked",
     ):
         assert kind in index
     for reason in UNMATCHED_REASONS:
