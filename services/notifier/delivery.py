@@ -16,11 +16,14 @@ message but before step 3 commits. The next attempt finds the row still
 "sending" and sends again. For letters, text messages and tasks that
 rewrites the same file (named by the key), so nobody gets two; for email it
 can mean a second copy, with the same Message-ID so mail programs can spot it.
-We choose that over the risk of someone never hearing back.
+We choose that over the risk of someone never hearing back. A row claimed
+moments ago may instead be another handler still sending (two consumers hold
+one event during a rebalance): the next attempt waits for it first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -31,17 +34,20 @@ from sqlalchemy import select, update
 from schemas.events import LeaderContact
 from schemas.topics import DELIVERIES
 from services.common.logs import without_person
-from services.common.store import Store
+from services.common.store import Store, utc_now
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.notify import SentByNotify
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.compose import PlannedMessage
-from services.notifier.context import Notifier
+from services.notifier.context import Notifier, as_utc
 from services.notifier.domain.messages import TO_PROXY, Route, recipient
 from services.notifier.notices import Notice, report
 from services.notifier.schedule import Origin
 
 FINISHED = {"sent", "delivered", "needs_a_person"}
+# A message claimed this recently may still be on its way (see while_sent_elsewhere): an instance stopping
+# gets as long to finish its handlers (FastStream's graceful timeout), and a send is much shorter.
+STILL_SENDING = dt.timedelta(seconds=15)
 # How long we ask GOV.UK Notify what became of a message: it keeps a message's status for 7 days.
 ASK_FOR = dt.timedelta(days=7)
 log = logging.getLogger("pairing.notifier")
@@ -55,6 +61,7 @@ async def send_and_record(
     me: LeaderContact,
     replan: Callable[[Route], PlannedMessage],
 ) -> None:
+    await while_sent_elsewhere(n.store, notice.key(planned.channel))
     row, before, replaces = await claim(n.store, notice, planned.channel)
     if before in FINISHED:
         await finish(n, notice, origin, row, None)  # sent before; only the report may be missing
@@ -76,6 +83,19 @@ async def send_and_record(
         origin.failed(exc)
         return
     await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
+
+
+async def while_sent_elsewhere(store: Store, key: str) -> None:
+    """Wait while another handler may be sending this very message: claimed less than STILL_SENDING ago.
+
+    Two handlers can hold one event at once: in a rebalance the partition's new consumer (maybe in the
+    same process) reads it again while the old one is still sending it. The second then finds it sent."""
+    while True:
+        async with store.sessions() as session:
+            row = await session.get(DeliveryRow, key)
+        if row is None or row.status != "sending" or utc_now() - as_utc(row.updated_at) > STILL_SENDING:
+            return
+        await asyncio.sleep(0.2)
 
 
 async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None, bool]:

@@ -25,7 +25,7 @@ from services.common.embedded import free_port, read_maildir
 from services.common.kafka import create_broker, dead_letter_event, ensure_topics
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import Store, make_engine
-from services.notifier import handlers, schedule
+from services.notifier import delivery, handlers, schedule
 from services.notifier.adapters.channels import SmtpChannel
 from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
 from services.notifier.clock import FrozenClock
@@ -312,4 +312,19 @@ async def test_a_scheduler_stopped_while_sending_hands_its_message_to_another_in
     assert await handlers.run_due(notifier(store, channels, clock=clock)) == 1
     (message,) = read_maildir(maildir)
     assert message["To"] == "amira@example.org"
+    assert [r.data.status for r in await reports(store)] == ["sent"]
+
+
+async def test_an_event_read_again_while_another_handler_is_sending_it_is_not_sent_twice(store, channels, smtp_server):
+    # In a rebalance the partition's new consumer reads the event again while the old one is still sending it.
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    n, event = notifier(store, channels), published()
+    sending, _before, _replaces = await delivery.claim(store, notice_for(event), "email")
+    again = asyncio.create_task(handlers.on_event(n, event))
+    await asyncio.sleep(0.5)
+    assert read_maildir(maildir) == [], "it waits for the handler sending it"
+    await delivery.finish(n, notice_for(event), schedule.FromConsumer(), sending, ("sent", "email", "emailed"))
+    await asyncio.wait_for(again, 10)
+    assert read_maildir(maildir) == [], "sent once, by the first handler"
     assert [r.data.status for r in await reports(store)] == ["sent"]
