@@ -108,6 +108,12 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     late_yes = await registry.post(f"/a/{code}", data={"answer": "accept"}, auth=None)
     assert late_yes.status_code == 409 and "This pair has ended" in late_yes.text
 
+    # Someone who said yes finds how to end their pair on their answer page.
+    carer_code = await answer_code(kafka_settings, carer["id"])
+    assert (await registry.post(f"/a/{carer_code}", data={"answer": "accept"}, auth=None)).status_code == 200
+    answered = await registry.get(f"/a/{carer_code}", auth=None)
+    assert f'href="/a/{carer_code}/end"' in answered.text
+
     # A manager ends the carer's pair, as the programme team's own decision.
     by_team = await registry.post(
         f"/rounds/{first}/pairs/end",
