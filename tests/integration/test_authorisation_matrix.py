@@ -49,6 +49,7 @@ NEEDS = {  # route -> the least role that may call it (None: open to everyone)
     ("POST", "/rounds/r-1/approve"): "manager",
     ("POST", "/rounds/r-1/publish"): "manager",
     ("POST", "/rounds/r-1/answers"): "manager",
+    ("POST", "/rounds/r-1/pairs/end"): "manager",
     ("POST", "/programmes"): "manager",
     ("POST", "/programmes/p-1/cohorts"): "manager",
     ("GET", "/programmes/p-1"): "viewer",
