@@ -378,7 +378,8 @@ class PairEnding(Payload):
         "then both people are told as partners, and neither is told the other asked"
     )
     via: Literal["link", "phone", "letter", "text", "in_person", "email", "programme_team"] = Field(
-        default="link", description="How the request came: the leader's link, told to the programme team, or the team's own decision"
+        default="link",
+        description="How the request came: the leader's link, told to the programme team, or the team's own decision",
     )
     recorded_by: str | None = Field(default=None, description="The staff member who recorded it, when not from a link")
 
