@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -34,6 +34,8 @@ CONTACT_NAMES = {
     "text_relay": "Text relay (for people who are deaf or have a speech difficulty)",
     "via_carer": "Through their carer or another person they name",
 }
+# The field that must be filled in for each way of being contacted.
+CONTACT_FIELDS = {"email": "email", "sms": "phone", "telephone": "phone", "text_relay": "phone", "letter": "postal_address"}
 FORMAT_NAMES = {
     "standard": "Standard print",
     "easy_read": "Easy read",
@@ -176,6 +178,71 @@ def _lines(text: str) -> str:
     return "; ".join(p.strip() for p in re.split(r"[\n;,]+", text or "") if p.strip())
 
 
+def _cell(name: str, value: Any) -> object:
+    """One form field as the spreadsheet column row_to_leader reads."""
+    if name in LIST_FIELDS:
+        return "; ".join(value)
+    if name in ("availability", "unavailable_dates", "topics", "do_not_pair_with"):
+        return _lines(value)
+    if name == "release_confirmed" and value not in ("yes", "no"):
+        return None
+    return value
+
+
+def _leader_cells(values: dict[str, Any], leader_id: str | None) -> dict[str, object]:
+    # the answer about the person who gets their messages is a consent, recorded with its time; not a column
+    cells = {name: _cell(name, value) for name, value in values.items() if name != "proxy_consent"}
+    if leader_id:
+        cells["id"] = leader_id
+    return cells
+
+
+def _invalid_leader(exc: ValidationError, errors: dict[str, str]) -> None:
+    for detail in describe(exc.errors()):
+        column = "latitude" if (column := column_of(detail["field"])) == "location" else column
+        errors.setdefault(column, message_for(column, detail["message"], LEADER_FIELDS))
+
+
+def _unreadable_leader(exc: ValueError, errors: dict[str, str]) -> None:
+    column, _, message = str(exc).partition(": ")
+    if not message or column not in LEADER_FIELDS:
+        errors["town"] = str(exc)[0].upper() + str(exc)[1:]
+    else:
+        errors[column] = message_for(column, message, LEADER_FIELDS)
+
+
+def _read_leader(cells: dict[str, object], errors: dict[str, str]) -> LeaderIn | None:
+    """The leader in the cells, or None with the problems added to `errors`."""
+    try:
+        return row_to_leader(cells, locate_town)
+    except ValidationError as exc:
+        _invalid_leader(exc, errors)
+    except ValueError as exc:
+        _unreadable_leader(exc, errors)
+    return None
+
+
+def _contact_errors(leader: LeaderIn) -> dict[str, str]:
+    if not leader.contact_problem():
+        return {}
+    field, way = CONTACT_FIELDS[leader.contact_method], CONTACT_NAMES[leader.contact_method].lower()
+    return {field: f"{LEADER_FIELDS[field][1]}, because they want to be contacted by {way}"}
+
+
+def _proxy_errors(leader: LeaderIn, agreed: str) -> dict[str, str]:
+    if agreed == "yes" and leader.proxy is None:
+        return {"proxy_name": f"{LEADER_FIELDS['proxy_name'][1]}, because they agreed we send their messages to someone"}
+    return {}
+
+
+def _consents_after(consents: list[Any] | None, agreed: str, now: dt.datetime | None) -> list[Consent]:
+    recorded = [c if isinstance(c, Consent) else Consent.model_validate(c) for c in consents or []]
+    if agreed in ("yes", "no"):
+        moment = now or dt.datetime.now(dt.UTC)
+        recorded = with_consent(recorded, PROXY_CONSENT, agreed == "yes", moment)
+    return recorded
+
+
 def leader_from_values(
     values: dict[str, Any],
     leader_id: str | None = None,
@@ -184,90 +251,54 @@ def leader_from_values(
 ) -> tuple[LeaderIn | None, dict[str, str]]:
     """The leader, or the problems by field. `consents` are the ones already recorded (when
     changing someone's details): kept, with the answer about the person who gets their messages added when it changed."""
-    cells: dict[str, object] = {}
-    for name, value in values.items():
-        if name == "proxy_consent":
-            continue  # a consent, recorded with its time below; not a column
-        if name in LIST_FIELDS:
-            cells[name] = "; ".join(value)
-        elif name in ("availability", "unavailable_dates", "topics", "do_not_pair_with"):
-            cells[name] = _lines(value)
-        elif name == "release_confirmed" and value not in ("yes", "no"):
-            cells[name] = None
-        else:
-            cells[name] = value
-    if leader_id:
-        cells["id"] = leader_id
+    cells = _leader_cells(values, leader_id)
     errors: dict[str, str] = {}
     if not cells.get("meeting_modes"):
         errors["meeting_modes"] = LEADER_FIELDS["meeting_modes"][1]
-    try:
-        leader = row_to_leader(cells, locate_town)
-    except ValidationError as exc:
-        for detail in describe(exc.errors()):
-            column = column_of(detail["field"])
-            if column == "location":
-                column = "latitude"
-            errors.setdefault(column, message_for(column, detail["message"], LEADER_FIELDS))
-        return None, errors
-    except ValueError as exc:
-        column, _, message = str(exc).partition(": ")
-        if not message or column not in LEADER_FIELDS:
-            column, message = "town", str(exc)
-            message = message[0].upper() + message[1:]
-            errors[column] = message
-        else:
-            errors[column] = message_for(column, message, LEADER_FIELDS)
-        return None, errors
-    if errors:
-        return None, errors
-    if leader.contact_problem():
-        field = {"email": "email", "sms": "phone", "telephone": "phone", "text_relay": "phone", "letter": "postal_address"}[
-            leader.contact_method
-        ]
-        errors[field] = (
-            f"{LEADER_FIELDS[field][1]}, because they want to be contacted by {CONTACT_NAMES[leader.contact_method].lower()}"
-        )
+    leader = _read_leader(cells, errors)
+    if leader is None or errors:
         return None, errors
     agreed = values.get("proxy_consent") or ""
-    if agreed == "yes" and leader.proxy is None:
-        errors["proxy_name"] = f"{LEADER_FIELDS['proxy_name'][1]}, because they agreed we send their messages to someone"
-        return None, errors
-    recorded = [c if isinstance(c, Consent) else Consent.model_validate(c) for c in consents or []]
-    if agreed in ("yes", "no"):
-        moment = now or dt.datetime.now(dt.UTC)
-        recorded = with_consent(recorded, PROXY_CONSENT, agreed == "yes", moment)
-    return leader.model_copy(update={"consents": recorded}), {}
+    if problems := _contact_errors(leader) or _proxy_errors(leader, agreed):
+        return None, problems
+    return leader.model_copy(update={"consents": _consents_after(consents, agreed, now)}), {}
+
+
+def _form_value(name: str, value: Any) -> Any:
+    """One stored value as the form shows it."""
+    if name in LIST_FIELDS:
+        return list(value)
+    if name == "availability":
+        return "\n".join(f"{w['day']} {w['start'][:5]}-{w['end'][:5]}" for w in value)
+    if name == "unavailable_dates":
+        return "\n".join(str(v) for v in value)
+    if name in ("do_not_pair_with", "topics"):
+        return "; ".join(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _proxy_values(view: dict[str, Any]) -> dict[str, str]:
+    """The person who gets their messages, and whether the leader agreed, as form values."""
+    proxy = view.get("proxy") or {}
+    values = {f"proxy_{part}": proxy.get(part) or "" for part in ("name", "relationship", "email", "phone", "postal_address")}
+    if any(c.get("purpose") == PROXY_CONSENT for c in view.get("consents") or []):
+        values["proxy_consent"] = "yes" if proxy_agreed(view) else "no"
+    return values
 
 
 def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
     """A stored leader (as read_leader returns it) as form values."""
     values: dict[str, Any] = {name: "" for name in LEADER_FIELDS}
     for name in LEADER_FIELDS:
-        value = view.get(name)
-        if value is None:
-            continue
-        if name in LIST_FIELDS:
-            values[name] = list(value)
-        elif name == "availability":
-            values[name] = "\n".join(f"{w['day']} {w['start'][:5]}-{w['end'][:5]}" for w in value)
-        elif name == "unavailable_dates":
-            values[name] = "\n".join(str(v) for v in value)
-        elif name == "do_not_pair_with" or name == "topics":
-            values[name] = "; ".join(value)
-        elif isinstance(value, bool):
-            values[name] = "yes" if value else "no"
-        elif isinstance(value, float) and value.is_integer():
-            values[name] = str(int(value))
-        else:
-            values[name] = str(value)
+        if (value := view.get(name)) is not None:
+            values[name] = _form_value(name, value)
     for name in LIST_FIELDS:
         values[name] = list(view.get(name) or [])
-    proxy = view.get("proxy") or {}
-    for part in ("name", "relationship", "email", "phone", "postal_address"):
-        values[f"proxy_{part}"] = proxy.get(part) or ""
-    if any(c.get("purpose") == PROXY_CONSENT for c in view.get("consents") or []):
-        values["proxy_consent"] = "yes" if proxy_agreed(view) else "no"
+    values.update(_proxy_values(view))
     location = view.get("location") or {}
     if location:
         values["latitude"], values["longitude"] = str(location.get("lat", "")), str(location.get("lon", ""))
@@ -342,36 +373,53 @@ def round_values(form: Any) -> dict[str, str]:
     return {name: (form.get(name) or "").strip() for name in ROUND_TEXT_FIELDS}
 
 
-def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_supported: bool):
-    """A LaunchRound for the form, or the problems by field."""
-    from services.registry.domain.commands import LaunchRound
+LINE_PROBLEMS = {
+    "sessions": (
+        "Required sessions: line {number} ({line!r}) should look like '2027-03-02 10:00 to 12:00' "
+        "or '2 March 2027 10:00 to 12:00 at Room 2, Civic Centre, Leeds'"
+    ),
+    "school_holidays": "School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'",
+    "min_pairs_per_area": "Minimum pairs in an area: line {number} ({line!r}) should be an area code and a number, like 'QHM 3'",
+}
+# Where LaunchRound's fields are on the form.
+ROUND_FORM_FIELDS = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort", "min_pairs_per_system": "min_pairs_per_area"}
+Line = TypeVar("Line")
 
+
+def _session(line: str) -> dict[str, str]:
+    if not (match := SESSION_LINE.match(line)):
+        raise ValueError(line)
+    date = parse_date(match.group(1))
+    place = {"place": match.group(4).strip()} if match.group(4) else {}
+    return {"date": date.isoformat(), "start": _time(match.group(2)), "end": _time(match.group(3)), **place}
+
+
+def _holiday(line: str) -> dict[str, str]:
+    if not (match := HOLIDAY_LINE.match(line)):
+        raise ValueError(line)
+    return {"from": parse_date(match.group(1)).isoformat(), "to": parse_date(match.group(2)).isoformat()}
+
+
+def _minimum(line: str) -> tuple[str, int]:
+    if not (match := MINIMUM_LINE.match(line)):
+        raise ValueError(line)
+    return match.group(1).upper(), int(match.group(2))
+
+
+def _read_lines(values: dict[str, str], name: str, read: Callable[[str], Line], errors: dict[str, str]) -> list[Line]:
+    """Each filled-in line of the field read, up to the first that cannot be (named in `errors`)."""
+    found: list[Line] = []
+    for number, line in enumerate(filter(None, (text.strip() for text in values[name].splitlines())), start=1):
+        try:
+            found.append(read(line))
+        except ValueError:
+            errors[name] = LINE_PROBLEMS[name].format(number=number, line=line)
+            break
+    return found
+
+
+def _choice_errors(values: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    sessions: list[dict[str, str]] = []
-    for number, line in enumerate(filter(None, (text.strip() for text in values["sessions"].splitlines())), start=1):
-        match = SESSION_LINE.match(line)
-        try:
-            if not match:
-                raise ValueError(line)
-            date = parse_date(match.group(1))
-            place = {"place": match.group(4).strip()} if match.group(4) else {}
-            sessions.append({"date": date.isoformat(), "start": _time(match.group(2)), "end": _time(match.group(3)), **place})
-        except ValueError:
-            errors["sessions"] = (
-                f"Required sessions: line {number} ({line!r}) should look like '2027-03-02 10:00 to 12:00' "
-                "or '2 March 2027 10:00 to 12:00 at Room 2, Civic Centre, Leeds'"
-            )
-            break
-    holidays: list[dict[str, str]] = []
-    for number, line in enumerate(filter(None, (text.strip() for text in values["school_holidays"].splitlines())), start=1):
-        match = HOLIDAY_LINE.match(line)
-        try:
-            if not match:
-                raise ValueError(line)
-            holidays.append({"from": parse_date(match.group(1)).isoformat(), "to": parse_date(match.group(2)).isoformat()})
-        except ValueError:
-            errors["school_holidays"] = f"School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'"
-            break
     if values["who"] not in ("all", "area", "cohort"):
         errors["who"] = ROUND_FIELDS["who"][1]
     elif values["who"] == "area" and not values["area"]:
@@ -380,57 +428,70 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
         errors["cohort"] = ROUND_FIELDS["cohort"][1]
     if values["allow_cross_system_remote"] not in ("yes", "no"):
         errors["allow_cross_system_remote"] = ROUND_FIELDS["allow_cross_system_remote"][1]
-    minimums: dict[str, int] = {}
-    for number, line in enumerate(filter(None, (text.strip() for text in values["min_pairs_per_area"].splitlines())), start=1):
-        if not (match := MINIMUM_LINE.match(line)):
-            errors["min_pairs_per_area"] = (
-                f"Minimum pairs in an area: line {number} ({line!r}) should be an area code and a number, like 'QHM 3'"
-            )
-            break
-        minimums[match.group(1).upper()] = int(match.group(2))
-    data: dict[str, Any] = {
-        "sessions": sessions,
-        "school_holidays": holidays,
-        "allow_cross_system_remote": values["allow_cross_system_remote"] == "yes",
-        "min_pairs_per_system": minimums,
-        "weights": {},
-    }
-    for part in WEIGHTS:
-        if values[f"weight_{part}"]:
-            data["weights"][part] = values[f"weight_{part}"]
-        else:
-            errors.setdefault(f"weight_{part}", ROUND_FIELDS[f"weight_{part}"][1])
-    if values["round_id"]:
-        data["id"] = values["round_id"]
-    if values.get("name"):
-        data["name"] = values["name"]
-    for name in ("min_shared_hours_per_week", "time_limit_seconds"):
+    return errors
+
+
+def _required(values: dict[str, str], names: tuple[str, ...], errors: dict[str, str]) -> dict[str, str]:
+    """The fields filled in; the ones that are not go in `errors`."""
+    given: dict[str, str] = {}
+    for name in names:
         if values[name]:
-            data[name] = values[name]
+            given[name] = values[name]
         else:
             errors.setdefault(name, ROUND_FIELDS[name][1])
+    return given
+
+
+def _optional(values: dict[str, str], leader_ids: list[str] | None, cohort_supported: bool) -> dict[str, Any]:
+    """The reference, name and who to pair, when given."""
+    given: dict[str, Any] = {"id": values["round_id"]} if values["round_id"] else {}
+    if values.get("name"):
+        given["name"] = values["name"]
     if leader_ids is not None:
-        data["leader_ids"] = leader_ids
+        given["leader_ids"] = leader_ids
     if values["who"] == "cohort" and cohort_supported:
-        data["cohort_id"] = values["cohort"]
+        given["cohort_id"] = values["cohort"]
+    return given
+
+
+def _round_field(path: str) -> str:
+    """The form field for a LaunchRound field, or for all the weights together (shown at the first)."""
+    parts = path.split(".")
+    field = parts[0].split("[")[0]
+    if field == "weights":
+        return f"weight_{parts[1]}" if len(parts) > 1 and parts[1] in WEIGHTS else "weight_topics"
+    return ROUND_FORM_FIELDS.get(field, field)
+
+
+def _invalid_round(exc: ValidationError, errors: dict[str, str]) -> None:
+    for detail in describe(exc.errors()):
+        field = _round_field(detail["field"])
+        message = detail["message"]
+        if field == "round_id" and ("pattern" in message.lower() or "should match" in message.lower()):
+            message = "must use only letters, digits, dots, dashes and underscores"
+        errors.setdefault(field, message_for(field, message, ROUND_FIELDS))
+
+
+def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_supported: bool):
+    """A LaunchRound for the form, or the problems by field."""
+    from services.registry.domain.commands import LaunchRound
+
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {
+        "sessions": _read_lines(values, "sessions", _session, errors),
+        "school_holidays": _read_lines(values, "school_holidays", _holiday, errors),
+    }
+    errors.update(_choice_errors(values))
+    data["allow_cross_system_remote"] = values["allow_cross_system_remote"] == "yes"
+    data["min_pairs_per_system"] = dict(_read_lines(values, "min_pairs_per_area", _minimum, errors))
+    weights = _required(values, tuple(f"weight_{part}" for part in WEIGHTS), errors)
+    data["weights"] = {name.removeprefix("weight_"): value for name, value in weights.items()}
+    data.update(_required(values, ("min_shared_hours_per_week", "time_limit_seconds"), errors))
+    data.update(_optional(values, leader_ids, cohort_supported))
     try:
         command = LaunchRound.model_validate(data)
     except ValidationError as exc:
-        for detail in describe(exc.errors()):
-            parts = detail["field"].split(".")
-            field = parts[0].split("[")[0]
-            if field == "weights":  # one weight, or all of them together (then shown at the first)
-                field = f"weight_{parts[1]}" if len(parts) > 1 and parts[1] in WEIGHTS else "weight_topics"
-            field = {
-                "id": "round_id",
-                "leader_ids": "who",
-                "cohort_id": "cohort",
-                "min_pairs_per_system": "min_pairs_per_area",
-            }.get(field, field)
-            message = detail["message"]
-            if field == "round_id" and ("pattern" in message.lower() or "should match" in message.lower()):
-                message = "must use only letters, digits, dots, dashes and underscores"
-            errors.setdefault(field, message_for(field, message, ROUND_FIELDS))
+        _invalid_round(exc, errors)
         return None, errors
     if errors:
         return None, errors

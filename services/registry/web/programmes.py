@@ -168,36 +168,15 @@ async def programme_page(
 async def add_cohort(programme_id: str, request: Request) -> Response:
     _, form = await need_form(request, "manager")
     values = {key: str(form.get(key) or "").strip() for key in ("name", "who", "area", "references")}
-    errors: dict[str, str] = {}
-    if not values["name"] or len(values["name"]) > 200:
-        errors["name"] = "Enter a name for the cohort, up to 200 characters"
     references = [r for r in re.split(r"[\s,;]+", values["references"]) if r]
-    if values["who"] not in ("area", "listed"):
-        errors["who"] = "Select who is in the cohort"
-    elif values["who"] == "area" and not values["area"]:
-        errors["area"] = "Select the area whose active leaders are in the cohort"
-    elif values["who"] == "listed":
-        if not references:
-            errors["references"] = "Enter the reference of at least one leader, one on each line"
-        elif bad := [r for r in references if not REFERENCE.match(r)]:
-            errors["references"] = f"{bad[0]} is not a leader reference: use letters, numbers, dots, dashes and underscores"
+    errors = _cohort_errors(values, references)
     async with registry_of(request).store.unit_of_work() as uow:
         if values["who"] == "area" and not errors:
-            references = list(
-                (
-                    await uow.session.scalars(
-                        select(LeaderRow.id).where(LeaderRow.system == values["area"], LeaderRow.status == "active")
-                    )
-                ).all()
-            )
+            references = await _active_in(uow, values["area"])
             if not references:
                 errors["area"] = f"Nobody active is registered in area {values['area']}"
         if not errors:
-            known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(references)))).all())
-            if missing := [r for r in references if r not in known]:
-                errors["references"] = f"Nobody is registered with the reference {missing[0]}" + (
-                    f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-                )
+            errors = await _unknown_errors(uow, references)
         if errors:
             return await programme_page(request, programme_id, values, errors, 400)
         try:
@@ -208,6 +187,43 @@ async def add_cohort(programme_id: str, request: Request) -> Response:
             return not_found(request, str(problem))
         await uow.commit()
     return with_message(f"/manage/cohorts/{quote(cohort.id)}", f"The cohort {values['name']} has {len(set(references))} leaders.")
+
+
+def _cohort_errors(values: dict[str, str], references: list[str]) -> dict[str, str]:
+    """What is wrong with the cohort form by itself, by field."""
+    errors: dict[str, str] = {}
+    if not values["name"] or len(values["name"]) > 200:
+        errors["name"] = "Enter a name for the cohort, up to 200 characters"
+    if values["who"] not in ("area", "listed"):
+        errors["who"] = "Select who is in the cohort"
+    elif values["who"] == "area" and not values["area"]:
+        errors["area"] = "Select the area whose active leaders are in the cohort"
+    elif values["who"] == "listed":
+        errors.update(_listed_errors(references))
+    return errors
+
+
+def _listed_errors(references: list[str]) -> dict[str, str]:
+    if not references:
+        return {"references": "Enter the reference of at least one leader, one on each line"}
+    if bad := [r for r in references if not REFERENCE.match(r)]:
+        return {"references": f"{bad[0]} is not a leader reference: use letters, numbers, dots, dashes and underscores"}
+    return {}
+
+
+async def _active_in(uow, area: str) -> list[str]:
+    """The references of everyone active in the area."""
+    query = select(LeaderRow.id).where(LeaderRow.system == area, LeaderRow.status == "active")
+    return list((await uow.session.scalars(query)).all())
+
+
+async def _unknown_errors(uow, references: list[str]) -> dict[str, str]:
+    """A problem naming the first reference nobody is registered with, if any."""
+    known = set((await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(references)))).all())
+    if not (missing := [r for r in references if r not in known]):
+        return {}
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    return {"references": f"Nobody is registered with the reference {missing[0]}{more}"}
 
 
 @router.get("/manage/cohorts/{cohort_id}", response_class=HTMLResponse, include_in_schema=False)
