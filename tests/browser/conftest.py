@@ -8,11 +8,14 @@ and the arrow keys, never a mouse click.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.common.embedded import free_port, read_maildir
@@ -193,6 +196,13 @@ def tick(page, locator) -> None:
     if not locator.is_checked():
         page.keyboard.press("Space")
     assert locator.is_checked()
+
+
+def wait_for_status(api: httpx.Client, round_id: str, status: str) -> None:
+    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
+    while api.get(f"/rounds/{round_id}").json()["status"] != status:
+        assert dt.datetime.now() < deadline, f"the round did not become {status} in time"
+        time.sleep(0.3)
 
 
 def links_in(maildir: Path, email: str) -> tuple[str, str]:

@@ -4,8 +4,6 @@ with the keyboard only, against the running product. Every page is checked with 
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 import uuid
 
 import httpx
@@ -13,19 +11,12 @@ import openpyxl
 import pytest
 
 from services.registry.sample import sample_leaders
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, tick, type_into
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, tick, type_into, wait_for_status
 from tests.browser.test_journeys import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
 RUN = uuid.uuid4().hex[:5]
-
-
-def wait_for_status(api: httpx.Client, round_id: str, status: str) -> None:
-    deadline = dt.datetime.now() + dt.timedelta(seconds=90)
-    while api.get(f"/rounds/{round_id}").json()["status"] != status:
-        assert dt.datetime.now() < deadline, f"the round did not become {status} in time"
-        time.sleep(0.3)
 
 
 def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it(stack, browser, visit, tmp_path):

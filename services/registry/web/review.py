@@ -134,6 +134,7 @@ async def follow_up_page(round_id: str, request: Request) -> Response:
             "filters": filters,
             "filter_words": round_tables.FOLLOW_UP_FILTERS,
             "export_query": ("?" + urlencode(chosen)) if chosen else "",
+            "done": request.query_params.get("done"),  # "Ended: the pair of ...", after ending a pair
         },
     )
 
