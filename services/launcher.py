@@ -138,6 +138,9 @@ class Stack:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_urls.get(service, default)
         if self.broker == "apache":
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "true"  # Apache Kafka has the idempotent producer; Tansu does not
+        elif isinstance(self.kafka, EmbeddedKafka):
+            # The embedded broker this stack started has none, whatever the caller's environment asks for.
+            env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
         env.update(self.extra_env)
         return env
 
