@@ -18,6 +18,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_web(app: FastAPI) -> None:
     from services.registry.web import (
+        accounts,
         answers,
         imports,
         leaders,
@@ -32,7 +33,6 @@ def install_web(app: FastAPI) -> None:
         tasks,
         tokens,
     )
-    from services.registry.web.accounts import install_account_pages
     from services.registry.web.guide import install_api_guide
     from services.registry.web.pages import install_page_errors
     from services.registry.web.security import install_body_limits, install_secure_headers
@@ -45,7 +45,6 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
     pages = (sign_in, queue, operations, leaders, imports, rounds, round_steps, programmes, review, answers, pair_endings)
-    for module in (*pages, tasks, tokens):
+    for module in (*pages, tasks, tokens, accounts):
         app.include_router(module.router)
-    install_account_pages(app)
     install_api_guide(app)
