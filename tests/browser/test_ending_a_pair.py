@@ -122,10 +122,14 @@ def test_a_manager_and_a_leader_end_pairs_with_the_keyboard(stack, browser, mail
     leader_page.goto(end_link(mail_sink[1], f"{by_leader['lived_experience_id']}@example.org"))
     assert leader_page.locator("h1").inner_text().startswith("End your pair with")
     visit.check(leader_page, "leader-end")
-    # Sent without a reason, the browser keeps them on the page and says which question to answer.
-    activate(leader_page, leader_page.get_by_role("button", name="End the pair"), navigates=False)
-    assert leader_page.url.endswith("/end") and leader_page.locator("#reason:invalid").count() == 1
-    visit.check(leader_page, "leader-end-unanswered")
+    # Sent without a reason: the summary has the focus and names the question to answer.
+    activate(leader_page, leader_page.get_by_role("button", name="End the pair"))
+    summary = leader_page.locator(".nhsuk-error-summary")
+    assert leader_page.evaluate("() => document.activeElement.closest('.nhsuk-error-summary') !== null")
+    assert summary.locator("li").all_inner_texts() == ["Choose why you want to end the pair"]
+    assert summary.locator("a").get_attribute("href") == "#reason"
+    assert leader_page.locator("#reason-error").is_visible() and leader_page.title().startswith("Error")
+    visit.check(leader_page, "leader-end-errors")
     choose_radio(leader_page, "reason", "not_working")
     type_into(leader_page, leader_page.locator("#words"), "We could not find a time to meet")
     activate(leader_page, leader_page.get_by_role("button", name="End the pair"))

@@ -7,7 +7,7 @@ same code for as long as the round is published (the code stays the person's sec
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
@@ -64,8 +64,11 @@ async def read_code(uow: UnitOfWork, typed: str) -> answers.ResponseLink:
     return answers.ResponseLink(row.round_id, row.leader_id, row.partner_id)
 
 
-def end_page(request: Request, view: dict, action: str, error: str | None = None, status: int = 200) -> HTMLResponse:
-    context = {**view, "title": ("Error: " if error else "") + "End your pair", "action": action, "error": error}
+def end_page(request: Request, view: dict, action: str, error: tuple[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    """error: the field with the problem ("reason" or "checked") and what to do about it."""
+    field, words = error or (None, None)
+    title = ("Error: " if error else "") + "End your pair"
+    context = {**view, "title": title, "action": action, "error": words, "error_field": field}
     return PAGES.TemplateResponse(request, "end_pair.html", {**context, "reasons": REASONS}, status_code=status)
 
 
@@ -85,7 +88,7 @@ async def end_pair_page(code: str, request: Request) -> HTMLResponse:
 async def end_pair_from_link(
     code: str,
     request: Request,
-    reason: Annotated[EndReason, Form()],
+    reason: Annotated[str | None, Form(max_length=40)] = None,
     words: Annotated[str | None, Form(max_length=2000)] = None,
     checked: Annotated[str | None, Form(max_length=10)] = None,
 ) -> HTMLResponse:
@@ -95,10 +98,13 @@ async def end_pair_from_link(
         async with registry.store.unit_of_work() as uow:
             link = await read_code(uow, code)
             view = await answers.link_view(uow, registry.cipher, link)
+            if reason not in REASONS:
+                return end_page(request, view, action, ("reason", "Choose why you want to end the pair"), 400)
             if view["named_person"] and checked != "yes":
                 error = f"Tick the box to say you have checked with {view['leader_name']} that they want to end the pair"
-                return end_page(request, view, action, error, 400)
-            ending = pair_endings.Ending(reason=reason, words=words, asked_by=link.leader_id, via="link")
+                return end_page(request, view, action, ("checked", error), 400)
+            chosen = cast(EndReason, reason)  # checked against REASONS above
+            ending = pair_endings.Ending(reason=chosen, words=words, asked_by=link.leader_id, via="link")
             await pair_endings.end_pair(uow, registry.cipher, link.round_id, (link.leader_id, link.partner_id), ending, "leader")
             await uow.commit()
     except (answers.LinkProblem, common.Conflict, common.NotFound) as problem:
