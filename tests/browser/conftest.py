@@ -69,6 +69,14 @@ def browser_stack(broker: str, smtp_port: int, data_dir: Path) -> Stack:
     )
 
 
+@pytest.fixture(scope="module")
+def own_stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
+    """A registry of its own, for a module whose leaders and rounds must not join the journeys'
+    (they count every active leader and every round)."""
+    with browser_stack(new_broker(), mail_sink[0], tmp_path_factory.mktemp("own-stack")) as running:
+        yield running
+
+
 @pytest.fixture(scope="package")
 def stack(new_broker, mail_sink, tmp_path_factory) -> Iterator[Stack]:
     with browser_stack(new_broker(), mail_sink[0], tmp_path_factory.mktemp("browser-stack")) as running:

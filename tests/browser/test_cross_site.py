@@ -19,7 +19,7 @@ import pytest
 
 from services.common.embedded import free_port
 from services.registry.sample import sample_leaders
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, browser_stack
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate
 from tests.browser.test_journeys import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -63,10 +63,9 @@ def other_site() -> Iterator[tuple[str, dict[str, bytes]]]:
 
 
 @pytest.fixture(scope="module")
-def stack(new_broker, mail_sink, tmp_path_factory):
+def stack(own_stack):
     """A registry of its own: the round left proposed here must not join the journeys' rounds."""
-    with browser_stack(new_broker(), mail_sink[0], tmp_path_factory.mktemp("cross-site-stack")) as running:
-        yield running
+    return own_stack
 
 
 def proposed_round(api: httpx.Client) -> str:
