@@ -29,7 +29,13 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
         )
         uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
         await uow.commit()
-    assert [c.name for _, c in sealed_columns(Base.metadata)] == ["sealed", "sealed_second_factor", "sealed_key", "sealed_reason"]
+    assert [c.name for _, c in sealed_columns(Base.metadata)] == [
+        "sealed_words",  # what someone said when ending a pair
+        "sealed",
+        "sealed_second_factor",
+        "sealed_key",
+        "sealed_reason",
+    ]
     assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) >= 1
     async with store.sessions() as session:
         token = await session.scalar(select(LeaderRow.sealed).where(LeaderRow.id == "rk-1"))
