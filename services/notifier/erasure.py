@@ -10,7 +10,7 @@ When the notifier hears it, in the projection's transaction:
   a "needs a person" report asks a member of staff to tell them in person;
 - reminders and "no answer yet" tasks for them, or about them, are cancelled;
 - a digest of their id is kept (never the id), so an outcome or answer about
-  them that arrives later is never sent (`erased_among`);
+  them that arrives later is never sent (`contacts.erased_among`);
 - text files for them or naming them (text messages, tasks for a person) and
   their letters are deleted from the output folders.
 """
