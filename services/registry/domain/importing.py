@@ -17,7 +17,9 @@ from pydantic import ValidationError
 
 from schemas.cohort import Location
 from services.common.errors import describe
+from services.registry.domain.areas import Areas
 from services.registry.domain.leaders import PROXY_CONSENT, ConsentPurpose, LeaderIn
+from services.registry.domain.places import place_shown
 
 # The consents column takes these; agreeing to messages through someone else has its own column.
 CONSENT_PURPOSES: tuple[str, ...] = tuple(p for p in get_args(ConsentPurpose) if p != PROXY_CONSENT)
@@ -41,17 +43,19 @@ COLUMNS: dict[str, str] = {
     "proxy_email": "that person's email address",
     "proxy_phone": "that person's phone number",
     "proxy_postal_address": "that person's postal address",
-    "proxy_consent_date": "the date they agreed we send their messages to that person, for example 2027-01-10. "
+    "proxy_consent_date": "the date they agreed we send their messages to that person, for example 10/01/2027. "
     "Leave it empty if they have not agreed: then we never use that person",
-    "system": "code of the local health and care area, for example QHM",
+    "system": "their local health and care area: the name of their integrated care board, for example "
+    "North East and North Cumbria, or its code, for example QHM",
     "organisation": "organisation, for professionals",
-    "latitude": "where they are (or leave empty and give town)",
-    "longitude": "where they are (or leave empty and give town)",
-    "town": "town or city in the United Kingdom, used when latitude and longitude are empty",
-    "max_travel_km": "how far they can travel, in kilometres",
+    "latitude": "where they are (older files; leave empty and give town instead)",
+    "longitude": "where they are (older files; leave empty and give town instead)",
+    "town": "where they live: a town or city, for example Leeds, or the first half of their postcode, for example LS6",
+    "max_travel_miles": "how far they can travel, in miles",
+    "max_travel_km": "how far they can travel, in kilometres (older files; give max_travel_miles instead)",
     "meeting_modes": "in_person, video, phone; separate several with ;",
-    "availability": "weekly times, for example: tue 10:00-12:30; thu 09:00-11:00",
-    "unavailable_dates": "dates they cannot do, for example 2027-01-26; 2027-02-02",
+    "availability": "weekly times, UK time, separated with ;, for example Tuesday 10:00 to 12:30; Thursday 09:00 to 11:00",
+    "unavailable_dates": "dates they cannot do, day/month/year, separated with ;, for example 26/01/2027; 2/2/2027",
     "term_time_only": "yes or no",
     "min_notice_days": "days of notice they need",
     "quiet_hours_start": "no text messages or calls from this time, for example 21:00 (empty: 20:00 to 09:00)",
@@ -65,15 +69,21 @@ COLUMNS: dict[str, str] = {
     "capacity": "professionals: how many partners they can take",
     "release_confirmed": "professionals: yes if their manager has agreed the time",
     "do_not_pair_with": "ids of people they must not be paired with, separated with ;",
-    "consents": "what they agreed to, each with the date, separated with ;, for example: pairing 2026-11-01; "
-    "contact 2026-11-01. The purposes: pairing, sharing_details_with_partner, contact, health_and_access_data",
+    "consents": "what they agreed to, each with the date, separated with ;, for example: pairing 01/11/2026; "
+    "contact 01/11/2026. The purposes: pairing, sharing_details_with_partner, contact, health_and_access_data",
 }
 # proxy_name -> the proxy's name, and so on.
 PROXY_COLUMNS = {f"proxy_{part}": part for part in ("name", "relationship", "email", "phone", "postal_address")}
-LISTS = {"meeting_modes", "unavailable_dates", "access_needs", "topics", "do_not_pair_with"}
+LISTS = {"meeting_modes", "access_needs", "topics", "do_not_pair_with"}
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
-WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}:\d{2})\s*(?:-|to)\s*(\d{1,2}:\d{2})$", re.I)
+# "Tuesday 10:00 to 12:30", "tue 10:00-12:30", "Tues from 10.00 until 12.30"
+WINDOW = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s*,?\s+(?:from\s+)?(\d{1,2}[:.]\d{2})\s*(?:-|–|to|until|till)\s*(\d{1,2}[:.]\d{2})$",
+    re.I,
+)
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+KM_PER_MILE = 1.609344
 
 
 class FileProblem(ValueError):
@@ -126,18 +136,49 @@ def _windows(text: str) -> list[dict[str, object]]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         match = WINDOW.match(part)
         if not match:
-            raise ValueError(f"availability: {part!r} should look like 'tue 10:00-12:30'")
-        day, start, end = match.groups()
+            raise ValueError(f"availability: {part!r} should look like 'Tuesday 10:00 to 12:30'")
+        day, start, end = (g.replace(".", ":") for g in match.groups())
         windows.append({"day": day[:3].lower(), "start": start.zfill(5), "end": end.zfill(5)})
     return windows
 
 
-def _consent_time(text: str, column: str) -> dt.datetime:
+def read_date(text: str) -> dt.date:
+    """26/01/2027, 26-1-2027, 26 January 2027, 26 Jan 2027 or 2027-01-26 (as older files have it)."""
+    text = " ".join(text.split())
+    if iso := re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", text[:10]):
+        year, month, day = (int(g) for g in iso.groups())
+    elif numbers := re.match(r"^(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})$", text):
+        day, month, year = (int(g) for g in numbers.groups())
+    elif words := re.match(r"^(\d{1,2})\s+([A-Za-z]{3,9})\s+(\d{4})$", text):
+        month_name = words.group(2)[:3].lower()
+        if month_name not in MONTHS:
+            raise ValueError(text)
+        day, month, year = int(words.group(1)), MONTHS.index(month_name) + 1, int(words.group(3))
+    else:
+        raise ValueError(text)
+    return dt.date(year, month, day)
+
+
+def _date(text: str, column: str) -> dt.date:
     try:
-        day = dt.date.fromisoformat(text.strip()[:10])
+        return read_date(text)
     except ValueError:
-        raise ValueError(f"{column}: {text!r} should be a date like 2027-01-10") from None
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        raise ValueError(f"{column}: {text!r} should be a real date written day/month/year, like 26/01/2027") from None
+
+
+def _consent_time(text: str, column: str) -> dt.datetime:
+    return dt.datetime.combine(_date(text, column), dt.time(), tzinfo=dt.UTC)
+
+
+def read_miles(text: str) -> float:
+    """'10', '10 miles' or '2.5' as kilometres."""
+    try:
+        miles = float(text.replace(",", "").removesuffix("miles").removesuffix("mi").strip())
+    except ValueError:
+        raise ValueError(f"max_travel_miles: {text!r} should be a number of miles, like 10") from None
+    if not 0 <= miles <= 600:
+        raise ValueError("max_travel_miles: must be from 0 to 600 miles")
+    return round(miles * KM_PER_MILE, 3)
 
 
 def _consents(text: str) -> list[dict[str, object]]:
@@ -156,13 +197,15 @@ def _value(column: str, text: str) -> object:
         return [p.strip() for p in text.split(";") if p.strip()]
     if column == "availability":
         return _windows(text)
+    if column == "unavailable_dates":
+        return [_date(p.strip(), column).isoformat() for p in text.split(";") if p.strip()]
     if column in ("term_time_only", "release_confirmed"):
         return _yes_no(column, text)
     return text
 
 
 def _location(cells: dict[str, object], locate_town: Callable[[str], Location]) -> dict[str, object] | None:
-    """Latitude and longitude as written, else where the town is."""
+    """Latitude and longitude as written (older files), else where the town or postcode district is."""
     lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
     if lat or lon:
         return {"lat": lat, "lon": lon}
@@ -171,15 +214,38 @@ def _location(cells: dict[str, object], locate_town: Callable[[str], Location]) 
     return None
 
 
-def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location]) -> LeaderIn:
+def _distance(cells: dict[str, object]) -> object:
+    """How far they can travel, in kilometres, from miles or (older files) kilometres."""
+    miles, km = _text(cells.get("max_travel_miles")), _text(cells.get("max_travel_km"))
+    if miles and km:
+        raise ValueError("max_travel_miles: give miles or kilometres (max_travel_km), not both")
+    return read_miles(miles) if miles else km
+
+
+def _area(text: str, areas: Areas | None) -> str:
+    if areas is None:
+        return text
+    try:
+        return areas.read(text)
+    except ValueError as problem:
+        raise ValueError(f"system: {problem}") from None
+
+
+SKIPPED = ("latitude", "longitude", "town", "max_travel_miles", "max_travel_km")
+
+
+def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location], areas: Areas | None = None) -> LeaderIn:
+    """One row as a leader. `areas` turns an area's name into its code; without it the code is kept as written."""
     data: dict[str, object] = {}
     proxy: dict[str, str] = {}
     consents: list[dict[str, object]] = []
     for column, value in cells.items():
         text = _text(value)
-        if text is None or column in ("latitude", "longitude", "town"):
+        if text is None or column in SKIPPED:
             continue
-        if column in PROXY_COLUMNS:
+        if column == "system":
+            data[column] = _area(text, areas)
+        elif column in PROXY_COLUMNS:
             proxy[PROXY_COLUMNS[column]] = text
         elif column == "proxy_consent_date":
             consents.append({"purpose": PROXY_CONSENT, "given": True, "at": _consent_time(text, column)})
@@ -193,10 +259,20 @@ def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Locatio
         data["proxy"] = proxy
     elif any(c["purpose"] == PROXY_CONSENT for c in consents):
         raise ValueError("proxy_consent_date: give proxy_name too, so we know who they agreed to")
-    location = _location(cells, locate_town)
-    if location:
-        data["location"] = location
+    data.update(_where(cells, locate_town))
     return LeaderIn.model_validate(data)
+
+
+def _where(cells: dict[str, object], locate_town: Callable[[str], Location]) -> dict[str, object]:
+    """Where they are, the place as we show it back, and how far they can travel (in kilometres)."""
+    found: dict[str, object] = {}
+    if location := _location(cells, locate_town):
+        found["location"] = location
+    if (town := _text(cells.get("town"))) and not (_text(cells.get("latitude")) or _text(cells.get("longitude"))):
+        found["place"] = place_shown(town)
+    if (distance := _distance(cells)) is not None:
+        found["max_travel_km"] = distance
+    return found
 
 
 def column_of(field: str) -> str:
@@ -212,7 +288,10 @@ def column_of(field: str) -> str:
 
 
 def parse_rows(
-    header: list[str], rows: Iterable[tuple[int, list[object]]], locate_town: Callable[[str], Location]
+    header: list[str],
+    rows: Iterable[tuple[int, list[object]]],
+    locate_town: Callable[[str], Location],
+    areas: Areas | None = None,
 ) -> tuple[list[tuple[int, LeaderIn]], list[RowProblem]]:
     """Rows are (spreadsheet row number, cells). Returns the valid leaders and every problem."""
     names = check_columns(header)
@@ -227,7 +306,7 @@ def parse_rows(
             continue
         record = {name: cell for name, cell in zip(names, cells, strict=False) if name}  # a short row leaves fields out
         try:
-            leader = row_to_leader(record, locate_town)
+            leader = row_to_leader(record, locate_town, areas)
         except ValidationError as exc:
             problems += [RowProblem(number, column_of(d["field"]), d["message"]) for d in describe(exc.errors())]
             continue

@@ -137,6 +137,12 @@ class LeaderIn(BaseModel):
     system: str = Field(min_length=1, max_length=20, description="Code of the local health and care area")
     organisation: Line | None = Field(default=None, max_length=200)
     location: Location | None = None
+    place: Line | None = Field(
+        default=None,
+        max_length=100,
+        description="Where they live as people say it: a town or city, or the first half of a postcode (like LS6). "
+        "Shown back; the matcher uses location",
+    )
     max_travel_km: float | None = Field(default=None, ge=0, le=1000)
     meeting_modes: list[MeetingMode] = Field(min_length=1, max_length=10)
     availability: list[Window] = Field(default_factory=list, max_length=50)

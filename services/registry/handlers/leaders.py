@@ -18,6 +18,7 @@ from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
 from services.registry.adapters import spreadsheets
+from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import (
     LeaderRow,
@@ -174,7 +175,7 @@ class ImportReport:
 async def import_spreadsheet(uow: UnitOfWork, cipher: Cipher, filename: str, content: bytes, *, keys: PersonKeys) -> ImportReport:
     """Read a CSV or Excel file and store every valid row; raises FileProblem when the file cannot be read at all."""
     header, rows = spreadsheets.read_rows(filename, content)
-    valid, problems = parse_rows(header, rows, locate_town)
+    valid, problems = parse_rows(header, rows, locate_town, areas())
     counts, conflicts = await import_leaders(uow, cipher, valid, keys=keys)
     return ImportReport(counts, sorted(problems + conflicts, key=lambda p: (p.row, p.column)))
 

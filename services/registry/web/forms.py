@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from services.common.errors import describe
+from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.domain.importing import column_of, row_to_leader
 from services.registry.domain.leaders import PROXY_CONSENT, Consent, LeaderIn, consent_given, with_consent
@@ -103,12 +104,10 @@ LEADER_FIELDS: dict[str, tuple[str, str]] = {
         "Agreed we send their messages to this person",
         "Select whether they agreed we send their messages to this person",
     ),
-    "system": ("Local health and care area code", "Enter the code of their local health and care area, for example QHM"),
+    "system": ("Local health and care area", "Select their local health and care area"),
     "organisation": ("Organisation", ""),
-    "town": ("Town or city", "Enter a town or city"),
-    "latitude": ("Latitude", "Enter a latitude"),
-    "longitude": ("Longitude", "Enter a longitude"),
-    "max_travel_km": ("How far they can travel", ""),
+    "town": ("Where they live", ""),
+    "max_travel_miles": ("How far they can travel, in miles", ""),
     "meeting_modes": ("Ways they can meet", "Select at least one way they can meet"),
     "availability": ("Weekly free times", ""),
     "unavailable_dates": ("Dates they cannot do", ""),
@@ -125,7 +124,7 @@ LEADER_FIELDS: dict[str, tuple[str, str]] = {
     "release_confirmed": ("Manager has agreed the time", ""),
     "do_not_pair_with": ("Never pair them with", ""),
 }
-LIST_FIELDS = ("meeting_modes", "access_needs")
+LIST_FIELDS = ("meeting_modes", "access_needs", "do_not_pair_with")
 SPECIAL_CATEGORY_FIELDS = (
     "access_needs",
     "contact_method",
@@ -182,7 +181,7 @@ def _cell(name: str, value: Any) -> object:
     """One form field as the spreadsheet column row_to_leader reads."""
     if name in LIST_FIELDS:
         return "; ".join(value)
-    if name in ("availability", "unavailable_dates", "topics", "do_not_pair_with"):
+    if name in ("availability", "unavailable_dates", "topics"):
         return _lines(value)
     if name == "release_confirmed" and value not in ("yes", "no"):
         return None
@@ -199,7 +198,7 @@ def _leader_cells(values: dict[str, Any], leader_id: str | None) -> dict[str, ob
 
 def _invalid_leader(exc: ValidationError, errors: dict[str, str]) -> None:
     for detail in describe(exc.errors()):
-        column = "latitude" if (column := column_of(detail["field"])) == "location" else column
+        column = "town" if (column := column_of(detail["field"])) in ("location", "latitude", "longitude") else column
         errors.setdefault(column, message_for(column, detail["message"], LEADER_FIELDS))
 
 
@@ -214,7 +213,7 @@ def _unreadable_leader(exc: ValueError, errors: dict[str, str]) -> None:
 def _read_leader(cells: dict[str, object], errors: dict[str, str]) -> LeaderIn | None:
     """The leader in the cells, or None with the problems added to `errors`."""
     try:
-        return row_to_leader(cells, locate_town)
+        return row_to_leader(cells, locate_town, areas())
     except ValidationError as exc:
         _invalid_leader(exc, errors)
     except ValueError as exc:
@@ -272,7 +271,7 @@ def _form_value(name: str, value: Any) -> Any:
         return "\n".join(f"{w['day']} {w['start'][:5]}-{w['end'][:5]}" for w in value)
     if name == "unavailable_dates":
         return "\n".join(str(v) for v in value)
-    if name in ("do_not_pair_with", "topics"):
+    if name == "topics":
         return "; ".join(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -299,9 +298,6 @@ def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
     for name in LIST_FIELDS:
         values[name] = list(view.get(name) or [])
     values.update(_proxy_values(view))
-    location = view.get("location") or {}
-    if location:
-        values["latitude"], values["longitude"] = str(location.get("lat", "")), str(location.get("lon", ""))
     return values
 
 

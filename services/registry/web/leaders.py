@@ -8,13 +8,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from services.registry.adapters.areas import areas
 from services.registry.adapters.orm import LeaderRow
 from services.registry.handlers import common, erasure
 from services.registry.handlers import leaders as leaders_handlers
-from services.registry.web import forms
+from services.registry.web import forms, leader_form
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
     PER_PAGE,
+    leader_names,
     not_found,
     page,
     with_message,
@@ -95,10 +97,17 @@ async def leaders(request: Request) -> Response:
     )
 
 
-def leader_form_page(
+async def leader_form_page(
     request: Request, values: dict, errors: dict[str, str], editing: str | None, status_code: int = 200
 ) -> Response:
     title = f"Change {values.get('name') or editing}'s details" if editing else "Add a leader"
+    chosen = list(values.get("do_not_pair_with") or [])
+    names = await leader_names(registry_of(request), chosen)
+    people = [(who, names[who]["name"], True) for who in chosen]
+    people += [(who, name, False) for who, name in values.get("never_found") or [] if who not in chosen]
+    area_options = areas().choices()
+    if values.get("system") and values["system"] not in areas().names:
+        area_options.append((values["system"], f"Area {values['system']}"))
     return page(
         request,
         "leader_form.html",
@@ -109,6 +118,10 @@ def leader_form_page(
             "editing": editing,
             "errors": forms.ordered(errors, forms.LEADER_FIELDS),
             "error_for": errors,
+            "area_options": [("", "Choose an area"), *area_options],
+            "time_options": leader_form.time_options,
+            "never_people": people,
+            "searched": values.get("searched", False),
         },
         status_code=status_code,
     )
@@ -117,22 +130,36 @@ def leader_form_page(
 @router.get("/manage/leaders/new", response_class=HTMLResponse, include_in_schema=False)
 async def new_leader_page(request: Request) -> Response:
     await need(request, "manager")
-    values = {name: "" for name in forms.LEADER_FIELDS} | {
-        "meeting_modes": [],
-        "access_needs": [],
-        "status": "active",
-        "contact_method": "email",
-        "information_format": "standard",
-        "experience": "new",
-        "term_time_only": "no",
-        "capacity": "1",
-    }
-    return leader_form_page(request, values, {}, None)
+    return await leader_form_page(request, leader_form.blank_values(), {}, None)
+
+
+async def find_people(request: Request, text: str, leaving_out: str | None) -> list[tuple[str, str]]:
+    """Up to 20 leaders whose name has `text` in it (names are encrypted, so they are read here)."""
+    registry, needle = registry_of(request), text.lower()
+    async with registry.store.unit_of_work() as uow:
+        rows = (await uow.session.execute(select(LeaderRow.id, LeaderRow.sealed).order_by(LeaderRow.id))).all()
+    found = []
+    for leader_id, sealed in rows:
+        name = registry.cipher.open(sealed).get("name", "")
+        if needle and needle in name.lower() and leader_id != leaving_out:
+            found.append((leader_id, name))
+    return sorted(found, key=lambda person: person[1].lower())[:20]
 
 
 async def save_leader(request: Request, editing: str | None) -> Response:
     _, form = await need_form(request, "manager")
-    values = forms.leader_values(form)
+    values = leader_form.values_of(form)
+    adding = form.get("add")
+    if adding in ("time", "date"):
+        leader_form.add_row(values, str(adding))
+        return await leader_form_page(request, values, {}, editing)
+    if adding == "search":
+        if not values["never_q"]:
+            errors = {"never_q": "Enter part of the name of the person they must never be paired with"}
+            return await leader_form_page(request, values, errors, editing, 400)
+        values["never_found"] = await find_people(request, values["never_q"], editing)
+        values["searched"] = True
+        return await leader_form_page(request, values, {}, editing)
     registry = registry_of(request)
     consents: list = []
     if editing is not None:
@@ -140,17 +167,17 @@ async def save_leader(request: Request, editing: str | None) -> Response:
         async with registry.store.unit_of_work() as uow:
             stored = await uow.session.get(LeaderRow, editing)
             consents = list((stored.public.get("consents") if stored is not None else None) or [])
-    leader, errors = forms.leader_from_values(values, editing, consents)
+    leader, errors = leader_form.leader_from_form(values, editing, consents)
     if leader is None:
-        return leader_form_page(request, values, errors, editing, 400)
+        return await leader_form_page(request, values, errors, editing, 400)
     async with registry.store.unit_of_work() as uow:
         if editing is None and leader.id and await uow.session.get(LeaderRow, leader.id) is not None:
             errors = {"id": f"Reference {leader.id} is already used by another leader; choose another"}
-            return leader_form_page(request, values, errors, editing, 400)
+            return await leader_form_page(request, values, errors, editing, 400)
         try:
             row, outcome = await leaders_handlers.register_leader(uow, registry.cipher, leader, keys=registry.person_keys)
         except common.Conflict as problem:
-            return leader_form_page(request, values, {"contact_method": str(problem).capitalize()}, editing, 400)
+            return await leader_form_page(request, values, {"contact_method": str(problem).capitalize()}, editing, 400)
         await uow.commit()
     words = {"created": "added", "updated": "saved", "unchanged": "unchanged: nothing was different"}[outcome]
     return with_message(f"/manage/leaders/{quote(row.id)}", f"{leader.name}'s details are {words}")
@@ -265,7 +292,7 @@ async def edit_leader_page(leader_id: str, request: Request) -> Response:
         except common.NotFound:
             return not_found(request, f"There is no leader with the reference {leader_id}.")
         await uow.commit()
-    return leader_form_page(request, forms.values_from_leader(view), {}, leader_id)
+    return await leader_form_page(request, leader_form.values_from_leader(view), {}, leader_id)
 
 
 @router.post("/manage/leaders/{leader_id}/edit", response_class=HTMLResponse, include_in_schema=False)

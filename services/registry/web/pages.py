@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from services.registry.adapters.areas import area_name
 from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import COLUMNS
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers.common import ERASED
-from services.registry.web import auth, forms
+from services.registry.web import auth, forms, leader_form
 from services.registry.web.auth import Manager
 from services.registry.web.deps import FormExpired, NotAllowed, SignInRequired, registry_of
 
@@ -91,6 +92,8 @@ def say_date(value: Any) -> str:
 
 
 PAGES.env.filters["say_date"] = say_date
+PAGES.env.filters["area_name"] = area_name
+PAGES.env.filters["miles"] = leader_form.miles
 PAGES.env.filters["named"] = lambda codes, names: ", ".join(names.get(c, c) for c in (codes or []))
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.registry.adapters import exports
+from services.registry.adapters.areas import area_name
 from services.registry.domain.approval import approved_words
 from services.registry.domain.pair_table import PER_PAGE, TableQuery, read_query
 from services.registry.handlers import common, review
@@ -74,7 +75,7 @@ async def review_page(round_id: str, request: Request) -> Response:
             "export_query": ("?" + urlencode(shown.params(page=1))) if shown.params(page=1) else "",
             "may_act": manager.may("manager"),
             "mode_options": [("", "Any way"), *forms.MODE_NAMES.items()],
-            "area_options": [("", "Any area"), *((a, f"Area {a}") for a in table.extra["areas"])],
+            "area_options": [("", "Any area"), *((a, area_name(a)) for a in table.extra["areas"])],
             "needs_options": [("", "With or without"), ("yes", "Has access needs"), ("no", "No access needs")],
             "approved_options": [("", "Approved or not"), ("yes", "Approved"), ("no", "Not approved yet")],
             "sortable": SORTABLE,
