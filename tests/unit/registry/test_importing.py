@@ -4,6 +4,7 @@ import pytest
 
 from schemas.cohort import Location
 from services.registry.adapters import spreadsheets
+from services.registry.adapters.areas import areas
 from services.registry.domain.importing import COLUMNS, FileProblem, parse_rows
 
 pytestmark = pytest.mark.unit
@@ -46,7 +47,7 @@ def test_every_bad_row_is_reported_with_row_column_and_reason_and_good_rows_stil
     assert [row for row, _ in valid] == [2, 7]
     by_row = {p.row: p for p in problems}
     assert by_row[3].column == "role" and "patient_leader" in by_row[3].message
-    assert by_row[4].column == "availability" and "tue 10:00-12:30" in by_row[4].message
+    assert by_row[4].column == "availability" and "Tuesday 10:00 to 12:30" in by_row[4].message
     assert by_row[6].column == "id"
 
 
@@ -76,8 +77,9 @@ def test_templates_list_every_column_and_read_back():
     assert header == list(COLUMNS)
     header, rows = spreadsheets.read_rows("t.xlsx", spreadsheets.template_xlsx())
     assert header == list(COLUMNS)
-    valid, problems = parse_rows(header, rows, town)
+    valid, problems = parse_rows(header, rows, town, areas())
     assert problems == [] and valid[0][1].name == "Amira Ahmed"
+    assert valid[0][1].system == "QHM" and valid[0][1].availability[0].day == "tue", "the example is in plain words"
 
 
 def test_files_that_are_not_spreadsheets_get_a_plain_error():

@@ -135,7 +135,7 @@ def test_consents_come_in_from_a_spreadsheet_each_with_its_date():
     ]
     assert [(p.row, p.column) for p in problems] == [(3, "consents"), (4, "consents")]
     assert "is not a purpose we know; use one of pairing" in problems[0].message
-    assert "should be a date like 2027-01-10" in problems[1].message
+    assert "should be a real date written day/month/year, like 26/01/2027" in problems[1].message
 
 
 def test_an_imported_file_adds_to_the_consent_history_and_never_undoes_a_later_change_of_mind():
