@@ -199,6 +199,20 @@ def choose_radio(page, name: str, value: str) -> None:
     raise AssertionError(f"the arrow keys never chose {name}={value}")
 
 
+def choose_option(page, locator, text: str) -> None:
+    """Tab to a drop-down list, then use the arrow keys until the option with this text is chosen."""
+    tab_to(page, locator)
+    options = locator.locator("option").all_inner_texts()
+    assert text in options, f"{text!r} is not one of the options"
+    chosen = lambda: locator.evaluate("el => el.options[el.selectedIndex].text")  # noqa: E731
+    key = "ArrowDown" if options.index(text) > options.index(chosen()) else "ArrowUp"
+    for _ in range(len(options)):
+        if chosen() == text:
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"the arrow keys never chose {text!r}")
+
+
 def tick(page, locator) -> None:
     tab_to(page, locator)
     if not locator.is_checked():

@@ -29,6 +29,7 @@ from tests.browser.conftest import (
     ARTIFACTS,
     ROOT,
     activate,
+    choose_option,
     choose_radio,
     links_in,
     tab_to,
@@ -314,12 +315,15 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     type_into(page, page.locator("#id"), new_id)
     type_into(page, page.locator("#name"), "Morgan Example")
     choose_radio(page, "role", "patient_leader")
-    type_into(page, page.locator("#system"), "QHM")
+    choose_option(page, page.locator("#system"), "North East and North Cumbria")
     type_into(page, page.locator("#email"), f"{new_id}@example.org")
     type_into(page, page.locator("#town"), "Newcastle upon Tyne")
-    type_into(page, page.locator("#max_travel_km"), "25")
+    type_into(page, page.locator("#max_travel_miles"), "15")
     tick(page, page.locator("#meeting_modes-2"))  # by video
-    type_into(page, page.locator("#availability"), "tue 10:00-14:30\nthu 10:00-14:30")
+    for row, day in enumerate(("Tuesday", "Thursday")):
+        choose_option(page, page.locator(f"#time_{row}_day"), day)
+        choose_option(page, page.locator(f"#time_{row}_from"), "10:00")
+        choose_option(page, page.locator(f"#time_{row}_to"), "14:30")
     tick(page, page.locator("#access_needs"))  # step-free access
     activate(page, page.get_by_role("button", name="Add leader"))
     assert "Morgan Example's details are added" in page.locator(".nhsuk-notification-banner").inner_text()
@@ -513,7 +517,7 @@ def test_a_viewer_sees_no_access_needs_and_cannot_change_anything(stack, browser
     type_into(page, page.locator("#id"), leader_id)
     type_into(page, page.locator("#name"), "Robin Needs")
     choose_radio(page, "role", "carer_leader")
-    type_into(page, page.locator("#system"), "QOQ")
+    choose_option(page, page.locator("#system"), "Humber and North Yorkshire")
     type_into(page, page.locator("#email"), f"{leader_id}@example.org")
     tick(page, page.locator("#meeting_modes-3"))  # by phone
     tick(page, page.locator("#access_needs-3"))  # British Sign Language interpreter
@@ -560,7 +564,7 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
         type_into(page, page.locator("#id"), leader_id)
         type_into(page, page.locator("#name"), name)
         choose_radio(page, "role", role)
-        type_into(page, page.locator("#system"), "QXX")
+        choose_option(page, page.locator("#system"), "Cornwall and the Isles of Scilly")  # an area no other test uses
         type_into(page, page.locator("#email"), f"{leader_id}@example.org")
         tick(page, page.locator("#meeting_modes-2"))  # by video
         activate(page, page.get_by_role("button", name="Add leader"))
@@ -587,9 +591,8 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
     assert "Nobody is registered with the reference nobody-by-this-name" in page.locator(".nhsuk-error-summary").inner_text()
     visit.check(page, "programme-cohort-error")
     choose_radio(page, "who", "area")
-    tab_to(page, page.locator("#area"))
-    page.keyboard.type("QXX")  # a drop-down list picks the option that starts with what is typed
-    assert page.locator("#area").input_value() == "QXX"
+    choose_option(page, page.locator("#area"), "Cornwall and the Isles of Scilly")
+    assert page.locator("#area").input_value() == "QT6", "the list shows names, the form sends the code"
     activate(page, page.get_by_role("button", name="Add the cohort"))
     text = page.locator("main").inner_text()
     assert "2 leaders in this cohort" in text and "Ada Area" in text and "Cal Cohort" in text
