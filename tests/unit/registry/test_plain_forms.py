@@ -63,7 +63,7 @@ def test_places_are_found_offline_by_town_or_district_and_the_nearest_district_i
 
 @pytest.mark.parametrize("written", ["Nowhere-on-the-Map", "ZZ9", "Newport"])
 def test_a_place_not_found_or_found_twice_says_what_to_write(written):
-    with pytest.raises(PlaceProblem, match="first half of (a|their) postcode"):
+    with pytest.raises(PlaceProblem, match=r"first half of (a|their) postcode"):
         find_place(written)
 
 
