@@ -270,7 +270,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     assert "some rows need changes" in page.locator("h1").inner_text()
     report = page.locator("main").inner_text()
     assert re.search(rf"New leaders added\s+{len(people)}", report), report
-    assert "role" in report and "availability" in report and "should look like 'tue 10:00-12:30'" in report
+    assert "role" in report and "availability" in report and "should look like 'Tuesday 10:00 to 12:30'" in report
     visit.check(page, "import-report")
 
     # ---- find people: search and filter ----
