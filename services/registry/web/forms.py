@@ -336,7 +336,7 @@ ROUND_FIELDS: dict[str, tuple[str, str]] = {
     ),
 }
 WEIGHTS = ("topics", "travel", "experience", "organisation")
-MINIMUM_LINE = re.compile(r"^([A-Za-z0-9]{1,20})\s*[:=]?\s*(\d{1,6})$")
+MINIMUM_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9 ,&'-]{0,99}?)\s*[:=]?\s*(\d{1,6})$")
 ROUND_TEXT_FIELDS = tuple(ROUND_FIELDS)
 
 _DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[A-Za-z]+\s+\d{4})"
@@ -375,7 +375,8 @@ LINE_PROBLEMS = {
         "or '2 March 2027 10:00 to 12:00 at Room 2, Civic Centre, Leeds'"
     ),
     "school_holidays": "School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'",
-    "min_pairs_per_area": "Minimum pairs in an area: line {number} ({line!r}) should be an area code and a number, like 'QHM 3'",
+    "min_pairs_per_area": "Minimum pairs in an area: line {number} ({line!r}) should be an area's name or code and a number, "
+    "like 'West Yorkshire 3' or 'QWO 3'",
 }
 # Where LaunchRound's fields are on the form.
 ROUND_FORM_FIELDS = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort", "min_pairs_per_system": "min_pairs_per_area"}
@@ -399,7 +400,7 @@ def _holiday(line: str) -> dict[str, str]:
 def _minimum(line: str) -> tuple[str, int]:
     if not (match := MINIMUM_LINE.match(line)):
         raise ValueError(line)
-    return match.group(1).upper(), int(match.group(2))
+    return areas().read(match.group(1)).upper(), int(match.group(2))
 
 
 def _read_lines(values: dict[str, str], name: str, read: Callable[[str], Line], errors: dict[str, str]) -> list[Line]:

@@ -54,7 +54,8 @@ async def leaders(request: Request) -> Response:
         name = registry.cipher.open(sealed).get("name", "")
         # Topics people care about may say something of their health: viewers neither see nor search them.
         topics = (public.get("topics") or []) if manager.sees_special_category else []
-        haystack = " ".join([leader_id, name, public.get("organisation") or "", leader_system, " ".join(topics)]).lower()
+        where = [leader_system, areas().name_of(leader_system)]
+        haystack = " ".join([leader_id, name, public.get("organisation") or "", *where, " ".join(topics)]).lower()
         if needle and needle not in haystack:
             continue
         found.append(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from services.common.errors import explain_error
+from services.registry.adapters.areas import area_name
 from services.registry.adapters.orm import CohortMemberRow, CohortRow, LeaderRow, ProgrammeRow
 from services.registry.domain.commands import NewCohort, NewProgramme, ProgrammeChange
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
@@ -174,7 +175,7 @@ async def add_cohort(programme_id: str, request: Request) -> Response:
         if values["who"] == "area" and not errors:
             references = await _active_in(uow, values["area"])
             if not references:
-                errors["area"] = f"Nobody active is registered in area {values['area']}"
+                errors["area"] = f"Nobody active is registered in {area_name(values['area'])}"
         if not errors:
             errors = await _unknown_errors(uow, references)
         if errors:

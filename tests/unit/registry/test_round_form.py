@@ -35,13 +35,23 @@ def test_weights_and_area_minimums_reach_the_round():
     )
     assert errors == {}
     assert command.min_pairs_per_system == {"QHM": 3, "QWO": 1}
+    by_name, errors = forms.round_command(
+        values(min_pairs_per_area="North East and North Cumbria 3\nWest Yorkshire: 1", weight_topics="1", weight_travel="0"),
+        None,
+        cohort_supported=True,
+    )
+    assert errors == {} and by_name.min_pairs_per_system == {"QHM": 3, "QWO": 1}, "areas by name as well as by code"
     assert (command.weights.topics, command.weights.travel, command.weights.experience) == (1, 0, 2)
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
-        ({"min_pairs_per_area": "QHM three"}, "min_pairs_per_area", "should be an area code and a number, like 'QHM 3'"),
+        (
+            {"min_pairs_per_area": "QHM three"},
+            "min_pairs_per_area",
+            "should be an area's name or code and a number, like 'West Yorkshire 3'",
+        ),
         ({"weight_travel": ""}, "weight_travel", "Enter how much a short journey counts"),
         ({"weight_topics": "-1"}, "weight_topics", ""),
         (
