@@ -208,3 +208,35 @@ async def test_the_import_takes_the_plain_forms_and_the_older_ones_and_names_eac
 
     template = (await registry.get("/leaders/import/template.csv")).text
     assert "North East and North Cumbria" in template and "Tuesday 10:00 to 12:30" in template
+
+
+async def test_a_record_with_only_coordinates_shows_a_place_and_keeps_where_it_is_until_the_place_is_changed(registry, pages):
+    ident = f"plain-old-{uuid.uuid4().hex[:6]}"
+    browser, token = pages
+    older = {
+        "id": ident,
+        "name": "Olive Older",
+        "role": "carer_leader",
+        "email": f"{ident}@example.org",
+        "system": "QHM",
+        "location": {"lat": 54.97, "lon": -1.61},
+        "max_travel_km": 20,
+        "meeting_modes": ["video"],
+    }
+    assert (await registry.post("/leaders", json=older)).status_code == 201
+    edit = (await browser.get(f"/manage/leaders/{ident}/edit")).text
+    shown = re.search(r'id="town" name="town" type="text" value="([^"]*)"', edit).group(1)
+    assert re.fullmatch(r"NE\d+", shown), "the postcode district nearest to where they are"
+    assert 'name="place_was" value="' + shown + '"' in edit
+    assert 'value="12.4"' in edit, "20 km in miles"
+
+    form = plain_form(token, ident, name="Olive Older", system="QHM", town=shown, place_was=shown, max_travel_miles="12.4")
+    kept = await browser.post(f"/manage/leaders/{ident}/edit", data=form)
+    assert kept.status_code == 303, kept.text
+    stored = (await registry.get(f"/leaders/{ident}")).json()
+    assert stored["location"] == {"lat": 54.97, "lon": -1.61} and stored["place"] == shown, "not moved by saving"
+
+    moved = await browser.post(f"/manage/leaders/{ident}/edit", data={**form, "town": "York"})
+    assert moved.status_code == 303, moved.text
+    stored = (await registry.get(f"/leaders/{ident}")).json()
+    assert stored["place"] == "York" and abs(stored["location"]["lat"] - 53.96) < 0.05

@@ -268,7 +268,7 @@ def _where(cells: dict[str, object], locate_town: Callable[[str], Location]) -> 
     found: dict[str, object] = {}
     if location := _location(cells, locate_town):
         found["location"] = location
-    if (town := _text(cells.get("town"))) and not (_text(cells.get("latitude")) or _text(cells.get("longitude"))):
+    if town := _text(cells.get("town")):
         found["place"] = place_shown(town)
     if (distance := _distance(cells)) is not None:
         found["max_travel_km"] = distance

@@ -40,6 +40,7 @@ def values_of(form: Any) -> dict[str, Any]:
     values["times"] = _rows(form, "time", ("day", "from", "to"))
     values["dates"] = _rows(form, "date", ("day", "month", "year"))
     values["never_q"] = (form.get("never_q") or "").strip()[:100]
+    values["place_was"] = (form.get("place_was") or "").strip()[:100]
     values["never_found"] = []
     return values
 
@@ -94,7 +95,7 @@ def _check_each(plain: dict[str, Any], errors: dict[str, str]) -> None:
     shown at once; a field with a problem is left out of what the reader gets."""
     checks = (("town", find_place), ("max_travel_miles", read_miles), ("system", areas().read))
     for name, check in checks:
-        if plain.get(name):
+        if plain.get(name) and not (name == "town" and plain.get("latitude")):
             try:
                 check(plain[name])
             except ValueError as problem:
@@ -109,10 +110,15 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def leader_from_form(values: dict[str, Any], leader_id: str | None, consents: list[Any] | None):
-    """The leader, or the problems by field (the fields' ids, so the error summary links to them)."""
+def leader_from_form(
+    values: dict[str, Any], leader_id: str | None, consents: list[Any] | None, kept: dict[str, float] | None = None
+):
+    """The leader, or the problems by field (the fields' ids, so the error summary links to them).
+    `kept` is where a leader being changed is now: kept as it is while the place shown for it is not changed."""
     errors: dict[str, str] = {}
     plain = {name: values[name] for name in forms.LEADER_FIELDS if name in values}
+    if kept and plain.get("town") and plain["town"] == values.get("place_was"):
+        plain["latitude"], plain["longitude"] = str(kept["lat"]), str(kept["lon"])
     _check_each(plain, errors)
     plain["availability"] = _times_text(values["times"], errors)
     plain["unavailable_dates"] = _dates_text(values["dates"], errors)
@@ -144,7 +150,7 @@ def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
     dates = [dt.date.fromisoformat(str(d)) for d in view.get("unavailable_dates") or []]
     values["dates"] = [(str(d.day), str(d.month), str(d.year)) for d in dates] + [("", "", "")]
     values["max_travel_miles"] = miles(view.get("max_travel_km"))
-    values["town"] = _place(view)
+    values["town"] = values["place_was"] = _place(view)
     values["do_not_pair_with"] = list(view.get("do_not_pair_with") or [])
     values["never_q"], values["never_found"] = "", []
     return values
@@ -166,6 +172,7 @@ def blank_values() -> dict[str, Any]:
         dates=[("", "", "")],
         never_q="",
         never_found=[],
+        place_was="",
     )
     return values
 
