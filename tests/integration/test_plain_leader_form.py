@@ -230,13 +230,17 @@ async def test_a_record_with_only_coordinates_shows_a_place_and_keeps_where_it_i
     assert 'name="place_was" value="' + shown + '"' in edit
     assert 'value="12.4"' in edit, "20 km in miles"
 
-    form = plain_form(token, ident, name="Olive Older", system="QHM", town=shown, place_was=shown, max_travel_miles="12.4")
+    form = plain_form(
+        token, ident, name="Olive Older", system="QHM", town=shown, place_was=shown, max_travel_miles="12.4", miles_was="12.4"
+    )
     kept = await browser.post(f"/manage/leaders/{ident}/edit", data=form)
     assert kept.status_code == 303, kept.text
     stored = (await registry.get(f"/leaders/{ident}")).json()
     assert stored["location"] == {"lat": 54.97, "lon": -1.61} and stored["place"] == shown, "not moved by saving"
+    assert stored["max_travel_km"] == 20, "not changed by rounding to miles and back"
 
-    moved = await browser.post(f"/manage/leaders/{ident}/edit", data={**form, "town": "York"})
+    moved = await browser.post(f"/manage/leaders/{ident}/edit", data={**form, "town": "York", "max_travel_miles": "5"})
     assert moved.status_code == 303, moved.text
     stored = (await registry.get(f"/leaders/{ident}")).json()
     assert stored["place"] == "York" and abs(stored["location"]["lat"] - 53.96) < 0.05
+    assert abs(stored["max_travel_km"] - 8.047) < 0.001

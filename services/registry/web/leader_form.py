@@ -41,6 +41,7 @@ def values_of(form: Any) -> dict[str, Any]:
     values["dates"] = _rows(form, "date", ("day", "month", "year"))
     values["never_q"] = (form.get("never_q") or "").strip()[:100]
     values["place_was"] = (form.get("place_was") or "").strip()[:100]
+    values["miles_was"] = (form.get("miles_was") or "").strip()[:20]
     values["never_found"] = []
     return values
 
@@ -110,15 +111,24 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _keep(plain: dict[str, Any], values: dict[str, Any], stored: dict[str, Any]) -> None:
+    """A leader being changed keeps where they are and how far they travel, exactly as stored, while the
+    place and the miles shown for them (rounded) are left as they were shown."""
+    if (where := stored.get("location")) and plain.get("town") and plain["town"] == values.get("place_was"):
+        plain["latitude"], plain["longitude"] = str(where["lat"]), str(where["lon"])
+    km = stored.get("max_travel_km")
+    if km is not None and plain.get("max_travel_miles") and plain["max_travel_miles"] == values.get("miles_was"):
+        plain["max_travel_miles"], plain["max_travel_km"] = "", str(km)
+
+
 def leader_from_form(
-    values: dict[str, Any], leader_id: str | None, consents: list[Any] | None, kept: dict[str, float] | None = None
+    values: dict[str, Any], leader_id: str | None, consents: list[Any] | None, stored: dict[str, Any] | None = None
 ):
     """The leader, or the problems by field (the fields' ids, so the error summary links to them).
-    `kept` is where a leader being changed is now: kept as it is while the place shown for it is not changed."""
+    `stored` is the record of a leader being changed (see _keep)."""
     errors: dict[str, str] = {}
     plain = {name: values[name] for name in forms.LEADER_FIELDS if name in values}
-    if kept and plain.get("town") and plain["town"] == values.get("place_was"):
-        plain["latitude"], plain["longitude"] = str(kept["lat"]), str(kept["lon"])
+    _keep(plain, values, stored or {})
     _check_each(plain, errors)
     plain["availability"] = _times_text(values["times"], errors)
     plain["unavailable_dates"] = _dates_text(values["dates"], errors)
@@ -149,7 +159,7 @@ def values_from_leader(view: dict[str, Any]) -> dict[str, Any]:
     values["times"].append(("", "", ""))
     dates = [dt.date.fromisoformat(str(d)) for d in view.get("unavailable_dates") or []]
     values["dates"] = [(str(d.day), str(d.month), str(d.year)) for d in dates] + [("", "", "")]
-    values["max_travel_miles"] = miles(view.get("max_travel_km"))
+    values["max_travel_miles"] = values["miles_was"] = miles(view.get("max_travel_km"))
     values["town"] = values["place_was"] = _place(view)
     values["do_not_pair_with"] = list(view.get("do_not_pair_with") or [])
     values["never_q"], values["never_found"] = "", []
@@ -173,6 +183,7 @@ def blank_values() -> dict[str, Any]:
         never_q="",
         never_found=[],
         place_was="",
+        miles_was="",
     )
     return values
 

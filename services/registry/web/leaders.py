@@ -163,13 +163,13 @@ async def save_leader(request: Request, editing: str | None) -> Response:
         return await leader_form_page(request, values, {}, editing)
     registry = registry_of(request)
     consents: list = []
-    kept = None
+    kept: dict = {}
     if editing is not None:
         # The form does not list every consent: the ones recorded are kept, and the answer about a proxy added.
         async with registry.store.unit_of_work() as uow:
             stored = await uow.session.get(LeaderRow, editing)
             consents = list((stored.public.get("consents") if stored is not None else None) or [])
-            kept = stored.public.get("location") if stored is not None else None
+            kept = dict(stored.public) if stored is not None else {}
     leader, errors = leader_form.leader_from_form(values, editing, consents, kept)
     if leader is None:
         return await leader_form_page(request, values, errors, editing, 400)
