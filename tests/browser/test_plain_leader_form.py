@@ -18,6 +18,12 @@ pytestmark = pytest.mark.e2e
 RUN = uuid.uuid4().hex[:5]
 
 
+@pytest.fixture(scope="module")
+def stack(own_stack):
+    """Its own registry: the journeys count every active leader, and these two would join them."""
+    return own_stack
+
+
 def test_a_manager_adds_a_leader_with_only_the_plain_fields_and_no_javascript(stack, browser, visit):
     base = stack.base_url
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
