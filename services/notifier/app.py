@@ -19,6 +19,7 @@ from schemas.events import (
     PairEnded,
     ResponseEvent,
     RoundEvent,
+    RoundFeedbackShared,
     RoundStatusChanged,
     TextReplyReceived,
 )
@@ -44,6 +45,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.context import MessageRules, Notifier
 from services.notifier.domain.pair_endings import messages_for
 from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.round_feedback import feedback_messages
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
@@ -117,6 +119,9 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_round(event: RoundEvent) -> None:
         if isinstance(event, RoundStatusChanged):
             await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
+        if isinstance(event, RoundFeedbackShared):
+            for message in feedback_messages(event):  # everyone in the round, each once, in their own format
+                await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
 
     broker.publisher(RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description)
 
