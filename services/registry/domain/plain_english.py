@@ -2,7 +2,7 @@
 
 It finds what makes a message hard for the people the programme serves: long sentences, short forms
 (acronyms) whose meaning is not given, jargon with an everyday word in its place, and a reading level above
-about 12 years old (Flesch-Kincaid grade, with syllables counted by a rule of thumb). Each finding says what
+about 14 years old (Flesch-Kincaid grade, with syllables counted by a rule of thumb). Each finding says what
 to change. Pure: no I/O.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 MAX_CHARACTERS = 2000
 MAX_SENTENCE_WORDS = 25
-MAX_GRADE = 7.0  # Flesch-Kincaid grade 7: a reading age of about 12
+MAX_GRADE = 9  # Flesch-Kincaid grade 9: a reading age of about 14
 MIN_WORDS_FOR_GRADE = 20  # fewer words than this give no steady reading level
 # Short forms people know without being told.
 KNOWN_SHORT_FORMS = frozenset({"NHS", "GP", "UK", "OK", "A&E"})
@@ -132,7 +132,7 @@ def check(text: str) -> list[Finding]:
         findings.append(
             Finding(
                 f"It reads at about the level of a {round(grade(text)) + 5} year old.",
-                "Aim for 12: use shorter words and sentences.",
+                f"Aim for {MAX_GRADE + 5} or younger: use shorter words and sentences.",
             )
         )
     return findings

@@ -1,0 +1,169 @@
+"""Closing a round with what difference the pairs made (issue 18), through the real broker: the registry
+refuses words that are not plain English (naming the field and what to change), then closes the round and
+publishes `RoundFeedbackShared` (audited); the running notifier tells everyone in the round, paired or not,
+in their own format (standard email, easy read, a text message), each once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from schemas.events import LeaderContact, LeaderContactChanged, RoundFeedback, RoundFeedbackShared
+from schemas.topics import LEADER_CONTACTS, ROUNDS
+from services.common.crypto import new_key
+from services.common.embedded import read_maildir
+from services.common.round_feedback import sms_parts
+from services.notifier.app import create_app
+from services.notifier.clock import RunningClock
+from services.notifier.config import NotifierSettings
+from services.registry.adapters.orm import AuditRow, RoundRow
+from services.registry.sample import sample_leaders
+from tests.integration.conftest import unique
+from tests.integration.test_notifier_app import MIDDAY, publish
+from tests.integration.test_publishing import publish_two_pairs
+from tests.kafka_reading import read_topic
+
+pytestmark = pytest.mark.integration
+
+SAID = (
+    "Because of your work, the hospital now books interpreters before the first visit. "
+    "Carers now get a named contact on every ward."
+)
+TITLES = ("What difference your pairing made", "Thank you from the programme")
+
+
+@pytest.fixture
+async def notifier_out(kafka_settings, smtp_server, tmp_path):
+    """The notifier app on the broker, sending email to a real SMTP server: its maildir and output folder."""
+    port, maildir = smtp_server
+    settings = NotifierSettings(
+        encryption_keys=new_key(),
+        event_keys=new_key(),
+        database_url=f"sqlite:///{tmp_path / 'notifier.db'}",
+        smtp_port=port,
+        output_dir=tmp_path / "out",
+        kafka=kafka_settings,
+    )
+    app = create_app(settings, clock=RunningClock(MIDDAY))
+    await app.start()
+    try:
+        yield maildir, settings.sms_dir
+    finally:
+        await app.stop()
+
+
+async def contact(kafka_settings, leader: dict, information_format: str = "standard", method: str = "email") -> None:
+    data = LeaderContact(
+        leader_id=leader["id"],
+        version=1,
+        name=leader["name"],
+        role=leader["role"],
+        email=f"{leader['id']}@example.org",
+        phone="07700 900123" if method == "sms" else None,
+        contact_method=method,
+        information_format=information_format,
+    )
+    await publish(
+        kafka_settings,
+        LEADER_CONTACTS,
+        leader["id"],
+        LeaderContactChanged(producer="test", correlation_id=leader["id"], data=data),
+    )
+
+
+async def feedback_mail(maildir, leader_id: str, count: int = 1, seconds: float = 60) -> list:
+    found: list = []
+    for _ in range(int(seconds * 10)):
+        found = [m for m in read_maildir(maildir) if m["To"] == f"{leader_id}@example.org" and m["Subject"].startswith(TITLES)]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def texts_to(folder, leader_id: str, seconds: float = 60) -> list[str]:
+    """The text messages thanking this person for taking part, once there is one."""
+    for _ in range(int(seconds * 10)):
+        texts = [p.read_text() for p in folder.glob(f"*{leader_id}*")] if folder.exists() else []
+        found = [t for t in texts if "thank you for taking part" in t]  # not the message about their partner
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_closing_with_feedback_tells_everyone_in_the_round_in_their_format_once(registry, kafka_settings, notifier_out):
+    maildir, sms_dir = notifier_out
+    left_out = unique({**sample_leaders()[0], "availability": []})
+    first, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
+    await contact(kafka_settings, professional)  # standard email
+    await contact(kafka_settings, signs, "easy_read")
+    await contact(kafka_settings, carer, method="sms")
+    await contact(kafka_settings, left_out)  # not paired: told too
+
+    # Words that are not plain English are refused, naming the field and what to change; the round stays open.
+    hard = await registry.post(f"/rounds/{first}/close", json={"feedback": "The ICB will leverage your learning."})
+    assert hard.status_code == 422
+    problems = hard.json()["errors"]
+    assert {p["field"] for p in problems} == {"feedback"}
+    assert any('"ICB"' in p["message"] for p in problems) and any('Say "use" instead' in p["message"] for p in problems)
+    async with registry.store.unit_of_work() as uow:
+        assert (await uow.session.get(RoundRow, first)).status == "published"
+
+    closed = await registry.post(f"/rounds/{first}/close", json={"feedback": SAID})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+
+    records = await read_topic(
+        kafka_settings.bootstrap_servers,
+        ROUNDS,
+        keep=lambda r: r.key == first.encode() and b"RoundFeedbackShared" in r.value,
+        expected=1,
+        timeout_s=20,
+    )
+    shared = RoundFeedbackShared.model_validate_json(records[0].value)
+    everyone = {professional["id"], signs["id"], carer["id"], left_out["id"]}
+    assert set(shared.data.leader_ids) == everyone and shared.data.message == SAID
+    assert shared.data.programme is not None and shared.data.programme.email
+    async with registry.store.unit_of_work() as uow:
+        audited = (
+            await uow.session.scalars(select(AuditRow.purpose).where(AuditRow.action == "shared what difference the pairs made"))
+        ).all()
+    assert any(first in purpose and "4 people" in purpose for purpose in audited)
+
+    # Everyone hears it, paired or not, in their format.
+    for person in (professional, left_out):
+        (mail,) = await feedback_mail(maildir, person["id"])
+        words = mail.get_body(("plain",)).get_content()
+        assert "Carers now get a named contact on every ward." in words and person["name"] in words
+    (easy,) = await feedback_mail(maildir, signs["id"])
+    assert easy["Subject"].startswith("Thank you from the programme")
+    assert any(part.get_content_type() == "image/png" for part in easy.walk()), "easy read has pictures"
+    (text,) = await texts_to(sms_dir, carer["id"])
+    assert "the hospital now books interpreters before the first visit." in text and sms_parts(text.strip()) <= 2
+
+    # The same event again, then one for someone else on the same round: by the time that one is told,
+    # the repeat was handled, and told nobody twice.
+    await publish(kafka_settings, ROUNDS, first, shared)
+    marker = {"id": f"pl-{uuid.uuid4().hex[:6]}", "name": "Dara Quinn", "role": "patient_leader"}
+    await contact(kafka_settings, marker)
+    later = RoundFeedback(round_id=first, leader_ids=[marker["id"]], message=SAID)
+    await publish(kafka_settings, ROUNDS, first, RoundFeedbackShared(producer="test", correlation_id=first, data=later))
+    assert len(await feedback_mail(maildir, marker["id"])) == 1
+    for person in (professional, signs, left_out):
+        assert len(await feedback_mail(maildir, person["id"], seconds=0.1)) == 1, "told once"
+    assert len(await texts_to(sms_dir, carer["id"], seconds=0.1)) == 1
+
+
+async def test_closing_without_words_tells_nobody_anything_new(registry, kafka_settings):
+    first, *_ = await publish_two_pairs(registry)
+    closed = await registry.post(f"/rounds/{first}/close")
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    async with registry.store.unit_of_work() as uow:
+        audited = (
+            await uow.session.scalars(select(AuditRow.purpose).where(AuditRow.action == "shared what difference the pairs made"))
+        ).all()
+    assert not [purpose for purpose in audited if first in purpose]
