@@ -60,7 +60,8 @@ def standard_lines(name: str, message: str, contact: FeedbackContact) -> list[Li
         ("p", "Thank you for taking part in the patient leader programme. This set of pairs has now come to an end."),
         (
             "p",
-            "We promised to tell you what difference your time and experience made. Here is what happened because of the work of the pairs:",
+            "We promised to tell you what difference your time and experience made. "
+            "Here is what happened because of the work of the pairs:",
         ),
         *[("p", paragraph) for paragraph in paragraphs(message)],
         ("h2", "What happens next"),

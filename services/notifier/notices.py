@@ -33,8 +33,8 @@ from services.notifier.context import MessageRules, delivery_report
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.domain.messages import Route
 from services.notifier.domain.pair_endings import PairEndedMessage
-from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.domain.round_feedback import RoundFeedbackMessage
+from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended, plan_pair_ended_task
 from services.notifier.round_feedback_words import plan_round_feedback, plan_round_feedback_task
 

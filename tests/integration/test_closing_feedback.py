@@ -6,6 +6,7 @@ in their own format (standard email, easy read, a text message), each once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
@@ -21,9 +22,10 @@ from services.notifier.clock import RunningClock
 from services.notifier.config import NotifierSettings
 from services.registry.adapters.orm import AuditRow, RoundRow
 from services.registry.sample import sample_leaders
-from tests.integration.conftest import unique
+from tests.integration.conftest import ADMIN, unique
 from tests.integration.test_notifier_app import MIDDAY, publish
 from tests.integration.test_publishing import publish_two_pairs
+from tests.integration.test_round_review_pages import pages_as
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -167,3 +169,60 @@ async def test_closing_without_words_tells_nobody_anything_new(registry, kafka_s
             await uow.session.scalars(select(AuditRow.purpose).where(AuditRow.action == "shared what difference the pairs made"))
         ).all()
     assert not [purpose for purpose in audited if first in purpose]
+
+
+async def test_the_close_page_checks_the_words_shows_every_format_and_sends_only_what_was_previewed(registry, kafka_settings):
+    first, *_ = await publish_two_pairs(registry)
+    async with pages_as(registry, *ADMIN) as browser:
+        form = await browser.get(f"/manage/rounds/{first}/close")
+        assert form.status_code == 200 and "Tell everyone what difference the pairs made" in form.text
+        assert "3 people" in form.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+
+        hard = await browser.post(
+            f"/manage/rounds/{first}/close",
+            data={"csrf_token": token, "feedback": "The ICB will leverage your learning.", "action": "close"},
+        )
+        assert hard.status_code == 400 and "There is a problem" in hard.text
+        assert '<a href="#feedback">&#34;ICB&#34; is a short form not everyone knows.' in hard.text
+        assert "Say &#34;use&#34; instead." in hard.text
+        assert 'class="nhsuk-textarea nhsuk-textarea--error"' in hard.text
+
+        # Plain words, sent straight away: shown first, not sent.
+        shown = await browser.post(
+            f"/manage/rounds/{first}/close", data={"csrf_token": token, "feedback": SAID, "action": "close"}
+        )
+        assert shown.status_code == 200
+        for heading in (
+            "<h3>Email</h3>",
+            "<h3>Large print</h3>",
+            "<h3>Easy read</h3>",
+            "<h3>Text message</h3>",
+            "<h3>Letter</h3>",
+        ):
+            assert heading in shown.text
+        assert "sent as 2 parts" in shown.text and "Carers now get a named contact on every ward." in shown.text
+        async with registry.store.unit_of_work() as uow:
+            assert (await uow.session.get(RoundRow, first)).status == "published", "nothing sent before the preview"
+
+        # Words changed after the preview are shown again, not sent.
+        changed = SAID + " Thank you."
+        again = await browser.post(
+            f"/manage/rounds/{first}/close",
+            data={"csrf_token": token, "feedback": changed, "previewed": SAID, "action": "close"},
+        )
+        assert again.status_code == 200 and "How everyone will get your words" in again.text
+
+        sent = await browser.post(
+            f"/manage/rounds/{first}/close",
+            data={"csrf_token": token, "feedback": changed, "previewed": changed, "action": "close"},
+        )
+        assert sent.status_code == 303 and "3 people" in sent.headers["location"].replace("+", " ").replace("%28", "(")
+    records = await read_topic(
+        kafka_settings.bootstrap_servers,
+        ROUNDS,
+        keep=lambda r: r.key == first.encode() and b"RoundFeedbackShared" in r.value,
+        expected=1,
+        timeout_s=20,
+    )
+    assert RoundFeedbackShared.model_validate_json(records[0].value).data.message == changed

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from schemas.events import Envelope, ProgrammeContact, Payload, RoundFeedbackShared
+from schemas.events import Envelope, Payload, ProgrammeContact, RoundFeedbackShared
 
 ROUND_FEEDBACK = "round_feedback"
 

@@ -44,8 +44,8 @@ from services.notifier.compose import TEMPLATES, plan_message, plan_missing_cont
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 from services.notifier.domain.pair_endings import EndedNews, messages_for
-from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.domain.round_feedback import FeedbackNews, feedback_messages
+from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended
 from services.notifier.round_feedback_words import plan_round_feedback
 
