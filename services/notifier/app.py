@@ -25,6 +25,7 @@ from schemas.events import (
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
+from services.common.demo_clock import ShiftedClock
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
@@ -157,6 +158,8 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
 def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFastStream:
     cipher = Cipher(settings.encryption_keys)
     store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
+    if clock is None and settings.demo_clock_file is not None:
+        clock = ShiftedClock(settings.demo_clock_file)  # `make demo-journey` only: simulated months
     notifier = make_notifier(settings, store, cipher, clock)
     broker = build_broker(settings, store, cipher, notifier)
     # A scheduled message given up on goes to the dead-letter topic, as a consumer's event does.
