@@ -6,8 +6,10 @@ in their own format (standard email, easy read, a text message), each once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -17,11 +19,15 @@ from schemas.topics import LEADER_CONTACTS, ROUNDS
 from services.common.crypto import new_key
 from services.common.embedded import read_maildir
 from services.common.round_feedback import sms_parts
+from services.notifier import handlers
 from services.notifier.app import create_app
-from services.notifier.clock import RunningClock
+from services.notifier.clock import FrozenClock, RunningClock
 from services.notifier.config import NotifierSettings
+from services.notifier.domain.round_feedback import feedback_messages
+from services.notifier.scheduler import Scheduler
 from services.registry.adapters.orm import AuditRow, RoundRow
 from services.registry.sample import sample_leaders
+from tests.integration import notifier_world as world
 from tests.integration.conftest import ADMIN, unique
 from tests.integration.test_notifier_app import MIDDAY, publish
 from tests.integration.test_publishing import publish_two_pairs
@@ -226,3 +232,30 @@ async def test_the_close_page_checks_the_words_shows_every_format_and_sends_only
         timeout_s=20,
     )
     assert RoundFeedbackShared.model_validate_json(records[0].value).data.message == changed
+
+
+async def test_a_feedback_text_in_quiet_hours_waits_for_the_morning_and_goes_once(store, channels, settings):
+    """The same rules as every message: no text message at night, sent by the scheduler at nine, once."""
+    await world.know(store, world.person(contact_method="sms", phone="07700 900123"))
+    clock = FrozenClock(dt.datetime(2026, 12, 15, 22, 30, tzinfo=ZoneInfo("Europe/London")))
+    n = world.notifier(store, channels, clock=clock)
+    event = RoundFeedbackShared(
+        producer="registry", correlation_id="r1", data=RoundFeedback(round_id="r1", leader_ids=["pl-1"], message=SAID)
+    )
+    (message,) = feedback_messages(event)
+    await handlers.on_event(n, message)  # type: ignore[arg-type]
+    await handlers.on_event(n, feedback_messages(event)[0])  # type: ignore[arg-type]  # the event again
+
+    texts = lambda: sorted(settings.sms_dir.glob("*.txt")) if settings.sms_dir.exists() else []  # noqa: E731
+    assert texts() == [], "nothing is sent in quiet hours"
+    (waiting,) = await world.reports(store)
+    assert (waiting.data.about, waiting.data.status) == ("round_feedback", "scheduled")
+    assert "09:00 on Wednesday 16 December 2026" in waiting.data.detail
+
+    scheduler = Scheduler(n)
+    clock.set(dt.datetime(2026, 12, 16, 9, 0, tzinfo=ZoneInfo("Europe/London")))
+    assert await scheduler.run_due() == 1
+    (text,) = texts()
+    assert "the hospital now books interpreters before the first visit." in text.read_text()
+    assert await scheduler.run_due() == 0, "sent once"
+    assert [r.data.status for r in await world.reports(store)] == ["scheduled", "sent"]
