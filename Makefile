@@ -7,7 +7,7 @@ PORT ?= 8000
 # make run KAFKA=apache: Apache Kafka (one node, data kept in var/kafka) instead of the embedded Tansu broker
 KAFKA ?= tansu
 
-.PHONY: chaos install run demo messages lint test test-unit test-integration test-e2e test-apache test-tansu test-tansu-smoke asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
+.PHONY: chaos install run demo demo-journey messages lint test test-unit test-integration test-e2e test-apache test-tansu test-tansu-smoke asyncapi check-asyncapi bench bench-matcher bench-registry bench-notifier bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first time only) ..."
@@ -24,6 +24,11 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	@$(BIN)/pairing demo --port $(PORT)
+
+# A programme through simulated months on the real services (their clocks moved on by this demo only):
+# publish, a reminder, a pair ended and paired again first, the round closed with feedback. Messages: var/journey/messages.
+demo-journey: $(STAMP)
+	@$(BIN)/pairing demo-journey --port $(PORT)
 
 # Every kind of message in every format, for awkward made-up people: open var/messages/index.html.
 messages: $(STAMP)

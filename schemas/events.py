@@ -198,7 +198,30 @@ class RoundStatusChanged(Envelope):
     data: StatusChange
 
 
-RoundEvent = Annotated[RoundRequested | RoundPublished | RoundCancelled | RoundStatusChanged, Field(discriminator="event_type")]
+class RoundFeedback(Payload):
+    """What happened because of the pairs' work, in the words of the manager who closed the round (issue 18).
+
+    Everyone in the round hears it in their own format, paired or not: co-production means telling people
+    what difference their contribution made. Plain English, checked by the registry before it is sent."""
+
+    round_id: str
+    leader_ids: list[LeaderId] = Field(description="Everyone in the round, paired or not, who is told")
+    message: str = Field(min_length=1, max_length=2000, description="The manager's words, in plain English")
+    programme: ProgrammeContact | None = Field(default=None, description="The programme team's contact details")
+    shared_by: str | None = Field(default=None, description="The staff member who closed the round and wrote it")
+
+
+class RoundFeedbackShared(Envelope):
+    """Added within v1: published with the RoundStatusChanged that closes the round, keyed by round id."""
+
+    event_type: Literal["RoundFeedbackShared"] = "RoundFeedbackShared"
+    data: RoundFeedback
+
+
+RoundEvent = Annotated[
+    RoundRequested | RoundPublished | RoundCancelled | RoundStatusChanged | RoundFeedbackShared,
+    Field(discriminator="event_type"),
+]
 
 
 # ---- matches.v1 (keyed by round id) ----
@@ -412,13 +435,15 @@ class Delivery(Payload):
     # outcome_event_id holds the PairDeclined event's id. For "reminder" (the one reminder to someone
     # who has not answered about a partner) and "no_answer" (the task for the programme team when the
     # answer date has passed), it holds an id of that reminder or task's own, the same on every report about it;
-    # for "pair_ended" and "pair_ended_confirmed", an id made from the PairEnded event's id and the person's.
+    # for "pair_ended" and "pair_ended_confirmed", an id made from the PairEnded event's id and the person's;
+    # for "round_feedback", an id made from the RoundFeedbackShared event's id and the person's.
     about: str = Field(
         default="outcome",
         description="outcome, partner_declined, text_reply, reminder (someone who has not answered is reminded, "
         "before their answer date), no_answer (the answer date passed: a task for the programme team to contact "
         "them; nobody is declined automatically), pair_ended (someone in a pair that ended is told kindly it is not "
-        "their fault) or pair_ended_confirmed (the person who asked to end it is told it is done)",
+        "their fault), pair_ended_confirmed (the person who asked to end it is told it is done) or round_feedback "
+        "(everyone in a closed round is told what difference the pairs made)",
     )
     # Added later within v1, for a task for a person (status needs_a_person): what kind of task and
     # the day it must be done by. For "text_reply", outcome_event_id holds GOV.UK Notify's id for the text.
@@ -443,6 +468,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         RoundPublished,
         RoundCancelled,
         RoundStatusChanged,
+        RoundFeedbackShared,
         RoundSolved,
         RoundSolveFailed,
         OutcomePublished,

@@ -312,6 +312,12 @@ def _demo(args: argparse.Namespace) -> None:
     demo(args.port, args.data)
 
 
+def _demo_journey(args: argparse.Namespace) -> None:
+    from services.demo_journey import demo_journey
+
+    demo_journey(args.port, args.data)
+
+
 def _serve(args: argparse.Namespace) -> None:
     serve(args.service)
 
@@ -395,6 +401,10 @@ def command_line() -> argparse.ArgumentParser:
     p.set_defaults(handle=_demo)
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data", type=Path, default=Path("var/demo"))
+    p = commands.add_parser("demo-journey", help="run a programme through simulated months and keep every message")
+    p.set_defaults(handle=_demo_journey)
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--data", type=Path, default=Path("var/journey"))
     p = commands.add_parser("serve", help="run one service (settings come from the environment)")
     p.set_defaults(handle=_serve)
     p.add_argument("service", choices=["registry", "matcher", "notifier"])

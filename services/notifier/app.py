@@ -19,11 +19,13 @@ from schemas.events import (
     PairEnded,
     ResponseEvent,
     RoundEvent,
+    RoundFeedbackShared,
     RoundStatusChanged,
     TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
+from services.common.demo_clock import ShiftedClock
 from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
@@ -44,6 +46,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.context import MessageRules, Notifier
 from services.notifier.domain.pair_endings import messages_for
 from services.notifier.domain.quiet_hours import QuietHours
+from services.notifier.domain.round_feedback import feedback_messages
 from services.notifier.inbound import InboundTexts, answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
@@ -117,6 +120,9 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_round(event: RoundEvent) -> None:
         if isinstance(event, RoundStatusChanged):
             await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
+        if isinstance(event, RoundFeedbackShared):
+            for message in feedback_messages(event):  # everyone in the round, each once, in their own format
+                await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
 
     broker.publisher(RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description)
 
@@ -152,6 +158,8 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
 def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFastStream:
     cipher = Cipher(settings.encryption_keys)
     store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
+    if clock is None and settings.demo_clock_file is not None:
+        clock = ShiftedClock(settings.demo_clock_file)  # `make demo-journey` only: simulated months
     notifier = make_notifier(settings, store, cipher, clock)
     broker = build_broker(settings, store, cipher, notifier)
     # A scheduled message given up on goes to the dead-letter topic, as a consumer's event does.

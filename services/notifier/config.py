@@ -86,6 +86,11 @@ class NotifierSettings(BaseSettings):
         default="smtp",
         description="smtp: email by SMTP, text messages and letters as files; notify: all three by GOV.UK Notify",
     )
+    demo_clock_file: Path | None = Field(
+        default=None,
+        description="Only for `make demo-journey`: a file holding how many seconds the clock runs ahead "
+        "(services/common/demo_clock.py). `make run` never sets it",
+    )
     notify_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("NOTIFY_API_KEY", "NOTIFIER_NOTIFY_API_KEY", "notify_api_key")
     )

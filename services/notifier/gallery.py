@@ -29,6 +29,8 @@ from schemas.events import (
     PairEnding,
     Partner,
     ProgrammeContact,
+    RoundFeedback,
+    RoundFeedbackShared,
 )
 from services.notifier.adapters.channels import task_text
 from services.notifier.adapters.letters import letter_pdf
@@ -42,10 +44,12 @@ from services.notifier.compose import (
 )
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.pair_endings import EndedNews, messages_for
+from services.notifier.domain.round_feedback import FeedbackNews, feedback_messages
 from services.notifier.domain.sms import segments
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS
 from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended
+from services.notifier.round_feedback_words import plan_round_feedback
 
 TODAY = dt.date(2027, 1, 12)  # a Tuesday: the day the gallery's messages are dated
 PROGRAMME = ProgrammeContact(
@@ -232,7 +236,13 @@ def _write(folder: Path, entry: Entry, message: PlannedMessage, me: LeaderContac
 
 
 # What happened, that a message tells someone about.
-News = Outcome | PairAnswer | FollowUp | EndedNews
+News = Outcome | PairAnswer | FollowUp | EndedNews | FeedbackNews
+# What a manager might write when closing a round, as plainly as the registry's check asks.
+FEEDBACK = (
+    "Because of your work, the hospital now books interpreters before the first visit. "
+    "Carers now get a named contact on every ward.\n"
+    "Two of your ideas are now part of how new staff are trained."
+)
 
 
 def _cases() -> list[tuple[str, LeaderContact, News]]:
@@ -256,6 +266,7 @@ def _cases() -> list[tuple[str, LeaderContact, News]]:
         ("reminder: no answer yet", LONG, _follow_up(REMINDER)),
         ("pair ended", LONG, _ended("pl-1")),
         ("pair ended, as they asked", PROFESSIONAL, _ended("cl-1")),
+        ("what difference the pairs made, when a round closes", LONG, _feedback("pl-1")),
     ]
     for reason_name, reason in UNMATCHED_REASONS.items():
         cases.append((f"not paired: {reason_name}", ACCENTED, _outcome("pl-2", "unmatched", unmatched_reason=reason)))
@@ -274,6 +285,16 @@ def _ended(told: str) -> EndedNews:
     ending = PairEnding(round_id="gallery", leader_id="cl-1", partner_id="pl-1", ended_by="leader")
     event = PairEnded(producer="gallery", correlation_id="gallery", data=ending)
     return next(m.data for m in messages_for(event) if m.data.leader_id == told)
+
+
+def _feedback(told: str) -> FeedbackNews:
+    """The manager's words when the round closes, as the notifier makes one person's copy."""
+    shared = RoundFeedbackShared(
+        producer="gallery",
+        correlation_id="gallery",
+        data=RoundFeedback(round_id="gallery", leader_ids=[told], message=FEEDBACK, programme=PROGRAMME),
+    )
+    return feedback_messages(shared)[0].data
 
 
 def _through_proxy(person: LeaderContact, change: dict) -> dict:
@@ -295,6 +316,8 @@ def _plan(what: News, me: LeaderContact) -> PlannedMessage:
         return plan_follow_up(what, me, CONTACTS[what.partner_id], PROGRAMME)
     if isinstance(what, EndedNews):
         return plan_pair_ended(what, me, CONTACTS[what.partner_id], PROGRAMME)
+    if isinstance(what, FeedbackNews):
+        return plan_round_feedback(what, me, PROGRAMME)
     return plan_message(what, me, CONTACTS | {me.leader_id: me}, PROGRAMME)
 
 

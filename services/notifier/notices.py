@@ -4,7 +4,8 @@ Four events make a message, each its own notice type behind one small protocol:
 an outcome (`OutcomeNotice`, to the person it is about), a partner saying no
 (`DeclineNotice`, to the other person in the pair), a follow-up made from an
 outcome (`FollowUpNotice`: a reminder, or a task when someone has not answered;
-reminders.py) and a pair that ended (`PairEndedNotice`, one for each of the two).
+reminders.py), a pair that ended (`PairEndedNotice`, one for each of the two) and the manager's words
+when a round closes (`FeedbackNotice`, one for each person in the round).
 Delivery and the schedule ask the notice, never the event's type.
 """
 
@@ -32,16 +33,19 @@ from services.notifier.context import MessageRules, delivery_report
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.domain.messages import Route
 from services.notifier.domain.pair_endings import PairEndedMessage
+from services.notifier.domain.round_feedback import RoundFeedbackMessage
 from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended, plan_pair_ended_task
+from services.notifier.round_feedback_words import plan_round_feedback, plan_round_feedback_task
 
 CONSUMER = "notifier.outcomes"
 DECLINES_CONSUMER = "notifier.declines"
 PAIR_ENDINGS_CONSUMER = "notifier.pair_endings"
+FEEDBACK_CONSUMER = "notifier.round_feedback"
 
 # A follow-up is not an event on a topic: it is made from an outcome when that is handled,
 # and waits on the schedule (reminders.py).
-Cause = OutcomePublished | PairDeclined | AnswerFollowUp | PairEndedMessage
+Cause = OutcomePublished | PairDeclined | AnswerFollowUp | PairEndedMessage | RoundFeedbackMessage
 Contacts = dict[str, LeaderContact | None]
 
 
@@ -290,11 +294,50 @@ class PairEndedNotice(Notice):
         return False
 
 
-NOTICES: dict[str, type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice] | type[PairEndedNotice]] = {
+@dataclass(frozen=True)
+class FeedbackNotice(Notice):
+    """A round closed: what difference the pairs made, to one person in it (domain/round_feedback.py)."""
+
+    event: RoundFeedbackMessage
+    about = "round_feedback"
+    consumer = FEEDBACK_CONSUMER
+    # Made here from a RoundFeedbackShared, never on a topic itself: a consumer that gives up dead-letters the
+    # RoundFeedbackShared (each person's message has its own inbox mark, so a replay tells only who was not told).
+    source = None
+    cancels_round = False
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.leader_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        return []
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        return plan_round_feedback(self.event.data, known(contacts, self.leader_id), rules.programme, route)
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
+        return plan_round_feedback_task(self.event.data, contacts, why, rules.programme)
+
+    def text_question(self) -> TextQuestionRow | None:
+        return None
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return False
+
+
+NoticeType = type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice] | type[PairEndedNotice] | type[FeedbackNotice]
+NOTICES: dict[str, NoticeType] = {
     "OutcomePublished": OutcomeNotice,
     "PairDeclined": DeclineNotice,
     "AnswerFollowUp": FollowUpNotice,
     "PairEndedMessage": PairEndedNotice,
+    "RoundFeedbackMessage": FeedbackNotice,
 }
 
 

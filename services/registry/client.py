@@ -40,6 +40,17 @@ class RegistryClient:
     def publish(self, round_id: str) -> dict:
         return self._check(self.http.post(f"/rounds/{round_id}/publish"))
 
+    def record_answer(self, round_id: str, answer: dict) -> dict:
+        """An answer someone gave the programme team (by phone, letter, text, in person or email)."""
+        return self._check(self.http.post(f"/rounds/{round_id}/answers", json=answer))
+
+    def end_pair(self, round_id: str, ending: dict) -> dict:
+        return self._check(self.http.post(f"/rounds/{round_id}/pairs/end", json=ending))
+
+    def close(self, round_id: str, feedback: str | None = None) -> dict:
+        """Close a published round; with `feedback`, everyone in it is told what difference the pairs made."""
+        return self._check(self.http.post(f"/rounds/{round_id}/close", json={"feedback": feedback}))
+
     def wait_for_round(self, round_id: str, statuses: set[str], seconds: float = 60) -> dict:
         deadline = time.monotonic() + seconds
         while True:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,11 @@ class RegistrySettings(BaseSettings):
         default=400, ge=1, le=3650, description="Days delivery reports and answers (with reasons for a no) are kept"
     )
     response_days: int = Field(default=14, ge=1, le=90, description="Days people have to accept or decline")
+    demo_clock_file: Path | None = Field(
+        default=None,
+        description="Only for `make demo-journey`: a file holding how many seconds today's date runs ahead "
+        "(services/common/demo_clock.py). `make run` never sets it",
+    )
     first_meeting_notice_days: int = Field(
         default=14, ge=0, le=180, description="The suggested first meeting is at least this many days after publishing"
     )

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from itsdangerous import URLSafeTimedSerializer
 
 from services.common.crypto import Cipher
+from services.common.demo_clock import ahead
 from services.common.store import Store
 from services.registry.config import RegistrySettings
 from services.registry.handlers.publishing import Publishing
@@ -32,7 +33,8 @@ class Registry:
 
     def today(self) -> dt.date:
         # The date in England, as people read it: just after midnight in summer, UTC is still yesterday.
-        return dt.datetime.now(LONDON).date()
+        # `make demo-journey` alone moves it on (services/common/demo_clock.py); otherwise it is today.
+        return (dt.datetime.now(LONDON) + ahead(self.settings.demo_clock_file)).date()
 
     @property
     def publishing(self) -> Publishing:

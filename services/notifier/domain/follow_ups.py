@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.events import EVENT_TYPES, Envelope, Outcome, OutcomePublished, Payload
 from services.notifier.domain.pair_endings import PairEndedMessage
+from services.notifier.domain.round_feedback import RoundFeedbackMessage
 from services.notifier.domain.tasks import add_working_days
 
 LONDON = ZoneInfo("Europe/London")
@@ -56,11 +57,12 @@ class AnswerFollowUp(Envelope):
     data: FollowUp
 
 
-# What the schedule table can hold: any event, a follow-up, and the news of a pair that ended.
+# What the schedule table can hold: any event, a follow-up, the news of a pair that ended and a round's feedback.
 JOB_TYPES: dict[str, type[Envelope]] = {
     **EVENT_TYPES,
     "AnswerFollowUp": AnswerFollowUp,
     "PairEndedMessage": PairEndedMessage,
+    "RoundFeedbackMessage": RoundFeedbackMessage,
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from services.common.tracing import mark_correlation
 from services.registry import queries
@@ -14,7 +16,7 @@ from services.registry.domain.commands import (
     PairChoice,
 )
 from services.registry.domain.rounds import RoundStatus
-from services.registry.handlers import publishing, review, rounds
+from services.registry.handlers import publishing, review, round_feedback, rounds
 from services.registry.handlers.store import SqlRounds
 from services.registry.web.deps import MANAGER, VIEWER, actor_of, registry_of
 
@@ -84,10 +86,34 @@ async def pair_again(round_id: str, request: Request) -> dict:
         return {"id": row.id, "status": row.status, "parent_round_id": row.parent_round_id, "leader_ids": row.leader_ids}
 
 
-@router.post("/rounds/{round_id}/close", tags=["rounds"], dependencies=[MANAGER])
-async def close_round(round_id: str, request: Request) -> dict:
-    """Finish a published round: its answer links stop taking answers."""
-    return await round_action(request, review.close_round, round_id, request.state.manager.name)
+class CloseRound(BaseModel):
+    feedback: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="What happened because of the pairs' work, in plain English: everyone in the round is told it "
+        "in their own format. Refused (422) with what to change when it is not plain English",
+    )
+
+
+@router.post("/rounds/{round_id}/close", tags=["rounds"], dependencies=[MANAGER], response_model=None)
+async def close_round(round_id: str, request: Request, command: CloseRound | None = None) -> dict | JSONResponse:
+    """Finish a published round: its answer links stop taking answers. With `feedback`, everyone in it is told
+    what difference the pairs made."""
+    feedback = command.feedback if command else None
+    registry = registry_of(request)
+    try:
+        return await round_action(
+            request,
+            round_feedback.close_with_feedback,
+            round_id,
+            request.state.manager.name,
+            feedback,
+            registry.settings.programme_defaults,
+        )
+    except round_feedback.NotPlainEnglish as problem:
+        errors = [{"field": "feedback", "message": str(f)} for f in problem.findings]
+        summary = "; ".join(f"feedback: {e['message']}" for e in errors[:5])
+        return JSONResponse(status_code=422, content={"detail": f"Please check: {summary}", "errors": errors})
 
 
 @router.post("/rounds/{round_id}/cancel", tags=["rounds"], dependencies=[MANAGER])

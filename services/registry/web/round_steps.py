@@ -1,5 +1,6 @@
 """What a manager does to a round from its page: approve, publish, keep or rule out a pair, solve again,
-pair again, cancel and close. Each step runs in one transaction, then shows the round with what happened."""
+pair again and cancel (closing is in round_closing.py). Each step runs in one transaction, then shows the
+round with what happened."""
 
 from __future__ import annotations
 
@@ -184,19 +185,4 @@ async def cancel(round_id: str, request: Request) -> Response:
             if any(was_published)
             else "The round is cancelled. Nobody has been told anything."
         ),
-    )
-
-
-@router.get("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
-async def close_page(round_id: str, request: Request) -> Response:
-    return await confirm_page(request, round_id, "round_close.html", "Close this round?")
-
-
-@router.post("/manage/rounds/{round_id}/close", response_class=HTMLResponse, include_in_schema=False)
-async def close(round_id: str, request: Request) -> Response:
-    async def act(uow):
-        await review.close_round(uow, round_id, f"{request.state.manager.name} ({request.state.manager.email})")
-
-    return await round_action(
-        request, round_id, act, "The round is closed. People can no longer answer from the links in their message."
     )

@@ -28,6 +28,7 @@ def test_the_index_lists_every_kind_and_every_format(gallery):
         "no answer by the answer date",
         "pair ended",
         "pair ended, as they asked",
+        "what difference the pairs made, when a round closes",
     ):
         assert kind in index
     for reason in UNMATCHED_REASONS:

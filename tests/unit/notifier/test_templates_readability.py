@@ -29,13 +29,25 @@ import textstat
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, TWO_PARTNERS, UNMATCHED, partner
 
 from schemas.cohort import Session
-from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer, PairEnded, PairEnding
+from schemas.events import (
+    ContactProxy,
+    LeaderContact,
+    Outcome,
+    OutcomePublished,
+    PairAnswer,
+    PairEnded,
+    PairEnding,
+    RoundFeedback,
+    RoundFeedbackShared,
+)
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 from services.notifier.domain.pair_endings import EndedNews, messages_for
+from services.notifier.domain.round_feedback import FeedbackNews, feedback_messages
 from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended
+from services.notifier.round_feedback_words import plan_round_feedback
 
 pytestmark = pytest.mark.unit
 
@@ -95,6 +107,9 @@ TEMPLATE_FILES = {
     "standard/pair_ended_confirmed.j2",
     "easy_read/pair_ended_confirmed.j2",
     "sms/pair_ended_confirmed.j2",
+    "standard/round_feedback.j2",
+    "easy_read/round_feedback.j2",
+    "sms/round_feedback.j2",
 }
 CHANNELS = {
     "email": {},
@@ -115,6 +130,18 @@ def pair_ended(by: str, told: str) -> EndedNews:
     data = PairEnding(round_id="r1", leader_id="cl-1", partner_id="pl-1", ended_by=by)
     event = PairEnded(producer="test", correlation_id="r1", data=data)
     return next(m.data for m in messages_for(event) if m.data.leader_id == told)
+
+
+def round_feedback(told: str) -> FeedbackNews:
+    """One person's copy of the manager's words when a round closes, written as plainly as the check asks."""
+    said = (
+        "Because of your work, the hospital now books interpreters before the first visit. "
+        "Carers now get a named contact on every ward. Two of your ideas are now part of how new staff are trained."
+    )
+    event = RoundFeedbackShared(
+        producer="test", correlation_id="r1", data=RoundFeedback(round_id="r1", leader_ids=[told], message=said)
+    )
+    return feedback_messages(event)[0].data
 
 
 SESSIONS = [Session(date=dt.date(2027, 2, 9), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Leeds")]
@@ -146,6 +173,7 @@ OUTCOMES = {
     "pair ended": (pair_ended("leader", "pl-1"), ME),
     "pair ended by the programme team": (pair_ended("programme_team", "pl-1"), ME),
     "pair ended, as they asked": (pair_ended("leader", "cl-1"), PARTNER),
+    "round closed, with what the pairs made happen": (round_feedback("pl-1"), ME),
 }
 FORMATS = ["standard", "large_print_24", "easy_read"]
 
@@ -154,6 +182,8 @@ def planned(outcome_name: str, me: LeaderContact):
     outcome, _ = OUTCOMES[outcome_name]
     if isinstance(outcome, FollowUp):
         return plan_follow_up(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
+    if isinstance(outcome, FeedbackNews):
+        return plan_round_feedback(outcome, me, PROGRAMME_CONTACT)
     if isinstance(outcome, EndedNews):
         return plan_pair_ended(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, PairAnswer):

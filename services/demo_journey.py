@@ -1,0 +1,372 @@
+"""`make demo-journey`: a programme through simulated months, on the real components (issue 18).
+
+It starts what `make demo` starts (the broker, the three services and a local email server), with the
+registry's and the notifier's clocks moved on by a file only this demo names (services/common/demo_clock.py;
+`make run` never does). Then it runs STEPS in order: a round is published; two people who have not answered
+are reminded; a pair ends and both people are told kindly; the next round pairs them first; the first round
+is closed with a message telling everyone what difference the pairs made. It prints a plain-English timeline
+and leaves every message in a folder, one folder for each step.
+
+Each step is a `Step` in STEPS: a new step (say "did you meet?" or a check-in) is one more entry, placed
+where it happens in the programme's months.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from rich.console import Console
+
+from services.common.demo_clock import move_to
+from services.demo import NO_QUIET_HOURS
+from services.launcher import Stack
+from services.registry.client import RegistryClient
+
+LONDON = ZoneInfo("Europe/London")
+console = Console()
+
+# What happened because of the pairs' work, as the programme's manager writes it when the first round closes.
+FEEDBACK = (
+    "Because of your work, the hospital now books interpreters before the first visit. "
+    "Carers now get a named contact on every ward.\n"
+    "Two of your ideas are now part of how new staff are trained."
+)
+
+
+def _leader(number: str, name: str, role: str, windows: list[tuple[str, str, str]], **more: Any) -> dict[str, Any]:
+    """One made-up person: everyone meets by video, so only their free times decide who fits whom."""
+    first, last = name.lower().split(" ", 1)
+    professional = role in ("clinical_leader", "managerial_leader")
+    leader: dict[str, Any] = {
+        "id": f"{'cl' if professional else 'pl'}-j{number}",
+        "name": name,
+        "role": role,
+        "email": f"{first}.{last.replace(' ', '')}@example.org",
+        "system": "QHM",
+        "location": {"lat": 54.97, "lon": -1.61},
+        "meeting_modes": ["video"],
+        "topics": ["discharge", "mental health"],
+        "experience": "some",
+        "min_notice_days": 7,
+        "availability": [{"day": d, "start": s, "end": e} for d, s, e in windows],
+    }
+    if professional:
+        leader |= {"organisation": "Newcastle Hospitals", "capacity": 1, "release_confirmed": True}
+    return leader | more
+
+
+# Each pair of the first round shares a time nobody else has, so the pairs are the same every run. Joy is
+# free when no professional is, so she is not paired. Elaine and Femi are also free at times that fit
+# Kofi and Ian in the next round, where Lena competes with Elaine for Kofi.
+CAST: list[dict[str, Any]] = [
+    _leader("01", "Amira Ahmed", "patient_leader", [("mon", "10:00", "12:00")]),
+    _leader("01", "Ben Bell", "clinical_leader", [("mon", "10:00", "12:00")]),
+    _leader("02", "Chloe Carter", "patient_leader", [("tue", "10:00", "12:00")], information_format="easy_read"),
+    _leader("02", "Dev Davies", "clinical_leader", [("tue", "10:00", "12:00")]),
+    _leader("03", "Elaine Evans", "carer_leader", [("wed", "10:00", "12:00"), ("fri", "10:00", "12:00")]),
+    _leader(
+        "03",
+        "Femi Farah",
+        "managerial_leader",
+        [("mon", "14:00", "16:00"), ("wed", "10:00", "12:00")],
+        information_format="large_print_24",
+    ),
+    _leader("04", "Grace Green", "patient_leader", [("thu", "10:00", "12:00")], contact_method="sms", phone="07700 900404"),
+    _leader(
+        "04",
+        "Harpreet Hughes",
+        "clinical_leader",
+        [("thu", "10:00", "12:00")],
+        contact_method="letter",
+        postal_address="4 Example Street, Newcastle upon Tyne, NE1 4AA",
+    ),
+    _leader("05", "Joy Jones", "patient_leader", [("fri", "16:00", "17:00")]),
+]
+NEWCOMERS: list[dict[str, Any]] = [
+    _leader("06", "Ian Iqbal", "patient_leader", [("mon", "14:00", "16:00"), ("fri", "10:00", "12:00")]),
+    _leader("05", "Kofi Khan", "clinical_leader", [("fri", "10:00", "12:00")]),
+    _leader("07", "Lena Lewis", "patient_leader", [("fri", "10:00", "12:00")], information_format="easy_read"),
+]
+FIRST_ROUND, NEXT_ROUND = "journey-round-1", "journey-round-2"
+NOT_ANSWERING = ("cl-j01", "pl-j02")  # Ben (standard email) and Chloe (easy read): reminded
+ENDED_PAIR = ("pl-j03", "cl-j03")  # Elaine and Femi
+
+FORMAT_WORDS = {"standard": "standard", "easy_read": "easy-read", "large_print_24": "large-print"}
+
+
+def format_of(leader: dict[str, Any]) -> str:
+    """How a person's message is filed: their format and channel, like "easy-read.email"."""
+    channel = {"sms": "text-message", "letter": "letter"}.get(leader.get("contact_method", "email"), "email")
+    return f"{FORMAT_WORDS.get(leader.get('information_format', 'standard'), 'standard')}.{channel}"
+
+
+@dataclass
+class Journey:
+    """What the steps share: the running product, the simulated date, the timeline and the messages so far."""
+
+    stack: Stack
+    client: RegistryClient
+    folder: Path  # every message, one folder for each step
+    clock_file: Path
+    started: dt.date
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeline: list[tuple[dt.date, str]] = field(default_factory=list)
+    filed: set[Path] = field(default_factory=set)
+    answers: int = 0  # answers and endings published on responses.v1 so far
+    step_number: int = 0
+    day: int = 0
+
+    @property
+    def today(self) -> dt.date:
+        return self.started + dt.timedelta(days=self.day)
+
+    def move_on(self, day: int) -> None:
+        """Both services' clocks to the morning of the journey's day `day`, 10:30 in London, once the notifier
+        has heard every answer so far: a reminder falling due as an answer arrives would cross it in the post."""
+        self.wait_for_answers()
+        self.day = day
+        move_to(self.clock_file, dt.datetime.combine(self.today, dt.time(10, 30), tzinfo=LONDON))
+
+    def say(self, what: str) -> None:
+        self.timeline.append((self.today, what))
+        console.print(f"[bold]{self.today:%a %d %b %Y}[/bold]  {what}")
+
+    def name(self, leader_id: str) -> str:
+        return self.people[leader_id]["name"]
+
+    def answer_yes(self, round_id: str, leader_id: str, partner_id: str) -> None:
+        answer = {"leader_id": leader_id, "partner_id": partner_id, "answer": "accept", "via": "phone"}
+        self.client.record_answer(round_id, answer | {"received_on": dt.date.today().isoformat()})
+        self.answers += 1
+
+    def wait_for_answers(self, seconds: float = 60) -> None:
+        """Until the notifier has handled as many events from responses.v1 as the journey has caused."""
+        url = f"http://127.0.0.1:{self.stack.ops_ports['notifier']}/metrics"
+        deadline = time.monotonic() + seconds
+        while (heard := handled_answers(httpx.get(url, timeout=5).text)) < self.answers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the notifier handled {heard:.0f} of {self.answers} answers in {seconds:.0f} seconds")
+            time.sleep(0.2)
+
+    def new_messages(self) -> list[tuple[str, Path]]:
+        """Messages written since the last look, each with the id of the person it is for."""
+        found = []
+        for path in sorted((self.stack.mail_dir / "new").glob("*")):
+            if path not in self.filed:
+                with path.open("rb") as handle:
+                    key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:leader id:channel
+                found.append((key.split(":")[1] if key.count(":") >= 2 else "", path))
+        for folder in ("letters", "sms", "for_a_person"):
+            for path in sorted((self.stack.data_dir / folder).glob("*")):
+                parts = path.stem.split("_")  # event id, leader id, channel
+                if path not in self.filed and len(parts) >= 3:
+                    found.append((parts[1], path))
+        return found
+
+    def file_messages(self, slug: str, expected: int, seconds: float = 60) -> list[Path]:
+        """Wait for `expected` new messages, then copy them into this step's folder, named by person and format."""
+        deadline = time.monotonic() + seconds
+        while len(self.new_messages()) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # anything else this step sends
+        self.step_number += 1
+        into = self.folder / f"{self.step_number:02d}-{slug}"
+        into.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for leader_id, path in self.new_messages():
+            self.filed.add(path)
+            person = self.people.get(leader_id)
+            who = re.sub(r"[^a-z]+", "-", person["name"].lower()) if person else "for-a-person"
+            kind = "task" if path.parent.name == "for_a_person" else format_of(person) if person else "message"
+            suffix = path.suffix if path.suffix in (".pdf", ".txt", ".md", ".json") else ".eml"
+            target = into / f"{who}.{kind}{suffix}"
+            number = 2
+            while target.exists():
+                target = into / f"{who}.{kind}.{number}{suffix}"
+                number += 1
+            shutil.copy2(path, target)
+            copied.append(target)
+        if len(copied) < expected:
+            raise RuntimeError(f"only {len(copied)} of the {expected} messages expected came for the step '{slug}'")
+        return copied
+
+
+def handled_answers(metrics: str) -> float:
+    """How many events from responses.v1 the notifier has finished handling, from its Prometheus metrics."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("pairing_received_processed_messages_total{") and "responses.v1" in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@dataclass(frozen=True)
+class Step:
+    slug: str  # names the step's folder of messages
+    run: Callable[[Journey], None]
+
+
+def register_and_pair(journey: Journey, round_id: str, people: list[dict[str, Any]], leader_ids: list[str]) -> dict:
+    client = journey.client
+    for leader in people:
+        client.register_leader(leader)
+        journey.people[leader["id"]] = leader
+    client.launch_round({"id": round_id, "leader_ids": leader_ids, "min_shared_hours_per_week": 1.0, "time_limit_seconds": 10})
+    view = client.wait_for_round(round_id, {"proposed", "failed"}, seconds=120)
+    if view["status"] == "failed":
+        raise RuntimeError(f"the round {round_id} could not be solved: {view['failure']}")
+    client.approve(round_id, "Journey manager")
+    client.publish(round_id)
+    return view
+
+
+def publish(journey: Journey) -> None:
+    journey.move_on(0)
+    view = register_and_pair(journey, FIRST_ROUND, CAST, [leader["id"] for leader in CAST])
+    pairs = ", ".join(
+        f"{journey.name(p['lived_experience_id'])} with {journey.name(p['professional_id'])}" for p in view["pairs"]
+    )
+    left = ", ".join(journey.name(person["id"]) for person in view["unmatched"])
+    journey.say(f"The programme publishes its first round: {pairs}. Not paired this time: {left}.")
+    journey.file_messages("published", expected=len(CAST))
+    journey.move_on(2)
+    for pair in view["pairs"]:
+        for me, partner in (
+            (pair["lived_experience_id"], pair["professional_id"]),
+            (pair["professional_id"], pair["lived_experience_id"]),
+        ):
+            if me not in NOT_ANSWERING:
+                journey.answer_yes(FIRST_ROUND, me, partner)
+    others = " and ".join(journey.name(who) for who in NOT_ANSWERING)
+    journey.say(f"Everyone paired says yes by phone, except {others}, who have not answered yet.")
+
+
+def reminder(journey: Journey) -> None:
+    """Day by day until the reminders are due (3 working days before the answer date), then they answer."""
+    for day in range(7, 25):
+        journey.move_on(day)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and len(journey.new_messages()) < len(NOT_ANSWERING):
+            time.sleep(0.2)
+        if len(journey.new_messages()) >= len(NOT_ANSWERING):
+            break
+    others = " and ".join(journey.name(who) for who in NOT_ANSWERING)
+    journey.say(f"Three working days before the answer date, {others} each get one reminder, in their own format.")
+    journey.file_messages("reminder", expected=len(NOT_ANSWERING))
+    view = journey.client.read_round(FIRST_ROUND)
+    for pair in view["pairs"]:
+        for me, partner in (
+            (pair["lived_experience_id"], pair["professional_id"]),
+            (pair["professional_id"], pair["lived_experience_id"]),
+        ):
+            if me in NOT_ANSWERING:
+                journey.answer_yes(FIRST_ROUND, me, partner)
+    journey.say(f"After their reminder, {others} say yes. Nobody is ever turned down for not answering.")
+
+
+def pair_ended(journey: Journey) -> None:
+    journey.move_on(journey.day + 21)
+    carer, manager = ENDED_PAIR
+    ending = {"leader_id": carer, "partner_id": manager, "reason": "circumstances_changed", "asked_by": "programme_team"}
+    journey.client.end_pair(FIRST_ROUND, ending)
+    journey.answers += 1  # PairEnded goes on responses.v1 too
+    journey.say(
+        f"The pair of {journey.name(carer)} and {journey.name(manager)} is not working out, and the programme team "
+        "ends it. Both are told kindly that it is not their fault, and that they will be offered a new partner."
+    )
+    journey.file_messages("pair-ended", expected=2)
+
+
+def next_round(journey: Journey) -> None:
+    journey.move_on(journey.day + 7)
+    people = [*ENDED_PAIR, *(leader["id"] for leader in NEWCOMERS)]
+    view = register_and_pair(journey, NEXT_ROUND, NEWCOMERS, people)
+    pairs = ", ".join(
+        f"{journey.name(p['lived_experience_id'])} with {journey.name(p['professional_id'])}" for p in view["pairs"]
+    )
+    left = ", ".join(journey.name(person["id"]) for person in view["unmatched"])
+    first = " and ".join(journey.name(who) for who in ENDED_PAIR)
+    why = sorted({r for p in view["pairs"] for r in p["reasons"] if r.startswith("We paired you first")})
+    journey.say(
+        f"The next round pairs {first} first, as their pair ended: {pairs}. Not paired this time: {left} "
+        f"(first in the round after). The matcher's reason: {' '.join(why) or 'none given'}"
+    )
+    journey.file_messages("paired-again-first", expected=len(people))
+    for pair in view["pairs"]:
+        for me, partner in (
+            (pair["lived_experience_id"], pair["professional_id"]),
+            (pair["professional_id"], pair["lived_experience_id"]),
+        ):
+            journey.answer_yes(NEXT_ROUND, me, partner)
+    journey.say("Everyone in the new pairs says yes.")
+
+
+def closing_feedback(journey: Journey) -> None:
+    journey.move_on(90)
+    journey.client.close(FIRST_ROUND, FEEDBACK)
+    journey.say(
+        f"Three months on, the manager closes the first round and tells all {len(CAST)} people in it, paired or not, "
+        "what difference the pairs made, each in their own format."
+    )
+    journey.file_messages("closing-feedback", expected=len(CAST))
+
+
+# In the order they happen. "Did you meet?" (after the first meeting) and the first check-in (30 days
+# after publishing) go between "reminder" and "pair-ended".
+STEPS: list[Step] = [
+    Step("published", publish),
+    Step("reminder", reminder),
+    Step("pair-ended", pair_ended),
+    Step("paired-again-first", next_round),
+    Step("closing-feedback", closing_feedback),
+]
+
+
+def run_journey(data_dir: Path, port: int, kafka_bootstrap: str | None = None, steps: list[Step] | None = None) -> Journey:
+    """Start everything in `data_dir`, run the steps, stop everything; the messages stay in data_dir/messages."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    clock_file = (data_dir / "clock-ahead-seconds").resolve()
+    clock_file.write_text("0\n")
+    env = {
+        **NO_QUIET_HOURS,
+        "REGISTRY_DEMO_CLOCK_FILE": str(clock_file),
+        "NOTIFIER_DEMO_CLOCK_FILE": str(clock_file),
+        "NOTIFIER_SCHEDULER_POLL_SECONDS": "0.5",
+    }
+    report = lambda line: console.print(line)  # noqa: E731
+    with Stack(data_dir=data_dir, http_port=port, kafka_bootstrap=kafka_bootstrap, extra_env=env, report=report) as stack:
+        client = RegistryClient(stack.base_url, auth=stack.api_token, timeout=30)
+        journey = Journey(stack, client, data_dir / "messages", clock_file, dt.datetime.now(LONDON).date())
+        console.print("\n[bold]The programme's months, simulated[/bold]")
+        for step in steps or STEPS:
+            step.run(journey)
+    write_timeline(journey)
+    return journey
+
+
+def write_timeline(journey: Journey) -> None:
+    lines = [f"{day:%A %d %B %Y}: {what}" for day, what in journey.timeline]
+    (journey.folder / "timeline.txt").write_text("\n".join(lines) + "\n")
+
+
+def demo_journey(port: int, data_dir: Path) -> None:
+    console.print(
+        "This runs a programme through simulated months on the real services. The services' clocks are moved "
+        "on by this demo only; `make run` keeps real time. Quiet hours are off, so text messages come at once."
+    )
+    journey = run_journey(data_dir, port)
+    console.print(f"\nEvery message, one folder for each step, each file named by person and format: {journey.folder}")
+    for step_folder in sorted(p for p in journey.folder.iterdir() if p.is_dir()):
+        console.print(f"  {step_folder.name}: {len(list(step_folder.iterdir()))} messages")
+    console.print(f"The timeline is also in {journey.folder / 'timeline.txt'}")

@@ -1,0 +1,61 @@
+"""`make demo-journey` on the real components (issue 18): a programme through simulated months leaves every
+message in a folder, one for each step, and the reminder, the pair-ended message to the partner and the closing
+feedback are each there in standard email and in an accessible format (easy read or large print)."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from services.common.embedded import free_port
+from services.demo_journey import FEEDBACK, run_journey
+
+pytestmark = pytest.mark.e2e
+
+
+def words_of(path: Path) -> str:
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    return f"{message['Subject']}\n{message.get_body(('plain',)).get_content()}"  # type: ignore[union-attr]
+
+
+def in_formats(folder: Path, *phrases: str) -> dict[str, list[str]]:
+    """The people (by file) whose email in this step says every phrase, by standard and accessible format."""
+    found: dict[str, list[str]] = {"standard": [], "accessible": []}
+    for path in sorted(folder.glob("*.email.eml")):
+        text = " ".join(words_of(path).split())
+        if all(phrase in text for phrase in phrases):
+            kind = "standard" if ".standard." in path.name else "accessible"
+            found[kind].append(path.name)
+    return found
+
+
+def test_the_journey_leaves_each_message_in_standard_email_and_an_accessible_format(new_broker, tmp_path):
+    journey = run_journey(tmp_path / "journey", free_port(), kafka_bootstrap=new_broker())
+    steps = {p.name.split("-", 1)[1]: p for p in sorted(journey.folder.iterdir()) if p.is_dir()}
+    assert list(steps) == ["published", "reminder", "pair-ended", "paired-again-first", "closing-feedback"]
+
+    reminded = in_formats(steps["reminder"], "A reminder about your partner")
+    assert reminded == {"standard": ["ben-bell.standard.email.eml"], "accessible": ["chloe-carter.easy-read.email.eml"]}
+
+    told = in_formats(steps["pair-ended"], "Your pair has ended", "not your fault")
+    assert told == {"standard": ["elaine-evans.standard.email.eml"], "accessible": ["femi-farah.large-print.email.eml"]}
+
+    closing = in_formats(steps["closing-feedback"], "Carers now get a named contact on every ward.")
+    assert "joy-jones.standard.email.eml" in closing["standard"], "someone not paired hears too"
+    assert closing["accessible"] == ["chloe-carter.easy-read.email.eml", "femi-farah.large-print.email.eml"]
+    (text,) = steps["closing-feedback"].glob("grace-green.*.txt")
+    assert "the hospital now books interpreters before the first visit." in text.read_text()
+    assert list(steps["closing-feedback"].glob("harpreet-hughes.*.pdf")), "a letter to print"
+    assert len(list(steps["closing-feedback"].iterdir())) == 9, "everyone in the first round, once"
+    assert FEEDBACK.split(".")[0] in " ".join(words_of(steps["closing-feedback"] / "amira-ahmed.standard.email.eml").split())
+
+    # Paired again, first: the two whose pair ended have new partners, and the newcomer waits.
+    again = {p.name for p in steps["paired-again-first"].iterdir()}
+    assert {"elaine-evans.standard.email.eml", "femi-farah.large-print.email.eml", "lena-lewis.easy-read.email.eml"} <= again
+    assert "We have found you a partner" in words_of(steps["paired-again-first"] / "elaine-evans.standard.email.eml")
+    assert "We could not find you a partner" in words_of(steps["paired-again-first"] / "lena-lewis.easy-read.email.eml")
+
+    timeline = (journey.folder / "timeline.txt").read_text()
+    assert "reminder" in timeline and "We paired you first" in timeline and "what difference the pairs made" in timeline
