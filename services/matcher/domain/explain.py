@@ -45,6 +45,7 @@ _MONTHS = (
 )
 _MODE_WORDS = {"video": "by video", "phone": "by phone", "in_person": "in person"}
 _SHOWN_WINDOWS = 3
+KM_PER_MILE = 1.609344  # distances are kept in kilometres and written in miles
 
 
 def join_words(words: Sequence[str], last: str = "and") -> str:
@@ -60,6 +61,18 @@ def say_hours(hours: float) -> str:
     whole, minutes = divmod(round(hours * 60), 60)
     parts = ([f"{whole} hour" + ("s" if whole != 1 else "")] if whole else []) + ([f"{minutes} minutes"] if minutes else [])
     return " ".join(parts) or "0 minutes"
+
+
+def day_name(day: str) -> str:
+    return _DAY_NAMES[day]
+
+
+def say_distance(km: float) -> str:
+    """A distance in miles, as people in England think of one: "about 9 miles", "less than 1 mile"."""
+    miles = round(km / KM_PER_MILE)
+    if miles < 1:
+        return "less than 1 mile"
+    return "about 1 mile" if miles == 1 else f"about {miles} miles"
 
 
 def say_window(w: Window) -> str:
@@ -92,9 +105,7 @@ def pair_reasons(
     if modes:
         # Video and phone first: they need no travel.
         ordered = [_MODE_WORDS[m] for m in ("video", "phone", "in_person") if m in modes]
-        distance = ""
-        if km is not None:
-            distance = f" (about {round(km)} km apart)" if km >= 1 else " (less than 1 km apart)"
+        distance = f" ({say_distance(km)} apart)" if km is not None else ""
         reasons.append(f"You can meet {join_words(ordered, 'or')}{distance}.")
     else:
         reasons.append("You do not yet have a way of meeting that suits you both; the programme team will help.")
@@ -146,7 +157,7 @@ def _ways_to_meet(person: MatchingProfile) -> str:
                 ", but we do not know roughly where you are and how far you can travel, so we could not plan meeting in person"
             )
         else:
-            text += f", travelling up to {person.max_travel_km:g} km"
+            text += f", travelling up to {say_distance(person.max_travel_km)}"
     return text
 
 

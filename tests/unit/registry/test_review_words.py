@@ -33,7 +33,10 @@ def test_a_round_is_named_from_who_is_in_it_and_the_month(given, expected):
     [
         ("You both care about discharge.", "Both care about discharge."),
         ("You are both free on Tuesday 10:00 to 12:00.", "Both are free on Tuesday 10:00 to 12:00."),
-        ("You can meet by video or in person (about 3 km apart).", "They can meet by video or in person (about 3 km apart)."),
+        (
+            "You can meet by video or in person (about 2 miles apart).",
+            "They can meet by video or in person (about 2 miles apart).",
+        ),
         (
             "One of you is new to this kind of work and the other has done it before.",
             "One of them is new to this kind of work and the other has done it before.",
