@@ -42,6 +42,17 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
+KM_PER_MILE = 1.609344  # distances are kept in kilometres and shown in miles, as people in England think of them
+
+
+def say_miles(km: float) -> str:
+    """ "about 12 miles", "about 1 mile", "less than 1 mile" (the matcher's reasons say it the same way)."""
+    miles = round(km / KM_PER_MILE)
+    if miles < 1:
+        return "less than 1 mile"
+    return "about 1 mile" if miles == 1 else f"about {miles} miles"
+
+
 # A spreadsheet program treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

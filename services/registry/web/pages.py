@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import COLUMNS
+from services.registry.domain.review import say_miles
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers.common import ERASED
 from services.registry.web import auth, forms
@@ -91,6 +92,7 @@ def say_date(value: Any) -> str:
 
 
 PAGES.env.filters["say_date"] = say_date
+PAGES.env.filters["miles"] = say_miles
 PAGES.env.filters["named"] = lambda codes, names: ", ".join(names.get(c, c) for c in (codes or []))
 
 

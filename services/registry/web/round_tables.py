@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from services.registry import decline_reasons
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
+from services.registry.domain.arrangements import arrangements_words
 from services.registry.domain.pair_table import PER_PAGE, TableQuery, arrange
 from services.registry.domain.review import for_manager
 from services.registry.handlers import common
@@ -37,7 +39,14 @@ PAIR_COLUMNS = (
     ("kept", "Kept by a manager"),
     ("approval", "Approved"),
 )
-NOT_PAIRED_COLUMNS = (("name", "Person"), ("role", "Role"), ("reason", "Why they were not paired"))
+NOT_PAIRED_COLUMNS = (
+    ("name", "Person"),
+    ("role", "Role"),
+    ("reason", "Why they were not paired"),
+    ("change", "What would let them be paired"),
+)
+NO_CHANGE = "No single change found"
+ROUND_CHANGE = "The round needs changing first: see the changes on the round's page"
 FOLLOW_UP_COLUMNS = (
     ("name", "Person"),
     ("role", "Role"),
@@ -148,8 +157,11 @@ async def pairs_table(
             for leader_id in sorted(everyone if by_needs else shown):
                 common.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
             await uow.commit()
+            today = dt.datetime.now(ZoneInfo("Europe/London")).date()
             for shown_row in arranged.rows:
-                shown_row["arrangements"] = "; ".join(forms.ACCESS_NAMES.get(n, n) for n in needs_of(shown_row, access)) or "None"
+                items = arrangements_words(needs_of(shown_row, access), shown_row["meeting_date"], today)
+                shown_row["arrangement_items"] = items
+                shown_row["arrangements"] = "; ".join(items) or "None"
     areas = sorted({names[who]["area"] for who in everyone if names[who]["area"]})
     return Table(columns, list(arranged.rows), arranged.matched, {"arranged": arranged, "areas": areas})
 
@@ -180,6 +192,7 @@ def pair_row(number: int, pair: PairRow, names: dict, locked: bool, manager: Man
         "times": "; ".join(forms.say_window(w) for w in (pair.shared_windows or [])[:4]) or "None yet",
         "first_meeting": say_meeting(slot),
         "meeting_key": f"{slot['date']} {slot['start']}" if slot else None,
+        "meeting_date": dt.date.fromisoformat(slot["date"]) if slot else None,
         "areas": {lived["area"], prof["area"]} - {""},
         "arrangements": "Not read",
         "reasons": [for_role(for_manager(r), manager) for r in pair.reasons or []],
@@ -211,10 +224,20 @@ async def not_paired_table(registry, round_id: str, manager: Manager) -> Table:
             "name": names[u.leader_id]["name"],
             "role": role_word(names[u.leader_id]["role"]),
             "reason": for_role(u.reason, manager),
+            "change": change_words(u.rule, u.suggestion, manager),
         }
         for u in unmatched
     ]
     return Table(NOT_PAIRED_COLUMNS, rows, len(rows))
+
+
+def change_words(rule: str, suggestion: str | None, manager: Manager) -> str:
+    """The matcher's suggestion of what would let someone be paired, or why there is none."""
+    from services.registry.web.pages import for_role
+
+    if rule == "round_infeasible":
+        return ROUND_CHANGE
+    return for_role(suggestion, manager) if suggestion else NO_CHANGE
 
 
 def message_status(statuses: list[str]) -> str | None:
