@@ -250,6 +250,15 @@ async def test_a_big_round_is_sorted_filtered_paged_and_approved_page_by_page(re
     async with pages_as(registry, *ADMIN) as browser:
         first = (await browser.get(pairs)).text
         assert "Showing 53 of 53 pairs: page 1 of 2, pairs 1 to 50 of those." in first
+        async with registry.store.unit_of_work() as uow:
+            reads = (
+                await uow.session.scalars(
+                    select(AuditRow).where(
+                        AuditRow.action == "read access needs", AuditRow.purpose == f"review the pairs of round {round_id}"
+                    )
+                )
+            ).all()
+        assert len(reads) == 51 and all(r.at and r.actor == ADMIN[0] for r in reads), "the 50 people shown and their partner"
         assert len(shown_names(first)) == 50 and 'aria-current="page"' in first
         assert shown_names((await browser.get(pairs, params={"page": "2"})).text) == [
             "Page Person 51",
