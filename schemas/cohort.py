@@ -46,6 +46,10 @@ LocalTime = Annotated[
 ]
 
 
+# Distances are kept in kilometres everywhere and shown to people in miles, as people in England think of them.
+KM_PER_MILE = 1.609344
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -227,6 +231,15 @@ class UnmatchedResult(Strict):
     id: LeaderId
     reason: str
     rule: str = Field(description="Code of the rule that removed most candidates, for reports")
+    # Added within v1 (issue 16): for the programme team, never sent to the person.
+    suggestion: str | None = Field(
+        default=None,
+        max_length=300,
+        description=(
+            "For the programme team: the one change that would let this person be paired, when the matcher found "
+            "one that breaks no other rule (for example: Would be paired if they could meet by video)"
+        ),
+    )
 
 
 class SolveStats(Strict):

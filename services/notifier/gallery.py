@@ -115,7 +115,7 @@ PROFESSIONAL = PARTNER.model_copy(
 REASONS = [
     "You both care about discharge from hospital and mental health.",
     "You are both free on Tuesday 10:00 to 12:30 and Thursday 14:00 to 16:00.",
-    "You can meet by video or in person (about 6 km apart).",
+    "You can meet by video or in person (about 4 miles apart).",
     "You can both attend every required session.",
     "One of you is new to this kind of work and the other has done it before.",
 ]
@@ -134,7 +134,7 @@ UNMATCHED_REASONS = {
     ),
     "no way of meeting that suits": (
         "Most of the professionals in your local health and care area cannot meet in a way that suits you: "
-        "you said you can meet in person, travelling up to 5 km."
+        "you said you can meet in person, travelling up to about 3 miles."
     ),
     "different area": "You can only meet in person, and many professionals are in a different local health and care area.",
     "asked not to be paired": (

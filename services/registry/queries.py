@@ -141,7 +141,7 @@ async def round_view(uow: UnitOfWork, round_id: str, defaults: ProgrammeDefaults
             }
             for p in pairs
         ],
-        "unmatched": [{"id": u.leader_id, "reason": u.reason, "rule": u.rule} for u in unmatched],
+        "unmatched": [{"id": u.leader_id, "reason": u.reason, "rule": u.rule, "suggestion": u.suggestion} for u in unmatched],
         "deliveries": deliveries,
         "needs_a_person": [{"leader_id": d.leader_id, "why": d.detail} for d in for_a_person],
         "responses": [

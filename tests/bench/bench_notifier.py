@@ -49,7 +49,7 @@ FORMATS = ["standard"] * 7 + ["large_print_20", "large_print_24", "easy_read"]
 REASONS = [
     "You both care about cardiac care and discharge from hospital.",
     "You are both free on Tuesday 10:00 to 12:30.",
-    "You can meet by video call or in person (about 12 km apart).",
+    "You can meet by video call or in person (about 7 miles apart).",
     "You come from different organisations, so you each bring a fresh view.",
 ]
 

@@ -6,7 +6,9 @@ Each figure has a baseline measured in the same run:
 - the outbox relay's events per second against raw aiokafka sends of the same
   number and size of messages;
 - API latency for list and read under concurrent load from a second process,
-  against the /health route under the same load.
+  against the /health route under the same load;
+- a 2,000-pair round's review page and its XLSX and CSV exports, against the plain
+  list of leaders (tests/bench/bench_review.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.domain.importing import COLUMNS, parse_rows
 from services.registry.handlers import leaders as leader_handlers
 from services.registry.person_keys import PersonKeys
+from tests.bench import bench_review
 from tests.bench.report import table, write_section
 from tests.postgres_server import postgres_for_tests
 
@@ -259,6 +262,7 @@ def main() -> None:
             with postgres_for_tests() as admin_url:  # DATABASE_URL's server, or one started for the run
                 try:
                     imports += asyncio.run(bench_import(lambda: postgres_database(admin_url, made), "PostgreSQL", rows))
+                    review = asyncio.run(bench_review.measure(asyncio.run(postgres_database(admin_url, made)), kafka))
                 finally:
                     asyncio.run(drop_databases(admin_url, made))
             relay = asyncio.run(bench_relay(asyncio.run(sqlite()), kafka, 20_000))
@@ -276,6 +280,7 @@ def main() -> None:
             "### API latency under load from a second process (16 concurrent clients, 5 s each)\n\nBaseline: "
             "the /health route under the same load.\n\n"
             + table(["request", "p50", "p95", "requests", "health p50", "p50 / health"], api),
+            bench_review.section_text(review),
         ]
     )
     path = write_section("registry", body)

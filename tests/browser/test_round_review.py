@@ -47,6 +47,16 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
     assert total >= 2 and f"Showing {total} of {total} pairs." in page.locator("#pairs-count").inner_text()
     assert page.get_by_role("heading", name="People not paired").is_visible()
     assert "You both" not in page.locator("#pairs-table").inner_text(), "reasons are written for the manager"
+    # Arrangements to book say how much notice each needs until a first meeting is planned; someone not
+    # paired has the change that would let them be paired beside them, when the matcher found one.
+    step_free = next(p for p in people if "step_free_access" in (p.get("access_needs") or []))
+    step_free_row = page.locator("#pairs-table tbody tr", has_text=step_free["name"])
+    if step_free_row.count():
+        assert "A room with step-free access: book 2 weeks before the first meeting" in step_free_row.inner_text()
+    else:
+        assert step_free["name"] in page.locator("#not-paired-table").inner_text()
+    if page.locator("#not-paired-table").count():
+        assert "What would let them be paired" in page.locator("#not-paired-table thead").inner_text()
     visit.check(page, "review-table")
     readme_shot(page, "review-table")
 
@@ -106,6 +116,11 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
 
     # ---- download the pairs as a spreadsheet, and open it ----
     page.goto(f"{base}/manage/rounds/{round_id}/pairs")
+    step_free_row = page.locator("#pairs-table tbody tr", has_text=step_free["name"])
+    if step_free_row.count():  # published: the first meeting is planned, so there is a date to book by
+        booking = step_free_row.inner_text()
+        assert "A room with step-free access: book by " in booking or "A room with step-free access: book now" in booking
+    visit.check(page, "review-table-published")
     link = page.get_by_role("link", name="spreadsheet (XLSX)").first
     with page.expect_download() as download:
         activate(page, link, navigates=False)

@@ -40,9 +40,11 @@ def consent(given: bool) -> list[dict]:
     return [{"purpose": "sharing_details_with_partner", "given": given, "at": "2026-11-01T10:00:00Z"}]
 
 
-async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[str, dict, dict, dict]:
-    """A round with one professional paired with two people (and `not_paired` left out, if given),
-    solved, approved and published."""
+async def publish_two_pairs(
+    registry, not_paired: dict | None = None, suggestion: str | None = None
+) -> tuple[str, dict, dict, dict]:
+    """A round with one professional paired with two people (and `not_paired` left out, if given, with
+    the matcher's `suggestion` of what would let them be paired), solved, approved and published."""
     base = {leader["role"]: leader for leader in reversed(sample_leaders())}
     common = {"availability": TUESDAY_MORNING, "meeting_modes": ["video"], "min_notice_days": 0, "unavailable_dates": []}
     professional = unique(
@@ -78,7 +80,11 @@ async def publish_two_pairs(registry, not_paired: dict | None = None) -> tuple[s
             round_id=round_id,
             pairs=pairs,
             stats=SolveStats(status="optimal"),
-            unmatched=[UnmatchedResult(id=not_paired["id"], reason="Nobody is free when you are.", rule="availability")]
+            unmatched=[
+                UnmatchedResult(
+                    id=not_paired["id"], reason="Nobody is free when you are.", rule="availability", suggestion=suggestion
+                )
+            ]
             if not_paired
             else [],
         ),

@@ -21,6 +21,8 @@ from schemas.cohort import CohortResult, PairResult, SolveStats
 from schemas.events import RoundSolved
 from services.common.store import handle_once
 from services.registry.adapters.orm import AuditRow, ManagerRow, PairRow, RoundRow
+from services.registry.domain.arrangements import arrangements_words
+from services.registry.domain.review import say_miles
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from services.registry.web.auth import hash_password
@@ -83,10 +85,18 @@ async def test_a_round_has_the_name_it_was_given_or_one_made_from_who_is_in_it_a
 
 async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows_each_answer(registry):
     left_out = unique({**sample_leaders()[5], "name": "=Left Out"})
-    round_id, _professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
+    would = "Would be paired if a partner were free on Monday mornings."
+    round_id, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out, suggestion=would)
     # The carer's answer came by phone, recorded by a manager; the other person has not answered.
     view = (await registry.get(f"/rounds/{round_id}")).json()
     assert view["pairs"][0]["first_meeting"]["date"], "the first meeting planned at publishing is kept"
+    assert view["unmatched"][0]["suggestion"] == would
+    # The person who signs and the professional (a hearing loop) meet first on this date: book ahead of it.
+    meeting = dt.date.fromisoformat(
+        next(p for p in view["pairs"] if p["lived_experience_id"] == signs["id"])["first_meeting"]["date"]
+    )
+    to_book = arrangements_words(["bsl_interpreter", "hearing_loop"], meeting, dt.datetime.now(ZoneInfo("Europe/London")).date())
+    assert to_book[0].startswith("British Sign Language interpreter: book ") and to_book[1].startswith("A hearing loop: book")
     async with registry.store.unit_of_work() as uow:
         from services.registry.adapters.orm import AnswerCodeRow
 
@@ -110,9 +120,14 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
     async with pages_as(registry, *ADMIN) as browser:
         table = (await browser.get(f"/manage/rounds/{round_id}/pairs")).text
         assert "Showing 2 of 2 pairs." in table and signs["name"] in table and carer["name"] in table
-        assert "British Sign Language interpreter" in table, "a manager sees the arrangements to book"
+        assert all(f"<li>{item}</li>" in table for item in to_book), "a manager sees the arrangements and when to book each"
         assert "Both are free on Tuesday 10:00 to 12:00." in table, "reasons written for the manager"
-        assert "=Left Out" in table and "Nobody is free when you are." in table
+        assert "=Left Out" in table and "Nobody is free when you are." in table and would in table
+        assert "What would let them be paired" in table
+        assert would in (await browser.get(f"/manage/rounds/{round_id}")).text, "the round's own page says it too"
+        travels = next(p for p in (professional, signs, carer, left_out) if p.get("max_travel_km"))
+        leader_page = (await browser.get(f"/manage/leaders/{travels['id']}")).text
+        assert say_miles(travels["max_travel_km"]) in leader_page and " km<" not in leader_page, "distances in miles"
         only_carer = (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"q": carer["name"].split()[0].lower()})).text
         assert "Showing 1 of 2 pairs." in only_carer and signs["name"] not in only_carer.split("People not paired")[0]
         assert "Showing 0 of 2 pairs." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"mode": "phone"})).text
@@ -131,10 +146,13 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
         rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.values)
         assert rows[0][:2] == ("Pair", "Patient or carer leader") and "Arrangements to book" in rows[0]
         assert len(rows) == 3
+        booked = {r[1]: r[rows[0].index("Arrangements to book")] for r in rows[1:]}
+        assert booked[signs["name"]] == "; ".join(to_book), "the export gives the same dates to book by as the page"
         missed = list(
             csv.reader(io.StringIO((await browser.get(f"/manage/rounds/{round_id}/export/not-paired.csv")).text.lstrip("\ufeff")))
         )
-        assert missed[0] == ["Person", "Role", "Why they were not paired"] and missed[1][0] == "'=Left Out"
+        assert missed[0] == ["Person", "Role", "Why they were not paired", "What would let them be paired"]
+        assert missed[1][0] == "'=Left Out" and missed[1][3] == would
         follow_rows = list(
             openpyxl.load_workbook(
                 io.BytesIO(
@@ -158,13 +176,16 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
     # A viewer's table and export have no access needs, and their reads are not of special-category data.
     async with pages_as(registry, *(await a_viewer(registry))) as viewer:
         table = (await viewer.get(f"/manage/rounds/{round_id}/pairs")).text
-        assert "Arrangements to book" not in table and "Sign Language" not in table
+        assert "Arrangements to book" not in table and "Sign Language" not in table and "book by" not in table
         rows = list(
             openpyxl.load_workbook(
                 io.BytesIO((await viewer.get(f"/manage/rounds/{round_id}/export/pairs.xlsx")).content)
             ).active.values
         )
         assert "Arrangements to book" not in rows[0] and not any("Sign Language" in str(c) for r in rows for c in r)
+        assert not any("hearing loop" in str(c).lower() or "book by" in str(c) for r in rows for c in r)
+        missed = (await viewer.get(f"/manage/rounds/{round_id}/export/not-paired.csv")).text
+        assert would in missed, "what would let someone be paired names no access need, so a viewer sees it"
         assert "Keep" not in table, "a viewer cannot change the pairs"
 
 
@@ -229,6 +250,15 @@ async def test_a_big_round_is_sorted_filtered_paged_and_approved_page_by_page(re
     async with pages_as(registry, *ADMIN) as browser:
         first = (await browser.get(pairs)).text
         assert "Showing 53 of 53 pairs: page 1 of 2, pairs 1 to 50 of those." in first
+        async with registry.store.unit_of_work() as uow:
+            reads = (
+                await uow.session.scalars(
+                    select(AuditRow).where(
+                        AuditRow.action == "read access needs", AuditRow.purpose == f"review the pairs of round {round_id}"
+                    )
+                )
+            ).all()
+        assert len(reads) == 51 and all(r.at and r.actor == ADMIN[0] for r in reads), "the 50 people shown and their partner"
         assert len(shown_names(first)) == 50 and 'aria-current="page"' in first
         assert shown_names((await browser.get(pairs, params={"page": "2"})).text) == [
             "Page Person 51",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from schemas.cohort import PAIRED_FIRST_REASON, Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
+from schemas.cohort import KM_PER_MILE, PAIRED_FIRST_REASON, Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
 from services.matcher.domain import kernels
 from services.matcher.domain.rules import PAIR_RULES, PERSON_RULES, Candidates, session_problem
 from services.matcher.domain.scoring import topic_key
@@ -62,6 +62,18 @@ def say_hours(hours: float) -> str:
     return " ".join(parts) or "0 minutes"
 
 
+def day_name(day: str) -> str:
+    return _DAY_NAMES[day]
+
+
+def say_distance(km: float) -> str:
+    """A distance in miles, as people in England think of one: "about 9 miles", "less than 1 mile"."""
+    miles = round(km / KM_PER_MILE)
+    if miles < 1:
+        return "less than 1 mile"
+    return "about 1 mile" if miles == 1 else f"about {miles} miles"
+
+
 def say_window(w: Window) -> str:
     return f"{_DAY_NAMES[w.day]} {w.start:%H:%M} to {w.end:%H:%M}"
 
@@ -92,9 +104,7 @@ def pair_reasons(
     if modes:
         # Video and phone first: they need no travel.
         ordered = [_MODE_WORDS[m] for m in ("video", "phone", "in_person") if m in modes]
-        distance = ""
-        if km is not None:
-            distance = f" (about {round(km)} km apart)" if km >= 1 else " (less than 1 km apart)"
+        distance = f" ({say_distance(km)} apart)" if km is not None else ""
         reasons.append(f"You can meet {join_words(ordered, 'or')}{distance}.")
     else:
         reasons.append("You do not yet have a way of meeting that suits you both; the programme team will help.")
@@ -146,7 +156,7 @@ def _ways_to_meet(person: MatchingProfile) -> str:
                 ", but we do not know roughly where you are and how far you can travel, so we could not plan meeting in person"
             )
         else:
-            text += f", travelling up to {person.max_travel_km:g} km"
+            text += f", travelling up to {say_distance(person.max_travel_km)}"
     return text
 
 

@@ -275,6 +275,8 @@ class Candidates:
     # for those people alone (a second, small pass); person rules for everyone.
     removed_lived: dict[str, np.ndarray]
     removed_professionals: dict[str, np.ndarray]
+    # [lived pattern, professional pattern] -> enough shared time each week (for suggestions)
+    shared_time: np.ndarray
 
 
 def sides(cohort: Cohort) -> tuple[Side, Side]:
@@ -285,7 +287,7 @@ def sides(cohort: Cohort) -> tuple[Side, Side]:
     return _side(lived, cohort.round, systems), _side(professionals, cohort.round, systems)
 
 
-def _banned(cohort: Cohort, lived: Side, professionals: Side) -> tuple[np.ndarray, np.ndarray]:
+def banned_pairs(cohort: Cohort, lived: Side, professionals: Side) -> tuple[np.ndarray, np.ndarray]:
     """(lived, professional) index pairs that must never be paired, in either direction."""
     pairs: set[tuple[int, int]] = set()
     named = [(p.id, other) for p in cohort.leaders for other in p.do_not_pair_with]
@@ -312,7 +314,7 @@ class _PairCheck:
     def __init__(self, cohort: Cohort, lived: Side, professionals: Side) -> None:
         self.lived, self.professionals = lived, professionals
         self.avail_ok = _overlap_ok(lived, professionals, cohort.round.min_shared_hours_per_week * 3600)
-        self.banned_l, self.banned_p = _banned(cohort, lived, professionals)
+        self.banned_l, self.banned_p = banned_pairs(cohort, lived, professionals)
 
     def allowed(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pairs rows x cols (both sorted) that every rule allows, in row-major order:
@@ -388,7 +390,7 @@ def find_candidates(cohort: Cohort) -> Candidates:
         if len(lonely_c):
             for r in _blocks(rows, len(lonely_c)):
                 _count_pair_rules(check(r, lonely_c)[1], removed_p, lonely_c, axis=0)
-    return Candidates(lived, professionals, pair_lived, pair_prof, pair_modes, removed_l, removed_p)
+    return Candidates(lived, professionals, pair_lived, pair_prof, pair_modes, removed_l, removed_p, check.avail_ok)
 
 
 def _count_pair_rules(checks: list[tuple[str, np.ndarray]], removed: dict[str, np.ndarray], who: np.ndarray, axis: int) -> None:

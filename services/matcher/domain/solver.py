@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from schemas.cohort import Cohort, CohortResult, MeetingMode, PairResult, SolveStats, Window
-from services.matcher.domain import explain, flow, kernels
+from services.matcher.domain import explain, flow, kernels, suggest
 from services.matcher.domain.rules import (
     Candidates,
     Side,
@@ -286,6 +286,7 @@ def _result(
         part_p,
         prep.spare,
     )
+    unmatched = suggest.with_suggestions(cohort, cands, li, pj, unmatched)
     objective = {"paired_people": float(len(pairs))}
     if prep.has_priority:
         objective["priority_paired"] = float(_priority_paired(prep, li, pj))

@@ -107,6 +107,8 @@ class UnmatchedRow(Base):
     leader_id: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     rule: Mapped[str] = mapped_column(String(50))
+    # The change that would let them be paired, when the matcher found one (for the programme team only).
+    suggestion: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class EndedPairRow(Base):

@@ -15,7 +15,7 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from schemas.cohort import Location
+from schemas.cohort import KM_PER_MILE, Location
 from services.common.errors import describe
 from services.registry.domain.areas import Areas
 from services.registry.domain.leaders import PROXY_CONSENT, ConsentPurpose, LeaderIn
@@ -83,7 +83,6 @@ WINDOW = re.compile(
     re.I,
 )
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-KM_PER_MILE = 1.609344
 
 
 class FileProblem(ValueError):

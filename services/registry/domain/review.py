@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from schemas.cohort import KM_PER_MILE
+
 MONTHS = (
     "January",
     "February",
@@ -41,6 +43,15 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bwill help you\b", "will help them"),
     )
 )
+
+
+def say_miles(km: float) -> str:
+    """ "about 12 miles", "about 1 mile", "less than 1 mile" (the matcher's reasons say it the same way)."""
+    miles = round(km / KM_PER_MILE)
+    if miles < 1:
+        return "less than 1 mile"
+    return "about 1 mile" if miles == 1 else f"about {miles} miles"
+
 
 # A spreadsheet program treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -213,7 +213,11 @@ async def record_solution(uow: UnitOfWork, solved: RoundSolved) -> None:
             )
         )
     for person in (p for p in result.unmatched if p.id in present):
-        uow.session.add(UnmatchedRow(round_id=row.id, leader_id=person.id, reason=person.reason, rule=person.rule))
+        uow.session.add(
+            UnmatchedRow(
+                round_id=row.id, leader_id=person.id, reason=person.reason, rule=person.rule, suggestion=person.suggestion
+            )
+        )
 
 
 async def record_progress(uow: UnitOfWork, progress: RoundProgress) -> None:

@@ -12,10 +12,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from schemas.cohort import Location
+from schemas.cohort import KM_PER_MILE, Location
 from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import find_place, nearest_district
-from services.registry.domain.importing import KM_PER_MILE, read_miles
+from services.registry.domain.importing import read_miles
 from services.registry.web import forms
 
 # Every half hour from 06:00 to 22:00, UK time.

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from services.registry import decline_reasons
 from services.registry.adapters.orm import DeliveryRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
+from services.registry.domain.arrangements import arrangements_words
 from services.registry.domain.pair_table import PER_PAGE, TableQuery, arrange
 from services.registry.domain.review import for_manager
 from services.registry.handlers import common
@@ -37,7 +39,14 @@ PAIR_COLUMNS = (
     ("kept", "Kept by a manager"),
     ("approval", "Approved"),
 )
-NOT_PAIRED_COLUMNS = (("name", "Person"), ("role", "Role"), ("reason", "Why they were not paired"))
+NOT_PAIRED_COLUMNS = (
+    ("name", "Person"),
+    ("role", "Role"),
+    ("reason", "Why they were not paired"),
+    ("change", "What would let them be paired"),
+)
+NO_CHANGE = "No single change found"
+ROUND_CHANGE = "The round needs changing first: see the changes on the round's page"
 FOLLOW_UP_COLUMNS = (
     ("name", "Person"),
     ("role", "Role"),
@@ -90,20 +99,16 @@ def role_word(role: str) -> str:
     return forms.ROLE_NAMES.get(role, role)
 
 
-async def people(registry, uow, ids: set[str], with_access: bool) -> dict[str, dict[str, Any]]:
-    """Name, role and (only when asked) access needs of each leader; erased people read as such."""
+async def people(registry, uow, ids: set[str], with_access: bool, open_sealed: bool = True) -> dict[str, dict[str, Any]]:
+    """Name, role, area and (only when asked) access needs of each leader; erased people read as such.
+    open_sealed False reads the plain role and area alone, opening nobody's sealed record (name None)."""
     found: dict[str, dict[str, Any]] = {}
     unique = sorted(ids)
-    for start in range(0, len(unique), 500):
-        rows = (
-            await uow.session.execute(
-                select(LeaderRow.id, LeaderRow.role, LeaderRow.system, LeaderRow.sealed).where(
-                    LeaderRow.id.in_(unique[start : start + 500])
-                )
-            )
-        ).all()
-        for leader_id, role, system, sealed in rows:
-            opened = registry.cipher.open(sealed)
+    fields = (LeaderRow.id, LeaderRow.role, LeaderRow.system) + ((LeaderRow.sealed,) if open_sealed else ())
+    for start in range(0, len(unique), 1000):
+        rows = (await uow.session.execute(select(*fields).where(LeaderRow.id.in_(unique[start : start + 1000])))).all()
+        for leader_id, role, system, *sealed in rows:
+            opened = registry.cipher.open(sealed[0]) if open_sealed else {"name": None}
             found[leader_id] = {
                 "name": opened.get("name", leader_id),
                 "role": role,
@@ -119,6 +124,22 @@ async def round_row(uow, round_id: str) -> RoundRow | None:
     return await uow.session.get(RoundRow, round_id)
 
 
+# A pair's columns the table shows (plain columns: loading whole rows costs more than the page).
+PAIR_FIELDS = (
+    PairRow.id,
+    PairRow.lived_experience_id,
+    PairRow.professional_id,
+    PairRow.score,
+    PairRow.meeting_modes,
+    PairRow.shared_windows,
+    PairRow.first_meeting,
+    PairRow.reasons,
+    PairRow.locked,
+    PairRow.approved_by,
+    PairRow.approved_at,
+)
+
+
 async def pairs_table(
     registry,
     round_id: str,
@@ -128,29 +149,40 @@ async def pairs_table(
     purpose: str = "review the pairs",
 ) -> Table:
     """The round's pairs, filtered, sorted and paged by the domain's rules (per_page None: every
-    matching pair, as a download wants). Access needs are read only for the pairs shown, or for
-    everyone when the manager filters by them; each person's read is audited."""
+    matching pair, as a download wants). Names are sealed: everyone's are opened only to search or
+    sort by name, to filter by access needs, or for a download; otherwise only those of the pairs
+    shown. Access needs are used only for the pairs shown, or for everyone when the manager filters
+    by them; each person's read is audited."""
     columns = columns_for(PAIR_COLUMNS, manager)
-    by_needs = bool(query.needs) and manager.sees_special_category
+    sees_needs = manager.sees_special_category
+    by_needs = bool(query.needs) and sees_needs
+    every_name = bool(query.q) or query.sort == "name" or by_needs or per_page is None
+    with_access = by_needs or (per_page is None and sees_needs)
     async with registry.store.unit_of_work() as uow:
-        pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+        pairs = (await uow.session.execute(select(*PAIR_FIELDS).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
         row = await round_row(uow, round_id)
         locked = {tuple(p) for p in (row.locked_pairs or [])} if row else set()
         everyone = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
-        names = await people(registry, uow, everyone, with_access=by_needs)
-        rows = [
-            pair_row(n, p, names, (p.lived_experience_id, p.professional_id) in locked, manager) for n, p in enumerate(pairs, 1)
-        ]
+        known = await people(registry, uow, everyone, with_access=with_access, open_sealed=every_name)
+        rows = [pair_row(n, p, known, (p.lived_experience_id, p.professional_id) in locked) for n, p in enumerate(pairs, 1)]
         arranged = arrange(rows, query, per_page)
         shown = {w for r in arranged.rows for w in (r["lived_id"], r["professional_id"])}
-        if manager.sees_special_category and (shown or by_needs):
-            access = names if by_needs else await people(registry, uow, shown, with_access=True)
-            for leader_id in sorted(everyone if by_needs else shown):
-                common.audit(uow, manager.email, "read access needs", leader_id, f"{purpose} of round {round_id}")
+        if shown and (not every_name or (sees_needs and not with_access)):
+            known |= await people(registry, uow, shown, with_access=sees_needs)
+        said: dict[str, str] = {}  # a round's reasons repeat: each is rewritten once
+        for shown_row in arranged.rows:
+            for_the_page(shown_row, known, manager, said)
+        if sees_needs and (shown or by_needs):
+            await common.audit_many(
+                uow, manager.email, "read access needs", sorted(everyone if by_needs else shown), f"{purpose} of round {round_id}"
+            )
             await uow.commit()
+            today = dt.datetime.now(ZoneInfo("Europe/London")).date()
             for shown_row in arranged.rows:
-                shown_row["arrangements"] = "; ".join(forms.ACCESS_NAMES.get(n, n) for n in needs_of(shown_row, access)) or "None"
-    areas = sorted({names[who]["area"] for who in everyone if names[who]["area"]})
+                items = arrangements_words(needs_of(shown_row, known), shown_row["meeting_date"], today)
+                shown_row["arrangement_items"] = items
+                shown_row["arrangements"] = "; ".join(items) or "None"
+    areas = sorted({known[who]["area"] for who in everyone if known[who]["area"]})
     return Table(columns, list(arranged.rows), arranged.matched, {"arranged": arranged, "areas": areas})
 
 
@@ -160,9 +192,8 @@ def needs_of(row: dict[str, Any], access: dict[str, dict]) -> list[str]:
     )
 
 
-def pair_row(number: int, pair: PairRow, names: dict, locked: bool, manager: Manager) -> dict[str, Any]:
-    from services.registry.web.pages import for_role
-
+def pair_row(number: int, pair: Any, names: dict, locked: bool) -> dict[str, Any]:
+    """One pair's row, with what filtering and sorting need; for_the_page adds the rest to the rows shown."""
     lived, prof = names[pair.lived_experience_id], names[pair.professional_id]
     slot = pair.first_meeting
     row = {
@@ -180,9 +211,10 @@ def pair_row(number: int, pair: PairRow, names: dict, locked: bool, manager: Man
         "times": "; ".join(forms.say_window(w) for w in (pair.shared_windows or [])[:4]) or "None yet",
         "first_meeting": say_meeting(slot),
         "meeting_key": f"{slot['date']} {slot['start']}" if slot else None,
+        "meeting_date": dt.date.fromisoformat(slot["date"]) if slot else None,
         "areas": {lived["area"], prof["area"]} - {""},
         "arrangements": "Not read",
-        "reasons": [for_role(for_manager(r), manager) for r in pair.reasons or []],
+        "reasons": list(pair.reasons or []),
         "kept": "Yes" if pair.locked or locked else "No",
         "approved": bool(pair.approved_by),
         "approval": approval_words(pair),
@@ -191,7 +223,20 @@ def pair_row(number: int, pair: PairRow, names: dict, locked: bool, manager: Man
     return row
 
 
-def approval_words(pair: PairRow) -> str:
+def for_the_page(row: dict[str, Any], names: dict, manager: Manager, said: dict[str, str]) -> None:
+    """A row to be shown: both names, and the reasons written for the manager and cut to their role
+    (`said` keeps each reason's words once worked out)."""
+    from services.registry.web.pages import for_role
+
+    row["lived_name"] = names[row["lived_id"]]["name"]
+    row["professional_name"] = names[row["professional_id"]]["name"]
+    for reason in row["reasons"]:
+        if reason not in said:
+            said[reason] = for_role(for_manager(reason), manager)
+    row["reasons"] = [said[r] for r in row["reasons"]]
+
+
+def approval_words(pair: Any) -> str:
     if not pair.approved_by:
         return "Not yet"
     return f"By {pair.approved_by}" + (f" on {say_date(pair.approved_at.date())}" if pair.approved_at else "")
@@ -211,10 +256,20 @@ async def not_paired_table(registry, round_id: str, manager: Manager) -> Table:
             "name": names[u.leader_id]["name"],
             "role": role_word(names[u.leader_id]["role"]),
             "reason": for_role(u.reason, manager),
+            "change": change_words(u.rule, u.suggestion, manager),
         }
         for u in unmatched
     ]
     return Table(NOT_PAIRED_COLUMNS, rows, len(rows))
+
+
+def change_words(rule: str, suggestion: str | None, manager: Manager) -> str:
+    """The matcher's suggestion of what would let someone be paired, or why there is none."""
+    from services.registry.web.pages import for_role
+
+    if rule == "round_infeasible":
+        return ROUND_CHANGE
+    return for_role(suggestion, manager) if suggestion else NO_CHANGE
 
 
 def message_status(statuses: list[str]) -> str | None:

@@ -16,7 +16,7 @@ from services.registry.adapters.orm import CohortRow, LeaderRow, RoundRow
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers import common
 from services.registry.handlers import rounds as rounds_handlers
-from services.registry.web import forms
+from services.registry.web import forms, round_tables
 from services.registry.web.auth import Manager
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
@@ -194,6 +194,7 @@ async def round_context(request: Request, round_id: str, manager: Manager) -> di
         pair["is_locked"] = pair["locked"] or (pair["lived_experience_id"], pair["professional_id"]) in locked
     for person in view["unmatched"]:
         person["reason"] = for_role(person["reason"], manager)
+        person["change"] = round_tables.change_words(person["rule"], person["suggestion"], manager)
     for item in view["needs_a_person"]:
         item["why"] = for_role(item["why"] or "", manager)
     lived = sorted(

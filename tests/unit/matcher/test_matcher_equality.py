@@ -5,7 +5,9 @@ times and reasons), the unmatched people with their reasons, and the objective, 
 the solver at commit e8793be gave them for two generated cohorts: one with every
 area open to remote pairs, and one with capacity 5 and areas kept apart (each area
 solved on its own). The benchmark checks the large cohorts the same way
-(tests/bench/matcher_before_issue_17.json).
+(tests/bench/matcher_before_issue_17.json). Since issue 16 the words for distances (now in
+miles) and the suggestions for people not paired are left out of the comparison
+(tests/matcher_answers.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from services.matcher.domain import solve
 from services.matcher.domain.generate import generate_cohort
+from tests.matcher_answers import comparable, comparable_answers
 
 pytestmark = pytest.mark.unit
 
@@ -25,11 +28,7 @@ BEFORE = json.loads(gzip.decompress((Path(__file__).parent / "fixtures" / "befor
 
 
 def answers(result) -> dict:
-    return {
-        "pairs": [p.model_dump(mode="json", by_alias=True) for p in result.pairs],
-        "unmatched": [u.model_dump(mode="json", by_alias=True) for u in result.unmatched],
-        "objective": result.stats.objective,
-    }
+    return {**comparable(result), "objective": result.stats.objective}
 
 
 @pytest.mark.parametrize(
@@ -42,6 +41,6 @@ def test_same_pairs_and_reasons_as_before(label, n_lived, n_prof, capacity, area
         cohort = cohort.model_copy(update={"round": cohort.round.model_copy(update={"allow_cross_system_remote": False})})
     now, before = answers(solve(cohort)), BEFORE[label]
     assert now["objective"] == before["objective"]
-    assert now["pairs"] == before["pairs"]
-    assert now["unmatched"] == before["unmatched"]
+    assert now["pairs"] == comparable_answers(before["pairs"], "reasons")
+    assert now["unmatched"] == comparable_answers(before["unmatched"], "reason")
     assert len(before["pairs"]) > 100 and len(before["unmatched"]) > 10  # the fixture holds real answers

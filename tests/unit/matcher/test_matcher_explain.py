@@ -28,7 +28,7 @@ def test_pair_reasons_name_topics_times_modes_and_distance():
     assert pair.reasons == [
         "You both care about cardiac and discharge.",
         "You are both free on Tuesday 10:00 to 12:30.",
-        "You can meet by video or in person (about 8 km apart).",
+        "You can meet by video or in person (about 5 miles apart).",
         "You can both attend every required session.",
         "One of you is new to this kind of work and the other has done it before.",
     ]
@@ -120,7 +120,8 @@ def test_no_way_of_meeting():
         cohort(leader("pl-1", meeting_modes=["in_person"], max_travel_km=2), prof("cl-1", meeting_modes=["in_person"]))
     )
     assert reason_of(result, "pl-1") == (
-        "Most of the professionals cannot meet in a way that suits you: you said you can meet in person, travelling up to 2 km.",
+        "Most of the professionals cannot meet in a way that suits you: you said you can meet in person, "
+        "travelling up to about 1 mile.",
         "meeting_mode",
     )
 

@@ -27,7 +27,7 @@ SECOND = LeaderContact(leader_id="cr-2", version=1, name="Chloe Carter", role="c
 REASONS = [
     "You both care about cardiac care and discharge from hospital.",
     "You are both free on Tuesday 10:00 to 12:30.",
-    "You can meet by video call or in person (about 12 km apart).",
+    "You can meet by video call or in person (about 7 miles apart).",
     "You come from different organisations, so you each bring a fresh view.",
 ]
 

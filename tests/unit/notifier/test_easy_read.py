@@ -80,7 +80,7 @@ def test_easy_read_says_times_as_people_say_them_and_dates_in_full():
             "One of you has done this before. The other is new to it.",
         ),
         ("You are both free on Tuesday 10:00 to 12:30.", "You are both free at the same times."),
-        ("You can meet by video or in person (about 8 km apart).", "You can meet in a way that suits you both."),
+        ("You can meet by video or in person (about 5 miles apart).", "You can meet in a way that suits you both."),
         ("You can both attend every required session.", "You can both come to the group meetings."),
         ("You both care about cardiac and discharge.", "You both care about cardiac and discharge."),
     ],

@@ -7,7 +7,7 @@ import pytest
 
 from schemas.cohort import PAIRED_FIRST_REASON, is_for_the_team_only
 from services.registry.adapters.exports import as_csv
-from services.registry.domain.review import default_round_name, for_manager, safe_cell
+from services.registry.domain.review import default_round_name, for_manager, safe_cell, say_miles
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,10 @@ def test_a_round_is_named_from_who_is_in_it_and_the_month(given, expected):
     [
         ("You both care about discharge.", "Both care about discharge."),
         ("You are both free on Tuesday 10:00 to 12:00.", "Both are free on Tuesday 10:00 to 12:00."),
-        ("You can meet by video or in person (about 3 km apart).", "They can meet by video or in person (about 3 km apart)."),
+        (
+            "You can meet by video or in person (about 2 miles apart).",
+            "They can meet by video or in person (about 2 miles apart).",
+        ),
         (
             "One of you is new to this kind of work and the other has done it before.",
             "One of them is new to this kind of work and the other has done it before.",
@@ -83,3 +86,9 @@ def test_cells_that_would_run_as_formulas_are_shown_as_text(value, expected):
 def test_a_csv_export_has_the_page_columns_and_neutral_cells():
     text = as_csv([("name", "Person"), ("reasons", "Why")], [{"name": "=cmd", "reasons": ["Both care.", "Both free."]}]).decode()
     assert text == "\ufeffPerson,Why\r\n'=cmd,Both care. Both free.\r\n"
+
+
+def test_distances_are_shown_in_miles():
+    assert say_miles(25) == "about 16 miles"
+    assert say_miles(2) == "about 1 mile"
+    assert say_miles(0.5) == "less than 1 mile"
