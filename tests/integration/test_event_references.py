@@ -5,6 +5,7 @@ answer back to its own ids. On a real database and the real broker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -133,3 +134,71 @@ async def test_a_rounds_events_carry_event_references_and_never_a_registry_id(re
         ROUNDS.name,
         OUTCOMES.name,
     }
+
+
+async def test_people_registered_before_references_get_one_are_shared_under_it_and_erased_under_both(
+    database_url, kafka_settings
+):
+    from alembic import command
+
+    from schemas.events import LeaderKeyShared
+    from services.common.crypto import Cipher, new_key
+    from services.common.migrations import alembic_config
+    from services.common.sealing import new_data_key
+    from services.common.store import make_engine
+    from services.registry.domain.leaders import LeaderIn
+    from services.registry.handlers.leaders import SEALED_FIELDS
+    from tests.integration.conftest import running_registry
+
+    at_rest, shared = new_key(), new_key()
+    leader = LeaderIn.model_validate(unique(sample_leaders()[0]))
+    public = leader.model_dump(mode="json")
+    sealed = {field: public.pop(field) for field in SEALED_FIELDS}
+    their_key = new_data_key()  # their contact records from before are sealed with it
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:  # the registry's tables just before event references came
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config("registry", sync), "a1200000000b"))
+        await conn.execute(
+            text(
+                "insert into leaders (id, role, system, status, version, public, sealed, created_at, updated_at) "
+                "values (:id, :role, :system, 'active', 3, :public, :sealed, current_timestamp, current_timestamp)"
+            ),
+            {
+                "id": leader.id,
+                "role": leader.role,
+                "system": leader.system,
+                "public": json.dumps(public),
+                "sealed": Cipher(at_rest).seal(sealed),
+            },
+        )
+        await conn.execute(
+            text("insert into person_keys (leader_id, sealed_key, created_at) values (:id, :key, current_timestamp)"),
+            {"id": leader.id, "key": Cipher(at_rest).seal_bytes(their_key)},
+        )
+    await engine.dispose()
+
+    async with running_registry(database_url, kafka_settings, encryption_keys=at_rest, event_keys=shared) as registry:
+        async with registry.store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("select event_ref, keyed_by_id, shared_by_ref from leaders where id = :id"), {"id": leader.id}
+                )
+            ).one()
+            outbox = (await conn.execute(text("select topic, key from outbox order by id"))).all()
+        ref = row.event_ref
+        assert event_refs.is_ref(ref) and row.keyed_by_id and row.shared_by_ref, "given a reference, and shared under it"
+        assert [(topic, key) for topic, key in outbox] == [
+            (LEADER_PROFILES.name, ref),
+            (LEADER_KEYS.name, ref),
+            (LEADER_CONTACTS.name, ref),
+        ], "their profile, their same key and their contact record, once, under the reference"
+        (record,) = await read_topic(kafka_settings.bootstrap_servers, LEADER_KEYS, lambda r: r.key == ref.encode(), expected=1)
+        wrapped = LeaderKeyShared.model_validate_json(record.value).data.wrapped_key
+        assert Cipher(shared).open_bytes(wrapped.encode()) == their_key, "the key their old records were sealed with"
+
+        assert (await registry.delete(f"/leaders/{leader.id}")).status_code == 200
+        async with registry.store.engine.connect() as conn:
+            tombstones = (await conn.execute(text("select topic, key from outbox where value is null"))).all()
+    assert sorted(tombstones) == sorted(
+        (topic.name, key) for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS) for key in (ref, leader.id)
+    ), "their records keyed by their id, from before, are erased too"
