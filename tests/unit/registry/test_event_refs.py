@@ -110,22 +110,30 @@ async def test_events_leave_with_references_in_keys_fields_and_correlation():
     ]
     out = await event_refs.outward(uow, waiting)  # type: ignore[arg-type]
     assert uow.session.queries == 0, "everyone was known to the transaction"
-    assert [(topic, k) for topic, k, _ in out] == [
-        (LEADER_KEYS, REFS["pl-018"]),
-        (OUTCOMES, REFS["pl-018"]),
-        (ROUNDS, "r-1"),
-        (LEADER_PROFILES, REFS["pl-018"]),
+    assert [(row.topic, row.key, row.correlation_id) for row in out] == [
+        (LEADER_KEYS, REFS["pl-018"], REFS["pl-018"]),
+        (OUTCOMES, REFS["pl-018"], "r-1"),
+        (ROUNDS, "r-1", "r-1"),
+        (LEADER_PROFILES, REFS["pl-018"], REFS["pl-018"]),
     ]
-    sent_key, sent_outcome, sent_request, tombstone = (item for _, _, item in out)
+    # Each body read as a consumer reads it: the same event, renamed.
+    sent_key = LeaderKeyShared.model_validate_json(out[0].value())
+    sent_outcome = OutcomePublished.model_validate_json(out[1].value())
+    sent_request = RoundRequested.model_validate_json(out[2].value())
     assert sent_key.data.leader_id == REFS["pl-018"] and sent_key.correlation_id == REFS["pl-018"]
-    assert sent_key.event_id == key.event_id, "the same event, renamed"
+    assert (sent_key.event_id, out[0].event_id, out[0].event_type) == (key.event_id, str(key.event_id), "LeaderKeyShared")
     assert sent_outcome.data.leader_id == REFS["pl-018"] and sent_outcome.data.partners[0].partner_id == REFS["pp-002"]
-    assert sent_outcome.correlation_id == "r-1"
+    assert sent_outcome.correlation_id == "r-1" and sent_outcome.data == outcome.data.model_copy(
+        update={
+            "leader_id": REFS["pl-018"],
+            "partners": [outcome.data.partners[0].model_copy(update={"partner_id": REFS["pp-002"]})],
+        }
+    )
     assert set(sent_request.data.leader_versions) == set(REFS.values())
     assert sent_request.data.forbidden_pairs == [(REFS["pl-018"], REFS["pp-002"])]
-    assert tombstone == "t"
-    for _, k, item in out:
-        text = k + (item if isinstance(item, str) else item.model_dump_json())
+    assert (out[3].event_id, out[3].event_type, out[3].value()) == ("t", "Tombstone", None)
+    for row in out:
+        text = row.key + row.correlation_id + (row.value() or b"").decode()
         assert "pl-018" not in text and "pp-002" not in text
 
 
@@ -141,8 +149,8 @@ async def test_an_id_with_no_leader_behind_it_never_leaves_either():
             partners=[Partner(partner_id="(erased)", accept_url="a", decline_url="d")],
         ),
     )
-    [(_, _, sent)] = await event_refs.outward(uow, [(OUTCOMES, "pl-018", outcome)])  # type: ignore[arg-type]
-    partner = sent.data.partners[0].partner_id  # type: ignore[union-attr]
+    [row] = await event_refs.outward(uow, [(OUTCOMES, "pl-018", outcome)])  # type: ignore[arg-type]
+    partner = OutcomePublished.model_validate_json(row.value()).data.partners[0].partner_id
     assert event_refs.is_ref(partner) and partner not in REFS.values()
     assert uow.session.queries == 1, "looked for, not found"
 
@@ -150,7 +158,9 @@ async def test_an_id_with_no_leader_behind_it_never_leaves_either():
 async def test_the_kept_key_of_an_old_record_is_sent_as_it_is():
     uow = Transaction()
     waiting = [(LEADER_KEYS, "pl-018", event_refs.KeptKey("t"))]
-    assert await event_refs.outward(uow, waiting) == waiting  # type: ignore[arg-type]
+    assert await event_refs.outward(uow, waiting) == [  # type: ignore[arg-type]
+        event_refs.Outgoing(LEADER_KEYS, "pl-018", "t", "Tombstone", "pl-018", None)
+    ]
 
 
 async def test_events_read_back_have_registry_ids_everywhere_even_in_words():
