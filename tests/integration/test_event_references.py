@@ -202,3 +202,21 @@ async def test_people_registered_before_references_get_one_are_shared_under_it_a
     assert sorted(tombstones) == sorted(
         (topic.name, key) for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS) for key in (ref, leader.id)
     ), "their records keyed by their id, from before, are erased too"
+
+
+async def test_the_leaders_search_finds_someone_by_the_reference_a_task_quotes(registry):
+    """A task the notifier wrote without their name quotes their event reference as the record number."""
+    import re
+
+    import httpx
+
+    from tests.integration.conftest import ADMIN
+
+    leader = unique(sample_leaders()[1])
+    assert (await registry.post("/leaders", json=leader)).status_code == 201
+    ref = (await event_refs_of(registry.store))[leader["id"]]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry") as pages:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', (await pages.get("/sign-in")).text).group(1)
+        await pages.post("/sign-in", data={"csrf_token": token, "email": ADMIN[0], "password": ADMIN[1]})
+        found = await pages.get("/manage/leaders", params={"q": ref})
+    assert found.status_code == 200 and f'href="/manage/leaders/{leader["id"]}"' in found.text
