@@ -63,7 +63,7 @@ async def registry_store(database_url):
     await store.engine.dispose()
 
 
-def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRow:
+def leader(cipher: Cipher, leader_id: str, status: str, keyed_by_id: bool = False) -> registry_orm.LeaderRow:
     sealed = {
         "name": f"Name {leader_id}",
         "email": f"{leader_id}@example.org",
@@ -80,6 +80,7 @@ def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRo
         version=1,
         public={"id": leader_id},
         sealed=cipher.seal(sealed),
+        keyed_by_id=keyed_by_id,
     )
 
 
@@ -92,7 +93,8 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     async with registry_store.unit_of_work() as uow:
         uow.session.add_all(
             [
-                leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
+                # withdrawn; their only round is closed; registered before events carried event references
+                leader(cipher, "pl-left", "withdrawn", keyed_by_id=True),
                 leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
                 leader(cipher, "pl-here", "active"),
                 registry_orm.PersonKeyRow(leader_id="pl-left", sealed_key=cipher.seal_bytes(b"the key of pl-left")),
@@ -172,10 +174,14 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     assert [people["pl-left"][f] for f in ("email", "phone", "postal_address")] == [None, None, None]
     assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
     assert people["pl-here"]["email"] == "pl-here@example.org"
-    assert sorted((t.topic, t.key, t.value) for t in outbox) == [
-        (LEADER_CONTACTS.name, refs["pl-left"], None),
-        (LEADER_KEYS.name, refs["pl-left"], None),
-    ], "tombstones for their contact record and for the key that sealed it, keyed by their event reference"
+    assert sorted((t.topic, t.key, t.value) for t in outbox) == sorted(
+        [
+            (LEADER_CONTACTS.name, refs["pl-left"], None),
+            (LEADER_KEYS.name, refs["pl-left"], None),
+            (LEADER_CONTACTS.name, "pl-left", None),
+            (LEADER_KEYS.name, "pl-left", None),
+        ]
+    ), "tombstones for their contact record and the key that sealed it: by event reference, and by the id of before"
     assert keys == ["pl-waiting"], "their key is destroyed, so their records on the topic can no longer be read"
 
 
