@@ -184,7 +184,9 @@ async def outward(uow: UnitOfWork, waiting: list[Waiting]) -> list[Outgoing]:
             ids.add(key)
         if body is not None:
             ids |= people_in(body["data"])
-    mapping = await refs_of(uow, (i for i in ids if not is_ref(i)))
+    # A registry id that happens to look like a reference is still looked up; a known reference is not.
+    known_refs = _caches(uow)[1]
+    mapping = await refs_of(uow, (i for i in ids if i not in known_refs))
     for person in ids:
         if person not in mapping and not is_ref(person):
             mapping[person] = new_ref()

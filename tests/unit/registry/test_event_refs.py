@@ -201,3 +201,12 @@ async def test_an_event_without_references_is_left_alone():
         event_id=uuid.uuid4(),
     )
     assert await event_refs.inward(uow, event) is event  # type: ignore[arg-type]
+
+
+async def test_a_registry_id_that_looks_like_a_reference_is_still_renamed():
+    uow = Transaction()
+    typed = "p-aaaaaaaaaaaaaaaaaaaa"  # a manager may type anything the id pattern allows
+    event_refs.remember(uow, typed, "p-bbbbbbbbbbbbbbbbbbbb")  # type: ignore[arg-type]
+    key = LeaderKeyShared(producer="registry", data=LeaderKey(leader_id=typed, wrapped_key="w"), correlation_id=typed)
+    [row] = await event_refs.outward(uow, [(LEADER_KEYS, typed, key)])  # type: ignore[arg-type]
+    assert row.key == "p-bbbbbbbbbbbbbbbbbbbb" and typed not in (row.value() or b"").decode()
