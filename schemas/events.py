@@ -3,6 +3,12 @@
 Every event has the same envelope. Consumers ignore fields they do not know,
 so a producer may add fields within a version; anything breaking is a new
 `.v2` topic. Events are past tense and frozen.
+
+Every field and key that names a person (leader_id, partner_id, a profile's id, the people and pairs
+of a round request) holds that person's event reference: random and meaningless (for example
+p-3f9c0a7d1e2b4c5d6e7f), made by the registry, and never the registry's own id, which a manager may
+have typed and may name them. The registry forgets it when the person is erased, so a reference
+left on a topic points to no one (services/registry/event_refs.py).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from schemas.cohort import (
     Window,
 )
 
+# The description of every field that names a person.
+PERSON = "The person's pseudonymous event reference (never the registry's id)"
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -40,7 +49,7 @@ class Envelope(BaseModel):
     schema_version: int = 1
     occurred_at: dt.datetime = Field(default_factory=utc_now)
     producer: str
-    correlation_id: str = Field(description="The round or leader the whole flow is about")
+    correlation_id: str = Field(description="The round the whole flow is about, or the leader's event reference")
     causation_id: str | None = Field(default=None, description="event_id of the event that caused this one")
 
 
@@ -81,7 +90,7 @@ class ContactProxy(Payload):
 
 
 class LeaderContact(Payload):
-    leader_id: LeaderId
+    leader_id: LeaderId = Field(description=PERSON)
     version: int = Field(ge=1)
     name: str
     pronouns: str | None = None
@@ -110,7 +119,7 @@ class SealedContact(Payload):
 
     Erasing the leader destroys the key, so no copy of this record, on the topic, in a log or a dead letter, opens again."""
 
-    leader_id: LeaderId
+    leader_id: LeaderId = Field(description=PERSON)
     version: int = Field(ge=1)
     sealed: str = Field(
         description="The whole LeaderContact as JSON, encrypted with this leader's own data key (a Fernet token: AES "
@@ -131,7 +140,7 @@ class LeaderContactChanged(Envelope):
 
 
 class LeaderKey(Payload):
-    leader_id: LeaderId
+    leader_id: LeaderId = Field(description=PERSON)
     wrapped_key: str = Field(
         description="The leader's data key, encrypted with the key the registry and notifier share (*_EVENT_KEYS)"
     )
@@ -150,17 +159,18 @@ class LeaderKeyShared(Envelope):
 class RoundRequest(Payload):
     round: RoundSpec
     leader_versions: dict[LeaderId, int] = Field(
-        description="Profile version of each leader in the round; the matcher waits until it has at least these"
+        description="Profile version of each leader in the round, by their event reference; the matcher waits "
+        "until it has at least these"
     )
-    locked_pairs: list[Pair] = Field(default_factory=list)
-    forbidden_pairs: list[Pair] = Field(default_factory=list)
-    previous_pairs: list[Pair] = Field(default_factory=list)
+    locked_pairs: list[Pair] = Field(default_factory=list, description="Pairs kept as they are, by event reference")
+    forbidden_pairs: list[Pair] = Field(default_factory=list, description="Pairs never to make, by event reference")
+    previous_pairs: list[Pair] = Field(default_factory=list, description="Pairs made before, by event reference")
     # Added within v1 (issue 18).
     left_out_before: list[LeaderId] = Field(
         default_factory=list,
         description=(
-            "Leaders in the round who, in the programme's earlier published rounds, were not paired or whose pair "
-            "ended or was declined: the matcher pairs as many of them as it can, once it has the most pairs"
+            "Leaders in the round (by event reference) who, in the programme's earlier published rounds, were not "
+            "paired or whose pair ended or was declined: the matcher pairs as many of them as it can, once it has the most pairs"
         ),
     )
 
@@ -279,7 +289,7 @@ class MeetingSlot(Payload):
 class Partner(Payload):
     """One partner of a paired person, with why they were paired and how to answer."""
 
-    partner_id: LeaderId
+    partner_id: LeaderId = Field(description=PERSON)
     reasons: list[str] = Field(default_factory=list, description="Plain-English reasons for the pair")
     shared_windows: list[Window] = Field(default_factory=list)
     meeting_modes: list[MeetingMode] = Field(default_factory=list)
@@ -317,7 +327,7 @@ class Outcome(Payload):
     """Everything one person is told about one round, in one message."""
 
     round_id: str
-    leader_id: LeaderId
+    leader_id: LeaderId = Field(description=PERSON)
     # "cancelled" (added within v1): a round already published was stopped; nothing else is set.
     outcome: Literal["paired", "unmatched", "cancelled"]
     partners: list[Partner] = Field(default_factory=list, description="More than one for a professional with capacity")
@@ -343,8 +353,8 @@ class OutcomePublished(Envelope):
 
 class PairAnswer(Payload):
     round_id: str
-    leader_id: LeaderId = Field(description="Who answered")
-    partner_id: LeaderId
+    leader_id: LeaderId = Field(description="Who answered: " + PERSON)
+    partner_id: LeaderId = Field(description=PERSON)
     # Added within v1: who gave the answer and how it reached the programme.
     given_by: Literal["leader", "named_person", "programme_team"] = Field(
         default="leader", description="The leader, the person they named to get their messages, or the programme team"
@@ -373,8 +383,8 @@ class TextReply(Payload):
     asked that person by text. Never the phone number or the words of the reply."""
 
     round_id: str
-    leader_id: LeaderId = Field(description="Who replied")
-    partner_id: LeaderId
+    leader_id: LeaderId = Field(description="Who replied: " + PERSON)
+    partner_id: LeaderId = Field(description=PERSON)
     answer: Literal["accept", "decline"]
     received_on: dt.date = Field(description="The day the reply reached GOV.UK Notify (London time)")
 
@@ -393,9 +403,9 @@ class PairEnding(Payload):
 
     round_id: str
     leader_id: LeaderId = Field(
-        description="Who asked to end it; when the programme team ended it, the lived experience leader of the pair"
+        description="Who asked to end it; when the programme team ended it, the lived experience leader of the pair. " + PERSON
     )
-    partner_id: LeaderId = Field(description="The other person in the pair: told kindly that it is not their fault")
+    partner_id: LeaderId = Field(description="The other person in the pair: told kindly that it is not their fault. " + PERSON)
     ended_by: Literal["leader", "programme_team"] = Field(
         description="The leader asked (by their link, or through the programme team), or the programme team ended it; "
         "then both people are told as partners, and neither is told the other asked"
@@ -426,7 +436,7 @@ DeliveryStatus = Literal["sent", "delivered", "failed", "scheduled", "needs_a_pe
 
 class Delivery(Payload):
     round_id: str
-    leader_id: LeaderId
+    leader_id: LeaderId = Field(description=PERSON)
     outcome_event_id: uuid.UUID
     channel: str
     status: DeliveryStatus

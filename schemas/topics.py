@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Topic:
     name: str
-    key: str
+    key: str  # "leader_id": the person's pseudonymous event reference, never the registry's id (schemas/events.py)
     partitions: int = 3
     compacted: bool = False
     description: str = ""
@@ -35,14 +35,18 @@ LEADER_PROFILES = Topic(
     "leaders.profile.v1",
     key="leader_id",
     compacted=True,
-    description="Coded, pseudonymous matching profile of each leader; no names, contact details or free text.",
+    description=(
+        "Coded, pseudonymous matching profile of each leader, keyed by their event reference; no names, contact "
+        "details or free text."
+    ),
 )
 LEADER_CONTACTS = Topic(
     "leaders.contact.v1",
     key="leader_id",
     compacted=True,
     description=(
-        "Name and contact details with communication needs, sealed with each leader's own data key; read only by the notifier."
+        "Name and contact details with communication needs, sealed with each leader's own data key and keyed by "
+        "their event reference; read only by the notifier."
     ),
 )
 LEADER_KEYS = Topic(
@@ -64,7 +68,10 @@ MATCHES = Topic(
 OUTCOMES = Topic(
     "outcomes.v1",
     key="leader_id",
-    description="One published outcome per person: paired (with partner and reasons) or unmatched (with reason).",
+    description=(
+        "One published outcome per person, keyed by their event reference: paired (with partner and reasons) or "
+        "unmatched (with reason)."
+    ),
 )
 RESPONSES = Topic(
     "responses.v1",
@@ -74,7 +81,9 @@ RESPONSES = Topic(
         "read as yes or no, for the registry to record."
     ),
 )
-DELIVERIES = Topic("deliveries.v1", key="leader_id", description="Notification delivery status, back to the registry.")
+DELIVERIES = Topic(
+    "deliveries.v1", key="leader_id", description="Notification delivery status, back to the registry, keyed by event reference."
+)
 DEAD_LETTERS = Topic(
     "deadletter.v1",
     key="original key",

@@ -23,6 +23,7 @@ from services.launcher import Stack
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
 from tests.kafka_reading import read_topic
+from tests.stack_refs import event_refs
 
 DOCUMENT = "urn:pairing:asyncapi"
 
@@ -95,7 +96,8 @@ def explain(error) -> str:
 
 
 def run_a_round(stack: Stack, tag: str) -> dict:
-    """The demo's 40 people (ids ending in `tag`): paired, approved, published, told; one says no."""
+    """The demo's 40 people (ids ending in `tag`): paired, approved, published, told; one says no, one
+    is erased. Returns the proposed round, with `event_refs`: the people's event references."""
     client = RegistryClient(stack.base_url, auth=stack.api_token)
     leaders = [{**leader, "id": f"{leader['id']}-{tag}"} for leader in sample_leaders()]
     for leader in leaders:
@@ -114,13 +116,16 @@ def run_a_round(stack: Stack, tag: str) -> dict:
     decline = next(p["decline_url"] for r in outcomes for p in json.loads(r.value)["data"]["partners"])
     assert "you said no" in httpx.post(decline.split("?")[0], data={"answer": "decline"}).text
     unpaired = proposed["unmatched"][0]["id"] if proposed["unmatched"] else leaders[-1]["id"]
+    # Events name people by their event references: the round's, read before one of them is erased.
+    refs = {ref for leader_id, ref in asyncio.run(event_refs(stack)).items() if leader_id.endswith(f"-{tag}")}
+    gone = asyncio.run(event_refs(stack))[unpaired].encode()
     assert client.http.delete(f"/leaders/{unpaired}").status_code in (200, 204)
     for topic in (LEADER_PROFILES, LEADER_CONTACTS):
         erased = asyncio.run(
-            read_topic(stack.kafka_bootstrap, topic, keep=lambda r: r.key == unpaired.encode() and r.value is None, expected=1)
+            read_topic(stack.kafka_bootstrap, topic, keep=lambda r: r.key == gone and r.value is None, expected=1)
         )
         assert erased, f"no tombstone for the erased leader on {topic.name}"
-    return proposed
+    return {**proposed, "event_refs": sorted(refs)}
 
 
 def headers_of(record) -> dict[str, str]:

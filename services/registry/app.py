@@ -35,10 +35,11 @@ from services.common.retention import PurgeJob
 from services.common.runtime import outbox_relay, sampling
 from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import retention
-from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.api import install_routes
 from services.registry.config import RegistrySettings
+from services.registry.event_refs import registry_store, translated, translated_keys
 from services.registry.handlers import publishing, rounds
+from services.registry.handlers.leaders import share_under_references
 from services.registry.person_keys import PersonKeys
 from services.registry.registry import Registry
 from services.registry.text_replies import record_text_reply
@@ -70,11 +71,11 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     @broker.subscriber(MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka), title="registry: matcher results")
     async def on_match_result(event: MatchEvent) -> None:
         if isinstance(event, RoundSolved):
-            await handle_once(store, consumer, event, rounds.record_solution)
+            await handle_once(store, consumer, event, translated(rounds.record_solution))
         elif isinstance(event, RoundProgress):
-            await handle_once(store, consumer, event, rounds.record_progress)
+            await handle_once(store, consumer, event, translated(rounds.record_progress))
         else:
-            await handle_once(store, consumer, event, rounds.record_failure)
+            await handle_once(store, consumer, event, translated(rounds.record_failure))
 
     @broker.subscriber(DELIVERIES.name, **batch_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
     async def on_deliveries(records: DeliveryBatch) -> None:
@@ -85,9 +86,9 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
             f"{SERVICE}.deliveries",
             records,
             NotificationStatusChanged,
-            publishing.record_delivery,
+            translated(publishing.record_delivery),
             None,
-            preload=publishing.load_deliveries,
+            preload=translated_keys(publishing.load_deliveries),
         )
 
     cipher = Cipher(settings.encryption_keys)
@@ -98,7 +99,7 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     async def on_text_reply(event: ResponseEvent) -> None:
         # The answers on this topic are the registry's own; it records the replies to text messages the notifier read.
         if isinstance(event, TextReplyReceived):
-            await handle_once(store, f"{SERVICE}.text_replies", event, record_text_reply, cipher)
+            await handle_once(store, f"{SERVICE}.text_replies", event, translated(record_text_reply), cipher)
 
     # What the registry publishes (through its outbox), for the AsyncAPI document.
     for topic, schema in (
@@ -117,7 +118,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     from services.registry.web import install_web
 
     cipher = Cipher(settings.encryption_keys)
-    store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
+    store = registry_store(make_engine(settings.database_url), cipher)
     registry = Registry(
         settings=settings,
         store=store,
@@ -132,6 +133,13 @@ def create_app(settings: RegistrySettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.prepare(SERVICE)
+        # People registered before events carried references are shared again under them, once.
+        while True:
+            async with store.unit_of_work() as uow:
+                shared = await share_under_references(uow, cipher, registry.person_keys)
+                await uow.commit()
+            if not shared:
+                break
         await ensure_topics(settings.kafka)
         async with outbox_relay(store, settings.kafka, SERVICE):
             await registry.broker.start()

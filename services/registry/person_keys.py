@@ -18,6 +18,7 @@ from schemas.topics import LEADER_KEYS
 from services.common.crypto import Cipher
 from services.common.sealing import new_data_key, seal_contact
 from services.common.store import UnitOfWork
+from services.registry import event_refs
 from services.registry.adapters.orm import PersonKeyRow
 
 # Keys read or made in this transaction, by leader (None: known to have none yet). Kept on the
@@ -31,7 +32,10 @@ class PersonKeys:
     sharing: Cipher  # the key shared with the notifier: wraps each data key on the topic
 
     async def sealed_contact(self, uow: UnitOfWork, contact: LeaderContact) -> SealedContact:
-        return seal_contact(contact, await self.key_of(uow, contact.leader_id))
+        # Sealed with the person's event reference inside, as everything else in events names them.
+        key = await self.key_of(uow, contact.leader_id)
+        refs = await event_refs.refs_of(uow, [contact.leader_id])
+        return seal_contact(contact.model_copy(update={"leader_id": refs[contact.leader_id]}), key)
 
     async def key_of(self, uow: UnitOfWork, leader_id: str) -> bytes:
         """The leader's data key; a new one is made, stored and shared the first time."""
@@ -57,7 +61,20 @@ class PersonKeys:
     def make_key(self, uow: UnitOfWork, leader_id: str) -> bytes:
         key = new_data_key()
         uow.session.add(PersonKeyRow(leader_id=leader_id, sealed_key=self.at_rest.seal_bytes(key)))
+        self.share(uow, leader_id, key)
+        return key
+
+    def share(self, uow: UnitOfWork, leader_id: str, key: bytes) -> None:
         shared = LeaderKey(leader_id=leader_id, wrapped_key=self.sharing.seal_bytes(key).decode())
         # Published before the contact record it opens (the notifier copes with either order).
         uow.publish(LEADER_KEYS, leader_id, LeaderKeyShared(producer="registry", data=shared, correlation_id=leader_id))
-        return key
+
+    async def share_again(self, uow: UnitOfWork, leader_id: str) -> None:
+        """Share the leader's key once more (under their event reference); made and shared if they have none."""
+        cache = uow.session.info.setdefault(CACHE, {})
+        if leader_id not in cache:
+            await self.load(uow, [leader_id])
+        if cache[leader_id] is None:
+            cache[leader_id] = self.make_key(uow, leader_id)
+        else:
+            self.share(uow, leader_id, cache[leader_id])

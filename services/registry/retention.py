@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, Result, Text, cast, delete, or_, select, up
 from schemas.topics import LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
+from services.registry import event_refs
 from services.registry.adapters.orm import DeliveryRow, EndedPairRow, LeaderRow, PersonKeyRow, ResponseRow, RoundRow
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "proxy")
@@ -64,9 +65,12 @@ async def forget_withdrawn_contacts(uow: UnitOfWork, cipher: Cipher, today: dt.d
         sealed = cipher.open(row.sealed)
         row.sealed = cipher.seal({**sealed, **{field: None for field in CONTACT_FIELDS}})
         row.public = {**row.public, REMOVED: today.isoformat()}
-        uow.tombstone(LEADER_CONTACTS, row.id, str(uuid.uuid4()))
+        uow.tombstone(LEADER_CONTACTS, row.id, str(uuid.uuid4()))  # keyed by their event reference at commit
         await uow.session.execute(delete(PersonKeyRow).where(PersonKeyRow.leader_id == row.id))
         uow.tombstone(LEADER_KEYS, row.id, str(uuid.uuid4()))
+        if row.keyed_by_id:  # registered before event references: their first records are keyed by their id
+            for topic in (LEADER_CONTACTS, LEADER_KEYS):
+                event_refs.tombstone_by_id(uow, topic, row.id, str(uuid.uuid4()))
         forgotten += 1
     return forgotten
 

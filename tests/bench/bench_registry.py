@@ -35,8 +35,9 @@ from services.common.settings import KafkaSettings
 from services.common.store import OutboxRelay, Store, make_engine
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
-from services.registry.adapters.orm import Base, Inbox, Outbox
+from services.registry.adapters.orm import Outbox
 from services.registry.domain.importing import COLUMNS, parse_rows
+from services.registry.event_refs import registry_store
 from services.registry.handlers import leaders as leader_handlers
 from services.registry.person_keys import PersonKeys
 from tests.bench import bench_review
@@ -92,7 +93,7 @@ def as_xlsx(rows: list[dict[str, str]]) -> bytes:
 
 
 async def fresh_store(url: str) -> Store:
-    store = Store(make_engine(url), Outbox, Inbox, Base.metadata)
+    store = registry_store(make_engine(url))  # events with event references, as the registry writes them
     await store.prepare("registry")
     return store
 

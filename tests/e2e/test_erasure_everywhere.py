@@ -4,8 +4,10 @@ hours when they are erased. Afterwards their name, email, phone number and posta
 found nowhere: not in any database (tables as text, and SQLite files as raw bytes), not on any
 topic (dead letters included; their contact records are sealed with their own key, which the
 erasure destroys, so nothing the services still hold opens them), not in the output folders, logs
-or trace files. Their id is found in no database table but the audit log (which records that the
-erasure happened) and no file the services wrote, logs and traces included."""
+or trace files. Their registry id is found on no topic (events name people by a random event
+reference, and the tombstones are keyed by it), in no database table but the audit log (which
+records that the erasure happened) and no file the services wrote, logs and traces included. Their
+event reference is left only as the key of tombstones, linked to no one: the registry forgot it."""
 
 from __future__ import annotations
 
@@ -29,13 +31,16 @@ from services.launcher import Stack, secrets_for
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
 from tests.kafka_reading import read_topic
+from tests.stack_refs import event_ref_of
 
 pytestmark = pytest.mark.e2e
 
 LONDON = ZoneInfo("Europe/London")
-# Where the id of an erased person may stay: the record that they were erased, and the tombstones
-# waiting in the registry's outbox (their key is the id: that is how the other services hear it).
-ID_ALLOWED = {("registry", "audit_log"), ("registry", "outbox")}
+# Where the id of an erased person may stay: the record that they were erased.
+ID_ALLOWED = {("registry", "audit_log")}
+# Where their event reference may stay: the keys of the tombstones in the registry's outbox (that is
+# how the other services hear of it). Nothing left there links it to them.
+REF_ALLOWED = {("registry", "outbox")}
 
 
 def quiet_now() -> dict[str, str]:
@@ -108,10 +113,13 @@ def files_holding(folder: Path, wanted: list[str]) -> dict[str, list[str]]:
 
 
 async def on_topics(stack: Stack, wanted: list[str]) -> dict[str, int]:
+    """Records on any topic (every partition, dead letters included) holding any of `wanted` in the
+    raw bytes of their key, value or headers."""
     found = {}
     for topic in ALL_TOPICS:
         for record in await read_topic(stack.kafka_bootstrap, topic, timeout_s=30):
-            if any(w.encode() in (record.value or b"") + (record.key or b"") for w in wanted):
+            raw = (record.value or b"") + (record.key or b"") + b"".join(k.encode() + (v or b"") for k, v in record.headers)
+            if any(w.encode() in raw for w in wanted):
                 found[topic.name] = found.get(topic.name, 0) + 1
     return found
 
@@ -144,6 +152,9 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     assert waiting["deliveries"] == {"scheduled": len(people)}, "every text waits for the end of quiet hours"
 
     gone = people[0]
+    ref = asyncio.run(event_ref_of(stack, gone["id"]))
+    assert asyncio.run(on_topics(stack, [ref])), "their messages went out under their event reference"
+    assert asyncio.run(on_topics(stack, [p["id"] for p in people])) == {}, "and no one's id was ever on a topic"
     assert client.http.delete(f"/leaders/{gone['id']}", headers={"x-actor": "Test officer"}).status_code == 200
     personal = [gone["name"], gone["email"], gone["phone"], gone["postal_address"]]
 
@@ -151,16 +162,17 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     while True:  # the tombstones take a moment to reach the matcher and the notifier
         dumps = {s: asyncio.run(tables(stack, s)) for s in ("registry", "matcher", "notifier")}
         in_tables = {
-            (service, table): [w for w in [*personal, gone["id"]] if w in content]
+            (service, table): [w for w in [*personal, gone["id"], ref] if w in content]
             for service, found in dumps.items()
             for table, content in found.items()
         }
         in_tables = {where: hits for where, hits in in_tables.items() if hits}
-        leaks = {where: hits for where, hits in in_tables.items() if where not in ID_ALLOWED or set(hits) - {gone["id"]}}
+        allowed = {where: {gone["id"]} for where in ID_ALLOWED} | {where: {ref} for where in REF_ALLOWED}
+        leaks = {where: hits for where, hits in in_tables.items() if set(hits) - allowed.get(where, set())}
         if not leaks or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert leaks == {}, "no table holds their details, nor their id outside the audit log"
+    assert leaks == {}, "no table holds their details, nor their id outside the audit log, nor their event reference"
 
     in_files = files_holding(stack.data_dir, personal)
     assert in_files == {}, "no database file, log, trace file, letter, text or task holds their details"
@@ -168,13 +180,13 @@ def test_someone_erased_while_their_messages_wait_is_found_nowhere(stack: Stack)
     output = [stack.data_dir / name for name in ("letters", "sms", "for_a_person", "logs")]
     assert {str(p): h for folder in output if folder.exists() for p, h in files_holding(folder, [gone["id"]]).items()} == {}
 
-    found = asyncio.run(on_topics(stack, personal))
-    assert found == {}, f"their details in plain text on {found}"
+    found = asyncio.run(on_topics(stack, [*personal, gone["id"]]))
+    assert found == {}, f"their details or their registry id on {found}"
 
     # The contact topic is compacted: the broker drops their older records behind the tombstone when it
     # compacts (the embedded broker never does). Until then they stay there, sealed with their own key.
     def mine(record) -> bool:
-        return record.key == gone["id"].encode()
+        return record.key == ref.encode()
 
     contacts = asyncio.run(read_topic(stack.kafka_bootstrap, LEADER_CONTACTS, mine))
     assert contacts and contacts[-1].value is None, "the contact topic ends with a tombstone for them"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.common.crypto import new_key
 from services.common.settings import KafkaSettings
@@ -16,9 +17,9 @@ from services.notifier.adapters import orm as notifier_orm
 from services.notifier.adapters.channels import PersonTaskChannel
 from services.notifier.app import make_channels
 from services.notifier.config import NotifierSettings
-from services.registry.adapters.orm import Base, Inbox, Outbox
 from services.registry.app import create_app
 from services.registry.config import RegistrySettings
+from services.registry.event_refs import registry_store as registry_store_on
 from tests.integration.fake_notify import API_KEY, TEMPLATES, FakeNotify
 from tests.integration.notifier_world import DAYTIME, KEY
 
@@ -124,7 +125,31 @@ async def registry(database_url, kafka_settings):
 @pytest.fixture
 async def registry_store(database_url):
     """The registry's tables and outbox, without the app around them."""
-    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    store = registry_store_on(make_engine(database_url))
     await store.prepare("registry")
     yield store
     await store.engine.dispose()
+
+
+async def event_refs_of(store) -> dict[str, str]:
+    """Each leader's event reference, by registry id: the registry's events name people by it
+    (services/registry/event_refs.py)."""
+    async with store.engine.connect() as conn:
+        return dict((await conn.execute(text("select id, event_ref from leaders"))).all())
+
+
+def with_references(event, refs: dict[str, str]):
+    """The event as another service sends it: every registry id in it (a JSON string of its own)
+    replaced by that person's event reference (`refs`, from event_refs_of), for the registry's consumers to turn back."""
+    body = event.model_dump_json()
+    for leader_id, ref in refs.items():
+        body = body.replace(f'"{leader_id}"', f'"{ref}"')
+    return type(event).model_validate_json(body)
+
+
+def with_ids(event, refs: dict[str, str]):
+    """The event as the registry reads it: every event reference in it back to a registry id."""
+    body = event.model_dump_json()
+    for leader_id, ref in refs.items():
+        body = body.replace(f'"{ref}"', f'"{leader_id}"')
+    return type(event).model_validate_json(body)

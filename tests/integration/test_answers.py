@@ -15,7 +15,7 @@ from schemas.events import PairAccepted, PairDeclined, ResponseEvent
 from schemas.topics import RESPONSES
 from services.registry.adapters.orm import AnswerCodeRow, ResponseRow
 from services.registry.domain.answers import new_reference
-from tests.integration.conftest import ADMIN
+from tests.integration.conftest import ADMIN, event_refs_of, with_ids
 from tests.integration.test_publishing import publish_two_pairs, published_outcomes
 from tests.kafka_reading import read_topic
 
@@ -24,19 +24,21 @@ pytestmark = pytest.mark.integration
 DEFAULT_ADDRESS = "http://127.0.0.1:8000"
 
 
-async def answers_on_broker(kafka_settings, round_id: str, expected: int) -> list:
+async def answers_on_broker(registry, kafka_settings, round_id: str, expected: int) -> list:
+    """The round's answers on the broker, their people's event references read back as registry ids."""
     from pydantic import TypeAdapter
 
     events = TypeAdapter(ResponseEvent)
     records = await read_topic(
         kafka_settings.bootstrap_servers, RESPONSES, keep=lambda r: round_id.encode() in r.value, expected=expected, timeout_s=20
     )
-    return [events.validate_json(r.value) for r in records]
+    refs = await event_refs_of(registry.store)
+    return [with_ids(events.validate_json(r.value), refs) for r in records]
 
 
 async def paired_outcomes(registry, kafka_settings):
     round_id, professional, signs, carer = await publish_two_pairs(registry)
-    outcomes = await published_outcomes(kafka_settings, round_id, "paired", 3)
+    outcomes = await published_outcomes(registry, kafka_settings, round_id, "paired", 3)
     return round_id, professional, signs, carer, outcomes
 
 
@@ -74,7 +76,7 @@ async def test_answer_links_are_short_single_use_and_tell_the_partner(registry, 
         assert "An answer has already been recorded" in shown.text and "contact the programme team" in shown.text
     view = (await registry.get(f"/rounds/{round_id}")).json()
     assert [(r["leader_id"], r["answer"]) for r in view["responses"]] == [(signs["id"], "decline")]
-    (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
+    (declined,) = await answers_on_broker(registry, kafka_settings, round_id, 1)
     assert isinstance(declined, PairDeclined)
     assert (declined.data.leader_id, declined.data.partner_id, declined.data.given_by, declined.data.via) == (
         signs["id"],
@@ -167,7 +169,7 @@ async def test_a_named_carer_must_confirm_they_checked_with_the_leader(registry,
 
     said = await registry.post(path_of(theirs.accept_url), data={"answer": "accept", "checked": "yes"})
     assert said.status_code == 200 and "the answer is yes" in said.text
-    (accepted,) = await answers_on_broker(kafka_settings, round_id, 1)
+    (accepted,) = await answers_on_broker(registry, kafka_settings, round_id, 1)
     assert isinstance(accepted, PairAccepted)
     assert (accepted.data.given_by, accepted.data.checked_with_leader, accepted.data.via) == ("named_person", True, "link")
 
@@ -195,7 +197,7 @@ async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(r
     )
     assert answer["recorded_by"] and answer["received_on"] == today.isoformat()
 
-    (declined,) = await answers_on_broker(kafka_settings, round_id, 1)
+    (declined,) = await answers_on_broker(registry, kafka_settings, round_id, 1)
     assert isinstance(declined, PairDeclined)
     assert (declined.data.leader_id, declined.data.via, declined.data.given_by, declined.data.recorded_by) == (
         carer["id"],
@@ -226,7 +228,7 @@ async def test_a_manager_records_an_answer_given_on_the_phone_by_its_reference(r
     assert which.status_code == 409 and which.json()["detail"].startswith("partner_id: ")
     named = by_id | {"partner_id": signs["id"], "given_by": "named_person", "checked_with_leader": True}
     assert (await registry.post(f"/rounds/{round_id}/answers", json=named)).status_code == 201
-    events = await answers_on_broker(kafka_settings, round_id, 2)
+    events = await answers_on_broker(registry, kafka_settings, round_id, 2)
     assert (events[-1].data.via, events[-1].data.given_by, events[-1].data.checked_with_leader) == (
         "letter",
         "named_person",
@@ -314,7 +316,7 @@ async def test_a_manager_types_the_reference_from_a_reply_slip_on_the_round_page
         )
         assert again.status_code == 400 and "has already been recorded (yes, by letter)" in again.text
 
-    (accepted,) = await answers_on_broker(kafka_settings, round_id, 1)
+    (accepted,) = await answers_on_broker(registry, kafka_settings, round_id, 1)
     assert (accepted.data.leader_id, accepted.data.via, accepted.data.given_by, accepted.data.checked_with_leader) == (
         signs["id"],
         "letter",

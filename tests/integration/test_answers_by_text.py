@@ -21,7 +21,7 @@ from services.notifier import handlers
 from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.app import inbound_texts, make_channels
 from services.notifier.clock import FrozenClock
-from tests.integration.conftest import ADMIN, running_registry
+from tests.integration.conftest import ADMIN, event_refs_of, running_registry, with_references
 from tests.integration.notifier_world import KEY, RULES, know
 from tests.integration.test_answers import answers_on_broker, paired_outcomes
 
@@ -51,9 +51,10 @@ async def notifier_store(databases):
     await store.engine.dispose()
 
 
-def contact(leader: dict, phone: str | None) -> LeaderContact:
+def contact(leader: dict, phone: str | None, ref: str) -> LeaderContact:
+    """Their contact record as the notifier holds it: under their event reference, as events name them."""
     how = {"contact_method": "sms", "phone": phone} if phone else {"email": "someone@example.org"}
-    return LeaderContact(leader_id=leader["id"], version=1, name=leader["name"], role=leader["role"], **how)
+    return LeaderContact(leader_id=ref, version=1, name=leader["name"], role=leader["role"], **how)
 
 
 async def until(check, what: str, seconds: float = 30):
@@ -76,10 +77,13 @@ async def test_yes_and_no_by_text_are_recorded_and_an_unclear_reply_joins_the_wo
     registry, notifier_store, kafka_settings, notify, settings
 ):
     round_id, professional, signs, carer, outcomes = await paired_outcomes(registry, kafka_settings)
-    await know(notifier_store, contact(signs, "07700 900111"), contact(carer, "07700 900222"), contact(professional, None))
+    refs = await event_refs_of(registry.store)
+    people = (signs, "07700 900111"), (carer, "07700 900222"), (professional, None)
+    await know(notifier_store, *(contact(who, phone, refs[who["id"]]) for who, phone in people))
     n = handlers.Notifier(notifier_store, Cipher(KEY), make_channels(settings), RULES, FrozenClock(MORNING))
     for who in (signs, carer, professional):
-        await handlers.on_event(n, outcomes[who["id"]])
+        # As the notifier reads them from the broker: people named by their event references.
+        await handlers.on_event(n, with_references(outcomes[who["id"]], refs))
     assert [kind for kind, _ in notify.received] == ["sms", "sms", "email"]
     replies = inbound_texts(settings, n)
     later = MORNING + dt.timedelta(minutes=30)
@@ -130,7 +134,7 @@ async def test_yes_and_no_by_text_are_recorded_and_an_unclear_reply_joins_the_wo
     assert recorded[carer["id"]]["partner_id"] == professional["id"]
     # The no goes to the broker at once, so the notifier tells the partner.
     # Four records: the two replies the notifier read, then the yes and the no the registry recorded.
-    declined = [e for e in await answers_on_broker(kafka_settings, round_id, 4) if isinstance(e, PairDeclined)]
+    declined = [e for e in await answers_on_broker(registry, kafka_settings, round_id, 4) if isinstance(e, PairDeclined)]
     assert [(e.data.leader_id, e.data.via) for e in declined] == [(carer["id"], "text")]
     audit = (await registry.get("/audit", params={"leader_id": signs["id"]})).json()["items"]
     actions = {e["action"]: e for e in audit}

@@ -20,7 +20,7 @@ from services.notifier.clock import RunningClock
 from services.notifier.config import NotifierSettings
 from services.registry import decline_reasons
 from services.registry.adapters.orm import AuditRow, EndedPairRow, RoundRow
-from tests.integration.conftest import ADMIN
+from tests.integration.conftest import ADMIN, event_refs_of, with_ids
 from tests.integration.test_left_out_first import request_of
 from tests.integration.test_notifier_app import MIDDAY, publish
 from tests.integration.test_publishing import publish_two_pairs
@@ -52,17 +52,20 @@ async def notifier_mail(kafka_settings, smtp_server, tmp_path):
         await app.stop()
 
 
-async def contact(kafka_settings, leader: dict, information_format: str = "standard") -> None:
+async def contact(kafka_settings, leader: dict, information_format: str = "standard", ref: str | None = None) -> None:
+    """The leader's contact record as the notifier reads it, keyed by their event reference (`ref`, for
+    someone registered) or by `id` (for someone only the notifier hears of); the email is made from their id."""
+    person = ref or leader["id"]
     data = LeaderContact(
-        leader_id=leader["id"],
+        leader_id=person,
         version=1,
         name=leader["name"],
         role=leader["role"],
         email=f"{leader['id']}@example.org",
         information_format=information_format,
     )
-    event = LeaderContactChanged(producer="test", correlation_id=leader["id"], data=data)
-    await publish(kafka_settings, LEADER_CONTACTS, leader["id"], event)
+    event = LeaderContactChanged(producer="test", correlation_id=person, data=data)
+    await publish(kafka_settings, LEADER_CONTACTS, person, event)
 
 
 async def mail_about(maildir, leader_id: str, partner_name: str, count: int = 1, seconds: float = 60) -> list:
@@ -82,10 +85,10 @@ async def mail_about(maildir, leader_id: str, partner_name: str, count: int = 1,
     return found
 
 
-async def answer_code(kafka_settings, leader_id: str) -> str:
-    """The code of the short link in this person's published message."""
+async def answer_code(kafka_settings, ref: str) -> str:
+    """The code of the short link in the published message of the person with this event reference."""
     records = await read_topic(
-        kafka_settings.bootstrap_servers, OUTCOMES, keep=lambda r: r.key == leader_id.encode(), expected=1, timeout_s=20
+        kafka_settings.bootstrap_servers, OUTCOMES, keep=lambda r: r.key == ref.encode(), expected=1, timeout_s=20
     )
     outcome = OutcomePublished.model_validate_json(records[0].value)
     return outcome.data.partners[0].accept_url.rsplit("/a/", 1)[1]
@@ -93,12 +96,13 @@ async def answer_code(kafka_settings, leader_id: str) -> str:
 
 async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_again(registry, kafka_settings, notifier_mail):
     first, professional, signs, carer = await publish_two_pairs(registry)
-    await contact(kafka_settings, professional)  # standard email
-    await contact(kafka_settings, carer, "easy_read")
-    await contact(kafka_settings, signs)  # their name is in their partner's message
+    refs = await event_refs_of(registry.store)  # the notifier knows them by these
+    await contact(kafka_settings, professional, ref=refs[professional["id"]])  # standard email
+    await contact(kafka_settings, carer, "easy_read", ref=refs[carer["id"]])
+    await contact(kafka_settings, signs, ref=refs[signs["id"]])  # their name is in their partner's message
 
     # Signs ends their pair from their link: a page, then its form.
-    code = await answer_code(kafka_settings, signs["id"])
+    code = await answer_code(kafka_settings, refs[signs["id"]])
     page = await registry.get(f"/a/{code}/end", auth=None)
     assert page.status_code == 200 and "not working for us" in page.text
     ended = await registry.post(f"/a/{code}/end", data={"reason": "not_working", "words": "My health got worse"}, auth=None)
@@ -109,7 +113,7 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     assert late_yes.status_code == 409 and "This pair has ended" in late_yes.text
 
     # Someone who said yes finds how to end their pair on their answer page.
-    carer_code = await answer_code(kafka_settings, carer["id"])
+    carer_code = await answer_code(kafka_settings, refs[carer["id"]])
     assert (await registry.post(f"/a/{carer_code}", data={"answer": "accept"}, auth=None)).status_code == 200
     answered = await registry.get(f"/a/{carer_code}", auth=None)
     assert f'href="/a/{carer_code}/end"' in answered.text
@@ -144,7 +148,7 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
         expected=2,
         timeout_s=20,
     )
-    events = [PairEnded.model_validate_json(r.value).data for r in records]
+    events = [with_ids(PairEnded.model_validate_json(r.value), refs).data for r in records]
     assert [(e.leader_id, e.partner_id, e.ended_by) for e in events] == [
         (signs["id"], professional["id"], "leader"),
         (carer["id"], professional["id"], "programme_team"),
@@ -176,7 +180,7 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     second = f"r-{uuid.uuid4().hex[:6]}"
     people = [signs["id"], carer["id"], professional["id"]]
     assert (await registry.post("/rounds", json={"id": second, "leader_ids": people})).status_code == 202
-    request = await request_of(kafka_settings, second)
+    request = await request_of(registry, kafka_settings, second)
     assert {(signs["id"], professional["id"]), (carer["id"], professional["id"])} <= set(map(tuple, request.data.previous_pairs))
     assert request.data.left_out_before == sorted(people)
     assert (await registry.post(f"/rounds/{first}/pair-again")).status_code in (200, 201, 202)

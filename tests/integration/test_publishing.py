@@ -15,10 +15,11 @@ from schemas.cohort import CohortResult, PairResult, SolveStats, UnmatchedResult
 from schemas.events import OutcomePublished, RoundSolved
 from schemas.topics import OUTCOMES
 from services.common.store import handle_once
+from services.registry.event_refs import translated
 from services.registry.handlers import publishing as publishing_handlers
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
-from tests.integration.conftest import unique
+from tests.integration.conftest import event_refs_of, unique, with_ids, with_references
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -26,11 +27,11 @@ pytestmark = pytest.mark.integration
 TUESDAY_MORNING = [{"day": "tue", "start": "10:00", "end": "12:00"}]
 
 
-async def outcomes_of(kafka_settings, round_id: str, kind: str) -> dict[str, OutcomePublished]:
-    """The round's outcomes of one kind on the broker, by leader."""
+async def outcomes_of(kafka_settings, round_id: str, kind: str, refs: dict[str, str]) -> dict[str, OutcomePublished]:
+    """The round's outcomes of one kind on the broker, by leader (their event references read back as ids)."""
     found: dict[str, OutcomePublished] = {}
     for record in await read_topic(kafka_settings.bootstrap_servers, OUTCOMES, timeout_s=20):
-        event = OutcomePublished.model_validate_json(record.value)
+        event = with_ids(OutcomePublished.model_validate_json(record.value), refs)
         if event.data.round_id == round_id and event.data.outcome == kind:
             found[event.data.leader_id] = event
     return found
@@ -89,16 +90,18 @@ async def publish_two_pairs(
             else [],
         ),
     )
-    await handle_once(registry.store, "test.matches", solved, round_handlers.record_solution)
+    sent = with_references(solved, await event_refs_of(registry.store))  # as the matcher sends it
+    await handle_once(registry.store, "test.matches", sent, translated(round_handlers.record_solution))
     await registry.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"})
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
     return round_id, professional, signs, carer
 
 
-async def published_outcomes(kafka_settings, round_id: str, kind: str, expected: int) -> dict[str, OutcomePublished]:
+async def published_outcomes(registry, kafka_settings, round_id: str, kind: str, expected: int) -> dict[str, OutcomePublished]:
     outcomes: dict[str, OutcomePublished] = {}
+    refs = await event_refs_of(registry.store)
     for _ in range(30):  # the relay publishes the outbox in the background
-        outcomes = await outcomes_of(kafka_settings, round_id, kind)
+        outcomes = await outcomes_of(kafka_settings, round_id, kind, refs)
         if len(outcomes) >= expected:
             break
         await asyncio.sleep(0.5)
@@ -109,7 +112,7 @@ async def test_each_pair_gets_one_first_meeting_that_suits_both_and_the_arrangem
     today = dt.datetime.now(ZoneInfo("Europe/London")).date()  # the registry's date
     round_id, professional, signs, carer = await publish_two_pairs(registry)
     people = [signs["id"], carer["id"], professional["id"]]
-    outcomes = await published_outcomes(kafka_settings, round_id, "paired", 3)
+    outcomes = await published_outcomes(registry, kafka_settings, round_id, "paired", 3)
     assert set(outcomes) == set(people)
     mine = {p.partner_id: p for p in outcomes[professional["id"]].data.partners}
     for who in (signs["id"], carer["id"]):
@@ -143,7 +146,7 @@ async def test_cancelling_a_published_round_tells_everyone_it_will_not_go_ahead_
     people = {signs["id"], carer["id"], professional["id"]}
     cancelled = await registry.post(f"/rounds/{round_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
-    outcomes = await published_outcomes(kafka_settings, round_id, "cancelled", 3)
+    outcomes = await published_outcomes(registry, kafka_settings, round_id, "cancelled", 3)
     assert set(outcomes) == people, "each person told about a partner hears the pair will not go ahead"
     assert alone["id"] not in outcomes, "someone not paired keeps the news they had"
     assert all(not o.data.partners for o in outcomes.values())

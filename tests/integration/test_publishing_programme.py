@@ -95,8 +95,8 @@ async def test_every_outcome_carries_the_programme_contact_the_sessions_and_the_
 
     await solve_and_approve(registry, round_id, patient, professional, alone)
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
-    paired = await published_outcomes(kafka_settings, round_id, "paired", 2)
-    unmatched = await published_outcomes(kafka_settings, round_id, "unmatched", 1)
+    paired = await published_outcomes(registry, kafka_settings, round_id, "paired", 2)
+    unmatched = await published_outcomes(registry, kafka_settings, round_id, "unmatched", 1)
     assert set(paired) == {patient["id"], professional["id"]} and set(unmatched) == {alone["id"]}
     for outcome in [*paired.values(), *unmatched.values()]:
         data = outcome.data
@@ -117,7 +117,7 @@ async def test_a_round_for_everyone_uses_the_registrys_own_programme_contact(reg
     assert len(launched["warnings"]) == 1
     await solve_and_approve(registry, round_id, patient, professional, alone)
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
-    (outcome,) = (await published_outcomes(kafka_settings, round_id, "unmatched", 1)).values()
+    (outcome,) = (await published_outcomes(registry, kafka_settings, round_id, "unmatched", 1)).values()
     assert outcome.data.programme.team == "the patient leader programme team"
     assert outcome.data.programme.email == "pairing@example.nhs.uk" and outcome.data.next_round_on is None
 

@@ -13,8 +13,9 @@ from openpyxl import Workbook
 from sqlalchemy import text
 
 from services.registry.domain.importing import COLUMNS
+from services.registry.event_refs import translated
 from services.registry.sample import sample_leaders
-from tests.integration.conftest import ADMIN, unique
+from tests.integration.conftest import ADMIN, event_refs_of, unique, with_references
 
 pytestmark = pytest.mark.integration
 
@@ -120,10 +121,11 @@ async def test_every_read_of_a_leader_is_audited_with_who_and_why(registry):
 async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_entry(registry):
     leader = unique(sample_leaders()[2])
     await registry.post("/leaders", json=leader)
+    ref = (await event_refs_of(registry.store))[leader["id"]]
     assert (await registry.delete(f"/leaders/{leader['id']}")).status_code == 200
     assert (await registry.get(f"/leaders/{leader['id']}")).status_code == 404
     async with registry.store.engine.connect() as conn:
-        outbox = (await conn.execute(text("select topic, value from outbox where key = :id"), {"id": leader["id"]})).all()
+        outbox = (await conn.execute(text("select topic, value from outbox where key = :ref"), {"ref": ref})).all()
         keys = (await conn.execute(text("select * from person_keys where leader_id = :id"), {"id": leader["id"]})).all()
         everything = []
         for table in ("leaders", "outbox", "responses", "deliveries", "unmatched"):
@@ -133,6 +135,8 @@ async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_ent
     assert keys == [], "their key is destroyed"
     dump = repr(everything)
     assert leader["name"] not in dump and leader["email"] not in dump
+    assert leader["id"] not in dump, "the tombstones are keyed by their event reference, and it links to no one now"
+    assert ref not in repr((await event_refs_of(registry.store)).values())
     entries = (await registry.get("/audit", params={"leader_id": leader["id"]})).json()["items"]
     assert entries[0]["action"] == "erased" and entries[0]["actor"] == ADMIN[0]
 
@@ -372,6 +376,7 @@ class Rounds:
 
     def __init__(self, registry, leaders: list[dict]):
         self.registry = registry
+        self.refs: dict[str, str] = {}
         self.lived = [leader["id"] for leader in leaders if leader["role"] in ("patient_leader", "carer_leader")][:2]
         self.professionals = [leader["id"] for leader in leaders if leader["role"] in ("clinical_leader", "managerial_leader")][
             :2
@@ -400,7 +405,11 @@ class Rounds:
             request_id = (
                 await conn.execute(text("select request_event_id from rounds where id = :id"), {"id": round_id})
             ).scalar()
-        await handle_once(self.registry.store, "test.matches", make(round_id, request_id), handler)
+        # As the matcher sends it: people named by their event references (an erased person's too, as
+        # the matcher knew it), turned back by the registry.
+        self.refs.update(await event_refs_of(self.registry.store))
+        sent = with_references(make(round_id, request_id), self.refs)
+        await handle_once(self.registry.store, "test.matches", sent, translated(handler))
 
     async def progress(self, round_id: str) -> None:
         from schemas.events import RoundProgress, SolveProgress
@@ -609,9 +618,13 @@ async def test_put_replaces_a_registered_leader_and_shares_the_change_like_any_u
     stored = (await registry.get(f"/leaders/{leader_id}")).json()
     assert (stored["name"], stored["topics"]) == ("A new name", ["stroke"])
     shared = ["LeaderProfileChanged", "LeaderContactChanged"]
-    assert await event_types(registry, leader_id, "leaders.profile.v1") + await event_types(
-        registry, leader_id, "leaders.contact.v1"
-    ) == [shared[0], shared[0], shared[1], shared[1]], "two of each view: the registration and the change"
+    ref = (await event_refs_of(registry.store))[leader_id]  # events are keyed by their event reference
+    assert await event_types(registry, ref, "leaders.profile.v1") + await event_types(registry, ref, "leaders.contact.v1") == [
+        shared[0],
+        shared[0],
+        shared[1],
+        shared[1],
+    ], "two of each view: the registration and the change"
 
     same = await registry.put(f"/leaders/{leader_id}", json={**changed, "id": leader_id})
     assert (same.status_code, same.json()["outcome"], same.json()["version"]) == (200, "unchanged", 2)

@@ -50,7 +50,8 @@ async def register(store: Store, leader: LeaderIn) -> list[LeaderContact]:
         await leader_handlers.register_leader(uow, CIPHER, leader, keys=KEYS)
         await uow.commit()
     async with store.unit_of_work() as uow:
-        return [open_contact(c.data, await KEYS.key_of(uow, c.data.leader_id)) for c in contacts]
+        # The records name them by their event reference; the key store knows them by their id.
+        return [open_contact(c.data, await KEYS.key_of(uow, leader.id)) for c in contacts]
 
 
 async def test_the_contact_event_carries_the_proxy_while_consent_is_given_and_drops_it_when_withdrawn(registry_store):

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from schemas.topics import DEAD_LETTERS, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, Topic
 from services.common.crypto import Cipher, new_key
 from services.common.kafka import DAY_MS, ensure_topics
-from services.common.store import Store, make_engine
+from services.common.store import make_engine
 from services.notifier import retention as notifier_retention
 from services.notifier.adapters.orm import DeliveryRow as NotifierDelivery
+from services.registry import event_refs
 from services.registry import retention as registry_retention
 from services.registry.adapters import orm as registry_orm
 from tests.integration.notifier_world import notifier
@@ -56,13 +57,13 @@ async def test_topics_are_created_with_their_retention_periods(kafka_settings):
 
 @pytest.fixture
 async def registry_store(database_url):
-    store = Store(make_engine(database_url), registry_orm.Outbox, registry_orm.Inbox, registry_orm.Base.metadata)
+    store = event_refs.registry_store(make_engine(database_url))
     await store.prepare("registry")
     yield store
     await store.engine.dispose()
 
 
-def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRow:
+def leader(cipher: Cipher, leader_id: str, status: str, keyed_by_id: bool = False) -> registry_orm.LeaderRow:
     sealed = {
         "name": f"Name {leader_id}",
         "email": f"{leader_id}@example.org",
@@ -79,6 +80,7 @@ def leader(cipher: Cipher, leader_id: str, status: str) -> registry_orm.LeaderRo
         version=1,
         public={"id": leader_id},
         sealed=cipher.seal(sealed),
+        keyed_by_id=keyed_by_id,
     )
 
 
@@ -91,7 +93,8 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     async with registry_store.unit_of_work() as uow:
         uow.session.add_all(
             [
-                leader(cipher, "pl-left", "withdrawn"),  # withdrawn; their only round is closed
+                # withdrawn; their only round is closed; registered before events carried event references
+                leader(cipher, "pl-left", "withdrawn", keyed_by_id=True),
                 leader(cipher, "pl-waiting", "withdrawn"),  # withdrawn; a round of theirs is still published
                 leader(cipher, "pl-here", "active"),
                 registry_orm.PersonKeyRow(leader_id="pl-left", sealed_key=cipher.seal_bytes(b"the key of pl-left")),
@@ -161,7 +164,9 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     async with registry_store.sessions() as session:
         deliveries = [(d.round_id, d.leader_id) for d in (await session.scalars(select(registry_orm.DeliveryRow))).all()]
         answers = [r.nonce for r in (await session.scalars(select(registry_orm.ResponseRow))).all()]
-        people = {row.id: cipher.open(row.sealed) for row in (await session.scalars(select(registry_orm.LeaderRow))).all()}
+        rows = (await session.scalars(select(registry_orm.LeaderRow))).all()
+        people = {row.id: cipher.open(row.sealed) for row in rows}
+        refs = {row.id: row.event_ref for row in rows}
         outbox = (await session.scalars(select(registry_orm.Outbox))).all()
         keys = (await session.scalars(select(registry_orm.PersonKeyRow.leader_id))).all()
     assert deliveries == [("r-open", "pl-here")] and answers == ["new"]
@@ -169,10 +174,14 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
     assert [people["pl-left"][f] for f in ("email", "phone", "postal_address")] == [None, None, None]
     assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
     assert people["pl-here"]["email"] == "pl-here@example.org"
-    assert sorted((t.topic, t.key, t.value) for t in outbox) == [
-        (LEADER_CONTACTS.name, "pl-left", None),
-        (LEADER_KEYS.name, "pl-left", None),
-    ], "tombstones for their contact record and for the key that sealed it"
+    assert sorted((t.topic, t.key, t.value) for t in outbox) == sorted(
+        [
+            (LEADER_CONTACTS.name, refs["pl-left"], None),
+            (LEADER_KEYS.name, refs["pl-left"], None),
+            (LEADER_CONTACTS.name, "pl-left", None),
+            (LEADER_KEYS.name, "pl-left", None),
+        ]
+    ), "tombstones for their contact record and the key that sealed it: by event reference, and by the id of before"
     assert keys == ["pl-waiting"], "their key is destroyed, so their records on the topic can no longer be read"
 
 

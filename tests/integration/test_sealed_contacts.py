@@ -32,7 +32,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.contacts import contact_of
 from services.registry.adapters.orm import PersonKeyRow
 from services.registry.sample import sample_leaders
-from tests.integration.conftest import running_registry
+from tests.integration.conftest import event_refs_of, running_registry
 from tests.integration.test_notifier_app import mail_to, publish
 from tests.kafka_reading import read_topic
 
@@ -100,34 +100,37 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
     bootstrap = kafka_settings.bootstrap_servers
 
     def mine(record) -> bool:
-        return record.key == leader["id"].encode()
+        return record.key == ref.encode()
 
     async with running_registry(database_url, kafka_settings, encryption_keys=REGISTRY_KEY, event_keys=SHARED) as registry:
         assert (await registry.post("/leaders", json=leader)).status_code == 201
+        ref = (await event_refs_of(registry.store))[leader["id"]]  # events know them only by it
         (record,) = await read_topic(bootstrap, LEADER_CONTACTS, mine, expected=1, timeout_s=30)
         assert [detail for detail in personal if detail.encode() in record.value] == [], "sealed: no detail in plain text"
         sealed = LeaderContactChanged.model_validate_json(record.value).data
         assert isinstance(sealed, SealedContact)
         (shared,) = await read_topic(bootstrap, LEADER_KEYS, mine, expected=1, timeout_s=30)
         key = Cipher(SHARED).open_bytes(LeaderKeyShared.model_validate_json(shared.value).data.wrapped_key.encode())
-        assert open_contact(sealed, key).name == leader["name"], "the key shared on leaders.keys.v1 opens it"
+        opened = open_contact(sealed, key)
+        assert opened.name == leader["name"], "the key shared on leaders.keys.v1 opens it"
+        assert opened.leader_id == sealed.leader_id == ref, "named inside and out by their event reference"
 
         # The notifier opens it too, and writes to them by name.
         async def projected() -> LeaderContact | None:
             async with notifier_store.sessions() as session:
-                return await contact_of(session, Cipher(NOTIFIER_KEY), leader["id"])
+                return await contact_of(session, Cipher(NOTIFIER_KEY), ref)
 
         assert (await eventually(projected)).email == leader["email"]
         outcome = Outcome(
             round_id=f"round-{tag}",
-            leader_id=leader["id"],
+            leader_id=ref,
             outcome="unmatched",
             unmatched_reason="Nobody nearby is free on Fridays.",
         )
         await publish(
             kafka_settings,
             OUTCOMES,
-            leader["id"],
+            ref,
             OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome),
         )
         (message,) = await mail_to(maildir, leader["email"], seconds=30)
@@ -139,7 +142,7 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
 
         async def notifier_forgot() -> bool:
             async with notifier_store.sessions() as session:
-                return await session.get(notifier_orm.PersonKeyRow, leader["id"]) is None
+                return await session.get(notifier_orm.PersonKeyRow, ref) is None
 
         assert await eventually(notifier_forgot), "the notifier deleted its copy of the key"
         held = await keys_held(registry.store, Cipher(REGISTRY_KEY), PersonKeyRow)

@@ -4,11 +4,17 @@ in the encrypted `sealed` column."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.store import InboxMixin, OutboxMixin, utc_now
+
+
+def new_event_ref() -> str:
+    """A leader's event reference: random and meaningless (services/registry/event_refs.py)."""
+    return "p-" + secrets.token_hex(10)
 
 
 class Base(DeclarativeBase):
@@ -25,6 +31,7 @@ class Inbox(InboxMixin, Base):
 
 class LeaderRow(Base):
     __tablename__ = "leaders"
+    __table_args__ = (UniqueConstraint("event_ref", name="uq_leaders_event_ref"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     role: Mapped[str] = mapped_column(String(30), index=True)
@@ -35,6 +42,15 @@ class LeaderRow(Base):
     public: Mapped[dict] = mapped_column(JSON)
     # Name, contact details, communication and access needs: encrypted.
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The random, meaningless name events give this person instead of `id` (which a manager may
+    # have typed, and may name them): services/registry/event_refs.py. Erasure deletes it with the row.
+    event_ref: Mapped[str] = mapped_column(String(40), default=lambda: new_event_ref())
+    # True for people registered before events carried references: their earliest records on the
+    # compacted topics are keyed by `id`, so erasing them puts tombstones on those keys too.
+    keyed_by_id: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False until their profile, key and contact record have been shared under the reference
+    # (done once at start-up for people registered before: handlers/leaders.py share_under_references).
+    shared_by_ref: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
 

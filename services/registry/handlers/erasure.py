@@ -8,6 +8,7 @@ from sqlalchemy import Text, cast, delete, or_, select, update
 
 from schemas.topics import LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES
 from services.common.store import UnitOfWork
+from services.registry import event_refs
 from services.registry.adapters.orm import (
     AnswerCodeRow,
     AuditRow,
@@ -29,9 +30,10 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
     if row is None:
         raise NotFound(f"there is no leader called {leader_id}")
     outbox = uow.store.outbox
-    await uow.session.delete(row)
+    ref, keyed_by_id = row.event_ref, row.keyed_by_id
+    await uow.session.delete(row)  # and with it the only link from their event reference to them
     # Events already sent still sit in the outbox with their contents: remove them too.
-    await uow.session.execute(delete(outbox).where(outbox.key == leader_id))
+    await uow.session.execute(delete(outbox).where(outbox.key.in_([leader_id, ref])))
     await uow.session.execute(
         delete(ResponseRow).where(or_(ResponseRow.leader_id == leader_id, ResponseRow.partner_id == leader_id))
     )
@@ -53,8 +55,14 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
             await uow.session.execute(delete(table).where(table.c.leader_id == leader_id))
     # Their data key went with the tables above; its tombstone tells the notifier to delete its copy,
     # so their contact records left on the topic, in logs or dead letters can no longer be read.
+    # The tombstones are keyed by their event reference, like everything else about them on the topics
+    # (the unit of work turns the id into it: services/registry/event_refs.py).
     for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS):
         uow.tombstone(topic, leader_id, str(uuid.uuid4()))
+    if keyed_by_id:
+        # Registered before events carried references: their first records are keyed by their id.
+        for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS):
+            event_refs.tombstone_by_id(uow, topic, leader_id, str(uuid.uuid4()))
     # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
     audit(uow, actor, "erased", leader_id, purpose)
 

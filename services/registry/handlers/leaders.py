@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from schemas.events import (
@@ -17,6 +19,7 @@ from schemas.events import (
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
 from services.common.crypto import Cipher
 from services.common.store import UnitOfWork
+from services.registry import event_refs
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import locate_town
@@ -31,6 +34,9 @@ from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import Conflict, NotFound, audit, event
 from services.registry.person_keys import PersonKeys
+from services.registry.retention import REMOVED as CONTACT_REMOVED
+
+log = logging.getLogger(__name__)
 
 SEALED_FIELDS = (
     "name",
@@ -69,7 +75,8 @@ async def register_leader(
     outcome = "updated" if row is not None else "created"
     was_active = row is not None and row.status == "active"
     if row is None:
-        row = LeaderRow(id=leader.id, version=0)
+        row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
+        event_refs.remember(uow, row.id, row.event_ref)
         uow.session.add(row)
         if known is not None:
             known[leader.id] = row
@@ -187,3 +194,28 @@ async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: st
         raise NotFound(f"there is no leader called {leader_id}")
     audit(uow, actor, "read", leader_id, purpose)
     return {**row.public, **cipher.open(row.sealed), "id": row.id, "version": row.version}
+
+
+async def share_under_references(uow: UnitOfWork, cipher: Cipher, keys: PersonKeys, batch: int = 500) -> int:
+    """People registered before events carried event references: their profile, key and contact record
+    shared once more, now under their reference, so the matcher and the notifier know them by it.
+    One batch; returns how many were shared (0: none left). Someone whose contact details retention
+    removed keeps them removed: only their profile goes."""
+    rows = (await uow.session.scalars(select(LeaderRow).where(LeaderRow.shared_by_ref.is_(False)).limit(batch))).all()
+    for row in rows:
+        row.shared_by_ref = True
+        entered = {**row.public, **cipher.open(row.sealed), "id": row.id}
+        removed = entered.pop(CONTACT_REMOVED, None)
+        try:
+            leader = LeaderIn.model_validate(entered)
+        except ValidationError as problem:  # never stops the registry starting; their next change shares them
+            log.warning("a leader's record could not be read to share it under their event reference: %s", problem.title)
+            continue
+        profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
+        uow.publish(LEADER_PROFILES, row.id, event(LeaderProfileChanged, profile, row.id))
+        if removed:
+            continue
+        await keys.share_again(uow, row.id)
+        contact = await keys.sealed_contact(uow, leader.contact(row.version))
+        uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, contact, row.id))
+    return len(rows)

@@ -37,7 +37,9 @@ async def leaders(request: Request) -> Response:
         page_number = max(1, min(int(request.query_params.get("page") or 1), 100000))
     except ValueError:
         page_number = 1
-    query = select(LeaderRow.id, LeaderRow.role, LeaderRow.system, LeaderRow.status, LeaderRow.public, LeaderRow.sealed)
+    query = select(
+        LeaderRow.id, LeaderRow.role, LeaderRow.system, LeaderRow.status, LeaderRow.public, LeaderRow.sealed, LeaderRow.event_ref
+    )
     if role in forms.ROLE_NAMES:
         query = query.where(LeaderRow.role == role)
     if status in forms.STATUS_NAMES:
@@ -49,13 +51,15 @@ async def leaders(request: Request) -> Response:
         systems = sorted((await uow.session.scalars(select(LeaderRow.system).distinct())).all())
     found = []
     needle = q.lower()
-    for leader_id, leader_role, leader_system, leader_status, public, sealed in rows:
+    for leader_id, leader_role, leader_system, leader_status, public, sealed, event_ref in rows:
         # Names are encrypted, so the search reads them here; nothing else of the sealed record leaves this loop.
         name = registry.cipher.open(sealed).get("name", "")
         # Topics people care about may say something of their health: viewers neither see nor search them.
         topics = (public.get("topics") or []) if manager.sees_special_category else []
+        # Their event reference too: a task the notifier wrote without their name quotes it as the record number.
         where = [leader_system, areas().name_of(leader_system)]
-        haystack = " ".join([leader_id, name, public.get("organisation") or "", *where, " ".join(topics)]).lower()
+        words = [leader_id, event_ref, name, public.get("organisation") or "", *where, " ".join(topics)]
+        haystack = " ".join(words).lower()
         if needle and needle not in haystack:
             continue
         found.append(

@@ -1,7 +1,7 @@
 """what would let someone be paired: the matcher's suggestion for each person not paired
 
 Revision ID: a1200000000f
-Revises: a1200000000b
+Revises: a1200000000c
 Create Date: 2027-01-27 09:00:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "a1200000000f"
-down_revision: str | Sequence[str] | None = "a1200000000b"
+down_revision: str | Sequence[str] | None = "a1200000000c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
