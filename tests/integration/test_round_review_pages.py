@@ -22,10 +22,10 @@ from schemas.events import RoundSolved
 from services.common.store import handle_once
 from services.registry.adapters.orm import AuditRow, ManagerRow, PairRow, RoundRow
 from services.registry.domain.arrangements import arrangements_words
-from services.registry.domain.review import say_miles
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from services.registry.web.auth import hash_password
+from services.registry.web.leader_form import miles
 from tests.integration.conftest import ADMIN, unique
 from tests.integration.test_publishing import publish_two_pairs
 
@@ -127,7 +127,8 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
         assert would in (await browser.get(f"/manage/rounds/{round_id}")).text, "the round's own page says it too"
         travels = next(p for p in (professional, signs, carer, left_out) if p.get("max_travel_km"))
         leader_page = (await browser.get(f"/manage/leaders/{travels['id']}")).text
-        assert say_miles(travels["max_travel_km"]) in leader_page and " km<" not in leader_page, "distances in miles"
+        shown = f"{miles(travels['max_travel_km'])} miles"  # the distance they gave, exactly as the form shows it
+        assert shown in leader_page and " km<" not in leader_page, "distances in miles"
         only_carer = (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"q": carer["name"].split()[0].lower()})).text
         assert "Showing 1 of 2 pairs." in only_carer and signs["name"] not in only_carer.split("People not paired")[0]
         assert "Showing 0 of 2 pairs." in (await browser.get(f"/manage/rounds/{round_id}/pairs", params={"mode": "phone"})).text
