@@ -86,18 +86,19 @@ METHODS = {
 
 
 def message_files(stack: Stack) -> dict[str, Path]:
-    """Each person's message file, by leader id (the id is in every file's key)."""
+    """Each person's message file, by leader id (their event reference is in every file's key)."""
+    ids = stack.leader_ids_by_event_ref()
     files = {}
     for path in (stack.mail_dir / "new").glob("*"):
         with path.open("rb") as handle:
             key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""
         if key.count(":") >= 2:
-            files[key.split(":")[1]] = path
+            files[ids.get(key.split(":")[1], "")] = path
     for folder in ("letters", "sms", "for_a_person"):
         for path in (stack.data_dir / folder).glob("*"):
-            parts = path.stem.split("_")  # event id, leader id, channel
+            parts = path.stem.split("_")  # event id, event reference, channel
             if len(parts) >= 3:
-                files[parts[1]] = path
+                files[ids.get(parts[1], "")] = path
     return files
 
 

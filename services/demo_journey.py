@@ -160,17 +160,18 @@ class Journey:
 
     def new_messages(self) -> list[tuple[str, Path]]:
         """Messages written since the last look, each with the id of the person it is for."""
+        ids = self.stack.leader_ids_by_event_ref()  # messages name people by their event reference
         found = []
         for path in sorted((self.stack.mail_dir / "new").glob("*")):
             if path not in self.filed:
                 with path.open("rb") as handle:
-                    key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:leader id:channel
-                found.append((key.split(":")[1] if key.count(":") >= 2 else "", path))
+                    key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:reference:channel
+                found.append((ids.get(key.split(":")[1], "") if key.count(":") >= 2 else "", path))
         for folder in ("letters", "sms", "for_a_person"):
             for path in sorted((self.stack.data_dir / folder).glob("*")):
-                parts = path.stem.split("_")  # event id, leader id, channel
+                parts = path.stem.split("_")  # event id, event reference, channel
                 if path not in self.filed and len(parts) >= 3:
-                    found.append((parts[1], path))
+                    found.append((ids.get(parts[1], ""), path))
         return found
 
     def file_messages(self, slug: str, expected: int, seconds: float = 60) -> list[Path]:

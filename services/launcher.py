@@ -4,6 +4,7 @@ end-to-end tests, so what the tests check is what people run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,11 +18,13 @@ from pathlib import Path
 from secrets import token_urlsafe
 
 import httpx
+from sqlalchemy import text
 
 from services.common import apache_kafka
 from services.common.apache_kafka import ApacheKafka
 from services.common.crypto import new_key
 from services.common.embedded import EmbeddedKafka, free_port, port_is_open, stop_with_parent, wait_for_port
+from services.common.store import make_engine
 
 SERVICES = ("registry", "matcher", "notifier")
 
@@ -95,6 +98,24 @@ class Stack:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    async def event_refs(self) -> dict[str, str]:
+        """Every registered leader's event reference, by registry id, read from the registry's database.
+
+        Events and the messages the notifier writes name people by these random references
+        (services/registry/event_refs.py), never by the registry's id; the demos and the tests
+        use them to say whose message is whose."""
+        default = f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+        engine = make_engine(self.database_urls.get("registry", default))
+        try:
+            async with engine.connect() as conn:
+                return dict((await conn.execute(text("select id, event_ref from leaders"))).all())
+        finally:
+            await engine.dispose()
+
+    def leader_ids_by_event_ref(self) -> dict[str, str]:
+        """The other way round, for code that is not async: registry id by event reference."""
+        return {ref: leader_id for leader_id, ref in asyncio.run(self.event_refs()).items()}
 
     @property
     def admin(self) -> tuple[str, str]:

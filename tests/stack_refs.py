@@ -5,21 +5,12 @@ Events name people by these random references, never by the registry's id
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from services.common.store import make_engine
 from services.launcher import Stack
 
 
 async def event_refs(stack: Stack) -> dict[str, str]:
     """Every registered leader's event reference, by registry id."""
-    url = stack.database_urls.get("registry") or f"sqlite:///{(stack.data_dir / 'registry.db').resolve()}"
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return dict((await conn.execute(text("select id, event_ref from leaders"))).all())
-    finally:
-        await engine.dispose()
+    return await stack.event_refs()
 
 
 async def event_ref_of(stack: Stack, leader_id: str) -> str:
