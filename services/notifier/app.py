@@ -10,6 +10,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 
 from schemas.events import (
+    FollowUpAnswered,
     LeaderContactChanged,
     LeaderKeyShared,
     NotificationStatusChanged,
@@ -29,7 +30,7 @@ from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import handlers, person_keys, reminders, retention
+from services.notifier import check_ins, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -111,12 +112,18 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         await tell_the_partner(notifier, event)
         if isinstance(event, (PairAccepted, PairDeclined, PairEnded)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
+        if isinstance(event, FollowUpAnswered):  # "Did you meet?" or a check-in: a task for the team, if it needs one
+            await check_ins.answered(notifier, event)
+            return
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
+        if isinstance(event, PairEnded):
+            await check_ins.pair_ended(notifier, event)  # nobody is asked about a pair that ended
 
     @broker.subscriber(ROUNDS.name, **subscriber_options(SERVICE, ROUNDS, settings.kafka), title="notifier: rounds")
     async def on_round(event: RoundEvent) -> None:
         if isinstance(event, RoundStatusChanged):
             await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
+            await check_ins.round_ended(notifier, event)  # and its questions and check-ins
 
     broker.publisher(RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description)
 
@@ -144,6 +151,7 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
         quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
         receipt_seconds=settings.notify_receipt_seconds,
         reminder_working_days=settings.reminder_working_days,
+        not_yet_days=settings.not_yet_days,
     )
     folders = (settings.letters_dir, settings.sms_dir, settings.tasks_dir)
     return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock(), folders=folders)

@@ -30,7 +30,9 @@ from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, P
 
 from schemas.cohort import Session
 from schemas.events import ContactProxy, LeaderContact, Outcome, OutcomePublished, PairAnswer, PairEnded, PairEnding
+from services.notifier.check_in_words import plan_question
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, Question, questions_for
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 from services.notifier.domain.pair_endings import EndedNews, messages_for
@@ -95,6 +97,12 @@ TEMPLATE_FILES = {
     "standard/pair_ended_confirmed.j2",
     "easy_read/pair_ended_confirmed.j2",
     "sms/pair_ended_confirmed.j2",
+    "standard/met_question.j2",
+    "easy_read/met_question.j2",
+    "sms/met_question.j2",
+    "standard/check_in.j2",
+    "easy_read/check_in.j2",
+    "sms/check_in.j2",
 }
 CHANNELS = {
     "email": {},
@@ -115,6 +123,12 @@ def pair_ended(by: str, told: str) -> EndedNews:
     data = PairEnding(round_id="r1", leader_id="cl-1", partner_id="pl-1", ended_by=by)
     event = PairEnded(producer="test", correlation_id="r1", data=data)
     return next(m.data for m in messages_for(event) if m.data.leader_id == told)
+
+
+def question(kind: str) -> Question:
+    """'Did you meet?' or the first check-in, as the notifier schedules it from a published outcome."""
+    made = questions_for(OutcomePublished(producer="test", correlation_id="r1", data=PAIRED), PUBLISHED_ON)
+    return next(d.job.data for d in made if d.job.data.kind == kind and d.job.data.number in (0, 1))
 
 
 SESSIONS = [Session(date=dt.date(2027, 2, 9), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Leeds")]
@@ -146,6 +160,8 @@ OUTCOMES = {
     "pair ended": (pair_ended("leader", "pl-1"), ME),
     "pair ended by the programme team": (pair_ended("programme_team", "pl-1"), ME),
     "pair ended, as they asked": (pair_ended("leader", "cl-1"), PARTNER),
+    "did you meet?": (question(MET_QUESTION), ME),
+    "check-in": (question(CHECK_IN), ME),
 }
 FORMATS = ["standard", "large_print_24", "easy_read"]
 
@@ -154,6 +170,8 @@ def planned(outcome_name: str, me: LeaderContact):
     outcome, _ = OUTCOMES[outcome_name]
     if isinstance(outcome, FollowUp):
         return plan_follow_up(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
+    if isinstance(outcome, Question):
+        return plan_question(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, EndedNews):
         return plan_pair_ended(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, PairAnswer):
