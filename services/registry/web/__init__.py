@@ -20,6 +20,7 @@ def install_web(app: FastAPI) -> None:
     from services.registry.web import (
         accounts,
         answers,
+        check_ins,
         imports,
         leaders,
         operations,
@@ -44,7 +45,20 @@ def install_web(app: FastAPI) -> None:
     install_body_limits(app, registry.settings.max_body_bytes, registry.settings.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
-    pages = (sign_in, queue, operations, leaders, imports, rounds, round_steps, programmes, review, answers, pair_endings)
+    pages = (
+        sign_in,
+        queue,
+        operations,
+        leaders,
+        imports,
+        rounds,
+        round_steps,
+        programmes,
+        review,
+        answers,
+        pair_endings,
+        check_ins,
+    )
     for module in (*pages, tasks, tokens, accounts):
         app.include_router(module.router)
     install_api_guide(app)
