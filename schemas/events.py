@@ -363,8 +363,16 @@ class TextReply(Payload):
     round_id: str
     leader_id: LeaderId = Field(description="Who replied")
     partner_id: LeaderId
-    answer: Literal["accept", "decline"]
+    # Widened within v1 (issue 18): the codes of FollowUpAnswer.answer, for a reply to "Did you meet?" or a check-in.
+    answer: Literal["accept", "decline", "met", "not_yet", "going_well", "some_problems", "need_help"] = Field(
+        description="accept or decline (question pair); otherwise as FollowUpAnswer.answer"
+    )
     received_on: dt.date = Field(description="The day the reply reached GOV.UK Notify (London time)")
+    # Added within v1 (issue 18): which question the text asked.
+    question: Literal["pair", "met", "check_in"] = Field(
+        default="pair", description='pair (yes or no to a partner), met ("Did you meet?") or check_in'
+    )
+    number: int = Field(default=0, ge=0, description="Which check-in, for question check_in")
 
 
 class TextReplyReceived(Envelope):

@@ -45,7 +45,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.context import MessageRules, Notifier
 from services.notifier.domain.pair_endings import messages_for
 from services.notifier.domain.quiet_hours import QuietHours
-from services.notifier.inbound import InboundTexts, answered, notify_fetch
+from services.notifier.inbound import InboundTexts, answered, follow_up_answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
@@ -113,6 +113,7 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         if isinstance(event, (PairAccepted, PairDeclined, PairEnded)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
         if isinstance(event, FollowUpAnswered):  # "Did you meet?" or a check-in: a task for the team, if it needs one
+            await follow_up_answered(notifier, event)  # asked by text too: a reply no longer counts
             await check_ins.answered(notifier, event)
             return
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them

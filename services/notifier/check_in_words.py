@@ -7,6 +7,8 @@ Kept beside compose.py, which it uses, because it reads the template files.
 
 from __future__ import annotations
 
+import re
+
 from schemas.events import LeaderContact, Partner, ProgrammeContact
 from services.notifier.compose import PlannedMessage, _written, email_html, programme_of
 from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, Question
@@ -14,6 +16,8 @@ from services.notifier.domain.messages import STANDARD_POINTS, Block, Route, cho
 from services.notifier.domain.wording import contact_words, full_date
 from services.notifier.follow_up_words import reach_lines
 
+# A short answer link (services/registry/domain/answers.py): the pages after pairing hang off its code.
+SHORT_LINK = re.compile(r"/a/[a-z0-9]{12}$")
 # The page each question's link opens: the answer link's code, then this.
 PAGE_OF = {MET_QUESTION: "met", CHECK_IN: "check-in"}
 
@@ -24,8 +28,11 @@ def partner_in(question: Question) -> Partner:
 
 
 def question_link(question: Question) -> str:
-    """The short answer link the person already has, with the page for this question: /a/{code}/met."""
+    """The short answer link the person already has, with the page for this question: /a/{code}/met.
+    Empty for a long signed link from before links were short: then they answer by phone or post."""
     base = partner_in(question).accept_url.rstrip("/")
+    if not SHORT_LINK.search(base):
+        return ""
     page = PAGE_OF[question.kind]
     return f"{base}/{page}/{question.number}" if question.kind == CHECK_IN else f"{base}/{page}"
 
@@ -47,7 +54,9 @@ def plan_asking(
     assert outcome is not None  # a question always carries its outcome
     about = outcome.model_copy(update={"partners": [partner_in(question)]})
     facts, _ = message_facts(about, me, {partner.leader_id: partner}, route)
-    facts |= {"partner": facts["partners"][0], "link": question_link(question), "number": question.number}
+    # Only the person themselves can answer by replying: a reply from someone they named matches nobody.
+    reply = route.channel == "sms" and not route.to_proxy
+    facts |= {"partner": facts["partners"][0], "link": question_link(question), "number": question.number, "reply": reply}
     contact = contact_words(outcome.programme or programme_of(programme))
     return _written(question.kind, route, facts, contact, outcome.round_id, me.leader_id, [])
 

@@ -292,6 +292,10 @@ class PairEndedNotice(Notice):
         return False
 
 
+# The questions after pairing a text reply can answer, as TextQuestionRow.kind calls them.
+TEXT_KINDS = {"met_question": "met", "check_in": "check_in"}
+
+
 @dataclass(frozen=True)
 class QuestionNotice(Notice):
     """'Did you meet?' or a check-in, to the person; or a task for the team made from their answer (check_ins.py)."""
@@ -326,7 +330,18 @@ class QuestionNotice(Notice):
         return None
 
     def text_question(self) -> TextQuestionRow | None:
-        return None
+        """'Did you meet?' or a check-in, which a reply to the text can answer (inbound.py); a task asks nobody."""
+        data = self.event.data
+        if data.kind not in TEXT_KINDS:
+            return None
+        return TextQuestionRow(
+            key=self.job_key,
+            round_id=self.round_id,
+            leader_id=self.leader_id,
+            partner_id=data.partner_id,
+            kind=TEXT_KINDS[data.kind],
+            number=data.number,
+        )
 
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
         return await check_ins.no_longer_wanted(session, store, self.event)

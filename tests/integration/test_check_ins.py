@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from schemas.events import FollowUpAnswered, OutcomePublished
+from schemas.events import FollowUpAnswered, OutcomePublished, TextReply, TextReplyReceived
 from schemas.topics import OUTCOMES, RESPONSES
 from services.common.crypto import new_key
 from services.common.embedded import read_maildir
@@ -26,6 +26,7 @@ from services.notifier.domain.check_ins import check_in_days, met_question_on, n
 from services.registry.adapters.orm import AuditRow, FollowUpAnswerRow, TaskRow
 from tests.integration.conftest import ADMIN
 from tests.integration.test_ending_a_pair import contact
+from tests.integration.test_notifier_app import publish
 from tests.integration.test_publishing import publish_two_pairs
 from tests.integration.test_round_review_pages import pages_as
 from tests.kafka_reading import read_topic
@@ -219,3 +220,41 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
         assert all(b"missing each other" not in (r.sealed_words or b"") for r in kept), "sealed at rest"
         audited = (await uow.session.scalars(select(AuditRow.action).where(AuditRow.leader_id == carer["id"]))).all()
         assert "recorded a follow-up answer" in audited
+
+
+async def test_a_reply_to_a_text_is_recorded_as_given_by_text_or_becomes_a_task(registry, kafka_settings):
+    round_id, professional, signs, carer = await publish_two_pairs(registry)
+
+    def reply(leader: dict, answer: str, question: str = "met", number: int = 0) -> TextReplyReceived:
+        data = TextReply(
+            round_id=round_id,
+            leader_id=leader["id"],
+            partner_id=professional["id"],
+            answer=answer,
+            received_on=dt.date.today(),
+            question=question,
+            number=number,
+        )
+        return TextReplyReceived(producer="notifier", correlation_id=round_id, data=data)
+
+    await publish(kafka_settings, RESPONSES, round_id, reply(signs, "need_help"))
+    # Carer's pair ends first: a reply about it cannot be recorded, so the team gets a task.
+    ended = await registry.post(
+        f"/rounds/{round_id}/pairs/end",
+        json={"leader_id": carer["id"], "partner_id": professional["id"], "reason": "circumstances_changed"},
+    )
+    assert ended.status_code == 201, ended.text
+    await publish(kafka_settings, RESPONSES, round_id, reply(carer, "going_well", "check_in", 1))
+
+    rows: list[FollowUpAnswerRow] = []
+    for _ in range(300):
+        async with registry.store.unit_of_work() as uow:
+            rows = list(
+                (await uow.session.scalars(select(FollowUpAnswerRow).where(FollowUpAnswerRow.round_id == round_id))).all()
+            )
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert [(r.leader_id, r.question, r.answer, r.via) for r in rows] == [(signs["id"], "met", "need_help", "text")]
+    (task,) = await tasks_for(registry, carer["id"], "text_reply")
+    assert "could not be recorded" in task.detail and "pair has ended" in task.detail

@@ -80,9 +80,9 @@ async def record(
         recorded_by=given.recorded_by,
     )
     uow.session.add(row)
-    if given.recorded_by:
+    if given.via != "link":  # told to the team, or a reply to a text: audited like the answers to a pair
         which = "a check-in" if given.question == "check_in" else "the question about meeting"
-        purpose = f"answer to {which} about {partner_id} in round {round_id} recorded, given {given.via}: {given.answer}"
+        purpose = f"answer to {which} about {partner_id} in round {round_id} recorded, given by {given.via}: {given.answer}"
         audit(uow, actor, "recorded a follow-up answer", leader_id, purpose)
     reference = await uow.session.scalar(
         select(AnswerCodeRow.reference)

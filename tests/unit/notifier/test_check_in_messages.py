@@ -6,10 +6,11 @@ import datetime as dt
 import pytest
 from notifier_samples import ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON
 
-from schemas.events import FollowUpAnswer, FollowUpAnswered, OutcomePublished
+from schemas.events import ContactProxy, FollowUpAnswer, FollowUpAnswered, OutcomePublished
 from services.notifier.adapters.channels import task_text
 from services.notifier.check_in_words import plan_question, question_link
 from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, Question, questions_for, task_for
+from services.notifier.domain.replies import read_follow_up_reply
 from services.notifier.domain.sms import fits
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS
 from services.notifier.notices import QuestionNotice, notice_for
@@ -17,10 +18,12 @@ from services.notifier.notices import QuestionNotice, notice_for
 pytestmark = pytest.mark.unit
 
 LONG_NAME = "Bartholomew-Alexander Featherstonehaugh-Montgomery"
+SHORT = "http://127.0.0.1:8000/a/k7mp2qr9wxtd"  # a short answer link, as the registry sends now
+PAIRED_NOW = PAIRED.model_copy(update={"partners": [PAIRED.partners[0].model_copy(update={"accept_url": SHORT})]})
 
 
-def asked(kind: str, number: int = 0) -> Question:
-    made = questions_for(OutcomePublished(producer="registry", correlation_id="r1", data=PAIRED), PUBLISHED_ON)
+def asked(kind: str, number: int = 0, outcome=PAIRED_NOW) -> Question:
+    made = questions_for(OutcomePublished(producer="registry", correlation_id="r1", data=outcome), PUBLISHED_ON)
     return next(d.job for d in made if d.job.data.kind == kind and d.job.data.number == number).data
 
 
@@ -34,9 +37,19 @@ def task(answer: str, question: str = "met") -> Question:
 
 
 def test_each_question_links_to_its_own_page_on_the_persons_answer_link():
-    accept = PAIRED.partners[0].accept_url
-    assert question_link(asked(MET_QUESTION)) == f"{accept}/met"
-    assert question_link(asked(CHECK_IN, 2)) == f"{accept}/check-in/2"
+    assert question_link(asked(MET_QUESTION)) == f"{SHORT}/met"
+    assert question_link(asked(CHECK_IN, 2)) == f"{SHORT}/check-in/2"
+
+
+def test_a_long_link_from_before_links_were_short_gives_no_link_but_the_phone_number():
+    old = asked(MET_QUESTION, outcome=PAIRED)
+    assert question_link(old) == ""
+    message = plan_question(old, ME, PARTNER, PROGRAMME_CONTACT)
+    assert "http" not in message.text and PROGRAMME_CONTACT.phone in message.text
+    texted = plan_question(
+        old, ME.model_copy(update={"contact_method": "sms", "phone": "07700 900123"}), PARTNER, PROGRAMME_CONTACT
+    )
+    assert "http" not in texted.sms and fits(texted.sms)
 
 
 @pytest.mark.parametrize("format_", ["standard", "large_print_24", "easy_read"])
@@ -111,3 +124,57 @@ def test_the_notice_reports_what_the_message_is_about():
     notice = notice_for(made[0].job)
     assert isinstance(notice, QuestionNotice)
     assert (notice.leader_id, notice.about, notice.needed, notice.source) == ("pl-1", MET_QUESTION, ["pl-1", "cl-1"], None)
+
+
+@pytest.mark.parametrize(
+    ("question", "words", "answer"),
+    [
+        ("met", "YES", "met"),
+        ("met", " not yet! ", "not_yet"),
+        ("met", "No", "not_yet"),
+        ("met", "help", "need_help"),
+        ("met", "we met once but", None),
+        ("check_in", "Well", "going_well"),
+        ("check_in", "some problems", "some_problems"),
+        ("check_in", "We need help.", "need_help"),
+        ("check_in", "yes", None),
+    ],
+)
+def test_only_a_clear_reply_to_a_text_counts(question, words, answer):
+    assert read_follow_up_reply(words, question) == answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "offer"), [(MET_QUESTION, "reply: yes, not yet or help"), (CHECK_IN, "reply: well, problems or help")]
+)
+def test_a_text_to_the_person_offers_a_reply_and_opens_a_question_a_reply_can_answer(kind, offer):
+    me = ME.model_copy(update={"contact_method": "sms", "phone": "07700 900123"})
+    question = asked(kind, 1 if kind == CHECK_IN else 0)
+    message = plan_question(question, me, PARTNER, PROGRAMME_CONTACT)
+    assert offer in message.sms and fits(message.sms)
+    made = questions_for(OutcomePublished(producer="registry", correlation_id="r1", data=PAIRED_NOW), PUBLISHED_ON)
+    job = next(d.job for d in made if d.job.data.kind == kind and d.job.data.number == question.number)
+    row = notice_for(job).text_question()
+    assert row is not None and (row.kind, row.number) == (("met", 0) if kind == MET_QUESTION else ("check_in", 1))
+
+
+def test_a_text_to_the_person_they_named_offers_no_reply():
+    proxy = ContactProxy(name="Sam Ahmed", relationship="brother", phone="07700 900999")
+    me = ME.model_copy(update={"contact_method": "via_carer", "proxy": proxy})
+    message = plan_question(asked(MET_QUESTION), me, PARTNER, PROGRAMME_CONTACT)
+    if message.channel == "sms":
+        assert "reply" not in message.sms.lower()
+    assert "reply:" not in message.text
+
+
+def test_a_task_opens_no_question_for_a_text_reply():
+    due = task_for(
+        FollowUpAnswered(
+            producer="registry",
+            correlation_id="r1",
+            data=FollowUpAnswer(round_id="r1", leader_id="pl-1", partner_id="cl-1", question="met", answer="need_help"),
+        ),
+        dt.date(2027, 1, 13),
+        14,
+    )
+    assert due is not None and notice_for(due.job).text_question() is None

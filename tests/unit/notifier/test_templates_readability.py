@@ -127,7 +127,10 @@ def pair_ended(by: str, told: str) -> EndedNews:
 
 def question(kind: str) -> Question:
     """'Did you meet?' or the first check-in, as the notifier schedules it from a published outcome."""
-    made = questions_for(OutcomePublished(producer="test", correlation_id="r1", data=PAIRED), PUBLISHED_ON)
+    short = PAIRED.partners[0].model_copy(update={"accept_url": "http://127.0.0.1:8000/a/k7mp2qr9wxtd"})
+    made = questions_for(
+        OutcomePublished(producer="test", correlation_id="r1", data=PAIRED.model_copy(update={"partners": [short]})), PUBLISHED_ON
+    )
     return next(d.job.data for d in made if d.job.data.kind == kind and d.job.data.number in (0, 1))
 
 
