@@ -17,7 +17,7 @@ from services.notifier.domain.wording import contact_words, full_date
 from services.notifier.follow_up_words import reach_lines
 
 # A short answer link (services/registry/domain/answers.py): the pages after pairing hang off its code.
-SHORT_LINK = re.compile(r"/a/[a-z0-9]{12}$")
+SHORT_LINK = re.compile(r"/a/[A-Za-z0-9]{6,}$")
 # The page each question's link opens: the answer link's code, then this.
 PAGE_OF = {MET_QUESTION: "met", CHECK_IN: "check-in"}
 
