@@ -427,6 +427,10 @@ class FollowUpAnswer(Payload):
     via: Literal["link", "phone", "letter", "text", "in_person", "email"] = "link"
     recorded_by: str | None = Field(default=None, description="The staff member who recorded an answer given to them")
     has_words: bool = Field(default=False, description="The person added words for the programme team (kept sealed)")
+    meeting_on: dt.date | None = Field(
+        default=None,
+        description='With "not yet": the date they now plan to meet, when they gave one; they are asked again after it',
+    )
 
 
 class FollowUpAnswered(Envelope):

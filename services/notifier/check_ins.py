@@ -14,6 +14,7 @@ schedule, and taking them off again.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from services.notifier.domain.check_ins import (
     NOT_YET,
     Due,
     QuestionDue,
+    asked_again,
     question_key,
     questions_for,
     task_for,
@@ -130,11 +132,32 @@ async def answered(n: Notifier, event: FollowUpAnswered) -> None:
             and await uow.session.get(ScheduledRow, job_key(due.job)) is None
         ):
             add_job(uow, n, due)
+        await ask_again(uow, n, event, answered_on)
         await uow.commit()
     if due is not None:
         n.wake.set()  # a task due at once
     if taken:
         log.info("%s: %d question(s) or task(s) taken off, as they answered", answer.round_id, taken)
+
+
+async def ask_again(uow: UnitOfWork, n: Notifier, event: FollowUpAnswered, answered_on: dt.date) -> None:
+    """'Not yet', with the date they set: "Did you meet?" again after it, with the links and details of the
+    outcome a waiting check-in of the same pair holds (none left waiting: the not-yet task still follows)."""
+    again = asked_again(event, answered_on)
+    if again is None or await uow.session.get(ScheduledRow, job_key(again.job)) is not None:
+        return
+    answer = event.data
+    rows = (
+        await uow.session.scalars(
+            select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, ScheduledRow.key.endswith(f":{answer.leader_id}"))
+        )
+    ).all()
+    for row in rows:
+        data = QuestionDue.model_validate(n.cipher.open(row.sealed_event)).data
+        if data.round_id == answer.round_id and data.partner_id == answer.partner_id and data.outcome is not None:
+            job = again.job.model_copy(update={"data": again.job.data.model_copy(update={"outcome": data.outcome})})
+            add_job(uow, n, Due(job, again.at))
+            return
 
 
 async def round_ended(n: Notifier, event: RoundStatusChanged) -> None:

@@ -153,6 +153,9 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
 
     # "Not yet" from the carer: a task for the team 14 days later, not before.
     carer_code = link_code(told[carer["id"]])
+    bad_date = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet", "meeting_on": "next Tuesday"}, auth=None)
+    assert bad_date.status_code == 400 and "Enter the date you plan to meet, for example" in bad_date.text
+    assert 'href="#meeting_on"' in bad_date.text
     not_yet = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet"}, auth=None)
     assert not_yet.status_code == 200 and "Plans change" in not_yet.text
     answered = await read_topic(

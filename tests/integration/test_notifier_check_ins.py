@@ -52,9 +52,16 @@ def notifier(store, tasks, clock) -> handlers.Notifier:
     return handlers.Notifier(store, Cipher(KEY), tasks, RULES, clock)
 
 
-def said(answer: str, question: str = "met", number: int = 0) -> FollowUpAnswered:
+def said(answer: str, question: str = "met", number: int = 0, meeting_on: dt.date | None = None) -> FollowUpAnswered:
     data = FollowUpAnswer(
-        round_id="r1", leader_id="pl-1", partner_id="cl-1", question=question, number=number, answer=answer, reference="K7P-4QXM"
+        round_id="r1",
+        leader_id="pl-1",
+        partner_id="cl-1",
+        question=question,
+        number=number,
+        answer=answer,
+        reference="K7P-4QXM",
+        meeting_on=meeting_on,
     )
     return FollowUpAnswered(producer="registry", correlation_id="r1", data=data)
 
@@ -155,3 +162,26 @@ async def test_when_the_round_closes_or_the_pair_ends_nobody_is_asked(store, tas
     clock.set(ASKED + dt.timedelta(days=400))
     await handlers.run_due(n)
     assert not [m for m in read_maildir(maildir) if m["Subject"].startswith(("Did you meet", "How is it going"))]
+
+
+async def test_not_yet_with_the_date_they_set_asks_again_after_it_and_the_task_waits(store, tasks, smtp_server, clock):
+    _, maildir = smtp_server
+    await know(store, person(), PARTNER)
+    n = notifier(store, tasks, clock)
+    await paired(n)
+    clock.set(ASKED)
+    await handlers.run_due(n)
+    await check_ins.answered(n, said("not_yet", meeting_on=dt.date(2027, 2, 5)))  # a Friday
+    clock.set(dt.datetime(2027, 2, 8, 9, 59, tzinfo=LONDON))
+    await handlers.run_due(n)
+    assert len([m for m in read_maildir(maildir) if m["Subject"].startswith("Did you meet")]) == 1, "not before the Monday"
+    clock.set(dt.datetime(2027, 2, 8, 10, tzinfo=LONDON))
+    await handlers.run_due(n)
+    again = [m for m in read_maildir(maildir) if m["Subject"].startswith("Did you meet")]
+    assert len(again) == 2 and "/a/k7mp2qr9wxtd/met" in again[-1].get_body(("plain",)).get_content()
+    clock.set(dt.datetime(2027, 1, 27, 9, tzinfo=LONDON))  # 14 days after the answer: too soon, with a date set
+    await handlers.run_due(n)
+    assert ("not_yet", "not_yet") not in await task_reports(store)
+    clock.set(dt.datetime(2027, 2, 19, 9, tzinfo=LONDON))  # 14 days after the date they set
+    await handlers.run_due(n)
+    assert ("not_yet", "not_yet") in await task_reports(store)

@@ -144,13 +144,15 @@ def questions_for(event: OutcomePublished, published_on: dt.date) -> list[Due]:
 
 
 def task_for(answered: FollowUpAnswered, answered_on: dt.date, not_yet_days: int) -> Due | None:
-    """The task an answer makes, if any: "we need help" at once, "not yet" `not_yet_days` later (taken off
-    if they say they met before then). None for any other answer."""
+    """The task an answer makes, if any: "we need help" at once, "not yet" `not_yet_days` later, or that
+    long after the date they set to meet when it is later (taken off if they say they met before then).
+    None for any other answer."""
     answer = answered.data
     if answer.answer not in ("need_help", "not_yet"):
         return None
     kind = NEED_HELP if answer.answer == "need_help" else NOT_YET
-    day = answered_on if kind == NEED_HELP else not_yet_task_on(answered_on, not_yet_days)
+    later = max(answered_on, answer.meeting_on or answered_on)
+    day = answered_on if kind == NEED_HELP else not_yet_task_on(later, not_yet_days)
     data = Question(
         kind=kind,
         round_id=answer.round_id,
@@ -164,6 +166,24 @@ def task_for(answered: FollowUpAnswered, answered_on: dt.date, not_yet_days: int
     )
     at = at_london(day, ESCALATE_AT) if kind == NOT_YET else at_london(answered_on, dt.time(0))
     return Due(job(data, answered.event_id), at)
+
+
+def asked_again(answered: FollowUpAnswered, answered_on: dt.date) -> Due | None:
+    """'Not yet', with the date they set to meet: "Did you meet?" again, the working day after that date.
+    Numbered by that date, so each date set asks once. None without a date, or with one already past."""
+    answer = answered.data
+    if answer.answer != "not_yet" or answer.meeting_on is None or answer.meeting_on < answered_on:
+        return None
+    day = met_question_on(answer.meeting_on, answered_on)
+    data = Question(
+        kind=MET_QUESTION,
+        round_id=answer.round_id,
+        leader_id=answer.leader_id,
+        partner_id=answer.partner_id,
+        number=answer.meeting_on.toordinal(),
+        due_on=day,
+    )
+    return Due(job(data, answered.event_id), at_london(day, REMIND_AT))
 
 
 # What the schedule table can hold: everything follow_ups.JOB_TYPES holds, and these.

@@ -144,6 +144,7 @@ class FollowUpAnswerRow(Base):
     question: Mapped[str] = mapped_column(String(10))
     number: Mapped[int] = mapped_column(Integer)
     answer: Mapped[str] = mapped_column(String(20))
+    meeting_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # with not_yet: the date they set
     sealed_words: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     given_by: Mapped[str] = mapped_column(String(20))
     via: Mapped[str] = mapped_column(String(20))

@@ -13,7 +13,14 @@ from fastapi.responses import HTMLResponse
 from services.registry.api.answers import problem_page
 from services.registry.api.pair_endings import read_code
 from services.registry.domain import answers as answer_codes
-from services.registry.domain.check_ins import ANSWERS, MAX_WORDS, CannotAnswer, check_can_answer
+from services.registry.domain.check_ins import (
+    ANSWERS,
+    MAX_WORDS,
+    CannotAnswer,
+    check_can_answer,
+    check_meeting_date,
+    read_meeting_date,
+)
 from services.registry.handlers import answers, check_ins, common
 from services.registry.web.deps import registry_of
 from services.registry.web.pages import PAGES
@@ -39,7 +46,14 @@ def heading(question: str, view: dict) -> str:
 
 
 def question_page(
-    request: Request, view: dict, question: str, action: str, error: str | None = None, status: int = 200, done: str | None = None
+    request: Request,
+    view: dict,
+    question: str,
+    action: str,
+    error: str | None = None,
+    status: int = 200,
+    done: str | None = None,
+    field: str = "answer",
 ) -> HTMLResponse:
     title = heading(question, view)
     context = {
@@ -50,6 +64,7 @@ def question_page(
         "choices": list(ANSWERS[question].items()),
         "action": action,
         "error": error,
+        "error_field": field,
         "done": done,
         "max_words": MAX_WORDS,
     }
@@ -70,7 +85,9 @@ async def show(request: Request, code: str, question: str, number: int) -> HTMLR
     return question_page(request, view, question, action_of(code, question, number))
 
 
-async def take(request: Request, code: str, question: str, number: int, answer: str | None, words: str | None) -> HTMLResponse:
+async def take(
+    request: Request, code: str, question: str, number: int, answer: str | None, words: str | None, meeting_on: str = ""
+) -> HTMLResponse:
     registry = registry_of(request)
     action = action_of(code, question, number)
     try:
@@ -79,14 +96,26 @@ async def take(request: Request, code: str, question: str, number: int, answer: 
             view = await answers.link_view(uow, registry.cipher, link)
             if answer not in ANSWERS[question]:
                 return question_page(request, view, question, action, "Choose one answer", 400)
+            try:
+                # A date typed before choosing another answer is not kept: it goes only with "not yet".
+                planned = read_meeting_date(meeting_on) if answer == "not_yet" else None
+                check_meeting_date(answer, planned, registry.today())
+            except CannotAnswer as problem:
+                words_for = str(problem).partition(": ")[2]
+                return question_page(
+                    request, view, question, action, words_for[:1].upper() + words_for[1:], 400, field="meeting_on"
+                )
             given = check_ins.FollowUpGiven(
                 question=question,
                 answer=answer,
                 number=number,
                 words=words,
                 given_by="named_person" if view["named_person"] else "leader",
+                meeting_on=planned,
             )
-            await check_ins.record(uow, registry.cipher, link.round_id, link.leader_id, link.partner_id, given, "leader")
+            await check_ins.record(
+                uow, registry.cipher, link.round_id, link.leader_id, link.partner_id, given, "leader", registry.today()
+            )
             await uow.commit()
     except (answers.LinkProblem, common.Conflict, common.NotFound) as problem:
         return problem_page(request, problem)
@@ -105,8 +134,9 @@ async def met_answer(
     request: Request,
     answer: Annotated[str | None, Form(max_length=20)] = None,
     words: Annotated[str | None, Form(max_length=MAX_WORDS)] = None,
+    meeting_on: Annotated[str, Form(max_length=20)] = "",
 ) -> HTMLResponse:
-    return await take(request, code, "met", 0, answer, words)
+    return await take(request, code, "met", 0, answer, words, meeting_on)
 
 
 @router.get("/a/{code}/check-in/{number}", response_class=HTMLResponse, tags=["responses"])

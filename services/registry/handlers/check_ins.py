@@ -9,6 +9,7 @@ the caller commits.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,10 +17,10 @@ from sqlalchemy import select
 from schemas.events import FollowUpAnswer, FollowUpAnswered
 from schemas.topics import RESPONSES
 from services.common.crypto import Cipher
-from services.common.store import UnitOfWork
+from services.common.store import UnitOfWork, utc_now
 from services.registry import decline_reasons
 from services.registry.adapters.orm import AnswerCodeRow, FollowUpAnswerRow, ResponseRow
-from services.registry.domain.check_ins import CannotAnswer, PairNow, check_answer, check_can_answer
+from services.registry.domain.check_ins import CannotAnswer, PairNow, check_answer, check_can_answer, check_meeting_date
 from services.registry.handlers.common import Conflict, NotFound, audit, event, get_round
 from services.registry.handlers.pair_endings import ended_pairs, find_pair
 
@@ -35,6 +36,7 @@ class FollowUpGiven:
     given_by: str = "leader"  # leader, named_person or programme_team
     via: str = "link"  # link, phone, letter, text, in_person or email
     recorded_by: str | None = None
+    meeting_on: dt.date | None = None  # with not_yet: the date they now plan to meet
 
 
 async def pair_now(uow: UnitOfWork, round_id: str, leader_id: str, partner_id: str) -> PairNow:
@@ -54,12 +56,20 @@ async def pair_now(uow: UnitOfWork, round_id: str, leader_id: str, partner_id: s
 
 
 async def record(
-    uow: UnitOfWork, cipher: Cipher, round_id: str, leader_id: str, partner_id: str, given: FollowUpGiven, actor: str
+    uow: UnitOfWork,
+    cipher: Cipher,
+    round_id: str,
+    leader_id: str,
+    partner_id: str,
+    given: FollowUpGiven,
+    actor: str,
+    today: dt.date | None = None,
 ) -> FollowUpAnswerRow:
     """Keep the answer and tell the notifier; NotFound for a pair that is not one, Conflict when it cannot be asked."""
     words = (given.words or "").strip() or None
     try:
         check_answer(given.question, given.number, given.answer, words)
+        check_meeting_date(given.answer, given.meeting_on, today or utc_now().date())
     except CannotAnswer as problem:
         raise Conflict(str(problem)) from None
     state = await pair_now(uow, round_id, leader_id, partner_id)
@@ -74,6 +84,7 @@ async def record(
         question=given.question,
         number=given.number,
         answer=given.answer,
+        meeting_on=given.meeting_on,
         sealed_words=await decline_reasons.seal_reason(uow, cipher, leader_id, words),
         given_by=given.given_by,
         via=given.via,
@@ -102,6 +113,7 @@ async def record(
             "via": given.via,
             "recorded_by": given.recorded_by,
             "has_words": words is not None,
+            "meeting_on": given.meeting_on,
         }
     )
     uow.publish(RESPONSES, round_id, event(FollowUpAnswered, data, round_id))

@@ -69,7 +69,7 @@ async def answers_section(registry, round_id: str, manager: Manager) -> dict[str
                 "words": "",
             },
         )
-        said = TEAM_WORDS[r.answer]
+        said = TEAM_WORDS[r.answer] + (f" (plan to meet on {r.meeting_on:%-d %B %Y})" if r.meeting_on else "")
         if r.question == "met":
             mine["met"] = said
         else:

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=10), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("answer", sa.String(length=20), nullable=False),
+        sa.Column("meeting_on", sa.Date(), nullable=True),
         sa.Column("sealed_words", sa.LargeBinary(), nullable=True),
         sa.Column("given_by", sa.String(length=20), nullable=False),
         sa.Column("via", sa.String(length=20), nullable=False),

@@ -14,6 +14,7 @@ from services.notifier.domain.check_ins import (
     NEED_HELP,
     NO_MEETING_DAYS,
     NOT_YET,
+    asked_again,
     check_in_days,
     met_question_on,
     not_yet_task_on,
@@ -137,3 +138,20 @@ def test_we_need_help_is_a_task_at_once_from_either_question():
 def test_other_answers_make_no_task():
     for answer, question in (("met", "met"), ("going_well", "check_in"), ("some_problems", "check_in")):
         assert task_for(answered(answer, question), dt.date(2027, 1, 13), 14) is None
+
+
+def planning(day: dt.date) -> FollowUpAnswered:
+    event = answered("not_yet")
+    return event.model_copy(update={"data": event.data.model_copy(update={"meeting_on": day})})
+
+
+def test_not_yet_with_a_date_they_set_asks_again_after_it_and_the_task_waits_for_it():
+    again = asked_again(planning(dt.date(2027, 2, 5)), dt.date(2027, 1, 13))
+    other = asked_again(planning(dt.date(2027, 2, 9)), dt.date(2027, 1, 13))
+    assert again is not None and other is not None
+    assert (again.job.data.kind, again.job.data.due_on) == (MET_QUESTION, dt.date(2027, 2, 8))  # the Monday after a Friday
+    assert again.job.event_id != other.job.event_id, "each date set asks once"
+    task = task_for(planning(dt.date(2027, 2, 5)), dt.date(2027, 1, 13), 14)
+    assert task is not None and task.job.data.due_on == dt.date(2027, 2, 19), "14 days after the date they set"
+    assert asked_again(answered("not_yet"), dt.date(2027, 1, 13)) is None, "no date, no second question"
+    assert asked_again(planning(dt.date(2027, 1, 12)), dt.date(2027, 1, 13)) is None, "a date already past"
