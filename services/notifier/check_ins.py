@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from schemas.events import FollowUpAnswered, OutcomePublished, PairEnded, RoundStatusChanged
 from services.common.store import UnitOfWork, handled_in
@@ -180,8 +180,9 @@ async def pair_ended(n: Notifier, event: PairEnded) -> None:
     """Nobody is asked about a pair that ended, and no task is made about meeting in it."""
     ended = event.data
     pair = {ended.leader_id, ended.partner_id}
+    either = or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in pair))  # asked of one of the two
     async with n.store.unit_of_work() as uow:
-        rows = (await uow.session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE))).all()
+        rows = (await uow.session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, either))).all()
         mine = []
         for row in rows:
             data = QuestionDue.model_validate(n.cipher.open(row.sealed_event)).data
