@@ -323,6 +323,15 @@ class ProgrammeContact(Payload):
     postal_address: str | None = Field(default=None, description="Where letters and reply slips go, one line per line")
 
 
+class CheckInPlan(Payload):
+    """When people in a pair are asked how it is going: days after publishing, then the gap between."""
+
+    first_days: int = Field(default=30, ge=1, le=365, description="Days after publishing for the first check-in")
+    every_days: int = Field(
+        default=60, ge=1, le=365, description="Days between check-ins after the first, until the round closes"
+    )
+
+
 class Outcome(Payload):
     """Everything one person is told about one round, in one message."""
 
@@ -341,6 +350,8 @@ class Outcome(Payload):
     programme: ProgrammeContact | None = Field(default=None, description="The programme team's contact details")
     sessions: list[Session] = Field(default_factory=list, description="The round's required sessions")
     next_round_on: dt.date | None = Field(default=None, description="When the programme next makes pairs, when set")
+    # Added within v1 (issue 18): the programme's check-in schedule; none means the default (30, then every 60 days).
+    check_ins: CheckInPlan | None = Field(default=None, description="When people in a pair are asked how it is going")
 
 
 class OutcomePublished(Envelope):
@@ -385,8 +396,16 @@ class TextReply(Payload):
     round_id: str
     leader_id: LeaderId = Field(description="Who replied: " + PERSON)
     partner_id: LeaderId = Field(description=PERSON)
-    answer: Literal["accept", "decline"]
+    # Widened within v1 (issue 18): the codes of FollowUpAnswer.answer, for a reply to "Did you meet?" or a check-in.
+    answer: Literal["accept", "decline", "met", "not_yet", "going_well", "some_problems", "need_help"] = Field(
+        description="accept or decline (question pair); otherwise as FollowUpAnswer.answer"
+    )
     received_on: dt.date = Field(description="The day the reply reached GOV.UK Notify (London time)")
+    # Added within v1 (issue 18): which question the text asked.
+    question: Literal["pair", "met", "check_in"] = Field(
+        default="pair", description='pair (yes or no to a partner), met ("Did you meet?") or check_in'
+    )
+    number: int = Field(default=0, ge=0, description="Which check-in, for question check_in")
 
 
 class TextReplyReceived(Envelope):
@@ -424,9 +443,41 @@ class PairEnded(Envelope):
     data: PairEnding
 
 
+class FollowUpAnswer(Payload):
+    """An answer to "Did you meet?" (question "met") or to a check-in (question "check_in"), coded.
+    Any words the person added stay sealed in the registry for the programme team: never here."""
+
+    round_id: str
+    leader_id: LeaderId = Field(description="Who answered")
+    partner_id: LeaderId = Field(description="The partner the question was about")
+    question: Literal["met", "check_in"]
+    number: int = Field(default=0, ge=0, description="Which check-in (1, 2, ...); 0 for the question about meeting")
+    answer: Literal["met", "not_yet", "going_well", "some_problems", "need_help"] = Field(
+        description="met or not_yet (to met); going_well or some_problems (to check_in); need_help (to either)"
+    )
+    reference: str | None = Field(default=None, description="The pair's short reference, for a task for the team")
+    given_by: Literal["leader", "named_person", "programme_team"] = "leader"
+    via: Literal["link", "phone", "letter", "text", "in_person", "email"] = "link"
+    recorded_by: str | None = Field(default=None, description="The staff member who recorded an answer given to them")
+    has_words: bool = Field(default=False, description="The person added words for the programme team (kept sealed)")
+    meeting_on: dt.date | None = Field(
+        default=None,
+        description='With "not yet": the date they now plan to meet, when they gave one; they are asked again after it',
+    )
+
+
+class FollowUpAnswered(Envelope):
+    """Added within v1 (issue 18), keyed by round id like the answers."""
+
+    event_type: Literal["FollowUpAnswered"] = "FollowUpAnswered"
+    data: FollowUpAnswer
+
+
 # The answers the registry records; the topic also carries the notifier's text replies for the registry.
-AnswerEvent = Annotated[PairAccepted | PairDeclined | PairEnded, Field(discriminator="event_type")]
-ResponseEvent = Annotated[PairAccepted | PairDeclined | PairEnded | TextReplyReceived, Field(discriminator="event_type")]
+AnswerEvent = Annotated[PairAccepted | PairDeclined | PairEnded | FollowUpAnswered, Field(discriminator="event_type")]
+ResponseEvent = Annotated[
+    PairAccepted | PairDeclined | PairEnded | TextReplyReceived | FollowUpAnswered, Field(discriminator="event_type")
+]
 
 
 # ---- deliveries.v1 (keyed by leader id) ----
@@ -452,13 +503,16 @@ class Delivery(Payload):
         description="outcome, partner_declined, text_reply, reminder (someone who has not answered is reminded, "
         "before their answer date), no_answer (the answer date passed: a task for the programme team to contact "
         "them; nobody is declined automatically), pair_ended (someone in a pair that ended is told kindly it is not "
-        "their fault), pair_ended_confirmed (the person who asked to end it is told it is done) or round_feedback "
-        "(everyone in a closed round is told what difference the pairs made)",
+        "their fault), pair_ended_confirmed (the person who asked to end it is told it is done), round_feedback "
+        "(everyone in a closed round is told what difference the pairs made), met_question (after the first "
+        "meeting: did you meet?), check_in (how is it going?), not_yet (a task: they said they have not met, "
+        "and still have not said yes) or need_help (a task: they said they need help)",
     )
     # Added later within v1, for a task for a person (status needs_a_person): what kind of task and
     # the day it must be done by. For "text_reply", outcome_event_id holds GOV.UK Notify's id for the text.
     task: str | None = Field(
-        default=None, description="braille, audio, phone, interpreter, support, contact, text_reply or no_answer"
+        default=None,
+        description="braille, audio, phone, interpreter, support, contact, text_reply, no_answer, not_yet or need_help",
     )
     due_by: dt.date | None = Field(default=None, description="The day the task must be done by")
 
@@ -486,6 +540,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         PairDeclined,
         PairEnded,
         TextReplyReceived,
+        FollowUpAnswered,
         NotificationStatusChanged,
     )
 }

@@ -10,6 +10,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 
 from schemas.events import (
+    FollowUpAnswered,
     LeaderContactChanged,
     LeaderKeyShared,
     NotificationStatusChanged,
@@ -31,7 +32,7 @@ from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import handlers, person_keys, reminders, retention
+from services.notifier import check_ins, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -47,7 +48,7 @@ from services.notifier.context import MessageRules, Notifier
 from services.notifier.domain.pair_endings import messages_for
 from services.notifier.domain.quiet_hours import QuietHours
 from services.notifier.domain.round_feedback import feedback_messages
-from services.notifier.inbound import InboundTexts, answered, notify_fetch
+from services.notifier.inbound import InboundTexts, answered, follow_up_answered, notify_fetch
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
@@ -114,15 +115,17 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         await tell_the_partner(notifier, event)
         if isinstance(event, (PairAccepted, PairDeclined, PairEnded)):
             await answered(notifier, event)  # a question asked by text is answered: a reply no longer counts
+        if isinstance(event, FollowUpAnswered):  # "Did you meet?" or a check-in: a task for the team, if it needs one
+            await follow_up_answered(notifier, event)  # asked by text too: a reply no longer counts
+            await check_ins.answered(notifier, event)
+            return
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
+        if isinstance(event, PairEnded):
+            await check_ins.pair_ended(notifier, event)  # nobody is asked about a pair that ended
 
     @broker.subscriber(ROUNDS.name, **subscriber_options(SERVICE, ROUNDS, settings.kafka), title="notifier: rounds")
     async def on_round(event: RoundEvent) -> None:
-        if isinstance(event, RoundStatusChanged):
-            await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
-        if isinstance(event, RoundFeedbackShared):
-            for message in feedback_messages(event):  # everyone in the round, each once, in their own format
-                await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
+        await round_news(notifier, event)
 
     broker.publisher(RESPONSES.name, schema=TextReplyReceived, title="notifier: responses.v1", description=RESPONSES.description)
 
@@ -130,6 +133,16 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         DELIVERIES.name, schema=NotificationStatusChanged, title="notifier: deliveries.v1", description=DELIVERIES.description
     )
     return broker
+
+
+async def round_news(notifier: Notifier, event: RoundEvent) -> None:
+    """A round closed or was cancelled, or its manager wrote what difference the pairs made."""
+    if isinstance(event, RoundStatusChanged):
+        await reminders.round_ended(notifier, event)  # closed or cancelled: its reminders are taken off
+        await check_ins.round_ended(notifier, event)  # and its questions and check-ins
+    if isinstance(event, RoundFeedbackShared):
+        for message in feedback_messages(event):  # everyone in the round, each once, in their own format
+            await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
 
 
 async def tell_the_partner(notifier: Notifier, event: ResponseEvent) -> None:
@@ -150,6 +163,7 @@ def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, cloc
         quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
         receipt_seconds=settings.notify_receipt_seconds,
         reminder_working_days=settings.reminder_working_days,
+        not_yet_days=settings.not_yet_days,
     )
     folders = (settings.letters_dir, settings.sms_dir, settings.tasks_dir)
     return Notifier(store, cipher, make_channels(settings), rules, clock or SystemClock(), folders=folders)

@@ -61,6 +61,13 @@ class NotifierSettings(BaseSettings):
         le=20,
         description="Someone who has not answered is reminded this many working days before their answer date",
     )
+    not_yet_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description='"Not yet" to "Did you meet?" becomes a task for the programme team this many days later, '
+        "unless they then say they met",
+    )
     partner_declined_contact_days: int = Field(
         default=14, ge=1, le=90, description="Someone whose partner said no hears from us again within this many days"
     )

@@ -45,6 +45,8 @@ class MessageRules:
     receipt_seconds: float = 60
     # Someone who has not answered is reminded this many working days before their answer date.
     reminder_working_days: int = 3
+    # "Not yet" to "Did you meet?" becomes a task for the team this many days later, unless they say they met.
+    not_yet_days: int = 14
 
 
 # Sends an event the scheduler gave up on to the dead-letter topic: (its topic, its key, the event, why, tries).

@@ -37,7 +37,7 @@ from services.common.logs import without_person
 from services.common.store import Store, utc_now
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.notify import SentByNotify
-from services.notifier.adapters.orm import DeliveryRow
+from services.notifier.adapters.orm import DeliveryRow, TextQuestionRow
 from services.notifier.compose import PlannedMessage
 from services.notifier.context import Notifier, as_utc
 from services.notifier.domain.messages import TO_PROXY, Route, recipient
@@ -175,6 +175,14 @@ async def finish(
                 .values(status="replaced", detail=f"sent by {channel} instead")
             )
         if asked_by_text and status == "sent" and channel == "sms" and (question := notice.text_question()) is not None:
+            if question.kind != "pair":  # a reply can only be to the latest question after pairing, never an earlier one
+                await uow.session.execute(
+                    update(TextQuestionRow)
+                    .where(TextQuestionRow.round_id == question.round_id, TextQuestionRow.leader_id == question.leader_id)
+                    .where(TextQuestionRow.partner_id == question.partner_id, TextQuestionRow.kind != "pair")
+                    .where(TextQuestionRow.closed_at.is_(None), TextQuestionRow.key != question.key)
+                    .values(closed_at=n.now())
+                )
             await uow.session.merge(question)
         uow.publish(DELIVERIES, notice.leader_id, report(notice, channel, status, detail))
         await uow.commit()

@@ -28,6 +28,7 @@ from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
 from services.notifier.contacts import digest
+from services.notifier.domain.check_ins import QuestionDue
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.notices import notice_for, report
 from services.notifier.schedule import opened
@@ -58,8 +59,8 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
             continue
         await session.delete(row)
         cancelled += 1
-        # A follow-up about them is just dropped: it asks about a pair that no longer stands.
-        if to != leader_id and not isinstance(event, AnswerFollowUp):
+        # A follow-up or question about them is just dropped: it asks about a pair that no longer stands.
+        if to != leader_id and not isinstance(event, (AnswerFollowUp, QuestionDue)):
             await tell_in_person(session, notice, to)
             uow.publish(DELIVERIES, to, report(notice, "person", "needs_a_person", PARTNER_ERASED))
     await session.execute(delete(DeliveryRow).where(DeliveryRow.leader_id == leader_id))

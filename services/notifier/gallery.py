@@ -34,6 +34,7 @@ from schemas.events import (
 )
 from services.notifier.adapters.channels import task_text
 from services.notifier.adapters.letters import letter_pdf
+from services.notifier.check_in_words import plan_question
 from services.notifier.compose import (
     PICTURES,
     PlannedMessage,
@@ -42,6 +43,7 @@ from services.notifier.compose import (
     plan_missing_contact_task,
     plan_partner_declined,
 )
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, Question, questions_for
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.pair_endings import EndedNews, messages_for
 from services.notifier.domain.round_feedback import FeedbackNews, feedback_messages
@@ -236,7 +238,7 @@ def _write(folder: Path, entry: Entry, message: PlannedMessage, me: LeaderContac
 
 
 # What happened, that a message tells someone about.
-News = Outcome | PairAnswer | FollowUp | EndedNews | FeedbackNews
+News = Outcome | PairAnswer | FollowUp | EndedNews | FeedbackNews | Question
 # What a manager might write when closing a round, as plainly as the registry's check asks.
 FEEDBACK = (
     "Because of your work, the hospital now books interpreters before the first visit. "
@@ -267,6 +269,8 @@ def _cases() -> list[tuple[str, LeaderContact, News]]:
         ("pair ended", LONG, _ended("pl-1")),
         ("pair ended, as they asked", PROFESSIONAL, _ended("cl-1")),
         ("what difference the pairs made, when a round closes", LONG, _feedback("pl-1")),
+        ("did you meet?", LONG, _question(MET_QUESTION)),
+        ("check-in", ACCENTED, _question(CHECK_IN)),
     ]
     for reason_name, reason in UNMATCHED_REASONS.items():
         cases.append((f"not paired: {reason_name}", ACCENTED, _outcome("pl-2", "unmatched", unmatched_reason=reason)))
@@ -278,6 +282,13 @@ def _follow_up(kind: str) -> FollowUp:
     event = OutcomePublished(producer="gallery", correlation_id="gallery", data=_outcome("pl-1", "paired"))
     made = follow_ups(event, TODAY - dt.timedelta(days=7), 3)
     return next(d.follow_up.data for d in made if d.follow_up.data.kind == kind)
+
+
+def _question(kind: str) -> Question:
+    """'Did you meet?' or the first check-in, as the notifier schedules it from pl-1's paired outcome."""
+    event = OutcomePublished(producer="gallery", correlation_id="gallery", data=_outcome("pl-1", "paired"))
+    made = questions_for(event, TODAY - dt.timedelta(days=7))
+    return next(d.job.data for d in made if d.job.data.kind == kind and d.job.data.number in (0, 1))
 
 
 def _ended(told: str) -> EndedNews:
@@ -318,6 +329,8 @@ def _plan(what: News, me: LeaderContact) -> PlannedMessage:
         return plan_pair_ended(what, me, CONTACTS[what.partner_id], PROGRAMME)
     if isinstance(what, FeedbackNews):
         return plan_round_feedback(what, me, PROGRAMME)
+    if isinstance(what, Question):
+        return plan_question(what, me, CONTACTS[what.partner_id], PROGRAMME)
     return plan_message(what, me, CONTACTS | {me.leader_id: me}, PROGRAMME)
 
 

@@ -30,7 +30,7 @@ from schemas.topics import DELIVERIES
 from services.common.crypto import Cipher
 from services.common.logs import without_person
 from services.common.store import UnitOfWork, handled_in
-from services.notifier import person_keys, reminders
+from services.notifier import check_ins, person_keys, reminders
 from services.notifier.adapters.orm import ContactRow, PersonKeyRow
 from services.notifier.compose import PlannedMessage
 from services.notifier.contacts import contact_of, erased_among, project_contact
@@ -104,6 +104,7 @@ async def on_event(n: Notifier, event: OutcomePublished | PairDeclined) -> None:
         await attempt(n, notice, FromConsumer(), contacts)
     if isinstance(event, OutcomePublished):
         await reminders.schedule(n, event)
+        await check_ins.schedule(n, event)
 
 
 async def run_due(n: Notifier, early: bool = False) -> int:

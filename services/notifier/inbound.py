@@ -28,7 +28,15 @@ from pathlib import Path
 from notifications_python_client.notifications import NotificationsAPIClient
 from sqlalchemy import and_, or_, select, update
 
-from schemas.events import LeaderContact, PairAccepted, PairDeclined, PairEnded, TextReply, TextReplyReceived
+from schemas.events import (
+    FollowUpAnswered,
+    LeaderContact,
+    PairAccepted,
+    PairDeclined,
+    PairEnded,
+    TextReply,
+    TextReplyReceived,
+)
 from schemas.topics import DELIVERIES, RESPONSES
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name, write_once
@@ -37,7 +45,7 @@ from services.notifier.compose import london_date
 from services.notifier.contacts import contact_of
 from services.notifier.context import PRODUCER, Notifier, delivery_report
 from services.notifier.domain.messages import one_line
-from services.notifier.domain.replies import read_reply, uk_number
+from services.notifier.domain.replies import read_follow_up_reply, read_reply, uk_number
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, task_deadline
 from services.notifier.domain.wording import full_date
 from services.notifier.scheduler import Background
@@ -217,12 +225,13 @@ class InboundTexts(Background):
 
     async def handle(self, text: ReceivedText) -> None:
         n = self.notifier
-        number, answer = uk_number(text.number), read_reply(text.words)
+        number = uk_number(text.number)
         async with n.store.unit_of_work() as uow:
             if await uow.session.get(ReceivedTextRow, text.id) is not None:
                 return
             mine, contacts = await open_questions(uow, n, number)
             uow.session.add(ReceivedTextRow(id=text.id))
+            answer = read_answer(mine[0], text.words) if len(mine) == 1 else None
             if answer is not None and len(mine) == 1:
                 pass_on(uow, n, mine[0], answer, text)
                 await uow.commit()
@@ -260,15 +269,24 @@ class InboundTexts(Background):
             await asyncio.sleep(self.every_seconds)
 
 
+def read_answer(question: TextQuestionRow, words: str) -> str | None:
+    """A clear answer to this question: yes or no to a partner, or an answer to "Did you meet?" or a check-in."""
+    return read_reply(words) if question.kind == "pair" else read_follow_up_reply(words, question.kind)
+
+
 def pass_on(uow: UnitOfWork, n: Notifier, question: TextQuestionRow, answer: str, text: ReceivedText) -> None:
     """Close the question and ask the registry to record the answer, in the transaction that marks the text handled."""
     question.closed_at = n.now()
-    data = TextReply(
-        round_id=question.round_id,
-        leader_id=question.leader_id,
-        partner_id=question.partner_id,
-        answer=answer,
-        received_on=london_date(text.received_at),
+    data = TextReply.model_validate(
+        {
+            "round_id": question.round_id,
+            "leader_id": question.leader_id,
+            "partner_id": question.partner_id,
+            "answer": answer,
+            "received_on": london_date(text.received_at),
+            "question": question.kind,
+            "number": question.number,
+        }
     )
     event = TextReplyReceived(
         producer=PRODUCER, correlation_id=question.round_id, causation_id=question.key.split(":", 1)[0], data=data
@@ -279,13 +297,39 @@ def pass_on(uow: UnitOfWork, n: Notifier, question: TextQuestionRow, answer: str
 async def answered(n: Notifier, event: PairAccepted | PairDeclined | PairEnded) -> None:
     """An answer recorded by any route closes its question; a no, or the pair ending, also closes the partner's."""
     a = event.data
-    pairs = [and_(TextQuestionRow.leader_id == a.leader_id, TextQuestionRow.partner_id == a.partner_id)]
+    pairs = [
+        and_(TextQuestionRow.leader_id == a.leader_id, TextQuestionRow.partner_id == a.partner_id, TextQuestionRow.kind == "pair")
+    ]
     if isinstance(event, (PairDeclined, PairEnded)):
         pairs.append(and_(TextQuestionRow.leader_id == a.partner_id, TextQuestionRow.partner_id == a.leader_id))
+    if isinstance(event, PairEnded):  # nothing more is asked about a pair that ended, of either person
+        people = [a.leader_id, a.partner_id]
+        pairs.append(and_(TextQuestionRow.leader_id.in_(people), TextQuestionRow.partner_id.in_(people)))
     async with n.store.unit_of_work() as uow:
         await uow.session.execute(
             update(TextQuestionRow)
             .where(TextQuestionRow.round_id == a.round_id, TextQuestionRow.closed_at.is_(None), or_(*pairs))
+            .values(closed_at=n.now())
+        )
+        await uow.commit()
+
+
+async def follow_up_answered(n: Notifier, event: FollowUpAnswered) -> None:
+    """An answer to "Did you meet?" or a check-in, by any route, closes that question asked by text."""
+    a = event.data
+    asked = TextQuestionRow.kind == a.question
+    if a.question == "check_in":
+        asked = and_(asked, TextQuestionRow.number == a.number)
+    async with n.store.unit_of_work() as uow:
+        await uow.session.execute(
+            update(TextQuestionRow)
+            .where(
+                TextQuestionRow.round_id == a.round_id,
+                TextQuestionRow.leader_id == a.leader_id,
+                TextQuestionRow.partner_id == a.partner_id,
+                TextQuestionRow.closed_at.is_(None),
+                asked,
+            )
             .values(closed_at=n.now())
         )
         await uow.commit()

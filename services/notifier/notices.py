@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.events import LeaderContact, NotificationStatusChanged, OutcomePublished, PairDeclined
 from schemas.topics import OUTCOMES, RESPONSES, Topic
 from services.common.store import Store
-from services.notifier import reminders
+from services.notifier import check_ins, reminders
 from services.notifier.adapters.channels import TaskWritten
 from services.notifier.adapters.orm import TextQuestionRow
+from services.notifier.check_in_words import plan_question
 from services.notifier.compose import (
     PlannedMessage,
     london_date,
@@ -30,6 +31,7 @@ from services.notifier.compose import (
     plan_partner_declined,
 )
 from services.notifier.context import MessageRules, delivery_report
+from services.notifier.domain.check_ins import QuestionDue
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.domain.messages import Route
 from services.notifier.domain.pair_endings import PairEndedMessage
@@ -45,7 +47,7 @@ FEEDBACK_CONSUMER = "notifier.round_feedback"
 
 # A follow-up is not an event on a topic: it is made from an outcome when that is handled,
 # and waits on the schedule (reminders.py).
-Cause = OutcomePublished | PairDeclined | AnswerFollowUp | PairEndedMessage | RoundFeedbackMessage
+Cause = OutcomePublished | PairDeclined | AnswerFollowUp | PairEndedMessage | RoundFeedbackMessage | QuestionDue
 Contacts = dict[str, LeaderContact | None]
 
 
@@ -331,13 +333,76 @@ class FeedbackNotice(Notice):
         return False
 
 
-NoticeType = type[OutcomeNotice] | type[DeclineNotice] | type[FollowUpNotice] | type[PairEndedNotice] | type[FeedbackNotice]
+# The questions after pairing a text reply can answer, as TextQuestionRow.kind calls them.
+TEXT_KINDS = {"met_question": "met", "check_in": "check_in"}
+
+
+@dataclass(frozen=True)
+class QuestionNotice(Notice):
+    """'Did you meet?' or a check-in, to the person; or a task for the team made from their answer (check_ins.py)."""
+
+    event: QuestionDue
+    consumer = check_ins.SCHEDULED
+    source = None  # made here, never on a topic itself
+    cancels_round = False
+
+    @property
+    def about(self) -> str:
+        return self.event.data.kind
+
+    @property
+    def leader_id(self) -> str:
+        return self.event.data.leader_id
+
+    @property
+    def needed(self) -> list[str]:
+        return [self.leader_id, self.event.data.partner_id]
+
+    @property
+    def wanted(self) -> list[str]:
+        return []
+
+    def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
+        data = self.event.data
+        return plan_question(data, known(contacts, self.leader_id), known(contacts, data.partner_id), rules.programme, route)
+
+    def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> None:
+        """Their details were there when they were paired, so they have gone since (withdrawn): no one to ask."""
+        return None
+
+    def text_question(self) -> TextQuestionRow | None:
+        """'Did you meet?' or a check-in, which a reply to the text can answer (inbound.py); a task asks nobody."""
+        data = self.event.data
+        if data.kind not in TEXT_KINDS:
+            return None
+        return TextQuestionRow(
+            key=self.job_key,
+            round_id=self.round_id,
+            leader_id=self.leader_id,
+            partner_id=data.partner_id,
+            kind=TEXT_KINDS[data.kind],
+            number=data.number,
+        )
+
+    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
+        return await check_ins.no_longer_wanted(session, store, self.event)
+
+
+NoticeType = (
+    type[OutcomeNotice]
+    | type[DeclineNotice]
+    | type[FollowUpNotice]
+    | type[PairEndedNotice]
+    | type[FeedbackNotice]
+    | type[QuestionNotice]
+)
 NOTICES: dict[str, NoticeType] = {
     "OutcomePublished": OutcomeNotice,
     "PairDeclined": DeclineNotice,
     "AnswerFollowUp": FollowUpNotice,
     "PairEndedMessage": PairEndedNotice,
     "RoundFeedbackMessage": FeedbackNotice,
+    "QuestionDue": QuestionNotice,
 }
 
 

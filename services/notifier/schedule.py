@@ -37,7 +37,7 @@ from services.common.logs import without_person
 from services.common.store import UnitOfWork
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.context import Notifier, as_utc, rows_changed
-from services.notifier.domain.follow_ups import JOB_TYPES
+from services.notifier.domain.check_ins import JOB_TYPES
 from services.notifier.domain.quiet_hours import when_words
 from services.notifier.notices import Cause, Notice, report
 

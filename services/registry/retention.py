@@ -22,7 +22,15 @@ from schemas.topics import LEADER_CONTACTS, LEADER_KEYS
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
 from services.registry import event_refs
-from services.registry.adapters.orm import DeliveryRow, EndedPairRow, LeaderRow, PersonKeyRow, ResponseRow, RoundRow
+from services.registry.adapters.orm import (
+    DeliveryRow,
+    EndedPairRow,
+    FollowUpAnswerRow,
+    LeaderRow,
+    PersonKeyRow,
+    ResponseRow,
+    RoundRow,
+)
 
 CONTACT_FIELDS = ("email", "phone", "postal_address", "proxy")
 FINISHED_ROUNDS = ("closed", "cancelled")
@@ -40,12 +48,14 @@ async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) 
             .where(EndedPairRow.ended_at < cutoff, EndedPairRow.sealed_words.is_not(None))
             .values(sealed_words=None)
         )
+        follow_ups = await uow.session.execute(delete(FollowUpAnswerRow).where(FollowUpAnswerRow.answered_at < cutoff))
         withdrawn = await forget_withdrawn_contacts(uow, cipher, now.date())
         await uow.commit()
     return {
         "delivery reports": deleted(deliveries),
         "answers": deleted(answers),
         "words given when a pair ended": deleted(words),
+        "answers to did you meet and check-ins": deleted(follow_ups),
         "withdrawn contact details": withdrawn,
     }
 

@@ -22,6 +22,8 @@ KIND_WORDS = {
     "contact": "Message to pass on",
     "text_reply": "Reply to a text message to read",
     "no_answer": "Person to contact: no answer by their answer date",
+    "not_yet": "Person to contact: not met their partner yet",
+    "need_help": "Person to contact: asked for help with their pair",
 }
 DONE_SHOWN = 20  # the most recent tasks done, under the open ones
 

@@ -57,8 +57,11 @@ async def test_an_erased_person_is_forgotten_and_nothing_waiting_is_sent_about_t
     (settings.sms_dir / "someone-else.txt").write_text("To: 07700 900999\nHello Chris")
     await handlers.on_event(n, published())  # to pl-1, held for the morning
     await handlers.on_event(n, outcome_for_partner())  # to cl-1, naming pl-1, held too
-    waiting = sorted(r.reason for r in await rows(store, ScheduledRow))
+    scheduled = await rows(store, ScheduledRow)
+    waiting = sorted(r.reason for r in scheduled if r.event_type != "QuestionDue")
     assert waiting == ["no_answer", "no_answer", "quiet_hours", "quiet_hours", "reminder", "reminder"], "and their reminders"
+    questions = {r.reason for r in scheduled if r.event_type == "QuestionDue"}
+    assert questions == {"met_question", "check_in"}, "and the questions after the first meeting"
 
     await erase(n, "pl-1")
 

@@ -74,8 +74,10 @@ def answer(kind=PairAccepted, by: str = "pl-1", about: str = "cl-1"):
 
 
 async def waiting(store: Store) -> list[str]:
+    """The reminders and tasks waiting (not "Did you meet?" or the check-ins: test_check_ins.py has those)."""
     async with store.sessions() as session:
-        return sorted(r.reason for r in (await session.scalars(select(ScheduledRow))).all())
+        rows = (await session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == "AnswerFollowUp"))).all()
+        return sorted(r.reason for r in rows)
 
 
 async def follow_up_reports(store: Store) -> list:
@@ -299,7 +301,8 @@ async def test_the_running_notifier_schedules_from_outcomes_and_hears_answers_an
     async def follow_ups_for(leader: str, count: int) -> int:
         for _ in range(150):
             async with seen.sessions() as session:
-                rows = (await session.scalars(select(ScheduledRow).where(ScheduledRow.key.endswith(f":{leader}")))).all()
+                mine = ScheduledRow.key.endswith(f":{leader}") & (ScheduledRow.event_type == "AnswerFollowUp")
+                rows = (await session.scalars(select(ScheduledRow).where(mine))).all()
             if len(rows) == count:
                 return count
             await asyncio.sleep(0.1)

@@ -144,18 +144,43 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
                     answer="accept",
                     answered_at=LATELY,
                 ),
+                *[
+                    registry_orm.FollowUpAnswerRow(
+                        round_id=round_id,
+                        leader_id="pl-here",
+                        partner_id="pl-waiting",
+                        question="check_in",
+                        number=1,
+                        answer="some_problems",
+                        sealed_words=cipher.seal({"reason": "words"}),
+                        given_by="leader",
+                        via="link",
+                        answered_at=at,
+                    )
+                    for round_id, at in (("r-closed", LONG_AGO), ("r-open", LATELY))
+                ],
             ]
         )
         await uow.commit()
 
     removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400)
-    assert removed == {"delivery reports": 1, "answers": 1, "words given when a pair ended": 1, "withdrawn contact details": 1}
+    assert removed == {
+        "delivery reports": 1,
+        "answers": 1,
+        "words given when a pair ended": 1,
+        "answers to did you meet and check-ins": 1,
+        "withdrawn contact details": 1,
+    }
     assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400) == {
         "delivery reports": 0,
         "answers": 0,
         "words given when a pair ended": 0,
+        "answers to did you meet and check-ins": 0,
         "withdrawn contact details": 0,
     }, "once is enough"
+    async with registry_store.sessions() as session:
+        kept = (await session.scalars(select(registry_orm.FollowUpAnswerRow.round_id))).all()
+    assert kept == ["r-open"], "only the recent answer after pairing stays"
     async with registry_store.sessions() as session:
         ended = {r.round_id: r.sealed_words for r in (await session.scalars(select(registry_orm.EndedPairRow))).all()}
     assert set(ended) == {"r-closed", "r-open"}, "ended pairs stay ended"

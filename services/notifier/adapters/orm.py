@@ -119,6 +119,9 @@ class TextQuestionRow(Base):
     partner_id: Mapped[str] = mapped_column(String(100))
     asked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    # Issue 18: "pair" (yes or no to a partner), "met" ("Did you meet?") or "check_in", with its number.
+    kind: Mapped[str] = mapped_column(String(10), default="pair", server_default="pair")
+    number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReceivedTextRow(Base):

@@ -32,6 +32,28 @@ def uk_number(raw: str | None) -> str | None:
     return digits
 
 
+# Replies to "Did you meet?" and to a check-in (issue 18): the words the text message offers, and a few more
+# just as clear. A bare NO to "Did you meet?" means not yet; anything else is for a person to read.
+FOLLOW_UP_REPLIES: dict[str, dict[str, str]] = {
+    "met": {
+        **dict.fromkeys(("yes", "y", "yes we met", "we met", "yes we have met", "we have met", "met"), "met"),
+        **dict.fromkeys(("not yet", "no", "n", "no not yet"), "not_yet"),
+        **dict.fromkeys(("help", "we need help", "need help"), "need_help"),
+    },
+    "check_in": {
+        **dict.fromkeys(("well", "going well", "it is going well", "good", "fine"), "going_well"),
+        **dict.fromkeys(("problems", "some problems", "problem"), "some_problems"),
+        **dict.fromkeys(("help", "we need help", "need help"), "need_help"),
+    },
+}
+
+
+def read_follow_up_reply(words: str, question: str) -> str | None:
+    """The coded answer (as FollowUpAnswer.answer) for a clear reply to this question; None otherwise."""
+    plain = " ".join(re.sub(r"[^a-z]+", " ", words.lower()).split())
+    return FOLLOW_UP_REPLIES.get(question, {}).get(plain)
+
+
 def read_reply(words: str) -> Answer | None:
     """ "accept" or "decline" for a clear YES or NO (any case, spaces or punctuation); None otherwise."""
     plain = " ".join(re.sub(r"[^a-z]+", " ", words.lower()).split())

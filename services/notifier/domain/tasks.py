@@ -22,6 +22,8 @@ DEFAULT_TASK_DAYS = {
     "support": 5,
     "contact": 2,
     "no_answer": 2,
+    "not_yet": 2,
+    "need_help": 1,
 }
 
 # What the person doing the task does, in a sentence after "Please".
@@ -35,6 +37,8 @@ TASK_ACTIONS = {
     "support": "share the message below with {name}, with the communication support they need (recorded on their page)",
     "contact": "get the message below to {name} in the way they need",
     "no_answer": "contact {name} about the answer we are waiting for, as the message below says",
+    "not_yet": "contact {name} about meeting their partner, as the message below says",
+    "need_help": "contact {name} soon about the help they asked for, as the message below says",
 }
 TASK_TITLES = {
     "braille": "Braille message",
@@ -44,6 +48,8 @@ TASK_TITLES = {
     "support": "Message to share with communication support",
     "contact": "Message to pass on",
     "no_answer": "No answer yet",
+    "not_yet": "Not met yet",
+    "need_help": "Asked for help",
 }
 
 

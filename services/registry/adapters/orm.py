@@ -148,6 +148,28 @@ class EndedPairRow(Base):
     ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class FollowUpAnswerRow(Base):
+    """An answer to "Did you meet?" (question "met", number 0) or to a check-in (question "check_in",
+    number 1, 2, ...): by link or through the team. Every answer is kept; the latest counts. The words
+    a person may add can mention health: sealed like a reason for saying no."""
+
+    __tablename__ = "follow_up_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[str] = mapped_column(String(100), index=True)
+    leader_id: Mapped[str] = mapped_column(String(100))
+    partner_id: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(String(10))
+    number: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(String(20))
+    meeting_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # with not_yet: the date they set
+    sealed_words: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    given_by: Mapped[str] = mapped_column(String(20))
+    via: Mapped[str] = mapped_column(String(20))
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    answered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class DeliveryRow(Base):
     """What the notifier reported about each person's message (read model)."""
 
@@ -231,6 +253,9 @@ class ProgrammeRow(Base):
     # None (a programme from before these were kept) means the registry's default.
     closure_periods: Mapped[list | None] = mapped_column(JSON, nullable=True)
     next_round_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # When people in a pair are asked how it is going (days after publishing, then between); None: the default.
+    check_in_first_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    check_in_every_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -12,11 +12,11 @@ from services.common.errors import describe
 from services.common.logs import correlation_id
 from services.common.store import DatabaseUnavailable
 from services.common.tracing import mark_correlation
-from services.registry.api import answers, imports, leaders, operations, pair_endings, programmes, rounds
+from services.registry.api import answers, check_ins, imports, leaders, operations, pair_endings, programmes, rounds
 from services.registry.domain.rounds import IllegalTransition
 from services.registry.handlers.common import Conflict, NotFound
 
-ROUTERS = (operations, leaders, imports, rounds, programmes, answers, pair_endings)
+ROUTERS = (operations, leaders, imports, rounds, programmes, answers, pair_endings, check_ins)
 
 
 def install_routes(app: FastAPI) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.cohort import Session
-from schemas.events import ProgrammeContact
+from schemas.events import CheckInPlan, ProgrammeContact
 from services.registry.domain.leaders import _check_email
 from services.registry.domain.meetings import Closure, parse_closure, parse_closures
 
@@ -62,6 +62,13 @@ class ProgrammeDetails(BaseModel):
         "every year) or 2027-04-01..2027-04-05 (once)",
     )
     next_round_on: dt.date | None = Field(default=None, description="When the programme next makes pairs, when set")
+    # Issue 18: when people in a pair are asked how it is going; none means the default (30, then every 60 days).
+    check_in_first_days: int | None = Field(
+        default=None, ge=1, le=365, description="Days after publishing before the first check-in (default 30)"
+    )
+    check_in_every_days: int | None = Field(
+        default=None, ge=1, le=365, description="Days between check-ins after the first, until the round closes (default 60)"
+    )
 
     _blanks = field_validator("team", "contact_person", "phone", "email", "postal_address", mode="before")(_blank_is_none)
     _phone_is_uk = field_validator("phone")(check_uk_phone)
@@ -103,9 +110,19 @@ class ProgrammeTerms:
     closures: tuple[Closure, ...]
     next_round_on: dt.date | None
     where_to_add: str  # where a manager adds a missing contact detail, in plain words
+    check_ins: CheckInPlan | None = None  # None: the notifier's default (30 days, then every 60)
 
     def outcome_fields(self, sessions: list[Session]) -> dict[str, Any]:
-        return {"programme": self.contact, "sessions": sessions, "next_round_on": self.next_round_on}
+        fields = {"programme": self.contact, "sessions": sessions, "next_round_on": self.next_round_on}
+        return fields | ({"check_ins": self.check_ins} if self.check_ins else {})
+
+
+def check_in_plan(first_days: int | None, every_days: int | None) -> CheckInPlan | None:
+    """A programme's check-in schedule; None when it kept the default for both."""
+    if first_days is None and every_days is None:
+        return None
+    defaults = CheckInPlan()
+    return CheckInPlan(first_days=first_days or defaults.first_days, every_days=every_days or defaults.every_days)
 
 
 def terms_of(programme: Any | None, defaults: ProgrammeDefaults) -> ProgrammeTerms:
@@ -130,6 +147,7 @@ def terms_of(programme: Any | None, defaults: ProgrammeDefaults) -> ProgrammeTer
         closures_of(programme.closure_periods, defaults.closure_periods),
         programme.next_round_on,
         f"on the programme's page (Programmes, then {programme.name}, then Change these details)",
+        check_in_plan(getattr(programme, "check_in_first_days", None), getattr(programme, "check_in_every_days", None)),
     )
 
 

@@ -15,6 +15,7 @@ from services.registry.adapters.orm import (
     CohortMemberRow,
     DeliveryRow,
     EndedPairRow,
+    FollowUpAnswerRow,
     LeaderRow,
     PairRow,
     ResponseRow,
@@ -44,6 +45,8 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
     await uow.session.execute(delete(UnmatchedRow).where(UnmatchedRow.leader_id == leader_id))
     ended = or_(EndedPairRow.lived_experience_id == leader_id, EndedPairRow.professional_id == leader_id)
     await uow.session.execute(delete(EndedPairRow).where(ended))  # with any words they added
+    about = or_(FollowUpAnswerRow.leader_id == leader_id, FollowUpAnswerRow.partner_id == leader_id)
+    await uow.session.execute(delete(FollowUpAnswerRow).where(about))  # "Did you meet?" and check-ins, with their words
     # Their partners' pairs stay in the round's history, without the erased person's id.
     await uow.session.execute(update(PairRow).where(PairRow.lived_experience_id == leader_id).values(lived_experience_id=ERASED))
     await uow.session.execute(update(PairRow).where(PairRow.professional_id == leader_id).values(professional_id=ERASED))

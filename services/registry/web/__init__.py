@@ -20,6 +20,7 @@ def install_web(app: FastAPI) -> None:
     from services.registry.web import (
         accounts,
         answers,
+        check_ins,
         imports,
         leaders,
         operations,
@@ -58,6 +59,7 @@ def install_web(app: FastAPI) -> None:
         review,
         answers,
         pair_endings,
+        check_ins,
     )
     for module in (*pages, tasks, tokens, accounts):
         app.include_router(module.router)

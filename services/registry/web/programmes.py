@@ -260,7 +260,18 @@ async def cohort(cohort_id: str, request: Request) -> Response:
     )
 
 
-DETAIL_FIELDS = ("name", "team", "contact_person", "phone", "email", "postal_address", "closure_periods", "next_round_on")
+DETAIL_FIELDS = (
+    "name",
+    "team",
+    "contact_person",
+    "phone",
+    "email",
+    "postal_address",
+    "closure_periods",
+    "next_round_on",
+    "check_in_first_days",
+    "check_in_every_days",
+)
 DETAIL_LABELS = {
     "name": "Name of the programme",
     "team": "The team's name",
@@ -270,6 +281,8 @@ DETAIL_LABELS = {
     "postal_address": "Postal address",
     "closure_periods": "When the programme is closed",
     "next_round_on": "Date of the next round",
+    "check_in_first_days": "Days before the first check-in",
+    "check_in_every_days": "Days between check-ins",
 }
 
 
@@ -278,6 +291,8 @@ def details_values(row: ProgrammeRow) -> dict:
     values = {key: getattr(row, key) or "" for key in DETAIL_FIELDS}
     values["closure_periods"] = "\n".join(row.closure_periods if row.closure_periods is not None else [DEFAULT_CLOSURE_TEXT])
     values["next_round_on"] = row.next_round_on.isoformat() if row.next_round_on else ""
+    for key in ("check_in_first_days", "check_in_every_days"):
+        values[key] = "" if getattr(row, key) is None else str(getattr(row, key))
     return values
 
 

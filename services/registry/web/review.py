@@ -15,7 +15,7 @@ from services.registry.adapters.areas import area_name
 from services.registry.domain.approval import approved_words
 from services.registry.domain.pair_table import PER_PAGE, TableQuery, read_query
 from services.registry.handlers import common, review
-from services.registry.web import forms, round_tables
+from services.registry.web import check_ins, forms, round_tables
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import not_found, page, safe_next, with_message
 
@@ -136,6 +136,7 @@ async def follow_up_page(round_id: str, request: Request) -> Response:
             "filter_words": round_tables.FOLLOW_UP_FILTERS,
             "export_query": ("?" + urlencode(chosen)) if chosen else "",
             "done": request.query_params.get("done"),  # "Ended: the pair of ...", after ending a pair
+            "check_ins": await check_ins.answers_section(registry, round_id, manager),  # "Did you meet?" and check-ins
         },
     )
 

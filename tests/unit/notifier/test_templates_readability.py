@@ -40,7 +40,9 @@ from schemas.events import (
     RoundFeedback,
     RoundFeedbackShared,
 )
+from services.notifier.check_in_words import plan_question
 from services.notifier.compose import TEMPLATES, plan_message, plan_missing_contact_task, plan_partner_declined
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, Question, questions_for
 from services.notifier.domain.follow_ups import NO_ANSWER, REMINDER, FollowUp, follow_ups
 from services.notifier.domain.messages import ARRANGEMENT_PHRASES
 from services.notifier.domain.pair_endings import EndedNews, messages_for
@@ -110,6 +112,12 @@ TEMPLATE_FILES = {
     "standard/round_feedback.j2",
     "easy_read/round_feedback.j2",
     "sms/round_feedback.j2",
+    "standard/met_question.j2",
+    "easy_read/met_question.j2",
+    "sms/met_question.j2",
+    "standard/check_in.j2",
+    "easy_read/check_in.j2",
+    "sms/check_in.j2",
 }
 CHANNELS = {
     "email": {},
@@ -144,6 +152,15 @@ def round_feedback(told: str) -> FeedbackNews:
     return feedback_messages(event)[0].data
 
 
+def question(kind: str) -> Question:
+    """'Did you meet?' or the first check-in, as the notifier schedules it from a published outcome."""
+    short = PAIRED.partners[0].model_copy(update={"accept_url": "http://127.0.0.1:8000/a/k7mp2qr9wxtd"})
+    made = questions_for(
+        OutcomePublished(producer="test", correlation_id="r1", data=PAIRED.model_copy(update={"partners": [short]})), PUBLISHED_ON
+    )
+    return next(d.job.data for d in made if d.job.data.kind == kind and d.job.data.number in (0, 1))
+
+
 SESSIONS = [Session(date=dt.date(2027, 2, 9), start=dt.time(10), end=dt.time(14, 30), place="Room 2, Civic Centre, Leeds")]
 OUTCOMES = {
     "one partner": (PAIRED, ME),
@@ -174,6 +191,8 @@ OUTCOMES = {
     "pair ended by the programme team": (pair_ended("programme_team", "pl-1"), ME),
     "pair ended, as they asked": (pair_ended("leader", "cl-1"), PARTNER),
     "round closed, with what the pairs made happen": (round_feedback("pl-1"), ME),
+    "did you meet?": (question(MET_QUESTION), ME),
+    "check-in": (question(CHECK_IN), ME),
 }
 FORMATS = ["standard", "large_print_24", "easy_read"]
 
@@ -184,6 +203,8 @@ def planned(outcome_name: str, me: LeaderContact):
         return plan_follow_up(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, FeedbackNews):
         return plan_round_feedback(outcome, me, PROGRAMME_CONTACT)
+    if isinstance(outcome, Question):
+        return plan_question(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, EndedNews):
         return plan_pair_ended(outcome, me, CONTACTS[outcome.partner_id], PROGRAMME_CONTACT)
     if isinstance(outcome, PairAnswer):

@@ -1,0 +1,195 @@
+"""Putting "Did you meet?", check-ins and the tasks their answers make (domain/check_ins.py) on the
+schedule, and taking them off again.
+
+- A paired outcome: its questions go into `scheduled_messages`, in one transaction with an inbox
+  mark, so a redelivered outcome adds nothing and a restart loses nothing. The scheduler sends them
+  like any other waiting message (handlers.run_due).
+- An answer (`FollowUpAnswered`, by link or through the team): "we need help" puts a task on the
+  schedule due at once; "not yet" a task due later. "Met" takes off a waiting "not yet" task, and
+  is remembered (an inbox mark by question), so a "not yet" that comes after it makes no task.
+  Any answer to "Did you meet?" takes off the question if it has not gone yet.
+- The round closed or cancelled: every question and task of that round not yet sent is taken off.
+- The person or partner erased: erasure.forget_person takes them off with everything else about them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from schemas.events import FollowUpAnswered, OutcomePublished, PairEnded, RoundStatusChanged
+from services.common.store import UnitOfWork, handled_in
+from services.notifier.adapters.orm import ScheduledRow
+from services.notifier.compose import london_date
+from services.notifier.contacts import erased_among
+from services.notifier.domain.check_ins import (
+    MET_QUESTION,
+    NOT_YET,
+    Due,
+    QuestionDue,
+    asked_again,
+    question_key,
+    questions_for,
+    task_for,
+)
+from services.notifier.domain.follow_ups import round_key
+from services.notifier.reminders import ENDED, ROUNDS_ENDED, take_off
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.common.store import Store
+    from services.notifier.context import Notifier
+
+log = logging.getLogger("pairing.notifier.check_ins")
+
+SCHEDULED = "notifier.questions"  # inbox: outcomes whose questions are on the schedule
+ANSWERS = "notifier.follow_up_answers"  # inbox: answers whose task (if any) is on the schedule
+MET = "notifier.met"  # inbox: people who said they met, by the key of their "not yet" task
+JOB_TYPE = "QuestionDue"
+
+
+def job_key(job: QuestionDue) -> str:
+    """As notices.Notice.job_key: the scheduler holds and removes it by this key."""
+    return f"{job.event_id}:{job.data.leader_id}"
+
+
+def add_job(uow: UnitOfWork, n: Notifier, due: Due) -> None:
+    uow.session.add(
+        ScheduledRow(
+            key=job_key(due.job),
+            event_type=JOB_TYPE,
+            # The outcome inside holds answer links: sealed like every other personal detail at rest.
+            sealed_event=n.cipher.seal(due.job.model_dump(mode="json")),
+            reason=due.job.data.kind,
+            due_at=due.at,
+            give_up_at=None,
+            attempts=0,
+        )
+    )
+
+
+async def schedule(n: Notifier, event: OutcomePublished) -> None:
+    """Each question for each partner of this person; once for each outcome."""
+    due = questions_for(event, london_date(event.occurred_at))
+    if not due:
+        return
+    async with n.store.unit_of_work() as uow:
+        if not await uow.first_time(SCHEDULED, str(event.event_id)):
+            return
+        gone = await erased_among(uow.session, [event.data.leader_id, *(p.partner_id for p in event.data.partners)])
+        for item in due:
+            data = item.job.data
+            if {data.leader_id, data.partner_id} & gone or await no_longer_wanted(uow.session, n.store, item.job):
+                continue
+            if await uow.session.get(ScheduledRow, job_key(item.job)) is None:
+                add_job(uow, n, item)
+        await uow.commit()
+
+
+def not_yet_key(round_id: str, leader_id: str, partner_id: str) -> str:
+    return str(question_key(round_id, leader_id, partner_id, NOT_YET))
+
+
+async def no_longer_wanted(session: AsyncSession, store: Store, job: QuestionDue) -> bool:
+    """Its round ended; or, for "Did you meet?" and a "not yet" task, they said they met."""
+    data = job.data
+    if await handled_in(session, store, ROUNDS_ENDED, str(round_key(data.round_id))):
+        return True
+    if data.kind in (MET_QUESTION, NOT_YET):
+        return await handled_in(session, store, MET, not_yet_key(data.round_id, data.leader_id, data.partner_id))
+    return False
+
+
+async def answered(n: Notifier, event: FollowUpAnswered) -> None:
+    """A task for the team when the answer needs one; a "not yet" task taken off when they met."""
+    answer = event.data
+    # Counted from when the notifier hears it (its own clock, which tests and the demo move), so a
+    # backlog or a moved clock never makes the task due the moment it is made.
+    answered_on = london_date(n.now())
+    due = task_for(event, answered_on, n.rules.not_yet_days)
+    taken = 0
+    async with n.store.unit_of_work() as uow:
+        if not await uow.first_time(ANSWERS, str(event.event_id)):
+            return
+        if answer.question == "met" and answer.answer != "not_yet":
+            # Met (or asking for help, which is a task of its own): no one chases them about meeting.
+            if answer.answer == "met":
+                await uow.first_time(MET, not_yet_key(answer.round_id, answer.leader_id, answer.partner_id))
+            ids = [
+                str(question_key(answer.round_id, answer.leader_id, answer.partner_id, kind)) for kind in (MET_QUESTION, NOT_YET)
+            ]
+            taken = await take_off(uow, [f"{i}:{answer.leader_id}" for i in ids], ids, "not sent: they told us")
+        elif answer.question == "met":  # not yet: the question is answered, so it does not go
+            ids = [str(question_key(answer.round_id, answer.leader_id, answer.partner_id, MET_QUESTION))]
+            taken = await take_off(uow, [f"{ids[0]}:{answer.leader_id}"], ids, "not sent: they told us")
+        if (
+            due is not None
+            and not await no_longer_wanted(uow.session, n.store, due.job)
+            and await uow.session.get(ScheduledRow, job_key(due.job)) is None
+        ):
+            add_job(uow, n, due)
+        await ask_again(uow, n, event, answered_on)
+        await uow.commit()
+    if due is not None:
+        n.wake.set()  # a task due at once
+    if taken:
+        log.info("%s: %d question(s) or task(s) taken off, as they answered", answer.round_id, taken)
+
+
+async def ask_again(uow: UnitOfWork, n: Notifier, event: FollowUpAnswered, answered_on: dt.date) -> None:
+    """'Not yet', with the date they set: "Did you meet?" again after it, with the links and details of the
+    outcome a waiting check-in of the same pair holds (none left waiting: the not-yet task still follows)."""
+    again = asked_again(event, answered_on)
+    if again is None or await uow.session.get(ScheduledRow, job_key(again.job)) is not None:
+        return
+    answer = event.data
+    rows = (
+        await uow.session.scalars(
+            select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, ScheduledRow.key.endswith(f":{answer.leader_id}"))
+        )
+    ).all()
+    for row in rows:
+        data = QuestionDue.model_validate(n.cipher.open(row.sealed_event)).data
+        if data.round_id == answer.round_id and data.partner_id == answer.partner_id and data.outcome is not None:
+            job = again.job.model_copy(update={"data": again.job.data.model_copy(update={"outcome": data.outcome})})
+            add_job(uow, n, Due(job, again.at))
+            return
+
+
+async def round_ended(n: Notifier, event: RoundStatusChanged) -> None:
+    """A closed or cancelled round: nobody is asked about it, and no task is made from it.
+    (reminders.round_ended marks the round ended; this takes off what is already waiting.)"""
+    change = event.data
+    if change.to_status not in ENDED:
+        return
+    async with n.store.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE))).all()
+        mine = [r for r in rows if QuestionDue.model_validate(n.cipher.open(r.sealed_event)).data.round_id == change.round_id]
+        ids = [r.key.split(":", 1)[0] for r in mine]
+        taken = await take_off(uow, [r.key for r in mine], ids, f"not sent: the pairing was {change.to_status}")
+        await uow.commit()
+    if taken:
+        log.info("%s: %d question(s) taken off, as the round is %s", change.round_id, taken, change.to_status)
+
+
+async def pair_ended(n: Notifier, event: PairEnded) -> None:
+    """Nobody is asked about a pair that ended, and no task is made about meeting in it."""
+    ended = event.data
+    pair = {ended.leader_id, ended.partner_id}
+    either = or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in pair))  # asked of one of the two
+    async with n.store.unit_of_work() as uow:
+        rows = (await uow.session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, either))).all()
+        mine = []
+        for row in rows:
+            data = QuestionDue.model_validate(n.cipher.open(row.sealed_event)).data
+            if data.round_id == ended.round_id and {data.leader_id, data.partner_id} == pair:
+                mine.append(row)
+        ids = [r.key.split(":", 1)[0] for r in mine]
+        taken = await take_off(uow, [r.key for r in mine], ids, "not sent: the pair ended")
+        await uow.commit()
+    if taken:
+        log.info("%s: %d question(s) taken off, as a pair ended", ended.round_id, taken)

@@ -1,0 +1,97 @@
+"""'Did you meet?' and check-ins in Chromium, with the keyboard only: a leader answers from the link in
+their message on a small phone screen (first sending it empty, to see its error), and a manager
+records an answer given by phone, then sees both on the round's follow-up page. axe-core checks every
+page and every error state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import httpx
+import pytest
+
+from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, links_in, type_into
+from tests.browser.test_ending_a_pair import choose_option, published_round
+from tests.browser.test_journeys import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def answer_link(maildir, email: str, seconds: float = 60) -> str:
+    """The person's short answer link, from their message."""
+    deadline = dt.datetime.now() + dt.timedelta(seconds=seconds)
+    while True:
+        try:
+            return links_in(maildir, email)[0]
+        except AssertionError:
+            if dt.datetime.now() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def stack(own_stack):
+    """A registry of its own: the leaders and round made here must not join the journeys'."""
+    return own_stack
+
+
+def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard(stack, browser, mail_sink, visit):
+    base = stack.base_url
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=30)
+    round_id, pairs = published_round(api)
+    by_link, by_phone = pairs[0], pairs[1]
+
+    # ---- a leader answers "Did you meet?" from their link, on a phone ----
+    phone = browser.new_context(viewport={"width": 320, "height": 640}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    leader_page = phone.new_page()
+    visit.watch(leader_page)
+    link = answer_link(mail_sink[1], f"{by_link['lived_experience_id']}@example.org")
+    leader_page.goto(link + "/met")
+    assert leader_page.locator("h1").inner_text().startswith("Did you meet")
+    visit.check(leader_page, "did-you-meet")
+    activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
+    summary = leader_page.locator(".nhsuk-error-summary")
+    assert summary.locator("li").all_inner_texts() == ["Choose one answer"]
+    assert summary.locator("a").get_attribute("href") == "#answer"
+    assert leader_page.title().startswith("Error")
+    visit.check(leader_page, "did-you-meet-errors")
+    choose_radio(leader_page, "answer", "met")
+    activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
+    assert leader_page.locator("h1").inner_text() == "Thank you for telling us"
+    visit.check(leader_page, "did-you-meet-answered")
+
+    # ---- and the first check-in ----
+    leader_page.goto(link + "/check-in/1")
+    assert leader_page.locator("h1").inner_text().startswith("How is it going with")
+    visit.check(leader_page, "check-in")
+    choose_radio(leader_page, "answer", "going_well")
+    type_into(leader_page, leader_page.locator("#words"), "We meet every fortnight")
+    activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
+    assert "good to hear" in leader_page.locator("main").inner_text()
+    phone.close()
+
+    # ---- a manager records "we need help", given on the phone ----
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    visit.watch(page)
+    sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto(f"{base}/manage/rounds/{round_id}/follow-up")
+    activate(page, page.get_by_role("link", name="Record a follow-up answer"))
+    assert page.locator("h1").inner_text() == "Record a follow-up answer"
+    visit.check(page, "record-follow-up-answer")
+    activate(page, page.get_by_role("button", name="Record the answer"))
+    problems = page.locator(".nhsuk-error-summary li").all_inner_texts()
+    assert problems[:2] == ["Choose whose answer it is, and about which partner", "Choose which question they answered"]
+    visit.check(page, "record-follow-up-answer-errors")
+    choose_option(page, page.locator("#person"), f"{by_phone['lived_experience_id']} {by_phone['professional_id']}")
+    choose_radio(page, "question", "met")
+    choose_radio(page, "answer", "need_help")
+    choose_radio(page, "via", "phone")
+    activate(page, page.get_by_role("button", name="Record the answer"))
+    assert "/follow-up" in page.url
+    table = page.locator("#check-in-table").inner_text()
+    assert "Met" in table and "Going well (check-in 1)" in table and "Asked for help" in table
+    assert "We meet every fortnight" in table, "an admin reads the words"
+    visit.check(page, "follow-up-after-meeting")
+    context.close()
