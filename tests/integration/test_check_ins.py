@@ -24,7 +24,7 @@ from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
 from services.notifier.domain.check_ins import check_in_days, met_question_on, not_yet_task_on
 from services.registry.adapters.orm import AuditRow, FollowUpAnswerRow, TaskRow
-from tests.integration.conftest import ADMIN
+from tests.integration.conftest import ADMIN, event_refs_of, with_ids, with_references
 from tests.integration.test_ending_a_pair import contact
 from tests.integration.test_notifier_app import publish
 from tests.integration.test_publishing import publish_two_pairs
@@ -97,15 +97,17 @@ async def tasks_for(registry, leader_id: str, kind: str, seconds: float = 30) ->
     return rows
 
 
-async def outcomes(kafka_settings, *leader_ids: str) -> dict[str, OutcomePublished]:
+async def outcomes(kafka_settings, refs: dict[str, str], *leader_ids: str) -> dict[str, OutcomePublished]:
+    """The published outcomes of these people, by registry id (on the topic they carry event references)."""
+    wanted = {refs[leader_id] for leader_id in leader_ids}
     records = await read_topic(
         kafka_settings.bootstrap_servers,
         OUTCOMES,
-        keep=lambda r: r.key.decode() in leader_ids,
+        keep=lambda r: r.key.decode() in wanted,
         expected=len(leader_ids),
         timeout_s=20,
     )
-    found = [OutcomePublished.model_validate_json(r.value) for r in records]
+    found = [with_ids(OutcomePublished.model_validate_json(r.value), refs) for r in records]
     return {o.data.leader_id: o for o in found}
 
 
@@ -122,9 +124,10 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
 ):
     clock, maildir, seen = notifier_at
     round_id, professional, signs, carer = await publish_two_pairs(registry)
+    refs = await event_refs_of(registry.store)  # the notifier knows people by these
     for leader in (professional, signs, carer):
-        await contact(kafka_settings, leader)
-    told = await outcomes(kafka_settings, signs["id"], carer["id"])
+        await contact(kafka_settings, leader, ref=refs[leader["id"]])
+    told = await outcomes(kafka_settings, refs, signs["id"], carer["id"])
     published_on = told[signs["id"]].occurred_at.astimezone(LONDON).date()
     meeting = told[signs["id"]].data.partners[0].first_meeting
     assert meeting is not None
@@ -165,12 +168,12 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
         expected=2,
         timeout_s=20,
     )
-    events = [FollowUpAnswered.model_validate_json(r.value).data for r in answered]
+    events = [with_ids(FollowUpAnswered.model_validate_json(r.value), refs).data for r in answered]
     assert [(e.leader_id, e.question, e.answer, e.via) for e in events] == [
         (signs["id"], "met", "met", "link"),
         (carer["id"], "met", "not_yet", "link"),
     ]
-    assert await scheduled(seen, carer["id"], "not_yet"), "the notifier heard the answer before the clock moves on"
+    assert await scheduled(seen, refs[carer["id"]], "not_yet"), "the notifier heard the answer before the clock moves on"
     not_yet_on = not_yet_task_on(clock.now().astimezone(LONDON).date(), 14)
     clock.set(at_london(not_yet_on, 8, 59))
     assert await tasks_for(registry, carer["id"], "not_yet", seconds=1) == []
@@ -227,8 +230,10 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
 
 async def test_a_reply_to_a_text_is_recorded_as_given_by_text_or_becomes_a_task(registry, kafka_settings):
     round_id, professional, signs, carer = await publish_two_pairs(registry)
+    refs = await event_refs_of(registry.store)
 
     def reply(leader: dict, answer: str, question: str = "met", number: int = 0) -> TextReplyReceived:
+        """The notifier's relay of a text reply, naming people by their event references as it does."""
         data = TextReply(
             round_id=round_id,
             leader_id=leader["id"],
@@ -238,7 +243,7 @@ async def test_a_reply_to_a_text_is_recorded_as_given_by_text_or_becomes_a_task(
             question=question,
             number=number,
         )
-        return TextReplyReceived(producer="notifier", correlation_id=round_id, data=data)
+        return with_references(TextReplyReceived(producer="notifier", correlation_id=round_id, data=data), refs)
 
     await publish(kafka_settings, RESPONSES, round_id, reply(signs, "need_help"))
     # Carer's pair ends first: a reply about it cannot be recorded, so the team gets a task.
