@@ -39,7 +39,9 @@ REF = re.compile(r"(?<![A-Za-z0-9._-])p-[0-9a-f]{20}(?![A-Za-z0-9_-]|\.[A-Za-z0-
 
 # The fields of the registry's events that name a person (schemas/events.py, schemas/cohort.py).
 PERSON_FIELDS = frozenset({"leader_id", "partner_id", "lived_experience_id", "professional_id"})
-PEOPLE_FIELDS = frozenset({"do_not_pair_with", "left_out_before"})  # lists of people (a profile's left_out_before is a flag)
+PEOPLE_FIELDS = frozenset(
+    {"do_not_pair_with", "left_out_before", "leader_ids"}
+)  # lists of people (a profile's left_out_before is a flag)
 PAIR_FIELDS = frozenset({"locked_pairs", "forbidden_pairs", "previous_pairs"})
 KEYED_BY_PERSON = frozenset({"leader_versions"})
 # The parts of an event's data that hold person fields (a person field added anywhere else must be added

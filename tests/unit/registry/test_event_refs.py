@@ -68,6 +68,7 @@ def test_every_person_field_is_renamed_and_nothing_else():
         "locked_pairs": [["pl-018", "pp-002"]],
         "forbidden_pairs": [],
         "left_out_before": ["pl-018"],
+        "leader_ids": ["pl-018", "pp-002"],
         "profile": {"id": "pl-018", "do_not_pair_with": ["pp-002"], "left_out_before": True, "organisation": "pl-018"},
         "partners": [{"partner_id": "pp-002", "reasons": ["pl-018"]}],
     }
@@ -77,6 +78,7 @@ def test_every_person_field_is_renamed_and_nothing_else():
     assert out["leader_versions"] == {REFS["pl-018"]: 3, REFS["pp-002"]: 1}
     assert out["locked_pairs"] == [[REFS["pl-018"], REFS["pp-002"]]]
     assert out["left_out_before"] == [REFS["pl-018"]]
+    assert out["leader_ids"] == [REFS["pl-018"], REFS["pp-002"]], "everyone told when a round closes"
     assert out["profile"]["id"] == REFS["pl-018"] and out["profile"]["do_not_pair_with"] == [REFS["pp-002"]]
     assert out["profile"]["left_out_before"] is True and out["profile"]["organisation"] == "pl-018"
     assert out["partners"] == [{"partner_id": REFS["pp-002"], "reasons": ["pl-018"]}], "free text is the registry's own"
