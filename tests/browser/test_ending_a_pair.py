@@ -22,7 +22,7 @@ from tests.browser.conftest import (
     type_into,
     wait_for_status,
 )
-from tests.browser.test_journeys import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,7 @@ from services.notifier.config import NotifierSettings
 from services.registry import decline_reasons
 from services.registry.adapters.orm import AuditRow, EndedPairRow, RoundRow
 from tests.integration.conftest import ADMIN
-from tests.integration.test_left_out_first import request_of
-from tests.integration.test_notifier_app import MIDDAY, publish
-from tests.integration.test_publishing import publish_two_pairs
-from tests.integration.test_round_review_pages import pages_as
+from tests.integration.helpers import MIDDAY, pages_as, publish, publish_two_pairs, request_of
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
