@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.registry.handlers import publishing as publishing_handlers
+from services.registry.handlers.store import SqlRounds
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import unique
 from tests.integration.helpers import publish_two_pairs, published_outcomes
@@ -79,5 +80,5 @@ async def test_only_people_whose_partner_said_no_are_told_it_is_a_new_partner(re
         )
         await uow.commit()
     async with registry.store.unit_of_work() as uow:
-        let_down = await publishing_handlers.people_whose_partner_said_no(uow, round_id)
+        let_down = await publishing_handlers.people_whose_partner_said_no(SqlRounds(uow), round_id)
     assert let_down == {signs["id"], professional["id"]}, "the carer said yes and nobody said no to them"
