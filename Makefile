@@ -45,10 +45,13 @@ lint: $(STAMP)
 # Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
 # Debian's Chromium, installed first when it is missing (tests/browser/chromium.py), and Apache
 # Kafka from Maven Central when Java can run it (else the embedded broker; tests/conftest.py).
-# Then a smoke run on the embedded Tansu broker, which `make run` uses.
+# Then a smoke run on the embedded Tansu broker, which `make run` uses. The tests run in two
+# processes (pytest-xdist), each with its own PostgreSQL server and broker; the tests that share
+# a stack of services stay in one (tests/workers.py). TEST_PROCESSES=1 runs them in one.
+TEST_PROCESSES ?= 2
 test: $(STAMP)
 	@$(BIN)/python -m tests.browser.chromium
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder
 	@$(MAKE) --no-print-directory test-tansu-smoke
 
 test-unit: $(STAMP)

@@ -34,6 +34,17 @@ from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyit
 from tests.postgres_server import postgres_for_tests
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With pytest-xdist's `--dist loadscope` (as `make test` runs), the tests that share a stack of
+    services stay in one process (tests/workers.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.workers import StackScheduling
+
+    return StackScheduling(config, log)
+
+
 def docker_answers() -> bool:
     try:
         import docker
@@ -109,6 +120,19 @@ def say(line: str) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     for line in BROKER_USED:
         terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its lines to the process that reports."""
+    if (workeroutput := getattr(session.config, "workeroutput", None)) is not None:
+        workeroutput["broker_used"] = list(BROKER_USED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    for line in getattr(node, "workeroutput", {}).get("broker_used", []):
+        if line not in BROKER_USED:
+            BROKER_USED.append(line)
 
 
 def tansu_version() -> str:

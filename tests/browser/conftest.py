@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from services.common.embedded import free_port, read_maildir
 from services.launcher import Stack
+from services.registry.sample import sample_leaders
 from tests.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,3 +238,35 @@ def links_in(maildir: Path, email: str) -> tuple[str, str]:
             links = {lines[i - 1].split(",")[0]: line for i, line in enumerate(lines) if re.match(r"https?://\S+/a/\w+$", line)}
             return links["Yes"], links["No"]
     raise AssertionError(f"no message was sent to {email}")
+
+
+def choose_value(page, select, value: str) -> None:
+    """Tab to a drop-down list, then use the arrow keys until the option with this value is chosen."""
+    tab_to(page, select)
+    for _ in range(select.locator("option").count() + 1):
+        if select.input_value() == value:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"the arrow keys never chose {value}")
+
+
+ENDING_RUN = uuid.uuid4().hex[:5]  # this session's people and rounds are its own
+
+
+def published_round(api: httpx.Client) -> tuple[str, list[dict]]:
+    """A round of eight people who read email, approved and published: its id and its pairs."""
+    people = [
+        {**p, "id": f"{p['id']}-end{ENDING_RUN}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"
+    ][:8]
+    for person in people:
+        person["email"] = f"{person['id']}@example.org"
+        assert api.post("/leaders", json=person).status_code in (200, 201)
+    launched = api.post("/rounds", json={"name": f"Ending cohort {ENDING_RUN}", "leader_ids": [p["id"] for p in people]})
+    assert launched.status_code == 202, launched.text
+    round_id = launched.json()["id"]
+    wait_for_status(api, round_id, "proposed")
+    assert api.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"}).status_code == 200
+    assert api.post(f"/rounds/{round_id}/publish").status_code == 200
+    pairs = api.get(f"/rounds/{round_id}").json()["pairs"]
+    assert len(pairs) >= 2
+    return round_id, pairs

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, type_into
-from tests.browser.test_journeys import SECOND_FACTORS, account, next_code, sign_in
+from tests.browser.signing_in import SECOND_FACTORS, account, next_code, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,17 @@ import time
 import httpx
 import pytest
 
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, links_in, type_into
-from tests.browser.test_ending_a_pair import choose_option, published_round
-from tests.browser.test_journeys import sign_in
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    activate,
+    choose_radio,
+    choose_value,
+    links_in,
+    published_round,
+    type_into,
+)
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +92,7 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     problems = page.locator(".nhsuk-error-summary li").all_inner_texts()
     assert problems[:2] == ["Choose whose answer it is, and about which partner", "Choose which question they answered"]
     visit.check(page, "record-follow-up-answer-errors")
-    choose_option(page, page.locator("#person"), f"{by_phone['lived_experience_id']} {by_phone['professional_id']}")
+    choose_value(page, page.locator("#person"), f"{by_phone['lived_experience_id']} {by_phone['professional_id']}")
     choose_radio(page, "question", "met")
     choose_radio(page, "answer", "need_help")
     choose_radio(page, "via", "phone")

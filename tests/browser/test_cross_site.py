@@ -20,7 +20,7 @@ import pytest
 from services.common.embedded import free_port
 from services.registry.sample import sample_leaders
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate
-from tests.browser.test_journeys import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -6,46 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 
 import httpx
 import pytest
 
-from services.registry.sample import sample_leaders
 from tests.browser.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     activate,
     choose_radio,
+    choose_value,
     links_in,
-    tab_to,
+    published_round,
     type_into,
-    wait_for_status,
 )
-from tests.browser.test_journeys import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.e2e
-
-RUN = uuid.uuid4().hex[:5]
-
-
-def published_round(api: httpx.Client) -> tuple[str, list[dict]]:
-    """A round of eight people who read email, approved and published: its id and its pairs."""
-    people = [{**p, "id": f"{p['id']}-end{RUN}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"][
-        :8
-    ]
-    for person in people:
-        person["email"] = f"{person['id']}@example.org"
-        assert api.post("/leaders", json=person).status_code in (200, 201)
-    launched = api.post("/rounds", json={"name": f"Ending cohort {RUN}", "leader_ids": [p["id"] for p in people]})
-    assert launched.status_code == 202, launched.text
-    round_id = launched.json()["id"]
-    wait_for_status(api, round_id, "proposed")
-    assert api.post(f"/rounds/{round_id}/approve", json={"approved_by": "Test manager"}).status_code == 200
-    assert api.post(f"/rounds/{round_id}/publish").status_code == 200
-    pairs = api.get(f"/rounds/{round_id}").json()["pairs"]
-    assert len(pairs) >= 2
-    return round_id, pairs
 
 
 def end_link(maildir, email: str, seconds: float = 60) -> str:
@@ -58,16 +35,6 @@ def end_link(maildir, email: str, seconds: float = 60) -> str:
             if dt.datetime.now() > deadline:
                 raise
             time.sleep(0.5)
-
-
-def choose_option(page, select, value: str) -> None:
-    """Tab to a drop-down list, then use the arrow keys until the right option is chosen."""
-    tab_to(page, select)
-    for _ in range(select.locator("option").count() + 1):
-        if select.input_value() == value:
-            return
-        page.keyboard.press("ArrowDown")
-    raise AssertionError(f"the arrow keys never chose {value}")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +79,7 @@ def test_a_manager_and_a_leader_end_pairs_with_the_keyboard(stack, browser, mail
 
     # ---- filled with the keyboard: the programme team ends the first pair ----
     team_choice = f"team|{by_team['lived_experience_id']}|{by_team['professional_id']}"
-    choose_option(page, page.locator("#choice"), team_choice)
+    choose_value(page, page.locator("#choice"), team_choice)
     choose_radio(page, "reason", "circumstances_changed")
     type_into(page, page.locator("#words"), "The team decided after a call")
     activate(page, page.get_by_role("button", name="End the pair"))

@@ -12,7 +12,7 @@ import pytest
 
 from services.registry.sample import sample_leaders
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, focused, tab_to
-from tests.browser.test_journeys import readme_shot, sign_in
+from tests.browser.signing_in import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
 

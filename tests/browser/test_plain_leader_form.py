@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_option, choose_radio, tick, type_into
-from tests.browser.test_journeys import sign_in
+from tests.browser.signing_in import sign_in
 
 pytestmark = pytest.mark.e2e
 

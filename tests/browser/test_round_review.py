@@ -12,7 +12,7 @@ import pytest
 
 from services.registry.sample import sample_leaders
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, tick, type_into, wait_for_status
-from tests.browser.test_journeys import readme_shot, sign_in
+from tests.browser.signing_in import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
 

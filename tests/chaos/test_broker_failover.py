@@ -29,7 +29,7 @@ from services.common.embedded import free_port, read_maildir
 from services.launcher import SERVICES, Stack
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
-from tests.chaos.test_chaos import patiently, rows, wait_for
+from tests.chaos.helpers import patiently, rows, wait_for
 from tests.conftest_cluster import CLUSTER_ENV
 
 pytestmark = [pytest.mark.chaos, pytest.mark.kafka_cluster]

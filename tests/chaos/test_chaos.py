@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.common.embedded import free_port, read_maildir
 from services.launcher import SERVICES, Stack
-from services.registry.client import RegistryClient, RegistryError
+from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
+from tests.chaos.helpers import patiently, rows, wait_for
 
 pytestmark = pytest.mark.chaos
 
@@ -50,38 +49,6 @@ class Chaos(threading.Thread):
             self.log.append(service)
             time.sleep(self.random.uniform(0.2, 1.5))
             self.stack.restart_service(service)
-
-
-def patiently(action, *args, seconds: float = 120):
-    """Call the registry, riding out the moments when it is being killed and restarted."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return action(*args)
-        except (httpx.HTTPError, RegistryError) as exc:
-            if isinstance(exc, RegistryError) and "already" in str(exc):
-                return None  # the first try landed before the registry died
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, RegistryError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {seconds:.0f} seconds")
-
-
-def rows(db: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(query).fetchall()
 
 
 @pytest.mark.timeout(3600)

@@ -12,7 +12,7 @@ from services.common.embedded import free_port
 from services.launcher import Stack
 from services.registry.client import RegistryClient
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
-from tests.e2e.test_startup_failures import assert_one_plain_line, serve
+from tests.e2e.starting import assert_one_plain_line, serve
 from tests.kafka_tls import SCRAM_USERS, SecuredKafka, secured_kafka
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_apache_kafka]

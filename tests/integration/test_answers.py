@@ -11,40 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from schemas.events import PairAccepted, PairDeclined, ResponseEvent
-from schemas.topics import RESPONSES
+from schemas.events import PairAccepted, PairDeclined
 from services.registry.adapters.orm import AnswerCodeRow, ResponseRow
 from services.registry.domain.answers import new_reference
-from tests.integration.conftest import ADMIN, event_refs_of, with_ids
-from tests.integration.test_publishing import publish_two_pairs, published_outcomes
-from tests.kafka_reading import read_topic
+from tests.integration.conftest import ADMIN
+from tests.integration.helpers import answers_on_broker, paired_outcomes, path_of, publish_two_pairs
 
 pytestmark = pytest.mark.integration
-
-DEFAULT_ADDRESS = "http://127.0.0.1:8000"
-
-
-async def answers_on_broker(registry, kafka_settings, round_id: str, expected: int) -> list:
-    """The round's answers on the broker, their people's event references read back as registry ids."""
-    from pydantic import TypeAdapter
-
-    events = TypeAdapter(ResponseEvent)
-    records = await read_topic(
-        kafka_settings.bootstrap_servers, RESPONSES, keep=lambda r: round_id.encode() in r.value, expected=expected, timeout_s=20
-    )
-    refs = await event_refs_of(registry.store)
-    return [with_ids(events.validate_json(r.value), refs) for r in records]
-
-
-async def paired_outcomes(registry, kafka_settings):
-    round_id, professional, signs, carer = await publish_two_pairs(registry)
-    outcomes = await published_outcomes(registry, kafka_settings, round_id, "paired", 3)
-    return round_id, professional, signs, carer, outcomes
-
-
-def path_of(url: str) -> str:
-    assert url.startswith(DEFAULT_ADDRESS), url
-    return url.removeprefix(DEFAULT_ADDRESS)
 
 
 async def test_answer_links_are_short_single_use_and_tell_the_partner(registry, kafka_settings):

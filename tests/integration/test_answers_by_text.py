@@ -22,8 +22,8 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.app import inbound_texts, make_channels
 from services.notifier.clock import FrozenClock
 from tests.integration.conftest import ADMIN, event_refs_of, running_registry, with_references
+from tests.integration.helpers import answers_on_broker, paired_outcomes
 from tests.integration.notifier_world import KEY, RULES, know
-from tests.integration.test_answers import answers_on_broker, paired_outcomes
 
 pytestmark = [pytest.mark.integration, pytest.mark.notify]  # messages go through the local Notify
 

@@ -25,10 +25,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.domain.check_ins import check_in_days, met_question_on, not_yet_task_on
 from services.registry.adapters.orm import AuditRow, FollowUpAnswerRow, TaskRow
 from tests.integration.conftest import ADMIN, event_refs_of, with_ids, with_references
-from tests.integration.test_ending_a_pair import contact
-from tests.integration.test_notifier_app import publish
-from tests.integration.test_publishing import publish_two_pairs
-from tests.integration.test_round_review_pages import pages_as
+from tests.integration.helpers import contact_record, pages_as, publish, publish_two_pairs
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -126,7 +123,7 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     round_id, professional, signs, carer = await publish_two_pairs(registry)
     refs = await event_refs_of(registry.store)  # the notifier knows people by these
     for leader in (professional, signs, carer):
-        await contact(kafka_settings, leader, ref=refs[leader["id"]])
+        await contact_record(kafka_settings, leader, ref=refs[leader["id"]])
     told = await outcomes(kafka_settings, refs, signs["id"], carer["id"])
     published_on = told[signs["id"]].occurred_at.astimezone(LONDON).date()
     meeting = told[signs["id"]].data.partners[0].first_meeting

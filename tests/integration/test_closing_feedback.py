@@ -28,10 +28,8 @@ from services.notifier.scheduler import Scheduler
 from services.registry.adapters.orm import AuditRow, RoundRow
 from services.registry.sample import sample_leaders
 from tests.integration import notifier_world as world
-from tests.integration.conftest import ADMIN, unique
-from tests.integration.test_notifier_app import MIDDAY, publish
-from tests.integration.test_publishing import publish_two_pairs
-from tests.integration.test_round_review_pages import pages_as
+from tests.integration.conftest import ADMIN, event_refs_of, unique, with_ids
+from tests.integration.helpers import MIDDAY, pages_as, publish, publish_two_pairs
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -63,9 +61,14 @@ async def notifier_out(kafka_settings, smtp_server, tmp_path):
         await app.stop()
 
 
-async def contact(kafka_settings, leader: dict, information_format: str = "standard", method: str = "email") -> None:
+async def contact(
+    kafka_settings, leader: dict, information_format: str = "standard", method: str = "email", ref: str | None = None
+) -> None:
+    """Their contact record as the notifier reads it, keyed by their event reference (`ref`, for someone
+    registered) or by `id` (someone only the notifier hears of); the email is made from their id."""
+    person = ref or leader["id"]
     data = LeaderContact(
-        leader_id=leader["id"],
+        leader_id=person,
         version=1,
         name=leader["name"],
         role=leader["role"],
@@ -77,8 +80,8 @@ async def contact(kafka_settings, leader: dict, information_format: str = "stand
     await publish(
         kafka_settings,
         LEADER_CONTACTS,
-        leader["id"],
-        LeaderContactChanged(producer="test", correlation_id=leader["id"], data=data),
+        person,
+        LeaderContactChanged(producer="test", correlation_id=person, data=data),
     )
 
 
@@ -107,10 +110,11 @@ async def test_closing_with_feedback_tells_everyone_in_the_round_in_their_format
     maildir, sms_dir = notifier_out
     left_out = unique({**sample_leaders()[0], "availability": []})
     first, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
-    await contact(kafka_settings, professional)  # standard email
-    await contact(kafka_settings, signs, "easy_read")
-    await contact(kafka_settings, carer, method="sms")
-    await contact(kafka_settings, left_out)  # not paired: told too
+    refs = await event_refs_of(registry.store)  # the notifier knows people by these
+    await contact(kafka_settings, professional, ref=refs[professional["id"]])  # standard email
+    await contact(kafka_settings, signs, "easy_read", ref=refs[signs["id"]])
+    await contact(kafka_settings, carer, method="sms", ref=refs[carer["id"]])
+    await contact(kafka_settings, left_out, ref=refs[left_out["id"]])  # not paired: told too
 
     # Words that are not plain English are refused, naming the field and what to change; the round stays open.
     hard = await registry.post(f"/rounds/{first}/close", json={"feedback": "The ICB will leverage your learning."})
@@ -134,7 +138,8 @@ async def test_closing_with_feedback_tells_everyone_in_the_round_in_their_format
     )
     shared = RoundFeedbackShared.model_validate_json(records[0].value)
     everyone = {professional["id"], signs["id"], carer["id"], left_out["id"]}
-    assert set(shared.data.leader_ids) == everyone and shared.data.message == SAID
+    assert set(shared.data.leader_ids) == {refs[person] for person in everyone}, "named by reference on the topic"
+    assert set(with_ids(shared, refs).data.leader_ids) == everyone and shared.data.message == SAID
     assert shared.data.programme is not None and shared.data.programme.email
     async with registry.store.unit_of_work() as uow:
         audited = (
@@ -150,7 +155,7 @@ async def test_closing_with_feedback_tells_everyone_in_the_round_in_their_format
     (easy,) = await feedback_mail(maildir, signs["id"])
     assert easy["Subject"].startswith("Thank you from the programme")
     assert any(part.get_content_type() == "image/png" for part in easy.walk()), "easy read has pictures"
-    (text,) = await texts_to(sms_dir, carer["id"])
+    (text,) = await texts_to(sms_dir, refs[carer["id"]])  # the file is named by their reference
     assert "the hospital now books interpreters before the first visit." in text and sms_parts(text.strip()) <= 2
 
     # The same event again, then one for someone else on the same round: by the time that one is told,
@@ -163,7 +168,7 @@ async def test_closing_with_feedback_tells_everyone_in_the_round_in_their_format
     assert len(await feedback_mail(maildir, marker["id"])) == 1
     for person in (professional, signs, left_out):
         assert len(await feedback_mail(maildir, person["id"], seconds=0.1)) == 1, "told once"
-    assert len(await texts_to(sms_dir, carer["id"], seconds=0.1)) == 1
+    assert len(await texts_to(sms_dir, refs[carer["id"]], seconds=0.1)) == 1
 
 
 async def test_closing_without_words_tells_nobody_anything_new(registry, kafka_settings):

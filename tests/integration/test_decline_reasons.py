@@ -16,8 +16,7 @@ from services.registry import retention
 from services.registry.adapters.orm import AuditRow, PersonKeyRow, ResponseRow
 from services.registry.decline_reasons import NO_LONGER_KEPT
 from tests.integration.conftest import ADMIN
-from tests.integration.test_answers import paired_outcomes, path_of
-from tests.integration.test_round_review_pages import a_viewer, pages_as
+from tests.integration.helpers import pages_as, paired_outcomes, path_of, someone
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +67,7 @@ async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure
     assert {(r.actor, r.leader_id) for r in reads if round_id in r.purpose} == {(ADMIN[0], signs["id"]), (ADMIN[0], carer["id"])}
     assert any("export the follow-up (csv)" in r.purpose for r in reads)
 
-    async with pages_as(registry, *(await a_viewer(registry))) as viewer:
+    async with pages_as(registry, *(await someone(registry, "viewer"))) as viewer:
         page = (await viewer.get(follow_up)).text
         assert "4 rows." in page, "a viewer still sees every answer"
         assert "Reason for a no" not in page and HEALTH not in page and DISTANCE not in page

@@ -11,8 +11,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from schemas.events import LeaderContact, LeaderContactChanged, OutcomePublished, PairEnded, PairEnding
-from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES
+from schemas.events import OutcomePublished, PairEnded, PairEnding
+from schemas.topics import OUTCOMES, RESPONSES
 from services.common.crypto import new_key
 from services.common.embedded import read_maildir
 from services.notifier.app import create_app
@@ -21,10 +21,7 @@ from services.notifier.config import NotifierSettings
 from services.registry import decline_reasons
 from services.registry.adapters.orm import AuditRow, EndedPairRow, RoundRow
 from tests.integration.conftest import ADMIN, event_refs_of, with_ids
-from tests.integration.test_left_out_first import request_of
-from tests.integration.test_notifier_app import MIDDAY, publish
-from tests.integration.test_publishing import publish_two_pairs
-from tests.integration.test_round_review_pages import pages_as
+from tests.integration.helpers import MIDDAY, contact_record, pages_as, publish, publish_two_pairs, request_of
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -50,22 +47,6 @@ async def notifier_mail(kafka_settings, smtp_server, tmp_path):
         yield maildir
     finally:
         await app.stop()
-
-
-async def contact(kafka_settings, leader: dict, information_format: str = "standard", ref: str | None = None) -> None:
-    """The leader's contact record as the notifier reads it, keyed by their event reference (`ref`, for
-    someone registered) or by `id` (for someone only the notifier hears of); the email is made from their id."""
-    person = ref or leader["id"]
-    data = LeaderContact(
-        leader_id=person,
-        version=1,
-        name=leader["name"],
-        role=leader["role"],
-        email=f"{leader['id']}@example.org",
-        information_format=information_format,
-    )
-    event = LeaderContactChanged(producer="test", correlation_id=person, data=data)
-    await publish(kafka_settings, LEADER_CONTACTS, person, event)
 
 
 async def mail_about(maildir, leader_id: str, partner_name: str, count: int = 1, seconds: float = 60) -> list:
@@ -97,9 +78,9 @@ async def answer_code(kafka_settings, ref: str) -> str:
 async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_again(registry, kafka_settings, notifier_mail):
     first, professional, signs, carer = await publish_two_pairs(registry)
     refs = await event_refs_of(registry.store)  # the notifier knows them by these
-    await contact(kafka_settings, professional, ref=refs[professional["id"]])  # standard email
-    await contact(kafka_settings, carer, "easy_read", ref=refs[carer["id"]])
-    await contact(kafka_settings, signs, ref=refs[signs["id"]])  # their name is in their partner's message
+    await contact_record(kafka_settings, professional, ref=refs[professional["id"]])  # standard email
+    await contact_record(kafka_settings, carer, "easy_read", ref=refs[carer["id"]])
+    await contact_record(kafka_settings, signs, ref=refs[signs["id"]])  # their name is in their partner's message
 
     # Signs ends their pair from their link: a page, then its form.
     code = await answer_code(kafka_settings, refs[signs["id"]])
@@ -169,8 +150,8 @@ async def test_ending_a_pair_is_recorded_told_kindly_once_and_never_proposed_aga
     await publish(kafka_settings, RESPONSES, first, PairEnded.model_validate_json(records[0].value))
     marker = {"id": f"pl-{uuid.uuid4().hex[:6]}", "name": "Dara Quinn", "role": "patient_leader"}
     other = {"id": f"cl-{uuid.uuid4().hex[:6]}", "name": "Eve Rowe", "role": "clinical_leader"}
-    await contact(kafka_settings, marker)
-    await contact(kafka_settings, other)
+    await contact_record(kafka_settings, marker)
+    await contact_record(kafka_settings, other)
     later = PairEnding(round_id=first, leader_id=marker["id"], partner_id=other["id"], ended_by="programme_team")
     await publish(kafka_settings, RESPONSES, first, PairEnded(producer="test", correlation_id=first, data=later))
     assert len(await mail_about(notifier_mail, marker["id"], other["name"])) == 1

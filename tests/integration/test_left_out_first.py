@@ -7,28 +7,12 @@ import uuid
 
 import pytest
 
-from schemas.events import RoundRequested
-from schemas.topics import ROUNDS
 from services.registry.adapters.orm import ResponseRow
 from services.registry.sample import sample_leaders
-from tests.integration.conftest import event_refs_of, unique, with_ids
-from tests.integration.test_publishing import publish_two_pairs
-from tests.kafka_reading import read_topic
+from tests.integration.conftest import unique
+from tests.integration.helpers import publish_two_pairs, request_of
 
 pytestmark = pytest.mark.integration
-
-
-async def request_of(registry, kafka_settings, round_id: str) -> RoundRequested:
-    """The round's request on the broker, its people's event references read back as registry ids."""
-    records = await read_topic(
-        kafka_settings.bootstrap_servers,
-        ROUNDS,
-        keep=lambda r: r.key == round_id.encode() and b"RoundRequested" in r.value,
-        expected=1,
-        timeout_s=20,
-    )
-    assert len(records) == 1, "the round's request reached the broker"
-    return with_ids(RoundRequested.model_validate_json(records[0].value), await event_refs_of(registry.store))
 
 
 async def test_people_not_paired_or_said_no_to_in_a_round_are_paired_first_in_the_next(registry, kafka_settings):

@@ -17,30 +17,15 @@ from schemas.cohort import CohortResult, SolveStats, UnmatchedResult
 from schemas.events import RoundSolved
 from services.common.store import handle_once
 from services.registry import work_queue
-from services.registry.adapters.orm import AnswerCodeRow, ManagerRow
+from services.registry.adapters.orm import AnswerCodeRow
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
-from services.registry.web.auth import hash_password
 from tests.integration.conftest import ADMIN, unique
-from tests.integration.test_publishing import publish_two_pairs
-from tests.integration.test_round_review_pages import pages_as
+from tests.integration.helpers import pages_as, publish_two_pairs, someone
 
 pytestmark = pytest.mark.integration
 
 TECHNICAL = (".v1", "dead letter", "dlq", "pairing ", "Changes it has still to send", "consumer", "topic")
-
-
-async def someone(registry, role: str) -> tuple[str, str]:
-    """A person who signs in with this role (a password is enough here: see running_registry)."""
-    email, password = f"{role}-{uuid.uuid4().hex[:6]}@test.example", f"a {role}'s long password"
-    async with registry.store.unit_of_work() as uow:
-        uow.session.add(
-            ManagerRow(
-                email=email, name=f"A {role}", role=role, password_hash=hash_password(password), active=True, failed_sign_ins=0
-            )
-        )
-        await uow.commit()
-    return email, password
 
 
 async def a_round_to_review(registry) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.common.tracing import JsonLinesExporter, export_to
-from tests.integration.test_answers import DEFAULT_ADDRESS, paired_outcomes
+from tests.integration.helpers import DEFAULT_ADDRESS, paired_outcomes
 
 pytestmark = pytest.mark.integration
 

@@ -4,27 +4,22 @@ started and stopped with the app, a real SMTP server (or a closed port) and SQLi
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from schemas.events import (
-    Envelope,
-    LeaderContact,
-    LeaderContactChanged,
     Outcome,
     OutcomePublished,
     PairAccepted,
     PairAnswer,
     PairDeclined,
 )
-from schemas.topics import LEADER_CONTACTS, OUTCOMES, RESPONSES, Topic
+from schemas.topics import OUTCOMES, RESPONSES
 from services.common.crypto import new_key
 from services.common.deadletters import read_dead_letters
-from services.common.embedded import free_port, read_maildir
+from services.common.embedded import free_port
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import Store, make_engine
 from services.notifier.adapters.orm import Base, ContactRow, DeliveryRow, Inbox, Outbox
@@ -32,11 +27,9 @@ from services.notifier.app import create_app
 from services.notifier.clock import Clock, FrozenClock, RunningClock
 from services.notifier.config import NotifierSettings
 from tests.conftest import FAST_SESSION
+from tests.integration.helpers import MIDDAY, contact, mail_to, publish
 
 pytestmark = pytest.mark.integration
-
-
-MIDDAY = dt.datetime(2026, 12, 15, 12, tzinfo=dt.UTC)  # in London: no quiet hours in the way
 
 
 @pytest.fixture
@@ -64,33 +57,6 @@ async def running(kafka_settings, smtp_server, tmp_path, clock):
         yield maildir
     finally:
         await app.stop()
-
-
-async def publish(kafka_settings, topic: Topic, key: str, event: Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic.name, event.model_dump_json().encode(), key=key.encode(), headers=[("event_id", str(event.event_id).encode())]
-        )
-    finally:
-        await producer.stop()
-
-
-async def contact(kafka_settings, leader_id: str, name: str, role: str) -> None:
-    data = LeaderContact(leader_id=leader_id, version=1, name=name, role=role, email=f"{leader_id}@example.org")
-    await publish(
-        kafka_settings, LEADER_CONTACTS, leader_id, LeaderContactChanged(producer="test", correlation_id=leader_id, data=data)
-    )
-
-
-async def mail_to(maildir, address: str, seconds: float = 60) -> list:
-    for _ in range(int(seconds * 10)):
-        found = [m for m in read_maildir(maildir) if m["To"] == address]
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    return []
 
 
 async def test_a_partner_is_told_when_the_other_says_no_and_not_when_they_say_yes(running, kafka_settings):

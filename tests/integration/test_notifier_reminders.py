@@ -36,8 +36,8 @@ from services.notifier.config import NotifierSettings
 from services.notifier.erasure import forget_person
 from services.notifier.notices import notice_for
 from services.notifier.scheduler import Scheduler
+from tests.integration.helpers import contact, publish
 from tests.integration.notifier_world import KEY, PARTNER, RULES, know, person, published, reports
-from tests.integration.test_notifier_app import contact, publish
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from services.common.store import handle_once
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import unique
-from tests.integration.test_publishing import TUESDAY_MORNING, published_outcomes
+from tests.integration.helpers import TUESDAY_MORNING, published_outcomes
 
 pytestmark = pytest.mark.integration
 

@@ -3,16 +3,13 @@ on a real database: filters with plain GET forms, roles, the audit log and safe 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import re
 import uuid
-from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
-import httpx
 import openpyxl
 import pytest
 from sqlalchemy import select
@@ -20,47 +17,17 @@ from sqlalchemy import select
 from schemas.cohort import CohortResult, PairResult, SolveStats
 from schemas.events import RoundSolved
 from services.common.store import handle_once
-from services.registry.adapters.orm import AuditRow, ManagerRow, PairRow, RoundRow
+from services.registry.adapters.orm import AuditRow, PairRow, RoundRow
 from services.registry.domain.arrangements import arrangements_words
 from services.registry.handlers import rounds as round_handlers
 from services.registry.sample import sample_leaders
-from services.registry.web.auth import hash_password
 from services.registry.web.leader_form import miles
 from tests.integration.conftest import ADMIN, unique
-from tests.integration.test_publishing import publish_two_pairs
+from tests.integration.helpers import pages_as, publish_two_pairs, someone
 
 pytestmark = pytest.mark.integration
 
 MONTH = dt.datetime.now(ZoneInfo("Europe/London")).strftime("%B %Y")
-
-
-@contextlib.asynccontextmanager
-async def pages_as(registry, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client signed in to the pages (a password is enough here: see running_registry)."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=registry._transport.app), base_url="http://registry"
-    ) as browser:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/sign-in")).text).group(1)
-        signed = await browser.post("/sign-in", data={"csrf_token": token, "email": email, "password": password})
-        assert signed.status_code == 303 and signed.headers["location"] == "/manage", signed.text
-        yield browser
-
-
-async def a_viewer(registry) -> tuple[str, str]:
-    email, password = f"viewer-{dt.datetime.now().timestamp()}@test.example", "a viewer's long password"
-    async with registry.store.unit_of_work() as uow:
-        uow.session.add(
-            ManagerRow(
-                email=email,
-                name="Vic Viewer",
-                role="viewer",
-                password_hash=hash_password(password),
-                active=True,
-                failed_sign_ins=0,
-            )
-        )
-        await uow.commit()
-    return email, password
 
 
 async def test_a_round_has_the_name_it_was_given_or_one_made_from_who_is_in_it_and_the_month(registry):
@@ -175,7 +142,7 @@ async def test_the_review_table_filters_with_plain_forms_and_the_follow_up_shows
     assert all(e.actor == ADMIN[0] for e in exported)
 
     # A viewer's table and export have no access needs, and their reads are not of special-category data.
-    async with pages_as(registry, *(await a_viewer(registry))) as viewer:
+    async with pages_as(registry, *(await someone(registry, "viewer"))) as viewer:
         table = (await viewer.get(f"/manage/rounds/{round_id}/pairs")).text
         assert "Arrangements to book" not in table and "Sign Language" not in table and "book by" not in table
         rows = list(
@@ -330,6 +297,6 @@ async def test_a_big_round_is_sorted_filtered_paged_and_approved_page_by_page(re
     assert (await registry.post(f"/rounds/{round_id}/publish")).status_code == 200
 
     # A viewer cannot filter by access needs, nor approve.
-    async with pages_as(registry, *(await a_viewer(registry))) as viewer:
+    async with pages_as(registry, *(await someone(registry, "viewer"))) as viewer:
         table = (await viewer.get(pairs, params={"needs": "yes"})).text
         assert 'id="needs"' not in table and "Showing 53 of 53 pairs" in table and "approve-pairs" not in table

@@ -33,7 +33,7 @@ from services.notifier.contacts import contact_of
 from services.registry.adapters.orm import PersonKeyRow
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import event_refs_of, running_registry
-from tests.integration.test_notifier_app import mail_to, publish
+from tests.integration.helpers import mail_to, publish
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration

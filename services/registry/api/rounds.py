@@ -135,6 +135,6 @@ async def approve_round(round_id: str, command: ApproveRound, request: Request) 
 async def publish_round(round_id: str, request: Request) -> dict:
     registry = registry_of(request)
     async with registry.store.unit_of_work() as uow:
-        row = await publishing.publish_round(uow, round_id, registry.publishing, registry.today(), actor_of(request))
+        row = await publishing.publish_round(SqlRounds(uow), round_id, registry.publishing, registry.today(), actor_of(request))
         await uow.commit()
     return {"id": row.id, "status": row.status}

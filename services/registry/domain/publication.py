@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from services.registry.domain.meetings import Slot
+
 Pair = tuple[str, str]
 
 
@@ -61,3 +63,22 @@ def access_arrangements(
     partner's only when the partner agreed to share them."""
     theirs = access.get(partner, []) if shares_with_partner.get(partner, False) else []
     return sorted(set(access.get(me, [])) | set(theirs))
+
+
+def let_down_by(said_no: Iterable[Pair]) -> set[str]:
+    """Both people of each pair that one of them said no to (leaving counts as no): in the follow-up
+    round they are told this is a new partner."""
+    return {who for pair in said_no for who in pair}
+
+
+def both_ways(lived: str, professional: str) -> tuple[Pair, Pair]:
+    """A pair as (me, partner) from each side: each person hears about the other."""
+    return (lived, professional), (professional, lived)
+
+
+def meeting_record(slot: Slot | None) -> dict[str, str] | None:
+    """A suggested first meeting as a pair's record keeps it: the date, and times as 24-hour hh:mm."""
+    if slot is None:
+        return None
+    day, start, end = slot
+    return {"date": day.isoformat(), "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}

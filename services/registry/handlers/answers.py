@@ -4,13 +4,13 @@ and recording the answer once."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from schemas.events import (
+    Envelope,
     PairAccepted,
     PairAnswer,
     PairDeclined,
@@ -27,9 +27,10 @@ from services.registry.adapters.orm import (
     RoundRow,
 )
 from services.registry.domain import answers as answer_codes
+from services.registry.domain.answering import Refusal, answer_key, refuse_answer
 from services.registry.domain.leaders import Consent, consent_given
 from services.registry.domain.rounds import RoundStatus
-from services.registry.handlers.common import Conflict, event, get_round
+from services.registry.handlers.common import Conflict, NotFound, event
 from services.registry.handlers.pair_endings import ended_pairs
 
 NOT_TAKING_ANSWERS = "This round is no longer taking answers. Please contact the programme team."
@@ -153,11 +154,19 @@ async def record_response(
     uow: UnitOfWork, cipher: Cipher, link: ResponseLink, answer: str, reason: str | None, how: Answered = Answered()
 ) -> ResponseRow:
     """One answer per person and partner, only while the round is published; a no is told to the partner."""
-    if await earlier_answer(uow, link) is not None:
-        raise Conflict(ALREADY_ANSWERED)
-    round_row = await get_round(uow, link.round_id)
-    if round_row.status != RoundStatus.published:
-        raise Conflict(NOT_TAKING_ANSWERS)
+    refusal = await answering_refusal(uow, link)
+    if refusal is not None:
+        raise refused(refusal, link)
+    row = response_row(link, answer, await decline_reasons.seal_reason(uow, cipher, link.leader_id, reason), how)
+    uow.session.add(row)
+    uow.publish(RESPONSES, link.round_id, answer_event(link, answer, how))
+    return row
+
+
+async def answering_refusal(uow: UnitOfWork, link: ResponseLink) -> Refusal | None:
+    """Loads what the rule needs (the earlier answer, the round, the pair and whether it ended) and applies it."""
+    answered_before = await earlier_answer(uow, link) is not None
+    round_row = await uow.session.get(RoundRow, link.round_id)
     pair = await uow.session.scalar(
         select(PairRow).where(
             PairRow.round_id == link.round_id,
@@ -165,25 +174,47 @@ async def record_response(
             PairRow.professional_id.in_([link.leader_id, link.partner_id]),
         )
     )
-    if pair is None:
-        raise LinkProblem("We cannot find this pair any more. Please contact the programme team.")
-    if frozenset((link.leader_id, link.partner_id)) in (await ended_pairs(uow, [link.round_id]))[link.round_id]:
-        raise Conflict(PAIR_ENDED)
-    row = ResponseRow(
-        # The same key for every answer to this question: two sent at once cannot both be stored.
-        nonce=hashlib.sha256(f"{link.round_id}\0{link.leader_id}\0{link.partner_id}".encode()).hexdigest(),
+    ended = frozenset((link.leader_id, link.partner_id)) in (await ended_pairs(uow, [link.round_id]))[link.round_id]
+    return refuse_answer(
+        answered_before=answered_before,
+        round_status=round_row.status if round_row is not None else None,
+        pair_found=pair is not None,
+        pair_ended=ended,
+    )
+
+
+def refused(refusal: Refusal, link: ResponseLink) -> Exception:
+    """The error a refusal is answered with: a conflict with what to do, or a missing round or pair."""
+    if refusal is Refusal.no_round:
+        return NotFound(f"there is no round called {link.round_id}")
+    if refusal is Refusal.no_such_pair:
+        return LinkProblem("We cannot find this pair any more. Please contact the programme team.")
+    words = {
+        Refusal.already_answered: ALREADY_ANSWERED,
+        Refusal.not_taking_answers: NOT_TAKING_ANSWERS,
+        Refusal.pair_ended: PAIR_ENDED,
+    }
+    return Conflict(words[refusal])
+
+
+def response_row(link: ResponseLink, answer: str, sealed_reason: bytes | None, how: Answered) -> ResponseRow:
+    return ResponseRow(
+        nonce=answer_key(link.round_id, link.leader_id, link.partner_id),
         round_id=link.round_id,
         leader_id=link.leader_id,
         partner_id=link.partner_id,
         answer=answer,
-        sealed_reason=await decline_reasons.seal_reason(uow, cipher, link.leader_id, reason),
+        sealed_reason=sealed_reason,
         given_by=how.given_by,
         via=how.via,
         checked_with_leader=how.checked_with_leader,
         recorded_by=how.recorded_by,
         received_on=how.received_on,
     )
-    uow.session.add(row)
+
+
+def answer_event(link: ResponseLink, answer: str, how: Answered) -> Envelope:
+    """PairAccepted or PairDeclined, which the partner's notifier tells them about when it is a no."""
     cls = PairAccepted if answer == "accept" else PairDeclined
     data = PairAnswer(
         round_id=link.round_id,
@@ -194,5 +225,4 @@ async def record_response(
         checked_with_leader=how.checked_with_leader,
         recorded_by=how.recorded_by,
     )
-    uow.publish(RESPONSES, link.round_id, event(cls, data, link.round_id))
-    return row
+    return event(cls, data, link.round_id)

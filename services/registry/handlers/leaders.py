@@ -31,6 +31,7 @@ from services.registry.adapters.orm import (
 )
 from services.registry.domain.importing import RowProblem, parse_rows
 from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
+from services.registry.domain.registering import change_of, leaves_the_programme, split_record
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import Conflict, NotFound, audit, event
 from services.registry.person_keys import PersonKeys
@@ -38,60 +39,67 @@ from services.registry.retention import REMOVED as CONTACT_REMOVED
 
 log = logging.getLogger(__name__)
 
-SEALED_FIELDS = (
-    "name",
-    "pronouns",
-    "email",
-    "phone",
-    "postal_address",
-    "contact_method",
-    "information_format",
-    "communication_professional",
-    "communication_support",
-    "proxy",  # the carer or other person who gets their messages: their contact details
-    "access_needs",
-    "challenge",
-)
-
 
 async def register_leader(
     uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None, *, keys: PersonKeys
 ) -> tuple[LeaderRow, str]:
     """Create or update a leader and share the new profile and contact views.
 
-    Returns the row and what happened: created, updated or unchanged. An
-    unchanged leader keeps its version and sends no events, so importing the
-    same file twice changes nothing. `known` holds rows already loaded, for bulk imports.
+    Returns the row and what happened: created, updated or unchanged (domain/registering.py).
+    `known` holds rows already loaded, for bulk imports.
     """
-    leader = leader.with_id()
+    leader = checked(leader)
     assert leader.id
+    row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
+    public, sealed = split_record(leader.model_dump(mode="json"))
+    outcome = change_of((row.public, cipher.open(row.sealed)) if row is not None else None, public, sealed)
+    if row is not None and outcome == "unchanged":
+        return row, outcome
+    status_before = row.status if row is not None else None
+    row = save_leader(uow, cipher, row, leader, (public, sealed), known)
+    await publish_leader(uow, row, leader, keys)
+    if leaves_the_programme(status_before, leader.status):
+        await decline_open_pairs(uow, row.id)
+    return row, outcome
+
+
+def checked(leader: LeaderIn) -> LeaderIn:
+    """The leader with an id (made up when left out), refused when their contact details cannot work."""
+    leader = leader.with_id()
     if problem := leader.contact_problem():
         raise Conflict(problem)
-    row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
-    data = leader.model_dump(mode="json")
-    sealed = {k: data.pop(k) for k in SEALED_FIELDS}
-    if row is not None and row.public == data and cipher.open(row.sealed) == sealed:
-        return row, "unchanged"
-    outcome = "updated" if row is not None else "created"
-    was_active = row is not None and row.status == "active"
+    return leader
+
+
+def save_leader(
+    uow: UnitOfWork,
+    cipher: Cipher,
+    row: LeaderRow | None,
+    leader: LeaderIn,
+    record: tuple[dict, dict],
+    known: dict[str, LeaderRow] | None,
+) -> LeaderRow:
+    """The leader's row, new or changed, at its next version, with the sealed part encrypted."""
     if row is None:
         row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
         event_refs.remember(uow, row.id, row.event_ref)
         uow.session.add(row)
         if known is not None:
-            known[leader.id] = row
+            known[row.id] = row
     row.version += 1
     row.role, row.system, row.status = leader.role, leader.system, leader.status
-    row.public = data
-    row.sealed = cipher.seal(sealed)
+    row.public = record[0]
+    row.sealed = cipher.seal(record[1])
+    return row
+
+
+async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys) -> None:
+    """The new matching profile for the matcher, and the contact view for the notifier."""
     profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
-    uow.publish(LEADER_PROFILES, leader.id, event(LeaderProfileChanged, profile, leader.id))
+    uow.publish(LEADER_PROFILES, row.id, event(LeaderProfileChanged, profile, row.id))
     # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
     contact = await keys.sealed_contact(uow, leader.contact(row.version))
-    uow.publish(LEADER_CONTACTS, leader.id, event(LeaderContactChanged, contact, leader.id))
-    if was_active and leader.status == "withdrawn":
-        await decline_open_pairs(uow, leader.id)
-    return row, outcome
+    uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, contact, row.id))
 
 
 async def replace_leader(

@@ -4,6 +4,7 @@ and recording how each person heard it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from itsdangerous import URLSafeTimedSerializer
@@ -24,12 +25,11 @@ from services.common.crypto import Cipher
 from services.common.store import UnitOfWork, utc_now
 from services.registry.adapters.orm import (
     AnswerCodeRow,
+    AuditRow,
     DeliveryRow,
     LeaderRow,
     PairRow,
-    ResponseRow,
     RoundRow,
-    UnmatchedRow,
 )
 from services.registry.domain import answers as answer_codes
 from services.registry.domain.approval import ApprovalRefused, refuse_publishing_unless_approved
@@ -39,6 +39,7 @@ from services.registry.domain.meetings import (
     MeetingRules,
     Nation,
     PairToMeet,
+    Slot,
     answer_date,
     nation_of,
     plan_first_meetings,
@@ -49,20 +50,18 @@ from services.registry.domain.programmes import (
     answers_without_internet,
     offline_contact_problem,
 )
-from services.registry.domain.publication import access_arrangements, who_is_told
+from services.registry.domain.publication import access_arrangements, both_ways, let_down_by, meeting_record, who_is_told
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import (
     Conflict,
-    audit,
     event,
-    get_round,
     move_round,
 )
-from services.registry.handlers.programmes import programme_terms
 from services.registry.handlers.rounds import (
     carried_pairs,
     refuse_pairs_with_erased_people,
 )
+from services.registry.handlers.store import Publications, round_in
 from services.registry.work_queue import task_from_report
 
 
@@ -84,15 +83,15 @@ class Publishing:
         """How long answer links work: the time to answer, and a week's grace for the post."""
         return self.response_days + 7
 
-    def links(self, uow: UnitOfWork, round_id: str, leader_id: str, partner_id: str) -> dict[str, str]:
+    def links(self, rounds: Publications, round_id: str, leader_id: str, partner_id: str) -> dict[str, str]:
         """Short links for yes and for no (only a digest of each code is kept), and the reference
         people quote on the phone or a reply slip."""
-        reference = unused_reference(uow, round_id)
+        reference = unused_reference(rounds.taken_references(round_id))
         expires_at = utc_now() + dt.timedelta(days=self.link_days)
         found = {"reference": reference}
         for answer in ("accept", "decline"):
             code = answer_codes.new_code()
-            uow.session.add(
+            rounds.add(
                 AnswerCodeRow(
                     code_digest=answer_codes.code_digest(code),
                     round_id=round_id,
@@ -107,9 +106,8 @@ class Publishing:
         return found
 
 
-def unused_reference(uow: UnitOfWork, round_id: str) -> str:
+def unused_reference(taken: set[str]) -> str:
     """A reference no other question in this round has (a round is published in one transaction)."""
-    taken = uow.session.info.setdefault(("answer references", round_id), set())
     while (reference := answer_codes.new_reference()) in taken:
         pass
     taken.add(reference)
@@ -132,12 +130,12 @@ def nation_of_leader(row: LeaderRow, sealed: dict) -> Nation:
     return nation_of(sealed.get("postal_address"), row.system, Location.model_validate(where) if where else None)
 
 
-async def refuse_without_offline_contact(uow: UnitOfWork, row: RoundRow, terms: ProgrammeTerms, cipher: Cipher) -> None:
+async def refuse_without_offline_contact(rounds: Publications, row: RoundRow, terms: ProgrammeTerms, cipher: Cipher) -> None:
     """People who get letters, texts or a message from a member of staff must be told how to answer
     without the internet: the programme needs a phone number and a postal address for them."""
     if terms.contact.phone and terms.contact.postal_address:
         return
-    leaders = (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(row.leader_ids)))).all()
+    leaders = await rounds.leaders(row.leader_ids)
     problem = offline_contact_problem(terms, sum(answers_without_internet(cipher.open(r.sealed)) for r in leaders))
     if problem:
         raise Conflict(problem)
@@ -149,39 +147,52 @@ def shares_with_partner(row: LeaderRow) -> bool:
     return consent_given(consents, "sharing_details_with_partner")
 
 
-async def people_whose_partner_said_no(uow: UnitOfWork, round_id: str) -> set[str]:
+async def people_whose_partner_said_no(rounds: Publications, round_id: str) -> set[str]:
     """Both people of each pair in the round that someone said no to (leaving counts as no)."""
-    said_no = (
-        await uow.session.execute(
-            select(ResponseRow.leader_id, ResponseRow.partner_id).where(
-                ResponseRow.round_id == round_id, ResponseRow.answer == "decline"
-            )
-        )
-    ).all()
-    return {who for pair in said_no for who in pair}
+    return let_down_by(await rounds.said_no(round_id))
 
 
-async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, today: dt.date, actor: str) -> RoundRow:
+async def publish_round(rounds: Publications, round_id: str, publishing: Publishing, today: dt.date, actor: str) -> RoundRow:
     """Release the approved outcome: every person in the round gets one outcome event, and each
     pair one suggested first meeting that suits both of them."""
-    row = await get_round(uow, round_id)
-    move_round(uow, row, RoundStatus.published)
-    terms = await programme_terms(uow, row.cohort_id, publishing.programme)
-    await refuse_without_offline_contact(uow, row, terms, publishing.cipher)
+    row = await round_in(rounds, round_id)
+    move_round(rounds, row, RoundStatus.published)
+    terms = await rounds.programme_terms(row.cohort_id, publishing.programme)
+    await refuse_without_offline_contact(rounds, row, terms, publishing.cipher)
     published = event(RoundPublished, RoundRef(round_id=round_id), round_id)
-    uow.publish(ROUNDS, round_id, published)
-    cause = str(published.event_id)
+    rounds.publish(ROUNDS, round_id, published)
+    pairs = await pairs_to_publish(rounds, round_id)
+    people = await read_needs(rounds, publishing.cipher, pairs, actor, round_id)
+    respond_by, slots = first_meetings(row, pairs, people, terms, publishing, today)
+    partners = news_of_partners(rounds, publishing, round_id, pairs, slots, people)
+    # In a follow-up round, pairs carried over from the first round were told already, and the
+    # people whose partner said no or left are told this is a new partner.
+    let_down = await people_whose_partner_said_no(rounds, row.parent_round_id) if row.parent_round_id else set()
+    about = terms.outcome_fields(RoundSpec.model_validate(row.spec).sessions)
+    for outcome in paired_outcomes(row, pairs, partners, let_down, respond_by, about):
+        rounds.publish(OUTCOMES, outcome.leader_id, event(OutcomePublished, outcome, round_id, str(published.event_id)))
+    await tell_the_unmatched(rounds, round_id, about, str(published.event_id))
+    return row
 
-    pairs = (await uow.session.scalars(select(PairRow).where(PairRow.round_id == round_id).order_by(PairRow.id))).all()
+
+async def pairs_to_publish(rounds: Publications, round_id: str) -> Sequence[PairRow]:
+    """The round's pairs, every one approved by a person and none with someone erased since the solve."""
+    pairs = await rounds.pairs(round_id)
     refuse_pairs_with_erased_people(pairs, "Cancel this round and launch a new one for the people in it.")
     try:
         refuse_publishing_unless_approved(bool(p.approved_by) for p in pairs)
     except ApprovalRefused as refused:
         raise Conflict(str(refused)) from None
-    people = await read_needs(uow, publishing.cipher, pairs, actor, round_id)
-    respond_by = answer_date(
-        today + dt.timedelta(days=publishing.response_days), set(people.nations.values()) or {"england_and_wales"}, terms.closures
-    )
+    return pairs
+
+
+def first_meetings(
+    row: RoundRow, pairs: Sequence[PairRow], people: PeopleToMeet, terms: ProgrammeTerms, publishing: Publishing, today: dt.date
+) -> tuple[dt.date, list[Slot | None]]:
+    """The date to answer by (not a bank holiday or closure for anyone in the round), and each pair's
+    first meeting, in the order of the pairs (None where no time suits both)."""
+    nations = set(people.nations.values()) or {"england_and_wales"}
+    respond_by = answer_date(today + dt.timedelta(days=publishing.response_days), nations, terms.closures)
     spec = RoundSpec.model_validate(row.spec)
     rules = MeetingRules(
         publishing.meeting_notice_days, publishing.meeting_minutes, school_holidays=spec.school_holidays, closures=terms.closures
@@ -189,33 +200,52 @@ async def publish_round(uow: UnitOfWork, round_id: str, publishing: Publishing, 
     to_meet = [
         PairToMeet(p.lived_experience_id, p.professional_id, [Window.model_validate(w) for w in p.shared_windows]) for p in pairs
     ]
-    slots = plan_first_meetings(to_meet, people.meeting_needs, today, respond_by, rules)
+    return respond_by, plan_first_meetings(to_meet, people.meeting_needs, today, respond_by, rules)
+
+
+def news_of_partners(
+    rounds: Publications,
+    publishing: Publishing,
+    round_id: str,
+    pairs: Sequence[PairRow],
+    slots: list[Slot | None],
+    people: PeopleToMeet,
+) -> dict[tuple[str, str], Partner]:
+    """What each person hears about each partner, by (person, partner), with the links to answer; each
+    pair keeps its first meeting."""
     partners: dict[tuple[str, str], Partner] = {}
     for pair, slot in zip(pairs, slots, strict=True):
-        pair.first_meeting = (
-            {"date": slot[0].isoformat(), "start": slot[1].strftime("%H:%M"), "end": slot[2].strftime("%H:%M")} if slot else None
-        )
-        for me, partner in ((pair.lived_experience_id, pair.professional_id), (pair.professional_id, pair.lived_experience_id)):
+        pair.first_meeting = meeting_record(slot)
+        for me, partner in both_ways(pair.lived_experience_id, pair.professional_id):
             arrangements = access_arrangements(me, partner, people.access, people.shares)
-            partners[me, partner] = partner_news(pair, partner, slot, arrangements, publishing.links(uow, round_id, me, partner))
-    # In a follow-up round, pairs carried over from the first round were told already, and the
-    # people whose partner said no or left are told this is a new partner.
-    let_down = await people_whose_partner_said_no(uow, row.parent_round_id) if row.parent_round_id else set()
-    about = terms.outcome_fields(spec.sessions)
-    for news in who_is_told([(p.lived_experience_id, p.professional_id) for p in pairs], carried_pairs(row), let_down):
-        mine = [partners[news.leader_id, partner] for partner in news.partner_ids]
-        outcome = Outcome(
-            round_id=round_id,
-            leader_id=news.leader_id,
+            partners[me, partner] = partner_news(
+                pair, partner, slot, arrangements, publishing.links(rounds, round_id, me, partner)
+            )
+    return partners
+
+
+def paired_outcomes(
+    row: RoundRow,
+    pairs: Sequence[PairRow],
+    partners: dict[tuple[str, str], Partner],
+    let_down: set[str],
+    respond_by: dt.date,
+    about: dict,
+) -> list[Outcome]:
+    """One outcome for everyone with a partner they have not heard about yet (domain/publication.py)."""
+    news = who_is_told([(p.lived_experience_id, p.professional_id) for p in pairs], carried_pairs(row), let_down)
+    return [
+        Outcome(
+            round_id=row.id,
+            leader_id=told.leader_id,
             outcome="paired",
-            partners=mine,
+            partners=[partners[told.leader_id, partner] for partner in told.partner_ids],
             respond_by=respond_by,
-            pairing_again=news.pairing_again,
+            pairing_again=told.pairing_again,
             **about,
         )
-        uow.publish(OUTCOMES, news.leader_id, event(OutcomePublished, outcome, round_id, cause))
-    await tell_the_unmatched(uow, round_id, about, cause)
-    return row
+        for told in news
+    ]
 
 
 @dataclass(frozen=True)
@@ -228,9 +258,9 @@ class PeopleToMeet:
     shares: dict[str, bool]  # whether each agreed to share their details with their partner
 
 
-async def read_needs(uow: UnitOfWork, cipher: Cipher, pairs, actor: str, round_id: str) -> PeopleToMeet:
+async def read_needs(rounds: Publications, cipher: Cipher, pairs: Sequence[PairRow], actor: str, round_id: str) -> PeopleToMeet:
     people = {p.lived_experience_id for p in pairs} | {p.professional_id for p in pairs}
-    leaders = {row.id: row for row in (await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(people)))).all()}
+    leaders = {row.id: row for row in await rounds.leaders(people)}
     access: dict[str, list[str]] = {}
     nations: dict[str, Nation] = {}
     for leader_id, leader in leaders.items():
@@ -238,13 +268,14 @@ async def read_needs(uow: UnitOfWork, cipher: Cipher, pairs, actor: str, round_i
         sealed = cipher.open(leader.sealed)
         access[leader_id] = sealed.get("access_needs") or []
         nations[leader_id] = nation_of_leader(leader, sealed)
-        audit(uow, actor, "read access needs", leader_id, f"plan the first meeting and its arrangements for round {round_id}")
+        purpose = f"plan the first meeting and its arrangements for round {round_id}"
+        rounds.add(AuditRow(actor=actor, action="read access needs", leader_id=leader_id, purpose=purpose))
     needs = {leader_id: meeting_needs(leader, access[leader_id], nations[leader_id]) for leader_id, leader in leaders.items()}
     shares = {leader_id: shares_with_partner(leader) for leader_id, leader in leaders.items()}
     return PeopleToMeet(access, nations, needs, shares)
 
 
-def partner_news(pair: PairRow, partner: str, slot, arrangements: list[str], links: dict[str, str]) -> Partner:
+def partner_news(pair: PairRow, partner: str, slot: Slot | None, arrangements: list[str], links: dict[str, str]) -> Partner:
     """What a person is told about one partner, with the links to answer."""
     return Partner(
         partner_id=partner,
@@ -257,15 +288,12 @@ def partner_news(pair: PairRow, partner: str, slot, arrangements: list[str], lin
     )
 
 
-async def tell_the_unmatched(uow: UnitOfWork, round_id: str, about: dict, cause: str) -> None:
-    unmatched = (
-        await uow.session.scalars(select(UnmatchedRow).where(UnmatchedRow.round_id == round_id).order_by(UnmatchedRow.id))
-    ).all()
-    for person in unmatched:
+async def tell_the_unmatched(rounds: Publications, round_id: str, about: dict, cause: str) -> None:
+    for person in await rounds.unmatched(round_id):
         outcome = Outcome(
             round_id=round_id, leader_id=person.leader_id, outcome="unmatched", unmatched_reason=person.reason, **about
         )
-        uow.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
+        rounds.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
 
 
 async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:

@@ -108,7 +108,7 @@ async def publish(round_id: str, request: Request) -> Response:
     registry = registry_of(request)
 
     async def act(uow):
-        await publishing.publish_round(uow, round_id, registry.publishing, registry.today(), auth.actor(request))
+        await publishing.publish_round(SqlRounds(uow), round_id, registry.publishing, registry.today(), auth.actor(request))
 
     return await round_action(request, round_id, act, "The round is published. Everyone will be told in the way they asked for.")
 

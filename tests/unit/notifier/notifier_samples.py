@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from schemas.cohort import Window
+from schemas.cohort import Cohort, Window
 from schemas.events import LeaderContact, MeetingSlot, Outcome, Partner, ProgrammeContact
 
 # The notifier's own setting, for outcomes that do not carry the programme's contact details.
@@ -77,3 +77,42 @@ UNMATCHED = Outcome(
     ),
 )
 CONTACTS = {"cl-1": PARTNER, "pl-1": ME, "cr-2": SECOND}
+
+
+def one_pair_cohort(**round_change) -> Cohort:
+    """A patient leader and a clinical leader in one round, for the matcher to give its reasons
+    about; `round_change` alters the round."""
+    person = {
+        "id": "pl-1",
+        "role": "patient_leader",
+        "system": "QWO",
+        "meeting_modes": ["video"],
+        "availability": [{"day": "tue", "start": "10:00", "end": "12:30"}],
+        "unavailable_dates": ["2027-01-12"],
+    }
+    prof = person | {"id": "cl-1", "role": "clinical_leader", "release_confirmed": True, "unavailable_dates": []}
+    spec = {
+        "id": "r1",
+        "launch_date": "2026-12-01",
+        "sessions": [{"date": "2027-01-12", "start": "10:00", "end": "15:00"}],
+        "min_shared_hours_per_week": 1.0,
+    } | round_change
+    return Cohort.model_validate({"round": spec, "leaders": [person, prof]})
+
+
+# Each (rule, own) the matcher can give a reason for, and the kind the notifier must read it as.
+MATCHER_RULES = [
+    ("release", True, "release"),
+    ("capacity", True, "capacity"),
+    ("sessions", True, "sessions"),
+    ("no_candidates", False, "no_candidates"),
+    ("release", False, "others_release"),
+    ("capacity", False, "others_capacity"),
+    ("sessions", False, "others_sessions"),
+    ("system", False, "system"),
+    ("do_not_pair", False, "do_not_pair"),
+    ("meeting_mode", False, "meeting_mode"),
+    ("availability", False, "availability"),
+    ("capacity_taken", False, "capacity_taken"),
+    ("outnumbered", False, "outnumbered"),
+]

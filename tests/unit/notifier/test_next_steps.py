@@ -4,9 +4,9 @@ and, for someone not paired, what to do next for their reason and when the next 
 import datetime as dt
 
 import pytest
-from notifier_samples import CONTACTS, ME, PAIRED, PROGRAMME_CONTACT, UNMATCHED
+from notifier_samples import CONTACTS, MATCHER_RULES, ME, PAIRED, PROGRAMME_CONTACT, UNMATCHED, one_pair_cohort
 
-from schemas.cohort import Cohort, Session
+from schemas.cohort import Session
 from schemas.events import Outcome, ProgrammeContact
 from services.matcher.domain import explain
 from services.notifier.compose import plan_message
@@ -27,47 +27,10 @@ SESSIONS = [
 ]
 
 
-def _cohort(**round_change) -> Cohort:
-    person = {
-        "id": "pl-1",
-        "role": "patient_leader",
-        "system": "QWO",
-        "meeting_modes": ["video"],
-        "availability": [{"day": "tue", "start": "10:00", "end": "12:30"}],
-        "unavailable_dates": ["2027-01-12"],
-    }
-    prof = person | {"id": "cl-1", "role": "clinical_leader", "release_confirmed": True, "unavailable_dates": []}
-    spec = {
-        "id": "r1",
-        "launch_date": "2026-12-01",
-        "sessions": [{"date": "2027-01-12", "start": "10:00", "end": "15:00"}],
-        "min_shared_hours_per_week": 1.0,
-    } | round_change
-    return Cohort.model_validate({"round": spec, "leaders": [person, prof]})
-
-
-# Each (rule, own) the matcher can give a reason for, and the kind the notifier must read it as.
-MATCHER_RULES = [
-    ("release", True, "release"),
-    ("capacity", True, "capacity"),
-    ("sessions", True, "sessions"),
-    ("no_candidates", False, "no_candidates"),
-    ("release", False, "others_release"),
-    ("capacity", False, "others_capacity"),
-    ("sessions", False, "others_sessions"),
-    ("system", False, "system"),
-    ("do_not_pair", False, "do_not_pair"),
-    ("meeting_mode", False, "meeting_mode"),
-    ("availability", False, "availability"),
-    ("capacity_taken", False, "capacity_taken"),
-    ("outnumbered", False, "outnumbered"),
-]
-
-
 @pytest.mark.parametrize(("rule", "own", "kind"), MATCHER_RULES)
 @pytest.mark.parametrize("side", [0, 1])
 def test_every_reason_the_matcher_gives_is_recognised(rule, own, kind, side):
-    cohort = _cohort()
+    cohort = one_pair_cohort()
     # Only the first person has a date they cannot do, so only they can miss a session themselves.
     person = cohort.leaders[0 if (own and rule == "sessions") else side]
     reason = explain._reason(rule, person, cohort.round, own)
@@ -76,7 +39,7 @@ def test_every_reason_the_matcher_gives_is_recognised(rule, own, kind, side):
 
 
 def test_a_round_that_could_not_be_solved_and_unknown_words_are_recognised_too():
-    (first, _) = explain.round_not_solved(_cohort())
+    (first, _) = explain.round_not_solved(one_pair_cohort())
     assert reason_kind(first.reason) == "infeasible"
     assert reason_kind("Something new the matcher says.") == "other" and reason_kind(None) == "other"
     assert set(EASY_REASONS) == {kind for _, _, kind in MATCHER_RULES} | {"infeasible", "other"}
@@ -86,7 +49,7 @@ def unmatched(reason: str, **change) -> Outcome:
     return UNMATCHED.model_copy(update={"unmatched_reason": reason, **change})
 
 
-RELEASE = explain._reason("release", _cohort().leaders[1], _cohort().round, True)
+RELEASE = explain._reason("release", one_pair_cohort().leaders[1], one_pair_cohort().round, True)
 
 
 @pytest.mark.parametrize("style", ["standard", "large_print_24", "easy_read"])
@@ -118,7 +81,7 @@ def test_without_a_next_pairing_date_they_are_asked_to_act_as_soon_as_they_can()
     ],
 )
 def test_the_next_step_fits_the_reason(rule, own, expected):
-    cohort = _cohort()
+    cohort = one_pair_cohort()
     reason = explain._reason(rule, cohort.leaders[0], cohort.round, own)
     message = plan_message(unmatched(reason, next_round_on=NEXT_ROUND), ME, CONTACTS, PROGRAMME_CONTACT)
     assert expected in message.text
@@ -126,7 +89,7 @@ def test_the_next_step_fits_the_reason(rule, own, expected):
 
 
 def test_easy_read_says_the_reason_in_easy_words_not_the_matchers():
-    cohort = _cohort()
+    cohort = one_pair_cohort()
     reason = explain._reason("do_not_pair", cohort.leaders[0], cohort.round, False)
     easy = plan_message(unmatched(reason), ME.model_copy(update={"information_format": "easy_read"}), CONTACTS, PROGRAMME_CONTACT)
     assert EASY_REASONS["do_not_pair"].split(". ")[0] in easy.text and reason not in easy.text

@@ -4,8 +4,19 @@ realistic names, accented names (which send the whole message as Unicode), and e
 import datetime as dt
 
 import pytest
-from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, PUBLISHED_ON, SECOND, TWO_PARTNERS, partner
-from test_next_steps import MATCHER_RULES, _cohort
+from notifier_samples import (
+    CONTACTS,
+    MATCHER_RULES,
+    ME,
+    PAIRED,
+    PARTNER,
+    PROGRAMME_CONTACT,
+    PUBLISHED_ON,
+    SECOND,
+    TWO_PARTNERS,
+    one_pair_cohort,
+    partner,
+)
 
 from schemas.events import ContactProxy, Outcome, PairAnswer
 from services.matcher.domain import explain
@@ -62,7 +73,7 @@ def short_partner(partner_id="cl-1"):
 
 
 def outcomes() -> dict[str, Outcome]:
-    cohort = _cohort()
+    cohort = one_pair_cohort()
     reasons = {
         kind: explain._reason(rule, cohort.leaders[0 if (own and rule == "sessions") else 1], cohort.round, own)
         for rule, own, kind in MATCHER_RULES

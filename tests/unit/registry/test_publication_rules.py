@@ -1,6 +1,17 @@
+import datetime as dt
+
 import pytest
 
-from services.registry.domain.publication import News, access_arrangements, partners_of, told_about_a_partner, who_is_told
+from services.registry.domain.publication import (
+    News,
+    access_arrangements,
+    both_ways,
+    let_down_by,
+    meeting_record,
+    partners_of,
+    told_about_a_partner,
+    who_is_told,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -47,3 +58,18 @@ def test_a_partners_access_needs_are_told_only_when_they_agreed_to_share_them():
 def test_someone_with_no_needs_of_their_own_hears_only_what_was_shared():
     assert access_arrangements("eli", "amira", {"amira": ["step_free"]}, {"amira": True}) == ["step_free"]
     assert access_arrangements("eli", "amira", {"amira": ["step_free"]}, {"amira": False}) == []
+
+
+def test_both_people_of_a_pair_someone_said_no_to_are_let_down():
+    assert let_down_by([("amira", "ben"), ("cara", "ben")]) == {"amira", "ben", "cara"}
+    assert let_down_by([]) == set()
+
+
+def test_each_person_of_a_pair_hears_about_the_other():
+    assert both_ways("amira", "ben") == (("amira", "ben"), ("ben", "amira"))
+
+
+def test_a_first_meeting_is_kept_as_its_date_and_24_hour_times():
+    slot = (dt.date(2027, 1, 12), dt.time(9, 5), dt.time(14))
+    assert meeting_record(slot) == {"date": "2027-01-12", "start": "09:05", "end": "14:00"}
+    assert meeting_record(None) is None

@@ -1,0 +1,46 @@
+"""Registering a leader: which of their details are kept sealed, whether a new record changes
+anything, and when a change means they have left the programme. Pure: no input or output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+# Kept encrypted at rest: who the person is, how to reach them, and their access needs.
+SEALED_FIELDS = (
+    "name",
+    "pronouns",
+    "email",
+    "phone",
+    "postal_address",
+    "contact_method",
+    "information_format",
+    "communication_professional",
+    "communication_support",
+    "proxy",  # the carer or other person who gets their messages: their contact details
+    "access_needs",
+    "challenge",
+)
+
+Change = Literal["created", "updated", "unchanged"]
+Record = tuple[Mapping[str, Any], Mapping[str, Any]]  # (public, sealed)
+
+
+def split_record(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A leader's record as (public, sealed): the sealed fields apart from the rest."""
+    sealed = {name: record[name] for name in SEALED_FIELDS}
+    public = {name: value for name, value in record.items() if name not in SEALED_FIELDS}
+    return public, sealed
+
+
+def change_of(stored: Record | None, public: Mapping[str, Any], sealed: Mapping[str, Any]) -> Change:
+    """What storing this record does: `stored` is the (public, sealed) record kept now, if any. An
+    unchanged record keeps its version and sends no events, so importing a file twice changes nothing."""
+    if stored is None:
+        return "created"
+    return "unchanged" if stored == (public, sealed) else "updated"
+
+
+def leaves_the_programme(status_before: str | None, status_now: str) -> bool:
+    """An active leader marked withdrawn has left: every pair still open is a no from them."""
+    return status_before == "active" and status_now == "withdrawn"

@@ -1,0 +1,41 @@
+"""Registering a leader: the sealed part of their record, whether a record changes anything, and
+when a change means they have left the programme (domain/registering.py)."""
+
+import pytest
+
+from services.registry.domain.registering import SEALED_FIELDS, change_of, leaves_the_programme, split_record
+
+pytestmark = pytest.mark.unit
+
+
+def a_record(**change) -> dict:
+    return (
+        {name: None for name in SEALED_FIELDS} | {"name": "Amira Ahmed", "access_needs": ["hearing_loop"], "id": "pl-1"} | change
+    )
+
+
+def test_who_they_are_how_to_reach_them_and_their_needs_are_sealed_the_rest_is_not():
+    public, sealed = split_record(a_record(role="patient_leader", topics=["cancer"]))
+    assert public == {"id": "pl-1", "role": "patient_leader", "topics": ["cancer"]}
+    assert sealed["name"] == "Amira Ahmed" and sealed["access_needs"] == ["hearing_loop"]
+    assert set(sealed) == set(SEALED_FIELDS)
+
+
+def test_a_new_leader_is_created_and_a_record_like_the_stored_one_changes_nothing():
+    public, sealed = split_record(a_record())
+    assert change_of(None, public, sealed) == "created"
+    assert change_of((dict(public), dict(sealed)), public, sealed) == "unchanged"
+
+
+def test_a_change_to_either_part_is_an_update():
+    public, sealed = split_record(a_record())
+    assert change_of((public, sealed), {**public, "topics": ["stroke"]}, sealed) == "updated"
+    assert change_of((public, sealed), public, {**sealed, "email": "amira@example.org"}) == "updated"
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "left"),
+    [("active", "withdrawn", True), (None, "withdrawn", False), ("withdrawn", "withdrawn", False), ("active", "active", False)],
+)
+def test_only_an_active_leader_marked_withdrawn_has_left(before, now, left):
+    assert leaves_the_programme(before, now) is left
