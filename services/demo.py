@@ -91,7 +91,7 @@ def message_files(stack: Stack) -> dict[str, Path]:
     files = {}
     for path in (stack.mail_dir / "new").glob("*"):
         with path.open("rb") as handle:
-            key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""
+            key = "".join((BytesHeaderParser().parse(handle)["X-Pairing-Key"] or "").split())  # may be folded
         if key.count(":") >= 2:
             files[ids.get(key.split(":")[1], "")] = path
     for folder in ("letters", "sms", "for_a_person"):

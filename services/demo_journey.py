@@ -3,23 +3,25 @@
 It starts what `make demo` starts (the broker, the three services and a local email server), with the
 registry's and the notifier's clocks moved on by a file only this demo names (services/common/demo_clock.py;
 `make run` never does). Then it runs STEPS in order: a round is published; two people who have not answered
-are reminded; a pair ends and both people are told kindly; the next round pairs them first; the first round
-is closed with a message telling everyone what difference the pairs made. It prints a plain-English timeline
-and leaves every message in a folder, one folder for each step.
+are reminded; everyone paired is asked "Did you meet?" (one answers "we need help", which becomes a task for
+the team) and then gets a check-in; a pair ends and both people are told kindly; the next round pairs them
+first; the first round is closed with a message telling everyone what difference the pairs made. It prints
+a plain-English timeline and leaves every message in a folder, one folder for each step.
 
-Each step is a `Step` in STEPS: a new step (say "did you meet?" or a check-in) is one more entry, placed
-where it happens in the programme's months.
+Each step is a `Step` in STEPS, placed where it happens in the programme's months.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
+from email import policy as email_policy
+from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +32,7 @@ from rich.console import Console
 from services.common.demo_clock import move_to
 from services.demo import NO_QUIET_HOURS
 from services.launcher import Stack
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, question_key
 from services.registry.client import RegistryClient
 
 LONDON = ZoneInfo("Europe/London")
@@ -100,6 +103,7 @@ NEWCOMERS: list[dict[str, Any]] = [
 FIRST_ROUND, NEXT_ROUND = "journey-round-1", "journey-round-2"
 NOT_ANSWERING = ("cl-j01", "pl-j02")  # Ben (standard email) and Chloe (easy read): reminded
 ENDED_PAIR = ("pl-j03", "cl-j03")  # Elaine and Femi
+NEEDS_HELP = "pl-j01"  # Amira (standard email) answers "Did you meet?" with "we need help"
 
 FORMAT_WORDS = {"standard": "standard", "easy_read": "easy-read", "large_print_24": "large-print"}
 
@@ -158,36 +162,40 @@ class Journey:
                 raise RuntimeError(f"the notifier handled {heard:.0f} of {self.answers} answers in {seconds:.0f} seconds")
             time.sleep(0.2)
 
-    def new_messages(self) -> list[tuple[str, Path]]:
-        """Messages written since the last look, each with the id of the person it is for."""
+    def new_messages(self, only: set[str] | None = None) -> list[tuple[str, Path]]:
+        """Messages written since the last look, each with the id of the person it is for; with `only`, just
+        the messages caused by those events (by event id)."""
         ids = self.stack.leader_ids_by_event_ref()  # messages name people by their event reference
         found = []
         for path in sorted((self.stack.mail_dir / "new").glob("*")):
             if path not in self.filed:
                 with path.open("rb") as handle:
                     key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:reference:channel
-                found.append((ids.get(key.split(":")[1], "") if key.count(":") >= 2 else "", path))
+                parts = "".join(key.split()).split(":")  # a long header is folded onto a line of its own
+                if len(parts) >= 3 and (only is None or parts[0] in only):
+                    found.append((ids.get(parts[1], ""), path))
         for folder in ("letters", "sms", "for_a_person"):
             for path in sorted((self.stack.data_dir / folder).glob("*")):
                 parts = path.stem.split("_")  # event id, event reference, channel
-                if path not in self.filed and len(parts) >= 3:
+                if path not in self.filed and len(parts) >= 3 and (only is None or parts[0] in only):
                     found.append((ids.get(parts[1], ""), path))
         return found
 
-    def file_messages(self, slug: str, expected: int, seconds: float = 60) -> list[Path]:
-        """Wait for `expected` new messages, then copy them into this step's folder, named by person and format."""
+    def file_messages(self, slug: str, expected: int, seconds: float = 60, only: set[str] | None = None) -> list[Path]:
+        """Wait for `expected` new messages, then copy them into this step's folder, named by person and format;
+        with `only`, just the messages those events caused (the rest wait for their own step)."""
         deadline = time.monotonic() + seconds
-        while len(self.new_messages()) < expected and time.monotonic() < deadline:
+        while len(self.new_messages(only)) < expected and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)  # anything else this step sends
         self.step_number += 1
         into = self.folder / f"{self.step_number:02d}-{slug}"
         into.mkdir(parents=True, exist_ok=True)
         copied = []
-        for leader_id, path in self.new_messages():
+        for leader_id, path in self.new_messages(only):
             self.filed.add(path)
             person = self.people.get(leader_id)
-            who = re.sub(r"[^a-z]+", "-", person["name"].lower()) if person else "for-a-person"
+            who = slug_of(person["name"]) if person else "for-a-person"
             kind = "task" if path.parent.name == "for_a_person" else format_of(person) if person else "message"
             suffix = path.suffix if path.suffix in (".pdf", ".txt", ".md", ".json") else ".eml"
             target = into / f"{who}.{kind}{suffix}"
@@ -275,6 +283,82 @@ def reminder(journey: Journey) -> None:
     journey.say(f"After their reminder, {others} say yes. Nobody is ever turned down for not answering.")
 
 
+def questions(journey: Journey, kind: str, number: int) -> set[str]:
+    """The event ids of one question to everyone paired in the first round (the notifier's own keys:
+    services/notifier/domain/check_ins.py), so its messages can be told from the others that week."""
+    refs = asyncio.run(journey.stack.event_refs())
+    pairs = journey.client.read_round(FIRST_ROUND)["pairs"]
+    return {
+        str(question_key(FIRST_ROUND, refs[me], refs[partner], kind, number))
+        for pair in pairs
+        for me, partner in (
+            (pair["lived_experience_id"], pair["professional_id"]),
+            (pair["professional_id"], pair["lived_experience_id"]),
+        )
+    }
+
+
+def until_messages(journey: Journey, asked: set[str], last_day: int) -> None:
+    """Day by day until every one of these questions has come (or the day `last_day`)."""
+    for day in range(journey.day + 1, last_day + 1):
+        journey.move_on(day)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and len(journey.new_messages(asked)) < len(asked):
+            time.sleep(0.2)
+        if len(journey.new_messages(asked)) >= len(asked):
+            return
+
+
+def did_you_meet(journey: Journey) -> None:
+    """The working day after each pair's suggested first meeting, both people are asked whether they met.
+    One says "we need help" from the link in their message: the programme team gets a task at once."""
+    asked = questions(journey, MET_QUESTION, 0)
+    until_messages(journey, asked, last_day=60)
+    journey.say(
+        "By the working day after each pair's suggested first meeting, everyone paired has been asked one question: "
+        "did you meet? (yes, not yet, or we need help), in their own format."
+    )
+    messages = journey.file_messages("did-you-meet", expected=len(asked), only=asked)
+    helped = NEEDS_HELP
+    code = answer_code([path for path in messages if path.name.startswith(slug_of(journey.name(helped)))])
+    answered = httpx.post(f"{journey.stack.base_url}/a/{code}/met", data={"answer": "need_help"}, timeout=30)
+    answered.raise_for_status()
+    journey.answers += 1  # FollowUpAnswered goes on responses.v1
+    journey.say(
+        f"{journey.name(helped)} answers from the link: we need help. The programme team gets a task to contact them "
+        "at once; their partner is not told."
+    )
+    journey.file_messages("did-you-meet-help", expected=1, only=questions(journey, NEED_HELP, 0))
+
+
+def check_in(journey: Journey) -> None:
+    """30 days after publishing (the programme's default), everyone paired is asked how it is going."""
+    asked = questions(journey, CHECK_IN, 1)
+    until_messages(journey, asked, last_day=60)
+    journey.say("A month after publishing, everyone paired gets a check-in: how is it going?")
+    journey.file_messages("check-in", expected=len(asked), only=asked)
+
+
+def slug_of(name: str) -> str:
+    return re.sub(r"[^a-z]+", "-", name.lower())
+
+
+def answer_code(messages: list[Path]) -> str:
+    """The code in the "Did you meet?" link of a person's email."""
+    for path in messages:
+        found = re.search(r"/a/([A-Za-z0-9]+)/met", email_text(path))
+        if found:
+            return found.group(1)
+    raise RuntimeError("no link to answer 'Did you meet?' in their message")
+
+
+def email_text(path: Path) -> str:
+    with path.open("rb") as handle:
+        message = BytesParser(policy=email_policy.default).parse(handle)
+    body = message.get_body(("plain",))  # an EmailMessage under the default policy
+    return body.get_content() if body is not None else ""
+
+
 def pair_ended(journey: Journey) -> None:
     journey.move_on(journey.day + 21)
     carer, manager = ENDED_PAIR
@@ -313,7 +397,10 @@ def next_round(journey: Journey) -> None:
 
 
 def closing_feedback(journey: Journey) -> None:
-    journey.move_on(90)
+    # The next round's own questions and check-ins come in the weeks between: kept in a folder of their own.
+    journey.move_on(89)
+    journey.file_messages("meanwhile", expected=0, seconds=5)
+    journey.say("Meanwhile the next round's pairs are asked whether they met, and how it is going.")
     journey.client.close(FIRST_ROUND, FEEDBACK)
     journey.say(
         f"Three months on, the manager closes the first round and tells all {len(CAST)} people in it, paired or not, "
@@ -322,11 +409,12 @@ def closing_feedback(journey: Journey) -> None:
     journey.file_messages("closing-feedback", expected=len(CAST))
 
 
-# In the order they happen. "Did you meet?" (after the first meeting) and the first check-in (30 days
-# after publishing) go between "reminder" and "pair-ended".
+# In the order they happen.
 STEPS: list[Step] = [
     Step("published", publish),
     Step("reminder", reminder),
+    Step("did-you-meet", did_you_meet),
+    Step("check-in", check_in),
     Step("pair-ended", pair_ended),
     Step("paired-again-first", next_round),
     Step("closing-feedback", closing_feedback),

@@ -1,6 +1,7 @@
 """`make demo-journey` on the real components (issue 18): a programme through simulated months leaves every
-message in a folder, one for each step, and the reminder, the pair-ended message to the partner and the closing
-feedback are each there in standard email and in an accessible format (easy read or large print)."""
+message in a folder, one for each step, and the reminder, "Did you meet?", the check-in, the pair-ended message
+to the partner and the closing feedback are each there in standard email and in an accessible format (easy read
+or large print); an answer of "we need help" becomes a task for the team."""
 
 from __future__ import annotations
 
@@ -34,10 +35,33 @@ def in_formats(folder: Path, *phrases: str) -> dict[str, list[str]]:
 def test_the_journey_leaves_each_message_in_standard_email_and_an_accessible_format(new_broker, tmp_path):
     journey = run_journey(tmp_path / "journey", free_port(), kafka_bootstrap=new_broker())
     steps = {p.name.split("-", 1)[1]: p for p in sorted(journey.folder.iterdir()) if p.is_dir()}
-    assert list(steps) == ["published", "reminder", "pair-ended", "paired-again-first", "closing-feedback"]
+    assert list(steps) == [
+        "published",
+        "reminder",
+        "did-you-meet",
+        "did-you-meet-help",
+        "check-in",
+        "pair-ended",
+        "paired-again-first",
+        "meanwhile",
+        "closing-feedback",
+    ]
 
     reminded = in_formats(steps["reminder"], "A reminder about your partner")
     assert reminded == {"standard": ["ben-bell.standard.email.eml"], "accessible": ["chloe-carter.easy-read.email.eml"]}
+
+    # Everyone paired is asked whether they met, each in their format; Amira asks for help from her link.
+    asked = in_formats(steps["did-you-meet"], "Did you meet")
+    assert "amira-ahmed.standard.email.eml" in asked["standard"]
+    assert {"chloe-carter.easy-read.email.eml", "femi-farah.large-print.email.eml"} <= set(asked["accessible"])
+    assert list(steps["did-you-meet"].glob("grace-green.*.txt")), "a text message to someone who asked for texts"
+    (task,) = steps["did-you-meet-help"].iterdir()
+    assert task.name.startswith("amira-ahmed.task") and "Asked for help: Amira Ahmed" in task.read_text()
+
+    checked = in_formats(steps["check-in"], "How is it going")
+    assert "amira-ahmed.standard.email.eml" in checked["standard"]
+    assert {"chloe-carter.easy-read.email.eml", "femi-farah.large-print.email.eml"} <= set(checked["accessible"])
+    assert len(list(steps["check-in"].iterdir())) == 8, "everyone paired, once"
 
     told = in_formats(steps["pair-ended"], "Your pair has ended", "not your fault")
     assert told == {"standard": ["elaine-evans.standard.email.eml"], "accessible": ["femi-farah.large-print.email.eml"]}

@@ -147,7 +147,7 @@ async def test_people_registered_before_references_get_one_are_shared_under_it_a
     from services.common.sealing import new_data_key
     from services.common.store import make_engine
     from services.registry.domain.leaders import LeaderIn
-    from services.registry.handlers.leaders import SEALED_FIELDS
+    from services.registry.domain.registering import SEALED_FIELDS
     from tests.integration.conftest import running_registry
 
     at_rest, shared = new_key(), new_key()
