@@ -120,8 +120,8 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
             await check_ins.answered(notifier, event)
             return
         await reminders.answered(notifier, event)  # answered by any route: no reminder, no task to chase them
-        if isinstance(event, PairEnded):
-            await check_ins.pair_ended(notifier, event)  # nobody is asked about a pair that ended
+        if isinstance(event, (PairEnded, PairDeclined)):
+            await check_ins.pair_ended(notifier, event)  # nobody is asked about a pair that ended or was turned down
 
     @broker.subscriber(ROUNDS.name, **subscriber_options(SERVICE, ROUNDS, settings.kafka), title="notifier: rounds")
     async def on_round(event: RoundEvent) -> None:

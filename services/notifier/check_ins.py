@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
-from schemas.events import FollowUpAnswered, OutcomePublished, PairEnded, RoundStatusChanged
+from schemas.events import FollowUpAnswered, OutcomePublished, PairDeclined, PairEnded, RoundStatusChanged
 from services.common.store import UnitOfWork, handled_in
 from services.notifier.adapters.orm import ScheduledRow
 from services.notifier.compose import london_date
@@ -176,8 +176,9 @@ async def round_ended(n: Notifier, event: RoundStatusChanged) -> None:
         log.info("%s: %d question(s) taken off, as the round is %s", change.round_id, taken, change.to_status)
 
 
-async def pair_ended(n: Notifier, event: PairEnded) -> None:
-    """Nobody is asked about a pair that ended, and no task is made about meeting in it."""
+async def pair_ended(n: Notifier, event: PairEnded | PairDeclined) -> None:
+    """Nobody is asked about a pair that ended, or that one of them turned down (or left the programme
+    before it began), and no task is made about meeting in it."""
     ended = event.data
     pair = {ended.leader_id, ended.partner_id}
     either = or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in pair))  # asked of one of the two
@@ -189,7 +190,8 @@ async def pair_ended(n: Notifier, event: PairEnded) -> None:
             if data.round_id == ended.round_id and {data.leader_id, data.partner_id} == pair:
                 mine.append(row)
         ids = [r.key.split(":", 1)[0] for r in mine]
-        taken = await take_off(uow, [r.key for r in mine], ids, "not sent: the pair ended")
+        why = "not sent: the pair ended" if isinstance(event, PairEnded) else "not sent: the pair was turned down"
+        taken = await take_off(uow, [r.key for r in mine], ids, why)
         await uow.commit()
     if taken:
-        log.info("%s: %d question(s) taken off, as a pair ended", ended.round_id, taken)
+        log.info("%s: %d question(s) taken off, as a pair ended or was turned down", ended.round_id, taken)

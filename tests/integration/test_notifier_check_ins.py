@@ -16,6 +16,7 @@ from schemas.events import (
     FollowUpAnswered,
     PairAccepted,
     PairAnswer,
+    PairDeclined,
     PairEnded,
     PairEnding,
     RoundStatusChanged,
@@ -146,7 +147,7 @@ async def test_not_yet_becomes_a_task_and_we_need_help_a_task_at_once_each_once(
     assert all("http" not in t for t in written)
 
 
-@pytest.mark.parametrize("how", ["round closed", "pair ended"])
+@pytest.mark.parametrize("how", ["round closed", "pair ended", "pair turned down"])
 async def test_when_the_round_closes_or_the_pair_ends_nobody_is_asked(store, tasks, smtp_server, clock, how):
     _, maildir = smtp_server
     await know(store, person(), PARTNER)
@@ -155,9 +156,12 @@ async def test_when_the_round_closes_or_the_pair_ends_nobody_is_asked(store, tas
     if how == "round closed":
         change = StatusChange(round_id="r1", from_status="published", to_status="closed")
         await check_ins.round_ended(n, RoundStatusChanged(producer="registry", correlation_id="r1", data=change))
-    else:
+    elif how == "pair ended":
         ending = PairEnding(round_id="r1", leader_id="cl-1", partner_id="pl-1", ended_by="leader")
         await check_ins.pair_ended(n, PairEnded(producer="registry", correlation_id="r1", data=ending))
+    else:  # one of them said no (or left the programme before it began)
+        no = PairAnswer(round_id="r1", leader_id="cl-1", partner_id="pl-1")
+        await check_ins.pair_ended(n, PairDeclined(producer="registry", correlation_id="r1", data=no))
     assert await questions(store) == []
     clock.set(ASKED + dt.timedelta(days=400))
     await handlers.run_due(n)
