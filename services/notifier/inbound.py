@@ -285,7 +285,9 @@ def pass_on(uow: UnitOfWork, n: Notifier, question: TextQuestionRow, answer: str
             "answer": answer,
             "received_on": london_date(text.received_at),
             "question": question.kind,
-            "number": question.number,
+            # A "Did you meet?" asked again after the date they set is numbered by that date in the schedule;
+            # to the registry every "Did you meet?" is question 0.
+            "number": 0 if question.kind == "met" else question.number,
         }
     )
     event = TextReplyReceived(

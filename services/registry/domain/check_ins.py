@@ -82,7 +82,7 @@ def read_meeting_date(typed: str) -> dt.date | None:
             return dt.date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
         day, month, year = (int(part) for part in re.split(r"[\s/.\-]+", text))
         return dt.date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a date, or a year too large to be one
         raise CannotAnswer("meeting_on: enter the date you plan to meet, for example 4 3 2027") from None
 
 
