@@ -271,11 +271,21 @@ def _partner_rule(look: _Look, person: MatchingProfile, free: np.ndarray) -> str
     if look.side != 0:
         return None
     rules = look.world.blocked_by[1]
+    professionals = look.them.people
+    round_ = look.world.cohort.round
     for rule, words in (
         ("release", "the manager of a professional who could be their partner confirmed that professional's time"),
         ("capacity", "a professional who could be their partner could take on a partner this round"),
     ):
-        held = np.flatnonzero(rules == rule)
+        # Only those whom lifting this one rule frees (as _own_rule asks of a person's own rules).
+        held = np.array(
+            [
+                j
+                for j in np.flatnonzero(rules == rule).tolist()
+                if session_problem(professionals[j], round_) is None and (rule == "capacity" or professionals[j].capacity > 0)
+            ],
+            dtype=np.int64,
+        )
         if len(held) and look.allowed(held).any():
             return f"Would be paired if {words}."
     return None

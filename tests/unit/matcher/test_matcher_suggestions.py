@@ -63,6 +63,11 @@ def test_release_not_confirmed_is_the_change_for_both_of_them():
     )
 
 
+def test_confirming_a_professionals_time_is_not_suggested_when_they_could_take_no_partner_anyway():
+    result = solve(cohort(leader("pl-1"), prof("cl-1", release_confirmed=False, capacity=0)))
+    assert suggestion_for(result, "pl-1") is None, "lifting one rule would not be enough"
+
+
 def test_a_full_professional_taking_one_more_partner_would_pair_the_one_left_over():
     result = solve(cohort(leader("pl-1"), leader("pl-2"), prof("cl-1", capacity=1)))
     (left,) = [u.id for u in result.unmatched]
