@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 # Letters and digits only, like QHM: a code this list may not know (a test area, or a board set up later) is kept as given.
-CODE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+# A code the list does not know, kept so older data still imports: letters and digits with at least one
+# digit, like S08000024 (ONS) or 00L (an older ODS code). A single word, like Kent, is a place, not a code.
+CODE = re.compile(r"^(?=.*[0-9])[A-Za-z0-9]{1,20}$")
 
 
 class AreaProblem(ValueError):
@@ -61,11 +63,11 @@ class Areas:
 
     def read(self, text: str) -> str:
         """What someone wrote, as the code to store: a name or a code on the list, or a code the list
-        does not know (kept as written, so old spreadsheets still import). Anything else is refused."""
+        does not know (kept, in capitals, so old spreadsheets still import). Anything else is refused."""
         if (code := self.code_of(text)) is not None:
             return code
         if CODE.match(text.strip()):
-            return text.strip()
+            return text.strip().upper()
         raise AreaProblem(
             f"we do not know a local health and care area called {text.strip()!r}; write the name of their "
             "integrated care board, like North East and North Cumbria, or its code, like QHM"

@@ -36,8 +36,12 @@ def test_a_code_the_list_does_not_know_is_kept_and_shown_as_itself_but_a_wrong_n
     board = Areas.from_csv("# a comment\ncode,name\nQHM,North East and North Cumbria\n")
     assert board.read("S08000024") == "S08000024" and board.name_of("S08000024") == "S08000024"
     assert board.name_of(None) == "" and board.choices() == [("QHM", "North East and North Cumbria")]
+    assert board.read("s08000024") == "S08000024", "a code the list does not know is kept in capitals"
     with pytest.raises(AreaProblem, match="like North East and North Cumbria, or its code, like QHM"):
         board.read("North East")
+    for place in ("Kent", "Leeds"):  # one word and no digit: a place, never kept as an unknown code
+        with pytest.raises(AreaProblem):
+            board.read(place)
 
 
 @pytest.mark.parametrize(
