@@ -146,14 +146,26 @@ async def round_name(uow: UnitOfWork, command: LaunchRound, launch_date: dt.date
 
 async def request_solve(uow: UnitOfWork, row: RoundRow) -> None:
     """Ask the matcher to solve the round as it stands now, with the leaders' current versions."""
-    versions = dict(
-        (await uow.session.execute(select(LeaderRow.id, LeaderRow.version).where(LeaderRow.id.in_(row.leader_ids)))).all()
-    )
+    leaders = (
+        await uow.session.execute(
+            select(LeaderRow.id, LeaderRow.version, LeaderRow.public).where(LeaderRow.id.in_(row.leader_ids))
+        )
+    ).all()
+    versions = {leader_id: version for leader_id, version, _ in leaders}
+    # "Never pair them with" travels in each profile, where someone named before they registered has no
+    # event reference yet (services/registry/event_refs.py); the round names every such pair among its
+    # people again, now that all of them have one.
+    named = {
+        (leader_id, other)
+        for leader_id, _, public in leaders
+        for other in (public or {}).get("do_not_pair_with") or []
+        if other in versions
+    }
     request = RoundRequest(
         round=RoundSpec.model_validate(row.spec),
         leader_versions=dict(sorted(versions.items())),
         locked_pairs=[tuple(p) for p in row.locked_pairs],
-        forbidden_pairs=[tuple(p) for p in row.forbidden_pairs],
+        forbidden_pairs=[*(tuple(p) for p in row.forbidden_pairs), *sorted(named)],
         previous_pairs=await previous_pairs(uow, set(versions)),
         left_out_before=await people_left_out_before(uow, row, set(versions)),
     )
