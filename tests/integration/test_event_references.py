@@ -119,7 +119,8 @@ async def test_a_rounds_events_carry_event_references_and_never_a_registry_id(re
     (request,) = requests
     assert set(request.data.leader_versions) == {refs[i] for i in ids}
     assert request.data.locked_pairs == [(refs[lived["id"]], refs[clinical["id"]])]
-    assert request.data.forbidden_pairs == [(refs[carer["id"]], refs[clinical["id"]])]
+    assert (refs[carer["id"]], refs[clinical["id"]]) in request.data.forbidden_pairs, "the pair the manager ruled out"
+    assert all(event_refs.is_ref(person) for pair in request.data.forbidden_pairs for person in pair)
 
     profiles = await read_topic(
         kafka_settings.bootstrap_servers, LEADER_PROFILES, lambda r: r.key == refs[manager["id"]].encode()
@@ -220,3 +221,27 @@ async def test_the_leaders_search_finds_someone_by_the_reference_a_task_quotes(r
         await pages.post("/sign-in", data={"csrf_token": token, "email": ADMIN[0], "password": ADMIN[1]})
         found = await pages.get("/manage/leaders", params={"q": ref})
     assert found.status_code == 200 and f'href="/manage/leaders/{leader["id"]}"' in found.text
+
+
+async def test_never_pair_them_with_someone_who_registered_later_still_rules_the_pair_out(registry, kafka_settings):
+    """A profile names the people it must never be paired with by their event references; someone named
+    before they registered had none then, so the round's request names the pair again."""
+    base = {leader["role"]: leader for leader in sample_leaders()}
+    professional = unique({**base["clinical_leader"], "do_not_pair_with": []})
+    lived = unique({**base["patient_leader"], "do_not_pair_with": [professional["id"]]})
+    for leader in (lived, professional):  # the one who names the other registers first
+        answer = await registry.post("/leaders", json=leader)
+        assert answer.status_code in (200, 201), answer.text
+    round_id = f"r-{uuid.uuid4().hex[:6]}"
+    launched = await registry.post("/rounds", json={"id": round_id, "leader_ids": [lived["id"], professional["id"]]})
+    assert launched.status_code in (200, 201, 202), launched.text
+    refs = await event_refs_of(registry.store)
+    records = await read_topic(
+        kafka_settings.bootstrap_servers,
+        ROUNDS,
+        keep=lambda r: r.key == round_id.encode() and b'"RoundRequested"' in r.value,
+        expected=1,
+        timeout_s=20,
+    )
+    (request,) = [RoundRequested.model_validate_json(r.value) for r in records]
+    assert (refs[lived["id"]], refs[professional["id"]]) in request.data.forbidden_pairs
