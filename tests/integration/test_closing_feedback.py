@@ -264,3 +264,22 @@ async def test_a_feedback_text_in_quiet_hours_waits_for_the_morning_and_goes_onc
     assert "the hospital now books interpreters before the first visit." in text.read_text()
     assert await scheduler.run_due() == 0, "sent once"
     assert [r.data.status for r in await world.reports(store)] == ["scheduled", "sent"]
+
+
+async def test_someone_who_withdrew_is_not_written_to_when_the_round_closes(registry, kafka_settings):
+    left_out = unique({**sample_leaders()[0], "availability": []})
+    first, professional, signs, carer = await publish_two_pairs(registry, not_paired=left_out)
+    withdrawn = await registry.post("/leaders", json={**left_out, "status": "withdrawn"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    closed = await registry.post(f"/rounds/{first}/close", json={"feedback": SAID})
+    assert closed.status_code == 200, closed.text
+    records = await read_topic(
+        kafka_settings.bootstrap_servers,
+        ROUNDS,
+        keep=lambda r: r.key == first.encode() and b"RoundFeedbackShared" in r.value,
+        expected=1,
+        timeout_s=20,
+    )
+    refs = await event_refs_of(registry.store)
+    told = set(RoundFeedbackShared.model_validate_json(records[0].value).data.leader_ids)
+    assert told == {refs[p["id"]] for p in (professional, signs, carer)}, "they left the programme: not written to"

@@ -8,10 +8,12 @@ own format. The caller commits.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from schemas.events import RoundFeedback, RoundFeedbackShared
 from schemas.topics import ROUNDS
 from services.common.store import UnitOfWork
-from services.registry.adapters.orm import RoundRow
+from services.registry.adapters.orm import LeaderRow, RoundRow
 from services.registry.domain.plain_english import Finding, check
 from services.registry.domain.programmes import ProgrammeDefaults
 from services.registry.handlers import review
@@ -27,9 +29,14 @@ class NotPlainEnglish(ValueError):
         super().__init__(" ".join(str(f) for f in findings))
 
 
-def everyone_in(row: RoundRow) -> list[str]:
-    """Everyone the round was for, paired or not; people erased since are not written to."""
-    return [leader_id for leader_id in dict.fromkeys(row.leader_ids) if leader_id != ERASED]
+async def everyone_in(uow: UnitOfWork, row: RoundRow) -> list[str]:
+    """Everyone the round was for, paired or not; people erased or withdrawn since are not written to
+    (someone who left the programme asked not to hear from it)."""
+    people = [leader_id for leader_id in dict.fromkeys(row.leader_ids) if leader_id != ERASED]
+    gone = set(
+        (await uow.session.scalars(select(LeaderRow.id).where(LeaderRow.id.in_(people), LeaderRow.status == "withdrawn"))).all()
+    )
+    return [leader_id for leader_id in people if leader_id not in gone]
 
 
 async def close_with_feedback(
@@ -44,7 +51,7 @@ async def close_with_feedback(
         return row
     row = await get_round(uow, round_id)
     terms = await programme_terms(uow, row.cohort_id, defaults)
-    told = everyone_in(row)
+    told = await everyone_in(uow, row)
     shared = RoundFeedback(round_id=round_id, leader_ids=told, message=words, programme=terms.contact, shared_by=by)
     uow.publish(ROUNDS, round_id, event(RoundFeedbackShared, shared, round_id))
     audit(uow, by, "shared what difference the pairs made", None, f"round {round_id}: a message to {len(told)} people")

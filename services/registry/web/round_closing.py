@@ -60,7 +60,7 @@ async def close_form(
     async with registry.store.unit_of_work() as uow:
         row = await uow.session.get(RoundRow, round_id)
         terms = await programme_terms(uow, row.cohort_id if row else None, registry.settings.programme_defaults)
-        people = len(round_feedback.everyone_in(row)) if row else 0
+        people = len(await round_feedback.everyone_in(uow, row)) if row else 0
     reach = words.FeedbackContact(
         team=terms.contact.team, person=terms.contact.person, phone=terms.contact.phone, email=terms.contact.email
     )
@@ -112,7 +112,7 @@ async def close(round_id: str, request: Request) -> Response:
                 {"title": "That cannot be done now", "message": str(problem), "back": f"/manage/rounds/{quote(round_id)}"},
                 status_code=409,
             )
-        told = len(round_feedback.everyone_in(row))
+        told = len(await round_feedback.everyone_in(uow, row))
         await uow.commit()
     done = "The round is closed. People can no longer answer from the links in their message."
     if said:
