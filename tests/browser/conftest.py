@@ -250,18 +250,17 @@ def choose_value(page, select, value: str) -> None:
     raise AssertionError(f"the arrow keys never chose {value}")
 
 
-ENDING_RUN = uuid.uuid4().hex[:5]  # this session's people and rounds are its own
-
-
 def published_round(api: httpx.Client) -> tuple[str, list[dict]]:
-    """A round of eight people who read email, approved and published: its id and its pairs."""
-    people = [
-        {**p, "id": f"{p['id']}-end{ENDING_RUN}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"
-    ][:8]
+    """A round of eight people who read email, approved and published: its id and its pairs. Its people are
+    new each time (their ids and addresses), so no message to another test's people is taken for theirs."""
+    run = uuid.uuid4().hex[:6]
+    people = [{**p, "id": f"{p['id']}-end{run}"} for p in sample_leaders()[:12] if p.get("contact_method", "email") == "email"][
+        :8
+    ]
     for person in people:
         person["email"] = f"{person['id']}@example.org"
         assert api.post("/leaders", json=person).status_code in (200, 201)
-    launched = api.post("/rounds", json={"name": f"Ending cohort {ENDING_RUN}", "leader_ids": [p["id"] for p in people]})
+    launched = api.post("/rounds", json={"name": f"Ending cohort {run}", "leader_ids": [p["id"] for p in people]})
     assert launched.status_code == 202, launched.text
     round_id = launched.json()["id"]
     wait_for_status(api, round_id, "proposed")

@@ -29,12 +29,13 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
         )
         uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
         await uow.commit()
-    assert [c.name for _, c in sealed_columns(Base.metadata)] == [
-        "sealed_words",  # what someone said when ending a pair
-        "sealed",
-        "sealed_second_factor",
-        "sealed_key",
-        "sealed_reason",
+    assert [(t.name, c.name) for t, c in sealed_columns(Base.metadata)] == [
+        ("ended_pairs", "sealed_words"),  # what someone said when ending a pair
+        ("follow_up_answers", "sealed_words"),  # what someone added to "Did you meet?" or a check-in
+        ("leaders", "sealed"),
+        ("managers", "sealed_second_factor"),
+        ("person_keys", "sealed_key"),
+        ("responses", "sealed_reason"),
     ]
     assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) >= 1
     async with store.sessions() as session:
