@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -19,6 +19,26 @@ from services.common.store import OutboxRelay, Store, set_aside_count
 
 log = logging.getLogger(__name__)
 
+# Each shutdown step gets this long: a broker or database that stops answering must not keep the
+# process (or a test) from ending; the steps after it still run.
+SHUTDOWN_STEP_SECONDS = 20.0
+
+
+async def stop_within(what: str, step: Awaitable[Any], seconds: float = SHUTDOWN_STEP_SECONDS) -> None:
+    """Wait for one shutdown step, but not for ever."""
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except TimeoutError:
+        log.warning("%s did not stop within %g seconds; going on without it", what, seconds)
+
+
+async def cancelled(task: asyncio.Task) -> None:
+    """Cancel a background task and wait for it to end."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
 
 @contextlib.asynccontextmanager
 async def outbox_relay(store: Store, kafka: KafkaSettings, service: str) -> AsyncIterator[OutboxRelay]:
@@ -30,10 +50,8 @@ async def outbox_relay(store: Store, kafka: KafkaSettings, service: str) -> Asyn
     try:
         yield relay
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await producer.stop()
+        await stop_within(f"{service}'s outbox relay", cancelled(task))
+        await stop_within(f"{service}'s event producer", producer.stop())
 
 
 def service_app(broker: KafkaBroker, store: Store, kafka: KafkaSettings, service: str, logger: logging.Logger) -> AsgiFastStream:
@@ -59,7 +77,7 @@ def service_app(broker: KafkaBroker, store: Store, kafka: KafkaSettings, service
     @app.after_shutdown
     async def stop_background() -> None:
         await background.aclose()
-        await store.engine.dispose()
+        await stop_within(f"{service}'s database connections", store.engine.dispose())
 
     return app
 
@@ -114,6 +132,4 @@ async def sampling(service: str, broker: Any, store: Store) -> AsyncIterator[Non
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_within(f"{service}'s metrics sampler", cancelled(task))

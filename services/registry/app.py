@@ -32,7 +32,7 @@ from services.common.kafka import batch_options, create_broker, ensure_topics, s
 from services.common.observability import metrics_app
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
-from services.common.runtime import outbox_relay, sampling
+from services.common.runtime import outbox_relay, sampling, stop_within
 from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import retention
 from services.registry.api import install_routes
@@ -148,9 +148,9 @@ def create_app(settings: RegistrySettings) -> FastAPI:
                 async with sampling(SERVICE, registry.broker, store):
                     yield
             finally:
-                await purging.stop()
-                await registry.broker.stop()
-        await store.engine.dispose()
+                await stop_within("the registry's purge job", purging.stop())
+                await stop_within("the registry's event consumers", registry.broker.stop())
+        await stop_within("the registry's database connections", store.engine.dispose())
 
     app = FastAPI(
         responses={

@@ -1,0 +1,37 @@
+"""Shutdown steps are bounded: a step that never ends is given up on, and the next still runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from services.common.runtime import cancelled, stop_within
+
+pytestmark = pytest.mark.unit
+
+
+async def test_a_step_that_never_ends_is_given_up_on_and_said_so(caplog):
+    caplog.set_level(logging.WARNING, "services.common.runtime")
+    never = asyncio.Event()
+    await stop_within("the stuck part", never.wait(), seconds=0.05)
+    assert "the stuck part did not stop within 0.05 seconds; going on without it" in caplog.text
+
+
+async def test_a_step_that_ends_is_waited_for():
+    done: list[str] = []
+
+    async def step() -> None:
+        await asyncio.sleep(0)
+        done.append("stopped")
+
+    await stop_within("a quick part", step(), seconds=5)
+    assert done == ["stopped"]
+
+
+async def test_a_cancelled_background_task_has_ended():
+    task = asyncio.create_task(asyncio.Event().wait())
+    await asyncio.sleep(0)
+    await cancelled(task)
+    assert task.cancelled()
