@@ -37,6 +37,13 @@ class RegistrySettings(BaseSettings):
     retention_days: int = Field(
         default=400, ge=1, le=3650, description="Days delivery reports and answers (with reasons for a no) are kept"
     )
+    # Six years: the time in which a complaint or a claim about who read someone's details may be brought.
+    audit_retention_days: int = Field(
+        default=6 * 365,
+        ge=30,
+        le=3650,
+        description="Days audit log entries (who read or changed what, and when) are kept",
+    )
     response_days: int = Field(default=14, ge=1, le=90, description="Days people have to accept or decline")
     demo_clock_file: Path | None = Field(
         default=None,
