@@ -26,8 +26,9 @@ from pydantic import ValidationError
 
 from schemas.events import Envelope
 from schemas.topics import ALL_TOPICS, DEAD_LETTERS, Topic
+from services.common import failures
 from services.common.kafka_security import KafkaRefused, broker_security, client_options, explain_refusal
-from services.common.logs import correlation_id, correlation_of, names_a_person, redact
+from services.common.logs import correlation_id, correlation_of, names_a_person
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import DatabaseUnavailable
@@ -97,11 +98,13 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """What went wrong, safe for logs: a validation error names fields, never the values (they may be personal)."""
-    if isinstance(exc, ValidationError):
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()[:20])
-        return f"ValidationError: {fields}"
-    return f"{exc.__class__.__name__}: {redact(str(exc))[:500]}"
+    """What went wrong, safe for a dead letter or a log: the error's class and a plain-English reason,
+    never the error's own text (a database error quotes the values it was given; services/common/failures.py)."""
+    return failures.describe_failure(exc, PERMANENT_REASON if isinstance(exc, PermanentError) else None)
+
+
+# The text of such an error names what was not there (a round, or a person's id): it is not kept.
+PERMANENT_REASON = "the event names something this service does not have, or asks for what can never be done"
 
 
 def jittered_backoff(attempt: int, first_seconds: float, max_seconds: float) -> float:
@@ -194,15 +197,17 @@ async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc
         return
     error = describe_failure(exc)
     DEAD_LETTERED.labels(service, record.topic).inc()
+    # Where in the code it failed, for a failing handler; never the error's text, which can quote a name or an id.
+    where = "" if is_permanent(exc) else f"\n{failures.where_it_failed(exc)}"
     log.error(
-        "%s: event at %s[%s]@%s dead-lettered after %d tries: %s",
+        "%s: event at %s[%s]@%s dead-lettered after %d tries: %s%s",
         service,
         record.topic,
         record.partition,
         record.offset,
         attempts,
         error,
-        exc_info=not is_permanent(exc),
+        where,
     )
     # No body: the event may hold a name or contact details, and a dead letter is kept for weeks.
     # Its topic, partition and offset say where it is; `pairing dlq replay` reads it from there.

@@ -39,8 +39,10 @@ def make_engine(url: str) -> AsyncEngine:
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     if url.startswith("sqlite://") and "+aiosqlite" not in url:
         url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
+    # SQLAlchemy's error text leaves out the statement's values (a name, an id): it may reach a log. The
+    # database's own words can still quote one, so dead letters keep none of it (services/common/failures.py).
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,7 +55,7 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def utc_now() -> dt.datetime:

@@ -128,7 +128,10 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         person_keys=PersonKeys(cipher, Cipher(settings.event_keys)),
     )
 
-    purging = PurgeJob(SERVICE, lambda: retention.purge(store, cipher, utc_now(), settings.retention_days))
+    purging = PurgeJob(
+        SERVICE,
+        lambda: retention.purge(store, cipher, utc_now(), settings.retention_days, settings.audit_retention_days),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

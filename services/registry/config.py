@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,8 +28,21 @@ class RegistrySettings(BaseSettings):
         "leader's data key on leaders.keys.v1; the first encrypts",
     )
     token_secret: str = Field(min_length=16, description="Signs the accept and decline links in messages")
+    audit_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Keys the digest that stands for an erased person's id in the audit log (an admin who knows "
+        "the id can still find what was done); made from the token secret when not set",
+    )
     retention_days: int = Field(
         default=400, ge=1, le=3650, description="Days delivery reports and answers (with reasons for a no) are kept"
+    )
+    # Six years: the time in which a complaint or a claim about who read someone's details may be brought.
+    audit_retention_days: int = Field(
+        default=6 * 365,
+        ge=30,
+        le=3650,
+        description="Days audit log entries (who read or changed what, and when) are kept",
     )
     response_days: int = Field(default=14, ge=1, le=90, description="Days people have to accept or decline")
     demo_clock_file: Path | None = Field(
@@ -104,6 +119,13 @@ class RegistrySettings(BaseSettings):
             self.programme_email,
             self.programme_postal_address.replace("\\n", "\n") if self.programme_postal_address else None,
         )
+
+    @property
+    def audit_digest_key(self) -> bytes:
+        """The key of erased people's digests in the audit log: its own, or one made from the token secret."""
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        return hmac.new(self.token_secret.encode(), b"pairing audit log: erased people", hashlib.sha256).digest()
 
     @property
     def programme_defaults(self) -> ProgrammeDefaults:

@@ -6,7 +6,8 @@
   their messages), once no round they are in is still open: here, and through a tombstone
   on `leaders.contact.v1`, in the notifier. Their name stays, so the history still reads.
   Their data key goes too (with a tombstone on `leaders.keys.v1`), so their contact records
-  still on the topic can no longer be read; a later change to them seals with a new key.
+  still on the topic can no longer be read; a later change to them seals with a new key;
+- audit log entries (who read or changed what, and when): `REGISTRY_AUDIT_RETENTION_DAYS` after they were written.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
 from services.registry import event_refs
 from services.registry.adapters.orm import (
+    AuditRow,
     DeliveryRow,
     EndedPairRow,
     FollowUpAnswerRow,
@@ -37,9 +39,10 @@ FINISHED_ROUNDS = ("closed", "cancelled")
 REMOVED = "contact_details_removed_on"
 
 
-async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) -> dict[str, int]:
+async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int, audit_days: int) -> dict[str, int]:
     cutoff = now - dt.timedelta(days=keep_days)
     async with store.unit_of_work() as uow:
+        audit = await uow.session.execute(delete(AuditRow).where(AuditRow.at < now - dt.timedelta(days=audit_days)))
         deliveries = await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.updated_at < cutoff))
         answers = await uow.session.execute(delete(ResponseRow).where(ResponseRow.answered_at < cutoff))
         # The pair stays ended (never proposed again); the words a person added go, like a reason for a no.
@@ -57,6 +60,7 @@ async def purge(store: Store, cipher: Cipher, now: dt.datetime, keep_days: int) 
         "words given when a pair ended": deleted(words),
         "answers to did you meet and check-ins": deleted(follow_ups),
         "withdrawn contact details": withdrawn,
+        "audit log entries": deleted(audit),
     }
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import logging
 import uuid
 from types import SimpleNamespace
 from typing import Annotated, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select
+from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import DEAD_LETTERS, Topic
-from services.common.kafka import create_broker, ensure_topics, subscriber_options
+from services.common.kafka import PermanentError, create_broker, ensure_topics, subscriber_options
 from services.common.settings import ReliabilitySettings
+from services.common.store import make_engine
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -185,3 +188,75 @@ async def test_a_projection_applies_its_batch_in_order_and_dead_letters_only_wha
     letters = await dead_letters_about(kafka_settings, topic.name, 1)
     assert [r.value for r in letters] == [b""], "only the unreadable record is set aside, without its body"
     assert dict(letters[0].headers)["original_offset"] == b"2"
+
+
+async def test_a_database_error_quoting_a_person_leaves_no_trace_of_them_in_the_dead_letter_or_the_log(
+    kafka_settings, database_url, database_kind, caplog
+):
+    """A handler that saves a person, on a real database: a second person with the same email breaks
+    the table's rule, and the error carries the statement's values (their name, email and id).
+    An event naming an id this service does not have is given up at once, its error naming the id.
+    Their dead letters, and the service's log, say what kind of failure it was and why, and name no one."""
+    people = Table(
+        f"people_{uuid.uuid4().hex[:6]}",
+        MetaData(),
+        Column("id", String(100), primary_key=True),
+        Column("name", String(200)),
+        Column("email", String(320), unique=True),
+    )
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(people.metadata.create_all)
+    topic = Topic(f"test.personal.{uuid.uuid4().hex[:6]}", key="round_id", partitions=1)
+    await ensure_topics(kafka_settings, (topic, DEAD_LETTERS))
+    broker = create_broker(kafka_settings, "privacy-test", ReliabilitySettings(max_attempts=2, first_backoff_seconds=0.01))
+    tag = uuid.uuid4().hex[:6]
+    first = {"id": f"pl-first-{tag}", "name": f"Philippa Quennell {tag}", "email": f"quennell-{tag}@example.org"}
+    second = {"id": f"pl-second-{tag}", "name": f"Evander Lockhart {tag}", "email": first["email"]}
+    ghost = {"id": f"pl-ghost-{tag}", "missing": True}
+    last = {"id": f"pl-last-{tag}", "name": "Last Person", "email": f"last-{tag}@example.org"}
+    saved: list[str] = []
+    errors: list[tuple[str, str]] = []  # each failure's class, and the values it carries
+
+    @broker.subscriber(topic.name, **subscriber_options("privacy-test", topic, kafka_settings))
+    async def handle(event: dict) -> None:
+        if event.get("missing"):
+            raise PermanentError(f"there is no leader called {event['id']}")
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(insert(people).values(**event))
+        except Exception as exc:
+            errors.append((exc.__class__.__name__, repr(getattr(exc, "params", None))))
+            raise
+        saved.append(event["id"])
+
+    caplog.set_level(logging.INFO)
+    await broker.start()
+    try:
+        for event in (first, second, ghost, last):
+            await broker.publish(json.dumps(event).encode(), topic=topic.name, key=b"k")
+        for _ in range(200):
+            if last["id"] in saved:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+    assert saved == [first["id"], last["id"]]
+    assert [name for name, _ in errors] == ["IntegrityError", "IntegrityError"], "tried twice, failing the same way"
+    assert second["name"] in errors[0][1] and second["id"] in errors[0][1], "the error carries the statement's values"
+    letters = await dead_letters_about(kafka_settings, topic.name, 2)
+    assert len(letters) == 2
+    personal = [second["id"], second["name"], second["email"], ghost["id"], first["name"], first["id"]]
+    for record in letters:
+        raw = (record.value or b"") + (record.key or b"") + b"".join(k.encode() + (v or b"") for k, v in record.headers)
+        assert [p for p in personal if p.encode() in raw] == [], "no name, email or id in a dead letter"
+    saved_twice, missing = (dict(r.headers)["error"].decode() for r in letters)
+    assert saved_twice.startswith("IntegrityError (") and "the database refused the change" in saved_twice
+    if database_kind == "postgresql":
+        assert "UniqueViolationError" in saved_twice and f"constraint {people.name}_email_key" in saved_twice
+    assert missing.startswith("PermanentError: the event names something this service does not have")
+    logged = caplog.text
+    assert "dead-lettered" in logged and "IntegrityError" in logged
+    assert [p for p in personal if p in logged] == [], "nor in the service's log"

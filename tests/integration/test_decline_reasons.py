@@ -74,11 +74,19 @@ async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure
         rows = csv_rows(await viewer.get(f"/manage/rounds/{round_id}/export/follow-up.csv"))
         assert "Reason for a no" not in rows[0] and not any(HEALTH in c or DISTANCE in c for r in rows for c in r)
 
-    # Erased: the carer's answer and its reason are gone, and the page still works.
+    # Erased: the carer's answer and its reason are gone, and the round's pages still work, naming them nowhere.
     assert (await registry.delete(f"/leaders/{carer['id']}")).status_code == 200
     async with pages_as(registry, *ADMIN) as admin:
         page = await admin.get(follow_up)
         assert page.status_code == 200 and HEALTH in page.text and DISTANCE not in page.text
+        for path in (f"/manage/rounds/{round_id}", f"/manage/rounds/{round_id}/pairs", f"/manage/rounds/{round_id}/status"):
+            shown = await admin.get(path)
+            assert shown.status_code == 200 and carer["id"] not in shown.text and carer["name"] not in shown.text, path
+    # The audit log keeps the answer the team recorded for them, and its reading, under a digest of their id.
+    audit = (await registry.get("/audit")).json()["items"]
+    assert carer["id"] not in repr(audit)
+    theirs = (await registry.get("/audit", params={"leader_id": carer["id"]})).json()["items"]
+    assert [e["action"] for e in theirs][:1] == ["erased"] and "recorded an answer" in [e["action"] for e in theirs]
 
     # Their key destroyed (as when a withdrawn person's last round closes): the reason can no longer be read.
     async with registry.store.unit_of_work() as uow:
@@ -90,7 +98,7 @@ async def test_a_reason_for_a_no_is_shown_to_managers_only_and_goes_with_erasure
 
     # The round's retention period ends: the purge deletes the answers with their reasons.
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=401)
-    removed = await retention.purge(registry.store, cipher, later, keep_days=400)
+    removed = await retention.purge(registry.store, cipher, later, keep_days=400, audit_days=2190)
     assert removed["answers"] >= 1
     async with registry.store.unit_of_work() as uow:
         left = (await uow.session.scalars(select(ResponseRow).where(ResponseRow.round_id == round_id))).all()

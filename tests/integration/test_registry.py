@@ -141,6 +141,30 @@ async def test_erasure_removes_the_person_and_leaves_tombstones_and_an_audit_ent
     assert entries[0]["action"] == "erased" and entries[0]["actor"] == ADMIN[0]
 
 
+async def test_erasure_leaves_the_audit_trail_whole_but_naming_no_one(registry):
+    gone = unique(sample_leaders()[2])
+    # Another person whose id starts with theirs: a different person, left as they are.
+    neighbour = {**sample_leaders()[3], "id": f"{gone['id']}0"}
+    for leader in (gone, neighbour):
+        await registry.post("/leaders", json=leader)
+    await registry.get(f"/leaders/{gone['id']}", params={"purpose": "checking access needs"})
+    await registry.get(f"/leaders/{neighbour['id']}", params={"purpose": f"before pairing with {gone['id']}."})
+    erased = await registry.delete(f"/leaders/{gone['id']}", params={"purpose": f"{gone['id']} asked to be erased"})
+    assert erased.status_code == 200
+
+    entries = (await registry.get("/audit", params={"leader_id": gone["id"]})).json()["items"]
+    assert [(e["action"], e["actor"]) for e in entries] == [("erased", ADMIN[0]), ("read", ADMIN[0])]
+    marker = entries[0]["leader_id"]
+    assert marker.startswith("(erased ") and {e["leader_id"] for e in entries} == {marker}
+    assert [e["purpose"] for e in entries] == [f"{marker} asked to be erased", "checking access needs"]
+    theirs = (await registry.get("/audit", params={"leader_id": neighbour["id"]})).json()["items"]
+    assert [(e["leader_id"], e["purpose"]) for e in theirs] == [(neighbour["id"], f"before pairing with {marker}.")]
+    async with registry.store.engine.connect() as conn:
+        rows = (await conn.execute(text("select actor, action, leader_id, purpose from audit_log"))).all()
+    named = [row for row in rows if gone["id"] in repr(row).replace(neighbour["id"], "")]
+    assert named == [], "the table alone names no one who was erased"
+
+
 async def test_erasure_takes_the_persons_id_out_of_cohorts_rounds_and_kept_or_ruled_out_pairs(registry):
     rounds = await Rounds.with_leaders(registry)
     gone, stays = rounds.lived

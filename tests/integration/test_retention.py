@@ -159,25 +159,34 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
                     )
                     for round_id, at in (("r-closed", LONG_AGO), ("r-open", LATELY))
                 ],
+                *[
+                    registry_orm.AuditRow(at=at, actor="a@example.org", action="read", leader_id="pl-here", purpose=why)
+                    for at, why in ((NOW - dt.timedelta(days=2191), "seven years ago"), (LONG_AGO, "kept"))
+                ],
             ]
         )
         await uow.commit()
 
-    removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400)
+    removed = await registry_retention.purge(registry_store, cipher, NOW, keep_days=400, audit_days=2190)
     assert removed == {
         "delivery reports": 1,
         "answers": 1,
         "words given when a pair ended": 1,
         "answers to did you meet and check-ins": 1,
         "withdrawn contact details": 1,
+        "audit log entries": 1,
     }
-    assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400) == {
+    assert await registry_retention.purge(registry_store, cipher, NOW, keep_days=400, audit_days=2190) == {
         "delivery reports": 0,
         "answers": 0,
         "words given when a pair ended": 0,
         "answers to did you meet and check-ins": 0,
         "withdrawn contact details": 0,
+        "audit log entries": 0,
     }, "once is enough"
+    async with registry_store.sessions() as session:
+        audited = (await session.scalars(select(registry_orm.AuditRow.purpose))).all()
+    assert audited == ["kept"], "the audit log keeps six years"
     async with registry_store.sessions() as session:
         kept = (await session.scalars(select(registry_orm.FollowUpAnswerRow.round_id))).all()
     assert kept == ["r-open"], "only the recent answer after pairing stays"

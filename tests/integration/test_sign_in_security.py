@@ -72,6 +72,27 @@ async def test_an_admin_makes_a_token_that_signs_in_with_its_role_until_revoked(
         assert (await forger.get("/leaders")).status_code == 401
 
 
+async def test_an_admin_makes_lists_and_revokes_a_token_in_the_pages(registry):
+    async with caller(registry) as browser:
+        assert (await sign_in_on_the_page(browser, *ADMIN)).status_code == 303
+        empty = await browser.get("/manage/tokens")
+        form_token = re.search(r'name="csrf_token" value="([^"]+)"', empty.text).group(1)
+        unnamed = await browser.post("/manage/tokens", data={"csrf_token": form_token, "name": " ", "role": "viewer"})
+        assert unnamed.status_code == 400 and "nhsuk-error-summary" in unnamed.text
+        made = await browser.post("/manage/tokens", data={"csrf_token": form_token, "name": "weekly export", "role": "viewer"})
+        assert made.status_code == 200 and "Copy this token now" in made.text
+        token = re.search(r'<code id="new-token">([^<]+)</code>', made.text).group(1)
+        listed = (await browser.get("/manage/tokens")).text
+        assert "weekly export" in listed and token not in listed, "listed by name, the token itself shown only once"
+        async with caller(registry, headers={"Authorization": f"Bearer {token}"}) as program:
+            assert (await program.get("/leaders")).status_code == 200
+            (token_id,) = re.findall(r'action="/manage/tokens/(\d+)/revoke"', listed)
+            revoked = await browser.post(f"/manage/tokens/{token_id}/revoke", data={"csrf_token": form_token})
+            assert revoked.status_code == 303
+            assert "Revoked" in (await browser.get("/manage/tokens")).text
+            assert (await program.get("/leaders")).status_code == 401
+
+
 async def test_a_name_is_needed_for_a_token(registry):
     answer = await registry.post("/api-tokens", json={"name": "  ", "role": "manager"})
     assert answer.status_code == 422 and "name" in answer.text

@@ -79,8 +79,9 @@ async def erase_leader(
     purpose: Annotated[str, Query(min_length=3, max_length=500)] = "the person asked to be erased",
 ) -> dict:
     """Erase the person here and, through tombstones, in the matcher and the notifier."""
-    async with registry_of(request).store.unit_of_work() as uow:
-        await erasure.erase_leader(uow, leader_id, actor_of(request), purpose)
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        await erasure.erase_leader(uow, leader_id, actor_of(request), purpose, registry.settings.audit_digest_key)
         await uow.commit()
     return {"id": leader_id, "erased": True}
 

@@ -22,11 +22,13 @@ from services.registry.adapters.orm import (
     RoundRow,
     UnmatchedRow,
 )
+from services.registry.domain.erased import erased_marker, without_id
 from services.registry.handlers.common import ERASED, NotFound, audit
 
 
-async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str) -> None:
-    """Remove a person everywhere: here, and (through tombstones) from the matcher and the notifier."""
+async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str, audit_key: bytes) -> None:
+    """Remove a person everywhere: here, and (through tombstones) from the matcher and the notifier.
+    The audit log keeps what was done about them, under a keyed digest of their id (`audit_key`)."""
     row = await uow.session.get(LeaderRow, leader_id)
     if row is None:
         raise NotFound(f"there is no leader called {leader_id}")
@@ -66,8 +68,25 @@ async def erase_leader(uow: UnitOfWork, leader_id: str, actor: str, purpose: str
         # Registered before events carried references: their first records are keyed by their id.
         for topic in (LEADER_PROFILES, LEADER_CONTACTS, LEADER_KEYS):
             event_refs.tombstone_by_id(uow, topic, leader_id, str(uuid.uuid4()))
-    # The audit keeps the pseudonymous id only, so the erasure itself can be shown.
-    audit(uow, actor, "erased", leader_id, purpose)
+    # The audit keeps every action, time and actor, and the erasure itself, under a digest of their id.
+    marker = erased_marker(audit_key, leader_id)
+    await forget_in_audit(uow, leader_id, marker)
+    audit(uow, without_id(actor, leader_id, marker), "erased", marker, without_id(purpose, leader_id, marker))
+
+
+async def forget_in_audit(uow: UnitOfWork, leader_id: str, marker: str) -> None:
+    """Their id, in the audit log, becomes the marker: on their own rows, and where another person's row
+    names them (an answer "yes to pl-018", a pair with them ended)."""
+    mentions = or_(
+        AuditRow.leader_id == leader_id,
+        AuditRow.purpose.contains(leader_id, autoescape=True),
+        AuditRow.actor.contains(leader_id, autoescape=True),
+    )
+    for row in (await uow.session.scalars(select(AuditRow).where(mentions))).all():
+        if row.leader_id == leader_id:
+            row.leader_id = marker
+        row.purpose = without_id(row.purpose, leader_id, marker)[:500]
+        row.actor = without_id(row.actor, leader_id, marker)[:200]
 
 
 async def forget_in_rounds(uow: UnitOfWork, leader_id: str) -> None:

@@ -277,7 +277,8 @@ async def erase_leader(leader_id: str, request: Request) -> Response:
         return await erase_page(request, leader_id, {"why": why}, {"why": "Select why their details are being erased"}, 400)
     async with registry_of(request).store.unit_of_work() as uow:
         try:
-            await erasure.erase_leader(uow, leader_id, manager.email, ERASE_REASONS[why])
+            key = registry_of(request).settings.audit_digest_key
+            await erasure.erase_leader(uow, leader_id, manager.email, ERASE_REASONS[why], key)
         except common.NotFound:
             return not_found(request, f"There is no leader with the reference {leader_id}.")
         await uow.commit()
