@@ -264,7 +264,17 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     session = dt.date.today() + dt.timedelta(days=21)  # enough notice for most, too little to book a sign language interpreter
     type_into(page, page.locator("#name"), f"Browser cohort {RUN}")
     type_into(page, page.locator("#round_id"), round_id)
-    type_into(page, page.locator("#sessions"), f"{session.day} {session:%B %Y} 10:00 to 15:00")
+    # The session's date in day, month and year boxes, its times from lists; the month forgotten first.
+    type_into(page, page.locator("#session_0_day"), str(session.day))
+    type_into(page, page.locator("#session_0_year"), str(session.year))
+    choose_option(page, page.locator("#session_0_from"), "10:00")
+    choose_option(page, page.locator("#session_0_to"), "15:00")
+    activate(page, page.get_by_role("button", name="Continue"))
+    assert "The date of session 1 must include a month" in page.locator(".nhsuk-error-summary").inner_text()
+    visit.check(page, "launch-errors")
+    activate(page, page.locator(".nhsuk-error-summary").get_by_role("link").first, navigates=False)
+    assert page.evaluate("document.activeElement.id") == "session_0_month"
+    page.keyboard.type(str(session.month))
     activate(page, page.get_by_role("button", name="Continue"))
     assert page.locator("h1").inner_text() == "Check the round before you launch it"
     confirm = page.locator("main").inner_text()
