@@ -17,9 +17,9 @@ from services.registry.domain.rounds import progress_words
 from services.registry.handlers import common
 from services.registry.handlers import rounds as rounds_handlers
 from services.registry.web import forms, round_dates, round_tables
-from services.registry.web.leader_form import time_options
 from services.registry.web.auth import Manager
 from services.registry.web.deps import need, need_form, registry_of
+from services.registry.web.leader_form import time_options
 from services.registry.web.pages import (
     DELIVERY_WORDS,
     LIVE_STATUSES,
