@@ -215,6 +215,15 @@ def choose_option(page, locator, text: str) -> None:
     raise AssertionError(f"the arrow keys never chose {text!r}")
 
 
+def type_area(page, name: str) -> None:
+    """Where scripts run, the area is a text box that suggests the names (app.js): type one of them."""
+    area = page.locator("#system")
+    assert area.evaluate("el => el.tagName") == "INPUT", "with scripts, the area is typed"
+    suggested = page.locator("#system-suggestions option").evaluate_all("options => options.map(o => o.value)")
+    assert name in suggested, f"{name!r} is not suggested"
+    type_into(page, area, name)
+
+
 def tick(page, locator) -> None:
     tab_to(page, locator)
     if not locator.is_checked():

@@ -31,6 +31,7 @@ from tests.browser.conftest import (
     links_in,
     tab_to,
     tick,
+    type_area,
     type_into,
 )
 from tests.browser.signing_in import http_sign_in, readme_shot, sign_in
@@ -215,13 +216,15 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     page.goto(f"{base}/manage/leaders")
     activate(page, page.get_by_role("button", name="Add a leader"))
     visit.check(page, "add-leader")
+    type_into(page, page.locator("#system"), "Narnia and the Lantern Waste")  # not an area: typed, not chosen
     activate(page, page.get_by_role("button", name="Add leader"))
     summary = page.locator(".nhsuk-error-summary")
     assert summary.is_visible()
     problems = summary.locator("li").all_inner_texts()
     assert any("full name" in p for p in problems), problems
     assert any("role" in p.lower() for p in problems), problems
-    assert any("local health and care area" in p for p in problems), problems
+    assert any("we do not know a local health and care area called 'Narnia" in p for p in problems), problems
+    assert page.locator("#system").input_value() == "Narnia and the Lantern Waste", "what was typed is kept"
     assert any("way they can meet" in p for p in problems), problems
     assert page.title().startswith("Error:")
     visit.check(page, "add-leader-errors")
@@ -233,7 +236,7 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     type_into(page, page.locator("#id"), new_id)
     type_into(page, page.locator("#name"), "Morgan Example")
     choose_radio(page, "role", "patient_leader")
-    choose_option(page, page.locator("#system"), "North East and North Cumbria")
+    type_area(page, "North East and North Cumbria")
     type_into(page, page.locator("#email"), f"{new_id}@example.org")
     type_into(page, page.locator("#town"), "Newcastle upon Tyne")
     type_into(page, page.locator("#max_travel_miles"), "15")
@@ -264,7 +267,17 @@ def test_a_manager_imports_launches_reviews_approves_and_publishes_and_leaders_a
     session = dt.date.today() + dt.timedelta(days=21)  # enough notice for most, too little to book a sign language interpreter
     type_into(page, page.locator("#name"), f"Browser cohort {RUN}")
     type_into(page, page.locator("#round_id"), round_id)
-    type_into(page, page.locator("#sessions"), f"{session.day} {session:%B %Y} 10:00 to 15:00")
+    # The session's date in day, month and year boxes, its times from lists; the month forgotten first.
+    type_into(page, page.locator("#session_0_day"), str(session.day))
+    type_into(page, page.locator("#session_0_year"), str(session.year))
+    choose_option(page, page.locator("#session_0_from"), "10:00")
+    choose_option(page, page.locator("#session_0_to"), "15:00")
+    activate(page, page.get_by_role("button", name="Continue"))
+    assert "The date of session 1 must include a month" in page.locator(".nhsuk-error-summary").inner_text()
+    visit.check(page, "launch-errors")
+    activate(page, page.locator(".nhsuk-error-summary").get_by_role("link").first, navigates=False)
+    assert page.evaluate("document.activeElement.id") == "session_0_month"
+    page.keyboard.type(str(session.month))
     activate(page, page.get_by_role("button", name="Continue"))
     assert page.locator("h1").inner_text() == "Check the round before you launch it"
     confirm = page.locator("main").inner_text()
@@ -435,7 +448,7 @@ def test_a_viewer_sees_no_access_needs_and_cannot_change_anything(stack, browser
     type_into(page, page.locator("#id"), leader_id)
     type_into(page, page.locator("#name"), "Robin Needs")
     choose_radio(page, "role", "carer_leader")
-    choose_option(page, page.locator("#system"), "Humber and North Yorkshire")
+    type_area(page, "Humber and North Yorkshire")
     type_into(page, page.locator("#email"), f"{leader_id}@example.org")
     tick(page, page.locator("#meeting_modes-3"))  # by phone
     tick(page, page.locator("#access_needs-3"))  # British Sign Language interpreter
@@ -482,7 +495,7 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
         type_into(page, page.locator("#id"), leader_id)
         type_into(page, page.locator("#name"), name)
         choose_radio(page, "role", role)
-        choose_option(page, page.locator("#system"), "Cornwall and the Isles of Scilly")  # an area no other test uses
+        type_area(page, "Cornwall and the Isles of Scilly")  # an area no other test uses
         type_into(page, page.locator("#email"), f"{leader_id}@example.org")
         tick(page, page.locator("#meeting_modes-2"))  # by video
         activate(page, page.get_by_role("button", name="Add leader"))
@@ -647,14 +660,20 @@ def test_journeys_work_without_javascript(stack, browser, visit):
     page.goto(f"{base}/manage/rounds/new")
     round_id = f"no-script-{RUN}"
     type_into(page, page.locator("#round_id"), round_id)
-    type_into(page, page.locator("#sessions"), "next tuesday")  # not a date: the summary says how to write it
+    activate(page, page.get_by_role("button", name="Add another school holiday"))  # posts the form back
+    assert page.locator("#holiday_1_from_day").count() == 1 and page.locator("#round_id").input_value() == round_id
+    for box, typed in (("day", "30"), ("month", "2"), ("year", "2027")):  # 30 February: not a real date
+        type_into(page, page.locator(f"#holiday_1_from_{box}"), typed)
     activate(page, page.get_by_role("button", name="Continue"))
-    assert "should look like '2027-03-02 10:00 to 12:00'" in page.locator(".nhsuk-error-summary").inner_text()
+    summary = page.locator(".nhsuk-error-summary").inner_text()
+    assert "The first day of school holiday 2 must be a real date: February 2027 has no day 30" in summary
+    assert "Enter the last day of school holiday 2" in summary
     visit.check(page, "no-script-launch-errors", scripted)
-    type_into(page, page.locator("#sessions"), "")
+    for box in ("day", "month", "year"):
+        type_into(page, page.locator(f"#holiday_1_from_{box}"), "")
     activate(page, page.get_by_role("button", name="Continue"))
     activate(page, page.get_by_role("button", name="Change the details"))
-    assert page.locator("#round_id").input_value() == round_id
+    assert page.locator("#round_id").input_value() == round_id and page.locator("#holiday_1_from_day").count() == 1
     activate(page, page.get_by_role("button", name="Continue"))
     activate(page, page.get_by_role("button", name="Launch the round"))
     assert page.locator("h1").inner_text() == f"Everyone, {dt.date.today():%B %Y}"
@@ -673,5 +692,5 @@ def test_journeys_work_without_javascript(stack, browser, visit):
 def test_the_readme_screenshots_exist() -> None:
     """The README shows the queue monitor and the review page, copied from the journey's
     test-artifacts/browser/readme-*.png when the pages change."""
-    for name in ("queue-monitor", "operations", "review", "review-table", "follow-up"):
+    for name in ("queue-monitor", "operations", "review", "review-table", "follow-up", "leader-form"):
         assert (ROOT / "docs" / "screenshots" / f"{name}.png").exists(), f"docs/screenshots/{name}.png is missing"

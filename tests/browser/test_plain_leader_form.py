@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_option, choose_radio, tick, type_into
-from tests.browser.signing_in import sign_in
+from tests.browser.signing_in import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -94,6 +94,8 @@ def test_a_manager_adds_a_leader_with_only_the_plain_fields_and_no_javascript(st
     assert f"Quentin Zebedee {RUN}" in page.locator("label[for=do_not_pair_with]").inner_text()
     tick(page, page.locator("#do_not_pair_with"))
     visit.check(page, "plain-leader-form-search", scripted)
+    page.locator("h2", has_text="Where and when").evaluate("heading => heading.scrollIntoView()")
+    readme_shot(page, "leader-form")
 
     activate(page, page.get_by_role("button", name="Add leader"))
     assert f"Pat Plainform {RUN}'s details are added" in page.locator(".nhsuk-notification-banner").inner_text()

@@ -1,6 +1,7 @@
-"""A manager names a round, reviews it in the table with a filter, keeps a pair from the table,
-publishes it, follows it up, downloads the pairs as a spreadsheet and prints the table: in Chromium,
-with the keyboard only, against the running product. Every page is checked with axe-core."""
+"""A manager names a round, reviews it in the table with filters, keeps one pair and rules out another
+from the table, approves it page by page, publishes it, records an answer given on the phone, follows
+it up, downloads the pairs as a spreadsheet and prints the table: in Chromium, with the keyboard only,
+against the running product. Every page is checked with axe-core."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import openpyxl
 import pytest
 
 from services.registry.sample import sample_leaders
-from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, activate, choose_radio, tick, type_into, wait_for_status
+from tests.browser.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    activate,
+    choose_radio,
+    choose_value,
+    tick,
+    type_into,
+    wait_for_status,
+)
 from tests.browser.signing_in import readme_shot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -85,33 +95,74 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
     visit.check(page, "review-table-sorted")
     page.goto(f"{base}/manage/rounds/{round_id}/pairs")
 
-    # ---- keep a pair from the table, and solve again ----
+    # ---- keep one pair and rule out another from the table, and solve again ----
+    kept_name = rows.first.locator("td").nth(1).locator("a").inner_text()
     activate(page, page.get_by_role("button", name="Keep").first)
     assert "will be kept" in page.locator(".nhsuk-notification-banner").inner_text()
+    last = page.locator("#pairs-table tbody tr").last
+    ruled_out = (last.locator("td").nth(1).locator("a").inner_text(), last.locator("td").nth(2).locator("a").inner_text())
+    activate(page, last.get_by_role("button", name="Rule out"))
+    assert "will not be paired" in page.locator(".nhsuk-notification-banner").inner_text()
     activate(page, page.get_by_role("button", name="Solve again"))
     wait_for_status(api, round_id, "proposed")
-
-    # ---- approve the page of pairs just checked: a person decides on every pair ----
     page.goto(f"{base}/manage/rounds/{round_id}/pairs")
+    assert kept_name in page.locator("#pairs-table tbody").inner_text(), "the kept pair is proposed again"
+    for row_text in page.locator("#pairs-table tbody tr").all_inner_texts():
+        assert not all(name in row_text for name in ruled_out), "the ruled-out pair is not proposed again"
+    visit.check(page, "review-table-solved-again")
+
+    # ---- approve page by page: the page of pairs in view, then the rest (a person decides on every pair) ----
     count = page.locator("#pairs-table tbody tr").count()
-    tick(page, page.get_by_label(f"I have checked each of these {count} pairs and their reasons"))
-    activate(page, page.get_by_role("button", name=f"Approve these {count} pairs"))
+    type_into(page, page.locator("#q"), kept_name)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("#pairs-table tbody tr").count() == 1
+    tick(page, page.get_by_label("I have checked this pair and its reasons"))
+    activate(page, page.get_by_role("button", name="Approve this pair"))
+    assert f"You approved 1 pair. {count - 1} " in page.locator(".nhsuk-notification-banner").inner_text()
+    assert api.get(f"/rounds/{round_id}").json()["status"] == "proposed", "not approved until every pair is"
+    visit.check(page, "review-table-one-approved")
+    activate(page, page.get_by_role("link", name="Clear filters"))
+    choose_value(page, page.locator("#approved"), "no")
+    activate(page, page.get_by_role("button", name="Show pairs"))
+    rest = page.locator("#pairs-table tbody tr").count()
+    assert rest == count - 1
+    tick(page, page.get_by_label(f"I have checked each of these {rest} pairs and their reasons"))
+    activate(page, page.get_by_role("button", name=f"Approve these {rest} pairs"))
     assert "Every pair is approved" in page.locator(".nhsuk-notification-banner").inner_text()
+    page.goto(f"{base}/manage/rounds/{round_id}/pairs")
     assert page.locator("#pairs-table tbody .nhsuk-tag--green").count() == count
     visit.check(page, "review-table-approved")
     assert api.get(f"/rounds/{round_id}").json()["status"] == "approved"
-    assert api.post(f"/rounds/{round_id}/publish").status_code == 200
 
-    # ---- follow it up: who has been told, and who has answered ----
-    page.goto(f"{base}/manage/rounds/{round_id}")
+    # ---- publish, from the round's page ----
+    activate(page, page.get_by_role("link", name="Back to the round"))
+    activate(page, page.get_by_role("button", name="Publish and tell everyone"))
+    activate(page, page.get_by_role("button", name="Publish and tell everyone"))
+    assert "The round is published" in page.locator(".nhsuk-notification-banner").inner_text()
+
+    # ---- an answer given on the phone, recorded by the manager ----
+    pair = api.get(f"/rounds/{round_id}").json()["pairs"][0]
+    activate(page, page.get_by_role("link", name="Record an answer given by phone, letter, text or in person"))
+    choose_value(page, page.locator("#question"), f"{pair['lived_experience_id']} {pair['professional_id']}")
+    choose_radio(page, "answer", "accept")
+    choose_radio(page, "via", "phone")
+    activate(page, page.get_by_role("button", name="Record the answer"))
+    assert "Recorded: " in page.locator(".nhsuk-notification-banner").inner_text()
+
+    # ---- follow it up: who has been told, and who has answered, and how ----
     activate(page, page.get_by_role("link", name="Follow up: whose message was sent, and who has said yes or no"))
     assert page.locator("h1").inner_text() == name
-    assert "Nothing yet" in page.locator("#follow-up-table").inner_text()
+    table_text = page.locator("#follow-up-table").inner_text()
+    assert "Nothing yet" in table_text
+    answered = page.locator("#follow-up-table tbody tr", has_text="Given on the phone by the leader")
+    assert answered.count() == 1 and "Yes" in answered.inner_text() and "recorded by" in answered.inner_text()
     visit.check(page, "follow-up")
     readme_shot(page, "follow-up")
     choose_radio(page, "show", "not_answered")
     activate(page, page.get_by_role("button", name="Show people"))
     assert "show=not_answered" in page.url and "match." in page.locator("#follow-up-count").inner_text()
+    assert "Given on the phone" not in page.locator("#follow-up-table").inner_text(), "who has answered is not listed"
     visit.check(page, "follow-up-not-answered")
 
     # ---- download the pairs as a spreadsheet, and open it ----

@@ -113,7 +113,10 @@ async def test_plain_fields_that_cannot_be_read_get_errors_naming_the_field(regi
     assert "Select their local health and care area" in summary
     assert "Free time 1: the end time must be later than the start time" in summary and 'href="#time_0_to"' in summary
     assert "Free time 2: select a day, a start time and an end time" in summary and 'href="#time_1_from"' in summary
-    assert "Date they cannot do 1 must be a real date" in summary and 'href="#date_0_day"' in summary
+    assert (
+        "Date they cannot do 1 must be a real date: the month is a number from 1 to 12" in summary
+        and 'href="#date_0_month"' in summary
+    )
     assert "should be a number of miles" in summary and 'href="#max_travel_miles"' in summary
     assert "nhsuk-date-input__input nhsuk-input--width-2 nhsuk-input--error" in bad.text
     assert (await registry.get(f"/leaders/{ident}")).status_code == 404

@@ -81,6 +81,13 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
         )
         assert bad.status_code == 400
         assert "Phone number: must be a UK phone number" in bad.text and 'href="#phone"' in bad.text
+        bad_date = await browser.post(
+            details_page,
+            data={"csrf_token": token, "name": "North East 2027", "next_round_on_day": "4", "next_round_on_year": "2027"},
+        )
+        assert bad_date.status_code == 400
+        assert "The date of the next round must include a month" in bad_date.text
+        assert 'href="#next_round_on_month"' in bad_date.text and 'value="4"' in bad_date.text, "what was typed is kept"
 
         good = await browser.post(
             details_page,
@@ -93,7 +100,9 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
                 "email": "ne.pairing@example.nhs.uk",
                 "postal_address": "Patient Leader Programme\r\n1 Example Quay\r\nNewcastle upon Tyne\r\nNE1 3AA",
                 "closure_periods": "12-24..01-01\r\n2027-08-30..2027-09-03",
-                "next_round_on": "2027-05-04",
+                "next_round_on_day": "4",
+                "next_round_on_month": "5",
+                "next_round_on_year": "2027",
             },
         )
         assert good.status_code == 303, good.text

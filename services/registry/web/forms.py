@@ -15,6 +15,7 @@ from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.domain.importing import column_of, row_to_leader
 from services.registry.domain.leaders import PROXY_CONSENT, Consent, LeaderIn, consent_given, with_consent
+from services.registry.web import round_dates
 
 # ---- words for coded values ----
 
@@ -318,8 +319,6 @@ ROUND_FIELDS: dict[str, tuple[str, str]] = {
     "who": ("Who to pair", "Select who to pair"),
     "area": ("Local health and care area", "Select a local health and care area"),
     "cohort": ("Cohort", "Select a cohort"),
-    "sessions": ("Required sessions", ""),
-    "school_holidays": ("School holidays", ""),
     "min_shared_hours_per_week": ("Shared free time each week", "Enter the hours of shared free time each week"),
     "allow_cross_system_remote": ("Pairs across local areas", "Select whether people in different areas can be paired"),
     "time_limit_seconds": ("Time limit for the matcher", "Enter a time limit in seconds"),
@@ -339,62 +338,33 @@ WEIGHTS = ("topics", "travel", "experience", "organisation")
 MINIMUM_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9 ,&'-]{0,99}?)\s*[:=]?\s*(\d{1,6})$")
 ROUND_TEXT_FIELDS = tuple(ROUND_FIELDS)
 
-_DATE = r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[A-Za-z]+\s+\d{4})"
-_TIME = r"(\d{1,2}[:.]\d{2})"
-# Where the session is, or how to join, may follow the times: "... 10:00 to 12:00 at Room 2, Civic Centre, Leeds".
-SESSION_LINE = re.compile(
-    rf"^{_DATE}\s*,?\s+(?:from\s+)?{_TIME}\s*(?:-|to)\s*{_TIME}(?:(?:\s*[,;]\s*|\s+)(?:at\s+)?(.+))?$", re.I
-)
-HOLIDAY_LINE = re.compile(rf"^{_DATE}\s*(?:-|to)\s*{_DATE}$", re.I)
-
-
-def parse_date(text: str) -> dt.date:
-    text = text.strip()
-    if re.match(r"^\d{4}-", text):
-        return dt.date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-    day, month, year = text.split()
-    name = month.lower()
-    found = [i for i, m in enumerate(MONTHS, start=1) if m.startswith(name[:3])]
-    if len(name) < 3 or not found:
-        raise ValueError(month)
-    return dt.date(int(year), found[0], int(day))
-
-
-def _time(text: str) -> str:
-    hours, minutes = re.split(r"[:.]", text)
-    return f"{int(hours):02d}:{minutes}"
-
 
 def round_values(form: Any) -> dict[str, str]:
-    return {name: (form.get(name) or "").strip() for name in ROUND_TEXT_FIELDS}
+    """The form as it was sent: its fields, and the rows of sessions and school holidays (flat)."""
+    return {name: (form.get(name) or "").strip() for name in ROUND_TEXT_FIELDS} | round_dates.values_of(form)
+
+
+def round_error_order(values: dict[str, str]) -> dict[str, str]:
+    """The launch form's fields in the order they are on the page, for the error summary."""
+    names = list(ROUND_FIELDS)
+    at = names.index("cohort") + 1
+    return dict.fromkeys([*names[:at], *round_dates.field_order(values), *names[at:]], "")
 
 
 LINE_PROBLEMS = {
-    "sessions": (
-        "Required sessions: line {number} ({line!r}) should look like '2027-03-02 10:00 to 12:00' "
-        "or '2 March 2027 10:00 to 12:00 at Room 2, Civic Centre, Leeds'"
-    ),
-    "school_holidays": "School holidays: line {number} ({line!r}) should look like '2027-02-15 to 2027-02-19'",
     "min_pairs_per_area": "Minimum pairs in an area: line {number} ({line!r}) should be an area's name or code and a number, "
     "like 'West Yorkshire 3' or 'QWO 3'",
 }
 # Where LaunchRound's fields are on the form.
-ROUND_FORM_FIELDS = {"id": "round_id", "leader_ids": "who", "cohort_id": "cohort", "min_pairs_per_system": "min_pairs_per_area"}
+ROUND_FORM_FIELDS = {
+    "id": "round_id",
+    "leader_ids": "who",
+    "cohort_id": "cohort",
+    "min_pairs_per_system": "min_pairs_per_area",
+    "sessions": "session_0_day",
+    "school_holidays": "holiday_0_from_day",
+}
 Line = TypeVar("Line")
-
-
-def _session(line: str) -> dict[str, str]:
-    if not (match := SESSION_LINE.match(line)):
-        raise ValueError(line)
-    date = parse_date(match.group(1))
-    place = {"place": match.group(4).strip()} if match.group(4) else {}
-    return {"date": date.isoformat(), "start": _time(match.group(2)), "end": _time(match.group(3)), **place}
-
-
-def _holiday(line: str) -> dict[str, str]:
-    if not (match := HOLIDAY_LINE.match(line)):
-        raise ValueError(line)
-    return {"from": parse_date(match.group(1)).isoformat(), "to": parse_date(match.group(2)).isoformat()}
 
 
 def _minimum(line: str) -> tuple[str, int]:
@@ -475,8 +445,8 @@ def round_command(values: dict[str, str], leader_ids: list[str] | None, cohort_s
 
     errors: dict[str, str] = {}
     data: dict[str, Any] = {
-        "sessions": _read_lines(values, "sessions", _session, errors),
-        "school_holidays": _read_lines(values, "school_holidays", _holiday, errors),
+        "sessions": round_dates.sessions(values, errors),
+        "school_holidays": round_dates.holidays(values, errors),
     }
     errors.update(_choice_errors(values))
     data["allow_cross_system_remote"] = values["allow_cross_system_remote"] == "yes"

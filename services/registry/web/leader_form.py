@@ -16,7 +16,7 @@ from schemas.cohort import KM_PER_MILE, Location
 from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import find_place, nearest_district
 from services.registry.domain.importing import read_miles
-from services.registry.web import forms
+from services.registry.web import date_boxes, forms
 
 # Every half hour from 06:00 to 22:00, UK time.
 TIMES = tuple(f"{hour:02d}:{minute:02d}" for hour in range(6, 23) for minute in (0, 30))[:-1]
@@ -72,22 +72,9 @@ def _dates_text(dates: list[tuple[str, ...]], errors: dict[str, str]) -> str:
     """'26/1/2027; ...' for the dates filled in, with the GOV.UK date pattern's messages for the others."""
     said = []
     for i, parts in enumerate(dates):
-        if not any(parts):
-            continue
-        label = f"Date they cannot do {i + 1}"
-        missing = [name for name, value in zip(("day", "month", "year"), parts, strict=True) if not value]
-        if missing:
-            errors[f"date_{i}_{missing[0]}"] = f"{label} must include a {' and a '.join(missing)}"
-            continue
-        try:
-            day, month, year = (int(p) for p in parts)
-            if not 2000 <= year <= 2100:
-                raise ValueError(year)
-            dt.date(year, month, day)
-        except ValueError:
-            errors[f"date_{i}_day"] = f"{label} must be a real date, like 26 1 2027"
-            continue
-        said.append(f"{day}/{month}/{year}")
+        boxes = {f"date_{i}_{part}": value for part, value in zip(date_boxes.PARTS, parts, strict=True)}
+        if date := date_boxes.read_date(boxes, f"date_{i}", f"date they cannot do {i + 1}", errors, required=False):
+            said.append(f"{date.day}/{date.month}/{date.year}")
     return "; ".join(said)
 
 

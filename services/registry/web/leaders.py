@@ -111,8 +111,15 @@ async def leader_form_page(
     people = [(who, names[who]["name"], True) for who in chosen]
     people += [(who, name, False) for who, name in values.get("never_found") or [] if who not in chosen]
     area_options = areas().choices()
+    # Where scripts run the area is typed by name (see app.js): a name, or a code in any case, is chosen again.
+    typed = ""
     if values.get("system") and values["system"] not in areas().names:
-        area_options.append((values["system"], f"Area {values['system']}"))
+        known = areas().code_of(values["system"])
+        if known:
+            values["system"] = known
+        else:
+            typed = values["system"]
+            area_options.append((values["system"], f"Area {values['system']}"))
     return page(
         request,
         "leader_form.html",
@@ -124,6 +131,7 @@ async def leader_form_page(
             "errors": forms.ordered(errors, forms.LEADER_FIELDS),
             "error_for": errors,
             "area_options": [("", "Choose an area"), *area_options],
+            "area_typed": typed,
             "time_options": leader_form.time_options,
             "never_people": people,
             "searched": values.get("searched", False),

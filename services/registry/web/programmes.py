@@ -22,6 +22,7 @@ from services.registry.domain.commands import NewCohort, NewProgramme, Programme
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
 from services.registry.handlers import common
 from services.registry.handlers import programmes as programme_handlers
+from services.registry.web import date_boxes
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
@@ -110,7 +111,10 @@ def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict
 @router.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
 async def change_details(programme_id: str, request: Request) -> Response:
     manager, form = await need_form(request, "manager")
-    values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS}
+    values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS} | date_boxes.boxes(form, "next_round_on")
+    date_errors: dict[str, str] = {}
+    next_round = date_boxes.read_date(values, "next_round_on", "the date of the next round", date_errors, required=False)
+    values["next_round_on"] = next_round.isoformat() if next_round else ""
     async with registry_of(request).store.unit_of_work() as uow:
         row = await uow.session.get(ProgrammeRow, programme_id)
         if row is None:
@@ -118,7 +122,9 @@ async def change_details(programme_id: str, request: Request) -> Response:
         try:
             change = details_from_form(values)
         except ValidationError as problem:
-            return details_page(request, row, values, form_errors(problem), 400)
+            return details_page(request, row, values, form_errors(problem) | date_errors, 400)
+        if date_errors:
+            return details_page(request, row, values, date_errors, 400)
         await programme_handlers.change_programme(uow, programme_id, change, manager.email)
         await uow.commit()
     return with_message(f"/manage/programmes/{quote(programme_id)}", "The programme's details have been saved.")
@@ -290,7 +296,7 @@ def details_values(row: ProgrammeRow) -> dict:
     """The form's fields as a manager reads them."""
     values = {key: getattr(row, key) or "" for key in DETAIL_FIELDS}
     values["closure_periods"] = "\n".join(row.closure_periods if row.closure_periods is not None else [DEFAULT_CLOSURE_TEXT])
-    values["next_round_on"] = row.next_round_on.isoformat() if row.next_round_on else ""
+    values |= date_boxes.boxes_of(row.next_round_on, "next_round_on")
     for key in ("check_in_first_days", "check_in_every_days"):
         values[key] = "" if getattr(row, key) is None else str(getattr(row, key))
     return values

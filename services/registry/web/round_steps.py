@@ -20,6 +20,7 @@ from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import (
     not_found,
     page,
+    safe_next,
     with_message,
 )
 from services.registry.web.rounds import round_context
@@ -27,8 +28,11 @@ from services.registry.web.rounds import round_context
 router = APIRouter()
 
 
-async def round_action(request: Request, round_id: str, action, success: str | Callable[[], str]) -> Response:
-    """Run `action` in one transaction; then show the round with `success` (words, or what makes them)."""
+async def round_action(
+    request: Request, round_id: str, action, success: str | Callable[[], str], back: str | None = None
+) -> Response:
+    """Run `action` in one transaction; then show the round (or `back`, a page of it) with `success`
+    (words, or what makes them)."""
     await need_form(request, "manager")
     async with registry_of(request).store.unit_of_work() as uow:
         try:
@@ -45,7 +49,7 @@ async def round_action(request: Request, round_id: str, action, success: str | C
                 status_code=409,
             )
         await uow.commit()
-    return with_message(f"/manage/rounds/{quote(shown)}", success() if callable(success) else success)
+    return with_message(back or f"/manage/rounds/{quote(shown)}", success() if callable(success) else success)
 
 
 @router.post("/manage/rounds/{round_id}/approve", response_class=HTMLResponse, include_in_schema=False)
@@ -133,11 +137,14 @@ async def choose_pair(round_id: str, request: Request, handler: Callable, succes
     await need(request, "manager")
     form = await request.form()
     lived, professional = await pair_choice(form)
+    # From the table of pairs, back to the same view of it (its search, filters and page).
+    back = safe_next(str(form.get("back") or ""))
+    table = back if back.startswith(f"/manage/rounds/{quote(round_id)}/pairs") else None
 
     async def act(uow):
         await handler(uow, round_id, PairChoice(lived_experience_id=lived, professional_id=professional))
 
-    return await round_action(request, round_id, act, success + " Choose 'Solve again' when you are ready.")
+    return await round_action(request, round_id, act, success + " Choose 'Solve again' when you are ready.", table)
 
 
 @router.post("/manage/rounds/{round_id}/resolve", response_class=HTMLResponse, include_in_schema=False)

@@ -16,9 +16,10 @@ from services.registry.adapters.orm import CohortRow, LeaderRow, RoundRow
 from services.registry.domain.rounds import progress_words
 from services.registry.handlers import common
 from services.registry.handlers import rounds as rounds_handlers
-from services.registry.web import forms, round_tables
+from services.registry.web import forms, round_dates, round_tables
 from services.registry.web.auth import Manager
 from services.registry.web.deps import need, need_form, registry_of
+from services.registry.web.leader_form import time_options
 from services.registry.web.pages import (
     DELIVERY_WORDS,
     LIVE_STATUSES,
@@ -69,13 +70,12 @@ def default_round_values() -> dict[str, str]:
         "who": "all",
         "area": "",
         "cohort": "",
-        "sessions": "",
-        "school_holidays": "",
         "min_shared_hours_per_week": "1",
         "allow_cross_system_remote": "yes",
         "time_limit_seconds": "10",
         "min_pairs_per_area": "",
         **{f"weight_{part}": f"{getattr(weights, part):g}" for part in forms.WEIGHTS},
+        **round_dates.blank(),
     }
 
 
@@ -87,8 +87,11 @@ async def round_form_page(request: Request, values: dict, errors: dict[str, str]
             "title": "Launch a pairing round",
             "section": "rounds",
             "values": values,
-            "errors": forms.ordered(errors, forms.ROUND_FIELDS),
+            "errors": forms.ordered(errors, forms.round_error_order(values)),
             "error_for": errors,
+            "session_rows": round_dates.rows(values, "session"),
+            "holiday_rows": round_dates.rows(values, "holiday"),
+            "time_options": time_options,
             **await launch_choices(registry_of(request)),
         },
         status_code=status_code,
@@ -135,6 +138,9 @@ async def check_round(request: Request) -> Response:
     form = await request.form()
     values = forms.round_values(form)
     if form.get("change"):
+        return await round_form_page(request, values, {})
+    if (adding := form.get("add")) in round_dates.KINDS:  # "Add another session" or "Add another holiday"
+        round_dates.add_row(values, str(adding))
         return await round_form_page(request, values, {})
     command, included, errors = await checked_round(request, values)
     if command is None:
