@@ -22,7 +22,7 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
 from services.notifier.app import create_app
 from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
-from services.notifier.domain.check_ins import check_in_days, met_question_on, not_yet_task_on
+from services.notifier.domain.check_ins import check_in_day, met_question_on, not_yet_task_on
 from services.registry.adapters.orm import AuditRow, FollowUpAnswerRow, TaskRow
 from tests.integration.conftest import ADMIN, event_refs_of, with_ids, with_references
 from tests.integration.helpers import contact_record, pages_as, publish, publish_two_pairs
@@ -126,6 +126,7 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
         await contact_record(kafka_settings, leader, ref=refs[leader["id"]])
     told = await outcomes(kafka_settings, refs, signs["id"], carer["id"])
     published_on = told[signs["id"]].occurred_at.astimezone(LONDON).date()
+    heard_on = clock.now().astimezone(LONDON).date()  # check-ins count from when the notifier heard of it
     meeting = told[signs["id"]].data.partners[0].first_meeting
     assert meeting is not None
     ask_on = met_question_on(meeting.date, published_on)
@@ -180,7 +181,7 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert await tasks_for(registry, signs["id"], "not_yet", seconds=0) == [], "who said yes is not chased"
 
     # A check-in on the programme's schedule (this round's programme keeps the default: 30 days).
-    first_check_in = check_in_days(published_on, 30, 60)[0]
+    first_check_in = check_in_day(heard_on, 30, 60, 1)
     clock.set(at_london(max(first_check_in, clock.now().astimezone(LONDON).date()), 10, 0))
     (check_in,) = await mail(maildir, signs["id"], "How is it going")
     assert f"/a/{code}/check-in/1" in check_in.get_body(("plain",)).get_content()
