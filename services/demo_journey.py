@@ -18,7 +18,7 @@ import datetime as dt
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
@@ -129,6 +129,30 @@ class Journey:
     answers: int = 0  # answers and endings published on responses.v1 so far
     step_number: int = 0
     day: int = 0
+    refs: dict[str, str] = field(default_factory=dict)  # event reference by registry id, read once for each person
+    unknown_refs: set[str] = field(default_factory=set)  # references the registry did not know when last asked
+    ref_lookups: int = 0  # times the registry's database was read for them
+
+    def read_refs(self) -> None:
+        self.refs = asyncio.run(self.stack.event_refs())
+        self.ref_lookups += 1
+
+    def refs_of(self, leader_ids: Iterable[str]) -> dict[str, str]:
+        """Event reference by registry id; the registry's database is read again only for someone not seen before."""
+        leader_ids = list(leader_ids)
+        if any(leader_id not in self.refs for leader_id in leader_ids):
+            self.read_refs()
+        return {leader_id: self.refs[leader_id] for leader_id in leader_ids if leader_id in self.refs}
+
+    def ids_of(self, refs: Iterable[str]) -> dict[str, str]:
+        """Registry id by event reference (messages name people by it); read again only when a new one appears."""
+        refs = set(refs)
+        new = refs - set(self.refs.values()) - self.unknown_refs
+        if new:
+            self.read_refs()
+            self.unknown_refs |= new - set(self.refs.values())
+        by_ref = {ref: leader_id for leader_id, ref in self.refs.items()}
+        return {ref: by_ref[ref] for ref in refs if ref in by_ref}
 
     @property
     def today(self) -> dt.date:
@@ -165,21 +189,21 @@ class Journey:
     def new_messages(self, only: set[str] | None = None) -> list[tuple[str, Path]]:
         """Messages written since the last look, each with the id of the person it is for; with `only`, just
         the messages caused by those events (by event id)."""
-        ids = self.stack.leader_ids_by_event_ref()  # messages name people by their event reference
-        found = []
+        found: list[tuple[str, Path]] = []  # event reference, message
         for path in sorted((self.stack.mail_dir / "new").glob("*")):
             if path not in self.filed:
                 with path.open("rb") as handle:
                     key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:reference:channel
                 parts = "".join(key.split()).split(":")  # a long header is folded onto a line of its own
                 if len(parts) >= 3 and (only is None or parts[0] in only):
-                    found.append((ids.get(parts[1], ""), path))
+                    found.append((parts[1], path))
         for folder in ("letters", "sms", "for_a_person"):
             for path in sorted((self.stack.data_dir / folder).glob("*")):
                 parts = path.stem.split("_")  # event id, event reference, channel
                 if path not in self.filed and len(parts) >= 3 and (only is None or parts[0] in only):
-                    found.append((ids.get(parts[1], ""), path))
-        return found
+                    found.append((parts[1], path))
+        ids = self.ids_of(ref for ref, _ in found)  # messages name people by their event reference
+        return [(ids.get(ref, ""), path) for ref, path in found]
 
     def file_messages(self, slug: str, expected: int, seconds: float = 60, only: set[str] | None = None) -> list[Path]:
         """Wait for `expected` new messages, then copy them into this step's folder, named by person and format;
@@ -286,8 +310,8 @@ def reminder(journey: Journey) -> None:
 def questions(journey: Journey, kind: str, number: int) -> set[str]:
     """The event ids of one question to everyone paired in the first round (the notifier's own keys:
     services/notifier/domain/check_ins.py), so its messages can be told from the others that week."""
-    refs = asyncio.run(journey.stack.event_refs())
     pairs = journey.client.read_round(FIRST_ROUND)["pairs"]
+    refs = journey.refs_of(who for pair in pairs for who in (pair["lived_experience_id"], pair["professional_id"]))
     return {
         str(question_key(FIRST_ROUND, refs[me], refs[partner], kind, number))
         for pair in pairs
@@ -321,7 +345,8 @@ def did_you_meet(journey: Journey) -> None:
     messages = journey.file_messages("did-you-meet", expected=len(asked), only=asked)
     helped = NEEDS_HELP
     code = answer_code([path for path in messages if path.name.startswith(slug_of(journey.name(helped)))])
-    answered = httpx.post(f"{journey.stack.base_url}/a/{code}/met", data={"answer": "need_help"}, timeout=30)
+    url = f"{journey.stack.base_url}/a/{code}/met"
+    answered = httpx.post(url, data={"answer": "need_help"}, timeout=30, follow_redirects=True)  # on to the thank-you page
     answered.raise_for_status()
     journey.answers += 1  # FollowUpAnswered goes on responses.v1
     journey.say(

@@ -149,8 +149,27 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert 'type="radio"' in page.text and 'method="post"' in page.text
     missing = await registry.post(f"/a/{code}/met", data={}, auth=None)
     assert missing.status_code == 400 and "Choose one answer" in missing.text
+    # Sent with problems: each named by its field, and everything typed or chosen is still there.
+    typed = {"answer": "not_yet", "meeting_on": "next Tuesday", "words": "We keep missing & each other"}
+    kept = await registry.post(f"/a/{code}/met", data=typed, auth=None)
+    assert kept.status_code == 400 and 'href="#meeting_on"' in kept.text and 'href="#answer"' not in kept.text
+    assert 'value="not_yet" checked' in kept.text and 'value="next Tuesday"' in kept.text
+    assert ">We keep missing &amp; each other</textarea>" in kept.text
+    too_long = await registry.post(f"/a/{code}/met", data={"words": "x" * 2001}, auth=None)
+    assert too_long.status_code == 400
+    assert 'href="#answer"' in too_long.text and 'href="#words"' in too_long.text
+    assert "Keep what you tell us to 2,000 characters or fewer" in too_long.text
+    nothing_yet = await registry.get(f"/a/{code}/met/thank-you", auth=None)
+    assert nothing_yet.status_code == 303 and nothing_yet.headers["location"] == f"/a/{code}/met", "no answer: the question"
+    # Taken: on to a thank-you page, which a refresh only shows again.
     yes = await registry.post(f"/a/{code}/met", data={"answer": "met"}, auth=None)
-    assert yes.status_code == 200 and "Thank you for telling us" in yes.text
+    assert yes.status_code == 303 and yes.headers["location"] == f"/a/{code}/met/thank-you"
+    for _ in range(2):
+        thanks = await registry.get(yes.headers["location"], auth=None)
+        assert thanks.status_code == 200 and "Thank you for telling us" in thanks.text and "good to hear" in thanks.text
+    async with registry.store.unit_of_work() as uow:
+        mine = (await uow.session.scalars(select(FollowUpAnswerRow).where(FollowUpAnswerRow.leader_id == signs["id"]))).all()
+    assert [r.answer for r in mine] == ["met"], "the forms with problems kept nothing; the thanks sent nothing"
 
     # "Not yet" from the carer: a task for the team 14 days later, not before.
     carer_code = link_code(told[carer["id"]])
@@ -158,7 +177,8 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert bad_date.status_code == 400 and "Enter the date you plan to meet, for example" in bad_date.text
     assert 'href="#meeting_on"' in bad_date.text
     not_yet = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet"}, auth=None)
-    assert not_yet.status_code == 200 and "Plans change" in not_yet.text
+    assert not_yet.status_code == 303
+    assert "Plans change" in (await registry.get(not_yet.headers["location"], auth=None)).text
     answered = await read_topic(
         kafka_settings.bootstrap_servers,
         RESPONSES,
@@ -188,7 +208,9 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     going = await registry.post(
         f"/a/{code}/check-in/1", data={"answer": "some_problems", "words": "We keep missing each other"}, auth=None
     )
-    assert going.status_code == 200 and "We have not told" in going.text
+    assert going.status_code == 303 and going.headers["location"] == f"/a/{code}/check-in/1/thank-you"
+    thanks = await registry.get(going.headers["location"], auth=None)
+    assert "We have not told" in thanks.text and "sorry to hear" in thanks.text
 
     # "We need help", given by phone and recorded by a manager: a task at once.
     async with pages_as(registry, *ADMIN) as browser:
