@@ -131,6 +131,8 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert meeting is not None
     ask_on = met_question_on(meeting.date, published_on)
     assert await mail(maildir, signs["id"], "We have found you"), "the first message came"
+    for leader in (signs, carer):  # their questions count from when the notifier heard: on its schedule before the clock moves
+        assert await scheduled(seen, refs[leader["id"]], "check_in"), "the notifier put the questions on its schedule"
 
     # Not before its day and time; then once, with a link to its page.
     clock.set(at_london(ask_on, 9, 59))
