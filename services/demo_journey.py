@@ -13,12 +13,11 @@ Each step is a `Step` in STEPS, placed where it happens in the programme's month
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.parser import BytesHeaderParser, BytesParser
@@ -31,8 +30,9 @@ from rich.console import Console
 
 from services.common.demo_clock import move_to
 from services.demo import NO_QUIET_HOURS
+from services.demo_refs import EventRefs
 from services.launcher import Stack
-from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, question_key
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, check_in_day, met_question_on, question_key
 from services.registry.client import RegistryClient
 
 LONDON = ZoneInfo("Europe/London")
@@ -129,30 +129,11 @@ class Journey:
     answers: int = 0  # answers and endings published on responses.v1 so far
     step_number: int = 0
     day: int = 0
-    refs: dict[str, str] = field(default_factory=dict)  # event reference by registry id, read once for each person
-    unknown_refs: set[str] = field(default_factory=set)  # references the registry did not know when last asked
-    ref_lookups: int = 0  # times the registry's database was read for them
+    published_on: dict[str, dt.date] = field(default_factory=dict)  # each round's, as the notifier heard of it
+    refs: EventRefs = field(init=False)  # whose each message is, read once for each person
 
-    def read_refs(self) -> None:
-        self.refs = asyncio.run(self.stack.event_refs())
-        self.ref_lookups += 1
-
-    def refs_of(self, leader_ids: Iterable[str]) -> dict[str, str]:
-        """Event reference by registry id; the registry's database is read again only for someone not seen before."""
-        leader_ids = list(leader_ids)
-        if any(leader_id not in self.refs for leader_id in leader_ids):
-            self.read_refs()
-        return {leader_id: self.refs[leader_id] for leader_id in leader_ids if leader_id in self.refs}
-
-    def ids_of(self, refs: Iterable[str]) -> dict[str, str]:
-        """Registry id by event reference (messages name people by it); read again only when a new one appears."""
-        refs = set(refs)
-        new = refs - set(self.refs.values()) - self.unknown_refs
-        if new:
-            self.read_refs()
-            self.unknown_refs |= new - set(self.refs.values())
-        by_ref = {ref: leader_id for leader_id, ref in self.refs.items()}
-        return {ref: by_ref[ref] for ref in refs if ref in by_ref}
+    def __post_init__(self) -> None:
+        self.refs = EventRefs(self.stack)
 
     @property
     def today(self) -> dt.date:
@@ -202,7 +183,7 @@ class Journey:
                 parts = path.stem.split("_")  # event id, event reference, channel
                 if path not in self.filed and len(parts) >= 3 and (only is None or parts[0] in only):
                     found.append((parts[1], path))
-        ids = self.ids_of(ref for ref, _ in found)  # messages name people by their event reference
+        ids = self.refs.ids_of(ref for ref, _ in found)  # messages name people by their event reference
         return [(ids.get(ref, ""), path) for ref, path in found]
 
     def file_messages(self, slug: str, expected: int, seconds: float = 60, only: set[str] | None = None) -> list[Path]:
@@ -260,6 +241,7 @@ def register_and_pair(journey: Journey, round_id: str, people: list[dict[str, An
         raise RuntimeError(f"the round {round_id} could not be solved: {view['failure']}")
     client.approve(round_id, "Journey manager")
     client.publish(round_id)
+    journey.published_on[round_id] = journey.today  # the day the notifier hears of it, which its questions count from
     return view
 
 
@@ -307,19 +289,30 @@ def reminder(journey: Journey) -> None:
     journey.say(f"After their reminder, {others} say yes. Nobody is ever turned down for not answering.")
 
 
-def questions(journey: Journey, kind: str, number: int) -> set[str]:
-    """The event ids of one question to everyone paired in the first round (the notifier's own keys:
+def questions(journey: Journey, kind: str, number: int, round_id: str = FIRST_ROUND) -> set[str]:
+    """The event ids of one question to everyone paired in a round (the notifier's own keys:
     services/notifier/domain/check_ins.py), so its messages can be told from the others that week."""
-    pairs = journey.client.read_round(FIRST_ROUND)["pairs"]
-    refs = journey.refs_of(who for pair in pairs for who in (pair["lived_experience_id"], pair["professional_id"]))
-    return {
-        str(question_key(FIRST_ROUND, refs[me], refs[partner], kind, number))
-        for pair in pairs
-        for me, partner in (
-            (pair["lived_experience_id"], pair["professional_id"]),
-            (pair["professional_id"], pair["lived_experience_id"]),
-        )
-    }
+    return {str(question_key(round_id, me, partner, kind, number)) for me, partner, _ in paired_in(journey, round_id)}
+
+
+def paired_in(journey: Journey, round_id: str) -> list[tuple[str, str, dict]]:
+    """Each person paired in the round, by event reference, with their partner's and the pair's details."""
+    pairs = journey.client.read_round(round_id)["pairs"]
+    refs = journey.refs.refs_of(who for pair in pairs for who in (pair["lived_experience_id"], pair["professional_id"]))
+    one, other = "lived_experience_id", "professional_id"
+    return [(refs[p[a]], refs[p[b]], p) for p in pairs for a, b in ((one, other), (other, one))]
+
+
+def asked_by_now(journey: Journey, round_id: str) -> set[str]:
+    """The event ids of the round's questions whose day has come: "Did you meet?" and each check-in due."""
+    published_on, asked = journey.published_on[round_id], set()
+    for me, partner, pair in paired_in(journey, round_id):
+        meeting = (pair.get("first_meeting") or {}).get("date")
+        met_on = met_question_on(dt.date.fromisoformat(meeting) if meeting else None, published_on)
+        due = [(MET_QUESTION, 0)] if met_on <= journey.today else []
+        due += [(CHECK_IN, n) for n in range(1, 100) if check_in_day(published_on, 30, 60, n) <= journey.today]
+        asked |= {str(question_key(round_id, me, partner, kind, number)) for kind, number in due}
+    return asked
 
 
 def until_messages(journey: Journey, asked: set[str], last_day: int) -> None:
@@ -424,8 +417,12 @@ def next_round(journey: Journey) -> None:
 def closing_feedback(journey: Journey) -> None:
     # The next round's own questions and check-ins come in the weeks between: kept in a folder of their own.
     journey.move_on(89)
-    journey.file_messages("meanwhile", expected=0, seconds=5)
-    journey.say("Meanwhile the next round's pairs are asked whether they met, and how it is going.")
+    asked = asked_by_now(journey, NEXT_ROUND)  # all of them, before the round closes: none mixed with its messages
+    journey.file_messages("meanwhile", expected=len(asked), only=asked)
+    journey.say(
+        "Meanwhile the next round's pairs are asked, each on its day, whether they met; their first check-in comes "
+        "a month after that round was published."
+    )
     journey.client.close(FIRST_ROUND, FEEDBACK)
     journey.say(
         f"Three months on, the manager closes the first round and tells all {len(CAST)} people in it, paired or not, "

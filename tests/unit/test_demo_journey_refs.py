@@ -1,6 +1,6 @@
 """`make demo-journey` says whose each message is by the event reference in it: the registry's database is
 read once for each person, and again only when a message names someone not seen before, however often the
-journey looks for new messages (services/demo_journey.py)."""
+journey looks for new messages (services/demo_journey.py, services/demo_refs.py)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_references_are_read_once_for_each_person_and_again_only_for_someone_new
     email(stack, "c", "p-" + "3" * 20)
     for _ in range(50):
         assert sorted(who for who, _ in journey.new_messages()) == ["cl-1", "pl-1", "pl-2"]
-    assert journey.refs_of(["pl-1", "pl-2"]) == {"pl-1": "p-" + "1" * 20, "pl-2": "p-" + "3" * 20}
+    assert journey.refs.refs_of(["pl-1", "pl-2"]) == {"pl-1": "p-" + "1" * 20, "pl-2": "p-" + "3" * 20}
     assert stack.reads == 2
 
     email(stack, "d", "p-" + "9" * 20)  # a reference nobody has (a person erased): asked about once, not every look
