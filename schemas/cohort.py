@@ -30,7 +30,20 @@ AccessNeed = Literal[
     "easy_read_papers",
 ]
 Experience = Literal["new", "some", "experienced"]
-LeaderId = str
+
+
+class NamesAPerson:
+    """The mark on every value that names a leader: a field, each item of a list, each half of a pair, or
+    a key. On a topic it holds the person's event reference; inside the registry, its own id. The
+    registry's translation (services/registry/event_refs.py) must turn every marked value from one to the
+    other: tests/unit/registry/test_event_ref_fields.py walks every event and fails on one it misses."""
+
+    def __repr__(self) -> str:
+        return "NAMES_A_PERSON"
+
+
+NAMES_A_PERSON = NamesAPerson()
+LeaderId = Annotated[str, NAMES_A_PERSON]
 
 # A time of day, Europe/London local time, written "09:30" or "09:30:00" with no offset.
 # JSON Schema's `format: time` requires an offset, so the contract gives the pattern instead.

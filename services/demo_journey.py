@@ -13,7 +13,6 @@ Each step is a `Step` in STEPS, placed where it happens in the programme's month
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import shutil
@@ -31,8 +30,9 @@ from rich.console import Console
 
 from services.common.demo_clock import move_to
 from services.demo import NO_QUIET_HOURS
+from services.demo_refs import EventRefs
 from services.launcher import Stack
-from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, question_key
+from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, check_in_day, met_question_on, question_key
 from services.registry.client import RegistryClient
 
 LONDON = ZoneInfo("Europe/London")
@@ -129,6 +129,11 @@ class Journey:
     answers: int = 0  # answers and endings published on responses.v1 so far
     step_number: int = 0
     day: int = 0
+    published_on: dict[str, dt.date] = field(default_factory=dict)  # each round's, as the notifier heard of it
+    refs: EventRefs = field(init=False)  # whose each message is, read once for each person
+
+    def __post_init__(self) -> None:
+        self.refs = EventRefs(self.stack)
 
     @property
     def today(self) -> dt.date:
@@ -165,21 +170,21 @@ class Journey:
     def new_messages(self, only: set[str] | None = None) -> list[tuple[str, Path]]:
         """Messages written since the last look, each with the id of the person it is for; with `only`, just
         the messages caused by those events (by event id)."""
-        ids = self.stack.leader_ids_by_event_ref()  # messages name people by their event reference
-        found = []
+        found: list[tuple[str, Path]] = []  # event reference, message
         for path in sorted((self.stack.mail_dir / "new").glob("*")):
             if path not in self.filed:
                 with path.open("rb") as handle:
                     key = BytesHeaderParser().parse(handle)["X-Pairing-Key"] or ""  # event id:reference:channel
                 parts = "".join(key.split()).split(":")  # a long header is folded onto a line of its own
                 if len(parts) >= 3 and (only is None or parts[0] in only):
-                    found.append((ids.get(parts[1], ""), path))
+                    found.append((parts[1], path))
         for folder in ("letters", "sms", "for_a_person"):
             for path in sorted((self.stack.data_dir / folder).glob("*")):
                 parts = path.stem.split("_")  # event id, event reference, channel
                 if path not in self.filed and len(parts) >= 3 and (only is None or parts[0] in only):
-                    found.append((ids.get(parts[1], ""), path))
-        return found
+                    found.append((parts[1], path))
+        ids = self.refs.ids_of(ref for ref, _ in found)  # messages name people by their event reference
+        return [(ids.get(ref, ""), path) for ref, path in found]
 
     def file_messages(self, slug: str, expected: int, seconds: float = 60, only: set[str] | None = None) -> list[Path]:
         """Wait for `expected` new messages, then copy them into this step's folder, named by person and format;
@@ -236,6 +241,7 @@ def register_and_pair(journey: Journey, round_id: str, people: list[dict[str, An
         raise RuntimeError(f"the round {round_id} could not be solved: {view['failure']}")
     client.approve(round_id, "Journey manager")
     client.publish(round_id)
+    journey.published_on[round_id] = journey.today  # the day the notifier hears of it, which its questions count from
     return view
 
 
@@ -283,19 +289,30 @@ def reminder(journey: Journey) -> None:
     journey.say(f"After their reminder, {others} say yes. Nobody is ever turned down for not answering.")
 
 
-def questions(journey: Journey, kind: str, number: int) -> set[str]:
-    """The event ids of one question to everyone paired in the first round (the notifier's own keys:
+def questions(journey: Journey, kind: str, number: int, round_id: str = FIRST_ROUND) -> set[str]:
+    """The event ids of one question to everyone paired in a round (the notifier's own keys:
     services/notifier/domain/check_ins.py), so its messages can be told from the others that week."""
-    refs = asyncio.run(journey.stack.event_refs())
-    pairs = journey.client.read_round(FIRST_ROUND)["pairs"]
-    return {
-        str(question_key(FIRST_ROUND, refs[me], refs[partner], kind, number))
-        for pair in pairs
-        for me, partner in (
-            (pair["lived_experience_id"], pair["professional_id"]),
-            (pair["professional_id"], pair["lived_experience_id"]),
-        )
-    }
+    return {str(question_key(round_id, me, partner, kind, number)) for me, partner, _ in paired_in(journey, round_id)}
+
+
+def paired_in(journey: Journey, round_id: str) -> list[tuple[str, str, dict]]:
+    """Each person paired in the round, by event reference, with their partner's and the pair's details."""
+    pairs = journey.client.read_round(round_id)["pairs"]
+    refs = journey.refs.refs_of(who for pair in pairs for who in (pair["lived_experience_id"], pair["professional_id"]))
+    one, other = "lived_experience_id", "professional_id"
+    return [(refs[p[a]], refs[p[b]], p) for p in pairs for a, b in ((one, other), (other, one))]
+
+
+def asked_by_now(journey: Journey, round_id: str) -> set[str]:
+    """The event ids of the round's questions whose day has come: "Did you meet?" and each check-in due."""
+    published_on, asked = journey.published_on[round_id], set()
+    for me, partner, pair in paired_in(journey, round_id):
+        meeting = (pair.get("first_meeting") or {}).get("date")
+        met_on = met_question_on(dt.date.fromisoformat(meeting) if meeting else None, published_on)
+        due = [(MET_QUESTION, 0)] if met_on <= journey.today else []
+        due += [(CHECK_IN, n) for n in range(1, 100) if check_in_day(published_on, 30, 60, n) <= journey.today]
+        asked |= {str(question_key(round_id, me, partner, kind, number)) for kind, number in due}
+    return asked
 
 
 def until_messages(journey: Journey, asked: set[str], last_day: int) -> None:
@@ -321,7 +338,8 @@ def did_you_meet(journey: Journey) -> None:
     messages = journey.file_messages("did-you-meet", expected=len(asked), only=asked)
     helped = NEEDS_HELP
     code = answer_code([path for path in messages if path.name.startswith(slug_of(journey.name(helped)))])
-    answered = httpx.post(f"{journey.stack.base_url}/a/{code}/met", data={"answer": "need_help"}, timeout=30)
+    url = f"{journey.stack.base_url}/a/{code}/met"
+    answered = httpx.post(url, data={"answer": "need_help"}, timeout=30, follow_redirects=True)  # on to the thank-you page
     answered.raise_for_status()
     journey.answers += 1  # FollowUpAnswered goes on responses.v1
     journey.say(
@@ -399,8 +417,12 @@ def next_round(journey: Journey) -> None:
 def closing_feedback(journey: Journey) -> None:
     # The next round's own questions and check-ins come in the weeks between: kept in a folder of their own.
     journey.move_on(89)
-    journey.file_messages("meanwhile", expected=0, seconds=5)
-    journey.say("Meanwhile the next round's pairs are asked whether they met, and how it is going.")
+    asked = asked_by_now(journey, NEXT_ROUND)  # all of them, before the round closes: none mixed with its messages
+    journey.file_messages("meanwhile", expected=len(asked), only=asked)
+    journey.say(
+        "Meanwhile the next round's pairs are asked, each on its day, whether they met; their first check-in comes "
+        "a month after that round was published."
+    )
     journey.client.close(FIRST_ROUND, FEEDBACK)
     journey.say(
         f"Three months on, the manager closes the first round and tells all {len(CAST)} people in it, paired or not, "

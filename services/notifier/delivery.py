@@ -156,6 +156,7 @@ async def finish(
     async with n.store.unit_of_work() as uow:
         if not await origin.mark_done(uow, notice):
             return
+        await notice.after_done(uow, n)
         if result is not None:
             await uow.session.execute(
                 update(DeliveryRow)
@@ -210,6 +211,7 @@ async def give_up(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow,
         failed.status, failed.detail = "failed", detail
         if not await origin.let_go(uow, n, notice, failure, row.attempts):
             return
+        await notice.after_done(uow, n)
         uow.publish(DELIVERIES, notice.leader_id, report(notice, row.channel, "failed", detail))
         await uow.commit()
 

@@ -12,13 +12,13 @@ Delivery and the schedule ask the notice, never the event's type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.events import LeaderContact, NotificationStatusChanged, OutcomePublished, PairDeclined
 from schemas.topics import OUTCOMES, RESPONSES, Topic
-from services.common.store import Store
+from services.common.store import Store, UnitOfWork
 from services.notifier import check_ins, reminders
 from services.notifier.adapters.channels import TaskWritten
 from services.notifier.adapters.orm import TextQuestionRow
@@ -39,6 +39,9 @@ from services.notifier.domain.round_feedback import RoundFeedbackMessage
 from services.notifier.follow_up_words import plan_follow_up
 from services.notifier.pair_ended_words import plan_pair_ended, plan_pair_ended_task
 from services.notifier.round_feedback_words import plan_round_feedback, plan_round_feedback_task
+
+if TYPE_CHECKING:
+    from services.notifier.context import Notifier
 
 CONSUMER = "notifier.outcomes"
 DECLINES_CONSUMER = "notifier.declines"
@@ -105,6 +108,11 @@ class Notice(Protocol):
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
         """Whether it should be taken off unsent (its question was answered, its round ended)."""
         ...
+
+    async def after_done(self, uow: UnitOfWork, n: Notifier) -> None:
+        """What follows once it has gone, or a person has been asked to follow it up (in that same
+        transaction): nothing, but for a check-in."""
+        return None
 
     @property
     def round_id(self) -> str:
@@ -386,6 +394,10 @@ class QuestionNotice(Notice):
 
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
         return await check_ins.no_longer_wanted(session, store, self.event)
+
+    async def after_done(self, uow: UnitOfWork, n: Notifier) -> None:
+        """A check-in gone: the next one on the schedule (check_ins.schedule_next)."""
+        await check_ins.schedule_next(uow, n, self.event)
 
 
 NoticeType = (

@@ -47,6 +47,10 @@ KEYED_BY_PERSON = frozenset({"leader_versions"})
 # The parts of an event's data that hold person fields (a person field added anywhere else must be added
 # here: tests/e2e/test_erasure_everywhere.py searches every topic for the registry's ids).
 HOLDING_PEOPLE = frozenset({"profile", "partners", "pairs", "unmatched"})
+# The parts whose own `id` is a person: a leader's profile, and someone a round could not pair.
+IDENTIFYING_PEOPLE = frozenset({"profile", "unmatched"})
+# Every value marked NAMES_A_PERSON (schemas/cohort.py's LeaderId) in every event must be covered by one of
+# these: tests/unit/registry/test_event_ref_fields.py walks the contract and fails on one they miss.
 
 TO_REF, TO_ID = "event refs: id to reference", "event refs: reference to id"  # the transaction's caches (session.info)
 
@@ -67,7 +71,7 @@ def renamed(data: Any, swap: Callable[[str], str], within: str = "") -> Any:
     out: dict[str, Any] = {}
     for name, value in data.items():
         if isinstance(value, str):
-            out[name] = swap(value) if name in PERSON_FIELDS or (name == "id" and within == "profile") else value
+            out[name] = swap(value) if name in PERSON_FIELDS or (name == "id" and within in IDENTIFYING_PEOPLE) else value
         elif not isinstance(value, dict | list):
             out[name] = value  # numbers, flags, nothing
         elif name in PEOPLE_FIELDS and isinstance(value, list):

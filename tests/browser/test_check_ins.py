@@ -1,5 +1,6 @@
 """'Did you meet?' and check-ins in Chromium, with the keyboard only: a leader answers from the link in
-their message on a small phone screen (first sending it empty, to see its error), and a manager
+their message on a small phone screen (first sending it with words but no answer, to see its error and
+the words still there), lands on a thank-you page that a refresh does not send again, and a manager
 records an answer given by phone, then sees both on the round's follow-up page. axe-core checks every
 page and every error state."""
 
@@ -58,16 +59,21 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     leader_page.goto(link + "/met")
     assert leader_page.locator("h1").inner_text().startswith("Did you meet")
     visit.check(leader_page, "did-you-meet")
+    type_into(leader_page, leader_page.locator("#words"), "We have a date in the diary")
     activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
     summary = leader_page.locator(".nhsuk-error-summary")
     assert summary.locator("li").all_inner_texts() == ["Choose one answer"]
     assert summary.locator("a").get_attribute("href") == "#answer"
     assert leader_page.title().startswith("Error")
+    assert leader_page.locator("#words").input_value() == "We have a date in the diary", "what they typed is kept"
     visit.check(leader_page, "did-you-meet-errors")
     choose_radio(leader_page, "answer", "met")
     activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
     assert leader_page.locator("h1").inner_text() == "Thank you for telling us"
+    assert leader_page.url.endswith("/met/thank-you"), "after a redirect, so a refresh sends nothing"
     visit.check(leader_page, "did-you-meet-answered")
+    leader_page.reload()
+    assert leader_page.locator("h1").inner_text() == "Thank you for telling us"
 
     # ---- and the first check-in ----
     leader_page.goto(link + "/check-in/1")
@@ -77,6 +83,8 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     type_into(leader_page, leader_page.locator("#words"), "We meet every fortnight")
     activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
     assert "good to hear" in leader_page.locator("main").inner_text()
+    assert leader_page.url.endswith("/check-in/1/thank-you")
+    visit.check(leader_page, "check-in-answered")
     phone.close()
 
     # ---- a manager records "we need help", given on the phone ----

@@ -22,7 +22,7 @@ from services.notifier.adapters.orm import Base, Inbox, Outbox, ScheduledRow
 from services.notifier.app import create_app
 from services.notifier.clock import FrozenClock
 from services.notifier.config import NotifierSettings
-from services.notifier.domain.check_ins import check_in_days, met_question_on, not_yet_task_on
+from services.notifier.domain.check_ins import check_in_day, met_question_on, not_yet_task_on
 from services.registry.adapters.orm import AuditRow, FollowUpAnswerRow, TaskRow
 from tests.integration.conftest import ADMIN, event_refs_of, with_ids, with_references
 from tests.integration.helpers import contact_record, pages_as, publish, publish_two_pairs
@@ -126,10 +126,13 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
         await contact_record(kafka_settings, leader, ref=refs[leader["id"]])
     told = await outcomes(kafka_settings, refs, signs["id"], carer["id"])
     published_on = told[signs["id"]].occurred_at.astimezone(LONDON).date()
+    heard_on = clock.now().astimezone(LONDON).date()  # check-ins count from when the notifier heard of it
     meeting = told[signs["id"]].data.partners[0].first_meeting
     assert meeting is not None
     ask_on = met_question_on(meeting.date, published_on)
     assert await mail(maildir, signs["id"], "We have found you"), "the first message came"
+    for leader in (signs, carer):  # their questions count from when the notifier heard: on its schedule before the clock moves
+        assert await scheduled(seen, refs[leader["id"]], "check_in"), "the notifier put the questions on its schedule"
 
     # Not before its day and time; then once, with a link to its page.
     clock.set(at_london(ask_on, 9, 59))
@@ -148,8 +151,27 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert 'type="radio"' in page.text and 'method="post"' in page.text
     missing = await registry.post(f"/a/{code}/met", data={}, auth=None)
     assert missing.status_code == 400 and "Choose one answer" in missing.text
+    # Sent with problems: each named by its field, and everything typed or chosen is still there.
+    typed = {"answer": "not_yet", "meeting_on": "next Tuesday", "words": "We keep missing & each other"}
+    kept = await registry.post(f"/a/{code}/met", data=typed, auth=None)
+    assert kept.status_code == 400 and 'href="#meeting_on"' in kept.text and 'href="#answer"' not in kept.text
+    assert 'value="not_yet" checked' in kept.text and 'value="next Tuesday"' in kept.text
+    assert ">We keep missing &amp; each other</textarea>" in kept.text
+    too_long = await registry.post(f"/a/{code}/met", data={"words": "x" * 2001}, auth=None)
+    assert too_long.status_code == 400
+    assert 'href="#answer"' in too_long.text and 'href="#words"' in too_long.text
+    assert "Keep what you tell us to 2,000 characters or fewer" in too_long.text
+    nothing_yet = await registry.get(f"/a/{code}/met/thank-you", auth=None)
+    assert nothing_yet.status_code == 303 and nothing_yet.headers["location"] == f"/a/{code}/met", "no answer: the question"
+    # Taken: on to a thank-you page, which a refresh only shows again.
     yes = await registry.post(f"/a/{code}/met", data={"answer": "met"}, auth=None)
-    assert yes.status_code == 200 and "Thank you for telling us" in yes.text
+    assert yes.status_code == 303 and yes.headers["location"] == f"/a/{code}/met/thank-you"
+    for _ in range(2):
+        thanks = await registry.get(yes.headers["location"], auth=None)
+        assert thanks.status_code == 200 and "Thank you for telling us" in thanks.text and "good to hear" in thanks.text
+    async with registry.store.unit_of_work() as uow:
+        mine = (await uow.session.scalars(select(FollowUpAnswerRow).where(FollowUpAnswerRow.leader_id == signs["id"]))).all()
+    assert [r.answer for r in mine] == ["met"], "the forms with problems kept nothing; the thanks sent nothing"
 
     # "Not yet" from the carer: a task for the team 14 days later, not before.
     carer_code = link_code(told[carer["id"]])
@@ -157,7 +179,8 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert bad_date.status_code == 400 and "Enter the date you plan to meet, for example" in bad_date.text
     assert 'href="#meeting_on"' in bad_date.text
     not_yet = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet"}, auth=None)
-    assert not_yet.status_code == 200 and "Plans change" in not_yet.text
+    assert not_yet.status_code == 303
+    assert "Plans change" in (await registry.get(not_yet.headers["location"], auth=None)).text
     answered = await read_topic(
         kafka_settings.bootstrap_servers,
         RESPONSES,
@@ -180,14 +203,16 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     assert await tasks_for(registry, signs["id"], "not_yet", seconds=0) == [], "who said yes is not chased"
 
     # A check-in on the programme's schedule (this round's programme keeps the default: 30 days).
-    first_check_in = check_in_days(published_on, 30, 60)[0]
+    first_check_in = check_in_day(heard_on, 30, 60, 1)
     clock.set(at_london(max(first_check_in, clock.now().astimezone(LONDON).date()), 10, 0))
     (check_in,) = await mail(maildir, signs["id"], "How is it going")
     assert f"/a/{code}/check-in/1" in check_in.get_body(("plain",)).get_content()
     going = await registry.post(
         f"/a/{code}/check-in/1", data={"answer": "some_problems", "words": "We keep missing each other"}, auth=None
     )
-    assert going.status_code == 200 and "We have not told" in going.text
+    assert going.status_code == 303 and going.headers["location"] == f"/a/{code}/check-in/1/thank-you"
+    thanks = await registry.get(going.headers["location"], auth=None)
+    assert "We have not told" in thanks.text and "sorry to hear" in thanks.text
 
     # "We need help", given by phone and recorded by a manager: a task at once.
     async with pages_as(registry, *ADMIN) as browser:

@@ -1,15 +1,22 @@
 """The small public pages a person opens from "Did you meet?" (/a/{code}/met) and from a check-in
 (/a/{code}/check-in/{number}): one question, three answers, and room for a few words only the
 programme team reads. They work by keyboard and without JavaScript, with the same answer code as
-the person's first message, for as long as the round is published."""
+the person's first message, for as long as the round is published.
+
+A form sent with a problem comes back with what was typed and chosen still there, and each problem
+named beside its field. A form that is taken goes on to a thank-you page (post, then redirect, then
+get), so refreshing that page never sends the answer twice; the thank-you page reads the answer kept."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
+from services.registry.adapters.orm import FollowUpAnswerRow
 from services.registry.api.answers import problem_page
 from services.registry.api.pair_endings import read_code
 from services.registry.domain import answers as answer_codes
@@ -27,6 +34,8 @@ from services.registry.web.pages import PAGES
 
 router = APIRouter()
 Number = Annotated[int, Path(ge=1, le=100, description="Which check-in: 1 for the first")]
+CHOOSE = "Choose one answer"
+TOO_LONG = f"Keep what you tell us to {MAX_WORDS:,} characters or fewer"
 
 
 def action_of(code: str, question: str, number: int) -> str:
@@ -50,25 +59,27 @@ def question_page(
     view: dict,
     question: str,
     action: str,
-    error: str | None = None,
-    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
     done: str | None = None,
-    field: str = "answer",
 ) -> HTMLResponse:
+    """The question (with what was sent and each field's problem, when it came back), or the thanks for an answer."""
+    errors = errors or {}
     title = heading(question, view)
     context = {
         **view,
-        "title": ("Error: " if error else "") + (title if done is None else "Thank you for telling us"),
+        "title": ("Error: " if errors else "") + (title if done is None else "Thank you for telling us"),
         "question": question,
         "heading": title,
         "choices": list(ANSWERS[question].items()),
         "action": action,
-        "error": error,
-        "error_field": field,
+        "values": {"answer": "", "meeting_on": "", "words": "", **(values or {})},
+        "errors": list(errors.items()),
+        "error_for": errors,
         "done": done,
         "max_words": MAX_WORDS,
     }
-    return PAGES.TemplateResponse(request, "follow_up_answer.html", context, status_code=status)
+    return PAGES.TemplateResponse(request, "follow_up_answer.html", context, status_code=400 if errors else 200)
 
 
 async def show(request: Request, code: str, question: str, number: int) -> HTMLResponse:
@@ -85,33 +96,46 @@ async def show(request: Request, code: str, question: str, number: int) -> HTMLR
     return question_page(request, view, question, action_of(code, question, number))
 
 
+def problems_in(question: str, values: dict[str, str], today: dt.date) -> tuple[dict[str, str], dt.date | None]:
+    """Each field's problem in words (none: the form can be taken), and the date they plan to meet."""
+    errors: dict[str, str] = {}
+    answer = values["answer"]
+    if answer not in ANSWERS[question]:
+        errors["answer"] = CHOOSE
+    planned: dt.date | None = None
+    # A date typed before choosing another answer is not kept: it goes only with "not yet".
+    if question == "met" and answer in ("", "not_yet"):
+        try:
+            planned = read_meeting_date(values["meeting_on"])
+            check_meeting_date("not_yet", planned, today)
+        except CannotAnswer as problem:
+            words = str(problem).partition(": ")[2]
+            errors["meeting_on"] = words[:1].upper() + words[1:]
+    if len(values["words"]) > MAX_WORDS:
+        errors["words"] = TOO_LONG
+    return errors, planned
+
+
 async def take(
     request: Request, code: str, question: str, number: int, answer: str | None, words: str | None, meeting_on: str = ""
-) -> HTMLResponse:
+) -> Response:
     registry = registry_of(request)
     action = action_of(code, question, number)
+    values = {"answer": (answer or "").strip(), "meeting_on": meeting_on.strip(), "words": words or ""}
     try:
         async with registry.store.unit_of_work() as uow:
             link = await read_code(uow, code)
             view = await answers.link_view(uow, registry.cipher, link)
-            if answer not in ANSWERS[question]:
-                return question_page(request, view, question, action, "Choose one answer", 400)
-            try:
-                # A date typed before choosing another answer is not kept: it goes only with "not yet".
-                planned = read_meeting_date(meeting_on) if answer == "not_yet" else None
-                check_meeting_date(answer, planned, registry.today())
-            except CannotAnswer as problem:
-                words_for = str(problem).partition(": ")[2]
-                return question_page(
-                    request, view, question, action, words_for[:1].upper() + words_for[1:], 400, field="meeting_on"
-                )
+            errors, planned = problems_in(question, values, registry.today())
+            if errors:
+                return question_page(request, view, question, action, values, errors)
             given = check_ins.FollowUpGiven(
                 question=question,
-                answer=answer,
+                answer=values["answer"],
                 number=number,
-                words=words,
+                words=values["words"],
                 given_by="named_person" if view["named_person"] else "leader",
-                meeting_on=planned,
+                meeting_on=planned if values["answer"] == "not_yet" else None,
             )
             await check_ins.record(
                 uow, registry.cipher, link.round_id, link.leader_id, link.partner_id, given, "leader", registry.today()
@@ -119,7 +143,30 @@ async def take(
             await uow.commit()
     except (answers.LinkProblem, common.Conflict, common.NotFound) as problem:
         return problem_page(request, problem)
-    return question_page(request, view, question, action, done=answer)
+    return RedirectResponse(f"{action}/thank-you", status_code=303)
+
+
+async def thanks(request: Request, code: str, question: str, number: int) -> Response:
+    """The thanks for the answer kept (the latest to this question); the question itself when there is none yet."""
+    registry = registry_of(request)
+    action = action_of(code, question, number)
+    try:
+        async with registry.store.unit_of_work() as uow:
+            link = await read_code(uow, code)
+            view = await answers.link_view(uow, registry.cipher, link)
+            latest = await uow.session.scalar(
+                select(FollowUpAnswerRow.answer)
+                .where(FollowUpAnswerRow.round_id == link.round_id, FollowUpAnswerRow.leader_id == link.leader_id)
+                .where(FollowUpAnswerRow.partner_id == link.partner_id, FollowUpAnswerRow.question == question)
+                .where(FollowUpAnswerRow.number == number)
+                .order_by(FollowUpAnswerRow.id.desc())
+                .limit(1)
+            )
+    except (answers.LinkProblem, common.Conflict) as problem:
+        return problem_page(request, problem)
+    if latest is None:
+        return RedirectResponse(action, status_code=303)
+    return question_page(request, view, question, action, done=latest)
 
 
 @router.get("/a/{code}/met", response_class=HTMLResponse, tags=["responses"])
@@ -132,11 +179,18 @@ async def met_page(code: str, request: Request) -> HTMLResponse:
 async def met_answer(
     code: str,
     request: Request,
-    answer: Annotated[str | None, Form(max_length=20)] = None,
-    words: Annotated[str | None, Form(max_length=MAX_WORDS)] = None,
-    meeting_on: Annotated[str, Form(max_length=20)] = "",
-) -> HTMLResponse:
+    answer: Annotated[str | None, Form()] = None,
+    words: Annotated[str | None, Form()] = None,
+    meeting_on: Annotated[str, Form()] = "",
+) -> Response:
+    """Taken: on to the thank-you page (303). A problem: the form again, as it was sent, each problem by its field (400)."""
     return await take(request, code, "met", 0, answer, words, meeting_on)
+
+
+@router.get("/a/{code}/met/thank-you", response_class=HTMLResponse, tags=["responses"])
+async def met_thanks(code: str, request: Request) -> Response:
+    """Thanks for the answer to "Did you meet?"; a refresh sends nothing again."""
+    return await thanks(request, code, "met", 0)
 
 
 @router.get("/a/{code}/check-in/{number}", response_class=HTMLResponse, tags=["responses"])
@@ -150,7 +204,14 @@ async def check_in_answer(
     code: str,
     number: Number,
     request: Request,
-    answer: Annotated[str | None, Form(max_length=20)] = None,
-    words: Annotated[str | None, Form(max_length=MAX_WORDS)] = None,
-) -> HTMLResponse:
+    answer: Annotated[str | None, Form()] = None,
+    words: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Taken: on to the thank-you page (303). A problem: the form again, as it was sent, each problem by its field (400)."""
     return await take(request, code, "check_in", number, answer, words)
+
+
+@router.get("/a/{code}/check-in/{number}/thank-you", response_class=HTMLResponse, tags=["responses"])
+async def check_in_thanks(code: str, number: Number, request: Request) -> Response:
+    """Thanks for the answer to this check-in; a refresh sends nothing again."""
+    return await thanks(request, code, "check_in", number)

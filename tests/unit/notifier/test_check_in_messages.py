@@ -23,8 +23,10 @@ PAIRED_NOW = PAIRED.model_copy(update={"partners": [PAIRED.partners[0].model_cop
 
 
 def asked(kind: str, number: int = 0, outcome=PAIRED_NOW) -> Question:
+    """The question as the schedule holds it: a later check-in is the first one's with its number (next_check_in)."""
     made = questions_for(OutcomePublished(producer="registry", correlation_id="r1", data=outcome), PUBLISHED_ON)
-    return next(d.job for d in made if d.job.data.kind == kind and d.job.data.number == number).data
+    first = next(d.job for d in made if d.job.data.kind == kind and d.job.data.number == min(number, 1)).data
+    return first.model_copy(update={"number": number}) if kind == CHECK_IN else first
 
 
 def task(answer: str, question: str = "met") -> Question:
