@@ -295,7 +295,8 @@ def main() -> None:
             )
             + "\n\nTarget for 200 people: under 2 s from launch to the last message. "
             + "; ".join(target_200(run) for run in runs)
-            + ".",
+            + "."
+            + ("" if BIG else " The bigger round was left out of this run (BENCH_BIG_ROUND=0)."),
             "### Where the 200-person round's time went\n\nRead afterwards from the times each service records anyway "
             "(outbox rows written and sent, inbox marks, the matcher's log line as it begins a solve, the mail "
             "server's files): seconds since the launch request was sent, and since the step before.\n\n"
