@@ -56,8 +56,10 @@ def inline_definitions(schema: Any, definitions: dict[str, Any]) -> Any:
 
 Apply = Callable[..., Awaitable[None]]
 Forget = Callable[[UnitOfWork, str], Awaitable[None]]
-# Loads the rows for these keys into the session, so `apply` finds them without a query each.
-Preload = Callable[[UnitOfWork, list[str]], Awaitable[None]]
+# Loads the rows for these keys into the session, so `apply` finds them without a query each. It returns
+# what it loaded, and that is held until the commit: the session keeps unchanged rows only weakly, so
+# rows nobody held would be gone again before `apply` asked for them.
+Preload = Callable[[UnitOfWork, list[str]], Awaitable[Any]]
 
 
 def read_records(records: list[Any], model: type[BaseModel]) -> tuple[list[Change], list[tuple[Any, Exception]]]:
@@ -93,8 +95,7 @@ async def apply_changes(
     async with store.unit_of_work() as uow:
         events = [change.event for change in changes if change.event is not None]
         new = await uow.first_times(consumer, [str(event.event_id) for event in events])
-        if preload is not None:
-            await preload(uow, sorted({change.key for change in changes}))
+        loaded = await preload(uow, sorted({change.key for change in changes})) if preload is not None else None
         for change in changes:
             if change.event is None:
                 if forget is not None:
@@ -106,6 +107,7 @@ async def apply_changes(
             else:
                 skipped_duplicate(consumer)
         await uow.commit()
+        del loaded  # held until here on purpose (see Preload)
     return applied
 
 

@@ -13,11 +13,12 @@ import contextlib
 import datetime as dt
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, insert, select, text
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -278,8 +279,15 @@ class OutboxRelay:
                 locked = await session.scalar(text("select pg_try_advisory_xact_lock(7263001)"))
                 if not locked:
                     return 0
+            # Plain rows, not ORM objects: the relay only reads them and marks them in one statement.
+            table = outbox.__table__
             rows = (
-                await session.scalars(select(outbox).where(outbox.published_at.is_(None)).order_by(outbox.id).limit(self.BATCH))
+                await session.execute(
+                    select(table.c.id, table.c.event_id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self.BATCH)
+                )
             ).all()
             if not rows:
                 return 0
@@ -289,11 +297,12 @@ class OutboxRelay:
             now = utc_now()
             for row in rows:
                 if row.id in refused:
-                    await self._set_aside(row, refused[row.id], now)
-                    continue
-                # The event now lives in Kafka; keeping its body here would keep personal data twice.
-                row.published_at, row.value = now, None
-                EVENTS_PUBLISHED.labels(self.service, row.topic).inc()
+                    await self._set_aside(session, row, refused[row.id], now)
+            # The events now live in Kafka; keeping their bodies here would keep personal data twice.
+            if sent := [row.id for row in rows if row.id not in refused]:
+                await session.execute(update(table).where(table.c.id.in_(sent)).values(published_at=now, value=None))
+            for topic, count in Counter(row.topic for row in rows if row.id not in refused).items():
+                EVENTS_PUBLISHED.labels(self.service, topic).inc(count)
         self.published += len(rows) - len(refused)
         return len(rows)
 
@@ -322,7 +331,7 @@ class OutboxRelay:
                 raise result
         return refused
 
-    async def _set_aside(self, row: Any, exc: Exception, now: dt.datetime) -> None:
+    async def _set_aside(self, session: AsyncSession, row: Any, exc: Exception, now: dt.datetime) -> None:
         why = (
             f"The message broker refused this event ({exc.__class__.__name__}): it was set aside so the events after it could go"
         )
@@ -344,7 +353,10 @@ class OutboxRelay:
             headers=[(k, v.encode()) for k, v in headers.items()],
         )
         # The body stays, sealed, for a person to look at; the row is never sent again.
-        row.published_at, row.headers = now, {**(row.headers or {}), SET_ASIDE: why}
+        table = self.store.outbox.__table__
+        await session.execute(
+            update(table).where(table.c.id == row.id).values(published_at=now, headers={**(row.headers or {}), SET_ASIDE: why})
+        )
         OUTBOX_SET_ASIDE.labels(self.service).inc()
         log.error("%s: event %s for %s was refused by the broker and set aside", self.service, row.event_id, row.topic)
 

@@ -32,30 +32,41 @@ from services.matcher.config import MatcherSettings
 from services.matcher.domain import Limits, Progress, SolveStopped, Watch, solve
 
 PRODUCER = "matcher"
+LOADED = "matcher: the batch's profiles"  # session.info: the rows load_profiles read, by leader
 log = logging.getLogger("pairing.matcher")
 
 
 async def apply_profile(uow: UnitOfWork, changed: LeaderProfileChanged, cipher: Cipher) -> None:
     """Keep the newest version only: the topic is ordered per leader, but a replay may repeat older ones."""
     data = changed.data
-    row = await uow.session.get(ProfileRow, data.profile.id)
+    loaded = uow.session.info.get(LOADED, {})
+    # Preloaded with its batch, a leader new to the matcher is known to be new without a query of its own.
+    row = loaded[data.profile.id] if data.profile.id in loaded else await uow.session.get(ProfileRow, data.profile.id)
     if row is not None and row.version >= data.version:
         return
     if row is None:
         row = ProfileRow(leader_id=data.profile.id)
         uow.session.add(row)
+        if data.profile.id in loaded:
+            loaded[data.profile.id] = row
     row.version, row.status = data.version, data.status
     row.sealed = cipher.seal(data.profile.model_dump(mode="json"))
 
 
-async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> None:
-    """A batch's stored profiles, read at once (apply_profile then finds them in the session)."""
-    await uow.session.scalars(select(ProfileRow).where(ProfileRow.leader_id.in_(leader_ids)))
+async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> list[ProfileRow]:
+    """A batch's stored profiles, read at once; apply_profile finds them in the session, and a leader
+    not among them is known to be new, without a query of its own."""
+    rows = list(await uow.session.scalars(select(ProfileRow).where(ProfileRow.leader_id.in_(leader_ids))))
+    # Held by the session for the batch; None for a leader new to the matcher.
+    uow.session.info[LOADED] = dict.fromkeys(leader_ids) | {row.leader_id: row for row in rows}
+    return rows
 
 
 async def forget_leader(uow: UnitOfWork, leader_id: str) -> None:
     """A tombstone: the leader was erased from the registry."""
     await uow.session.execute(delete(ProfileRow).where(ProfileRow.leader_id == leader_id))
+    if leader_id in (loaded := uow.session.info.get(LOADED, {})):
+        loaded[leader_id] = None  # a later event in the same batch starts them afresh
 
 
 async def missing_profiles(store: Store, request: RoundRequested) -> list[str]:

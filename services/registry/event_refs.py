@@ -237,11 +237,11 @@ def translated(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitab
     return handle
 
 
-def translated_keys(preload: Callable[[UnitOfWork, list[str]], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def translated_keys(preload: Callable[[UnitOfWork, list[str]], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """A projection's preload (services/common/projection.py) given the registry ids behind a batch's keys."""
 
-    async def load(uow: UnitOfWork, keys: list[str]) -> None:
-        await preload(uow, sorted((await ids_of(uow, keys)).values()))
+    async def load(uow: UnitOfWork, keys: list[str]) -> Any:
+        return await preload(uow, sorted((await ids_of(uow, keys)).values()))
 
     return load
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
@@ -296,10 +297,11 @@ async def tell_the_unmatched(rounds: Publications, round_id: str, about: dict, c
         rounds.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
 
 
-async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> None:
-    """The delivery rows of a batch's people, read at once (record_delivery then finds them in the session)."""
-    await uow.session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id.in_(leader_ids)))
-    await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(leader_ids)))
+async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> list[Any]:
+    """The delivery rows of a batch's people, read at once (record_delivery then finds them in the session,
+    as long as the caller holds what this returns)."""
+    deliveries = list(await uow.session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id.in_(leader_ids))))
+    return deliveries + list(await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(leader_ids))))
 
 
 async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
