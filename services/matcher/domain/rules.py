@@ -267,7 +267,9 @@ class Candidates:
 
     lived: Side
     professionals: Side
-    pair_lived: np.ndarray  # int32 index into lived.people, one entry per allowed pair, sorted
+    # int32 index into lived.people, one entry per allowed pair, sorted (solver.prepare then
+    # moves the free pairs to the front, in order: only counts of these are read after that)
+    pair_lived: np.ndarray
     pair_prof: np.ndarray  # int32 index into professionals.people
     pair_modes: np.ndarray  # uint8 usable meeting modes
     # rule -> candidates it removed, per lived-experience leader. Only explanations read

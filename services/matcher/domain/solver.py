@@ -104,8 +104,9 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
     lived_open = np.ones(len(cands.lived.people), dtype=bool)
     lived_open[locked_l] = False
-    free = kernels.open_pairs(cands.pair_lived, cands.pair_prof, lived_open, spare > 0)
-    arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
+    # The free pairs: both people still open. Moved to the front of the candidates, so no copy is made.
+    n_free = kernels.open_first(cands.pair_lived, cands.pair_prof, cands.pair_modes, lived_open, spare > 0)
+    arc_l, arc_p, arc_modes = cands.pair_lived[:n_free], cands.pair_prof[:n_free], cands.pair_modes[:n_free]
     first_l = np.array([p.left_out_before for p in cands.lived.people], dtype=bool) & lived_open
     first_p = np.array([p.left_out_before for p in profs.people], dtype=bool)
     first_p[locked_p] = False  # a locked pair already pairs them
