@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,8 +86,8 @@ class Prepared:
     def n_lived(self) -> int:
         return len(self.cands.lived.people)
 
-    @property
-    def has_priority(self) -> bool:
+    @cached_property
+    def has_priority(self) -> bool:  # asked several times a solve: 20,000 people each time in a national round
         return any(p.left_out_before for p in self.cohort.leaders)
 
 
@@ -332,9 +333,16 @@ def pair_results(
     km = distance_km(lived, profs, li, pj)
     out = []
     columns = (li.tolist(), pj.tolist(), modes.tolist(), score.tolist(), km.tolist(), locked.tolist())
+    made: dict[tuple[int, int], Window] = {}  # each window made once: many pairs share the same times
+
+    def window(span: tuple[int, int]) -> Window:
+        if span not in made:
+            made[span] = spans_to_windows([span])[0]
+        return made[span]
+
     for i, p, m, s, k, is_locked in zip(*columns, strict=True):
         person, prof = lived.people[i], profs.people[p]
-        windows: list[Window] = spans_to_windows(shared_spans(lived.spans[i], profs.spans[p]))
+        windows = [window(span) for span in shared_spans(lived.spans[i], profs.spans[p])]
         mode_names = [name for name, bit in _MODE_NAMES if m & bit]
         # People no rule rules out can attend every session; only the others need checking.
         attend = (lived.blocked[i] is None and profs.blocked[p] is None) or (
