@@ -561,9 +561,10 @@ unpaired) took as long or longer on the first round's 170,000 pairs.
 What the second round of speed-ups (2026-12-06) changed, with the answers checked against
 those recorded before it: suggestions find the professionals held by one rule once per
 round (they checked 300,000 sessions at 10,000 a side), the free pairs are moved to the
-front of the candidates in place instead of copied (190 MB of fresh memory), pricing lists
-the pairs it needs without a mask over every pair, and a few passes over all 20,000
-people or all allowed pairs are made once instead of several times. Fixed costs that
+front of the candidates in place instead of copied (190 MB of fresh memory), and a few
+passes over all 20,000 people or all allowed pairs are made once instead of several
+times. (Listing pricing's pairs directly instead of marking every pair was tried and
+was slower: it reads each pair's two potentials twice.) Fixed costs that
 remain: reading and checking the cohort file (pydantic, in `schemas/cohort.py`), and
 loading numba's compiled loops (about 0.35 s of CPU for the first loop of a process,
 whichever it is).

@@ -101,7 +101,7 @@ class _Part:
     def reduced_below(self, potential: np.ndarray, bound: int) -> np.ndarray:
         """The pairs whose reduced cost is below bound, in order."""
         pot_l, pot_p = potential[: self.n_lived], potential[self.n_lived : self.n_lived + len(self.spare)]
-        return kernels.reduced_below(self.u, self.v, self.score, pot_l, pot_p, self.big + bound)
+        return np.flatnonzero(kernels.reduced_below(self.u, self.v, self.score, pot_l, pot_p, self.big + bound))
 
 
 @dataclass(frozen=True)

@@ -286,29 +286,12 @@ def top_per_group(group: Array, score: Array, quota: Array) -> Array:
     return keep
 
 
-_STRETCHES = 64  # reduced_below cuts the pairs into this many stretches, looked through in parallel
-
-
 @nb.njit(cache=True, parallel=True)
 def reduced_below(u: Array, v: Array, score: Array, pot_l: Array, pot_p: Array, limit: int) -> Array:
-    """The pairs k with pot_l[u[k]] - pot_p[v[k]] - score[k] < limit, in order (as
-    np.flatnonzero of that test). Usually few: counting first, then writing them,
-    spares a mask over every pair (fresh memory, slow to fault in)."""
-    n = len(u)
-    counts = np.zeros(_STRETCHES + 1, dtype=np.int64)
-    for c in nb.prange(_STRETCHES):
-        found = 0
-        for k in range(c * n // _STRETCHES, (c + 1) * n // _STRETCHES):
-            found += pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
-        counts[c + 1] = found
-    starts = np.cumsum(counts)
-    out = np.empty(starts[-1], dtype=np.int64)
-    for c in nb.prange(_STRETCHES):
-        at = starts[c]
-        for k in range(c * n // _STRETCHES, (c + 1) * n // _STRETCHES):
-            if pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit:
-                out[at] = k
-                at += 1
+    """Mask of the pairs with pot_l[u] - pot_p[v] - score < limit."""
+    out = np.empty(len(u), dtype=np.bool_)
+    for k in nb.prange(len(u)):
+        out[k] = pot_l[u[k]] - pot_p[v[k]] - np.int64(score[k]) < limit
     return out
 
 
