@@ -39,3 +39,31 @@ def comparable_answers(items: list[dict[str, Any]], key: str) -> list[dict[str, 
         item[key] = [without_distances(w) for w in words] if isinstance(words, list) else without_distances(words)
         out.append(item)
     return out
+
+
+# ---- today's answers, recorded before the matcher was sped up further (issue 17, 2026-12-06) ----------------
+#
+# Unlike comparable() above, these digests keep everything the solver answers: every pair, every
+# person not paired with their reason and suggestion, and the objective, bounds, status and gap. The
+# method text and counts (how many flow solves, say) are left out: those may change with the speed-up.
+
+
+def full_answers(result: Any) -> dict[str, Any]:
+    """Everything the solver answers (but how it got there), as JSON."""
+    stats = result.stats
+    return {
+        "pairs": [p.model_dump(mode="json", by_alias=True) for p in result.pairs],
+        "unmatched": [u.model_dump(mode="json", by_alias=True) for u in result.unmatched],
+        "relaxations": list(result.relaxations),
+        "status": stats.status,
+        "objective": stats.objective,
+        "best_bound": stats.best_bound,
+        "gap": stats.gap,
+    }
+
+
+def full_digest(result: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(full_answers(result), sort_keys=True).encode()).hexdigest()

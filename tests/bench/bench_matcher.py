@@ -16,7 +16,9 @@ people a side, and 2,000 x 400 with capacity 5:
   profile of where its time goes;
 - the answers compared with those recorded before issue 17 sped the solver up
   (matcher_before_issue_17.json: a digest of the pairs and reasons per cohort, with the
-  words for distances and the suggestions added by issue 16 left out: tests/matcher_answers.py).
+  words for distances and the suggestions added by issue 16 left out: tests/matcher_answers.py),
+  and with everything the solver answered on 2026-12-06, before the second round of speed-ups
+  (matcher_answers_2026_12_06.json: pairs, reasons, suggestions, bounds and status).
 
 Each case runs in a fresh process, so its peak memory is its own and one case's
 allocations do not slow the next. Times are the best of a few runs: the machine may
@@ -54,6 +56,7 @@ SIZES = [  # (label, lived-experience leaders, professionals, capacity)
 SEED = 1
 QUOTA_TIME_LIMIT = 30.0
 BEFORE = json.loads((Path(__file__).parent / "matcher_before_issue_17.json").read_text())
+RECORDED = json.loads((Path(__file__).parent / "matcher_answers_2026_12_06.json").read_text())
 PAIRING = Path(sys.executable).parent / "pairing"
 
 
@@ -89,8 +92,11 @@ def case_solve(n_lived: int, n_prof: int, capacity: int, runs: int, fairness: bo
     cohort = _cohort(n_lived, n_prof, capacity)
     walls, cpus, result = _timed(runs, lambda: solve(cohort, Limits(fairness_stage=fairness)))
     stats = result.stats
+    from tests.matcher_answers import full_digest
+
     return {
         "answers": _digest(result),
+        "full_answers": full_digest(result),
         "walls": walls,
         "cpus": cpus,
         "status": stats.status,
@@ -130,8 +136,10 @@ PROFILE_STEPS = [
     ("the pair rules on every pair (compiled)", "kernels.py", "allowed_pairs"),
     ("fit scores of the allowed pairs (compiled)", "kernels.py", "fit_scores"),
     ("min-cost flow solves (OR-Tools)", "~", "<built-in method ortools.graph.python.min_cost_flow.solve_max_flow_with_min_cost>"),
+    ("maximum flow solves for stage 3 (OR-Tools)", "~", "<built-in method ortools.graph.python.max_flow.solve>"),
     ("the flow's other work: parts, best pairs, pricing, stage 3", "flow.py", "match"),
     ("pairs with reasons, the unmatched with reasons", "solver.py", "_result"),
+    ("suggestions for the people not paired", "suggest.py", "with_suggestions"),
     ("write the result file", "offline.py", "run_match"),
 ]
 
@@ -153,11 +161,18 @@ def case_profile(n_lived: int, n_prof: int, capacity: int) -> dict[str, Any]:
     stats = pstats.Stats(profile).stats  # (file, line, name) -> (calls, primitive calls, own s, total s, callers)
     total = {(Path(f).name, name): t for (f, _, name), (_, _, _, t, _) in stats.items()}
     steps = {label: total.get((file, name), 0.0) for label, file, name in PROFILE_STEPS}
-    flow_solves = steps["min-cost flow solves (OR-Tools)"]
+    flow_solves = steps["min-cost flow solves (OR-Tools)"] + steps["maximum flow solves for stage 3 (OR-Tools)"]
     steps["the flow's other work: parts, best pairs, pricing, stage 3"] -= flow_solves
+    steps["pairs with reasons, the unmatched with reasons"] -= steps["suggestions for the people not paired"]
     run = steps.pop("write the result file")
     steps["write the result file"] = run - total.get(("offline.py", "load_cohort"), 0.0) - total.get(("solver.py", "solve"), 0.0)
-    return {"steps": steps, "run_match": run, "loading": loading}
+    # The functions that take the most time of their own (not counting what they call).
+    own = sorted(((o, calls, f"{Path(f).name}:{name}") for (f, _, name), (calls, _, o, _, _) in stats.items()), reverse=True)
+    top = [(where, calls, seconds) for seconds, calls, where in own[:TOP_FUNCTIONS]]
+    return {"steps": steps, "run_match": run, "loading": loading, "top": top}
+
+
+TOP_FUNCTIONS = 12
 
 
 def case_assignment(n_lived: int, n_prof: int, capacity: int, runs: int) -> dict[str, Any]:
@@ -298,6 +313,12 @@ def _same_as_before(label: str, r: dict[str, Any]) -> str:
     return "yes" if r["answers"] == BEFORE[label]["sha256"] else "NO"
 
 
+def _same_as_recorded(label: str, r: dict[str, Any]) -> str:
+    if label not in RECORDED:
+        return "not recorded"
+    return "yes" if r["full_answers"] == RECORDED[label] else "NO"
+
+
 def _solve_row(label: str, r: dict[str, Any]) -> list[Any]:
     best_cpu = r["cpus"][r["walls"].index(min(r["walls"]))]
     return [
@@ -311,6 +332,7 @@ def _solve_row(label: str, r: dict[str, Any]) -> list[Any]:
         _s(best_cpu),
         f"{r['peak_mib']:,.0f} MiB",
         _same_as_before(label, r),
+        _same_as_recorded(label, r),
     ]
 
 
@@ -380,6 +402,7 @@ def main() -> None:
             "CPU s",
             "peak memory",
             "same pairs and reasons as before issue 17",
+            "same answers, suggestions and bounds as on 2026-12-06",
         ],
         rows,
     )
@@ -447,6 +470,8 @@ def main() -> None:
         else ""
     )
     same_10k = _same_as_before("10,000 x 10,000", ten_k)
+    if same_10k == "yes":
+        same_10k = _same_as_recorded("10,000 x 10,000", ten_k)
     q2000, q10k = quotas["2,000 x 400, capacity 5"], quotas["10,000 x 10,000"]
     targets = [
         Target(
@@ -481,6 +506,10 @@ def main() -> None:
         [[step, _s(t), f"{t / profile['run_match']:.0%}"] for step, t in steps.items()]
         + [["run_match in all", _s(profile["run_match"]), "100%"]],
     )
+    top_table = table(
+        ["function", "calls", "own s", "share of run_match"],
+        [[f"`{where}`", f"{calls:,}", _s(t), f"{t / profile['run_match']:.0%}"] for where, calls, t in profile["top"]],
+    )
 
     body = f"""
 `make bench-matcher` (`.venv/bin/python -m tests.bench.bench_matcher`), {time.perf_counter() - started:.0f} s in all.
@@ -512,12 +541,33 @@ cohort, each person's rules, reasons) more than compiled ones.
 
 {profile_table}
 
+The {TOP_FUNCTIONS} functions with the most time of their own in that profile (compiled loops, OR-Tools and
+pydantic count as one function each):
+
+{top_table}
+
 Three min-cost flow solves remain: pricing adds the pairs that could improve the
 first solve's answer, and it is solved again until nothing could. Starting from a
 larger or smaller set of each person's best pairs (16 or 8 instead of 12) still needs three
 solves at 10,000 a side, and returns another of the many equally good pairings
 (3,840 to 3,874 of the 9,030 pairs differ, for the same objective), so the
-answers would change: we kept the solves.
+answers would change: we kept the solves. The pairs pricing adds depend only on the
+optimal dual of each round's pairs, not on which optimal pairing OR-Tools returns, so
+the first two solves could in principle be replaced by any exact method that is quicker
+(a warm start from the previous round's answer, say); OR-Tools has none, and its other
+ways of solving (fixed supplies, or one circulation with a cost for leaving someone
+unpaired) took as long or longer on the first round's 170,000 pairs.
+
+What the second round of speed-ups (2026-12-06) changed, with the answers checked against
+those recorded before it: suggestions find the professionals held by one rule once per
+round (they checked 300,000 sessions at 10,000 a side), the free pairs are moved to the
+front of the candidates in place instead of copied (190 MB of fresh memory), and a few
+passes over all 20,000 people or all allowed pairs are made once instead of several
+times. (Listing pricing's pairs directly instead of marking every pair was tried and
+was slower: it reads each pair's two potentials twice.) Fixed costs that
+remain: reading and checking the cohort file (pydantic, in `schemas/cohort.py`), and
+loading numba's compiled loops (about 0.35 s of CPU for the first loop of a process,
+whichever it is).
 
 ### Stages 1 and 2 as an assignment problem
 

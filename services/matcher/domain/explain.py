@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from schemas.cohort import KM_PER_MILE, PAIRED_FIRST_REASON, Cohort, MatchingProfile, RoundSpec, UnmatchedResult, Window
-from services.matcher.domain import kernels
 from services.matcher.domain.rules import PAIR_RULES, PERSON_RULES, Candidates, session_problem
 from services.matcher.domain.scoring import topic_key
 
@@ -248,14 +247,14 @@ def unmatched(
             cands.lived,
             lived_unpaired,
             cands.removed_lived,
-            kernels.pairs_per_person(len(cands.lived.people), cands.pair_lived),
+            cands.allowed_lived,
             part_l,
         ),
         (
             cands.professionals,
             prof_unpaired,
             cands.removed_professionals,
-            kernels.pairs_per_person(len(cands.professionals.people), cands.pair_prof),
+            cands.allowed_professionals,
             part_p,
         ),
     ):

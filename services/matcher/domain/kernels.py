@@ -322,14 +322,32 @@ def pairs_per_person(n: int, person: Array) -> Array:
     return count
 
 
-@nb.njit(cache=True, parallel=True)
-def open_pairs(pair_lived: Array, pair_prof: Array, lived_open: Array, prof_open: Array) -> Array:
-    """Mask of the pairs whose two people are both still open (lived_open, prof_open:
-    one flag per person), without numpy's 64-bit temporaries over every pair."""
-    out = np.empty(len(pair_lived), dtype=np.bool_)
-    for k in nb.prange(len(pair_lived)):
-        out[k] = lived_open[pair_lived[k]] and prof_open[pair_prof[k]]
-    return out
+@nb.njit(cache=True)
+def open_first(pair_lived: Array, pair_prof: Array, pair_modes: Array, lived_open: Array, prof_open: Array) -> int:
+    """Move the pairs whose two people are both still open (lived_open, prof_open: one
+    flag per person) to the front, in place and in order, the others after them (also
+    in order); return how many are open. In place, because a copy of a national
+    round's pairs is fresh memory, slow to fault in (0.4 s for 190 MB on our machines)."""
+    n = len(pair_lived)
+    closed = 0
+    for k in range(n):
+        closed += not (lived_open[pair_lived[k]] and prof_open[pair_prof[k]])
+    if closed == 0:
+        return n
+    held_l = np.empty(closed, dtype=pair_lived.dtype)
+    held_p = np.empty(closed, dtype=pair_prof.dtype)
+    held_m = np.empty(closed, dtype=pair_modes.dtype)
+    kept, held = 0, 0
+    for k in range(n):
+        lived, prof, modes = pair_lived[k], pair_prof[k], pair_modes[k]
+        if lived_open[lived] and prof_open[prof]:
+            pair_lived[kept], pair_prof[kept], pair_modes[kept] = lived, prof, modes
+            kept += 1
+        else:
+            held_l[held], held_p[held], held_m[held] = lived, prof, modes
+            held += 1
+    pair_lived[kept:], pair_prof[kept:], pair_modes[kept:] = held_l, held_p, held_m
+    return kept
 
 
 @nb.njit(cache=True, parallel=True)

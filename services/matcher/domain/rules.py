@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -267,7 +268,9 @@ class Candidates:
 
     lived: Side
     professionals: Side
-    pair_lived: np.ndarray  # int32 index into lived.people, one entry per allowed pair, sorted
+    # int32 index into lived.people, one entry per allowed pair, sorted (solver.prepare then
+    # moves the free pairs to the front, in order; only the counts below are read after that)
+    pair_lived: np.ndarray
     pair_prof: np.ndarray  # int32 index into professionals.people
     pair_modes: np.ndarray  # uint8 usable meeting modes
     # rule -> candidates it removed, per lived-experience leader. Only explanations read
@@ -277,6 +280,9 @@ class Candidates:
     removed_professionals: dict[str, np.ndarray]
     # [lived pattern, professional pattern] -> enough shared time each week (for suggestions)
     shared_time: np.ndarray
+    # allowed pairs per lived-experience leader and per professional
+    allowed_lived: np.ndarray
+    allowed_professionals: np.ndarray
 
 
 def sides(cohort: Cohort) -> tuple[Side, Side]:
@@ -380,8 +386,9 @@ def find_candidates(cohort: Cohort) -> Candidates:
         pair_lived, pair_prof, pair_modes = pair_lived[order], pair_prof[order], pair_modes[order]
 
     # Second pass, for explanations: which rule removed the candidates of people left with none.
-    none_l = kernels.pairs_per_person(len(lived.people), pair_lived) == 0
-    none_p = kernels.pairs_per_person(len(professionals.people), pair_prof) == 0
+    allowed_l = kernels.pairs_per_person(len(lived.people), pair_lived)
+    allowed_p = kernels.pairs_per_person(len(professionals.people), pair_prof)
+    none_l, none_p = allowed_l == 0, allowed_p == 0
     for rows, cols in groups:
         lonely_r, lonely_c = rows[none_l[rows]], cols[none_p[cols]]
         if len(lonely_r):
@@ -390,7 +397,9 @@ def find_candidates(cohort: Cohort) -> Candidates:
         if len(lonely_c):
             for r in _blocks(rows, len(lonely_c)):
                 _count_pair_rules(check(r, lonely_c)[1], removed_p, lonely_c, axis=0)
-    return Candidates(lived, professionals, pair_lived, pair_prof, pair_modes, removed_l, removed_p, check.avail_ok)
+    return Candidates(
+        lived, professionals, pair_lived, pair_prof, pair_modes, removed_l, removed_p, check.avail_ok, allowed_l, allowed_p
+    )
 
 
 def _count_pair_rules(checks: list[tuple[str, np.ndarray]], removed: dict[str, np.ndarray], who: np.ndarray, axis: int) -> None:
@@ -409,7 +418,7 @@ def _count_person_rules(side: Side, members: np.ndarray, other: Side, others: np
         if rule is not None:
             removed[rule][i] += len(others)
     eligible = members[[rule is None for rule in own]] if len(members) else members
+    theirs = Counter(other.blocked[j] for j in others.tolist())
     for rule in PERSON_RULES:
-        count = sum(other.blocked[j] == rule for j in others)
-        if count:
-            removed[rule][eligible] += count
+        if theirs[rule]:
+            removed[rule][eligible] += theirs[rule]

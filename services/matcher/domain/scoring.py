@@ -53,10 +53,10 @@ def topic_key(topic: str) -> str:
 def _topic_bits(people: tuple[MatchingProfile, ...], vocabulary: dict[str, int]) -> np.ndarray:
     """Each person's topics as a row of 64-bit words, for popcounts."""
     bits = np.zeros((len(people), max(1, -(-len(vocabulary) // 64))), dtype=np.uint64)
-    for i, person in enumerate(people):
-        for topic in person.topics:
-            k = vocabulary[topic_key(topic)]
-            bits[i, k // 64] |= np.uint64(1) << np.uint64(k % 64)
+    at = [(i, vocabulary[topic_key(topic)]) for i, person in enumerate(people) for topic in person.topics]
+    if at:
+        rows, topics = np.array(at, dtype=np.int64).T
+        np.bitwise_or.at(bits, (rows, topics // 64), np.left_shift(np.uint64(1), (topics % 64).astype(np.uint64)))
     return bits
 
 

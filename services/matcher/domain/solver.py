@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,8 +86,8 @@ class Prepared:
     def n_lived(self) -> int:
         return len(self.cands.lived.people)
 
-    @property
-    def has_priority(self) -> bool:
+    @cached_property
+    def has_priority(self) -> bool:  # asked several times a solve: 20,000 people each time in a national round
         return any(p.left_out_before for p in self.cohort.leaders)
 
 
@@ -104,8 +105,9 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
     lived_open = np.ones(len(cands.lived.people), dtype=bool)
     lived_open[locked_l] = False
-    free = kernels.open_pairs(cands.pair_lived, cands.pair_prof, lived_open, spare > 0)
-    arc_l, arc_p, arc_modes = cands.pair_lived[free], cands.pair_prof[free], cands.pair_modes[free]
+    # The free pairs: both people still open. Moved to the front of the candidates, so no copy is made.
+    n_free = kernels.open_first(cands.pair_lived, cands.pair_prof, cands.pair_modes, lived_open, spare > 0)
+    arc_l, arc_p, arc_modes = cands.pair_lived[:n_free], cands.pair_prof[:n_free], cands.pair_modes[:n_free]
     first_l = np.array([p.left_out_before for p in cands.lived.people], dtype=bool) & lived_open
     first_p = np.array([p.left_out_before for p in profs.people], dtype=bool)
     first_p[locked_p] = False  # a locked pair already pairs them
@@ -331,9 +333,16 @@ def pair_results(
     km = distance_km(lived, profs, li, pj)
     out = []
     columns = (li.tolist(), pj.tolist(), modes.tolist(), score.tolist(), km.tolist(), locked.tolist())
+    made: dict[tuple[int, int], Window] = {}  # each window made once: many pairs share the same times
+
+    def window(span: tuple[int, int]) -> Window:
+        if span not in made:
+            made[span] = spans_to_windows([span])[0]
+        return made[span]
+
     for i, p, m, s, k, is_locked in zip(*columns, strict=True):
         person, prof = lived.people[i], profs.people[p]
-        windows: list[Window] = spans_to_windows(shared_spans(lived.spans[i], profs.spans[p]))
+        windows = [window(span) for span in shared_spans(lived.spans[i], profs.spans[p])]
         mode_names = [name for name, bit in _MODE_NAMES if m & bit]
         # People no rule rules out can attend every session; only the others need checking.
         attend = (lived.blocked[i] is None and profs.blocked[p] is None) or (

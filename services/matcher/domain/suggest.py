@@ -61,6 +61,9 @@ class _World:
     banned: tuple[dict[int, set[int]], dict[int, set[int]]]  # each person's never-pair partners, by index
     shared: np.ndarray  # [lived pattern, professional pattern] -> enough shared time
     min_seconds: float
+    # Professionals ruled out by release or capacity alone, whom lifting that one rule frees (as
+    # _own_rule asks of a person's own rules): the same for everyone looked at, so found once.
+    held: dict[str, np.ndarray]
 
 
 def with_suggestions(
@@ -101,7 +104,25 @@ def _world(cohort: Cohort, cands: Candidates, li: np.ndarray, pj: np.ndarray) ->
         banned=(by_lived, by_prof),
         shared=cands.shared_time,
         min_seconds=cohort.round.min_shared_hours_per_week * 3600,
+        held=_held(cohort, profs),
     )
+
+
+def _held(cohort: Cohort, profs: Side) -> dict[str, np.ndarray]:
+    """For release and capacity: the professionals that rule alone rules out."""
+    held: dict[str, np.ndarray] = {}
+    for rule in ("release", "capacity"):
+        held[rule] = np.array(
+            [
+                j
+                for j, blocked in enumerate(profs.blocked)
+                if blocked == rule
+                and session_problem(profs.people[j], cohort.round) is None
+                and (rule == "capacity" or profs.people[j].capacity > 0)
+            ],
+            dtype=np.int64,
+        )
+    return held
 
 
 @dataclass(frozen=True)
@@ -270,22 +291,11 @@ def _partner_rule(look: _Look, person: MatchingProfile, free: np.ndarray) -> str
     """A professional ruled out by their own release or capacity, who would otherwise suit them."""
     if look.side != 0:
         return None
-    rules = look.world.blocked_by[1]
-    professionals = look.them.people
-    round_ = look.world.cohort.round
     for rule, words in (
         ("release", "the manager of a professional who could be their partner confirmed that professional's time"),
         ("capacity", "a professional who could be their partner could take on a partner this round"),
     ):
-        # Only those whom lifting this one rule frees (as _own_rule asks of a person's own rules).
-        held = np.array(
-            [
-                j
-                for j in np.flatnonzero(rules == rule).tolist()
-                if session_problem(professionals[j], round_) is None and (rule == "capacity" or professionals[j].capacity > 0)
-            ],
-            dtype=np.int64,
-        )
+        held = look.world.held[rule]
         if len(held) and look.allowed(held).any():
             return f"Would be paired if {words}."
     return None

@@ -20,7 +20,8 @@ import pytest
 
 from services.matcher.domain import solve
 from services.matcher.domain.generate import generate_cohort
-from tests.matcher_answers import comparable, comparable_answers
+from tests.matcher_answers import comparable, comparable_answers, full_digest
+from tests.matcher_cases import CASES
 
 pytestmark = pytest.mark.unit
 
@@ -44,3 +45,17 @@ def test_same_pairs_and_reasons_as_before(label, n_lived, n_prof, capacity, area
     assert now["pairs"] == comparable_answers(before["pairs"], "reasons")
     assert now["unmatched"] == comparable_answers(before["unmatched"], "reason")
     assert len(before["pairs"]) > 100 and len(before["unmatched"]) > 10  # the fixture holds real answers
+
+
+# Answers recorded on 2026-12-06, before the matcher was sped up further (tests/matcher_cases.py):
+# every pair, reason, suggestion, bound and status, on cohorts that take the solver down each of its paths.
+TODAY = json.loads((Path(__file__).parent / "fixtures" / "answers_2026_12_06.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_answers_as_recorded_before_the_speed_up(name):
+    make, limits = CASES[name]
+    result = solve(make(), limits)
+    assert result.stats.objective == TODAY[name]["objective"]
+    assert len(result.pairs) == TODAY[name]["pairs"]
+    assert full_digest(result) == TODAY[name]["sha256"]

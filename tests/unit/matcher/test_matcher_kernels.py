@@ -111,3 +111,29 @@ def test_odd_minutes_fall_back_to_the_matrix_product():
     ]
     lived, profs = rules.sides(cohort.model_copy(update={"leaders": odd}))
     np.testing.assert_array_equal(rules._overlap_ok(lived, profs, 3600), rules._overlap_ok_by_product(lived, profs, 3600))
+
+
+def test_pairs_below_a_reduced_cost_are_marked():
+    rng = np.random.default_rng(7)
+    u, v = rng.integers(0, 40, 3000).astype(np.int32), rng.integers(0, 30, 3000).astype(np.int32)
+    score = rng.integers(0, 101, 3000).astype(np.int16)
+    pot_l, pot_p = rng.integers(-50, 50, 40), rng.integers(-50, 50, 30)
+    for limit in (-200, -20, 0, 7, 300):
+        expected = pot_l[u] - pot_p[v] - score.astype(np.int64) < limit
+        np.testing.assert_array_equal(kernels.reduced_below(u, v, score, pot_l, pot_p, limit), expected)
+    assert 0 < kernels.reduced_below(u, v, score, pot_l, pot_p, 0).sum() < 3000  # some pairs on each side of the line
+
+
+def test_open_pairs_move_to_the_front_in_order_and_the_others_follow_in_order():
+    rng = np.random.default_rng(8)
+    lived, prof = np.sort(rng.integers(0, 20, 500)).astype(np.int32), rng.integers(0, 15, 500).astype(np.int32)
+    modes = rng.integers(1, 8, 500).astype(np.uint8)
+    lived_open, prof_open = rng.random(20) < 0.8, rng.random(15) < 0.7
+    is_open = lived_open[lived] & prof_open[prof]
+    expected = [np.concatenate([a[is_open], a[~is_open]]) for a in (lived, prof, modes)]
+    n_open = kernels.open_first(lived, prof, modes, lived_open, prof_open)
+    assert n_open == is_open.sum() and 0 < n_open < 500
+    for got, want in zip((lived, prof, modes), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    everyone = np.ones(20, dtype=bool), np.ones(15, dtype=bool)
+    assert kernels.open_first(lived, prof, modes, *everyone) == 500
