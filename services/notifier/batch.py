@@ -27,7 +27,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -61,6 +61,7 @@ class Ready:
     notice: OutcomeNotice
     contacts: Contacts
     planned: PlannedMessage
+    jobs: dict[str, dict[str, Any]]  # its reminders' and questions' rows for the schedule, sealed ahead
     result: tuple[str, str, str] | None = None
     error: Exception | None = None
 
@@ -103,7 +104,8 @@ async def on_outcomes(n: Notifier, events: list[OutcomePublished], one: Attempt)
     for notice in others:
         await one(n, notice, origins.setdefault(str(notice.event.event_id), FromBatch()))
     failed = {event_id: origin for event_id, origin in origins.items() if origin.failures}
-    await schedule_follow_ups(n, [e for e in events if str(e.event_id) not in failed])
+    sealed = {key: row for ready in claimed for key, row in ready.jobs.items()}
+    await schedule_follow_ups(n, [e for e in events if str(e.event_id) not in failed], sealed)
     retry = [origin.failures[-1] for origin in failed.values() if not origin.given_up]
     if retry:
         raise retry[0]
@@ -159,11 +161,13 @@ def is_ordinary(n: Notifier, notice: OutcomeNotice, found: Found, now: dt.dateti
 
 
 def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderContact]) -> list[Ready]:
-    """Plan and render each message (in a worker thread: the event loop meanwhile keeps the email server busy)."""
+    """Plan and render each message, and seal its reminders and questions for the schedule (in a worker
+    thread: the event loop meanwhile keeps the email server busy)."""
     ready = []
     for notice in notices:
         theirs: Contacts = {leader: contacts[leader] for leader in notice.needed}
-        ready.append(Ready(notice, theirs, notice.plan(n.rules, theirs)))
+        jobs = {**reminders.sealed_jobs(n, notice.event), **check_ins.sealed_jobs(n, notice.event)}
+        ready.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs))
     return ready
 
 
@@ -257,12 +261,13 @@ async def record(n: Notifier, claimed: list[Ready]) -> None:
         await uow.commit()
 
 
-async def schedule_follow_ups(n: Notifier, events: list[OutcomePublished]) -> None:
-    """Reminders and questions (reminders.py, check_ins.py) for every outcome handled, in one transaction."""
+async def schedule_follow_ups(n: Notifier, events: list[OutcomePublished], sealed: dict[str, dict[str, Any]]) -> None:
+    """Reminders and questions (reminders.py, check_ins.py) for every outcome handled, in one transaction;
+    `sealed` holds the rows written ahead with the messages."""
     if not events:
         return
     async with n.store.unit_of_work() as uow:
-        changed = await reminders.schedule_all(uow, n, events)
-        changed = await check_ins.schedule_all(uow, n, events) or changed
+        changed = await reminders.schedule_all(uow, n, events, sealed)
+        changed = await check_ins.schedule_all(uow, n, events, sealed) or changed
         if changed:
             await uow.commit()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -74,6 +75,12 @@ def job_row(n: Notifier, due: Due) -> dict[str, Any]:
     }
 
 
+def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+    """Every question's row for the schedule, by key, sealed: work a caller may do ahead, away from the
+    event loop, and hand to `schedule_all` (which still decides which of them go on)."""
+    return {job_key(item.job): job_row(n, item) for item in questions_for(event, london_date(event.occurred_at))}
+
+
 async def schedule(n: Notifier, event: OutcomePublished) -> None:
     """Each question for each partner of this person; once for each outcome."""
     async with n.store.unit_of_work() as uow:
@@ -81,9 +88,11 @@ async def schedule(n: Notifier, event: OutcomePublished) -> None:
             await uow.commit()
 
 
-async def schedule_all(uow: UnitOfWork, n: Notifier, events: list[OutcomePublished]) -> bool:
+async def schedule_all(
+    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size. True if anything changed."""
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
     due = {str(e.event_id): questions_for(e, london_date(e.occurred_at)) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
@@ -102,7 +111,7 @@ async def schedule_all(uow: UnitOfWork, n: Notifier, events: list[OutcomePublish
         if data.kind in (MET_QUESTION, NOT_YET) and not_yet_key(data.round_id, data.leader_id, data.partner_id) in met:
             continue  # as no_longer_wanted: they said they met
         waiting.add(job_key(item.job))
-        rows.append(job_row(n, item))
+        rows.append((ready or {}).get(job_key(item.job)) or job_row(n, item))
     await add_jobs(uow, rows)
     return True
 

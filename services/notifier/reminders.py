@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -28,6 +29,7 @@ from services.notifier.domain.follow_ups import (
     NO_ANSWER,
     REMINDER,
     AnswerFollowUp,
+    Due,
     FollowUp,
     follow_up_id,
     follow_ups,
@@ -60,9 +62,11 @@ async def schedule(n: Notifier, event: OutcomePublished) -> None:
             await uow.commit()
 
 
-async def schedule_all(uow: UnitOfWork, n: Notifier, events: list[OutcomePublished]) -> bool:
+async def schedule_all(
+    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size. True if anything changed."""
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
     due = {str(e.event_id): follow_ups(e, london_date(e.occurred_at), n.rules.reminder_working_days) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
@@ -83,20 +87,29 @@ async def schedule_all(uow: UnitOfWork, n: Notifier, events: list[OutcomePublish
         if str(question_id(data.round_id, data.leader_id, data.partner_id)) in answered or str(round_key(data.round_id)) in ended:
             continue
         waiting.add(job_key(item.follow_up))
-        rows.append(
-            {
-                "key": job_key(item.follow_up),
-                "event_type": item.follow_up.event_type,
-                # The outcome inside holds answer links: sealed like every other personal detail at rest.
-                "sealed_event": n.cipher.seal(item.follow_up.model_dump(mode="json")),
-                "reason": data.kind,
-                "due_at": item.at,
-                "give_up_at": None,
-                "attempts": 0,
-            }
-        )
+        rows.append((ready or {}).get(job_key(item.follow_up)) or follow_up_row(n, item))
     await add_jobs(uow, rows)
     return True
+
+
+def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
+    return {
+        "key": job_key(item.follow_up),
+        "event_type": item.follow_up.event_type,
+        # The outcome inside holds answer links: sealed like every other personal detail at rest.
+        "sealed_event": n.cipher.seal(item.follow_up.model_dump(mode="json")),
+        "reason": item.follow_up.data.kind,
+        "due_at": item.at,
+        "give_up_at": None,
+        "attempts": 0,
+    }
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+    """Every follow-up's row for the schedule, by key, sealed: work a caller may do ahead, away from the
+    event loop, and hand to `schedule_all` (which still decides which of them go on)."""
+    due = follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
+    return {job_key(item.follow_up): follow_up_row(n, item) for item in due}
 
 
 async def handled_among(session: AsyncSession, store: Store, consumer: str, event_ids: list[str]) -> set[str]:

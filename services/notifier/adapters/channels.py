@@ -139,6 +139,7 @@ async def goodbye(client: aiosmtplib.SMTP) -> None:
             client.close()
 
 
+@functools.lru_cache(maxsize=1024)
 def address_of(name_and_address: str) -> str:
     """The bare address, as the email server is told it (aiosmtplib's send_message does the same)."""
     return parseaddr(name_and_address)[1] or name_and_address.strip()
@@ -199,6 +200,12 @@ def picture(name: str) -> bytes:
     return (PICTURES / f"{name}.png").read_bytes()
 
 
+@functools.lru_cache(maxsize=16)
+def from_header(sender: str) -> str:
+    """The From header: a name beyond plain ASCII is encoded, the address kept (the same for every message)."""
+    return formataddr(parseaddr(sender))
+
+
 def message_id(idempotency_key: str) -> str:
     return "<" + re.sub(r"[^A-Za-z0-9.-]", ".", idempotency_key) + "@pairing.local>"
 
@@ -244,7 +251,7 @@ def email_message(
         message = MIMEMultipart("mixed", boundary())
         message.attach(body)
         message.attach(invitation)
-    message["From"] = formataddr(parseaddr(sender))  # a name beyond plain ASCII is encoded, the address kept
+    message["From"] = from_header(sender)
     message["To"] = to
     message["Subject"] = header(planned.subject)  # type: ignore[assignment]  # typeshed leaves out Header, which email takes
     message["Date"] = formatdate(localtime=False)
