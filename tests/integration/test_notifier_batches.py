@@ -106,7 +106,9 @@ async def test_two_consumers_with_the_same_batch_at_once_still_tell_each_person_
     await everyone(store)
     events = [published(leader) for leader in PEOPLE]
 
-    await asyncio.gather(handlers.on_outcomes(notifier(store, channels), events), handlers.on_outcomes(notifier(store, channels), events))
+    await asyncio.gather(
+        handlers.on_outcomes(notifier(store, channels), events), handlers.on_outcomes(notifier(store, channels), events)
+    )
 
     assert Counter(m["To"] for m in read_maildir(maildir)) == Counter({f"{p}@example.org": 1 for p in PEOPLE})
     assert sorted(r.data.leader_id for r in await reports(store)) == sorted(PEOPLE)
