@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
+from services.common.collector import collector_paused
 from services.registry.adapters import spreadsheets
 from services.registry.domain.importing import FileProblem
 from services.registry.handlers import leaders
@@ -39,11 +40,12 @@ async def import_leaders(request: Request, file: Annotated[UploadFile, File()]) 
     registry = registry_of(request)
     content = await file.read()
     try:
-        async with registry.store.unit_of_work() as uow:
-            report = await leaders.import_spreadsheet(
-                uow, registry.cipher, file.filename or "", content, keys=registry.person_keys
-            )
-            await uow.commit()
+        with collector_paused():  # bulk work: services/common/collector.py
+            async with registry.store.unit_of_work() as uow:
+                report = await leaders.import_spreadsheet(
+                    uow, registry.cipher, file.filename or "", content, keys=registry.person_keys
+                )
+                await uow.commit()
     except FileProblem as problem:
         return JSONResponse(status_code=422, content={"detail": f"The file cannot be imported: {problem}"})
     return JSONResponse(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from services.common.collector import collector_paused
 from services.registry.adapters import spreadsheets
 from services.registry.domain.importing import FileProblem
 from services.registry.handlers import leaders as leaders_handlers
@@ -70,11 +71,12 @@ async def import_file(request: Request) -> Response:
     if not content:
         return problem_page(f"The selected file {upload.filename} is empty")
     try:
-        async with registry.store.unit_of_work() as uow:
-            report = await leaders_handlers.import_spreadsheet(
-                uow, registry.cipher, upload.filename, content, keys=registry.person_keys
-            )
-            await uow.commit()
+        with collector_paused():  # bulk work: services/common/collector.py
+            async with registry.store.unit_of_work() as uow:
+                report = await leaders_handlers.import_spreadsheet(
+                    uow, registry.cipher, upload.filename, content, keys=registry.person_keys
+                )
+                await uow.commit()
     except FileProblem as problem:
         return problem_page(f"The file {upload.filename} cannot be imported: {problem}")
     return page(
