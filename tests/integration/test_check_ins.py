@@ -231,6 +231,22 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
             f"/manage/rounds/{round_id}/check-ins/new", data={**fields, "number": "1", "answer": "met", "via": "phone"}
         )
         assert wrong.status_code == 400 and "does not go with this question" in wrong.text
+        # "Not met yet" by phone, with the date they plan to meet in day, month and year boxes.
+        planned = clock.now().astimezone(LONDON).date() + dt.timedelta(days=10)
+        not_yet = {**fields, "question": "met", "answer": "not_yet"}
+        not_yet |= {
+            "via": "phone",
+            "given_by": "leader",
+            "meeting_on_day": str(planned.day),
+            "meeting_on_year": str(planned.year),
+        }
+        no_month = await browser.post(f"/manage/rounds/{round_id}/check-ins/new", data=not_yet)
+        assert no_month.status_code == 400 and "The date they plan to meet must include a month" in no_month.text
+        assert 'href="#meeting_on_month"' in no_month.text and f'value="{planned.day}"' in no_month.text
+        with_date = await browser.post(
+            f"/manage/rounds/{round_id}/check-ins/new", data={**not_yet, "meeting_on_month": str(planned.month)}
+        )
+        assert with_date.status_code == 303, with_date.text
         recorded = await browser.post(
             f"/manage/rounds/{round_id}/check-ins/new",
             data={**fields, "number": "1", "answer": "need_help", "via": "phone", "given_by": "leader"},
@@ -249,6 +265,7 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     carer_row = section.split(carer["name"], 1)[1].split("</tr>", 1)[0]
     assert "Not met yet" in carer_row and "Asked for help (check-in 1)" in carer_row
     assert "Given on the phone by the leader, recorded by" in carer_row
+    assert f"Not met yet (plan to meet on {planned:%-d %B %Y})" in carer_row, "recorded by phone with its date"
 
     async with registry.store.unit_of_work() as uow:
         kept = (await uow.session.scalars(select(FollowUpAnswerRow).where(FollowUpAnswerRow.leader_id == signs["id"]))).all()
