@@ -11,7 +11,7 @@ from typing import Any
 from services.registry.domain.meetings import parse_closure
 from services.registry.web import date_boxes
 
-MOST_ROWS = 20
+MOST_ROWS = 50  # as many as the API takes (ProgrammeChange.closure_periods), so a save never drops one
 ENDS = ("from", "to")
 ANY_YEAR = "2000"  # a leap year, so 29 February can be a yearly closure's day
 
