@@ -67,6 +67,17 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     assert leader_page.title().startswith("Error")
     assert leader_page.locator("#words").input_value() == "We have a date in the diary", "what they typed is kept"
     visit.check(leader_page, "did-you-meet-errors")
+    # "Not yet", with a date to meet in day, month and year boxes: a box left empty is named, and what was typed stays.
+    choose_radio(leader_page, "answer", "not_yet")
+    type_into(leader_page, leader_page.locator("#meeting_on_day"), "4")
+    type_into(leader_page, leader_page.locator("#meeting_on_year"), str(dt.date.today().year + 1))
+    activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
+    assert summary.locator("li").all_inner_texts() == ["The date you will meet must include a month"]
+    assert summary.locator("a").get_attribute("href") == "#meeting_on_month"
+    assert leader_page.locator("#meeting_on_day").input_value() == "4", "the day typed is kept"
+    assert leader_page.locator("#meeting_on_month").get_attribute("class").endswith("nhsuk-input--error"), "the box to fix"
+    assert "nhsuk-input--error" not in leader_page.locator("#meeting_on_day").get_attribute("class")
+    visit.check(leader_page, "did-you-meet-date-error")
     choose_radio(leader_page, "answer", "met")
     activate(leader_page, leader_page.get_by_role("button", name="Send my answer"))
     assert leader_page.locator("h1").inner_text() == "Thank you for telling us"
@@ -86,6 +97,20 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     assert leader_page.url.endswith("/check-in/1/thank-you")
     visit.check(leader_page, "check-in-answered")
     phone.close()
+
+    # ---- another leader says "not yet" with the date they plan to meet, with no JavaScript ----
+    plain = browser.new_context(java_script_enabled=False)
+    plain_page = plain.new_page()
+    visit.watch(plain_page)
+    assert len(pairs) >= 3, "a third pair answers without JavaScript"
+    plain_page.goto(answer_link(mail_sink[1], f"{pairs[2]['lived_experience_id']}@example.org") + "/met")
+    choose_radio(plain_page, "answer", "not_yet")
+    planned = dt.date.today() + dt.timedelta(days=20)
+    for part, value in (("day", planned.day), ("month", planned.month), ("year", planned.year)):
+        type_into(plain_page, plain_page.locator(f"#meeting_on_{part}"), str(value))
+    activate(plain_page, plain_page.get_by_role("button", name="Send my answer"))
+    assert plain_page.url.endswith("/met/thank-you") and "Plans change" in plain_page.locator("main").inner_text()
+    plain.close()
 
     # ---- a manager records "we need help", given on the phone ----
     context = browser.new_context(viewport={"width": 1100, "height": 900})
@@ -109,5 +134,6 @@ def test_a_leader_and_a_manager_answer_after_the_first_meeting_with_the_keyboard
     table = page.locator("#check-in-table").inner_text()
     assert "Met" in table and "Going well (check-in 1)" in table and "Asked for help" in table
     assert "We meet every fortnight" in table, "an admin reads the words"
+    assert f"plan to meet on {planned:%-d %B %Y}" in table, "the date typed in boxes, as the team reads it"
     visit.check(page, "follow-up-after-meeting")
     context.close()

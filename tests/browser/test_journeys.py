@@ -512,8 +512,21 @@ def test_a_manager_sets_up_a_programme_and_cohort_and_erases_a_leader(stack, bro
     visit.check(page, "programme-details")
     type_into(page, page.locator("#phone"), "0191 498 0000")
     type_into(page, page.locator("#postal_address"), "Civic Centre\nNewcastle upon Tyne\nNE1 8QH")
+    # Closure periods are rows of date boxes: the usual one is filled in, "Add another closure" adds a row.
+    assert page.locator("#closure_0_from_day").input_value() == "24" and page.locator("#closure_0_yearly").is_checked()
+    activate(page, page.get_by_role("button", name="Add another closure"))
+    assert page.locator("#phone").input_value() == "0191 498 0000", "what was typed is kept"
+    for box, text in (("from_day", "30"), ("from_month", "8"), ("from_year", "2027"), ("to_day", "3"), ("to_month", "9")):
+        type_into(page, page.locator(f"#closure_1_{box}"), text)
+    activate(page, page.get_by_role("button", name="Save the details"))
+    summary = page.locator(".nhsuk-error-summary")
+    assert summary.locator("li").all_inner_texts() == ["The last day of closure 2 must include a year"]
+    assert summary.locator("a").get_attribute("href") == "#closure_1_to_year"
+    visit.check(page, "programme-details-closure-error")
+    type_into(page, page.locator("#closure_1_to_year"), "2027")
     activate(page, page.get_by_role("button", name="Save the details"))
     assert page.locator("h1").inner_text() == f"North East {RUN}"
+    assert "24 December to 1 January, every year; 30 August 2027 to 3 September 2027" in page.locator("main").inner_text()
     visit.check(page, "programme")
     type_into(page, page.locator("#name"), "January")
     choose_radio(page, "who", "listed")

@@ -152,10 +152,13 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     missing = await registry.post(f"/a/{code}/met", data={}, auth=None)
     assert missing.status_code == 400 and "Choose one answer" in missing.text
     # Sent with problems: each named by its field, and everything typed or chosen is still there.
-    typed = {"answer": "not_yet", "meeting_on": "next Tuesday", "words": "We keep missing & each other"}
+    typed = {"answer": "not_yet", "meeting_on_day": "4", "meeting_on_year": "2027", "words": "We keep missing & each other"}
     kept = await registry.post(f"/a/{code}/met", data=typed, auth=None)
-    assert kept.status_code == 400 and 'href="#meeting_on"' in kept.text and 'href="#answer"' not in kept.text
-    assert 'value="not_yet" checked' in kept.text and 'value="next Tuesday"' in kept.text
+    assert kept.status_code == 400 and 'href="#meeting_on_month"' in kept.text and 'href="#answer"' not in kept.text
+    assert "The date you will meet must include a month" in kept.text
+    assert 'value="not_yet" checked' in kept.text
+    assert 'name="meeting_on_day" type="text" inputmode="numeric" value="4"' in kept.text
+    assert 'name="meeting_on_year" type="text" inputmode="numeric" value="2027"' in kept.text
     assert ">We keep missing &amp; each other</textarea>" in kept.text
     too_long = await registry.post(f"/a/{code}/met", data={"words": "x" * 2001}, auth=None)
     assert too_long.status_code == 400
@@ -175,9 +178,13 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
 
     # "Not yet" from the carer: a task for the team 14 days later, not before.
     carer_code = link_code(told[carer["id"]])
-    bad_date = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet", "meeting_on": "next Tuesday"}, auth=None)
-    assert bad_date.status_code == 400 and "Enter the date you plan to meet, for example" in bad_date.text
-    assert 'href="#meeting_on"' in bad_date.text
+    bad_date = {"answer": "not_yet", "meeting_on_day": "31", "meeting_on_month": "2", "meeting_on_year": "2027"}
+    bad_date_page = await registry.post(f"/a/{carer_code}/met", data=bad_date, auth=None)
+    assert bad_date_page.status_code == 400 and "The date you will meet must be a real date" in bad_date_page.text
+    assert 'href="#meeting_on_day"' in bad_date_page.text
+    past = {"answer": "not_yet", "meeting_on_day": "1", "meeting_on_month": "1", "meeting_on_year": "2001"}
+    past_page = await registry.post(f"/a/{carer_code}/met", data=past, auth=None)
+    assert past_page.status_code == 400 and "must be from today to a year from now" in past_page.text
     not_yet = await registry.post(f"/a/{carer_code}/met", data={"answer": "not_yet"}, auth=None)
     assert not_yet.status_code == 303
     assert "Plans change" in (await registry.get(not_yet.headers["location"], auth=None)).text
@@ -224,6 +231,22 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
             f"/manage/rounds/{round_id}/check-ins/new", data={**fields, "number": "1", "answer": "met", "via": "phone"}
         )
         assert wrong.status_code == 400 and "does not go with this question" in wrong.text
+        # "Not met yet" by phone, with the date they plan to meet in day, month and year boxes.
+        planned = clock.now().astimezone(LONDON).date() + dt.timedelta(days=10)
+        not_yet = {**fields, "question": "met", "answer": "not_yet"}
+        not_yet |= {
+            "via": "phone",
+            "given_by": "leader",
+            "meeting_on_day": str(planned.day),
+            "meeting_on_year": str(planned.year),
+        }
+        no_month = await browser.post(f"/manage/rounds/{round_id}/check-ins/new", data=not_yet)
+        assert no_month.status_code == 400 and "The date they plan to meet must include a month" in no_month.text
+        assert 'href="#meeting_on_month"' in no_month.text and f'value="{planned.day}"' in no_month.text
+        with_date = await browser.post(
+            f"/manage/rounds/{round_id}/check-ins/new", data={**not_yet, "meeting_on_month": str(planned.month)}
+        )
+        assert with_date.status_code == 303, with_date.text
         recorded = await browser.post(
             f"/manage/rounds/{round_id}/check-ins/new",
             data={**fields, "number": "1", "answer": "need_help", "via": "phone", "given_by": "leader"},
@@ -242,6 +265,7 @@ async def test_did_you_meet_and_check_ins_from_the_question_to_the_task_and_the_
     carer_row = section.split(carer["name"], 1)[1].split("</tr>", 1)[0]
     assert "Not met yet" in carer_row and "Asked for help (check-in 1)" in carer_row
     assert "Given on the phone by the leader, recorded by" in carer_row
+    assert f"Not met yet (plan to meet on {planned:%-d %B %Y})" in carer_row, "recorded by phone with its date"
 
     async with registry.store.unit_of_work() as uow:
         kept = (await uow.session.scalars(select(FollowUpAnswerRow).where(FollowUpAnswerRow.leader_id == signs["id"]))).all()

@@ -74,10 +74,26 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
         assert added.status_code == 303 and "/details" in added.headers["location"]
         details_page = added.headers["location"].split("?")[0]
         shown = await browser.get(details_page)
-        assert "12-24..01-01" in shown.text, "the usual closure is filled in"
+        # The usual closure, 24 December to 1 January every year, is filled in as a row of date boxes.
+        assert 'name="closure_0_from_day" type="text" inputmode="numeric" value="24"' in shown.text
+        assert 'name="closure_0_to_month" type="text" inputmode="numeric" value="1"' in shown.text
+        assert 'name="closure_0_from_year" type="text" inputmode="numeric" value=""' in shown.text
+        assert 'id="closure_0_yearly" name="closure_0_yearly" type="checkbox" value="yes" checked' in shown.text
+        assert 'type="date"' not in shown.text and "12-24..01-01" not in shown.text
+        yearly = {"closure_0_from_day": "24", "closure_0_from_month": "12", "closure_0_to_day": "1", "closure_0_to_month": "1"}
+        yearly |= {"closure_0_yearly": "yes"}
+
+        # "Add another closure" brings the form back with one more row, keeping what was typed; nothing is saved.
+        more = await browser.post(
+            details_page, data={"csrf_token": token, "name": "North East 2027", "closure_rows": "1", "add": "closure", **yearly}
+        )
+        assert (
+            more.status_code == 200 and 'name="closure_1_from_day"' in more.text and 'name="closure_2_from_day"' not in more.text
+        )
+        assert 'name="closure_0_from_day" type="text" inputmode="numeric" value="24"' in more.text
 
         bad = await browser.post(
-            details_page, data={"csrf_token": token, "name": "North East 2027", "phone": "999", "closure_periods": "12-24..01-01"}
+            details_page, data={"csrf_token": token, "name": "North East 2027", "phone": "999", "closure_rows": "1", **yearly}
         )
         assert bad.status_code == 400
         assert "Phone number: must be a UK phone number" in bad.text and 'href="#phone"' in bad.text
@@ -88,6 +104,23 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
         assert bad_date.status_code == 400
         assert "The date of the next round must include a month" in bad_date.text
         assert 'href="#next_round_on_month"' in bad_date.text and 'value="4"' in bad_date.text, "what was typed is kept"
+        bad_closures = await browser.post(
+            details_page,
+            data={
+                "csrf_token": token,
+                "name": "North East 2027",
+                "closure_rows": "2",
+                **{"closure_0_from_day": "24", "closure_0_from_month": "12", "closure_0_to_day": "1"},
+                **{"closure_1_from_day": "5", "closure_1_from_month": "4", "closure_1_from_year": "2027"},
+                **{"closure_1_to_day": "1", "closure_1_to_month": "4", "closure_1_to_year": "2027"},
+            },
+        )
+        assert bad_closures.status_code == 400
+        assert "The first day of closure 1 must include a year" in bad_closures.text, "not every year: the years are needed"
+        assert 'href="#closure_0_from_year"' in bad_closures.text
+        assert "Closure 2: the last day must be the same as or after the first day" in bad_closures.text
+        assert 'href="#closure_1_to_day"' in bad_closures.text
+        assert 'name="closure_1_from_day" type="text" inputmode="numeric" value="5"' in bad_closures.text
 
         good = await browser.post(
             details_page,
@@ -99,7 +132,10 @@ async def test_a_manager_changes_the_details_on_the_programmes_page(registry):
                 "phone": "0191 498 0456",
                 "email": "ne.pairing@example.nhs.uk",
                 "postal_address": "Patient Leader Programme\r\n1 Example Quay\r\nNewcastle upon Tyne\r\nNE1 3AA",
-                "closure_periods": "12-24..01-01\r\n2027-08-30..2027-09-03",
+                "closure_rows": "3",
+                **yearly,
+                **{"closure_1_from_day": "30", "closure_1_from_month": "8", "closure_1_from_year": "2027"},
+                **{"closure_1_to_day": "3", "closure_1_to_month": "9", "closure_1_to_year": "2027"},
                 "next_round_on_day": "4",
                 "next_round_on_month": "5",
                 "next_round_on_year": "2027",

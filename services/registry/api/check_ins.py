@@ -26,15 +26,16 @@ from services.registry.domain.check_ins import (
     CannotAnswer,
     check_can_answer,
     check_meeting_date,
-    read_meeting_date,
 )
 from services.registry.handlers import answers, check_ins, common
+from services.registry.web import date_boxes
 from services.registry.web.deps import registry_of
 from services.registry.web.pages import PAGES
 
 router = APIRouter()
 Number = Annotated[int, Path(ge=1, le=100, description="Which check-in: 1 for the first")]
 CHOOSE = "Choose one answer"
+MEETING_DATE = "the date you will meet"
 TOO_LONG = f"Keep what you tell us to {MAX_WORDS:,} characters or fewer"
 
 
@@ -73,7 +74,7 @@ def question_page(
         "heading": title,
         "choices": list(ANSWERS[question].items()),
         "action": action,
-        "values": {"answer": "", "meeting_on": "", "words": "", **(values or {})},
+        "values": {"answer": "", "words": "", **date_boxes.boxes({}, "meeting_on"), **(values or {})},
         "errors": list(errors.items()),
         "error_for": errors,
         "done": done,
@@ -105,23 +106,22 @@ def problems_in(question: str, values: dict[str, str], today: dt.date) -> tuple[
     planned: dt.date | None = None
     # A date typed before choosing another answer is not kept: it goes only with "not yet".
     if question == "met" and answer in ("", "not_yet"):
+        planned = date_boxes.read_date(values, "meeting_on", MEETING_DATE, errors, required=False)
         try:
-            planned = read_meeting_date(values["meeting_on"])
             check_meeting_date("not_yet", planned, today)
-        except CannotAnswer as problem:
-            words = str(problem).partition(": ")[2]
-            errors["meeting_on"] = words[:1].upper() + words[1:]
+        except CannotAnswer:
+            errors["meeting_on_day"] = "The date you will meet must be from today to a year from now"
     if len(values["words"]) > MAX_WORDS:
         errors["words"] = TOO_LONG
     return errors, planned
 
 
 async def take(
-    request: Request, code: str, question: str, number: int, answer: str | None, words: str | None, meeting_on: str = ""
+    request: Request, code: str, question: str, number: int, answer: str | None, words: str | None, meeting_on: dict | None = None
 ) -> Response:
     registry = registry_of(request)
     action = action_of(code, question, number)
-    values = {"answer": (answer or "").strip(), "meeting_on": meeting_on.strip(), "words": words or ""}
+    values = {"answer": (answer or "").strip(), "words": words or "", **date_boxes.boxes(meeting_on or {}, "meeting_on")}
     try:
         async with registry.store.unit_of_work() as uow:
             link = await read_code(uow, code)
@@ -181,10 +181,14 @@ async def met_answer(
     request: Request,
     answer: Annotated[str | None, Form()] = None,
     words: Annotated[str | None, Form()] = None,
-    meeting_on: Annotated[str, Form()] = "",
+    meeting_on_day: Annotated[str, Form()] = "",
+    meeting_on_month: Annotated[str, Form()] = "",
+    meeting_on_year: Annotated[str, Form()] = "",
 ) -> Response:
-    """Taken: on to the thank-you page (303). A problem: the form again, as it was sent, each problem by its field (400)."""
-    return await take(request, code, "met", 0, answer, words, meeting_on)
+    """Taken: on to the thank-you page (303). A problem: the form again, as it was sent, each problem by its field (400).
+    The date they plan to meet (only with "not yet", and optional) comes in day, month and year boxes."""
+    typed = {"meeting_on_day": meeting_on_day, "meeting_on_month": meeting_on_month, "meeting_on_year": meeting_on_year}
+    return await take(request, code, "met", 0, answer, words, typed)
 
 
 @router.get("/a/{code}/met/thank-you", response_class=HTMLResponse, tags=["responses"])

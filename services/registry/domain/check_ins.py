@@ -8,7 +8,6 @@ The words a person adds are for the programme team only (sealed, like a reason f
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,21 +68,6 @@ def check_answer(question: str, number: int, answer: str, words: str | None) -> 
         raise CannotAnswer("number: a check-in is numbered from 1; the question about meeting has no number")
     if words is not None and len(words) > MAX_WORDS:
         raise CannotAnswer(f"words: keep what you write to {MAX_WORDS:,} characters or fewer")
-
-
-def read_meeting_date(typed: str) -> dt.date | None:
-    """The date someone plans to meet, as a browser sends it (2027-03-04) or as typed (4 3 2027, 4/3/2027);
-    None when nothing was typed. CannotAnswer, naming the field, when it is not a date."""
-    text = typed.strip()
-    if not text:
-        return None
-    try:
-        if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
-            return dt.date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-        day, month, year = (int(part) for part in re.split(r"[\s/.\-]+", text))
-        return dt.date(year, month, day)
-    except (ValueError, OverflowError):  # not a date, or a year too large to be one
-        raise CannotAnswer("meeting_on: enter the date you plan to meet, for example 4 3 2027") from None
 
 
 def check_meeting_date(answer: str, meeting_on: dt.date | None, today: dt.date) -> None:

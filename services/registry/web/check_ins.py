@@ -5,6 +5,7 @@ managers and admins, and each person's read is audited. Works without JavaScript
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
@@ -14,9 +15,9 @@ from fastapi.responses import HTMLResponse
 from services.registry import decline_reasons, queries
 from services.registry.adapters.orm import FollowUpAnswerRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
-from services.registry.domain.check_ins import ANSWERS, MAX_WORDS, TEAM_WORDS
+from services.registry.domain.check_ins import ANSWERS, MAX_WORDS, TEAM_WORDS, CannotAnswer, check_meeting_date
 from services.registry.handlers import check_ins, common
-from services.registry.web import auth
+from services.registry.web import auth, date_boxes
 from services.registry.web.answers import GIVER_OPTIONS, VIA_OPTIONS, questions
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
@@ -115,7 +116,20 @@ async def new_answer(round_id: str, request: Request) -> Response:
     return await record_form(request, round_id, {"given_by": "leader", "number": "1"}, {})
 
 
-def read_form(values: dict[str, str]) -> tuple[check_ins.FollowUpGiven | None, tuple[str, str], dict[str, str]]:
+def meeting_date(values: dict[str, str], today: dt.date, errors: dict[str, str]) -> dt.date | None:
+    """The date they plan to meet, in day, month and year boxes: optional, and only with "not met yet"."""
+    planned = date_boxes.read_date(values, "meeting_on", "the date they plan to meet", errors, required=False)
+    if planned is not None and values["answer"] != "not_yet":
+        errors["meeting_on_day"] = 'Give the date they plan to meet only with the answer "Not met yet", or empty its boxes'
+    elif planned is not None:
+        try:
+            check_meeting_date("not_yet", planned, today)
+        except CannotAnswer:
+            errors["meeting_on_day"] = "The date they plan to meet must be from today to a year from now"
+    return planned
+
+
+def read_form(values: dict[str, str], today: dt.date) -> tuple[check_ins.FollowUpGiven | None, tuple[str, str], dict[str, str]]:
     """The answer the form describes, whose it is, or each field's problem in words."""
     errors: dict[str, str] = {}
     leader_id, _, partner_id = values["person"].partition(" ")
@@ -133,6 +147,7 @@ def read_form(values: dict[str, str]) -> tuple[check_ins.FollowUpGiven | None, t
         errors["answer"] = "Choose what they said"
     elif question in ANSWERS and values["answer"] not in ANSWERS[question]:
         errors["answer"] = "That answer does not go with this question: choose another answer, or the other question"
+    planned = meeting_date(values, today, errors)
     if values["via"] not in VIA_WORDS:
         errors["via"] = "Choose how the answer reached you"
     if values["given_by"] not in GIVER_WORDS:
@@ -148,6 +163,7 @@ def read_form(values: dict[str, str]) -> tuple[check_ins.FollowUpGiven | None, t
         words=values["words"] or None,
         given_by=values["given_by"],
         via=values["via"],
+        meeting_on=planned,
     )
     return given, (leader_id, partner_id), errors
 
@@ -155,10 +171,10 @@ def read_form(values: dict[str, str]) -> tuple[check_ins.FollowUpGiven | None, t
 @router.post("/manage/rounds/{round_id}/check-ins/new", response_class=HTMLResponse, include_in_schema=False)
 async def record_answer(round_id: str, request: Request) -> Response:
     manager, form = await need_form(request, "manager")
-    values = {key: str(form.get(key) or "").strip() for key in FIELDS}
-    given, (leader_id, partner_id), errors = read_form(values)
+    values = {key: str(form.get(key) or "").strip() for key in FIELDS} | date_boxes.boxes(form, "meeting_on")
+    registry = registry_of(request)
+    given, (leader_id, partner_id), errors = read_form(values, registry.today())
     if given is not None:
-        registry = registry_of(request)
         given = check_ins.FollowUpGiven(**{**given.__dict__, "recorded_by": manager.name})
         async with registry.store.unit_of_work() as uow:
             try:

@@ -22,7 +22,7 @@ from services.registry.domain.commands import NewCohort, NewProgramme, Programme
 from services.registry.domain.programmes import DEFAULT_CLOSURE_TEXT, closures_of
 from services.registry.handlers import common
 from services.registry.handlers import programmes as programme_handlers
-from services.registry.web import date_boxes
+from services.registry.web import closure_rows, date_boxes
 from services.registry.web.deps import need, need_form, registry_of
 from services.registry.web.pages import leader_names, not_found, page, with_message
 
@@ -100,25 +100,38 @@ def details_page(request: Request, row: ProgrammeRow, values: dict, errors: dict
             "section": "programmes",
             "programme": row,
             "values": values,
-            "errors": list(errors.items()),
+            "errors": ordered_errors(errors, values),
             "error_for": errors,
+            "closure_rows": closure_rows.rows(values),
             "done": request.query_params.get("done"),
         },
         status_code=status_code,
     )
 
 
+def ordered_errors(errors: dict[str, str], values: dict) -> list[tuple[str, str]]:
+    """The problems in the order their fields are on the page."""
+    order = [*DETAIL_FIELDS[:7], *closure_rows.field_order(values), *DETAIL_FIELDS[7:]]
+    order[order.index("next_round_on") : order.index("next_round_on") + 1] = [f"next_round_on_{p}" for p in date_boxes.PARTS]
+    return sorted(errors.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
 @router.post("/manage/programmes/{programme_id}/details", response_class=HTMLResponse, include_in_schema=False)
 async def change_details(programme_id: str, request: Request) -> Response:
     manager, form = await need_form(request, "manager")
     values = {key: str(form.get(key) or "").strip() for key in DETAIL_FIELDS} | date_boxes.boxes(form, "next_round_on")
+    values |= closure_rows.values_of(form)
     date_errors: dict[str, str] = {}
     next_round = date_boxes.read_date(values, "next_round_on", "the date of the next round", date_errors, required=False)
     values["next_round_on"] = next_round.isoformat() if next_round else ""
+    values["closure_periods"] = "\n".join(closure_rows.texts(values, date_errors))
     async with registry_of(request).store.unit_of_work() as uow:
         row = await uow.session.get(ProgrammeRow, programme_id)
         if row is None:
             return not_found(request, f"There is no programme called {programme_id}.")
+        if form.get("add") == "closure":  # "Add another closure": the form again, nothing saved
+            closure_rows.add_row(values)
+            return details_page(request, row, values, {})
         try:
             change = details_from_form(values)
         except ValidationError as problem:
@@ -295,7 +308,7 @@ DETAIL_LABELS = {
 def details_values(row: ProgrammeRow) -> dict:
     """The form's fields as a manager reads them."""
     values = {key: getattr(row, key) or "" for key in DETAIL_FIELDS}
-    values["closure_periods"] = "\n".join(row.closure_periods if row.closure_periods is not None else [DEFAULT_CLOSURE_TEXT])
+    values |= closure_rows.values_from_texts(row.closure_periods if row.closure_periods is not None else [DEFAULT_CLOSURE_TEXT])
     values |= date_boxes.boxes_of(row.next_round_on, "next_round_on")
     for key in ("check_in_first_days", "check_in_every_days"):
         values[key] = "" if getattr(row, key) is None else str(getattr(row, key))

@@ -11,7 +11,6 @@ from services.registry.domain.check_ins import (
     check_answer,
     check_can_answer,
     check_meeting_date,
-    read_meeting_date,
 )
 
 pytestmark = pytest.mark.unit
@@ -48,19 +47,6 @@ def test_a_pair_is_asked_only_while_it_stands(pair, why):
 
 def test_a_pair_that_stands_can_answer():
     check_can_answer(PairNow("published", is_a_pair=True, ended=False, said_no=False))
-
-
-@pytest.mark.parametrize("typed", ["2027-03-04", "4 3 2027", "4/3/2027", " 04-03-2027 "])
-def test_a_date_to_meet_is_read_as_a_browser_sends_it_or_as_typed(typed):
-    assert read_meeting_date(typed) == dt.date(2027, 3, 4)
-
-
-def test_no_date_is_fine_and_a_wrong_one_says_how_to_fix_it():
-    assert read_meeting_date("  ") is None
-    with pytest.raises(CannotAnswer, match=r"^meeting_on: enter the date you plan to meet, for example"):
-        read_meeting_date("next Tuesday")
-    with pytest.raises(CannotAnswer, match=r"^meeting_on: "):
-        read_meeting_date("31 2 2027")
 
 
 def test_a_date_to_meet_goes_with_not_yet_from_today_to_a_year_ahead():
