@@ -29,6 +29,7 @@ import pytest
 from services.common import apache_kafka
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
+from tests import postgres_server as servers
 
 # The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
 from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook, found by name
@@ -233,8 +234,10 @@ def postgres_database(postgres_server: str) -> Iterator:
         return database_url_of(postgres_server, name)
 
     yield make
-    for name in made:
-        asyncio.run(_drop_database(postgres_server, name))
+    if postgres_server not in servers.STARTED:
+        # Another's server keeps what is not dropped; one started for the tests is removed whole.
+        for name in made:
+            asyncio.run(_drop_database(postgres_server, name))
 
 
 def database_url_of(admin_url: str, name: str) -> str:
