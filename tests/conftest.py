@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ import pytest
 from services.common import apache_kafka
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.settings import KafkaSettings
+from tests import postgres_server as servers
 
 # The three-node Apache Kafka cluster for the reliability tests, and when its tests are left out.
 from tests.conftest_cluster import new_kafka_cluster, pytest_collection_modifyitems  # noqa: F401 - a fixture and a hook, found by name
@@ -181,10 +183,19 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap, client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+async def _create_database(admin_url: str, name: str, template: str | None = None) -> None:
     conn = await asyncpg.connect(admin_url, timeout=10)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        await conn.close()
+
+
+async def _refuse_connections(admin_url: str, name: str) -> None:
+    """A template database must have no connections while it is copied: now none can be made."""
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
     finally:
         await conn.close()
 
@@ -209,22 +220,75 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> Iterator:
-    """Makes fresh PostgreSQL databases on the test server and drops them afterwards."""
+    """Makes fresh PostgreSQL databases on the test server and drops them afterwards. With
+    `template`, the new database is a copy of that one (CREATE DATABASE ... TEMPLATE)."""
     made: list[str] = []
 
-    def make(prefix: str) -> str:
+    def make(prefix: str, template: str | None = None) -> str:
         name = f"pairing_{prefix}_{uuid.uuid4().hex[:8]}"
         try:
-            asyncio.run(_create_database(postgres_server, name))
+            asyncio.run(_create_database(postgres_server, name, template))
         except (OSError, asyncpg.PostgresError) as exc:
             pytest.fail(f"PostgreSQL at {postgres_server} would not make a database: {exc}", pytrace=False)
         made.append(name)
-        base = postgres_server.rsplit("/", 1)[0]
-        return f"{base}/{name}"
+        return database_url_of(postgres_server, name)
 
     yield make
-    for name in made:
-        asyncio.run(_drop_database(postgres_server, name))
+    if postgres_server not in servers.STARTED:
+        # Another's server keeps what is not dropped; one started for the tests is removed whole.
+        for name in made:
+            asyncio.run(_drop_database(postgres_server, name))
+
+
+def database_url_of(admin_url: str, name: str) -> str:
+    return f"{admin_url.rsplit('/', 1)[0]}/{name}"
+
+
+# A test's database starts with the tables of the service whose fixture it asks for
+# (tests/integration/conftest.py), copied from a database that service's migrations built once
+# in this session, instead of running every migration again for every test: the service still
+# runs its migrations when it starts, and finds them done. A test asking for none of these
+# fixtures gets an empty database. tests/integration/test_migrations.py runs them on empty ones.
+MIGRATED_BY = {"registry": "registry", "registry_store": "registry", "store": "notifier"}
+
+
+def service_migrating(fixturenames: list[str]) -> str | None:
+    services = {MIGRATED_BY[name] for name in fixturenames if name in MIGRATED_BY}
+    return services.pop() if len(services) == 1 else None
+
+
+async def _migrate(url: str, service: str) -> None:
+    from services.common.migrations import upgrade
+    from services.common.store import make_engine
+
+    engine = make_engine(url)
+    try:
+        await upgrade(engine, service)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_database, postgres_server: str, tmp_path_factory: pytest.TempPathFactory):
+    """The database a service's migrations built, by kind and service: a PostgreSQL database's
+    name (no one connects to it again, so it can be copied) or a SQLite file."""
+    made: dict[tuple[str, str], str] = {}
+
+    def template(kind: str, service: str) -> str:
+        if (kind, service) not in made:
+            if kind == "postgresql":
+                url = postgres_database(f"template_{service}")
+                asyncio.run(_migrate(url, service))
+                name = url.rsplit("/", 1)[1]
+                asyncio.run(_refuse_connections(postgres_server, name))
+                made[kind, service] = name
+            else:
+                path = tmp_path_factory.mktemp(f"template-{service}") / "store.db"
+                asyncio.run(_migrate(f"sqlite:///{path}", service))
+                made[kind, service] = str(path)
+        return made[kind, service]
+
+    return template
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -233,10 +297,14 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(database_kind: str, postgres_database, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, database_kind: str, postgres_database, migrated_template, tmp_path: Path) -> str:
+    service = service_migrating(request.fixturenames)
     if database_kind == "postgresql":
-        return postgres_database("store")
-    return f"sqlite:///{tmp_path / 'store.db'}"
+        return postgres_database("store", migrated_template("postgresql", service) if service else None)
+    path = tmp_path / "store.db"
+    if service:
+        shutil.copyfile(migrated_template("sqlite", service), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

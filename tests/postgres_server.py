@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
+# The admin URLs of the servers started here that are running: each goes, with every database in it, when it stops.
+STARTED: set[str] = set()
+
 
 def configured_url() -> str:
     url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -103,9 +106,12 @@ def started_server() -> Iterator[str]:
         f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
     )
     run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    STARTED.add(url)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield url
     finally:
+        STARTED.discard(url)
         subprocess.run(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
             capture_output=True,

@@ -46,6 +46,18 @@ async def store(database_url):
 
 
 @pytest.fixture
+def crashed_sends_taken_over_soon(monkeypatch):
+    """A send whose handler died after claiming it is taken over one second after the claim rather
+    than fifteen (STILL_SENDING in services/notifier/delivery.py): the tests of a crash while sending
+    still go through the wait for the other handler, without sitting out the product's margin."""
+    import datetime as dt
+
+    from services.notifier import delivery
+
+    monkeypatch.setattr(delivery, "STILL_SENDING", dt.timedelta(seconds=1))
+
+
+@pytest.fixture
 def notify():
     """A local GOV.UK Notify (tests/integration/fake_notify.py), running for the test."""
     fake = FakeNotify()

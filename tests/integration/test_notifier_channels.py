@@ -91,7 +91,9 @@ async def test_after_the_last_try_the_failure_is_reported_for_a_person_to_follow
 
 
 @pytest.mark.parametrize("channel", ["sms", "letter"])
-async def test_a_crash_after_a_file_channel_took_the_message_never_gives_two(store, channels, settings, channel):
+async def test_a_crash_after_a_file_channel_took_the_message_never_gives_two(
+    store, channels, settings, channel, crashed_sends_taken_over_soon
+):
     await know(store, person(contact_method=channel, phone="07700 900123", postal_address="1 Example Street, Newcastle"), PARTNER)
     event = published()
     with pytest.raises(Crash):
@@ -104,7 +106,7 @@ async def test_a_crash_after_a_file_channel_took_the_message_never_gives_two(sto
 
 
 async def test_the_window_that_remains_a_crash_after_smtp_took_it_can_mean_a_second_email_with_the_same_id(
-    store, channels, smtp_server
+    store, channels, smtp_server, crashed_sends_taken_over_soon
 ):
     _, maildir = smtp_server
     await know(store, person(), PARTNER)

@@ -292,7 +292,9 @@ async def held_by_a_scheduler(store) -> bool:
         return (await session.scalar(select(ScheduledRow.lease))) is not None
 
 
-async def test_a_scheduler_stopped_while_sending_hands_its_message_to_another_instance_at_once(store, channels, smtp_server):
+async def test_a_scheduler_stopped_while_sending_hands_its_message_to_another_instance_at_once(
+    store, channels, smtp_server, crashed_sends_taken_over_soon
+):
     _, maildir = smtp_server
     await know(store, person(), PARTNER)
     clock = FrozenClock(london(15, 12, 0))

@@ -25,6 +25,7 @@ from schemas.events import (
 from schemas.topics import LEADER_CONTACTS, LEADER_KEYS, OUTCOMES
 from services.common.crypto import Cipher, EncryptionKeyError, new_key
 from services.common.sealing import new_data_key, open_contact, seal_contact
+from services.common.settings import KafkaSettings
 from services.common.store import Store, make_engine
 from services.notifier.adapters import orm as notifier_orm
 from services.notifier.app import create_app
@@ -32,6 +33,7 @@ from services.notifier.config import NotifierSettings
 from services.notifier.contacts import contact_of
 from services.registry.adapters.orm import PersonKeyRow
 from services.registry.sample import sample_leaders
+from tests.conftest import FAST_SESSION
 from tests.integration.conftest import event_refs_of, running_registry
 from tests.integration.helpers import mail_to, publish
 from tests.kafka_reading import read_topic
@@ -40,6 +42,15 @@ pytestmark = pytest.mark.integration
 
 SHARED = new_key()  # REGISTRY_EVENT_KEYS and NOTIFIER_EVENT_KEYS
 REGISTRY_KEY, NOTIFIER_KEY = new_key(), new_key()
+
+
+@pytest.fixture
+def kafka_settings(new_broker) -> KafkaSettings:
+    """A broker of each test's own. The notifier here reads leaders.keys.v1 from its start (or from
+    where the session's last notifier left it): on the session's broker every key that other tests'
+    registries shared there, under other event keys, was first tried and set aside one by one, which
+    took minutes in a whole run and could outlast the wait for this test's own."""
+    return KafkaSettings(bootstrap_servers=new_broker(), client_prefix=f"pairing-test-{uuid.uuid4().hex[:6]}", **FAST_SESSION)
 
 
 @pytest.fixture
