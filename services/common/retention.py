@@ -1,16 +1,23 @@
 """A purge job: deletes what a service no longer needs to keep, at start-up and then once a day.
 
 Each service gives its own `purge` (services/registry/retention.py,
-services/notifier/retention.py); how long each thing is kept is a setting,
-listed with why in the README's Retention section.
+services/notifier/retention.py, and `purge_event_records` below for the matcher);
+how long each thing is kept is a setting, listed with why in the README's Retention section.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import typing
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import CursorResult, delete
+
+from services.common.store import Store
 
 log = logging.getLogger("pairing.retention")
 
@@ -50,3 +57,19 @@ class PurgeJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+async def purge_event_records(store: Store, now: dt.datetime, keep_days: int) -> dict[str, int]:
+    """The service's record of events it has published (the body is already gone) and of events it
+    has handled, once older than the broker keeps events: none of them can come again by then."""
+    cutoff = now - dt.timedelta(days=keep_days)
+    outbox, inbox = store.outbox, store.inbox
+    async with store.unit_of_work() as uow:
+        sent = await uow.session.execute(delete(outbox).where(outbox.published_at.is_not(None), outbox.published_at < cutoff))
+        handled = await uow.session.execute(delete(inbox).where(inbox.handled_at < cutoff))
+        await uow.commit()
+    return {"events published": _count(sent), "events handled": _count(handled)}
+
+
+def _count(result: Any) -> int:
+    return typing.cast(CursorResult[Any], result).rowcount

@@ -15,8 +15,9 @@ from schemas.topics import LEADER_PROFILES, MATCHES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.kafka import batch_options, create_broker, subscriber_options
 from services.common.projection import project, record_schema
+from services.common.retention import PurgeJob, purge_event_records
 from services.common.runtime import service_app
-from services.common.store import Store, make_engine
+from services.common.store import Store, make_engine, utc_now
 from services.matcher import handlers
 from services.matcher.adapters.orm import Base, Inbox, Outbox
 from services.matcher.config import MatcherSettings
@@ -88,4 +89,16 @@ def create_app(settings: MatcherSettings) -> AsgiFastStream:
     cipher = Cipher(settings.encryption_keys)
     store = Store(make_engine(settings.database_url), Outbox, Inbox, Base.metadata, cipher)
     broker = build_broker(settings, store, cipher)
-    return service_app(broker, store, settings.kafka, SERVICE, log)
+    app = service_app(broker, store, settings.kafka, SERVICE, log)
+    # Its profiles follow the compacted topic (a tombstone deletes one); what else it keeps goes here.
+    purging = PurgeJob(SERVICE, lambda: purge_event_records(store, utc_now(), settings.retention_days))
+
+    @app.after_startup
+    async def start_purging() -> None:
+        purging.start()
+
+    @app.on_shutdown
+    async def stop_purging() -> None:
+        await purging.stop()
+
+    return app

@@ -18,5 +18,11 @@ class MatcherSettings(BaseSettings):
     # Long solves must not push the round consumer out of its group; but on Tansu a killed
     # matcher holds up the group's next rebalance this long, so not longer than needed.
     max_poll_interval_ms: int = Field(default=600_000, ge=10_000)
+    retention_days: int = Field(
+        default=400,
+        ge=1,
+        le=3650,
+        description="Days the matcher keeps its record of events published and handled: as long as the broker keeps events",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
