@@ -198,12 +198,13 @@ class Cohort(Strict):
 
     @model_validator(mode="after")
     def _references_are_known(self) -> Cohort:
-        seen: set[str] = set()
-        for leader in self.leaders:
-            if leader.id in seen:
-                raise ValueError(f"leader {leader.id}: id appears more than once; each leader needs its own id")
-            seen.add(leader.id)
         roles = {leader.id: leader.role for leader in self.leaders}
+        if len(roles) < len(self.leaders):  # some id is used twice: name the first one repeated
+            seen: set[str] = set()
+            for leader in self.leaders:
+                if leader.id in seen:
+                    raise ValueError(f"leader {leader.id}: id appears more than once; each leader needs its own id")
+                seen.add(leader.id)
         for field in ("locked_pairs", "forbidden_pairs", "previous_pairs"):
             for a, b in getattr(self, field):
                 for who in (a, b):

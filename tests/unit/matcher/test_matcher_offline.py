@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -79,6 +80,35 @@ def test_broken_json_and_missing_files_are_explained(tmp_path):
     assert problem.startswith("is not valid JSON")
     with pytest.raises(CohortFileError, match="cannot be read"):
         load_cohort(tmp_path / "missing.json")
+
+
+def test_a_repeated_id_names_the_first_one_repeated(tmp_path):
+    leaders = [leader("pl-0001"), leader("pl-0002"), prof("cl-0001"), leader("pl-0002"), leader("pl-0001")]
+    assert problems(tmp_path, {"round": ROUND, "leaders": leaders}) == [
+        "cohort: leader pl-0002: id appears more than once; each leader needs its own id"
+    ]
+
+
+def test_a_file_only_the_fast_reader_refuses_still_loads(tmp_path):
+    # A lone surrogate escape: Python's JSON reader takes it, pydantic's refuses it, so the file is read
+    # the slower way, and accepted exactly as before the fast reader.
+    text = json.dumps({"round": ROUND, "leaders": [leader("pl-0001", organisation="x"), prof("cl-0001")]})
+    cohort = load_cohort(write(tmp_path, text.replace('"x"', '"\\ud800"')))
+    assert cohort.leaders[0].organisation == "\ud800"
+
+
+def test_trailing_text_after_the_cohort_is_explained_as_before(tmp_path):
+    text = json.dumps({"round": ROUND, "leaders": [leader("pl-0001")]}) + " x"
+    assert problems(tmp_path, text) == [f"is not valid JSON: Extra data at line 1, column {len(text)}"]
+
+
+def test_the_garbage_collector_is_left_as_it_was(tmp_path):
+    good = write(tmp_path, {"round": ROUND, "leaders": [leader("pl-0001"), prof("cl-0001")]})
+    run_match(good, tmp_path / "result.json")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(CohortFileError):
+        run_match(write(tmp_path, {"round": ROUND, "leaders": [leader("pl-0001", capacity=-1)]}), tmp_path / "r.json")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_run_match_writes_the_result_file(tmp_path):
