@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 Role = Literal["patient_leader", "carer_leader", "clinical_leader", "managerial_leader"]
 LIVED_EXPERIENCE_ROLES: frozenset[str] = frozenset({"patient_leader", "carer_leader"})
@@ -47,8 +47,15 @@ LeaderId = Annotated[str, NAMES_A_PERSON]
 
 # A time of day, Europe/London local time, written "09:30" or "09:30:00" with no offset.
 # JSON Schema's `format: time` requires an offset, so the contract gives the pattern instead.
+def _no_offset(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("write the time without an offset such as Z or +01:00: it is Europe/London local time, for example 09:30")
+    return value
+
+
 LocalTime = Annotated[
     dt.time,
+    AfterValidator(_no_offset),
     WithJsonSchema(
         {
             "type": "string",

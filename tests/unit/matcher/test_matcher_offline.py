@@ -177,3 +177,15 @@ def test_match_command_without_a_file_says_what_it_needs(capsys):
         main(["match"])
     assert stopped.value.code == 2
     assert "give a cohort file and -o RESULT.json, or --schema FILE" in capsys.readouterr().err
+
+
+def test_a_time_with_an_offset_is_named_not_a_crash(tmp_path):
+    # One end with an offset and one without could not be compared: the command crashed with a TypeError.
+    bad = leader("pl-0001", availability=[{"day": "tue", "start": "10:00Z", "end": "23:00"}])
+    session = {"date": "2027-01-12", "start": "10:00", "end": "15:00+01:00"}
+    found = problems(tmp_path, {"round": ROUND | {"sessions": [session]}, "leaders": [bad]})
+    offset = "write the time without an offset such as Z or +01:00: it is Europe/London local time, for example 09:30"
+    assert found == [
+        f"round: field 'sessions[0].end': {offset}",
+        f"leaders[0] (id pl-0001): field 'availability[0].start': {offset}",
+    ]
