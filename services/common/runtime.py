@@ -34,10 +34,10 @@ async def stop_within(what: str, step: Awaitable[Any], seconds: float = SHUTDOWN
 
 
 async def cancelled(task: asyncio.Task) -> None:
-    """Cancel a background task and wait for it to end."""
+    """Cancel a background task and wait for it to end. `asyncio.wait` does not pass a cancel on to the
+    task, so when stop_within's time runs out the wait ends (with its warning) even if the task does not."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await asyncio.wait({task})
 
 
 @contextlib.asynccontextmanager

@@ -35,3 +35,22 @@ async def test_a_cancelled_background_task_has_ended():
     await asyncio.sleep(0)
     await cancelled(task)
     assert task.cancelled()
+
+
+async def test_a_task_that_will_not_end_when_cancelled_is_given_up_on(caplog):
+    caplog.set_level(logging.WARNING, "services.common.runtime")
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # ignores every cancel, as a stuck client library might
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    await stop_within("the stubborn part", cancelled(task), seconds=0.05)
+    assert "the stubborn part did not stop within 0.05 seconds" in caplog.text
+    release.set()
+    await task

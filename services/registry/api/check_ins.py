@@ -162,7 +162,7 @@ async def thanks(request: Request, code: str, question: str, number: int) -> Res
                 .order_by(FollowUpAnswerRow.id.desc())
                 .limit(1)
             )
-    except (answers.LinkProblem, common.Conflict) as problem:
+    except (answers.LinkProblem, common.Conflict, common.NotFound) as problem:
         return problem_page(request, problem)
     if latest is None:
         return RedirectResponse(action, status_code=303)

@@ -140,7 +140,7 @@ def read_form(values: dict[str, str], today: dt.date) -> tuple[check_ins.FollowU
         errors["question"] = "Choose which question they answered"
     number = 0
     if question == "check_in":
-        number = int(values["number"]) if values["number"].isdigit() else 0
+        number = int(values["number"]) if values["number"].isascii() and values["number"].isdigit() else 0
         if not 1 <= number <= 100:
             errors["number"] = "Enter which check-in they answered, as a number: 1 for the first"
     if values["answer"] not in TEAM_WORDS:

@@ -43,7 +43,9 @@ def read_date(values: dict[str, str], name: str, label: str, errors: dict[str, s
     if missing:
         errors[f"{name}_{missing[0]}"] = f"{_sentence(label)} must include a {' and a '.join(missing)}"
         return None
-    not_number = next((part for part, value in zip(PARTS, (day, month, year), strict=True) if not value.isdigit()), None)
+    not_number = next(
+        (part for part, value in zip(PARTS, (day, month, year), strict=True) if not (value.isascii() and value.isdigit())), None
+    )
     if not_number:
         errors[f"{name}_{not_number}"] = f"{_sentence(label)} must be a real date: the {not_number} must be a number"
         return None

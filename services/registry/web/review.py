@@ -96,7 +96,7 @@ async def approve_pairs(round_id: str, request: Request) -> Response:
         return refused(
             request, "Nothing was approved. Tick the box to confirm you have checked every pair on the page.", back, 400
         )
-    pair_ids = [int(i) for i in form.getlist("pair_id") if str(i).isdigit()]
+    pair_ids = [int(i) for i in form.getlist("pair_id") if str(i).isascii() and str(i).isdigit()]
     by = f"{manager.name} ({manager.email})"
     async with registry_of(request).store.unit_of_work() as uow:
         try:

@@ -118,7 +118,7 @@ class BodyLimit:
         limit = self.upload_bytes if upload else self.body_bytes
         refusal = PlainTextResponse(too_large(limit, upload), status_code=413, headers={"Connection": "close"})
         length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > limit:
+        if length.isascii() and length.isdigit() and int(length) > limit:
             return await refusal(scope, receive, send)
         seen, started, refused = 0, False, False
 
