@@ -45,11 +45,14 @@ class NamesAPerson:
 NAMES_A_PERSON = NamesAPerson()
 LeaderId = Annotated[str, NAMES_A_PERSON]
 
+
 # A time of day, Europe/London local time, written "09:30" or "09:30:00" with no offset.
 # JSON Schema's `format: time` requires an offset, so the contract gives the pattern instead.
 def _no_offset(value: dt.time) -> dt.time:
     if value.tzinfo is not None:
-        raise ValueError("write the time without an offset such as Z or +01:00: it is Europe/London local time, for example 09:30")
+        raise ValueError(
+            "write the time without an offset such as Z or +01:00: it is Europe/London local time, for example 09:30"
+        )
     return value
 
 
