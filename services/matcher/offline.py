@@ -17,6 +17,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from schemas.cohort import Cohort, CohortResult
+from services.common.collector import collector_paused
 from services.matcher.domain import Limits, Progress, Watch, solve
 
 # What a field must hold, in words, for errors about its type or range.
@@ -98,7 +99,7 @@ def load_cohort(path: str | Path) -> Cohort:
     # cohort makes hold no cycles, yet each pass of the collector would walk them all (it cost more than
     # the checks themselves). Only a file that fails goes the slower way below, so that its problems are
     # worded exactly as they always were (JSON errors with line and column; each leader named by id).
-    with _collector_paused():
+    with collector_paused():
         try:
             return Cohort.model_validate_json(text)
         except ValidationError:
@@ -123,22 +124,10 @@ def _checked_slowly(path: str | Path, text: str) -> Cohort:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (reference counting still frees everything at once)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextmanager
 def _kept_while_solving(path: str | Path) -> Iterator[Cohort]:
     """The cohort, kept out of the collector's passes while it is in use: it lives until the solve ends,
     and each pass during the solve would otherwise walk its million objects again."""
-    with _collector_paused():
+    with collector_paused():
         cohort = load_cohort(path)
         gc.freeze()  # everything made so far, the cohort included, moves out of the collector's sight
     try:
