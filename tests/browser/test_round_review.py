@@ -179,7 +179,7 @@ def test_a_manager_reviews_a_named_round_in_a_table_follows_it_up_and_exports_it
     download.value.save_as(saved)
     sheet = list(openpyxl.load_workbook(saved).active.values)
     assert sheet[0][:3] == ("Pair", "Patient or carer leader", "Their role")
-    assert len(sheet) == total + 1 and "Arrangements to book" in sheet[0]
+    assert len(sheet) == count + 1 and "Arrangements to book" in sheet[0], "one row per pair proposed after solving again"
 
     # ---- printed: one table, no navigation ----
     page.emulate_media(media="print")
