@@ -433,10 +433,11 @@ def main() -> None:
             + table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)),
             "### Where the updates' time went\n\nRead afterwards from the registry's outbox (each profile event "
             "written and sent) and the matcher's inbox (each one applied): seconds since the import request "
-            "with the changed leaders was sent. Each update is also a contact event, sent to the notifier.\n\n"
+            "with the changed leaders was sent. The change is to their topics alone, so no contact record goes "
+            "to the notifier (a change to contact details sends one too).\n\n"
             + table(["broker", "step", "since the import request"], update_step_rows(runs))
             + "\n\nThe CPU time each process used over the same span (user and system, every thread; read from "
-            "/proc), which does not depend on how busy the rest of the machine was:\n\n"
+            "/proc), which depends far less than the seconds above on how busy the rest of the machine was:\n\n"
             + table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)),
         ]
     )

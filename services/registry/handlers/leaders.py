@@ -107,8 +107,8 @@ async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys
     if not contact:
         return
     # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
-    contact = await keys.sealed_contact(uow, leader.contact(row.version))
-    uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, contact, row.id))
+    sealed = await keys.sealed_contact(uow, leader.contact(row.version))
+    uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, sealed, row.id))
 
 
 async def replace_leader(
