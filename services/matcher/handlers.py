@@ -50,7 +50,8 @@ async def apply_profile(uow: UnitOfWork, changed: LeaderProfileChanged, cipher: 
         if data.profile.id in loaded:
             loaded[data.profile.id] = row
     row.version, row.status = data.version, data.status
-    row.sealed = cipher.seal(data.profile.model_dump(mode="json"))
+    # Pydantic writes the JSON itself, in one step (cohort_for reads it back with Cipher.open).
+    row.sealed = cipher.seal_bytes(data.profile.model_dump_json().encode())
 
 
 async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> list[ProfileRow]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,10 +70,14 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
     await project_contact(uow, data, cipher)
 
 
-async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> None:
-    """A batch's stored contacts and keys, read at once (apply_contact then finds them in the session)."""
-    await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids)))
-    await uow.session.scalars(select(PersonKeyRow).where(PersonKeyRow.leader_id.in_(leader_ids)))
+async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> list[Any]:
+    """A batch's stored contacts and keys, read at once (apply_contact then finds them in the session).
+
+    Returned, so the projection holds them until its commit: the session keeps unchanged rows only
+    weakly, and rows nobody held would be gone again, each read once more with a query of its own."""
+    contacts = list(await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids))))
+    keys = list(await uow.session.scalars(select(PersonKeyRow).where(PersonKeyRow.leader_id.in_(leader_ids))))
+    return [*contacts, *keys]
 
 
 async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> Contacts:

@@ -27,6 +27,13 @@ CACHE = "person_keys"
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """A key as the table keeps it, read but not yet decrypted."""
+
+    key: bytes
+
+
+@dataclass(frozen=True)
 class PersonKeys:
     at_rest: Cipher  # the registry's own key: seals each data key in the table
     sharing: Cipher  # the key shared with the notifier: wraps each data key on the topic
@@ -44,10 +51,13 @@ class PersonKeys:
             await self.load(uow, [leader_id])
         if cache[leader_id] is None:
             cache[leader_id] = self.make_key(uow, leader_id)
+        elif isinstance(cache[leader_id], Sealed):
+            cache[leader_id] = self.at_rest.open_bytes(cache[leader_id].key)
         return cache[leader_id]
 
     async def load(self, uow: UnitOfWork, leader_ids: list[str]) -> None:
-        """Read these leaders' keys at once (for imports), into the transaction's cache."""
+        """Read these leaders' keys at once (for imports), into the transaction's cache. Each is
+        decrypted only when it is used: a change that sends no contact record needs none."""
         cache = uow.session.info.setdefault(CACHE, {})
         wanted = [i for i in dict.fromkeys(leader_ids) if i not in cache]
         for start in range(0, len(wanted), 1000):
@@ -55,7 +65,7 @@ class PersonKeys:
             rows = await uow.session.execute(
                 select(PersonKeyRow.leader_id, PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id.in_(chunk))
             )
-            found = {leader_id: self.at_rest.open_bytes(sealed) for leader_id, sealed in rows.all()}
+            found = {leader_id: Sealed(sealed) for leader_id, sealed in rows.all()}
             cache.update({leader_id: found.get(leader_id) for leader_id in chunk})
 
     def make_key(self, uow: UnitOfWork, leader_id: str) -> bytes:
@@ -77,4 +87,4 @@ class PersonKeys:
         if cache[leader_id] is None:
             cache[leader_id] = self.make_key(uow, leader_id)
         else:
-            self.share(uow, leader_id, cache[leader_id])
+            self.share(uow, leader_id, await self.key_of(uow, leader_id))

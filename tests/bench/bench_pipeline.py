@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import os
 import sqlite3
@@ -40,6 +41,8 @@ from tests.bench.report import table, write_section
 BIG = int(os.environ.get("BENCH_BIG_ROUND", "10000"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
 BROKERS = [b.strip() for b in os.environ.get("BENCH_BROKERS", "tansu,apache").split(",") if b.strip()]
+# BENCH_ROUNDS=0 measures only the leader updates (and prints them, leaving docs/benchmarks.md as it is).
+ROUNDS = os.environ.get("BENCH_ROUNDS", "1") != "0"
 
 
 def leaders_csv(people: list[dict]) -> bytes:
@@ -125,8 +128,24 @@ def run_round(stack: Stack, maildir: Path, size: int) -> dict:
     }
 
 
-def projection_rate(stack: Stack, count: int) -> float:
-    """Leader updates per second from the registry's API to the matcher's database."""
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time (user and system, every thread) each service and the broker have used so far: on a
+    shared machine, how much work each step is, whatever share of the cores it was given."""
+    pids = {name: process.pid for name, process in stack.processes.items()}
+    if stack.kafka is not None:
+        pids["broker"] = stack.kafka.process.pid
+    used = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def projection_rate(stack: Stack, count: int) -> dict:
+    """Leader updates per second from the registry's API to the matcher's database, and where the time went."""
     tag = uuid.uuid4().hex[:6]
     group = people(count, tag)
     client = httpx.Client(base_url=stack.base_url, timeout=300, headers={"Authorization": f"Bearer {stack.api_token}"})
@@ -145,16 +164,97 @@ def projection_rate(stack: Stack, count: int) -> float:
     try:
         while arrived(1) < count:
             time.sleep(0.2)
+        # And until the rest of that first import has settled: every event sent, the notifier holding every
+        # contact record. Else the notifier is still working through it while the changes are timed.
+        settled(stack, [refs[p["id"]] for p in group])
         # Now change every one of them and time the changes reaching the matcher.
         for p in group:
             p["topics"] = ["frailty"]
+        # The baseline right before the changes, so both meet the same load on a shared machine.
+        raw = asyncio.run(raw_broker_rate(stack.kafka_bootstrap, count))
+        print(f"changing {count:,} leaders now", flush=True)
+        cpu_before = cpu_seconds(stack)
         started = time.time()
-        client.post("/leaders/import", files={"file": ("l.csv", leaders_csv(group))}).raise_for_status()
+        answer = client.post("/leaders/import", files={"file": ("l.csv", leaders_csv(group))})
+        answered = time.time()
+        answer.raise_for_status()
+        assert answer.json()["updated"] == count, answer.json()
         while arrived(2) < count:
             time.sleep(0.05)
-        return count / (time.time() - started)
+        done = time.time()
+        cpu_after = cpu_seconds(stack)
     finally:
         conn.close()
+    cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before and name != "email-sink"}
+    steps = update_steps(stack.data_dir, started, answered, done)
+    return {"rate": count / (done - started), "raw": raw, "steps": steps, "cpu": cpu}
+
+
+def settled(stack: Stack, refs: list[str]) -> None:
+    registry = sqlite3.connect(stack.data_dir / "registry.db")
+    notifier = sqlite3.connect(stack.data_dir / "notifier.db")
+    notifier.execute("create temp table wanted (ref text primary key)")
+    notifier.executemany("insert into wanted values (?)", [(ref,) for ref in refs])
+    notifier.commit()
+    try:
+        while registry.execute("select count(*) from outbox where published_at is null").fetchone()[0] or notifier.execute(
+            "select count(*) from contacts join wanted on wanted.ref = contacts.leader_id"
+        ).fetchone()[0] < len(refs):
+            time.sleep(0.2)
+    finally:
+        registry.close()
+        notifier.close()
+
+
+def update_steps(data_dir: Path, started: float, answered: float, done: float) -> list[tuple[str, float]]:
+    """Where the updates' time went, in seconds since the import request was sent, read afterwards from
+    the registry's outbox (written, sent) and the matcher's inbox (each update applied)."""
+    since = dt.datetime.fromtimestamp(started, dt.UTC).isoformat(sep=" ")
+    outbox = _bench_rows(
+        data_dir / "registry.db",
+        "select min(created_at), max(created_at), min(published_at), max(published_at) from outbox"
+        " where created_at >= ? and json_extract(headers, '$.event_type') = 'LeaderProfileChanged'",
+        since,
+    )[0]
+    applied = _bench_rows(
+        data_dir / "matcher.db",
+        "select min(handled_at), max(handled_at) from inbox where consumer = 'matcher.profiles' and handled_at >= ?",
+        since,
+    )[0]
+    batches = (
+        _bench_rows(
+            data_dir / "registry.db",
+            "select count(distinct published_at) from outbox where created_at >= ?"
+            " and json_extract(headers, '$.event_type') = 'LeaderProfileChanged'",
+            since,
+        )[0][0],
+        _bench_rows(
+            data_dir / "matcher.db",
+            "select count(distinct handled_at) from inbox where consumer = 'matcher.profiles' and handled_at >= ?",
+            since,
+        )[0][0],
+    )
+    marks = [
+        ("the import request answered (every row checked, stored and its events written)", answered),
+        (f"the first profile event sent to the broker by the relay ({batches[0]} batches in all)", _stamp(outbox[2])),
+        (f"the first profile event applied by the matcher ({batches[1]} batches in all)", _stamp(applied[0])),
+        ("the last profile event sent to the broker by the relay", _stamp(outbox[3])),
+        ("the last profile event applied by the matcher", _stamp(applied[1])),
+        ("the benchmark saw every update in the matcher's copy", done),
+    ]
+    return [(name, when - started) for name, when in marks if when is not None]
+
+
+def _bench_rows(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _stamp(value: str | None) -> float | None:
+    if value is None:
+        return None
+    when = dt.datetime.fromisoformat(value)
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
 async def raw_broker_rate(bootstrap: str, count: int) -> float:
@@ -216,16 +316,18 @@ def measure(kind: str) -> dict:
         )
         try:
             with stack:
-                raw = asyncio.run(raw_broker_rate(stack.kafka_bootstrap, UPDATES))
-                print(f"{kind}: raw aiokafka {raw:,.0f} /s", flush=True)
                 run_round(stack, maildir, 40)  # warm up: first connections, first solve
-                small = run_round(stack, maildir, 200)
-                big = run_round(stack, maildir, BIG) if BIG else None
+                small = run_round(stack, maildir, 200) if ROUNDS else None
+                big = run_round(stack, maildir, BIG) if BIG and ROUNDS else None
                 updates = projection_rate(stack, UPDATES)
-                print(f"{kind}: leader updates reach the matcher at {updates:,.0f} /s", flush=True)
+                print(f"{kind}: leader updates reach the matcher at {updates['rate']:,.0f} /s", flush=True)
+                print(f"{kind}: raw aiokafka {updates['raw']:,.0f} /s", flush=True)
+                for step, since in updates["steps"]:
+                    print(f"{kind}:   {since:6.2f} s  {step}", flush=True)
+                print(f"{kind}: CPU seconds during the updates: {updates['cpu']}", flush=True)
         finally:
             sink.stop()
-    return {"broker": broker_name(kind), "small": small, "big": big, "updates": updates, "raw": raw}
+    return {"broker": broker_name(kind), "small": small, "big": big, "updates": updates, "raw": updates["raw"]}
 
 
 def round_rows(runs: list[dict]) -> list[list[str]]:
@@ -270,16 +372,34 @@ def update_rows(runs: list[dict]) -> list[list[str]]:
         [
             run["broker"],
             f"{UPDATES:,}",
-            f"{run['updates']:,.0f} /s",
+            f"{run['updates']['rate']:,.0f} /s",
             f"{run['raw']:,.0f} /s",
-            f"{run['updates'] / run['raw']:.0%} ({'met' if run['updates'] / run['raw'] >= 0.2 else 'missed'})",
+            f"{run['updates']['rate'] / run['raw']:.0%} ({'met' if run['updates']['rate'] / run['raw'] >= 0.2 else 'missed'})",
         ]
         for run in runs
     ]
 
 
+def update_step_rows(runs: list[dict]) -> list[list[str]]:
+    return [[run["broker"], step, f"{since:.2f} s"] for run in runs for step, since in run["updates"]["steps"]]
+
+
+def update_cpu_rows(runs: list[dict]) -> list[list[str]]:
+    return [
+        [run["broker"], name, f"{seconds:.2f} s", f"{seconds / UPDATES * 1000:.2f} ms"]
+        for run in runs
+        for name, seconds in sorted(run["updates"]["cpu"].items(), key=lambda item: -item[1])
+    ]
+
+
 def main() -> None:
     runs = [measure(kind) for kind in BROKERS]
+    if not ROUNDS:
+        print(table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)))
+        print(table(["broker", "step", "since the import request"], update_step_rows(runs)))
+        print(table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)))
+        print(f"load average over 5 minutes: {os.getloadavg()[1]:.1f}; docs/benchmarks.md left as it is (BENCH_ROUNDS=0)")
+        return
     # Other work on the machine slows every figure: say how busy it was.
     load = os.getloadavg()[1]
     body = "\n\n".join(
@@ -305,9 +425,20 @@ def main() -> None:
             "(VmHWM), read after each round: the peak so far in the run, so the bigger round's figure includes "
             "everything before it.\n\n"
             + table(["broker", "after the round of", "registry", "matcher", "notifier"], memory_rows(runs)),
-            "### Leader updates reaching the matcher\n\nBaseline: plain aiokafka producing and consuming the same "
-            "number of 800-byte messages on the same broker in the same run. Target: at least 20% of it.\n\n"
+            "### Leader updates reaching the matcher\n\nEvery one of the leaders, imported once and settled (their "
+            "events sent, the matcher and the notifier up to date), is changed by a second import through the API; "
+            "timed from sending that import to the last change in the matcher's copy. Baseline: plain aiokafka "
+            "producing and consuming the same number of 800-byte messages on the same broker, measured just "
+            "before the changes. Target: at least 20% of it.\n\n"
             + table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)),
+            "### Where the updates' time went\n\nRead afterwards from the registry's outbox (each profile event "
+            "written and sent) and the matcher's inbox (each one applied): seconds since the import request "
+            "with the changed leaders was sent. The change is to their topics alone, so no contact record goes "
+            "to the notifier (a change to contact details sends one too).\n\n"
+            + table(["broker", "step", "since the import request"], update_step_rows(runs))
+            + "\n\nThe CPU time each process used over the same span (user and system, every thread; read from "
+            "/proc), which depends far less than the seconds above on how busy the rest of the machine was:\n\n"
+            + table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)),
         ]
     )
     path = write_section("pipeline", body)

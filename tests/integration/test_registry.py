@@ -654,6 +654,9 @@ async def test_put_replaces_a_registered_leader_and_shares_the_change_like_any_u
     assert (same.status_code, same.json()["outcome"], same.json()["version"]) == (200, "unchanged", 2)
     posted = await registry.post("/leaders", json={**changed, "id": leader_id, "topics": ["cancer"]})
     assert (posted.status_code, posted.json()["outcome"], posted.json()["version"]) == (200, "updated", 3)
+    # Only what they are matched on changed: the matcher hears it, the notifier's contact record is still right.
+    assert await event_types(registry, ref, "leaders.profile.v1") == [shared[0]] * 3
+    assert await event_types(registry, ref, "leaders.contact.v1") == [shared[1]] * 2
 
 
 async def test_put_refuses_an_unknown_leader_a_different_id_and_bad_fields_by_name(registry):

@@ -110,6 +110,8 @@ def check_columns(header: Iterable[str]) -> list[str]:
 
 
 def _text(value: object) -> str | None:
+    if type(value) is str:  # every cell of a CSV file, and most of a workbook's: the common case first
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, dt.datetime):

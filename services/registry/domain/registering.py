@@ -41,6 +41,39 @@ def change_of(stored: Record | None, public: Mapping[str, Any], sealed: Mapping[
     return "unchanged" if stored == (public, sealed) else "updated"
 
 
+# Every field of the leader's record their contact record (LeaderContact, on leaders.contact.v1) is made
+# from (LeaderIn.contact; the proxy is shared only with its consent). tests/unit/registry/test_registering_rules.py
+# fails when LeaderContact gains a field that is not covered here.
+CONTACT_SOURCES = frozenset(
+    {
+        "name",
+        "pronouns",
+        "role",
+        "organisation",
+        "email",
+        "phone",
+        "postal_address",
+        "contact_method",
+        "information_format",
+        "communication_professional",
+        "communication_support",
+        "proxy",
+        "consents",
+        "quiet_hours_start",
+        "quiet_hours_end",
+    }
+)
+
+
+def contact_changed(stored: Record | None, public: Mapping[str, Any], sealed: Mapping[str, Any]) -> bool:
+    """Whether the new record changes the leader's contact record. A change to what they are matched
+    on alone (topics, availability) sends the notifier nothing: its copy is still right."""
+    if stored is None:
+        return True
+    before, now = {**stored[0], **stored[1]}, {**public, **sealed}
+    return any(before.get(field) != now.get(field) for field in CONTACT_SOURCES)
+
+
 def leaves_the_programme(status_before: str | None, status_now: str) -> bool:
     """An active leader marked withdrawn has left: every pair still open is a no from them."""
     return status_before == "active" and status_now == "withdrawn"

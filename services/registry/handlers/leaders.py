@@ -31,7 +31,7 @@ from services.registry.adapters.orm import (
 )
 from services.registry.domain.importing import RowProblem, parse_rows
 from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
-from services.registry.domain.registering import change_of, leaves_the_programme, split_record
+from services.registry.domain.registering import change_of, contact_changed, leaves_the_programme, split_record
 from services.registry.domain.rounds import RoundStatus
 from services.registry.handlers.common import Conflict, NotFound, audit, event
 from services.registry.person_keys import PersonKeys
@@ -52,12 +52,15 @@ async def register_leader(
     assert leader.id
     row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
     public, sealed = split_record(leader.model_dump(mode="json"))
-    outcome = change_of((row.public, cipher.open(row.sealed)) if row is not None else None, public, sealed)
+    stored = (row.public, cipher.open(row.sealed)) if row is not None else None
+    outcome = change_of(stored, public, sealed)
     if row is not None and outcome == "unchanged":
         return row, outcome
+    # Contact details removed by retention are shared again (with a new key) by any change, as before.
+    contact = stored is None or CONTACT_REMOVED in stored[0] or contact_changed(stored, public, sealed)
     status_before = row.status if row is not None else None
     row = save_leader(uow, cipher, row, leader, (public, sealed), known)
-    await publish_leader(uow, row, leader, keys)
+    await publish_leader(uow, row, leader, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
     return row, outcome
@@ -93,13 +96,19 @@ def save_leader(
     return row
 
 
-async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys) -> None:
-    """The new matching profile for the matcher, and the contact view for the notifier."""
+async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True) -> None:
+    """The new matching profile for the matcher, and the contact view for the notifier (left out when
+    `contact` is False: the change leaves it as it was, and the notifier keeps the copy it has).
+
+    The profile always goes: a round is launched with each leader's version, and the matcher waits
+    for that version of their profile."""
     profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
     uow.publish(LEADER_PROFILES, row.id, event(LeaderProfileChanged, profile, row.id))
+    if not contact:
+        return
     # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
-    contact = await keys.sealed_contact(uow, leader.contact(row.version))
-    uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, contact, row.id))
+    sealed = await keys.sealed_contact(uow, leader.contact(row.version))
+    uow.publish(LEADER_CONTACTS, row.id, event(LeaderContactChanged, sealed, row.id))
 
 
 async def replace_leader(

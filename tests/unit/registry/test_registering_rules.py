@@ -3,7 +3,16 @@ when a change means they have left the programme (domain/registering.py)."""
 
 import pytest
 
-from services.registry.domain.registering import SEALED_FIELDS, change_of, leaves_the_programme, split_record
+from schemas.events import LeaderContact
+from services.registry.domain.leaders import LeaderIn
+from services.registry.domain.registering import (
+    CONTACT_SOURCES,
+    SEALED_FIELDS,
+    change_of,
+    contact_changed,
+    leaves_the_programme,
+    split_record,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +48,20 @@ def test_a_change_to_either_part_is_an_update():
 )
 def test_only_an_active_leader_marked_withdrawn_has_left(before, now, left):
     assert leaves_the_programme(before, now) is left
+
+
+def test_only_a_change_to_what_the_contact_record_is_made_of_changes_it():
+    public, sealed = split_record(a_record(role="patient_leader", topics=["cancer"]))
+    stored = (dict(public), dict(sealed))
+    assert contact_changed(None, public, sealed), "a new leader's contact record is new"
+    assert not contact_changed(stored, *split_record(a_record(role="patient_leader", topics=["stroke"])))
+    assert contact_changed(stored, *split_record(a_record(role="patient_leader", topics=["cancer"], email="a@example.org")))
+    assert contact_changed(stored, *split_record(a_record(role="clinical_leader", topics=["cancer"])))
+    consent = {"purpose": "contact_via_proxy", "given": True, "at": "2026-01-01T00:00:00Z"}
+    assert contact_changed(stored, *split_record(a_record(role="patient_leader", topics=["cancer"], consents=[consent])))
+
+
+def test_every_field_of_the_contact_record_comes_from_a_field_compared_for_a_change():
+    made_of = set(LeaderContact.model_fields) - {"leader_id", "version"}
+    assert made_of <= CONTACT_SOURCES, f"LeaderContact has fields not compared: {sorted(made_of - CONTACT_SOURCES)}"
+    assert set(LeaderIn.model_fields) >= CONTACT_SOURCES, sorted(CONTACT_SOURCES - set(LeaderIn.model_fields))
