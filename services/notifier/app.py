@@ -33,7 +33,7 @@ from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import check_ins, handlers, person_keys, reminders, retention
+from services.notifier import batch, check_ins, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -136,9 +136,9 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
 
 
 async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[Any]) -> None:
-    """A batch of outcome records: one that can never be read, or whose message was given up on after
-    its last try, is dead-lettered on its own; the rest of the batch still goes."""
-    events, records_of = [], {}
+    """A batch of outcome records: one that can never be read, or whose message was given up on, is
+    dead-lettered on its own, from its place on the topic; the rest of the batch still goes."""
+    events, records_of, places = [], {}, {}
     for record in records:
         try:
             event = OutcomePublished.model_validate_json(record.value)
@@ -146,9 +146,13 @@ async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[A
             await dead_letter_record(broker, SERVICE, record, exc, 1)
             continue
         events.append(event)
-        records_of[event.event_id] = record
-    for event, why in await handlers.on_outcomes(notifier, events):
-        await dead_letter_record(broker, SERVICE, records_of[event.event_id], why, notifier.rules.max_attempts)
+        records_of[str(event.event_id)] = record
+        places[str(event.event_id)] = batch.place(record.topic, record.partition, record.offset, str(event.event_id))
+
+    async def dead_letter(event: OutcomePublished, why: BaseException | str, attempts: int) -> None:
+        await dead_letter_record(broker, SERVICE, records_of[str(event.event_id)], why, attempts)
+
+    await handlers.on_outcomes(notifier, events, dead_letter, places)
 
 
 async def round_news(notifier: Notifier, event: RoundEvent) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,9 +108,14 @@ async def on_event(n: Notifier, event: OutcomePublished | PairDeclined) -> None:
         await attempt(n, notice, FromConsumer(), contacts)
 
 
-async def on_outcomes(n: Notifier, events: list[OutcomePublished]) -> list[tuple[OutcomePublished, Exception]]:
-    """A batch of outcomes (batch.py): the events given up on, with why, to be dead-lettered."""
-    return await batch.on_outcomes(n, events, attempt)
+async def on_outcomes(
+    n: Notifier,
+    events: list[OutcomePublished],
+    dead_letter: batch.DeadLetter | None = None,
+    places: Mapping[str, str] | None = None,
+) -> list[tuple[OutcomePublished, Exception]]:
+    """A batch of outcomes (batch.py): events given up on go through `dead_letter`, or are returned, with why."""
+    return await batch.on_outcomes(n, events, attempt, dead_letter, places)
 
 
 async def run_due(n: Notifier, early: bool = False) -> int:
