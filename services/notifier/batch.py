@@ -5,12 +5,13 @@ says, with a few transactions for every few messages instead of several for ever
    in an earlier try of this very batch), who was erased, everyone's contact details, and any
    delivery row already made for these events.
 2. The ordinary messages (every detail here, nothing tried before, no quiet hours in the way)
-   go a few at a time (FEW), one few after another, with never two messages to one person in
-   the same few: so each person's messages go in the batch's order. Each few is claimed in one
-   transaction (its delivery rows made "sending"), sent at once over the email server's
-   connections, and recorded in one transaction (its rows "sent", its events marked handled,
-   its delivery reports in the outbox) before the next few is claimed. The next few is written
-   away from the event loop meanwhile.
+   go a few at a time (FEW), with never two messages to one person in the same few. Each few
+   is claimed in one transaction (its delivery rows made "sending"), sent at once over the
+   email server's connections, and recorded in one transaction (its rows "sent", its events
+   marked handled, its delivery reports in the outbox) as soon as it is all sent. The next few
+   is claimed and sent only once the one before is all sent (so each person's messages go in
+   the batch's order), while the one before is recorded; the one after is written away from
+   the event loop meanwhile. So at most two fews are ever sent and not yet recorded.
 3. A message that cannot be written or recorded is that message's problem alone: its event is
    dead-lettered, with why, and the others go on. A failed send is noted on its row
    ("retrying"); after its last try the message is given up on, reported "failed" and its event
@@ -25,8 +26,8 @@ says, with a few transactions for every few messages instead of several for ever
 6. If any send failed short of its last try, the batch raises and the consumer tries it again:
    what was recorded is skipped (the inbox), and what was given up on too (its place).
 
-Stopping part way (the batch is cancelled): the few being sent is finished and recorded first,
-so a replay finds only the messages never sent.
+Stopping part way (the batch is cancelled): every few claimed is sent and recorded first, so a
+replay finds only the messages never sent.
 """
 
 from __future__ import annotations
@@ -272,10 +273,16 @@ def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderC
 async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[str, LeaderContact]) -> list[OutcomeNotice]:
     """Every ordinary message written, claimed, sent and recorded, a few at a time; returns those that go
     the one-message way after all (claimed meanwhile by someone else, two consumers in a rebalance, and
-    that person's later messages)."""
+    that person's later messages).
+
+    While one few is recorded the next is claimed and sent (once the one before is all sent), and the
+    one after that written. A cancel (the service stopping) waits for every few claimed to be
+    sent and recorded, so a replay finds only messages never sent."""
     groups = in_few(ordinary)
     others: list[OutcomeNotice] = []
     diverted: set[str] = set()
+    flying: list[asyncio.Task[None]] = []
+    before: asyncio.Event | None = None  # set when the few before is all sent
     writing = asyncio.create_task(asyncio.to_thread(write, run.n, groups[0], contacts)) if groups else None
     try:
         for at in range(len(groups)):
@@ -291,37 +298,64 @@ async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[
                     others.append(notice)
                 else:
                     ready.append(item)
-            for lost in await one_few(run, ready):
+            if before is not None:
+                await before.wait()  # one few in the air at a time: this one is claimed once the one before is sent
+            few = Few(ready, before)
+            flying.append(asyncio.create_task(few.fly(run)))
+            for lost in await asyncio.shield(few.claimed):
                 others.append(lost.notice)
                 diverted.add(lost.notice.leader_id)
+            before = few.sent
+        await landed(flying)
+    except BaseException:
+        if flying:  # stopping, or a failure: every few claimed is still sent and recorded first
+            await asyncio.wait(flying)
+        raise
     finally:
         if writing is not None:
             writing.cancel()
     return others
 
 
-async def one_few(run: Run, written: list[Ready]) -> list[Ready]:
-    """Claim, send and record a few; a cancel (the service stopping) waits for them to be finished, so
-    nothing sent is left unrecorded by it. Returns those someone else had claimed."""
-    task = asyncio.create_task(claim_send_record(run, written))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
+async def landed(flying: list[asyncio.Task[None]]) -> None:
+    """Every few sent and recorded; the first failure that stopped one (the database away) raised."""
+    if flying:
+        await asyncio.wait(flying)  # never cancels them, whatever befalls the wait
+    for task in flying:
+        if (failure := task.exception()) is not None:
+            raise failure
 
 
-async def claim_send_record(run: Run, written: list[Ready]) -> list[Ready]:
-    mine, lost = await claim_all(run, written)
-    await asyncio.gather(*(send_one(run.n, ready) for ready in mine))
-    await record_all(run, [ready for ready in mine if ready.result is not None])
-    for ready in mine:
-        if ready.error is not None:
-            row = DeliveryRow(key=ready.key, leader_id=ready.notice.leader_id, channel=ready.planned.channel, attempts=1)
-            await run.alone(ready.notice, not_sent(run.n, ready.notice, run.origin(ready.notice), row, ready.error))
-        else:
-            run.sealed.update(ready.jobs)
-    return lost
+@dataclass
+class Few:
+    """A few messages: claimed, then sent once the few before is all sent, then recorded."""
+
+    written: list[Ready]
+    before: asyncio.Event | None
+    claimed: asyncio.Future[list[Ready]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    sent: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def fly(self, run: Run) -> None:
+        try:
+            mine, lost = await claim_all(run, self.written)
+        except BaseException as exc:
+            self.claimed.set_exception(exc)
+            self.sent.set()
+            raise
+        self.claimed.set_result(lost)
+        try:
+            if self.before is not None:
+                await self.before.wait()  # a person's later message never overtakes their earlier one
+            await asyncio.gather(*(send_one(run.n, ready) for ready in mine))
+        finally:
+            self.sent.set()
+        await record_all(run, [ready for ready in mine if ready.result is not None])
+        for ready in mine:
+            if ready.error is not None:
+                row = DeliveryRow(key=ready.key, leader_id=ready.notice.leader_id, channel=ready.planned.channel, attempts=1)
+                await run.alone(ready.notice, not_sent(run.n, ready.notice, run.origin(ready.notice), row, ready.error))
+            else:
+                run.sealed.update(ready.jobs)
 
 
 async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:

@@ -453,9 +453,10 @@ def main() -> None:
             "arrive first, as they do when people are registered; then every outcome is published at once. The "
             f"notifier takes them {OUTCOME_BATCH} at a time (services/notifier/batch.py), and within a batch "
             f"{batch.FEW} messages at a time, never two to one person in the same few: each few is written, claimed "
-            "in the delivery log, sent, and recorded and reported (deliveries.v1) before the next few is claimed; "
-            "then the batch's reminders and questions are scheduled. Raw sending is measured on the round's own "
-            "email server just before and just after the round; the share is against their mean. Target: at least 80%.",
+            "in the delivery log, sent, and recorded and reported (deliveries.v1) as soon as it is all sent, while "
+            "the next few is claimed and sent; then the batch's reminders and questions are scheduled. Raw sending "
+            "is measured on the round's own email server just before and just after the round; the share is against "
+            "their mean. Target: at least 80%.",
             table(
                 [
                     "messages",
