@@ -126,9 +126,11 @@ logger.started.level=INFO
 
 
 def java(data_dir: Path, main: str, *arguments: str, heap: tuple[str, ...] = ()) -> list[str]:
-    """The command running one of Apache Kafka's programs with the node's logging settings."""
+    """The command running one of Apache Kafka's programs with the node's logging settings, and the
+    Java options in PAIRING_KAFKA_JAVA_OPTIONS (the tests ask for quick starts: tests/conftest.py)."""
     logging = f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}"
-    return ["java", *heap, logging, "-cp", f"{artifacts()}/*", main, *arguments]
+    options = os.environ.get("PAIRING_KAFKA_JAVA_OPTIONS", "").split()
+    return ["java", *heap, *options, logging, "-cp", f"{artifacts()}/*", main, *arguments]
 
 
 def launch(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
@@ -32,8 +33,13 @@ from services.registry.web.roles import (
 )
 
 _hasher = PasswordHasher()
-# A hash to verify against when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the email is unknown, so both cases take the same time. Made at
+    the first such sign-in, in a worker thread, rather than at every start (it is argon2: slow on purpose)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -54,6 +60,11 @@ def _verify_now(password_hash: str, password: str) -> bool:
 
 async def verify_password(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(_verify_now, password_hash, password)
+
+
+async def verify_unknown(password: str) -> None:
+    """The work of checking a password, for an email nobody has: the answer is always no."""
+    await asyncio.to_thread(lambda: _verify_now(_dummy_hash(), password))
 
 
 @dataclass
@@ -197,7 +208,7 @@ async def check_password(registry, email: str, password: str, address: str | Non
     async with registry.store.unit_of_work() as uow:
         row = await uow.session.scalar(select(ManagerRow).where(ManagerRow.email == normalise_email(email)))
         if row is None or not row.active:
-            await verify_password(_DUMMY_HASH, password)
+            await verify_unknown(password)
             throttle.failed(address)
             raise wrong
         now = utc_now()
