@@ -156,12 +156,17 @@ def focused(page, locator) -> bool:
 
 
 def tab_to(page, locator, presses: int = 200) -> None:
-    """Press Tab until the element has the focus, as a keyboard user would."""
-    if focused(page, locator):
-        return
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        if focused(page, locator):
+    """Press Tab until the element has the focus, as a keyboard user would. The element is found once,
+    and again only when the page has replaced it (one call to the browser per press, not two)."""
+    handle = locator.element_handle(timeout=5000)
+    for press in range(presses + 1):
+        if press:
+            page.keyboard.press("Tab")
+        has_focus = page.evaluate("el => el.isConnected ? document.activeElement === el : null", handle)
+        if has_focus is None:
+            handle = locator.element_handle(timeout=5000)
+            has_focus = page.evaluate("el => document.activeElement === el", handle)
+        if has_focus:
             return
     raise AssertionError(f"the Tab key never reached {locator}")
 
