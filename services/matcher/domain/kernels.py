@@ -228,12 +228,15 @@ def _root(parent: Array, x: int) -> int:
 
 
 @nb.njit(cache=True)
-def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> Array:
+def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> tuple[Array, Array]:
     """Nodes: lived-experience leaders 0..n_lived-1, then professionals; edges: the
     pairs. Each node's smallest connected node, by union-find that always hangs the
-    larger root under the smaller, so every root is the smallest node of its part."""
+    larger root under the smaller, so every root is the smallest node of its part;
+    and which lived-experience leaders are in a pair (marked in the same pass)."""
     parent = np.arange(n_lived + n_prof)
+    paired = np.zeros(n_lived, dtype=np.bool_)
     for k in range(len(arc_l)):
+        paired[arc_l[k]] = True
         ra, rb = _root(parent, arc_l[k]), _root(parent, n_lived + arc_p[k])
         if ra < rb:
             parent[rb] = ra
@@ -241,19 +244,16 @@ def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> A
             parent[ra] = rb
     for x in range(len(parent)):
         parent[x] = _root(parent, x)
-    return parent
+    return parent, paired
 
 
-@nb.njit(cache=True)
-def top_per_group(group: Array, score: Array, quota: Array) -> Array:
-    """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
-    go to the earlier pair."""
+@nb.njit(cache=True, inline="always")
+def _cuts(count: Array, quota: Array) -> tuple[Array, Array]:
+    """From count[g, s] (pairs of group g scoring s): the lowest score each group keeps
+    (-1 keeps every pair), and how many pairs scoring exactly that to keep."""
     n = len(quota)
-    count = np.zeros((n, 101), dtype=np.int64)
-    for k in range(len(group)):
-        count[group[k], score[k]] += 1
-    cut = np.full(n, -1, dtype=np.int64)  # lowest score kept; -1 keeps every pair
-    ties_left = np.zeros(n, dtype=np.int64)  # pairs scoring exactly cut still to keep
+    cut = np.full(n, -1, dtype=np.int64)
+    ties_left = np.zeros(n, dtype=np.int64)
     for g in range(n):
         above = 0
         for s in range(100, -1, -1):
@@ -261,6 +261,17 @@ def top_per_group(group: Array, score: Array, quota: Array) -> Array:
                 cut[g], ties_left[g] = s, quota[g] - above
                 break
             above += count[g, s]
+    return cut, ties_left
+
+
+@nb.njit(cache=True)
+def top_per_group(group: Array, score: Array, quota: Array) -> Array:
+    """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
+    go to the earlier pair."""
+    count = np.zeros((len(quota), 101), dtype=np.int64)
+    for k in range(len(group)):
+        count[group[k], score[k]] += 1
+    cut, ties_left = _cuts(count, quota)
     keep = np.empty(len(group), dtype=np.bool_)
     for k in range(len(group)):
         g = group[k]
@@ -268,6 +279,31 @@ def top_per_group(group: Array, score: Array, quota: Array) -> Array:
         if score[k] == cut[g] and ties_left[g] > 0:
             keep[k] = True
             ties_left[g] -= 1
+    return keep
+
+
+@nb.njit(cache=True)
+def top_per_either(group_a: Array, group_b: Array, score: Array, quota_a: Array, quota_b: Array) -> Array:
+    """top_per_group(group_a, score, quota_a) | top_per_group(group_b, score, quota_b),
+    in one pass to count and one to mark instead of two each."""
+    count_a = np.zeros((len(quota_a), 101), dtype=np.int64)
+    count_b = np.zeros((len(quota_b), 101), dtype=np.int64)
+    for k in range(len(score)):
+        count_a[group_a[k], score[k]] += 1
+        count_b[group_b[k], score[k]] += 1
+    cut_a, ties_a = _cuts(count_a, quota_a)
+    cut_b, ties_b = _cuts(count_b, quota_b)
+    keep = np.empty(len(score), dtype=np.bool_)
+    for k in range(len(score)):
+        a, b, s = group_a[k], group_b[k], score[k]
+        kept = (s > cut_a[a]) | (s > cut_b[b])
+        if s == cut_a[a] and ties_a[a] > 0:
+            kept = True
+            ties_a[a] -= 1
+        if s == cut_b[b] and ties_b[b] > 0:
+            kept = True
+            ties_b[b] -= 1
+        keep[k] = kept
     return keep
 
 
