@@ -24,14 +24,15 @@ Arrays = tuple[np.ndarray, ...]  # one person's values per column, gathered (see
 
 
 @nb.njit(cache=True, inline="always")
-def _row_modes(i: int, lived: Arrays, cols_side: Arrays, c: int) -> np.int64:
+def _row_modes(i: int, lived: Arrays, cols_side: Arrays, c: int) -> int:
     """Usable meeting modes of row i with column c: in person only within both travel limits."""
     modes_l, xyz_l, reach_l, _, _ = lived
     modes_p, x_p, y_p, z_p, reach_p, _, _ = cols_side
     dot = xyz_l[i, 0] * x_p[c] + xyz_l[i, 1] * y_p[c] + xyz_l[i, 2] * z_p[c]
     near = (dot >= reach_l[i]) & (dot >= reach_p[c])
     # near is 1, the in-person bit.
-    return np.int64(modes_l[i]) & np.int64(modes_p[c]) & (_REMOTE | near)
+    modes: int = np.int64(modes_l[i]) & np.int64(modes_p[c]) & (_REMOTE | near)
+    return modes
 
 
 @nb.njit(cache=True, inline="always")
@@ -67,7 +68,7 @@ def _row_verdicts(i: int, lived: Arrays, cols_side: Arrays, avail_ok: Array, ok:
         for b in range(min(64, n - 64 * w)):
             word |= np.uint64(ok[64 * w + b]) << np.uint64(b)
         words[w] = word
-        found += _popcount(word)
+        found += int(_popcount(word))
     return found
 
 

@@ -93,9 +93,12 @@ def weekly_spans(windows: Sequence[Window]) -> tuple[tuple[int, int], ...]:
     """Windows as merged (start, end) seconds from Monday 00:00, so overlaps are not counted twice."""
     spans = []
     for w in windows:  # written out, not in a helper: a national round has some 50,000 windows
-        day, start, end = _DAY_STARTS[w.day], w.start, w.end
+        day, opens, closes = _DAY_STARTS[w.day], w.start, w.end
         spans.append(
-            (day + start.hour * 3600 + start.minute * 60 + start.second, day + end.hour * 3600 + end.minute * 60 + end.second)
+            (
+                day + opens.hour * 3600 + opens.minute * 60 + opens.second,
+                day + closes.hour * 3600 + closes.minute * 60 + closes.second,
+            )
         )
     spans.sort()
     merged: list[list[int]] = []
