@@ -577,7 +577,11 @@ times. (Listing pricing's pairs directly instead of marking every pair was tried
 was slower: it reads each pair's two potentials twice.)
 
 The third round (2026-12-06, branch matcher5s), answers checked the same way, cut about
-0.9 s of CPU from the whole command: the pair rules keep each of the 10^8 verdicts as one bit
+0.6 to 1 s of CPU from the whole command. Run alternately with the code before it on the same
+busy machine (load average 4 to 18 on 2 cores), 5 runs each: CPU 4.60 s at best (median 6.13 s)
+against 5.24 s (median 7.19 s), lower in every pair of runs; wall 6.04 s at best against 8.50 s,
+mostly time spent waiting for a core at that load. With the machine at load average 4, 3 runs
+each: 5.31 s at best against 5.56 s. The pair rules keep each of the 10^8 verdicts as one bit
 instead of checking every pair twice (0.69 s of CPU down to 0.46 s); the command ends with
 `os._exit` once the result file is written and the summary shown, skipping Python's teardown
 of the round's million objects (about 0.3 s); it no longer imports asyncio or rich (0.1 s);
@@ -586,11 +590,16 @@ looked at, shared times are found by one walk through both weeks, windows are sa
 strftime (together about 0.15 s); and each person's best pairs and the parts of the graph
 take fewer passes over all pairs. The three min-cost flow solves are unchanged (see above).
 
-Fixed costs that remain, in CPU on an idle core: starting Python and importing numpy,
+Fixed costs that remain, in CPU as measured on this shared machine: starting Python and importing numpy,
 numba, OR-Tools and pydantic (about 0.45 s), loading numba's compiled loops (about 0.35 s
 for the first loop of a process, whichever it is, 0.15 s of it scipy's linear algebra,
-which numba imports to check for BLAS; about 0.15 s more for the other eight), and
-reading and checking the cohort file (pydantic, in `schemas/cohort.py`, about 0.25 s).
+which numba imports to check for BLAS; a few hundredths of a second for the other eight), and
+reading and checking the cohort file (pydantic, in `schemas/cohort.py`, about 0.25 s, of which
+its Python checks of each weekly window are about 0.05 s). Where the rest goes, in the profile
+above: OR-Tools' three min-cost flow solves are the largest step (about a quarter of
+`run_match`, on one core, and fixed while the answers must stay the same), then the pair rules
+and scores (compiled, on both cores), the flow's other passes over all 21 million pairs, and
+the Python work per person and per pair (rules, reasons, suggestions).
 
 ### Stages 1 and 2 as an assignment problem
 
