@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -19,6 +18,15 @@ from services.common.errors import describe
 
 if TYPE_CHECKING:
     from services.common.settings import KafkaSettings
+
+T = TypeVar("T")
+
+
+def _run_async(work: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, imported only by the commands that need it: `pairing match` starts quicker without it."""
+    import asyncio
+
+    return asyncio.run(work)
 
 
 class StartupError(Exception):
@@ -123,12 +131,12 @@ def _serve_registry() -> None:
     settings = RegistrySettings()
     if port_is_open(settings.http_host, settings.http_port):
         raise StartupError(f"Port {settings.http_port} is already in use; stop what uses it or set REGISTRY_HTTP_PORT.")
-    asyncio.run(preflight(settings.database_url, settings.kafka))
+    _run_async(preflight(settings.database_url, settings.kafka))
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
     )
     exit_cleanly_after_graceful_shutdown()
-    asyncio.run(server.serve())
+    _run_async(server.serve())
     if not server.started:
         raise StartupError(f"The registry could not start on port {settings.http_port}; see the lines above.")
 
@@ -138,7 +146,7 @@ def _serve_matcher() -> None:
     from services.matcher.config import MatcherSettings
 
     settings = MatcherSettings()
-    asyncio.run(preflight(settings.database_url, settings.kafka))
+    _run_async(preflight(settings.database_url, settings.kafka))
     serve_asgi(create_app(settings), "matcher")
 
 
@@ -147,7 +155,7 @@ def _serve_notifier() -> None:
     from services.notifier.config import NotifierSettings
 
     settings = NotifierSettings()
-    asyncio.run(preflight(settings.database_url, settings.kafka))
+    _run_async(preflight(settings.database_url, settings.kafka))
     serve_asgi(create_app(settings), "notifier")
 
 
@@ -163,7 +171,7 @@ def serve_asgi(app: Callable[..., Any], service: str) -> None:
         raise StartupError(f"Port {ops.port} is already in use; stop what uses it or set OPS_PORT for the {service}.")
     server = uvicorn.Server(uvicorn.Config(app, host=ops.host, port=ops.port, log_level="warning"))
     exit_cleanly_after_graceful_shutdown()
-    asyncio.run(server.serve())
+    _run_async(server.serve())
     if not server.started:
         raise StartupError(f"The {service} could not start; see the lines above.")
 
@@ -262,7 +270,7 @@ def rekey_command(service: str) -> None:
     module, name = settings_class.split(":")
     settings = getattr(importlib.import_module(module), name)()
     metadata = importlib.import_module(f"services.{service}.adapters.orm").Base.metadata
-    count = asyncio.run(rekey(settings.database_url, metadata, Cipher(settings.encryption_keys)))
+    count = _run_async(rekey(settings.database_url, metadata, Cipher(settings.encryption_keys)))
     print(f"Re-encrypted {count} stored value(s) of the {service} with its first key. The older keys can now be removed.")
 
 
@@ -274,7 +282,7 @@ def dead_letter_command(action: str, offsets: list[int] | None, consumer: str | 
     from services.common.settings import KafkaSettings
 
     kafka = KafkaSettings()
-    letters = asyncio.run(read_dead_letters(kafka))
+    letters = _run_async(read_dead_letters(kafka))
     chosen = [
         letter
         for letter in letters
@@ -298,7 +306,7 @@ def dead_letter_command(action: str, offsets: list[int] | None, consumer: str | 
     if not chosen:
         console.print("Nothing matched, so nothing was replayed.")
         return
-    count = asyncio.run(replay(kafka, chosen))
+    count = _run_async(replay(kafka, chosen))
     console.print(f"Sent {count} event(s) back to their topics to be handled again.")
 
 
@@ -463,6 +471,18 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"pairing {args.command}: {message}", file=sys.stderr)
         sys.exit(2)
+    if argv is None and args.command == "match":
+        _exit_without_teardown()
+
+
+def _exit_without_teardown() -> None:
+    """End `pairing match` once its result file is written and its summary shown, without Python's
+    teardown: freeing a national round's million objects one by one took a third of a second. Only
+    for the command itself (argv None), never when main() is called in a test's own process."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

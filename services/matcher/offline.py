@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -12,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import Progress as RichProgress
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from schemas.cohort import Cohort, CohortResult
 from services.common.collector import collector_paused
@@ -168,14 +167,33 @@ def _stage(progress: Progress) -> str:
 @contextmanager
 def _spinner(text: str, enabled: bool) -> Iterator[Callable[[str], None]]:
     """A spinner with the elapsed time on a terminal; yields a way to change its words."""
+    if not enabled or not _may_be_terminal():
+        yield lambda _text: None
+        return
+    # Loaded only here: rich takes as long to import as reading a small cohort.
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not console.is_terminal:
         yield lambda _text: None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with RichProgress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(text, total=None)
         yield lambda words: bar.update(task, description=words)
+
+
+def _may_be_terminal() -> bool:
+    """False when rich would surely not call standard error a terminal (see rich's Console.is_terminal):
+    not a terminal, and not forced to be one by TTY_COMPATIBLE=1 or FORCE_COLOR."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no standard error, or it is closed
+        return False
 
 
 def summary(cohort_path: str | Path, output_path: str | Path, result: CohortResult) -> str:

@@ -123,9 +123,17 @@ def case_command(n_lived: int, n_prof: int, capacity: int, runs: int) -> dict[st
         cohort_path, result_path = Path(folder) / "cohort.json", Path(folder) / "result.json"
         cohort_path.write_text(_cohort(n_lived, n_prof, capacity).model_dump_json(by_alias=True), encoding="utf-8")
         command = [str(PAIRING), "match", str(cohort_path), "-o", str(result_path)]
-        walls, _, _ = _timed(runs, lambda: subprocess.run(command, check=True, capture_output=True))
+        cpus = []  # each run's CPU (every thread), which other work on a shared machine inflates far less than wall time
+
+        def run() -> None:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(command, check=True, capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+
+        walls, _, _ = _timed(runs, run)
         result = json.loads(result_path.read_text(encoding="utf-8"))
-    return {"walls": walls, "status": result["stats"]["status"], "pairs": len(result["pairs"])}
+    return {"walls": walls, "cpus": cpus, "status": result["stats"]["status"], "pairs": len(result["pairs"])}
 
 
 # Steps of the offline command, by the function that does each (see case_profile).
@@ -481,7 +489,8 @@ def main() -> None:
         ),
         Target(
             "10,000 per side coverage- and fit-optimal < 5 s end to end (`pairing match`, answers unchanged)",
-            f"{_runs(command['walls'])} for the whole command ({command['status']}); solve() alone {_s(min(ten_k['walls']))} s, "
+            f"{_runs(command['walls'])} for the whole command ({command['status']}; CPU {_s(min(command['cpus']))} s at best); "
+            f"solve() alone {_s(min(ten_k['walls']))} s, "
             f"{_s(min(ten_k_12['walls']))} s without stage 3{versus_scipy}; same answers as before: {same_10k}",
             command["status"] == "optimal" and whole < 5 and same_10k == "yes",
             "see where the time goes below",
@@ -532,7 +541,8 @@ every thread (numpy's BLAS uses two).
 ### The whole command at 10,000 a side, and where its time goes
 
 `pairing match COHORT.json -o RESULT.json` on the 10,000 x 10,000 cohort, timed from
-starting the process to its exit: {_runs(command["walls"])}. The profile below
+starting the process to its exit: {_runs(command["walls"])}; CPU of each run (every thread):
+{", ".join(_s(c) for c in command["cpus"])} s (best {_s(min(command["cpus"]))} s). The profile below
 (cProfile, one run of `run_match` in a process whose compiled loops are already
 loaded) leaves out starting Python, importing and loading the compiled loops,
 about {max(0.0, whole - profile["run_match"]):.1f} s of the command's time in this run (loading the loops from
@@ -564,10 +574,32 @@ round (they checked 300,000 sessions at 10,000 a side), the free pairs are moved
 front of the candidates in place instead of copied (190 MB of fresh memory), and a few
 passes over all 20,000 people or all allowed pairs are made once instead of several
 times. (Listing pricing's pairs directly instead of marking every pair was tried and
-was slower: it reads each pair's two potentials twice.) Fixed costs that
-remain: reading and checking the cohort file (pydantic, in `schemas/cohort.py`), and
-loading numba's compiled loops (about 0.35 s of CPU for the first loop of a process,
-whichever it is).
+was slower: it reads each pair's two potentials twice.)
+
+The third round (2026-12-06, branch matcher5s), answers checked the same way, cut about
+0.6 to 1 s of CPU from the whole command. Run alternately with the code before it on the same
+busy machine (load average 4 to 18 on 2 cores), 5 runs each: CPU 4.60 s at best (median 6.13 s)
+against 5.24 s (median 7.19 s), lower in every pair of runs; wall 6.04 s at best against 8.50 s,
+mostly time spent waiting for a core at that load. With the machine at load average 4, 3 runs
+each: 5.31 s at best against 5.56 s. The pair rules keep each of the 10^8 verdicts as one bit
+instead of checking every pair twice (0.69 s of CPU down to 0.46 s); the command ends with
+`os._exit` once the result file is written and the summary shown, skipping Python's teardown
+of the round's million objects (about 0.3 s); it no longer imports asyncio or rich (0.1 s);
+suggestions gather the free and full professionals' values once instead of for each person
+looked at, shared times are found by one walk through both weeks, windows are said without
+strftime (together about 0.15 s); and each person's best pairs and the parts of the graph
+take fewer passes over all pairs. The three min-cost flow solves are unchanged (see above).
+
+Fixed costs that remain, in CPU as measured on this shared machine: starting Python and importing numpy,
+numba, OR-Tools and pydantic (about 0.45 s), loading numba's compiled loops (about 0.35 s
+for the first loop of a process, whichever it is, 0.15 s of it scipy's linear algebra,
+which numba imports to check for BLAS; a few hundredths of a second for the other eight), and
+reading and checking the cohort file (pydantic, in `schemas/cohort.py`, about 0.25 s, of which
+its Python checks of each weekly window are about 0.05 s). Where the rest goes, in the profile
+above: OR-Tools' three min-cost flow solves are the largest step (about a quarter of
+`run_match`, on one core, and fixed while the answers must stay the same), then the pair rules
+and scores (compiled, on both cores), the flow's other passes over all 21 million pairs, and
+the Python work per person and per pair (rules, reasons, suggestions).
 
 ### Stages 1 and 2 as an assignment problem
 

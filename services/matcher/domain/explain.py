@@ -74,7 +74,9 @@ def say_distance(km: float) -> str:
 
 
 def say_window(w: Window) -> str:
-    return f"{_DAY_NAMES[w.day]} {w.start:%H:%M} to {w.end:%H:%M}"
+    # The same as formatting with %H:%M, without strftime: a national round says some 10,000 windows.
+    start, end = w.start, w.end
+    return f"{_DAY_NAMES[w.day]} {start.hour:02d}:{start.minute:02d} to {end.hour:02d}:{end.minute:02d}"
 
 
 # ---- pairs ----------------------------------------------------------------------

@@ -70,7 +70,7 @@ class _Part:
         self.n_lived, self.spare = n_lived, spare
         self.u, self.v, self.score = u, v, score  # lived-experience leader, professional, score of each pair
         self.first_l, self.first_p = first  # priority people: paired first
-        self.in_core = core.copy()
+        self.in_core = core  # a fresh mask, owned from here (pricing adds to it)
         self.core = np.flatnonzero(core)
         # Worth of a priority person paired: more than any total score; of one pair:
         # more than every priority person and total score together.
@@ -150,9 +150,9 @@ def match(
     n = n_lived + len(spare)
     first = first or (np.zeros(n_lived, dtype=bool), np.zeros(len(spare), dtype=bool))
     core = best_pairs(arc_l, arc_p, score, n_lived, spare) if len(arc_l) > DIRECT_PAIRS else np.ones(len(arc_l), dtype=bool)
-    label = kernels.smallest_in_part(n_lived, len(spare), arc_l, arc_p)
+    label, paired = kernels.smallest_in_part(n_lived, len(spare), arc_l, arc_p)
     # Parts are numbered in the order of their smallest node; nodes without pairs get -1.
-    roots = np.unique(label[np.flatnonzero(kernels.pairs_per_person(n_lived, arc_l))])
+    roots = np.unique(label[np.flatnonzero(paired)])
     at = np.searchsorted(roots, label).clip(max=max(len(roots) - 1, 0))
     part_of_node = np.where(roots[at] == label, at, -1) if len(roots) else np.full(n, -1)
 
@@ -385,6 +385,4 @@ def best_pairs(
     """Mask of each person's best-scored pairs: keep_per_person (default KEEP_PER_PERSON)
     per lived-experience leader and per professional place."""
     k = KEEP_PER_PERSON if keep_per_person is None else keep_per_person
-    keep = kernels.top_per_group(arc_l, score, np.full(n_lived, k))
-    keep |= kernels.top_per_group(arc_p, score, k * spare)
-    return keep
+    return kernels.top_per_either(arc_l, arc_p, score, np.full(n_lived, k), k * spare)

@@ -24,14 +24,25 @@ Arrays = tuple[np.ndarray, ...]  # one person's values per column, gathered (see
 
 
 @nb.njit(cache=True, inline="always")
-def _row_pairs(i: int, lived: Arrays, cols_side: Arrays, avail_ok: Array, ok: Array, out_p: Array, out_modes: Array) -> int:
-    """Check row i against every column, but for do-not-pair; write the allowed
-    columns (as positions in cols_side) and their usable modes to out_p and
-    out_modes, and return how many there are.
+def _row_modes(i: int, lived: Arrays, cols_side: Arrays, c: int) -> int:
+    """Usable meeting modes of row i with column c: in person only within both travel limits."""
+    modes_l, xyz_l, reach_l, _, _ = lived
+    modes_p, x_p, y_p, z_p, reach_p, _, _ = cols_side
+    dot = xyz_l[i, 0] * x_p[c] + xyz_l[i, 1] * y_p[c] + xyz_l[i, 2] * z_p[c]
+    near = (dot >= reach_l[i]) & (dot >= reach_p[c])
+    # near is 1, the in-person bit.
+    modes: int = np.int64(modes_l[i]) & np.int64(modes_p[c]) & (_REMOTE | near)
+    return modes
+
+
+@nb.njit(cache=True, inline="always")
+def _row_verdicts(i: int, lived: Arrays, cols_side: Arrays, avail_ok: Array, ok: Array, words: Array) -> int:
+    """Check row i against every column, but for do-not-pair: the verdicts as bits in
+    `words` (bit c % 64 of word c // 64), and how many columns pass.
 
     The columns' own values come gathered into contiguous arrays (cols_side), so the
-    checks run as vector instructions into `ok` and `out_modes`; a second, short loop
-    keeps the allowed ones. No branch per pair: a quarter to a third pass, at random.
+    checks run as vector instructions into `ok`; the bits are packed in a second,
+    short loop. No branch per pair: a quarter to a third pass, at random.
     """
     modes_l, xyz_l, reach_l, system_l, pattern_l = lived
     modes_p, x_p, y_p, z_p, reach_p, system_p, pattern_p = cols_side
@@ -44,58 +55,21 @@ def _row_pairs(i: int, lived: Arrays, cols_side: Arrays, avail_ok: Array, ok: Ar
         system_l[i],
     )
     avail_row = avail_ok[pattern_l[i]]
-    for c in range(len(modes_p)):
+    n = len(modes_p)
+    for c in range(n):
         dot = x_i * x_p[c] + y_i * y_p[c] + z_i * z_p[c]
         near = (dot >= reach_i) & (dot >= reach_p[c])
         # In person only when within both travel limits; near is 1, the in-person bit.
         modes = mode_i & np.int64(modes_p[c]) & (_REMOTE | near)
-        out_modes[c] = modes
         ok[c] = (modes != 0) & ((system_i == system_p[c]) | ((modes & _REMOTE) != 0)) & avail_row[pattern_p[c]]
     found = 0
-    for c in range(len(modes_p)):
-        out_p[found] = c
-        out_modes[found] = out_modes[c]
-        found += ok[c]
+    for w in range(len(words)):
+        word = np.uint64(0)
+        for b in range(min(64, n - 64 * w)):
+            word |= np.uint64(ok[64 * w + b]) << np.uint64(b)
+        words[w] = word
+        found += int(_popcount(word))
     return found
-
-
-@nb.njit(cache=True, inline="always")
-def _drop_banned(out_p: Array, out_modes: Array, found: int, banned: Array) -> int:
-    """Take the banned columns (sorted) out of the first `found` of out_p (sorted)."""
-    kept = 0
-    b = 0
-    for c in range(found):
-        while b < len(banned) and banned[b] < out_p[c]:
-            b += 1
-        if b < len(banned) and banned[b] == out_p[c]:
-            continue
-        out_p[kept] = out_p[c]
-        out_modes[kept] = out_modes[c]
-        kept += 1
-    return kept
-
-
-@nb.njit(cache=True, inline="always")
-def _checked_row(
-    r: int,
-    rows: Array,
-    cols: Array,
-    lived: Arrays,
-    cols_side: Arrays,
-    avail_ok: Array,
-    banned_from: Array,
-    banned_to: Array,
-    banned_cols: Array,
-    ok: Array,
-    out_p: Array,
-    out_modes: Array,
-) -> int:
-    """Row r's allowed columns (professional indices) and modes into out_p and out_modes; how many."""
-    found = _row_pairs(rows[r], lived, cols_side, avail_ok, ok, out_p, out_modes)
-    for c in range(found):
-        out_p[c] = cols[out_p[c]]
-    banned = banned_cols[banned_from[r] : banned_to[r]]
-    return _drop_banned(out_p, out_modes, found, banned) if len(banned) else found
 
 
 _ROW_BLOCKS = 64  # the rows are cut into this many blocks, checked in parallel, each with its own scratch
@@ -115,57 +89,69 @@ def allowed_pairs(
     """Every pair of rows x cols (both sorted) that the pair rules allow, in row-major
     order: lived index, professional index, usable modes.
 
-    cols_side: the professionals' values gathered for cols (see _row_pairs).
+    cols_side: the professionals' values gathered for cols (see _row_verdicts).
     banned_cols[banned_from[r]:banned_to[r]] are the banned columns of rows[r], sorted.
-    Two passes, counting and then copying each row's pairs into its own stretch of
-    the output: checking twice is cheaper than the fresh memory of a second copy of
-    the output (page faults cost about 8 microseconds per 4 KiB on our machines).
+    Two passes: the first checks every pair and keeps each verdict as one bit (a
+    national round's 10^8 verdicts in 12 MB), counting each row's pairs; the second
+    walks the bits and writes each row's allowed pairs into its own stretch of the
+    output, working out the meeting modes again for those pairs alone. One bit per
+    pair is far cheaper than a second copy of the output in fresh memory (page
+    faults cost about 8 microseconds per 4 KiB on our machines).
     """
     n_rows, n_cols = len(rows), len(cols)
+    n_words = (n_cols + 63) // 64
     scratch_ok = np.empty((_ROW_BLOCKS, n_cols), dtype=np.bool_)
-    scratch_p = np.empty((_ROW_BLOCKS, n_cols), dtype=np.int32)
-    scratch_m = np.empty((_ROW_BLOCKS, n_cols), dtype=np.uint8)
+    bits = np.empty((n_rows, n_words), dtype=np.uint64)
     counts = np.zeros(n_rows + 1, dtype=np.int64)
-    for b in nb.prange(_ROW_BLOCKS):
-        for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
-            counts[r + 1] = _checked_row(
-                r,
-                rows,
-                cols,
-                lived,
-                cols_side,
-                avail_ok,
-                banned_from,
-                banned_to,
-                banned_cols,
-                scratch_ok[b],
-                scratch_p[b],
-                scratch_m[b],
-            )
+    for blk in nb.prange(_ROW_BLOCKS):
+        for r in range(blk * n_rows // _ROW_BLOCKS, (blk + 1) * n_rows // _ROW_BLOCKS):
+            found = _row_verdicts(rows[r], lived, cols_side, avail_ok, scratch_ok[blk], bits[r])
+            banned = banned_cols[banned_from[r] : banned_to[r]]
+            for k in range(len(banned)):  # take out the banned columns that passed every other rule
+                c = np.searchsorted(cols, banned[k])
+                if c < n_cols and cols[c] == banned[k]:
+                    bit = np.uint64(1) << np.uint64(c % 64)
+                    found -= (bits[r, c // 64] & bit) != 0
+                    bits[r, c // 64] &= ~bit
+            counts[r + 1] = found
     starts = np.cumsum(counts)
     out_l = np.empty(starts[-1], dtype=np.int32)
     out_p = np.empty(starts[-1], dtype=np.int32)
     out_m = np.empty(starts[-1], dtype=np.uint8)
-    for b in nb.prange(_ROW_BLOCKS):
-        for r in range(b * n_rows // _ROW_BLOCKS, (b + 1) * n_rows // _ROW_BLOCKS):
-            found = _checked_row(
-                r,
-                rows,
-                cols,
-                lived,
-                cols_side,
-                avail_ok,
-                banned_from,
-                banned_to,
-                banned_cols,
-                scratch_ok[b],
-                scratch_p[b],
-                scratch_m[b],
-            )
-            out_l[starts[r] : starts[r + 1]] = rows[r]
-            out_p[starts[r] : starts[r + 1]] = scratch_p[b, :found]
-            out_m[starts[r] : starts[r + 1]] = scratch_m[b, :found]
+    for blk in nb.prange(_ROW_BLOCKS):
+        for r in range(blk * n_rows // _ROW_BLOCKS, (blk + 1) * n_rows // _ROW_BLOCKS):
+            at = starts[r]
+            i = rows[r]
+            for w in range(n_words):
+                word = bits[r, w]
+                while word:
+                    low = word & (~word + np.uint64(1))  # the lowest bit set
+                    c = 64 * w + _trailing_zeros(low)
+                    out_l[at] = i
+                    out_p[at] = cols[c]
+                    out_m[at] = _row_modes(i, lived, cols_side, c)
+                    at += 1
+                    word ^= low
     return out_l, out_p, out_m
+
+
+@nb.njit(cache=True, inline="always")
+def _trailing_zeros(low: np.uint64) -> int:
+    """Position of the one bit set in low."""
+    n = 0
+    if low & np.uint64(0xFFFFFFFF00000000):
+        n += 32
+    if low & np.uint64(0xFFFF0000FFFF0000):
+        n += 16
+    if low & np.uint64(0xFF00FF00FF00FF00):
+        n += 8
+    if low & np.uint64(0xF0F0F0F0F0F0F0F0):
+        n += 4
+    if low & np.uint64(0xCCCCCCCCCCCCCCCC):
+        n += 2
+    if low & np.uint64(0xAAAAAAAAAAAAAAAA):
+        n += 1
+    return n
 
 
 @nb.njit(cache=True, inline="always")
@@ -243,12 +229,15 @@ def _root(parent: Array, x: int) -> int:
 
 
 @nb.njit(cache=True)
-def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> Array:
+def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> tuple[Array, Array]:
     """Nodes: lived-experience leaders 0..n_lived-1, then professionals; edges: the
     pairs. Each node's smallest connected node, by union-find that always hangs the
-    larger root under the smaller, so every root is the smallest node of its part."""
+    larger root under the smaller, so every root is the smallest node of its part;
+    and which lived-experience leaders are in a pair (marked in the same pass)."""
     parent = np.arange(n_lived + n_prof)
+    paired = np.zeros(n_lived, dtype=np.bool_)
     for k in range(len(arc_l)):
+        paired[arc_l[k]] = True
         ra, rb = _root(parent, arc_l[k]), _root(parent, n_lived + arc_p[k])
         if ra < rb:
             parent[rb] = ra
@@ -256,19 +245,16 @@ def smallest_in_part(n_lived: int, n_prof: int, arc_l: Array, arc_p: Array) -> A
             parent[ra] = rb
     for x in range(len(parent)):
         parent[x] = _root(parent, x)
-    return parent
+    return parent, paired
 
 
-@nb.njit(cache=True)
-def top_per_group(group: Array, score: Array, quota: Array) -> Array:
-    """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
-    go to the earlier pair."""
+@nb.njit(cache=True, inline="always")
+def _cuts(count: Array, quota: Array) -> tuple[Array, Array]:
+    """From count[g, s] (pairs of group g scoring s): the lowest score each group keeps
+    (-1 keeps every pair), and how many pairs scoring exactly that to keep."""
     n = len(quota)
-    count = np.zeros((n, 101), dtype=np.int64)
-    for k in range(len(group)):
-        count[group[k], score[k]] += 1
-    cut = np.full(n, -1, dtype=np.int64)  # lowest score kept; -1 keeps every pair
-    ties_left = np.zeros(n, dtype=np.int64)  # pairs scoring exactly cut still to keep
+    cut = np.full(n, -1, dtype=np.int64)
+    ties_left = np.zeros(n, dtype=np.int64)
     for g in range(n):
         above = 0
         for s in range(100, -1, -1):
@@ -276,6 +262,17 @@ def top_per_group(group: Array, score: Array, quota: Array) -> Array:
                 cut[g], ties_left[g] = s, quota[g] - above
                 break
             above += count[g, s]
+    return cut, ties_left
+
+
+@nb.njit(cache=True)
+def top_per_group(group: Array, score: Array, quota: Array) -> Array:
+    """Mask of the quota[g] best-scored pairs of each group g (scores 0 to 100); ties
+    go to the earlier pair."""
+    count = np.zeros((len(quota), 101), dtype=np.int64)
+    for k in range(len(group)):
+        count[group[k], score[k]] += 1
+    cut, ties_left = _cuts(count, quota)
     keep = np.empty(len(group), dtype=np.bool_)
     for k in range(len(group)):
         g = group[k]
@@ -283,6 +280,31 @@ def top_per_group(group: Array, score: Array, quota: Array) -> Array:
         if score[k] == cut[g] and ties_left[g] > 0:
             keep[k] = True
             ties_left[g] -= 1
+    return keep
+
+
+@nb.njit(cache=True)
+def top_per_either(group_a: Array, group_b: Array, score: Array, quota_a: Array, quota_b: Array) -> Array:
+    """top_per_group(group_a, score, quota_a) | top_per_group(group_b, score, quota_b),
+    in one pass to count and one to mark instead of two each."""
+    count_a = np.zeros((len(quota_a), 101), dtype=np.int64)
+    count_b = np.zeros((len(quota_b), 101), dtype=np.int64)
+    for k in range(len(score)):
+        count_a[group_a[k], score[k]] += 1
+        count_b[group_b[k], score[k]] += 1
+    cut_a, ties_a = _cuts(count_a, quota_a)
+    cut_b, ties_b = _cuts(count_b, quota_b)
+    keep = np.empty(len(score), dtype=np.bool_)
+    for k in range(len(score)):
+        a, b, s = group_a[k], group_b[k], score[k]
+        kept = (s > cut_a[a]) | (s > cut_b[b])
+        if s == cut_a[a] and ties_a[a] > 0:
+            kept = True
+            ties_a[a] -= 1
+        if s == cut_b[b] and ties_b[b] > 0:
+            kept = True
+            ties_b[b] -= 1
+        keep[k] = kept
     return keep
 
 

@@ -86,15 +86,21 @@ def person_rule(person: MatchingProfile, round_: RoundSpec) -> str | None:
     return None
 
 
+_DAY_STARTS = {day: i * DAY_SECONDS for i, day in enumerate(DAYS)}
+
+
 def weekly_spans(windows: Sequence[Window]) -> tuple[tuple[int, int], ...]:
     """Windows as merged (start, end) seconds from Monday 00:00, so overlaps are not counted twice."""
-
-    def seconds(t: dt.time) -> int:
-        return t.hour * 3600 + t.minute * 60 + t.second
-
-    spans = sorted(
-        (DAYS.index(w.day) * DAY_SECONDS + seconds(w.start), DAYS.index(w.day) * DAY_SECONDS + seconds(w.end)) for w in windows
-    )
+    spans = []
+    for w in windows:  # written out, not in a helper: a national round has some 50,000 windows
+        day, opens, closes = _DAY_STARTS[w.day], w.start, w.end
+        spans.append(
+            (
+                day + opens.hour * 3600 + opens.minute * 60 + opens.second,
+                day + closes.hour * 3600 + closes.minute * 60 + closes.second,
+            )
+        )
+    spans.sort()
     merged: list[list[int]] = []
     for start, end in spans:
         if end <= start:
@@ -107,13 +113,20 @@ def weekly_spans(windows: Sequence[Window]) -> tuple[tuple[int, int], ...]:
 
 
 def shared_spans(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The times in both a and b, in order. Both are merged spans (weekly_spans): in order and apart,
+    so one walk through the two finds every overlap, already in order."""
     out = []
-    for s1, e1 in a:
-        for s2, e2 in b:
-            start, end = max(s1, s2), min(e1, e2)
-            if start < end:
-                out.append((start, end))
-    return sorted(out)
+    i = j = 0
+    while i < len(a) and j < len(b):
+        (s1, e1), (s2, e2) = a[i], b[j]
+        start, end = max(s1, s2), min(e1, e2)
+        if start < end:
+            out.append((start, end))
+        if e1 <= e2:  # a[i] ends first: nothing later in b can meet it
+            i += 1
+        else:
+            j += 1
+    return out
 
 
 def spans_to_windows(spans: Sequence[tuple[int, int]]) -> list[Window]:
@@ -156,13 +169,21 @@ def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
 
 def _side(people: list[MatchingProfile], round_: RoundSpec, systems: dict[str, int]) -> Side:
     people = sorted(people, key=lambda p: p.id)
-    xyz = np.zeros((len(people), 3))
-    reach = np.full(len(people), _NEVER)
-    for i, person in enumerate(people):
-        if person.location is not None:
-            xyz[i] = _unit_vector(person.location.lat, person.location.lon)
-            if person.max_travel_km is not None and "in_person" in person.meeting_modes:
-                reach[i] = math.cos(min(person.max_travel_km / EARTH_RADIUS_KM, math.pi)) - _NEAR_SLACK
+    # Filled as lists and made arrays once: setting 20,000 rows of an array one by one is slower.
+    xyz_rows: list[tuple[float, float, float]] = []
+    reach_list: list[float] = []
+    for person in people:
+        if person.location is None:
+            xyz_rows.append((0.0, 0.0, 0.0))
+            reach_list.append(_NEVER)
+            continue
+        xyz_rows.append(_unit_vector(person.location.lat, person.location.lon))
+        if person.max_travel_km is not None and "in_person" in person.meeting_modes:
+            reach_list.append(math.cos(min(person.max_travel_km / EARTH_RADIUS_KM, math.pi)) - _NEAR_SLACK)
+        else:
+            reach_list.append(_NEVER)
+    xyz = np.array(xyz_rows, dtype=np.float64).reshape(len(people), 3)
+    reach = np.array(reach_list, dtype=np.float64)
     spans = tuple(weekly_spans(p.availability) for p in people)
     distinct: dict[tuple[tuple[int, int], ...], int] = {}
     return Side(

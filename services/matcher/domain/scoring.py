@@ -50,10 +50,11 @@ def topic_key(topic: str) -> str:
     return topic.strip().lower()
 
 
-def _topic_bits(people: tuple[MatchingProfile, ...], vocabulary: dict[str, int]) -> np.ndarray:
-    """Each person's topics as a row of 64-bit words, for popcounts."""
-    bits = np.zeros((len(people), max(1, -(-len(vocabulary) // 64))), dtype=np.uint64)
-    at = [(i, vocabulary[topic_key(topic)]) for i, person in enumerate(people) for topic in person.topics]
+def _topic_bits(people: tuple[MatchingProfile, ...], vocabulary: dict[str, int], n_topics: int) -> np.ndarray:
+    """Each person's topics as a row of 64-bit words, for popcounts. vocabulary: each topic as written
+    -> the number of its key (topic_key), from 0 to n_topics - 1."""
+    bits = np.zeros((len(people), max(1, -(-n_topics // 64))), dtype=np.uint64)
+    at = [(i, vocabulary[topic]) for i, person in enumerate(people) for topic in person.topics]
     if at:
         rows, topics = np.array(at, dtype=np.int64).T
         np.bitwise_or.at(bits, (rows, topics // 64), np.left_shift(np.uint64(1), (topics % 64).astype(np.uint64)))
@@ -68,8 +69,12 @@ class FitScorer:
     def __init__(self, cands: Candidates, weights: Weights) -> None:
         self.cands, self.weights = cands, weights
         lived, profs = cands.lived.people, cands.professionals.people
-        vocabulary = {t: i for i, t in enumerate(sorted({topic_key(t) for p in lived + profs for t in p.topics}))}
-        self.topics_l, self.topics_p = _topic_bits(lived, vocabulary), _topic_bits(profs, vocabulary)
+        # Topics as people wrote them, each keyed once: a national round names each a few thousand times.
+        written = {t for p in lived + profs for t in p.topics}
+        keys = {t: topic_key(t) for t in written}
+        number = {key: i for i, key in enumerate(sorted(set(keys.values())))}
+        vocabulary = {t: number[key] for t, key in keys.items()}
+        self.topics_l, self.topics_p = _topic_bits(lived, vocabulary, len(number)), _topic_bits(profs, vocabulary, len(number))
         self.travel_l = np.array([p.max_travel_km or 0.0 for p in lived])
         self.travel_p = np.array([p.max_travel_km or 0.0 for p in profs])
         self.level_l = np.array([EXPERIENCE_LEVELS.index(p.experience) for p in lived], dtype=np.int8)

@@ -105,8 +105,14 @@ def prepare(cohort: Cohort, limits: Limits | None = None) -> Prepared:
     spare = np.maximum(capacity - np.bincount(locked_p, minlength=len(profs.people)), 0)
     lived_open = np.ones(len(cands.lived.people), dtype=bool)
     lived_open[locked_l] = False
-    # The free pairs: both people still open. Moved to the front of the candidates, so no copy is made.
-    n_free = kernels.open_first(cands.pair_lived, cands.pair_prof, cands.pair_modes, lived_open, spare > 0)
+    # The free pairs: both people still open. Moved to the front of the candidates, so no copy is made;
+    # when everyone with a pair is open (no locks, no professional full), every pair is free as it stands.
+    everyone_open = ((cands.allowed_lived == 0) | lived_open).all() and ((cands.allowed_professionals == 0) | (spare > 0)).all()
+    n_free = (
+        len(cands.pair_lived)
+        if everyone_open
+        else kernels.open_first(cands.pair_lived, cands.pair_prof, cands.pair_modes, lived_open, spare > 0)
+    )
     arc_l, arc_p, arc_modes = cands.pair_lived[:n_free], cands.pair_prof[:n_free], cands.pair_modes[:n_free]
     first_l = np.array([p.left_out_before for p in cands.lived.people], dtype=bool) & lived_open
     first_p = np.array([p.left_out_before for p in profs.people], dtype=bool)

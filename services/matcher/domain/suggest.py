@@ -64,6 +64,22 @@ class _World:
     # Professionals ruled out by release or capacity alone, whom lifting that one rule frees (as
     # _own_rule asks of a person's own rules): the same for everyone looked at, so found once.
     held: dict[str, np.ndarray]
+    free_at: tuple[np.ndarray, np.ndarray]  # the indices of free (above), on each side
+    full_at: np.ndarray  # the indices of full (above)
+    # The values the pair rules read of the people in free_at, full_at and held, gathered once
+    # (each array by its id, kept alive here): up to a thousand people are looked at against them.
+    gathered: dict[int, tuple[np.ndarray, ...]]
+
+    def columns(self, side: int, people: np.ndarray) -> tuple[np.ndarray, ...]:
+        """xyz, modes, reach, system and weekly pattern of these people on one side."""
+        known = self.gathered.get(id(people))
+        if known is not None and known[0] is people:
+            return known[1:]
+        return _gather(self.sides[side], people)
+
+
+def _gather(side: Side, people: np.ndarray) -> tuple[np.ndarray, ...]:
+    return side.xyz[people], side.modes[people], side.reach[people], side.system[people], side.pattern[people]
 
 
 def with_suggestions(
@@ -95,16 +111,26 @@ def _world(cohort: Cohort, cands: Candidates, li: np.ndarray, pj: np.ndarray) ->
     for a, b in zip(banned_l.tolist(), banned_p.tolist(), strict=True):
         by_lived.setdefault(a, set()).add(b)
         by_prof.setdefault(b, set()).add(a)
+    full = (taken >= capacity) & (capacity > 0) & profs.ok
+    held = _held(cohort, profs)
+    free_at, full_at = (np.flatnonzero(free_l), np.flatnonzero(free_p)), np.flatnonzero(full)
+    gathered = {
+        id(people): (people, *_gather((lived, profs)[side], people))
+        for side, people in ((0, free_at[0]), (1, free_at[1]), (1, full_at), *((1, h) for h in held.values()))
+    }
     return _World(
         cohort=cohort,
         sides=(lived, profs),
         free=(free_l, free_p),
-        full=(taken >= capacity) & (capacity > 0) & profs.ok,
+        full=full,
         blocked_by=(np.array([b or "" for b in lived.blocked], dtype=str), np.array([b or "" for b in profs.blocked], dtype=str)),
         banned=(by_lived, by_prof),
         shared=cands.shared_time,
         min_seconds=cohort.round.min_shared_hours_per_week * 3600,
-        held=_held(cohort, profs),
+        held=held,
+        free_at=free_at,
+        full_at=full_at,
+        gathered=gathered,
     )
 
 
@@ -152,26 +178,30 @@ class _Look:
         """Which of `others` the pair rules allow, with the person's meeting modes, travel reach or the
         round's keeping areas apart changed when given (None: as they are); time False leaves out the
         rule of enough shared time each week."""
-        me, them, i = self.me, self.them, self.i
+        me, i = self.me, self.i
         if areas_apart is None:
             areas_apart = not self.world.cohort.round.allow_cross_system_remote
         my_modes = int(me.modes[i]) if modes is None else modes
         my_reach = float(me.reach[i]) if reach is None else reach
-        dot = them.xyz[others] @ me.xyz[i]
-        common = them.modes[others] & my_modes
-        near = (dot >= my_reach) & (dot >= them.reach[others])
+        xyz, their_modes, their_reach, system, pattern = self.world.columns(1 - self.side, others)
+        dot = xyz @ me.xyz[i]
+        common = their_modes & my_modes
+        near = (dot >= my_reach) & (dot >= their_reach)
         usable = np.where(near, common, common & REMOTE)
-        same_area = them.system[others] == me.system[i]
+        same_area = system == me.system[i]
         area_ok = same_area if areas_apart else same_area | ((usable & REMOTE) != 0)
-        ok: np.ndarray = area_ok & (usable != 0) & self.not_banned(others)
-        return ok & self.time_ok(others) if time else ok
+        ok: np.ndarray = area_ok & (usable != 0)
+        never = self.world.banned[self.side].get(self.i)
+        if never:
+            ok &= self.not_banned(others)
+        return ok & self._time_ok(pattern) if time else ok
 
     def not_banned(self, others: np.ndarray) -> np.ndarray:
         never = self.world.banned[self.side].get(self.i, set())
         return np.array([o not in never for o in others.tolist()], dtype=bool) if never else np.ones(len(others), dtype=bool)
 
-    def time_ok(self, others: np.ndarray) -> np.ndarray:
-        mine, theirs = self.me.pattern[self.i], self.them.pattern[others]
+    def _time_ok(self, theirs: np.ndarray) -> np.ndarray:
+        mine = self.me.pattern[self.i]
         ok: np.ndarray = self.world.shared[mine, theirs] if self.side == 0 else self.world.shared[theirs, mine]
         return ok
 
@@ -180,7 +210,7 @@ def _suggest(world: _World, leader_id: str) -> str | None:
     side = 0 if leader_id in world.sides[0].index else 1
     look = _Look(world, side, world.sides[side].index[leader_id])
     person = look.me.people[look.i]
-    free = np.flatnonzero(world.free[1 - side])
+    free = world.free_at[1 - side]
     if world.blocked_by[side][look.i]:
         return _own_rule(look, person, free)
     for attempt in (_online, _travel, _times, _other_areas, _partner_rule, _one_more_place):
@@ -305,7 +335,7 @@ def _one_more_place(look: _Look, person: MatchingProfile, free: np.ndarray) -> s
     """Every professional who could be their partner is full: one more place for any of them would do."""
     if look.side != 0:
         return None
-    full = np.flatnonzero(look.world.full)
+    full = look.world.full_at
     if len(full) and look.allowed(full).any():
         return "Would be paired if a professional who could be their partner could take one more partner."
     return None

@@ -88,10 +88,24 @@ def test_best_pairs_per_group_keep_the_quota_with_ties_to_the_earlier_pair():
         assert sorted(np.flatnonzero(keep & (group == g))) == sorted(ranked[: quota[g]])
 
 
+def test_best_pairs_of_either_person_are_those_of_each_side_together():
+    rng = np.random.default_rng(6)
+    side_a, side_b = rng.integers(0, 40, 8000).astype(np.int32), rng.integers(0, 25, 8000).astype(np.int32)
+    score = rng.integers(0, 101, 8000).astype(np.int16)
+    quota_a, quota_b = rng.integers(0, 12, 40), rng.integers(0, 30, 25)
+    keep = kernels.top_per_either(side_a, side_b, score, quota_a, quota_b)
+    expected = kernels.top_per_group(side_a, score, quota_a) | kernels.top_per_group(side_b, score, quota_b)
+    assert keep.tolist() == expected.tolist()
+    assert 0 < keep.sum() < len(keep)
+
+
 def test_parts_are_labelled_by_their_smallest_person():
-    # lived 0-1-prof 0 (node 3), lived 2 alone with prof 1 (node 4), prof 2 (node 5) without pairs
-    label = kernels.smallest_in_part(3, 3, np.array([1, 0, 2], dtype=np.int32), np.array([0, 0, 1], dtype=np.int32))
-    assert label.tolist() == [0, 0, 2, 0, 2, 5]
+    # lived 0-1-prof 0 (node 4), lived 2 alone with prof 1 (node 5), prof 2 (node 6) without pairs
+    label, paired = kernels.smallest_in_part(
+        4, 3, np.array([1, 0, 2], dtype=np.int32), np.array([0, 0, 1], dtype=np.int32)
+    )  # and lived 3 (node 3) without pairs
+    assert label.tolist() == [0, 0, 2, 3, 0, 2, 6]
+    assert paired.tolist() == [True, True, True, False]
 
 
 @pytest.mark.parametrize("hours", [1.0, 0.3, 2.5, 0.0])

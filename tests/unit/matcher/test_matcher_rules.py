@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 from typing import Any
 
 import pytest
 from matcher_builders import LEEDS, cohort, leader, prof
 
+from schemas.cohort import DAYS
 from services.matcher.domain import solve
 
 pytestmark = pytest.mark.unit
@@ -122,3 +125,24 @@ def test_shared_time_adds_up_over_the_week():
 def test_people_in_the_same_spot_with_no_travel_can_meet_in_person():
     same = {"meeting_modes": ["in_person"], "location": LEEDS, "max_travel_km": 0}
     assert pair_count(same, same) == 1
+
+
+def test_shared_times_are_every_overlap_of_two_weeks_in_order():
+    """shared_spans walks the two weeks once; it must find what comparing every window with every other finds."""
+    from services.matcher.domain.rules import Window, shared_spans, weekly_spans
+
+    rng = random.Random(7)
+
+    def week() -> tuple[tuple[int, int], ...]:
+        windows = []
+        for _ in range(rng.randint(0, 6)):
+            start = rng.randint(6, 20)
+            windows.append(
+                Window(day=rng.choice(DAYS), start=dt.time(start, rng.choice((0, 30))), end=dt.time(start + rng.randint(1, 3)))
+            )
+        return weekly_spans(windows)
+
+    for _ in range(2000):
+        a, b = week(), week()
+        every = sorted((max(s1, s2), min(e1, e2)) for s1, e1 in a for s2, e2 in b if max(s1, s2) < min(e1, e2))
+        assert shared_spans(a, b) == every
