@@ -85,7 +85,8 @@ class NotifierSettings(BaseSettings):
         ge=1,
         le=32,
         description=(
-            "How many messages of a batch of outcomes are sent at once, each email on its own connection to the email server"
+            "How many outcomes are worked on at once, each from its own partition of outcomes.v1 "
+            "(more than the topic's partitions adds nothing)"
         ),
     )
     channel: Literal["smtp", "notify"] = Field(
