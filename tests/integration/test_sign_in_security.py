@@ -162,13 +162,19 @@ async def test_one_address_guessing_many_accounts_is_stopped_before_any_password
 
 async def test_passwords_are_checked_off_the_event_loop(registry, monkeypatch):
     threads: list[int] = []
-    real = passwords._verify_now
 
-    def recording(*args):
-        threads.append(threading.get_ident())
-        return real(*args)
+    def recording(real):
+        def checked(*args):
+            threads.append(threading.get_ident())
+            return real(*args)
 
-    monkeypatch.setattr(passwords, "_verify_now", recording)
+        return checked
+
+    # A known email's password, and the same work for an email nobody has.
+    monkeypatch.setattr(passwords, "_verify_now", recording(passwords._verify_now))
+    monkeypatch.setattr(passwords, "_check_unknown", recording(passwords._check_unknown))
     async with caller(registry, "192.0.2.61", auth=("unknown@test.example", "a guess at it")) as guesser:
         assert (await guesser.get("/leaders")).status_code == 401
-    assert threads and threading.get_ident() not in threads
+    async with caller(registry, "192.0.2.62", auth=(OTHER[0], "not their password")) as guesser:
+        assert (await guesser.get("/leaders")).status_code == 401
+    assert len(threads) == 2 and threading.get_ident() not in threads
