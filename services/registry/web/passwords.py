@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import secrets
 import threading
 import time
@@ -36,11 +35,9 @@ from services.registry.web.roles import (
 _hasher = PasswordHasher()
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash to verify against when the email is unknown, so both cases take the same time. Made at
-    the first such sign-in, in a worker thread, rather than at every start (it is argon2: slow on purpose)."""
-    return _hasher.hash(secrets.token_urlsafe(16))
+# A hash to check against when the email is unknown, so both cases take the same time: made at the
+# first such sign-in rather than at every start (argon2 is slow on purpose).
+_dummy_hash: str | None = None
 
 
 def hash_password(password: str) -> str:
@@ -64,12 +61,13 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 
 def _check_unknown(password: str) -> None:
+    global _dummy_hash
     with _hashing:
-        if _dummy_hash.cache_info().currsize:
+        if _dummy_hash is None:  # the first time: making the hash is one argon2 run, as long as checking one
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        else:
             with contextlib.suppress(VerificationError, InvalidHashError):
-                _hasher.verify(_dummy_hash(), password)
-        else:  # the first time: making the hash is one argon2 run, as long as checking one
-            _dummy_hash()
+                _hasher.verify(_dummy_hash, password)
 
 
 async def verify_unknown(password: str) -> None:
