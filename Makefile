@@ -45,14 +45,21 @@ lint: $(STAMP)
 # Starts what the tests need by itself: PostgreSQL when none answers (tests/postgres_server.py),
 # Debian's Chromium, installed first when it is missing (tests/browser/chromium.py), and Apache
 # Kafka from Maven Central when Java can run it (else the embedded broker; tests/conftest.py).
-# Then a smoke run on the embedded Tansu broker, which `make run` uses. The tests run in two
-# processes (pytest-xdist), each with its own PostgreSQL server and broker; the tests that share
-# a stack of services stay in one (tests/workers.py). TEST_PROCESSES=1 runs them in one.
+# Beside them, a smoke run on the embedded Tansu broker, which `make run` uses (its output goes to
+# var/test-tansu-smoke.log and its summary is shown at the end). The tests run in two processes
+# (pytest-xdist), each with its own PostgreSQL server and broker; the tests that share a stack of
+# services stay in one (tests/workers.py). TEST_PROCESSES=1 runs them in one.
 TEST_PROCESSES ?= 2
+SMOKE_LOG := var/test-tansu-smoke.log
 test: $(STAMP)
 	@$(BIN)/python -m tests.browser.chromium
-	@$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder
-	@$(MAKE) --no-print-directory test-tansu-smoke
+	@mkdir -p var; \
+	$(MAKE) --no-print-directory test-tansu-smoke > $(SMOKE_LOG) 2>&1 & smoke=$$!; \
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder; tests=$$?; \
+	wait $$smoke; smoke_result=$$?; \
+	if [ $$smoke_result -eq 0 ]; then echo "Smoke run on the embedded Tansu broker: $$(tail -n 1 $(SMOKE_LOG))"; \
+	else echo "The smoke run on the embedded Tansu broker failed:"; cat $(SMOKE_LOG); fi; \
+	[ $$tests -eq 0 ] && [ $$smoke_result -eq 0 ]
 
 test-unit: $(STAMP)
 	@$(BIN)/python -m pytest -m unit
