@@ -258,6 +258,9 @@ class OutboxRelay:
 
     async def run_forever(self) -> None:
         while True:
+            # Cleared before reading, not after: a commit that lands while this pass reads or sends
+            # leaves it set, so the relay goes round again at once instead of at the next poll.
+            self.store.outbox_written.clear()
             try:
                 sent = await self.publish_pending()
             except asyncio.CancelledError:
@@ -267,7 +270,6 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             if sent < self.BATCH:
-                self.store.outbox_written.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
 

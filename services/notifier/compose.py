@@ -63,6 +63,9 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the service and never change while it runs: each is compiled once,
+    # and not checked against its file again for every message (a file system call per render).
+    auto_reload=False,
 )
 
 

@@ -16,6 +16,7 @@ GSM_BASIC = set(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM_EXTENSION = set("^{}\\[~]|€\f")
+GSM_ALL = frozenset(GSM_BASIC | GSM_EXTENSION)
 GSM_SINGLE, GSM_PART = 160, 153
 UNICODE_SINGLE, UNICODE_PART = 70, 67
 MAX_SEGMENTS = 2
@@ -23,23 +24,24 @@ MAX_SEGMENTS = 2
 
 def is_gsm(text: str) -> bool:
     """True when every character is in the GSM 7-bit alphabet or its extension table."""
-    return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
+    return GSM_ALL.issuperset(text)
 
 
-def _units(text: str) -> list[int]:
+def _units(text: str, gsm: bool) -> list[int]:
     """The width of each character in its encoding: GSM places, or UTF-16 code units."""
-    if is_gsm(text):
+    if gsm:
         return [2 if ch in GSM_EXTENSION else 1 for ch in text]
     return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
 
 
 def segments(text: str) -> int:
     """How many parts `text` is sent as (0 for no text)."""
-    units = _units(text)
+    gsm = is_gsm(text)
+    units = _units(text, gsm)
     total = sum(units)
     if total == 0:
         return 0
-    single, part = (GSM_SINGLE, GSM_PART) if is_gsm(text) else (UNICODE_SINGLE, UNICODE_PART)
+    single, part = (GSM_SINGLE, GSM_PART) if gsm else (UNICODE_SINGLE, UNICODE_PART)
     if total <= single:
         return 1
     # Several parts: fill each in turn; a two-place character never straddles two parts.

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from services.common.collector import collector_paused
 from services.common.tracing import mark_correlation
 from services.registry import queries
 from services.registry.domain.commands import (
@@ -125,16 +126,21 @@ async def cancel_round(round_id: str, request: Request) -> dict:
 async def approve_round(round_id: str, command: ApproveRound, request: Request) -> dict:
     # The approval is recorded against the person signed in, whatever the body says.
     command = ApproveRound(approved_by=request.state.manager.name)
-    async with registry_of(request).store.unit_of_work() as uow:
-        row = await review.approve_round(SqlRounds(uow), round_id, command)
-        await uow.commit()
+    with collector_paused():  # bulk work: services/common/collector.py
+        async with registry_of(request).store.unit_of_work() as uow:
+            row = await review.approve_round(SqlRounds(uow), round_id, command)
+            await uow.commit()
     return {"id": row.id, "status": row.status}
 
 
 @router.post("/rounds/{round_id}/publish", tags=["rounds"], dependencies=[MANAGER])
 async def publish_round(round_id: str, request: Request) -> dict:
     registry = registry_of(request)
-    async with registry.store.unit_of_work() as uow:
-        row = await publishing.publish_round(SqlRounds(uow), round_id, registry.publishing, registry.today(), actor_of(request))
-        await uow.commit()
+    # Bulk work (an outcome, links and an audit row for each person): services/common/collector.py.
+    with collector_paused():
+        async with registry.store.unit_of_work() as uow:
+            row = await publishing.publish_round(
+                SqlRounds(uow), round_id, registry.publishing, registry.today(), actor_of(request)
+            )
+            await uow.commit()
     return {"id": row.id, "status": row.status}

@@ -26,7 +26,6 @@ from services.common.crypto import Cipher
 from services.common.store import UnitOfWork, utc_now
 from services.registry.adapters.orm import (
     AnswerCodeRow,
-    AuditRow,
     DeliveryRow,
     LeaderRow,
     PairRow,
@@ -265,12 +264,12 @@ async def read_needs(rounds: Publications, cipher: Cipher, pairs: Sequence[PairR
     access: dict[str, list[str]] = {}
     nations: dict[str, Nation] = {}
     for leader_id, leader in leaders.items():
-        # Access needs are special-category data: this read is audited like any other.
         sealed = cipher.open(leader.sealed)
         access[leader_id] = sealed.get("access_needs") or []
         nations[leader_id] = nation_of_leader(leader, sealed)
-        purpose = f"plan the first meeting and its arrangements for round {round_id}"
-        rounds.add(AuditRow(actor=actor, action="read access needs", leader_id=leader_id, purpose=purpose))
+    # Access needs are special-category data: each person's read is audited like any other (one statement for all).
+    purpose = f"plan the first meeting and its arrangements for round {round_id}"
+    await rounds.audit_many(actor, "read access needs", list(leaders), purpose)
     needs = {leader_id: meeting_needs(leader, access[leader_id], nations[leader_id]) for leader_id, leader in leaders.items()}
     shares = {leader_id: shares_with_partner(leader) for leader_id, leader in leaders.items()}
     return PeopleToMeet(access, nations, needs, shares)

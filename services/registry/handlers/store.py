@@ -15,7 +15,7 @@ from schemas.topics import Topic
 from services.common.store import UnitOfWork
 from services.registry.adapters.orm import AnswerCodeRow, AuditRow, LeaderRow, PairRow, ResponseRow, RoundRow, UnmatchedRow
 from services.registry.domain.programmes import ProgrammeDefaults, ProgrammeTerms
-from services.registry.handlers.common import NotFound, Publisher
+from services.registry.handlers.common import NotFound, Publisher, audit_many
 from services.registry.handlers.programmes import programme_terms
 
 
@@ -46,6 +46,10 @@ class Publications(Rounds, Protocol):
         ...
 
     def add(self, row: AnswerCodeRow | AuditRow) -> None: ...
+
+    async def audit_many(self, actor: str, action: str, leader_ids: list[str], purpose: str) -> None:
+        """One audit row for each person, the same actor, action and purpose."""
+        ...
 
 
 class SqlRounds:
@@ -90,6 +94,10 @@ class SqlRounds:
 
     def add(self, row: AnswerCodeRow | AuditRow) -> None:
         self.uow.session.add(row)
+
+    async def audit_many(self, actor: str, action: str, leader_ids: list[str], purpose: str) -> None:
+        # One statement: the ORM inserts rows with a generated id one at a time on SQLite.
+        await audit_many(self.uow, actor, action, leader_ids, purpose)
 
 
 async def round_in(rounds: Rounds, round_id: str) -> RoundRow:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from services.common.collector import collector_paused
 from services.registry.domain.commands import ApproveRound, PairChoice
 from services.registry.domain.rounds import IllegalTransition
 from services.registry.handlers import common, publishing, review
@@ -34,21 +35,23 @@ async def round_action(
     """Run `action` in one transaction; then show the round (or `back`, a page of it) with `success`
     (words, or what makes them)."""
     await need_form(request, "manager")
-    async with registry_of(request).store.unit_of_work() as uow:
-        try:
-            shown = await action(uow) or round_id  # an action may lead to another round's page
-        except (common.Conflict, common.NotFound, IllegalTransition) as problem:
-            return page(
-                request,
-                "problem.html",
-                {
-                    "title": "That cannot be done now",
-                    "message": str(problem),
-                    "back": f"/manage/rounds/{quote(round_id)}",
-                },
-                status_code=409,
-            )
-        await uow.commit()
+    # Approving or publishing a round is bulk work (a row or an event for each person): services/common/collector.py.
+    with collector_paused():
+        async with registry_of(request).store.unit_of_work() as uow:
+            try:
+                shown = await action(uow) or round_id  # an action may lead to another round's page
+            except (common.Conflict, common.NotFound, IllegalTransition) as problem:
+                return page(
+                    request,
+                    "problem.html",
+                    {
+                        "title": "That cannot be done now",
+                        "message": str(problem),
+                        "back": f"/manage/rounds/{quote(round_id)}",
+                    },
+                    status_code=409,
+                )
+            await uow.commit()
     return with_message(back or f"/manage/rounds/{quote(shown)}", success() if callable(success) else success)
 
 

@@ -66,6 +66,9 @@ class InMemoryPublications:
     def add(self, row):
         self.added.append(row)
 
+    async def audit_many(self, actor, action, leader_ids, purpose):
+        self.added += [AuditRow(actor=actor, action=action, leader_id=who, purpose=purpose) for who in leader_ids]
+
     def outcomes(self) -> dict[str, OutcomePublished]:
         return {key: event for topic, key, event in self.published if topic == "outcomes.v1"}
 
