@@ -203,8 +203,9 @@ class ImportReport:
         return len({p.row for p in self.problems})
 
 
-# Rows checked and stored between two calls of an import's `part_done`.
-IMPORT_PART = 1000
+# Rows checked and stored between two calls of an import's `part_done`: the size of a batch of the
+# outbox relay and of the matcher's projection, so the last part leaves them one batch to do.
+IMPORT_PART = 500
 
 
 async def import_spreadsheet(
