@@ -10,8 +10,9 @@ import asyncio
 import logging
 import threading
 import time
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -93,7 +94,7 @@ async def save_profiles(uow: UnitOfWork) -> None:
     _, pending = uow.session.info.pop(BATCH)
     if not pending:
         return
-    table = ProfileRow.__table__
+    table = cast(Table, ProfileRow.__table__)  # a declarative class's table is a Table
     upsert = postgresql_insert(table) if uow.store.is_postgres else sqlite_insert(table)
     await uow.session.execute(
         upsert.on_conflict_do_update(
