@@ -410,8 +410,8 @@ def updates_body(runs: list[dict], alone: str = "") -> str:
         "with the changed leaders was sent. The import commits 500 rows at a time, so the relay and the matcher "
         "start on the first leaders while the rest are still being stored. The relay, which shares the registry's "
         "process with the import, stamps a batch as sent when it gets back to it after the broker has taken all of "
-        "it, so the matcher can apply a batch's first events before that stamp. The change is to their topics alone, so no contact record goes "
-        "to the notifier (a change to contact details sends one too).\n\n"
+        "it, so the matcher can apply a batch's first events before that stamp. The change is to their topics "
+        "alone, so no contact record goes to the notifier (a change to contact details sends one too).\n\n"
         + table(["broker", "step", "since the import request"], update_step_rows(runs))
         + "\n\nThe CPU time each process used over the same span (user and system, every thread; read from "
         "/proc), which depends far less than the seconds above on how busy the rest of the machine was:\n\n"
