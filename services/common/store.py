@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
@@ -159,6 +159,8 @@ class UnitOfWork:
         # Outbox rows wait here and go in with one statement at commit: the ORM would insert them
         # one at a time on SQLite, to read back ids that nothing here needs.
         self._outbox_rows: list[dict[str, Any]] = []
+        # Work a handler leaves for the commit, such as a batch's rows written with one statement.
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self.store.sessions()
@@ -181,7 +183,14 @@ class UnitOfWork:
         if exc is not None and is_database_outage(exc):
             raise DatabaseUnavailable(f"the database is not answering ({exc.__class__.__name__})") from exc
 
+    def before_commit(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` in this transaction, just before it commits (once, at the next commit)."""
+        self._before_commit.append(work)
+
     async def commit(self) -> None:
+        work, self._before_commit = self._before_commit, []
+        for step in work:
+            await step()
         rows, self._outbox_rows = self._outbox_rows, []
         if rows:
             await self.session.execute(insert(self.store.outbox.__table__), rows)
@@ -222,11 +231,11 @@ class UnitOfWork:
         insert_or_skip = postgresql_insert if self.store.is_postgres else sqlite_insert
         inbox = self.store.inbox.__table__
         now = utc_now()
+        # The rows as parameters of one statement (not in its text), so it is compiled once and kept: a
+        # statement of 500 rows' values cost more to compile than the database took to run it.
         marked = await self.session.scalars(
-            insert_or_skip(inbox)
-            .values([{"consumer": consumer, "event_id": event_id, "handled_at": now} for event_id in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+            insert_or_skip(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+            [{"consumer": consumer, "event_id": event_id, "handled_at": now} for event_id in dict.fromkeys(event_ids)],
         )
         return set(marked)
 

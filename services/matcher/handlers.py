@@ -10,8 +10,11 @@ import asyncio
 import logging
 import threading
 import time
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from schemas.cohort import Cohort, CohortResult, MatchingProfile
 from schemas.events import (
@@ -32,42 +35,75 @@ from services.matcher.config import MatcherSettings
 from services.matcher.domain import Limits, Progress, SolveStopped, Watch, solve
 
 PRODUCER = "matcher"
-LOADED = "matcher: the batch's profiles"  # session.info: the rows load_profiles read, by leader
+BATCH = "matcher: the batch's profiles"  # session.info: versions known and profiles waiting (_batch)
 log = logging.getLogger("pairing.matcher")
 
 
 async def apply_profile(uow: UnitOfWork, changed: LeaderProfileChanged, cipher: Cipher) -> None:
-    """Keep the newest version only: the topic is ordered per leader, but a replay may repeat older ones."""
+    """Keep the newest version only: the topic is ordered per leader, but a replay may repeat older ones.
+
+    The new profile waits in the transaction and is written with the batch's others, in one
+    statement, just before the commit (save_profiles)."""
     data = changed.data
-    loaded = uow.session.info.get(LOADED, {})
-    # Preloaded with its batch, a leader new to the matcher is known to be new without a query of its own.
-    row = loaded[data.profile.id] if data.profile.id in loaded else await uow.session.get(ProfileRow, data.profile.id)
-    if row is not None and row.version >= data.version:
+    leader_id = data.profile.id
+    versions, pending = _batch(uow)
+    if leader_id not in versions:  # not preloaded with its batch: read on its own
+        versions[leader_id] = await uow.session.scalar(select(ProfileRow.version).where(ProfileRow.leader_id == leader_id))
+    if (have := versions[leader_id]) is not None and have >= data.version:
         return
-    if row is None:
-        row = ProfileRow(leader_id=data.profile.id)
-        uow.session.add(row)
-        if data.profile.id in loaded:
-            loaded[data.profile.id] = row
-    row.version, row.status = data.version, data.status
+    versions[leader_id] = data.version
     # Pydantic writes the JSON itself, in one step (cohort_for reads it back with Cipher.open).
-    row.sealed = cipher.seal_bytes(data.profile.model_dump_json().encode())
+    sealed = cipher.seal_bytes(data.profile.model_dump_json().encode())
+    pending[leader_id] = {"leader_id": leader_id, "version": data.version, "status": data.status, "sealed": sealed}
 
 
-async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> list[ProfileRow]:
-    """A batch's stored profiles, read at once; apply_profile finds them in the session, and a leader
-    not among them is known to be new, without a query of its own."""
-    rows = list(await uow.session.scalars(select(ProfileRow).where(ProfileRow.leader_id.in_(leader_ids))))
-    # Held by the session for the batch; None for a leader new to the matcher.
-    uow.session.info[LOADED] = dict.fromkeys(leader_ids) | {row.leader_id: row for row in rows}
-    return rows
+async def load_profiles(uow: UnitOfWork, leader_ids: list[str]) -> dict[str, int | None]:
+    """The stored version of each of a batch's leaders, read at once, so apply_profile needs no query of
+    its own (None: a leader new to the matcher)."""
+    versions, _ = _batch(uow)
+    for start in range(0, len(leader_ids), 1000):
+        chunk = leader_ids[start : start + 1000]
+        stored = await uow.session.execute(
+            select(ProfileRow.leader_id, ProfileRow.version).where(ProfileRow.leader_id.in_(chunk))
+        )
+        versions.update(dict.fromkeys(chunk) | dict(stored.tuples().all()))
+    return versions
 
 
 async def forget_leader(uow: UnitOfWork, leader_id: str) -> None:
-    """A tombstone: the leader was erased from the registry."""
+    """A tombstone: the leader was erased from the registry (and a change to them earlier in the batch with them)."""
+    versions, pending = _batch(uow)
+    pending.pop(leader_id, None)
     await uow.session.execute(delete(ProfileRow).where(ProfileRow.leader_id == leader_id))
-    if leader_id in (loaded := uow.session.info.get(LOADED, {})):
-        loaded[leader_id] = None  # a later event in the same batch starts them afresh
+    versions[leader_id] = None  # a later event in the same batch starts them afresh
+
+
+def _batch(uow: UnitOfWork) -> tuple[dict[str, int | None], dict[str, dict]]:
+    """This transaction's leaders' versions as known now, and the profiles waiting to be written."""
+    info = uow.session.info
+    if BATCH not in info:
+        info[BATCH] = ({}, {})
+        uow.before_commit(lambda: save_profiles(uow))
+    batch: tuple[dict[str, int | None], dict[str, dict]] = info[BATCH]
+    return batch
+
+
+async def save_profiles(uow: UnitOfWork) -> None:
+    """Every profile the batch changed, new or not, in one statement; a row already at that version or
+    newer (written by another instance meanwhile) is left as it is."""
+    _, pending = uow.session.info.pop(BATCH)
+    if not pending:
+        return
+    table = cast(Table, ProfileRow.__table__)  # a declarative class's table is a Table
+    upsert = postgresql_insert(table) if uow.store.is_postgres else sqlite_insert(table)
+    await uow.session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[table.c.leader_id],
+            set_={"version": upsert.excluded.version, "status": upsert.excluded.status, "sealed": upsert.excluded.sealed},
+            where=table.c.version < upsert.excluded.version,
+        ),
+        list(pending.values()),
+    )
 
 
 async def missing_profiles(store: Store, request: RoundRequested) -> list[str]:

@@ -182,24 +182,40 @@ async def outward(uow: UnitOfWork, waiting: list[Waiting]) -> list[Outgoing]:
     """The transaction's events and tombstones with every registry id turned into an event reference.
 
     An id with no leader behind it (a placeholder for an erased person, an id that was never
-    registered) gets a reference made for this transaction only: no registry id ever leaves."""
+    registered) gets a reference made for this transaction only: no registry id ever leaves.
+
+    One pass with the references the transaction already knows (an import has read every leader it
+    changes), noting anyone it does not; only when there is someone, they are looked up and the
+    events are renamed again from the start."""
     dumped = [item.model_dump(mode="json", by_alias=True) if isinstance(item, Envelope) else None for _, _, item in waiting]
-    ids: set[str] = set()
-    for (topic, key, item), body in zip(waiting, dumped, strict=True):
-        if is_about_a_person(topic) and not isinstance(item, KeptKey):
-            ids.add(key)
-        if body is not None:
-            ids |= people_in(body["data"])
-    # A registry id that happens to look like a reference is still looked up; a known reference is not.
-    known_refs = _caches(uow)[1]
-    mapping = await refs_of(uow, (i for i in ids if i not in known_refs))
-    for person in ids:
+    to_ref, known_refs = _caches(uow)
+    unknown: set[str] = set()
+
+    def known(person: str) -> str:
+        # A registry id that happens to look like a reference is still looked up; a known reference is not.
+        if person in known_refs:
+            return person
+        if (ref := to_ref.get(person)) is None:
+            unknown.add(person)
+            return person
+        return ref
+
+    out = _renamed_all(waiting, dumped, known)
+    if not unknown:
+        return out
+    mapping = await refs_of(uow, unknown)
+    for person in unknown:
         if person not in mapping and not is_ref(person):
             mapping[person] = new_ref()
 
     def swap(person: str) -> str:
-        return mapping.get(person, person)
+        return mapping[person] if person in mapping else known(person)
 
+    return _renamed_all(waiting, dumped, swap)
+
+
+def _renamed_all(waiting: list[Waiting], dumped: list[dict[str, Any] | None], swap: Callable[[str], str]) -> list[Outgoing]:
+    """Every event and tombstone with each person passed through `swap`; `dumped` is left as it was."""
     out: list[Outgoing] = []
     for (topic, key, item), body in zip(waiting, dumped, strict=True):
         if isinstance(item, KeptKey):
@@ -210,10 +226,10 @@ async def outward(uow: UnitOfWork, waiting: list[Waiting]) -> list[Outgoing]:
             out.append(Outgoing(topic, new_key, item, "Tombstone", new_key, None))
             continue
         assert body is not None
-        body["data"] = renamed(body["data"], swap)
+        renamed_body = {**body, "data": renamed(body["data"], swap)}
         if is_about_a_person(topic) and body["correlation_id"] == key:
-            body["correlation_id"] = new_key
-        out.append(Outgoing(topic, new_key, str(item.event_id), item.event_type, body["correlation_id"], body))
+            renamed_body["correlation_id"] = new_key
+        out.append(Outgoing(topic, new_key, str(item.event_id), item.event_type, renamed_body["correlation_id"], renamed_body))
     return out
 
 

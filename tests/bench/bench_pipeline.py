@@ -36,12 +36,13 @@ from services.launcher import Stack
 from services.registry.domain.importing import COLUMNS
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
 from tests.bench.pipeline_stages import stages
-from tests.bench.report import table, write_section
+from tests.bench.report import REPORT, machine, table, write_section
 
 BIG = int(os.environ.get("BENCH_BIG_ROUND", "10000"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
 BROKERS = [b.strip() for b in os.environ.get("BENCH_BROKERS", "tansu,apache").split(",") if b.strip()]
-# BENCH_ROUNDS=0 measures only the leader updates (and prints them, leaving docs/benchmarks.md as it is).
+# BENCH_ROUNDS=0 measures only the leader updates and prints them, leaving docs/benchmarks.md as it is;
+# with BENCH_WRITE_UPDATES=1 as well, it rewrites only the updates' part of the pipeline section.
 ROUNDS = os.environ.get("BENCH_ROUNDS", "1") != "0"
 
 
@@ -392,13 +393,55 @@ def update_cpu_rows(runs: list[dict]) -> list[list[str]]:
     ]
 
 
+UPDATES_HEADING = "### Leader updates reaching the matcher"
+
+
+def updates_body(runs: list[dict], alone: str = "") -> str:
+    """The two subsections on leader updates; `alone` says when and how they were measured without the rounds."""
+    return (
+        f"{UPDATES_HEADING}\n\n{alone}Every one of the leaders, imported once and settled (their "
+        "events sent, the matcher and the notifier up to date), is changed by a second import through the API; "
+        "timed from sending that import to the last change in the matcher's copy. Baseline: plain aiokafka "
+        "producing and consuming the same number of 800-byte messages on the same broker, measured just "
+        "before the changes. Target: at least 20% of it.\n\n"
+        + table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs))
+        + "\n\n### Where the updates' time went\n\nRead afterwards from the registry's outbox (each profile event "
+        "written and sent) and the matcher's inbox (each one applied): seconds since the import request "
+        "with the changed leaders was sent. The import commits 500 rows at a time, so the relay and the matcher "
+        "start on the first leaders while the rest are still being stored. The relay, which shares the registry's "
+        "process with the import, stamps a batch as sent when it gets back to it after the broker has taken all of "
+        "it, so the matcher can apply a batch's first events before that stamp. The change is to their topics "
+        "alone, so no contact record goes to the notifier (a change to contact details sends one too).\n\n"
+        + table(["broker", "step", "since the import request"], update_step_rows(runs))
+        + "\n\nThe CPU time each process used over the same span (user and system, every thread; read from "
+        "/proc), which depends far less than the seconds above on how busy the rest of the machine was:\n\n"
+        + table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs))
+    )
+
+
+def write_updates_alone(runs: list[dict]) -> Path:
+    """BENCH_ROUNDS=0: only the leader updates' subsections of the pipeline section are rewritten."""
+    load = os.getloadavg()[1]
+    alone = (
+        f"Measured on their own (BENCH_ROUNDS=0; the rounds above are from the run the section's machine line "
+        f"names) on {machine()}. Average load on the machine over the last 5 minutes of the run: {load:.1f} "
+        f"on {os.cpu_count()} cores.\n\n"
+    )
+    text = REPORT.read_text()
+    begin, end = text.index(UPDATES_HEADING), text.index("<!-- pipeline:end -->")
+    REPORT.write_text(text[:begin] + updates_body(runs, alone) + "\n" + text[end:])
+    return REPORT
+
+
 def main() -> None:
     runs = [measure(kind) for kind in BROKERS]
     if not ROUNDS:
         print(table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)))
         print(table(["broker", "step", "since the import request"], update_step_rows(runs)))
         print(table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)))
-        print(f"load average over 5 minutes: {os.getloadavg()[1]:.1f}; docs/benchmarks.md left as it is (BENCH_ROUNDS=0)")
+        print(f"load average over 5 minutes: {os.getloadavg()[1]:.1f}")
+        if os.environ.get("BENCH_WRITE_UPDATES") == "1":
+            print(f"wrote the leader updates part of the pipeline section of {write_updates_alone(runs)}")
         return
     # Other work on the machine slows every figure: say how busy it was.
     load = os.getloadavg()[1]
@@ -425,20 +468,7 @@ def main() -> None:
             "(VmHWM), read after each round: the peak so far in the run, so the bigger round's figure includes "
             "everything before it.\n\n"
             + table(["broker", "after the round of", "registry", "matcher", "notifier"], memory_rows(runs)),
-            "### Leader updates reaching the matcher\n\nEvery one of the leaders, imported once and settled (their "
-            "events sent, the matcher and the notifier up to date), is changed by a second import through the API; "
-            "timed from sending that import to the last change in the matcher's copy. Baseline: plain aiokafka "
-            "producing and consuming the same number of 800-byte messages on the same broker, measured just "
-            "before the changes. Target: at least 20% of it.\n\n"
-            + table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)),
-            "### Where the updates' time went\n\nRead afterwards from the registry's outbox (each profile event "
-            "written and sent) and the matcher's inbox (each one applied): seconds since the import request "
-            "with the changed leaders was sent. The change is to their topics alone, so no contact record goes "
-            "to the notifier (a change to contact details sends one too).\n\n"
-            + table(["broker", "step", "since the import request"], update_step_rows(runs))
-            + "\n\nThe CPU time each process used over the same span (user and system, every thread; read from "
-            "/proc), which depends far less than the seconds above on how busy the rest of the machine was:\n\n"
-            + table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)),
+            updates_body(runs),
         ]
     )
     path = write_section("pipeline", body)

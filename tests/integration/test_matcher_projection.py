@@ -7,7 +7,7 @@ version wins, a tombstone erases where it falls, and a redelivered event is appl
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from schemas.events import LeaderProfile, LeaderProfileChanged
 from services.common.crypto import Cipher, new_key
@@ -37,9 +37,14 @@ async def apply(store: Store, cipher: Cipher, changes: list[Change]) -> list:
     )
 
 
-async def test_a_batch_keeps_the_newest_version_erases_in_place_and_applies_each_event_once(tmp_path):
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'matcher.db'}"), Outbox, Inbox, Base.metadata)
+async def matcher_store(database_url: str) -> Store:
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
     await store.prepare("matcher")
+    return store
+
+
+async def test_a_batch_keeps_the_newest_version_erases_in_place_and_applies_each_event_once(database_url):
+    store = await matcher_store(database_url)
     cipher = Cipher(new_key())
     a, b, c, d = generate_cohort(2, 2, seed=5).leaders[:4]
     b_first, c_newest = changed(b, 1), changed(c, 3)
@@ -68,4 +73,36 @@ async def test_a_batch_keeps_the_newest_version_erases_in_place_and_applies_each
         rows = {row.leader_id: row for row in (await session.scalars(select(ProfileRow))).all()}
     assert {leader: row.version for leader, row in rows.items()} == {a.id: 2, b.id: 1, c.id: 3}
     assert cipher.open(rows[a.id].sealed)["id"] == a.id
+    await store.engine.dispose()
+
+
+# PostgreSQL only: it is what several instances share (SQLite lets no other writer in while the batch's transaction writes).
+@pytest.mark.parametrize("database_kind", ["postgresql"])
+async def test_a_newer_profile_written_meanwhile_by_another_instance_is_never_overwritten(database_url):
+    """The batch's profiles are written with one statement at its commit, after the versions were read:
+    a row another instance brought to a newer version in between keeps it."""
+    store = await matcher_store(database_url)
+    cipher = Cipher(new_key())
+    a, b = generate_cohort(1, 1, seed=7).leaders[:2]
+    await apply(store, cipher, [Change(a.id, changed(a, 1)), Change(b.id, changed(b, 1))])
+
+    async def read_then_another_instance_writes(uow, leader_ids):
+        versions = await handlers.load_profiles(uow, leader_ids)
+        async with store.engine.begin() as conn:
+            await conn.execute(update(ProfileRow).where(ProfileRow.leader_id == a.id).values(version=5, status="paused"))
+        return versions
+
+    applied = await apply_changes(
+        store,
+        "matcher.profiles",
+        [Change(a.id, changed(a, 2)), Change(b.id, changed(b, 2))],
+        handlers.apply_profile,
+        handlers.forget_leader,
+        cipher,
+        preload=read_then_another_instance_writes,
+    )
+    assert len(applied) == 2, "both were new events, so both are marked handled"
+    async with store.sessions() as session:
+        rows = {row.leader_id: (row.version, row.status) for row in (await session.scalars(select(ProfileRow))).all()}
+    assert rows == {a.id: (5, "paused"), b.id: (2, "active")}
     await store.engine.dispose()

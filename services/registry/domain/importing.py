@@ -293,12 +293,16 @@ def parse_rows(
     rows: Iterable[tuple[int, list[object]]],
     locate_town: Callable[[str], Location],
     areas: Areas | None = None,
+    seen: dict[str, int] | None = None,
 ) -> tuple[list[tuple[int, LeaderIn]], list[RowProblem]]:
-    """Rows are (spreadsheet row number, cells). Returns the valid leaders and every problem."""
+    """Rows are (spreadsheet row number, cells). Returns the valid leaders and every problem.
+
+    `seen` holds the ids of the file's earlier rows, by row number, when it is read in parts: an id
+    already used there is reported here just as one used earlier in these rows."""
     names = check_columns(header)
     valid: list[tuple[int, LeaderIn]] = []
     problems: list[RowProblem] = []
-    seen: dict[str, int] = {}
+    seen = {} if seen is None else seen
     for number, cells in rows:
         if all(_text(c) is None for c in cells):
             continue  # a blank line is not a person

@@ -16,11 +16,15 @@ BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066
 
 def clean_line(value: str) -> str:
     """One line of text (a name, say): every control character and bidirectional control taken out."""
+    if value.isprintable():  # no control character (Cc) or format character (Cf, the bidi controls among them)
+        return value.strip()
     return "".join(c for c in value if c not in BIDI_CONTROLS and unicodedata.category(c) != "Cc").strip()
 
 
 def clean_text(value: str) -> str:
     """Text that may run over several lines (an address, a note): keeps line breaks and tabs only."""
+    if value.isprintable():  # as in clean_line: nothing to take out (a line break is not printable)
+        return value.strip()
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(c for c in value if c in "\n\t" or (c not in BIDI_CONTROLS and unicodedata.category(c) != "Cc")).strip()
 

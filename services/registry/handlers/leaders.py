@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -59,7 +60,9 @@ async def register_leader(
     # Contact details removed by retention are shared again (with a new key) by any change, as before.
     contact = stored is None or CONTACT_REMOVED in stored[0] or contact_changed(stored, public, sealed)
     status_before = row.status if row is not None else None
-    row = save_leader(uow, cipher, row, leader, (public, sealed), known)
+    # The sealed part is encrypted again only when it changed: a change to topics alone keeps it as it is.
+    unchanged_sealed = stored is not None and stored[1] == sealed
+    row = save_leader(uow, cipher, row, leader, (public, sealed), known, reseal=not unchanged_sealed)
     await publish_leader(uow, row, leader, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
@@ -81,8 +84,11 @@ def save_leader(
     leader: LeaderIn,
     record: tuple[dict, dict],
     known: dict[str, LeaderRow] | None,
+    *,
+    reseal: bool = True,
 ) -> LeaderRow:
-    """The leader's row, new or changed, at its next version, with the sealed part encrypted."""
+    """The leader's row, new or changed, at its next version, with the sealed part encrypted
+    (kept as it was stored when `reseal` is False: the caller found it unchanged)."""
     if row is None:
         row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
         event_refs.remember(uow, row.id, row.event_ref)
@@ -92,7 +98,8 @@ def save_leader(
     row.version += 1
     row.role, row.system, row.status = leader.role, leader.system, leader.status
     row.public = record[0]
-    row.sealed = cipher.seal(record[1])
+    if reseal:
+        row.sealed = cipher.seal(record[1])
     return row
 
 
@@ -196,12 +203,40 @@ class ImportReport:
         return len({p.row for p in self.problems})
 
 
-async def import_spreadsheet(uow: UnitOfWork, cipher: Cipher, filename: str, content: bytes, *, keys: PersonKeys) -> ImportReport:
-    """Read a CSV or Excel file and store every valid row; raises FileProblem when the file cannot be read at all."""
+# Rows checked and stored between two calls of an import's `part_done`: the size of a batch of the
+# outbox relay and of the matcher's projection, so the last part leaves them one batch to do.
+IMPORT_PART = 500
+
+
+async def import_spreadsheet(
+    uow: UnitOfWork,
+    cipher: Cipher,
+    filename: str,
+    content: bytes,
+    *,
+    keys: PersonKeys,
+    part_done: Callable[[], Awaitable[None]] | None = None,
+) -> ImportReport:
+    """Read a CSV or Excel file and store every valid row; raises FileProblem when the file cannot be read at all
+    (before anything is stored).
+
+    The rows are checked and stored IMPORT_PART at a time, and `part_done` (the caller's commit) is
+    awaited after each part: the first leaders' events are then on their way to the other services
+    while the rest are still being stored. Importing the same file again changes nothing, so an
+    import cut short (the database lost halfway) is finished by importing the file again."""
     header, rows = spreadsheets.read_rows(filename, content)
-    valid, problems = parse_rows(header, rows, locate_town, areas())
-    counts, conflicts = await import_leaders(uow, cipher, valid, keys=keys)
-    return ImportReport(counts, sorted(problems + conflicts, key=lambda p: (p.row, p.column)))
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}  # the ids of the rows read so far: the same id twice is a problem, whichever part
+    for start in range(0, max(len(rows), 1), IMPORT_PART):
+        valid, bad = parse_rows(header, rows[start : start + IMPORT_PART], locate_town, areas(), seen)
+        stored, conflicts = await import_leaders(uow, cipher, valid, keys=keys)
+        for outcome, count in stored.items():
+            counts[outcome] += count
+        problems += bad + conflicts
+        if part_done is not None:
+            await part_done()
+    return ImportReport(counts, sorted(problems, key=lambda p: (p.row, p.column)))
 
 
 async def read_leader(uow: UnitOfWork, cipher: Cipher, leader_id: str, actor: str, purpose: str) -> dict:

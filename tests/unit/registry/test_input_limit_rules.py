@@ -2,6 +2,8 @@
 named by field, and spreadsheets that reach too far refused before they are read."""
 
 import io
+import sys
+import unicodedata
 import zipfile
 
 import pytest
@@ -13,7 +15,7 @@ from services.registry.adapters import spreadsheets
 from services.registry.domain.commands import NewCohort
 from services.registry.domain.importing import FileProblem
 from services.registry.domain.leaders import LeaderIn
-from services.registry.domain.text import clean_line, clean_text
+from services.registry.domain.text import BIDI_CONTROLS, clean_line, clean_text
 from services.registry.sample import sample_leaders
 
 pytestmark = pytest.mark.unit
@@ -36,6 +38,13 @@ def test_names_lose_control_and_direction_characters():
     leader = LeaderIn(**{**sample_leaders()[0], "name": "\u202eAmira\x00 Ahmed", "topics": ["cardiac\u202e"]})
     assert leader.name == "Amira Ahmed" and leader.topics == ["cardiac"]
     assert NewCohort(name="North\x00 East\u2067").name == "North East"
+
+
+def test_printable_text_is_only_trimmed_because_no_printable_character_is_ever_taken_out():
+    # clean_line and clean_text return printable text trimmed without looking at each character.
+    taken_out = [c for c in map(chr, range(sys.maxunicode + 1)) if c in BIDI_CONTROLS or unicodedata.category(c) == "Cc"]
+    assert taken_out and not any(c.isprintable() for c in taken_out)
+    assert clean_line("  Amira Ahmed ") == clean_text(" Amira Ahmed  ") == "Amira Ahmed"
 
 
 def test_a_name_of_only_control_characters_is_refused_by_its_field():

@@ -1,0 +1,94 @@
+"""A big import is stored a part at a time (services/registry/handlers/leaders.py, import_spreadsheet):
+each part is committed before the next is read, so the first leaders' events are on their way
+while the rest are still being stored. These check that working in parts keeps every rule of
+importing the file at once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from services.common.crypto import Cipher, new_key
+from services.registry.domain.importing import COLUMNS, FileProblem
+from services.registry.handlers import leaders
+from services.registry.person_keys import PersonKeys
+
+pytestmark = pytest.mark.integration
+
+
+def spreadsheet(rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def a_row(ident: str, **changes: str) -> dict[str, str]:
+    row = {
+        "id": ident,
+        "name": "Grace Green",
+        "role": "carer_leader",
+        "email": f"{ident}@example.org",
+        "system": "QHM",
+        "town": "York",
+        "meeting_modes": "video; phone",
+        "availability": "mon 09:30-11:30",
+        "topics": "mental health",
+    }
+    return {**row, **changes}
+
+
+async def committed(store) -> tuple[int, int]:
+    """Leaders and outbox rows as another connection sees them: only what has been committed."""
+    async with store.engine.connect() as conn:
+        people = (await conn.execute(text("select count(*) from leaders"))).scalar()
+        events = (await conn.execute(text("select count(*) from outbox"))).scalar()
+    return int(people or 0), int(events or 0)
+
+
+async def test_each_part_is_committed_in_turn_and_problems_are_found_across_parts(registry_store, monkeypatch):
+    monkeypatch.setattr(leaders, "IMPORT_PART", 2)
+    tag = uuid.uuid4().hex[:6]
+    content = spreadsheet(
+        [
+            a_row(f"part-{tag}-1"),  # row 2: first part
+            a_row(f"part-{tag}-2"),  # row 3: first part
+            a_row(f"part-{tag}-3", role="nurse"),  # row 4: second part, a problem
+            a_row(f"part-{tag}-4"),  # row 5: second part
+            a_row(f"part-{tag}-2", name="Someone Else"),  # row 6: third part, the id of row 3 again
+        ]
+    )
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    seen: list[tuple[int, int]] = []
+    async with registry_store.unit_of_work() as uow:
+
+        async def part_done() -> None:
+            await uow.commit()
+            seen.append(await committed(registry_store))
+
+        report = await leaders.import_spreadsheet(uow, cipher, "leaders.csv", content, keys=keys, part_done=part_done)
+    # Each new leader has a profile, a key and a contact record to send: three events.
+    assert seen == [(2, 6), (3, 9), (3, 9)]
+    assert report.counts == {"created": 3, "updated": 0, "unchanged": 0}
+    assert [(p.row, p.column) for p in report.problems] == [(4, "role"), (6, "id")]
+    assert "row 3" in report.problems[1].message
+
+    async with registry_store.unit_of_work() as uow:
+        again = await leaders.import_spreadsheet(uow, cipher, "leaders.csv", content, keys=keys, part_done=uow.commit)
+    assert again.counts == {"created": 0, "updated": 0, "unchanged": 3}
+    assert await committed(registry_store) == (3, 9), "the same file again sends nothing"
+
+
+async def test_a_file_that_cannot_be_read_stores_nothing_even_in_parts(registry_store, monkeypatch):
+    monkeypatch.setattr(leaders, "IMPORT_PART", 1)
+    content = spreadsheet([a_row(f"part-{uuid.uuid4().hex[:6]}")]).replace(b"topics", b"hobbies", 1)
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    async with registry_store.unit_of_work() as uow:
+        with pytest.raises(FileProblem):
+            await leaders.import_spreadsheet(uow, cipher, "leaders.csv", content, keys=keys, part_done=uow.commit)
+    assert await committed(registry_store) == (0, 0)
