@@ -119,7 +119,15 @@ def started_server() -> Iterator[str]:
             cwd=home,
             **run_as,
         )
-        shutil.rmtree(home, ignore_errors=True)
+        # A session's databases come to a gigabyte or more in many small files: they are removed
+        # in the background, so the last test's process does not wait seconds for it to end.
+        subprocess.Popen(
+            ["rm", "-rf", str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 @contextmanager
