@@ -190,15 +190,19 @@ async def dead_letter(broker: KafkaBroker, service: str, msg: Any, exc: BaseExce
         await dead_letter_record(broker, service, record, exc, attempts)
 
 
-async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc: BaseException, attempts: int) -> None:
+async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc: BaseException | str, attempts: int) -> None:
+    """One record to the dead-letter topic; `exc` is what failed, or words saying why (never naming anyone)."""
+    if isinstance(exc, str):
+        error, where = exc, ""
+    else:
+        error = describe_failure(exc)
+        # Where in the code it failed, for a failing handler; never the error's text, which can quote a name or an id.
+        where = "" if is_permanent(exc) else f"\n{failures.where_it_failed(exc)}"
     if record.topic == DEAD_LETTERS.name:
         # Never dead-letter a dead letter: that would loop for ever.
-        log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, exc.__class__.__name__)
+        log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, error)
         return
-    error = describe_failure(exc)
     DEAD_LETTERED.labels(service, record.topic).inc()
-    # Where in the code it failed, for a failing handler; never the error's text, which can quote a name or an id.
-    where = "" if is_permanent(exc) else f"\n{failures.where_it_failed(exc)}"
     log.error(
         "%s: event at %s[%s]@%s dead-lettered after %d tries: %s%s",
         service,

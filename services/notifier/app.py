@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 
 from schemas.events import (
     FollowUpAnswered,
@@ -27,12 +28,12 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
-from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
+from services.common.kafka import batch_options, create_broker, dead_letter_event, dead_letter_record, subscriber_options
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import check_ins, handlers, person_keys, reminders, retention
+from services.notifier import batch, check_ins, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -55,6 +56,10 @@ from services.notifier.scheduler import Scheduler
 # A projection's handler takes a batch of records (services/common/projection.py).
 ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
+OutcomeBatch = Annotated[list[Any], record_schema(OutcomePublished)]
+# Outcomes taken at a time: large enough to keep the email server busy, small enough that a batch
+# is sent well within the consumer's poll interval even on a slow day.
+OUTCOME_BATCH = 100
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -96,16 +101,11 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         if applied:
             notifier.wake.set()  # a contact record may have been waiting for exactly this key
 
-    # A round's outcomes come all at once: each partition has a worker of its own, so one
-    # message's waits (database, email server) overlap with another's work.
-    @broker.subscriber(
-        OUTCOMES.name,
-        **subscriber_options(SERVICE, OUTCOMES, settings.kafka),
-        max_workers=settings.workers,
-        title="notifier: published outcomes",
-    )
-    async def on_outcome(event: OutcomePublished) -> None:
-        await handlers.on_event(notifier, event)
+    # A round's outcomes come all at once: a batch at a time, with a few transactions and one
+    # offset commit for the whole batch, its emails sent over `workers` connections (batch.py).
+    @broker.subscriber(OUTCOMES.name, **outcome_batches(settings), title="notifier: published outcomes")
+    async def on_outcomes(records: OutcomeBatch) -> None:
+        await tell_outcomes(broker, notifier, records)
 
     @broker.subscriber(
         RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="notifier: answers to pairs"
@@ -135,6 +135,26 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     return broker
 
 
+async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[Any]) -> None:
+    """A batch of outcome records: one that can never be read, or whose message was given up on, is
+    dead-lettered on its own, from its place on the topic; the rest of the batch still goes."""
+    events, records_of, places = [], {}, {}
+    for record in records:
+        try:
+            event = OutcomePublished.model_validate_json(record.value)
+        except (ValidationError, ValueError, TypeError) as exc:
+            await dead_letter_record(broker, SERVICE, record, exc, 1)
+            continue
+        events.append(event)
+        records_of[str(event.event_id)] = record
+        places[str(event.event_id)] = batch.place(record.topic, record.partition, record.offset, str(event.event_id))
+
+    async def dead_letter(event: OutcomePublished, why: BaseException | str, attempts: int) -> None:
+        await dead_letter_record(broker, SERVICE, records_of[str(event.event_id)], why, attempts)
+
+    await handlers.on_outcomes(notifier, events, dead_letter, places)
+
+
 async def round_news(notifier: Notifier, event: RoundEvent) -> None:
     """A round closed or was cancelled, or its manager wrote what difference the pairs made."""
     if isinstance(event, RoundStatusChanged):
@@ -152,6 +172,10 @@ async def tell_the_partner(notifier: Notifier, event: ResponseEvent) -> None:
     if isinstance(event, PairEnded):
         for message in messages_for(event):
             await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
+
+
+def outcome_batches(settings: NotifierSettings) -> dict[str, Any]:
+    return {**batch_options(SERVICE, OUTCOMES, settings.kafka), "max_records": OUTCOME_BATCH}
 
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:

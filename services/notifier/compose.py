@@ -63,6 +63,8 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates do not change while the service runs: no look at each file's time before every message.
+    auto_reload=False,
 )
 
 

@@ -85,8 +85,7 @@ class NotifierSettings(BaseSettings):
         ge=1,
         le=32,
         description=(
-            "How many outcomes are worked on at once, each from its own partition of outcomes.v1 "
-            "(more than the topic's partitions adds nothing)"
+            "How many messages of a batch of outcomes are sent at once, each email on its own connection to the email server"
         ),
     )
     channel: Literal["smtp", "notify"] = Field(

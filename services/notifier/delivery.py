@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 from schemas.events import LeaderContact
 from schemas.topics import DELIVERIES
 from services.common.logs import without_person
-from services.common.store import Store, utc_now
+from services.common.store import Store, UnitOfWork, utc_now
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.notify import SentByNotify
 from services.notifier.adapters.orm import DeliveryRow, TextQuestionRow
@@ -73,16 +73,21 @@ async def send_and_record(
     try:
         result = await send(n.channels, planned, me, row.key, replan)
     except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
-        # Not sent: say so on the row, so the next attempt knows it is not a possible duplicate.
-        failure = f"{exc.__class__.__name__} on try {row.attempts}"
-        if row.attempts >= n.rules.max_attempts:
-            await give_up(n, notice, origin, row, failure)
-        else:
-            await set_status(n.store, row.key, "retrying", failure)
-            await origin.retry_later(n, notice, row.key, row.attempts, failure)
-        origin.failed(exc)
+        await not_sent(n, notice, origin, row, exc)
         return
     await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
+
+
+async def not_sent(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow, exc: Exception) -> None:
+    """Not sent: say so on the row, so the next attempt knows it is not a possible duplicate; then
+    retried later, or given up after the last try (its origin decides how: `failed`)."""
+    failure = f"{exc.__class__.__name__} on try {row.attempts}"
+    if row.attempts >= n.rules.max_attempts:
+        await give_up(n, notice, origin, row, failure)
+    else:
+        await set_status(n.store, row.key, "retrying", failure)
+        await origin.retry_later(n, notice, row.key, row.attempts, failure)
+    origin.failed(exc)
 
 
 async def while_sent_elsewhere(store: Store, key: str) -> None:
@@ -175,18 +180,25 @@ async def finish(
                 )
                 .values(status="replaced", detail=f"sent by {channel} instead")
             )
-        if asked_by_text and status == "sent" and channel == "sms" and (question := notice.text_question()) is not None:
-            if question.kind != "pair":  # a reply can only be to the latest question after pairing, never an earlier one
-                await uow.session.execute(
-                    update(TextQuestionRow)
-                    .where(TextQuestionRow.round_id == question.round_id, TextQuestionRow.leader_id == question.leader_id)
-                    .where(TextQuestionRow.partner_id == question.partner_id, TextQuestionRow.kind != "pair")
-                    .where(TextQuestionRow.closed_at.is_(None), TextQuestionRow.key != question.key)
-                    .values(closed_at=n.now())
-                )
-            await uow.session.merge(question)
+        if asked_by_text and status == "sent" and channel == "sms":
+            await ask_by_text(uow, n, notice)
         uow.publish(DELIVERIES, notice.leader_id, report(notice, channel, status, detail))
         await uow.commit()
+
+
+async def ask_by_text(uow: UnitOfWork, n: Notifier, notice: Notice) -> None:
+    """A text message to the person themselves may open a question they can answer by replying."""
+    if (question := notice.text_question()) is None:
+        return
+    if question.kind != "pair":  # a reply can only be to the latest question after pairing, never an earlier one
+        await uow.session.execute(
+            update(TextQuestionRow)
+            .where(TextQuestionRow.round_id == question.round_id, TextQuestionRow.leader_id == question.leader_id)
+            .where(TextQuestionRow.partner_id == question.partner_id, TextQuestionRow.kind != "pair")
+            .where(TextQuestionRow.closed_at.is_(None), TextQuestionRow.key != question.key)
+            .values(closed_at=n.now())
+        )
+    await uow.session.merge(question)
 
 
 def receipt_to_ask(n: Notifier, notice: Notice, detail: str) -> dict:

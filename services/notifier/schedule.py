@@ -26,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import cast
 
 from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
@@ -83,6 +84,27 @@ class FromConsumer:
     def failed(self, exc: Exception) -> None:
         """A send failed: the consumer retries with backoff, then dead-letters."""
         raise exc
+
+
+@dataclass(frozen=True)
+class FromBatch(FromConsumer):
+    """An event in a batch of outcomes (batch.py): a failed send is noted here, not raised, so the
+    rest of the batch still goes; the batch raises afterwards, to be tried again. One given up on
+    is settled (`settle`: dead-lettered, and never tried again by this batch) in the transaction
+    that reports it failed."""
+
+    settle: Callable[[UnitOfWork, Notice, str, int], Awaitable[None]] | None = None
+    failures: list[Exception] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+
+    async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
+        self.given_up.append(failure)
+        if self.settle is not None:
+            await self.settle(uow, notice, f"{failure}, the last: it could not be sent", attempts)
+        return True
+
+    def failed(self, exc: Exception) -> None:
+        self.failures.append(exc)
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,28 @@ def london_rules(first_year: int) -> Timezone:
     )
 
 
+@lru_cache(maxsize=4)
+def london_rules_ics(first_year: int) -> bytes:
+    """`london_rules` as calendar text: the same for every invitation of a round, so written once."""
+    return london_rules(first_year).to_ical()
+
+
+END = b"END:VCALENDAR\r\n"
+
+
 def invitation_ics(meetings: tuple[ProposedMeeting, ...], round_id: str, leader_id: str, stamp: dt.datetime) -> bytes:
-    """METHOD:PUBLISH and STATUS:TENTATIVE: a suggestion to note down, not a booking to accept."""
+    """METHOD:PUBLISH and STATUS:TENTATIVE: a suggestion to note down, not a booking to accept.
+
+    Each part is written on its own and the parts joined, exactly as the whole calendar would write
+    them, so the time zone rules (most of the text) are written once for all invitations."""
     calendar = Calendar()
     calendar.add("prodid", "-//Patient leader programme//Pairing//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
+    parts = [calendar.to_ical().removesuffix(END)]
     # Calendar programs need the time zone rules to place a Europe/London time; a few years of them is plenty.
     if meetings:
-        calendar.add_component(london_rules(min(m.date for m in meetings).year))
+        parts.append(london_rules_ics(min(m.date for m in meetings).year))
     for meeting in meetings:
         event = Event()
         event.add("uid", meeting_uid(round_id, leader_id, meeting.partner_id))
@@ -52,5 +65,5 @@ def invitation_ics(meetings: tuple[ProposedMeeting, ...], round_id: str, leader_
         if meeting.modes:
             event.add("location", f"{meeting.modes[0].upper()}{meeting.modes[1:]}: to be confirmed")
         event.add("status", "TENTATIVE")
-        calendar.add_component(event)
-    return calendar.to_ical()
+        parts.append(event.to_ical())
+    return b"".join([*parts, END])
