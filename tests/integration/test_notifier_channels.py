@@ -84,10 +84,12 @@ async def test_after_the_last_try_the_failure_is_reported_for_a_person_to_follow
     await know(store, person(), PARTNER)
     event = published()
     closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
-    for _ in range(RULES.max_attempts):
+    for _ in range(RULES.max_attempts - 1):
         with pytest.raises(TryAgain) as failure:  # the mail server is not there: the consumer will try again
             await deliver(store, closed, event)
         assert isinstance(failure.value.__cause__, OSError)
+    with pytest.raises(OSError):  # the last try: given up, and raised for the consumer to dead-letter
+        await deliver(store, closed, event)
     (report,) = await reports(store)
     assert report.data.status == "failed" and "try 3" in report.data.detail
 
