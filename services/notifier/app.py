@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from typing import Annotated, Any, Literal
 
 from faststream.asgi import AsgiFastStream
@@ -28,12 +29,19 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
-from services.common.kafka import batch_options, create_broker, dead_letter_event, dead_letter_record, subscriber_options
+from services.common.kafka import (
+    batch_options,
+    create_broker,
+    dead_letter_event,
+    dead_letter_record,
+    event_id_of,
+    subscriber_options,
+)
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import batch, check_ins, handlers, person_keys, reminders, retention
+from services.notifier import batch, batch_groups, check_ins, delivery, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -57,9 +65,9 @@ from services.notifier.scheduler import Scheduler
 ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
 OutcomeBatch = Annotated[list[Any], record_schema(OutcomePublished)]
-# Outcomes taken at a time: large enough to keep the email server busy, small enough that a batch
-# is sent well within the consumer's poll interval even on a slow day.
-OUTCOME_BATCH = 100
+# Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
+# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`).
+OUTCOME_BATCH = 50
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -143,7 +151,7 @@ async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[A
         try:
             event = OutcomePublished.model_validate_json(record.value)
         except (ValidationError, ValueError, TypeError) as exc:
-            await dead_letter_record(broker, SERVICE, record, exc, 1)
+            await set_aside(broker, notifier, record, exc)
             continue
         events.append(event)
         records_of[str(event.event_id)] = record
@@ -153,6 +161,16 @@ async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[A
         await dead_letter_record(broker, SERVICE, records_of[str(event.event_id)], why, attempts)
 
     await handlers.on_outcomes(notifier, events, dead_letter, places)
+
+
+async def set_aside(broker: KafkaBroker, notifier: Notifier, record: Any, exc: Exception) -> None:
+    """A record that can never be read: dead-lettered once, however often its batch is tried again (its
+    place marked given up in the same transaction; if the broker is away, neither happens)."""
+    where = batch.place(record.topic, record.partition, record.offset, event_id_of(record) or "")
+    async with notifier.store.unit_of_work() as uow:
+        if await uow.first_time(batch.GIVEN_UP, where):
+            await dead_letter_record(broker, SERVICE, record, exc, 1)
+            await uow.commit()
 
 
 async def round_news(notifier: Notifier, event: RoundEvent) -> None:
@@ -175,7 +193,28 @@ async def tell_the_partner(notifier: Notifier, event: ResponseEvent) -> None:
 
 
 def outcome_batches(settings: NotifierSettings) -> dict[str, Any]:
-    return {**batch_options(SERVICE, OUTCOMES, settings.kafka), "max_records": OUTCOME_BATCH}
+    """A batch of outcomes at a time, with a poll interval longer than the longest such a batch can take:
+    a consumer that outlasts it is taken out of its group, and another instance then sends the same batch."""
+    longest_ms = int(longest_batch_seconds(settings) * 1000)
+    return {
+        **batch_options(SERVICE, OUTCOMES, settings.kafka),
+        "max_records": OUTCOME_BATCH,
+        "max_poll_interval_ms": max(settings.kafka.max_poll_interval_ms, longest_ms),
+    }
+
+
+def longest_batch_seconds(settings: NotifierSettings) -> float:
+    """The longest a batch of outcomes takes with an email server that stops answering: each send gives
+    up after the channel's timeout, and is tried once more on a new connection (two timeouts); a few
+    (batch_groups.FEW) at a time, each few over `workers` connections (Notify takes a few at once); then
+    STILL_SENDING for messages a stopped handler left "sending", and a minute for the database.
+    With the defaults: 7 fews x 3 rounds x 2 x 10 s + 15 s + 60 s = 495 s."""
+    fews = math.ceil(OUTCOME_BATCH / batch_groups.FEW)
+    if settings.channel == "notify":
+        rounds, timeout = 1, settings.notify_timeout_seconds
+    else:
+        rounds, timeout = math.ceil(batch_groups.FEW / min(settings.workers, batch_groups.FEW)), settings.smtp_timeout_seconds
+    return fews * rounds * 2 * timeout + delivery.STILL_SENDING.total_seconds() + 60
 
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:

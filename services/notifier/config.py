@@ -85,7 +85,8 @@ class NotifierSettings(BaseSettings):
         ge=1,
         le=32,
         description=(
-            "How many messages of a batch of outcomes are sent at once, each email on its own connection to the email server"
+            "How many connections to the email server (SMTP) are kept open: that many emails are sent at once. "
+            "A batch of outcomes sends 8 messages at a time whatever this is; with GOV.UK Notify it is not used"
         ),
     )
     channel: Literal["smtp", "notify"] = Field(

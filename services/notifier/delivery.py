@@ -24,10 +24,11 @@ one event during a rebalance): the next attempt waits for it first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from sqlalchemy import select, update
 
@@ -45,8 +46,10 @@ from services.notifier.notices import Notice, report
 from services.notifier.schedule import Origin
 
 FINISHED = {"sent", "delivered", "needs_a_person"}
-# A message claimed this recently may still be on its way (see while_sent_elsewhere): an instance stopping
-# gets as long to finish its handlers (FastStream's graceful timeout), and a send is much shorter.
+# A message claimed this recently may still be on its way (see while_sent_elsewhere). However long a send
+# or a batch takes, a handler at work keeps its claim fresher than this (kept_claimed, every third of
+# it), so only a claim whose handler stopped grows older: an instance stopping gets as long to finish its
+# handlers (FastStream's graceful timeout).
 STILL_SENDING = dt.timedelta(seconds=15)
 # How long we ask GOV.UK Notify what became of a message: it keeps a message's status for 7 days.
 ASK_FOR = dt.timedelta(days=7)
@@ -70,12 +73,13 @@ async def send_and_record(
         log.warning(
             "delivery %s: the last attempt stopped part way and may have sent already; sending again", without_person(row.key)
         )
-    try:
-        result = await send(n.channels, planned, me, row.key, replan)
-    except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
-        await not_sent(n, notice, origin, row, exc)
-        return
-    await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
+    async with kept_claimed(n.store, [row.key]):
+        try:
+            result = await send(n.channels, planned, me, row.key, replan)
+        except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
+            await not_sent(n, notice, origin, row, exc)
+            return
+        await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
 
 
 async def not_sent(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow, exc: Exception) -> None:
@@ -101,6 +105,39 @@ async def while_sent_elsewhere(store: Store, key: str) -> None:
         if row is None or row.status != "sending" or utc_now() - as_utc(row.updated_at) > STILL_SENDING:
             return
         await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def kept_claimed(store: Store, keys: list[str]) -> AsyncIterator[None]:
+    """While these messages are sent and recorded, their rows' claim is kept fresh: their `updated_at`
+    is set again every third of STILL_SENDING while they are still "sending". However slow the email
+    server, no other handler then takes them for messages whose handler stopped, and sends them again."""
+    stop = asyncio.Event()
+    keeping = asyncio.create_task(keep_fresh(store, keys, stop)) if keys else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if keeping is not None:
+            await keeping  # lets an update under way finish, rather than cancel it part way
+
+
+async def keep_fresh(store: Store, keys: list[str], stop: asyncio.Event) -> None:
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STILL_SENDING.total_seconds() / 3)
+        if stop.is_set():
+            return
+        try:
+            async with store.unit_of_work() as uow:
+                await uow.session.execute(
+                    update(DeliveryRow)
+                    .where(DeliveryRow.key.in_(keys), DeliveryRow.status == "sending")
+                    .values(updated_at=utc_now())
+                )
+                await uow.commit()
+        except Exception as exc:  # noqa: BLE001 - tried again next time; the send goes on meanwhile
+            log.warning("delivery claim not kept fresh (%s); trying again", exc.__class__.__name__)
 
 
 async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None, bool]:

@@ -100,7 +100,9 @@ class FromBatch(FromConsumer):
     async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
         self.given_up.append(failure)
         if self.settle is not None:
-            await self.settle(uow, notice, f"{failure}, the last: it could not be sent", attempts)
+            # `failure` is "{error} on try {n}": the dead letter says it in words a person reads first.
+            what = failure.split(" on try ", 1)[0]
+            await self.settle(uow, notice, f"could not be sent after {attempts} tries ({what})", attempts)
         return True
 
     def failed(self, exc: Exception) -> None:

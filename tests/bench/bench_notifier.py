@@ -56,7 +56,7 @@ from services.common.projection import Change, apply_changes
 from services.common.settings import KafkaSettings
 from services.common.store import Store, make_engine
 from services.launcher import Stack
-from services.notifier import batch, handlers
+from services.notifier import batch_groups, handlers
 from services.notifier.adapters import channels as channel_module
 from services.notifier.adapters.channels import SmtpChannel, email_message
 from services.notifier.adapters.orm import Base, Inbox, Outbox
@@ -213,8 +213,8 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
         channel = SmtpChannel("127.0.0.1", port, 30, SENDER, connections=3)
         rules = MessageRules(programme=ProgrammeContact(team=PROGRAMME_CONTACT))
         notifier = Notifier(store, cipher, {"email": channel}, rules)
-        originals = batch.write, channel_module.flat_email
-        batch.write, channel_module.flat_email = profiled(batch.write), profiled(channel_module.flat_email)
+        originals = batch_groups.write, channel_module.flat_email
+        batch_groups.write, channel_module.flat_email = profiled(batch_groups.write), profiled(channel_module.flat_email)
         main = cProfile.Profile(time.thread_time)
         started = time.perf_counter()
         try:
@@ -223,7 +223,7 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
                 await handlers.on_outcomes(notifier, events[start : start + OUTCOME_BATCH])
             main.disable()
         finally:
-            batch.write, channel_module.flat_email = originals
+            batch_groups.write, channel_module.flat_email = originals
         seconds = time.perf_counter() - started
         await channel.close()
         await store.engine.dispose()
@@ -235,12 +235,12 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
 
 # Where the profiled time goes: (what, file, function); each function's time with what it calls.
 PROFILE_PARTS = [
-    ("writing each message: plan and render (worker thread)", "notifier/batch.py", "write"),
+    ("writing each message: plan and render (worker thread)", "notifier/batch_groups.py", "write"),
     ("building each email and turning it into bytes (worker thread)", "notifier/adapters/channels.py", "flat_email"),
     ("talking to the email server (aiosmtplib)", "aiosmtplib/smtp.py", "sendmail"),
     ("database: one look at the batch", "notifier/batch.py", "look"),
-    ("database: claiming, a few at a time", "notifier/batch.py", "claim"),
-    ("database: recording results, inbox marks and reports", "notifier/batch.py", "record"),
+    ("database: claiming, a few at a time", "notifier/batch_groups.py", "claim"),
+    ("database: recording results, inbox marks and reports", "notifier/batch_groups.py", "record"),
     ("database: reminders and questions on the schedule", "notifier/batch.py", "schedule_follow_ups"),
 ]
 
@@ -452,7 +452,7 @@ def main() -> None:
             "Its own process on SQLite, the embedded broker, a local SMTP server. Every person's contact details "
             "arrive first, as they do when people are registered; then every outcome is published at once. The "
             f"notifier takes them {OUTCOME_BATCH} at a time (services/notifier/batch.py), and within a batch "
-            f"{batch.FEW} messages at a time, never two to one person in the same few: each few is written, claimed "
+            f"{batch_groups.FEW} messages at a time, never two to one person in the same few: each few is written, claimed "
             "in the delivery log, sent, and recorded and reported (deliveries.v1) as soon as it is all sent, while "
             "the next few is claimed and sent; then the batch's reminders and questions are scheduled. Raw sending "
             "is measured on the round's own email server just before and just after the round; the share is against "

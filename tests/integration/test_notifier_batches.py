@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from services.common.embedded import read_maildir
 from services.notifier import handlers
 from services.notifier.adapters.orm import DeliveryRow, Inbox, ScheduledRow
+from services.notifier.batch import TryAgain
 from services.notifier.notices import CONSUMER
 from tests.integration.notifier_world import PARTNER, RULES, know, notifier, person, published, reports
 
@@ -70,8 +71,9 @@ async def test_a_failed_send_holds_up_nobody_else_and_goes_once_when_tried_again
     events = [published(leader) for leader in PEOPLE]
     refusing = notifier(store, {**channels, "email": RefusesOne(channels["email"], "pl-3@example.org")})
 
-    with pytest.raises(OSError):  # the consumer tries the batch again later
+    with pytest.raises(TryAgain) as failure:  # the consumer tries the batch again later
         await handlers.on_outcomes(refusing, events)
+    assert isinstance(failure.value.__cause__, OSError)
     assert sorted(m["To"] for m in read_maildir(maildir)) == sorted(f"{p}@example.org" for p in PEOPLE if p != "pl-3")
     assert {r.data.leader_id for r in await reports(store)} == set(PEOPLE) - {"pl-3"}
     async with store.sessions() as session:
@@ -89,7 +91,7 @@ async def test_after_its_last_try_a_message_is_given_back_to_be_dead_lettered_on
     events = [published(leader) for leader in PEOPLE]
     refusing = notifier(store, {**channels, "email": RefusesOne(channels["email"], "pl-3@example.org")})
     for _ in range(RULES.max_attempts - 1):
-        with pytest.raises(OSError):
+        with pytest.raises(TryAgain):
             await handlers.on_outcomes(refusing, events)
 
     given_up = await handlers.on_outcomes(refusing, events)
