@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, GetJsonSchemaHandler, ValidationError
+from pydantic.json_schema import JsonSchemaValue
 
 from schemas.events import (
     FollowUpAnswered,
@@ -30,11 +31,13 @@ from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, R
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
 from services.common.kafka import (
+    DeadLettersUnavailable,
     batch_options,
     create_broker,
     dead_letter_event,
     dead_letter_record,
     event_id_of,
+    on_last_try,
     subscriber_options,
 )
 from services.common.projection import project, record_schema
@@ -61,10 +64,26 @@ from services.notifier.inbound import InboundTexts, answered, follow_up_answered
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
+
+class AsEvent:
+    """A batch handler's parameter described as the one event each record carries, by reference to that
+    event's own schema (the AsyncAPI document then names OutcomePublished, as its publishers do), where
+    record_schema would write out a copy of it."""
+
+    def __init__(self, model: type[BaseModel]):
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, _core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(self.model.__pydantic_core_schema__)
+
+    def __hash__(self) -> int:
+        return hash(self.model)
+
+
 # A projection's handler takes a batch of records (services/common/projection.py).
 ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
-OutcomeBatch = Annotated[list[Any], record_schema(OutcomePublished)]
+OutcomeBatch = Annotated[list[Any], AsEvent(OutcomePublished), Field(title=OutcomePublished.__name__)]
 # Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
 # on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`).
 OUTCOME_BATCH = 50
@@ -160,7 +179,7 @@ async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[A
     async def dead_letter(event: OutcomePublished, why: BaseException | str, attempts: int) -> None:
         await dead_letter_record(broker, SERVICE, records_of[str(event.event_id)], why, attempts)
 
-    await handlers.on_outcomes(notifier, events, dead_letter, places)
+    await handlers.on_outcomes(notifier, events, dead_letter, places, last_try=on_last_try())
 
 
 async def set_aside(broker: KafkaBroker, notifier: Notifier, record: Any, exc: Exception) -> None:
@@ -169,7 +188,10 @@ async def set_aside(broker: KafkaBroker, notifier: Notifier, record: Any, exc: E
     where = batch.place(record.topic, record.partition, record.offset, event_id_of(record) or "")
     async with notifier.store.unit_of_work() as uow:
         if await uow.first_time(batch.GIVEN_UP, where):
-            await dead_letter_record(broker, SERVICE, record, exc, 1)
+            try:
+                await dead_letter_record(broker, SERVICE, record, exc, 1)
+            except Exception as away:  # not set aside: the consumer waits for the broker
+                raise DeadLettersUnavailable(f"a dead letter could not be written ({away.__class__.__name__})") from away
             await uow.commit()
 
 

@@ -76,15 +76,19 @@ async def on_outcomes(
     one: Attempt,
     dead_letter: DeadLetter | None = None,
     places: Mapping[str, str] | None = None,
+    last_try: bool = False,
 ) -> list[tuple[OutcomePublished, Exception]]:
     """Tell everyone in the batch once. Events given up on are dead-lettered through `dead_letter`;
     without one they are returned, with why, for the caller to dead-letter. Raises TryAgain when a
-    message may still go on a later try (and its person's later ones wait for it)."""
+    message may still go on a later try (and its person's later ones wait for it); never on the
+    consumer's `last_try`, when what fails is given up on instead (with its person's later ones)."""
     events = list({str(e.event_id): e for e in events}.values())  # a second copy in the batch is a redelivery
-    run = Run(n, one, dead_letter, places or {})
+    run = Run(n, one, dead_letter, places or {}, last_try)
     notices = [OutcomeNotice(e) for e in events]
     found = await look(n, notices, run.places)
+    run.contacts = found.contacts
     todo = [x for x in notices if str(x.event.event_id) not in found.handled | found.given_up]
+    run.hold_behind_given_up([x for x in notices if str(x.event.event_id) not in found.handled], found.given_up)
     ordinary, others = sort_out(n, todo, found)
     others += await tell_ordinary(run, ordinary, found.contacts)
     order = {id(notice): i for i, notice in enumerate(todo)}
@@ -93,8 +97,9 @@ async def on_outcomes(
             continue
         await run.alone(notice, one(n, notice, run.origin(notice)))
         run.hold_if_failed(notice)
+    await run.let_go_of_held()
     unsettled = {event_id for event_id, origin in run.origins.items() if origin.failures or origin.given_up}
-    unsettled |= {str(notice.event.event_id) for notice in run.waiting}
+    unsettled |= {str(notice.event.event_id) for notice in run.waiting} | run.elsewhere
     await schedule_follow_ups(n, [e for e in events if str(e.event_id) not in unsettled | found.given_up], run.sealed)
     retry = [origin.failures[-1] for origin in run.origins.values() if origin.failures and not origin.given_up]
     if retry or run.waiting:

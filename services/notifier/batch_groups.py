@@ -145,8 +145,8 @@ class Few:
             try:
                 await asyncio.gather(*(send_one(run.n, ready) for ready in mine))
                 for ready in mine:
-                    if ready.error is not None and run.n.rules.max_attempts > 1:  # its first try: it is tried again
-                        run.held.add(ready.notice.leader_id)
+                    if ready.error is not None:  # tried again, or given up on: its person's later ones wait
+                        run.hold(ready.notice)
             finally:
                 self.sent.set()
             await record_all(run, [ready for ready in mine if ready.result is not None])

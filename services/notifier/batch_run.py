@@ -14,15 +14,17 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import select, update
 
 from schemas.events import LeaderContact, OutcomePublished
-from services.common.kafka import jittered_backoff
+from schemas.topics import DELIVERIES
+from services.common.kafka import DeadLettersUnavailable, jittered_backoff
 from services.common.logs import without_person
 from services.common.store import DatabaseUnavailable, UnitOfWork
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.compose import PlannedMessage
 from services.notifier.context import Notifier
-from services.notifier.domain.messages import Route
+from services.notifier.delivery import FINISHED
+from services.notifier.domain.messages import Route, choose_route
 from services.notifier.domain.quiet_hours import keeps_quiet_hours, next_allowed, quiet_hours_for
-from services.notifier.notices import Contacts, Notice, OutcomeNotice
+from services.notifier.notices import Contacts, Notice, OutcomeNotice, report
 from services.notifier.schedule import FromBatch, Origin
 
 # Inbox: places on the outcomes topic (`place`) whose event this notifier gave up on and dead-lettered.
@@ -32,12 +34,20 @@ Attempt = Callable[[Notifier, Notice, Origin], Awaitable[None]]
 # Sends one event to the dead-letter topic: the event, why (an error, or words saying it), its tries.
 DeadLetter = Callable[[OutcomePublished, BaseException | str, int], Awaitable[None]]
 # Failures that are nobody's message's fault: the whole batch waits or stops for them.
-NOT_THE_MESSAGE = (DatabaseUnavailable,)
+NOT_THE_MESSAGE = (DatabaseUnavailable, DeadLettersUnavailable)
 # Waiting for the database to come back, while results that must not be lost wait to be written:
 # from this many seconds, doubling, up to the most (with jitter).
 OUTAGE_FIRST_SECONDS, OUTAGE_MOST_SECONDS = 0.2, 10.0
 log = logging.getLogger("pairing.notifier")
 T = TypeVar("T")
+
+
+# Why a message held back behind its person's earlier one is given up on with it.
+HELD_BACK = "held back behind an earlier message to the same person, which could not be sent"
+
+
+class HeldBack(Exception):
+    """A message given up on because its person's earlier message in the batch could not be sent."""
 
 
 class TryAgain(Exception):
@@ -83,25 +93,103 @@ class Run:
     one: Attempt
     dead_letter: DeadLetter | None
     places: Mapping[str, str]  # event id -> its place on the topic
+    last_try: bool = False  # the consumer's last try of this batch: whatever fails now is given up on
+    contacts: Mapping[str, LeaderContact] = field(default_factory=dict)  # everyone's details, as the batch found them
     origins: dict[str, FromBatch] = field(default_factory=dict)
     sealed: dict[str, dict[str, Any]] = field(default_factory=dict)
-    held: set[str] = field(default_factory=set)  # people with a message to be tried again: their later ones wait
-    waiting: list[Notice] = field(default_factory=list)  # messages held back for the batch's next try
+    # People with a message not sent (to be tried again, or given up on), by that message's event id:
+    # their later messages in the batch wait behind it.
+    held: dict[str, str] = field(default_factory=dict)
+    behind: dict[str, str] = field(default_factory=dict)  # event id -> its person's earlier one given up in an earlier try
+    given_up_before: set[str] = field(default_factory=set)  # event ids given up on in an earlier try of this batch
+    waiting: list[Notice] = field(default_factory=list)  # messages held back behind their person's earlier one
+    elsewhere: set[str] = field(default_factory=set)  # held-back messages another handler sent meanwhile (a rebalance)
 
     def origin(self, notice: Notice) -> FromBatch:
-        return self.origins.setdefault(str(notice.event.event_id), FromBatch(settle=self.settle))
+        return self.origins.setdefault(str(notice.event.event_id), FromBatch(settle=self.settle, last_try=self.last_try))
+
+    def hold(self, notice: Notice) -> None:
+        """This message was not sent: its person's later messages in the batch wait behind it."""
+        self.held.setdefault(notice.leader_id, str(notice.event.event_id))
 
     def hold_if_failed(self, notice: Notice) -> None:
-        """A message that will be tried again holds back its person's later messages in this try."""
+        """A message not sent (to be tried again, or given up on) holds back its person's later messages."""
         origin = self.origins.get(str(notice.event.event_id))
-        if origin is not None and origin.failures and not origin.given_up:
-            self.held.add(notice.leader_id)
+        if origin is not None and origin.failures:
+            self.hold(notice)
+
+    def hold_behind_given_up(self, notices: list[OutcomeNotice], given_up: set[str]) -> None:
+        """Messages whose person's earlier message in the batch was given up on in an earlier try (one cut
+        short, by a crash, before it gave these up too) wait behind it in this try, and are given up too."""
+        self.given_up_before = set(given_up)
+        blocked: dict[str, str] = {}
+        for notice in notices:
+            event_id = str(notice.event.event_id)
+            if notice.leader_id in blocked:
+                self.behind[event_id] = blocked[notice.leader_id]
+            elif event_id in given_up:
+                blocked[notice.leader_id] = event_id
 
     def held_back(self, notice: Notice) -> bool:
-        """Whether this message waits for the batch's next try, behind its person's earlier one."""
-        if notice.leader_id not in self.held:
+        """Whether this message waits (for the batch's next try, or to be given up), behind its person's earlier one."""
+        if notice.leader_id not in self.held and str(notice.event.event_id) not in self.behind:
             return False
         self.waiting.append(notice)
+        return True
+
+    def blocked_for_good(self, notice: Notice) -> bool:
+        """Whether the message this one waits behind was given up on: it will not be tried again."""
+        blocker = self.behind.get(str(notice.event.event_id)) or self.held[notice.leader_id]
+        origin = self.origins.get(blocker)
+        return blocker in self.given_up_before or (origin is not None and bool(origin.given_up))
+
+    async def let_go_of_held(self) -> None:
+        """Messages held back behind one given up on, or on the consumer's last try, are given up on
+        too (give_up_held); the rest wait for the batch's next try."""
+        still: list[Notice] = []
+        for notice in self.waiting:
+            if not ((self.last_try or self.blocked_for_good(notice)) and await self.give_up_held(notice)):
+                still.append(notice)
+        self.waiting = still
+
+    async def give_up_held(self, notice: Notice) -> bool:
+        """Never sent before the message it waits behind: reported "failed" and dead-lettered after it (so
+        a replay of the dead letters keeps their order), its place marked so no later try sends it. False
+        if it must wait for the next try after all: another handler is sending it (a rebalance)."""
+        event_id = str(notice.event.event_id)
+        me = self.contacts.get(notice.leader_id)
+        channel = choose_route(me).channel if me is not None else "person"
+        detail = f"not sent: {HELD_BACK}; a person should follow it up"
+        async with self.n.store.unit_of_work() as uow:
+            rows = (
+                await uow.session.scalars(
+                    select(DeliveryRow).where(
+                        DeliveryRow.leader_id == notice.leader_id, DeliveryRow.key.startswith(f"{event_id}:")
+                    )
+                )
+            ).all()
+            if any(row.status in FINISHED for row in rows):
+                self.elsewhere.add(event_id)  # sent, and recorded, by the handler that sent it
+                return True
+            if any(row.status == "sending" for row in rows):
+                return False
+            for row in rows:
+                row.status, row.detail = "failed", detail
+            if not rows:
+                key = notice.key(channel)
+                uow.session.add(
+                    DeliveryRow(
+                        key=key, round_id=notice.round_id, leader_id=notice.leader_id, channel=channel,
+                        status="failed", attempts=0, detail=detail,
+                    )
+                )  # fmt: skip
+            await self.settle(uow, notice, HELD_BACK, 0)
+            await notice.after_done(uow, self.n)
+            uow.publish(DELIVERIES, notice.leader_id, report(notice, rows[0].channel if rows else channel, "failed", detail))
+            await uow.commit()
+        origin = self.origin(notice)
+        origin.given_up.append(HELD_BACK)
+        origin.failures.append(HeldBack(HELD_BACK))
         return True
 
     async def settle(self, uow: UnitOfWork, notice: Notice, why: BaseException | str, attempts: int) -> None:
@@ -110,7 +198,10 @@ class Run:
         try of this batch sends it again."""
         event = cast(OutcomePublished, notice.event)
         if self.dead_letter is not None:  # without one, the caller dead-letters it (on_outcomes returns it)
-            await self.dead_letter(event, why, attempts)
+            try:
+                await self.dead_letter(event, why, attempts)
+            except Exception as exc:  # nothing is given up: the batch waits for the broker
+                raise DeadLettersUnavailable(f"a dead letter could not be written ({exc.__class__.__name__})") from exc
         if (where := self.places.get(str(event.event_id))) is not None:
             await uow.first_time(GIVEN_UP, where)
 
@@ -118,17 +209,19 @@ class Run:
         """A message that cannot be written or recorded: its event is dead-lettered on its own, with why.
         One that was sent says so on its row first, so a replay only reports it and never sends it again."""
         log.error("delivery %s: %s; dead-lettered", without_person(notice.job_key), exc.__class__.__name__)
+        if sent is None or sent.result is None:
+            self.hold(notice)  # not sent: its person's later messages are not sent before it
         if sent is not None and sent.result is not None:
             try:
                 await through_outages(lambda: mark_sent(self.n, sent, exc))
             except Exception as refused:  # noqa: BLE001 - dead-lettered all the same; a replay may then send it again
                 log.error("delivery %s: not marked sent (%s)", without_person(notice.job_key), refused.__class__.__name__)
-        origin = self.origin(notice)
-        origin.given_up.append(exc.__class__.__name__)
-        origin.failures.append(exc)
         async with self.n.store.unit_of_work() as uow:
             await self.settle(uow, notice, exc, 1)
             await uow.commit()
+        origin = self.origin(notice)
+        origin.given_up.append(exc.__class__.__name__)
+        origin.failures.append(exc)
 
     async def alone(self, notice: Notice, step: Awaitable[None]) -> None:
         """One message's step: whatever goes wrong with it stops no other message."""

@@ -86,10 +86,11 @@ async def not_sent(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow
     """Not sent: say so on the row, so the next attempt knows it is not a possible duplicate; then
     retried later, or given up after the last try (its origin decides how: `failed`)."""
     failure = f"{exc.__class__.__name__} on try {row.attempts}"
-    if row.attempts >= n.rules.max_attempts:
+    # First, on its own: should giving it up fail (the dead-letter topic away), the next try still knows it was not sent.
+    await set_status(n.store, row.key, "retrying", failure)
+    if origin.out_of_tries(n, row.attempts):
         await give_up(n, notice, origin, row, failure)
     else:
-        await set_status(n.store, row.key, "retrying", failure)
         await origin.retry_later(n, notice, row.key, row.attempts, failure)
     origin.failed(exc)
 

@@ -118,9 +118,11 @@ async def on_outcomes(
     events: list[OutcomePublished],
     dead_letter: batch.DeadLetter | None = None,
     places: Mapping[str, str] | None = None,
+    last_try: bool = False,
 ) -> list[tuple[OutcomePublished, Exception]]:
-    """A batch of outcomes (batch.py): events given up on go through `dead_letter`, or are returned, with why."""
-    return await batch.on_outcomes(n, events, attempt, dead_letter, places)
+    """A batch of outcomes (batch.py): events given up on go through `dead_letter`, or are returned, with why.
+    On the consumer's `last_try` nothing is kept back for a later one."""
+    return await batch.on_outcomes(n, events, attempt, dead_letter, places, last_try)
 
 
 async def run_due(n: Notifier, early: bool = False) -> int:

@@ -76,6 +76,10 @@ class FromConsumer:
     async def retry_later(self, n: Notifier, notice: Notice, key: str, attempts: int, failure: str) -> None:
         """Nothing to park: the consumer retries it itself (see `failed`)."""
 
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        """Whether a send that failed on this try is given up on (`let_go`) rather than tried again."""
+        return attempts >= n.rules.max_attempts
+
     async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
         """Given up: the event is not marked handled, and the consumer then dead-letters it
         (`failed`): replaying it from the dead-letter topic tries again."""
@@ -96,13 +100,20 @@ class FromBatch(FromConsumer):
     settle: Callable[[UnitOfWork, Notice, str, int], Awaitable[None]] | None = None
     failures: list[Exception] = field(default_factory=list)
     given_up: list[str] = field(default_factory=list)
+    last_try: bool = False  # the consumer's last try of the batch: nothing is left for a later one
+
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        """On the consumer's last try of the batch a failed send is given up on whatever its own count:
+        raising for a later try would have the consumer dead-letter the whole batch."""
+        return self.last_try or attempts >= n.rules.max_attempts
 
     async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
         self.given_up.append(failure)
         if self.settle is not None:
             # `failure` is "{error} on try {n}": the dead letter says it in words a person reads first.
             what = failure.split(" on try ", 1)[0]
-            await self.settle(uow, notice, f"could not be sent after {attempts} tries ({what})", attempts)
+            tries = "1 try" if attempts == 1 else f"{attempts} tries"
+            await self.settle(uow, notice, f"could not be sent after {tries} ({what})", attempts)
         return True
 
     def failed(self, exc: Exception) -> None:
@@ -154,6 +165,9 @@ class FromSchedule:
             # Before the commit: if the broker is away, nothing is given up and the scheduler tries again later.
             await n.dead_letter(*notice.source, notice.event, failure, attempts)
         return True
+
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        return attempts >= n.rules.max_attempts
 
     def failed(self, exc: Exception) -> None:
         """A send failed: parked for a later try, or given up; the schedule holds it either way."""

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from schemas.topics import OUTCOMES
 from services.common.deadletters import read_dead_letters
 from services.common.embedded import read_maildir
-from services.common.kafka import event_id_of
+from services.common.kafka import DeadLettersUnavailable, consumer_try, event_id_of
 from services.common.store import DatabaseUnavailable
 from services.notifier.app import tell_outcomes
 from tests.integration.helpers import publish
@@ -46,6 +46,23 @@ class RefusesOnce:
         if event_id in self.event_ids:
             self.event_ids.discard(event_id)
             raise OSError("the email server is not answering")
+        return await self.channel.send(message, to, key)
+
+
+class RefusesFor:
+    """The email server, not answering for each of these events' messages the given number of times
+    (None: never answering for it), and taking the rest."""
+
+    def __init__(self, channel, refusals: dict[str, int | None]):
+        self.channel, self.refusals = channel, dict(refusals)
+
+    async def send(self, message, to, key):
+        event_id = key.split(":", 1)[0]
+        if event_id in self.refusals:
+            left = self.refusals[event_id]
+            if left is None or left > 0:
+                self.refusals[event_id] = None if left is None else left - 1
+                raise OSError("the email server is not answering")
         return await self.channel.send(message, to, key)
 
 
@@ -103,19 +120,24 @@ async def publish_bytes(kafka_settings, key: str, value: bytes, event_id: str) -
 
 
 async def consume(broker, n, records, tries: int = RULES.max_attempts) -> None:
-    """As the consumer does: the batch again while it raises, up to its tries; while the database is
-    away, again without counting a try. Fails the test if the batch still raises after its last try."""
+    """As the consumer does: the batch again while it raises, up to its tries, telling the handler which
+    try it is on (services/common/kafka.consumer_try); while the database is away, again without
+    counting a try. Fails the test if the batch still raises on its last try: the consumer would then
+    dead-letter the whole batch."""
     tried = 0
     while True:
+        token = consumer_try.set((tried + 1, tries))
         try:
             await tell_outcomes(broker, n, records)
             return
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, DeadLettersUnavailable):  # not counted: the consumer waits for them
             await asyncio.sleep(0.2)
         except Exception as exc:  # noqa: BLE001 - the consumer tries the batch again
             tried += 1
             if tried >= tries:
                 pytest.fail(f"the batch still failed after {tries} tries: {exc!r}")
+        finally:
+            consumer_try.reset(token)
 
 
 async def dead_letters_of(kafka_settings, *events) -> list:
