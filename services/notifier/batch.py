@@ -55,6 +55,7 @@ from services.notifier.contacts import erased_among
 from services.notifier.context import Notifier
 from services.notifier.domain.messages import choose_route
 from services.notifier.notices import CONSUMER, OutcomeNotice
+from services.notifier.schedule import BEHIND, outcomes_waiting, park
 
 __all__ = ["GIVEN_UP", "DeadLetter", "TryAgain", "on_outcomes", "place"]
 
@@ -68,6 +69,7 @@ class Found:
     erased: set[str]
     started: set[str]  # job keys ("{event id}:{leader id}") with a delivery row already
     given_up: set[str]  # event ids given up on in an earlier try of this batch
+    waiting: dict[str, dt.datetime]  # people with an earlier outcome's message on the schedule: when it is due
 
 
 async def on_outcomes(
@@ -94,6 +96,11 @@ async def on_outcomes(
     order = {id(notice): i for i, notice in enumerate(todo)}
     for notice in sorted(others, key=lambda x: order[id(x)]):
         if run.held_back(notice):
+            continue
+        if notice.leader_id in found.waiting and not notice.cancels_round:
+            # Their earlier outcome is still on the schedule (quiet hours, say): this one goes after it.
+            due = max(found.waiting[notice.leader_id], n.now())
+            await run.alone(notice, park(n, notice, run.origin(notice), BEHIND, due, None))
             continue
         await run.alone(notice, one(n, notice, run.origin(notice)))
         run.hold_if_failed(notice)
@@ -128,7 +135,8 @@ async def look(n: Notifier, notices: list[OutcomeNotice], places: Mapping[str, s
         rows = (await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leaders)))).all() if leaders else []
         contacts = {row.leader_id: LeaderContact.model_validate(n.cipher.open(row.sealed)) for row in rows}
         started = await started_among(uow, todo, n.channels)
-    return Found(handled, contacts, erased, started, given_up)
+        waiting = await outcomes_waiting(uow, {x.leader_id for x in todo})
+    return Found(handled, contacts, erased, started, given_up, waiting)
 
 
 def sort_out(n: Notifier, notices: list[OutcomeNotice], found: Found) -> tuple[list[OutcomeNotice], list[OutcomeNotice]]:
@@ -147,7 +155,7 @@ def sort_out(n: Notifier, notices: list[OutcomeNotice], found: Found) -> tuple[l
 
 
 def is_ordinary(n: Notifier, notice: OutcomeNotice, found: Found, now: dt.datetime) -> bool:
-    if notice.cancels_round or notice.job_key in found.started:
+    if notice.cancels_round or notice.job_key in found.started or notice.leader_id in found.waiting:
         return False
     if any(leader in found.erased or leader not in found.contacts for leader in notice.needed):
         return False

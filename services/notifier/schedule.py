@@ -50,6 +50,11 @@ RETRY = "retry"
 LEASE = dt.timedelta(minutes=10)
 # How often a message waiting for contact details looks again (a new contact also wakes the scheduler).
 RECHECK = dt.timedelta(seconds=2)
+# A later outcome for someone with an earlier one still on the schedule waits behind it (behind_earlier).
+BEHIND = "behind_an_earlier_message"
+# Why an outcome's message is on the schedule instead of sent: a later one for that person waits behind it.
+HELD_UP = (QUIET_HOURS, WAITING_FOR_CONTACT, RETRY, BEHIND)
+OUTCOME = "OutcomePublished"
 log = logging.getLogger("pairing.notifier")
 
 
@@ -278,7 +283,9 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
 
 async def due_keys(n: Notifier, early: bool = False, limit: int = 100) -> list[str]:
     """Messages due now; with `early`, also those waiting for contact details (one may just have come)."""
-    query = select(ScheduledRow.key).where(due_clause(n, early)).order_by(ScheduledRow.due_at).limit(limit)
+    # Two due at once (one person's messages after their quiet hours) go in the order they were put here.
+    query = select(ScheduledRow.key).where(due_clause(n, early)).order_by(ScheduledRow.due_at, ScheduledRow.created_at)
+    query = query.limit(limit)
     async with n.store.sessions() as session:
         return list((await session.scalars(query)).all())
 
@@ -299,6 +306,12 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[FromSchedule
     """Hold one due message for LEASE, so no other scheduler sends it meanwhile; None if another has it."""
     token = str(uuid.uuid4())
     async with n.store.unit_of_work() as uow:
+        if (later := await behind_earlier(uow, n, key)) is not None:
+            # Its person's earlier outcome is still waiting: this one moves behind it, to go after it.
+            moved = update(ScheduledRow).where(ScheduledRow.key == key, ScheduledRow.lease.is_(None)).values(due_at=later)
+            if await changed(uow, moved) == 1:
+                await uow.commit()
+            return None
         taken = (
             update(ScheduledRow)
             .where(ScheduledRow.key == key, due_clause(n, early))
@@ -311,3 +324,40 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[FromSchedule
         held = FromSchedule(key, token, as_utc(row.give_up_at))
         await uow.commit()
     return held, event
+
+
+async def behind_earlier(uow: UnitOfWork, n: Notifier, key: str) -> dt.datetime | None:
+    """For an outcome's message: when to look again, if the same person has an earlier outcome's message
+    still on the schedule (quiet hours, details on their way, a retry), so their messages keep their
+    order; None if it may go now."""
+    row = await uow.session.get(ScheduledRow, key)
+    if row is None or row.event_type != OUTCOME or row.lease is not None:
+        return None
+    earlier = await uow.session.scalar(
+        select(ScheduledRow)
+        .where(ScheduledRow.key.endswith(f":{key.split(':', 1)[1]}"), ScheduledRow.key != key)
+        .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP), ScheduledRow.created_at < row.created_at)
+        .order_by(ScheduledRow.due_at)
+        .limit(1)
+    )
+    if earlier is None:
+        return None
+    soonest = n.now() + RECHECK
+    return soonest if earlier.lease is not None else max(as_utc(earlier.due_at), soonest)
+
+
+async def outcomes_waiting(uow: UnitOfWork, leaders: set[str]) -> dict[str, dt.datetime]:
+    """Among these people, those with an outcome's message still on the schedule (quiet hours, details
+    on their way, a retry), and when the earliest of them is due: their later ones wait behind it."""
+    if not leaders:
+        return {}
+    rows = await uow.session.execute(
+        select(ScheduledRow.key, ScheduledRow.due_at)
+        .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP))
+        .where(or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in sorted(leaders))))
+    )
+    waiting: dict[str, dt.datetime] = {}
+    for key, due in rows:
+        leader, at = key.split(":", 1)[1], as_utc(due)
+        waiting[leader] = min(waiting.get(leader, at), at)
+    return waiting

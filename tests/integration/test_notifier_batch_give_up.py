@@ -1,9 +1,13 @@
 """Giving up on a message of a batch of outcomes (services/notifier/batch.py) without breaking "each person
-hears once" or a person's order: on the consumer's last try, and while the dead-letter topic cannot be
-written. On the real broker (the records read from it, dead letters written to it and replayed), a real
-database and a real SMTP server; tests/integration/notifier_batches.py plays the consumer's part."""
+hears once" or a person's order: on the consumer's last try, while the dead-letter topic cannot be
+written, and behind an earlier message that waits for the person's quiet hours. On the real broker (the
+records read from it, dead letters written to it and replayed), a real database and a real SMTP server;
+tests/integration/notifier_batches.py plays the consumer's part."""
 
 from __future__ import annotations
+
+import datetime as dt
+import uuid
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
@@ -11,6 +15,8 @@ from aiokafka.errors import KafkaConnectionError
 from schemas.topics import DEAD_LETTERS, OUTCOMES
 from services.common.deadletters import replay
 from services.common.kafka import event_id_of
+from services.notifier import handlers
+from services.notifier.clock import FrozenClock
 from tests.integration.notifier_batches import (
     RefusesFor,
     consume,
@@ -21,7 +27,7 @@ from tests.integration.notifier_batches import (
     on_the_topic,
     people,
 )
-from tests.integration.notifier_world import RULES, delivery_rows, notifier, published, reports
+from tests.integration.notifier_world import PARTNER, RULES, delivery_rows, know, notifier, person, published, reports
 from tests.kafka_reading import read_topic
 
 pytestmark = pytest.mark.integration
@@ -115,3 +121,29 @@ async def test_a_message_given_up_on_while_the_dead_letter_topic_cannot_be_writt
     await consume(notifier_broker, notifier(store, channels), await replayed(kafka_settings, [letter]))
 
     assert mail_counts(maildir) == everyone_once([amira, *others])
+
+
+async def test_a_later_message_for_someone_whose_earlier_one_waits_for_their_quiet_hours_goes_after_it(
+    store, channels, smtp_server, kafka_settings, notifier_broker
+):
+    _, maildir = smtp_server
+    texted = f"pl-{uuid.uuid4().hex[:6]}-text"
+    await know(store, PARTNER, person(leader_id=texted, email=None, contact_method="sms", phone="07700 900123"))
+    earlier, later = of_round(texted, "r1"), of_round(texted, "r2")
+    clock = FrozenClock(dt.datetime(2026, 12, 15, 21, tzinfo=dt.UTC))  # the evening: their quiet hours
+    server = RefusesFor(channels["email"], {str(earlier.event_id): 1})  # in the morning, refused the first time
+    n = notifier(store, {**channels, "email": server}, clock=clock)
+    await consume(notifier_broker, n, await on_the_topic(kafka_settings, [earlier], key=texted))  # a text: the morning
+    await know(store, person(leader_id=texted, version=2, email=f"{texted}@example.org"))  # then they ask for email
+
+    await consume(notifier_broker, n, await on_the_topic(kafka_settings, [later], key=texted))
+
+    assert not mail_counts(maildir), "the later message waits behind the earlier one, though email has no quiet hours"
+    clock.set(dt.datetime(2026, 12, 16, 12, tzinfo=dt.UTC))
+    while await handlers.run_due(n):
+        pass  # the scheduler, in the morning: each message due is tried
+    assert not mail_counts(maildir), "the earlier one, refused, is to be tried again: the later one still waits"
+    clock.set(dt.datetime(2026, 12, 16, 13, tzinfo=dt.UTC))
+    while await handlers.run_due(n):
+        pass
+    assert keys_to(maildir, f"{texted}@example.org") == [str(earlier.event_id), str(later.event_id)]
