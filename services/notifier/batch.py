@@ -19,18 +19,21 @@ instead of several for every message.
 3. A message that cannot be written or recorded is that message's problem alone: its event is
    dead-lettered, with why, and the others go on (one that was sent has its row say so first, so
    a replay only reports it). A failed send is noted on its row ("retrying"), and that person's
-   later messages in the batch are held back for the next try, behind it; after its last try the
-   message is given up on, reported "failed" and its event dead-lettered there and then, with its
-   place on the topic marked, so that trying the batch again never sends it again (a replay from
-   the dead-letter topic comes from a new place, and is tried again).
+   later messages in the batch are held back for the next try, behind it; after its last try (its
+   own, or the consumer's last try of the batch) the message is given up on, reported "failed" and
+   its event dead-lettered there and then, with its place on the topic marked, so that trying the
+   batch again never sends it again (a replay from the dead-letter topic comes from a new place,
+   and is tried again). Its person's later messages in the batch are given up with it, after it.
+   If the dead letter cannot be written, nothing is given up and the batch waits for the broker.
 4. Any other message (an event tried before, details still on their way, someone erased, quiet
    hours, a round stopped, a row someone else claimed) goes the one-message way
    (handlers.attempt), in the batch's order, after the ordinary ones; so does every later
-   message in the batch for the same person.
+   message in the batch for the same person. Someone with an earlier outcome still on the
+   schedule has their later ones put on the schedule behind it.
 5. The reminders and questions of every outcome handled go on the schedule together.
 6. If any message is to be tried again, the batch raises TryAgain (from the first failed send)
    and the consumer tries it again: what was recorded is skipped (the inbox), and what was given
-   up on too (its place).
+   up on too (its place). Never on the consumer's last try.
 
 Stopping part way (the batch is cancelled): every few claimed is sent and recorded first, so a
 replay finds only the messages never sent.
