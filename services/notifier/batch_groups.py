@@ -19,6 +19,7 @@ from services.notifier import check_ins, reminders
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, started_among, through_outages
 from services.notifier.compose import PlannedMessage
+from services.notifier.contacts import erased_among
 from services.notifier.context import Notifier
 from services.notifier.delivery import ask_by_text, kept_claimed, not_sent, receipt_to_ask, send
 from services.notifier.domain.messages import Route
@@ -63,7 +64,8 @@ def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderC
 async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[str, LeaderContact]) -> list[OutcomeNotice]:
     """Every ordinary message written, claimed, sent and recorded, a few at a time; returns those that go
     the one-message way after all (claimed meanwhile by someone else, two consumers in a rebalance; in
-    quiet hours by the time their few is sent; and that person's later messages).
+    quiet hours by the time their few is sent; about someone erased since the batch began; and that
+    person's later messages).
 
     A few is claimed and sent once the few before is all sent (so each person's messages keep their
     order) and the few before that is recorded (so at most two fews are ever sent and not yet
@@ -183,10 +185,13 @@ async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[R
 
 async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
     """Delivery rows made "sending" before anything is sent, in one transaction (delivery.claim, for a few);
-    returns those claimed here, and those with a row made meanwhile by someone else."""
+    returns those claimed here, and the others: with a row made meanwhile by someone else, or about
+    someone erased meanwhile (the batch's first look at the database is old news by a later few)."""
     async with n.store.unit_of_work() as uow:
         started = await started_among(uow, [ready.notice for ready in written], n.channels)
-        fresh = [ready for ready in written if ready.notice.job_key not in started]
+        # Erased (or withdrawn) since the batch first looked: left to the one-message way, which sends nothing.
+        gone = await erased_among(uow.session, sorted({leader for ready in written for leader in ready.notice.needed}))
+        fresh = [ready for ready in written if ready.notice.job_key not in started and not gone.intersection(ready.notice.needed)]
         made: set[str] = set()
         if fresh:
             now = utc_now()
