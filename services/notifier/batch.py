@@ -29,7 +29,8 @@ instead of several for every message.
    hours, a round stopped, a row someone else claimed) goes the one-message way
    (handlers.attempt), in the batch's order, after the ordinary ones; so does every later
    message in the batch for the same person. Someone with an earlier outcome still on the
-   schedule has their later ones put on the schedule behind it.
+   schedule (from an earlier batch, or put there by this one) has their later ones put on the
+   schedule behind it.
 5. The reminders and questions of every outcome handled go on the schedule together.
 6. If any message is to be tried again, the batch raises TryAgain (from the first failed send)
    and the consumer tries it again: what was recorded is skipped (the inbox), and what was given
@@ -42,6 +43,7 @@ replay finds only the messages never sent.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +99,9 @@ async def on_outcomes(
     ordinary, others = sort_out(n, todo, found)
     others += await tell_ordinary(run, ordinary, found.contacts)
     order = {id(notice): i for i, notice in enumerate(todo)}
+    later = Counter(notice.leader_id for notice in others)  # each person's messages still to go this way
     for notice in sorted(others, key=lambda x: order[id(x)]):
+        later[notice.leader_id] -= 1
         if run.held_back(notice):
             continue
         if notice.leader_id in found.waiting and not notice.cancels_round:
@@ -107,6 +111,9 @@ async def on_outcomes(
             continue
         await run.alone(notice, one(n, notice, run.origin(notice)))
         run.hold_if_failed(notice)
+        if later[notice.leader_id]:
+            # Put on the schedule just now (their partner's details not here yet, say): their later ones wait behind it.
+            found.waiting.update(await waiting_now(n, notice.leader_id))
     await run.let_go_of_held()
     unsettled = {event_id for event_id, origin in run.origins.items() if origin.failures or origin.given_up}
     unsettled |= {str(notice.event.event_id) for notice in run.waiting} | run.elsewhere
@@ -140,6 +147,12 @@ async def look(n: Notifier, notices: list[OutcomeNotice], places: Mapping[str, s
         started = await started_among(uow, todo, n.channels)
         waiting = await outcomes_waiting(uow, {x.leader_id for x in todo})
     return Found(handled, contacts, erased, started, given_up, waiting)
+
+
+async def waiting_now(n: Notifier, leader_id: str) -> dict[str, dt.datetime]:
+    """This person, if an outcome's message of theirs is on the schedule now: when it is due."""
+    async with n.store.unit_of_work() as uow:
+        return await outcomes_waiting(uow, {leader_id})
 
 
 def sort_out(n: Notifier, notices: list[OutcomeNotice], found: Found) -> tuple[list[OutcomeNotice], list[OutcomeNotice]]:
