@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -41,6 +42,23 @@ TOPIC_ALREADY_EXISTS = 36
 
 class PermanentError(Exception):
     """The event can never be handled as it is: dead-letter it without retrying."""
+
+
+class DeadLettersUnavailable(Exception):
+    """The dead-letter topic could not be written while an event was given up on: nothing was given
+    up (its transaction rolled back), and the consumer waits and tries again, as for a database outage,
+    without counting a try; the broker going away is no event's fault."""
+
+
+# Which try of its event (or batch) a consumer's handler is on, and of how many; None outside a consumer.
+# A handler that keeps part of a batch back for a later try must know when there is none (services/notifier/batch.py).
+consumer_try: ContextVar[tuple[int, int] | None] = ContextVar("consumer_try", default=None)
+
+
+def on_last_try() -> bool:
+    """Whether the consumer gives up on (dead-letters) what this handler raises, rather than trying it again."""
+    tries = consumer_try.get()
+    return tries is not None and tries[0] >= tries[1]
 
 
 async def ensure_topics(kafka: KafkaSettings, topics: tuple[Topic, ...] = ALL_TOPICS) -> None:
@@ -138,12 +156,13 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
             attempt = outage = 0
             while True:
                 attempt += 1
+                token = consumer_try.set((attempt, reliability.max_attempts))
                 try:
                     return await call_next(msg)
                 except asyncio.CancelledError:
                     raise
-                except DatabaseUnavailable as exc:
-                    # An outage is not the event's fault: wait for the database for as long as it takes.
+                except (DatabaseUnavailable, DeadLettersUnavailable) as exc:
+                    # An outage is not the event's fault: wait for the database (or the broker) for as long as it takes.
                     attempt -= 1
                     outage += 1
                     delay = backoff_seconds(min(outage, 10), reliability)
@@ -163,6 +182,8 @@ def create_broker(kafka: KafkaSettings, service: str, reliability: ReliabilitySe
                         delay,
                     )
                     await asyncio.sleep(delay)
+                finally:
+                    consumer_try.reset(token)
 
     broker = KafkaBroker(
         # A list: FastStream takes one string as one server, where aiokafka splits it at the commas.
@@ -190,15 +211,19 @@ async def dead_letter(broker: KafkaBroker, service: str, msg: Any, exc: BaseExce
         await dead_letter_record(broker, service, record, exc, attempts)
 
 
-async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc: BaseException, attempts: int) -> None:
+async def dead_letter_record(broker: KafkaBroker, service: str, record: Any, exc: BaseException | str, attempts: int) -> None:
+    """One record to the dead-letter topic; `exc` is what failed, or words saying why (never naming anyone)."""
+    if isinstance(exc, str):
+        error, where = exc, ""
+    else:
+        error = describe_failure(exc)
+        # Where in the code it failed, for a failing handler; never the error's text, which can quote a name or an id.
+        where = "" if is_permanent(exc) else f"\n{failures.where_it_failed(exc)}"
     if record.topic == DEAD_LETTERS.name:
         # Never dead-letter a dead letter: that would loop for ever.
-        log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, exc.__class__.__name__)
+        log.error("%s: could not read dead letter at offset %s: %s", service, record.offset, error)
         return
-    error = describe_failure(exc)
     DEAD_LETTERED.labels(service, record.topic).inc()
-    # Where in the code it failed, for a failing handler; never the error's text, which can quote a name or an id.
-    where = "" if is_permanent(exc) else f"\n{failures.where_it_failed(exc)}"
     log.error(
         "%s: event at %s[%s]@%s dead-lettered after %d tries: %s%s",
         service,

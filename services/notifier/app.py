@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from typing import Annotated, Any, Literal
 
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, Field, GetJsonSchemaHandler, ValidationError
+from pydantic.json_schema import JsonSchemaValue
 
 from schemas.events import (
     FollowUpAnswered,
@@ -27,12 +30,21 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
-from services.common.kafka import batch_options, create_broker, dead_letter_event, subscriber_options
+from services.common.kafka import (
+    DeadLettersUnavailable,
+    batch_options,
+    create_broker,
+    dead_letter_event,
+    dead_letter_record,
+    event_id_of,
+    on_last_try,
+    subscriber_options,
+)
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
 from services.common.runtime import service_app
 from services.common.store import Store, make_engine
-from services.notifier import check_ins, handlers, person_keys, reminders, retention
+from services.notifier import batch, batch_groups, check_ins, delivery, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
     Channel,
     FileSmsChannel,
@@ -52,9 +64,29 @@ from services.notifier.inbound import InboundTexts, answered, follow_up_answered
 from services.notifier.receipts import ReceiptChecker
 from services.notifier.scheduler import Scheduler
 
+
+class AsEvent:
+    """A batch handler's parameter described as the one event each record carries, by reference to that
+    event's own schema (the AsyncAPI document then names OutcomePublished, as its publishers do), where
+    record_schema would write out a copy of it."""
+
+    def __init__(self, model: type[BaseModel]):
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, _core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(self.model.__pydantic_core_schema__)
+
+    def __hash__(self) -> int:
+        return hash(self.model)
+
+
 # A projection's handler takes a batch of records (services/common/projection.py).
 ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombstones=True)]
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
+OutcomeBatch = Annotated[list[Any], AsEvent(OutcomePublished), Field(title=OutcomePublished.__name__)]
+# Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
+# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`).
+OUTCOME_BATCH = 50
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -96,16 +128,11 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
         if applied:
             notifier.wake.set()  # a contact record may have been waiting for exactly this key
 
-    # A round's outcomes come all at once: each partition has a worker of its own, so one
-    # message's waits (database, email server) overlap with another's work.
-    @broker.subscriber(
-        OUTCOMES.name,
-        **subscriber_options(SERVICE, OUTCOMES, settings.kafka),
-        max_workers=settings.workers,
-        title="notifier: published outcomes",
-    )
-    async def on_outcome(event: OutcomePublished) -> None:
-        await handlers.on_event(notifier, event)
+    # A round's outcomes come all at once: a batch at a time, with a few transactions and one
+    # offset commit for the whole batch, its emails sent over `workers` connections (batch.py).
+    @broker.subscriber(OUTCOMES.name, **outcome_batches(settings), title="notifier: published outcomes")
+    async def on_outcomes(records: OutcomeBatch) -> None:
+        await tell_outcomes(broker, notifier, records)
 
     @broker.subscriber(
         RESPONSES.name, **subscriber_options(SERVICE, RESPONSES, settings.kafka), title="notifier: answers to pairs"
@@ -135,6 +162,39 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     return broker
 
 
+async def tell_outcomes(broker: KafkaBroker, notifier: Notifier, records: list[Any]) -> None:
+    """A batch of outcome records: one that can never be read, or whose message was given up on, is
+    dead-lettered on its own, from its place on the topic; the rest of the batch still goes."""
+    events, records_of, places = [], {}, {}
+    for record in records:
+        try:
+            event = OutcomePublished.model_validate_json(record.value)
+        except (ValidationError, ValueError, TypeError) as exc:
+            await set_aside(broker, notifier, record, exc)
+            continue
+        events.append(event)
+        records_of[str(event.event_id)] = record
+        places[str(event.event_id)] = batch.place(record.topic, record.partition, record.offset, str(event.event_id))
+
+    async def dead_letter(event: OutcomePublished, why: BaseException | str, attempts: int) -> None:
+        await dead_letter_record(broker, SERVICE, records_of[str(event.event_id)], why, attempts)
+
+    await handlers.on_outcomes(notifier, events, dead_letter, places, last_try=on_last_try())
+
+
+async def set_aside(broker: KafkaBroker, notifier: Notifier, record: Any, exc: Exception) -> None:
+    """A record that can never be read: dead-lettered once, however often its batch is tried again (its
+    place marked given up in the same transaction; if the broker is away, neither happens)."""
+    where = batch.place(record.topic, record.partition, record.offset, event_id_of(record) or "")
+    async with notifier.store.unit_of_work() as uow:
+        if await uow.first_time(batch.GIVEN_UP, where):
+            try:
+                await dead_letter_record(broker, SERVICE, record, exc, 1)
+            except Exception as away:  # not set aside: the consumer waits for the broker
+                raise DeadLettersUnavailable(f"a dead letter could not be written ({away.__class__.__name__})") from away
+            await uow.commit()
+
+
 async def round_news(notifier: Notifier, event: RoundEvent) -> None:
     """A round closed or was cancelled, or its manager wrote what difference the pairs made."""
     if isinstance(event, RoundStatusChanged):
@@ -152,6 +212,31 @@ async def tell_the_partner(notifier: Notifier, event: ResponseEvent) -> None:
     if isinstance(event, PairEnded):
         for message in messages_for(event):
             await handlers.on_event(notifier, message)  # type: ignore[arg-type]  # any Cause with a notice
+
+
+def outcome_batches(settings: NotifierSettings) -> dict[str, Any]:
+    """A batch of outcomes at a time, with a poll interval longer than the longest such a batch can take:
+    a consumer that outlasts it is taken out of its group, and another instance then sends the same batch."""
+    longest_ms = int(longest_batch_seconds(settings) * 1000)
+    return {
+        **batch_options(SERVICE, OUTCOMES, settings.kafka),
+        "max_records": OUTCOME_BATCH,
+        "max_poll_interval_ms": max(settings.kafka.max_poll_interval_ms, longest_ms),
+    }
+
+
+def longest_batch_seconds(settings: NotifierSettings) -> float:
+    """The longest a batch of outcomes takes with an email server that stops answering: each send gives
+    up after the channel's timeout, and is tried once more on a new connection (two timeouts); a few
+    (batch_groups.FEW) at a time, each few over `workers` connections (Notify takes a few at once); then
+    STILL_SENDING for messages a stopped handler left "sending", and a minute for the database.
+    With the defaults: 7 fews x 3 rounds x 2 x 10 s + 15 s + 60 s = 495 s."""
+    fews = math.ceil(OUTCOME_BATCH / batch_groups.FEW)
+    if settings.channel == "notify":
+        rounds, timeout = 1, settings.notify_timeout_seconds
+    else:
+        rounds, timeout = math.ceil(batch_groups.FEW / min(settings.workers, batch_groups.FEW)), settings.smtp_timeout_seconds
+    return fews * rounds * 2 * timeout + delivery.STILL_SENDING.total_seconds() + 60
 
 
 def make_notifier(settings: NotifierSettings, store: Store, cipher: Cipher, clock: Clock | None = None) -> Notifier:

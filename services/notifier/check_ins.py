@@ -20,7 +20,8 @@ schedule, and taking them off again.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
@@ -44,7 +45,7 @@ from services.notifier.domain.check_ins import (
     task_for,
 )
 from services.notifier.domain.follow_ups import round_key
-from services.notifier.reminders import ENDED, ROUNDS_ENDED, take_off
+from services.notifier.reminders import ENDED, ROUNDS_ENDED, add_jobs, handled_among, scheduled_among, take_off
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,37 +68,68 @@ def job_key(job: QuestionDue) -> str:
 
 
 def add_job(uow: UnitOfWork, n: Notifier, due: Due) -> None:
-    uow.session.add(
-        ScheduledRow(
-            key=job_key(due.job),
-            event_type=JOB_TYPE,
-            # The outcome inside holds answer links: sealed like every other personal detail at rest.
-            sealed_event=n.cipher.seal(due.job.model_dump(mode="json")),
-            reason=due.job.data.kind,
-            due_at=due.at,
-            give_up_at=None,
-            attempts=0,
-        )
-    )
+    uow.session.add(ScheduledRow(**job_row(n, due)))
+
+
+def job_row(n: Notifier, due: Due) -> dict[str, Any]:
+    return {
+        "key": job_key(due.job),
+        "event_type": JOB_TYPE,
+        # The outcome inside holds answer links: sealed like every other personal detail at rest.
+        "sealed_event": n.cipher.seal(due.job.model_dump(mode="json")),
+        "reason": due.job.data.kind,
+        "due_at": due.at,
+        "give_up_at": None,
+        "attempts": 0,
+    }
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+    """Every question's row for the schedule, by key, sealed: work a caller may do ahead, away from the
+    event loop, and hand to `schedule_all` (which still decides which of them go on)."""
+    return {job_key(item.job): job_row(n, item) for item in questions_for(event, london_date(n.now()))}
 
 
 async def schedule(n: Notifier, event: OutcomePublished) -> None:
     """Each question for each partner of this person; once for each outcome. The days count from now on
     the notifier's clock: an outcome heard late (a backlog, or the demo's moved clock) is not asked at once."""
-    due = questions_for(event, london_date(n.now()))
-    if not due:
-        return
     async with n.store.unit_of_work() as uow:
-        if not await uow.first_time(SCHEDULED, str(event.event_id)):
-            return
-        gone = await erased_among(uow.session, [event.data.leader_id, *(p.partner_id for p in event.data.partners)])
-        for item in due:
-            data = item.job.data
-            if {data.leader_id, data.partner_id} & gone or await no_longer_wanted(uow.session, n.store, item.job):
-                continue
-            if await uow.session.get(ScheduledRow, job_key(item.job)) is None:
-                add_job(uow, n, item)
-        await uow.commit()
+        if await schedule_all(uow, n, [event]):
+            await uow.commit()
+
+
+async def schedule_all(
+    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+) -> bool:
+    """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
+    today = london_date(n.now())
+    due = {str(e.event_id): questions_for(e, today) for e in events}
+    new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
+    items = [item for event_id in new for item in due[event_id]]
+    if not items:
+        return bool(new)
+    datas = [item.job.data for item in items]
+    gone = await erased_among(uow.session, sorted({p for d in datas for p in (d.leader_id, d.partner_id)}))
+    ended = await handled_among(uow.session, n.store, ROUNDS_ENDED, [str(round_key(d.round_id)) for d in datas])
+    pairs = [pair_key(d.round_id, d.leader_id, d.partner_id) for d in datas]
+    pairs_ended = await handled_among(uow.session, n.store, PAIRS_ENDED, pairs)
+    met = await handled_among(uow.session, n.store, MET, [not_yet_key(d.round_id, d.leader_id, d.partner_id) for d in datas])
+    waiting = await scheduled_among(uow.session, [job_key(item.job) for item in items])
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        data = item.job.data
+        if {data.leader_id, data.partner_id} & gone or job_key(item.job) in waiting or str(round_key(data.round_id)) in ended:
+            continue
+        # As no_longer_wanted: the pair ended, or (for questions about meeting) they said they met.
+        if pair_key(data.round_id, data.leader_id, data.partner_id) in pairs_ended:
+            continue
+        if about_meeting(data) and not_yet_key(data.round_id, data.leader_id, data.partner_id) in met:
+            continue
+        waiting.add(job_key(item.job))
+        rows.append((ready or {}).get(job_key(item.job)) or job_row(n, item))
+    await add_jobs(uow, rows)
+    return True
 
 
 def not_yet_key(round_id: str, leader_id: str, partner_id: str) -> str:

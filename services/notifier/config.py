@@ -85,8 +85,8 @@ class NotifierSettings(BaseSettings):
         ge=1,
         le=32,
         description=(
-            "How many outcomes are worked on at once, each from its own partition of outcomes.v1 "
-            "(more than the topic's partitions adds nothing)"
+            "How many connections to the email server (SMTP) are kept open: that many emails are sent at once. "
+            "A batch of outcomes sends 8 messages at a time whatever this is; with GOV.UK Notify it is not used"
         ),
     )
     channel: Literal["smtp", "notify"] = Field(

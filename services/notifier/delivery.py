@@ -24,17 +24,18 @@ one event during a rebalance): the next attempt waits for it first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from sqlalchemy import select, update
 
 from schemas.events import LeaderContact
 from schemas.topics import DELIVERIES
 from services.common.logs import without_person
-from services.common.store import Store, utc_now
+from services.common.store import Store, UnitOfWork, utc_now
 from services.notifier.adapters.channels import CannotUseChannel, Channel
 from services.notifier.adapters.notify import SentByNotify
 from services.notifier.adapters.orm import DeliveryRow, TextQuestionRow
@@ -45,8 +46,10 @@ from services.notifier.notices import Notice, report
 from services.notifier.schedule import Origin
 
 FINISHED = {"sent", "delivered", "needs_a_person"}
-# A message claimed this recently may still be on its way (see while_sent_elsewhere): an instance stopping
-# gets as long to finish its handlers (FastStream's graceful timeout), and a send is much shorter.
+# A message claimed this recently may still be on its way (see while_sent_elsewhere). However long a send
+# or a batch takes, a handler at work keeps its claim fresher than this (kept_claimed, every third of
+# it), so only a claim whose handler stopped grows older: an instance stopping gets as long to finish its
+# handlers (FastStream's graceful timeout).
 STILL_SENDING = dt.timedelta(seconds=15)
 # How long we ask GOV.UK Notify what became of a message: it keeps a message's status for 7 days.
 ASK_FOR = dt.timedelta(days=7)
@@ -70,19 +73,26 @@ async def send_and_record(
         log.warning(
             "delivery %s: the last attempt stopped part way and may have sent already; sending again", without_person(row.key)
         )
-    try:
-        result = await send(n.channels, planned, me, row.key, replan)
-    except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
-        # Not sent: say so on the row, so the next attempt knows it is not a possible duplicate.
-        failure = f"{exc.__class__.__name__} on try {row.attempts}"
-        if row.attempts >= n.rules.max_attempts:
-            await give_up(n, notice, origin, row, failure)
-        else:
-            await set_status(n.store, row.key, "retrying", failure)
-            await origin.retry_later(n, notice, row.key, row.attempts, failure)
-        origin.failed(exc)
-        return
-    await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
+    async with kept_claimed(n.store, [row.key]):
+        try:
+            result = await send(n.channels, planned, me, row.key, replan)
+        except Exception as exc:  # noqa: BLE001 - any failure to send is recorded, then retried or given up
+            await not_sent(n, notice, origin, row, exc)
+            return
+        await finish(n, notice, origin, row, result, replaces, asked_by_text=not planned.route.to_proxy)
+
+
+async def not_sent(n: Notifier, notice: Notice, origin: Origin, row: DeliveryRow, exc: Exception) -> None:
+    """Not sent: say so on the row, so the next attempt knows it is not a possible duplicate; then
+    retried later, or given up after the last try (its origin decides how: `failed`)."""
+    failure = f"{exc.__class__.__name__} on try {row.attempts}"
+    # First, on its own: should giving it up fail (the dead-letter topic away), the next try still knows it was not sent.
+    await set_status(n.store, row.key, "retrying", failure)
+    if origin.out_of_tries(n, row.attempts):
+        await give_up(n, notice, origin, row, failure)
+    else:
+        await origin.retry_later(n, notice, row.key, row.attempts, failure)
+    origin.failed(exc)
 
 
 async def while_sent_elsewhere(store: Store, key: str) -> None:
@@ -96,6 +106,39 @@ async def while_sent_elsewhere(store: Store, key: str) -> None:
         if row is None or row.status != "sending" or utc_now() - as_utc(row.updated_at) > STILL_SENDING:
             return
         await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def kept_claimed(store: Store, keys: list[str]) -> AsyncIterator[None]:
+    """While these messages are sent and recorded, their rows' claim is kept fresh: their `updated_at`
+    is set again every third of STILL_SENDING while they are still "sending". However slow the email
+    server, no other handler then takes them for messages whose handler stopped, and sends them again."""
+    stop = asyncio.Event()
+    keeping = asyncio.create_task(keep_fresh(store, keys, stop)) if keys else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if keeping is not None:
+            await keeping  # lets an update under way finish, rather than cancel it part way
+
+
+async def keep_fresh(store: Store, keys: list[str], stop: asyncio.Event) -> None:
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STILL_SENDING.total_seconds() / 3)
+        if stop.is_set():
+            return
+        try:
+            async with store.unit_of_work() as uow:
+                await uow.session.execute(
+                    update(DeliveryRow)
+                    .where(DeliveryRow.key.in_(keys), DeliveryRow.status == "sending")
+                    .values(updated_at=utc_now())
+                )
+                await uow.commit()
+        except Exception as exc:  # noqa: BLE001 - tried again next time; the send goes on meanwhile
+            log.warning("delivery claim not kept fresh (%s); trying again", exc.__class__.__name__)
 
 
 async def claim(store: Store, notice: Notice, channel: str) -> tuple[DeliveryRow, str | None, bool]:
@@ -175,18 +218,25 @@ async def finish(
                 )
                 .values(status="replaced", detail=f"sent by {channel} instead")
             )
-        if asked_by_text and status == "sent" and channel == "sms" and (question := notice.text_question()) is not None:
-            if question.kind != "pair":  # a reply can only be to the latest question after pairing, never an earlier one
-                await uow.session.execute(
-                    update(TextQuestionRow)
-                    .where(TextQuestionRow.round_id == question.round_id, TextQuestionRow.leader_id == question.leader_id)
-                    .where(TextQuestionRow.partner_id == question.partner_id, TextQuestionRow.kind != "pair")
-                    .where(TextQuestionRow.closed_at.is_(None), TextQuestionRow.key != question.key)
-                    .values(closed_at=n.now())
-                )
-            await uow.session.merge(question)
+        if asked_by_text and status == "sent" and channel == "sms":
+            await ask_by_text(uow, n, notice)
         uow.publish(DELIVERIES, notice.leader_id, report(notice, channel, status, detail))
         await uow.commit()
+
+
+async def ask_by_text(uow: UnitOfWork, n: Notifier, notice: Notice) -> None:
+    """A text message to the person themselves may open a question they can answer by replying."""
+    if (question := notice.text_question()) is None:
+        return
+    if question.kind != "pair":  # a reply can only be to the latest question after pairing, never an earlier one
+        await uow.session.execute(
+            update(TextQuestionRow)
+            .where(TextQuestionRow.round_id == question.round_id, TextQuestionRow.leader_id == question.leader_id)
+            .where(TextQuestionRow.partner_id == question.partner_id, TextQuestionRow.kind != "pair")
+            .where(TextQuestionRow.closed_at.is_(None), TextQuestionRow.key != question.key)
+            .values(closed_at=n.now())
+        )
+    await uow.session.merge(question)
 
 
 def receipt_to_ask(n: Notifier, notice: Notice, detail: str) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from schemas.topics import DELIVERIES
 from services.common.crypto import Cipher
 from services.common.logs import without_person
 from services.common.store import UnitOfWork, handled_in
-from services.notifier import check_ins, person_keys, reminders
+from services.notifier import batch, person_keys
 from services.notifier.adapters.orm import ContactRow, PersonKeyRow
 from services.notifier.compose import PlannedMessage
 from services.notifier.contacts import contact_of, erased_among, project_contact
@@ -98,18 +99,30 @@ async def contacts_for(n: Notifier, notice: Notice) -> Contacts:
 
 
 async def on_event(n: Notifier, event: OutcomePublished | PairDeclined) -> None:
-    """A consumer's entry: an outcome or a partner saying no. An outcome that asks for an answer
-    also puts its reminders on the schedule (after the message, with an inbox mark of their own:
-    so once, even if the process stopped between the two)."""
+    """A consumer's entry: an outcome or a partner saying no. An outcome goes as a batch of one
+    (batch.py), which also puts its reminders and questions on the schedule."""
+    if isinstance(event, OutcomePublished):
+        for _given_up, why in await on_outcomes(n, [event]):
+            raise why  # the consumer dead-letters it, as for any event it gives up on
+        return
     notice = notice_for(event)
     async with n.store.unit_of_work() as uow:  # one look at the database for both
         handled = await handled_in(uow.session, n.store, notice.consumer, str(event.event_id))
         contacts = None if handled else await contacts_in(uow.session, n, notice)
     if not handled:
         await attempt(n, notice, FromConsumer(), contacts)
-    if isinstance(event, OutcomePublished):
-        await reminders.schedule(n, event)
-        await check_ins.schedule(n, event)
+
+
+async def on_outcomes(
+    n: Notifier,
+    events: list[OutcomePublished],
+    dead_letter: batch.DeadLetter | None = None,
+    places: Mapping[str, str] | None = None,
+    last_try: bool = False,
+) -> list[tuple[OutcomePublished, Exception]]:
+    """A batch of outcomes (batch.py): events given up on go through `dead_letter`, or are returned, with why.
+    On the consumer's `last_try` nothing is kept back for a later one."""
+    return await batch.on_outcomes(n, events, attempt, dead_letter, places, last_try)
 
 
 async def run_due(n: Notifier, early: bool = False) -> int:

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.events import OutcomePublished, PairAccepted, PairDeclined, PairEnded, RoundStatusChanged, TextReplyReceived
-from services.common.store import Store, UnitOfWork, handled_in
+from services.common.store import Store, UnitOfWork, handled_in, utc_now
 from services.notifier.adapters.orm import DeliveryRow, ScheduledRow
 from services.notifier.compose import london_date
 from services.notifier.contacts import erased_among
@@ -28,6 +29,7 @@ from services.notifier.domain.follow_ups import (
     NO_ANSWER,
     REMINDER,
     AnswerFollowUp,
+    Due,
     FollowUp,
     follow_up_id,
     follow_ups,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pairing.notifier.reminders")
 
+SCHEDULE = cast(Table, ScheduledRow.__table__)
 SCHEDULED = "notifier.follow_ups"  # inbox: outcomes whose follow-ups are on the schedule
 ANSWERED = "notifier.answered"  # inbox: questions answered, by question id
 ROUNDS_ENDED = "notifier.rounds_ended"  # inbox: rounds closed or cancelled, by round_key
@@ -54,31 +57,82 @@ def job_key(follow_up: AnswerFollowUp) -> str:
 
 async def schedule(n: Notifier, event: OutcomePublished) -> None:
     """The reminder and the task for each partner this person was asked about; once for each outcome."""
-    due = follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
-    if not due:
-        return
     async with n.store.unit_of_work() as uow:
-        if not await uow.first_time(SCHEDULED, str(event.event_id)):
-            return
-        gone = await erased_among(uow.session, [event.data.leader_id, *(p.partner_id for p in event.data.partners)])
-        for item in due:
-            data = item.follow_up.data
-            if {data.leader_id, data.partner_id} & gone or await is_answered(uow.session, n.store, data):
-                continue
-            if await uow.session.get(ScheduledRow, job_key(item.follow_up)) is None:
-                uow.session.add(
-                    ScheduledRow(
-                        key=job_key(item.follow_up),
-                        event_type=item.follow_up.event_type,
-                        # The outcome inside holds answer links: sealed like every other personal detail at rest.
-                        sealed_event=n.cipher.seal(item.follow_up.model_dump(mode="json")),
-                        reason=data.kind,
-                        due_at=item.at,
-                        give_up_at=None,
-                        attempts=0,
-                    )
-                )
-        await uow.commit()
+        if await schedule_all(uow, n, [event]):
+            await uow.commit()
+
+
+async def schedule_all(
+    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+) -> bool:
+    """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
+    due = {str(e.event_id): follow_ups(e, london_date(e.occurred_at), n.rules.reminder_working_days) for e in events}
+    new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
+    items = [item for event_id in new for item in due[event_id]]
+    if not items:
+        return bool(new)
+    datas = [item.follow_up.data for item in items]
+    gone = await erased_among(uow.session, sorted({p for d in datas for p in (d.leader_id, d.partner_id)}))
+    answered = await handled_among(
+        uow.session, uow.store, ANSWERED, [str(question_id(d.round_id, d.leader_id, d.partner_id)) for d in datas]
+    )
+    ended = await handled_among(uow.session, uow.store, ROUNDS_ENDED, [str(round_key(d.round_id)) for d in datas])
+    waiting = await scheduled_among(uow.session, [job_key(item.follow_up) for item in items])
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        data = item.follow_up.data
+        if {data.leader_id, data.partner_id} & gone or job_key(item.follow_up) in waiting:
+            continue
+        if str(question_id(data.round_id, data.leader_id, data.partner_id)) in answered or str(round_key(data.round_id)) in ended:
+            continue
+        waiting.add(job_key(item.follow_up))
+        rows.append((ready or {}).get(job_key(item.follow_up)) or follow_up_row(n, item))
+    await add_jobs(uow, rows)
+    return True
+
+
+def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
+    return {
+        "key": job_key(item.follow_up),
+        "event_type": item.follow_up.event_type,
+        # The outcome inside holds answer links: sealed like every other personal detail at rest.
+        "sealed_event": n.cipher.seal(item.follow_up.model_dump(mode="json")),
+        "reason": item.follow_up.data.kind,
+        "due_at": item.at,
+        "give_up_at": None,
+        "attempts": 0,
+    }
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+    """Every follow-up's row for the schedule, by key, sealed: work a caller may do ahead, away from the
+    event loop, and hand to `schedule_all` (which still decides which of them go on)."""
+    due = follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
+    return {job_key(item.follow_up): follow_up_row(n, item) for item in due}
+
+
+async def handled_among(session: AsyncSession, store: Store, consumer: str, event_ids: list[str]) -> set[str]:
+    """Which of these ids the inbox holds for `consumer` (`handled_in` for many, in one statement)."""
+    if not event_ids:
+        return set()
+    inbox = store.inbox
+    found = await session.scalars(select(inbox.event_id).where(inbox.consumer == consumer, inbox.event_id.in_(set(event_ids))))
+    return set(found.all())
+
+
+async def add_jobs(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    """New rows on the schedule, in one statement (the ORM would insert them one at a time)."""
+    if rows:
+        now = utc_now()
+        await uow.session.execute(insert(SCHEDULE), [{"lease": None, "created_at": now, **row} for row in rows])
+
+
+async def scheduled_among(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Which of these keys are on the schedule already."""
+    if not keys:
+        return set()
+    return set((await session.scalars(select(ScheduledRow.key).where(ScheduledRow.key.in_(set(keys))))).all())
 
 
 async def is_answered(session: AsyncSession, store: Store, data: FollowUp) -> bool:

@@ -26,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import cast
 
 from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
@@ -49,6 +50,11 @@ RETRY = "retry"
 LEASE = dt.timedelta(minutes=10)
 # How often a message waiting for contact details looks again (a new contact also wakes the scheduler).
 RECHECK = dt.timedelta(seconds=2)
+# A later outcome for someone with an earlier one still on the schedule waits behind it (behind_earlier).
+BEHIND = "behind_an_earlier_message"
+# Why an outcome's message is on the schedule instead of sent: a later one for that person waits behind it.
+HELD_UP = (QUIET_HOURS, WAITING_FOR_CONTACT, RETRY, BEHIND)
+OUTCOME = "OutcomePublished"
 log = logging.getLogger("pairing.notifier")
 
 
@@ -75,6 +81,10 @@ class FromConsumer:
     async def retry_later(self, n: Notifier, notice: Notice, key: str, attempts: int, failure: str) -> None:
         """Nothing to park: the consumer retries it itself (see `failed`)."""
 
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        """Whether a send that failed on this try is given up on (`let_go`) rather than tried again."""
+        return attempts >= n.rules.max_attempts
+
     async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
         """Given up: the event is not marked handled, and the consumer then dead-letters it
         (`failed`): replaying it from the dead-letter topic tries again."""
@@ -83,6 +93,36 @@ class FromConsumer:
     def failed(self, exc: Exception) -> None:
         """A send failed: the consumer retries with backoff, then dead-letters."""
         raise exc
+
+
+@dataclass(frozen=True)
+class FromBatch(FromConsumer):
+    """An event in a batch of outcomes (batch.py): a failed send is noted here, not raised, so the
+    rest of the batch still goes; the batch raises afterwards, to be tried again. One given up on
+    is settled (`settle`: dead-lettered, and never tried again by this batch) in the transaction
+    that reports it failed."""
+
+    settle: Callable[[UnitOfWork, Notice, str, int], Awaitable[None]] | None = None
+    failures: list[Exception] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+    last_try: bool = False  # the consumer's last try of the batch: nothing is left for a later one
+
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        """On the consumer's last try of the batch a failed send is given up on whatever its own count:
+        raising for a later try would have the consumer dead-letter the whole batch."""
+        return self.last_try or attempts >= n.rules.max_attempts
+
+    async def let_go(self, uow: UnitOfWork, n: Notifier, notice: Notice, failure: str, attempts: int) -> bool:
+        self.given_up.append(failure)
+        if self.settle is not None:
+            # `failure` is "{error} on try {n}": the dead letter says it in words a person reads first.
+            what = failure.split(" on try ", 1)[0]
+            tries = "1 try" if attempts == 1 else f"{attempts} tries"
+            await self.settle(uow, notice, f"could not be sent after {tries} ({what})", attempts)
+        return True
+
+    def failed(self, exc: Exception) -> None:
+        self.failures.append(exc)
 
 
 @dataclass(frozen=True)
@@ -130,6 +170,9 @@ class FromSchedule:
             # Before the commit: if the broker is away, nothing is given up and the scheduler tries again later.
             await n.dead_letter(*notice.source, notice.event, failure, attempts)
         return True
+
+    def out_of_tries(self, n: Notifier, attempts: int) -> bool:
+        return attempts >= n.rules.max_attempts
 
     def failed(self, exc: Exception) -> None:
         """A send failed: parked for a later try, or given up; the schedule holds it either way."""
@@ -240,7 +283,9 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
 
 async def due_keys(n: Notifier, early: bool = False, limit: int = 100) -> list[str]:
     """Messages due now; with `early`, also those waiting for contact details (one may just have come)."""
-    query = select(ScheduledRow.key).where(due_clause(n, early)).order_by(ScheduledRow.due_at).limit(limit)
+    # Two due at once (one person's messages after their quiet hours) go in the order they were put here.
+    query = select(ScheduledRow.key).where(due_clause(n, early)).order_by(ScheduledRow.due_at, ScheduledRow.created_at)
+    query = query.limit(limit)
     async with n.store.sessions() as session:
         return list((await session.scalars(query)).all())
 
@@ -261,6 +306,12 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[FromSchedule
     """Hold one due message for LEASE, so no other scheduler sends it meanwhile; None if another has it."""
     token = str(uuid.uuid4())
     async with n.store.unit_of_work() as uow:
+        if (later := await behind_earlier(uow, n, key)) is not None:
+            # Its person's earlier outcome is still waiting: this one moves behind it, to go after it.
+            moved = update(ScheduledRow).where(ScheduledRow.key == key, ScheduledRow.lease.is_(None)).values(due_at=later)
+            if await changed(uow, moved) == 1:
+                await uow.commit()
+            return None
         taken = (
             update(ScheduledRow)
             .where(ScheduledRow.key == key, due_clause(n, early))
@@ -273,3 +324,40 @@ async def take(n: Notifier, key: str, early: bool = False) -> tuple[FromSchedule
         held = FromSchedule(key, token, as_utc(row.give_up_at))
         await uow.commit()
     return held, event
+
+
+async def behind_earlier(uow: UnitOfWork, n: Notifier, key: str) -> dt.datetime | None:
+    """For an outcome's message: when to look again, if the same person has an earlier outcome's message
+    still on the schedule (quiet hours, details on their way, a retry), so their messages keep their
+    order; None if it may go now."""
+    row = await uow.session.get(ScheduledRow, key)
+    if row is None or row.event_type != OUTCOME or row.lease is not None:
+        return None
+    earlier = await uow.session.scalar(
+        select(ScheduledRow)
+        .where(ScheduledRow.key.endswith(f":{key.split(':', 1)[1]}"), ScheduledRow.key != key)
+        .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP), ScheduledRow.created_at < row.created_at)
+        .order_by(ScheduledRow.due_at)
+        .limit(1)
+    )
+    if earlier is None:
+        return None
+    soonest = n.now() + RECHECK
+    return soonest if earlier.lease is not None else max(as_utc(earlier.due_at), soonest)
+
+
+async def outcomes_waiting(uow: UnitOfWork, leaders: set[str]) -> dict[str, dt.datetime]:
+    """Among these people, those with an outcome's message still on the schedule (quiet hours, details
+    on their way, a retry), and when the earliest of them is due: their later ones wait behind it."""
+    if not leaders:
+        return {}
+    rows = await uow.session.execute(
+        select(ScheduledRow.key, ScheduledRow.due_at)
+        .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP))
+        .where(or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in sorted(leaders))))
+    )
+    waiting: dict[str, dt.datetime] = {}
+    for key, due in rows:
+        leader, at = key.split(":", 1)[1], as_utc(due)
+        waiting[leader] = min(waiting.get(leader, at), at)
+    return waiting

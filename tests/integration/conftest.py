@@ -58,6 +58,19 @@ def crashed_sends_taken_over_soon(monkeypatch):
 
 
 @pytest.fixture
+async def notifier_broker(kafka_settings):
+    """The notifier's broker, for its dead letters, with the topics made as the service makes them."""
+    from services.common.kafka import create_broker, ensure_topics
+    from services.common.settings import ReliabilitySettings
+
+    await ensure_topics(kafka_settings)
+    broker = create_broker(kafka_settings, "notifier", ReliabilitySettings())
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
 def notify():
     """A local GOV.UK Notify (tests/integration/fake_notify.py), running for the test."""
     fake = FakeNotify()

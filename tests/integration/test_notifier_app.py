@@ -132,14 +132,16 @@ async def test_a_mail_server_that_stays_down_is_retried_then_the_outcome_is_dead
         )
         event = OutcomePublished(producer="test", correlation_id=outcome.round_id, data=outcome)
         await publish(kafka, OUTCOMES, amira, event)
-        letters = []
+        letters, rows = [], []
         for _ in range(100):
             letters = [letter for letter in await read_dead_letters(kafka, wait_ms=200) if letter.event_id == str(event.event_id)]
-            if letters:
+            async with store.sessions() as session:
+                rows = (await session.scalars(select(DeliveryRow))).all()
+            # The dead letter goes out just before the transaction that says "failed" commits.
+            if letters and [row.status for row in rows] == ["failed"]:
                 break
             await asyncio.sleep(0.1)
-        async with store.sessions() as session:
-            (row,) = (await session.scalars(select(DeliveryRow))).all()
+        (row,) = rows
     finally:
         await store.engine.dispose()
         await app.stop()

@@ -15,6 +15,7 @@ from schemas.events import (
 from services.common.embedded import free_port, read_maildir
 from services.notifier import handlers
 from services.notifier.adapters.channels import SmtpChannel
+from services.notifier.batch import TryAgain
 from services.notifier.clock import FrozenClock
 from tests.integration.notifier_world import (
     DAYTIME,
@@ -66,9 +67,9 @@ async def test_a_failing_mail_server_raises_so_the_consumer_retries_then_it_is_s
     await know(store, person(), PARTNER)
     event = published()
     closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(TryAgain) as failure:
         await deliver(store, closed, event)
-    assert isinstance(failure.value, OSError)
+    assert isinstance(failure.value.__cause__, OSError)
     (row,) = await delivery_rows(store)
     assert row.status == "retrying" and row.attempts == 1
     assert await reports(store) == [], "nothing is reported while a retry may still succeed"
@@ -83,9 +84,12 @@ async def test_after_the_last_try_the_failure_is_reported_for_a_person_to_follow
     await know(store, person(), PARTNER)
     event = published()
     closed = {**channels, "email": SmtpChannel("127.0.0.1", free_port(), 2)}
-    for _ in range(RULES.max_attempts):
-        with pytest.raises(OSError):  # the mail server is not there: the consumer will try again
+    for _ in range(RULES.max_attempts - 1):
+        with pytest.raises(TryAgain) as failure:  # the mail server is not there: the consumer will try again
             await deliver(store, closed, event)
+        assert isinstance(failure.value.__cause__, OSError)
+    with pytest.raises(OSError):  # the last try: given up, and raised for the consumer to dead-letter
+        await deliver(store, closed, event)
     (report,) = await reports(store)
     assert report.data.status == "failed" and "try 3" in report.data.detail
 

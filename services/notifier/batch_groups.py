@@ -1,0 +1,266 @@
+"""The ordinary messages of a batch of outcomes (batch.py), a few at a time: written, claimed, sent
+and recorded, with never more than two fews sent and not yet recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+from typing import cast
+
+from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from schemas.events import LeaderContact
+from schemas.topics import DELIVERIES
+from services.common.store import utc_now
+from services.notifier import check_ins, reminders
+from services.notifier.adapters.orm import DeliveryRow
+from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, started_among, through_outages
+from services.notifier.compose import PlannedMessage
+from services.notifier.contacts import erased_among
+from services.notifier.context import Notifier
+from services.notifier.delivery import ask_by_text, kept_claimed, not_sent, receipt_to_ask, send
+from services.notifier.domain.messages import Route
+from services.notifier.notices import CONSUMER, Contacts, OutcomeNotice, report
+
+TABLE = cast(Table, DeliveryRow.__table__)
+# Claimed, sent and recorded together: enough to keep the email server busy, few enough that little
+# is in flight at any moment (what a crash can leave unrecorded).
+FEW = 8
+
+
+def in_few(notices: list[OutcomeNotice]) -> list[list[OutcomeNotice]]:
+    """A few at a time, in the batch's order, with at most one message to a person in each few and a
+    person's later message in a later few: the few go one after another, so their messages keep order."""
+    groups: list[list[OutcomeNotice]] = []
+    last: dict[str, int] = {}
+    for notice in notices:
+        at = last.get(notice.leader_id, -1) + 1
+        while at < len(groups) and len(groups[at]) >= FEW:
+            at += 1
+        if at == len(groups):
+            groups.append([])
+        groups[at].append(notice)
+        last[notice.leader_id] = at
+    return groups
+
+
+def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderContact]) -> list[Ready | Exception]:
+    """Plan and render each message, and seal its reminders and questions for the schedule (in a worker
+    thread: the event loop meanwhile keeps the email server busy). One that cannot be written is its error."""
+    written: list[Ready | Exception] = []
+    for notice in notices:
+        try:
+            theirs: Contacts = {leader: contacts[leader] for leader in notice.needed}
+            jobs = {**reminders.sealed_jobs(n, notice.event), **check_ins.sealed_jobs(n, notice.event)}
+            written.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs))
+        except Exception as exc:  # noqa: BLE001 - this message alone is dead-lettered (Run.reject)
+            written.append(exc)
+    return written
+
+
+async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[str, LeaderContact]) -> list[OutcomeNotice]:
+    """Every ordinary message written, claimed, sent and recorded, a few at a time; returns those that go
+    the one-message way after all (claimed meanwhile by someone else, two consumers in a rebalance; in
+    quiet hours by the time their few is sent; about someone erased since the batch began; and that
+    person's later messages).
+
+    A few is claimed and sent once the few before is all sent (so each person's messages keep their
+    order) and the few before that is recorded (so at most two fews are ever sent and not yet
+    recorded: what a crash can leave to send again). Meanwhile the few before is recorded, and the
+    next one written. A person with a message to be tried again has their later ones held back for
+    the next try (Run.held). A cancel (the service stopping) waits for every few claimed to be sent
+    and recorded, so a replay finds only messages never sent."""
+    groups = in_few(ordinary)
+    others: list[OutcomeNotice] = []
+    diverted: set[str] = set()
+    flying: list[asyncio.Task[None]] = []
+    before: asyncio.Event | None = None  # set when the few before is all sent
+    writing = asyncio.create_task(asyncio.to_thread(write, run.n, groups[0], contacts)) if groups else None
+    try:
+        for at in range(len(groups)):
+            assert writing is not None
+            written = await writing
+            nxt = at + 1
+            writing = asyncio.create_task(asyncio.to_thread(write, run.n, groups[nxt], contacts)) if nxt < len(groups) else None
+            if before is not None:
+                await before.wait()  # one few in the air at a time: this one is claimed once the one before is sent
+            if at >= 2:
+                await asyncio.wait([flying[at - 2]])  # and the one before that recorded
+            now = run.n.now()  # quiet hours as they are now, just before this few is sent
+            ready: list[Ready] = []
+            for notice, item in zip(groups[at], written, strict=True):
+                if isinstance(item, Exception):
+                    await run.reject(notice, item)
+                elif run.held_back(notice):
+                    continue
+                elif notice.leader_id in diverted or in_quiet_hours(run.n, item.planned.route, item.me, now):
+                    others.append(notice)
+                    diverted.add(notice.leader_id)
+                else:
+                    ready.append(item)
+            few = Few(ready)
+            flying.append(asyncio.create_task(few.fly(run)))
+            for lost in await asyncio.shield(few.claimed):
+                others.append(lost.notice)
+                diverted.add(lost.notice.leader_id)
+            before = few.sent
+        await landed(flying)
+    except BaseException:
+        if flying:  # stopping, or a failure: every few claimed is still sent and recorded first
+            await asyncio.wait(flying)
+        raise
+    finally:
+        if writing is not None:
+            writing.cancel()
+    return others
+
+
+async def landed(flying: list[asyncio.Task[None]]) -> None:
+    """Every few sent and recorded; the first failure that stopped one (the database away) raised."""
+    if flying:
+        await asyncio.wait(flying)  # never cancels them, whatever befalls the wait
+    for task in flying:
+        if (failure := task.exception()) is not None:
+            raise failure
+
+
+@dataclass
+class Few:
+    """A few messages: claimed, sent, then recorded; their claim kept fresh meanwhile."""
+
+    written: list[Ready]
+    claimed: asyncio.Future[list[Ready]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    sent: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def fly(self, run: Run) -> None:
+        try:
+            mine, lost = await claim_all(run, self.written)
+        except BaseException as exc:
+            self.claimed.set_exception(exc)
+            self.sent.set()
+            raise
+        self.claimed.set_result(lost)
+        async with kept_claimed(run.n.store, [ready.key for ready in mine]):
+            try:
+                await asyncio.gather(*(send_one(run.n, ready) for ready in mine))
+                for ready in mine:
+                    if ready.error is not None:  # tried again, or given up on: its person's later ones wait
+                        run.hold(ready.notice)
+            finally:
+                self.sent.set()
+            await record_all(run, [ready for ready in mine if ready.result is not None])
+        for ready in mine:
+            if ready.error is not None:
+                row = DeliveryRow(key=ready.key, leader_id=ready.notice.leader_id, channel=ready.planned.channel, attempts=1)
+                await run.alone(ready.notice, not_sent(run.n, ready.notice, run.origin(ready.notice), row, ready.error))
+            else:
+                run.sealed.update(ready.jobs)
+
+
+async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
+    """`claim` for the few; if that fails, for each on its own, so one that cannot be claimed (a value
+    the database refuses: dead-lettered, with why) holds up no other."""
+    try:
+        return await claim(run.n, written)
+    except NOT_THE_MESSAGE:
+        raise
+    except Exception:  # noqa: BLE001 - one of them is the trouble: each on its own finds which
+        mine: list[Ready] = []
+        lost: list[Ready] = []
+        for ready in written:
+            try:
+                got = await claim(run.n, [ready])
+            except NOT_THE_MESSAGE:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this message alone is dead-lettered
+                await run.reject(ready.notice, exc)
+                continue
+            mine += got[0]
+            lost += got[1]
+        return mine, lost
+
+
+async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
+    """Delivery rows made "sending" before anything is sent, in one transaction (delivery.claim, for a few);
+    returns those claimed here, and the others: with a row made meanwhile by someone else, or about
+    someone erased meanwhile (the batch's first look at the database is old news by a later few)."""
+    async with n.store.unit_of_work() as uow:
+        started = await started_among(uow, [ready.notice for ready in written], n.channels)
+        # Erased (or withdrawn) since the batch first looked: left to the one-message way, which sends nothing.
+        gone = await erased_among(uow.session, sorted({leader for ready in written for leader in ready.notice.needed}))
+        fresh = [ready for ready in written if ready.notice.job_key not in started and not gone.intersection(ready.notice.needed)]
+        made: set[str] = set()
+        if fresh:
+            now = utc_now()
+            rows = [
+                {
+                    "key": ready.key,
+                    "round_id": ready.notice.round_id,
+                    "leader_id": ready.notice.leader_id,
+                    "channel": ready.planned.channel,
+                    "status": "sending",
+                    "attempts": 1,
+                    "detail": "",
+                    "updated_at": now,
+                }
+                for ready in fresh
+            ]
+            insert_or_skip = postgresql_insert if n.store.is_postgres else sqlite_insert
+            made = set(
+                await uow.session.scalars(insert_or_skip(TABLE).values(rows).on_conflict_do_nothing().returning(TABLE.c.key))
+            )
+        await uow.commit()
+    return [r for r in written if r.key in made], [r for r in written if r.key not in made]
+
+
+async def send_one(n: Notifier, ready: Ready) -> None:
+    def replan(route: Route | None = None) -> PlannedMessage:
+        return ready.notice.plan(n.rules, ready.contacts, route)
+
+    try:
+        ready.result = await send(n.channels, ready.planned, ready.me, ready.key, replan)
+    except Exception as exc:  # noqa: BLE001 - recorded once the few is sent (delivery.not_sent)
+        ready.error = exc
+
+
+# Each sent message's row, by its key: every column given, so one statement serves them all.
+RECORDED: Update = update(TABLE).where(TABLE.c.key == bindparam("sent_key"))
+NO_RECEIPT = {"notify_id": None, "about": None, "receipt_check_at": None, "receipt_until": None}
+
+
+async def record_all(run: Run, sent: list[Ready]) -> None:
+    """The few's results in one transaction; if that fails, each on its own, so one that cannot be
+    recorded (dead-lettered, with why, its row saying it was sent) leaves the others recorded. While the
+    database is away each is written again and again: what was sent is never thrown away to be sent again."""
+    if not sent:
+        return
+    try:
+        await through_outages(lambda: record(run.n, sent))
+    except Exception:  # noqa: BLE001 - one of them is the trouble: each on its own finds which
+        for ready in sent:
+            try:
+                await through_outages(functools.partial(record, run.n, [ready]))
+            except Exception as exc:  # noqa: BLE001 - this message alone is dead-lettered
+                await run.reject(ready.notice, exc, sent=ready)
+
+
+async def record(n: Notifier, sent: list[Ready]) -> None:
+    """Results, inbox marks and delivery reports, in one transaction (delivery.finish, for a few)."""
+    async with n.store.unit_of_work() as uow:
+        new = await uow.first_times(CONSUMER, [str(ready.notice.event.event_id) for ready in sent])
+        rows = []
+        for ready in sent:
+            if str(ready.notice.event.event_id) not in new:
+                continue  # another consumer marked it meanwhile (a rebalance), or an earlier write of these: done
+            status, channel, detail = ready.result  # type: ignore[misc]  # sent: it has a result
+            receipt = {**NO_RECEIPT, **receipt_to_ask(n, ready.notice, detail)}
+            rows.append({"sent_key": ready.key, "status": status, "channel": channel, "detail": str(detail), **receipt})
+            if not ready.planned.route.to_proxy and status == "sent" and channel == "sms":
+                await ask_by_text(uow, n, ready.notice)
+            uow.publish(DELIVERIES, ready.notice.leader_id, report(ready.notice, channel, status, detail))
+        if rows:
+            await uow.session.execute(RECORDED, rows)
+        await uow.commit()
