@@ -46,10 +46,11 @@ lint: $(STAMP)
 # Debian's Chromium, installed first when it is missing (tests/browser/chromium.py), and Apache
 # Kafka from Maven Central when Java can run it (else the embedded broker; tests/conftest.py).
 # Beside them, a smoke run on the embedded Tansu broker, which `make run` uses (its output goes to
-# var/test-tansu-smoke.log and its summary is shown at the end). The tests run in two processes
+# var/test-tansu-smoke.log and its summary is shown at the end). The tests run in three processes
 # (pytest-xdist), each with its own PostgreSQL server and broker; the tests that share a stack of
-# services stay in one (tests/workers.py). TEST_PROCESSES=1 runs them in one.
-TEST_PROCESSES ?= 2
+# services stay in one (tests/workers.py). Much of a test's time is spent waiting for a broker or a
+# service, so three processes keep two cores busier than two do. TEST_PROCESSES=1 runs them in one.
+TEST_PROCESSES ?= 3
 SMOKE_LOG := var/test-tansu-smoke.log
 test: $(STAMP)
 	@$(BIN)/python -m tests.browser.chromium

@@ -1,4 +1,4 @@
-"""Which tests run in one process when `make test` runs them in two (pytest-xdist, `--dist loadscope`).
+"""Which tests run in one process when `make test` runs them in several (pytest-xdist, `--dist loadscope`).
 
 Each process has its own PostgreSQL server and broker (the session fixtures in tests/conftest.py).
 A module's tests stay together, so a stack of services a module starts once is started once; the
