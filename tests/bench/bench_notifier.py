@@ -6,7 +6,7 @@
    server (aiosmtpd, as under `make run`).
 3. Where the time goes: the notifier's batch path (services/notifier/batch.py)
    in this process on SQLite and the same kind of SMTP server, under cProfile
-   (the worker threads that write and build the emails too), summarised.
+   (the worker threads that write the messages too), summarised.
 4. The notifier as it runs: its own process on SQLite, the embedded broker and
    a local SMTP server. A 10,000-person round's outcomes are published at once,
    as the registry does when a manager publishes; measured from publishing to
@@ -57,7 +57,6 @@ from services.common.settings import KafkaSettings
 from services.common.store import Store, make_engine
 from services.launcher import Stack
 from services.notifier import batch_groups, handlers
-from services.notifier.adapters import channels as channel_module
 from services.notifier.adapters.channels import SmtpChannel, email_message
 from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.app import OUTCOME_BATCH
@@ -183,7 +182,7 @@ async def send_through_channel(port: int, emails: list) -> float:
 
 async def profiled_batches(port: int, people: list[LeaderContact], events: list[OutcomePublished]) -> tuple[float, pstats.Stats]:
     """The notifier's batch path in this process, on SQLite, under cProfile: the event loop's thread, and
-    each call that writes messages or builds emails in a worker thread (a profiler sees one thread only).
+    each call that writes messages in a worker thread (a profiler sees one thread only).
     Each counts its own thread's CPU time, so waiting (for the database, the email server or another
     thread) is left out."""
     profiles: list[cProfile.Profile] = []
@@ -213,8 +212,9 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
         channel = SmtpChannel("127.0.0.1", port, 30, SENDER, connections=3)
         rules = MessageRules(programme=ProgrammeContact(team=PROGRAMME_CONTACT))
         notifier = Notifier(store, cipher, {"email": channel}, rules)
-        originals = batch_groups.write, channel_module.flat_email
-        batch_groups.write, channel_module.flat_email = profiled(batch_groups.write), profiled(channel_module.flat_email)
+        # Writing runs in a worker thread, with its own profile; building the email on the event loop, in the main one.
+        original_write = batch_groups.write
+        batch_groups.write = profiled(batch_groups.write)
         main = cProfile.Profile(time.thread_time)
         started = time.perf_counter()
         try:
@@ -223,7 +223,7 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
                 await handlers.on_outcomes(notifier, events[start : start + OUTCOME_BATCH])
             main.disable()
         finally:
-            batch_groups.write, channel_module.flat_email = originals
+            batch_groups.write = original_write
         seconds = time.perf_counter() - started
         await channel.close()
         await store.engine.dispose()
@@ -236,7 +236,7 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
 # Where the profiled time goes: (what, file, function); each function's time with what it calls.
 PROFILE_PARTS = [
     ("writing each message: plan and render (worker thread)", "notifier/batch_groups.py", "write"),
-    ("building each email and turning it into bytes (worker thread)", "notifier/adapters/channels.py", "flat_email"),
+    ("building each email and turning it into bytes", "notifier/adapters/channels.py", "flat_email"),
     ("talking to the email server (aiosmtplib)", "aiosmtplib/smtp.py", "sendmail"),
     ("database: one look at the batch", "notifier/batch.py", "look"),
     ("database: claiming, a few at a time", "notifier/batch_groups.py", "claim"),

@@ -100,7 +100,7 @@ class SmtpChannel:
             raise CannotUseChannel("no email address on record")
         # Turned into bytes here, once, by the cheaper generator (adapters/mime.py): the same bytes
         # aiosmtplib's send_message would make, for less CPU.
-        email = email_bytes(email_message(message, self.sender, to.email, key))
+        email = flat_email(message, self.sender, to.email, key)
         async with self._slots:
             client = self._idle.pop() if self._idle else None
             try:
@@ -199,6 +199,11 @@ def picture_part(name: str) -> MIMEImage:
     image.add_header("Content-ID", f"<{picture_cid(name)}>")
     image.add_header("Content-Disposition", "inline", filename=f"{name}.png")
     return image
+
+
+def flat_email(planned: PlannedMessage, sender: str, to: str, key: str) -> bytes:
+    """The email as sent: built, then turned into bytes by the cheaper generator (adapters/mime.py)."""
+    return email_bytes(email_message(planned, sender, to, key))
 
 
 def email_message(
