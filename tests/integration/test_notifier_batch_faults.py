@@ -276,9 +276,25 @@ async def test_one_messages_own_error_never_makes_the_whole_batch_look_unhandlea
     assert not await dead_letters_of(kafka_settings, *events), "nothing given up on: the batch is tried again"
 
 
+@pytest.fixture
+async def own_kafka(new_broker, kafka_settings):
+    """A broker of its own, and the notifier's on it: the test below puts a record no one can read on the
+    outcomes topic, which other tests in this process read whole."""
+    from services.common.kafka import create_broker, ensure_topics
+    from services.common.settings import ReliabilitySettings
+
+    settings = kafka_settings.model_copy(update={"bootstrap_servers": new_broker()})
+    await ensure_topics(settings)
+    broker = create_broker(settings, "notifier", ReliabilitySettings())
+    await broker.start()
+    yield settings, broker
+    await broker.stop()
+
+
 async def test_a_record_that_cannot_be_read_is_dead_lettered_once_however_often_its_batch_is_tried(
-    store, channels, smtp_server, kafka_settings, notifier_broker
+    store, channels, smtp_server, own_kafka
 ):
+    kafka_settings, notifier_broker = own_kafka
     _, maildir = smtp_server
     (amira,) = await people(store, 1)
     outcome, unreadable = published(amira), str(uuid.uuid4())
