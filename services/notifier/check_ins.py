@@ -45,7 +45,15 @@ from services.notifier.domain.check_ins import (
     task_for,
 )
 from services.notifier.domain.follow_ups import round_key
-from services.notifier.reminders import ENDED, ROUNDS_ENDED, add_jobs, handled_among, scheduled_among, take_off
+from services.notifier.reminders import (
+    ENDED,
+    ROUNDS_ENDED,
+    add_jobs,
+    handled_among,
+    schedule_row,
+    scheduled_among,
+    take_off,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,16 +80,7 @@ def add_job(uow: UnitOfWork, n: Notifier, due: Due) -> None:
 
 
 def job_row(n: Notifier, due: Due) -> dict[str, Any]:
-    return {
-        "key": job_key(due.job),
-        "event_type": JOB_TYPE,
-        # The outcome inside holds answer links: sealed like every other personal detail at rest.
-        "sealed_event": n.cipher.seal(due.job.model_dump(mode="json")),
-        "reason": due.job.data.kind,
-        "due_at": due.at,
-        "give_up_at": None,
-        "attempts": 0,
-    }
+    return schedule_row(n, job_key(due.job), JOB_TYPE, due.job, due.job.data.kind, due.at)
 
 
 def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:

@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from pydantic import BaseModel
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,17 +94,23 @@ async def schedule_all(
     return True
 
 
-def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
+def schedule_row(n: Notifier, key: str, event_type: str, job: BaseModel, reason: str, due_at: dt.datetime) -> dict[str, Any]:
+    """A row for the schedule (reminders here, questions in check_ins.py), its job sealed."""
     return {
-        "key": job_key(item.follow_up),
-        "event_type": item.follow_up.event_type,
+        "key": key,
+        "event_type": event_type,
         # The outcome inside holds answer links: sealed like every other personal detail at rest.
-        "sealed_event": n.cipher.seal(item.follow_up.model_dump(mode="json")),
-        "reason": item.follow_up.data.kind,
-        "due_at": item.at,
+        "sealed_event": n.cipher.seal(job.model_dump(mode="json")),
+        "reason": reason,
+        "due_at": due_at,
         "give_up_at": None,
         "attempts": 0,
     }
+
+
+def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
+    follow_up = item.follow_up
+    return schedule_row(n, job_key(follow_up), follow_up.event_type, follow_up, follow_up.data.kind, item.at)
 
 
 def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
