@@ -3,12 +3,18 @@ on Apache Kafka (one node, from Maven Central), one after the other in the same 
 
 1. A 200-person round from launch to the last message delivered (target under 2 s), with
    where its time went, step by step (pipeline_stages.py).
-2. A bigger round end to end (BENCH_BIG_ROUND people, 10,000 unless set; 0 leaves it out).
-3. Leader updates per second flowing from the registry to the matcher's copy,
+2. A bigger round end to end (BENCH_BIG_ROUND people, 10,000 unless set; 0 leaves it out),
+   its sending from publishing to the last message as a share of raw SMTP on the same email
+   server (target at least 80%): raw aiosmtplib sending already built emails one after another
+   on one connection, just before and just after the round, their mean.
+3. More 200-person rounds (BENCH_REPEAT_ROUNDS, 5 unless set), with each service's resident
+   memory after each: what a long-running service holds must not grow with the rounds it has run.
+4. Leader updates per second flowing from the registry to the matcher's copy,
    as a share of the raw aiokafka produce-and-consume rate (target at least 20%).
 
-The baseline is raw aiokafka on the same broker in the same run: what the
-broker itself can carry, with no database, no checks and no outbox.
+The baselines are measured in the same run: raw aiokafka on the same broker (what the
+broker itself can carry, with no database, no checks and no outbox) and raw aiosmtplib on
+the same email server (what the server itself can take, with no writing, database or broker).
 BENCH_BROKERS=tansu (or apache) measures, and reports, one broker only.
 """
 
@@ -35,11 +41,14 @@ from services.common.smtp_sink import start_sink
 from services.launcher import Stack
 from services.registry.domain.importing import COLUMNS
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
+from tests.bench.bench_notifier import contacts, outcomes, send_raw, write_all
 from tests.bench.pipeline_stages import stages
 from tests.bench.report import REPORT, machine, table, write_section
 
 BIG = int(os.environ.get("BENCH_BIG_ROUND", "10000"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
+REPEATS = int(os.environ.get("BENCH_REPEAT_ROUNDS", "5"))
+RAW_EMAILS = 2000  # emails for each raw SMTP measure: about ten seconds of sending
 BROKERS = [b.strip() for b in os.environ.get("BENCH_BROKERS", "tansu,apache").split(",") if b.strip()]
 # BENCH_ROUNDS=0 measures only the leader updates and prints them, leaving docs/benchmarks.md as it is;
 # with BENCH_WRITE_UPDATES=1 as well, it rewrites only the updates' part of the pipeline section.
@@ -78,18 +87,49 @@ def mail_files(maildir: Path) -> list[Path]:
     return list((maildir / "new").glob("*"))
 
 
-def peak_memory(stack: Stack) -> dict[str, float]:
-    """Each service's peak resident memory so far, in MiB (the kernel's high-water mark, VmHWM)."""
-    peaks = {}
+def memory(stack: Stack, field: str = "VmHWM") -> dict[str, float]:
+    """Each service's resident memory in MiB: its peak so far (the kernel's high-water mark, VmHWM),
+    or what it holds now (VmRSS)."""
+    held = {}
     for name, process in stack.processes.items():
         try:
             status = Path(f"/proc/{process.pid}/status").read_text()
         except OSError:
             continue
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peaks[name] = int(line.split()[1]) / 1024
-    return peaks
+            if line.startswith(f"{field}:"):
+                held[name] = int(line.split()[1]) / 1024
+    return held
+
+
+def raw_emails() -> list:
+    """Emails as the notifier writes them for a round (with their calendar invitations), built once."""
+    people = contacts(RAW_EMAILS, "raw")
+    return write_all({p.leader_id: p for p in people}, outcomes(people, "bench-raw"))[1]
+
+
+def raw_smtp_rate(port: int, emails: list) -> float:
+    """Raw aiosmtplib on the round's own email server: messages a second."""
+    return len(emails) / asyncio.run(send_raw(port, emails))
+
+
+def big_round(stack: Stack, maildir: Path, port: int) -> dict:
+    """The bigger round, with raw sending on the same email server just before and just after it."""
+    emails = raw_emails()
+    before = raw_smtp_rate(port, emails)
+    result = run_round(stack, maildir, BIG)
+    after = raw_smtp_rate(port, emails)
+    result["raw smtp"] = (before, after)
+    return result
+
+
+def repeated_rounds(stack: Stack, maildir: Path) -> list[dict[str, float]]:
+    """REPEATS more 200-person rounds, each with every service's resident memory after it."""
+    held = []
+    for _ in range(REPEATS):
+        run_round(stack, maildir, 200)
+        held.append(memory(stack, "VmRSS"))
+    return held
 
 
 def run_round(stack: Stack, maildir: Path, size: int) -> dict:
@@ -119,7 +159,7 @@ def run_round(stack: Stack, maildir: Path, size: int) -> dict:
     print(f"{size} people: {last - started:.2f} s from launch to the last message", flush=True)
     return {
         "stages": stages(stack.data_dir, round_id, started, proposed, published, arrived),
-        "peak memory": peak_memory(stack),
+        "peak memory": memory(stack),
         "people": size,
         "pairs": len(view["pairs"]),
         "launch to proposed": proposed - started,
@@ -319,7 +359,8 @@ def measure(kind: str) -> dict:
             with stack:
                 run_round(stack, maildir, 40)  # warm up: first connections, first solve
                 small = run_round(stack, maildir, 200) if ROUNDS else None
-                big = run_round(stack, maildir, BIG) if BIG and ROUNDS else None
+                repeats = repeated_rounds(stack, maildir) if ROUNDS else []
+                big = big_round(stack, maildir, smtp_port) if BIG and ROUNDS else None
                 updates = projection_rate(stack, UPDATES)
                 print(f"{kind}: leader updates reach the matcher at {updates['rate']:,.0f} /s", flush=True)
                 print(f"{kind}: raw aiokafka {updates['raw']:,.0f} /s", flush=True)
@@ -328,7 +369,14 @@ def measure(kind: str) -> dict:
                 print(f"{kind}: CPU seconds during the updates: {updates['cpu']}", flush=True)
         finally:
             sink.stop()
-    return {"broker": broker_name(kind), "small": small, "big": big, "updates": updates, "raw": updates["raw"]}
+    return {
+        "broker": broker_name(kind),
+        "small": small,
+        "repeats": repeats,
+        "big": big,
+        "updates": updates,
+        "raw": updates["raw"],
+    }
 
 
 def round_rows(runs: list[dict]) -> list[list[str]]:
@@ -361,6 +409,50 @@ def memory_rows(runs: list[dict]) -> list[list[str]]:
         for r in (run["small"], run["big"])
         if r is not None
     ]
+
+
+def smtp_rows(runs: list[dict]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        big = run["big"]
+        before, after = big["raw smtp"]
+        ours = big["messages"] / big["publish to last message"]
+        share = ours / ((before + after) / 2)
+        rows.append(
+            [
+                run["broker"],
+                f"{big['messages']:,}",
+                f"{big['publish to last message']:.1f} s",
+                f"{ours:,.0f} /s",
+                f"{before:,.0f} /s / {after:,.0f} /s",
+                f"{share:.0%} ({'met' if share >= 0.8 else 'missed'})",
+            ]
+        )
+    return rows
+
+
+def repeat_rows(runs: list[dict]) -> list[list[str]]:
+    return [
+        [run["broker"], f"{i + 1} of {len(run['repeats'])}"]
+        + [f"{held.get(name, 0):.0f} MiB" for name in ("registry", "matcher", "notifier")]
+        for run in runs
+        for i, held in enumerate(run["repeats"])
+    ]
+
+
+def growth(runs: list[dict]) -> str:
+    """How much each service's memory changed from the second repeated round to the last (the first
+    warms caches that are made once)."""
+    said = []
+    for run in runs:
+        if len(run["repeats"]) < 3:
+            continue
+        first, last = run["repeats"][1], run["repeats"][-1]
+        changes = ", ".join(
+            f"{name} {last.get(name, 0) - first.get(name, 0):+.0f} MiB" for name in ("registry", "matcher", "notifier")
+        )
+        said.append(f"{run['broker']}: {changes}")
+    return "From the second of these rounds to the last: " + "; ".join(said) + "." if said else ""
 
 
 def target_200(run: dict) -> str:
@@ -464,10 +556,38 @@ def main() -> None:
             "(outbox rows written and sent, inbox marks, the matcher's log line as it begins a solve, the mail "
             "server's files): seconds since the launch request was sent, and since the step before.\n\n"
             + table(["broker", "step", "since launch", "step took"], stage_rows(runs)),
+            *(
+                [
+                    f"### The {BIG:,}-person round's sending against raw SMTP\n\nFrom publishing to the last message "
+                    "saved by the email server, against raw aiosmtplib sending 2,000 emails as the notifier writes them "
+                    "(about 11 KiB each, with the calendar invitation), already built, one after another on one connection "
+                    "to the same email server, measured just before and just after the round; the share is against "
+                    "their mean. Target: at least 80%.\n\n"
+                    + table(
+                        [
+                            "broker",
+                            "messages",
+                            "publish to last message",
+                            "messages per second",
+                            "raw before / after",
+                            "share of raw sending",
+                        ],
+                        smtp_rows(runs),
+                    )
+                ]
+                if BIG
+                else []
+            ),
             "### Peak memory of each service\n\nThe kernel's high-water mark of each process's resident memory "
             "(VmHWM), read after each round: the peak so far in the run, so the bigger round's figure includes "
             "everything before it.\n\n"
             + table(["broker", "after the round of", "registry", "matcher", "notifier"], memory_rows(runs)),
+            f"### Memory over many rounds\n\n{REPEATS} more 200-person rounds after the first, each with 200 new "
+            "leaders imported, on the same running services: what each holds afterwards (VmRSS), which must not "
+            "grow with the number of rounds run. "
+            + growth(runs)
+            + "\n\n"
+            + table(["broker", "round", "registry", "matcher", "notifier"], repeat_rows(runs)),
             updates_body(runs),
         ]
     )
