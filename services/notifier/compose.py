@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined, ProgrammeContact
 from services.notifier.domain.messages import (
@@ -44,14 +46,50 @@ def picture_cid(name: str) -> str:
     return f"{name}@pictures.pairing.local"
 
 
+# Each block of the email's HTML part, as the page (templates/email.html.j2) shows it: its words
+# escaped (names and reasons come from people), and with its picture beside it in easy read.
+_PARAGRAPH = '<p style="margin: 0 0 1em;">'
+_OPENING = {
+    "h1": '<h1 style="font-size: 1.6em; line-height: 1.25; margin: 0 0 0.75em;">',
+    "h2": '<h2 style="font-size: 1.35em; line-height: 1.3; margin: 1.5em 0 0.5em;">',
+    "h3": '<h3 style="font-size: 1.15em; line-height: 1.3; margin: 1.25em 0 0.5em;">',
+}
+_CLOSING = {"h1": "</h1>", "h2": "</h2>", "h3": "</h3>"}
+_LIST = '<ul style="margin: 0 0 1em; padding-left: 1.5em;">\n'
+_LINK = '" style="color: #005eb8; text-decoration: underline; font-weight: bold;">'
+_PICTURE = (
+    '<table role="presentation" style="border-collapse: collapse;"><tr>\n'
+    '<td style="vertical-align: middle; padding: 0 0.75em 0 0;"><img src="'
+)
+_BESIDE = '" alt="" width="56" height="56" style="display: block;"></td>\n<td style="vertical-align: middle;">'
+
+
+def node_content(node: dict) -> str:
+    """One node's element, escaped, and the line ending after it."""
+    kind = node["kind"]
+    if kind == "ul":
+        return _LIST + "".join(f"<li>{escape(item)}</li>\n" for item in node["items"]) + "</ul>\n"
+    text = escape(node["text"])
+    if kind in _OPENING:
+        return f"{_OPENING[kind]}{text}{_CLOSING[kind]}\n"
+    if kind == "link":
+        return f'{_PARAGRAPH}<a href="{escape(node["url"])}{_LINK}{text}</a></p>\n'
+    return f"{_PARAGRAPH}{text}</p>\n"
+
+
+def node_html(node: dict, picture_src: Callable[[str], str]) -> str:
+    """One node as the page puts it: with a picture, the picture sits to its left."""
+    if node["picture"]:
+        return f"{_PICTURE}{escape(picture_src(node['picture']))}{_BESIDE}{node_content(node)}</td>\n</tr></table>\n"
+    return f"{node_content(node)}\n"
+
+
 def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_points: int, picture_src=None) -> str:
     """The email's HTML part; pictures point at the images attached to the email unless told otherwise."""
     credit = PICTURE_CREDIT if pictures_in(blocks) else ""
     src = picture_src or (lambda name: f"cid:{picture_cid(name)}")
-    return render(
-        "email.html.j2",
-        {"subject": subject, "nodes": html_nodes(list(blocks)), "font_points": font_points, "picture_src": src, "credit": credit},
-    )
+    body = Markup("".join([node_html(node, src) for node in html_nodes(list(blocks))]))  # each part escaped as written
+    return render("email.html.j2", {"subject": subject, "body": body, "font_points": font_points, "credit": credit})
 
 
 LONDON = ZoneInfo("Europe/London")

@@ -339,32 +339,20 @@ def plain_text(blocks: list[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Node(dict[str, Any]):
-    """One HTML node: a dict whose keys also read as attributes. The email template asks for
-    `node.kind` several times a node; on a plain dict the template engine tries the attribute
-    first, fails with an exception and only then looks the key up."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 def html_nodes(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks grouped for HTML: consecutive list items become one list."""
     nodes: list[dict[str, Any]] = []
     for block in blocks:
         if block.kind == "li" and block.picture:
             # A point with its own picture stands on its own line, picture beside it.
-            nodes.append(Node(kind="p", text=block.text, url="", picture=block.picture))
+            nodes.append({"kind": "p", "text": block.text, "url": "", "picture": block.picture})
         elif block.kind == "li":
             if nodes and nodes[-1]["kind"] == "ul":
                 nodes[-1]["items"].append(block.text)
             else:
-                nodes.append(Node(kind="ul", items=[block.text], picture=""))
+                nodes.append({"kind": "ul", "items": [block.text], "picture": ""})
         else:
-            nodes.append(Node(kind=block.kind, text=block.text, url=block.url, picture=block.picture))
+            nodes.append({"kind": block.kind, "text": block.text, "url": block.url, "picture": block.picture})
     return nodes
 
 
