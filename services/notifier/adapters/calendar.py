@@ -81,8 +81,9 @@ def folded(line: str) -> bytes:
     data = line.encode()
     if len(data) < FOLD_AT:
         return data
+    pieces: list[str] = []
     if len(data) == len(line):  # plain ASCII: a character is an octet
-        pieces, start = [], 0
+        start = 0
         while len(line) - start >= FOLD_AT:
             end = start + FOLD_AT - 1
             if line[end - 1] in "\\^":
@@ -91,7 +92,8 @@ def folded(line: str) -> bytes:
             start = end
         pieces.append(line[start:])
         return _FOLD.join(pieces).encode()
-    pieces, current, count = [], [], 0
+    current: list[str] = []
+    count = 0
     for char in line:
         size = len(char.encode())
         if current and count + size >= FOLD_AT:
@@ -127,7 +129,9 @@ def _icalendar_line(name: str, value: dt.datetime, _zone: dt.tzinfo | None) -> b
     return b"\r\n".join(lines[1:-2])
 
 
-DESCRIPTION = "Suggested by the patient leader programme. Your programme manager will check the date, time and place with you both."
+DESCRIPTION = (
+    "Suggested by the patient leader programme. Your programme manager will check the date, time and place with you both."
+)
 
 
 @lru_cache(maxsize=64)

@@ -45,7 +45,8 @@ def icalendar_invitation(meetings: list[ProposedMeeting], round_id: str, leader_
         event.add("summary", f"First meeting with {meeting.partner_name} (suggested)")
         event.add(
             "description",
-            "Suggested by the patient leader programme. Your programme manager will check the date, time and place with you both.",
+            "Suggested by the patient leader programme. "
+            "Your programme manager will check the date, time and place with you both.",
         )
         if meeting.modes:
             event.add("location", f"{meeting.modes[0].upper()}{meeting.modes[1:]}: to be confirmed")
