@@ -6,15 +6,15 @@ Kept out of domain/ only because it reads the template files.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup, escape
 
 from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined, ProgrammeContact
@@ -107,6 +107,27 @@ _env = Environment(
 )
 
 
+class Later:
+    """A field of a message given as its words, or as a function that writes them when first asked:
+    a form the route does not use (the text message of an email) is then never written at all.
+    (A descriptor as a dataclass field: the dataclass sets and reads it through __set__ and __get__.)"""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.kept = f"_{name}"
+
+    def __get__(self, message: object, owner: type | None = None) -> str:
+        if message is None:
+            return ""  # the default, for a message without this form
+        words = message.__dict__[self.kept]
+        if callable(words):
+            words = words()
+            message.__dict__[self.kept] = words
+        return words
+
+    def __set__(self, message: object, words: str | Callable[[], str]) -> None:
+        message.__dict__[self.kept] = words
+
+
 @dataclass(frozen=True)
 class PlannedMessage:
     """One person's message in every form a channel may need; the route says which to use."""
@@ -115,8 +136,6 @@ class PlannedMessage:
     subject: str
     blocks: tuple[Block, ...]
     text: str  # plain text: the email's text part, and the words a person uses for a task
-    html: str  # the email's HTML part
-    sms: str  # the short text message
     meetings: tuple[ProposedMeeting, ...]
     round_id: str
     leader_id: str
@@ -128,6 +147,8 @@ class PlannedMessage:
     # partner to answer about: (their name, the reference to quote).
     contact: Contact | None = None
     answers: tuple[tuple[str, str], ...] = ()
+    html: Later = Later()  # the email's HTML part
+    sms: Later = Later()  # the short text message
 
     @property
     def channel(self) -> str:
@@ -145,8 +166,14 @@ def london_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LONDON).date()
 
 
-def render(template: str, context: dict) -> str:
-    return _env.get_template(template).render(context)
+@cache
+def template(name: str) -> Template:
+    """Each template compiled once and kept here: asking the environment each time takes its cache's lock."""
+    return _env.get_template(name)
+
+
+def render(name: str, context: dict) -> str:
+    return template(name).render(context)
 
 
 def tidy(text: str) -> str:
@@ -177,9 +204,10 @@ def plan_message(
     facts, meetings = message_facts(outcome, me, contacts, route)
     name = outcome.outcome
     contact = contact_words(outcome.programme or programme_of(programme))
-    planned = _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
-    answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if outcome.outcome == "paired" else ()
-    return dataclasses.replace(planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None, answers=answers)
+    paired = outcome.outcome == "paired"
+    answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if paired else ()
+    answer_by = outcome.respond_by if paired else None
+    return _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings, answer_by, answers)
 
 
 def plan_partner_declined(
@@ -206,29 +234,40 @@ def _written(
     round_id: str,
     leader_id: str,
     meetings: list[ProposedMeeting],
+    answer_by: dt.date | None = None,
+    answers: tuple[tuple[str, str], ...] = (),
 ) -> PlannedMessage:
+    """Every form of the message; the forms its route does not send are written only if asked for."""
     context = {**facts, "contact": contact}
     folder = "easy_read" if route.style == "easy_read" else "standard"
     blocks = parse_blocks(render(f"{folder}/{name}.j2", context))
     title = blocks[0].text
     subject = title if "programme" in title else f"{title} for the patient leader programme"
-    sms = text_message(name, context, route.to_proxy)
     if route.to_proxy:
         # For the person the leader named to get their messages: first, who it is for and why it came to them.
         blocks = parse_blocks(render(f"{folder}/for_proxy.j2", context)) + blocks
         subject = f"A message for {facts['name']}: {subject}"
-    html = email_html(subject, blocks, route.font_points)
+
+    def html() -> str:
+        return email_html(subject, blocks, route.font_points)
+
+    def sms() -> str:
+        return text_message(name, context, route.to_proxy)
+
     return PlannedMessage(
         route=route,
         subject=subject,
         blocks=tuple(blocks),
         text=plain_text(blocks),
-        html=html,
-        sms=sms,
+        # Written now when the route sends it, so a message that cannot be written fails here, as it always did.
+        html=html() if route.channel == "email" else html,
+        sms=sms() if route.channel == "sms" else sms,
         meetings=tuple(meetings),
         round_id=round_id,
         leader_id=leader_id,
         contact=contact,
+        answer_by=answer_by,
+        answers=answers,
     )
 
 
