@@ -24,6 +24,7 @@ from email.utils import formataddr, parseaddr
 
 import pytest
 from aiosmtplib.email import flatten_message
+from aiosmtplib.protocol import normalize_message_line_endings
 from notifier_samples import CONTACTS, ME, PAIRED, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
 
 from services.notifier import gallery
@@ -184,3 +185,11 @@ def test_headers_are_folded_as_the_email_package_folds_them():
     for value in values:
         for name in ("To", "Subject", "X-Pairing-Key"):
             assert header_line(name, value) == Compat32().fold_binary(name, value), (name, value)
+
+
+def test_a_message_s_size_is_counted_as_aiosmtplib_counts_it():
+    planned = plan_message(PAIRED, ME, CONTACTS, PROGRAMME_CONTACT)
+    email = channels.flat_email(planned, SENDERS[0], "amira@example.org", "k1", stamp=STAMP)
+    assert b"\r" not in email, "the notifier's own emails have only line feeds: counted directly"
+    for data in (email, email[:-1], b"", b"a", b"\n", b"a\r\nb\rc\n", email + b"\r", email.replace(b"\n", b"\r\n")):
+        assert channels.sent_size(data) == len(normalize_message_line_endings(data)), data[-20:]
