@@ -180,8 +180,10 @@ class ProposedMeeting:
 
 
 def one_line(text: str | None) -> str:
-    """Names and reasons are put into line-based templates: a newline must not start a new block."""
-    return re.sub(r"\s+", " ", text or "").strip()
+    """Names and reasons are put into line-based templates: a newline must not start a new block.
+    Each run of white space becomes one space (str.split's white space is the same as the \\s of a
+    regular expression, and splitting is several times quicker than substituting)."""
+    return " ".join(text.split()) if text else ""
 
 
 def join_words(items: list[str], last: str = "or") -> str:
@@ -294,7 +296,7 @@ _PICTURE = re.compile(r"^@(?P<name>[a-z][a-z-]*) +(?P<rest>.*)$")
 
 
 def _with_picture(block: Block) -> Block:
-    if found := _PICTURE.match(block.text):
+    if block.text.startswith("@") and (found := _PICTURE.match(block.text)):
         return Block(block.kind, found["rest"], block.url, found["name"])
     return block
 
@@ -305,7 +307,8 @@ def parse_blocks(markup: str) -> list[Block]:
         line = raw.strip()
         if not line:
             continue
-        if link := _LINK.match(line):
+        # Each pattern is tried only on a line that starts as it must.
+        if line[0] == "[" and (link := _LINK.match(line)):
             blocks.append(Block("link", link["text"], link["url"]))
         elif line.startswith("### "):
             blocks.append(Block("h3", line[4:].strip()))
