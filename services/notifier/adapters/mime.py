@@ -67,6 +67,7 @@ _QUOTE = [f"={octet:02X}" for octet in range(256)]
 for _octet in b"\t\n\r !\"#$%&'()*+,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~":
     _QUOTE[_octet] = chr(_octet)
 _TO_QUOTE_BUT_EQUALS = re.compile(r"[^\t\n\r -~]")  # "=" is quoted before this looks
+_KEPT_OCTETS = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 QP_LINE = 76
 
 
@@ -79,14 +80,19 @@ def quoted_printable(text: str) -> str:
     as Charset("utf-8") with QP body encoding gives (email.quoprimime.body_encode)."""
     if not text:
         return text
-    body = text if text.isascii() else text.encode("utf-8").decode("latin1")  # a character an octet
+    plain = text.isascii()
+    body = text if plain else text.encode("utf-8").decode("latin1")  # a character an octet
     # "=" first, as "=3D": that adds no character the search below would quote again.
     body = body.replace("=", "=3D")
-    if _TO_QUOTE_BUT_EQUALS.search(body):
+    # Plain ASCII has a character to quote only if it has a control character: looked for octet by octet.
+    if not plain or body.encode("ascii").translate(None, _KEPT_OCTETS):
         body = _TO_QUOTE_BUT_EQUALS.sub(_quoted, body)
     lines: list[str] = []
     append = lines.append
     for line in body.splitlines():
+        if len(line) <= QP_LINE and line[-1:] not in _BLANK:  # most lines: as they are
+            append(line)
+            continue
         start = 0
         last_start = len(line) - 1 - QP_LINE
         while start <= last_start:  # a soft break before the 76th character, never inside an "=XX"
@@ -100,7 +106,7 @@ def quoted_printable(text: str) -> str:
             else:
                 append(line[start:stop] + "=")
                 start = stop
-        if line and line[-1] in " \t":  # white space at the end of a line is quoted, or kept before a soft break
+        if line[-1] in _BLANK:  # white space at the end of a line is quoted, or kept before a soft break
             room = start - last_start
             quoted = f"={ord(line[-1]):02X}"
             if room >= 3:
@@ -115,6 +121,9 @@ def quoted_printable(text: str) -> str:
     if body[-1] in "\r\n":
         append("")
     return "\n".join(lines)
+
+
+_BLANK = (" ", "\t")
 
 
 # ---- parts ----

@@ -153,13 +153,14 @@ AWKWARD_TEXT = [
     "From the start\nFrom here on\n From not here",
     "Zoë Ó Briain-Ngata 李小龍 🙂 – “quotes” \x00\x07\x0b\x0c\x1b\x7f\u0085\u2028 end",
     "windows\r\nline\rendings\r\n",
+    "plain ASCII with control characters: \x00 \x07 \x0b \x0c \x1b \x7f=",
 ]
 
 
 def test_text_is_quoted_printable_as_the_email_package_writes_it():
     chooser = random.Random(5)
-    alphabet = "ab =\t\né李🙂\r\x85"
-    texts = AWKWARD_TEXT + ["".join(chooser.choice(alphabet) for _ in range(n)) for n in range(1, 400, 3)]
+    alphabets = ("ab =\t\né李🙂\r\x85", "ab =\t\n\x00\x1b\x7f")  # beyond ASCII, and plain ASCII with control characters
+    texts = AWKWARD_TEXT + ["".join(chooser.choice(alphabets[n % 2]) for _ in range(n)) for n in range(1, 400, 3)]
     for text in texts:
         assert quoted_printable(text) == (UTF8.body_encode(text.encode("utf-8")) if text else ""), repr(text)
         for subtype in ("plain", "html", "calendar"):
