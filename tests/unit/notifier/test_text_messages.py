@@ -2,6 +2,7 @@
 realistic names, accented names (which send the whole message as Unicode), and every kind of message."""
 
 import datetime as dt
+import random
 
 import pytest
 from notifier_samples import (
@@ -172,3 +173,28 @@ def test_a_form_the_route_does_not_send_is_written_only_when_asked_for(monkeypat
     assert emailed.sms == emailed.sms == texted.sms
     assert texted.html == texted.html and "<html" in texted.html
     assert written == ["html", "sms", "sms", "html"]
+
+
+def counted_one_by_one(text: str) -> int:
+    """segments as it was first written: every character's width, then the parts filled in turn."""
+    gsm = is_gsm(text)
+    units = [(2 if ch in "^{}\\[~]|€\f" else 1) if gsm else (2 if ord(ch) > 0xFFFF else 1) for ch in text]
+    if not units:
+        return 0
+    single, part = (160, 153) if gsm else (70, 67)
+    if sum(units) <= single:
+        return 1
+    count, used = 1, 0
+    for width in units:
+        if used + width > part:
+            count, used = count + 1, 0
+        used += width
+    return max(count, -(-sum(units) // part))
+
+
+def test_parts_are_counted_as_when_every_character_was_counted_one_by_one():
+    chooser = random.Random(11)
+    for alphabet in ("ab ", "ab €[", "abé", "ab “", "ab 🙂", "a€🙂"):
+        for length in range(0, 700, 7):
+            text = "".join(chooser.choice(alphabet) for _ in range(length))
+            assert segments(text) == counted_one_by_one(text), (alphabet, length)
