@@ -6,14 +6,16 @@ Kept out of domain/ only because it reads the template files.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup, escape
 
 from schemas.events import LeaderContact, Outcome, OutcomePublished, PairAnswer, PairDeclined, ProgrammeContact
 from services.notifier.domain.messages import (
@@ -44,14 +46,50 @@ def picture_cid(name: str) -> str:
     return f"{name}@pictures.pairing.local"
 
 
+# Each block of the email's HTML part, as the page (templates/email.html.j2) shows it: its words
+# escaped (names and reasons come from people), and with its picture beside it in easy read.
+_PARAGRAPH = '<p style="margin: 0 0 1em;">'
+_OPENING = {
+    "h1": '<h1 style="font-size: 1.6em; line-height: 1.25; margin: 0 0 0.75em;">',
+    "h2": '<h2 style="font-size: 1.35em; line-height: 1.3; margin: 1.5em 0 0.5em;">',
+    "h3": '<h3 style="font-size: 1.15em; line-height: 1.3; margin: 1.25em 0 0.5em;">',
+}
+_CLOSING = {"h1": "</h1>", "h2": "</h2>", "h3": "</h3>"}
+_LIST = '<ul style="margin: 0 0 1em; padding-left: 1.5em;">\n'
+_LINK = '" style="color: #005eb8; text-decoration: underline; font-weight: bold;">'
+_PICTURE = (
+    '<table role="presentation" style="border-collapse: collapse;"><tr>\n'
+    '<td style="vertical-align: middle; padding: 0 0.75em 0 0;"><img src="'
+)
+_BESIDE = '" alt="" width="56" height="56" style="display: block;"></td>\n<td style="vertical-align: middle;">'
+
+
+def node_content(node: dict) -> str:
+    """One node's element, escaped, and the line ending after it."""
+    kind = node["kind"]
+    if kind == "ul":
+        return _LIST + "".join(f"<li>{escape(item)}</li>\n" for item in node["items"]) + "</ul>\n"
+    text = escape(node["text"])
+    if kind in _OPENING:
+        return f"{_OPENING[kind]}{text}{_CLOSING[kind]}\n"
+    if kind == "link":
+        return f'{_PARAGRAPH}<a href="{escape(node["url"])}{_LINK}{text}</a></p>\n'
+    return f"{_PARAGRAPH}{text}</p>\n"
+
+
+def node_html(node: dict, picture_src: Callable[[str], str]) -> str:
+    """One node as the page puts it: with a picture, the picture sits to its left."""
+    if node["picture"]:
+        return f"{_PICTURE}{escape(picture_src(node['picture']))}{_BESIDE}{node_content(node)}</td>\n</tr></table>\n"
+    return f"{node_content(node)}\n"
+
+
 def email_html(subject: str, blocks: list[Block] | tuple[Block, ...], font_points: int, picture_src=None) -> str:
     """The email's HTML part; pictures point at the images attached to the email unless told otherwise."""
     credit = PICTURE_CREDIT if pictures_in(blocks) else ""
     src = picture_src or (lambda name: f"cid:{picture_cid(name)}")
-    return render(
-        "email.html.j2",
-        {"subject": subject, "nodes": html_nodes(list(blocks)), "font_points": font_points, "picture_src": src, "credit": credit},
-    )
+    body = Markup("".join([node_html(node, src) for node in html_nodes(list(blocks))]))  # each part escaped as written
+    return render("email.html.j2", {"subject": subject, "body": body, "font_points": font_points, "credit": credit})
 
 
 LONDON = ZoneInfo("Europe/London")
@@ -69,6 +107,27 @@ _env = Environment(
 )
 
 
+class Later:
+    """A field of a message given as its words, or as a function that writes them when first asked:
+    a form the route does not use (the text message of an email) is then never written at all.
+    (A descriptor as a dataclass field: the dataclass sets and reads it through __set__ and __get__.)"""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.kept = f"_{name}"
+
+    def __get__(self, message: object, owner: type | None = None) -> str:
+        if message is None:
+            return ""  # the default, for a message without this form
+        words = message.__dict__[self.kept]
+        if callable(words):
+            words = words()
+            message.__dict__[self.kept] = words
+        return words
+
+    def __set__(self, message: object, words: str | Callable[[], str]) -> None:
+        message.__dict__[self.kept] = words
+
+
 @dataclass(frozen=True)
 class PlannedMessage:
     """One person's message in every form a channel may need; the route says which to use."""
@@ -77,8 +136,6 @@ class PlannedMessage:
     subject: str
     blocks: tuple[Block, ...]
     text: str  # plain text: the email's text part, and the words a person uses for a task
-    html: str  # the email's HTML part
-    sms: str  # the short text message
     meetings: tuple[ProposedMeeting, ...]
     round_id: str
     leader_id: str
@@ -90,6 +147,8 @@ class PlannedMessage:
     # partner to answer about: (their name, the reference to quote).
     contact: Contact | None = None
     answers: tuple[tuple[str, str], ...] = ()
+    html: Later = Later()  # the email's HTML part
+    sms: Later = Later()  # the short text message
 
     @property
     def channel(self) -> str:
@@ -107,8 +166,14 @@ def london_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LONDON).date()
 
 
-def render(template: str, context: dict) -> str:
-    return _env.get_template(template).render(context)
+@cache
+def template(name: str) -> Template:
+    """Each template compiled once and kept here: asking the environment each time takes its cache's lock."""
+    return _env.get_template(name)
+
+
+def render(name: str, context: dict) -> str:
+    return template(name).render(context)
 
 
 def tidy(text: str) -> str:
@@ -139,9 +204,10 @@ def plan_message(
     facts, meetings = message_facts(outcome, me, contacts, route)
     name = outcome.outcome
     contact = contact_words(outcome.programme or programme_of(programme))
-    planned = _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings)
-    answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if outcome.outcome == "paired" else ()
-    return dataclasses.replace(planned, answer_by=outcome.respond_by if outcome.outcome == "paired" else None, answers=answers)
+    paired = outcome.outcome == "paired"
+    answers = tuple((p["name"], p["reference"]) for p in facts["partners"]) if paired else ()
+    answer_by = outcome.respond_by if paired else None
+    return _written(name, route, facts, contact, outcome.round_id, outcome.leader_id, meetings, answer_by, answers)
 
 
 def plan_partner_declined(
@@ -168,29 +234,40 @@ def _written(
     round_id: str,
     leader_id: str,
     meetings: list[ProposedMeeting],
+    answer_by: dt.date | None = None,
+    answers: tuple[tuple[str, str], ...] = (),
 ) -> PlannedMessage:
+    """Every form of the message; the forms its route does not send are written only if asked for."""
     context = {**facts, "contact": contact}
     folder = "easy_read" if route.style == "easy_read" else "standard"
     blocks = parse_blocks(render(f"{folder}/{name}.j2", context))
     title = blocks[0].text
     subject = title if "programme" in title else f"{title} for the patient leader programme"
-    sms = text_message(name, context, route.to_proxy)
     if route.to_proxy:
         # For the person the leader named to get their messages: first, who it is for and why it came to them.
         blocks = parse_blocks(render(f"{folder}/for_proxy.j2", context)) + blocks
         subject = f"A message for {facts['name']}: {subject}"
-    html = email_html(subject, blocks, route.font_points)
+
+    def html() -> str:
+        return email_html(subject, blocks, route.font_points)
+
+    def sms() -> str:
+        return text_message(name, context, route.to_proxy)
+
     return PlannedMessage(
         route=route,
         subject=subject,
         blocks=tuple(blocks),
         text=plain_text(blocks),
-        html=html,
-        sms=sms,
+        # Written now when the route sends it, so a message that cannot be written fails here, as it always did.
+        html=html() if route.channel == "email" else html,
+        sms=sms() if route.channel == "sms" else sms,
         meetings=tuple(meetings),
         round_id=round_id,
         leader_id=leader_id,
         contact=contact,
+        answer_by=answer_by,
+        answers=answers,
     )
 
 

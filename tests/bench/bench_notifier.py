@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from services.common.settings import KafkaSettings
 from services.common.store import Store, make_engine
 from services.launcher import Stack
 from services.notifier import batch_groups, handlers
-from services.notifier.adapters.channels import SmtpChannel, email_message
+from services.notifier.adapters.channels import SmtpChannel, flat_email
 from services.notifier.adapters.orm import Base, Inbox, Outbox
 from services.notifier.app import OUTCOME_BATCH
 from services.notifier.compose import plan_message
@@ -146,14 +147,17 @@ def rate(count: int, seconds: float) -> str:
 
 
 def write_all(people: dict[str, LeaderContact], rounds: list[Outcome]) -> tuple[float, list]:
+    """Each message planned and written as the bytes the notifier sends (flat_email); for the raw
+    baseline each is then read back into the email package's message, as it sent them before."""
     started = time.perf_counter()
-    emails = []
+    written = []
     for outcome in rounds:
         me = people[outcome.leader_id]
         partners = {p.partner_id: people[p.partner_id] for p in outcome.partners}
         planned = plan_message(outcome, me, partners, PROGRAMME_CONTACT)
-        emails.append((planned, me, email_message(planned, SENDER, me.email, f"bench:{outcome.leader_id}:email")))
-    return time.perf_counter() - started, emails
+        written.append((planned, me, flat_email(planned, SENDER, me.email, f"bench:{outcome.leader_id}:email")))
+    seconds = time.perf_counter() - started
+    return seconds, [(planned, me, message_from_bytes(email)) for planned, me, email in written]
 
 
 async def send_raw(port: int, emails: list) -> float:

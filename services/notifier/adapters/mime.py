@@ -1,17 +1,22 @@
-"""An email message as the bytes sent over SMTP, for less CPU than the email package's own generator.
+"""An email as the bytes sent over SMTP, written directly rather than built and flattened.
 
-The same bytes as `aiosmtplib`'s `flatten_message` (the email package's BytesGenerator with the
-compat32 policy, which `send_message` uses for the older Message classes), made cheaper in three
-places where the package spends its time, none of which changes a byte:
+The notifier's emails always have the same shape (plain text and HTML as alternatives, easy read
+pictures beside the HTML, the calendar invitation beside both), and most of their headers are the
+same in every message. So each email is written here as the bytes the email package makes for it
+(its older classes, MIMEMultipart and MIMEText with quoted-printable UTF-8, turned into bytes by
+BytesGenerator with the compat32 policy, as aiosmtplib's send_message does), without building
+a tree of objects and walking it:
 
-- a header is folded once per name and value and the result kept: most headers (content types,
-  transfer encodings, the sender) are the same in every message;
-- a part's lines get their line endings in one substitution, not one write a line;
-- a multipart's boundary is checked against the parts with a plain search, not a regular
-  expression compiled afresh for every boundary (each is random, so the regex cache never helps).
-  A boundary is random either way; only its check is different, and it is at least as strict.
+- a header is folded by the email package once per name and value and the result kept; a value
+  short enough not to need folding (an address, a key) is written as it is, as the package would;
+- a multipart's boundary is drawn from `random` as the package draws it, innermost first, and its
+  Content-Type header folded once per length of boundary;
+- a part's text is quoted-printable encoded by a shorter route to the same text: the characters
+  to quote are found with one search, not looked up one by one;
+- a picture's part is written once and kept.
 
-tests/unit/notifier/test_email_bytes.py compares the bytes with the email package's own.
+tests/unit/notifier/test_email_bytes.py compares the bytes with the email package's own, for every
+message of the gallery and for awkward names, addresses and words.
 """
 
 from __future__ import annotations
@@ -26,51 +31,158 @@ from email.message import Message
 from email.policy import Compat32
 from functools import lru_cache
 
+NL = b"\n"  # compat32's line ending; aiosmtplib turns each into CRLF as it sends
 # As the email package writes it (email/generator.py: _width, _fmt): the token zero-padded to this width.
 _WIDTH = len(repr(sys.maxsize - 1))
-_NLCRE = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE: any line ending
+_COMPAT32 = Compat32()
+MAX_LINE = 78  # compat32 folds a header longer than this
 
 
 @lru_cache(maxsize=4096)
 def _folded(name: str, value: str) -> bytes:
-    return Compat32.fold_binary(_COMPAT32, name, value)
+    return _COMPAT32.fold_binary(name, value)
 
 
-class _KeptFolds(Compat32):
-    """compat32, with each plain-text header's folded form kept (a Header object is folded each time)."""
-
-    def fold_binary(self, name: str, value: str | Header) -> bytes:  # compat32 folds a Header too
-        if isinstance(value, str):
-            return _folded(name, value)
-        return super().fold_binary(name, value)  # type: ignore[arg-type]  # typeshed leaves out Header, which compat32 folds
+# Printable ASCII in words separated by single spaces: the email package writes such a value as it is.
+_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 
 
-_COMPAT32 = Compat32()
-KEPT_FOLDS = _KeptFolds()
+def header_line(name: str, value: str) -> bytes:
+    """`name: value` and its line ending, folded as compat32 folds it."""
+    if len(name) + 2 + len(value) <= MAX_LINE and _PLAIN_VALUE.fullmatch(value):
+        return f"{name}: {value}\n".encode("ascii")
+    return _folded(name, value)
 
 
-class _Generator(BytesGenerator):
-    def _write_lines(self, lines: str) -> None:
-        # The email package writes each line and its ending separately; this is the same text.
-        if lines:
-            self.write(_NLCRE.sub(self._NL, lines))  # type: ignore[attr-defined]  # the generator's line ending, set as it flattens
-
-    @classmethod
-    def _make_boundary(cls, text: bytes | None = None) -> str:  # BytesGenerator gives the parts as bytes
-        token = random.randrange(sys.maxsize)
-        boundary = ("=" * 15) + f"{token:0{_WIDTH}d}" + "=="
-        if text is None:
-            return boundary
-        chosen, counter = boundary, 0
-        # The package looks for a line of exactly "--boundary" or "--boundary--"; this looks for it anywhere.
-        while b"--" + chosen.encode("ascii") in text:
-            chosen = f"{boundary}.{counter}"
-            counter += 1
-        return chosen
+@lru_cache(maxsize=1024)
+def utf8_header_line(name: str, value: str) -> bytes:
+    """A header beyond plain ASCII, encoded as email needs (Header(value, "utf-8"), as compat32 folds it)."""
+    return _COMPAT32.fold_binary(name, Header(value, "utf-8"))  # type: ignore[arg-type]  # typeshed leaves out Header, which compat32 folds
 
 
-def email_bytes(message: Message) -> bytes:
-    """The message as sent: what aiosmtplib's send_message would send for it."""
+# ---- quoted-printable, as email.quoprimime.body_encode writes it ----
+
+# The characters a body may keep as they are: printable ASCII but "=", tab and line endings.
+_QUOTE = [f"={octet:02X}" for octet in range(256)]
+for _octet in b"\t\n\r !\"#$%&'()*+,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~":
+    _QUOTE[_octet] = chr(_octet)
+_TO_QUOTE_BUT_EQUALS = re.compile(r"[^\t\n\r -~]")  # "=" is quoted before this looks
+_KEPT_OCTETS = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+QP_LINE = 76
+
+
+def _quoted(match: re.Match[str]) -> str:
+    return _QUOTE[ord(match[0])]
+
+
+def quoted_printable(text: str) -> str:
+    """`text` as UTF-8 in quoted-printable, lines of at most 76 characters ending in "\\n": the same
+    as Charset("utf-8") with QP body encoding gives (email.quoprimime.body_encode)."""
+    if not text:
+        return text
+    plain = text.isascii()
+    body = text if plain else text.encode("utf-8").decode("latin1")  # a character an octet
+    # "=" first, as "=3D": that adds no character the search below would quote again.
+    body = body.replace("=", "=3D")
+    # Plain ASCII has a character to quote only if it has a control character: looked for octet by octet.
+    if not plain or body.encode("ascii").translate(None, _KEPT_OCTETS):
+        body = _TO_QUOTE_BUT_EQUALS.sub(_quoted, body)
+    lines: list[str] = []
+    append = lines.append
+    for line in body.splitlines():
+        if len(line) <= QP_LINE and line[-1:] not in _BLANK:  # most lines: as they are
+            append(line)
+            continue
+        start = 0
+        last_start = len(line) - 1 - QP_LINE
+        while start <= last_start:  # a soft break before the 76th character, never inside an "=XX"
+            stop = start + QP_LINE - 1
+            if line[stop - 2] == "=":
+                append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                append(line[start:stop])
+                start = stop - 1
+            else:
+                append(line[start:stop] + "=")
+                start = stop
+        if line[-1] in _BLANK:  # white space at the end of a line is quoted, or kept before a soft break
+            room = start - last_start
+            quoted = f"={ord(line[-1]):02X}"
+            if room >= 3:
+                end = quoted
+            elif room == 2:
+                end = line[-1] + "=\n"
+            else:
+                end = "=\n" + quoted
+            append(line[start:-1] + end)
+        else:
+            append(line[start:])
+    if body[-1] in "\r\n":
+        append("")
+    return "\n".join(lines)
+
+
+_BLANK = (" ", "\t")
+
+
+# ---- parts ----
+
+_FROM_LINE = re.compile(r"^From ", re.MULTILINE)  # compat32 writes such a line as ">From " (mangle_from_)
+
+
+@lru_cache(maxsize=8)
+def text_head(subtype: str) -> bytes:
+    """A text part's headers and the blank line after them, as MIMEText(text, subtype, UTF-8) has them."""
+    kind = header_line("Content-Type", f'text/{subtype}; charset="utf-8"')
+    lines = [kind, header_line("MIME-Version", "1.0"), header_line("Content-Transfer-Encoding", "quoted-printable")]
+    if subtype == "calendar":
+        # The invitation's method, set on the part once made, moves its Content-Type after the others.
+        lines = [*lines[1:], header_line("Content-Type", 'text/calendar; charset="utf-8"; method="PUBLISH"')]
+        lines.append(header_line("Content-Disposition", 'attachment; filename="first-meeting.ics"'))
+    return b"".join([*lines, NL])
+
+
+def text_part(text: str, subtype: str) -> bytes:
+    """A text part: its headers, then its words in quoted-printable UTF-8."""
+    body = quoted_printable(text)
+    if "From " in body:
+        body = _FROM_LINE.sub(">From ", body)
+    return text_head(subtype) + body.encode("ascii")
+
+
+def part_bytes(part: Message) -> bytes:
+    """A part with no parts of its own (a picture), as the email package turns it into bytes."""
     with io.BytesIO() as out:
-        _Generator(out, policy=KEPT_FOLDS).flatten(message)
+        BytesGenerator(out, policy=_COMPAT32).flatten(part)
         return out.getvalue()
+
+
+def boundary(parts: bytes) -> str:
+    """A multipart's boundary, drawn as the email package draws it; it must not be in its parts.
+    The package looks for a line of exactly "--boundary" or "--boundary--"; this looks for it anywhere."""
+    token = random.randrange(sys.maxsize)
+    drawn = ("=" * 15) + f"{token:0{_WIDTH}d}" + "=="
+    chosen, counter = drawn, 0
+    while b"--" + chosen.encode("ascii") in parts:
+        chosen = f"{drawn}.{counter}"
+        counter += 1
+    return chosen
+
+
+@lru_cache(maxsize=32)
+def _multipart_head(subtype: str, length: int) -> tuple[bytes, bytes]:
+    """A multipart's Content-Type, folded once for every boundary of this length (a boundary has no
+    spaces or separators, so only its length moves the fold), split where the boundary goes."""
+    stand_in = "0" * length
+    folded = header_line("Content-Type", f'multipart/{subtype}; boundary="{stand_in}"')
+    before, after = folded.split(f'"{stand_in}"'.encode("ascii"))
+    return before + b'"', b'"' + after + header_line("MIME-Version", "1.0")
+
+
+def multipart(subtype: str, parts: list[bytes], headers: bytes = b"") -> bytes:
+    """A multipart holding `parts`, with `headers` after its own (a whole email's From, To and so on)."""
+    chosen = boundary(NL.join(parts))
+    before, after = _multipart_head(subtype, len(chosen))
+    line = b"--" + chosen.encode("ascii")
+    return b"".join([before, line[2:], after, headers, NL, line, NL, (NL + line + NL).join(parts), NL, line, b"--", NL])

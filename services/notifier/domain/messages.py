@@ -180,8 +180,10 @@ class ProposedMeeting:
 
 
 def one_line(text: str | None) -> str:
-    """Names and reasons are put into line-based templates: a newline must not start a new block."""
-    return re.sub(r"\s+", " ", text or "").strip()
+    """Names and reasons are put into line-based templates: a newline must not start a new block.
+    Each run of white space becomes one space (str.split's white space is the same as the \\s of a
+    regular expression, and splitting is several times quicker than substituting)."""
+    return " ".join(text.split()) if text else ""
 
 
 def join_words(items: list[str], last: str = "or") -> str:
@@ -294,7 +296,7 @@ _PICTURE = re.compile(r"^@(?P<name>[a-z][a-z-]*) +(?P<rest>.*)$")
 
 
 def _with_picture(block: Block) -> Block:
-    if found := _PICTURE.match(block.text):
+    if block.text.startswith("@") and (found := _PICTURE.match(block.text)):
         return Block(block.kind, found["rest"], block.url, found["name"])
     return block
 
@@ -305,7 +307,8 @@ def parse_blocks(markup: str) -> list[Block]:
         line = raw.strip()
         if not line:
             continue
-        if link := _LINK.match(line):
+        # Each pattern is tried only on a line that starts as it must.
+        if line[0] == "[" and (link := _LINK.match(line)):
             blocks.append(Block("link", link["text"], link["url"]))
         elif line.startswith("### "):
             blocks.append(Block("h3", line[4:].strip()))
@@ -339,32 +342,20 @@ def plain_text(blocks: list[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Node(dict[str, Any]):
-    """One HTML node: a dict whose keys also read as attributes. The email template asks for
-    `node.kind` several times a node; on a plain dict the template engine tries the attribute
-    first, fails with an exception and only then looks the key up."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 def html_nodes(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks grouped for HTML: consecutive list items become one list."""
     nodes: list[dict[str, Any]] = []
     for block in blocks:
         if block.kind == "li" and block.picture:
             # A point with its own picture stands on its own line, picture beside it.
-            nodes.append(Node(kind="p", text=block.text, url="", picture=block.picture))
+            nodes.append({"kind": "p", "text": block.text, "url": "", "picture": block.picture})
         elif block.kind == "li":
             if nodes and nodes[-1]["kind"] == "ul":
                 nodes[-1]["items"].append(block.text)
             else:
-                nodes.append(Node(kind="ul", items=[block.text], picture=""))
+                nodes.append({"kind": "ul", "items": [block.text], "picture": ""})
         else:
-            nodes.append(Node(kind=block.kind, text=block.text, url=block.url, picture=block.picture))
+            nodes.append({"kind": block.kind, "text": block.text, "url": block.url, "picture": block.picture})
     return nodes
 
 

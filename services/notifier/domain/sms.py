@@ -37,16 +37,19 @@ def _units(text: str, gsm: bool) -> list[int]:
 def segments(text: str) -> int:
     """How many parts `text` is sent as (0 for no text)."""
     gsm = is_gsm(text)
-    units = _units(text, gsm)
-    total = sum(units)
+    # Most characters take one place: only the extension table's (GSM) or those beyond 16 bits (Unicode) take two.
+    wide = sum(text.count(ch) for ch in GSM_EXTENSION) if gsm else sum(1 for ch in text if ord(ch) > 0xFFFF)
+    total = len(text) + wide
     if total == 0:
         return 0
     single, part = (GSM_SINGLE, GSM_PART) if gsm else (UNICODE_SINGLE, UNICODE_PART)
     if total <= single:
         return 1
+    if not wide:  # every character one place: the parts simply fill up
+        return math.ceil(total / part)
     # Several parts: fill each in turn; a two-place character never straddles two parts.
     count, used = 1, 0
-    for width in units:
+    for width in _units(text, gsm):
         if used + width > part:
             count, used = count + 1, 0
         used += width

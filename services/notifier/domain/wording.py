@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from schemas.cohort import Session
 from schemas.events import ProgrammeContact
@@ -90,7 +91,8 @@ class Contact:
 
 
 def _line(text: str | None) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
+    """On one line: each run of white space one space (as messages.one_line)."""
+    return " ".join(text.split()) if text else ""
 
 
 def contact_words(programme: ProgrammeContact) -> Contact:
@@ -189,6 +191,7 @@ EASY_PAIR_REASONS: tuple[tuple[str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def easy_pair_reason(reason: str) -> str:
     """A reason for a pair in easy words; one we do not recognise stays as the matcher wrote it."""
     text = _line(reason)

@@ -17,7 +17,7 @@ from services.notifier.adapters.channels import (
     PersonTaskChannel,
     PrintQueueChannel,
     SmtpChannel,
-    email_message,
+    flat_email,
 )
 from services.notifier.adapters.letters import letter_story
 from services.notifier.compose import plan_message
@@ -33,14 +33,14 @@ def plan(outcome=PAIRED, me=ME, **change):
     return plan_message(outcome, me, CONTACTS, PROGRAMME_CONTACT), me
 
 
-def received(message) -> EmailMessage:
+def received(email: bytes) -> EmailMessage:
     """The email as the server receives it: its bytes, read back."""
-    return message_from_bytes(message.as_bytes(), policy=default)
+    return message_from_bytes(email, policy=default)
 
 
 def test_an_email_has_plain_text_html_and_the_suggested_meeting_as_a_calendar_file():
     message, _ = plan()
-    email = received(email_message(message, "Programme <p@example.org>", "amira@example.org", "e1:pl-1:email"))
+    email = received(flat_email(message, "Programme <p@example.org>", "amira@example.org", "e1:pl-1:email"))
     types = [part.get_content_type() for part in email.walk()]
     assert types == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html", "text/calendar"]
     assert email["Message-ID"] == "<e1.pl-1.email@pairing.local>", "the same message always has the same id"
@@ -66,7 +66,7 @@ def test_two_partners_give_two_calendar_entries_and_no_meeting_gives_no_file():
     ics = invitation_ics(message.meetings, "r1", "cl-1", dt.datetime(2026, 12, 15, tzinfo=dt.UTC))
     assert len(icalendar.Calendar.from_ical(ics).walk("VEVENT")) == 2
     unmatched, _ = plan(UNMATCHED)
-    email = received(email_message(unmatched, "p@example.org", "amira@example.org", "e2:pl-1:email"))
+    email = received(flat_email(unmatched, "p@example.org", "amira@example.org", "e2:pl-1:email"))
     assert not list(email.iter_attachments())
 
 
@@ -151,7 +151,7 @@ async def test_a_task_about_someone_whose_details_we_lack_quotes_no_name_or_form
 def test_an_email_reads_back_whole_with_names_beyond_plain_ascii():
     message, _ = plan()
     message = dataclasses.replace(message, subject="Zoë, we have found you a partner", text="Dear Zoë,\n" + "x " * 600)
-    email = received(email_message(message, "Programme team – Tyneside <p@example.org>", "zoe@example.org", "e3:pl-1:email"))
+    email = received(flat_email(message, "Programme team – Tyneside <p@example.org>", "zoe@example.org", "e3:pl-1:email"))
     assert email["Subject"] == "Zoë, we have found you a partner"
     assert email["From"].addresses[0].display_name == "Programme team – Tyneside"
     assert email.get_body(preferencelist=("plain",)).get_content() == message.text

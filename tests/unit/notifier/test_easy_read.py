@@ -9,7 +9,7 @@ import pypdfium2 as pdfium
 import pytest
 from notifier_samples import CONTACTS, ME, PAIRED, PROGRAMME_CONTACT, UNMATCHED
 
-from services.notifier.adapters.channels import email_message
+from services.notifier.adapters.channels import flat_email
 from services.notifier.adapters.letters import letter_pdf
 from services.notifier.compose import PICTURES, plan_message
 from services.notifier.domain.messages import pictures_in
@@ -39,7 +39,7 @@ def test_each_section_of_an_easy_read_message_has_a_picture():
 
 def test_the_pictures_travel_inside_the_email_and_the_licence_is_credited():
     message = plan_message(PAIRED, EASY, CONTACTS, PROGRAMME_CONTACT)
-    email = message_from_bytes(email_message(message, "p@example.org", "a@example.org", "k").as_bytes(), policy=default)
+    email = message_from_bytes(flat_email(message, "p@example.org", "a@example.org", "k"), policy=default)
     types = [part.get_content_type() for part in email.walk()]
     assert "multipart/related" in types and types.count("image/png") == len(pictures_in(message.blocks))
     html = email.get_body(preferencelist=("html",)).get_content()

@@ -1,5 +1,7 @@
 import datetime as dt
 import itertools
+import re
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -18,8 +20,9 @@ from notifier_samples import (
 
 from schemas.events import PairAnswer
 from services.notifier.compose import london_date, plan_message, plan_partner_declined
-from services.notifier.domain.messages import choose_route, parse_blocks, plain_text
+from services.notifier.domain.messages import choose_route, one_line, parse_blocks, plain_text
 from services.notifier.domain.sms import segments
+from services.notifier.domain.wording import _line
 
 pytestmark = pytest.mark.unit
 
@@ -294,3 +297,14 @@ def test_when_a_published_round_is_stopped_everyone_hears_it_will_not_go_ahead_i
     assert "Your pair will not go ahead" in plan(stopped, information_format="easy_read").text
     assert "will not go ahead" in plan(stopped, contact_method="sms", phone="07700 900123").sms
     assert plan(stopped, information_format="braille").channel == "person"
+
+
+def test_a_name_or_reason_goes_on_one_line_as_a_regular_expression_would_put_it():
+    """one_line splits on white space rather than substituting it: the same for every kind of white space."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c))]
+    assert len(spaces) > 20 and "\u00a0" in spaces and "\u2028" in spaces
+    texts = [None, "", " ", "Ben Bell", "  Ben \n\n Bell\t", "".join(spaces), f"a{''.join(spaces)}b", "Zoë\u00a0Ó\u2003Briain "]
+    texts += [f"{space}x{space}{space}y{space}" for space in spaces]
+    for text in texts:
+        expected = re.sub(r"\s+", " ", text or "").strip()
+        assert one_line(text) == _line(text) == expected, repr(text)

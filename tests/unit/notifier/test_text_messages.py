@@ -2,6 +2,7 @@
 realistic names, accented names (which send the whole message as Unicode), and every kind of message."""
 
 import datetime as dt
+import random
 
 import pytest
 from notifier_samples import (
@@ -20,6 +21,7 @@ from notifier_samples import (
 
 from schemas.events import ContactProxy, Outcome, PairAnswer
 from services.matcher.domain import explain
+from services.notifier import compose
 from services.notifier.compose import plan_message, plan_partner_declined
 from services.notifier.domain.sms import is_gsm, segments
 from services.notifier.domain.wording import EASY_REASONS
@@ -155,3 +157,44 @@ def test_the_unmatched_text_uses_the_reason_in_easy_words():
     me = ME.model_copy(update=SMS)
     text = plan_message(outcomes()["not paired: availability"], me, CONTACTS, LONG_TEAM).sms
     assert EASY_REASONS["availability"] in text and "If you are free at other times, tell us by Tue 23 Feb." in text
+
+
+def test_a_form_the_route_does_not_send_is_written_only_when_asked_for(monkeypatch):
+    written: list[str] = []
+    text_message, email_html = compose.text_message, compose.email_html
+    monkeypatch.setattr(compose, "text_message", lambda *a, **k: written.append("sms") or text_message(*a, **k))
+    monkeypatch.setattr(compose, "email_html", lambda *a, **k: written.append("html") or email_html(*a, **k))
+    emailed = plan_message(PAIRED, ME, CONTACTS, PROGRAMME_CONTACT)
+    assert written == ["html"], "an email's HTML is written as it is planned; its text message is not"
+    by_text = ME.model_copy(update={"contact_method": "sms", "phone": "07700 900123"})
+    texted = plan_message(PAIRED, by_text, CONTACTS, PROGRAMME_CONTACT)
+    assert written == ["html", "sms"], "a text message's words are written as it is planned; its HTML is not"
+    # Asked for, each is written once, and is what it is when the route sends it.
+    assert emailed.sms == emailed.sms == texted.sms
+    assert texted.html == texted.html and "<html" in texted.html
+    assert written == ["html", "sms", "sms", "html"]
+
+
+def counted_one_by_one(text: str) -> int:
+    """segments as it was first written: every character's width, then the parts filled in turn."""
+    gsm = is_gsm(text)
+    units = [(2 if ch in "^{}\\[~]|€\f" else 1) if gsm else (2 if ord(ch) > 0xFFFF else 1) for ch in text]
+    if not units:
+        return 0
+    single, part = (160, 153) if gsm else (70, 67)
+    if sum(units) <= single:
+        return 1
+    count, used = 1, 0
+    for width in units:
+        if used + width > part:
+            count, used = count + 1, 0
+        used += width
+    return max(count, -(-sum(units) // part))
+
+
+def test_parts_are_counted_as_when_every_character_was_counted_one_by_one():
+    chooser = random.Random(11)
+    for alphabet in ("ab ", "ab €[", "abé", "ab “", "ab 🙂", "a€🙂"):
+        for length in range(0, 700, 7):
+            text = "".join(chooser.choice(alphabet) for _ in range(length))
+            assert segments(text) == counted_one_by_one(text), (alphabet, length)
