@@ -185,7 +185,8 @@ async def schedule_follow_ups(n: Notifier, events: list[OutcomePublished], seale
     if not events:
         return
     async with n.store.unit_of_work() as uow:
-        changed = await reminders.schedule_all(uow, n, events, sealed)
-        changed = await check_ins.schedule_all(uow, n, events, sealed) or changed
+        erased = reminders.Erased()  # who was erased, looked up once for both
+        changed = await reminders.schedule_all(uow, n, events, sealed, erased)
+        changed = await check_ins.schedule_all(uow, n, events, sealed, erased) or changed
         if changed:
             await uow.commit()

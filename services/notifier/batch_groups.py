@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy import Insert, Table, Update, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -183,6 +183,15 @@ async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[R
         return mine, lost
 
 
+# A few's new delivery rows, as the parameters of one statement (not in its text), so it is compiled once
+# and kept (as the inbox's marks, UnitOfWork.first_times): a row someone else made first is skipped.
+# By dialect: PostgreSQL's, then SQLite's.
+CLAIMED: dict[bool, Insert] = {
+    True: postgresql_insert(TABLE).on_conflict_do_nothing().returning(TABLE.c.key),
+    False: sqlite_insert(TABLE).on_conflict_do_nothing().returning(TABLE.c.key),
+}
+
+
 async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
     """Delivery rows made "sending" before anything is sent, in one transaction (delivery.claim, for a few);
     returns those claimed here, and the others: with a row made meanwhile by someone else, or about
@@ -208,10 +217,7 @@ async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Re
                 }
                 for ready in fresh
             ]
-            insert_or_skip = postgresql_insert if n.store.is_postgres else sqlite_insert
-            made = set(
-                await uow.session.scalars(insert_or_skip(TABLE).values(rows).on_conflict_do_nothing().returning(TABLE.c.key))
-            )
+            made = set(await uow.session.scalars(CLAIMED[n.store.is_postgres], rows))
         await uow.commit()
     return [r for r in written if r.key in made], [r for r in written if r.key not in made]
 
