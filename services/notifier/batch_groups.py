@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, update
+from sqlalchemy import Insert, Table, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from schemas.events import LeaderContact
 from schemas.topics import DELIVERIES
-from services.common.store import utc_now
+from services.common.store import UnitOfWork, utc_now
 from services.notifier import check_ins, reminders
-from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, started_among, through_outages
+from services.notifier.adapters.orm import DeliveryRow, ErasedRow
+from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, through_outages
 from services.notifier.compose import PlannedMessage
-from services.notifier.contacts import erased_among
+from services.notifier.contacts import digest
 from services.notifier.context import Notifier
 from services.notifier.delivery import ask_by_text, kept_claimed, not_sent, receipt_to_ask, send
 from services.notifier.domain.messages import Route
@@ -197,9 +198,8 @@ async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Re
     returns those claimed here, and the others: with a row made meanwhile by someone else, or about
     someone erased meanwhile (the batch's first look at the database is old news by a later few)."""
     async with n.store.unit_of_work() as uow:
-        started = await started_among(uow, [ready.notice for ready in written], n.channels)
         # Erased (or withdrawn) since the batch first looked: left to the one-message way, which sends nothing.
-        gone = await erased_among(uow.session, sorted({leader for ready in written for leader in ready.notice.needed}))
+        started, gone = await started_or_erased(uow, written, n.channels)
         fresh = [ready for ready in written if ready.notice.job_key not in started and not gone.intersection(ready.notice.needed)]
         made: set[str] = set()
         if fresh:
@@ -220,6 +220,26 @@ async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Re
             made = set(await uow.session.scalars(CLAIMED[n.store.is_postgres], rows))
         await uow.commit()
     return [r for r in written if r.key in made], [r for r in written if r.key not in made]
+
+
+async def started_or_erased(uow: UnitOfWork, written: list[Ready], channels: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The job keys among these with a delivery row already, under any channel (batch_run.started_among), and
+    the people they need who were erased (contacts.erased_among): both in one statement, as a claim waits on it."""
+    keys = {ready.notice.key(channel) for ready in written for channel in {*channels, "person"}}
+    digests = {digest(leader): leader for ready in written for leader in ready.notice.needed}
+    found = await uow.session.scalars(
+        select(DeliveryRow.key)
+        .where(DeliveryRow.key.in_(keys))
+        .union_all(select(ErasedRow.digest).where(ErasedRow.digest.in_(list(digests))))
+    )
+    started: set[str] = set()
+    gone: set[str] = set()
+    for value in found:  # a delivery key has colons; a digest never does
+        if value in keys:
+            started.add(value.rsplit(":", 1)[0])
+        elif value in digests:
+            gone.add(digests[value])
+    return started, gone
 
 
 async def send_one(n: Notifier, ready: Ready) -> None:
