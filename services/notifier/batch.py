@@ -117,7 +117,8 @@ async def on_outcomes(
     await run.let_go_of_held()
     unsettled = {event_id for event_id, origin in run.origins.items() if origin.failures or origin.given_up}
     unsettled |= {str(notice.event.event_id) for notice in run.waiting} | run.elsewhere
-    await schedule_follow_ups(n, [e for e in events if str(e.event_id) not in unsettled | found.given_up], run.sealed)
+    handled = [e for e in events if str(e.event_id) not in unsettled | found.given_up]
+    await schedule_follow_ups(n, handled, run.sealed, run.follow_ups, run.questions)
     retry = [origin.failures[-1] for origin in run.origins.values() if origin.failures and not origin.given_up]
     if retry or run.waiting:
         raise TryAgain(
@@ -179,14 +180,21 @@ def is_ordinary(n: Notifier, notice: OutcomeNotice, found: Found, now: dt.dateti
     return not in_quiet_hours(n, choose_route(me), me, now)  # the route as notice.plan chooses it
 
 
-async def schedule_follow_ups(n: Notifier, events: list[OutcomePublished], sealed: dict[str, dict[str, Any]]) -> None:
+async def schedule_follow_ups(
+    n: Notifier,
+    events: list[OutcomePublished],
+    sealed: dict[str, dict[str, Any]],
+    follow_ups: dict[str, list[Any]] | None = None,
+    questions: dict[str, list[Any]] | None = None,
+) -> None:
     """Reminders and questions (reminders.py, check_ins.py) for every outcome handled, in one transaction;
-    `sealed` holds the rows written ahead with the messages."""
+    `sealed` holds the rows written ahead with the messages, and `follow_ups` and `questions` what they
+    were made from (by event id), so they are not worked out again here, on the event loop."""
     if not events:
         return
     async with n.store.unit_of_work() as uow:
         erased = reminders.Erased()  # who was erased, looked up once for both
-        changed = await reminders.schedule_all(uow, n, events, sealed, erased)
-        changed = await check_ins.schedule_all(uow, n, events, sealed, erased) or changed
+        changed = await reminders.schedule_all(uow, n, events, sealed, erased, follow_ups)
+        changed = await check_ins.schedule_all(uow, n, events, sealed, erased, questions) or changed
         if changed:
             await uow.commit()

@@ -55,8 +55,9 @@ def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderC
     for notice in notices:
         try:
             theirs: Contacts = {leader: contacts[leader] for leader in notice.needed}
-            jobs = {**reminders.sealed_jobs(n, notice.event), **check_ins.sealed_jobs(n, notice.event)}
-            written.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs))
+            follow_ups, questions = reminders.due_for(n, notice.event), check_ins.due_for(n, notice.event)
+            jobs = {**reminders.sealed_jobs(n, notice.event, follow_ups), **check_ins.sealed_jobs(n, notice.event, questions)}
+            written.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs, follow_ups, questions))
         except Exception as exc:  # noqa: BLE001 - this message alone is dead-lettered (Run.reject)
             written.append(exc)
     return written
@@ -159,6 +160,8 @@ class Few:
                 await run.alone(ready.notice, not_sent(run.n, ready.notice, run.origin(ready.notice), row, ready.error))
             else:
                 run.sealed.update(ready.jobs)
+                run.follow_ups[str(ready.notice.event.event_id)] = ready.follow_ups
+                run.questions[str(ready.notice.event.event_id)] = ready.questions
 
 
 async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:

@@ -84,10 +84,15 @@ def job_row(n: Notifier, due: Due) -> dict[str, Any]:
     return schedule_row(n, job_key(due.job), JOB_TYPE, due.job, due.job.data.kind, due.at)
 
 
-def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+def due_for(n: Notifier, event: OutcomePublished) -> list[Due]:
+    """The outcome's questions and when each is due, counted from today on the notifier's clock."""
+    return questions_for(event, london_date(n.now()))
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished, due: list[Due] | None = None) -> dict[str, dict[str, Any]]:
     """Every question's row for the schedule, by key, sealed: work a caller may do ahead, away from the
     event loop, and hand to `schedule_all` (which still decides which of them go on)."""
-    return {job_key(item.job): job_row(n, item) for item in questions_for(event, london_date(n.now()))}
+    return {job_key(item.job): job_row(n, item) for item in (due_for(n, event) if due is None else due)}
 
 
 async def schedule(n: Notifier, event: OutcomePublished) -> None:
@@ -104,12 +109,15 @@ async def schedule_all(
     events: list[OutcomePublished],
     ready: Mapping[str, dict[str, Any]] | None = None,
     erased: Erased | None = None,
+    planned: Mapping[str, list[Due]] | None = None,
 ) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), and `erased` may
-    hold who among the batch's people was erased (looked up with reminders'). True if anything changed."""
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), `planned` each
+    outcome's questions worked out ahead (`due_for`, by event id, with the rows), and `erased` may hold who
+    among the batch's people was erased (looked up with reminders'). True if anything changed."""
     today = london_date(n.now())
-    due = {str(e.event_id): questions_for(e, today) for e in events}
+    known = planned or {}
+    due = {str(e.event_id): known[str(e.event_id)] if str(e.event_id) in known else questions_for(e, today) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
     if not items:

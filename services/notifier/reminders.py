@@ -70,11 +70,14 @@ async def schedule_all(
     events: list[OutcomePublished],
     ready: Mapping[str, dict[str, Any]] | None = None,
     erased: Erased | None = None,
+    planned: Mapping[str, list[Due]] | None = None,
 ) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), and `erased` may
-    hold who among the batch's people was erased (looked up with check_ins'). True if anything changed."""
-    due = {str(e.event_id): follow_ups(e, london_date(e.occurred_at), n.rules.reminder_working_days) for e in events}
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), `planned` each
+    outcome's follow-ups worked out ahead (`due_for`, by event id), and `erased` may hold who among the
+    batch's people was erased (looked up with check_ins'). True if anything changed."""
+    known = planned or {}
+    due = {str(e.event_id): known[str(e.event_id)] if str(e.event_id) in known else due_for(n, e) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
     if not items:
@@ -137,11 +140,15 @@ def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
     return schedule_row(n, job_key(follow_up), follow_up.event_type, follow_up, follow_up.data.kind, item.at)
 
 
-def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+def due_for(n: Notifier, event: OutcomePublished) -> list[Due]:
+    """The outcome's follow-ups and when each is due."""
+    return follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished, due: list[Due] | None = None) -> dict[str, dict[str, Any]]:
     """Every follow-up's row for the schedule, by key, sealed: work a caller may do ahead, away from the
     event loop, and hand to `schedule_all` (which still decides which of them go on)."""
-    due = follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
-    return {job_key(item.follow_up): follow_up_row(n, item) for item in due}
+    return {job_key(item.follow_up): follow_up_row(n, item) for item in (due_for(n, event) if due is None else due)}
 
 
 async def handled_among(session: AsyncSession, store: Store, consumer: str, event_ids: list[str]) -> set[str]:
