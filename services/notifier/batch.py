@@ -51,6 +51,7 @@ from typing import Any
 from sqlalchemy import select
 
 from schemas.events import LeaderContact, OutcomePublished
+from services.common.collector import collector_paused
 from services.common.store import skipped_duplicate
 from services.notifier import check_ins, reminders
 from services.notifier.adapters.orm import ContactRow
@@ -89,6 +90,18 @@ async def on_outcomes(
     without one they are returned, with why, for the caller to dead-letter. Raises TryAgain when a
     message may still go on a later try (and its person's later ones wait for it); never on the
     consumer's `last_try`, when what fails is given up on instead (with its person's later ones)."""
+    with collector_paused():  # bulk work: services/common/collector.py
+        return await tell_once(n, events, one, dead_letter, places, last_try)
+
+
+async def tell_once(
+    n: Notifier,
+    events: list[OutcomePublished],
+    one: Attempt,
+    dead_letter: DeadLetter | None,
+    places: Mapping[str, str] | None,
+    last_try: bool,
+) -> list[tuple[OutcomePublished, Exception]]:
     events = list({str(e.event_id): e for e in events}.values())  # a second copy in the batch is a redelivery
     run = Run(n, one, dead_letter, places or {}, last_try)
     notices = [OutcomeNotice(e) for e in events]
@@ -117,7 +130,8 @@ async def on_outcomes(
     await run.let_go_of_held()
     unsettled = {event_id for event_id, origin in run.origins.items() if origin.failures or origin.given_up}
     unsettled |= {str(notice.event.event_id) for notice in run.waiting} | run.elsewhere
-    await schedule_follow_ups(n, [e for e in events if str(e.event_id) not in unsettled | found.given_up], run.sealed)
+    handled = [e for e in events if str(e.event_id) not in unsettled | found.given_up]
+    await schedule_follow_ups(n, handled, run.sealed, run.follow_ups, run.questions)
     retry = [origin.failures[-1] for origin in run.origins.values() if origin.failures and not origin.given_up]
     if retry or run.waiting:
         raise TryAgain(
@@ -179,13 +193,21 @@ def is_ordinary(n: Notifier, notice: OutcomeNotice, found: Found, now: dt.dateti
     return not in_quiet_hours(n, choose_route(me), me, now)  # the route as notice.plan chooses it
 
 
-async def schedule_follow_ups(n: Notifier, events: list[OutcomePublished], sealed: dict[str, dict[str, Any]]) -> None:
+async def schedule_follow_ups(
+    n: Notifier,
+    events: list[OutcomePublished],
+    sealed: dict[str, dict[str, Any]],
+    follow_ups: dict[str, list[Any]] | None = None,
+    questions: dict[str, list[Any]] | None = None,
+) -> None:
     """Reminders and questions (reminders.py, check_ins.py) for every outcome handled, in one transaction;
-    `sealed` holds the rows written ahead with the messages."""
+    `sealed` holds the rows written ahead with the messages, and `follow_ups` and `questions` what they
+    were made from (by event id), so they are not worked out again here, on the event loop."""
     if not events:
         return
     async with n.store.unit_of_work() as uow:
-        changed = await reminders.schedule_all(uow, n, events, sealed)
-        changed = await check_ins.schedule_all(uow, n, events, sealed) or changed
+        erased = reminders.Erased()  # who was erased, looked up once for both
+        changed = await reminders.schedule_all(uow, n, events, sealed, erased, follow_ups)
+        changed = await check_ins.schedule_all(uow, n, events, sealed, erased, questions) or changed
         if changed:
             await uow.commit()

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy import Insert, Table, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from schemas.events import LeaderContact
 from schemas.topics import DELIVERIES
-from services.common.store import utc_now
+from services.common.store import UnitOfWork, utc_now
 from services.notifier import check_ins, reminders
-from services.notifier.adapters.orm import DeliveryRow
-from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, started_among, through_outages
+from services.notifier.adapters.orm import DeliveryRow, ErasedRow
+from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, through_outages
 from services.notifier.compose import PlannedMessage
-from services.notifier.contacts import erased_among
+from services.notifier.contacts import digest
 from services.notifier.context import Notifier
 from services.notifier.delivery import ask_by_text, kept_claimed, not_sent, receipt_to_ask, send
 from services.notifier.domain.messages import Route
@@ -54,8 +55,9 @@ def write(n: Notifier, notices: list[OutcomeNotice], contacts: dict[str, LeaderC
     for notice in notices:
         try:
             theirs: Contacts = {leader: contacts[leader] for leader in notice.needed}
-            jobs = {**reminders.sealed_jobs(n, notice.event), **check_ins.sealed_jobs(n, notice.event)}
-            written.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs))
+            follow_ups, questions = reminders.due_for(n, notice.event), check_ins.due_for(n, notice.event)
+            jobs = {**reminders.sealed_jobs(n, notice.event, follow_ups), **check_ins.sealed_jobs(n, notice.event, questions)}
+            written.append(Ready(notice, theirs, notice.plan(n.rules, theirs), jobs, follow_ups, questions))
         except Exception as exc:  # noqa: BLE001 - this message alone is dead-lettered (Run.reject)
             written.append(exc)
     return written
@@ -158,6 +160,8 @@ class Few:
                 await run.alone(ready.notice, not_sent(run.n, ready.notice, run.origin(ready.notice), row, ready.error))
             else:
                 run.sealed.update(ready.jobs)
+                run.follow_ups[str(ready.notice.event.event_id)] = ready.follow_ups
+                run.questions[str(ready.notice.event.event_id)] = ready.questions
 
 
 async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
@@ -183,14 +187,22 @@ async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[R
         return mine, lost
 
 
+# A few's new delivery rows, as the parameters of one statement (not in its text), so it is compiled once
+# and kept (as the inbox's marks, UnitOfWork.first_times): a row someone else made first is skipped.
+# By dialect: PostgreSQL's, then SQLite's.
+CLAIMED: dict[bool, Insert] = {
+    True: postgresql_insert(TABLE).on_conflict_do_nothing().returning(TABLE.c.key),
+    False: sqlite_insert(TABLE).on_conflict_do_nothing().returning(TABLE.c.key),
+}
+
+
 async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
     """Delivery rows made "sending" before anything is sent, in one transaction (delivery.claim, for a few);
     returns those claimed here, and the others: with a row made meanwhile by someone else, or about
     someone erased meanwhile (the batch's first look at the database is old news by a later few)."""
     async with n.store.unit_of_work() as uow:
-        started = await started_among(uow, [ready.notice for ready in written], n.channels)
         # Erased (or withdrawn) since the batch first looked: left to the one-message way, which sends nothing.
-        gone = await erased_among(uow.session, sorted({leader for ready in written for leader in ready.notice.needed}))
+        started, gone = await started_or_erased(uow, written, n.channels)
         fresh = [ready for ready in written if ready.notice.job_key not in started and not gone.intersection(ready.notice.needed)]
         made: set[str] = set()
         if fresh:
@@ -208,12 +220,29 @@ async def claim(n: Notifier, written: list[Ready]) -> tuple[list[Ready], list[Re
                 }
                 for ready in fresh
             ]
-            insert_or_skip = postgresql_insert if n.store.is_postgres else sqlite_insert
-            made = set(
-                await uow.session.scalars(insert_or_skip(TABLE).values(rows).on_conflict_do_nothing().returning(TABLE.c.key))
-            )
+            made = set(await uow.session.scalars(CLAIMED[n.store.is_postgres], rows))
         await uow.commit()
     return [r for r in written if r.key in made], [r for r in written if r.key not in made]
+
+
+async def started_or_erased(uow: UnitOfWork, written: list[Ready], channels: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The job keys among these with a delivery row already, under any channel (batch_run.started_among), and
+    the people they need who were erased (contacts.erased_among): both in one statement, as a claim waits on it."""
+    keys = {ready.notice.key(channel) for ready in written for channel in {*channels, "person"}}
+    digests = {digest(leader): leader for ready in written for leader in ready.notice.needed}
+    found = await uow.session.scalars(
+        select(DeliveryRow.key)
+        .where(DeliveryRow.key.in_(keys))
+        .union_all(select(ErasedRow.digest).where(ErasedRow.digest.in_(list(digests))))
+    )
+    started: set[str] = set()
+    gone: set[str] = set()
+    for value in found:  # a delivery key has colons; a digest never does
+        if value in keys:
+            started.add(value.rsplit(":", 1)[0])
+        elif value in digests:
+            gone.add(digests[value])
+    return started, gone
 
 
 async def send_one(n: Notifier, ready: Ready) -> None:

@@ -71,6 +71,8 @@ class Ready:
     contacts: Contacts
     planned: PlannedMessage
     jobs: dict[str, dict[str, Any]]  # its reminders' and questions' rows for the schedule, sealed ahead
+    follow_ups: list[Any] = field(default_factory=list)  # its reminders (reminders.due_for), worked out ahead
+    questions: list[Any] = field(default_factory=list)  # its questions (check_ins.due_for), worked out ahead
     result: tuple[str, str, str] | None = None
     error: Exception | None = None
 
@@ -97,6 +99,9 @@ class Run:
     contacts: Mapping[str, LeaderContact] = field(default_factory=dict)  # everyone's details, as the batch found them
     origins: dict[str, FromBatch] = field(default_factory=dict)
     sealed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each message sent's reminders and questions, worked out with its rows, by event id.
+    follow_ups: dict[str, list[Any]] = field(default_factory=dict)
+    questions: dict[str, list[Any]] = field(default_factory=dict)
     # People with a message not sent (to be tried again, or given up on), by that message's event id:
     # their later messages in the batch wait behind it.
     held: dict[str, str] = field(default_factory=dict)

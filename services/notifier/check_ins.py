@@ -48,8 +48,9 @@ from services.notifier.domain.follow_ups import round_key
 from services.notifier.reminders import (
     ENDED,
     ROUNDS_ENDED,
+    Erased,
     add_jobs,
-    handled_among,
+    marked_among,
     schedule_row,
     scheduled_among,
     take_off,
@@ -83,10 +84,15 @@ def job_row(n: Notifier, due: Due) -> dict[str, Any]:
     return schedule_row(n, job_key(due.job), JOB_TYPE, due.job, due.job.data.kind, due.at)
 
 
-def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+def due_for(n: Notifier, event: OutcomePublished) -> list[Due]:
+    """The outcome's questions and when each is due, counted from today on the notifier's clock."""
+    return questions_for(event, london_date(n.now()))
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished, due: list[Due] | None = None) -> dict[str, dict[str, Any]]:
     """Every question's row for the schedule, by key, sealed: work a caller may do ahead, away from the
     event loop, and hand to `schedule_all` (which still decides which of them go on)."""
-    return {job_key(item.job): job_row(n, item) for item in questions_for(event, london_date(n.now()))}
+    return {job_key(item.job): job_row(n, item) for item in (due_for(n, event) if due is None else due)}
 
 
 async def schedule(n: Notifier, event: OutcomePublished) -> None:
@@ -98,35 +104,59 @@ async def schedule(n: Notifier, event: OutcomePublished) -> None:
 
 
 async def schedule_all(
-    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+    uow: UnitOfWork,
+    n: Notifier,
+    events: list[OutcomePublished],
+    ready: Mapping[str, dict[str, Any]] | None = None,
+    erased: Erased | None = None,
+    planned: Mapping[str, list[Due]] | None = None,
 ) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), `planned` each
+    outcome's questions worked out ahead (`due_for`, by event id, with the rows), and `erased` may hold who
+    among the batch's people was erased (looked up with reminders'). True if anything changed."""
     today = london_date(n.now())
-    due = {str(e.event_id): questions_for(e, today) for e in events}
+    known = planned or {}
+    due = {str(e.event_id): known[str(e.event_id)] if str(e.event_id) in known else questions_for(e, today) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
     if not items:
         return bool(new)
+    rounds = {d: str(round_key(d)) for d in {item.job.data.round_id for item in items}}
+    # Each item's keys worked out once: (item, its job's key, its round, its pair, its "not yet" task).
+    keyed = [
+        (
+            item,
+            job_key(item.job),
+            rounds[d.round_id],
+            pair_key(d.round_id, d.leader_id, d.partner_id),
+            not_yet_key(d.round_id, d.leader_id, d.partner_id) if about_meeting(d) else None,
+        )
+        for item in items
+        for d in (item.job.data,)
+    ]
     datas = [item.job.data for item in items]
-    gone = await erased_among(uow.session, sorted({p for d in datas for p in (d.leader_id, d.partner_id)}))
-    ended = await handled_among(uow.session, n.store, ROUNDS_ENDED, [str(round_key(d.round_id)) for d in datas])
-    pairs = [pair_key(d.round_id, d.leader_id, d.partner_id) for d in datas]
-    pairs_ended = await handled_among(uow.session, n.store, PAIRS_ENDED, pairs)
-    met = await handled_among(uow.session, n.store, MET, [not_yet_key(d.round_id, d.leader_id, d.partner_id) for d in datas])
-    waiting = await scheduled_among(uow.session, [job_key(item.job) for item in items])
+    gone = await (erased or Erased()).among(uow.session, {p for d in datas for p in (d.leader_id, d.partner_id)})
+    marked = await marked_among(
+        uow.session,
+        n.store,
+        {
+            ROUNDS_ENDED: list(rounds.values()),
+            PAIRS_ENDED: [k[3] for k in keyed],
+            MET: [k[4] for k in keyed if k[4] is not None],
+        },
+    )
+    waiting = await scheduled_among(uow.session, [k[1] for k in keyed])
     rows: list[dict[str, Any]] = []
-    for item in items:
+    for item, key, round_, pair, not_yet in keyed:
         data = item.job.data
-        if {data.leader_id, data.partner_id} & gone or job_key(item.job) in waiting or str(round_key(data.round_id)) in ended:
+        if {data.leader_id, data.partner_id} & gone or key in waiting or (ROUNDS_ENDED, round_) in marked:
             continue
         # As no_longer_wanted: the pair ended, or (for questions about meeting) they said they met.
-        if pair_key(data.round_id, data.leader_id, data.partner_id) in pairs_ended:
+        if (PAIRS_ENDED, pair) in marked or (not_yet is not None and (MET, not_yet) in marked):
             continue
-        if about_meeting(data) and not_yet_key(data.round_id, data.leader_id, data.partner_id) in met:
-            continue
-        waiting.add(job_key(item.job))
-        rows.append((ready or {}).get(job_key(item.job)) or job_row(n, item))
+        waiting.add(key)
+        rows.append((ready or {}).get(key) or job_row(n, item))
     await add_jobs(uow, rows)
     return True
 

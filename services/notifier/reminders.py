@@ -65,33 +65,60 @@ async def schedule(n: Notifier, event: OutcomePublished) -> None:
 
 
 async def schedule_all(
-    uow: UnitOfWork, n: Notifier, events: list[OutcomePublished], ready: Mapping[str, dict[str, Any]] | None = None
+    uow: UnitOfWork,
+    n: Notifier,
+    events: list[OutcomePublished],
+    ready: Mapping[str, dict[str, Any]] | None = None,
+    erased: Erased | None = None,
+    planned: Mapping[str, list[Due]] | None = None,
 ) -> bool:
     """`schedule` for a batch of outcomes, in the caller's unit of work (it commits): a few statements for
-    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`). True if anything changed."""
-    due = {str(e.event_id): follow_ups(e, london_date(e.occurred_at), n.rules.reminder_working_days) for e in events}
+    the whole batch, whatever its size; `ready` holds rows sealed ahead (`sealed_jobs`), `planned` each
+    outcome's follow-ups worked out ahead (`due_for`, by event id), and `erased` may hold who among the
+    batch's people was erased (looked up with check_ins'). True if anything changed."""
+    known = planned or {}
+    due = {str(e.event_id): known[str(e.event_id)] if str(e.event_id) in known else due_for(n, e) for e in events}
     new = await uow.first_times(SCHEDULED, [event_id for event_id, items in due.items() if items])
     items = [item for event_id in new for item in due[event_id]]
     if not items:
         return bool(new)
+    rounds = {d: str(round_key(d)) for d in {item.follow_up.data.round_id for item in items}}
+    # Each item's keys worked out once: (item, its job's key, its question, its round).
+    keyed = [
+        (item, job_key(item.follow_up), str(question_id(d.round_id, d.leader_id, d.partner_id)), rounds[d.round_id])
+        for item in items
+        for d in (item.follow_up.data,)
+    ]
     datas = [item.follow_up.data for item in items]
-    gone = await erased_among(uow.session, sorted({p for d in datas for p in (d.leader_id, d.partner_id)}))
-    answered = await handled_among(
-        uow.session, uow.store, ANSWERED, [str(question_id(d.round_id, d.leader_id, d.partner_id)) for d in datas]
-    )
-    ended = await handled_among(uow.session, uow.store, ROUNDS_ENDED, [str(round_key(d.round_id)) for d in datas])
-    waiting = await scheduled_among(uow.session, [job_key(item.follow_up) for item in items])
+    gone = await (erased or Erased()).among(uow.session, {p for d in datas for p in (d.leader_id, d.partner_id)})
+    marked = await marked_among(uow.session, uow.store, {ANSWERED: [k[2] for k in keyed], ROUNDS_ENDED: list(rounds.values())})
+    waiting = await scheduled_among(uow.session, [k[1] for k in keyed])
     rows: list[dict[str, Any]] = []
-    for item in items:
+    for item, key, question, round_ in keyed:
         data = item.follow_up.data
-        if {data.leader_id, data.partner_id} & gone or job_key(item.follow_up) in waiting:
+        if {data.leader_id, data.partner_id} & gone or key in waiting:
             continue
-        if str(question_id(data.round_id, data.leader_id, data.partner_id)) in answered or str(round_key(data.round_id)) in ended:
+        if (ANSWERED, question) in marked or (ROUNDS_ENDED, round_) in marked:
             continue
-        waiting.add(job_key(item.follow_up))
-        rows.append((ready or {}).get(job_key(item.follow_up)) or follow_up_row(n, item))
+        waiting.add(key)
+        rows.append((ready or {}).get(key) or follow_up_row(n, item))
     await add_jobs(uow, rows)
     return True
+
+
+class Erased:
+    """Who among people was erased, looked up once for everyone a batch's follow-ups name (reminders and
+    questions both ask): the first `among` looks up all of them; a later one only those not asked about yet."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+        self.gone: set[str] = set()
+
+    async def among(self, session: AsyncSession, people: set[str]) -> set[str]:
+        if unasked := people - self.asked:
+            self.gone |= await erased_among(session, sorted(unasked))
+            self.asked |= unasked
+        return self.gone & people
 
 
 def schedule_row(n: Notifier, key: str, event_type: str, job: BaseModel, reason: str, due_at: dt.datetime) -> dict[str, Any]:
@@ -113,11 +140,15 @@ def follow_up_row(n: Notifier, item: Due) -> dict[str, Any]:
     return schedule_row(n, job_key(follow_up), follow_up.event_type, follow_up, follow_up.data.kind, item.at)
 
 
-def sealed_jobs(n: Notifier, event: OutcomePublished) -> dict[str, dict[str, Any]]:
+def due_for(n: Notifier, event: OutcomePublished) -> list[Due]:
+    """The outcome's follow-ups and when each is due."""
+    return follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
+
+
+def sealed_jobs(n: Notifier, event: OutcomePublished, due: list[Due] | None = None) -> dict[str, dict[str, Any]]:
     """Every follow-up's row for the schedule, by key, sealed: work a caller may do ahead, away from the
     event loop, and hand to `schedule_all` (which still decides which of them go on)."""
-    due = follow_ups(event, london_date(event.occurred_at), n.rules.reminder_working_days)
-    return {job_key(item.follow_up): follow_up_row(n, item) for item in due}
+    return {job_key(item.follow_up): follow_up_row(n, item) for item in (due_for(n, event) if due is None else due)}
 
 
 async def handled_among(session: AsyncSession, store: Store, consumer: str, event_ids: list[str]) -> set[str]:
@@ -127,6 +158,20 @@ async def handled_among(session: AsyncSession, store: Store, consumer: str, even
     inbox = store.inbox
     found = await session.scalars(select(inbox.event_id).where(inbox.consumer == consumer, inbox.event_id.in_(set(event_ids))))
     return set(found.all())
+
+
+async def marked_among(session: AsyncSession, store: Store, wanted: Mapping[str, list[str]]) -> set[tuple[str, str]]:
+    """Which of these ids the inbox holds, for each consumer (`handled_among` for several consumers, in one
+    statement): (consumer, id) pairs."""
+    asked = {consumer: set(event_ids) for consumer, event_ids in wanted.items() if event_ids}
+    if not asked:
+        return set()
+    inbox = store.inbox
+    ids = set().union(*asked.values())
+    found = await session.execute(
+        select(inbox.consumer, inbox.event_id).where(inbox.consumer.in_(list(asked)), inbox.event_id.in_(ids))
+    )
+    return {(consumer, event_id) for consumer, event_id in found if event_id in asked[consumer]}
 
 
 async def add_jobs(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
