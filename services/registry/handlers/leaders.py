@@ -6,9 +6,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, inspect, select, update
 
 from schemas.events import (
     LeaderContactChanged,
@@ -19,7 +20,7 @@ from schemas.events import (
 )
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
 from services.common.crypto import Cipher
-from services.common.store import UnitOfWork
+from services.common.store import UnitOfWork, utc_now
 from services.registry import event_refs
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.areas import areas
@@ -95,12 +96,33 @@ def save_leader(
         uow.session.add(row)
         if known is not None:
             known[row.id] = row
-    row.version += 1
-    row.role, row.system, row.status = leader.role, leader.system, leader.status
-    row.public = record[0]
-    if reseal:
-        row.sealed = cipher.seal(record[1])
+    values: dict[str, Any] = {"version": row.version + 1, "role": leader.role, "system": leader.system, "status": leader.status}
+    values |= {"public": record[0], "sealed": cipher.seal(record[1]) if reseal else row.sealed}
+    changed: dict[str, dict] | None = uow.session.info.get(CHANGED_ROWS)
+    state = inspect(row)
+    if changed is None or not state.persistent or state.modified:
+        for name, value in values.items():
+            setattr(row, name, value)
+        return row
+    # An import's stored leader, loaded and not changed since: it is given the new values as if loaded
+    # with them (the ORM has nothing to flush), and the database's row is written with the others' in
+    # one statement (write_changed_rows), not by the ORM's flush one at a time.
+    values["updated_at"] = utc_now()
+    state.dict.update(values)
+    changed[row.id] = {"row_id": row.id, **values}
     return row
+
+
+# session.info: the import's changed leaders' rows waiting for write_changed_rows, by id.
+CHANGED_ROWS = "leaders: changed rows"
+
+
+async def write_changed_rows(uow: UnitOfWork) -> None:
+    """Write every row an import changed (save_leader) with one statement."""
+    changed = uow.session.info.pop(CHANGED_ROWS, None)
+    if changed:
+        table = cast(Table, LeaderRow.__table__)  # a declarative class's table is a Table
+        await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), list(changed.values()))
 
 
 async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True) -> None:
@@ -176,6 +198,7 @@ async def import_leaders(
         rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
         known.update({row.id: row for row in rows})
     await keys.load(uow, ids)
+    uow.session.info[CHANGED_ROWS] = {}
     with uow.session.no_autoflush:
         for number, leader in leaders:
             if (row := known.get(leader.id or "")) is not None:
@@ -187,6 +210,7 @@ async def import_leaders(
                 problems.append(RowProblem(number, "contact_method", str(exc)))
                 continue
             counts[outcome] += 1
+    await write_changed_rows(uow)
     await uow.session.flush()
     return counts, problems
 
