@@ -54,7 +54,12 @@ async def register_leader(
     assert leader.id
     row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
     public, sealed = split_record(leader.model_dump(mode="json"))
-    stored = (row.public, cipher.open(row.sealed)) if row is not None else None
+    plain = cipher.plain(sealed)
+    stored = None
+    if row is not None:
+        # The sealed part is decrypted to compare it only when its digest does not say it is the same.
+        same = cipher.seals(plain, row.sealed, row.digest_of_sealed)
+        stored = (row.public, sealed if same else cipher.open(row.sealed))
     outcome = change_of(stored, public, sealed)
     if row is not None and outcome == "unchanged":
         return row, outcome
@@ -63,7 +68,7 @@ async def register_leader(
     status_before = row.status if row is not None else None
     # The sealed part is encrypted again only when it changed: a change to topics alone keeps it as it is.
     unchanged_sealed = stored is not None and stored[1] == sealed
-    row = save_leader(uow, cipher, row, leader, (public, sealed), known, reseal=not unchanged_sealed)
+    row = save_leader(uow, cipher, row, leader, (public, plain), known, reseal=not unchanged_sealed)
     await publish_leader(uow, row, leader, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
@@ -83,13 +88,14 @@ def save_leader(
     cipher: Cipher,
     row: LeaderRow | None,
     leader: LeaderIn,
-    record: tuple[dict, dict],
+    record: tuple[dict, bytes],
     known: dict[str, LeaderRow] | None,
     *,
     reseal: bool = True,
 ) -> LeaderRow:
-    """The leader's row, new or changed, at its next version, with the sealed part encrypted
-    (kept as it was stored when `reseal` is False: the caller found it unchanged)."""
+    """The leader's row, new or changed, at its next version: `record` is its public part and the
+    plain text of its sealed part (Cipher.plain), which is encrypted, or kept as it was stored when
+    `reseal` is False (the caller found it unchanged), with its digest beside it."""
     if row is None:
         row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
         event_refs.remember(uow, row.id, row.event_ref)
@@ -97,7 +103,8 @@ def save_leader(
         if known is not None:
             known[row.id] = row
     values: dict[str, Any] = {"version": row.version + 1, "role": leader.role, "system": leader.system, "status": leader.status}
-    values |= {"public": record[0], "sealed": cipher.seal(record[1]) if reseal else row.sealed}
+    sealed = cipher.seal_bytes(record[1]) if reseal else row.sealed
+    values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": cipher.digest(record[1], sealed)}
     changed: dict[str, dict] | None = uow.session.info.get(CHANGED_ROWS)
     state = inspect(row)
     if changed is None or not state.persistent or state.modified:
