@@ -109,6 +109,13 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
+# The end of a sealed body that names it: a Fernet token ends with its HMAC-SHA256 tag, which covers
+# everything before it, and its last 44 characters of base64 hold at least 31 bytes of that tag, so two
+# tokens that end alike are the same token. Kept instead of the whole token, so the cache holds little
+# beyond the bodies.
+TAG = 44
+
+
 class Store:
     """One service's database: its engine, session factory and outbox/inbox models.
 
@@ -131,9 +138,9 @@ class Store:
         self.metadata = metadata
         # Set after each commit that wrote to the outbox, so the relay wakes at once.
         self.outbox_written = asyncio.Event()
-        # Bodies this process sealed and committed, by event id: (the sealed body, the body). The relay
-        # in the same process sends these without decrypting them again; it decrypts any it does not
-        # find here (written by another process, before a restart, or pushed out by newer ones).
+        # Bodies this process sealed and committed, by event id: (the sealed body's tag, the body). The
+        # relay in the same process sends these without decrypting them again; it decrypts any it does
+        # not find here (written by another process, before a restart, or pushed out by newer ones).
         self.sealed_bodies: dict[str, tuple[bytes, bytes]] = {}
 
     # At most this many bodies are held for the relay: an outbox it falls far behind on is decrypted.
@@ -143,7 +150,7 @@ class Store:
         """Committed bodies (event id, sealed, plain) for the relay in this process (Store.sealed_bodies)."""
         held = self.sealed_bodies
         for event_id, sealed, body in bodies:
-            held[event_id] = (sealed, body)
+            held[event_id] = (sealed[-TAG:], body)
         for _ in range(len(held) - self.SEALED_BODIES_HELD):
             del held[next(iter(held))]  # the oldest first
 
@@ -151,7 +158,7 @@ class Store:
         """The body of this sealed outbox body if this process sealed it (and forgets it); None if not."""
         held = self.sealed_bodies.pop(event_id, None)
         # The sealed body must be the one stored: a body rotated by `pairing rekey` is opened afresh.
-        return held[1] if held is not None and held[0] == sealed else None
+        return held[1] if held is not None and held[0] == sealed[-TAG:] else None
 
     async def prepare(self, service: str) -> None:
         """Bring the database to the service's newest migration."""
