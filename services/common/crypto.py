@@ -7,6 +7,9 @@ prints a fresh key.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -24,11 +27,31 @@ class Cipher:
             raise EncryptionKeyError("no encryption key given; run `pairing new-key` and put the key in the setting")
         try:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
+            first = base64.urlsafe_b64decode(parts[0].encode())
         except (ValueError, TypeError) as exc:
             raise EncryptionKeyError("an encryption key is not a valid key; make one with `pairing new-key`") from exc
+        # The key of `digest`, derived from the key that encrypts (so rotating it rotates this too).
+        self._digest_key = hmac.new(first, b"pairing: keyed digest of a sealed value", hashlib.sha256).digest()
+
+    @staticmethod
+    def plain(data: dict[str, Any]) -> bytes:
+        """The text `seal` encrypts for `data`: JSON with its keys in order."""
+        return json.dumps(data, sort_keys=True, default=str).encode()
 
     def seal(self, data: dict[str, Any]) -> bytes:
-        return self._fernet.encrypt(json.dumps(data, sort_keys=True, default=str).encode())
+        return self._fernet.encrypt(self.plain(data))
+
+    def digest(self, plain: bytes, token: bytes) -> str:
+        """A keyed digest of the plain text sealed in `token`, bound to that token: stored beside it, it
+        tells whether a value is the one sealed there without decrypting it (`seals`). Without the key
+        it tells nothing; and a token rewritten without its digest (rotated, or changed by other code)
+        no longer matches, so it is decrypted instead."""
+        bound = hashlib.sha256(token).digest()
+        return hmac.new(self._digest_key, bound + plain, hashlib.sha256).hexdigest()
+
+    def seals(self, plain: bytes, token: bytes, digest: str | None) -> bool:
+        """Whether `token` holds exactly `plain`, by its stored `digest` (False when in doubt: decrypt it)."""
+        return digest is not None and hmac.compare_digest(self.digest(plain, token), digest)
 
     def open(self, token: bytes) -> dict[str, Any]:
         try:

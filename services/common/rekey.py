@@ -3,7 +3,9 @@
 To rotate: put a new key first in the service's *_ENCRYPTION_KEYS (keep the
 old one after it), restart, run `pairing rekey SERVICE`, then remove the old
 key. Every sealed column is a LargeBinary column whose name starts with
-"sealed", so a new one is covered without changing this file. Events still
+"sealed", so a new one is covered without changing this file; a column named
+"digest_of_" and a sealed column's name holds its keyed digest (Cipher.digest),
+made again with the newest key. Events still
 waiting in the outbox are encrypted too, and are rotated here as well.
 """
 
@@ -32,11 +34,16 @@ async def rekey(database_url: str, metadata, cipher: Cipher) -> int:
         async with engine.begin() as conn:
             for table, column in sealed_columns(metadata):
                 key = list(table.primary_key.columns)
+                digest = table.c.get(f"digest_of_{column.name}")
                 rows = (await conn.execute(select(*key, column).where(column.is_not(None)))).all()
                 for row in rows:
                     *ids, token = row
                     condition = [k == v for k, v in zip(key, ids, strict=True)]
-                    await conn.execute(update(table).where(*condition).values({column.name: cipher.rotate(token)}))
+                    rotated = cipher.rotate(token)
+                    values: dict[str, bytes | str] = {column.name: rotated}
+                    if digest is not None:  # its keyed digest (Cipher.digest), made again with the new key
+                        values[digest.name] = cipher.digest(cipher.open_bytes(token), rotated)
+                    await conn.execute(update(table).where(*condition).values(values))
                     rewritten += 1
             rewritten += await _rekey_outbox(conn, metadata, cipher)
     finally:

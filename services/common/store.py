@@ -109,6 +109,13 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
+# The end of a sealed body that names it: a Fernet token ends with its HMAC-SHA256 tag, which covers
+# everything before it, and its last 44 characters of base64 hold at least 31 bytes of that tag, so two
+# tokens that end alike are the same token. Kept instead of the whole token, so the cache holds little
+# beyond the bodies.
+TAG = 44
+
+
 class Store:
     """One service's database: its engine, session factory and outbox/inbox models.
 
@@ -131,6 +138,27 @@ class Store:
         self.metadata = metadata
         # Set after each commit that wrote to the outbox, so the relay wakes at once.
         self.outbox_written = asyncio.Event()
+        # Bodies this process sealed and committed, by event id: (the sealed body's tag, the body). The
+        # relay in the same process sends these without decrypting them again; it decrypts any it does
+        # not find here (written by another process, before a restart, or pushed out by newer ones).
+        self.sealed_bodies: dict[str, tuple[bytes, bytes]] = {}
+
+    # At most this many bodies are held for the relay: an outbox it falls far behind on is decrypted.
+    SEALED_BODIES_HELD = 10_000
+
+    def remember_sealed(self, bodies: list[tuple[str, bytes, bytes]]) -> None:
+        """Committed bodies (event id, sealed, plain) for the relay in this process (Store.sealed_bodies)."""
+        held = self.sealed_bodies
+        for event_id, sealed, body in bodies:
+            held[event_id] = (sealed[-TAG:], body)
+        for _ in range(len(held) - self.SEALED_BODIES_HELD):
+            del held[next(iter(held))]  # the oldest first
+
+    def opened_body(self, event_id: str, sealed: bytes) -> bytes | None:
+        """The body of this sealed outbox body if this process sealed it (and forgets it); None if not."""
+        held = self.sealed_bodies.pop(event_id, None)
+        # The sealed body must be the one stored: a body rotated by `pairing rekey` is opened afresh.
+        return held[1] if held is not None and held[0] == sealed[-TAG:] else None
 
     async def prepare(self, service: str) -> None:
         """Bring the database to the service's newest migration."""
@@ -159,6 +187,8 @@ class UnitOfWork:
         # Outbox rows wait here and go in with one statement at commit: the ORM would insert them
         # one at a time on SQLite, to read back ids that nothing here needs.
         self._outbox_rows: list[dict[str, Any]] = []
+        # Each sealed body with its plain text, handed to the relay's cache when the commit succeeds.
+        self._sealed: list[tuple[str, bytes, bytes]] = []
         # Work a handler leaves for the commit, such as a batch's rows written with one statement.
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
 
@@ -192,18 +222,25 @@ class UnitOfWork:
         for step in work:
             await step()
         rows, self._outbox_rows = self._outbox_rows, []
+        sealed, self._sealed = self._sealed, []
         if rows:
             await self.session.execute(insert(self.store.outbox.__table__), rows)
         await self.session.commit()
         if rows:
+            self.store.remember_sealed(sealed)
             self.store.outbox_written.set()
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
         # By alias: the field names the contract (schemas/asyncapi.yaml) gives, such as a date range's "from".
         body = event.model_dump_json(by_alias=True).encode()
+        self._add_event(topic, key, str(event.event_id), body, event.event_type, event.correlation_id)
+
+    def _add_event(self, topic: Topic, key: str, event_id: str, body: bytes, event_type: str, correlation: str) -> None:
+        """An event's body into the outbox, sealed with the store's cipher while it waits."""
         if self.store.cipher is not None:
-            body = self.store.cipher.seal_bytes(body)
-        self._add_outbox(topic, key, str(event.event_id), body, event.event_type, event.correlation_id)
+            plain, body = body, self.store.cipher.seal_bytes(body)
+            self._sealed.append((event_id, body, plain))
+        self._add_outbox(topic, key, event_id, body, event_type, correlation)
 
     def tombstone(self, topic: Topic, key: str, event_id: str) -> None:
         # A tombstone is about the leader (or round) it erases.
@@ -303,7 +340,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             # Every body is decrypted before anything is sent, so an unreadable one sends nothing.
-            bodies = [self._body(row.value) for row in rows]
+            bodies = [self._body(row.event_id, row.value) for row in rows]
             refused = await self._send(rows, bodies)
             now = utc_now()
             for row in rows:
@@ -371,11 +408,14 @@ class OutboxRelay:
         OUTBOX_SET_ASIDE.labels(self.service).inc()
         log.error("%s: event %s for %s was refused by the broker and set aside", self.service, row.event_id, row.topic)
 
-    def _body(self, value: bytes | None) -> bytes | None:
+    def _body(self, event_id: str, value: bytes | None) -> bytes | None:
         cipher = self.store.cipher
         # Tombstones stay None; a plain JSON body was written before bodies were encrypted: sent as it is.
         if value is None or cipher is None or is_plain_json(value):
             return value
+        # A body this process sealed a moment ago is not decrypted again (Store.sealed_bodies).
+        if (body := self.store.opened_body(event_id, value)) is not None:
+            return body
         return cipher.open_bytes(value)
 
     async def backlog(self) -> int:

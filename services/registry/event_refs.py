@@ -279,10 +279,10 @@ class ReferencingUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         waiting, self.waiting = self.waiting, []
         for row in await outward(self, waiting) if waiting else []:
-            value = row.value()
-            if value is not None and self.store.cipher is not None:
-                value = self.store.cipher.seal_bytes(value)
-            self._add_outbox(row.topic, row.key, row.event_id, value, row.event_type, row.correlation_id)
+            if (value := row.value()) is None:
+                self._add_outbox(row.topic, row.key, row.event_id, None, row.event_type, row.correlation_id)
+            else:
+                self._add_event(row.topic, row.key, row.event_id, value, row.event_type, row.correlation_id)
         await super().commit()
 
 

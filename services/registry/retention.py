@@ -78,6 +78,7 @@ async def forget_withdrawn_contacts(uow: UnitOfWork, cipher: Cipher, today: dt.d
             continue
         sealed = cipher.open(row.sealed)
         row.sealed = cipher.seal({**sealed, **{field: None for field in CONTACT_FIELDS}})
+        row.digest_of_sealed = None  # nothing of the details removed is kept, not even a digest
         row.public = {**row.public, REMOVED: today.isoformat()}
         uow.tombstone(LEADER_CONTACTS, row.id, str(uuid.uuid4()))  # keyed by their event reference at commit
         await uow.session.execute(delete(PersonKeyRow).where(PersonKeyRow.leader_id == row.id))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 
 import pytest
@@ -92,3 +93,41 @@ async def test_a_file_that_cannot_be_read_stores_nothing_even_in_parts(registry_
         with pytest.raises(FileProblem):
             await leaders.import_spreadsheet(uow, cipher, "leaders.csv", content, keys=keys, part_done=uow.commit)
     assert await committed(registry_store) == (0, 0)
+
+
+async def test_the_changed_rows_reach_the_database_and_the_session_alike(registry_store, monkeypatch):
+    """An import writes its changed leaders' rows with one statement (save_leader, write_changed_rows):
+    another connection reads every change, and the import's own session holds the same."""
+    monkeypatch.setattr(leaders, "IMPORT_PART", 2)
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"part-{tag}-{n}" for n in range(1, 5)]
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    async with registry_store.unit_of_work() as uow:
+        await leaders.import_spreadsheet(
+            uow, cipher, "l.csv", spreadsheet([a_row(i) for i in ids]), keys=keys, part_done=uow.commit
+        )
+    async with registry_store.engine.connect() as conn:
+        first = dict((await conn.execute(text("select id, updated_at from leaders"))).tuples().all())
+    changed = [
+        a_row(ids[0], topics="frailty"),  # what they are matched on: the sealed part stays as it was
+        a_row(ids[1], email=f"new-{tag}@example.org"),  # a contact detail: sealed again
+        a_row(ids[2]),  # unchanged
+        a_row(ids[3], status="withdrawn"),
+    ]
+    async with registry_store.unit_of_work() as uow:
+        report = await leaders.import_spreadsheet(uow, cipher, "l.csv", spreadsheet(changed), keys=keys, part_done=uow.commit)
+        in_session = {i: (await leaders.read_leader(uow, cipher, i, "test", "check")) for i in ids}
+    assert report.counts == {"created": 0, "updated": 3, "unchanged": 1}
+    async with registry_store.engine.connect() as conn:
+        stored = {
+            row.id: row
+            for row in (await conn.execute(text("select id, version, status, public, sealed, updated_at from leaders")))
+        }
+    assert {i: stored[i].version for i in ids} == {ids[0]: 2, ids[1]: 2, ids[2]: 1, ids[3]: 2}
+    assert {i: in_session[i]["version"] for i in ids} == {i: stored[i].version for i in ids}
+    public = {i: json.loads(stored[i].public) if isinstance(stored[i].public, str) else stored[i].public for i in ids}
+    assert public[ids[0]]["topics"] == ["frailty"] and public[ids[1]]["topics"] == ["mental health"]
+    assert cipher.open(stored[ids[1]].sealed)["email"] == f"new-{tag}@example.org" == in_session[ids[1]]["email"]
+    assert cipher.open(stored[ids[0]].sealed)["email"] == f"{ids[0]}@example.org" == in_session[ids[0]]["email"]
+    assert (stored[ids[3]].status, in_session[ids[3]]["status"]) == ("withdrawn", "withdrawn")
+    assert stored[ids[0]].updated_at != first[ids[0]] and stored[ids[2]].updated_at == first[ids[2]]

@@ -15,6 +15,8 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
     old, new = new_key(), new_key()
     store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
     await store.prepare("registry")
+    details = {"email": "rk@example.org"}
+    token = Cipher(old).seal(details)
     async with store.unit_of_work() as uow:
         uow.session.add(
             LeaderRow(
@@ -24,7 +26,8 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
                 status="active",
                 version=1,
                 public={},
-                sealed=Cipher(old).seal({"email": "rk@example.org"}),
+                sealed=token,
+                digest_of_sealed=Cipher(old).digest(Cipher.plain(details), token),
             )
         )
         uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
@@ -39,10 +42,16 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
     ]
     assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) >= 1
     async with store.sessions() as session:
-        token = await session.scalar(select(LeaderRow.sealed).where(LeaderRow.id == "rk-1"))
+        token, digest = (
+            await session.execute(select(LeaderRow.sealed, LeaderRow.digest_of_sealed).where(LeaderRow.id == "rk-1"))
+        ).one()
         data_key = await session.scalar(select(PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id == "rk-1"))
     await store.engine.dispose()
     assert Cipher(new).open(token) == {"email": "rk@example.org"}
+    # The keyed digest beside the sealed part is made again with the new key, for the rotated token.
+    assert Cipher(new).seals(Cipher.plain(details), token, digest)
+    assert digest != Cipher(old).digest(Cipher.plain(details), token), "nothing made with the old key is left"
+    assert [(t.name, c.name) for t, c in sealed_columns(Base.metadata) if f"digest_of_{c.name}" in t.c] == [("leaders", "sealed")]
     assert Cipher(new).open_bytes(data_key) == b"their data key", "the key store is rotated too (pairing rekey still works)"
     with pytest.raises(EncryptionKeyError):
         Cipher(old).open(token)

@@ -72,6 +72,7 @@ def leader(cipher: Cipher, leader_id: str, status: str, keyed_by_id: bool = Fals
         "proxy": None,
         "access_needs": [],
     }
+    token = cipher.seal(sealed)
     return registry_orm.LeaderRow(
         id=leader_id,
         role="patient_leader",
@@ -79,7 +80,8 @@ def leader(cipher: Cipher, leader_id: str, status: str, keyed_by_id: bool = Fals
         status=status,
         version=1,
         public={"id": leader_id},
-        sealed=cipher.seal(sealed),
+        sealed=token,
+        digest_of_sealed=cipher.digest(Cipher.plain(sealed), token),
         keyed_by_id=keyed_by_id,
     )
 
@@ -201,12 +203,15 @@ async def test_the_registry_purges_old_reports_and_answers_and_withdrawn_peoples
         rows = (await session.scalars(select(registry_orm.LeaderRow))).all()
         people = {row.id: cipher.open(row.sealed) for row in rows}
         refs = {row.id: row.event_ref for row in rows}
+        digests = {row.id: row.digest_of_sealed for row in rows}
         outbox = (await session.scalars(select(registry_orm.Outbox))).all()
         keys = (await session.scalars(select(registry_orm.PersonKeyRow.leader_id))).all()
     assert deliveries == [("r-open", "pl-here")] and answers == ["new"]
     assert people["pl-left"]["name"] == "Name pl-left", "the name stays, so the history still reads"
     assert [people["pl-left"][f] for f in ("email", "phone", "postal_address")] == [None, None, None]
     assert people["pl-waiting"]["email"] == "pl-waiting@example.org", "their round is still open"
+    assert digests["pl-left"] is None, "not even a keyed digest of the contact details removed is kept"
+    assert digests["pl-waiting"] is not None
     assert people["pl-here"]["email"] == "pl-here@example.org"
     assert sorted((t.topic, t.key, t.value) for t in outbox) == sorted(
         [

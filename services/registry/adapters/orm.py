@@ -42,6 +42,9 @@ class LeaderRow(Base):
     public: Mapped[dict] = mapped_column(JSON)
     # Name, contact details, communication and access needs: encrypted.
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # A keyed digest of the sealed part (Cipher.digest), so an import tells an unchanged one without
+    # decrypting it. None: not known (stored before it was kept, or its contact details removed).
+    digest_of_sealed: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The random, meaningless name events give this person instead of `id` (which a manager may
     # have typed, and may name them): services/registry/event_refs.py. Erasure deletes it with the row.
     event_ref: Mapped[str] = mapped_column(String(40), default=lambda: new_event_ref())

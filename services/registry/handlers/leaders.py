@@ -6,9 +6,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, inspect, select, update
 
 from schemas.events import (
     LeaderContactChanged,
@@ -19,7 +20,7 @@ from schemas.events import (
 )
 from schemas.topics import LEADER_CONTACTS, LEADER_PROFILES, RESPONSES
 from services.common.crypto import Cipher
-from services.common.store import UnitOfWork
+from services.common.store import UnitOfWork, utc_now
 from services.registry import event_refs
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.areas import areas
@@ -53,7 +54,12 @@ async def register_leader(
     assert leader.id
     row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
     public, sealed = split_record(leader.model_dump(mode="json"))
-    stored = (row.public, cipher.open(row.sealed)) if row is not None else None
+    plain = cipher.plain(sealed)
+    stored = None
+    if row is not None:
+        # The sealed part is decrypted to compare it only when its digest does not say it is the same.
+        same = cipher.seals(plain, row.sealed, row.digest_of_sealed)
+        stored = (row.public, sealed if same else cipher.open(row.sealed))
     outcome = change_of(stored, public, sealed)
     if row is not None and outcome == "unchanged":
         return row, outcome
@@ -62,7 +68,7 @@ async def register_leader(
     status_before = row.status if row is not None else None
     # The sealed part is encrypted again only when it changed: a change to topics alone keeps it as it is.
     unchanged_sealed = stored is not None and stored[1] == sealed
-    row = save_leader(uow, cipher, row, leader, (public, sealed), known, reseal=not unchanged_sealed)
+    row = save_leader(uow, cipher, row, leader, (public, plain), known, reseal=not unchanged_sealed)
     await publish_leader(uow, row, leader, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
@@ -82,25 +88,48 @@ def save_leader(
     cipher: Cipher,
     row: LeaderRow | None,
     leader: LeaderIn,
-    record: tuple[dict, dict],
+    record: tuple[dict, bytes],
     known: dict[str, LeaderRow] | None,
     *,
     reseal: bool = True,
 ) -> LeaderRow:
-    """The leader's row, new or changed, at its next version, with the sealed part encrypted
-    (kept as it was stored when `reseal` is False: the caller found it unchanged)."""
+    """The leader's row, new or changed, at its next version: `record` is its public part and the
+    plain text of its sealed part (Cipher.plain), which is encrypted, or kept as it was stored when
+    `reseal` is False (the caller found it unchanged), with its digest beside it."""
     if row is None:
         row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
         event_refs.remember(uow, row.id, row.event_ref)
         uow.session.add(row)
         if known is not None:
             known[row.id] = row
-    row.version += 1
-    row.role, row.system, row.status = leader.role, leader.system, leader.status
-    row.public = record[0]
-    if reseal:
-        row.sealed = cipher.seal(record[1])
+    values: dict[str, Any] = {"version": row.version + 1, "role": leader.role, "system": leader.system, "status": leader.status}
+    sealed = cipher.seal_bytes(record[1]) if reseal else row.sealed
+    values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": cipher.digest(record[1], sealed)}
+    changed: dict[str, dict] | None = uow.session.info.get(CHANGED_ROWS)
+    state = inspect(row)
+    if changed is None or not state.persistent or state.modified:
+        for name, value in values.items():
+            setattr(row, name, value)
+        return row
+    # An import's stored leader, loaded and not changed since: it is given the new values as if loaded
+    # with them (the ORM has nothing to flush), and the database's row is written with the others' in
+    # one statement (write_changed_rows), not by the ORM's flush one at a time.
+    values["updated_at"] = utc_now()
+    state.dict.update(values)
+    changed[row.id] = {"row_id": row.id, **values}
     return row
+
+
+# session.info: the import's changed leaders' rows waiting for write_changed_rows, by id.
+CHANGED_ROWS = "leaders: changed rows"
+
+
+async def write_changed_rows(uow: UnitOfWork) -> None:
+    """Write every row an import changed (save_leader) with one statement."""
+    changed = uow.session.info.pop(CHANGED_ROWS, None)
+    if changed:
+        table = cast(Table, LeaderRow.__table__)  # a declarative class's table is a Table
+        await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), list(changed.values()))
 
 
 async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True) -> None:
@@ -176,6 +205,7 @@ async def import_leaders(
         rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
         known.update({row.id: row for row in rows})
     await keys.load(uow, ids)
+    uow.session.info[CHANGED_ROWS] = {}
     with uow.session.no_autoflush:
         for number, leader in leaders:
             if (row := known.get(leader.id or "")) is not None:
@@ -187,6 +217,7 @@ async def import_leaders(
                 problems.append(RowProblem(number, "contact_method", str(exc)))
                 continue
             counts[outcome] += 1
+    await write_changed_rows(uow)
     await uow.session.flush()
     return counts, problems
 

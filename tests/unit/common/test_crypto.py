@@ -41,3 +41,20 @@ def test_raw_bytes_are_sealed_as_they_are_and_never_look_like_plain_json():
     assert cipher.open_bytes(token) == body
     with pytest.raises(EncryptionKeyError, match="cannot be read"):
         Cipher(new_key()).open_bytes(token)
+
+
+def test_a_keyed_digest_says_whether_a_token_holds_a_value_without_opening_it():
+    cipher = Cipher(new_key())
+    details = {"email": "amira@example.org", "access_needs": ["bsl_interpreter"]}
+    plain = Cipher.plain(details)
+    token = cipher.seal(details)
+    assert cipher.open_bytes(token) == plain  # the text sealed is the text digested
+    digest = cipher.digest(plain, token)
+    assert "amira" not in digest and len(digest) == 64
+    assert cipher.seals(plain, token, digest)
+    assert not cipher.seals(Cipher.plain({**details, "email": "ben@example.org"}), token, digest), "another value"
+    assert not cipher.seals(plain, cipher.seal(details), digest), "the same value sealed again: a token it was not made for"
+    assert not cipher.seals(plain, token, None), "no digest kept: open it"
+    assert not Cipher(new_key()).seals(plain, token, digest), "another key makes another digest"
+    old, new = new_key(), new_key()
+    assert Cipher(f"{new},{old}").digest(plain, token) == Cipher(new).digest(plain, token), "the first key makes it"
