@@ -117,6 +117,7 @@ def references(message: PlannedMessage) -> str:
 def letter_story(message: PlannedMessage, to: LeaderContact, dated: dt.date) -> list[Flowable]:
     """The letter's words in order (the address, return address and date are drawn on the first page),
     then the reply slip when the letter asks for an answer."""
+    _fonts()  # its styles name the fonts, so they must be registered before its first letter
     styles = _styles(message.route.font_points)
     story: list[Flowable] = [NextPageTemplate("later")]
     for block in message.blocks:
