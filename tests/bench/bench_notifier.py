@@ -241,7 +241,7 @@ async def profiled_batches(port: int, people: list[LeaderContact], events: list[
 PROFILE_PARTS = [
     ("writing each message: plan and render (worker thread)", "notifier/batch_groups.py", "write"),
     ("building each email and turning it into bytes", "notifier/adapters/channels.py", "flat_email"),
-    ("talking to the email server (aiosmtplib)", "aiosmtplib/smtp.py", "sendmail"),
+    ("talking to the email server (aiosmtplib)", "notifier/adapters/channels.py", "send_bytes"),
     ("database: one look at the batch", "notifier/batch.py", "look"),
     ("database: claiming, a few at a time", "notifier/batch_groups.py", "claim"),
     ("database: recording results, inbox marks and reports", "notifier/batch_groups.py", "record"),
