@@ -11,6 +11,7 @@ Delivery and the schedule ask the notice, never the event's type.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -137,6 +138,11 @@ class OutcomeNotice(Notice):
     @property
     def source(self) -> tuple[Topic, str]:
         return OUTCOMES, self.event.data.leader_id
+
+    @functools.cached_property
+    def job_key(self) -> str:
+        """As Notice.job_key, worked out once: a batch asks for it at every step, for every few."""
+        return f"{self.event.event_id}:{self.leader_id}"
 
     @property
     def leader_id(self) -> str:
