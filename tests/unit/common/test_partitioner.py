@@ -27,7 +27,12 @@ def test_the_hash_is_kafkas_murmur2_for_keys_of_every_length():
 
 def test_known_values_from_the_java_client():
     # Kafka's own test of Utils.murmur2 (UtilsTest.testMurmur2), as signed 32-bit integers.
-    cases = {b"21": -973932308, b"foobar": -790332482, b"a-little-bit-long-string": -985981536, b"a-little-bit-longer-string": -1486304829}
+    cases = {
+        b"21": -973932308,
+        b"foobar": -790332482,
+        b"a-little-bit-long-string": -985981536,
+        b"a-little-bit-longer-string": -1486304829,
+    }
     for key, signed in cases.items():
         assert murmur2(key) == signed & 0xFFFFFFFF, key
 
