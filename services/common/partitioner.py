@@ -49,7 +49,7 @@ class KeyPartitioner:
 
     def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
         if key is None:
-            return random.choice(available or all_partitions)  # noqa: S311 - spreading load, not a secret
+            return random.choice(available or all_partitions)  # spreading load, not a secret
         hashed = self._hashes.get(key)
         if hashed is None:
             if len(self._hashes) >= _KEYS_KEPT:
