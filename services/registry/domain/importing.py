@@ -310,7 +310,9 @@ def parse_rows(
         if len(texts) > len(names) and any(texts[len(names) :]):
             problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
             continue
-        record = {name: text for name, text in zip(names, texts, strict=False) if name}  # a short row leaves fields out
+        record: dict[str, object] = {
+            name: text for name, text in zip(names, texts, strict=False) if name
+        }  # a short row leaves fields out
         try:
             leader = row_to_leader(record, locate_town, areas)
         except ValidationError as exc:
