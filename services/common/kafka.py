@@ -31,6 +31,7 @@ from services.common import failures
 from services.common.kafka_security import KafkaRefused, broker_security, client_options, explain_refusal
 from services.common.logs import correlation_id, correlation_of, names_a_person
 from services.common.observability import DEAD_LETTERED, prometheus_middleware
+from services.common.partitioner import KeyPartitioner
 from services.common.settings import KafkaSettings, ReliabilitySettings
 from services.common.store import DatabaseUnavailable
 from services.common.tracing import mark_correlation
@@ -107,6 +108,7 @@ def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         **client_options(kafka),
         client_id=f"{kafka.client_prefix}-{client_id}",
         linger_ms=5,
+        partitioner=KeyPartitioner(),  # Kafka's default partitions, each key hashed once
         **kafka.producer_options,
     )
 

@@ -138,6 +138,9 @@ class Store:
         self.metadata = metadata
         # Set after each commit that wrote to the outbox, so the relay wakes at once.
         self.outbox_written = asyncio.Event()
+        # While this process's relay runs: set when it has sent every row committed so far, or cannot
+        # send now (the broker or database down). Bulk work waits for it between its parts (relay_turn).
+        self.outbox_sent: asyncio.Event | None = None
         # Bodies this process sealed and committed, by event id: (the sealed body's tag, the body). The
         # relay in the same process sends these without decrypting them again; it decrypts any it does
         # not find here (written by another process, before a restart, or pushed out by newer ones).
@@ -169,6 +172,17 @@ class Store:
     async def check(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("select 1"))
+
+    async def relay_turn(self, most_seconds: float = 1.0) -> None:
+        """Wait, at most `most_seconds`, until this process's relay has sent what was committed. Bulk work
+        (an import) calls it between its parts: the relay then sends each part while the other services
+        apply it, instead of getting the event loop only when the work waits and sending most of it at the
+        end. Returns at once when no relay runs in this process."""
+        sent = self.outbox_sent
+        if sent is None or sent.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sent.wait(), most_seconds)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -228,7 +242,14 @@ class UnitOfWork:
         await self.session.commit()
         if rows:
             self.store.remember_sealed(sealed)
+            if self.store.outbox_sent is not None:
+                self.store.outbox_sent.clear()
             self.store.outbox_written.set()
+
+    async def commit_part(self) -> None:
+        """Commit one part of bulk work, then let this process's relay send it (Store.relay_turn)."""
+        await self.commit()
+        await self.store.relay_turn()
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
         # By alias: the field names the contract (schemas/asyncapi.yaml) gives, such as a date range's "from".
@@ -303,21 +324,28 @@ class OutboxRelay:
         self.published = 0
 
     async def run_forever(self) -> None:
-        while True:
-            # Cleared before reading, not after: a commit that lands while this pass reads or sends
-            # leaves it set, so the relay goes round again at once instead of at the next poll.
-            self.store.outbox_written.clear()
-            try:
-                sent = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the broker or database is down: wait and try again
-                log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
-                await asyncio.sleep(1.0)
-                continue
-            if sent < self.BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
+        sent_all = self.store.outbox_sent = asyncio.Event()
+        try:
+            while True:
+                # Cleared before reading, not after: a commit that lands while this pass reads or sends
+                # leaves it set, so the relay goes round again at once instead of at the next poll.
+                self.store.outbox_written.clear()
+                try:
+                    sent = await self.publish_pending()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the broker or database is down: wait and try again
+                    log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
+                    sent_all.set()  # bulk work does not wait for a relay that cannot send
+                    await asyncio.sleep(1.0)
+                    continue
+                if sent < self.BATCH:
+                    if not self.store.outbox_written.is_set():
+                        sent_all.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.store.outbox_written.wait(), self.poll_seconds)
+        finally:
+            self.store.outbox_sent = None
 
     async def publish_pending(self) -> int:
         outbox = self.store.outbox

@@ -43,7 +43,7 @@ async def import_leaders(request: Request, file: Annotated[UploadFile, File()]) 
         with collector_paused():  # bulk work: services/common/collector.py
             async with registry.store.unit_of_work() as uow:
                 report = await leaders.import_spreadsheet(
-                    uow, registry.cipher, file.filename or "", content, keys=registry.person_keys, part_done=uow.commit
+                    uow, registry.cipher, file.filename or "", content, keys=registry.person_keys, part_done=uow.commit_part
                 )
                 await uow.commit()
     except FileProblem as problem:

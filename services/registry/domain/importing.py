@@ -304,12 +304,15 @@ def parse_rows(
     problems: list[RowProblem] = []
     seen = {} if seen is None else seen
     for number, cells in rows:
-        if all(_text(c) is None for c in cells):
+        texts = [_text(c) for c in cells]  # each cell as text once: None for an empty one, never ""
+        if not any(texts):
             continue  # a blank line is not a person
-        if len(cells) > len(names) and any(_text(c) is not None for c in cells[len(names) :]):
+        if len(texts) > len(names) and any(texts[len(names) :]):
             problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
             continue
-        record = {name: cell for name, cell in zip(names, cells, strict=False) if name}  # a short row leaves fields out
+        record: dict[str, object] = {
+            name: text for name, text in zip(names, texts, strict=False) if name
+        }  # a short row leaves fields out
         try:
             leader = row_to_leader(record, locate_town, areas)
         except ValidationError as exc:

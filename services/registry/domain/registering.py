@@ -70,8 +70,12 @@ def contact_changed(stored: Record | None, public: Mapping[str, Any], sealed: Ma
     on alone (topics, availability) sends the notifier nothing: its copy is still right."""
     if stored is None:
         return True
-    before, now = {**stored[0], **stored[1]}, {**public, **sealed}
-    return any(before.get(field) != now.get(field) for field in CONTACT_SOURCES)
+    return any(_field(*stored, field) != _field(public, sealed, field) for field in CONTACT_SOURCES)
+
+
+def _field(public: Mapping[str, Any], sealed: Mapping[str, Any], field: str) -> Any:
+    """A field of the record (public, sealed): the sealed part's where both have it."""
+    return sealed[field] if field in sealed else public.get(field)
 
 
 def leaves_the_programme(status_before: str | None, status_now: str) -> bool:

@@ -55,11 +55,12 @@ async def register_leader(
     row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
     public, sealed = split_record(leader.model_dump(mode="json"))
     plain = cipher.plain(sealed)
-    stored = None
+    stored, checked_digest = None, None
     if row is not None:
         # The sealed part is decrypted to compare it only when its digest does not say it is the same.
         same = cipher.seals(plain, row.sealed, row.digest_of_sealed)
         stored = (row.public, sealed if same else cipher.open(row.sealed))
+        checked_digest = row.digest_of_sealed if same else None
     outcome = change_of(stored, public, sealed)
     if row is not None and outcome == "unchanged":
         return row, outcome
@@ -68,7 +69,7 @@ async def register_leader(
     status_before = row.status if row is not None else None
     # The sealed part is encrypted again only when it changed: a change to topics alone keeps it as it is.
     unchanged_sealed = stored is not None and stored[1] == sealed
-    row = save_leader(uow, cipher, row, leader, (public, plain), known, reseal=not unchanged_sealed)
+    row = save_leader(uow, cipher, row, leader, (public, plain), known, reseal=not unchanged_sealed, digest=checked_digest)
     await publish_leader(uow, row, leader, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
@@ -92,10 +93,12 @@ def save_leader(
     known: dict[str, LeaderRow] | None,
     *,
     reseal: bool = True,
+    digest: str | None = None,
 ) -> LeaderRow:
     """The leader's row, new or changed, at its next version: `record` is its public part and the
     plain text of its sealed part (Cipher.plain), which is encrypted, or kept as it was stored when
-    `reseal` is False (the caller found it unchanged), with its digest beside it."""
+    `reseal` is False (the caller found it unchanged), with its digest beside it (`digest`: the
+    stored one, which the caller checked, kept with the sealed part kept)."""
     if row is None:
         row = LeaderRow(id=leader.id, version=0, event_ref=event_refs.new_ref(), keyed_by_id=False)
         event_refs.remember(uow, row.id, row.event_ref)
@@ -104,7 +107,8 @@ def save_leader(
             known[row.id] = row
     values: dict[str, Any] = {"version": row.version + 1, "role": leader.role, "system": leader.system, "status": leader.status}
     sealed = cipher.seal_bytes(record[1]) if reseal else row.sealed
-    values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": cipher.digest(record[1], sealed)}
+    digest = digest if not reseal and digest is not None else cipher.digest(record[1], sealed)
+    values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": digest}
     changed: dict[str, dict] | None = uow.session.info.get(CHANGED_ROWS)
     state = inspect(row)
     if changed is None or not state.persistent or state.modified:
@@ -208,7 +212,8 @@ async def import_leaders(
     uow.session.info[CHANGED_ROWS] = {}
     with uow.session.no_autoflush:
         for number, leader in leaders:
-            if (row := known.get(leader.id or "")) is not None:
+            # Neither the stored record nor the row has consents: there is nothing to merge.
+            if (row := known.get(leader.id or "")) is not None and (row.public.get("consents") or leader.consents):
                 stored = [Consent.model_validate(c) for c in row.public.get("consents") or []]
                 leader = leader.model_copy(update={"consents": merged_consents(stored, list(leader.consents))})
             try:

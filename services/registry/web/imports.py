@@ -74,7 +74,7 @@ async def import_file(request: Request) -> Response:
         with collector_paused():  # bulk work: services/common/collector.py
             async with registry.store.unit_of_work() as uow:
                 report = await leaders_handlers.import_spreadsheet(
-                    uow, registry.cipher, upload.filename, content, keys=registry.person_keys, part_done=uow.commit
+                    uow, registry.cipher, upload.filename, content, keys=registry.person_keys, part_done=uow.commit_part
                 )
                 await uow.commit()
     except FileProblem as problem:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.common.store import OutboxRelay
+from services.common.store import InboxMixin, OutboxMixin, OutboxRelay, Store, make_engine
 
 pytestmark = pytest.mark.unit
 
@@ -18,7 +18,7 @@ class Passes(OutboxRelay):
 
     def __init__(self) -> None:
         # Only the event is used by run_forever; an hour's poll means only a wake-up can start a second pass.
-        super().__init__(SimpleNamespace(outbox_written=asyncio.Event()), producer=None, poll_seconds=3600)  # type: ignore[arg-type]
+        super().__init__(SimpleNamespace(outbox_written=asyncio.Event(), outbox_sent=None), producer=None, poll_seconds=3600)  # type: ignore[arg-type]
         self.passes = 0
         self.second = asyncio.Event()
 
@@ -47,3 +47,45 @@ async def test_rows_committed_during_a_pass_are_sent_by_the_next_pass_without_wa
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class Sends(OutboxRelay):
+    """A relay whose passes send what was committed since the last one, a step of the event loop each."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, producer=None, poll_seconds=3600)
+        self.committed = 0
+        self.sent = 0
+
+    async def publish_pending(self) -> int:
+        await asyncio.sleep(0)  # reading the outbox
+        sending, self.committed = self.committed, 0
+        await asyncio.sleep(0)  # the broker's answer
+        self.sent += sending
+        return sending
+
+
+def committed(store: Store, relay: Sends, rows: int) -> None:
+    """What UnitOfWork.commit does for the relay after a commit that wrote `rows` outbox rows."""
+    relay.committed += rows
+    assert store.outbox_sent is not None
+    store.outbox_sent.clear()
+    store.outbox_written.set()
+
+
+async def test_bulk_work_lets_the_relay_send_each_part_before_making_the_next():
+    store = Store(make_engine("sqlite://"), outbox=OutboxMixin, inbox=InboxMixin, metadata=None)
+    await store.relay_turn()  # no relay in this process: nothing to wait for
+    relay = Sends(store)
+    task = asyncio.create_task(relay.run_forever())
+    try:
+        await asyncio.sleep(0)
+        for part in range(1, 4):
+            committed(store, relay, 3)
+            await store.relay_turn(most_seconds=3600)  # an hour: only the relay's pass ends the wait
+            assert relay.sent == 3 * part, "each part is sent before the next is made"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert store.outbox_sent is None, "a stopped relay is not waited for"
