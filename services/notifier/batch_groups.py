@@ -29,7 +29,7 @@ from services.notifier.notices import CONSUMER, Contacts, OutcomeNotice, report
 TABLE = cast(Table, DeliveryRow.__table__)
 # Claimed, sent and recorded together: enough to keep the email server busy, few enough that little
 # is in flight at any moment (what a crash can leave unrecorded).
-FEW = 8
+FEW = 16
 
 
 def in_few(notices: list[OutcomeNotice]) -> list[list[OutcomeNotice]]:
