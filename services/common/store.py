@@ -29,6 +29,7 @@ from schemas.events import Envelope
 from schemas.topics import DEAD_LETTERS, Topic
 from services.common.crypto import Cipher, is_plain_json
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
+from services.common.sealed_bodies import SealedBodies
 from services.common.tracing import trace_headers
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,6 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
-# The end of a sealed body that names it: a Fernet token ends with its HMAC-SHA256 tag, which covers
-# everything before it, and its last 44 characters of base64 hold at least 31 bytes of that tag, so two
-# tokens that end alike are the same token. Kept instead of the whole token, so the cache holds little
-# beyond the bodies.
-TAG = 44
-
-
 class Store:
     """One service's database: its engine, session factory and outbox/inbox models.
 
@@ -141,27 +135,8 @@ class Store:
         # While this process's relay runs: set when it has sent every row committed so far, or cannot
         # send now (the broker or database down). Bulk work waits for it between its parts (relay_turn).
         self.outbox_sent: asyncio.Event | None = None
-        # Bodies this process sealed and committed, by event id: (the sealed body's tag, the body). The
-        # relay in the same process sends these without decrypting them again; it decrypts any it does
-        # not find here (written by another process, before a restart, or pushed out by newer ones).
-        self.sealed_bodies: dict[str, tuple[bytes, bytes]] = {}
-
-    # At most this many bodies are held for the relay: an outbox it falls far behind on is decrypted.
-    SEALED_BODIES_HELD = 10_000
-
-    def remember_sealed(self, bodies: list[tuple[str, bytes, bytes]]) -> None:
-        """Committed bodies (event id, sealed, plain) for the relay in this process (Store.sealed_bodies)."""
-        held = self.sealed_bodies
-        for event_id, sealed, body in bodies:
-            held[event_id] = (sealed[-TAG:], body)
-        for _ in range(len(held) - self.SEALED_BODIES_HELD):
-            del held[next(iter(held))]  # the oldest first
-
-    def opened_body(self, event_id: str, sealed: bytes) -> bytes | None:
-        """The body of this sealed outbox body if this process sealed it (and forgets it); None if not."""
-        held = self.sealed_bodies.pop(event_id, None)
-        # The sealed body must be the one stored: a body rotated by `pairing rekey` is opened afresh.
-        return held[1] if held is not None and held[0] == sealed[-TAG:] else None
+        self.relay_failing = False  # the relay's last pass could not send: bulk work does not wait for it
+        self.sealed_bodies = SealedBodies()  # for the relay in this process (sealed_bodies.py)
 
     async def prepare(self, service: str) -> None:
         """Bring the database to the service's newest migration."""
@@ -179,7 +154,7 @@ class Store:
         apply it, instead of getting the event loop only when the work waits and sending most of it at the
         end. Returns at once when no relay runs in this process."""
         sent = self.outbox_sent
-        if sent is None or sent.is_set():
+        if sent is None or sent.is_set() or self.relay_failing:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sent.wait(), most_seconds)
@@ -241,7 +216,7 @@ class UnitOfWork:
             await self.session.execute(insert(self.store.outbox.__table__), rows)
         await self.session.commit()
         if rows:
-            self.store.remember_sealed(sealed)
+            self.store.sealed_bodies.remember(sealed)
             if self.store.outbox_sent is not None:
                 self.store.outbox_sent.clear()
             self.store.outbox_written.set()
@@ -332,11 +307,13 @@ class OutboxRelay:
                 self.store.outbox_written.clear()
                 try:
                     sent = await self.publish_pending()
+                    self.store.relay_failing = False
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the broker or database is down: wait and try again
                     log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
-                    sent_all.set()  # bulk work does not wait for a relay that cannot send
+                    self.store.relay_failing = True  # bulk work does not wait for a relay that cannot send
+                    sent_all.set()
                     await asyncio.sleep(1.0)
                     continue
                 if sent < self.BATCH:
@@ -349,6 +326,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         outbox = self.store.outbox
+        self.store.sealed_bodies.forget_old()
         async with self.store.sessions() as session, session.begin():
             if self.store.is_postgres:
                 # One relay at a time per database keeps per-key order across instances.
@@ -442,7 +420,7 @@ class OutboxRelay:
         if value is None or cipher is None or is_plain_json(value):
             return value
         # A body this process sealed a moment ago is not decrypted again (Store.sealed_bodies).
-        if (body := self.store.opened_body(event_id, value)) is not None:
+        if (body := self.store.sealed_bodies.opened(event_id, value)) is not None:
             return body
         return cipher.open_bytes(value)
 

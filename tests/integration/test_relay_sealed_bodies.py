@@ -14,6 +14,7 @@ from schemas.events import RoundPublished, RoundRef
 from schemas.topics import ROUNDS
 from services.common.crypto import Cipher, new_key
 from services.common.kafka import ensure_topics, make_producer
+from services.common.sealed_bodies import SealedBodies
 from services.common.store import OutboxRelay, Store, make_engine
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from tests.kafka_reading import read_topic
@@ -134,9 +135,10 @@ async def test_a_transaction_rolled_back_leaves_nothing_for_the_relay(stores):
 async def test_the_cache_keeps_only_the_newest_bodies(stores, kafka_settings, monkeypatch):
     await ensure_topics(kafka_settings)
     store, _ = stores
-    monkeypatch.setattr(Store, "SEALED_BODIES_HELD", 2)
+    monkeypatch.setattr(SealedBodies, "HELD", 2)
     events = some_events(3)
-    await write(store, events)
+    await write(store, events[:1])
+    await write(store, events[1:])  # the oldest pushed out by the next commit
     assert len(store.sealed_bodies) == 2
     assert await send_pending(store, kafka_settings) == 3
     assert opened(store) == 1  # the oldest, pushed out
