@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.common.crypto import Cipher, new_key
 from services.registry.domain.importing import COLUMNS, FileProblem
@@ -131,3 +132,33 @@ async def test_the_changed_rows_reach_the_database_and_the_session_alike(registr
     assert cipher.open(stored[ids[0]].sealed)["email"] == f"{ids[0]}@example.org" == in_session[ids[0]]["email"]
     assert (stored[ids[3]].status, in_session[ids[3]]["status"]) == ("withdrawn", "withdrawn")
     assert stored[ids[0]].updated_at != first[ids[0]] and stored[ids[2]].updated_at == first[ids[2]]
+
+
+async def test_a_leader_erased_while_the_import_runs_is_not_brought_back(registry_store, monkeypatch):
+    """Erased between the import reading them and writing their change: the part fails and is rolled
+    back, as the ORM's own update of a row that has gone does, so no event brings them back."""
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"gone-{tag}-1", f"gone-{tag}-2"]
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    async with registry_store.unit_of_work() as uow:
+        first = spreadsheet([a_row(i) for i in ids])
+        await leaders.import_spreadsheet(uow, cipher, "l.csv", first, keys=keys, part_done=uow.commit)
+    _, events_before = await committed(registry_store)
+    write = leaders.write_changed_rows
+
+    async def erased_meanwhile(uow) -> None:
+        # The first of them gone before the rows are written, as an erasure committed in between leaves it.
+        await uow.session.execute(text("delete from leaders where id = :id"), {"id": ids[0]})
+        await write(uow)
+
+    monkeypatch.setattr(leaders, "write_changed_rows", erased_meanwhile)
+    changed = spreadsheet([a_row(i, topics="frailty") for i in ids])
+    with pytest.raises(StaleDataError):
+        async with registry_store.unit_of_work() as uow:
+            await leaders.import_spreadsheet(uow, cipher, "l.csv", changed, keys=keys, part_done=uow.commit)
+    _, events_after = await committed(registry_store)
+    assert events_after == events_before, "no event for the erased leader, nor for the rest of the part"
+    async with registry_store.engine.connect() as conn:
+        rows = await conn.execute(text("select id, version from leaders where id like :t"), {"t": f"gone-{tag}-%"})
+        versions = dict(rows.tuples().all())
+    assert versions == dict.fromkeys(ids, 1), "the part is rolled back whole, the erasure's own transaction aside"

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy import Table, bindparam, func, inspect, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from schemas.events import (
     LeaderContactChanged,
@@ -134,6 +135,11 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
     if changed:
         table = cast(Table, LeaderRow.__table__)  # a declarative class's table is a Table
         await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), list(changed.values()))
+        # A leader erased since the import read them must not come back through its events: as the ORM's
+        # own update of a row that has gone, the part fails and is rolled back.
+        found = await uow.session.scalar(select(func.count()).select_from(table).where(table.c.id.in_(list(changed))))
+        if found != len(changed):
+            raise StaleDataError(f"{len(changed) - (found or 0)} leader(s) changed by the import were removed meanwhile")
 
 
 async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True) -> None:
