@@ -230,7 +230,7 @@ def longest_batch_seconds(settings: NotifierSettings) -> float:
     up after the channel's timeout, and is tried once more on a new connection (two timeouts); a few
     (batch_groups.FEW) at a time, each few over `workers` connections (Notify takes a few at once); then
     STILL_SENDING for messages a stopped handler left "sending", and a minute for the database.
-    With the defaults: 7 fews x 3 rounds x 2 x 10 s + 15 s + 60 s = 495 s."""
+    With the defaults: 4 fews x 6 rounds x 2 x 10 s + 15 s + 60 s = 555 s."""
     fews = math.ceil(OUTCOME_BATCH / batch_groups.FEW)
     if settings.channel == "notify":
         rounds, timeout = 1, settings.notify_timeout_seconds

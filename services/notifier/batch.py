@@ -51,7 +51,6 @@ from typing import Any
 from sqlalchemy import select
 
 from schemas.events import LeaderContact, OutcomePublished
-from services.common.collector import collector_paused
 from services.common.store import skipped_duplicate
 from services.notifier import check_ins, reminders
 from services.notifier.adapters.orm import ContactRow
@@ -90,18 +89,6 @@ async def on_outcomes(
     without one they are returned, with why, for the caller to dead-letter. Raises TryAgain when a
     message may still go on a later try (and its person's later ones wait for it); never on the
     consumer's `last_try`, when what fails is given up on instead (with its person's later ones)."""
-    with collector_paused():  # bulk work: services/common/collector.py
-        return await tell_once(n, events, one, dead_letter, places, last_try)
-
-
-async def tell_once(
-    n: Notifier,
-    events: list[OutcomePublished],
-    one: Attempt,
-    dead_letter: DeadLetter | None,
-    places: Mapping[str, str] | None,
-    last_try: bool,
-) -> list[tuple[OutcomePublished, Exception]]:
     events = list({str(e.event_id): e for e in events}.values())  # a second copy in the batch is a redelivery
     run = Run(n, one, dead_letter, places or {}, last_try)
     notices = [OutcomeNotice(e) for e in events]
