@@ -5,8 +5,6 @@ importing the file at once."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 
@@ -15,34 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.common.crypto import Cipher, new_key
-from services.registry.domain.importing import COLUMNS, FileProblem
+from services.registry.domain.importing import FileProblem
 from services.registry.handlers import leaders
 from services.registry.person_keys import PersonKeys
+from tests.leader_sheets import a_row, spreadsheet
 
 pytestmark = pytest.mark.integration
-
-
-def spreadsheet(rows: list[dict[str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def a_row(ident: str, **changes: str) -> dict[str, str]:
-    row = {
-        "id": ident,
-        "name": "Grace Green",
-        "role": "carer_leader",
-        "email": f"{ident}@example.org",
-        "system": "QHM",
-        "town": "York",
-        "meeting_modes": "video; phone",
-        "availability": "mon 09:30-11:30",
-        "topics": "mental health",
-    }
-    return {**row, **changes}
 
 
 async def committed(store) -> tuple[int, int]:

@@ -5,8 +5,6 @@ that it is kept up to date, that it saves the decrypting, and that a sealed part
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 import pytest
@@ -14,9 +12,10 @@ from sqlalchemy import select, update
 
 from services.common.crypto import Cipher, new_key
 from services.registry.adapters.orm import LeaderRow
-from services.registry.domain.importing import COLUMNS
 from services.registry.handlers import leaders
 from services.registry.person_keys import PersonKeys
+from tests.leader_sheets import a_row as sheet_row
+from tests.leader_sheets import spreadsheet
 
 pytestmark = pytest.mark.integration
 
@@ -33,28 +32,9 @@ class CountingCipher(Cipher):
         return super().open(token)
 
 
-def spreadsheet(rows: list[dict[str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
 def a_row(ident: str, **changes: str) -> dict[str, str]:
-    row = {
-        "id": ident,
-        "name": "Grace Green",
-        "role": "carer_leader",
-        "email": f"{ident}@example.org",
-        "system": "QHM",
-        "town": "York",
-        "meeting_modes": "video; phone",
-        "availability": "mon 09:30-11:30",
-        "topics": "mental health",
-        "access_needs": "quiet_room",
-    }
-    return {**row, **changes}
+    """A leader with an access need, so the sealed part holds special-category data too."""
+    return sheet_row(ident, **{"access_needs": "quiet_room", **changes})
 
 
 async def import_rows(store, cipher: Cipher, keys: PersonKeys, rows: list[dict[str, str]]) -> dict[str, int]:
