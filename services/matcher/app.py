@@ -13,7 +13,7 @@ from faststream.middlewares import AckPolicy
 from schemas.events import LeaderProfileChanged, MatchEvent, RoundCancelled, RoundEvent, RoundRequested, round_events
 from schemas.topics import LEADER_PROFILES, MATCHES, ROUNDS
 from services.common.crypto import Cipher
-from services.common.kafka import batch_options, create_broker, subscriber_options
+from services.common.kafka import PROMPT, batch_options, create_broker, subscriber_options
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob, purge_event_records
 from services.common.runtime import service_app
@@ -53,7 +53,7 @@ def build_broker(settings: MatcherSettings, store: Store, cipher: Cipher, solves
 
     @broker.subscriber(
         ROUNDS.name,
-        **subscriber_options(SERVICE, ROUNDS, settings.kafka, max_poll_interval_ms=settings.max_poll_interval_ms),
+        **subscriber_options(SERVICE, ROUNDS, settings.kafka, max_poll_interval_ms=settings.max_poll_interval_ms, **PROMPT),
         title="matcher: round requests",
     )
     async def on_round(event: RoundEvent) -> None:

@@ -31,6 +31,7 @@ from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, R
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
 from services.common.kafka import (
+    PROMPT,
     DeadLettersUnavailable,
     batch_options,
     create_broker,
@@ -222,6 +223,7 @@ def outcome_batches(settings: NotifierSettings) -> dict[str, Any]:
         **batch_options(SERVICE, OUTCOMES, settings.kafka),
         "max_records": OUTCOME_BATCH,
         "max_poll_interval_ms": max(settings.kafka.max_poll_interval_ms, longest_ms),
+        **PROMPT,
     }
 
 

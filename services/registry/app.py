@@ -28,7 +28,7 @@ from schemas.events import (
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.crypto import Cipher
-from services.common.kafka import batch_options, create_broker, ensure_topics, subscriber_options
+from services.common.kafka import PROMPT, batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.observability import metrics_app
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
@@ -68,7 +68,9 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
     broker = create_broker(settings.kafka, SERVICE, settings.reliability)
     consumer = f"{SERVICE}.matches"
 
-    @broker.subscriber(MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka), title="registry: matcher results")
+    @broker.subscriber(
+        MATCHES.name, **subscriber_options(SERVICE, MATCHES, settings.kafka, **PROMPT), title="registry: matcher results"
+    )
     async def on_match_result(event: MatchEvent) -> None:
         if isinstance(event, RoundSolved):
             await handle_once(store, consumer, event, translated(rounds.record_solution))

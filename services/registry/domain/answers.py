@@ -27,8 +27,20 @@ class ReferenceProblem(ValueError):
     """A reference that cannot be right, with how to fix it."""
 
 
+def random_characters(alphabet: str, length: int) -> str:
+    """`length` characters, each equally likely to be any of `alphabet`: the digits of one random number
+    below len(alphabet) ** length, so one read of the system's randomness where a character at a time
+    took one each (a round's publishing makes two such strings for every person)."""
+    number = secrets.randbelow(len(alphabet) ** length)
+    characters = []
+    for _ in range(length):
+        number, digit = divmod(number, len(alphabet))
+        characters.append(alphabet[digit])
+    return "".join(characters)
+
+
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return random_characters(CODE_ALPHABET, CODE_LENGTH)
 
 
 def code_digest(code: str) -> str:
@@ -58,7 +70,7 @@ def check_character(body: str) -> str:
 
 
 def new_reference() -> str:
-    body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_RANDOM))
+    body = random_characters(REFERENCE_ALPHABET, REFERENCE_RANDOM)
     whole = body + check_character(body)
     return f"{whole[:3]}-{whole[3:]}"
 

@@ -1,6 +1,7 @@
 """Short answer links and references: short enough to type and text, hard to guess, typos caught."""
 
 import hashlib
+from collections import Counter
 
 import pytest
 
@@ -26,6 +27,15 @@ def test_codes_use_only_characters_nobody_mixes_up_and_are_read_back_in_any_case
     assert answers.read_code(f" {code} ") == code
     for wrong in ("", code[:-1], code + "a", code[:-1] + "0", "../../etc/passwd"):
         assert answers.read_code(wrong) is None, wrong
+
+
+def test_every_character_can_come_up_in_every_place_of_a_code():
+    # Drawn as the digits of one random number: no place may be stuck or favour part of the alphabet.
+    codes = [answers.new_code() for _ in range(4000)]
+    for at in range(answers.CODE_LENGTH):
+        seen = Counter(code[at] for code in codes)
+        assert set(seen) == set(answers.CODE_ALPHABET), at
+        assert max(seen.values()) < 3 * min(seen.values()), (at, seen)
 
 
 def test_only_a_digest_of_a_code_is_stored():
