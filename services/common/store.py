@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.events import Envelope
 from schemas.topics import DEAD_LETTERS, Topic
+from services.common.collector import collector_paused
 from services.common.crypto import Cipher, is_plain_json
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.sealed_bodies import SealedBodies
@@ -306,7 +307,8 @@ class OutboxRelay:
                 # leaves it set, so the relay goes round again at once instead of at the next poll.
                 self.store.outbox_written.clear()
                 try:
-                    sent = await self.publish_pending()
+                    with collector_paused():  # a batch of up to BATCH rows is bulk work (collector.py)
+                        sent = await self.publish_pending()
                     self.store.relay_failing = False
                 except asyncio.CancelledError:
                     raise
