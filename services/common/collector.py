@@ -38,9 +38,8 @@ def collector_paused() -> Iterator[None]:
 def freeze_what_is_loaded() -> None:
     """Move every object the service holds once started (modules, the app, its clients) out of the
     collector's sight for good: each later collection then walks only what was made since, instead
-    of the whole process (a third of a projection's batch in the matcher, whose solver's modules are
-    large). Called at the end of start-up; only the first call in a process freezes anything, so a
-    test process starting many apps does not keep each one's objects for good."""
+    of the whole process. Called at the end of start-up; only the first call in a process freezes
+    anything, so a test process starting many apps does not keep each one's objects for good."""
     global _frozen
     if _frozen:
         return
