@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import get_args
+from typing import cast, get_args
 
 from pydantic import ValidationError
 
@@ -244,10 +244,9 @@ def row_to_leader(
     proxy: dict[str, str] = {}
     consents: list[dict[str, object]] = []
     for column, value in cells.items():
-        text = value if texts else _text(value)
+        text = cast("str | None", value) if texts else _text(value)
         if text is None or column in SKIPPED:
             continue
-        assert isinstance(text, str)
         if column == "system":
             data[column] = _area(text, areas)
         elif column in PROXY_COLUMNS:
