@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 
+from services.common.collector import collector_paused
 from services.common.kafka import dead_letter_record
 from services.common.store import Store, UnitOfWork, skipped_duplicate
 
@@ -124,8 +125,9 @@ async def project(
     preload: Preload | None = None,
 ) -> list[Any]:
     """Read a batch of records, apply what can be read, dead-letter what cannot; returns the new events."""
-    changes, unreadable = read_records(records, model)
-    applied = await apply_changes(store, consumer, changes, apply, forget, *args, preload=preload)
+    with collector_paused():  # a batch is bulk work (services/common/collector.py)
+        changes, unreadable = read_records(records, model)
+        applied = await apply_changes(store, consumer, changes, apply, forget, *args, preload=preload)
     for record, why in unreadable:
         await dead_letter_record(broker, service, record, why, 1)
     return applied

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.events import Envelope
 from schemas.topics import DEAD_LETTERS, Topic
+from services.common.collector import collector_paused
 from services.common.crypto import Cipher, is_plain_json
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.sealed_bodies import SealedBodies
@@ -149,10 +150,11 @@ class Store:
             await conn.execute(text("select 1"))
 
     async def relay_turn(self, most_seconds: float = 1.0) -> None:
-        """Wait, at most `most_seconds`, until this process's relay has sent what was committed. Bulk work
-        (an import) calls it between its parts: the relay then sends each part while the other services
-        apply it, instead of getting the event loop only when the work waits and sending most of it at the
-        end. Returns at once when no relay runs in this process."""
+        """Wait, at most `most_seconds`, until this process's relay has handed what was committed to the
+        producer. Bulk work (an import) calls it between its parts: the relay then sends each part while the
+        other services apply it, instead of getting the event loop only when the work waits and sending most
+        of it at the end. The broker's answer is awaited while the work goes on with its next part. Returns
+        at once when no relay runs in this process."""
         sent = self.outbox_sent
         if sent is None or sent.is_set() or self.relay_failing:
             return
@@ -306,7 +308,8 @@ class OutboxRelay:
                 # leaves it set, so the relay goes round again at once instead of at the next poll.
                 self.store.outbox_written.clear()
                 try:
-                    sent = await self.publish_pending()
+                    with collector_paused():  # a batch of up to BATCH rows is bulk work (collector.py)
+                        sent = await self.publish_pending()
                     self.store.relay_failing = False
                 except asyncio.CancelledError:
                     raise
@@ -340,14 +343,15 @@ class OutboxRelay:
                     select(table.c.id, table.c.event_id, table.c.topic, table.c.key, table.c.value, table.c.headers)
                     .where(table.c.published_at.is_(None))
                     .order_by(table.c.id)
-                    .limit(self.BATCH)
+                    .limit(self.BATCH + 1)  # one more, to know whether these are the last ones
                 )
             ).all()
             if not rows:
                 return 0
+            last, rows = len(rows) <= self.BATCH, rows[: self.BATCH]
             # Every body is decrypted before anything is sent, so an unreadable one sends nothing.
             bodies = [self._body(row.event_id, row.value) for row in rows]
-            refused = await self._send(rows, bodies)
+            refused = await self._send(rows, bodies, last=last)
             now = utc_now()
             for row in rows:
                 if row.id in refused:
@@ -360,8 +364,9 @@ class OutboxRelay:
         self.published += len(rows) - len(refused)
         return len(rows)
 
-    async def _send(self, rows: Sequence[Any], bodies: list[bytes | None]) -> dict[int, Exception]:
-        """Send every row; the ones the broker refused for good, by row id. Any other failure is raised."""
+    async def _send(self, rows: Sequence[Any], bodies: list[bytes | None], *, last: bool = False) -> dict[int, Exception]:
+        """Send every row; the ones the broker refused for good, by row id. Any other failure is raised.
+        `last`: no row waits behind these in the outbox."""
         refused: dict[int, Exception] = {}
         sending = []
         for row, body in zip(rows, bodies, strict=True):
@@ -377,6 +382,8 @@ class OutboxRelay:
                 refused[row.id] = exc
                 continue
             sending.append((row, future))
+        if last:
+            self._handed_over()
         results = await asyncio.gather(*(future for _, future in sending), return_exceptions=True)
         for (row, _), result in zip(sending, results, strict=True):
             if isinstance(result, REFUSED):
@@ -384,6 +391,14 @@ class OutboxRelay:
             elif isinstance(result, BaseException):
                 raise result
         return refused
+
+    def _handed_over(self) -> None:
+        """The producer has every row this pass read: when they were the last ones committed, bulk work
+        waiting for the relay (Store.relay_turn) goes on while the broker's answer is awaited, instead of
+        leaving the process idle until then. A failure after this still leaves them to the next pass."""
+        sent_all = self.store.outbox_sent
+        if sent_all is not None and not self.store.outbox_written.is_set():
+            sent_all.set()
 
     async def _set_aside(self, session: AsyncSession, row: Any, exc: Exception, now: dt.datetime) -> None:
         why = (

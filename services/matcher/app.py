@@ -12,6 +12,7 @@ from faststream.middlewares import AckPolicy
 
 from schemas.events import LeaderProfileChanged, MatchEvent, RoundCancelled, RoundEvent, RoundRequested, round_events
 from schemas.topics import LEADER_PROFILES, MATCHES, ROUNDS
+from services.common.collector import freeze_what_is_loaded
 from services.common.crypto import Cipher
 from services.common.kafka import PROMPT, batch_options, create_broker, subscriber_options
 from services.common.projection import project, record_schema
@@ -96,6 +97,7 @@ def create_app(settings: MatcherSettings) -> AsgiFastStream:
     @app.after_startup
     async def start_purging() -> None:
         purging.start()
+        freeze_what_is_loaded()
 
     @app.on_shutdown
     async def stop_purging() -> None:

@@ -27,6 +27,7 @@ from schemas.events import (
     TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
+from services.common.collector import freeze_what_is_loaded
 from services.common.crypto import Cipher
 from services.common.kafka import PROMPT, batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.observability import metrics_app
@@ -151,6 +152,7 @@ def create_app(settings: RegistrySettings) -> FastAPI:
             purging.start()
             try:
                 async with sampling(SERVICE, registry.broker, store):
+                    freeze_what_is_loaded()
                     yield
             finally:
                 await stop_within("the registry's purge job", purging.stop())

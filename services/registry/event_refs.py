@@ -15,12 +15,12 @@ free text included (the matcher's suggestions name people in words).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pydantic_core
 from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -175,7 +175,8 @@ class Outgoing:
     body: dict[str, Any] | None
 
     def value(self) -> bytes | None:
-        return None if self.body is None else json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+        # Compact UTF-8 JSON, as json.dumps with separators (",", ":") and ensure_ascii=False writes it, in less time.
+        return None if self.body is None else pydantic_core.to_json(self.body)
 
 
 async def outward(uow: UnitOfWork, waiting: list[Waiting]) -> list[Outgoing]:

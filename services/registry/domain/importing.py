@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import get_args
+from typing import cast, get_args
 
 from pydantic import ValidationError
 
@@ -235,13 +235,16 @@ def _area(text: str, areas: Areas | None) -> str:
 SKIPPED = ("latitude", "longitude", "town", "max_travel_miles", "max_travel_km")
 
 
-def row_to_leader(cells: dict[str, object], locate_town: Callable[[str], Location], areas: Areas | None = None) -> LeaderIn:
-    """One row as a leader. `areas` turns an area's name into its code; without it the code is kept as written."""
+def row_to_leader(
+    cells: dict[str, object], locate_town: Callable[[str], Location], areas: Areas | None = None, *, texts: bool = False
+) -> LeaderIn:
+    """One row as a leader. `areas` turns an area's name into its code; without it the code is kept as written.
+    With `texts`, every cell is already as _text gives it (parse_rows): not read again."""
     data: dict[str, object] = {}
     proxy: dict[str, str] = {}
     consents: list[dict[str, object]] = []
     for column, value in cells.items():
-        text = _text(value)
+        text = cast("str | None", value) if texts else _text(value)
         if text is None or column in SKIPPED:
             continue
         if column == "system":
@@ -304,17 +307,17 @@ def parse_rows(
     problems: list[RowProblem] = []
     seen = {} if seen is None else seen
     for number, cells in rows:
-        texts = [_text(c) for c in cells]  # each cell as text once: None for an empty one, never ""
+        # Each cell as text once: None for an empty one, never "" (a CSV file's cells are all text).
+        texts = [(c.strip() or None) if type(c) is str else _text(c) for c in cells]
         if not any(texts):
             continue  # a blank line is not a person
         if len(texts) > len(names) and any(texts[len(names) :]):
             problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
             continue
-        record: dict[str, object] = {
-            name: text for name, text in zip(names, texts, strict=False) if name
-        }  # a short row leaves fields out
+        # A short row leaves fields out, as does an empty cell.
+        record: dict[str, object] = {name: text for name, text in zip(names, texts, strict=False) if name and text is not None}
         try:
-            leader = row_to_leader(record, locate_town, areas)
+            leader = row_to_leader(record, locate_town, areas, texts=True)
         except ValidationError as exc:
             problems += [RowProblem(number, column_of(d["field"]), d["message"]) for d in describe(exc.errors())]
             continue

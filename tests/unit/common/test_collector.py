@@ -51,3 +51,20 @@ def test_left_off_when_it_was_off_before():
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_what_a_service_holds_once_started_is_frozen_once(monkeypatch):
+    from services.common import collector
+
+    monkeypatch.setattr(collector, "_frozen", False)
+    gc.unfreeze()
+    try:
+        collector.freeze_what_is_loaded()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0, "what the service holds is out of the collector's sight"
+        made_since = [[n] for n in range(1000)]
+        collector.freeze_what_is_loaded()  # another app started in the same process (tests)
+        assert gc.get_freeze_count() == frozen, "only the first call freezes anything"
+        del made_since
+    finally:
+        gc.unfreeze()

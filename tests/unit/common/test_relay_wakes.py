@@ -7,7 +7,9 @@ import contextlib
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy.orm import DeclarativeBase
 
+from schemas.topics import ROUNDS
 from services.common.store import InboxMixin, OutboxMixin, OutboxRelay, Store, make_engine
 
 pytestmark = pytest.mark.unit
@@ -115,3 +117,61 @@ async def test_bulk_work_does_not_wait_for_a_relay_that_cannot_send():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class HeldProducer:
+    """A producer that takes every record at once and answers for them only when told to."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.answer = asyncio.Event()
+
+    async def send(self, *_args: object, **_kwargs: object) -> asyncio.Future:
+        self.taken += 1
+        return asyncio.ensure_future(self.answer.wait())
+
+
+async def test_bulk_work_goes_on_once_the_producer_has_the_last_rows_while_the_broker_answers(tmp_path):
+    store = Store(make_engine(f"sqlite:///{tmp_path}/outbox.db"), outbox=Outbox, inbox=Inbox, metadata=Base.metadata)
+    async with store.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    producer = HeldProducer()
+    relay = OutboxRelay(store, producer, poll_seconds=3600)
+    task = asyncio.create_task(relay.run_forever())
+    try:
+        # The relay's first pass, finding nothing, ends before the rows are committed: else it may read them
+        # during a commit it has not yet been told of, and leave them to its next pass, after the answer.
+        await asyncio.sleep(0)  # the relay starts
+        assert store.outbox_sent is not None
+        await asyncio.wait_for(store.outbox_sent.wait(), 10)
+        async with store.unit_of_work() as uow:
+            for n in range(3):
+                uow.tombstone(ROUNDS, f"round-{n}", f"event-{n}")
+            await uow.commit()
+        # An hour's wait would end only with the broker's answer; the guard fails the test instead of hanging.
+        await asyncio.wait_for(store.relay_turn(most_seconds=3600), 10)
+        assert producer.taken == 3, "the producer has every row committed"
+        assert await relay.backlog() == 3, "none is marked sent before the broker has answered"
+        producer.answer.set()
+        for _ in range(1000):
+            if not await relay.backlog():
+                break
+            await asyncio.sleep(0.01)
+        assert await relay.backlog() == 0, "each is marked sent once the broker has answered"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.engine.dispose()
