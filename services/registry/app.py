@@ -38,7 +38,7 @@ from services.common.store import Store, handle_once, make_engine, utc_now
 from services.registry import retention
 from services.registry.api import install_routes
 from services.registry.config import RegistrySettings
-from services.registry.event_refs import registry_store, translated, translated_keys
+from services.registry.event_refs import ids_of, registry_store, translated
 from services.registry.handlers import publishing, rounds
 from services.registry.handlers.leaders import share_under_references
 from services.registry.person_keys import PersonKeys
@@ -91,7 +91,8 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
             NotificationStatusChanged,
             translated(publishing.record_delivery),
             None,
-            preload=translated_keys(publishing.load_deliveries),
+            # Who the batch's people are, in one query: record_delivery then asks event_refs' caches.
+            preload=ids_of,
         )
 
     cipher = Cipher(settings.encryption_keys)

@@ -254,15 +254,6 @@ def translated(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitab
     return handle
 
 
-def translated_keys(preload: Callable[[UnitOfWork, list[str]], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A projection's preload (services/common/projection.py) given the registry ids behind a batch's keys."""
-
-    async def load(uow: UnitOfWork, keys: list[str]) -> Any:
-        return await preload(uow, sorted((await ids_of(uow, keys)).values()))
-
-    return load
-
-
 class ReferencingUnitOfWork(UnitOfWork):
     """The registry's unit of work: events and tombstones wait until commit, then go into the
     outbox with event references in place of registry ids, in the order they were written."""

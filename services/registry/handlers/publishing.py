@@ -4,12 +4,15 @@ and recording how each person heard it."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from schemas.cohort import Location, RoundSpec, Window, is_for_the_team_only
 from schemas.events import (
@@ -52,6 +55,7 @@ from services.registry.domain.programmes import (
 )
 from services.registry.domain.publication import access_arrangements, both_ways, let_down_by, meeting_record, who_is_told
 from services.registry.domain.rounds import RoundStatus
+from services.registry.event_refs import refs_of
 from services.registry.handlers.common import (
     Conflict,
     event,
@@ -63,6 +67,9 @@ from services.registry.handlers.rounds import (
 )
 from services.registry.handlers.store import Publications, round_in
 from services.registry.work_queue import task_from_report
+
+# record_delivery's rows for the transaction, written at commit (session.info, which lives as long as it does)
+DELIVERIES_WAITING = "deliveries: rows to write"
 
 
 @dataclass(frozen=True)
@@ -296,25 +303,38 @@ async def tell_the_unmatched(rounds: Publications, round_id: str, about: dict, c
         rounds.publish(OUTCOMES, person.leader_id, event(OutcomePublished, outcome, round_id, cause))
 
 
-async def load_deliveries(uow: UnitOfWork, leader_ids: list[str]) -> list[Any]:
-    """The delivery rows of a batch's people, read at once (record_delivery then finds them in the session,
-    as long as the caller holds what this returns)."""
-    deliveries = list(await uow.session.scalars(select(DeliveryRow).where(DeliveryRow.leader_id.in_(leader_ids))))
-    return deliveries + list(await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(leader_ids))))
-
-
 async def record_delivery(uow: UnitOfWork, changed: NotificationStatusChanged) -> None:
-    """The read model of how each person heard their round's outcome."""
+    """The read model of how each person heard their round's outcome.
+
+    A report comes for each message sent, a batch at a time (services/common/projection.py): the person
+    is found in what the batch's preload read (event_refs' caches), and the rows are written at commit
+    with one statement, not read and written one by one."""
     d = changed.data
-    if await uow.session.get(LeaderRow, d.leader_id) is None:
+    if not await refs_of(uow, [d.leader_id]):
         return  # a report that came after the person was erased: nothing about them is kept
     await task_from_report(uow, changed)  # a task for a person joins the managers' work queue
     if d.about != "outcome":
         return  # messages about a partner declining are in the notifier's own delivery log
-    row = await uow.session.get(DeliveryRow, (d.round_id, d.leader_id, d.channel))
-    if row is None:
-        uow.session.add(
-            DeliveryRow(round_id=d.round_id, leader_id=d.leader_id, channel=d.channel, status=d.status, detail=d.detail)
-        )
-    else:
-        row.status, row.detail = d.status, d.detail
+    waiting = uow.session.info.get(DELIVERIES_WAITING)
+    if waiting is None:
+        waiting = uow.session.info[DELIVERIES_WAITING] = {}
+        uow.before_commit(functools.partial(write_deliveries, uow))
+    waiting[(d.round_id, d.leader_id, d.channel)] = (d.status, d.detail)  # a later report on the same message wins
+
+
+async def write_deliveries(uow: UnitOfWork) -> None:
+    """The transaction's delivery rows, new or changed, in one statement."""
+    waiting = uow.session.info.pop(DELIVERIES_WAITING)
+    table = cast(Table, DeliveryRow.__table__)  # a declarative class's table is a Table
+    upsert = (postgresql_insert if uow.store.is_postgres else sqlite_insert)(table)
+    now = utc_now()
+    await uow.session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[table.c.round_id, table.c.leader_id, table.c.channel],
+            set_={"status": upsert.excluded.status, "detail": upsert.excluded.detail, "updated_at": upsert.excluded.updated_at},
+        ),
+        [
+            {"round_id": r, "leader_id": leader, "channel": c, "status": status, "detail": detail, "updated_at": now}
+            for (r, leader, c), (status, detail) in waiting.items()
+        ],
+    )
