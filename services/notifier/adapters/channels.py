@@ -205,8 +205,8 @@ def flat_email(planned: PlannedMessage, sender: str, to: str, key: str, stamp: d
         subject_line(planned.subject),
         header_line("Date", formatdate(stamp.timestamp())),
         # The same key always gives the same Message-ID, so a resend after a crash can be recognised.
-        header_line("Message-ID", message_id(key)),
-        header_line("X-Pairing-Key", key),
+        header_line("Message-ID", message_id(key), kept=False),
+        header_line("X-Pairing-Key", key, kept=False),
     ]
     parts = [text_part(planned.text, "plain"), html]
     if not planned.meetings:

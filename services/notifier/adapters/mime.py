@@ -47,11 +47,13 @@ def _folded(name: str, value: str) -> bytes:
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 
 
-def header_line(name: str, value: str) -> bytes:
-    """`name: value` and its line ending, folded as compat32 folds it."""
+def header_line(name: str, value: str, kept: bool = True) -> bytes:
+    """`name: value` and its line ending, folded as compat32 folds it. A value no other message has
+    (its Message-ID, its key) is folded without being kept (kept=False): kept, each message's would
+    fill the cache with lines never asked for again and push out the ones that are."""
     if len(name) + 2 + len(value) <= MAX_LINE and _PLAIN_VALUE.fullmatch(value):
         return f"{name}: {value}\n".encode("ascii")
-    return _folded(name, value)
+    return _folded(name, value) if kept else _COMPAT32.fold_binary(name, value)
 
 
 @lru_cache(maxsize=1024)
