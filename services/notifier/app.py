@@ -85,8 +85,9 @@ ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombston
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
 OutcomeBatch = Annotated[list[Any], AsEvent(OutcomePublished), Field(title=OutcomePublished.__name__)]
 # Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
-# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`).
-OUTCOME_BATCH = 50
+# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`). Whole fews
+# (batch_groups.FEW): between batches the email server waits, and a last few of two would keep it half idle.
+OUTCOME_BATCH = 64
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
