@@ -124,7 +124,17 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_keys(records: KeyBatch) -> None:
         keys = f"{SERVICE}.keys"
         applied = await project(
-            broker, SERVICE, store, keys, records, LeaderKeyShared, person_keys.apply_key, person_keys.forget_key, cipher, sharing
+            broker,
+            SERVICE,
+            store,
+            keys,
+            records,
+            LeaderKeyShared,
+            person_keys.apply_key,
+            person_keys.forget_key,
+            cipher,
+            sharing,
+            preload=handlers.load_contacts,
         )
         if applied:
             notifier.wake.set()  # a contact record may have been waiting for exactly this key
