@@ -40,8 +40,9 @@ instead of several for every message.
    and the consumer tries it again: what was recorded is skipped (the inbox), and what was given
    up on too (its place). Never on the consumer's last try.
 
-Stopping part way (the batch is cancelled): every few claimed is sent and recorded first, so a
-replay finds only the messages never sent.
+Stopping part way (the batch is cancelled): every few being sent is sent and recorded first, and a
+few claimed but not yet sent is let go (its rows as if never claimed), so a replay finds only the
+messages never sent.
 """
 
 from __future__ import annotations

@@ -78,8 +78,9 @@ async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[
     recorded, and the next one written. A few is claimed only once every few two or more before it is
     all sent, and no person has a message in two fews next to each other (in_few): so a person with a
     message to be tried again has their later ones held back for the next try (Run.held), never
-    claimed ahead of it. A cancel (the service stopping) waits for every few claimed to be sent and
-    recorded, so a replay finds only messages never sent."""
+    claimed ahead of it. A cancel (the service stopping) waits for every few being sent to be sent and
+    recorded, and lets go of a few claimed but not yet sent (its rows as if never claimed), so a replay
+    finds only messages never sent."""
     groups = in_few(ordinary)
     others: list[OutcomeNotice] = []
     diverted: set[str] = set()
@@ -110,7 +111,9 @@ async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[
             divert(ready.notice for ready in await asyncio.shield(fews[-1].turned))
         await landed(flying)
     except BaseException:
-        if flying:  # stopping, or a failure: every few claimed is still sent and recorded first
+        for few in fews:
+            few.stopping = True  # a few not sent yet is let go, not sent
+        if flying:  # stopping, or a failure: every few being sent is still sent and recorded first
             await asyncio.wait(flying)
         raise
     finally:
@@ -166,6 +169,7 @@ class Few:
     claimed: asyncio.Future[list[Ready]] = field(default_factory=future)  # those someone else claimed first
     turned: asyncio.Future[list[Ready]] = field(default_factory=future)  # those let go at its turn (take_turn)
     sent: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False  # the batch stops (a cancel, or a failure): if its turn has not come, nothing is sent
 
     async def fly(self, run: Run) -> None:
         try:
@@ -200,11 +204,16 @@ class Few:
     async def take_turn(self, run: Run, mine: list[Ready]) -> list[Ready]:
         """Once the few before is all sent and the one before that recorded: those claimed here that may be
         sent now. One in quiet hours by now, or about someone erased since the claim, is let go (its row as
-        if never claimed) for the one-message way."""
+        if never claimed) for the one-message way; if the batch is stopping, every one is."""
         if self.before is not None:
             await self.before.sent.wait()
         if self.recorded is not None:
             await asyncio.wait([self.recorded])
+        if self.stopping:
+            if mine:
+                await through_outages(functools.partial(unclaim, run.n, [ready.key for ready in mine]))
+            self.turned.set_result(mine)
+            return []
         gone = await through_outages(functools.partial(erased_now, run.n, mine)) if mine else set()
         now = run.n.now()
         quiet = [
