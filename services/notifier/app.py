@@ -28,6 +28,7 @@ from schemas.events import (
     TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
+from services.common.collector import freeze_what_is_loaded
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
 from services.common.kafka import (
@@ -86,8 +87,9 @@ ContactBatch = Annotated[list[Any], record_schema(LeaderContactChanged, tombston
 KeyBatch = Annotated[list[Any], record_schema(LeaderKeyShared, tombstones=True)]
 OutcomeBatch = Annotated[list[Any], AsEvent(OutcomePublished), Field(title=OutcomePublished.__name__)]
 # Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
-# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`).
-OUTCOME_BATCH = 50
+# on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`). Whole fews
+# (batch_groups.FEW): between batches the email server waits, and a last few of two would keep it half idle.
+OUTCOME_BATCH = 64
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -124,7 +126,17 @@ def build_broker(settings: NotifierSettings, store: Store, cipher: Cipher, notif
     async def on_keys(records: KeyBatch) -> None:
         keys = f"{SERVICE}.keys"
         applied = await project(
-            broker, SERVICE, store, keys, records, LeaderKeyShared, person_keys.apply_key, person_keys.forget_key, cipher, sharing
+            broker,
+            SERVICE,
+            store,
+            keys,
+            records,
+            LeaderKeyShared,
+            person_keys.apply_key,
+            person_keys.forget_key,
+            cipher,
+            sharing,
+            preload=handlers.load_contacts,
         )
         if applied:
             notifier.wake.set()  # a contact record may have been waiting for exactly this key
@@ -282,6 +294,7 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
             receipts.start()
         if replies is not None:
             replies.start()
+        freeze_what_is_loaded()  # full collections were about 4% of its CPU while sending (collector.py)
 
     @app.on_shutdown
     async def stop_scheduler() -> None:

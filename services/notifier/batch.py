@@ -6,16 +6,20 @@ instead of several for every message.
    in an earlier try of this very batch), who was erased, everyone's contact details, and any
    delivery row already made for these events.
 2. The ordinary messages (every detail here, nothing tried before, no quiet hours in the way)
-   go a few at a time (batch_groups.py), with never two messages to one person in the same few.
-   Each few is claimed in one transaction (its delivery rows made "sending"), sent at once over
-   the email server's connections, and recorded in one transaction (its rows "sent", its events
-   marked handled, its delivery reports in the outbox) as soon as it is all sent. A few is
-   claimed and sent only once the one before is all sent (so each person's messages go in the
-   batch's order) and the one before that is recorded: at most two fews are ever sent and not
-   yet recorded. Quiet hours are looked at again just before each few is sent. While a few is
-   sent and recorded its rows' claim is kept fresh (delivery.kept_claimed), so no other handler
-   takes it for one that stopped. While the database is away a few's results are written again
-   and again (batch_run.through_outages): what was sent is never thrown away to be sent again.
+   go a few at a time (batch_groups.py), with never two messages to one person in the same few,
+   nor in two fews next to each other. Each few is claimed in one transaction (its delivery rows
+   made "sending") while the few before is sent, sent at once over the email server's
+   connections, and recorded in one transaction (its rows "sent", its events marked handled, its
+   delivery reports in the outbox) as soon as it is all sent. A few is claimed only once every
+   few two or more before it is all sent (so a person's later message is never claimed ahead of
+   an earlier one that failed), and sent only once the one before is all sent (so each person's
+   messages go in the batch's order) and the one before that is recorded: at most two fews are
+   ever sent and not yet recorded. Quiet hours and erasures are looked at again just before each
+   few is sent (a message in quiet hours by then, or about someone erased, is let go, its row as if
+   never claimed, for the one-message way). From its claim until it is recorded a few's rows'
+   claim is kept fresh (delivery.kept_claimed), so no other handler takes it for one that
+   stopped. While the database is away a few's results are written again and again
+   (batch_run.through_outages): what was sent is never thrown away to be sent again.
 3. A message that cannot be written or recorded is that message's problem alone: its event is
    dead-lettered, with why, and the others go on (one that was sent has its row say so first, so
    a replay only reports it). A failed send is noted on its row ("retrying"), and that person's
@@ -36,8 +40,9 @@ instead of several for every message.
    and the consumer tries it again: what was recorded is skipped (the inbox), and what was given
    up on too (its place). Never on the consumer's last try.
 
-Stopping part way (the batch is cancelled): every few claimed is sent and recorded first, so a
-replay finds only the messages never sent.
+Stopping part way (the batch is cancelled): every few being sent is sent and recorded first, and a
+few claimed but not yet sent is let go (its rows as if never claimed), so a replay finds only the
+messages never sent.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """The ordinary messages of a batch of outcomes (batch.py), a few at a time: written, claimed, sent
-and recorded, with never more than two fews sent and not yet recorded."""
+and recorded, with never more than two fews sent and not yet recorded. Each few is claimed while the
+few before is sent, so the email server's connections never wait for a claim."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, select, update
+from sqlalchemy import Insert, Table, Update, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,7 +21,7 @@ from services.notifier import check_ins, reminders
 from services.notifier.adapters.orm import DeliveryRow, ErasedRow
 from services.notifier.batch_run import NOT_THE_MESSAGE, Ready, Run, in_quiet_hours, through_outages
 from services.notifier.compose import PlannedMessage
-from services.notifier.contacts import digest
+from services.notifier.contacts import digest, erased_among
 from services.notifier.context import Notifier
 from services.notifier.delivery import ask_by_text, kept_claimed, not_sent, receipt_to_ask, send
 from services.notifier.domain.messages import Route
@@ -34,15 +35,17 @@ FEW = 16
 
 def in_few(notices: list[OutcomeNotice]) -> list[list[OutcomeNotice]]:
     """A few at a time, in the batch's order, with at most one message to a person in each few and a
-    person's later message in a later few: the few go one after another, so their messages keep order."""
+    person's later message two fews later or more: the fews are sent one after another, so their
+    messages keep order, and a few is claimed while the one before is sent, so never before its
+    people's earlier messages are all sent (one that failed then holds the later one back)."""
     groups: list[list[OutcomeNotice]] = []
     last: dict[str, int] = {}
     for notice in notices:
-        at = last.get(notice.leader_id, -1) + 1
+        at = last.get(notice.leader_id, -2) + 2
         while at < len(groups) and len(groups[at]) >= FEW:
             at += 1
-        if at == len(groups):
-            groups.append([])
+        while at >= len(groups):
+            groups.append([])  # may leave a few empty between a person's two messages: it keeps them apart
         groups[at].append(notice)
         last[notice.leader_id] = at
     return groups
@@ -69,17 +72,26 @@ async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[
     quiet hours by the time their few is sent; about someone erased since the batch began; and that
     person's later messages).
 
-    A few is claimed and sent once the few before is all sent (so each person's messages keep their
-    order) and the few before that is recorded (so at most two fews are ever sent and not yet
-    recorded: what a crash can leave to send again). Meanwhile the few before is recorded, and the
-    next one written. A person with a message to be tried again has their later ones held back for
-    the next try (Run.held). A cancel (the service stopping) waits for every few claimed to be sent
-    and recorded, so a replay finds only messages never sent."""
+    A few is claimed while the few before is sent, and sent once the few before is all sent (so each
+    person's messages keep their order) and the few before that is recorded (so at most two fews are
+    ever sent and not yet recorded: what a crash can leave to send again). Meanwhile the few before is
+    recorded, and the next one written. A few is claimed only once every few two or more before it is
+    all sent, and no person has a message in two fews next to each other (in_few): so a person with a
+    message to be tried again has their later ones held back for the next try (Run.held), never
+    claimed ahead of it. A cancel (the service stopping) waits for every few being sent to be sent and
+    recorded, and lets go of a few claimed but not yet sent (its rows as if never claimed), so a replay
+    finds only messages never sent."""
     groups = in_few(ordinary)
     others: list[OutcomeNotice] = []
     diverted: set[str] = set()
+
+    def divert(notices: Iterable[OutcomeNotice]) -> None:
+        for notice in notices:
+            others.append(notice)
+            diverted.add(notice.leader_id)
+
+    fews: list[Few] = []
     flying: list[asyncio.Task[None]] = []
-    before: asyncio.Event | None = None  # set when the few before is all sent
     writing = asyncio.create_task(asyncio.to_thread(write, run.n, groups[0], contacts)) if groups else None
     try:
         for at in range(len(groups)):
@@ -87,37 +99,50 @@ async def tell_ordinary(run: Run, ordinary: list[OutcomeNotice], contacts: dict[
             written = await writing
             nxt = at + 1
             writing = asyncio.create_task(asyncio.to_thread(write, run.n, groups[nxt], contacts)) if nxt < len(groups) else None
-            if before is not None:
-                await before.wait()  # one few in the air at a time: this one is claimed once the one before is sent
-            if at >= 2:
-                await asyncio.wait([flying[at - 2]])  # and the one before that recorded
-            now = run.n.now()  # quiet hours as they are now, just before this few is sent
-            ready: list[Ready] = []
-            for notice, item in zip(groups[at], written, strict=True):
-                if isinstance(item, Exception):
-                    await run.reject(notice, item)
-                elif run.held_back(notice):
-                    continue
-                elif notice.leader_id in diverted or in_quiet_hours(run.n, item.planned.route, item.me, now):
-                    others.append(notice)
-                    diverted.add(notice.leader_id)
-                else:
-                    ready.append(item)
-            few = Few(ready)
+            if fews:
+                # The few before has its turn (the one before it all sent): what it let go is known, and whose sends failed.
+                divert(ready.notice for ready in await asyncio.shield(fews[-1].turned))
+            ready = await to_claim(run, groups[at], written, diverted, divert)
+            few = Few(ready, fews[-1] if fews else None, flying[at - 2] if at >= 2 else None)
             flying.append(asyncio.create_task(few.fly(run)))
-            for lost in await asyncio.shield(few.claimed):
-                others.append(lost.notice)
-                diverted.add(lost.notice.leader_id)
-            before = few.sent
+            fews.append(few)
+            divert(lost.notice for lost in await asyncio.shield(few.claimed))
+        if fews:
+            divert(ready.notice for ready in await asyncio.shield(fews[-1].turned))
         await landed(flying)
     except BaseException:
-        if flying:  # stopping, or a failure: every few claimed is still sent and recorded first
+        for few in fews:
+            few.stopping = True  # a few not sent yet is let go, not sent
+        if flying:  # stopping, or a failure: every few being sent is still sent and recorded first
             await asyncio.wait(flying)
         raise
     finally:
         if writing is not None:
             writing.cancel()
     return others
+
+
+async def to_claim(
+    run: Run,
+    notices: list[OutcomeNotice],
+    written: list[Ready | Exception],
+    diverted: set[str],
+    divert: Callable[[Iterable[OutcomeNotice]], None],
+) -> list[Ready]:
+    """Those of a few to claim: not those that cannot be written (dead-lettered), held back behind their
+    person's earlier message, or diverted to the one-message way (quiet hours, or their person's earlier one)."""
+    now = run.n.now()  # quiet hours as they are now; looked at again when the few's turn comes
+    ready: list[Ready] = []
+    for notice, item in zip(notices, written, strict=True):
+        if isinstance(item, Exception):
+            await run.reject(notice, item)
+        elif run.held_back(notice):
+            continue
+        elif notice.leader_id in diverted or in_quiet_hours(run.n, item.planned.route, item.me, now):
+            divert([notice])
+        else:
+            ready.append(item)
+    return ready
 
 
 async def landed(flying: list[asyncio.Task[None]]) -> None:
@@ -129,29 +154,42 @@ async def landed(flying: list[asyncio.Task[None]]) -> None:
             raise failure
 
 
+def future() -> asyncio.Future[list[Ready]]:
+    return asyncio.get_running_loop().create_future()
+
+
 @dataclass
 class Few:
-    """A few messages: claimed, sent, then recorded; their claim kept fresh meanwhile."""
+    """A few messages: claimed; sent once the few before is all sent (`before`) and the one before that
+    recorded (`recorded`); then recorded. Their claim is kept fresh from the claim on."""
 
     written: list[Ready]
-    claimed: asyncio.Future[list[Ready]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    before: Few | None = None
+    recorded: asyncio.Task[None] | None = None
+    claimed: asyncio.Future[list[Ready]] = field(default_factory=future)  # those someone else claimed first
+    turned: asyncio.Future[list[Ready]] = field(default_factory=future)  # those let go at its turn (take_turn)
     sent: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False  # the batch stops (a cancel, or a failure): if its turn has not come, nothing is sent
 
     async def fly(self, run: Run) -> None:
         try:
             mine, lost = await claim_all(run, self.written)
         except BaseException as exc:
             self.claimed.set_exception(exc)
+            self.turned.set_result([])
             self.sent.set()
             raise
         self.claimed.set_result(lost)
         async with kept_claimed(run.n.store, [ready.key for ready in mine]):
             try:
+                mine = await self.take_turn(run, mine)
                 await asyncio.gather(*(send_one(run.n, ready) for ready in mine))
                 for ready in mine:
                     if ready.error is not None:  # tried again, or given up on: its person's later ones wait
                         run.hold(ready.notice)
             finally:
+                if not self.turned.done():
+                    self.turned.set_result([])
                 self.sent.set()
             await record_all(run, [ready for ready in mine if ready.result is not None])
         for ready in mine:
@@ -163,10 +201,51 @@ class Few:
                 run.follow_ups[str(ready.notice.event.event_id)] = ready.follow_ups
                 run.questions[str(ready.notice.event.event_id)] = ready.questions
 
+    async def take_turn(self, run: Run, mine: list[Ready]) -> list[Ready]:
+        """Once the few before is all sent and the one before that recorded: those claimed here that may be
+        sent now. One in quiet hours by now, or about someone erased since the claim, is let go (its row as
+        if never claimed) for the one-message way; if the batch is stopping, every one is."""
+        if self.before is not None:
+            await self.before.sent.wait()
+        if self.recorded is not None:
+            await asyncio.wait([self.recorded])
+        if self.stopping:
+            if mine:
+                await through_outages(functools.partial(unclaim, run.n, [ready.key for ready in mine]))
+            self.turned.set_result(mine)
+            return []
+        gone = await through_outages(functools.partial(erased_now, run.n, mine)) if mine else set()
+        now = run.n.now()
+        quiet = [
+            ready
+            for ready in mine
+            if gone.intersection(ready.notice.needed) or in_quiet_hours(run.n, ready.planned.route, ready.me, now)
+        ]
+        if quiet:
+            await through_outages(functools.partial(unclaim, run.n, [ready.key for ready in quiet]))
+        self.turned.set_result(quiet)
+        let_go = {id(ready) for ready in quiet}
+        return [ready for ready in mine if id(ready) not in let_go]
+
+
+async def erased_now(n: Notifier, written: list[Ready]) -> set[str]:
+    """The people these messages need who have been erased (or withdrawn) by now."""
+    async with n.store.sessions() as session:
+        return await erased_among(session, sorted({leader for ready in written for leader in ready.notice.needed}))
+
+
+async def unclaim(n: Notifier, keys: list[str]) -> None:
+    """Rows claimed by this few and not sent after all: gone, so the one-message way finds none."""
+    async with n.store.unit_of_work() as uow:
+        await uow.session.execute(delete(DeliveryRow).where(DeliveryRow.key.in_(keys), DeliveryRow.status == "sending"))
+        await uow.commit()
+
 
 async def claim_all(run: Run, written: list[Ready]) -> tuple[list[Ready], list[Ready]]:
     """`claim` for the few; if that fails, for each on its own, so one that cannot be claimed (a value
     the database refuses: dead-lettered, with why) holds up no other."""
+    if not written:
+        return [], []
     try:
         return await claim(run.n, written)
     except NOT_THE_MESSAGE:

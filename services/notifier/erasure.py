@@ -27,7 +27,7 @@ from schemas.topics import DELIVERIES
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ErasedRow, ScheduledRow
-from services.notifier.contacts import digest
+from services.notifier.contacts import digest, made, stored
 from services.notifier.domain.check_ins import QuestionDue
 from services.notifier.domain.follow_ups import AnswerFollowUp
 from services.notifier.notices import notice_for, report
@@ -47,8 +47,8 @@ async def forget_person(notifier, uow: UnitOfWork, leader_id: str) -> None:
     contact_row = await session.get(ContactRow, leader_id)
     contact = LeaderContact.model_validate(notifier.cipher.open(contact_row.sealed)) if contact_row else None
     await session.execute(delete(ContactRow).where(ContactRow.leader_id == leader_id))
-    if await session.get(ErasedRow, digest(leader_id)) is None:
-        session.add(ErasedRow(digest=digest(leader_id)))
+    if await stored(session, ErasedRow, digest(leader_id)) is None:
+        made(session, ErasedRow(digest=digest(leader_id)), digest(leader_id))
     cancelled = 0
     for row in (await session.scalars(select(ScheduledRow))).all():
         event = opened(notifier, row)

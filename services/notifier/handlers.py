@@ -33,9 +33,9 @@ from services.common.crypto import Cipher
 from services.common.logs import without_person
 from services.common.store import UnitOfWork, handled_in
 from services.notifier import batch, person_keys
-from services.notifier.adapters.orm import ContactRow, PersonKeyRow
+from services.notifier.adapters.orm import ContactRow, ErasedRow, PersonKeyRow, WaitingContactRow
 from services.notifier.compose import PlannedMessage
-from services.notifier.contacts import contact_of, erased_among, project_contact
+from services.notifier.contacts import MISSING, contact_of, digest, erased_among, project_contact
 from services.notifier.context import Notifier
 from services.notifier.delivery import send_and_record
 from services.notifier.domain.messages import Route
@@ -72,13 +72,28 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
 
 
 async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> list[Any]:
-    """A batch's stored contacts and keys, read at once (apply_contact then finds them in the session).
+    """A batch's stored contacts, keys, records waiting for their keys and erasures, read at once
+    (apply_contact and apply_key then find them in the session); those missing are noted as such
+    (contacts.MISSING), so a batch of new people sends no query about each of them.
 
     Returned, so the projection holds them until its commit: the session keeps unchanged rows only
     weakly, and rows nobody held would be gone again, each read once more with a query of its own."""
-    contacts = list(await uow.session.scalars(select(ContactRow).where(ContactRow.leader_id.in_(leader_ids))))
-    keys = list(await uow.session.scalars(select(PersonKeyRow).where(PersonKeyRow.leader_id.in_(leader_ids))))
-    return [*contacts, *keys]
+    session = uow.session
+    digests = {digest(leader): leader for leader in leader_ids}
+    found: list[Any] = []
+    missing: set[tuple[type[Any], str]] = set()
+    for model, column, keys in (
+        (ContactRow, ContactRow.leader_id, leader_ids),
+        (PersonKeyRow, PersonKeyRow.leader_id, leader_ids),
+        (WaitingContactRow, WaitingContactRow.leader_id, leader_ids),
+        (ErasedRow, ErasedRow.digest, list(digests)),
+    ):
+        rows = list(await session.scalars(select(model).where(column.in_(keys))))
+        have = {getattr(row, column.key) for row in rows}
+        missing |= {(model, key) for key in keys if key not in have}
+        found += rows
+    session.info[MISSING] = missing
+    return found
 
 
 async def contacts_in(session: AsyncSession, n: Notifier, notice: Notice) -> Contacts:

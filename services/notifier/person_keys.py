@@ -19,7 +19,7 @@ from services.common.crypto import Cipher, EncryptionKeyError
 from services.common.sealing import open_contact
 from services.common.store import UnitOfWork
 from services.notifier.adapters.orm import PersonKeyRow, WaitingContactRow
-from services.notifier.contacts import project_contact
+from services.notifier.contacts import made, project_contact, stored
 from services.notifier.erasure import forget_person
 
 log = logging.getLogger("pairing.notifier.keys")
@@ -27,7 +27,7 @@ log = logging.getLogger("pairing.notifier.keys")
 
 async def opened(uow: UnitOfWork, cipher: Cipher, sealed: SealedContact) -> LeaderContact | None:
     """The contact record inside, or None: its key has not come yet (it waits), or was destroyed."""
-    row = await uow.session.get(PersonKeyRow, sealed.leader_id)
+    row = await stored(uow.session, PersonKeyRow, sealed.leader_id)
     if row is None:
         await wait_for_key(uow, cipher, sealed)
         return None
@@ -44,12 +44,12 @@ def readable(sealed: SealedContact, key: bytes) -> LeaderContact | None:
 
 
 async def wait_for_key(uow: UnitOfWork, cipher: Cipher, sealed: SealedContact) -> None:
-    waiting = await uow.session.get(WaitingContactRow, sealed.leader_id)
+    waiting = await stored(uow.session, WaitingContactRow, sealed.leader_id)
     if waiting is not None and waiting.version >= sealed.version:
         return
     if waiting is None:
         waiting = WaitingContactRow(leader_id=sealed.leader_id)
-        uow.session.add(waiting)
+        made(uow.session, waiting, sealed.leader_id)
     waiting.version = sealed.version
     waiting.sealed_record = cipher.seal_bytes(sealed.model_dump_json().encode())
 
@@ -63,12 +63,12 @@ async def apply_key(uow: UnitOfWork, shared: LeaderKeyShared, cipher: Cipher, sh
         raise EncryptionKeyError(
             "a leader's key on leaders.keys.v1 cannot be opened: NOTIFIER_EVENT_KEYS must hold the key in REGISTRY_EVENT_KEYS"
         ) from exc
-    row = await uow.session.get(PersonKeyRow, leader_id)
+    row = await stored(uow.session, PersonKeyRow, leader_id)
     if row is None:
         row = PersonKeyRow(leader_id=leader_id)
-        uow.session.add(row)
+        made(uow.session, row, leader_id)
     row.sealed_key = cipher.seal_bytes(key)
-    waiting = await uow.session.get(WaitingContactRow, leader_id)
+    waiting = await stored(uow.session, WaitingContactRow, leader_id)
     if waiting is None:
         return
     sealed = SealedContact.model_validate_json(cipher.open_bytes(waiting.sealed_record))

@@ -5,18 +5,22 @@ later, and their partner is not left in silence."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from schemas.events import OutcomePublished
+from schemas.events import LeaderContactChanged, OutcomePublished
 from services.common.crypto import Cipher
+from services.common.projection import Change, apply_changes
 from services.notifier import handlers
 from services.notifier.adapters.orm import ContactRow, ErasedRow, ScheduledRow
 from services.notifier.clock import FrozenClock
+from services.notifier.contacts import digest
 from services.notifier.erasure import PARTNER_ERASED, forget_person
-from tests.integration.notifier_world import KEY, PARTNER, RULES, delivery_rows, know, person, published, reports
+from services.notifier.person_keys import forget_contact
+from tests.integration.notifier_world import KEY, PARTNER, RULES, delivery_rows, know, notifier, person, published, reports
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +91,36 @@ async def test_an_erased_person_is_forgotten_and_nothing_waiting_is_sent_about_t
     assert [r.data.leader_id for r in (await reports(store))[before:]] == ["cl-1"], "only the partner, through a person"
     assert not settings.tasks_dir.exists() or list(settings.tasks_dir.iterdir()) == [], "no task naming them"
     assert sorted(p.name for p in settings.sms_dir.iterdir()) == ["someone-else.txt"]
+
+
+async def test_in_one_batch_of_the_contact_topic_an_erasure_and_a_new_registration_each_hold(store, channels):
+    # The batch's first read finds nothing stored about pl-2 and pl-3: what it makes meanwhile still counts.
+    n = notifier(store, channels)
+    cipher = Cipher(KEY)
+
+    def changed(leader_id: str, version: int) -> Change:
+        contact = person(leader_id=leader_id, version=version)
+        return Change(leader_id, LeaderContactChanged(producer="test", correlation_id=leader_id, data=contact))
+
+    await know(store, person(leader_id="pl-1"))
+    batch = [
+        Change("pl-1", None),  # erased ...
+        changed("pl-1", 2),  # ... and registered again
+        changed("pl-2", 1),  # new ...
+        Change("pl-2", None),  # ... and erased
+        changed("pl-3", 1),  # new, twice over
+        changed("pl-3", 2),
+    ]
+    await apply_changes(
+        store,
+        "notifier.contacts",
+        batch,
+        handlers.apply_contact,
+        partial(forget_contact, n),
+        cipher,
+        preload=handlers.load_contacts,
+    )
+
+    stored = {row.leader_id: row.version for row in await rows(store, ContactRow)}
+    assert stored == {"pl-1": 2, "pl-3": 2}
+    assert {row.digest for row in await rows(store, ErasedRow)} == {digest("pl-2")}
