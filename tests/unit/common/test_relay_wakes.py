@@ -7,6 +7,7 @@ import contextlib
 from types import SimpleNamespace
 
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.orm import DeclarativeBase
 
 from schemas.topics import ROUNDS
@@ -138,8 +139,14 @@ class HeldProducer:
         self.taken = 0
         self.answer = asyncio.Event()
 
-    async def send(self, *_args: object, **_kwargs: object) -> asyncio.Future:
-        self.taken += 1
+    async def partitions_for(self, _topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(16384, 0)
+
+    async def send_batch(self, batch: BatchBuilder, _topic: str, *, partition: int) -> asyncio.Future:
+        self.taken += batch.record_count()
         return asyncio.ensure_future(self.answer.wait())
 
 

@@ -82,6 +82,9 @@ def test_every_person_field_is_renamed_and_nothing_else():
     assert out["profile"]["id"] == REFS["pl-018"] and out["profile"]["do_not_pair_with"] == [REFS["pp-002"]]
     assert out["profile"]["left_out_before"] is True and out["profile"]["organisation"] == "pl-018"
     assert out["partners"] == [{"partner_id": REFS["pp-002"], "reasons": ["pl-018"]}], "free text is the registry's own"
+    # The body is written in the order of its keys: renaming leaves each where it was, at every level.
+    assert list(out) == list(data) and list(out["profile"]) == list(data["profile"])
+    assert list(out["partners"][0]) == list(data["partners"][0])
 
 
 async def test_events_leave_with_references_in_keys_fields_and_correlation():
