@@ -28,7 +28,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from schemas.events import Envelope
 from schemas.topics import DEAD_LETTERS, Topic
-from services.common.collector import collector_paused
 from services.common.crypto import Cipher, is_plain_json
 from services.common.observability import DUPLICATES_SKIPPED, EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.partitioner import KeyPartitioner
@@ -325,8 +324,9 @@ class OutboxRelay:
                 # leaves it set, so the relay goes round again at once instead of at the next poll.
                 self.store.outbox_written.clear()
                 try:
-                    with collector_paused():  # a batch of up to BATCH rows is bulk work (collector.py)
-                        sent = await self.publish_pending()
+                    # The collector is not paused here, as it is for a projection's batch: a pass can wait
+                    # for the broker's answer for as long as the broker is away.
+                    sent = await self.publish_pending()
                     self.store.relay_failing = False
                 except asyncio.CancelledError:
                     raise

@@ -1,6 +1,7 @@
 """The ordinary messages of a batch of outcomes (batch.py), a few at a time: written, claimed, sent
 and recorded, with never more than two fews sent and not yet recorded. Each few is claimed while the
-few before is sent, so the email server's connections never wait for a claim."""
+few before is sent, so the email server's connections do not wait for a claim (only for a quick look for
+erasures when the few's turn comes)."""
 
 from __future__ import annotations
 
@@ -187,6 +188,12 @@ class Few:
                 for ready in mine:
                     if ready.error is not None:  # tried again, or given up on: its person's later ones wait
                         run.hold(ready.notice)
+            except BaseException:
+                # Its turn or its sending broke off (the database away, a cancel): none of these is known to
+                # be sent, so their people's later messages wait behind them (the batch is tried again).
+                for ready in mine:
+                    run.hold(ready.notice)
+                raise
             finally:
                 if not self.turned.done():
                     self.turned.set_result([])
@@ -230,8 +237,8 @@ class Few:
 
 async def erased_now(n: Notifier, written: list[Ready]) -> set[str]:
     """The people these messages need who have been erased (or withdrawn) by now."""
-    async with n.store.sessions() as session:
-        return await erased_among(session, sorted({leader for ready in written for leader in ready.notice.needed}))
+    async with n.store.unit_of_work() as uow:  # a lost connection is DatabaseUnavailable: through_outages waits it out
+        return await erased_among(uow.session, sorted({leader for ready in written for leader in ready.notice.needed}))
 
 
 async def unclaim(n: Notifier, keys: list[str]) -> None:

@@ -23,6 +23,7 @@ from services.common.kafka import event_id_of, is_permanent
 from services.common.store import Store, make_engine
 from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
 from services.notifier.app import tell_outcomes
+from services.notifier import batch_groups
 from services.notifier.batch_groups import FEW
 from services.notifier.clock import FrozenClock
 from services.notifier.delivery import FINISHED
@@ -59,6 +60,33 @@ async def test_a_persons_later_message_waits_while_their_earlier_one_is_tried_ag
     server = RefusesOnce(channels["email"], str(earlier.event_id))  # the earlier one is refused the first time
 
     await consume(notifier_broker, notifier(store, {**channels, "email": server}), records)
+
+    assert keys_to(maildir, f"{amira}@example.org") == [str(earlier.event_id), str(later.event_id)]
+    assert mail_counts(maildir) == {f"{amira}@example.org": 2, **everyone_once(others)}
+
+
+async def test_a_few_that_breaks_off_at_its_turn_holds_back_its_peoples_later_messages(
+    store, channels, smtp_server, kafka_settings, notifier_broker, crashed_sends_taken_over_soon, monkeypatch
+):
+    # The next few is claimed while the one before is sent; if the first few's turn breaks off after its
+    # claim (here its look for erasures fails once), Amira's later message, two fews on, must not go first.
+    _, maildir = smtp_server
+    amira, *others = await people(store, 4)
+    earlier, later = of_round(amira, "r1"), of_round(amira, "r2")
+    records = await on_the_topic(kafka_settings, [earlier, *(published(leader) for leader in others), later], key=amira)
+    looks = 0
+    real_look = batch_groups.erased_now
+
+    async def fails_once(n, written):
+        nonlocal looks
+        looks += 1
+        if looks == 1:
+            raise RuntimeError("the first few's turn broke off")
+        return await real_look(n, written)
+
+    monkeypatch.setattr(batch_groups, "erased_now", fails_once)
+
+    await consume(notifier_broker, notifier(store, channels), records)
 
     assert keys_to(maildir, f"{amira}@example.org") == [str(earlier.event_id), str(later.event_id)]
     assert mail_counts(maildir) == {f"{amira}@example.org": 2, **everyone_once(others)}

@@ -29,8 +29,8 @@ class ReferenceProblem(ValueError):
 
 def random_characters(alphabet: str, length: int) -> str:
     """`length` characters, each equally likely to be any of `alphabet`: the digits of one random number
-    below len(alphabet) ** length, so one read of the system's randomness where a character at a time
-    took one each (a round's publishing makes two such strings for every person)."""
+    below len(alphabet) ** length, drawn from the system's randomness in one go (rarely two) where a
+    character at a time drew once each (a round's publishing makes three such strings for every person)."""
     number = secrets.randbelow(len(alphabet) ** length)
     characters = []
     for _ in range(length):
