@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from services.common.kafka import ensure_topics, make_producer
 from services.common.observability import CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_SET_ASIDE, consumer_lag, metrics_app
+from services.common.relay import OutboxRelay, set_aside_count
 from services.common.settings import KafkaSettings
-from services.common.store import OutboxRelay, Store, set_aside_count
+from services.common.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ async def own_state(registry) -> ServiceState:
     from sqlalchemy import func, select
 
     from services.common.observability import consumer_lag
-    from services.common.store import set_aside_count
+    from services.common.relay import set_aside_count
 
     outbox = registry.store.outbox
     try:

@@ -31,8 +31,9 @@ from openpyxl import Workbook
 from services.common.crypto import Cipher, new_key
 from services.common.embedded import EmbeddedKafka, free_port
 from services.common.kafka import ensure_topics, make_producer
+from services.common.relay import OutboxRelay
 from services.common.settings import KafkaSettings
-from services.common.store import OutboxRelay, Store, make_engine
+from services.common.store import Store, make_engine
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.gazetteer import locate_town
 from services.registry.adapters.orm import Outbox

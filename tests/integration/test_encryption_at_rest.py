@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.common.store import OutboxRelay
+from services.common.relay import OutboxRelay
 from services.registry.sample import sample_leaders
 from tests.integration.conftest import running_registry
 

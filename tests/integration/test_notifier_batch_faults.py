@@ -21,9 +21,9 @@ from schemas.topics import OUTCOMES
 from services.common.deadletters import read_dead_letters, replay
 from services.common.kafka import event_id_of, is_permanent
 from services.common.store import Store, make_engine
+from services.notifier import batch_groups
 from services.notifier.adapters.orm import Base, DeliveryRow, Inbox, Outbox
 from services.notifier.app import tell_outcomes
-from services.notifier import batch_groups
 from services.notifier.batch_groups import FEW
 from services.notifier.clock import FrozenClock
 from services.notifier.delivery import FINISHED

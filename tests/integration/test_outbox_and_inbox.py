@@ -10,7 +10,8 @@ import pytest
 from schemas.events import RoundPublished, RoundRef
 from schemas.topics import ROUNDS
 from services.common.kafka import ensure_topics, make_producer
-from services.common.store import DatabaseUnavailable, OutboxRelay, Store, handle_once, make_engine
+from services.common.relay import OutboxRelay
+from services.common.store import DatabaseUnavailable, Store, handle_once, make_engine
 from services.registry.adapters.orm import Base, Inbox, Outbox, RoundRow
 from tests.kafka_reading import read_topic
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import select
 
 from schemas.events import Delivery, NotificationStatusChanged
@@ -15,6 +16,8 @@ from services.registry.adapters.orm import DeliveryRow, LeaderRow, TaskRow
 from services.registry.event_refs import ids_of, translated
 from services.registry.handlers import publishing
 from tests.integration.conftest import event_refs_of
+
+pytestmark = pytest.mark.integration
 
 
 def leader(leader_id: str) -> LeaderRow:

@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.topics import ROUNDS
 from services.common.kafka import ensure_topics, make_producer
-from services.common.store import ALONE_BYTES, OutboxRelay
+from services.common.relay import ALONE_BYTES, OutboxRelay
 from services.registry.adapters.orm import Outbox
 from tests.kafka_reading import read_topic
 

@@ -14,8 +14,9 @@ from schemas.events import RoundPublished, RoundRef
 from schemas.topics import ROUNDS
 from services.common.crypto import Cipher, new_key
 from services.common.kafka import ensure_topics, make_producer
+from services.common.relay import OutboxRelay
 from services.common.sealed_bodies import SealedBodies
-from services.common.store import OutboxRelay, Store, make_engine
+from services.common.store import Store, make_engine
 from services.registry.adapters.orm import Base, Inbox, Outbox
 from tests.kafka_reading import read_topic
 

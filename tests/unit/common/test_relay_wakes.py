@@ -11,7 +11,8 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.orm import DeclarativeBase
 
 from schemas.topics import ROUNDS
-from services.common.store import InboxMixin, OutboxMixin, OutboxRelay, Store, make_engine
+from services.common.relay import OutboxRelay
+from services.common.store import InboxMixin, OutboxMixin, Store, make_engine
 
 pytestmark = pytest.mark.unit
 
