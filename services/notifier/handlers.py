@@ -74,7 +74,9 @@ async def apply_contact(uow: UnitOfWork, changed: LeaderContactChanged, cipher: 
 async def load_contacts(uow: UnitOfWork, leader_ids: list[str]) -> list[Any]:
     """A batch's stored contacts, keys, records waiting for their keys and erasures, read at once
     (apply_contact and apply_key then find them in the session); those missing are noted as such
-    (contacts.MISSING), so a batch of new people sends no query about each of them.
+    (contacts.MISSING), so a batch of new people sends no query about each of them. On PostgreSQL a key
+    the other consumer commits after this read is not seen: the record then waits for it, and is opened
+    when first needed (person_keys.open_waiting), as when a record comes before its key.
 
     Returned, so the projection holds them until its commit: the session keeps unchanged rows only
     weakly, and rows nobody held would be gone again, each read once more with a query of its own."""

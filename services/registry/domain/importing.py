@@ -307,8 +307,7 @@ def parse_rows(
     problems: list[RowProblem] = []
     seen = {} if seen is None else seen
     for number, cells in rows:
-        # Each cell as text once: None for an empty one, never "" (a CSV file's cells are all text).
-        texts = [(c.strip() or None) if type(c) is str else _text(c) for c in cells]
+        texts = [_text(c) for c in cells]  # each cell as text once: None for an empty one, never ""
         if not any(texts):
             continue  # a blank line is not a person
         if len(texts) > len(names) and any(texts[len(names) :]):
