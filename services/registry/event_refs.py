@@ -29,6 +29,7 @@ from schemas.events import Envelope
 from schemas.topics import Topic
 from services.common.crypto import Cipher
 from services.common.store import Store, UnitOfWork
+from services.common.tracing import trace_headers
 from services.registry.adapters.orm import Base, Inbox, LeaderRow, Outbox, new_event_ref
 
 E = TypeVar("E", bound=Envelope)
@@ -276,11 +277,13 @@ class ReferencingUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         waiting, self.waiting = self.waiting, []
+        # Every row goes in now, in one context: its trace headers are read once (an import writes thousands).
+        trace = trace_headers() if waiting else {}
         for row in await outward(self, waiting) if waiting else []:
             if (value := row.value()) is None:
-                self._add_outbox(row.topic, row.key, row.event_id, None, row.event_type, row.correlation_id)
+                self._add_outbox(row.topic, row.key, row.event_id, None, row.event_type, row.correlation_id, trace)
             else:
-                self._add_event(row.topic, row.key, row.event_id, value, row.event_type, row.correlation_id)
+                self._add_event(row.topic, row.key, row.event_id, value, row.event_type, row.correlation_id, trace)
         await super().commit()
 
 

@@ -149,3 +149,23 @@ async def test_bodies_wait_encrypted_and_the_relay_sends_them_decrypted(database
     assert RoundPublished.model_validate_json(sent.value) == sealed_event
     (sent_old,) = await read_round_events(kafka_settings, old, 1)
     assert RoundPublished.model_validate_json(sent_old.value) == old_event
+
+
+async def test_every_event_of_a_commit_carries_the_trace_it_was_written_in(registry_store):
+    """The registry's unit of work reads the trace context once for all the rows it writes at commit."""
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from sqlalchemy import select
+
+    rounds = [f"traced-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    context = SpanContext(trace_id=0x1234, span_id=0x5678, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with trace.use_span(NonRecordingSpan(context)):
+        async with registry_store.unit_of_work() as uow:
+            for round_id in rounds:
+                uow.publish(ROUNDS, round_id, published(round_id))
+            await uow.commit()
+    async with registry_store.sessions() as session:
+        headers = (await session.scalars(select(Outbox.headers).where(Outbox.key.in_(rounds)))).all()
+    assert len(headers) == 3
+    assert {h["traceparent"] for h in headers} == {f"00-{0x1234:032x}-{0x5678:016x}-01"}
+    assert [h["event_type"] for h in headers] == ["RoundPublished"] * 3

@@ -232,7 +232,7 @@ def _area(text: str, areas: Areas | None) -> str:
         raise ValueError(f"system: {problem}") from None
 
 
-SKIPPED = ("latitude", "longitude", "town", "max_travel_miles", "max_travel_km")
+SKIPPED = frozenset({"latitude", "longitude", "town", "max_travel_miles", "max_travel_km"})
 
 
 def row_to_leader(
@@ -307,7 +307,8 @@ def parse_rows(
     problems: list[RowProblem] = []
     seen = {} if seen is None else seen
     for number, cells in rows:
-        texts = [_text(c) for c in cells]  # each cell as text once: None for an empty one, never ""
+        # Each cell as text once: None for an empty one, never "" (_text, with a CSV file's cells done in place).
+        texts = [(c.strip() or None) if type(c) is str else _text(c) for c in cells]
         if not any(texts):
             continue  # a blank line is not a person
         if len(texts) > len(names) and any(texts[len(names) :]):

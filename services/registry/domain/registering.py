@@ -22,6 +22,8 @@ SEALED_FIELDS = (
     "challenge",
 )
 
+SEALED = frozenset(SEALED_FIELDS)  # for `in`, which searches a tuple one field at a time
+
 Change = Literal["created", "updated", "unchanged"]
 Record = tuple[Mapping[str, Any], Mapping[str, Any]]  # (public, sealed)
 
@@ -29,7 +31,7 @@ Record = tuple[Mapping[str, Any], Mapping[str, Any]]  # (public, sealed)
 def split_record(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A leader's record as (public, sealed): the sealed fields apart from the rest."""
     sealed = {name: record[name] for name in SEALED_FIELDS}
-    public = {name: value for name, value in record.items() if name not in SEALED_FIELDS}
+    public = {name: value for name, value in record.items() if name not in SEALED}
     return public, sealed
 
 
@@ -65,11 +67,17 @@ CONTACT_SOURCES = frozenset(
 )
 
 
+# The fields of the contact record kept in the public part (every sealed field is in a sealed part).
+PUBLIC_CONTACT_SOURCES = tuple(sorted(CONTACT_SOURCES - SEALED))
+
+
 def contact_changed(stored: Record | None, public: Mapping[str, Any], sealed: Mapping[str, Any]) -> bool:
     """Whether the new record changes the leader's contact record. A change to what they are matched
     on alone (topics, availability) sends the notifier nothing: its copy is still right."""
     if stored is None:
         return True
+    if stored[1] is sealed:  # the caller found the sealed part unchanged and kept it: only the public fields can differ
+        return any(stored[0].get(field) != public.get(field) for field in PUBLIC_CONTACT_SOURCES)
     return any(_field(*stored, field) != _field(public, sealed, field) for field in CONTACT_SOURCES)
 
 

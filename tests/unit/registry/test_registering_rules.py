@@ -61,6 +61,16 @@ def test_only_a_change_to_what_the_contact_record_is_made_of_changes_it():
     assert contact_changed(stored, *split_record(a_record(role="patient_leader", topics=["cancer"], consents=[consent])))
 
 
+def test_with_the_sealed_part_kept_as_it_was_a_change_to_a_public_contact_field_still_counts():
+    """register_leader passes the new sealed part as the stored one when its digest says it is the same."""
+    public, sealed = split_record(a_record(role="patient_leader", topics=["cancer"]))
+    stored = (dict(public), sealed)
+    assert not contact_changed(stored, {**public, "topics": ["stroke"]}, sealed)
+    consent = {"purpose": "contact_via_proxy", "given": True, "at": "2026-01-01T00:00:00Z"}
+    for change in ({"role": "clinical_leader"}, {"quiet_hours_start": "21:00"}, {"organisation": "NHS"}, {"consents": [consent]}):
+        assert contact_changed(stored, {**public, **change}, sealed), change
+
+
 def test_every_field_of_the_contact_record_comes_from_a_field_compared_for_a_change():
     made_of = set(LeaderContact.model_fields) - {"leader_id", "version"}
     assert made_of <= CONTACT_SOURCES, f"LeaderContact has fields not compared: {sorted(made_of - CONTACT_SOURCES)}"
