@@ -17,7 +17,6 @@ from collections.abc import Sequence
 _SEED = 0x9747B28C
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
-_KEYS_KEPT = 100_000  # the hashes remembered; all are forgotten together when there are more
 
 
 def murmur2(data: bytes) -> int:
@@ -44,6 +43,11 @@ class KeyPartitioner:
     """aiokafka's `partitioner`: called with the serialized key, every partition of the topic sorted
     by id, and the available ones. A record without a key goes to a random one, as by default."""
 
+    # The hashes remembered; all are forgotten together when there are more. A key is mostly met again
+    # within the same batch (a person's profile and contact record), so a few thousand are enough; more
+    # would only hold every person's key in memory, growing with the number of people (about 140 bytes each).
+    KEPT = 4096
+
     def __init__(self) -> None:
         self._hashes: dict[bytes, int] = {}
 
@@ -52,7 +56,7 @@ class KeyPartitioner:
             return random.choice(available or all_partitions)  # spreading load, not a secret
         hashed = self._hashes.get(key)
         if hashed is None:
-            if len(self._hashes) >= _KEYS_KEPT:
+            if len(self._hashes) >= self.KEPT:
                 self._hashes.clear()
             hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
         return all_partitions[hashed % len(all_partitions)]

@@ -49,3 +49,15 @@ def test_a_record_without_a_key_goes_to_an_available_partition():
     ours = KeyPartitioner()
     assert {ours(None, [0, 1, 2], [2]) for _ in range(20)} == {2}
     assert {ours(None, [0, 1, 2], []) for _ in range(50)} <= {0, 1, 2}
+
+
+def test_the_remembered_hashes_stay_bounded_and_right_after_forgetting():
+    # Every person's key would otherwise stay in memory for as long as the process runs.
+    partitions = list(range(6))
+    default, ours = DefaultPartitioner(), KeyPartitioner()
+    many = [f"L-{i:06d}".encode() for i in range(KeyPartitioner.KEPT * 2 + 10)]
+    for key in many:
+        assert ours(key, partitions, partitions) == default(key, partitions, partitions)
+        assert len(ours._hashes) <= KeyPartitioner.KEPT
+    again = many[:100]  # forgotten, so hashed afresh
+    assert [ours(key, partitions, partitions) for key in again] == [default(key, partitions, partitions) for key in again]
