@@ -73,7 +73,8 @@ PUBLIC_CONTACT_SOURCES = tuple(sorted(CONTACT_SOURCES - SEALED))
 
 def contact_changed(stored: Record | None, public: Mapping[str, Any], sealed: Mapping[str, Any]) -> bool:
     """Whether the new record changes the leader's contact record. A change to what they are matched
-    on alone (topics, availability) sends the notifier nothing: its copy is still right."""
+    on alone (topics, availability) sends the notifier nothing: its copy is still right. Both parts
+    come from split_record, so a sealed part holds every sealed field: the shortcut below needs that."""
     if stored is None:
         return True
     if stored[1] is sealed:  # the caller found the sealed part unchanged and kept it: only the public fields can differ
