@@ -24,7 +24,7 @@ from email.utils import formataddr, parseaddr
 
 import pytest
 from aiosmtplib.email import flatten_message
-from aiosmtplib.protocol import normalize_message_line_endings
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from notifier_samples import CONTACTS, ME, PAIRED, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
 
 from services.notifier import gallery
@@ -194,3 +194,14 @@ def test_a_message_s_size_is_counted_as_aiosmtplib_counts_it():
     assert b"\r" not in email, "the notifier's own emails have only line feeds: counted directly"
     for data in (email, email[:-1], b"", b"a", b"\n", b"a\r\nb\rc\n", email + b"\r", email.replace(b"\n", b"\r\n")):
         assert channels.sent_size(data) == len(normalize_message_line_endings(data)), data[-20:]
+
+
+def test_a_message_is_sent_in_data_as_aiosmtplib_sends_it():
+    """send_data's own bytes for DATA (no carriage return in the message) are aiosmtplib's execute_data_command's."""
+    planned = plan_message(PAIRED, ME, CONTACTS, PROGRAMME_CONTACT)
+    email = channels.flat_email(planned, SENDERS[0], "amira@example.org", "k1", stamp=STAMP)
+    chooser = random.Random(5)
+    made = ["".join(chooser.choice(".\na ") for _ in range(chooser.randint(0, 30))).encode() for _ in range(2000)]
+    for data in (email, email[:-1], b"", b".", b"\n", b".a\n.b\n..c\n.", email + b".\n.", b"." + email, *made):
+        theirs = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) + b".\r\n"
+        assert channels.data_payload(data) == theirs, data[-20:]
