@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import uuid
 from email import message_from_bytes
 from email.charset import QP, Charset
 from email.header import Header
@@ -183,9 +184,17 @@ def test_headers_are_folded_as_the_email_package_folds_them():
         "x" * 200,
     ]
     values += [" ".join("y" * chooser.randint(1, 12) for _ in range(chooser.randint(1, 12))) for _ in range(300)]
+    # Long single words, as a Message-ID is; some with a character compat32 may fold at (";", "," or a space).
+    word = "abcXYZ019.-<>@_:=/+;, ?"
+    values += [
+        "".join(chooser.choice(word[: chooser.choice((-4, -3, len(word)))]) for _ in range(chooser.randint(1, 200)))
+        for _ in range(600)
+    ]
+    values += [channels.message_id(f"{uuid.UUID(int=chooser.getrandbits(128))}:pl-{n}-abcdef:email") for n in range(100)]
     for value in values:
-        for name in ("To", "Subject", "X-Pairing-Key"):
-            assert header_line(name, value) == Compat32().fold_binary(name, value), (name, value)
+        for name in ("To", "Subject", "X-Pairing-Key", "Message-ID"):
+            for kept in (True, False):
+                assert header_line(name, value, kept) == Compat32().fold_binary(name, value), (name, value)
 
 
 def test_a_message_s_size_is_counted_as_aiosmtplib_counts_it():
