@@ -4,7 +4,7 @@ SmtpChannel sends MAIL, RCPT and DATA itself (adapters/channels.py send_bytes), 
 message's size its own way. Here the same message goes to the same kind of server both ways, and
 what the server received (sender, options with the size, recipients, the bytes) must be the same:
 for plain addresses, an address beyond ASCII (with a server that takes it and one that does not),
-and a message with carriage returns and lines starting with a full stop."""
+and messages with lines starting with a full stop, with carriage returns and without."""
 
 from __future__ import annotations
 
@@ -71,7 +71,9 @@ async def test_the_server_receives_the_same_as_from_aiosmtplibs_sendmail(server)
     planned = plan_message(published().data, person(), {PARTNER.leader_id: PARTNER}, PROGRAMME)
     email = flat_email(planned, f"Programme <{SENDER}>", "amira@example.org", "e1:pl-1:email")
     awkward = email + b".a line starting with a full stop\r\nand\rcarriage returns\r\n.\r\n"
-    for to, message in (("amira@example.org", email), ("amira@example.org", awkward), ("zoë@example.org", email)):
+    dots = b"." + email + b".a line starting with a full stop\n.\n.."  # no carriage return: send_data's own bytes
+    sent = (("amira@example.org", email), ("amira@example.org", awkward), ("amira@example.org", dots), ("zoë@example.org", email))
+    for to, message in sent:
         recorder.received.clear()
         errors = await both_ways(port, to, message)
         if to.isascii() or international:

@@ -8,7 +8,8 @@ BytesGenerator with the compat32 policy, as aiosmtplib's send_message does), wit
 a tree of objects and walking it:
 
 - a header is folded by the email package once per name and value and the result kept; a value
-  short enough not to need folding (an address, a key) is written as it is, as the package would;
+  short enough not to need folding (an address, a key), or one long word (a Message-ID), is
+  written as the package would write it;
 - a multipart's boundary is drawn from `random` as the package draws it, innermost first, and its
   Content-Type header folded once per length of boundary;
 - a part's text is quoted-printable encoded by a shorter route to the same text: the characters
@@ -47,12 +48,19 @@ def _folded(name: str, value: str) -> bytes:
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 
 
+# One word with none of the characters compat32 may fold at (space, ";" and ","): too long for the
+# header's line, the email package puts it alone on the next one, as it is (a Message-ID, say).
+_ONE_WORD = re.compile(r"[A-Za-z0-9.<>@_:=/+-]+")
+
+
 def header_line(name: str, value: str, kept: bool = True) -> bytes:
     """`name: value` and its line ending, folded as compat32 folds it. A value no other message has
     (its Message-ID, its key) is folded without being kept (kept=False): kept, each message's would
     fill the cache with lines never asked for again and push out the ones that are."""
     if len(name) + 2 + len(value) <= MAX_LINE and _PLAIN_VALUE.fullmatch(value):
         return f"{name}: {value}\n".encode("ascii")
+    if _ONE_WORD.fullmatch(value):
+        return f"{name}: \n {value}\n".encode("ascii")
     return _folded(name, value) if kept else _COMPAT32.fold_binary(name, value)
 
 

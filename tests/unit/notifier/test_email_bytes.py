@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import uuid
 from email import message_from_bytes
 from email.charset import QP, Charset
 from email.header import Header
@@ -24,7 +25,7 @@ from email.utils import formataddr, parseaddr
 
 import pytest
 from aiosmtplib.email import flatten_message
-from aiosmtplib.protocol import normalize_message_line_endings
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from notifier_samples import CONTACTS, ME, PAIRED, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
 
 from services.notifier import gallery
@@ -183,9 +184,17 @@ def test_headers_are_folded_as_the_email_package_folds_them():
         "x" * 200,
     ]
     values += [" ".join("y" * chooser.randint(1, 12) for _ in range(chooser.randint(1, 12))) for _ in range(300)]
+    # Long single words, as a Message-ID is; some with a character compat32 may fold at (";", "," or a space).
+    word = "abcXYZ019.-<>@_:=/+;, ?"
+    values += [
+        "".join(chooser.choice(word[: chooser.choice((-4, -3, len(word)))]) for _ in range(chooser.randint(1, 200)))
+        for _ in range(600)
+    ]
+    values += [channels.message_id(f"{uuid.UUID(int=chooser.getrandbits(128))}:pl-{n}-abcdef:email") for n in range(100)]
     for value in values:
-        for name in ("To", "Subject", "X-Pairing-Key"):
-            assert header_line(name, value) == Compat32().fold_binary(name, value), (name, value)
+        for name in ("To", "Subject", "X-Pairing-Key", "Message-ID"):
+            for kept in (True, False):
+                assert header_line(name, value, kept) == Compat32().fold_binary(name, value), (name, value)
 
 
 def test_a_message_s_size_is_counted_as_aiosmtplib_counts_it():
@@ -194,3 +203,14 @@ def test_a_message_s_size_is_counted_as_aiosmtplib_counts_it():
     assert b"\r" not in email, "the notifier's own emails have only line feeds: counted directly"
     for data in (email, email[:-1], b"", b"a", b"\n", b"a\r\nb\rc\n", email + b"\r", email.replace(b"\n", b"\r\n")):
         assert channels.sent_size(data) == len(normalize_message_line_endings(data)), data[-20:]
+
+
+def test_a_message_is_sent_in_data_as_aiosmtplib_sends_it():
+    """send_data's own bytes for DATA (no carriage return in the message) are aiosmtplib's execute_data_command's."""
+    planned = plan_message(PAIRED, ME, CONTACTS, PROGRAMME_CONTACT)
+    email = channels.flat_email(planned, SENDERS[0], "amira@example.org", "k1", stamp=STAMP)
+    chooser = random.Random(5)
+    made = ["".join(chooser.choice(".\na ") for _ in range(chooser.randint(0, 30))).encode() for _ in range(2000)]
+    for data in (email, email[:-1], b"", b".", b"\n", b".a\n.b\n..c\n.", email + b".\n.", b"." + email, *made):
+        theirs = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) + b".\r\n"
+        assert channels.data_payload(data) == theirs, data[-20:]
