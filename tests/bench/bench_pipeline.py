@@ -459,7 +459,7 @@ def sending_cpu_rows(runs: list[dict]) -> list[list[str]]:
 def repeat_rows(runs: list[dict]) -> list[list[str]]:
     return [
         [run["broker"], f"{i + 1} of {len(run['repeats'])}"]
-        + [f"{held[name]:.0f} MiB" if name in held else "gone" for name in SERVICES]
+        + [f"{held[name]:.1f} MiB" if name in held else "gone" for name in SERVICES]
         for run in runs
         for i, held in enumerate(run["repeats"])
     ]
