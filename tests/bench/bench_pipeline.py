@@ -9,7 +9,7 @@ on Apache Kafka (one node, from Maven Central), one after the other in the same 
    on one connection, just before and just after the round, their mean.
 3. More 200-person rounds (BENCH_REPEAT_ROUNDS, 30 unless set), with each service's resident
    memory after each: what a long-running service holds must level off, not grow with the rounds
-   it has run (its growth over the second half of the rounds against the first half).
+   it has run (the slope of its memory over the second half of the rounds, against a budget).
 4. Leader updates per second flowing from the registry to the matcher's copy,
    as a share of the raw aiokafka produce-and-consume rate (target at least 20%).
 
@@ -459,60 +459,71 @@ def sending_cpu_rows(runs: list[dict]) -> list[list[str]]:
 def repeat_rows(runs: list[dict]) -> list[list[str]]:
     return [
         [run["broker"], f"{i + 1} of {len(run['repeats'])}"]
-        + [f"{held.get(name, 0):.0f} MiB" for name in ("registry", "matcher", "notifier")]
+        + [f"{held[name]:.1f} MiB" if name in held else "gone" for name in SERVICES]
         for run in runs
         for i, held in enumerate(run["repeats"])
     ]
 
 
-# Resident memory moves by about this much between two readings with nothing leaking (the allocator
-# keeping or giving back freed pages), so a half of the rounds that grew less than this has not grown.
-STEADY_MIB = 1.0
+SERVICES = ("registry", "matcher", "notifier")
+# Budget for the later rounds: a service's resident memory may rise by at most this much a round, on
+# the least-squares line through its readings over the second half of the rounds. Readings wander by
+# a few hundred KiB with nothing leaking (the allocator keeping or giving back freed pages), which
+# over 15 rounds gives the slope a standard error of about 15 KiB a round: 50 KiB is about three of
+# them, so a service that does not grow passes, and a steady leak of this size or more fails.
+SLOPE_BUDGET_KIB = 50.0
 
 
-def halves(held: list[dict[str, float]], name: str) -> tuple[float, float]:
-    """How much this service's memory grew over the first half of the rounds and over the second, each
-    over the same number of rounds."""
-    span = (len(held) - 1) // 2
-    return (
-        held[span].get(name, 0) - held[0].get(name, 0),
-        held[-1].get(name, 0) - held[-1 - span].get(name, 0),
-    )
+def later_slope(held: list[dict[str, float]], name: str) -> float | None:
+    """How fast this service's memory still grew over the second half of the rounds: the least-squares
+    slope of its readings (MiB) there, in KiB a round. None if any round has no reading for it (the
+    process had gone), or there are too few rounds to draw a line."""
+    readings = [round_held.get(name) for round_held in held]
+    if any(value is None for value in readings):
+        return None
+    later = [value for value in readings[len(readings) // 2 :] if value is not None]
+    if len(later) < 2:
+        return None
+    mean_x = (len(later) - 1) / 2
+    mean_y = sum(later) / len(later)
+    spread = sum((x - mean_x) ** 2 for x in range(len(later)))
+    return sum((x - mean_x) * (y - mean_y) for x, y in enumerate(later)) / spread * 1024
 
 
-def levels_off(first: float, second: float) -> bool:
-    """Memory that grows by the same amount each round grows as much in the second half as in the first,
-    and fails this; a cache that fills up to its bound grows less and less, and passes."""
-    return second <= max(first / 2, STEADY_MIB)
+def within_budget(slope: float | None) -> bool:
+    """Met when the later rounds' slope is known and at most the budget."""
+    return slope is not None and slope <= SLOPE_BUDGET_KIB
 
 
 def growth(runs: list[dict]) -> str:
-    """Whether each service's memory levels off: its growth over the second half of the rounds
-    against the first half."""
+    """Whether each service's memory has stopped growing: its slope over the second half of the rounds,
+    judged against the budget."""
     said = []
     for run in runs:
         held = run["repeats"]
-        if len(held) < 4:
+        if not held:
             continue
-        span = (len(held) - 1) // 2
+        first_later = len(held) // 2 + 1
         parts = []
-        for name in ("registry", "matcher", "notifier"):
-            first, second = halves(held, name)
-            verdict = "levels off" if levels_off(first, second) else "still growing"
-            parts.append(f"{name} {first:+.1f} MiB then {second:+.1f} MiB ({verdict})")
-        met = all(levels_off(*halves(held, name)) for name in ("registry", "matcher", "notifier"))
+        for name in SERVICES:
+            slope = later_slope(held, name)
+            if slope is None:
+                parts.append(f"{name} has no slope (a reading is missing), not met")
+            else:
+                parts.append(f"{name} {slope:+.0f} KiB a round ({'met' if within_budget(slope) else 'not met'})")
+        met = all(within_budget(later_slope(held, name)) for name in SERVICES)
         said.append(
-            f"{run['broker']}: over rounds 1 to {span + 1} and then {len(held) - span} to {len(held)}, "
-            + ", ".join(parts)
-            + f": {'met' if met else 'not met'}"
+            f"{run['broker']}, over rounds {first_later} to {len(held)}: " + ", ".join(parts) + f"; {'met' if met else 'not met'}"
         )
     if not said:
         return ""
     return (
-        "Target: memory levels off, that is, each service grows over the second half of these rounds by no "
-        f"more than half of what it grew over the first half, or by less than {STEADY_MIB:.0f} MiB (what resident "
-        "memory moves by anyway). Memory that grows by the same amount every round grows as much in each half, "
-        f"and misses unless it is under {STEADY_MIB:.0f} MiB over the half. " + "; ".join(said) + "."
+        "Target: memory stops growing. Judged on the later rounds alone, after caches have had the first half to fill: "
+        "the slope of the straight line that best fits each service's readings over the second half of the rounds "
+        f"must be at most {SLOPE_BUDGET_KIB:.0f} KiB a round. Readings wander by a few hundred KiB with nothing "
+        f"leaking, so {SLOPE_BUDGET_KIB:.0f} KiB a round is about three times the uncertainty of that slope: a service "
+        "that does not grow meets it, and one that still grows by that much or more each round does not. A service "
+        "with a reading missing (its process had gone) does not meet it. " + "; ".join(said) + "."
     )
 
 
