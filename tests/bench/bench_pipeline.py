@@ -441,7 +441,7 @@ def smtp_rows(runs: list[dict]) -> list[list[str]]:
                 f"{big['publish to last message']:.1f} s",
                 f"{ours:,.0f} /s",
                 f"{before:,.0f} /s / {after:,.0f} /s",
-                f"{share:.0%} ({'met' if share >= 0.8 else 'missed'})",
+                f"{share:.1%} ({'met' if share >= 0.8 else 'missed'})",
             ]
         )
     return rows
@@ -539,7 +539,7 @@ def update_rows(runs: list[dict]) -> list[list[str]]:
             f"{UPDATES:,}",
             f"{run['updates']['rate']:,.0f} /s",
             f"{run['raw']:,.0f} /s",
-            f"{run['updates']['rate'] / run['raw']:.0%} ({'met' if run['updates']['rate'] / run['raw'] >= 0.2 else 'missed'})",
+            f"{run['updates']['rate'] / run['raw']:.1%} ({'met' if run['updates']['rate'] / run['raw'] >= 0.2 else 'missed'})",
         ]
         for run in runs
     ]
