@@ -222,8 +222,10 @@ def projection_rate(stack: Stack, count: int) -> dict:
         # Now change every one of them and time the changes reaching the matcher.
         for p in group:
             p["topics"] = ["frailty"]
-        # The baseline right before the changes, so both meet the same load on a shared machine.
-        raw = asyncio.run(raw_broker_rate(stack.kafka_bootstrap, count))
+        # The baseline right before the changes and right after, so both meet the same load on a shared
+        # machine; the faster of the two counts, so one slow reading (the broker or the machine busy with
+        # something else) does not make the target easier.
+        raw_before = asyncio.run(raw_broker_rate(stack.kafka_bootstrap, count))
         print(f"changing {count:,} leaders now", flush=True)
         cpu_before = cpu_seconds(stack)
         started = time.time()
@@ -235,11 +237,19 @@ def projection_rate(stack: Stack, count: int) -> dict:
             time.sleep(0.05)
         done = time.time()
         cpu_after = cpu_seconds(stack)
+        raw_after = asyncio.run(raw_broker_rate(stack.kafka_bootstrap, count))
     finally:
         conn.close()
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after if name in cpu_before and name != "email-sink"}
     steps = update_steps(stack.data_dir, started, answered, done)
-    return {"rate": count / (done - started), "raw": raw, "steps": steps, "cpu": cpu}
+    raw = max(raw_before, raw_after)
+    return {
+        "rate": count / (done - started),
+        "raw": raw,
+        "raw before and after": (raw_before, raw_after),
+        "steps": steps,
+        "cpu": cpu,
+    }
 
 
 def settled(stack: Stack, refs: list[str]) -> None:
@@ -378,7 +388,10 @@ def measure(kind: str) -> dict:
                 big = big_round(stack, maildir, smtp_port) if BIG and ROUNDS else None
                 updates = projection_rate(stack, UPDATES)
                 print(f"{kind}: leader updates reach the matcher at {updates['rate']:,.0f} /s", flush=True)
-                print(f"{kind}: raw aiokafka {updates['raw']:,.0f} /s", flush=True)
+                print(
+                    "{}: raw aiokafka {:,.0f} /s before, {:,.0f} /s after".format(kind, *updates["raw before and after"]),
+                    flush=True,
+                )
                 for step, since in updates["steps"]:
                     print(f"{kind}:   {since:6.2f} s  {step}", flush=True)
                 print(f"{kind}: CPU seconds during the updates: {updates['cpu']}", flush=True)
@@ -522,7 +535,7 @@ def growth(runs: list[dict]) -> str:
         "the slope of the straight line that best fits each service's readings over the second half of the rounds "
         f"must be at most {SLOPE_BUDGET_KIB:.0f} KiB a round. Readings wander by a few hundred KiB with nothing "
         f"leaking, so {SLOPE_BUDGET_KIB:.0f} KiB a round is about three times the uncertainty of that slope: a service "
-        "that does not grow meets it, and one that still grows by that much or more each round does not. A service "
+        "that does not grow meets it, and one that still grows by more than that each round does not. A service "
         "with a reading missing (its process had gone) does not meet it. " + "; ".join(said) + "."
     )
 
@@ -532,13 +545,16 @@ def target_200(run: dict) -> str:
     return f"{run['broker']}: " + ("met" if took < 2 else f"missed by {took - 2:.2f} s")
 
 
+UPDATE_COLUMNS = ["broker", "updates", "registry to matcher", "raw aiokafka before / after", "share of the faster"]
+
+
 def update_rows(runs: list[dict]) -> list[list[str]]:
     return [
         [
             run["broker"],
             f"{UPDATES:,}",
             f"{run['updates']['rate']:,.0f} /s",
-            f"{run['raw']:,.0f} /s",
+            "{:,.0f} /s / {:,.0f} /s".format(*run["updates"]["raw before and after"]),
             f"{run['updates']['rate'] / run['raw']:.1%} ({'met' if run['updates']['rate'] / run['raw'] >= 0.2 else 'missed'})",
         ]
         for run in runs
@@ -567,8 +583,9 @@ def updates_body(runs: list[dict], alone: str = "") -> str:
         "events sent, the matcher and the notifier up to date), is changed by a second import through the API; "
         "timed from sending that import to the last change in the matcher's copy. Baseline: plain aiokafka "
         "producing and consuming the same number of 800-byte messages on the same broker, measured just "
-        "before the changes. Target: at least 20% of it.\n\n"
-        + table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs))
+        "before the changes and just after them; the share is against the faster of the two. Target: at least "
+        "20% of it.\n\n"
+        + table(UPDATE_COLUMNS, update_rows(runs))
         + "\n\n### Where the updates' time went\n\nRead afterwards from the registry's outbox (each profile event "
         "written and sent) and the matcher's inbox (each one applied): seconds since the import request "
         "with the changed leaders was sent. The import commits 500 rows at a time, so the relay and the matcher "
@@ -600,7 +617,7 @@ def write_updates_alone(runs: list[dict]) -> Path:
 def main() -> None:
     runs = [measure(kind) for kind in BROKERS]
     if not ROUNDS:
-        print(table(["broker", "updates", "registry to matcher", "raw aiokafka", "share of raw"], update_rows(runs)))
+        print(table(UPDATE_COLUMNS, update_rows(runs)))
         print(table(["broker", "step", "since the import request"], update_step_rows(runs)))
         print(table(["broker", "process", "CPU time during the updates", "per update"], update_cpu_rows(runs)))
         print(f"load average over 5 minutes: {os.getloadavg()[1]:.1f}")
