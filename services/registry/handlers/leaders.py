@@ -240,7 +240,7 @@ async def import_leaders(
     # One query for the rows that exist and one flush at the end, instead of a round trip per row.
     ids = [leader.id for _, leader in leaders if leader.id]
     known = await load_known(uow, ids)
-    await keys.load(uow, ids)
+    keys.expect(uow, ids)  # read with one query when the first is needed: a change to topics alone needs none
     uow.session.info[CHANGED_ROWS] = {}
     with uow.session.no_autoflush:
         for number, leader in leaders:
