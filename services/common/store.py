@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,7 +46,9 @@ def make_engine(url: str) -> AsyncEngine:
         # Python keeps 128 prepared statements a connection unless told, and in the notifier they came to
         # about 9 MiB over the first rounds. With 16, no more CPU a message or an update was measured.
         connect_args = {"timeout": 30, "cached_statements": 16}
-        engine = create_async_engine(url, connect_args=connect_args, hide_parameters=True, json_serializer=json_text)
+        engine = create_async_engine(
+            url, connect_args=connect_args, hide_parameters=True, json_serializer=json_text, json_deserializer=json_value
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -58,13 +61,25 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True, json_serializer=json_text)
+    return create_async_engine(
+        url, pool_pre_ping=True, hide_parameters=True, json_serializer=json_text, json_deserializer=json_value
+    )
 
 
 def json_text(value: Any) -> str:
     """A JSON column's text: compact and UTF-8, in a third of json.dumps's time (an import writes
     thousands of rows). json.loads reads it as before; an id, being ASCII, is quoted as before."""
     return pydantic_core.to_json(value).decode()
+
+
+def json_value(text: str | bytes) -> Any:
+    """A JSON column's value, read in about half json.loads's time (an import reads thousands of rows,
+    the relay thousands of headers). Only field names are cached, never values. Text it refuses and
+    json.loads takes (an escaped lone surrogate, which json.dumps could write) is read by json.loads."""
+    try:
+        return pydantic_core.from_json(text, cache_strings="keys")
+    except ValueError:
+        return json.loads(text)
 
 
 def utc_now() -> dt.datetime:

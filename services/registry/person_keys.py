@@ -24,6 +24,8 @@ from services.registry.adapters.orm import PersonKeyRow
 # Keys read or made in this transaction, by leader (None: known to have none yet). Kept on the
 # session, so an import of thousands reads them with one query and a repeated id makes one key.
 CACHE = "person_keys"
+# The leaders whose keys the work under way may need (PersonKeys.expect), not read yet.
+EXPECTED = "person_keys: expected"
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,22 @@ class PersonKeys:
         """The leader's data key; a new one is made, stored and shared the first time."""
         cache = uow.session.info.setdefault(CACHE, {})
         if leader_id not in cache:
-            await self.load(uow, [leader_id])
+            await self.read(uow, leader_id)
         if cache[leader_id] is None:
             cache[leader_id] = self.make_key(uow, leader_id)
         elif isinstance(cache[leader_id], Sealed):
             cache[leader_id] = self.at_rest.open_bytes(cache[leader_id].key)
         return cache[leader_id]
+
+    def expect(self, uow: UnitOfWork, leader_ids: list[str]) -> None:
+        """These leaders' keys may be needed next (an import's part): the first one needed reads them
+        all with one query, and work that needs none (changes to what people are matched on alone,
+        which send no contact record) reads none. Replaces the leaders expected before."""
+        uow.session.info[EXPECTED] = leader_ids
+
+    async def read(self, uow: UnitOfWork, leader_id: str) -> None:
+        """The leader's key into the transaction's cache, with every key expected and not read yet."""
+        await self.load(uow, [leader_id, *uow.session.info.pop(EXPECTED, [])])
 
     async def load(self, uow: UnitOfWork, leader_ids: list[str]) -> None:
         """Read these leaders' keys at once (for imports), into the transaction's cache. Each is
@@ -83,7 +95,7 @@ class PersonKeys:
         """Share the leader's key once more (under their event reference); made and shared if they have none."""
         cache = uow.session.info.setdefault(CACHE, {})
         if leader_id not in cache:
-            await self.load(uow, [leader_id])
+            await self.read(uow, leader_id)
         if cache[leader_id] is None:
             cache[leader_id] = self.make_key(uow, leader_id)
         else:

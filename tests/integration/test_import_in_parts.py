@@ -138,3 +138,36 @@ async def test_a_leader_erased_while_the_import_runs_is_not_brought_back(registr
         rows = await conn.execute(text("select id, version from leaders where id like :t"), {"t": f"gone-{tag}-%"})
         versions = dict(rows.tuples().all())
     assert versions == dict.fromkeys(ids, 1), "the part is rolled back whole, the erasure's own transaction aside"
+
+
+async def test_keys_are_read_only_when_a_contact_record_is_sent_and_then_together(registry_store, monkeypatch):
+    """An import reads its part's keys with one query when the first is needed (PersonKeys.expect):
+    a change to topics alone sends no contact record and reads none."""
+    monkeypatch.setattr(leaders, "IMPORT_PART", 3)
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"keys-{tag}-{n}" for n in range(1, 4)]
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    async with registry_store.unit_of_work() as uow:
+        await leaders.import_spreadsheet(
+            uow, cipher, "l.csv", spreadsheet([a_row(i) for i in ids]), keys=keys, part_done=uow.commit
+        )
+    reads: list[list[str]] = []
+    load = PersonKeys.load
+
+    async def counted(self, uow, leader_ids) -> None:
+        reads.append(sorted(set(leader_ids)))
+        await load(self, uow, leader_ids)
+
+    monkeypatch.setattr(PersonKeys, "load", counted)
+    for changed, expected in (
+        ([a_row(i, topics="frailty") for i in ids], []),
+        ([a_row(ids[0]), a_row(ids[1], email=f"new-{tag}@example.org"), a_row(ids[2])], [sorted(ids)]),
+    ):
+        reads.clear()
+        async with registry_store.unit_of_work() as uow:
+            report = await leaders.import_spreadsheet(uow, cipher, "l.csv", spreadsheet(changed), keys=keys, part_done=uow.commit)
+        assert report.counts["updated"] == 3
+        assert reads == expected
+    async with registry_store.engine.connect() as conn:
+        contacts = (await conn.execute(text("select count(*) from outbox where topic = 'leaders.contact.v1'"))).scalar()
+    assert contacts == 3 + 1, "a contact record for each new leader, and for the one whose email changed"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, func, inspect, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from schemas.events import (
@@ -43,17 +43,47 @@ from services.registry.retention import REMOVED as CONTACT_REMOVED
 log = logging.getLogger(__name__)
 
 
-async def register_leader(
-    uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, known: dict[str, LeaderRow] | None = None, *, keys: PersonKeys
-) -> tuple[LeaderRow, str]:
+@dataclass(slots=True)
+class StoredLeader:
+    """A stored leader as an import reads it: the columns it compares and changes, as plain values.
+    An ORM entity for each of thousands of rows cost more than the rest of reading them; the
+    import writes its changes with one statement of its own (write_changed_rows)."""
+
+    id: str
+    version: int
+    status: str
+    public: dict
+    sealed: bytes
+    digest_of_sealed: str | None
+
+
+Known = dict[str, LeaderRow | StoredLeader]  # an import's leaders by id: stored, or created by the import
+
+
+async def register_leader(uow: UnitOfWork, cipher: Cipher, leader: LeaderIn, *, keys: PersonKeys) -> tuple[LeaderRow, str]:
     """Create or update a leader and share the new profile and contact views.
 
     Returns the row and what happened: created, updated or unchanged (domain/registering.py).
-    `known` holds rows already loaded, for bulk imports.
     """
     leader = checked(leader)
     assert leader.id
-    row = known.get(leader.id) if known is not None else await uow.session.get(LeaderRow, leader.id)
+    row, outcome = await registered(uow, cipher, leader, await uow.session.get(LeaderRow, leader.id), None, keys=keys)
+    assert isinstance(row, LeaderRow)  # read or made as an entity here
+    return row, outcome
+
+
+async def registered(
+    uow: UnitOfWork,
+    cipher: Cipher,
+    leader: LeaderIn,
+    row: LeaderRow | StoredLeader | None,
+    known: Known | None,
+    *,
+    keys: PersonKeys,
+) -> tuple[LeaderRow | StoredLeader, str]:
+    """register_leader's work on a checked leader with their stored row, if any; `known` holds an
+    import's rows (load_known), and gains the ones it creates."""
+    assert leader.id
     public, sealed = split_record(leader.model_dump(mode="json"))
     plain = cipher.plain(sealed)
     stored, checked_digest = None, None
@@ -88,14 +118,14 @@ def checked(leader: LeaderIn) -> LeaderIn:
 def save_leader(
     uow: UnitOfWork,
     cipher: Cipher,
-    row: LeaderRow | None,
+    row: LeaderRow | StoredLeader | None,
     leader: LeaderIn,
     record: tuple[dict, bytes],
-    known: dict[str, LeaderRow] | None,
+    known: Known | None,
     *,
     reseal: bool = True,
     digest: str | None = None,
-) -> LeaderRow:
+) -> LeaderRow | StoredLeader:
     """The leader's row, new or changed, at its next version: `record` is its public part and the
     plain text of its sealed part (Cipher.plain), which is encrypted, or kept as it was stored when
     `reseal` is False (the caller found it unchanged), with its digest beside it (`digest`: the
@@ -110,18 +140,15 @@ def save_leader(
     sealed = cipher.seal_bytes(record[1]) if reseal else row.sealed
     digest = digest if not reseal and digest is not None else cipher.digest(record[1], sealed)
     values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": digest}
-    changed: dict[str, dict] | None = uow.session.info.get(CHANGED_ROWS)
-    state = inspect(row)
-    if changed is None or not state.persistent or state.modified:
-        for name, value in values.items():
-            setattr(row, name, value)
+    if isinstance(row, StoredLeader):
+        # An import's stored leader: its row is written with the others' in one statement
+        # (write_changed_rows), not by the ORM's flush one at a time.
+        uow.session.info[CHANGED_ROWS][row.id] = {"row_id": row.id, **values, "updated_at": utc_now()}
+        row.version, row.status, row.public, row.sealed = values["version"], leader.status, record[0], sealed
+        row.digest_of_sealed = digest
         return row
-    # An import's stored leader, loaded and not changed since: it is given the new values as if loaded
-    # with them (the ORM has nothing to flush), and the database's row is written with the others' in
-    # one statement (write_changed_rows), not by the ORM's flush one at a time.
-    values["updated_at"] = utc_now()
-    state.dict.update(values)
-    changed[row.id] = {"row_id": row.id, **values}
+    for name, value in values.items():
+        setattr(row, name, value)
     return row
 
 
@@ -142,7 +169,9 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
             raise StaleDataError(f"{len(changed) - (found or 0)} leader(s) changed by the import were removed meanwhile")
 
 
-async def publish_leader(uow: UnitOfWork, row: LeaderRow, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True) -> None:
+async def publish_leader(
+    uow: UnitOfWork, row: LeaderRow | StoredLeader, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True
+) -> None:
     """The new matching profile for the matcher, and the contact view for the notifier (left out when
     `contact` is False: the change leaves it as it was, and the notifier keeps the copy it has).
 
@@ -210,11 +239,8 @@ async def import_leaders(
     problems: list[RowProblem] = []
     # One query for the rows that exist and one flush at the end, instead of a round trip per row.
     ids = [leader.id for _, leader in leaders if leader.id]
-    known: dict[str, LeaderRow] = {}
-    for chunk in range(0, len(ids), 1000):
-        rows = await uow.session.scalars(select(LeaderRow).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
-        known.update({row.id: row for row in rows})
-    await keys.load(uow, ids)
+    known = await load_known(uow, ids)
+    keys.expect(uow, ids)  # read with one query when the first is needed: a change to topics alone needs none
     uow.session.info[CHANGED_ROWS] = {}
     with uow.session.no_autoflush:
         for number, leader in leaders:
@@ -223,7 +249,7 @@ async def import_leaders(
                 stored = [Consent.model_validate(c) for c in row.public.get("consents") or []]
                 leader = leader.model_copy(update={"consents": merged_consents(stored, list(leader.consents))})
             try:
-                _, outcome = await register_leader(uow, cipher, leader, known, keys=keys)
+                _, outcome = await registered(uow, cipher, checked(leader), row, known, keys=keys)
             except Conflict as exc:
                 problems.append(RowProblem(number, "contact_method", str(exc)))
                 continue
@@ -231,6 +257,19 @@ async def import_leaders(
     await write_changed_rows(uow)
     await uow.session.flush()
     return counts, problems
+
+
+async def load_known(uow: UnitOfWork, ids: list[str]) -> Known:
+    """The stored leaders among `ids`, as plain values (StoredLeader), with their event references
+    remembered for the transaction's events (as loading them as entities does)."""
+    known: Known = {}
+    columns = (LeaderRow.id, LeaderRow.version, LeaderRow.status, LeaderRow.public, LeaderRow.sealed, LeaderRow.digest_of_sealed)
+    for chunk in range(0, len(ids), 1000):
+        rows = await uow.session.execute(select(*columns, LeaderRow.event_ref).where(LeaderRow.id.in_(ids[chunk : chunk + 1000])))
+        for *values, ref in rows.tuples():
+            known[values[0]] = StoredLeader(*values)
+            event_refs.remember(uow, values[0], ref)
+    return known
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.common.store import json_text
+from services.common.store import json_text, json_value
 
 pytestmark = pytest.mark.unit
 
@@ -19,3 +19,12 @@ def test_a_json_column_is_written_compact_and_read_back_as_it_was():
 def test_an_id_is_quoted_as_the_searches_of_stored_json_text_expect():
     # handlers/erasure.py and retention.py find a person in stored JSON text by their id in quotes.
     assert '"pl-1"' in json_text({"leader_ids": ["pl-0", "pl-1"]})
+
+
+def test_a_json_column_is_read_as_json_loads_reads_it():
+    value = {"name": "Zoë", "topics": ["mental health"], "km": 12.5, "big": 2**70, "none": None, "nested": {"a": [1, -0.0]}}
+    for text in (json_text(value), json.dumps(value), json.dumps(value).encode()):
+        assert json_value(text) == json.loads(text) == value
+    # json.dumps writes a lone surrogate escaped, and NaN bare: what it wrote is read as before.
+    for text in (json.dumps({"a": "\ud800"}), json.dumps({"a": float("inf")}), "1e400"):
+        assert repr(json_value(text)) == repr(json.loads(text))
