@@ -42,7 +42,11 @@ def utc_now() -> dt.datetime:
 
 
 class Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # cache_strings="keys": pydantic keeps the short strings it reads from JSON in a process-wide cache of
+    # 16,384, and events bring new ids and names all the time, so each service's memory grew with every
+    # round (about 500 new strings a 200-person round in the registry) until up to about 1 MiB was held
+    # there. Field names alone are kept (tests/unit/test_event_strings.py).
+    model_config = ConfigDict(frozen=True, extra="ignore", cache_strings="keys")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     event_type: str
@@ -54,7 +58,8 @@ class Envelope(BaseModel):
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # As Envelope's: a contact record read on its own holds names and addresses seen once.
+    model_config = ConfigDict(frozen=True, extra="ignore", cache_strings="keys")
 
 
 # ---- leaders.profile.v1 and leaders.contact.v1 (compacted, keyed by leader id) ----
@@ -545,5 +550,6 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
     )
 }
 
-round_events: TypeAdapter[RoundEvent] = TypeAdapter(RoundEvent)
-match_events: TypeAdapter[MatchEvent] = TypeAdapter(MatchEvent)
+# A union read through an adapter takes the adapter's config, not its members' (Envelope's cache_strings).
+round_events: TypeAdapter[RoundEvent] = TypeAdapter(RoundEvent, config=ConfigDict(cache_strings="keys"))
+match_events: TypeAdapter[MatchEvent] = TypeAdapter(MatchEvent, config=ConfigDict(cache_strings="keys"))
