@@ -75,10 +75,10 @@ def json_text(value: Any) -> str:
 def json_value(text: str | bytes) -> Any:
     """A JSON column's value, read in about half json.loads's time (an import reads thousands of rows,
     the relay thousands of headers). Only field names are cached, never values. Text it refuses and
-    json.loads takes (an escaped lone surrogate, which json.dumps could write) is read by json.loads."""
+    json.loads takes (a lone surrogate, escaped as json.dumps could write it, or not) is read by json.loads."""
     try:
         return pydantic_core.from_json(text, cache_strings="keys")
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a string holding a lone surrogate itself
         return json.loads(text)
 
 

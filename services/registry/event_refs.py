@@ -109,7 +109,8 @@ def _caches(uow: UnitOfWork) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def remember(uow: UnitOfWork, leader_id: str, ref: str) -> None:
-    """A leader made in this transaction (not yet in the database, perhaps not yet flushed)."""
+    """A leader's reference for this transaction's events: one made in it (not yet in the database,
+    perhaps not yet flushed), or one an import read as plain values rather than as an entity."""
     to_ref, to_id = _caches(uow)
     to_ref[leader_id], to_id[ref] = ref, leader_id
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.common.crypto import Cipher, new_key
+from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import FileProblem
 from services.registry.handlers import leaders
 from services.registry.person_keys import PersonKeys
@@ -108,6 +109,23 @@ async def test_the_changed_rows_reach_the_database_and_the_session_alike(registr
     assert cipher.open(stored[ids[0]].sealed)["email"] == f"{ids[0]}@example.org" == in_session[ids[0]]["email"]
     assert (stored[ids[3]].status, in_session[ids[3]]["status"]) == ("withdrawn", "withdrawn")
     assert stored[ids[0]].updated_at != first[ids[0]] and stored[ids[2]].updated_at == first[ids[2]]
+
+
+async def test_a_leader_the_session_already_held_is_read_again_after_the_import(registry_store):
+    """The import writes changed rows round the ORM: an entity the session held from before shows the change."""
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    leader = f"held-{uuid.uuid4().hex[:6]}"
+    async with registry_store.unit_of_work() as uow:
+        await leaders.import_spreadsheet(uow, cipher, "l.csv", spreadsheet([a_row(leader)]), keys=keys, part_done=uow.commit)
+    async with registry_store.unit_of_work() as uow:
+        held = await uow.session.get(LeaderRow, leader)  # kept, so the session keeps it too
+        assert held is not None and held.version == 1
+        changed = spreadsheet([a_row(leader, topics="frailty")])
+        await leaders.import_spreadsheet(uow, cipher, "l.csv", changed, keys=keys, part_done=uow.commit)
+        after = await leaders.read_leader(uow, cipher, leader, "test", "check")
+        again = await uow.session.get(LeaderRow, leader)
+        assert again is held and (held.version, held.public["topics"]) == (2, ["frailty"])
+    assert (after["version"], after["topics"]) == (2, ["frailty"])
 
 
 async def test_a_leader_erased_while_the_import_runs_is_not_brought_back(registry_store, monkeypatch):

@@ -167,6 +167,12 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
         found = await uow.session.scalar(select(func.count()).select_from(table).where(table.c.id.in_(list(changed))))
         if found != len(changed):
             raise StaleDataError(f"{len(changed) - (found or 0)} leader(s) changed by the import were removed meanwhile")
+        # The statement went round the ORM: an entity of one of these leaders that the session already
+        # held (the import's own endpoints hold none) is read again when next used, not left as it was.
+        identity = uow.session.identity_map
+        for row_id in changed:
+            if (held := identity.get(uow.session.identity_key(LeaderRow, row_id))) is not None:
+                uow.session.expire(held)
 
 
 async def publish_leader(
