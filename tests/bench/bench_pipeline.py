@@ -1,13 +1,14 @@
 """`make bench-pipeline`: the whole product end to end, on the embedded Tansu broker and
 on Apache Kafka (one node, from Maven Central), one after the other in the same run.
 
-1. A 200-person round from launch to the last message delivered (target under 2 s), with
-   where its time went, step by step (pipeline_stages.py).
+1. A 200-person round from launch to the last message delivered (target under 2 s, judged by
+   the median of every 200-person round in the run, the repeated ones too), with where its time
+   went, step by step (pipeline_stages.py).
 2. A bigger round end to end (BENCH_BIG_ROUND people, 10,000 unless set; 0 leaves it out),
    its sending from publishing to the last message as a share of raw SMTP on the same email
    server (target at least 80%): raw aiosmtplib sending already built emails one after another
    on one connection, just before and just after the round, their mean.
-3. More 200-person rounds (BENCH_REPEAT_ROUNDS, 30 unless set), with each service's resident
+3. More 200-person rounds (BENCH_REPEAT_ROUNDS, 30 unless set), each timed, with each service's resident
    memory after each: what a long-running service holds must level off, not grow with the rounds
    it has run (the slope of its memory over the second half of the rounds, against a budget).
 4. Leader updates per second flowing from the registry to the matcher's copy,
@@ -27,6 +28,7 @@ import datetime as dt
 import io
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,13 +132,14 @@ def big_round(stack: Stack, maildir: Path, port: int) -> dict:
     return result
 
 
-def repeated_rounds(stack: Stack, maildir: Path) -> list[dict[str, float]]:
-    """REPEATS more 200-person rounds, each with every service's resident memory after it."""
-    held = []
+def repeated_rounds(stack: Stack, maildir: Path) -> tuple[list[dict[str, float]], list[float]]:
+    """REPEATS more 200-person rounds: every service's resident memory after each, and each one's
+    seconds from launch to the last message."""
+    held, took = [], []
     for _ in range(REPEATS):
-        run_round(stack, maildir, 200)
+        took.append(run_round(stack, maildir, 200)["launch to last message"])
         held.append(memory(stack, "VmRSS"))
-    return held
+    return held, took
 
 
 def run_round(stack: Stack, maildir: Path, size: int) -> dict:
@@ -388,7 +391,7 @@ def measure(kind: str) -> dict:
             with stack:
                 run_round(stack, maildir, 40)  # warm up: first connections, first solve
                 small = run_round(stack, maildir, 200) if ROUNDS else None
-                repeats = repeated_rounds(stack, maildir) if ROUNDS else []
+                repeats, repeat_times = repeated_rounds(stack, maildir) if ROUNDS else ([], [])
                 big = big_round(stack, maildir, smtp_port) if BIG and ROUNDS else None
                 updates = projection_rate(stack, UPDATES)
                 print(f"{kind}: leader updates reach the matcher at {updates['rate']:,.0f} /s", flush=True)
@@ -406,6 +409,7 @@ def measure(kind: str) -> dict:
         "broker": broker_name(kind),
         "small": small,
         "repeats": repeats,
+        "repeat times": repeat_times,
         "big": big,
         "updates": updates,
         "raw": updates["raw"],
@@ -475,10 +479,10 @@ def sending_cpu_rows(runs: list[dict]) -> list[list[str]]:
 
 def repeat_rows(runs: list[dict]) -> list[list[str]]:
     return [
-        [run["broker"], f"{i + 1} of {len(run['repeats'])}"]
+        [run["broker"], f"{i + 1} of {len(run['repeats'])}", f"{took:.2f} s"]
         + [f"{held[name]:.1f} MiB" if name in held else "gone" for name in SERVICES]
         for run in runs
-        for i, held in enumerate(run["repeats"])
+        for i, (held, took) in enumerate(zip(run["repeats"], run["repeat times"], strict=True))
     ]
 
 
@@ -545,8 +549,17 @@ def growth(runs: list[dict]) -> str:
 
 
 def target_200(run: dict) -> str:
-    took = run["small"]["launch to last message"]
-    return f"{run['broker']}: " + ("met" if took < 2 else f"missed by {took - 2:.2f} s")
+    """Judged by the median of every 200-person round on this broker (the first and the repeated ones):
+    the same round varies by half a second from one run to the next on a shared machine, so one
+    round alone would be luck either way."""
+    times = [run["small"]["launch to last message"], *run["repeat times"]]
+    middle = statistics.median(times)
+    under = sum(took < 2 for took in times)
+    verdict = "met" if middle < 2 else f"missed by {middle - 2:.2f} s"
+    return (
+        f"{run['broker']}: median {middle:.2f} s over {len(times)} rounds ({under} of them under 2 s, "
+        f"{min(times):.2f} to {max(times):.2f} s), {verdict}"
+    )
 
 
 UPDATE_COLUMNS = ["broker", "updates", "registry to matcher", "raw aiokafka before / after", "share of the faster"]
@@ -641,7 +654,8 @@ def main() -> None:
                 ["broker", "round", "launch to proposed", "publish to last message", "launch to last message", "messages"],
                 round_rows(runs),
             )
-            + "\n\nTarget for 200 people: under 2 s from launch to the last message. "
+            + "\n\nTarget for 200 people: under 2 s from launch to the last message, judged by the median of "
+            "every 200-person round in the run (the one above and the repeated ones below). "
             + "; ".join(target_200(run) for run in runs)
             + "."
             + ("" if BIG else " The bigger round was left out of this run (BENCH_BIG_ROUND=0)."),
@@ -683,7 +697,7 @@ def main() -> None:
             "off, not grow with the number of rounds run. "
             + growth(runs)
             + "\n\n"
-            + table(["broker", "round", "registry", "matcher", "notifier"], repeat_rows(runs)),
+            + table(["broker", "round", "launch to last message", "registry", "matcher", "notifier"], repeat_rows(runs)),
             updates_body(runs),
         ]
     )
