@@ -9,6 +9,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from typing import cast
 from xml.etree.ElementTree import ParseError, iterparse
 
 from openpyxl import Workbook
@@ -58,7 +59,7 @@ def read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int,
         header, *data = _read_csv(content)
     else:
         raise FileProblem("the file must be a CSV file (.csv) or an Excel workbook (.xlsx)")
-    return [str(h or "") for h in header], [(number, list(cells)) for number, cells in enumerate(data, start=2)]
+    return [str(h or "") for h in header], list(enumerate(data, start=2))
 
 
 def _up_to_the_limit(rows: Iterable[list[object]]) -> list[list[object]]:
@@ -88,7 +89,7 @@ def _read_csv(content: bytes) -> list[list[object]]:
     def numbered() -> Iterator[list[object]]:
         for number in itertools.count(1):  # row 1 is the header, as a spreadsheet shows it
             try:
-                yield [*next(reader)]  # the cells, as the rows of any file type are typed
+                yield cast("list[object]", next(reader))  # the cells, as the rows of any file type are typed
             except StopIteration:
                 return
             except csv.Error as exc:

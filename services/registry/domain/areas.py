@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Letters and digits only, like QHM: a code this list may not know (a test area, or a board set up later) is kept as given.
 # A code the list does not know, kept so older data still imports: letters and digits with at least one
@@ -37,9 +39,12 @@ class Areas:
 
     names: dict[str, str]
     _codes: dict[str, str] = field(init=False, repr=False, compare=False)
+    # read, remembered for each way of writing an area (a spreadsheet repeats a few, row after row)
+    _read: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_codes", {_key(name): code for code, name in self.names.items()})
+        object.__setattr__(self, "_read", lru_cache(maxsize=1024)(self._read_text))
 
     @classmethod
     def from_csv(cls, text: str) -> Areas:
@@ -63,7 +68,11 @@ class Areas:
 
     def read(self, text: str) -> str:
         """What someone wrote, as the code to store: a name or a code on the list, or a code the list
-        does not know (kept, in capitals, so old spreadsheets still import). Anything else is refused."""
+        does not know (kept, in capitals, so old spreadsheets still import). Anything else is refused
+        (and read again the next time, so each row gets its own error)."""
+        return self._read(text)
+
+    def _read_text(self, text: str) -> str:
         if (code := self.code_of(text)) is not None:
             return code
         if CODE.match(text.strip()):

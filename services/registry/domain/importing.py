@@ -11,11 +11,12 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast, get_args
 
 from pydantic import ValidationError
 
-from schemas.cohort import KM_PER_MILE, Location
+from schemas.cohort import KM_PER_MILE, Location, Window
 from services.common.errors import describe
 from services.registry.domain.areas import Areas
 from services.registry.domain.leaders import PROXY_CONSENT, ConsentPurpose, LeaderIn
@@ -143,6 +144,21 @@ def _windows(text: str) -> list[dict[str, object]]:
     return windows
 
 
+@lru_cache(maxsize=1024)
+def _checked_windows(text: str) -> tuple[Window, ...] | None:
+    """The windows, read and checked once for each way of writing them (a file repeats a few many times).
+    None when one is not a real window: LeaderIn then reports it, as for any other row, under its place
+    in the list. Windows are frozen, so leaders can share them; a bad text is read again each time."""
+    try:
+        return tuple(Window.model_validate(window) for window in _windows(text))
+    except ValidationError:
+        return None
+
+
+# What we show back of a town or postcode, worked out once for each way of writing it.
+_place = lru_cache(maxsize=1024)(place_shown)
+
+
 def read_date(text: str) -> dt.date:
     """26/01/2027, 26-1-2027, 26 January 2027, 26 Jan 2027 or 2027-01-26 (as older files have it)."""
     text = " ".join(text.split())
@@ -193,11 +209,18 @@ def _consents(text: str) -> list[dict[str, object]]:
     return found
 
 
+@lru_cache(maxsize=1024)
+def _items(text: str) -> tuple[str, ...]:
+    """'in_person; video' -> its items, split once for each way of writing them."""
+    return tuple(part for part in (p.strip() for p in text.split(";")) if part)
+
+
 def _value(column: str, text: str) -> object:
     if column in LISTS:
-        return [p.strip() for p in text.split(";") if p.strip()]
+        return list(_items(text))
     if column == "availability":
-        return _windows(text)
+        windows = _checked_windows(text)
+        return list(windows) if windows is not None else _windows(text)
     if column == "unavailable_dates":
         return [_date(p.strip(), column).isoformat() for p in text.split(";") if p.strip()]
     if column in ("term_time_only", "release_confirmed"):
@@ -205,19 +228,9 @@ def _value(column: str, text: str) -> object:
     return text
 
 
-def _location(cells: dict[str, object], locate_town: Callable[[str], Location]) -> dict[str, object] | None:
-    """Latitude and longitude as written (older files), else where the town or postcode district is."""
-    lat, lon, town = (_text(cells.get(c)) for c in ("latitude", "longitude", "town"))
-    if lat or lon:
-        return {"lat": lat, "lon": lon}
-    if town:
-        return locate_town(town).model_dump()
-    return None
-
-
-def _distance(cells: dict[str, object]) -> object:
+def _distance(cells: dict[str, str]) -> object:
     """How far they can travel, in kilometres, from miles or (older files) kilometres."""
-    miles, km = _text(cells.get("max_travel_miles")), _text(cells.get("max_travel_km"))
+    miles, km = cells.get("max_travel_miles"), cells.get("max_travel_km")
     if miles and km:
         raise ValueError("max_travel_miles: give miles or kilometres (max_travel_km), not both")
     return read_miles(miles) if miles else km
@@ -233,21 +246,38 @@ def _area(text: str, areas: Areas | None) -> str:
 
 
 SKIPPED = frozenset({"latitude", "longitude", "town", "max_travel_miles", "max_travel_km"})
+# Columns whose text LeaderIn takes as it is (most of a row's): row_to_leader looks for them first.
+# Each of the others is read in its own way there.
+READ_APART = {
+    "system",
+    "proxy_consent_date",
+    "consents",
+    "availability",
+    "unavailable_dates",
+    "term_time_only",
+    "release_confirmed",
+}
+AS_WRITTEN = frozenset(COLUMNS).difference(SKIPPED, LISTS, PROXY_COLUMNS, READ_APART)
 
 
 def row_to_leader(
     cells: dict[str, object], locate_town: Callable[[str], Location], areas: Areas | None = None, *, texts: bool = False
 ) -> LeaderIn:
     """One row as a leader. `areas` turns an area's name into its code; without it the code is kept as written.
-    With `texts`, every cell is already as _text gives it (parse_rows): not read again."""
+    With `texts`, every cell is already as _text gives it, and empty ones are left out (parse_rows): not read again."""
+    if texts:
+        read = cast("dict[str, str]", cells)
+    else:
+        read = {column: text for column, value in cells.items() if (text := _text(value)) is not None}
     data: dict[str, object] = {}
     proxy: dict[str, str] = {}
     consents: list[dict[str, object]] = []
-    for column, value in cells.items():
-        text = cast("str | None", value) if texts else _text(value)
-        if text is None or column in SKIPPED:
+    for column, text in read.items():
+        if column in AS_WRITTEN:
+            data[column] = text
+        elif column in SKIPPED:
             continue
-        if column == "system":
+        elif column == "system":
             data[column] = _area(text, areas)
         elif column in PROXY_COLUMNS:
             proxy[PROXY_COLUMNS[column]] = text
@@ -263,17 +293,21 @@ def row_to_leader(
         data["proxy"] = proxy
     elif any(c["purpose"] == PROXY_CONSENT for c in consents):
         raise ValueError("proxy_consent_date: give proxy_name too, so we know who they agreed to")
-    data.update(_where(cells, locate_town))
+    data.update(_where(read, locate_town))
     return LeaderIn.model_validate(data)
 
 
-def _where(cells: dict[str, object], locate_town: Callable[[str], Location]) -> dict[str, object]:
-    """Where they are, the place as we show it back, and how far they can travel (in kilometres)."""
+def _where(cells: dict[str, str], locate_town: Callable[[str], Location]) -> dict[str, object]:
+    """Where they are: latitude and longitude as written (older files), else where the town or postcode
+    district is; the place as we show it back; and how far they can travel (in kilometres)."""
     found: dict[str, object] = {}
-    if location := _location(cells, locate_town):
-        found["location"] = location
-    if town := _text(cells.get("town")):
-        found["place"] = place_shown(town)
+    lat, lon, town = cells.get("latitude"), cells.get("longitude"), cells.get("town")
+    if lat or lon:
+        found["location"] = {"lat": lat, "lon": lon}
+    elif town:
+        found["location"] = locate_town(town)  # a Location: validated as it was made, so taken as it is
+    if town:
+        found["place"] = _place(town)
     if (distance := _distance(cells)) is not None:
         found["max_travel_km"] = distance
     return found
@@ -306,18 +340,26 @@ def parse_rows(
     valid: list[tuple[int, LeaderIn]] = []
     problems: list[RowProblem] = []
     seen = {} if seen is None else seen
+    width = len(names)
+    locate = _remembered(locate_town)
     for number, cells in rows:
-        # Each cell as text once: None for an empty one, never "" (_text, with a CSV file's cells done in place).
-        texts = [(c.strip() or None) if type(c) is str else _text(c) for c in cells]
-        if not any(texts):
-            continue  # a blank line is not a person
-        if len(texts) > len(names) and any(texts[len(names) :]):
-            problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
-            continue
-        # A short row leaves fields out, as does an empty cell.
-        record: dict[str, object] = {name: text for name, text in zip(names, texts, strict=False) if name and text is not None}
+        # Each named cell as text once (_text, with a CSV file's cells done in place); empty ones are left out.
+        record: dict[str, object] = {
+            name: text
+            for name, cell in zip(names, cells, strict=False)
+            if cell != "" and name and (text := cell.strip() if type(cell) is str else _text(cell))
+        }
+        # A short row leaves fields out, as does an empty cell. Only a row with nothing in its named cells,
+        # or with more cells than the header, needs the rest of its cells read.
+        if not record or len(cells) > width:
+            texts = [_text(c) for c in cells]
+            if not any(texts):
+                continue  # a blank line is not a person
+            if any(texts[width:]):
+                problems.append(RowProblem(number, "", "this row has more cells than the header has columns"))
+                continue
         try:
-            leader = row_to_leader(record, locate_town, areas, texts=True)
+            leader = row_to_leader(record, locate, areas, texts=True)
         except ValidationError as exc:
             problems += [RowProblem(number, column_of(d["field"]), d["message"]) for d in describe(exc.errors())]
             continue
@@ -338,3 +380,16 @@ def parse_rows(
         seen[leader.id] = number
         valid.append((number, leader))
     return valid, problems
+
+
+def _remembered(locate_town: Callable[[str], Location]) -> Callable[[str], Location]:
+    """locate_town, asked once for each town the rows name (a file names a few many times).
+    A town it cannot find is asked again each time, so every row gets its own error."""
+    known: dict[str, Location] = {}
+
+    def locate(town: str) -> Location:
+        if (where := known.get(town)) is None:
+            where = known[town] = locate_town(town)
+        return where
+
+    return locate

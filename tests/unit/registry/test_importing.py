@@ -163,3 +163,47 @@ def test_a_workbook_with_an_empty_first_column_keeps_excels_rows_and_columns():
     header, rows = spreadsheets.read_rows("leaders.xlsx", content)
     assert header == ["", "id", "name"], "the empty first column is kept, so no column moves"
     assert rows == [(2, ["", "", ""]), (3, ["", "pl-1", "Person 1"])]
+
+
+def test_rows_writing_the_same_windows_each_get_their_own_list_of_them():
+    rows = [(n, good(n)) for n in (2, 3)]
+    rows[1][1][6] = "Tuesday 10:00 to 12:30"  # the same window written another way
+    (_, first), (_, second) = parse_rows(HEADER, rows, town)[0]
+    ((_, alone),) = parse_rows(HEADER, [(2, good(2))], town)[0]
+    assert first.availability == second.availability == alone.availability
+    assert first.availability[0].start == dt.time(10) and first.availability[0].end == dt.time(12, 30)
+    assert first.availability is not second.availability, "each leader has its own list"
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [("tue 12:30-10:00", "end must be later than start"), ("tuesday mornings", "should look like 'Tuesday 10:00 to 12:30'")],
+)
+def test_windows_that_cannot_be_read_are_refused_on_every_row_that_has_them(written, words):
+    rows = []
+    for n in (2, 3, 4, 5):
+        row = good(n)
+        row[6] = written if n != 4 else "tue 10:00-12:30"
+        rows.append((n, row))
+    valid, problems = parse_rows(HEADER, rows, town)
+    assert [n for n, _ in valid] == [4]
+    assert [(p.row, p.column) for p in problems] == [(2, "availability"), (3, "availability"), (5, "availability")]
+    assert len({p.message for p in problems}) == 1 and words in problems[0].message
+
+
+def test_a_town_named_on_many_rows_is_looked_up_once_and_one_not_found_is_refused_on_each():
+    asked: list[str] = []
+
+    def counting(name: str) -> Location:
+        asked.append(name)
+        return town(name)
+
+    rows = []
+    for n, place in enumerate(["Newcastle upon Tyne", "Atlantis", "Newcastle upon Tyne", "Atlantis"], start=2):
+        row = good(n)
+        row[8] = place
+        rows.append((n, row))
+    valid, problems = parse_rows(HEADER, rows, counting)
+    assert [n for n, _ in valid] == [2, 4] and valid[0][1].location == valid[1][1].location == Location(lat=54.97, lon=-1.61)
+    assert [(p.row, p.column) for p in problems] == [(3, "town"), (5, "town")] and "Atlantis" in problems[1].message
+    assert asked == ["Newcastle upon Tyne", "Atlantis", "Atlantis"]

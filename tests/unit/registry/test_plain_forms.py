@@ -141,3 +141,12 @@ def test_a_cell_that_cannot_be_read_names_its_column_and_how_to_write_it(cells, 
         row_to_leader({"name": "A", "role": "carer_leader", "meeting_modes": "video", "system": "QHM", **cells}, where, areas())
     said_column, _, message = str(problem.value).partition(": ")
     assert said_column == column and words in message
+
+
+def test_each_list_of_areas_reads_a_name_by_itself_every_time():
+    one = Areas.from_csv("code,name\nQHM,North East and North Cumbria\n")
+    other = Areas.from_csv("code,name\nQOQ,North East and North Cumbria\n")
+    for _ in range(2):
+        assert one.read("North East and North Cumbria") == "QHM" and other.read("North East and North Cumbria") == "QOQ"
+        with pytest.raises(AreaProblem):
+            one.read("North East")
