@@ -36,7 +36,7 @@ from services.registry.domain.importing import RowProblem, parse_rows
 from services.registry.domain.leaders import Consent, LeaderIn, merged_consents
 from services.registry.domain.registering import change_of, contact_changed, leaves_the_programme, split_record
 from services.registry.domain.rounds import RoundStatus
-from services.registry.handlers.common import Conflict, NotFound, audit, event
+from services.registry.handlers.common import Conflict, NotFound, audit, event, event_body
 from services.registry.person_keys import PersonKeys
 from services.registry.retention import REMOVED as CONTACT_REMOVED
 
@@ -84,7 +84,8 @@ async def registered(
     """register_leader's work on a checked leader with their stored row, if any; `known` holds an
     import's rows (load_known), and gains the ones it creates."""
     assert leader.id
-    public, sealed = split_record(leader.model_dump(mode="json"))
+    record = leader.model_dump(mode="json")
+    public, sealed = split_record(record)
     plain = cipher.plain(sealed)
     stored, checked_digest = None, None
     if row is not None:
@@ -101,7 +102,7 @@ async def registered(
     # The sealed part is encrypted again only when it changed: a change to topics alone keeps it as it is.
     unchanged_sealed = stored is not None and stored[1] == sealed
     row = save_leader(uow, cipher, row, leader, (public, plain), known, reseal=not unchanged_sealed, digest=checked_digest)
-    await publish_leader(uow, row, leader, keys, contact=contact)
+    await publish_leader(uow, row, leader, record, keys, contact=contact)
     if leaves_the_programme(status_before, leader.status):
         await decline_open_pairs(uow, row.id)
     return row, outcome
@@ -176,15 +177,22 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
 
 
 async def publish_leader(
-    uow: UnitOfWork, row: LeaderRow | StoredLeader, leader: LeaderIn, keys: PersonKeys, *, contact: bool = True
+    uow: UnitOfWork,
+    row: LeaderRow | StoredLeader,
+    leader: LeaderIn,
+    record: dict[str, Any],
+    keys: PersonKeys,
+    *,
+    contact: bool = True,
 ) -> None:
     """The new matching profile for the matcher, and the contact view for the notifier (left out when
     `contact` is False: the change leaves it as it was, and the notifier keeps the copy it has).
+    `record` is the leader dumped to JSON, which the profile is made from.
 
     The profile always goes: a round is launched with each leader's version, and the matcher waits
     for that version of their profile."""
-    profile = LeaderProfile(version=row.version, status=leader.status, profile=leader.matching_profile())
-    uow.publish(LEADER_PROFILES, row.id, event(LeaderProfileChanged, profile, row.id))
+    profile = {"version": row.version, "status": leader.status, "profile": leader.matching_profile_data(record)}
+    uow.publish_body(LEADER_PROFILES, row.id, event_body(LeaderProfileChanged, profile, row.id))
     if not contact:
         return
     # The contact record travels sealed with the leader's own key, so erasing them makes every copy unreadable.
