@@ -47,7 +47,7 @@ class Cipher:
         it tells nothing; and a token rewritten without its digest (rotated, or changed by other code)
         no longer matches, so it is decrypted instead."""
         bound = hashlib.sha256(token).digest()
-        return hmac.new(self._digest_key, bound + plain, hashlib.sha256).hexdigest()
+        return hmac.digest(self._digest_key, bound + plain, "sha256").hex()  # as hmac.new(...).hexdigest(), in one call
 
     def seals(self, plain: bytes, token: bytes, digest: str | None) -> bool:
         """Whether `token` holds exactly `plain`, by its stored `digest` (False when in doubt: decrypt it)."""

@@ -159,7 +159,8 @@ class KeptKey:
     event_id: str
 
 
-Waiting = tuple[Topic, str, Envelope | str | KeptKey]  # an event, a tombstone's event id, or a KeptKey
+# An event, one already dumped (UnitOfWork.publish_body), a tombstone's event id, or a KeptKey.
+Waiting = tuple[Topic, str, Envelope | dict[str, Any] | str | KeptKey]
 
 
 def tombstone_by_id(uow: UnitOfWork, topic: Topic, leader_id: str, event_id: str) -> None:
@@ -195,7 +196,10 @@ async def outward(uow: UnitOfWork, waiting: list[Waiting]) -> list[Outgoing]:
     One pass with the references the transaction already knows (an import has read every leader it
     changes), noting anyone it does not; only when there is someone, they are looked up and the
     events are renamed again from the start."""
-    dumped = [item.model_dump(mode="json", by_alias=True) if isinstance(item, Envelope) else None for _, _, item in waiting]
+    dumped = [
+        item.model_dump(mode="json", by_alias=True) if isinstance(item, Envelope) else item if isinstance(item, dict) else None
+        for _, _, item in waiting
+    ]
     to_ref, known_refs = _caches(uow)
     unknown: set[str] = set()
 
@@ -238,7 +242,7 @@ def _renamed_all(waiting: list[Waiting], dumped: list[dict[str, Any] | None], sw
         if is_about_a_person(topic) and body["correlation_id"] == key:
             renamed_body["correlation_id"] = new_key
         # The body's event id is the event's, as text (cheaper than turning the UUID into text again).
-        out.append(Outgoing(topic, new_key, body["event_id"], item.event_type, renamed_body["correlation_id"], renamed_body))
+        out.append(Outgoing(topic, new_key, body["event_id"], body["event_type"], renamed_body["correlation_id"], renamed_body))
     return out
 
 
@@ -272,6 +276,9 @@ class ReferencingUnitOfWork(UnitOfWork):
 
     def publish(self, topic: Topic, key: str, event: Envelope) -> None:
         self.waiting.append((topic, key, event))
+
+    def publish_body(self, topic: Topic, key: str, body: dict[str, Any]) -> None:
+        self.waiting.append((topic, key, body))
 
     def tombstone(self, topic: Topic, key: str, event_id: str) -> None:
         self.waiting.append((topic, key, event_id))

@@ -78,7 +78,7 @@ async def test_the_changed_rows_reach_the_database_and_the_session_alike(registr
     another connection reads every change, and the import's own session holds the same."""
     monkeypatch.setattr(leaders, "IMPORT_PART", 2)
     tag = uuid.uuid4().hex[:6]
-    ids = [f"part-{tag}-{n}" for n in range(1, 5)]
+    ids = [f"part-{tag}-{n}" for n in range(1, 7)]
     cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
     async with registry_store.unit_of_work() as uow:
         await leaders.import_spreadsheet(
@@ -91,23 +91,35 @@ async def test_the_changed_rows_reach_the_database_and_the_session_alike(registr
         a_row(ids[1], email=f"new-{tag}@example.org"),  # a contact detail: sealed again
         a_row(ids[2]),  # unchanged
         a_row(ids[3], status="withdrawn"),
+        # Each row sets only the columns it changes, with one statement for those alike: these two
+        # are in the same part, and change different columns.
+        a_row(ids[4], role="patient_leader"),
+        a_row(ids[5], system="Q99", topics="frailty"),
     ]
     async with registry_store.unit_of_work() as uow:
         report = await leaders.import_spreadsheet(uow, cipher, "l.csv", spreadsheet(changed), keys=keys, part_done=uow.commit)
         in_session = {i: (await leaders.read_leader(uow, cipher, i, "test", "check")) for i in ids}
-    assert report.counts == {"created": 0, "updated": 3, "unchanged": 1}
+    assert report.counts == {"created": 0, "updated": 5, "unchanged": 1}
     async with registry_store.engine.connect() as conn:
-        stored = {
-            row.id: row
-            for row in (await conn.execute(text("select id, version, status, public, sealed, updated_at from leaders")))
-        }
-    assert {i: stored[i].version for i in ids} == {ids[0]: 2, ids[1]: 2, ids[2]: 1, ids[3]: 2}
+        query = "select id, version, role, system, status, public, sealed, digest_of_sealed, updated_at from leaders"
+        stored = {row.id: row for row in (await conn.execute(text(query)))}
+    assert {i: stored[i].version for i in ids} == {ids[0]: 2, ids[1]: 2, ids[2]: 1, ids[3]: 2, ids[4]: 2, ids[5]: 2}
     assert {i: in_session[i]["version"] for i in ids} == {i: stored[i].version for i in ids}
     public = {i: json.loads(stored[i].public) if isinstance(stored[i].public, str) else stored[i].public for i in ids}
     assert public[ids[0]]["topics"] == ["frailty"] and public[ids[1]]["topics"] == ["mental health"]
     assert cipher.open(stored[ids[1]].sealed)["email"] == f"new-{tag}@example.org" == in_session[ids[1]]["email"]
     assert cipher.open(stored[ids[0]].sealed)["email"] == f"{ids[0]}@example.org" == in_session[ids[0]]["email"]
     assert (stored[ids[3]].status, in_session[ids[3]]["status"]) == ("withdrawn", "withdrawn")
+    assert [(stored[i].role, stored[i].system, stored[i].status) for i in ids[3:]] == [
+        ("carer_leader", "QHM", "withdrawn"),
+        ("patient_leader", "QHM", "active"),
+        ("carer_leader", "Q99", "active"),
+    ]
+    assert (in_session[ids[4]]["role"], in_session[ids[5]]["system"]) == ("patient_leader", "Q99")
+    assert public[ids[5]]["topics"] == ["frailty"]
+    # A sealed part written again has its digest written with it; one kept keeps its own.
+    for i in ids:
+        assert cipher.seals(cipher.plain(cipher.open(stored[i].sealed)), stored[i].sealed, stored[i].digest_of_sealed), i
     assert stored[ids[0]].updated_at != first[ids[0]] and stored[ids[2]].updated_at == first[ids[2]]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.cohort import (
+    PROFESSIONAL_ROLES,
     AccessNeed,
     Experience,
     LeaderId,
@@ -97,6 +99,10 @@ class ProxyIn(BaseModel):
 
 
 LeaderStatus = Literal["active", "paused", "withdrawn"]
+
+# A matching profile's fields in the order it writes them, and the values of those a leader's record lacks.
+PROFILE_FIELDS = tuple(MatchingProfile.model_fields)
+PROFILE_DEFAULTS = {"left_out_before": False}
 
 
 class LeaderIn(BaseModel):
@@ -215,10 +221,21 @@ class LeaderIn(BaseModel):
             access_needs=self.access_needs,
             topics=self.topics,
             experience=self.experience,
-            capacity=self.capacity if self.role in ("clinical_leader", "managerial_leader") else 1,
+            capacity=self.capacity if self.role in PROFESSIONAL_ROLES else 1,
             release_confirmed=self.release_confirmed,
             do_not_pair_with=self.do_not_pair_with,
         )
+
+    def matching_profile_data(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """matching_profile() as it dumps to JSON, made from `record`, this leader dumped to JSON
+        (model_dump(mode="json")): LeaderIn has checked every value already, and an import makes
+        thousands, so the model is not built to check them again. Every field of a profile but
+        left_out_before (the registry leaves it to the matcher) is a field of LeaderIn of the same type
+        (tests/unit/registry/test_event_bodies.py compares this with matching_profile)."""
+        data = {name: record[name] if name in record else PROFILE_DEFAULTS[name] for name in PROFILE_FIELDS}
+        if self.role not in PROFESSIONAL_ROLES:
+            data["capacity"] = 1
+        return data
 
     def contact(self, version: int) -> LeaderContact:
         assert self.id

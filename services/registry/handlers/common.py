@@ -3,15 +3,18 @@ how a round changes status, and the audit log."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+import pydantic_core
 from sqlalchemy import insert
 
 from schemas.events import (
     Envelope,
     RoundStatusChanged,
     StatusChange,
+    utc_now,
 )
 from schemas.topics import ROUNDS, Topic
 from services.common.kafka import PermanentError
@@ -42,6 +45,29 @@ class Conflict(Exception):
 def event(cls: Callable[..., Envelope], data: object, correlation_id: str, causation_id: str | None = None) -> Envelope:
     """One of the registry's events (each event class knows its own type)."""
     return cls(producer=PRODUCER, data=data, correlation_id=correlation_id, causation_id=causation_id)
+
+
+def event_body(cls: type[Envelope], data: dict[str, Any], correlation_id: str) -> dict[str, Any]:
+    """What `event(cls, data, correlation_id).model_dump(mode="json", by_alias=True)` gives, for data
+    already in that form (for UnitOfWork.publish_body): an import sends thousands, and building each
+    event's models to dump them at once cost more than the rest of its work. In the fields' order, as
+    the model writes them (tests/unit/registry/test_event_bodies.py compares the two)."""
+    return {
+        "event_id": new_event_id(),
+        "event_type": cls.model_fields["event_type"].default,
+        "schema_version": 1,
+        "occurred_at": pydantic_core.to_jsonable_python(utc_now()),
+        "producer": PRODUCER,
+        "correlation_id": correlation_id,
+        "causation_id": None,
+        "data": data,
+    }
+
+
+def new_event_id() -> str:
+    """As str(uuid.uuid4()), in about half its time (no UUID object): 122 random bits, version 4, variant 10."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def move_round(uow: Publisher, row: RoundRow, target: RoundStatus, by: str | None = None) -> None:
