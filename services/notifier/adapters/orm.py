@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.store import InboxMixin, OutboxMixin, utc_now
@@ -82,6 +82,9 @@ class ScheduledRow(Base):
     """
 
     __tablename__ = "scheduled_messages"
+    # A batch of outcomes asks which of its people have an outcome's message waiting here (schedule.outcomes_waiting):
+    # without this, each ask read every row, every reminder and question too, so it grew with the schedule.
+    __table_args__ = (Index("ix_scheduled_messages_event_type_reason", "event_type", "reason"),)
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "{event id}:{leader id}"
     event_type: Mapped[str] = mapped_column(String(60))
