@@ -6,7 +6,7 @@ and question too, so a round's sending slowed as its own follow-ups went on the 
 
 Revision ID: f07a00000001
 Revises: e18a00000001
-Create Date: 2027-02-07 05:00:00
+Create Date: 2026-12-07 05:30:00
 
 """
 
