@@ -201,3 +201,32 @@ async def test_keys_are_read_only_when_a_contact_record_is_sent_and_then_togethe
     async with registry_store.engine.connect() as conn:
         contacts = (await conn.execute(text("select count(*) from outbox where topic = 'leaders.contact.v1'"))).scalar()
     assert contacts == 3 + 1, "a contact record for each new leader, and for the one whose email changed"
+
+
+async def test_a_leader_changed_while_the_import_runs_keeps_a_row_that_agrees_with_itself(registry_store, monkeypatch):
+    """Withdrawn by a manager between the import reading them and writing their change (found by a
+    review): the import's change is written whole, as the ORM's own update does, so the status column
+    that lists and rounds go by says what their stored record and their event say."""
+    ident = f"edited-{uuid.uuid4().hex[:6]}"
+    cipher, keys = Cipher(new_key()), PersonKeys(Cipher(new_key()), Cipher(new_key()))
+    async with registry_store.unit_of_work() as uow:
+        await leaders.import_spreadsheet(uow, cipher, "l.csv", spreadsheet([a_row(ident)]), keys=keys, part_done=uow.commit)
+    write = leaders.write_changed_rows
+
+    async def withdrawn_meanwhile(uow) -> None:
+        public = (await uow.session.execute(text("select public from leaders where id = :id"), {"id": ident})).scalar()
+        public = json.loads(public) if isinstance(public, str) else public
+        await uow.session.execute(
+            text("update leaders set status = 'withdrawn', public = :public where id = :id"),
+            {"public": json.dumps({**public, "status": "withdrawn"}), "id": ident},
+        )
+        await write(uow)
+
+    monkeypatch.setattr(leaders, "write_changed_rows", withdrawn_meanwhile)
+    async with registry_store.unit_of_work() as uow:
+        changed = spreadsheet([a_row(ident, topics="frailty")])
+        await leaders.import_spreadsheet(uow, cipher, "l.csv", changed, keys=keys, part_done=uow.commit)
+    async with registry_store.engine.connect() as conn:
+        status, public = (await conn.execute(text("select status, public from leaders where id = :id"), {"id": ident})).one()
+    public = json.loads(public) if isinstance(public, str) else public
+    assert status == public["status"] == "active" and public["topics"] == ["frailty"]

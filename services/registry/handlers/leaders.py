@@ -51,8 +51,6 @@ class StoredLeader:
 
     id: str
     version: int
-    role: str
-    system: str
     status: str
     public: dict
     sealed: bytes
@@ -145,15 +143,11 @@ def save_leader(
     values |= {"public": record[0], "sealed": sealed, "digest_of_sealed": digest}
     if isinstance(row, StoredLeader):
         # An import's stored leader: its row is written with the others' in one statement
-        # (write_changed_rows), not by the ORM's flush one at a time. Only with the columns that
-        # change: SQLite rewrites an index's entry for each indexed column (role, system, status) an
-        # update sets, whether its value changes or not, which was a third of its time for the row.
-        columns = {"row_id": row.id, "version": values["version"], "public": record[0], "updated_at": utc_now()}
-        columns |= {name: values[name] for name in ("role", "system", "status") if values[name] != getattr(row, name)}
-        if sealed is not row.sealed or digest != row.digest_of_sealed:
-            columns |= {"sealed": sealed, "digest_of_sealed": digest}
-        uow.session.info[CHANGED_ROWS].setdefault(row.id, {}).update(columns)  # with any change made before it
-        row.version, row.role, row.system, row.status = values["version"], leader.role, leader.system, leader.status
+        # (write_changed_rows), not by the ORM's flush one at a time. Every column, as the ORM's own
+        # update does: writing only those that changed since the import read the row would mix a change
+        # made meanwhile (a manager withdrawing them) with this one, the row disagreeing with itself.
+        uow.session.info[CHANGED_ROWS][row.id] = {"row_id": row.id, **values, "updated_at": utc_now()}
+        row.version, row.status = values["version"], leader.status
         row.public, row.sealed, row.digest_of_sealed = record[0], sealed, digest
         return row
     for name, value in values.items():
@@ -170,12 +164,7 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
     changed = uow.session.info.pop(CHANGED_ROWS, None)
     if changed:
         table = cast(Table, LeaderRow.__table__)  # a declarative class's table is a Table
-        # One statement for each set of columns changed (save_leader): an update sets its rows' first's.
-        alike: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for columns in changed.values():
-            alike.setdefault(frozenset(columns), []).append(columns)
-        for rows in alike.values():
-            await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), rows)
+        await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), list(changed.values()))
         # A leader erased since the import read them must not come back through its events: as the ORM's
         # own update of a row that has gone, the part fails and is rolled back.
         found = await uow.session.scalar(select(func.count()).select_from(table).where(table.c.id.in_(list(changed))))
@@ -295,7 +284,7 @@ async def load_known(uow: UnitOfWork, ids: list[str]) -> Known:
     # The table's own columns, not the entity's: the ORM's handling of each row it returns is skipped.
     table = cast(Table, LeaderRow.__table__)
     c = table.c
-    columns = (c.id, c.version, c.role, c.system, c.status, c.public, c.sealed, c.digest_of_sealed)
+    columns = (c.id, c.version, c.status, c.public, c.sealed, c.digest_of_sealed)
     for chunk in range(0, len(ids), 1000):
         rows = await uow.session.execute(select(*columns, table.c.event_ref).where(table.c.id.in_(ids[chunk : chunk + 1000])))
         for *values, ref in rows.tuples():
