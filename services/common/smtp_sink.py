@@ -22,7 +22,7 @@ class Maildir:
     def __init__(self, folder: Path):
         self.mailbox = mailbox.Maildir(folder)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd calls it by this name
         trace = f"X-Peer: {session.peer}\nX-MailFrom: {envelope.mail_from}\nX-RcptTo: {', '.join(envelope.rcpt_tos)}\n"
         # Lines end as this machine's files do (as mailbox writes a parsed message).
         self.mailbox.add(trace.encode() + envelope.original_content.replace(b"\r\n", b"\n"))

@@ -215,6 +215,13 @@ def _items(text: str) -> tuple[str, ...]:
     return tuple(part for part in (p.strip() for p in text.split(";")) if part)
 
 
+def forget_cells() -> None:
+    """Forget the cells read (parse_rows, once a part is read; the form, once its one row is): they may
+    hold a person's postcode or access needs, which stay in memory no longer than their request."""
+    for remembered in (_checked_windows, _place, _items):
+        remembered.cache_clear()
+
+
 def _value(column: str, text: str) -> object:
     if column in LISTS:
         return list(_items(text))
@@ -336,6 +343,19 @@ def parse_rows(
 
     `seen` holds the ids of the file's earlier rows, by row number, when it is read in parts: an id
     already used there is reported here just as one used earlier in these rows."""
+    try:
+        return _parse(header, rows, locate_town, areas, seen)
+    finally:
+        forget_cells()
+
+
+def _parse(
+    header: list[str],
+    rows: Iterable[tuple[int, list[object]]],
+    locate_town: Callable[[str], Location],
+    areas: Areas | None,
+    seen: dict[str, int] | None,
+) -> tuple[list[tuple[int, LeaderIn]], list[RowProblem]]:
     names = check_columns(header)
     valid: list[tuple[int, LeaderIn]] = []
     problems: list[RowProblem] = []

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from services.common.errors import describe
 from services.registry.adapters.areas import areas
 from services.registry.adapters.gazetteer import locate_town
-from services.registry.domain.importing import column_of, row_to_leader
+from services.registry.domain.importing import column_of, forget_cells, row_to_leader
 from services.registry.domain.leaders import PROXY_CONSENT, Consent, LeaderIn, consent_given, with_consent
 from services.registry.web import round_dates
 
@@ -219,6 +219,8 @@ def _read_leader(cells: dict[str, object], errors: dict[str, str]) -> LeaderIn |
         _invalid_leader(exc, errors)
     except ValueError as exc:
         _unreadable_leader(exc, errors)
+    finally:
+        forget_cells()
     return None
 
 

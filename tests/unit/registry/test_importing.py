@@ -5,6 +5,7 @@ import pytest
 from schemas.cohort import Location
 from services.registry.adapters import spreadsheets
 from services.registry.adapters.areas import areas
+from services.registry.domain import importing
 from services.registry.domain.importing import COLUMNS, FileProblem, parse_rows
 
 pytestmark = pytest.mark.unit
@@ -207,3 +208,11 @@ def test_a_town_named_on_many_rows_is_looked_up_once_and_one_not_found_is_refuse
     assert [n for n, _ in valid] == [2, 4] and valid[0][1].location == valid[1][1].location == Location(lat=54.97, lon=-1.61)
     assert [(p.row, p.column) for p in problems] == [(3, "town"), (5, "town")] and "Atlantis" in problems[1].message
     assert asked == ["Newcastle upon Tyne", "Atlantis", "Atlantis"]
+
+
+def test_the_cells_read_are_forgotten_once_the_rows_are_read():
+    """What the import remembers of repeated cells (a postcode, access needs) lasts one part only (a review)."""
+    rows = [(n, good(n)) for n in (2, 3)]
+    parse_rows(HEADER, rows, town)
+    remembered = (importing._checked_windows, importing._place, importing._items)
+    assert [cached.cache_info().currsize for cached in remembered] == [0, 0, 0]
