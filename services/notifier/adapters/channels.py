@@ -220,8 +220,9 @@ def from_line(sender: str) -> bytes:
 
 
 def subject_line(subject: str) -> bytes:
-    """Plain ASCII as it is, so the saved message reads plainly; anything else encoded, as email needs."""
-    return header_line("Subject", subject) if subject.isascii() else utf8_header_line("Subject", subject)
+    """Plain ASCII as it is, so the saved message reads plainly; anything else encoded, as email needs.
+    Not kept in memory: a subject may name someone ("A message for ...")."""
+    return header_line("Subject", subject, kept=False) if subject.isascii() else utf8_header_line("Subject", subject)
 
 
 def flat_email(planned: PlannedMessage, sender: str, to: str, key: str, stamp: dt.datetime | None = None) -> bytes:
@@ -235,7 +236,7 @@ def flat_email(planned: PlannedMessage, sender: str, to: str, key: str, stamp: d
         html = multipart("related", [html, *(picture_part(name) for name in pictures)])
     headers = [
         from_line(sender),
-        header_line("To", to),
+        header_line("To", to, kept=False),  # a person's address: not kept in memory after their message
         subject_line(planned.subject),
         header_line("Date", formatdate(stamp.timestamp())),
         # The same key always gives the same Message-ID, so a resend after a crash can be recognised.

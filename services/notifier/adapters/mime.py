@@ -64,7 +64,6 @@ def header_line(name: str, value: str, kept: bool = True) -> bytes:
     return _folded(name, value) if kept else _COMPAT32.fold_binary(name, value)
 
 
-@lru_cache(maxsize=1024)
 def utf8_header_line(name: str, value: str) -> bytes:
     """A header beyond plain ASCII, encoded as email needs (Header(value, "utf-8"), as compat32 folds it)."""
     return _COMPAT32.fold_binary(name, Header(value, "utf-8"))  # type: ignore[arg-type]  # typeshed leaves out Header, which compat32 folds

@@ -10,6 +10,7 @@ import pytest
 from notifier_samples import CONTACTS, ME, PAIRED, PARTNER, PROGRAMME_CONTACT, TWO_PARTNERS, UNMATCHED
 from reportlab.platypus import Paragraph
 
+from services.notifier.adapters import mime
 from services.notifier.adapters.calendar import invitation_ics, meeting_uid
 from services.notifier.adapters.channels import (
     CannotUseChannel,
@@ -156,3 +157,14 @@ def test_an_email_reads_back_whole_with_names_beyond_plain_ascii():
     assert email["From"].addresses[0].display_name == "Programme team – Tyneside"
     assert email.get_body(preferencelist=("plain",)).get_content() == message.text
     assert email.get_body(preferencelist=("html",)).get_content() == message.html
+
+
+def test_an_emails_address_and_subject_are_not_kept_in_memory_after_it_is_written():
+    """Folded header lines are kept for reuse (adapters/mime.py), but not a person's address or a subject
+    that may name them: an erased person's details would stay in the process until pushed out."""
+    message, _ = plan()
+    named = dataclasses.replace(message, subject="A message for Zoë Long-Surname-Example: " + "a partner " * 8)
+    before = mime._folded.cache_info().currsize
+    flat_email(named, "p@example.org", '"A very long display name for a person, with a comma" <zoe@example.org>', "e3:pl-1:email")
+    flat_email(dataclasses.replace(named, subject=named.subject.replace("ë", "e")), "p@example.org", "z@example.org", "k")
+    assert mime._folded.cache_info().currsize == before
