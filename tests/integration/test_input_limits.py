@@ -68,3 +68,19 @@ async def test_names_are_kept_without_control_or_direction_characters(registry):
     assert (await registry.get(f"/leaders/{leader['id']}")).json()["name"] == "Amira Ahmed"
     too_many = await registry.post("/leaders", json={**unique(sample_leaders()[0]), "topics": ["x" * 61]})
     assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"].startswith("topics")
+
+
+async def test_an_import_that_meets_a_change_made_meanwhile_says_to_import_again(registry, monkeypatch):
+    """Someone changed or removed a leader while their row was being imported (write_changed_rows):
+    the person importing is told what happened and what to do, not shown a server error."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from services.registry.handlers import leaders
+
+    async def changed_meanwhile(uow) -> None:
+        raise StaleDataError("1 leader(s) in the import were changed or removed meanwhile")
+
+    monkeypatch.setattr(leaders, "write_changed_rows", changed_meanwhile)
+    template = (await registry.get("/leaders/import/template.xlsx")).content
+    refused = await registry.post("/leaders/import", files={"file": ("leaders.xlsx", template, XLSX)})
+    assert refused.status_code == 409 and "Import the same file again" in refused.json()["detail"]

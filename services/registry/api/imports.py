@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.common.collector import collector_paused
 from services.registry.adapters import spreadsheets
@@ -48,6 +49,8 @@ async def import_leaders(request: Request, file: Annotated[UploadFile, File()]) 
                 await uow.commit()
     except FileProblem as problem:
         return JSONResponse(status_code=422, content={"detail": f"The file cannot be imported: {problem}"})
+    except StaleDataError:
+        return JSONResponse(status_code=409, content={"detail": leaders.CHANGED_MEANWHILE})
     return JSONResponse(
         {
             **report.counts,

@@ -146,7 +146,7 @@ def save_leader(
         # (write_changed_rows), not by the ORM's flush one at a time. Every column, as the ORM's own
         # update does: writing only those that changed since the import read the row would mix a change
         # made meanwhile (a manager withdrawing them) with this one, the row disagreeing with itself.
-        uow.session.info[CHANGED_ROWS][row.id] = {"row_id": row.id, **values, "updated_at": utc_now()}
+        uow.session.info[CHANGED_ROWS][row.id] = {"row_id": row.id, "read_version": row.version, **values}
         row.version, row.status = values["version"], leader.status
         row.public, row.sealed, row.digest_of_sealed = record[0], sealed, digest
         return row
@@ -154,6 +154,12 @@ def save_leader(
         setattr(row, name, value)
     return row
 
+
+# What an import says when write_changed_rows finds someone changed or removed meanwhile.
+CHANGED_MEANWHILE = (
+    "Some of these leaders were changed or removed by someone else while the file was being imported. The rows"
+    " before them are stored. Import the same file again to finish: rows already stored are left as they are."
+)
 
 # session.info: the import's changed leaders' rows waiting for write_changed_rows, by id.
 CHANGED_ROWS = "leaders: changed rows"
@@ -164,12 +170,19 @@ async def write_changed_rows(uow: UnitOfWork) -> None:
     changed = uow.session.info.pop(CHANGED_ROWS, None)
     if changed:
         table = cast(Table, LeaderRow.__table__)  # a declarative class's table is a Table
-        await uow.session.execute(update(table).where(table.c.id == bindparam("row_id")), list(changed.values()))
-        # A leader erased since the import read them must not come back through its events: as the ORM's
-        # own update of a row that has gone, the part fails and is rolled back.
-        found = await uow.session.scalar(select(func.count()).select_from(table).where(table.c.id.in_(list(changed))))
+        # Each row only if it is still at the version the import read. One time for the part, so the rows
+        # written can be counted (a driver's count of rows an executemany matched cannot be relied on).
+        stamp = utc_now()
+        where = (table.c.id == bindparam("row_id")) & (table.c.version == bindparam("read_version"))
+        await uow.session.execute(update(table).where(where), [{**row, "updated_at": stamp} for row in changed.values()])
+        # A leader erased or changed by someone else since the import read them: writing over them would
+        # bring the erased back through their events, or give two different records the same version
+        # (the matcher keeps the first). The part fails and is rolled back, as the ORM's own update of a
+        # row that has gone does; the person importing is asked to import the file again.
+        written = table.c.id.in_(list(changed)) & (table.c.updated_at == stamp)
+        found = await uow.session.scalar(select(func.count()).select_from(table).where(written))
         if found != len(changed):
-            raise StaleDataError(f"{len(changed) - (found or 0)} leader(s) changed by the import were removed meanwhile")
+            raise StaleDataError(f"{len(changed) - (found or 0)} leader(s) in the import were changed or removed meanwhile")
         # The statement went round the ORM: an entity of one of these leaders that the session already
         # held (the import's own endpoints hold none) is read again when next used, not left as it was.
         # By their identity keys (class, primary key, token): the import's session holds few entities (fewer

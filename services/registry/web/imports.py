@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.common.collector import collector_paused
 from services.registry.adapters import spreadsheets
@@ -79,6 +80,8 @@ async def import_file(request: Request) -> Response:
                 await uow.commit()
     except FileProblem as problem:
         return problem_page(f"The file {upload.filename} cannot be imported: {problem}")
+    except StaleDataError:
+        return problem_page(leaders_handlers.CHANGED_MEANWHILE)
     return page(
         request,
         "import_report.html",
