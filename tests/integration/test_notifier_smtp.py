@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.embedded import free_port
+from services.common.embedded import free_port, read_maildir
 from services.notifier.adapters.channels import flat_email, mail_options, send_bytes
 from services.notifier.compose import plan_message
 from tests.integration.notifier_world import PARTNER, PROGRAMME, person, published
@@ -84,3 +84,19 @@ async def test_the_server_receives_the_same_as_from_aiosmtplibs_sendmail(server)
         else:
             assert [type(error) for error in errors] == [aiosmtplib.SMTPNotSupported] * 2
             assert recorder.received == []
+
+
+async def test_the_local_email_server_keeps_an_email_to_an_address_beyond_plain_ascii(smtp_server):
+    """`make run`'s email server (smtp-sink) takes an address like zoë@example.org (aiosmtpd's Controller
+    offers SMTPUTF8 unless told not to) and keeps the email as it arrived, with who it was for."""
+    port, maildir = smtp_server
+    planned = plan_message(published().data, person(), {PARTNER.leader_id: PARTNER}, PROGRAMME)
+    email = flat_email(planned, f"Programme <{SENDER}>", "zoë@example.org", "e1:pl-1:email")
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10)
+    await client.connect()
+    try:
+        await send_bytes(client, SENDER, "zoë@example.org", email)
+    finally:
+        await client.quit()
+    (kept,) = read_maildir(maildir)
+    assert kept["X-RcptTo"] == "zoë@example.org" and kept["Subject"] == planned.subject
