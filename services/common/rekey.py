@@ -52,15 +52,16 @@ async def rekey(database_url: str, metadata, cipher: Cipher) -> int:
 
 
 async def _rekey_outbox(conn, metadata, cipher: Cipher) -> int:
-    """Re-encrypt the bodies of events not yet published (published ones are already cleared)."""
+    """Re-encrypt every body the outbox still holds: events not yet published, and events the broker
+    refused, set aside with their body kept (relay.py). Published bodies are already cleared."""
     outbox = metadata.tables.get("outbox")
     if outbox is None:
         return 0
-    waiting = outbox.c.published_at.is_(None)
-    rows = (await conn.execute(select(outbox.c.id, outbox.c.value).where(waiting, outbox.c.value.is_not(None)))).all()
+    kept = outbox.c.value.is_not(None)
+    rows = (await conn.execute(select(outbox.c.id, outbox.c.value).where(kept))).all()
     for row_id, value in rows:
         # A body written before bodies were encrypted is encrypted now rather than rotated.
         token = cipher.seal_bytes(value) if is_plain_json(value) else cipher.rotate(value)
-        # Only while still waiting: a relay that published it meanwhile has cleared it, and that stays.
-        await conn.execute(update(outbox).where(outbox.c.id == row_id, waiting).values(value=token))
+        # Only while still kept: a relay that published it meanwhile has cleared it, and that stays.
+        await conn.execute(update(outbox).where(outbox.c.id == row_id, kept).values(value=token))
     return len(rows)

@@ -22,7 +22,7 @@ from schemas.topics import DEAD_LETTERS
 from services.common.crypto import is_plain_json
 from services.common.observability import EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.partitioner import KeyPartitioner
-from services.common.store import Store, utc_now
+from services.common.store import SET_ASIDE_ROWS, Store, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,6 @@ async def set_aside_count(store: Store) -> int:
 
 
 def set_aside_headers(outbox: Any) -> Select:
-    """The headers of the rows set aside, read through their own index (store.SET_ASIDE_ROWS), not by
-    going through every row ever sent: counted every few seconds, that grew with every round."""
-    return select(outbox.headers).where(outbox.published_at.is_not(None), outbox.value.is_not(None))
+    """The headers of the rows set aside. The condition is the index's own (store.SET_ASIDE_ROWS), word
+    for word, so the database can read ix_outbox_set_aside instead of every row ever sent."""
+    return select(outbox.headers).where(SET_ASIDE_ROWS)

@@ -86,7 +86,8 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-# Published, and a body still kept: only a row the relay set aside (relay.py) is both.
+# Published, and a body still kept: only a row the relay set aside (relay.py) is both. The count's query
+# uses this very text (relay.set_aside_headers): SQLite reads a partial index only for a matching condition.
 SET_ASIDE_ROWS = text("published_at IS NOT NULL AND value IS NOT NULL")
 
 
@@ -112,9 +113,9 @@ class OutboxMixin:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple:  # noqa: N805 - SQLAlchemy calls it with the class
-        # The rows the relay set aside, the only published ones that keep a body (relay.set_aside_count):
-        # counted every few seconds for the operations page, which without this index read the whole
-        # outbox, every row ever sent, so each count took longer and held more memory as rounds went by.
+        # The rows the relay set aside, the only published ones that keep a body: counted every few seconds
+        # for the metrics (runtime.sample_forever) and on the registry's operations page. Without this index
+        # the count read every row ever sent, so it took longer and held more memory as rounds went by.
         return (Index("ix_outbox_set_aside", "published_at", sqlite_where=SET_ASIDE_ROWS, postgresql_where=SET_ASIDE_ROWS),)
 
 

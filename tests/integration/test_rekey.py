@@ -57,7 +57,7 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
         Cipher(old).open(token)
 
 
-async def test_rekey_rotates_events_waiting_in_the_outbox_and_encrypts_old_plain_ones(database_url):
+async def test_rekey_rotates_event_bodies_kept_in_the_outbox_and_encrypts_old_plain_ones(database_url):
     from services.common.store import utc_now
 
     old, new = new_key(), new_key()
@@ -90,13 +90,23 @@ async def test_rekey_rotates_events_waiting_in_the_outbox_and_encrypts_old_plain
                     value=None,
                     published_at=utc_now(),
                 ),
+                # Refused by the broker and set aside by the relay: its body is kept for whoever looks into it.
+                Outbox(
+                    event_id="00000000-0000-0000-0000-00000000000e",
+                    topic="t",
+                    key="e",
+                    headers={"set_aside": "RecordTooLargeError"},
+                    value=Cipher(old).seal_bytes(b'{"email": "e@example.org"}'),
+                    published_at=utc_now(),
+                ),
             ]
         )
         await uow.commit()
-    assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 2
+    assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 3
     async with store.sessions() as session:
         values = dict((await session.execute(select(Outbox.key, Outbox.value))).all())
     await store.engine.dispose()
     assert Cipher(new).open_bytes(values["a"]) == b'{"email": "a@example.org"}'
     assert Cipher(new).open_bytes(values["b"]) == b'{"email": "b@example.org"}'
+    assert Cipher(new).open_bytes(values["e"]) == b'{"email": "e@example.org"}', "a set-aside body stays readable"
     assert values["c"] is None and values["d"] is None, "tombstones and published rows stay empty"

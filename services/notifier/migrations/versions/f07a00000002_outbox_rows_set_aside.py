@@ -1,12 +1,12 @@
 """Outbox rows set aside, indexed on their own
 
-The operations page counts the events the broker refused (set aside by the relay, the only sent
-rows that keep a body) every few seconds. Without an index of their own the count read every row
-ever sent, so it took longer, and held more of the database in memory, with every round.
+Every few seconds the service counts, for its metrics, the events the broker refused (set aside by
+the relay: the only sent rows that keep a body). Without an index of their own the count read every
+row ever sent, so it took longer, and held more of the database in memory, with every round.
 
 Revision ID: f07a00000002
 Revises: f07a00000001
-Create Date: 2026-12-07 08:40:00
+Create Date: 2026-12-07 08:20:00
 
 """
 
