@@ -70,7 +70,10 @@ class Cipher:
             raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
 
     def rotate(self, token: bytes) -> bytes:
-        return self._fernet.rotate(token)
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as exc:
+            raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
 
 
 def is_plain_json(value: bytes) -> bool:

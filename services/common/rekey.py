@@ -5,16 +5,21 @@ old one after it), restart, run `pairing rekey SERVICE`, then remove the old
 key. Every sealed column is a LargeBinary column whose name starts with
 "sealed", so a new one is covered without changing this file; a column named
 "digest_of_" and a sealed column's name holds its keyed digest (Cipher.digest),
-made again with the newest key. Events still
-waiting in the outbox are encrypted too, and are rotated here as well.
+made again with the newest key. Event bodies the outbox still holds (events
+waiting to be sent, and events the broker refused, set aside) are encrypted
+too, and are rotated here as well.
 """
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import LargeBinary, select, update
 
-from services.common.crypto import Cipher, is_plain_json
+from services.common.crypto import Cipher, EncryptionKeyError, is_plain_json
 from services.common.store import make_engine
+
+log = logging.getLogger(__name__)
 
 
 def sealed_columns(metadata) -> list[tuple]:
@@ -58,10 +63,19 @@ async def _rekey_outbox(conn, metadata, cipher: Cipher) -> int:
     if outbox is None:
         return 0
     kept = outbox.c.value.is_not(None)
-    rows = (await conn.execute(select(outbox.c.id, outbox.c.value).where(kept))).all()
-    for row_id, value in rows:
-        # A body written before bodies were encrypted is encrypted now rather than rotated.
-        token = cipher.seal_bytes(value) if is_plain_json(value) else cipher.rotate(value)
+    rows = (await conn.execute(select(outbox.c.id, outbox.c.event_id, outbox.c.value, outbox.c.published_at).where(kept))).all()
+    rotated = 0
+    for row_id, event_id, value, published_at in rows:
+        try:
+            # A body written before bodies were encrypted is encrypted now rather than rotated.
+            token = cipher.seal_bytes(value) if is_plain_json(value) else cipher.rotate(value)
+        except EncryptionKeyError:
+            if published_at is None:
+                raise  # waiting to be sent: the relay cannot send it either, so whoever rotates must know
+            # Set aside while rotation still passed such rows by, and its key since removed: it stays as it is.
+            log.warning("the body of set-aside event %s cannot be read with the configured keys; left as it is", event_id)
+            continue
         # Only while still kept: a relay that published it meanwhile has cleared it, and that stays.
-        await conn.execute(update(outbox).where(outbox.c.id == row_id, kept).values(value=token))
-    return len(rows)
+        done = await conn.execute(update(outbox).where(outbox.c.id == row_id, kept).values(value=token))
+        rotated += done.rowcount
+    return rotated

@@ -53,8 +53,9 @@ from tests.bench.report import REPORT, machine, table, write_section
 BIG = int(os.environ.get("BENCH_BIG_ROUND", "10000"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
 # 100, not 30: over 30 rounds the second half still had the services' bounded caches filling (SQLite keeps
-# up to 2 MiB of pages for each connection, and each round adds people to every table). Over 100 the slopes
-# fell round by round, e.g. the notifier +245, +60, +47, +5 KiB a round over each quarter (docs/benchmarks.md).
+# up to 2 MiB of pages for each connection, and each round adds people to every table). In one 100-round run
+# the slopes over each quarter came down, e.g. the notifier's +245, +60, +47, +5 KiB a round (the dated note
+# of 2026-12-07, late morning, in docs/benchmarks.md).
 REPEATS = int(os.environ.get("BENCH_REPEAT_ROUNDS", "100"))
 RAW_EMAILS = 2000  # emails for each raw SMTP measure: about ten seconds of sending
 BROKERS = [b.strip() for b in os.environ.get("BENCH_BROKERS", "tansu,apache").split(",") if b.strip()]
@@ -480,7 +481,7 @@ def sending_cpu_rows(runs: list[dict]) -> list[list[str]]:
     ]
 
 
-SHOWN_EVERY = 5  # rounds in the report's table: the first, then every fifth (the slope uses them all)
+SHOWN_EVERY = 5  # rounds in the report's table: the first, every fifth and the last (the slope uses them all)
 
 
 def repeat_rows(runs: list[dict]) -> list[list[str]]:
@@ -489,7 +490,7 @@ def repeat_rows(runs: list[dict]) -> list[list[str]]:
         + [f"{held[name]:.1f} MiB" if name in held else "gone" for name in SERVICES]
         for run in runs
         for i, (held, took) in enumerate(zip(run["repeats"], run["repeat times"], strict=True))
-        if i == 0 or (i + 1) % SHOWN_EVERY == 0
+        if i == 0 or (i + 1) % SHOWN_EVERY == 0 or i == len(run["repeats"]) - 1
     ]
 
 
@@ -497,8 +498,8 @@ SERVICES = ("registry", "matcher", "notifier")
 # Budget for the later rounds: a service's resident memory may rise by at most this much a round, on
 # the least-squares line through its readings over the second half of the rounds. Readings wander by
 # a few hundred KiB with nothing leaking (the allocator keeping or giving back freed pages), which
-# over 15 rounds gave the slope a standard error of about 15 KiB a round, and over 50 a few KiB: a
-# service that does not grow passes, and a steady leak of this size or more fails.
+# over 15 rounds gave the slope a standard error of about 15 KiB a round, and over 50 about 1 to 2
+# (one 100-round run): a service that does not grow passes, and a steady leak of this size or more fails.
 SLOPE_BUDGET_KIB = 50.0
 
 
@@ -549,7 +550,7 @@ def growth(runs: list[dict]) -> str:
         "Target: memory stops growing. Judged on the later rounds alone, after caches have had the first half to fill: "
         "the slope of the straight line that best fits each service's readings over the second half of the rounds "
         f"must be at most {SLOPE_BUDGET_KIB:.0f} KiB a round. Readings wander by a few hundred KiB with nothing "
-        f"leaking; over 15 rounds that made the slope uncertain by about 15 KiB a round, over 50 by a few: a service "
+        f"leaking; over 15 rounds that made the slope uncertain by about 15 KiB a round, over 50 by 1 to 2: a service "
         "that does not grow meets it, and one that still grows by more than that each round does not. A service "
         "with a reading missing (its process had gone) does not meet it. " + "; ".join(said) + "."
     )
@@ -703,7 +704,7 @@ def main() -> None:
             "leaders imported, on the same running services: what each holds afterwards (VmRSS), which must level "
             "off, not grow with the number of rounds run. "
             + growth(runs)
-            + f" The table shows the first round and every {SHOWN_EVERY}th after it."
+            + f" The table shows rounds 1, {SHOWN_EVERY}, {2 * SHOWN_EVERY} and so on, and the last."
             + "\n\n"
             + table(["broker", "round", "launch to last message", "registry", "matcher", "notifier"], repeat_rows(runs)),
             updates_body(runs),

@@ -110,3 +110,50 @@ async def test_rekey_rotates_event_bodies_kept_in_the_outbox_and_encrypts_old_pl
     assert Cipher(new).open_bytes(values["b"]) == b'{"email": "b@example.org"}'
     assert Cipher(new).open_bytes(values["e"]) == b'{"email": "e@example.org"}', "a set-aside body stays readable"
     assert values["c"] is None and values["d"] is None, "tombstones and published rows stay empty"
+
+
+async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_waiting_one(database_url):
+    from services.common.store import utc_now
+
+    lost, old, new = new_key(), new_key(), new_key()
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    await store.prepare("registry")
+    unreadable = Cipher(lost).seal_bytes(b'{"email": "f@example.org"}')
+    async with store.unit_of_work() as uow:
+        # Set aside before rotation covered such rows, and its key removed since: nothing can read it.
+        uow.session.add(
+            Outbox(
+                event_id="00000000-0000-0000-0000-00000000000f",
+                topic="t",
+                key="f",
+                headers={"set_aside": "RecordTooLargeError"},
+                value=unreadable,
+                published_at=utc_now(),
+            )
+        )
+        uow.session.add(
+            Outbox(
+                event_id="00000000-0000-0000-0000-000000000010",
+                topic="t",
+                key="g",
+                headers={},
+                value=Cipher(old).seal_bytes(b'{"email": "g@example.org"}'),
+            )
+        )
+        await uow.commit()
+    try:
+        assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 1, "the readable body alone is rotated"
+        async with store.sessions() as session:
+            values = dict((await session.execute(select(Outbox.key, Outbox.value))).all())
+        assert values["f"] == unreadable, "left as it was"
+        assert Cipher(new).open_bytes(values["g"]) == b'{"email": "g@example.org"}'
+
+        # An event still waiting to be sent that no key can read stops the rotation, with a clear error.
+        async with store.unit_of_work() as uow:
+            waiting = Outbox(event_id="00000000-0000-0000-0000-000000000011", topic="t", key="h", headers={}, value=unreadable)
+            uow.session.add(waiting)
+            await uow.commit()
+        with pytest.raises(EncryptionKeyError, match="cannot be read with the configured keys"):
+            await rekey(database_url, Base.metadata, Cipher(f"{new},{old}"))
+    finally:
+        await store.engine.dispose()
