@@ -49,7 +49,9 @@ def explain_startup_failure(exc: BaseException) -> str | None:
     from aiokafka.errors import KafkaConnectionError
     from sqlalchemy.exc import ArgumentError, OperationalError
 
-    if isinstance(exc, StartupError):
+    from services.common.crypto import EncryptionKeyError
+
+    if isinstance(exc, (StartupError, EncryptionKeyError)):
         return str(exc)
     import httpx
 

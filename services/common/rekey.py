@@ -69,9 +69,12 @@ async def _rekey_outbox(conn, metadata, cipher: Cipher) -> int:
         try:
             # A body written before bodies were encrypted is encrypted now rather than rotated.
             token = cipher.seal_bytes(value) if is_plain_json(value) else cipher.rotate(value)
-        except EncryptionKeyError:
-            if published_at is None:
-                raise  # waiting to be sent: the relay cannot send it either, so whoever rotates must know
+        except EncryptionKeyError as exc:
+            if published_at is None:  # waiting to be sent: the relay cannot send it either, so whoever rotates must know
+                raise EncryptionKeyError(
+                    f"event {event_id}, waiting to be sent, cannot be read with the configured keys; was a key removed "
+                    "too early? Put the old key back after the new one and run rekey again"
+                ) from exc
             # Set aside while rotation still passed such rows by, and its key since removed: it stays as it is.
             log.warning("the body of set-aside event %s cannot be read with the configured keys; left as it is", event_id)
             continue

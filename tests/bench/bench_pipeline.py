@@ -54,8 +54,8 @@ BIG = int(os.environ.get("BENCH_BIG_ROUND", "10000"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
 # 100, not 30: over 30 rounds the second half still had the services' bounded caches filling (SQLite keeps
 # up to 2 MiB of pages for each connection, and each round adds people to every table). In one 100-round run
-# the slopes over each quarter came down, e.g. the notifier's +245, +60, +47, +5 KiB a round (the dated note
-# of 2026-12-07, late morning, in docs/benchmarks.md).
+# (a script calling run_round, at 14ae8ae) the slopes over each quarter came down, e.g. the notifier's +245,
+# +60, +47, +5 KiB a round (the dated note of 2026-12-07, late morning, in docs/benchmarks.md).
 REPEATS = int(os.environ.get("BENCH_REPEAT_ROUNDS", "100"))
 RAW_EMAILS = 2000  # emails for each raw SMTP measure: about ten seconds of sending
 BROKERS = [b.strip() for b in os.environ.get("BENCH_BROKERS", "tansu,apache").split(",") if b.strip()]
@@ -498,8 +498,9 @@ SERVICES = ("registry", "matcher", "notifier")
 # Budget for the later rounds: a service's resident memory may rise by at most this much a round, on
 # the least-squares line through its readings over the second half of the rounds. Readings wander by
 # a few hundred KiB with nothing leaking (the allocator keeping or giving back freed pages), which
-# over 15 rounds gave the slope a standard error of about 15 KiB a round, and over 50 about 1 to 2
-# (one 100-round run): a service that does not grow passes, and a steady leak of this size or more fails.
+# over 15 rounds gave the slope a standard error of about 15 KiB a round. Over 50 it is 1 to 2 within a run,
+# but two runs of the same code differed by up to 10 KiB a round: a service that does not grow passes, and a
+# steady leak of this size or more fails.
 SLOPE_BUDGET_KIB = 50.0
 
 
@@ -550,7 +551,8 @@ def growth(runs: list[dict]) -> str:
         "Target: memory stops growing. Judged on the later rounds alone, after caches have had the first half to fill: "
         "the slope of the straight line that best fits each service's readings over the second half of the rounds "
         f"must be at most {SLOPE_BUDGET_KIB:.0f} KiB a round. Readings wander by a few hundred KiB with nothing "
-        f"leaking; over 15 rounds that made the slope uncertain by about 15 KiB a round, over 50 by 1 to 2: a service "
+        "leaking; over 15 rounds that made the slope uncertain by about 15 KiB a round, and over 50 two runs of the "
+        "same code differed by up to 10 KiB a round: a service "
         "that does not grow meets it, and one that still grows by more than that each round does not. A service "
         "with a reading missing (its process had gone) does not meet it. " + "; ".join(said) + "."
     )

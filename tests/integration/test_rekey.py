@@ -112,7 +112,7 @@ async def test_rekey_rotates_event_bodies_kept_in_the_outbox_and_encrypts_old_pl
     assert values["c"] is None and values["d"] is None, "tombstones and published rows stay empty"
 
 
-async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_waiting_one(database_url):
+async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_waiting_one(database_url, caplog):
     from services.common.store import utc_now
 
     lost, old, new = new_key(), new_key(), new_key()
@@ -146,6 +146,7 @@ async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_wait
         async with store.sessions() as session:
             values = dict((await session.execute(select(Outbox.key, Outbox.value))).all())
         assert values["f"] == unreadable, "left as it was"
+        assert "set-aside event 00000000-0000-0000-0000-00000000000f cannot be read" in caplog.text, "and named"
         assert Cipher(new).open_bytes(values["g"]) == b'{"email": "g@example.org"}'
 
         # An event still waiting to be sent that no key can read stops the rotation, with a clear error.
@@ -153,7 +154,13 @@ async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_wait
             waiting = Outbox(event_id="00000000-0000-0000-0000-000000000011", topic="t", key="h", headers={}, value=unreadable)
             uow.session.add(waiting)
             await uow.commit()
-        with pytest.raises(EncryptionKeyError, match="cannot be read with the configured keys"):
-            await rekey(database_url, Base.metadata, Cipher(f"{new},{old}"))
+        newer = new_key()
+        with pytest.raises(EncryptionKeyError, match="event 00000000-0000-0000-0000-000000000011, waiting to be sent"):
+            await rekey(database_url, Base.metadata, Cipher(f"{newer},{new},{old}"))
+        async with store.sessions() as session:
+            after = dict((await session.execute(select(Outbox.key, Outbox.value))).all())
+        assert Cipher(new).open_bytes(after["g"]) == b'{"email": "g@example.org"}'
+        with pytest.raises(EncryptionKeyError):
+            Cipher(newer).open_bytes(after["g"])  # nothing of the stopped rotation was kept
     finally:
         await store.engine.dispose()

@@ -58,3 +58,15 @@ def test_a_keyed_digest_says_whether_a_token_holds_a_value_without_opening_it():
     assert not Cipher(new_key()).seals(plain, token, digest), "another key makes another digest"
     old, new = new_key(), new_key()
     assert Cipher(f"{new},{old}").digest(plain, token) == Cipher(new).digest(plain, token), "the first key makes it"
+
+
+def test_a_token_no_key_can_read_is_refused_in_plain_words_when_rotating():
+    from services.cli import explain_startup_failure
+
+    token = Cipher(new_key()).seal_bytes(b"{}")
+    with pytest.raises(EncryptionKeyError) as caught:
+        Cipher(new_key()).rotate(token)
+    # `pairing rekey` prints this line rather than a traceback.
+    assert explain_startup_failure(caught.value) == (
+        "stored data cannot be read with the configured keys; was a key removed too early?"
+    )
