@@ -15,6 +15,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+# Said by the command line as it is (`pairing rekey`, a service starting), so a whole sentence.
+UNREADABLE = "Stored data cannot be read with the configured keys. Was a key removed too early? Put it back after the new one."
+
 
 class EncryptionKeyError(ValueError):
     pass
@@ -57,7 +60,7 @@ class Cipher:
         try:
             return json.loads(self._fernet.decrypt(token))
         except InvalidToken as exc:
-            raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
+            raise EncryptionKeyError(UNREADABLE) from exc
 
     def seal_bytes(self, data: bytes) -> bytes:
         """Encrypt raw bytes as they are (an event body already serialised), with no JSON round trip."""
@@ -67,13 +70,13 @@ class Cipher:
         try:
             return self._fernet.decrypt(token)
         except InvalidToken as exc:
-            raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
+            raise EncryptionKeyError(UNREADABLE) from exc
 
     def rotate(self, token: bytes) -> bytes:
         try:
             return self._fernet.rotate(token)
         except InvalidToken as exc:
-            raise EncryptionKeyError("stored data cannot be read with the configured keys; was a key removed too early?") from exc
+            raise EncryptionKeyError(UNREADABLE) from exc
 
 
 def is_plain_json(value: bytes) -> bool:

@@ -155,7 +155,7 @@ async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_wait
             uow.session.add(waiting)
             await uow.commit()
         newer = new_key()
-        with pytest.raises(EncryptionKeyError, match="event 00000000-0000-0000-0000-000000000011, waiting to be sent"):
+        with pytest.raises(EncryptionKeyError, match="Event 00000000-0000-0000-0000-000000000011, waiting to be sent"):
             await rekey(database_url, Base.metadata, Cipher(f"{newer},{new},{old}"))
         async with store.sessions() as session:
             after = dict((await session.execute(select(Outbox.key, Outbox.value))).all())

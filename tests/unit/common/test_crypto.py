@@ -1,6 +1,6 @@
 import pytest
 
-from services.common.crypto import Cipher, EncryptionKeyError, new_key
+from services.common.crypto import UNREADABLE, Cipher, EncryptionKeyError, new_key
 
 pytestmark = pytest.mark.unit
 
@@ -67,6 +67,4 @@ def test_a_token_no_key_can_read_is_refused_in_plain_words_when_rotating():
     with pytest.raises(EncryptionKeyError) as caught:
         Cipher(new_key()).rotate(token)
     # `pairing rekey` prints this line rather than a traceback.
-    assert explain_startup_failure(caught.value) == (
-        "stored data cannot be read with the configured keys; was a key removed too early?"
-    )
+    assert explain_startup_failure(caught.value) == UNREADABLE
