@@ -73,7 +73,7 @@ async def _rekey_outbox(conn, metadata, cipher: Cipher) -> int:
             if published_at is None:  # waiting to be sent: the relay cannot send it either, so whoever rotates must know
                 raise EncryptionKeyError(
                     f"Event {event_id}, waiting to be sent, cannot be read with the configured keys. Was a key removed "
-                    "too early? Put the old key back after the new one and run rekey again."
+                    "too early? Put the old key back after the new one and run pairing rekey again."
                 ) from exc
             # Set aside while rotation still passed such rows by, and its key since removed: it stays as it is.
             log.warning("the body of set-aside event %s cannot be read with the configured keys; left as it is", event_id)
