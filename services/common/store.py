@@ -34,6 +34,24 @@ from services.common.tracing import trace_headers
 log = logging.getLogger(__name__)
 
 
+async def run_to_completion(work: Awaitable[Any]) -> Any:
+    """Await `work` in a task of its own that a cancel cannot cut short; the cancel is raised after."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -221,8 +239,16 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
+        # A stop that cancels the task mid-rollback would leave the connection half returned (and
+        # the pool logging an error), so the ending runs to completion before the cancel goes on.
+        await run_to_completion(self._end(exc))
+        # Only database work runs inside a unit of work, so a lost connection here is the database's.
+        if exc is not None and is_database_outage(exc):
+            raise DatabaseUnavailable(f"the database is not answering ({exc.__class__.__name__})") from exc
+
+    async def _end(self, exc: BaseException | None) -> None:
         try:
-            if exc_type is not None:
+            if exc is not None:
                 await self.session.rollback()
         except Exception:  # a dead connection cannot roll back; the work was not committed
             if exc is None or not is_database_outage(exc):
@@ -233,9 +259,6 @@ class UnitOfWork:
             except Exception:  # likewise: nothing is left open on a lost connection
                 if exc is None or not is_database_outage(exc):
                     raise
-        # Only database work runs inside a unit of work, so a lost connection here is the database's.
-        if exc is not None and is_database_outage(exc):
-            raise DatabaseUnavailable(f"the database is not answering ({exc.__class__.__name__})") from exc
 
     def before_commit(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` in this transaction, just before it commits (once, at the next commit)."""

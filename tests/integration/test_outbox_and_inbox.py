@@ -91,6 +91,35 @@ async def test_a_failed_handler_leaves_no_inbox_mark_so_the_retry_runs(registry_
     assert len(attempts) == 2
 
 
+async def test_a_stop_that_cancels_again_mid_rollback_still_returns_the_connection(registry_store, caplog):
+    # A service stopping cancels its tasks, sometimes more than once: the unit of work's rollback and
+    # close must still finish, or the pool logs an error and the connection is left half returned.
+    started = asyncio.Event()
+
+    async def interrupted_work() -> None:
+        async with registry_store.unit_of_work() as uow:
+            uow.session.add(RoundRow(id=f"cut-{uuid.uuid4().hex[:6]}", status="published", spec={}, leader_ids=[]))
+            await uow.session.flush()
+            started.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(interrupted_work())
+    await started.wait()
+    idle = registry_store.engine.pool.checkedin()  # connections in the pool, not counting the task's
+    cancels = 0
+    while not task.done():  # cancel at every step of the ending, until the task has ended
+        task.cancel()
+        cancels += 1
+        await asyncio.sleep(0)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancels > 1, "the task was cancelled during its ending too"
+    assert registry_store.engine.pool.checkedout() == 0
+    assert registry_store.engine.pool.checkedin() == idle + 1, "the connection went back, not thrown away"
+    assert asyncio.all_tasks() == {asyncio.current_task()}, "nothing is left closing in the background"
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy.pool")] == []
+
+
 async def test_two_concurrent_deliveries_of_one_event_run_the_effects_once(registry_store):
     event = published(f"r-{uuid.uuid4().hex[:6]}")
     effects = []
