@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from time import monotonic
 
-# The end of a sealed body that names it: a Fernet token ends with its HMAC-SHA256 tag, which covers
-# everything before it, and its last 44 characters of base64 hold at least 31 bytes of that tag, so two
-# tokens that end alike are the same token. Kept instead of the whole token, so the cache holds little
-# beyond the bodies.
+# The end of a sealed body that names it: a token ends with its integrity tag, which covers everything
+# before it (AES-GCM's 16 bytes and more; in a Fernet token, 31 bytes and more of its HMAC-SHA256 in
+# base64), so two tokens that end alike are the same token. Kept instead of the whole token, so the
+# cache holds little beyond the bodies.
 TAG = 44
 
 

@@ -58,7 +58,7 @@ async def apply_key(uow: UnitOfWork, shared: LeaderKeyShared, cipher: Cipher, sh
     """Keep the key (encrypted with the notifier's own key) and open a record that was waiting for it."""
     leader_id = shared.data.leader_id
     try:
-        key = sharing.open_bytes(shared.data.wrapped_key.encode())
+        key = sharing.open_text(shared.data.wrapped_key)
     except EncryptionKeyError as exc:
         raise EncryptionKeyError(
             "a leader's key on leaders.keys.v1 cannot be opened: NOTIFIER_EVENT_KEYS must hold the key in REGISTRY_EVENT_KEYS"

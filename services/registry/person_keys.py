@@ -87,7 +87,7 @@ class PersonKeys:
         return key
 
     def share(self, uow: UnitOfWork, leader_id: str, key: bytes) -> None:
-        shared = LeaderKey(leader_id=leader_id, wrapped_key=self.sharing.seal_bytes(key).decode())
+        shared = LeaderKey(leader_id=leader_id, wrapped_key=self.sharing.seal_text(key))
         # Published before the contact record it opens (the notifier copes with either order).
         uow.publish(LEADER_KEYS, leader_id, LeaderKeyShared(producer="registry", data=shared, correlation_id=leader_id))
 

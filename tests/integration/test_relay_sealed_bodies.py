@@ -117,8 +117,9 @@ async def test_a_body_rotated_since_it_was_sealed_is_decrypted(stores, kafka_set
         token = await session.scalar(select(Outbox.value).where(Outbox.key == rotated))
         assert store.cipher is not None
         await session.execute(update(Outbox).where(Outbox.key == rotated).values(value=store.cipher.rotate(token)))
+    before = opened(store)  # rotating opened it once too
     assert await send_pending(store, kafka_settings) == 2
-    assert opened(store) == 1
+    assert opened(store) - before == 1
     assert await on_the_topic(kafka_settings, events) == sorted(events, key=lambda e: e.data.round_id)
 
 

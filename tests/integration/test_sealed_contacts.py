@@ -121,7 +121,7 @@ async def test_the_contact_record_names_no_one_the_message_does_and_erasure_leav
         sealed = LeaderContactChanged.model_validate_json(record.value).data
         assert isinstance(sealed, SealedContact)
         (shared,) = await read_topic(bootstrap, LEADER_KEYS, mine, expected=1, timeout_s=30)
-        key = Cipher(SHARED).open_bytes(LeaderKeyShared.model_validate_json(shared.value).data.wrapped_key.encode())
+        key = Cipher(SHARED).open_text(LeaderKeyShared.model_validate_json(shared.value).data.wrapped_key)
         opened = open_contact(sealed, key)
         assert opened.name == leader["name"], "the key shared on leaders.keys.v1 opens it"
         assert opened.leader_id == sealed.leader_id == ref, "named inside and out by their event reference"
@@ -184,7 +184,7 @@ async def test_a_sealed_record_that_comes_before_its_key_waits_for_it(kafka_sett
 
     assert await eventually(lambda: row(notifier_orm.WaitingContactRow)), "it waits for its key"
     assert await row(notifier_orm.ContactRow) is None
-    wrapped = LeaderKey(leader_id=leader_id, wrapped_key=Cipher(SHARED).seal_bytes(key).decode())
+    wrapped = LeaderKey(leader_id=leader_id, wrapped_key=Cipher(SHARED).seal_text(key))
     await publish(
         kafka_settings, LEADER_KEYS, leader_id, LeaderKeyShared(producer="test", correlation_id=leader_id, data=wrapped)
     )

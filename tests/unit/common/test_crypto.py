@@ -68,3 +68,40 @@ def test_a_token_no_key_can_read_is_refused_in_plain_words_when_rotating():
         Cipher(new_key()).rotate(token)
     # `pairing rekey` prints this line rather than a traceback.
     assert explain_startup_failure(caught.value) == UNREADABLE
+
+
+def test_values_sealed_with_fernet_before_still_open_and_rotate_to_the_new_kind():
+    from cryptography.fernet import Fernet
+
+    from services.common.crypto import SEALED_V2
+
+    key = new_key()
+    legacy = Fernet(key.encode()).encrypt(b'{"name": "Ben"}')  # as every value was sealed before AES-GCM
+    cipher = Cipher(key)
+    assert cipher.open(legacy) == {"name": "Ben"}
+    rotated = cipher.rotate(legacy)
+    assert rotated[:1] == SEALED_V2 and cipher.open(rotated) == {"name": "Ben"}
+    assert cipher.seal({"name": "Ben"})[:1] == SEALED_V2, "new values are sealed the new way"
+
+
+def test_a_changed_or_cut_token_is_refused_not_misread():
+    cipher = Cipher(new_key())
+    token = cipher.seal_bytes(b'{"email": "amira@example.org"}')
+    flipped = token[:-1] + bytes([token[-1] ^ 1])
+    for broken in (flipped, token[:20], token[:1]):
+        with pytest.raises(EncryptionKeyError, match="cannot be read"):
+            cipher.open_bytes(broken)
+
+
+def test_a_token_for_an_event_travels_as_text_and_opens_with_the_shared_key():
+    from cryptography.fernet import Fernet
+
+    shared = new_key()
+    text = Cipher(shared).seal_text(b"a data key")
+    assert isinstance(text, str) and text.isascii()
+    assert Cipher(f"{new_key()},{shared}").open_text(text) == b"a data key"
+    assert Cipher(shared).open_text(Fernet(shared.encode()).encrypt(b"a data key").decode()) == b"a data key"
+    with pytest.raises(EncryptionKeyError, match="cannot be read"):
+        Cipher(new_key()).open_text(text)
+    with pytest.raises(EncryptionKeyError, match="cannot be read"):
+        Cipher(shared).open_text("not a token at all é")
