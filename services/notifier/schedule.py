@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, func, or_, select, update
 
 from schemas.topics import DELIVERIES
 from services.common.kafka import jittered_backoff
@@ -55,6 +55,9 @@ BEHIND = "behind_an_earlier_message"
 # Why an outcome's message is on the schedule instead of sent: a later one for that person waits behind it.
 HELD_UP = (QUIET_HOURS, WAITING_FOR_CONTACT, RETRY, BEHIND)
 OUTCOME = "OutcomePublished"
+# Where the person's id starts in an outcome's key, "{event id}:{leader id}": an event id is a UUID,
+# 36 characters, and SQL counts from 1.
+LEADER_IN_KEY = 38
 log = logging.getLogger("pairing.notifier")
 
 
@@ -351,10 +354,12 @@ async def outcomes_waiting(uow: UnitOfWork, leaders: set[str]) -> dict[str, dt.d
     on their way, a retry), and when the earliest of them is due: their later ones wait behind it."""
     if not leaders:
         return {}
+    # The person's id in the key, after the event's: one statement for any number of people, compiled
+    # once (a clause for each person made a new statement for each size of batch, each kept in the cache).
     rows = await uow.session.execute(
         select(ScheduledRow.key, ScheduledRow.due_at)
         .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP))
-        .where(or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in sorted(leaders))))
+        .where(func.substr(ScheduledRow.key, LEADER_IN_KEY).in_(sorted(leaders)))
     )
     waiting: dict[str, dt.datetime] = {}
     for key, due in rows:

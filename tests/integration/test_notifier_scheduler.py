@@ -330,3 +330,35 @@ async def test_an_event_read_again_while_another_handler_is_sending_it_is_not_se
     await asyncio.wait_for(again, 10)
     assert read_maildir(maildir) == [], "sent once, by the first handler"
     assert [r.data.status for r in await reports(store)] == ["sent"]
+
+
+async def test_a_batch_finds_exactly_its_people_with_an_outcome_still_waiting(store):
+    # Keys name the person after the event: "ben" must not find "reuben", nor an id with a colon in it its tail.
+    due = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    waiting = {"ben": schedule.QUIET_HOURS, "reuben": schedule.RETRY, "area:north": schedule.BEHIND, "cara": "sent_later"}
+    async with store.unit_of_work() as uow:
+        for number, (leader, reason) in enumerate(waiting.items()):
+            event_id = uuid.uuid4()
+            uow.session.add(
+                ScheduledRow(
+                    key=f"{event_id}:{leader}", event_type=schedule.OUTCOME, sealed_event=b"-", reason=reason,
+                    due_at=due + dt.timedelta(hours=number),
+                )
+            )  # fmt: skip
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        assert await schedule.outcomes_waiting(uow, {"ben", "north", "cara", "dan"}) == {"ben": due}
+        found = await schedule.outcomes_waiting(uow, {"reuben", "area:north"})
+    assert found == {"reuben": due + dt.timedelta(hours=1), "area:north": due + dt.timedelta(hours=2)}
+
+
+async def test_asking_for_batches_of_any_size_compiles_one_statement(store):
+    # Each statement compiled is kept in the engine's cache: one for each size of batch grew the
+    # notifier's memory round after round when batches were larger.
+    cache = store.engine.sync_engine._compiled_cache
+    async with store.unit_of_work() as uow:
+        await schedule.outcomes_waiting(uow, {"someone"})
+        before = len(cache)
+        for size in range(2, 40):
+            await schedule.outcomes_waiting(uow, {f"leader-{i}" for i in range(size)})
+    assert len(cache) == before
