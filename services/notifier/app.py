@@ -89,7 +89,10 @@ OutcomeBatch = Annotated[list[Any], AsEvent(OutcomePublished), Field(title=Outco
 # Outcomes taken at a time: large enough to keep the email server busy, small enough that little waits
 # on one slow batch (each outcome's time in a batch is bounded in `longest_batch_seconds`). Whole fews
 # (batch_groups.FEW): between batches the email server waits, and a last few of two would keep it half idle.
-OUTCOME_BATCH = 64
+# With 64, the steps each batch takes before its first few is sent and after its last is recorded kept the
+# email server idle for about a fifth of a 10,000-person round; 256 sent 277, 283 and 265 a second against
+# 263, 255 and 245 (three pairs of runs, alternated: docs/benchmarks.md).
+OUTCOME_BATCH = 256
 
 SERVICE = "notifier"
 log = logging.getLogger("pairing.notifier")
@@ -244,7 +247,7 @@ def longest_batch_seconds(settings: NotifierSettings) -> float:
     up after the channel's timeout, and is tried once more on a new connection (two timeouts); a few
     (batch_groups.FEW) at a time, each few over `workers` connections (Notify takes a few at once); then
     STILL_SENDING for messages a stopped handler left "sending", and a minute for the database.
-    With the defaults: 4 fews x 6 rounds x 2 x 10 s + 15 s + 60 s = 555 s."""
+    With the defaults: 16 fews x 6 rounds x 2 x 10 s + 15 s + 60 s = 1,995 s."""
     fews = math.ceil(OUTCOME_BATCH / batch_groups.FEW)
     if settings.channel == "notify":
         rounds, timeout = 1, settings.notify_timeout_seconds
