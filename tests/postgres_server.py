@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from services.common.embedded import free_port
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 # The admin URLs of the servers started here that are running: each goes, with every database in it, when it stops.
@@ -40,12 +42,6 @@ def answers(url: str, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _bin_dir() -> Path:
@@ -90,7 +86,7 @@ def started_server() -> Iterator[str]:
     if run_as:
         shutil.chown(home, *run_as.values())
         shutil.chown(data, *run_as.values())
-    port = _free_port()
+    port = free_port()
     log = home / "server.log"
 
     def run(*args: str) -> None:

@@ -8,6 +8,7 @@ import ctypes
 import email
 import email.policy
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -28,10 +29,39 @@ def stop_with_parent() -> None:
 PR_SET_PDEATHSIG = 1
 
 
+# Ports handed out by this process, never handed out twice: the first may not be listening yet.
+_HANDED_OUT: set[int] = set()
+# Where free ports are looked for when the system's range for outgoing connections leaves room below it.
+LOWEST_PORT = 20000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port that is free now, for a server started a moment later. Taken from below the range
+    the system gives outgoing connections (ip_local_port_range): a port from that range, free when asked
+    for, was sometimes taken by a client's connection (one of the broker's, say) before the server bound it."""
+    outgoing_from = _outgoing_ports()[0]
+    for _ in range(200):
+        port = random.randrange(LOWEST_PORT, outgoing_from) if outgoing_from > LOWEST_PORT + 1000 else 0
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use: try another
+                continue
+            port = sock.getsockname()[1]
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port on 127.0.0.1: stop some of what is listening there, then try again")
+
+
+def _outgoing_ports() -> tuple[int, int]:
+    """The range of local ports the system gives outgoing connections (Linux's default if unknown)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def port_is_open(host: str, port: int) -> bool:
