@@ -29,7 +29,7 @@ from schemas.events import (
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, LEADER_PROFILES, MATCHES, OUTCOMES, RESPONSES, ROUNDS
 from services.common.collector import freeze_what_is_loaded
 from services.common.crypto import Cipher
-from services.common.kafka import PROMPT, batch_options, create_broker, ensure_topics, subscriber_options
+from services.common.kafka import GATHERED, PROMPT, batch_options, create_broker, ensure_topics, subscriber_options
 from services.common.observability import metrics_app
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
@@ -80,7 +80,9 @@ def build_broker(settings: RegistrySettings, store: Store) -> KafkaBroker:
         else:
             await handle_once(store, consumer, event, translated(rounds.record_failure))
 
-    @broker.subscriber(DELIVERIES.name, **batch_options(SERVICE, DELIVERIES, settings.kafka), title="registry: delivery reports")
+    @broker.subscriber(
+        DELIVERIES.name, **batch_options(SERVICE, DELIVERIES, settings.kafka), **GATHERED, title="registry: delivery reports"
+    )
     async def on_deliveries(records: DeliveryBatch) -> None:
         await project(
             broker,
