@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from functools import cache
 from urllib.parse import unquote
 
@@ -116,8 +117,8 @@ def run_a_round(stack: Stack, tag: str) -> dict:
     decline = next(p["decline_url"] for r in outcomes for p in json.loads(r.value)["data"]["partners"])
     # Whichever outcome is read first: one whose messages go to the person's named contact (a carer, say)
     # asks them to tick that they checked with the person, and thanks them for "the answer".
-    said_no = httpx.post(decline.split("?")[0], data={"answer": "decline", "checked": "yes"}).text
-    assert "you said no" in said_no or "the answer is no" in said_no
+    said_no = httpx.post(decline.split("?")[0], data={"answer": "decline", "checked": "yes"})
+    assert said_no.status_code == 200 and re.search(r"Thank you: (you said|the answer is) no", said_no.text), said_no.text
     unpaired = proposed["unmatched"][0]["id"] if proposed["unmatched"] else leaders[-1]["id"]
     # Events name people by their event references: the round's, read before one of them is erased.
     refs = {ref for leader_id, ref in asyncio.run(event_refs(stack)).items() if leader_id.endswith(f"-{tag}")}

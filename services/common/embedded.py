@@ -33,6 +33,8 @@ PR_SET_PDEATHSIG = 1
 _HANDED_OUT: set[int] = set()
 # Where free ports are looked for when the system's range for outgoing connections leaves room below it.
 LOWEST_PORT = 20000
+# Not the `random` module's own generator: a test that seeds it would have every process pick alike.
+_PICK = random.SystemRandom()
 
 
 def free_port() -> int:
@@ -41,7 +43,7 @@ def free_port() -> int:
     for, was sometimes taken by a client's connection (one of the broker's, say) before the server bound it."""
     outgoing_from = _outgoing_ports()[0]
     for _ in range(200):
-        port = random.randrange(LOWEST_PORT, outgoing_from) if outgoing_from > LOWEST_PORT + 1000 else 0
+        port = _PICK.randrange(LOWEST_PORT, outgoing_from) if outgoing_from > LOWEST_PORT + 1000 else 0
         if port in _HANDED_OUT:
             continue
         with socket.socket() as sock:

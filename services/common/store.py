@@ -45,6 +45,10 @@ async def run_to_completion(work: Awaitable[Any]) -> Any:
             if task.done():
                 raise
             cancelled = error
+        except BaseException as failure:
+            if cancelled is not None:  # the work failed as well, but the task was told to stop: it stops
+                raise cancelled from failure
+            raise
         else:
             break
     if cancelled is not None:

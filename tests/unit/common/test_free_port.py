@@ -23,5 +23,5 @@ def test_a_port_in_use_is_passed_over(monkeypatch):
         taken.listen()
         busy = taken.getsockname()[1]
         picks = iter([busy, busy, 0])
-        monkeypatch.setattr(embedded.random, "randrange", lambda *_: next(picks))
+        monkeypatch.setattr(embedded._PICK, "randrange", lambda *_: next(picks))
         assert free_port() not in (busy, 0)
