@@ -41,7 +41,7 @@ def free_port() -> int:
     """A loopback port that is free now, for a server started a moment later. Taken from below the range
     the system gives outgoing connections (ip_local_port_range): a port from that range, free when asked
     for, was sometimes taken by a client's connection (one of the broker's, say) before the server bound it."""
-    outgoing_from = _outgoing_ports()[0]
+    outgoing_from = _first_outgoing_port()
     for _ in range(200):
         port = _PICK.randrange(LOWEST_PORT, outgoing_from) if outgoing_from > LOWEST_PORT + 1000 else 0
         if port in _HANDED_OUT:
@@ -57,13 +57,12 @@ def free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1: stop some of what is listening there, then try again")
 
 
-def _outgoing_ports() -> tuple[int, int]:
-    """The range of local ports the system gives outgoing connections (Linux's default if unknown)."""
+def _first_outgoing_port() -> int:
+    """Where the range of local ports the system gives outgoing connections starts (Linux's default if unknown)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def port_is_open(host: str, port: int) -> bool:
