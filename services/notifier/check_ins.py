@@ -201,7 +201,9 @@ async def waiting_for_pair(uow: UnitOfWork, n: Notifier, round_id: str, leader_i
     """Every question and task on the schedule asked of this person about this partner in this round."""
     rows = (
         await uow.session.scalars(
-            select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, ScheduledRow.key.endswith(f":{leader_id}"))
+            select(ScheduledRow).where(
+                ScheduledRow.event_type == JOB_TYPE, ScheduledRow.key.endswith(f":{leader_id}", autoescape=True)
+            )
         )
     ).all()
     mine = []
@@ -293,7 +295,7 @@ async def pair_ended(n: Notifier, event: PairEnded | PairDeclined) -> None:
     before it began), and no task is made about meeting in it."""
     ended = event.data
     pair = {ended.leader_id, ended.partner_id}
-    either = or_(*(ScheduledRow.key.endswith(f":{leader}") for leader in pair))  # asked of one of the two
+    either = or_(*(ScheduledRow.key.endswith(f":{leader}", autoescape=True) for leader in pair))  # asked of one of the two
     async with n.store.unit_of_work() as uow:
         # Remembered, so no check-in goes on the schedule after it (one being sent at this moment would add one).
         await uow.first_time(PAIRS_ENDED, pair_key(ended.round_id, ended.leader_id, ended.partner_id))

@@ -259,7 +259,9 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
     async with n.store.unit_of_work() as uow:
         waiting = (
             await uow.session.scalars(
-                select(ScheduledRow).where(ScheduledRow.key.endswith(f":{notice.leader_id}"), ScheduledRow.lease.is_(None))
+                select(ScheduledRow).where(
+                    ScheduledRow.key.endswith(f":{notice.leader_id}", autoescape=True), ScheduledRow.lease.is_(None)
+                )
             )
         ).all()
         withdrawn = []
@@ -338,7 +340,7 @@ async def behind_earlier(uow: UnitOfWork, n: Notifier, key: str) -> dt.datetime 
         return None
     earlier = await uow.session.scalar(
         select(ScheduledRow)
-        .where(ScheduledRow.key.endswith(f":{key.split(':', 1)[1]}"), ScheduledRow.key != key)
+        .where(func.substr(ScheduledRow.key, LEADER_IN_KEY) == key.split(":", 1)[1], ScheduledRow.key != key)
         .where(ScheduledRow.event_type == OUTCOME, ScheduledRow.reason.in_(HELD_UP), ScheduledRow.created_at < row.created_at)
         .order_by(ScheduledRow.due_at)
         .limit(1)

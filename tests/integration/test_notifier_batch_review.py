@@ -9,13 +9,15 @@ does, found broken by a review, on a real database (PostgreSQL and SQLite) and a
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import select
 
 from schemas.events import OutcomePublished
 from services.common.embedded import read_maildir
-from services.notifier import handlers
+from services.notifier import handlers, schedule
 from services.notifier.adapters.orm import ScheduledRow
 from services.notifier.batch_groups import FEW
 from services.notifier.erasure import forget_person
@@ -85,3 +87,31 @@ async def test_a_later_outcome_waits_behind_an_earlier_one_the_same_batch_put_on
     told = [r.data.outcome_event_id for r in await reports(store) if r.data.about == "outcome"]
     assert told == [earlier.event_id, later.event_id]
     assert len(read_maildir(maildir)) == 2
+
+
+async def test_only_the_same_persons_earlier_outcome_holds_a_later_one_back(store, channels):
+    """The person is matched by their whole id: "pl_1" is not "pl-1", though a LIKE pattern's "_"
+    would take any one character there."""
+    n = notifier(store, channels)
+    due = n.now() + dt.timedelta(minutes=10)
+
+    def waiting(person: str, minutes_ago: int) -> ScheduledRow:
+        return ScheduledRow(
+            key=f"{uuid.uuid4()}:{person}",
+            event_type=schedule.OUTCOME,
+            sealed_event=b"-",
+            reason=schedule.WAITING_FOR_CONTACT,
+            due_at=due,
+            created_at=n.now() - dt.timedelta(minutes=minutes_ago),
+        )
+
+    someone_else, earlier, later = waiting("pl-1", 20), waiting("pl_1", 10), waiting("pl_1", 0)
+    async with store.unit_of_work() as uow:
+        uow.session.add_all([someone_else, later])
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        assert await schedule.behind_earlier(uow, n, later.key) is None, "held back behind someone else's outcome"
+        uow.session.add(earlier)
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        assert await schedule.behind_earlier(uow, n, later.key) == due, "not held back behind their own earlier outcome"

@@ -164,3 +164,56 @@ async def test_rekey_leaves_a_set_aside_body_no_key_can_read_and_stops_at_a_wait
             Cipher(newer).open_bytes(after["g"])  # nothing of the stopped rotation was kept
     finally:
         await store.engine.dispose()
+
+
+async def test_rekey_rewrites_values_sealed_with_fernet_before_aes_gcm(database_url):
+    """Values sealed before AES-GCM (Fernet tokens) are opened with the old key and sealed the new
+    way with the new one: after rekey no Fernet token is left and the old key can go."""
+    from cryptography.fernet import Fernet
+
+    from services.common.crypto import SEALED_V2
+
+    old, new = new_key(), new_key()
+    fernet = Fernet(old.encode())
+    details = {"email": "fernet@example.org"}
+    token = fernet.encrypt(Cipher.plain(details))
+    store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
+    await store.prepare("registry")
+    async with store.unit_of_work() as uow:
+        uow.session.add(
+            LeaderRow(
+                id="rk-fernet",
+                role="patient_leader",
+                system="QHM",
+                status="active",
+                version=1,
+                public={},
+                sealed=token,
+                digest_of_sealed=Cipher(old).digest(Cipher.plain(details), token),
+            )
+        )
+        uow.session.add(PersonKeyRow(leader_id="rk-fernet", sealed_key=fernet.encrypt(b"their data key")))
+        uow.session.add(
+            Outbox(
+                event_id="00000000-0000-0000-0000-0000000000f1",
+                topic="t",
+                key="f",
+                headers={},
+                value=fernet.encrypt(b'{"email": "f@example.org"}'),
+            )
+        )
+        await uow.commit()
+    assert await rekey(database_url, Base.metadata, Cipher(f"{new},{old}")) == 3
+    async with store.sessions() as session:
+        sealed, digest = (
+            await session.execute(select(LeaderRow.sealed, LeaderRow.digest_of_sealed).where(LeaderRow.id == "rk-fernet"))
+        ).one()
+        data_key = await session.scalar(select(PersonKeyRow.sealed_key).where(PersonKeyRow.leader_id == "rk-fernet"))
+        body = await session.scalar(select(Outbox.value).where(Outbox.key == "f"))
+    await store.engine.dispose()
+    assert [value[:1] for value in (sealed, data_key, body)] == [SEALED_V2] * 3, "every Fernet token is rewritten"
+    only_new = Cipher(new)
+    assert only_new.open(sealed) == details
+    assert only_new.seals(Cipher.plain(details), sealed, digest), "its digest is made again for the new token"
+    assert only_new.open_bytes(data_key) == b"their data key"
+    assert only_new.open_bytes(body) == b'{"email": "f@example.org"}'
