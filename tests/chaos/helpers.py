@@ -3,6 +3,7 @@ something to happen, and reading a service's SQLite database."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import httpx
 
 from services.registry.client import RegistryError
+
+# What the registry says to a try that asks again for what an earlier try did: "a round called ... already
+# exists", "This round is approved, so it cannot be approved" (domain/rounds.py's IllegalTransition).
+LANDED = re.compile(r"already|This round is (\w+), so it cannot be \1\b")
 
 
 def patiently(action, *args, seconds: float = 120):
@@ -19,8 +24,8 @@ def patiently(action, *args, seconds: float = 120):
         try:
             return action(*args)
         except (httpx.HTTPError, RegistryError) as exc:
-            if isinstance(exc, RegistryError) and "already" in str(exc):
-                return None  # the first try landed before the registry died
+            if isinstance(exc, RegistryError) and LANDED.search(str(exc)):
+                return None  # the first try landed, and the registry died before it answered
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
