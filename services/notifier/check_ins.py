@@ -200,11 +200,7 @@ async def schedule_next(uow: UnitOfWork, n: Notifier, done: QuestionDue) -> None
 async def waiting_for_pair(uow: UnitOfWork, n: Notifier, round_id: str, leader_id: str, partner_id: str) -> list[ScheduledRow]:
     """Every question and task on the schedule asked of this person about this partner in this round."""
     rows = (
-        await uow.session.scalars(
-            select(ScheduledRow).where(
-                ScheduledRow.event_type == JOB_TYPE, ScheduledRow.key.endswith(f":{leader_id}", autoescape=True)
-            )
-        )
+        await uow.session.scalars(select(ScheduledRow).where(ScheduledRow.event_type == JOB_TYPE, ScheduledRow.about(leader_id)))
     ).all()
     mine = []
     for row in rows:
@@ -295,7 +291,7 @@ async def pair_ended(n: Notifier, event: PairEnded | PairDeclined) -> None:
     before it began), and no task is made about meeting in it."""
     ended = event.data
     pair = {ended.leader_id, ended.partner_id}
-    either = or_(*(ScheduledRow.key.endswith(f":{leader}", autoescape=True) for leader in pair))  # asked of one of the two
+    either = or_(*(ScheduledRow.about(leader) for leader in pair))  # asked of one of the two
     async with n.store.unit_of_work() as uow:
         # Remembered, so no check-in goes on the schedule after it (one being sent at this moment would add one).
         await uow.first_time(PAIRS_ENDED, pair_key(ended.round_id, ended.leader_id, ended.partner_id))

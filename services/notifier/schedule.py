@@ -259,9 +259,7 @@ async def withdraw_waiting(n: Notifier, notice: Notice) -> None:
     async with n.store.unit_of_work() as uow:
         waiting = (
             await uow.session.scalars(
-                select(ScheduledRow).where(
-                    ScheduledRow.key.endswith(f":{notice.leader_id}", autoescape=True), ScheduledRow.lease.is_(None)
-                )
+                select(ScheduledRow).where(ScheduledRow.about(notice.leader_id), ScheduledRow.lease.is_(None))
             )
         ).all()
         withdrawn = []

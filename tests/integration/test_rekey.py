@@ -11,6 +11,20 @@ from services.registry.adapters.orm import Base, Inbox, LeaderRow, Outbox, Perso
 pytestmark = pytest.mark.integration
 
 
+def stored_leader(leader_id: str, sealed: bytes, digest: str) -> LeaderRow:
+    """A leader row holding only a sealed part and its digest: what rekey rewrites."""
+    return LeaderRow(
+        id=leader_id,
+        role="patient_leader",
+        system="QHM",
+        status="active",
+        version=1,
+        public={},
+        sealed=sealed,
+        digest_of_sealed=digest,
+    )
+
+
 async def test_after_rekey_only_the_new_key_is_needed(database_url):
     old, new = new_key(), new_key()
     store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
@@ -18,18 +32,7 @@ async def test_after_rekey_only_the_new_key_is_needed(database_url):
     details = {"email": "rk@example.org"}
     token = Cipher(old).seal(details)
     async with store.unit_of_work() as uow:
-        uow.session.add(
-            LeaderRow(
-                id="rk-1",
-                role="patient_leader",
-                system="QHM",
-                status="active",
-                version=1,
-                public={},
-                sealed=token,
-                digest_of_sealed=Cipher(old).digest(Cipher.plain(details), token),
-            )
-        )
+        uow.session.add(stored_leader("rk-1", token, Cipher(old).digest(Cipher.plain(details), token)))
         uow.session.add(PersonKeyRow(leader_id="rk-1", sealed_key=Cipher(old).seal_bytes(b"their data key")))
         await uow.commit()
     assert [(t.name, c.name) for t, c in sealed_columns(Base.metadata)] == [
@@ -180,18 +183,7 @@ async def test_rekey_rewrites_values_sealed_with_fernet_before_aes_gcm(database_
     store = Store(make_engine(database_url), Outbox, Inbox, Base.metadata)
     await store.prepare("registry")
     async with store.unit_of_work() as uow:
-        uow.session.add(
-            LeaderRow(
-                id="rk-fernet",
-                role="patient_leader",
-                system="QHM",
-                status="active",
-                version=1,
-                public={},
-                sealed=token,
-                digest_of_sealed=Cipher(old).digest(Cipher.plain(details), token),
-            )
-        )
+        uow.session.add(stored_leader("rk-fernet", token, Cipher(old).digest(Cipher.plain(details), token)))
         uow.session.add(PersonKeyRow(leader_id="rk-fernet", sealed_key=fernet.encrypt(b"their data key")))
         uow.session.add(
             Outbox(

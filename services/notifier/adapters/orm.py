@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ColumnElement, DateTime, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.store import InboxMixin, OutboxMixin, utc_now
@@ -97,6 +97,12 @@ class ScheduledRow(Base):
     lease: Mapped[str | None] = mapped_column(String(36), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    @staticmethod
+    def about(leader_id: str) -> ColumnElement[bool]:
+        """The rows for this person, whose keys end in ":{leader id}". The id is matched as it is: a "_"
+        or "%" in it is not a wildcard of the LIKE this becomes."""
+        return ScheduledRow.key.endswith(f":{leader_id}", autoescape=True)
 
 
 class ErasedRow(Base):
