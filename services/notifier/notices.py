@@ -56,7 +56,8 @@ Contacts = dict[str, LeaderContact | None]
 
 
 class Notice(Protocol):
-    """What delivery and the schedule need to know about a message, whatever caused it."""
+    """What delivery and the schedule need to know about a message, whatever caused it. Where a member
+    has a body here, that is what most notices do; a notice says only how it differs."""
 
     event: Cause
 
@@ -78,23 +79,23 @@ class Notice(Protocol):
 
     @property
     def leader_id(self) -> str:
-        """Who is told."""
-        ...
+        """Who is told: the person the event is about."""
+        return self.event.data.leader_id
 
     @property
     def needed(self) -> list[str]:
-        """Whose contact details the message cannot be written without."""
-        ...
+        """Whose contact details the message cannot be written without: the person told."""
+        return [self.leader_id]
 
     @property
     def wanted(self) -> list[str]:
-        """Whose details make it better but are not needed."""
-        ...
+        """Whose details make it better but are not needed: no one else's."""
+        return []
 
     @property
     def cancels_round(self) -> bool:
         """Whether it says a published round will not go ahead (its waiting news is withdrawn)."""
-        ...
+        return False
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage: ...
 
@@ -103,12 +104,12 @@ class Notice(Protocol):
         ...
 
     def text_question(self) -> TextQuestionRow | None:
-        """A question the person can answer by replying to a text message, if this asks one."""
-        ...
+        """A question the person can answer by replying to a text message, if this asks one: none."""
+        return None
 
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        """Whether it should be taken off unsent (its question was answered, its round ended)."""
-        ...
+        """Whether it should be taken off unsent (its question was answered, its round ended): never."""
+        return False
 
     async def after_done(self, uow: UnitOfWork, n: Notifier) -> None:
         """What follows once it has gone, or a person has been asked to follow it up (in that same
@@ -145,16 +146,8 @@ class OutcomeNotice(Notice):
         return f"{self.event.event_id}:{self.leader_id}"
 
     @property
-    def leader_id(self) -> str:
-        return self.event.data.leader_id
-
-    @property
     def needed(self) -> list[str]:
         return [self.leader_id, *(p.partner_id for p in self.event.data.partners)]
-
-    @property
-    def wanted(self) -> list[str]:
-        return []
 
     @property
     def cancels_round(self) -> bool:
@@ -176,9 +169,6 @@ class OutcomeNotice(Notice):
             key=self.job_key, round_id=self.round_id, leader_id=self.leader_id, partner_id=data.partners[0].partner_id
         )
 
-    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class DeclineNotice(Notice):
@@ -187,7 +177,6 @@ class DeclineNotice(Notice):
     event: PairDeclined
     about = "partner_declined"
     consumer = DECLINES_CONSUMER
-    cancels_round = False
 
     @property
     def source(self) -> tuple[Topic, str]:
@@ -196,10 +185,6 @@ class DeclineNotice(Notice):
     @property
     def leader_id(self) -> str:
         return self.event.data.partner_id
-
-    @property
-    def needed(self) -> list[str]:
-        return [self.leader_id]
 
     @property
     def wanted(self) -> list[str]:
@@ -221,12 +206,6 @@ class DeclineNotice(Notice):
     def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
         return plan_missing_contact_task(self.event, self.leader_id, contacts, why, rules.programme, rules.repair_contact_days)
 
-    def text_question(self) -> TextQuestionRow | None:
-        return None
-
-    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class FollowUpNotice(Notice):
@@ -235,23 +214,14 @@ class FollowUpNotice(Notice):
     event: AnswerFollowUp
     consumer = reminders.SCHEDULED
     source = None  # never on a topic, so it cannot go to the dead-letter topic and back
-    cancels_round = False
 
     @property
     def about(self) -> str:
         return self.event.data.kind
 
     @property
-    def leader_id(self) -> str:
-        return self.event.data.leader_id
-
-    @property
     def needed(self) -> list[str]:
         return [self.leader_id, self.event.data.partner_id]
-
-    @property
-    def wanted(self) -> list[str]:
-        return []
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
         data = self.event.data
@@ -259,9 +229,6 @@ class FollowUpNotice(Notice):
 
     def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> None:
         """Their details were there when they were asked, so they have gone since (withdrawn): no one to remind."""
-        return None
-
-    def text_question(self) -> TextQuestionRow | None:
         return None
 
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
@@ -277,19 +244,10 @@ class PairEndedNotice(Notice):
     # Made here from a PairEnded, never on a topic itself: a consumer that gives up dead-letters the
     # PairEnded (each person's news has its own inbox mark, so a replay tells only who was not told).
     source = None
-    cancels_round = False
 
     @property
     def about(self) -> str:
         return self.event.data.kind
-
-    @property
-    def leader_id(self) -> str:
-        return self.event.data.leader_id
-
-    @property
-    def needed(self) -> list[str]:
-        return [self.leader_id]
 
     @property
     def wanted(self) -> list[str]:
@@ -303,12 +261,6 @@ class PairEndedNotice(Notice):
     def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
         return plan_pair_ended_task(self.event.data, contacts, why, rules.programme)
 
-    def text_question(self) -> TextQuestionRow | None:
-        return None
-
-    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class FeedbackNotice(Notice):
@@ -320,31 +272,12 @@ class FeedbackNotice(Notice):
     # Made here from a RoundFeedbackShared, never on a topic itself: a consumer that gives up dead-letters the
     # RoundFeedbackShared (each person's message has its own inbox mark, so a replay tells only who was not told).
     source = None
-    cancels_round = False
-
-    @property
-    def leader_id(self) -> str:
-        return self.event.data.leader_id
-
-    @property
-    def needed(self) -> list[str]:
-        return [self.leader_id]
-
-    @property
-    def wanted(self) -> list[str]:
-        return []
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
         return plan_round_feedback(self.event.data, known(contacts, self.leader_id), rules.programme, route)
 
     def plan_for_a_person(self, rules: MessageRules, contacts: Contacts, why: str) -> PlannedMessage:
         return plan_round_feedback_task(self.event.data, contacts, why, rules.programme)
-
-    def text_question(self) -> TextQuestionRow | None:
-        return None
-
-    async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        return False
 
 
 # The questions after pairing a text reply can answer, as TextQuestionRow.kind calls them.
@@ -358,23 +291,14 @@ class QuestionNotice(Notice):
     event: QuestionDue
     consumer = check_ins.SCHEDULED
     source = None  # made here, never on a topic itself
-    cancels_round = False
 
     @property
     def about(self) -> str:
         return self.event.data.kind
 
     @property
-    def leader_id(self) -> str:
-        return self.event.data.leader_id
-
-    @property
     def needed(self) -> list[str]:
         return [self.leader_id, self.event.data.partner_id]
-
-    @property
-    def wanted(self) -> list[str]:
-        return []
 
     def plan(self, rules: MessageRules, contacts: Contacts, route: Route | None = None) -> PlannedMessage:
         data = self.event.data

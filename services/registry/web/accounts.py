@@ -9,6 +9,7 @@ from an authenticator app, setting it up the first time. Every change is audited
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import segno
@@ -80,7 +81,16 @@ async def ask_for_code(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
 async def check_code(request: Request) -> Response:
-    manager = await half_signed_in(request, auth.NEEDS_CODE)
+    return await take_code(request, auth.NEEDS_CODE, code_page)
+
+
+CodePage = Callable[[Request, auth.Manager, str, dict[str, str], int], Awaitable[Response]]
+
+
+async def take_code(request: Request, stage: str, page_again: CodePage) -> Response:
+    """A code from the authenticator app, to sign in or to finish setting it up: signed in, or
+    `page_again` with what is wrong with the code."""
+    manager = await half_signed_in(request, stage)
     if manager is None:
         return see_other("/sign-in")
     form = await request.form()
@@ -88,11 +98,11 @@ async def check_code(request: Request) -> Response:
         raise FormExpired()
     code, next_path = form_text(form, "code").replace(" ", ""), form_text(form, "next")
     if problem := auth.code_problem(code):
-        return await code_page(request, manager, next_path, {"code": problem}, 400)
+        return await page_again(request, manager, next_path, {"code": problem}, 400)
     try:
         await auth.check_code(registry_of(request), manager.id, code, auth.client_address(request))
     except auth.SignInProblem as problem:
-        return await code_page(request, manager, next_path, {"code": str(problem)}, 400)
+        return await page_again(request, manager, next_path, {"code": str(problem)}, 400)
     return await finish_signing_in(request, next_path)
 
 
@@ -125,20 +135,7 @@ async def set_up(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in/set-up", response_class=HTMLResponse, include_in_schema=False)
 async def confirm_set_up(request: Request) -> Response:
-    manager = await half_signed_in(request, auth.NEEDS_SET_UP)
-    if manager is None:
-        return see_other("/sign-in")
-    form = await request.form()
-    if not auth.csrf_matches(manager.csrf_token, form.get("csrf_token")):
-        raise FormExpired()
-    code, next_path = form_text(form, "code").replace(" ", ""), form_text(form, "next")
-    if problem := auth.code_problem(code):
-        return await set_up_page(request, manager, next_path, {"code": problem}, 400)
-    try:
-        await auth.check_code(registry_of(request), manager.id, code, auth.client_address(request))
-    except auth.SignInProblem as problem:
-        return await set_up_page(request, manager, next_path, {"code": str(problem)}, 400)
-    return await finish_signing_in(request, next_path)
+    return await take_code(request, auth.NEEDS_SET_UP, set_up_page)
 
 
 # ---- your own account ----
