@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from schemas.events import LeaderContact, Partner, ProgrammeContact
-from services.notifier.compose import PlannedMessage, _written, email_html, programme_of
+from services.notifier.compose import PlannedMessage, _written, programme_of, task_for_a_person
 from services.notifier.domain.check_ins import CHECK_IN, MET_QUESTION, NEED_HELP, Question
-from services.notifier.domain.messages import STANDARD_POINTS, Block, Route, choose_route, message_facts, one_line, plain_text
+from services.notifier.domain.messages import Block, Route, choose_route, message_facts, one_line
 from services.notifier.domain.wording import contact_words, full_date
 from services.notifier.follow_up_words import reach_lines
 
@@ -103,17 +103,8 @@ def plan_task(question: Question, me: LeaderContact, partner: LeaderContact, pro
     if reference:
         blocks.append(Block("p", f"The pair's reference is {reference}."))
     blocks += [Block("h2", f"How to reach {name}"), *[Block("li", line) for line in reach_lines(me)]]
-    subject = f"{title}: {name}"
-    route = Route("person", "standard", STANDARD_POINTS, task_why(question), task=question.kind)
-    return PlannedMessage(
-        route=route,
-        subject=subject,
-        blocks=tuple(blocks),
-        text=plain_text(blocks),
-        html=email_html(subject, blocks, STANDARD_POINTS),
-        sms="",
-        meetings=(),
-        round_id=question.round_id,
-        leader_id=me.leader_id,
-        contact=contact_words(programme_of(programme)),
+    contact = contact_words(programme_of(programme))
+    why = task_why(question)
+    return task_for_a_person(
+        f"{title}: {name}", blocks, why, question.round_id, me.leader_id, task=question.kind, contact=contact
     )

@@ -292,6 +292,54 @@ def capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def task_for_a_person(
+    subject: str,
+    blocks: list[Block],
+    why: str,
+    round_id: str,
+    leader_id: str,
+    *,
+    task: str = "contact",
+    contact_known: bool = True,
+    answer_by: dt.date | None = None,
+    contact: Contact | None = None,
+) -> PlannedMessage:
+    """A message for someone on the programme team to act on (pass news on, or follow someone up): by
+    email, in standard print. `why` says why a person must do it; the rest as in PlannedMessage."""
+    return PlannedMessage(
+        route=Route("person", "standard", STANDARD_POINTS, why, task=task),
+        subject=subject,
+        blocks=tuple(blocks),
+        text=plain_text(blocks),
+        html=email_html(subject, blocks, STANDARD_POINTS),
+        sms="",
+        meetings=(),
+        round_id=round_id,
+        leader_id=leader_id,
+        contact_known=contact_known,
+        answer_by=answer_by,
+        contact=contact,
+    )
+
+
+PASS_ON = "Please pass on a message for the patient leader programme"
+
+
+def pass_on(why: str, where: str, whom: str, news: list[Block], contact: Contact) -> list[Block]:
+    """What a person passes on when contact details never came: why we could not send it, where to
+    find the person (`where`), the news for them (`whom`), and whom to ask."""
+    phone = f" on {contact.phone}" if contact.phone else ""
+    return [
+        Block("h1", "Please pass on this message"),
+        Block("p", f"We could not send this message ourselves: {why}."),
+        Block("p", where),
+        Block("p", "Tell them the news below, in the way they need."),
+        Block("h2", f"The news for {whom}"),
+        *news,
+        Block("p", f"If you have questions, contact {contact.who}{phone}."),
+    ]
+
+
 def plan_missing_contact_task(
     event: OutcomePublished | PairDeclined,
     leader_id: str,
@@ -324,13 +372,7 @@ def plan_missing_contact_task(
         whom = "this person"
         where = f"We do not have their name here. In the managers' pages, open Leaders and search for record number {leader_id}."
     by_phone = f"call {contact.name} on {contact.phone}" if contact.phone else f"write to {contact.name} at {contact.postal}"
-    blocks = [
-        Block("h1", "Please pass on this message"),
-        Block("p", f"We could not send this message ourselves: {why}."),
-        Block("p", where),
-        Block("p", "Tell them the news below, in the way they need."),
-        Block("h2", f"The news for {whom}"),
-    ]
+    blocks: list[Block] = []
     if isinstance(event, PairDeclined):
         date = full_date(london_date(event.occurred_at) + dt.timedelta(days=contact_within_days))
         blocks += [
@@ -361,19 +403,13 @@ def plan_missing_contact_task(
             Block("p", plain_reason(event.data.unmatched_reason) or "Nobody fitted with them this time."),
             Block("p", "We will keep their details and try again next time."),
         ]
-    blocks.append(Block("p", f"If you have questions, contact {contact.who}{' on ' + contact.phone if contact.phone else ''}."))
-    subject = "Please pass on a message for the patient leader programme"
-    route = Route("person", "standard", STANDARD_POINTS, why)
-    return PlannedMessage(
-        route=route,
-        subject=subject,
-        blocks=tuple(blocks),
-        text=plain_text(blocks),
-        html=email_html(subject, blocks, STANDARD_POINTS),
-        sms="",
-        meetings=(),
-        round_id=event.data.round_id,
-        leader_id=leader_id,
-        contact_known=contacts.get(leader_id) is not None,
-        answer_by=event.data.respond_by if isinstance(event, OutcomePublished) and event.data.outcome == "paired" else None,
+    answer_by = event.data.respond_by if isinstance(event, OutcomePublished) and event.data.outcome == "paired" else None
+    return task_for_a_person(
+        PASS_ON,
+        pass_on(why, where, whom, blocks, contact),
+        why,
+        event.data.round_id,
+        leader_id,
+        contact_known=me is not None,
+        answer_by=answer_by,
     )

@@ -9,17 +9,15 @@ from __future__ import annotations
 import dataclasses
 
 from schemas.events import LeaderContact, Partner, ProgrammeContact
-from services.notifier.compose import PlannedMessage, _written, email_html, programme_of
+from services.notifier.compose import PlannedMessage, _written, programme_of, task_for_a_person
 from services.notifier.domain.follow_ups import REMINDER, FollowUp
 from services.notifier.domain.messages import (
     SHORT_ROLE_PHRASES,
-    STANDARD_POINTS,
     Block,
     Route,
     choose_route,
     message_facts,
     one_line,
-    plain_text,
 )
 from services.notifier.domain.wording import contact_words, full_date
 
@@ -123,17 +121,7 @@ def plan_no_answer_task(
         Block("h2", f"How to reach {name}"),
         *[Block("li", line) for line in reach_lines(me)],
     ]
-    subject = f"No answer yet from {name}"
-    route = Route("person", "standard", STANDARD_POINTS, no_answer_why(follow_up), task="no_answer")
-    return PlannedMessage(
-        route=route,
-        subject=subject,
-        blocks=tuple(blocks),
-        text=plain_text(blocks),
-        html=email_html(subject, blocks, STANDARD_POINTS),
-        sms="",
-        meetings=(),
-        round_id=outcome.round_id,
-        leader_id=me.leader_id,
-        contact=contact,
+    why = no_answer_why(follow_up)
+    return task_for_a_person(
+        f"No answer yet from {name}", blocks, why, outcome.round_id, me.leader_id, task="no_answer", contact=contact
     )

@@ -8,8 +8,8 @@ Kept beside compose.py, which it uses, because it reads the template files.
 from __future__ import annotations
 
 from schemas.events import LeaderContact, ProgrammeContact
-from services.notifier.compose import PlannedMessage, _written, email_html, programme_of
-from services.notifier.domain.messages import STANDARD_POINTS, Block, Route, choose_route, one_line, plain_text
+from services.notifier.compose import PASS_ON, PlannedMessage, _written, pass_on, programme_of, task_for_a_person
+from services.notifier.domain.messages import Block, Route, choose_route, one_line
 from services.notifier.domain.pair_endings import CONFIRMED, EndedNews, ended_facts
 from services.notifier.domain.wording import contact_words
 
@@ -44,25 +44,9 @@ def plan_pair_ended_task(
             f"Their pair with {partner} has ended.",
             "This is not their fault. Do not pass on any reason: it stays private.",
         ]
-    blocks = [
-        Block("h1", "Please pass on this message"),
-        Block("p", f"We could not send this message ourselves: {why}."),
-        Block("p", where),
-        Block("h2", f"The news for {whom}"),
+    news_blocks = [
         *[Block("p", line) for line in news_lines],
         Block("p", "They stay on the programme. We will offer them a new partner when we next pair people."),
-        Block("p", f"If you have questions, contact {contact.who}{' on ' + contact.phone if contact.phone else ''}."),
     ]
-    subject = "Please pass on a message for the patient leader programme"
-    return PlannedMessage(
-        route=Route("person", "standard", STANDARD_POINTS, why),
-        subject=subject,
-        blocks=tuple(blocks),
-        text=plain_text(blocks),
-        html=email_html(subject, blocks, STANDARD_POINTS),
-        sms="",
-        meetings=(),
-        round_id=news.round_id,
-        leader_id=news.leader_id,
-        contact_known=me is not None,
-    )
+    blocks = pass_on(why, where, whom, news_blocks, contact)
+    return task_for_a_person(PASS_ON, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from schemas.events import LeaderContact, ProgrammeContact
 from services.common import round_feedback as words
-from services.notifier.compose import SMS_DETAIL, PlannedMessage, _written, email_html, programme_of, render, tidy
-from services.notifier.domain.messages import STANDARD_POINTS, Block, Route, choose_route, one_line, plain_text
+from services.notifier.compose import (
+    PASS_ON,
+    SMS_DETAIL,
+    PlannedMessage,
+    _written,
+    pass_on,
+    programme_of,
+    render,
+    task_for_a_person,
+    tidy,
+)
+from services.notifier.domain.messages import Block, Route, choose_route, one_line
 from services.notifier.domain.round_feedback import ROUND_FEEDBACK, FeedbackNews
 from services.notifier.domain.wording import Contact, contact_words
 
@@ -52,28 +62,11 @@ def plan_round_feedback_task(
         else "We do not have their name here. In the managers' pages, open Leaders and search for record number "
         f"{news.leader_id}."
     )
-    blocks = [
-        Block("h1", "Please pass on this message"),
-        Block("p", f"We could not send this message ourselves: {why}."),
-        Block("p", where),
-        Block("p", "Tell them the news below, in the way they need."),
-        Block("h2", f"The news for {whom}"),
+    news_blocks = [
         Block("p", "The round of pairs they were in has finished. Thank them for taking part."),
         Block("p", "Tell them what happened because of the work of the pairs:"),
         *[Block("p", paragraph) for paragraph in words.paragraphs(news.message)],
         Block("p", "They stay on the programme. We will write to them when we next make pairs."),
-        Block("p", f"If you have questions, contact {contact.who}{' on ' + contact.phone if contact.phone else ''}."),
     ]
-    subject = "Please pass on a message for the patient leader programme"
-    return PlannedMessage(
-        route=Route("person", "standard", STANDARD_POINTS, why),
-        subject=subject,
-        blocks=tuple(blocks),
-        text=plain_text(blocks),
-        html=email_html(subject, blocks, STANDARD_POINTS),
-        sms="",
-        meetings=(),
-        round_id=news.round_id,
-        leader_id=news.leader_id,
-        contact_known=me is not None,
-    )
+    blocks = pass_on(why, where, whom, news_blocks, contact)
+    return task_for_a_person(PASS_ON, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)
