@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from services.registry import answers, queries
+from services.registry import answers
 from services.registry.handlers import common
 from services.registry.web import auth
 from services.registry.web.deps import need, need_form, registry_of
-from services.registry.web.pages import leader_names, not_found, page, with_message
+from services.registry.web.pages import leader_names, page, round_and_names, with_message
 
 VIA_OPTIONS = [
     ("phone", "On the phone"),
@@ -60,12 +60,10 @@ async def answer_form(round_id: str, request: Request) -> Response:
 
 
 async def answer_page(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-    registry = registry_of(request)
-    async with registry.store.unit_of_work() as uow:
-        try:
-            view = await queries.round_view(uow, round_id)
-        except common.NotFound:
-            return not_found(request, f"There is no round called {round_id}.")
+    found = await round_and_names(request, round_id)
+    if isinstance(found, Response):
+        return found
+    view, names = found
     if view["status"] != "published":
         return page(
             request,
@@ -77,7 +75,6 @@ async def answer_page(request: Request, round_id: str, values: dict, errors: dic
             },
             status_code=409,
         )
-    names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
     return page(
         request,
         "answer_new.html",

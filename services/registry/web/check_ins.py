@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry import decline_reasons, queries
+from services.registry import decline_reasons
 from services.registry.adapters.orm import FollowUpAnswerRow
 from services.registry.answers import GIVER_WORDS, VIA_WORDS
 from services.registry.domain.check_ins import ANSWERS, MAX_WORDS, TEAM_WORDS, CannotAnswer, check_meeting_date
@@ -20,7 +20,7 @@ from services.registry.handlers import check_ins, common
 from services.registry.web import auth, date_boxes
 from services.registry.web.answers import GIVER_OPTIONS, VIA_OPTIONS, questions
 from services.registry.web.deps import need, need_form, registry_of
-from services.registry.web.pages import leader_names, not_found, page, with_message
+from services.registry.web.pages import leader_names, page, round_and_names, with_message
 from services.registry.web.roles import Manager
 
 router = APIRouter()
@@ -83,13 +83,10 @@ async def answers_section(registry, round_id: str, manager: Manager) -> dict[str
 
 
 async def record_form(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-    registry = registry_of(request)
-    async with registry.store.unit_of_work() as uow:
-        try:
-            view = await queries.round_view(uow, round_id)
-        except common.NotFound:
-            return not_found(request, f"There is no round called {round_id}.")
-    names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
+    found = await round_and_names(request, round_id)
+    if isinstance(found, Response):
+        return found
+    view, names = found
     return page(
         request,
         "check_in_new.html",

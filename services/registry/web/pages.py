@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from services.registry import queries
 from services.registry.adapters.areas import area_name
 from services.registry.adapters.orm import LeaderRow
 from services.registry.domain.importing import COLUMNS
 from services.registry.domain.rounds import progress_words
-from services.registry.handlers.common import ERASED
+from services.registry.handlers.common import ERASED, NotFound
 from services.registry.web import auth, forms, leader_form
 from services.registry.web.auth import Manager
 from services.registry.web.deps import FormExpired, NotAllowed, SignInRequired, registry_of
@@ -176,6 +177,19 @@ async def leader_names(registry, ids: list[str]) -> dict[str, dict[str, str]]:
     for leader_id in unique:
         found.setdefault(leader_id, ERASED_PERSON if leader_id == ERASED else {"name": leader_id, "role": ""})
     return found
+
+
+async def round_and_names(request: Request, round_id: str) -> tuple[dict[str, Any], dict[str, dict[str, str]]] | Response:
+    """A round as its pages show it, and the name of everyone in its pairs: for a form about one of its
+    pairs. The page saying there is no such round when there is none."""
+    registry = registry_of(request)
+    async with registry.store.unit_of_work() as uow:
+        try:
+            view = await queries.round_view(uow, round_id)
+        except NotFound:
+            return not_found(request, f"There is no round called {round_id}.")
+    people = [who for pair in view["pairs"] for who in (pair["lived_experience_id"], pair["professional_id"])]
+    return view, await leader_names(registry, people)
 
 
 def install_page_errors(app: FastAPI) -> None:

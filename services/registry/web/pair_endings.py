@@ -9,12 +9,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.registry import queries
 from services.registry.domain.pair_endings import REASONS, VIA_WORDS
 from services.registry.handlers import common, pair_endings
 from services.registry.web import auth
 from services.registry.web.deps import need, need_form, registry_of
-from services.registry.web.pages import leader_names, not_found, page, with_message
+from services.registry.web.pages import leader_names, page, round_and_names, with_message
 
 TEAM = "team"
 router = APIRouter()
@@ -35,13 +34,10 @@ def choices(pairs: list[dict], names: dict[str, dict[str, str]]) -> list[tuple[s
 
 
 async def end_form(request: Request, round_id: str, values: dict, errors: dict[str, str], status_code: int = 200) -> Response:
-    registry = registry_of(request)
-    async with registry.store.unit_of_work() as uow:
-        try:
-            view = await queries.round_view(uow, round_id)
-        except common.NotFound:
-            return not_found(request, f"There is no round called {round_id}.")
-    names = await leader_names(registry, [who for p in view["pairs"] for who in (p["lived_experience_id"], p["professional_id"])])
+    found = await round_and_names(request, round_id)
+    if isinstance(found, Response):
+        return found
+    view, names = found
     return page(
         request,
         "pair_end_new.html",
