@@ -208,3 +208,10 @@ async def test_a_manager_ends_a_pair_from_the_follow_up_page_saying_who_asked_an
         "circumstances_changed",
         "Programme admin",
     )
+
+
+async def test_each_form_about_a_pair_says_when_there_is_no_such_round(registry):
+    async with pages_as(registry, *ADMIN) as browser:
+        for form in ("pairs/end", "answers/new", "check-ins/new"):
+            shown = await browser.get(f"/manage/rounds/no-such-round/{form}")
+            assert shown.status_code == 404 and "There is no round called no-such-round." in shown.text, form
