@@ -322,7 +322,7 @@ def task_for_a_person(
     )
 
 
-PASS_ON = "Please pass on a message for the patient leader programme"
+PASS_ON_SUBJECT = "Please pass on a message for the patient leader programme"
 
 
 def pass_on(why: str, where: str, whom: str, news: list[Block], contact: Contact) -> list[Block]:
@@ -372,10 +372,10 @@ def plan_missing_contact_task(
         whom = "this person"
         where = f"We do not have their name here. In the managers' pages, open Leaders and search for record number {leader_id}."
     by_phone = f"call {contact.name} on {contact.phone}" if contact.phone else f"write to {contact.name} at {contact.postal}"
-    blocks: list[Block] = []
+    news_blocks: list[Block] = []
     if isinstance(event, PairDeclined):
         date = full_date(london_date(event.occurred_at) + dt.timedelta(days=contact_within_days))
-        blocks += [
+        news_blocks += [
             Block("p", f"{capital(who(event.data.leader_id))} has decided not to go ahead as their partner."),
             Block("p", "This is not about them. Do not pass on any reason: it stays private."),
             Block("p", f"We will try to find them someone else, and will be in touch by {date}."),
@@ -383,30 +383,30 @@ def plan_missing_contact_task(
     elif event.data.outcome == "paired":
         outcome = event.data
         for p in outcome.partners:
-            blocks.append(Block("p", f"We have found them a partner: {who(p.partner_id)}."))
+            news_blocks.append(Block("p", f"We have found them a partner: {who(p.partner_id)}."))
             reasons = [Block("li", one_line(r)) for r in p.reasons if one_line(r)]
             if reasons:
-                blocks += [Block("p", "Why we chose this pair, as we would tell them:"), *reasons]
+                news_blocks += [Block("p", "Why we chose this pair, as we would tell them:"), *reasons]
             quote = f", quoting reference {p.reference}" if p.reference else ""
-            blocks.append(Block("p", f"To say yes or no, they can {by_phone}{quote}."))
+            news_blocks.append(Block("p", f"To say yes or no, they can {by_phone}{quote}."))
         if outcome.respond_by:
-            blocks.append(Block("p", f"Please ask them to answer by {full_date(outcome.respond_by)}."))
+            news_blocks.append(Block("p", f"Please ask them to answer by {full_date(outcome.respond_by)}."))
     elif event.data.outcome == "cancelled":
-        blocks += [
+        news_blocks += [
             Block("p", "The pairing we told them about has been stopped, so their pair will not go ahead."),
             Block("p", "This is not because of anything they did. We will still pay travel and carer costs they have had."),
             Block("p", "We will keep their details and write again when we next make pairs."),
         ]
     else:
-        blocks += [
+        news_blocks += [
             Block("p", "We could not find them a partner this time."),
             Block("p", plain_reason(event.data.unmatched_reason) or "Nobody fitted with them this time."),
             Block("p", "We will keep their details and try again next time."),
         ]
     answer_by = event.data.respond_by if isinstance(event, OutcomePublished) and event.data.outcome == "paired" else None
     return task_for_a_person(
-        PASS_ON,
-        pass_on(why, where, whom, blocks, contact),
+        PASS_ON_SUBJECT,
+        pass_on(why, where, whom, news_blocks, contact),
         why,
         event.data.round_id,
         leader_id,

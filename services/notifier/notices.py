@@ -1,10 +1,11 @@
 """One message to one person, and the event that caused it: a `Notice`.
 
-Four events make a message, each its own notice type behind one small protocol:
+Six kinds of message, each its own notice type behind one small protocol:
 an outcome (`OutcomeNotice`, to the person it is about), a partner saying no
 (`DeclineNotice`, to the other person in the pair), a follow-up made from an
 outcome (`FollowUpNotice`: a reminder, or a task when someone has not answered;
-reminders.py), a pair that ended (`PairEndedNotice`, one for each of the two) and the manager's words
+reminders.py), "did you meet?" or a check-in after pairing (`QuestionNotice`; check_ins.py),
+a pair that ended (`PairEndedNotice`, one for each of the two) and the manager's words
 when a round closes (`FeedbackNotice`, one for each person in the round).
 Delivery and the schedule ask the notice, never the event's type.
 """
@@ -79,17 +80,17 @@ class Notice(Protocol):
 
     @property
     def leader_id(self) -> str:
-        """Who is told: the person the event is about."""
+        """Who is told (by default the person the event is about)."""
         return self.event.data.leader_id
 
     @property
     def needed(self) -> list[str]:
-        """Whose contact details the message cannot be written without: the person told."""
+        """Whose contact details the message cannot be written without (by default the person told's alone)."""
         return [self.leader_id]
 
     @property
     def wanted(self) -> list[str]:
-        """Whose details make it better but are not needed: no one else's."""
+        """Whose details make it better but are not needed (by default no one's)."""
         return []
 
     @property
@@ -104,11 +105,11 @@ class Notice(Protocol):
         ...
 
     def text_question(self) -> TextQuestionRow | None:
-        """A question the person can answer by replying to a text message, if this asks one: none."""
+        """A question the person can answer by replying to a text message, if this asks one (by default none)."""
         return None
 
     async def no_longer_wanted(self, session: AsyncSession, store: Store) -> bool:
-        """Whether it should be taken off unsent (its question was answered, its round ended): never."""
+        """Whether it should be taken off unsent (its question was answered, its round ended); by default never."""
         return False
 
     async def after_done(self, uow: UnitOfWork, n: Notifier) -> None:

@@ -8,7 +8,7 @@ Kept beside compose.py, which it uses, because it reads the template files.
 from __future__ import annotations
 
 from schemas.events import LeaderContact, ProgrammeContact
-from services.notifier.compose import PASS_ON, PlannedMessage, _written, pass_on, programme_of, task_for_a_person
+from services.notifier.compose import PASS_ON_SUBJECT, PlannedMessage, _written, pass_on, programme_of, task_for_a_person
 from services.notifier.domain.messages import Block, Route, choose_route, one_line
 from services.notifier.domain.pair_endings import CONFIRMED, EndedNews, ended_facts
 from services.notifier.domain.wording import contact_words
@@ -49,4 +49,4 @@ def plan_pair_ended_task(
         Block("p", "They stay on the programme. We will offer them a new partner when we next pair people."),
     ]
     blocks = pass_on(why, where, whom, news_blocks, contact)
-    return task_for_a_person(PASS_ON, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)
+    return task_for_a_person(PASS_ON_SUBJECT, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from schemas.events import LeaderContact, ProgrammeContact
 from services.common import round_feedback as words
 from services.notifier.compose import (
-    PASS_ON,
+    PASS_ON_SUBJECT,
     SMS_DETAIL,
     PlannedMessage,
     _written,
@@ -69,4 +69,4 @@ def plan_round_feedback_task(
         Block("p", "They stay on the programme. We will write to them when we next make pairs."),
     ]
     blocks = pass_on(why, where, whom, news_blocks, contact)
-    return task_for_a_person(PASS_ON, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)
+    return task_for_a_person(PASS_ON_SUBJECT, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)

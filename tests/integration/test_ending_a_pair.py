@@ -214,4 +214,5 @@ async def test_each_form_about_a_pair_says_when_there_is_no_such_round(registry)
     async with pages_as(registry, *ADMIN) as browser:
         for form in ("pairs/end", "answers/new", "check-ins/new"):
             shown = await browser.get(f"/manage/rounds/no-such-round/{form}")
-            assert shown.status_code == 404 and "There is no round called no-such-round." in shown.text, form
+            assert shown.status_code == 404, form
+            assert "There is no round called no-such-round." in shown.text, form

@@ -79,15 +79,10 @@ async def ask_for_code(request: Request, next: str | None = None) -> Response:
     return await code_page(request, manager, next or "", {})
 
 
-@router.post("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
-async def check_code(request: Request) -> Response:
-    return await take_code(request, auth.NEEDS_CODE, code_page)
-
-
 CodePage = Callable[[Request, auth.Manager, str, dict[str, str], int], Awaitable[Response]]
 
 
-async def take_code(request: Request, stage: str, page_again: CodePage) -> Response:
+async def check_posted_code(request: Request, stage: str, page_again: CodePage) -> Response:
     """A code from the authenticator app, to sign in or to finish setting it up: signed in, or
     `page_again` with what is wrong with the code."""
     manager = await half_signed_in(request, stage)
@@ -104,6 +99,11 @@ async def take_code(request: Request, stage: str, page_again: CodePage) -> Respo
     except auth.SignInProblem as problem:
         return await page_again(request, manager, next_path, {"code": str(problem)}, 400)
     return await finish_signing_in(request, next_path)
+
+
+@router.post("/sign-in/code", response_class=HTMLResponse, include_in_schema=False)
+async def check_code(request: Request) -> Response:
+    return await check_posted_code(request, auth.NEEDS_CODE, code_page)
 
 
 async def set_up_page(
@@ -135,7 +135,7 @@ async def set_up(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in/set-up", response_class=HTMLResponse, include_in_schema=False)
 async def confirm_set_up(request: Request) -> Response:
-    return await take_code(request, auth.NEEDS_SET_UP, set_up_page)
+    return await check_posted_code(request, auth.NEEDS_SET_UP, set_up_page)
 
 
 # ---- your own account ----

@@ -4,6 +4,7 @@ import pytest
 from notifier_samples import ME, PARTNER, PROGRAMME_CONTACT
 
 from schemas.events import PairEnded, PairEnding
+from services.notifier.domain.messages import Block
 from services.notifier.domain.pair_endings import CONFIRMED, PAIR_ENDED, messages_for
 from services.notifier.domain.sms import fits
 from services.notifier.notices import PairEndedNotice, notice_for
@@ -90,3 +91,6 @@ def test_a_task_for_a_person_carries_the_news_without_a_reason_or_an_internal_id
     assert planned.channel == "person"
     assert "not their fault" in planned.text and ME.name in planned.text
     assert "pl-1" not in planned.text and "cl-1" not in planned.text
+    # As every message a person passes on: how to pass it on comes just before the news itself.
+    heading = planned.blocks.index(Block("h2", f"The news for {ME.name}"))
+    assert planned.blocks[heading - 1] == Block("p", "Tell them the news below, in the way they need.")
