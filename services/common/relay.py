@@ -66,11 +66,19 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.published = 0
         self.partitioner = KeyPartitioner()  # as the producer's own (make_producer): the same partition for a key
+        self.stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the pass in hand, its rows sent and marked, and start no other. Cancelling the relay
+        instead could land while a pass commits, leaving its connection half returned to the pool (which
+        logs that as an error) and the rows it had sent unmarked, to be sent again."""
+        self.stopping.set()
+        self.store.outbox_written.set()  # out of its wait at once
 
     async def run_forever(self) -> None:
         sent_all = self.store.outbox_sent = asyncio.Event()
         try:
-            while True:
+            while not self.stopping.is_set():
                 # Cleared before reading, not after: a commit that lands while this pass reads or sends
                 # leaves it set, so the relay goes round again at once instead of at the next poll.
                 self.store.outbox_written.clear()

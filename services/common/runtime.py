@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # Each shutdown step gets this long: a broker or database that stops answering must not keep the
 # process (or a test) from ending; the steps after it still run.
 SHUTDOWN_STEP_SECONDS = 20.0
+# How long a stopping relay may finish the pass in hand: a pass takes well under a second with the broker there.
+RELAY_GRACE_SECONDS = 5.0
 
 
 async def stop_within(what: str, step: Awaitable[Any], seconds: float = SHUTDOWN_STEP_SECONDS) -> None:
@@ -51,6 +53,9 @@ async def outbox_relay(store: Store, kafka: KafkaSettings, service: str) -> Asyn
     try:
         yield relay
     finally:
+        relay.stop()
+        await asyncio.wait({task}, timeout=RELAY_GRACE_SECONDS)
+        # Still in its pass after that (waiting for a broker that has gone): cancelled.
         await stop_within(f"{service}'s outbox relay", cancelled(task))
         await stop_within(f"{service}'s event producer", producer.stop())
 

@@ -183,3 +183,32 @@ async def test_bulk_work_goes_on_once_the_producer_has_the_last_rows_while_the_b
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await store.engine.dispose()
+
+
+class Slow(OutboxRelay):
+    """A relay whose one pass waits until told to go on."""
+
+    def __init__(self) -> None:
+        super().__init__(SimpleNamespace(outbox_written=asyncio.Event(), outbox_sent=None), producer=None, poll_seconds=3600)  # type: ignore[arg-type]
+        self.passes = 0
+        self.finished = 0
+        self.started = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        self.passes += 1
+        self.started.set()
+        await self.go_on.wait()
+        self.finished += 1
+        return 0
+
+
+async def test_a_stopping_relay_finishes_the_pass_in_hand_and_starts_no_other():
+    relay = Slow()
+    task = asyncio.create_task(relay.run_forever())
+    await asyncio.wait_for(relay.started.wait(), 1)
+    relay.stop()
+    relay.go_on.set()
+    await asyncio.wait_for(task, 1)  # it ends by itself, not cancelled
+    assert (relay.passes, relay.finished) == (1, 1)
+    assert relay.store.outbox_sent is None  # no one waiting for it to send
