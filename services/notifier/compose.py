@@ -322,45 +322,19 @@ def task_for_a_person(
     )
 
 
-PASS_ON_SUBJECT = "Please pass on a message for the patient leader programme"
-
-
-def pass_on(why: str, where: str, whom: str, news: list[Block], contact: Contact) -> list[Block]:
-    """What a person passes on when contact details never came: why we could not send it, where to
-    find the person (`where`), the news for them (`whom`), and whom to ask."""
-    phone = f" on {contact.phone}" if contact.phone else ""
-    return [
-        Block("h1", "Please pass on this message"),
-        Block("p", f"We could not send this message ourselves: {why}."),
-        Block("p", where),
-        Block("p", "Tell them the news below, in the way they need."),
-        Block("h2", f"The news for {whom}"),
-        *news,
-        Block("p", f"If you have questions, contact {contact.who}{phone}."),
-    ]
-
-
-def plan_missing_contact_task(
-    event: OutcomePublished | PairDeclined,
-    leader_id: str,
-    contacts: dict[str, LeaderContact | None],
+def pass_on_task(
     why: str,
-    programme: ProgrammeContact | str,
-    contact_within_days: int = 14,
+    me: LeaderContact | None,
+    leader_id: str,
+    round_id: str,
+    news: list[Block],
+    contact: Contact,
+    *,
+    answer_by: dt.date | None = None,
 ) -> PlannedMessage:
-    """A task for a person when contact details never arrived: the news in plain words, so they can pass it on.
-
-    Never silence (Always Event 1): someone must tell this person, even though we cannot write to them ourselves.
-    """
-
-    contact = contact_words(outcome_programme(event) or programme_of(programme))
-
-    def who(leader: str) -> str:
-        """Their name; never an internal id."""
-        known = contacts.get(leader)
-        return one_line(known.name) if known else "the person we suggested"
-
-    me = contacts.get(leader_id)
+    """A task for a person when contact details never came (`me` is what we have of them, if anything):
+    why we could not send the message, where to find them, the `news` to pass on and whom to ask.
+    Never silence (Always Event 1): someone must tell them, even though we cannot write to them ourselves."""
     if me is not None:
         whom = one_line(me.name)
         where = (
@@ -371,6 +345,36 @@ def plan_missing_contact_task(
         # No name here: the record number is the only way to find them on the Leaders page.
         whom = "this person"
         where = f"We do not have their name here. In the managers' pages, open Leaders and search for record number {leader_id}."
+    phone = f" on {contact.phone}" if contact.phone else ""
+    blocks = [
+        Block("h1", "Please pass on this message"),
+        Block("p", f"We could not send this message ourselves: {why}."),
+        Block("p", where),
+        Block("p", "Tell them the news below, in the way they need."),
+        Block("h2", f"The news for {whom}"),
+        *news,
+        Block("p", f"If you have questions, contact {contact.who}{phone}."),
+    ]
+    subject = "Please pass on a message for the patient leader programme"
+    return task_for_a_person(subject, blocks, why, round_id, leader_id, contact_known=me is not None, answer_by=answer_by)
+
+
+def plan_missing_contact_task(
+    event: OutcomePublished | PairDeclined,
+    leader_id: str,
+    contacts: dict[str, LeaderContact | None],
+    why: str,
+    programme: ProgrammeContact | str,
+    contact_within_days: int = 14,
+) -> PlannedMessage:
+    """A task for a person when contact details never arrived: the news in plain words, so they can pass it on."""
+    contact = contact_words(outcome_programme(event) or programme_of(programme))
+
+    def who(leader: str) -> str:
+        """Their name; never an internal id."""
+        known = contacts.get(leader)
+        return one_line(known.name) if known else "the person we suggested"
+
     by_phone = f"call {contact.name} on {contact.phone}" if contact.phone else f"write to {contact.name} at {contact.postal}"
     news_blocks: list[Block] = []
     if isinstance(event, PairDeclined):
@@ -404,12 +408,4 @@ def plan_missing_contact_task(
             Block("p", "We will keep their details and try again next time."),
         ]
     answer_by = event.data.respond_by if isinstance(event, OutcomePublished) and event.data.outcome == "paired" else None
-    return task_for_a_person(
-        PASS_ON_SUBJECT,
-        pass_on(why, where, whom, news_blocks, contact),
-        why,
-        event.data.round_id,
-        leader_id,
-        contact_known=me is not None,
-        answer_by=answer_by,
-    )
+    return pass_on_task(why, contacts.get(leader_id), leader_id, event.data.round_id, news_blocks, contact, answer_by=answer_by)

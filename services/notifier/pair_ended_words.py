@@ -8,7 +8,7 @@ Kept beside compose.py, which it uses, because it reads the template files.
 from __future__ import annotations
 
 from schemas.events import LeaderContact, ProgrammeContact
-from services.notifier.compose import PASS_ON_SUBJECT, PlannedMessage, _written, pass_on, programme_of, task_for_a_person
+from services.notifier.compose import PlannedMessage, _written, pass_on_task, programme_of
 from services.notifier.domain.messages import Block, Route, choose_route, one_line
 from services.notifier.domain.pair_endings import CONFIRMED, EndedNews, ended_facts
 from services.notifier.domain.wording import contact_words
@@ -29,14 +29,7 @@ def plan_pair_ended_task(
     """A task for a person when contact details never came: the news in plain words, to pass on. Never the reason."""
     contact = contact_words(programme_of(programme))
     me, other = contacts.get(news.leader_id), contacts.get(news.partner_id)
-    whom = one_line(me.name) if me else "this person"
     partner = one_line(other.name) if other else "the partner we suggested"
-    where = (
-        f"Their details are on their page in the managers' pages: open Leaders and search for {whom}."
-        if me
-        else "We do not have their name here. In the managers' pages, open Leaders and search for record number "
-        f"{news.leader_id}."
-    )
     if news.kind == CONFIRMED:
         news_lines = [f"Their pair with {partner} has ended, as they asked.", "We have told their partner kindly."]
     else:
@@ -48,5 +41,4 @@ def plan_pair_ended_task(
         *[Block("p", line) for line in news_lines],
         Block("p", "They stay on the programme. We will offer them a new partner when we next pair people."),
     ]
-    blocks = pass_on(why, where, whom, news_blocks, contact)
-    return task_for_a_person(PASS_ON_SUBJECT, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)
+    return pass_on_task(why, me, news.leader_id, news.round_id, news_blocks, contact)

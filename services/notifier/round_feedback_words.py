@@ -9,17 +9,7 @@ from __future__ import annotations
 
 from schemas.events import LeaderContact, ProgrammeContact
 from services.common import round_feedback as words
-from services.notifier.compose import (
-    PASS_ON_SUBJECT,
-    SMS_DETAIL,
-    PlannedMessage,
-    _written,
-    pass_on,
-    programme_of,
-    render,
-    task_for_a_person,
-    tidy,
-)
+from services.notifier.compose import SMS_DETAIL, PlannedMessage, _written, pass_on_task, programme_of, render, tidy
 from services.notifier.domain.messages import Block, Route, choose_route, one_line
 from services.notifier.domain.round_feedback import ROUND_FEEDBACK, FeedbackNews
 from services.notifier.domain.wording import Contact, contact_words
@@ -54,19 +44,10 @@ def plan_round_feedback_task(
 ) -> PlannedMessage:
     """A task for a person when contact details never came: the manager's words, to pass on in the way they need."""
     contact = contact_words(news.programme or programme_of(programme))
-    me = contacts.get(news.leader_id)
-    whom = one_line(me.name) if me else "this person"
-    where = (
-        f"Their details are on their page in the managers' pages: open Leaders and search for {whom}."
-        if me
-        else "We do not have their name here. In the managers' pages, open Leaders and search for record number "
-        f"{news.leader_id}."
-    )
     news_blocks = [
         Block("p", "The round of pairs they were in has finished. Thank them for taking part."),
         Block("p", "Tell them what happened because of the work of the pairs:"),
         *[Block("p", paragraph) for paragraph in words.paragraphs(news.message)],
         Block("p", "They stay on the programme. We will write to them when we next make pairs."),
     ]
-    blocks = pass_on(why, where, whom, news_blocks, contact)
-    return task_for_a_person(PASS_ON_SUBJECT, blocks, why, news.round_id, news.leader_id, contact_known=me is not None)
+    return pass_on_task(why, contacts.get(news.leader_id), news.leader_id, news.round_id, news_blocks, contact)
