@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.topics import DEAD_LETTERS
+from services.common.background import Background
 from services.common.crypto import is_plain_json
 from services.common.observability import EVENTS_PUBLISHED, OUTBOX_SET_ASIDE
 from services.common.partitioner import KeyPartitioner
@@ -46,7 +47,7 @@ class _Part:
     record: tuple[bytes, bytes, list[tuple[str, bytes]]] | None = None
 
 
-class OutboxRelay:
+class OutboxRelay(Background):
     """Publishes outbox rows in order, then marks them published.
 
     At-least-once: a crash between sending and marking sends the row again
@@ -58,6 +59,7 @@ class OutboxRelay:
     """
 
     BATCH = 500
+    grace_seconds = 5.0  # to finish the pass in hand: well under a second with the broker there
 
     def __init__(self, store: Store, producer: Any, service: str = "", poll_seconds: float = 0.5):
         self.store = store
@@ -66,14 +68,12 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.published = 0
         self.partitioner = KeyPartitioner()  # as the producer's own (make_producer): the same partition for a key
-        self.stopping = asyncio.Event()
+        self.task_name = f"{service}-outbox-relay"
 
-    def stop(self) -> None:
-        """Finish the pass in hand, its rows sent and marked, and start no other. Cancelling the relay
-        instead could land while a pass commits, leaving its connection half returned to the pool (which
-        logs that as an error) and the rows it had sent unmarked, to be sent again."""
-        self.stopping.set()
+    async def stop(self) -> None:
+        """Finish the pass in hand, its rows sent and marked, and start no other (background.py)."""
         self.store.outbox_written.set()  # out of its wait at once
+        await super().stop()
 
     async def run_forever(self) -> None:
         sent_all = self.store.outbox_sent = asyncio.Event()
@@ -93,7 +93,7 @@ class OutboxRelay:
                     log.warning("outbox relay could not publish yet: %s", exc.__class__.__name__)
                     self.store.relay_failing = True  # bulk work does not wait for a relay that cannot send
                     sent_all.set()
-                    await asyncio.sleep(1.0)
+                    await self.rest(1.0)
                     continue
                 if sent < self.BATCH:
                     if not self.store.outbox_written.is_set():

@@ -8,7 +8,6 @@ how long each thing is kept is a setting, listed with why in the README's Retent
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import typing
@@ -17,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, delete
 
+from services.common.background import Background
 from services.common.store import Store
 
 log = logging.getLogger("pairing.retention")
@@ -24,12 +24,12 @@ log = logging.getLogger("pairing.retention")
 DAY_SECONDS = 24 * 60 * 60
 
 
-class PurgeJob:
+class PurgeJob(Background):
     """Runs `purge` now and then every `every_seconds`, between start() and stop()."""
 
     def __init__(self, name: str, purge: Callable[[], Awaitable[dict[str, int]]], every_seconds: float = DAY_SECONDS):
         self.name, self.purge, self.every_seconds = name, purge, every_seconds
-        self._task: asyncio.Task | None = None
+        self.task_name = f"{name}-purge"
 
     async def run_once(self) -> dict[str, int]:
         removed = await self.purge()
@@ -38,25 +38,14 @@ class PurgeJob:
         return removed
 
     async def run_forever(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be away: try again at the next pass
                 log.exception("%s: purge failed; trying again later", self.name)
-            await asyncio.sleep(self.every_seconds)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name=f"{self.name}-purge")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await self.rest(self.every_seconds)
 
 
 async def purge_event_records(store: Store, now: dt.datetime, keep_days: int) -> dict[str, int]:

@@ -12,6 +12,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select
 
+from services.common.background import Background
 from services.common.kafka import ensure_topics, make_producer
 from services.common.observability import CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_SET_ASIDE, consumer_lag, metrics_app
 from services.common.relay import OutboxRelay, set_aside_count
@@ -23,8 +24,6 @@ log = logging.getLogger(__name__)
 # Each shutdown step gets this long: a broker or database that stops answering must not keep the
 # process (or a test) from ending; the steps after it still run.
 SHUTDOWN_STEP_SECONDS = 20.0
-# How long a stopping relay may finish the pass in hand: a pass takes well under a second with the broker there.
-RELAY_GRACE_SECONDS = 5.0
 
 
 async def stop_within(what: str, step: Awaitable[Any], seconds: float = SHUTDOWN_STEP_SECONDS) -> None:
@@ -36,27 +35,17 @@ async def stop_within(what: str, step: Awaitable[Any], seconds: float = SHUTDOWN
         log.warning("%s did not stop within %g seconds; going on without it", what, seconds)
 
 
-async def cancelled(task: asyncio.Task) -> None:
-    """Cancel a background task and wait for it to end. `asyncio.wait` does not pass a cancel on to the
-    task, so when stop_within's time runs out the wait ends (with its warning) even if the task does not."""
-    task.cancel()
-    await asyncio.wait({task})
-
-
 @contextlib.asynccontextmanager
 async def outbox_relay(store: Store, kafka: KafkaSettings, service: str) -> AsyncIterator[OutboxRelay]:
     """Run the service's outbox relay in the background while the block runs."""
     producer = make_producer(kafka, service)
     await producer.start()
     relay = OutboxRelay(store, producer, service)
-    task = asyncio.create_task(relay.run_forever(), name=f"{service}-outbox-relay")
+    relay.start()
     try:
         yield relay
     finally:
-        relay.stop()
-        await asyncio.wait({task}, timeout=RELAY_GRACE_SECONDS)
-        # Still in its pass after that (waiting for a broker that has gone): cancelled.
-        await stop_within(f"{service}'s outbox relay", cancelled(task))
+        await stop_within(f"{service}'s outbox relay", relay.stop())
         await stop_within(f"{service}'s event producer", producer.stop())
 
 
@@ -115,27 +104,38 @@ def live_check() -> Any:
     return live
 
 
-async def sample_forever(service: str, broker: Any, store: Store, every_seconds: float = 5) -> None:
-    outbox = store.outbox
-    while True:
-        try:
-            async with store.sessions() as session:
-                backlog = await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
-            OUTBOX_BACKLOG.labels(service).set(backlog or 0)
-            OUTBOX_SET_ASIDE.labels(service).set(await set_aside_count(store))
-            for topic, waiting in (await consumer_lag(broker)).items():
-                CONSUMER_LAG.labels(service, topic).set(waiting)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the service
-            log.warning("%s: could not sample metrics: %s", service, exc.__class__.__name__)
-        await asyncio.sleep(every_seconds)
+class MetricsSampler(Background):
+    """The outbox's backlog, what it set aside and each topic's consumer lag, every few seconds, for /metrics."""
+
+    def __init__(self, service: str, broker: Any, store: Store, every_seconds: float = 5):
+        self.service, self.broker, self.store, self.every_seconds = service, broker, store, every_seconds
+        self.task_name = f"{service}-metrics"
+
+    async def sample(self) -> None:
+        outbox = self.store.outbox
+        async with self.store.sessions() as session:
+            backlog = await session.scalar(select(func.count()).select_from(outbox).where(outbox.published_at.is_(None)))
+        OUTBOX_BACKLOG.labels(self.service).set(backlog or 0)
+        OUTBOX_SET_ASIDE.labels(self.service).set(await set_aside_count(self.store))
+        for topic, waiting in (await consumer_lag(self.broker)).items():
+            CONSUMER_LAG.labels(self.service, topic).set(waiting)
+
+    async def run_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self.sample()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the service
+                log.warning("%s: could not sample metrics: %s", self.service, exc.__class__.__name__)
+            await self.rest(self.every_seconds)
 
 
 @contextlib.asynccontextmanager
 async def sampling(service: str, broker: Any, store: Store) -> AsyncIterator[None]:
-    task = asyncio.create_task(sample_forever(service, broker, store), name=f"{service}-metrics")
+    sampler = MetricsSampler(service, broker, store)
+    sampler.start()
     try:
         yield
     finally:
-        await stop_within(f"{service}'s metrics sampler", cancelled(task))
+        await stop_within(f"{service}'s metrics sampler", sampler.stop())

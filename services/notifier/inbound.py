@@ -38,6 +38,7 @@ from schemas.events import (
     TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, RESPONSES
+from services.common.background import Background
 from services.common.store import UnitOfWork
 from services.notifier.adapters.channels import file_name, write_once
 from services.notifier.adapters.orm import ContactRow, DeliveryRow, ReceivedTextRow, TextQuestionRow
@@ -48,7 +49,6 @@ from services.notifier.domain.messages import one_line
 from services.notifier.domain.replies import read_follow_up_reply, read_reply, uk_number
 from services.notifier.domain.tasks import DEFAULT_TASK_DAYS, task_deadline
 from services.notifier.domain.wording import full_date
-from services.notifier.scheduler import Background
 
 log = logging.getLogger("pairing.notifier.inbound")
 
@@ -259,14 +259,14 @@ class InboundTexts(Background):
         uow.publish(DELIVERIES, leader_id, report)
 
     async def run_forever(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.run_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("reading replies to text messages failed; trying again shortly")
-            await asyncio.sleep(self.every_seconds)
+            await self.rest(self.every_seconds)
 
 
 def read_answer(question: TextQuestionRow, words: str) -> str | None:

@@ -26,12 +26,12 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select, update
 
 from schemas.topics import DELIVERIES
+from services.common.background import Background
 from services.common.logs import without_person
 from services.notifier.adapters.notify import Receipt
 from services.notifier.adapters.orm import DeliveryRow
 from services.notifier.context import Notifier, as_utc, delivery_report, rows_changed
 from services.notifier.delivery import ASK_FOR
-from services.notifier.scheduler import Background
 
 log = logging.getLogger("pairing.notifier.receipts")
 
@@ -131,7 +131,7 @@ class ReceiptChecker(Background):
         return await run_due(self.notifier, self.ask)
 
     async def run_forever(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 asked = await self.run_due()
             except asyncio.CancelledError:
@@ -140,4 +140,4 @@ class ReceiptChecker(Background):
                 log.exception("receipt check failed; trying again shortly")
                 asked = 0
             # A full batch means more are due: go on at once.
-            await asyncio.sleep(0 if asked >= BATCH else self.every_seconds)
+            await self.rest(0 if asked >= BATCH else self.every_seconds)

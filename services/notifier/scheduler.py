@@ -13,34 +13,13 @@ import asyncio
 import contextlib
 import logging
 
+from services.common.background import Background
 from services.notifier import handlers, schedule
 from services.notifier.context import Notifier
 
 log = logging.getLogger("pairing.notifier.scheduler")
 # How long a stopping scheduler may finish the message in hand: one send (the email server's timeout).
 GRACE_SECONDS = 10.0
-
-
-class Background:
-    """Runs `run_forever` as a task between start() and stop(). The scheduler and the receipt
-    checker share only this: when each looks again is its own (see their run_forever)."""
-
-    task_name = "notifier-background"
-    _task: asyncio.Task | None = None
-
-    async def run_forever(self) -> None:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run_forever(), name=self.task_name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 class Scheduler(Background):
@@ -51,17 +30,15 @@ class Scheduler(Background):
         self.poll_seconds = poll_seconds
         self.grace_seconds = grace_seconds
 
-    def start(self) -> None:
-        self.notifier.stopping.clear()
-        super().start()
+    @property
+    def stopping(self) -> asyncio.Event:
+        """The notifier's own: handlers.run_due looks at it too, to let go of a message it cannot finish."""
+        return self.notifier.stopping
 
     async def stop(self) -> None:
         """Finish the message in hand, for up to grace_seconds, and take no new one. One still in hand
         after that is let go (handlers.run_due), so another instance sends it without waiting for its lease."""
-        self.notifier.stopping.set()
         self.notifier.wake.set()  # out of its pause at once
-        if self._task is not None:
-            await asyncio.wait({self._task}, timeout=self.grace_seconds)
         await super().stop()
 
     async def run_due(self, early: bool = False) -> int:
@@ -70,7 +47,7 @@ class Scheduler(Background):
 
     async def run_forever(self) -> None:
         wake = self.notifier.wake
-        while not self.notifier.stopping.is_set():
+        while not self.stopping.is_set():
             early = wake.is_set()
             wake.clear()
             try:

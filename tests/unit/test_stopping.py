@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from services.common.runtime import cancelled, stop_within
+from services.common.background import Background
+from services.common.runtime import stop_within
 
 pytestmark = pytest.mark.unit
 
@@ -30,27 +31,29 @@ async def test_a_step_that_ends_is_waited_for():
     assert done == ["stopped"]
 
 
-async def test_a_cancelled_background_task_has_ended():
-    task = asyncio.create_task(asyncio.Event().wait())
-    await asyncio.sleep(0)
-    await cancelled(task)
-    assert task.cancelled()
+class Stubborn(Background):
+    """Ignores every cancel, as a stuck client library might, until released."""
 
+    grace_seconds = 0.01
 
-async def test_a_task_that_will_not_end_when_cancelled_is_given_up_on(caplog):
-    caplog.set_level(logging.WARNING, "services.common.runtime")
-    release = asyncio.Event()
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
 
-    async def stubborn() -> None:
-        while not release.is_set():
+    async def run_forever(self) -> None:
+        while not self.release.is_set():
             try:
-                await release.wait()
+                await self.release.wait()
             except asyncio.CancelledError:
-                continue  # ignores every cancel, as a stuck client library might
+                continue
 
-    task = asyncio.create_task(stubborn())
+
+async def test_background_work_that_will_not_end_when_cancelled_is_given_up_on(caplog):
+    caplog.set_level(logging.WARNING, "services.common.runtime")
+    job = Stubborn()
+    job.start()
     await asyncio.sleep(0)
-    await stop_within("the stubborn part", cancelled(task), seconds=0.05)
+    await stop_within("the stubborn part", job.stop(), seconds=0.05)
     assert "the stubborn part did not stop within 0.05 seconds" in caplog.text
-    release.set()
-    await task
+    job.release.set()
+    assert job._task is not None
+    await job._task

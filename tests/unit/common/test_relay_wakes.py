@@ -205,10 +205,10 @@ class Slow(OutboxRelay):
 
 async def test_a_stopping_relay_finishes_the_pass_in_hand_and_starts_no_other():
     relay = Slow()
-    task = asyncio.create_task(relay.run_forever())
+    relay.start()
     await asyncio.wait_for(relay.started.wait(), 1)
-    relay.stop()
+    stopping = asyncio.create_task(relay.stop())
     relay.go_on.set()
-    await asyncio.wait_for(task, 1)  # it ends by itself, not cancelled
+    await asyncio.wait_for(stopping, 1)  # well inside its grace: it ended by itself, not cancelled
     assert (relay.passes, relay.finished) == (1, 1)
     assert relay.store.outbox_sent is None  # no one waiting for it to send
