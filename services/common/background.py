@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+
+log = logging.getLogger(__name__)
 
 
 class Background:
     """Runs `run_forever` as a task between start() and stop(). Its loop goes on `while not
-    self.stopping.is_set()` and pauses with `rest`; when each looks again is its own."""
+    self.stopping.is_set()` and pauses between passes with `rest`, for as long as each kind chooses."""
 
     task_name = "background"
+    # Long enough for a pass that writes to the database or asks a server once; far less than
+    # runtime.SHUTDOWN_STEP_SECONDS, and than the time an orchestrator gives a stopping service.
     grace_seconds = 5.0
     _task: asyncio.Task | None = None
     _stopping: asyncio.Event | None = None
@@ -43,14 +48,23 @@ class Background:
         if self._task is None:
             self.stopping.clear()
             self._task = asyncio.create_task(self.run_forever(), name=self.task_name)
+            self._task.add_done_callback(ended)
 
     async def stop(self) -> None:
         if self._task is None:
             return
+        task, self._task = self._task, None
         self.stopping.set()
-        await asyncio.wait({self._task}, timeout=self.grace_seconds)
-        self._task.cancel()  # nothing if it has ended; else a pass that did not finish in time
+        try:
+            await asyncio.wait({task}, timeout=self.grace_seconds)
+        finally:
+            task.cancel()  # nothing if it has ended; else a pass that did not finish in time
         # Waited for, not awaited: a caller's own time limit (runtime.stop_within) then ends the wait
         # even if the task does not end.
-        await asyncio.wait({self._task})
-        self._task = None
+        await asyncio.wait({task})
+
+
+def ended(task: asyncio.Task) -> None:
+    """A loop that ended by an error, not by stopping, is said at once: no one else would hear of it."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("%s stopped by an error", task.get_name(), exc_info=error)

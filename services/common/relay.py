@@ -59,7 +59,6 @@ class OutboxRelay(Background):
     """
 
     BATCH = 500
-    grace_seconds = 5.0  # to finish the pass in hand: well under a second with the broker there
 
     def __init__(self, store: Store, producer: Any, service: str = "", poll_seconds: float = 0.5):
         self.store = store

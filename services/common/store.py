@@ -136,7 +136,7 @@ class OutboxMixin:
     @declared_attr.directive
     def __table_args__(cls) -> tuple:  # noqa: N805 - SQLAlchemy calls it with the class
         # The rows the relay set aside, the only published ones that keep a body: counted every few seconds
-        # for the metrics (runtime.sample_forever) and on the registry's operations page. Without this index
+        # for the metrics (runtime.MetricsSampler) and on the registry's operations page. Without this index
         # the count read every row ever sent, so it took longer and held more memory as rounds went by.
         return (Index("ix_outbox_set_aside", "published_at", sqlite_where=SET_ASIDE_ROWS, postgresql_where=SET_ASIDE_ROWS),)
 

@@ -28,6 +28,7 @@ from schemas.events import (
     TextReplyReceived,
 )
 from schemas.topics import DELIVERIES, LEADER_CONTACTS, LEADER_KEYS, OUTCOMES, RESPONSES, ROUNDS
+from services.common.background import Background
 from services.common.collector import freeze_what_is_loaded
 from services.common.crypto import Cipher
 from services.common.demo_clock import ShiftedClock
@@ -44,7 +45,7 @@ from services.common.kafka import (
 )
 from services.common.projection import project, record_schema
 from services.common.retention import PurgeJob
-from services.common.runtime import service_app
+from services.common.runtime import service_app, stop_together
 from services.common.store import Store, make_engine
 from services.notifier import batch, batch_groups, check_ins, delivery, handlers, person_keys, reminders, retention
 from services.notifier.adapters.channels import (
@@ -301,12 +302,12 @@ def create_app(settings: NotifierSettings, clock: Clock | None = None) -> AsgiFa
 
     @app.on_shutdown
     async def stop_scheduler() -> None:
-        await scheduler.stop()
-        await purging.stop()
+        jobs: dict[str, Background] = {"the notifier's scheduler": scheduler, "the notifier's purge job": purging}
         if receipts is not None:
-            await receipts.stop()
+            jobs["the notifier's receipt checker"] = receipts
         if replies is not None:
-            await replies.stop()
+            jobs["the notifier's text reader"] = replies
+        await stop_together(jobs)
         for channel in notifier.channels.values():
             if isinstance(channel, SmtpChannel):
                 await channel.close()  # say goodbye to the email server on the connection kept open

@@ -218,10 +218,13 @@ class InboundTexts(Background):
 
     async def run_due(self) -> int:
         """One pass over the new texts; returns how many were handled. Tests call this."""
-        texts = await new_texts(self.notifier, self.fetch)
-        for text in texts:
+        handled = 0
+        for text in await new_texts(self.notifier, self.fetch):
+            if self.stopping.is_set():
+                break  # the rest are new again at the next pass (new_texts), here or in another instance
             await self.handle(text)
-        return len(texts)
+            handled += 1
+        return handled
 
     async def handle(self, text: ReceivedText) -> None:
         n = self.notifier

@@ -112,10 +112,13 @@ async def record(n: Notifier, row: DeliveryRow, receipt: Receipt) -> None:
         await uow.commit()
 
 
-async def run_due(n: Notifier, ask: Ask) -> int:
-    """Ask about every message due a check; returns how many were due."""
+async def run_due(n: Notifier, ask: Ask, stopping: asyncio.Event | None = None) -> int:
+    """Ask about every message due a check, until `stopping` is set (the rest stay due for the next
+    pass); returns how many were due."""
     keys = await due_keys(n)
     for key in keys:
+        if stopping is not None and stopping.is_set():
+            break
         await check(n, ask, key)
     return len(keys)
 
@@ -128,7 +131,7 @@ class ReceiptChecker(Background):
 
     async def run_due(self) -> int:
         """One pass. Tests call this with a frozen clock."""
-        return await run_due(self.notifier, self.ask)
+        return await run_due(self.notifier, self.ask, self.stopping)
 
     async def run_forever(self) -> None:
         while not self.stopping.is_set():

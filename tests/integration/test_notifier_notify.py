@@ -196,6 +196,16 @@ async def test_a_message_notify_reports_delivered_is_reported_delivered(store, c
     assert await checker.run_due() == 0 and len(notify.asked) == 2, "a final status is not asked about again"
 
 
+async def test_a_stopping_receipt_checker_asks_nothing_more_and_the_message_stays_due(store, channels, notify, settings):
+    n, clock, notification = await sent_through_notify(store, channels, notify, person())
+    clock.advance(seconds=61)
+    stopping = receipt_checker(settings, n)
+    stopping.stopping.set()  # as stop() does while a pass is under way
+    await stopping.run_due()
+    assert notify.asked == []
+    assert await receipt_checker(settings, n).run_due() == 1 and notify.asked == [notification]
+
+
 async def test_a_permanent_failure_is_reported_failed_with_the_reason(store, channels, notify, settings):
     n, clock, notification = await sent_through_notify(
         store, channels, notify, person(contact_method="sms", phone="07700 900123")

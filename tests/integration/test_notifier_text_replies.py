@@ -141,6 +141,19 @@ async def test_replies_are_read_across_pages_oldest_first(store, channels, notif
     assert len(list(settings.tasks_dir.glob("text-reply-*.txt"))) == 2
 
 
+async def test_a_stopping_reader_leaves_the_texts_it_has_not_read_for_the_next_pass(store, channels, notify, settings):
+    n = await texted(store, channels, notify)
+    for words in ("what is this", "call me", "yes"):
+        notify.receive("07700 900123", words, at=SOON)
+    stopping = inbound_texts(settings, n)
+    stopping.stopping.set()  # as stop() does while a pass is under way
+    assert await stopping.run_due() == 0
+    assert not list(settings.tasks_dir.glob("text-reply-*.txt")) and not await replies_to_registry(store)
+    assert await inbound_texts(settings, n).run_due() == 3, "all three are new to the next pass"
+    (event,) = await replies_to_registry(store)
+    assert event.data.answer == "accept"
+
+
 async def test_a_text_to_the_person_they_named_asks_no_question_by_text(store, channels, notify, settings):
     from schemas.events import ContactProxy
 

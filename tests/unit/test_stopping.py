@@ -51,9 +51,11 @@ async def test_background_work_that_will_not_end_when_cancelled_is_given_up_on(c
     caplog.set_level(logging.WARNING, "services.common.runtime")
     job = Stubborn()
     job.start()
+    task = job._task
+    assert task is not None
     await asyncio.sleep(0)
     await stop_within("the stubborn part", job.stop(), seconds=0.05)
     assert "the stubborn part did not stop within 0.05 seconds" in caplog.text
+    assert task.cancelling(), "it was still asked to cancel"
     job.release.set()
-    assert job._task is not None
-    await job._task
+    await task

@@ -4,6 +4,7 @@ outlives its grace is cancelled (a cancel landing inside a commit leaves its con
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -87,5 +88,26 @@ async def test_the_purge_job_purges_at_once_and_stops_without_a_cancel():
 
     job = PurgeJob("test", purge)
     job.start()
+    task = job._task
+    assert task is not None
     await asyncio.wait_for(purged.wait(), 1)
     await asyncio.wait_for(job.stop(), 1)  # its day's rest ends at once
+    assert task.done() and not task.cancelled()
+
+
+class Breaks(Background):
+    task_name = "the breaking job"
+
+    async def run_forever(self) -> None:
+        raise RuntimeError("broken on purpose")
+
+
+async def test_a_loop_that_ends_by_an_error_is_said_at_once(caplog):
+    caplog.set_level(logging.ERROR, "services.common.background")
+    job = Breaks()
+    job.start()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert "the breaking job stopped by an error" in caplog.text
+    assert "broken on purpose" in caplog.text
+    await asyncio.wait_for(job.stop(), 1)
