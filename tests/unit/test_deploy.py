@@ -14,10 +14,13 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from schemas.topics import ALL_TOPICS
+from services.common.background import Background
 from services.common.kafka import topic_config
+from services.common.runtime import MetricsSampler
 from services.common.settings import KafkaSettings, OpsSettings, ReliabilitySettings
 from services.matcher.config import MatcherSettings
 from services.notifier.config import NotifierSettings
+from services.notifier.scheduler import GRACE_SECONDS as SCHEDULER_GRACE
 from services.registry.config import RegistrySettings
 
 pytestmark = pytest.mark.unit
@@ -181,6 +184,21 @@ def test_compose_runs_the_three_services_from_the_dockerfile():
     assert services["matcher"]["deploy"]["replicas"] == 2
     assert services["notifier"]["deploy"]["replicas"] == 2
     assert "registry" in services and "8000:8000" in services["registry"]["ports"]
+
+
+def longest_stop_seconds() -> float:
+    """The longest a service takes to stop when every background job uses its whole grace: the notifier's
+    scheduler (with its other jobs, at once), then its metrics sampler and its outbox relay."""
+    return SCHEDULER_GRACE + MetricsSampler.grace_seconds + Background.grace_seconds
+
+
+def test_every_service_is_given_time_to_finish_the_work_in_hand_on_stopping():
+    for name, svc in pairing_services(compose()).items():
+        assert svc["stop_grace_period"].endswith("s"), name
+        assert float(svc["stop_grace_period"][:-1]) >= longest_stop_seconds() + 10, name
+    for deployment in k8s_kind("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["terminationGracePeriodSeconds"] >= longest_stop_seconds() + 10, deployment["metadata"]["name"]
 
 
 def test_compose_runs_one_kafka_broker_in_kraft_mode():
