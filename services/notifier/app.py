@@ -248,7 +248,7 @@ def longest_batch_seconds(settings: NotifierSettings) -> float:
     up after the channel's timeout, and is tried once more on a new connection (two timeouts); a few
     (batch_groups.FEW) at a time, each few over `workers` connections (Notify takes a few at once); then
     STILL_SENDING for messages a stopped handler left "sending", and a minute for the database.
-    With the defaults: 16 fews x 6 rounds x 2 x 10 s + 15 s + 60 s = 1,995 s."""
+    With the defaults: 8 fews x 11 rounds x 2 x 10 s + 15 s + 60 s = 1,835 s."""
     fews = math.ceil(OUTCOME_BATCH / batch_groups.FEW)
     if settings.channel == "notify":
         rounds, timeout = 1, settings.notify_timeout_seconds

@@ -30,8 +30,10 @@ from services.notifier.notices import CONSUMER, Contacts, OutcomeNotice, report
 
 TABLE = cast(Table, DeliveryRow.__table__)
 # Claimed, sent and recorded together: enough to keep the email server busy, few enough that little
-# is in flight at any moment (what a crash can leave unrecorded).
-FEW = 16
+# is in flight at any moment (a crash can leave two fews sent and unrecorded, to go again with the same
+# Message-ID). 32, not 16: each few's claim, turn and record cost as much for 32 as for 16, and 3,000
+# messages in one process went with 10% less notifier CPU each and 10% faster (docs/benchmarks.md).
+FEW = 32
 
 
 def in_few(notices: list[OutcomeNotice]) -> list[list[OutcomeNotice]]:

@@ -86,7 +86,7 @@ class NotifierSettings(BaseSettings):
         le=32,
         description=(
             "How many connections to the email server (SMTP) are kept open: that many emails are sent at once. "
-            "A batch of outcomes sends 16 messages at a time whatever this is; with GOV.UK Notify it is not used"
+            "A batch of outcomes sends 32 messages at a time whatever this is; with GOV.UK Notify it is not used"
         ),
     )
     channel: Literal["smtp", "notify"] = Field(

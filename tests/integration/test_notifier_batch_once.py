@@ -16,6 +16,7 @@ from schemas.topics import OUTCOMES
 from services.common.embedded import read_maildir
 from services.notifier.app import tell_outcomes
 from services.notifier.batch import TryAgain
+from services.notifier.batch_groups import FEW
 from tests.integration.notifier_batches import (
     Refuses,
     SaysWhenPartWay,
@@ -82,7 +83,7 @@ async def test_a_batch_stopped_part_way_leaves_only_the_messages_never_sent(
     store, channels, smtp_server, kafka_settings, notifier_broker, crashed_sends_taken_over_soon
 ):
     _, maildir = smtp_server
-    leaders = await people(store, 20)
+    leaders = await people(store, FEW + 4)  # a few, and four more in the next
     records = await on_the_topic(kafka_settings, [published(leader) for leader in leaders], key=leaders[0])
     server = SaysWhenPartWay(channels["email"], nth=10)
     telling = asyncio.create_task(tell_outcomes(notifier_broker, notifier(store, {**channels, "email": server}), records))
